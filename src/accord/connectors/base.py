@@ -1,0 +1,93 @@
+"""The connector interface: a thin async adapter between one app's API and the engine.
+
+Every vendor module implements :class:`Connector`. Methods work on *pages* and *batches*
+so that the runner can stream any number of records in bounded memory, and write
+methods return one :class:`~accord.model.WriteResult` per input so that a record the app
+rejects never fails the rest of its batch.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+from accord.model import ObjectSchema, Page, Pipeline, Record, Value, WriteResult
+
+
+class Connector(abc.ABC):
+    #: the vendor type in ``accord.yaml`` (``hubspot``, ``salesforce``, ``memory`` …)
+    vendor: str = ""
+    #: largest batch the app's write endpoints accept (HubSpot 100, Salesforce 200)
+    batch_size: int = 100
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # the app's key in accord.yaml
+
+    # -- metadata -------------------------------------------------------------------
+    @abc.abstractmethod
+    async def describe(self, object: str) -> ObjectSchema:
+        """Fields of ``object`` with type, read-only/calculated flags and options."""
+
+    async def check(self) -> None:
+        """Raise AuthError/UnreachableError when the app can't be used."""
+
+    # -- reading --------------------------------------------------------------------
+    @abc.abstractmethod
+    def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        """Every live record of ``object``, page by page, in the API's own order."""
+
+    @abc.abstractmethod
+    async def change_cursor(self, object: str) -> str:
+        """A cursor meaning "now": changes after this moment will be returned by :meth:`changes`.
+
+        The runner takes it *before* a pass starts reading, so records edited while the
+        pass runs are picked up by the next pass instead of being missed.
+        """
+
+    @abc.abstractmethod
+    def changes(self, object: str, cursor: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        """Records changed since ``cursor`` (deleted ones with ``archived=True`` where the
+        vendor reports deletes), each page carrying the cursor to resume after it."""
+
+    @abc.abstractmethod
+    async def read(self, object: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        """Records by id; ids that no longer exist are returned archived or left out."""
+
+    @abc.abstractmethod
+    async def find(
+        self, object: str, field: str, values: Sequence[Value], fields: Sequence[str]
+    ) -> list[Record]:
+        """Live records whose ``field`` equals one of ``values`` (match-key look-up)."""
+
+    # -- writing (per-record results) -------------------------------------------------
+    @abc.abstractmethod
+    async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]: ...
+
+    @abc.abstractmethod
+    async def update(
+        self, object: str, items: Sequence[tuple[str, Mapping[str, Value]]]
+    ) -> list[WriteResult]: ...
+
+    @abc.abstractmethod
+    async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]: ...
+
+    # -- optional capabilities ------------------------------------------------------
+    async def list_members(self, object: str, list_name: str) -> frozenset[str]:
+        """Ids of the records in an inclusion list (list, segment or group)."""
+        raise NotImplementedError(f"{self.vendor} has no inclusion lists")
+
+    async def pipelines(self, object: str) -> list[Pipeline]:
+        raise NotImplementedError(f"{self.vendor} has no pipelines for {object}")
+
+    async def associations(
+        self, from_object: str, ids: Sequence[str], to_object: str
+    ) -> dict[str, list[str]]:
+        raise NotImplementedError(f"{self.vendor} has no associations")
+
+    async def associate(
+        self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[WriteResult]:
+        raise NotImplementedError(f"{self.vendor} has no associations")
+
+    async def aclose(self) -> None:
+        """Release HTTP clients and persist state."""

@@ -1,0 +1,224 @@
+"""Plain data shared by every layer: records, schemas, write results, errors.
+
+Values inside ``Record.properties`` are *canonical*: JSON-compatible Python values
+(``str``, ``int``, ``float``, ``bool``, ``None``, or a list of ``str`` for multi-select);
+dates are ISO ``YYYY-MM-DD`` strings and datetimes ISO-8601 UTC strings. Connectors
+convert vendor wire formats to and from this form, so the pure engine can compare and
+store values without knowing any vendor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+Value = Any  # canonical JSON-compatible value, see module docstring
+
+
+class Side(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+
+    @property
+    def other(self) -> Side:
+        return Side.RIGHT if self is Side.LEFT else Side.LEFT
+
+
+class FieldType(StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    DATETIME = "datetime"
+    BOOL = "bool"
+    ENUM = "enumeration"
+
+
+class Status(StrEnum):
+    SYNCING = "syncing"
+    FAILING = "failing"
+    EXCLUDED = "excluded"
+    QUEUED = "queued"
+
+
+class ExcludedReason(StrEnum):
+    FILTERED = "filtered"
+    NO_MATCH_KEY = "no_match_key"
+    DUPLICATE = "duplicate"
+    UNMAPPED_STAGE = "unmapped_stage"
+    NOT_IN_LIST = "not_in_list"
+    DELETED = "deleted"
+    WAITING_FOR_ASSOCIATION = "waiting_for_association"
+
+
+class ErrorCategory(StrEnum):
+    """Failing-record categories, grouped as HubSpot's sync-error screens group them."""
+
+    VALIDATION = "validation"
+    DUPLICATES = "duplicates"
+    PERMISSIONS = "permissions"
+    CUSTOM_CODE = "custom_code"
+    ASSOCIATIONS = "associations"
+    RATE_LIMIT = "rate_limit"
+    DELETED = "deleted"
+    NOT_FOUND = "not_found"
+    TRANSIENT = "transient"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    id: str
+    properties: Mapping[str, Value]
+    updated_at: str | None = None  # ISO-8601 UTC
+    created_at: str | None = None
+    archived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSchema:
+    name: str
+    type: FieldType
+    label: str = ""
+    read_only: bool = False
+    calculated: bool = False
+    required: bool = False
+    options: tuple[Option, ...] = ()
+
+    @property
+    def writable(self) -> bool:
+        return not (self.read_only or self.calculated)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectSchema:
+    object: str
+    fields: Mapping[str, FieldSchema]
+
+    def get(self, name: str) -> FieldSchema | None:
+        return self.fields.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    id: str
+    label: str
+    stages: tuple[Stage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteError:
+    category: ErrorCategory
+    message: str
+    hint: str = ""
+    code: str = ""  # the vendor's own error code, e.g. VALIDATION_ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """Outcome of one record in a batch write: one bad record never fails the batch."""
+
+    ok: bool
+    id: str | None = None
+    error: WriteError | None = None
+    # The record as the app stored it, when the API returns it: lets the engine keep the
+    # app's own normalisation (e.g. lower-cased email) as the base and avoid echoes.
+    record: Record | None = None
+
+    @staticmethod
+    def success(id: str, record: Record | None = None) -> WriteResult:
+        return WriteResult(ok=True, id=id, record=record)
+
+    @staticmethod
+    def failure(error: WriteError, id: str | None = None) -> WriteResult:
+        return WriteResult(ok=False, id=id, error=error)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of records from a scan or change feed.
+
+    ``cursor`` is the resume point *after* this page: persisting it lets an interrupted
+    pass continue without re-reading earlier pages.
+    """
+
+    records: list[Record]
+    cursor: str | None = None
+
+
+class ConnectorError(Exception):
+    """The app could not be used at all (as opposed to a single record being rejected)."""
+
+    kind = "error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthError(ConnectorError):
+    kind = "auth"
+
+
+class UnreachableError(ConnectorError):
+    kind = "unreachable"
+
+
+class RateLimited(ConnectorError):
+    kind = "rate_limited"
+
+
+class TransientError(ConnectorError):
+    """5xx, time-outs, resets: safe to retry with backoff."""
+
+    kind = "transient"
+
+
+class BudgetExhausted(ConnectorError):
+    """The share of the vendor's daily API budget that Accord may use is spent."""
+
+    kind = "budget"
+
+
+@dataclass(slots=True)
+class Counters:
+    """Per-pass counts reported by ``accord sync --json`` and the run log."""
+
+    created: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
+    updated: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
+    archived: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
+    failed: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
+    conflicts: int = 0
+    linked: int = 0
+    unchanged: int = 0
+    excluded: dict[str, int] = field(default_factory=dict)
+    read: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
+
+    def exclude(self, reason: str) -> None:
+        self.excluded[reason] = self.excluded.get(reason, 0) + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "read": dict(self.read),
+            "created": dict(self.created),
+            "updated": dict(self.updated),
+            "archived": dict(self.archived),
+            "failed": dict(self.failed),
+            "conflicts": self.conflicts,
+            "linked": self.linked,
+            "unchanged": self.unchanged,
+            "excluded": dict(sorted(self.excluded.items())),
+        }

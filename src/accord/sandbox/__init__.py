@@ -1,0 +1,1 @@
+"""Faithful HTTP emulators of the vendors' APIs, used by tests, benchmarks and the demo."""

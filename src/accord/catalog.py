@@ -1,0 +1,114 @@
+"""Standard objects of each vendor and the default field mappings between them.
+
+Each vendor object names which of its fields carries a *concept* (first name, email,
+company domain, deal stage …). The default mappings of any object pair are the concepts
+both sides carry; the concepts marked required are locked (cannot be removed or changed),
+as the asterisked mappings of HubSpot Data Sync and Snov.io are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KIND_CONCEPTS: dict[str, tuple[str, ...]] = {
+    "contact": (
+        "first_name", "last_name", "email", "phone", "company_name", "job_title",
+        "country", "city", "industry", "lead_status",
+    ),
+    "company": ("name", "domain", "industry", "phone", "city", "country"),
+    "deal": ("name", "amount", "stage", "close_date"),
+}
+
+REQUIRED_CONCEPTS: dict[str, frozenset[str]] = {
+    "contact": frozenset({"first_name", "last_name", "email"}),
+    "company": frozenset({"name"}),
+    "deal": frozenset({"name", "stage"}),
+}
+
+# Default match keys per kind; each key names a concept (several keys = match on any).
+DEFAULT_MATCH: dict[str, tuple[str, ...]] = {
+    "contact": ("email",),
+    "company": ("name", "domain"),
+    "deal": (),  # deals are matched by link only (HubSpot Data Sync does not dedupe deals)
+}
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    kind: str
+    concepts: dict[str, str]  # concept -> field name on this object
+
+
+_CONTACT = "contact"
+_COMPANY = "company"
+_DEAL = "deal"
+
+OBJECTS: dict[tuple[str, str], ObjectInfo] = {
+    # in-memory test apps use the concept names as field names
+    ("memory", "contacts"): ObjectInfo(_CONTACT, {c: c for c in KIND_CONCEPTS[_CONTACT]}),
+    ("memory", "companies"): ObjectInfo(_COMPANY, {c: c for c in KIND_CONCEPTS[_COMPANY]}),
+    ("memory", "deals"): ObjectInfo(_DEAL, {c: c for c in KIND_CONCEPTS[_DEAL]}),
+    ("hubspot", "contacts"): ObjectInfo(_CONTACT, {
+        "first_name": "firstname", "last_name": "lastname", "email": "email", "phone": "phone",
+        "company_name": "company", "job_title": "jobtitle", "country": "country", "city": "city",
+        "industry": "industry", "lead_status": "hs_lead_status",
+    }),
+    ("hubspot", "companies"): ObjectInfo(_COMPANY, {
+        "name": "name", "domain": "domain", "industry": "industry", "phone": "phone",
+        "city": "city", "country": "country",
+    }),
+    ("hubspot", "deals"): ObjectInfo(_DEAL, {
+        "name": "dealname", "amount": "amount", "stage": "dealstage", "close_date": "closedate",
+    }),
+    ("salesforce", "Contact"): ObjectInfo(_CONTACT, {
+        "first_name": "FirstName", "last_name": "LastName", "email": "Email", "phone": "Phone",
+        "job_title": "Title", "country": "MailingCountry", "city": "MailingCity",
+    }),
+    ("salesforce", "Lead"): ObjectInfo(_CONTACT, {
+        "first_name": "FirstName", "last_name": "LastName", "email": "Email", "phone": "Phone",
+        "company_name": "Company", "job_title": "Title", "country": "Country", "city": "City",
+        "industry": "Industry", "lead_status": "Status",
+    }),
+    ("salesforce", "Account"): ObjectInfo(_COMPANY, {
+        "name": "Name", "domain": "Website", "industry": "Industry", "phone": "Phone",
+        "city": "BillingCity", "country": "BillingCountry",
+    }),
+    ("salesforce", "Opportunity"): ObjectInfo(_DEAL, {
+        "name": "Name", "amount": "Amount", "stage": "StageName", "close_date": "CloseDate",
+    }),
+    ("snovio", "prospects"): ObjectInfo(_CONTACT, {
+        "first_name": "firstName", "last_name": "lastName", "email": "email", "phone": "phones",
+        "country": "country", "industry": "industry",
+    }),
+    ("sql", "contacts"): ObjectInfo(_CONTACT, {c: c for c in KIND_CONCEPTS[_CONTACT]}),
+}
+
+
+def object_info(vendor: str, object: str) -> ObjectInfo | None:
+    return OBJECTS.get((vendor, object))
+
+
+@dataclass(frozen=True)
+class DefaultMapping:
+    concept: str
+    left: str
+    right: str
+    required: bool
+
+
+def default_mappings(left_vendor: str, left_object: str, right_vendor: str, right_object: str) -> list[DefaultMapping]:
+    """The default mappings of an object pair; empty when the objects are of different kinds."""
+    li, ri = object_info(left_vendor, left_object), object_info(right_vendor, right_object)
+    if li is None or ri is None or li.kind != ri.kind:
+        return []
+    required = REQUIRED_CONCEPTS[li.kind]
+    return [
+        DefaultMapping(c, li.concepts[c], ri.concepts[c], c in required)
+        for c in KIND_CONCEPTS[li.kind]
+        if c in li.concepts and c in ri.concepts
+    ]
+
+
+def kind_of(vendor: str, object: str) -> str | None:
+    info = object_info(vendor, object)
+    return info.kind if info else None

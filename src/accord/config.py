@@ -1,0 +1,395 @@
+"""``accord.yaml``: parsing, ``${VAR}`` expansion and validation with exact key paths.
+
+Errors are collected, not raised one at a time, and each names the key path the way a
+user reads the file: ``syncs[0].mappings[2].right: field 'Foo' is mapped twice``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from accord import catalog
+
+Direction = Literal["two-way", "left-to-right", "right-to-left"]
+Rule = Literal[
+    "two-way",
+    "prefer-left-unless-blank",
+    "prefer-right-unless-blank",
+    "always-left",
+    "always-right",
+    "fill-blanks-only",
+    "none",
+]
+FilterOp = Literal["eq", "neq", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "set", "not_set"]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: str | int | float) -> float:
+    """``5m`` → 300.0 seconds; bare numbers are seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    m = _DURATION.match(str(value))
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h)")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Duration = Annotated[float, Field(gt=0)]
+
+
+class _AppBase(_Strict):
+    poll: Duration = 300.0
+
+    @field_validator("poll", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> float:
+        return parse_duration(v)
+
+
+class MemoryApp(_AppBase):
+    """An in-process app for tests and the offline demo; ``path`` persists it as JSON."""
+
+    type: Literal["memory"]
+    path: str | None = None
+    page_size: int = Field(default=100, gt=0)
+
+
+class HubSpotApp(_AppBase):
+    type: Literal["hubspot"]
+    token: str = Field(min_length=1)
+    base_url: str = "https://api.hubapi.com"
+    webhook_secret: str | None = None
+    rate_limit: int = Field(default=190, gt=0, description="requests per 10 seconds")
+    search_rate: float = Field(default=5.0, gt=0, description="search requests per second")
+    search_lookback: float = 30.0
+
+
+class SalesforceApp(_AppBase):
+    type: Literal["salesforce"]
+    instance_url: str
+    access_token: str = Field(min_length=1)
+    api_version: str = "v62.0"
+    api_budget: float = Field(default=0.5, gt=0, le=1)
+    verify: bool | str = True
+    poll: Duration = 900.0
+
+
+class SnovioApp(_AppBase):
+    type: Literal["snovio"]
+    client_id: str
+    client_secret: str
+    base_url: str = "https://api.snov.io"
+    list: str | None = None
+
+
+class XentralApp(_AppBase):
+    type: Literal["xentral"]
+    base_url: str
+    token: str
+    group: str = "Hubspot"
+
+
+class SqlApp(_AppBase):
+    type: Literal["sql"]
+    url: str
+    tables: dict[str, str] = Field(default_factory=dict)
+
+
+AppConfig = MemoryApp | HubSpotApp | SalesforceApp | SnovioApp | XentralApp | SqlApp
+_APP_TYPES: dict[str, type[_AppBase]] = {
+    "memory": MemoryApp,
+    "hubspot": HubSpotApp,
+    "salesforce": SalesforceApp,
+    "snovio": SnovioApp,
+    "xentral": XentralApp,
+    "sql": SqlApp,
+}
+
+
+class SideRef(_Strict):
+    app: str
+    object: str
+
+
+class MappingConfig(_Strict):
+    left: str
+    right: str
+    rule: Rule | None = None
+    direction: Direction | None = None
+    values: dict[str, str] | None = None  # enumeration value map, left value -> right value
+
+
+class FilterConfig(_Strict):
+    field: str
+    op: FilterOp = "eq"
+    value: Any = None
+
+
+class Filters(_Strict):
+    left: list[FilterConfig] = Field(default_factory=list)
+    right: list[FilterConfig] = Field(default_factory=list)
+
+
+class Constants(_Strict):
+    to_left: dict[str, Any] = Field(default_factory=dict)
+    to_right: dict[str, Any] = Field(default_factory=dict)
+
+
+class Inclusion(_Strict):
+    side: Literal["left", "right"]
+    list: str
+
+
+class MatchKey(_Strict):
+    left: str
+    right: str
+
+
+class SyncConfig(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    left: SideRef
+    right: SideRef
+    direction: Direction = "two-way"
+    winner: str | None = None
+    match: Literal["none"] | list[str | MatchKey] | None = None
+    require_match_key: bool = True
+    defaults: bool = True
+    mappings: list[MappingConfig] = Field(default_factory=list)
+    constants: Constants = Field(default_factory=Constants)
+    filters: Filters = Field(default_factory=Filters)
+    inclusion: Inclusion | None = None
+    created_after: datetime | None = None
+    deletes: Literal["mark", "propagate"] | None = None
+    stages: Literal["auto"] | dict[str, str] | None = None
+    enabled: bool = True
+
+
+class Config(_Strict):
+    state: str = "sqlite:///accord.db"
+    apps: dict[str, AppConfig]
+    syncs: list[SyncConfig] = Field(default_factory=list)
+    source: str = Field(default="accord.yaml", exclude=True)
+
+    def sync(self, name: str) -> SyncConfig:
+        for s in self.syncs:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def vendor(self, app: str) -> str:
+        return self.apps[app].type
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str
+    message: str
+
+
+class ConfigError(Exception):
+    def __init__(self, file: str, issues: Sequence[ConfigIssue]) -> None:
+        self.file = file
+        self.issues = list(issues)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(f"{self.file}: {i.path}: {i.message}" if i.path else f"{self.file}: {i.message}"
+                         for i in self.issues)
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(node: Any, path: str, env: dict[str, str], issues: list[ConfigIssue]) -> Any:
+    """Replace ``${VAR}`` (or ``${VAR:-default}``) in every string from the environment."""
+    if isinstance(node, str):
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            issues.append(ConfigIssue(path, f"environment variable {name} is not set"))
+            return ""
+        return _VAR.sub(sub, node)
+    if isinstance(node, dict):
+        return {k: _expand(v, _join(path, str(k)), env, issues) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand(v, f"{path}[{i}]", env, issues) for i, v in enumerate(node)]
+    return node
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _loc_path(loc: Sequence[int | str], prefix: str = "") -> str:
+    path = prefix
+    for part in loc:
+        path = f"{path}[{part}]" if isinstance(part, int) else _join(path, part)
+    return path
+
+
+def _pydantic_issues(err: ValidationError, prefix: str, skip_tags: bool = False) -> list[ConfigIssue]:
+    out = []
+    for e in err.errors():
+        loc = list(e["loc"])
+        if skip_tags:
+            loc = [p for p in loc if p not in _APP_TYPES]
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        out.append(ConfigIssue(_loc_path(loc, prefix), msg))
+    return out
+
+
+def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None = None) -> Config:
+    """Validate a loaded YAML document; raise :class:`ConfigError` listing every problem."""
+    issues: list[ConfigIssue] = []
+    if not isinstance(raw, dict):
+        raise ConfigError(file, [ConfigIssue("", "the file must be a mapping with 'apps' and 'syncs'")])
+    raw = _expand(raw, "", dict(os.environ) if env is None else env, issues)
+    apps_raw = raw.get("apps")
+    apps: dict[str, Any] = {}
+    if not isinstance(apps_raw, dict) or not apps_raw:
+        issues.append(ConfigIssue("apps", "at least one app is required"))
+    else:
+        for name, body in apps_raw.items():
+            path = f"apps.{name}"
+            if not isinstance(body, dict):
+                issues.append(ConfigIssue(path, "must be a mapping"))
+                continue
+            kind = body.get("type")
+            model = _APP_TYPES.get(str(kind))
+            if model is None:
+                issues.append(ConfigIssue(f"{path}.type", f"unknown app type {kind!r}; one of {', '.join(_APP_TYPES)}"))
+                continue
+            try:
+                apps[name] = model.model_validate(body)
+            except ValidationError as e:
+                issues.extend(_pydantic_issues(e, path))
+    rest = {k: v for k, v in raw.items() if k != "apps"}
+    try:
+        cfg = Config.model_validate({**rest, "apps": apps, "source": file}) if not issues else None
+    except ValidationError as e:
+        issues.extend(_pydantic_issues(e, "", skip_tags=True))
+        cfg = None
+    if cfg is not None:
+        issues.extend(semantic_issues(cfg))
+    if issues or cfg is None:
+        raise ConfigError(file, issues)
+    return cfg
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ConfigError(str(path), [ConfigIssue("", f"cannot read: {e.strerror}")]) from e
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(str(path), [ConfigIssue("", f"not valid YAML: {e}")]) from e
+    return parse_config(raw, str(path), env)
+
+
+def semantic_issues(cfg: Config) -> list[ConfigIssue]:
+    """Checks that need the whole document: references, double mappings, locked mappings."""
+    issues: list[ConfigIssue] = []
+    seen: set[str] = set()
+    for i, s in enumerate(cfg.syncs):
+        p = f"syncs[{i}]"
+        if s.name in seen:
+            issues.append(ConfigIssue(f"{p}.name", f"sync name {s.name!r} is used twice"))
+        seen.add(s.name)
+        for side in ("left", "right"):
+            ref: SideRef = getattr(s, side)
+            if ref.app not in cfg.apps:
+                issues.append(ConfigIssue(f"{p}.{side}.app", f"unknown app {ref.app!r}; defined: {', '.join(cfg.apps)}"))
+        if s.winner is not None and s.winner not in (s.left.app, s.right.app, "left", "right"):
+            issues.append(ConfigIssue(f"{p}.winner", f"winner must be {s.left.app!r} or {s.right.app!r}"))
+        if s.left.app == s.right.app and s.left.object == s.right.object:
+            issues.append(ConfigIssue(f"{p}.right", "a sync needs two different sides"))
+        if s.inclusion and s.direction != "two-way":
+            src = "left" if s.direction == "left-to-right" else "right"
+            if s.inclusion.side != src:
+                issues.append(ConfigIssue(f"{p}.inclusion.side", f"in a {s.direction} sync the list must be on the {src} side"))
+        if any(ref.app not in cfg.apps for ref in (s.left, s.right)):
+            continue
+        issues.extend(_mapping_issues(cfg, s, p))
+    return issues
+
+
+def _mapping_issues(cfg: Config, s: SyncConfig, p: str) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    defaults = catalog.default_mappings(cfg.vendor(s.left.app), s.left.object, cfg.vendor(s.right.app), s.right.object)
+    required = [d for d in defaults if d.required]
+    used_left: dict[str, str] = {}
+    used_right: dict[str, str] = {}
+    for j, m in enumerate(s.mappings):
+        mp = f"{p}.mappings[{j}]"
+        for side, field, used in (("left", m.left, used_left), ("right", m.right, used_right)):
+            if field in used:
+                issues.append(ConfigIssue(f"{mp}.{side}", f"field {field!r} is mapped twice (also in {used[field]})"))
+            else:
+                used[field] = f"mappings[{j}]"
+        if s.defaults:
+            for d in required:
+                if (m.left == d.left) != (m.right == d.right):
+                    side = "right" if m.left == d.left else "left"
+                    issues.append(ConfigIssue(
+                        f"{mp}.{side}",
+                        f"{d.left} ↔ {d.right} is a required mapping and cannot be changed",
+                    ))
+                elif m.left == d.left and m.right == d.right and m.rule == "none":
+                    issues.append(ConfigIssue(f"{mp}.rule", f"{d.left} ↔ {d.right} is required and cannot be turned off"))
+        for k in s.constants.to_left:
+            if k == m.left and m.direction != "left-to-right" and s.direction != "left-to-right":
+                issues.append(ConfigIssue(f"{p}.constants.to_left.{k}", f"field {k!r} is both mapped and a constant"))
+        for k in s.constants.to_right:
+            if k == m.right and m.direction != "right-to-left" and s.direction != "right-to-left":
+                issues.append(ConfigIssue(f"{p}.constants.to_right.{k}", f"field {k!r} is both mapped and a constant"))
+    if not s.defaults:
+        for d in required:
+            if not any(m.left == d.left and m.right == d.right for m in s.mappings):
+                issues.append(ConfigIssue(f"{p}.mappings", f"required mapping {d.left} ↔ {d.right} is missing"))
+    return issues
+
+
+def effective_winner(s: SyncConfig) -> Literal["left", "right"]:
+    """The side whose value wins a conflict: configured, else the one-way source, else left."""
+    if s.winner == "left" or (s.winner == s.left.app and s.left.app != s.right.app):
+        return "left"
+    if s.winner in ("right", s.right.app):
+        return "right"
+    return "right" if s.direction == "right-to-left" else "left"
+
+
+def effective_deletes(s: SyncConfig) -> Literal["mark", "propagate"]:
+    if s.deletes:
+        return s.deletes
+    return "mark" if s.direction == "two-way" else "propagate"
+
+
+def config_hash(s: SyncConfig) -> str:
+    """Fingerprint of what changes sync results; saving a different one restarts the initial sync."""
+    body = s.model_dump(mode="json", exclude={"enabled"})
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""The pure engine: matching, mapping, three-way merge and the sync planner. No I/O here."""

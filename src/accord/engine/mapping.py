@@ -1,0 +1,253 @@
+"""Compile a sync's configuration and both apps' schemas into the plain spec the planner runs.
+
+Type compatibility, read-only fields, per-mapping directions and enumeration value maps
+are all resolved here, once, so the merge itself only compares and copies values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord import catalog
+from accord.config import ConfigIssue, SyncConfig, effective_deletes, effective_winner
+from accord.engine.filters import Filter
+from accord.engine.matching import MatchKeySpec, key_spec
+from accord.engine.values import compatible
+from accord.model import FieldSchema, FieldType, ObjectSchema, Side
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    left: str
+    right: str
+    rule: str  # "default" (the sync's winner) or a per-mapping rule from SPEC §2
+    to_right: bool
+    to_left: bool
+    left_type: FieldType
+    right_type: FieldType
+    lr_values: dict[str, str] | None = None
+    rl_values: dict[str, str] | None = None
+    required: bool = False
+    left_calculated: bool = False
+    right_calculated: bool = False
+
+    def field(self, side: Side) -> str:
+        return self.left if side is Side.LEFT else self.right
+
+    def type(self, side: Side) -> FieldType:
+        return self.left_type if side is Side.LEFT else self.right_type
+
+    def flows_to(self, side: Side) -> bool:
+        return self.to_left if side is Side.LEFT else self.to_right
+
+    def calculated(self, side: Side) -> bool:
+        return self.left_calculated if side is Side.LEFT else self.right_calculated
+
+    def values_to(self, side: Side) -> dict[str, str] | None:
+        """Enumeration value map used when writing *to* ``side``."""
+        return self.rl_values if side is Side.LEFT else self.lr_values
+
+
+@dataclass(frozen=True)
+class BrokenMapping:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SyncSpec:
+    name: str
+    direction: str
+    winner: Side
+    deletes: str
+    mappings: tuple[FieldMap, ...]
+    match: tuple[MatchKeySpec, ...] = ()
+    require_match_key: bool = True
+    constants: dict[Side, dict[str, Any]] = field(default_factory=dict)
+    filters: dict[Side, tuple[Filter, ...]] = field(default_factory=dict)
+    inclusion_side: Side | None = None
+    created_after: str | None = None
+    stage_field: dict[Side, str] = field(default_factory=dict)
+    broken: tuple[BrokenMapping, ...] = ()
+
+    def writes_to(self, side: Side) -> bool:
+        """Whether the sync's direction lets the engine write to ``side`` at all."""
+        src = {"left-to-right": Side.LEFT, "right-to-left": Side.RIGHT}.get(self.direction)
+        return src is None or src is not side
+
+    def fields(self, side: Side) -> tuple[str, ...]:
+        """Every field of ``side`` the engine reads: mapped, match, filter, stage and constant fields."""
+        names: dict[str, None] = {}
+        for m in self.mappings:
+            names[m.field(side)] = None
+        for k in self.match:
+            names[k.field(side.value)] = None
+        for f in self.filters.get(side, ()):
+            names[f.field] = None
+        for c in self.constants.get(side, {}):
+            names[c] = None
+        if side in self.stage_field:
+            names[self.stage_field[side]] = None
+        return tuple(names)
+
+
+def _enum_map(src: FieldSchema, dst: FieldSchema) -> dict[str, str] | None:
+    """Default option map: same value, else same label (case-insensitive)."""
+    if not (src.options and dst.options):
+        return None
+    by_value = {o.value for o in dst.options}
+    by_label = {o.label.casefold(): o.value for o in dst.options}
+    out = {}
+    for o in src.options:
+        if o.value in by_value:
+            out[o.value] = o.value
+        elif o.label.casefold() in by_label:
+            out[o.value] = by_label[o.label.casefold()]
+    return out
+
+
+def _invert(m: dict[str, str] | None) -> dict[str, str] | None:
+    if m is None:
+        return None
+    out: dict[str, str] = {}
+    for k, v in m.items():
+        out.setdefault(v, k)
+    return out
+
+
+def compile_sync(
+    cfg: SyncConfig,
+    left_vendor: str,
+    right_vendor: str,
+    left_schema: ObjectSchema,
+    right_schema: ObjectSchema,
+    stage_map: dict[str, str] | None = None,
+    path: str = "",
+) -> tuple[SyncSpec, list[ConfigIssue]]:
+    """Build the :class:`SyncSpec`; return it with the *fatal* issues found (type clashes …).
+
+    Mappings whose field does not exist in the app's schema are kept out of the spec and
+    listed in ``spec.broken``: the rest of the sync goes on without them.
+    """
+    issues: list[ConfigIssue] = []
+    broken: list[BrokenMapping] = []
+    sync_to_right = cfg.direction in ("two-way", "left-to-right")
+    sync_to_left = cfg.direction in ("two-way", "right-to-left")
+
+    defaults = catalog.default_mappings(left_vendor, cfg.left.object, right_vendor, cfg.right.object) if cfg.defaults else []
+    user_left = {m.left for m in cfg.mappings}
+    user_right = {m.right for m in cfg.mappings}
+    entries: list[tuple[str, Any, bool]] = []  # (key path, mapping-like, required)
+    for d in defaults:
+        if d.left in user_left or d.right in user_right:
+            continue  # the user's own mapping of this field replaces a non-required default
+        entries.append((f"{path}.mappings(default {d.left} ↔ {d.right})", d, d.required))
+    for j, m in enumerate(cfg.mappings):
+        req = any(d.required and d.left == m.left and d.right == m.right for d in defaults)
+        entries.append((f"{path}.mappings[{j}]", m, req))
+
+    stage_left = catalog.object_info(left_vendor, cfg.left.object)
+    stage_right = catalog.object_info(right_vendor, cfg.right.object)
+    stage_fields: dict[Side, str] = {}
+    if stage_left and stage_right and stage_left.kind == "deal" and "stage" in stage_left.concepts:
+        stage_fields = {Side.LEFT: stage_left.concepts["stage"], Side.RIGHT: stage_right.concepts["stage"]}
+
+    maps: list[FieldMap] = []
+    for p, m, required in entries:
+        is_user = not isinstance(m, catalog.DefaultMapping)
+        lf, rf = left_schema.get(m.left), right_schema.get(m.right)
+        if lf is None or rf is None:
+            side, name, obj = ("left", m.left, cfg.left.object) if lf is None else ("right", m.right, cfg.right.object)
+            broken.append(BrokenMapping(f"{p}.{side}", f"field {name!r} does not exist on {obj}"))
+            continue
+        rule = (getattr(m, "rule", None) or "default") if is_user else "default"
+        if rule == "none":
+            continue
+        can_r, can_l = compatible(lf.type, rf.type)
+        want_r = sync_to_right and rule != "always-right"
+        want_l = sync_to_left and rule != "always-left"
+        mdir = getattr(m, "direction", None) if is_user else None
+        if mdir == "left-to-right":
+            want_l = False
+        elif mdir == "right-to-left":
+            want_r = False
+        to_r = want_r and can_r and rf.writable
+        to_l = want_l and can_l and lf.writable
+        if not (to_r or to_l):
+            if not (can_r or can_l) or (mdir == "left-to-right" and not can_r) or (mdir == "right-to-left" and not can_l):
+                reason = f"type-incompatible: {m.left} ({lf.type}) ↔ {m.right} ({rf.type})"
+                if can_r or can_l:
+                    reason += " can only flow " + ("left to right" if can_r else "right to left")
+                issues.append(ConfigIssue(f"{p}.right", reason))
+            elif not (lf.writable or rf.writable):
+                issues.append(ConfigIssue(f"{p}.right", f"{m.left} and {m.right} are both read-only"))
+            elif is_user:
+                issues.append(ConfigIssue(f"{p}.right", f"{m.left} ↔ {m.right} cannot flow in this sync's direction ({cfg.direction})"))
+            continue
+        if mdir == "left-to-right" and not to_r or mdir == "right-to-left" and not to_l:
+            issues.append(ConfigIssue(f"{p}.direction", f"{m.left} ↔ {m.right} cannot flow {mdir}: the target is read-only"))
+            continue
+        lr: dict[str, str] | None = None
+        if lf.type == FieldType.ENUM and rf.type == FieldType.ENUM:
+            if stage_fields and m.left == stage_fields[Side.LEFT] and m.right == stage_fields[Side.RIGHT] and stage_map is not None:
+                lr = dict(stage_map)
+            elif is_user and getattr(m, "values", None):
+                lr = dict(m.values)
+            else:
+                lr = _enum_map(lf, rf)
+        rl = _invert(lr)
+        if lr is not None and lf.options and rf.options:
+            # values written to the left come from the right side's options
+            rl = {**(_enum_map(rf, lf) or {}), **(rl or {})}
+        maps.append(FieldMap(
+            left=m.left, right=m.right, rule=rule, to_right=to_r, to_left=to_l,
+            left_type=lf.type, right_type=rf.type, lr_values=lr, rl_values=rl, required=required,
+            left_calculated=lf.calculated, right_calculated=rf.calculated,
+        ))
+
+    match = _match_specs(cfg, left_vendor, right_vendor, issues, path)
+    from accord.engine.filters import compile_filters
+    spec = SyncSpec(
+        name=cfg.name,
+        direction=cfg.direction,
+        winner=Side(effective_winner(cfg)),
+        deletes=effective_deletes(cfg),
+        mappings=tuple(maps),
+        match=match,
+        require_match_key=cfg.require_match_key and bool(match),
+        constants={Side.LEFT: dict(cfg.constants.to_left), Side.RIGHT: dict(cfg.constants.to_right)},
+        filters={Side.LEFT: compile_filters(cfg.filters.left), Side.RIGHT: compile_filters(cfg.filters.right)},
+        inclusion_side=Side(cfg.inclusion.side) if cfg.inclusion else None,
+        created_after=cfg.created_after.isoformat() if cfg.created_after else None,
+        stage_field=stage_fields if stage_map is not None else {},
+        broken=tuple(broken),
+    )
+    for side in (Side.LEFT, Side.RIGHT):
+        schema = left_schema if side is Side.LEFT else right_schema
+        for name in spec.constants[side]:
+            f = schema.get(name)
+            if f is None or not f.writable:
+                issues.append(ConfigIssue(f"{path}.constants.to_{side.value}.{name}",
+                                          f"field {name!r} {'does not exist' if f is None else 'is read-only'}"))
+    return spec, issues
+
+
+def _match_specs(cfg: SyncConfig, lv: str, rv: str, issues: list[ConfigIssue], path: str) -> tuple[MatchKeySpec, ...]:
+    if cfg.match == "none":
+        return ()
+    li, ri = catalog.object_info(lv, cfg.left.object), catalog.object_info(rv, cfg.right.object)
+    names: list[Any] = list(cfg.match) if cfg.match is not None else (
+        list(catalog.DEFAULT_MATCH.get(li.kind, ())) if li and ri and li.kind == ri.kind else [])
+    out = []
+    for i, n in enumerate(names):
+        if isinstance(n, str):
+            lf = li.concepts.get(n) if li else None
+            rf = ri.concepts.get(n) if ri else None
+            if lf is None or rf is None:
+                issues.append(ConfigIssue(f"{path}.match[{i}]", f"unknown match key {n!r} for these objects; use {{left: FIELD, right: FIELD}}"))
+                continue
+            out.append(key_spec(n, lf, rf))
+        else:
+            out.append(key_spec(f"custom.{n.left}.{n.right}", n.left, n.right))
+    return tuple(out)

@@ -1,0 +1,127 @@
+"""Per-field three-way merge against the base of the last sync (SPEC §2, Conflicts).
+
+For every mapped field the engine knows three values per side: the base (what that side
+held after the last sync), and the current value. Comparing each side with its own base
+tells *who changed what*; only a field changed on both sides is a conflict, and only
+conflicts consult the winner app or the per-mapping rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from accord.engine.mapping import FieldMap
+from accord.engine.values import canon, convert, is_blank
+from accord.model import Side, Value
+
+
+class _NoBase:
+    """Marks a pair that was never synced: every field counts as changed on both sides."""
+
+    def __repr__(self) -> str:
+        return "NO_BASE"
+
+
+NO_BASE: Final = _NoBase()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldOutcome:
+    write_left: bool = False
+    write_right: bool = False
+    left_value: Value = None  # value to write (when write_left)
+    right_value: Value = None
+    conflict: bool = False
+    error: str | None = None  # a value that cannot be converted to the target type
+
+
+NOTHING: Final = FieldOutcome()
+
+
+def _to(m: FieldMap, value: Value, dst: Side) -> Value:
+    src = dst.other
+    return canon(convert(value, m.type(src), m.type(dst), m.values_to(dst)))
+
+
+def _push(m: FieldMap, value: Value, dst: Side, current_dst: Value) -> FieldOutcome:
+    """Write ``value`` (from the other side) to ``dst`` if the mapping flows there and it differs."""
+    if not m.flows_to(dst):
+        return NOTHING
+    try:
+        v = _to(m, value, dst)
+    except (ValueError, TypeError) as e:
+        return FieldOutcome(error=f"{m.field(dst.other)} → {m.field(dst)}: {e}")
+    if v == canon(current_dst):
+        return NOTHING
+    if dst is Side.LEFT:
+        return FieldOutcome(write_left=True, left_value=v)
+    return FieldOutcome(write_right=True, right_value=v)
+
+
+def _agree(m: FieldMap, left: Value, right: Value) -> bool:
+    """Both sides hold the same value under the mapping (in either direction it flows)."""
+    try:
+        if m.to_right:
+            return _to(m, left, Side.RIGHT) == canon(right)
+        return _to(m, right, Side.LEFT) == canon(left)
+    except (ValueError, TypeError):
+        return False
+
+
+def merge_field(
+    m: FieldMap,
+    left: Value,
+    right: Value,
+    base_left: Value | _NoBase,
+    base_right: Value | _NoBase,
+    winner: Side,
+    newer: Side | None = None,
+) -> FieldOutcome:
+    """Decide the writes for one mapped field of a linked pair.
+
+    ``newer`` is the side whose record changed most recently (for the ``two-way`` rule).
+    """
+    left, right = canon(left), canon(right)
+    rule = m.rule
+    if rule == "none":
+        return NOTHING
+    if rule == "always-left":
+        return _push(m, left, Side.RIGHT, right)
+    if rule == "always-right":
+        return _push(m, right, Side.LEFT, left)
+    if rule in ("prefer-left-unless-blank", "prefer-right-unless-blank"):
+        pref = Side.LEFT if rule == "prefer-left-unless-blank" else Side.RIGHT
+        pv, ov = (left, right) if pref is Side.LEFT else (right, left)
+        if not is_blank(pv):
+            return _push(m, pv, pref.other, ov)
+        return _push(m, ov, pref, pv) if not is_blank(ov) else NOTHING
+    if rule == "fill-blanks-only":
+        if is_blank(left) and not is_blank(right):
+            return _push(m, right, Side.LEFT, left)
+        if is_blank(right) and not is_blank(left):
+            return _push(m, left, Side.RIGHT, right)
+        return NOTHING
+
+    changed_l = isinstance(base_left, _NoBase) or canon(base_left) != left
+    changed_r = isinstance(base_right, _NoBase) or canon(base_right) != right
+    if not changed_l and not changed_r:
+        return NOTHING
+    if changed_l and not changed_r:
+        return _push(m, left, Side.RIGHT, right)
+    if changed_r and not changed_l:
+        return _push(m, right, Side.LEFT, left)
+    if _agree(m, left, right):
+        return NOTHING
+    # Changed on both sides (or never synced): a real conflict.
+    if rule == "two-way":
+        src = newer or winner  # most recent change wins, blanks included
+    else:
+        src = winner
+        if is_blank(left if src is Side.LEFT else right):
+            # A blank on the winner never overwrites: the other side keeps its value and,
+            # where the mapping flows that way, fills the winner's blank.
+            src = src.other
+    value, current = (left, right) if src is Side.LEFT else (right, left)
+    out = _push(m, value, src.other, current)
+    return FieldOutcome(out.write_left, out.write_right, out.left_value, out.right_value, True, out.error)

@@ -1,0 +1,231 @@
+"""The sync planner: from one pair's records and index state to the writes and the new status.
+
+Pure: the runner gathers the inputs (records, bases, list membership) and carries out
+the plan; everything that decides *what* happens lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.engine.filters import passes
+from accord.engine.mapping import FieldMap, SyncSpec
+from accord.engine.merge import NO_BASE, merge_field
+from accord.engine.values import canon, convert, is_blank, parse_ts
+from accord.model import ErrorCategory, ExcludedReason, Record, Side, Status, Value
+
+
+@dataclass(frozen=True, slots=True)
+class PairInput:
+    left: Record | None
+    right: Record | None
+    left_base: Mapping[str, Value] | None = None  # None: never synced
+    right_base: Mapping[str, Value] | None = None
+    linked: bool = False
+    in_list: bool | None = None  # membership of the inclusion-side record, when there is a list
+    has_key: bool = True  # the record(s) carry a match key (or the sync allows none)
+
+
+@dataclass(slots=True)
+class PairPlan:
+    create: Side | None = None
+    create_props: dict[str, Value] = field(default_factory=dict)
+    update: dict[Side, dict[str, Value]] = field(default_factory=lambda: {Side.LEFT: {}, Side.RIGHT: {}})
+    archive: Side | None = None
+    status: Status | None = Status.SYNCING
+    reason: str | None = None
+    category: str | None = None
+    message: str | None = None
+    hint: str | None = None
+    left_base: dict[str, Value] | None = None
+    right_base: dict[str, Value] | None = None
+    conflicts: int = 0
+    deleted: Side | None = None  # the side found deleted
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.create or self.archive or self.update[Side.LEFT] or self.update[Side.RIGHT])
+
+    def base(self, side: Side) -> dict[str, Value] | None:
+        return self.left_base if side is Side.LEFT else self.right_base
+
+
+def excluded(reason: ExcludedReason, message: str = "") -> PairPlan:
+    return PairPlan(status=Status.EXCLUDED, reason=reason.value, message=message or None)
+
+
+def _values(rec: Record, spec: SyncSpec, side: Side) -> dict[str, Value]:
+    return {m.field(side): canon(rec.properties.get(m.field(side))) for m in spec.mappings}
+
+
+def _stage_ok(spec: SyncSpec, rec: Record | None, side: Side) -> bool:
+    if rec is None or side not in spec.stage_field:
+        return True
+    m = next((m for m in spec.mappings if m.field(side) == spec.stage_field[side]), None)
+    if m is None:
+        return True
+    stages = m.lr_values if side is Side.LEFT else m.rl_values
+    v = canon(rec.properties.get(spec.stage_field[side]))
+    return stages is not None and v is not None and str(v) in stages
+
+
+def _created_ok(spec: SyncSpec, rec: Record) -> bool:
+    if spec.created_after is None or rec.created_at is None:
+        return True
+    c, start = parse_ts(rec.created_at), parse_ts(spec.created_after)
+    return c is None or start is None or c >= start
+
+
+def _constants_for(spec: SyncSpec, side: Side, current: Mapping[str, Value] | None) -> dict[str, Value]:
+    consts = spec.constants.get(side, {})
+    if current is None:
+        return dict(consts)
+    return {k: v for k, v in consts.items() if canon(current.get(k)) != canon(v)}
+
+
+def _newer(left: Record, right: Record) -> Side | None:
+    lt, rt = parse_ts(left.updated_at), parse_ts(right.updated_at)
+    if lt is None or rt is None or lt == rt:
+        return None
+    return Side.LEFT if lt > rt else Side.RIGHT
+
+
+def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
+    """A record on one side only: the gates that decide whether it *starts* syncing, then the create."""
+    dst = src_side.other
+    if not _created_ok(spec, src):
+        return excluded(ExcludedReason.FILTERED, f"created before {spec.created_after}")
+    if not passes(spec.filters.get(src_side, ()), src.properties):
+        return excluded(ExcludedReason.FILTERED, "does not match the sync's filters")
+    if not _stage_ok(spec, src, src_side):
+        return excluded(ExcludedReason.UNMAPPED_STAGE, "the deal's stage is not mapped")
+    if not spec.writes_to(dst):
+        return PairPlan(status=None)  # target-side record of a one-way sync: indexed for matching only
+    props: dict[str, Value] = {}
+    errors = []
+    for m in spec.mappings:
+        if not m.flows_to(dst):
+            continue
+        v = canon(src.properties.get(m.field(src_side)))
+        if v is None:
+            continue
+        try:
+            props[m.field(dst)] = canon(convert(v, m.type(src_side), m.type(dst), m.values_to(dst)))
+        except (ValueError, TypeError) as e:
+            errors.append(f"{m.field(src_side)} → {m.field(dst)}: {e}")
+    if errors:
+        return _failing_values(errors)
+    props.update(_constants_for(spec, dst, None))
+    src_base = _values(src, spec, src_side)
+    dst_base = {m.field(dst): canon(props.get(m.field(dst))) for m in spec.mappings}
+    plan = PairPlan(create=dst, create_props=props)
+    plan.left_base, plan.right_base = (src_base, dst_base) if src_side is Side.LEFT else (dst_base, src_base)
+    return plan
+
+
+def _failing_values(errors: list[str]) -> PairPlan:
+    return PairPlan(
+        status=Status.FAILING,
+        category=ErrorCategory.VALIDATION.value,
+        message="; ".join(errors),
+        hint="Change the value in the source app or the field mapping so the value fits the target field's type.",
+    )
+
+
+def plan_deleted(spec: SyncSpec, deleted: Side, survivor: Record | None) -> PairPlan:
+    """One side of a linked pair was deleted: propagate the delete or only mark it."""
+    if survivor is None or survivor.archived:
+        return PairPlan(status=Status.EXCLUDED, reason=ExcludedReason.DELETED.value,
+                        message="deleted in both apps", deleted=deleted)
+    other = deleted.other
+    if spec.deletes == "propagate" and spec.writes_to(other):
+        return PairPlan(archive=other, status=Status.EXCLUDED, reason=ExcludedReason.DELETED.value,
+                        message=f"deleted in the {deleted.value} app; deleted here too", deleted=deleted)
+    return PairPlan(
+        status=Status.FAILING,
+        category=ErrorCategory.DELETED.value,
+        message=f"the record was deleted in the {deleted.value} app",
+        hint=f"Resync deleted records to recreate it in the {deleted.value} app, or delete it in the {other.value} app too.",
+        deleted=deleted,
+    )
+
+
+def plan_pair(spec: SyncSpec, inp: PairInput) -> PairPlan:
+    """Plan one pair: a linked pair, a freshly matched pair, or a record on one side only."""
+    left, right = inp.left, inp.right
+    for side, rec, other in ((Side.LEFT, left, right), (Side.RIGHT, right, left)):
+        if rec is not None and rec.archived:
+            if inp.linked or (other is not None and not other.archived):
+                return plan_deleted(spec, side, other)
+            return PairPlan(status=None, deleted=side)
+    if left is None and right is None:
+        return PairPlan(status=None)
+    if not inp.has_key and not inp.linked:
+        return excluded(ExcludedReason.NO_MATCH_KEY, "the record has no value for the match key")
+    if spec.inclusion_side is not None and inp.in_list is False:
+        list_rec = left if spec.inclusion_side is Side.LEFT else right
+        if list_rec is not None:
+            return excluded(ExcludedReason.NOT_IN_LIST, "the record is not in the inclusion list")
+    if left is None or right is None:
+        src_side = Side.LEFT if left is not None else Side.RIGHT
+        src = left or right
+        assert src is not None
+        return plan_create(spec, src, src_side)
+    if not (_stage_ok(spec, left, Side.LEFT) and _stage_ok(spec, right, Side.RIGHT)):
+        return excluded(ExcludedReason.UNMAPPED_STAGE, "the deal's stage is not mapped")
+    if not inp.linked and not (
+        passes(spec.filters.get(Side.LEFT, ()), left.properties)
+        or passes(spec.filters.get(Side.RIGHT, ()), right.properties)
+    ):
+        return excluded(ExcludedReason.FILTERED, "neither record matches the sync's filters")
+    return _merge_pair(spec, left, right, inp)
+
+
+def _merge_pair(spec: SyncSpec, left: Record, right: Record, inp: PairInput) -> PairPlan:
+    lb: Mapping[str, Any] | None = inp.left_base if inp.linked else None
+    rb: Mapping[str, Any] | None = inp.right_base if inp.linked else None
+    newer = _newer(left, right)
+    plan = PairPlan()
+    new_l = _values(left, spec, Side.LEFT)
+    new_r = _values(right, spec, Side.RIGHT)
+    errors: list[str] = []
+    triggered = lb is None or rb is None
+    for m in spec.mappings:
+        bl = lb.get(m.left, NO_BASE) if lb is not None else NO_BASE
+        br = rb.get(m.right, NO_BASE) if rb is not None else NO_BASE
+        if not triggered and _changed_uncalculated(m, new_l[m.left], new_r[m.right], bl, br):
+            triggered = True
+        out = merge_field(m, new_l[m.left], new_r[m.right], bl, br, spec.winner, newer)
+        if out.error:
+            errors.append(out.error)
+            continue
+        plan.conflicts += out.conflict
+        if out.write_left:
+            plan.update[Side.LEFT][m.left] = out.left_value
+            new_l[m.left] = out.left_value
+        if out.write_right:
+            plan.update[Side.RIGHT][m.right] = out.right_value
+            new_r[m.right] = out.right_value
+    if errors:
+        return _failing_values(errors)
+    if not triggered:
+        # Only calculated (formula) fields changed: they never trigger a sync by themselves,
+        # and keeping the old base lets their new value travel with the next real change.
+        return PairPlan(left_base=dict(lb or {}), right_base=dict(rb or {}))
+    for side, rec in ((Side.LEFT, left), (Side.RIGHT, right)):
+        if plan.update[side]:
+            plan.update[side].update(_constants_for(spec, side, rec.properties))
+    plan.left_base, plan.right_base = new_l, new_r
+    return plan
+
+
+def _changed_uncalculated(m: FieldMap, left: Value, right: Value, bl: Any, br: Any) -> bool:
+    changed_l = bl is NO_BASE or canon(bl) != canon(left)
+    changed_r = br is NO_BASE or canon(br) != canon(right)
+    return (changed_l and not m.left_calculated) or (changed_r and not m.right_calculated)
+
+
+def is_blank_record(props: Mapping[str, Value]) -> bool:
+    return all(is_blank(v) for v in props.values())

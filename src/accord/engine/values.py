@@ -1,0 +1,88 @@
+"""Canonical values: blankness, type compatibility and coercion between field types."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from accord.model import FieldType, Value
+
+T = FieldType
+
+
+def is_blank(v: Value) -> bool:
+    return v is None or v == "" or v == [] or (isinstance(v, str) and not v.strip())
+
+
+def canon(v: Value) -> Value:
+    """One representation per value: blanks become ``None``, integral floats become ints."""
+    if is_blank(v):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+# Directions a pair of field types may flow in: (left type, right type) -> (to_right, to_left).
+def compatible(lt: FieldType, rt: FieldType) -> tuple[bool, bool]:
+    """Which directions a value may flow between two field types.
+
+    Same kinds pair both ways; date and datetime pair both ways; anything may flow into a
+    text field, but text never flows back into a typed field (it might not parse).
+    """
+    if lt == rt or {lt, rt} == {T.DATE, T.DATETIME}:
+        return True, True
+    return rt == T.TEXT, lt == T.TEXT
+
+
+def _to_text(v: Value) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return ";".join(str(x) for x in v)
+    return str(v)
+
+
+def convert(v: Value, src: FieldType, dst: FieldType, value_map: dict[str, str] | None = None) -> Value:
+    """Coerce a canonical value from ``src`` type to ``dst`` type; raises ValueError if impossible."""
+    v = canon(v)
+    if v is None:
+        return None
+    if value_map is not None and src == T.ENUM:
+        if isinstance(v, list):
+            return [value_map.get(str(x), str(x)) for x in v]
+        return value_map.get(str(v), v)
+    if src == dst:
+        return v
+    if dst == T.TEXT:
+        return _to_text(v)
+    if dst == T.DATE and src == T.DATETIME:
+        return str(v)[:10]
+    if dst == T.DATETIME and src == T.DATE:
+        return f"{v}T00:00:00Z"
+    if dst == T.NUMBER:
+        f = float(str(v))
+        return int(f) if f.is_integer() else f
+    if dst == T.BOOL:
+        s = str(v).strip().lower()
+        if s in ("true", "yes", "1", "on"):
+            return True
+        if s in ("false", "no", "0", "off"):
+            return False
+        raise ValueError(f"not a boolean: {v!r}")
+    raise ValueError(f"cannot convert {src} to {dst}")
+
+
+def parse_ts(v: str | None) -> datetime | None:
+    """ISO timestamp → aware datetime (``None`` stays ``None``)."""
+    if not v:
+        return None
+    s = v.replace("Z", "+00:00")
+    try:
+        d = datetime.fromisoformat(s)
+    except ValueError:
+        d = datetime.combine(date.fromisoformat(s[:10]), datetime.min.time())
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def iso(d: datetime) -> str:
+    return d.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

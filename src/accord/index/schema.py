@@ -1,0 +1,97 @@
+"""Tables of the sync index (SQLAlchemy Core; the same code runs on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+syncs = Table(
+    "syncs",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("config_hash", String(64), nullable=False),
+    Column("initial_done", Boolean, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+# One row per record pair (or per record seen on one side only). ``*_base`` hold the
+# canonical value of every mapped field as that side held it after the last sync.
+links = Table(
+    "links",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("sync", String(200), nullable=False),
+    Column("left_id", String(255)),
+    Column("right_id", String(255)),
+    Column("left_base", JSON),
+    Column("right_base", JSON),
+    Column("snapshot", JSON),  # the left record as indexed in phase 1 of a scan
+    Column("status", String(16)),
+    Column("reason", String(40)),
+    Column("category", String(40)),
+    Column("message", Text),
+    Column("hint", Text),
+    Column("pending", String(8)),  # side a create was started on but not confirmed
+    Column("left_deleted", Boolean, nullable=False, default=False),
+    Column("right_deleted", Boolean, nullable=False, default=False),
+    Column("left_seen", Integer),
+    Column("right_seen", Integer),
+    Column("handled", Integer),
+    Column("label", String(320)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("updated_at", String(40), nullable=False),
+    UniqueConstraint("sync", "left_id", name="uq_links_left"),
+    UniqueConstraint("sync", "right_id", name="uq_links_right"),
+    Index("ix_links_status", "sync", "status"),
+)
+
+# Normalised match keys per side; the row that owns a key is the first record seen with it.
+keys = Table(
+    "keys",
+    metadata,
+    Column("sync", String(200), nullable=False),
+    Column("side", String(5), nullable=False),
+    Column("key", String(400), nullable=False),
+    Column("link_id", String(32), nullable=False),
+    PrimaryKeyConstraint("sync", "side", "key", name="pk_keys"),
+    Index("ix_keys_link", "link_id"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("sync", String(200), nullable=False),
+    Column("side", String(5), nullable=False),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    PrimaryKeyConstraint("sync", "side", name="pk_cursors"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sync", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("finished_at", String(40)),
+    Column("status", String(16), nullable=False),
+    Column("counters", JSON),
+    Column("error", Text),
+    Index("ix_runs_sync", "sync", "id"),
+)

@@ -1,0 +1,355 @@
+"""Store: the sync index on SQLAlchemy Core (SQLite in WAL mode by default, or PostgreSQL).
+
+The runner reads rows a page at a time and writes each page back in one transaction
+(:meth:`Store.save`), so the index costs a handful of statements per page, not per record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, and_, bindparam, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import StaticPool
+
+from accord.index.schema import cursors, keys, links, runs, syncs
+from accord.model import Side
+
+_CHUNK = 500  # bound parameters per IN (...) clause
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class Link:
+    """One row of ``links``: a pair of records (or a record seen on one side only)."""
+
+    sync: str
+    id: str = field(default_factory=new_id)
+    left_id: str | None = None
+    right_id: str | None = None
+    left_base: dict[str, Any] | None = None
+    right_base: dict[str, Any] | None = None
+    snapshot: dict[str, Any] | None = None
+    status: str | None = None
+    reason: str | None = None
+    category: str | None = None
+    message: str | None = None
+    hint: str | None = None
+    pending: str | None = None
+    left_deleted: bool = False
+    right_deleted: bool = False
+    left_seen: int | None = None
+    right_seen: int | None = None
+    handled: int | None = None
+    label: str | None = None
+    attempts: int = 0
+    updated_at: str = ""
+
+    def id_of(self, side: Side) -> str | None:
+        return self.left_id if side is Side.LEFT else self.right_id
+
+    def set_id(self, side: Side, value: str | None) -> None:
+        if side is Side.LEFT:
+            self.left_id = value
+        else:
+            self.right_id = value
+
+    def base(self, side: Side) -> dict[str, Any] | None:
+        return self.left_base if side is Side.LEFT else self.right_base
+
+    def set_seen(self, side: Side, pass_id: int) -> None:
+        if side is Side.LEFT:
+            self.left_seen = pass_id
+        else:
+            self.right_seen = pass_id
+
+    def deleted(self, side: Side) -> bool:
+        return self.left_deleted if side is Side.LEFT else self.right_deleted
+
+    def set_deleted(self, side: Side, value: bool) -> None:
+        if side is Side.LEFT:
+            self.left_deleted = value
+        else:
+            self.right_deleted = value
+
+    @property
+    def linked(self) -> bool:
+        return self.left_id is not None and self.right_id is not None and self.left_base is not None
+
+    def set_status(self, status: str | None, reason: str | None = None, category: str | None = None,
+                   message: str | None = None, hint: str | None = None) -> None:
+        self.status, self.reason, self.category, self.message, self.hint = status, reason, category, message, hint
+
+
+_LINK_FIELDS = [f.name for f in fields(Link)]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    name: str
+    enabled: bool
+    config_hash: str
+    initial_done: bool
+
+
+@dataclass(slots=True)
+class PageWrite:
+    """Everything one page changes in the index, saved in one transaction."""
+
+    new: dict[str, Link] = field(default_factory=dict)
+    dirty: dict[str, Link] = field(default_factory=dict)
+    add_keys: list[tuple[str, str, str]] = field(default_factory=list)  # (side, key, link id)
+    drop_keys: list[tuple[str, str]] = field(default_factory=list)  # (side, key)
+    drop_links: list[str] = field(default_factory=list)
+
+    def add(self, link: Link) -> None:
+        self.new[link.id] = link
+
+    def touch(self, link: Link) -> None:
+        if link.id not in self.new:
+            self.dirty[link.id] = link
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            eng = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(eng, "connect", _sqlite_pragmas)
+        return eng
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest alembic revision (idempotent)."""
+    cfg = AlembicConfig(str(Path(__file__).with_name("alembic.ini")))
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _row(link: Link) -> dict[str, Any]:
+    return {k: getattr(link, k) for k in _LINK_FIELDS}
+
+
+def _rows_to_links(rows: Iterable[Any]) -> list[Link]:
+    return [Link(**{k: getattr(r, k) for k in _LINK_FIELDS}) for r in rows]
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- syncs -----------------------------------------------------------------------
+    def ensure_sync(self, name: str, config_hash: str, enabled: bool = True) -> SyncState:
+        """Register a sync; a changed config fingerprint restarts its initial sync."""
+        with self.engine.begin() as c:
+            row = c.execute(select(syncs).where(syncs.c.name == name)).first()
+            if row is None:
+                c.execute(insert(syncs).values(name=name, enabled=enabled, config_hash=config_hash,
+                                               initial_done=False, created_at=now_iso(), updated_at=now_iso()))
+                return SyncState(name, enabled, config_hash, False)
+            if row.config_hash != config_hash:
+                c.execute(update(syncs).where(syncs.c.name == name).values(
+                    config_hash=config_hash, initial_done=False, updated_at=now_iso()))
+                return SyncState(name, row.enabled, config_hash, False)
+            return SyncState(name, row.enabled, row.config_hash, row.initial_done)
+
+    def sync_state(self, name: str) -> SyncState | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(syncs).where(syncs.c.name == name)).first()
+        return SyncState(row.name, row.enabled, row.config_hash, row.initial_done) if row else None
+
+    def set_enabled(self, name: str, enabled: bool) -> bool:
+        with self.engine.begin() as c:
+            res = c.execute(update(syncs).where(syncs.c.name == name).values(enabled=enabled, updated_at=now_iso()))
+            return bool(res.rowcount)
+
+    def set_initial_done(self, name: str, done: bool = True) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(syncs).where(syncs.c.name == name).values(initial_done=done, updated_at=now_iso()))
+
+    # -- cursors ---------------------------------------------------------------------
+    def cursor(self, sync: str, side: Side) -> str | None:
+        with self.engine.connect() as c:
+            return c.execute(select(cursors.c.cursor).where(
+                cursors.c.sync == sync, cursors.c.side == side.value)).scalar()
+
+    def set_cursor(self, sync: str, side: Side, cursor: str) -> None:
+        with self.engine.begin() as c:
+            self._set_cursor(c, sync, side, cursor)
+
+    def _set_cursor(self, c: Connection, sync: str, side: Side, cursor: str) -> None:
+        res = c.execute(update(cursors).where(cursors.c.sync == sync, cursors.c.side == side.value)
+                        .values(cursor=cursor, updated_at=now_iso()))
+        if not res.rowcount:
+            c.execute(insert(cursors).values(sync=sync, side=side.value, cursor=cursor, updated_at=now_iso()))
+
+    # -- run log ---------------------------------------------------------------------
+    def begin_run(self, sync: str, kind: str) -> int:
+        with self.engine.begin() as c:
+            res = c.execute(insert(runs).values(sync=sync, kind=kind, started_at=now_iso(), status="running"))
+            return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_run(self, run_id: int, status: str, counters: dict[str, Any], error: str | None = None) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(runs).where(runs.c.id == run_id).values(
+                finished_at=now_iso(), status=status, counters=counters, error=error))
+
+    def runs(self, sync: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        q = select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if sync:
+            q = q.where(runs.c.sync == sync)
+        with self.engine.connect() as c:
+            return [dict(r._mapping) for r in c.execute(q)]
+
+    # -- links -----------------------------------------------------------------------
+    def links_by_record(self, sync: str, side: Side, ids: Sequence[str]) -> dict[str, Link]:
+        col = links.c.left_id if side is Side.LEFT else links.c.right_id
+        out: dict[str, Link] = {}
+        with self.engine.connect() as c:
+            for i in range(0, len(ids), _CHUNK):
+                chunk = list(ids[i:i + _CHUNK])
+                for link in _rows_to_links(c.execute(select(links).where(links.c.sync == sync, col.in_(chunk)))):
+                    out[str(link.id_of(side))] = link
+        return out
+
+    def links_by_id(self, ids: Sequence[str]) -> dict[str, Link]:
+        out: dict[str, Link] = {}
+        with self.engine.connect() as c:
+            for i in range(0, len(ids), _CHUNK):
+                for link in _rows_to_links(c.execute(select(links).where(links.c.id.in_(list(ids[i:i + _CHUNK]))))):
+                    out[link.id] = link
+        return out
+
+    def key_owners(self, sync: str, side: Side, wanted: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        with self.engine.connect() as c:
+            for i in range(0, len(wanted), _CHUNK):
+                q = select(keys.c.key, keys.c.link_id).where(
+                    keys.c.sync == sync, keys.c.side == side.value, keys.c.key.in_(list(wanted[i:i + _CHUNK])))
+                out.update({r.key: r.link_id for r in c.execute(q)})
+        return out
+
+    def keys_of(self, link_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        out: dict[str, list[tuple[str, str]]] = {}
+        with self.engine.connect() as c:
+            for i in range(0, len(link_ids), _CHUNK):
+                q = select(keys.c.link_id, keys.c.side, keys.c.key).where(keys.c.link_id.in_(list(link_ids[i:i + _CHUNK])))
+                for r in c.execute(q):
+                    out.setdefault(r.link_id, []).append((r.side, r.key))
+        return out
+
+    def save(self, sync: str, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
+        """Write one page's changes (and optionally a cursor) in one transaction."""
+        stamp = now_iso()
+        with self.engine.begin() as c:
+            if w.drop_keys:
+                for side_key in _chunks(w.drop_keys):
+                    for side in ("left", "right"):
+                        ks = [k for s, k in side_key if s == side]
+                        if ks:
+                            c.execute(delete(keys).where(keys.c.sync == sync, keys.c.side == side, keys.c.key.in_(ks)))
+            if w.drop_links:
+                for chunk in _chunks(w.drop_links):
+                    c.execute(delete(keys).where(keys.c.link_id.in_(chunk)))
+                    c.execute(delete(links).where(links.c.id.in_(chunk)))
+            if w.new:
+                rows = []
+                for link in w.new.values():
+                    link.updated_at = stamp
+                    rows.append(_row(link))
+                c.execute(insert(links), rows)
+            if w.dirty:
+                rows = []
+                for link in w.dirty.values():
+                    link.updated_at = stamp
+                    d = _row(link)
+                    d["_id"] = d.pop("id")
+                    d.pop("sync")
+                    rows.append(d)
+                cols = {k: bindparam(k) for k in _LINK_FIELDS if k not in ("id", "sync")}
+                c.execute(update(links).where(links.c.id == bindparam("_id")).values(cols), rows)
+            if w.add_keys:
+                c.execute(insert(keys), [{"sync": sync, "side": s, "key": k, "link_id": lid} for s, k, lid in w.add_keys])
+            if cursor is not None:
+                self._set_cursor(c, sync, cursor[0], cursor[1])
+
+    def iter_links(self, sync: str, *conditions: Any, chunk: int = 1000) -> Iterator[list[Link]]:
+        """Stream rows matching ``conditions`` in id order, a chunk at a time (keyset paging)."""
+        after = ""
+        while True:
+            with self.engine.connect() as c:
+                q = (select(links).where(links.c.sync == sync, links.c.id > after, *conditions)
+                     .order_by(links.c.id).limit(chunk))
+                batch = _rows_to_links(c.execute(q))
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].id
+
+    def counts(self, sync: str) -> dict[str, int]:
+        with self.engine.connect() as c:
+            q = select(links.c.status, func.count()).where(links.c.sync == sync, links.c.status.is_not(None)).group_by(links.c.status)
+            return {r[0]: int(r[1]) for r in c.execute(q)}
+
+    def reason_counts(self, sync: str) -> dict[str, int]:
+        with self.engine.connect() as c:
+            q = (select(links.c.status, func.coalesce(links.c.reason, links.c.category), func.count())
+                 .where(links.c.sync == sync, links.c.status.in_(["excluded", "failing"]))
+                 .group_by(links.c.status, func.coalesce(links.c.reason, links.c.category)))
+            return {f"{r[0]}/{r[1]}": int(r[2]) for r in c.execute(q)}
+
+    def records(self, sync: str, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[Link]:
+        q = select(links).where(links.c.sync == sync).order_by(links.c.id).offset(offset)
+        if status:
+            q = q.where(links.c.status == status)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as c:
+            return _rows_to_links(c.execute(q))
+
+    def deleted_links(self, sync: str, side: Side) -> Iterator[list[Link]]:
+        col = links.c.left_deleted if side is Side.LEFT else links.c.right_deleted
+        other_deleted = links.c.right_deleted if side is Side.LEFT else links.c.left_deleted
+        return self.iter_links(sync, and_(col.is_(True), other_deleted.is_(False)))
+
+    def delete_sync(self, sync: str) -> None:
+        with self.engine.begin() as c:
+            for t in (keys, links, cursors, runs):
+                c.execute(delete(t).where(t.c.sync == sync))
+            c.execute(delete(syncs).where(syncs.c.name == sync))
+
+
+def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[list[Any]]:
+    for i in range(0, len(items), n):
+        yield list(items[i:i + n])

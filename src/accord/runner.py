@@ -1,0 +1,684 @@
+"""The runner: carries out initial, full and incremental passes of one sync.
+
+It streams records page by page from the connectors, keeps the sync index in step, asks
+the pure planner what to do with each pair and performs the writes in batches. Memory
+stays bounded by the page size whatever the number of records: state lives in the index.
+
+Initial and full passes (SPEC §2, "three phases"):
+  1. index left: every left record's id, match keys and a snapshot go into the index;
+  2. scan right and sync: each right record is paired by id or match key with an indexed
+     left record (whose snapshot stands for its current values) and planned;
+  3. sync the left records phase 2 did not reach (creates on the right, deletes).
+Incremental passes read each side's change feed from its cursor.
+
+Creates are idempotent: the intent (pending side + the record's match keys registered
+on the target side) is committed before the create is sent, so a pass interrupted
+between the create and the index write finds the created record by key and links it
+instead of creating a second copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import and_, or_
+
+from accord import catalog
+from accord.config import ConfigError, ConfigIssue, SyncConfig, config_hash
+from accord.connectors.base import Connector
+from accord.engine.mapping import SyncSpec, compile_sync
+from accord.engine.matching import match_keys
+from accord.engine.planner import PairInput, PairPlan, plan_pair
+from accord.engine.stages import resolve_stage_map
+from accord.engine.values import canon
+from accord.index.schema import links as links_t
+from accord.index.store import Link, PageWrite, Store
+from accord.model import (
+    ConnectorError,
+    Counters,
+    ErrorCategory,
+    ExcludedReason,
+    Record,
+    Side,
+    Status,
+    WriteResult,
+)
+
+log = logging.getLogger("accord.runner")
+
+L, R = Side.LEFT, Side.RIGHT
+
+
+class Progress(Protocol):
+    def phase(self, name: str, total: int | None = None) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+
+
+class _NoProgress:
+    def phase(self, name: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+@dataclass
+class PassResult:
+    sync: str
+    kind: str
+    counters: Counters
+    run_id: int | None = None
+    broken: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sync": self.sync, "kind": self.kind, "run_id": self.run_id, "broken_mappings": self.broken,
+                **self.counters.as_dict()}
+
+
+@dataclass
+class _Item:
+    link: Link
+    plan: PairPlan
+    records: dict[Side, Record | None]
+    stored: dict[Side, Record | None] = field(default_factory=dict)  # records as the apps stored our writes
+    intent_keys: list[str] = field(default_factory=list)
+
+
+def _snapshot(rec: Record) -> dict[str, Any]:
+    return {"p": dict(rec.properties), "u": rec.updated_at, "c": rec.created_at}
+
+
+def _from_snapshot(link: Link) -> Record | None:
+    if link.left_id is None or link.snapshot is None:
+        return None
+    s = link.snapshot
+    return Record(link.left_id, s["p"], s.get("u"), s.get("c"))
+
+
+def _tombstone(rid: str) -> Record:
+    return Record(rid, {}, archived=True)
+
+
+class SyncRunner:
+    def __init__(
+        self,
+        cfg: SyncConfig,
+        store: Store,
+        left: Connector,
+        right: Connector,
+        *,
+        progress: Progress | None = None,
+        path: str = "",
+    ) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.conn = {L: left, R: right}
+        self.obj = {L: cfg.left.object, R: cfg.right.object}
+        self.progress = progress or _NoProgress()
+        self.path = path
+        self.spec: SyncSpec | None = None
+        self.members: frozenset[str] | None = None
+        self.counters = Counters()
+        self.pass_id = 0
+
+    # -- set-up ----------------------------------------------------------------------
+    async def prepare(self) -> SyncSpec:
+        """Describe both objects, resolve stage maps and compile the sync; fatal issues → ConfigError."""
+        ls = await self.conn[L].describe(self.obj[L])
+        rs = await self.conn[R].describe(self.obj[R])
+        stage_map = None
+        if self.cfg.stages is not None or catalog.kind_of(self.conn[L].vendor, self.obj[L]) == "deal":
+            try:
+                lp = await self.conn[L].pipelines(self.obj[L])
+                rp = await self.conn[R].pipelines(self.obj[R])
+                stage_map = resolve_stage_map(self.cfg.stages or "auto", lp, rp)
+            except NotImplementedError:
+                stage_map = None
+        spec, issues = compile_sync(self.cfg, self.conn[L].vendor, self.conn[R].vendor, ls, rs, stage_map, self.path)
+        if issues:
+            raise ConfigError(self.cfg.name, issues)
+        for b in spec.broken:
+            log.warning("sync %s: mapping %s is broken and skipped: %s", self.cfg.name, b.path, b.reason)
+        self.spec = spec
+        return spec
+
+    def _spec(self) -> SyncSpec:
+        assert self.spec is not None, "call prepare() first"
+        return self.spec
+
+    async def _load_members(self) -> None:
+        spec = self._spec()
+        if spec.inclusion_side is None or self.cfg.inclusion is None:
+            self.members = None
+            return
+        side = spec.inclusion_side
+        try:
+            self.members = await self.conn[side].list_members(self.obj[side], self.cfg.inclusion.list)
+        except NotImplementedError as e:
+            raise ConfigError(self.cfg.name, [ConfigIssue(f"{self.path}.inclusion", str(e))]) from e
+
+    def _in_list(self, recs: dict[Side, Record | None]) -> bool | None:
+        spec = self._spec()
+        if spec.inclusion_side is None or self.members is None:
+            return None
+        rec = recs.get(spec.inclusion_side)
+        return None if rec is None else rec.id in self.members
+
+    # -- entry points -------------------------------------------------------------------
+    async def run(self, *, full: bool = False) -> PassResult:
+        """One pass: the initial sync if it never finished (or the config changed), else incremental."""
+        if self.spec is None:
+            await self.prepare()
+        state = self.store.ensure_sync(self.cfg.name, config_hash(self.cfg), self.cfg.enabled)
+        if not state.initial_done or full:
+            return await self._tracked("initial" if not state.initial_done else "full", self._scan_pass)
+        return await self._tracked("incremental", self._incremental_pass)
+
+    async def sync_records(self, side: Side, ids: Sequence[str]) -> PassResult:
+        """Sync specific records now (webhook events, "resync this record")."""
+        if self.spec is None:
+            await self.prepare()
+
+        async def body() -> None:
+            await self._load_members()
+            recs = await self.conn[side].read(self.obj[side], list(ids), self._spec().fields(side))
+            found = {r.id for r in recs}
+            recs += [_tombstone(i) for i in ids if i not in found]
+            await self._process_changed(side, recs)
+
+        return await self._tracked("records", body)
+
+    async def _tracked(self, kind: str, body: Callable[[], Any]) -> PassResult:
+        self.counters = Counters()
+        run_id = self.store.begin_run(self.cfg.name, kind)
+        self.pass_id = run_id
+        try:
+            await body()
+        except BaseException as e:
+            self.store.finish_run(run_id, "failed", self.counters.as_dict(), f"{type(e).__name__}: {e}")
+            raise
+        self.store.finish_run(run_id, "ok", self.counters.as_dict())
+        return PassResult(self.cfg.name, kind, self.counters, run_id, [b.path for b in self._spec().broken])
+
+    # -- scan pass (initial / full) -----------------------------------------------------
+    async def _scan_pass(self) -> None:
+        spec = self._spec()
+        name = self.cfg.name
+        await self._load_members()
+        # Cursors are taken *before* reading, so edits made during the pass are seen next time.
+        start = {s: await self.conn[s].change_cursor(self.obj[s]) for s in (L, R)}
+
+        self.progress.phase(f"{name}: indexing {self.obj[L]}")
+        async for page in self.conn[L].scan(self.obj[L], spec.fields(L)):
+            self._index_left(page.records)
+            self.counters.read["left"] += len(page.records)
+            self.progress.advance(len(page.records))
+
+        self.progress.phase(f"{name}: syncing {self.obj[R]}")
+        async for page in self.conn[R].scan(self.obj[R], spec.fields(R)):
+            self.counters.read["right"] += len(page.records)
+            await self._sync_right_page(page.records)
+            self.progress.advance(len(page.records))
+
+        self.progress.phase(f"{name}: syncing remaining {self.obj[L]}")
+        p = self.pass_id
+        rest = and_(links_t.c.left_seen == p, or_(links_t.c.handled.is_(None), links_t.c.handled != p))
+        for chunk in self.store.iter_links(name, rest):
+            items = []
+            w = PageWrite()
+            for link in chunk:
+                link.handled = p
+                w.touch(link)
+                left = _from_snapshot(link)
+                if link.reason == ExcludedReason.DUPLICATE and link.right_id is None:
+                    continue
+                if link.right_id and link.right_deleted:
+                    continue  # a delete found earlier: stays marked until resynced
+                # Not returned by phase 2's scan: the right record is gone.
+                right = _tombstone(link.right_id) if link.right_id else None
+                items.append(self._plan(link, {L: left, R: right}))
+            await self._apply(items, w)
+            self.progress.advance(len(chunk))
+
+        self._sweep_vanished()
+        for s in (L, R):
+            self.store.set_cursor(name, s, start[s])
+        self.store.set_initial_done(name)
+
+    def _sweep_vanished(self) -> None:
+        """Rows whose record no scan of this pass returned: gone from the app."""
+        p = self.pass_id
+        gone = or_(
+            and_(links_t.c.left_id.is_not(None), or_(links_t.c.left_seen.is_(None), links_t.c.left_seen != p),
+                 links_t.c.right_id.is_(None), links_t.c.pending.is_(None)),
+            and_(links_t.c.right_id.is_not(None), or_(links_t.c.right_seen.is_(None), links_t.c.right_seen != p),
+                 links_t.c.left_id.is_(None), links_t.c.pending.is_(None)),
+        )
+        for chunk in self.store.iter_links(self.cfg.name, gone):
+            self.store.save(self.cfg.name, PageWrite(drop_links=[link.id for link in chunk]))
+
+    def _keys(self, rec: Record, side: Side) -> list[str]:
+        return match_keys(rec.properties, self._spec().match, side.value)
+
+    def _label(self, rec: Record, side: Side) -> str | None:
+        spec = self._spec()
+        fields = [k.field(side.value) for k in spec.match] + [m.field(side) for m in spec.mappings[:1]]
+        for f in fields:
+            v = canon(rec.properties.get(f))
+            if v is not None:
+                return str(v)[:320]
+        return None
+
+    def _index_left(self, records: Sequence[Record]) -> None:
+        """Phase 1: ids, match keys and snapshots of one page of left records."""
+        name, p = self.cfg.name, self.pass_id
+        existing = self.store.links_by_record(name, L, [r.id for r in records])
+        keys = {r.id: self._keys(r, L) for r in records if r.id not in existing}
+        owners = self.store.key_owners(name, L, [k for ks in keys.values() for k in ks])
+        owner_links = self.store.links_by_id(list(set(owners.values())))
+        w = PageWrite()
+        local: dict[str, Link] = {}
+        for rec in records:
+            link = existing.get(rec.id)
+            if link is None:
+                ks = keys[rec.id]
+                owner = next((local[k] for k in ks if k in local), None) or next(
+                    (owner_links[owners[k]] for k in ks if k in owners and owners[k] in owner_links), None)
+                if owner is not None and owner.left_id is None and owner.pending == L.value:
+                    link = owner  # the create we started last time did happen: adopt it
+                    link.left_id, link.pending = rec.id, None
+                    w.touch(link)
+                elif owner is not None:
+                    link = Link(name, left_id=rec.id, label=self._label(rec, L))
+                    link.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE, message=f"same match key as {owner.left_id or owner.right_id}")
+                    w.add(link)
+                else:
+                    link = Link(name, left_id=rec.id, status=Status.QUEUED, label=self._label(rec, L))
+                    w.add(link)
+                    for k in ks:
+                        local[k] = link
+                        w.add_keys.append((L.value, k, link.id))
+            else:
+                w.touch(link)
+            link.snapshot = _snapshot(rec)
+            link.left_seen = p
+            if link.left_deleted and not rec.archived:
+                link.left_deleted = False
+        self.store.save(name, w)
+
+    async def _sync_right_page(self, records: Sequence[Record]) -> None:
+        """Phase 2: pair each right record with the index and sync the pair."""
+        name, p = self.cfg.name, self.pass_id
+        w = PageWrite()
+        paired = self._pair(R, records, w)
+        items = []
+        for rec, link, dup_of in paired:
+            link.right_seen, link.handled = p, p
+            if dup_of is not None:
+                continue
+            if link.left_id is None:
+                left = None
+            elif link.left_seen == p:
+                left = _from_snapshot(link)
+            else:
+                left = _tombstone(link.left_id)  # not returned by this pass's left scan: deleted
+            items.append(self._plan(link, {L: left, R: rec}))
+        await self._apply(items, w)
+
+    def _pair(self, side: Side, records: Sequence[Record], w: PageWrite) -> list[tuple[Record, Link, str | None]]:
+        """Find or create the index row of each record: by id, by a pending create, or by match key.
+
+        Returns (record, row, duplicate-of) triples; duplicates get their own excluded row.
+        """
+        name = self.cfg.name
+        other = side.other
+        existing = self.store.links_by_record(name, side, [r.id for r in records])
+        keys = {r.id: self._keys(r, side) for r in records if r.id not in existing and not r.archived}
+        wanted = [k for ks in keys.values() for k in ks]
+        own = self.store.key_owners(name, side, wanted)
+        theirs = self.store.key_owners(name, other, wanted)
+        rows = self.store.links_by_id(list(set(own.values()) | set(theirs.values())))
+        local: dict[str, Link] = {}
+        out: list[tuple[Record, Link, str | None]] = []
+        for rec in records:
+            link = existing.get(rec.id)
+            if link is not None:
+                w.touch(link)
+                out.append((rec, link, None))
+                continue
+            if rec.archived:
+                continue  # a delete of a record the index never saw: nothing to do
+            ks = keys[rec.id]
+            owner = next((local[k] for k in ks if k in local), None) or next(
+                (rows[own[k]] for k in ks if k in own and own[k] in rows), None)
+            if owner is not None and owner.id_of(side) is None and owner.pending == side.value:
+                owner.set_id(side, rec.id)
+                owner.pending = None
+                w.touch(owner)
+                out.append((rec, owner, None))
+                continue
+            if owner is not None and owner.id_of(side) not in (None, rec.id):
+                dup = Link(name, label=self._label(rec, side))
+                dup.set_id(side, rec.id)
+                dup.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE,
+                               message=f"same match key as {owner.id_of(side)}, which syncs instead")
+                w.add(dup)
+                self.counters.exclude(ExcludedReason.DUPLICATE)
+                out.append((rec, dup, owner.id_of(side)))
+                continue
+            match = next((rows[theirs[k]] for k in ks if k in theirs and theirs[k] in rows
+                          and rows[theirs[k]].id_of(side) is None
+                          and rows[theirs[k]].reason != ExcludedReason.DUPLICATE
+                          and all(rows[theirs[k]] is not lk for lk in local.values())), None)
+            if match is not None:
+                link = match
+                link.set_id(side, rec.id)
+                w.touch(link)
+                self.counters.linked += 1
+            else:
+                link = Link(name, label=self._label(rec, side))
+                link.set_id(side, rec.id)
+                w.add(link)
+            for k in ks:
+                if k not in own:
+                    local[k] = link
+                    w.add_keys.append((side.value, k, link.id))
+            out.append((rec, link, None))
+        return out
+
+    def _plan(self, link: Link, recs: dict[Side, Record | None]) -> _Item:
+        spec = self._spec()
+        has_key = True
+        if spec.require_match_key and not link.linked:
+            src = recs[L] if recs[L] is not None else recs[R]
+            side = L if recs[L] is not None else R
+            has_key = src is None or src.archived or bool(self._keys(src, side))
+        plan = plan_pair(spec, PairInput(
+            left=recs[L], right=recs[R], left_base=link.left_base, right_base=link.right_base,
+            linked=link.linked, in_list=self._in_list(recs), has_key=has_key))
+        return _Item(link, plan, recs)
+
+    # -- incremental pass ---------------------------------------------------------------
+    async def _incremental_pass(self) -> None:
+        spec = self._spec()
+        name = self.cfg.name
+        await self._load_members()
+        for side in (L, R):
+            cursor = self.store.cursor(name, side) or await self.conn[side].change_cursor(self.obj[side])
+            self.progress.phase(f"{name}: changes in {self.obj[side]}")
+            async for page in self.conn[side].changes(self.obj[side], cursor, spec.fields(side)):
+                self.counters.read[side.value] += len(page.records)
+                await self._process_changed(side, page.records, page.cursor)
+                self.progress.advance(len(page.records))
+        await self._rejoined()
+        await self._retry_failing()
+
+    async def _rejoined(self) -> None:
+        """Records that joined the inclusion list since they were excluded start syncing again."""
+        spec = self._spec()
+        if spec.inclusion_side is None or not self.members:
+            return
+        side = spec.inclusion_side
+        for chunk in self.store.iter_links(self.cfg.name, links_t.c.reason == ExcludedReason.NOT_IN_LIST.value):
+            ids = [lk.id_of(side) for lk in chunk if lk.id_of(side) in self.members]
+            if ids:
+                recs = await self.conn[side].read(self.obj[side], [i for i in ids if i], spec.fields(side))
+                await self._process_changed(side, recs, force=True)
+
+    async def _retry_failing(self, limit: int = 500, max_attempts: int = 10) -> None:
+        """Failed writes are retried a bounded number of times (HubSpot–Salesforce retries 10 times)."""
+        cond = and_(links_t.c.status == Status.FAILING.value, links_t.c.category != ErrorCategory.DELETED.value,
+                    links_t.c.attempts < max_attempts)
+        done = 0
+        for chunk in self.store.iter_links(self.cfg.name, cond, chunk=100):
+            for side in (L, R):
+                ids = [lk.id_of(side) for lk in chunk if lk.id_of(side)]
+                if ids:
+                    recs = await self.conn[side].read(self.obj[side], [i for i in ids if i], self._spec().fields(side))
+                    await self._process_changed(side, recs, force=True)
+                    break
+            done += len(chunk)
+            if done >= limit:
+                return
+
+    async def _process_changed(self, side: Side, records: Sequence[Record], cursor: str | None = None,
+                               *, force: bool = False) -> None:
+        """Sync records of ``side`` that changed: pair them, read the other side, plan, write."""
+        spec = self._spec()
+        name = self.cfg.name
+        other = side.other
+        w = PageWrite()
+        paired = self._pair(side, records, w)
+        todo: list[tuple[Record, Link]] = []
+        for rec, link, dup_of in paired:
+            if dup_of is not None:
+                continue
+            if (not force and link.linked and not rec.archived and link.status == Status.SYNCING
+                    and self._unchanged(rec, side, link)):
+                # Echo of the engine's own write, or a change to unmapped fields only.
+                self.counters.unchanged += 1
+                continue
+            todo.append((rec, link))
+        # Current values of the other side: linked records are read in one batch.
+        other_ids = [lk.id_of(other) for _, lk in todo if lk.id_of(other) and not lk.deleted(other)]
+        current = {r.id: r for r in await self.conn[other].read(self.obj[other], [i for i in other_ids if i],
+                                                                 spec.fields(other))} if other_ids else {}
+        # New records: look for an existing twin on the other side before creating one.
+        unmatched = [(rec, lk) for rec, lk in todo if lk.id_of(other) is None and not rec.archived]
+        found = await self._find_twins(side, unmatched, w) if unmatched and spec.match else {}
+        current.update(found)
+        items = []
+        for rec, link in todo:
+            oid = link.id_of(other)
+            orec: Record | None = None
+            if oid is not None:
+                orec = current.get(oid) or _tombstone(oid)
+            recs = {side: rec, other: orec}
+            items.append(self._plan(link, recs))
+        await self._apply(items, w, (side, cursor) if cursor else None)
+
+    def _unchanged(self, rec: Record, side: Side, link: Link) -> bool:
+        base = link.base(side) or {}
+        return all(canon(rec.properties.get(m.field(side))) == canon(base.get(m.field(side))) for m in self._spec().mappings)
+
+    async def _find_twins(self, side: Side, unmatched: list[tuple[Record, Link]], w: PageWrite) -> dict[str, Record]:
+        """Incremental creates: a record the other app has but the index has not seen yet is linked, not duplicated."""
+        spec = self._spec()
+        other = side.other
+        key = spec.match[0]
+        values = [canon(rec.properties.get(key.field(side.value))) for rec, _ in unmatched]
+        values = [v for v in values if v is not None]
+        if not values:
+            return {}
+        found = await self.conn[other].find(self.obj[other], key.field(other.value), values, spec.fields(other))
+        known = self.store.links_by_record(self.cfg.name, other, [r.id for r in found])
+        by_key: dict[str, Record] = {}
+        for r in found:
+            if r.id in known:
+                continue
+            for k in self._keys(r, other):
+                by_key.setdefault(k, r)
+        out: dict[str, Record] = {}
+        for rec, link in unmatched:
+            twin = next((by_key[k] for k in self._keys(rec, side) if k in by_key), None)
+            if twin is not None and twin.id not in out:
+                link.set_id(other, twin.id)
+                link.pending = None
+                w.touch(link)
+                out[twin.id] = twin
+                self.counters.linked += 1
+        return out
+
+    # -- carrying out plans ---------------------------------------------------------------
+    async def _apply(self, items: list[_Item], w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
+        name = self.cfg.name
+        creates: dict[Side, list[_Item]] = {L: [], R: []}
+        updates: dict[Side, list[_Item]] = {L: [], R: []}
+        archives: dict[Side, list[_Item]] = {L: [], R: []}
+        for it in items:
+            link, plan = it.link, it.plan
+            w.touch(link)
+            if plan.deleted is not None:
+                link.set_deleted(plan.deleted, True)
+            self.counters.conflicts += plan.conflicts
+            if plan.status == Status.EXCLUDED and plan.reason:
+                self.counters.exclude(plan.reason)
+            if not plan.writes:
+                link.set_status(plan.status, plan.reason, plan.category, plan.message, plan.hint)
+                if plan.status == Status.SYNCING and plan.left_base is not None:
+                    link.left_base, link.right_base = plan.left_base, plan.right_base
+                    self.counters.unchanged += 1
+                continue
+            if plan.create:
+                creates[plan.create].append(it)
+            for s in (L, R):
+                if plan.update[s]:
+                    updates[s].append(it)
+            if plan.archive:
+                archives[plan.archive].append(it)
+        if creates[L] or creates[R]:
+            await self._record_intents(creates, w)
+            w = PageWrite()
+        failed: dict[str, set[Side]] = {}
+        for s in (L, R):
+            if creates[s]:
+                results = await self._batched(s, "create", [it.plan.create_props for it in creates[s]])
+                for it, res in zip(creates[s], results, strict=True):
+                    self._after_create(it, s, res, w, failed)
+            if updates[s]:
+                results = await self._batched(s, "update", [(str(it.link.id_of(s)), it.plan.update[s]) for it in updates[s]])
+                for it, res in zip(updates[s], results, strict=True):
+                    self._after_write(it, s, res, failed, "updated")
+            if archives[s]:
+                results = await self._batched(s, "archive", [str(it.link.id_of(s)) for it in archives[s]])
+                for it, res in zip(archives[s], results, strict=True):
+                    if res.ok:
+                        it.link.set_deleted(s, True)
+                        self.counters.archived[s.value] += 1
+                    else:
+                        self._fail(it, s, res, failed)
+        for it in items:
+            link, plan = it.link, it.plan
+            w.touch(link)
+            if not plan.writes:
+                continue
+            if link.id in failed:
+                link.attempts += 1
+                for s in (L, R):  # sides written successfully keep their new base
+                    if s not in failed[link.id] and plan.update[s] and link.linked:
+                        self._set_base(it, s)
+                continue
+            link.set_status(plan.status, plan.reason, plan.category, plan.message, plan.hint)
+            link.attempts = 0
+            if plan.status == Status.SYNCING:
+                for s in (L, R):
+                    self._set_base(it, s)
+        self.store.save(name, w, cursor)
+
+    def _set_base(self, it: _Item, side: Side) -> None:
+        link, base = it.link, it.plan.base(side)
+        written = it.stored.get(side)
+        if base is not None and written is not None:
+            # The app may normalise what we wrote (case, formats): its stored value is the base.
+            base = {**base, **{m.field(side): canon(written.properties.get(m.field(side)))
+                                for m in self._spec().mappings if m.field(side) in written.properties}}
+        if side is L:
+            link.left_base = base
+        else:
+            link.right_base = base
+
+    async def _record_intents(self, creates: dict[Side, list[_Item]], w: PageWrite) -> None:
+        """Commit "about to create on side S" with the record's keys, before sending the create."""
+        name = self.cfg.name
+        for s, items in creates.items():
+            if not items:
+                continue
+            src_side = s.other
+            wanted = {it.link.id: self._keys(rec, src_side) for it in items if (rec := it.records[src_side]) is not None}
+            owned = self.store.key_owners(name, s, [k for ks in wanted.values() for k in ks])
+            taken = set(owned) | {k for side_, k, _ in w.add_keys if side_ == s.value}
+            for it in items:
+                it.link.pending = s.value
+                for k in wanted.get(it.link.id, []):
+                    if k not in taken:
+                        w.add_keys.append((s.value, k, it.link.id))
+                        it.intent_keys.append(k)
+                        taken.add(k)
+                w.touch(it.link)
+        self.store.save(name, w)
+
+    async def _batched(self, side: Side, op: str, payload: list[Any]) -> list[WriteResult]:
+        conn = self.conn[side]
+        out: list[WriteResult] = []
+        for i in range(0, len(payload), conn.batch_size):
+            chunk = payload[i:i + conn.batch_size]
+            res = await getattr(conn, op)(self.obj[side], chunk)
+            if len(res) != len(chunk):
+                raise ConnectorError(f"{conn.name}: {op} returned {len(res)} results for {len(chunk)} records")
+            out.extend(res)
+        return out
+
+    def _after_create(self, it: _Item, s: Side, res: WriteResult, w: PageWrite, failed: dict[str, set[Side]]) -> None:
+        link = it.link
+        link.pending = None
+        if res.ok and res.id:
+            link.set_id(s, res.id)
+            it.stored[s] = res.record
+            self.counters.created[s.value] += 1
+        else:
+            # The intent's keys must not block a later create or match.
+            w.drop_keys.extend((s.value, k) for k in it.intent_keys)
+            self._fail(it, s, res, failed)
+
+    def _after_write(self, it: _Item, s: Side, res: WriteResult, failed: dict[str, set[Side]], kind: str) -> None:
+        if res.ok:
+            it.stored[s] = res.record
+            self.counters.updated[s.value] += 1
+        else:
+            self._fail(it, s, res, failed)
+
+    def _fail(self, it: _Item, s: Side, res: WriteResult, failed: dict[str, set[Side]]) -> None:
+        err = res.error
+        self.counters.failed[s.value] += 1
+        failed.setdefault(it.link.id, set()).add(s)
+        it.link.set_status(
+            Status.FAILING,
+            category=(err.category.value if err else ErrorCategory.UNKNOWN.value),
+            message=(err.message if err else "the app rejected the write"),
+            hint=(err.hint if err else None) or None,
+        )
+
+    # -- resync deleted -------------------------------------------------------------------
+    async def deleted_preview(self, deleted_in: Side) -> list[Link]:
+        out: list[Link] = []
+        for chunk in self.store.deleted_links(self.cfg.name, deleted_in):
+            out.extend(chunk)
+        return out
+
+    async def resync_deleted(self, deleted_in: Side) -> PassResult:
+        """Recreate, in ``deleted_in``, the records deleted there from their twins in the other app."""
+        if self.spec is None:
+            await self.prepare()
+        spec = self._spec()
+        other = deleted_in.other
+
+        async def body() -> None:
+            for chunk in self.store.deleted_links(self.cfg.name, deleted_in):
+                ids = [str(lk.id_of(other)) for lk in chunk]
+                recs = {r.id: r for r in await self.conn[other].read(self.obj[other], ids, spec.fields(other))}
+                w = PageWrite()
+                items = []
+                for link in chunk:
+                    rec = recs.get(str(link.id_of(other)))
+                    if rec is None or rec.archived:
+                        continue
+                    link.set_id(deleted_in, None)
+                    link.set_deleted(deleted_in, False)
+                    link.left_base = link.right_base = None
+                    items.append(self._plan(link, {other: rec, deleted_in: None}))
+                await self._apply(items, w)
+
+        return await self._tracked("resync", body)

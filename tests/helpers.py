@@ -1,0 +1,58 @@
+"""Shared test helpers: two in-memory apps, a sync config and a runner over an SQLite index."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from accord.config import SyncConfig, parse_config
+from accord.connectors.memory import MemoryApp
+from accord.index import Store
+from accord.runner import PassResult, SyncRunner
+
+
+def sync_config(**overrides: Any) -> SyncConfig:
+    body: dict[str, Any] = {
+        "name": "contacts",
+        "left": {"app": "a", "object": "contacts"},
+        "right": {"app": "b", "object": "contacts"},
+    }
+    body.update(overrides)
+    cfg = parse_config({"apps": {"a": {"type": "memory"}, "b": {"type": "memory"}}, "syncs": [body]}, env={})
+    return cfg.syncs[0]
+
+
+class Pair:
+    """Two memory apps synced by one runner; ``run()`` does one pass."""
+
+    def __init__(self, store_url: str = "sqlite://", **overrides: Any) -> None:
+        self.left = MemoryApp("a", page_size=7)
+        self.right = MemoryApp("b", page_size=5)
+        self.store = Store(store_url)
+        self.cfg = sync_config(**overrides)
+        self.runner = SyncRunner(self.cfg, self.store, self.left, self.right)
+
+    def reconfigure(self, **overrides: Any) -> None:
+        self.cfg = sync_config(**overrides)
+        self.runner = SyncRunner(self.cfg, self.store, self.left, self.right)
+
+    async def run(self, full: bool = False) -> PassResult:
+        return await self.runner.run(full=full)
+
+    def status(self) -> dict[str, int]:
+        return self.store.counts(self.cfg.name)
+
+    def link_of(self, side: str, rid: str) -> Any:
+        from accord.model import Side
+        return self.store.links_by_record(self.cfg.name, Side(side), [rid]).get(rid)
+
+
+def person(first: str, last: str, email: str | None, **extra: Any) -> Mapping[str, Any]:
+    return {"first_name": first, "last_name": last, "email": email, **extra}
+
+
+def by_email(app: MemoryApp, obj: str = "contacts") -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for r in app.live(obj):
+        out.setdefault(str(r.properties.get("email")).lower(), dict(r.properties))
+    return out

@@ -146,11 +146,11 @@ class _Parser:
 
     def parse(self) -> Query:
         self.expect_kw("select")
-        raw: list[str] | None = []
-        if self.kw("count"):
+        raw: list[str] = []
+        count = self.kw("count")
+        if count:
             self.expect("(")
             self.expect(")")
-            raw = None
         else:
             while True:
                 t = self.take()
@@ -171,7 +171,7 @@ class _Parser:
             )
         self.obj = obj
         fields: list[str] | None = None
-        if raw is not None:
+        if not count:
             fields = []
             for name in raw:
                 api = self.field(name).name
@@ -322,14 +322,14 @@ def matches(q: Query, cond: Cond | None, row: dict[str, Any]) -> bool:
     v = row.get(field)
     if kind == "in":
         hit = v is not None and _cmp_key(q, field, v) in {_cmp_key(q, field, x) for x in cond[2]}
-        return hit != cond[3]
+        return bool(hit != cond[3])
     if kind == "like":
         return isinstance(v, str) and bool(cond[2].match(v))
     op, lit = cond[2], cond[3]
     if lit is None:
-        return (v is None) == (op == "=")
+        return bool((v is None) == (op == "="))
     if v is None:
-        return op == "!="
+        return bool(op == "!=")
     a, b = _cmp_key(q, field, v), _cmp_key(q, field, lit)
     if isinstance(a, datetime) and not isinstance(b, datetime) and isinstance(b, date):
         b = datetime(b.year, b.month, b.day, tzinfo=UTC)

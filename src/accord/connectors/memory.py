@@ -36,6 +36,7 @@ from accord.model import (
     WriteResult,
 )
 
+_LAST_TICK = datetime(2020, 1, 1, tzinfo=UTC)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 T = FieldType
@@ -134,8 +135,12 @@ class MemoryApp(Connector):
                     stage, T.ENUM, "Stage", options=tuple(Option(s.id, s.label) for p in pipes for s in p.stages))
 
     def _tick(self) -> tuple[int, str]:
+        # One clock for every app in the process (real time, strictly increasing), so that
+        # "most recent change wins" compares like with like across apps.
+        global _LAST_TICK
         self.seq += 1
-        self._clock += timedelta(milliseconds=1)
+        _LAST_TICK = max(datetime.now(UTC), _LAST_TICK + timedelta(milliseconds=1))
+        self._clock = _LAST_TICK
         return self.seq, iso(self._clock)
 
     def _new_id(self) -> str:
@@ -172,6 +177,12 @@ class MemoryApp(Connector):
         row = self.objects[obj].records[rid]
         seq, now = self._tick()
         row["archived"], row["u"], row["s"] = True, now, seq
+        self.objects[obj].reindex(row, row["p"])
+
+    def purge(self, obj: str, rid: str) -> None:
+        """Remove a record without a trace in the change feed (a purged delete log, a lost webhook)."""
+        row = self.objects[obj].records.pop(rid)
+        row["archived"] = True
         self.objects[obj].reindex(row, row["p"])
 
     def get(self, obj: str, rid: str) -> Record:

@@ -343,6 +343,18 @@ class Store:
         other_deleted = links.c.right_deleted if side is Side.LEFT else links.c.left_deleted
         return self.iter_links(sync, and_(col.is_(True), other_deleted.is_(False)))
 
+    def clone_sync(self, sync: str, target: Store) -> None:
+        """Copy one sync's index into another store (dry runs work on a throwaway copy)."""
+        with self.engine.connect() as src, target.engine.begin() as dst:
+            for table, col in ((syncs, syncs.c.name), (cursors, cursors.c.sync), (runs, runs.c.sync)):
+                rows = [dict(r._mapping) for r in src.execute(select(table).where(col == sync))]
+                if rows:
+                    dst.execute(insert(table), rows)
+            for table in (links, keys):
+                result = src.execution_options(yield_per=2000).execute(select(table).where(table.c.sync == sync))
+                for part in result.partitions():
+                    dst.execute(insert(table), [dict(r._mapping) for r in part])
+
     def delete_sync(self, sync: str) -> None:
         with self.engine.begin() as c:
             for t in (keys, links, cursors, runs):

@@ -1,0 +1,396 @@
+"""The ``accord`` command line (SPEC §4). Exit codes: 0 ok, 1 other error, 2 config, 3 app unreachable/auth."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from accord.config import Config, ConfigError, load_config
+from accord.connectors.dry import DryConnector
+from accord.index import Store
+from accord.index.store import Link
+from accord.model import AuthError, ConnectorError, Side, UnreachableError
+from accord.runner import PassResult
+from accord.session import Session
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Accord: two-way record sync for CRM and sales apps.")
+out = Console()
+err = Console(stderr=True)
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
+T = TypeVar("T")
+
+ConfigOpt = Annotated[Path, typer.Option("-c", "--config", help="Path to accord.yaml")]
+SyncOpt = Annotated[str | None, typer.Option("--sync", help="Only this sync")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
+
+
+def _fail(code: int, message: str) -> typer.Exit:
+    err.print(message, markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        raise _fail(EXIT_CONFIG, e.render()) from e
+
+
+def _run(cfg: Config, coro: Callable[[Session], Awaitable[T]], session: Session | None = None) -> T:
+    """Run a coroutine against an opened session, turning failures into exit codes."""
+
+    async def main() -> T:
+        s = session or Session(cfg)
+        try:
+            return await coro(s)
+        finally:
+            await s.aclose()
+
+    try:
+        return asyncio.run(main())
+    except ConfigError as e:
+        e.file = cfg.source if e.file in {s.name for s in cfg.syncs} else e.file
+        raise _fail(EXIT_CONFIG, e.render()) from e
+    except (AuthError, UnreachableError) as e:
+        raise _fail(EXIT_UNREACHABLE, f"{cfg.source}: {e}") from e
+    except ConnectorError as e:
+        raise _fail(EXIT_ERROR, f"{cfg.source}: {e}") from e
+
+
+def _selected(cfg: Config, sync: str | None) -> list[str]:
+    if sync is None:
+        return [s.name for s in cfg.syncs]
+    if sync not in {s.name for s in cfg.syncs}:
+        raise _fail(EXIT_CONFIG, f"{cfg.source}: syncs: no sync named {sync!r}")
+    return [sync]
+
+
+class RichProgress:
+    """Progress bars for passes (record totals are unknown up front, so bars count up)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+        self.task: Any = None
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        if self.task is not None:
+            self.p.update(self.task, total=self.p.tasks[-1].completed or 1, completed=self.p.tasks[-1].completed or 1)
+        self.task = self.p.add_task(name, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self.task is not None:
+            self.p.advance(self.task, n)
+
+    def finish(self) -> None:
+        self.phase("done")
+        self.p.remove_task(self.task)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[RichProgress | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=False) as p:
+        rp = RichProgress(p)
+        yield rp
+        rp.finish()
+
+
+def summary_table(results: list[PassResult], store: Store) -> Table:
+    t = Table(title="Sync summary")
+    for col in ("sync", "pass", "syncing", "failing", "excluded", "created L/R", "updated L/R", "conflicts"):
+        t.add_column(col, justify="right" if col not in ("sync", "pass") else "left")
+    for r in results:
+        c = store.counts(r.sync)
+        k = r.counters
+        t.add_row(r.sync, r.kind, str(c.get("syncing", 0)), str(c.get("failing", 0)), str(c.get("excluded", 0)),
+                  f"{k.created['left']}/{k.created['right']}", f"{k.updated['left']}/{k.updated['right']}", str(k.conflicts))
+    return t
+
+
+@app.command()
+def check(config: ConfigOpt = Path("accord.yaml")) -> None:
+    """Validate the config, the apps' schemas, the mappings and the connections."""
+    cfg = _load(config)
+
+    async def body(s: Session) -> list[str]:
+        notes = []
+        for name in cfg.apps:
+            await s.connector(name).check()
+        for sc in cfg.syncs:
+            spec = await s.runner(sc.name).prepare()
+            notes += [f"{sc.name}: mapping {b.path} is broken and will be skipped: {b.reason}" for b in spec.broken]
+            notes.append(f"{sc.name}: ok ({len(spec.mappings)} field mappings, {spec.direction})")
+        return notes
+
+    for line in _run(cfg, body):
+        out.print(line, markup=False, highlight=False)
+
+
+@app.command()
+def sync(
+    config: ConfigOpt = Path("accord.yaml"),
+    sync: SyncOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Re-scan both apps against the index")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """One pass per sync (initial if never run, else incremental) and exit."""
+    cfg = _load(config)
+    names = _selected(cfg, sync)
+
+    async def body(s: Session) -> list[PassResult]:
+        results = []
+        with progress_bar(not json_out and sys.stderr.isatty()) as bar:
+            for name in names:
+                state = s.store.sync_state(name)
+                if state is not None and not state.enabled:
+                    err.print(f"{name}: disabled, skipped")
+                    continue
+                results.append(await s.runner(name, bar).run(full=full))
+        if json_out:
+            out.print_json(json.dumps([r.as_dict() for r in results]))
+        else:
+            out.print(summary_table(results, s.store))
+        return results
+
+    _run(cfg, body)
+
+
+@app.command()
+def plan(config: ConfigOpt = Path("accord.yaml"), sync: SyncOpt = None, json_out: JsonOpt = False) -> None:
+    """Dry run: what a pass would create, update and delete. Writes nothing to any app or to the index."""
+    cfg = _load(config)
+    names = _selected(cfg, sync)
+    real = Store(cfg.state)
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Store(f"sqlite:///{tmp}/plan.db")
+        for name in names:
+            real.clone_sync(name, scratch)
+        real.close()
+        session = Session(cfg, store=scratch)
+        session.connectors = {a: DryConnector(session.connector(a)) for a in cfg.apps}
+
+        async def body(s: Session) -> list[dict[str, Any]]:
+            return [(await s.runner(n).run()).as_dict() for n in names]
+
+        results = _run(cfg, body, session)
+    if json_out:
+        out.print_json(json.dumps(results))
+        return
+    t = Table(title="Plan (dry run: nothing was written)")
+    for col in ("sync", "pass", "create L/R", "update L/R", "delete L/R", "conflicts", "excluded"):
+        t.add_column(col)
+    for r in results:
+        t.add_row(r["sync"], r["kind"], f"{r['created']['left']}/{r['created']['right']}",
+                  f"{r['updated']['left']}/{r['updated']['right']}", f"{r['archived']['left']}/{r['archived']['right']}",
+                  str(r["conflicts"]), ", ".join(f"{k}: {v}" for k, v in r["excluded"].items()) or "-")
+    out.print(t)
+
+
+@app.command()
+def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -> None:
+    """Per sync: records syncing, failing and excluded, the last run and its lag."""
+    cfg = _load(config)
+    store = Store(cfg.state)
+    rows = []
+    from datetime import UTC, datetime
+
+    from accord.engine.values import parse_ts
+    for s in cfg.syncs:
+        state = store.sync_state(s.name)
+        runs = store.runs(s.name, limit=1)
+        last = runs[0] if runs else None
+        finished = parse_ts(last["finished_at"]) if last and last["finished_at"] else None
+        rows.append({
+            "sync": s.name,
+            "enabled": state.enabled if state else s.enabled,
+            "initial_done": bool(state and state.initial_done),
+            "counts": store.counts(s.name),
+            "reasons": store.reason_counts(s.name),
+            "last_run": {k: last[k] for k in ("kind", "status", "started_at", "finished_at", "error")} if last else None,
+            "lag_seconds": round((datetime.now(UTC) - finished).total_seconds(), 1) if finished else None,
+        })
+    store.close()
+    if json_out:
+        out.print_json(json.dumps(rows))
+        return
+    t = Table(title="Status")
+    for col in ("sync", "enabled", "syncing", "failing", "excluded", "last run", "lag"):
+        t.add_column(col)
+    for r in rows:
+        c = r["counts"]
+        lr = r["last_run"]
+        t.add_row(r["sync"], "yes" if r["enabled"] else "no", str(c.get("syncing", 0)), str(c.get("failing", 0)),
+                  str(c.get("excluded", 0)), f"{lr['kind']} {lr['status']}" if lr else "never",
+                  f"{r['lag_seconds']}s" if r["lag_seconds"] is not None else "-")
+    out.print(t)
+
+
+EXPORT_COLUMNS = ("sync", "status", "reason", "category", "message", "hint", "left_id", "right_id", "label", "updated_at")
+
+
+def safe_cell(v: Any) -> Any:
+    """Neutralise spreadsheet formula injection: a cell starting with = + - @ is prefixed with '."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
+
+
+def export_rows(links: list[Link]) -> list[dict[str, Any]]:
+    return [{c: safe_cell(getattr(lk, c)) for c in EXPORT_COLUMNS} for lk in links]
+
+
+def write_export(rows: list[dict[str, Any]], fmt: str, target: Path | None) -> None:
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        if target is None:
+            raise _fail(EXIT_CONFIG, "--format xlsx needs -o FILE")
+        wb = Workbook()
+        ws = wb.active
+        assert ws is not None
+        ws.append(list(EXPORT_COLUMNS))
+        for r in rows:
+            ws.append([r[c] for c in EXPORT_COLUMNS])
+        wb.save(target)
+        return
+    if fmt == "json":
+        text = json.dumps(rows, indent=2)
+    else:
+        buf = io.StringIO()
+        wr = csv.DictWriter(buf, fieldnames=list(EXPORT_COLUMNS))
+        wr.writeheader()
+        wr.writerows(rows)
+        text = buf.getvalue()
+    if target is None:
+        sys.stdout.write(text)
+    else:
+        target.write_text(text)
+
+
+@app.command()
+def records(
+    config: ConfigOpt = Path("accord.yaml"),
+    sync: Annotated[str, typer.Option("--sync")] = "",
+    status: Annotated[str, typer.Option("--status", help="syncing, failing, excluded or queued")] = "failing",
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or xlsx")] = "csv",
+    output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+) -> None:
+    """List or export the records of one status with their errors and reasons."""
+    cfg = _load(config)
+    if fmt not in ("csv", "json", "xlsx"):
+        raise _fail(EXIT_CONFIG, f"--format: unknown format {fmt!r}; use csv, json or xlsx")
+    if status not in ("syncing", "failing", "excluded", "queued"):
+        raise _fail(EXIT_CONFIG, f"--status: unknown status {status!r}")
+    name = _selected(cfg, sync or None)[0] if sync else cfg.syncs[0].name if cfg.syncs else ""
+    store = Store(cfg.state)
+    rows = export_rows(store.records(name, status))
+    store.close()
+    write_export(rows, fmt, output)
+
+
+@app.command()
+def resync(
+    config: ConfigOpt = Path("accord.yaml"),
+    sync: Annotated[str, typer.Option("--sync")] = "",
+    deleted_in: Annotated[str | None, typer.Option("--deleted-in", help="left or right")] = None,
+    record: Annotated[str | None, typer.Option("--record", help="a record id on either side")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="apply (default: preview only)")] = False,
+) -> None:
+    """Recreate deleted records (preview unless --yes), or sync one record now."""
+    cfg = _load(config)
+    name = _selected(cfg, sync)[0]
+    if (deleted_in is None) == (record is None):
+        raise _fail(EXIT_CONFIG, "give either --deleted-in left|right or --record ID")
+    if deleted_in is not None and deleted_in not in ("left", "right"):
+        raise _fail(EXIT_CONFIG, "--deleted-in: use left or right")
+
+    async def body(s: Session) -> None:
+        runner = s.runner(name)
+        if deleted_in is not None:
+            side = Side(deleted_in)
+            preview = await runner.deleted_preview(side)
+            if not yes:
+                out.print(f"{len(preview)} record(s) deleted in the {side.value} app would be recreated:")
+                for lk in preview[:50]:
+                    out.print(f"  {lk.label or ''} ({side.other.value} id {lk.id_of(side.other)})", markup=False)
+                out.print("Run again with --yes to recreate them.")
+                return
+            result = await runner.resync_deleted(side)
+            out.print(f"recreated {result.counters.created[side.value]} record(s) in the {side.value} app")
+            return
+        assert record is not None
+        for side in (Side.LEFT, Side.RIGHT):
+            if s.store.links_by_record(name, side, [record]):
+                res = await runner.sync_records(side, [record])
+                out.print_json(json.dumps(res.as_dict()))
+                return
+        raise _fail(EXIT_CONFIG, f"record {record!r} is not in the index of sync {name!r}")
+
+    _run(cfg, body)
+
+
+def _toggle(config: Path, name: str, enabled: bool) -> None:
+    cfg = _load(config)
+    _selected(cfg, name)
+    store = Store(cfg.state)
+    from accord.config import config_hash
+
+    store.ensure_sync(name, config_hash(cfg.sync(name)), enabled)
+    store.set_enabled(name, enabled)
+    store.close()
+    out.print(f"{name}: {'enabled' if enabled else 'disabled'}")
+
+
+@app.command()
+def enable(name: str, config: ConfigOpt = Path("accord.yaml")) -> None:
+    """Turn a sync on."""
+    _toggle(config, name, True)
+
+
+@app.command()
+def disable(name: str, config: ConfigOpt = Path("accord.yaml")) -> None:
+    """Turn a sync off without losing its index."""
+    _toggle(config, name, False)
+
+
+@app.command()
+def demo(
+    records: Annotated[int, typer.Option("--records", help="records per object and app")] = 1000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="exit after the summary")] = False,
+    port: Annotated[int, typer.Option("--port")] = 8080,
+    state: Annotated[str | None, typer.Option("--state", help="index URL (default: a temporary SQLite file)")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+) -> None:
+    """Seed two apps with overlapping, conflicting records, sync them, show the summary, keep syncing."""
+    from accord.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(records=records, serve=not no_serve, port=port, state=state, seed=seed,
+                                          console=out, progress=progress_bar)))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -150,6 +150,7 @@ class SalesforceSandbox:
         srv = ServerThread(self.app, host, port, ssl_certfile=self.tls.certfile if self.tls else None,
                            ssl_keyfile=self.tls.keyfile if self.tls else None)
         srv.server.config.date_header = False  # the sandbox sends its own Date, from its own clock
+        srv.server.config.timeout_graceful_shutdown = 1  # don't wait out requests hung by fault injection
         self.server = srv.start()
         return srv
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from accord.sandbox.salesforce import soql
@@ -501,15 +502,8 @@ class Org:
     def seed(self, n: int, seed: int = 42, objects: Iterable[str] = WRITABLE) -> dict[str, int]:
         """``n`` realistic records per object, deterministic by ``seed``, created and last
         modified at random moments of the past 20 days."""
-        from faker import Faker  # imported lazily: faker's start-up is slow
-
-        fake = Faker("en_US")
-        fake.seed_instance(seed)
         rnd = random.Random(seed)
-        # Pools drawn once from faker and then combined: realistic values at a fraction of
-        # faker's per-call cost, so seeding thousands of records stays well under a second.
-        pool = {k: [getattr(fake, k)() for _ in range(300)] for k in (
-            "first_name", "last_name", "city", "company", "domain_name", "job", "phone_number", "state_abbr", "bs")}
+        pool = _pools(seed)
         wanted = set(objects)
         now = self.now()
         counts: dict[str, int] = {}
@@ -588,6 +582,18 @@ class Org:
                         account_ids.append(row["Id"])
                 counts[name] = n
         return counts
+
+
+@lru_cache(maxsize=4)
+def _pools(seed: int) -> dict[str, list[str]]:
+    """Values drawn once from faker and then combined: realistic records at a fraction of
+    faker's per-call cost, so seeding thousands of records stays well under a second."""
+    from faker import Faker  # imported lazily: faker's start-up is slow
+
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    kinds = ("first_name", "last_name", "city", "company", "domain_name", "job", "phone_number", "state_abbr", "bs")
+    return {k: [str(getattr(fake, k)()) for _ in range(300)] for k in kinds}
 
 
 def _access_error(fields: list[str]) -> SfError:

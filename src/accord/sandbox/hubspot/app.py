@@ -564,6 +564,7 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
         raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find pipeline {pipeline_id}")
 
     # -- associations v4 -------------------------------------------------------------------------
+    # ids are strings here as in HubSpot's v4 spec (clients should accept numbers too)
     def _assoc_types(from_t: str, to_t: str, type_ids: set[int]) -> list[dict[str, Any]]:
         labels = dict(ASSOC_TYPES.get((from_t, to_t), []))
         return [{"category": "HUBSPOT_DEFINED", "typeId": tid, "label": labels.get(tid)} for tid in sorted(type_ids)]
@@ -577,7 +578,7 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
             raise not_found(object_id)
         found = sorted(store.associated(f, int(object_id), t).items())
         chunk = [(k, v) for k, v in found if k >= after][:limit + 1]
-        body: dict[str, Any] = {"results": [{"toObjectId": k, "associationTypes": _assoc_types(f, t, v)}
+        body: dict[str, Any] = {"results": [{"toObjectId": str(k), "associationTypes": _assoc_types(f, t, v)}
                                             for k, v in chunk[:limit]]}
         if len(chunk) > limit:
             body["paging"] = {"next": {"after": str(chunk[limit][0]),
@@ -597,7 +598,7 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
                                        sub_category="crm.associations.NO_ASSOCIATIONS_FOUND")
                               .batch_error({"fromObjectId": [oid]}))
                 continue
-            results.append({"from": {"id": oid}, "to": [{"toObjectId": k, "associationTypes": _assoc_types(f, t, v)}
+            results.append({"from": {"id": oid}, "to": [{"toObjectId": str(k), "associationTypes": _assoc_types(f, t, v)}
                                                         for k, v in sorted(found.items())]})
         return _batch(results, errors, started, 200)
 
@@ -618,8 +619,8 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
             except ApiError as e:
                 errors.append(e.batch_error({"fromObjectId": [fid], "toObjectId": [tid]}))
                 continue
-            results.append({"fromObjectTypeId": OBJECT_TYPE_IDS[f], "fromObjectId": int(fid),
-                            "toObjectTypeId": OBJECT_TYPE_IDS[t], "toObjectId": int(tid),
+            results.append({"fromObjectTypeId": OBJECT_TYPE_IDS[f], "fromObjectId": fid,
+                            "toObjectTypeId": OBJECT_TYPE_IDS[t], "toObjectId": tid,
                             "labels": [lab for x, lab in ASSOC_TYPES[(f, t)] if x in types and lab]})
         return _batch(results, errors, started, 201)
 

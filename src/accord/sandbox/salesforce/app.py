@@ -231,8 +231,8 @@ def _parse_window(sb: SalesforceSandbox, obj_name: str, start: str | None, end: 
         raise RequestError(400, "MISSING_ARGUMENT", "start and end are required")
     try:
         # the seconds of both bounds are ignored, as getUpdated/getDeleted do
-        s = soql.parse_datetime(start.replace(" ", "+")).replace(second=0)
-        e = soql.parse_datetime(end.replace(" ", "+")).replace(second=0)
+        s = soql.parse_datetime(start.replace(" ", "+")).replace(second=0, microsecond=0)
+        e = soql.parse_datetime(end.replace(" ", "+")).replace(second=0, microsecond=0)
     except ValueError as ex:
         raise RequestError(400, "INVALID_REPLICATION_DATE", f"invalid date: {ex}") from ex
     now = sb.org.now()

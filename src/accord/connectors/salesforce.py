@@ -1,0 +1,572 @@
+"""Salesforce connector: REST API (SOQL, sObject Collections, getDeleted) over async httpx.
+
+Reading
+  ``scan`` pages a SOQL query ordered by ``Id`` through ``nextRecordsUrl``. ``changes``
+  first asks ``getDeleted`` for the deletes since the cursor (yielded as archived
+  records), then queries ``SystemModstamp >= cursor - overlap`` ordered by
+  ``SystemModstamp, Id``. The overlap re-reads a few minutes before the cursor because
+  a record's ``SystemModstamp`` is set when its transaction starts and a long transaction
+  commits later; re-read records are harmless (the engine compares them with its base).
+  With ``overlap=0`` the query continues strictly after the cursor's ``(stamp, Id)`` pair,
+  the tie-break that makes equal timestamps of a mass update safe to resume. The cursor
+  is ``"<ISO stamp>|<Id>"`` in server time (taken from the ``Date`` response header).
+  ``getDeleted`` reaches back 15 days only: past that (or after the delete log was
+  purged) :class:`ResyncRequired` tells the runner to do a full re-scan.
+
+Writing
+  Collections of 200 with ``allOrNone=false``: one rejected record never fails the rest.
+  Salesforce's status codes become :class:`~accord.model.ErrorCategory` values with a hint.
+
+Limits
+  Every response carries ``Sforce-Limit-Info: api-usage=used/max``; once the org's usage
+  reaches ``api_budget`` × max, calls stop with :class:`~accord.model.BudgetExhausted`
+  (the budget is org-wide usage, so it also leaves room for the org's other integrations).
+  5xx, time-outs and the concurrent-request limit are retried with exponential backoff
+  and jitter; a create is not retried after a read time-out, since it may have been saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import re
+import ssl
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from accord.connectors.base import Connector
+from accord.model import (
+    AuthError,
+    BudgetExhausted,
+    ConnectorError,
+    ErrorCategory,
+    FieldSchema,
+    FieldType,
+    ObjectSchema,
+    Option,
+    Page,
+    Pipeline,
+    RateLimited,
+    Record,
+    Stage,
+    TransientError,
+    UnreachableError,
+    Value,
+    WriteError,
+    WriteResult,
+)
+
+_TYPES: dict[str, FieldType] = {
+    **dict.fromkeys(("string", "email", "phone", "url", "textarea", "id", "reference", "combobox",
+                     "encryptedstring"), FieldType.TEXT),
+    **dict.fromkeys(("picklist", "multipicklist"), FieldType.ENUM),
+    **dict.fromkeys(("double", "currency", "percent", "int", "long"), FieldType.NUMBER),
+    "date": FieldType.DATE,
+    "datetime": FieldType.DATETIME,
+    "boolean": FieldType.BOOL,
+}
+_SYSTEM = ("Id", "SystemModstamp", "LastModifiedDate", "CreatedDate")
+# which object's AccountId points where: (from, to) -> (object holding the reference, field)
+_REFERENCES = {("Contact", "Account"): ("Contact", "AccountId"), ("Opportunity", "Account"): ("Opportunity", "AccountId"),
+               ("Account", "Contact"): ("Contact", "AccountId"), ("Account", "Opportunity"): ("Opportunity", "AccountId")}
+_IN_CHUNK = 200  # ids per SOQL IN (…): keeps the URL well under Salesforce's 16 KB limit
+DELETED_WINDOW = timedelta(days=15)
+
+
+class ResyncRequired(ConnectorError):
+    """The change feed cannot cover the time since the cursor (``INVALID_REPLICATION_DATE``:
+    getDeleted's 15-day window was exceeded or its log purged); run a full re-scan."""
+
+    kind = "resync_required"
+
+
+# -- values ---------------------------------------------------------------------------------
+
+
+def iso(d: datetime) -> str:
+    return d.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_ts(s: str) -> datetime:
+    s = s.replace("Z", "+00:00")
+    if re.search(r"[+-]\d{4}$", s):  # Salesforce's "+0000"
+        s = s[:-2] + ":" + s[-2:]
+    d = datetime.fromisoformat(s)
+    return d.astimezone(UTC) if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def soql_datetime(d: datetime) -> str:
+    return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def canonical(sf_type: str, v: Any) -> Value:
+    """Wire value → canonical value (see accord.model)."""
+    if v is None or v == "":
+        return None
+    if sf_type == "datetime":
+        return iso(parse_ts(v))
+    if sf_type in ("double", "currency", "percent", "int", "long") and isinstance(v, int | float):
+        return int(v) if float(v).is_integer() else float(v)
+    if sf_type == "multipicklist":
+        return [x for x in str(v).split(";") if x]
+    return v  # str, bool, 'YYYY-MM-DD'
+
+
+def to_wire(sf_type: str | None, v: Value) -> Any:
+    """Canonical value → what the REST API accepts (``None`` clears the field)."""
+    if v is None or v == "" or v == []:
+        return None
+    if sf_type == "datetime":
+        return iso(parse_ts(str(v)))
+    if sf_type == "date":
+        return str(v)[:10]
+    if sf_type in ("double", "currency", "percent", "int", "long") and isinstance(v, str):
+        f = float(v)
+        return int(f) if f.is_integer() else f
+    if sf_type == "multipicklist" and isinstance(v, list):
+        return ";".join(str(x) for x in v)
+    if sf_type == "boolean" and isinstance(v, str):
+        return v.strip().lower() in ("true", "1", "yes", "on")
+    return v
+
+
+def soql_literal(sf_type: str | None, v: Value) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if sf_type in ("double", "currency", "percent", "int", "long"):
+        return str(to_wire(sf_type, v))
+    if sf_type == "datetime":
+        return soql_datetime(parse_ts(str(v)))
+    if sf_type == "date":
+        return str(v)[:10]
+    escaped = str(v).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+_CATEGORIES: dict[str, tuple[ErrorCategory, str]] = {
+    "FIELD_CUSTOM_VALIDATION_EXCEPTION": (ErrorCategory.CUSTOM_CODE, "A validation rule in Salesforce rejected the "
+                                          "record: correct the value, or ask your Salesforce admin to adjust the rule."),
+    "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY": (ErrorCategory.CUSTOM_CODE, "An Apex trigger, flow or process in "
+                                             "Salesforce failed on this record; see the message for its error."),
+    "DUPLICATES_DETECTED": (ErrorCategory.DUPLICATES, "A Salesforce duplicate rule matched an existing record: merge "
+                            "the two, or let the integration user save duplicates in the rule."),
+    "DUPLICATE_VALUE": (ErrorCategory.DUPLICATES, "Another record already has this value in a unique field."),
+    "INVALID_FIELD_FOR_INSERT_UPDATE": (ErrorCategory.PERMISSIONS, "The integration user cannot edit this field: give "
+                                        "its profile or permission set edit access (field-level security), or remove "
+                                        "the mapping."),
+    "INSUFFICIENT_ACCESS": (ErrorCategory.PERMISSIONS, "The integration user lacks access to this record or object."),
+    "INSUFFICIENT_ACCESS_OR_READONLY": (ErrorCategory.PERMISSIONS, "The integration user lacks edit access to this "
+                                        "record (sharing rules or ownership)."),
+    "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY": (ErrorCategory.PERMISSIONS, "The integration user cannot access "
+                                                      "a related record (e.g. the account) this record points to."),
+    "REQUIRED_FIELD_MISSING": (ErrorCategory.VALIDATION, "Salesforce requires this field: map a field to it or set a "
+                               "constant value for records created by Accord."),
+    "INVALID_EMAIL_ADDRESS": (ErrorCategory.VALIDATION, "Salesforce rejects this email address: correct it in the "
+                              "source app."),
+    "STRING_TOO_LONG": (ErrorCategory.VALIDATION, "The value is longer than the Salesforce field allows."),
+    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": (ErrorCategory.VALIDATION, "The value is not one of the picklist's "
+                                                "values: add a value mapping or the value to the picklist."),
+    "JSON_PARSER_ERROR": (ErrorCategory.VALIDATION, "A value does not have the field's type."),
+    "MALFORMED_ID": (ErrorCategory.VALIDATION, "A value is not a valid Salesforce id."),
+    "NUMBER_OUTSIDE_VALID_RANGE": (ErrorCategory.VALIDATION, "The number is out of the field's range."),
+    "FIELD_INTEGRITY_EXCEPTION": (ErrorCategory.VALIDATION, "The value conflicts with another field of the record."),
+    "INVALID_FIELD": (ErrorCategory.VALIDATION, "The field does not exist on this object (was it deleted or renamed?)."),
+    "ENTITY_IS_DELETED": (ErrorCategory.DELETED, "The record was deleted in Salesforce; resync to recreate it."),
+    "INVALID_CROSS_REFERENCE_KEY": (ErrorCategory.NOT_FOUND, "The record does not exist in Salesforce."),
+    "NOT_FOUND": (ErrorCategory.NOT_FOUND, "The record does not exist in Salesforce."),
+    "UNABLE_TO_LOCK_ROW": (ErrorCategory.TRANSIENT, "Another process held the record; it will be retried."),
+    "UNKNOWN_EXCEPTION": (ErrorCategory.TRANSIENT, "Salesforce had an internal error; it will be retried."),
+    "ALL_OR_NONE_OPERATION_ROLLED_BACK": (ErrorCategory.TRANSIENT, "Rolled back with another record of the batch."),
+    "REQUEST_LIMIT_EXCEEDED": (ErrorCategory.RATE_LIMIT, "Salesforce's API limit was reached; it will be retried."),
+}
+
+
+def write_error(errors: Sequence[Mapping[str, Any]]) -> WriteError:
+    """Salesforce error objects (``statusCode`` in collections, ``errorCode`` elsewhere) → one WriteError."""
+    first = errors[0] if errors else {}
+    code = str(first.get("statusCode") or first.get("errorCode") or "UNKNOWN")
+    category, hint = _CATEGORIES.get(code, (ErrorCategory.UNKNOWN, ""))
+    fields = [f for e in errors for f in (e.get("fields") or [])]
+    if code == "INVALID_CROSS_REFERENCE_KEY" and fields:
+        # a lookup (e.g. AccountId) points at a record that doesn't exist (yet)
+        category, hint = ErrorCategory.ASSOCIATIONS, "The related record does not exist in Salesforce (yet)."
+    elif code.startswith("INSUFFICIENT_ACCESS") and code not in _CATEGORIES:
+        category, hint = _CATEGORIES["INSUFFICIENT_ACCESS"]
+    message = "; ".join(str(e.get("message", "")) for e in errors) or code
+    if fields and category in (ErrorCategory.PERMISSIONS, ErrorCategory.VALIDATION):
+        hint = f"{hint} Fields: {', '.join(dict.fromkeys(fields))}."
+    return WriteError(category=category, message=message, hint=hint, code=code)
+
+
+def _first(resp: httpx.Response) -> tuple[str, str]:
+    try:
+        body = resp.json()
+        item = body[0] if isinstance(body, list) and body else body
+        return str(item.get("errorCode", "")), str(item.get("message", ""))
+    except (ValueError, AttributeError, KeyError):
+        return "", resp.text[:200]
+
+
+# -- connector ------------------------------------------------------------------------------
+
+
+class SalesforceConnector(Connector):
+    vendor = "salesforce"
+    batch_size = 200  # sObject Collections take at most 200 records
+
+    def __init__(
+        self,
+        name: str,
+        instance_url: str,
+        access_token: str,
+        *,
+        api_version: str = "v62.0",
+        api_budget: float = 0.5,
+        verify: bool | str = True,
+        timeout: float = 30.0,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        overlap: float = 300.0,
+        page_size: int = 2000,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.version = api_version if api_version.startswith("v") else f"v{api_version}"
+        self.api_budget = api_budget
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.overlap = timedelta(seconds=overlap)
+        self.page_size = page_size
+        self.api_calls = 0  # requests sent, retries included
+        self.retries = 0
+        self.api_used: int | None = None  # org-wide usage and limit from Sforce-Limit-Info
+        self.api_limit: int | None = None
+        self._skew: timedelta | None = None  # server clock minus ours, from the Date header
+        self._schemas: dict[str, dict[str, Any]] = {}
+        ctx: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        self._http = httpx.AsyncClient(
+            base_url=instance_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            timeout=timeout,
+            verify=ctx,
+            transport=transport,
+        )
+
+    # -- HTTP -------------------------------------------------------------------------
+    def _url(self, path: str) -> str:
+        return path if path.startswith("/services/") else f"/services/data/{self.version}/{path}"
+
+    def _note(self, resp: httpx.Response) -> None:
+        m = re.search(r"api-usage=(\d+)/(\d+)", resp.headers.get("sforce-limit-info", ""))
+        if m:
+            self.api_used, self.api_limit = int(m.group(1)), int(m.group(2))
+        dates = resp.headers.get_list("date")
+        if dates:  # the last Date header is the app's when a server adds its own as well
+            with contextlib.suppress(TypeError, ValueError):
+                self._skew = parsedate_to_datetime(dates[-1]) - datetime.now(UTC)
+
+    def _check_budget(self) -> None:
+        if self.api_limit and self.api_used is not None and self.api_used >= int(self.api_budget * self.api_limit):
+            raise BudgetExhausted(
+                f"{self.name}: {self.api_used} of {self.api_limit} daily Salesforce API calls used; Accord may use "
+                f"up to {self.api_budget:.0%} (api_budget)"
+            )
+
+    async def _request(self, method: str, path: str, *, idempotent: bool = True, **kw: Any) -> httpx.Response:
+        """One API call with retries; returns 2xx/3xx/4xx responses, raises for the rest."""
+        error: ConnectorError = TransientError(f"{self.name}: no attempt made")
+        for attempt in range(self.max_retries + 1):
+            self._check_budget()
+            retry_after: float | None = None
+            self.api_calls += 1
+            try:
+                resp = await self._http.request(method, self._url(path), **kw)
+            except httpx.ConnectError as e:
+                error = UnreachableError(f"{self.name}: cannot reach Salesforce: {e}")
+            except (httpx.ConnectTimeout, httpx.PoolTimeout) as e:  # nothing was sent
+                error = TransientError(f"{self.name}: {type(e).__name__} calling Salesforce")
+            except httpx.TransportError as e:  # read time-out, reset: the call may have been carried out
+                error = TransientError(f"{self.name}: {type(e).__name__} calling Salesforce")
+                if not idempotent:
+                    raise error from e
+            else:
+                self._note(resp)
+                code, message = _first(resp) if resp.status_code >= 400 else ("", "")
+                if resp.status_code == 401:
+                    raise AuthError(f"{self.name}: {code or 'unauthorized'}: {message}")
+                if code == "REQUEST_LIMIT_EXCEEDED" and "TotalRequests" in message:
+                    raise BudgetExhausted(f"{self.name}: the org's daily API limit is exhausted ({message})")
+                if code == "REQUEST_LIMIT_EXCEEDED":  # concurrent long-running requests: wait and retry
+                    retry_after = _retry_after(resp)
+                    error = RateLimited(f"{self.name}: {message}", retry_after=retry_after)
+                elif resp.status_code >= 500:
+                    retry_after = _retry_after(resp)
+                    error = TransientError(f"{self.name}: HTTP {resp.status_code} {code}: {message}")
+                else:
+                    return resp
+            if attempt < self.max_retries:
+                self.retries += 1
+                delay = self.backoff * 2**attempt
+                await asyncio.sleep(max(retry_after or 0.0, delay * (0.5 + random.random() / 2)))
+        raise error
+
+    async def _json(self, method: str, path: str, **kw: Any) -> Any:
+        resp = await self._request(method, path, **kw)
+        if resp.status_code >= 400:
+            code, message = _first(resp)
+            if code == "INVALID_REPLICATION_DATE":
+                raise ResyncRequired(f"{self.name}: {message}; a full re-scan is needed to find deletes")
+            raise ConnectorError(f"{self.name}: HTTP {resp.status_code} {code}: {message}")
+        return resp.json() if resp.content else None
+
+    async def _server_now(self) -> datetime:
+        """The org's clock (cursors are in server time): the version list needs no session and
+        costs no API call; we only want its ``Date`` header."""
+        await self._request("GET", "/services/data/")
+        return (datetime.now(UTC) + (self._skew or timedelta(0))).replace(microsecond=0)
+
+    async def _soql(self, soql: str, *, include_deleted: bool = False) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of a SOQL query, following ``nextRecordsUrl``."""
+        headers = {"Sforce-Query-Options": f"batchSize={self.page_size}"}
+        body = await self._json("GET", "queryAll" if include_deleted else "query", params={"q": soql}, headers=headers)
+        while True:
+            yield list(body.get("records", []))
+            if body.get("done", True) or not body.get("nextRecordsUrl"):
+                return
+            body = await self._json("GET", body["nextRecordsUrl"], headers=headers)
+
+    # -- metadata ---------------------------------------------------------------------
+    async def _fields(self, object: str) -> dict[str, Any]:
+        if object not in self._schemas:
+            d = await self._json("GET", f"sobjects/{object}/describe")
+            self._schemas[object] = {f["name"]: f for f in d["fields"]}
+        return self._schemas[object]
+
+    async def describe(self, object: str) -> ObjectSchema:
+        out: dict[str, FieldSchema] = {}
+        for name, f in (await self._fields(object)).items():
+            ftype = _TYPES.get(f["type"])
+            if ftype is None:  # compound address/location fields, base64 …: not syncable
+                continue
+            out[name] = FieldSchema(
+                name=name,
+                type=ftype,
+                label=f.get("label", name),
+                read_only=not f.get("updateable", False),
+                calculated=bool(f.get("calculated", False)),
+                required=not f.get("nillable", True) and bool(f.get("createable")) and not f.get("defaultedOnCreate"),
+                options=tuple(Option(p["value"], p.get("label") or p["value"])
+                              for p in f.get("picklistValues") or [] if p.get("active", True)),
+            )
+        return ObjectSchema(object, out)
+
+    async def check(self) -> None:
+        resp = await self._request("GET", "limits")
+        if resp.status_code >= 400:
+            code, message = _first(resp)
+            raise ConnectorError(f"{self.name}: HTTP {resp.status_code} {code}: {message}")
+
+    # -- reading ----------------------------------------------------------------------
+    async def _select(self, object: str, fields: Sequence[str], extra: Iterable[str] = ()) -> tuple[str, dict[str, Any]]:
+        schema = await self._fields(object)
+        # a field that vanished from the schema is left out (the engine marks its mapping broken)
+        names = list(dict.fromkeys([*_SYSTEM, *extra, *(f for f in fields if f in schema)]))
+        return ", ".join(names), schema
+
+    def _record(self, raw: Mapping[str, Any], fields: Sequence[str], schema: Mapping[str, Any]) -> Record:
+        props = {f: canonical(schema[f]["type"], raw.get(f)) for f in fields if f in schema}
+        updated = raw.get("LastModifiedDate")
+        created = raw.get("CreatedDate")
+        return Record(
+            id=str(raw["Id"]),
+            properties=props,
+            updated_at=iso(parse_ts(updated)) if updated else None,
+            created_at=iso(parse_ts(created)) if created else None,
+            archived=bool(raw.get("IsDeleted", False)),
+        )
+
+    async def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        select, schema = await self._select(object, fields)
+        async for rows in self._soql(f"SELECT {select} FROM {object} ORDER BY Id"):
+            if rows:
+                yield Page([self._record(r, fields, schema) for r in rows], cursor=str(rows[-1]["Id"]))
+
+    async def change_cursor(self, object: str) -> str:
+        return f"{iso(await self._server_now())}|"
+
+    async def changes(self, object: str, cursor: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        stamp_s, _, last_id = cursor.partition("|")
+        since = parse_ts(stamp_s)
+        select, schema = await self._select(object, fields)
+        # 1. deletes, first: a page cursor persisted later in this pass must not skip them.
+        now = await self._server_now()
+        start = (since - self.overlap).replace(second=0, microsecond=0)  # getDeleted ignores seconds
+        start = min(start, now - timedelta(minutes=1))  # and wants a window of a minute or more
+        window = {"start": iso(start), "end": iso(now)}
+        deleted = await self._json("GET", f"sobjects/{object}/deleted/", params=window)
+        covered = parse_ts(deleted["latestDateCovered"]) if deleted.get("latestDateCovered") else now
+        gone = [Record(id=d["id"], properties={}, updated_at=iso(parse_ts(d["deletedDate"])), archived=True)
+                for d in deleted.get("deletedRecords", [])]
+        if gone:
+            yield Page(gone, cursor=cursor)
+        # 2. creates and updates, in (SystemModstamp, Id) order
+        t = soql_datetime(since)
+        if self.overlap:
+            where = f"SystemModstamp >= {soql_datetime(since - self.overlap)}"
+        elif last_id:  # resume strictly after the last (stamp, Id) pair handled
+            where = f"(SystemModstamp > {t} OR (SystemModstamp = {t} AND Id > {soql_literal('id', last_id)}))"
+        else:
+            where = f"SystemModstamp >= {t}"
+        soql = f"SELECT {select} FROM {object} WHERE {where} ORDER BY SystemModstamp, Id"
+        mark = (since, last_id)
+        async for rows in self._soql(soql):
+            if not rows:
+                continue
+            last = rows[-1]
+            mark = max(mark, (parse_ts(last["SystemModstamp"]), str(last["Id"])))
+            yield Page([self._record(r, fields, schema) for r in rows], cursor=f"{iso(mark[0])}|{mark[1]}")
+        # 3. the pass is complete up to the moment getDeleted covered (never backwards)
+        end = max(min(now, covered), since)
+        yield Page([], cursor=f"{iso(end)}|" if end > since else f"{iso(mark[0])}|{mark[1]}")
+
+    async def read(self, object: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        select, schema = await self._select(object, fields, ("IsDeleted",))
+        out: list[Record] = []
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ", ".join(soql_literal("id", x) for x in ids[i : i + _IN_CHUNK])
+            async for rows in self._soql(f"SELECT {select} FROM {object} WHERE Id IN ({chunk})", include_deleted=True):
+                out.extend(self._record(r, fields, schema) for r in rows)
+        return out
+
+    async def find(self, object: str, field: str, values: Sequence[Value], fields: Sequence[str]) -> list[Record]:
+        select, schema = await self._select(object, fields)
+        if field not in schema or not values:
+            return []
+        ftype = schema[field]["type"]
+        out: list[Record] = []
+        for i in range(0, len(values), _IN_CHUNK):
+            chunk = ", ".join(soql_literal(ftype, v) for v in values[i : i + _IN_CHUNK])
+            async for rows in self._soql(f"SELECT {select} FROM {object} WHERE {field} IN ({chunk}) ORDER BY Id"):
+                out.extend(self._record(r, fields, schema) for r in rows)
+        return out
+
+    # -- writing ----------------------------------------------------------------------
+    async def _wire(self, object: str, values: Mapping[str, Value]) -> dict[str, Any]:
+        schema = await self._fields(object)
+        return {k: to_wire(schema[k]["type"] if k in schema else None, v) for k, v in values.items()}
+
+    async def _collection(self, method: str, chunk_len: int, ids: Sequence[str | None], **kw: Any) -> list[WriteResult]:
+        resp = await self._request(method, "composite/sobjects", idempotent=method != "POST", **kw)
+        body = resp.json() if resp.content else []
+        if resp.status_code >= 400 or not isinstance(body, list):
+            # the whole request was refused (e.g. a value of the wrong type): every record fails with it
+            err = write_error(body if isinstance(body, list) else [])
+            return [WriteResult.failure(err, id) for id in ids]
+        results: list[WriteResult] = []
+        for given, r in zip(ids, body, strict=False):
+            if r.get("success"):
+                results.append(WriteResult.success(str(r.get("id") or given)))
+            else:
+                results.append(WriteResult.failure(write_error(r.get("errors") or []), r.get("id") or given))
+        if len(results) != chunk_len:
+            raise ConnectorError(f"{self.name}: collection returned {len(results)} results for {chunk_len} records")
+        return results
+
+    async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
+        out: list[WriteResult] = []
+        for i in range(0, len(items), self.batch_size):
+            chunk = items[i : i + self.batch_size]
+            records = [{"attributes": {"type": object}, **await self._wire(object, it)} for it in chunk]
+            out += await self._collection("POST", len(chunk), [None] * len(chunk),
+                                          json={"allOrNone": False, "records": records})
+        return out
+
+    async def update(self, object: str, items: Sequence[tuple[str, Mapping[str, Value]]]) -> list[WriteResult]:
+        out: list[WriteResult] = []
+        for i in range(0, len(items), self.batch_size):
+            chunk = items[i : i + self.batch_size]
+            records = [{"attributes": {"type": object}, **await self._wire(object, vals), "Id": id} for id, vals in chunk]
+            out += await self._collection("PATCH", len(chunk), [id for id, _ in chunk],
+                                          json={"allOrNone": False, "records": records})
+        return out
+
+    async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]:
+        out: list[WriteResult] = []
+        for i in range(0, len(ids), self.batch_size):
+            chunk = list(ids[i : i + self.batch_size])
+            res = await self._collection("DELETE", len(chunk), chunk,
+                                         params={"ids": ",".join(chunk), "allOrNone": "false"})
+            # deleting an already deleted record is the outcome we wanted
+            out += [WriteResult.success(r.id or "") if r.error and r.error.code == "ENTITY_IS_DELETED" else r
+                    for r in res]
+        return out
+
+    # -- pipelines and associations -------------------------------------------------------
+    async def pipelines(self, object: str) -> list[Pipeline]:
+        if object != "Opportunity":
+            raise NotImplementedError(f"salesforce has no pipelines for {object}")
+        stages: list[Stage] = []
+        soql = "SELECT Id, ApiName, MasterLabel, SortOrder FROM OpportunityStage WHERE IsActive = true ORDER BY SortOrder"
+        async for rows in self._soql(soql):
+            # Opportunity.StageName holds the stage's API name; the label is what users see
+            stages += [Stage(id=str(r.get("ApiName") or r["MasterLabel"]), label=str(r["MasterLabel"])) for r in rows]
+        return [Pipeline(id="default", label="Opportunity stages", stages=tuple(stages))]
+
+    async def associations(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, list[str]]:
+        ref = _REFERENCES.get((from_object, to_object))
+        if ref is None:
+            raise NotImplementedError(f"salesforce: no association from {from_object} to {to_object}")
+        holder, field = ref
+        out: dict[str, list[str]] = {i: [] for i in ids}
+        key = "Id" if holder == from_object else field  # which column holds the ids we were given
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ", ".join(soql_literal("id", x) for x in ids[i : i + _IN_CHUNK])
+            async for rows in self._soql(f"SELECT Id, {field} FROM {holder} WHERE {key} IN ({chunk})"):
+                for r in rows:
+                    if r.get(field):
+                        src, dst = (r["Id"], r[field]) if key == "Id" else (r[field], r["Id"])
+                        out.setdefault(src, []).append(dst)
+        return out
+
+    async def associate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        ref = _REFERENCES.get((from_object, to_object))
+        if ref is None:
+            raise NotImplementedError(f"salesforce: no association from {from_object} to {to_object}")
+        holder, field = ref
+        # the lookup lives on the child (Contact/Opportunity): set its AccountId
+        updates = [(a, {field: b}) if holder == from_object else (b, {field: a}) for a, b in pairs]
+        return await self.update(holder, updates)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    try:
+        return float(resp.headers["retry-after"])
+    except (KeyError, ValueError):
+        return None
+
+
+def from_config(name: str, app: Any) -> SalesforceConnector:
+    """Build the connector from an ``apps:`` entry (``accord.config.SalesforceApp``)."""
+    return SalesforceConnector(
+        name,
+        app.instance_url,
+        app.access_token,
+        api_version=app.api_version,
+        api_budget=app.api_budget,
+        verify=app.verify,
+    )
+
+
+__all__ = ["ResyncRequired", "SalesforceConnector", "from_config"]

@@ -417,6 +417,12 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
             raise e
         return e.batch_error(ctx)
 
+    def _precheck(t: str, items: list[dict[str, Any]]) -> None:
+        # atomic mode: the whole batch fails before anything is written
+        if sb.settings.atomic_batch_errors:
+            for item in items:
+                store.validate(t, item.get("properties") or {})
+
     def _trace(item: dict[str, Any]) -> dict[str, list[str]]:
         tid = item.get("objectWriteTraceId")
         return {"objectWriteTraceId": [str(tid)]} if tid is not None else {}
@@ -455,6 +461,7 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
     async def batch_create(object_type: str, request: Request) -> JSONResponse:
         t, started = store.object_type(object_type), iso_ms(int(time.time() * 1000))
         items = _inputs(await _json(request))
+        _precheck(t, items)
         results, errors, first = [], [], None
         for item in items:
             try:

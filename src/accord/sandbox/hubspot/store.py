@@ -326,6 +326,11 @@ class Store:
             obj.props["hs_is_closed_won"] = "true" if obj.props.get("dealstage") == "closedwon" else "false"
 
     # -- record writes ---------------------------------------------------------------
+    def validate(self, type_: str, props: dict[str, Any], self_id: int | None = None) -> None:
+        """Raise the error a write of ``props`` would get, without writing (atomic batches)."""
+        with self.lock:
+            self._check_unique(type_, self._normalise(type_, props), self_id)
+
     def create(self, type_: str, props: dict[str, Any], source: Source, *, at: int | None = None,
                modified_at: int | None = None) -> Obj:
         with self.lock:

@@ -1,0 +1,933 @@
+"""HubSpot CRM v3 connector (async httpx): contacts, companies, deals and custom properties.
+
+How it reads and writes (see docs/connectors/hubspot.md for the why):
+
+* ``scan``: list endpoint, 100 per page, following ``paging.next.after``.
+* ``changes``: CRM search on ``lastmodifieddate`` (contacts) / ``hs_lastmodifieddate``
+  (others), walking (timestamp, id) pairs so no query ever pages past HubSpot's
+  10,000-result cap, re-reading a look-back window for the search index lag, then listing
+  ``archived=true`` records for tombstones.
+* writes: batch endpoints, 100 inputs each, one ``WriteResult`` per input (207 errors are
+  mapped back by ``objectWriteTraceId``/ids; a batch rejected as a whole is bisected).
+  Contacts with an email are created by ``batch/upsert`` on ``email`` so a retried create
+  never makes a duplicate.
+* rate limits: one :class:`Limits` per (base URL, token) shared by every connector of that
+  app: a rolling window for the 10-second limit and a separate one for search's 5/s;
+  429/5xx/time-outs are retried with exponential backoff and jitter, honouring Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import random
+import re
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+
+from accord.connectors.base import Connector
+from accord.model import (
+    AuthError,
+    ConnectorError,
+    ErrorCategory,
+    FieldSchema,
+    FieldType,
+    ObjectSchema,
+    Option,
+    Page,
+    Pipeline,
+    RateLimited,
+    Record,
+    Stage,
+    TransientError,
+    UnreachableError,
+    Value,
+    WriteError,
+    WriteResult,
+)
+
+BATCH = 100
+SEARCH_PAGE = 200
+OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3"}
+MODIFIED = {"contacts": "lastmodifieddate"}  # every other object: hs_lastmodifieddate
+# Requests per rolling 10 s by account tier (FIELD-NOTES / HubSpot usage guidelines).
+RATE_TIERS = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190, "burst": 250, "oauth": 110}
+# Default (unlabelled) association type ids, HUBSPOT_DEFINED.
+ASSOC_TYPE_IDS = {("contacts", "companies"): 279, ("companies", "contacts"): 280, ("deals", "contacts"): 3,
+                  ("contacts", "deals"): 4, ("deals", "companies"): 341, ("companies", "deals"): 342}
+WEBHOOK_OBJECTS = {"contact": "contacts", "company": "companies", "deal": "deals"}
+
+
+def modified_prop(object: str) -> str:
+    return MODIFIED.get(object, "hs_lastmodifieddate")
+
+
+# -- values -------------------------------------------------------------------------------------
+def _iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _to_ms(value: str) -> int:
+    """Epoch ms from HubSpot's epoch-ms strings, ISO datetimes or ISO dates."""
+    v = value.strip()
+    if re.fullmatch(r"-?\d+", v):
+        return int(v)
+    if len(v) == 10:
+        return int(datetime.combine(date.fromisoformat(v), datetime.min.time(), UTC).timestamp() * 1000)
+    dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    return round((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class _Prop:
+    type: str = "string"
+    field_type: str = "text"
+
+    @property
+    def multi(self) -> bool:
+        return self.type == "enumeration" and self.field_type == "checkbox"
+
+    @property
+    def boolean(self) -> bool:
+        return self.type == "bool" or self.field_type == "booleancheckbox"
+
+
+def to_canonical(prop: _Prop, raw: Any) -> Value:
+    """HubSpot wire string → canonical value (see accord.model); blanks become None."""
+    if raw is None or raw == "":
+        return None
+    s = str(raw)
+    try:
+        if prop.boolean:
+            return s.strip().lower() == "true"
+        if prop.type == "number":
+            try:
+                return int(s)
+            except ValueError:
+                f = float(s)
+                return int(f) if f.is_integer() else f
+        if prop.type == "date":
+            return _iso_ms(_to_ms(s))[:10]
+        if prop.type == "datetime":
+            return _iso_ms(_to_ms(s))
+    except ValueError:
+        return s  # keep what HubSpot sent rather than lose it
+    if prop.multi:
+        return [x for x in s.split(";") if x]
+    return s
+
+
+def to_wire(prop: _Prop, value: Value) -> str:
+    """Canonical value → the string HubSpot expects; None/blank clears the property."""
+    if value is None or value == [] or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | tuple):
+        return ";".join(str(x) for x in value)
+    if prop.type == "date":
+        return str(value)[:10]
+    return str(value)
+
+
+FIELD_TYPES = {"number": FieldType.NUMBER, "date": FieldType.DATE, "datetime": FieldType.DATETIME,
+               "bool": FieldType.BOOL, "enumeration": FieldType.ENUM}
+
+
+# -- rate limiting -------------------------------------------------------------------------------
+class RollingWindow:
+    """At most ``limit`` requests in any ``window`` seconds, as HubSpot counts them.
+
+    A token bucket of capacity N refilled at N/10 s can let 2N requests into one rolling
+    10-second window, so this keeps a log instead. A request holds its slot from send until
+    ``window`` seconds after its response: the server saw it arrive somewhere in between,
+    so the limit holds on the server's clock too, whatever the latency. Thread-safe and
+    free of asyncio primitives, so one instance can be shared across event loops.
+    """
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = max(1, limit), window
+        self._lock = threading.Lock()
+        self._done: deque[float] = deque()
+        self._in_flight = 0
+        self._blocked_until = 0.0
+
+    def _wait(self) -> float:
+        now = time.monotonic()
+        while self._done and self._done[0] <= now - self.window:
+            self._done.popleft()
+        if now < self._blocked_until:
+            return self._blocked_until - now
+        if len(self._done) + self._in_flight < self.limit:
+            self._in_flight += 1
+            return 0.0
+        return self._done[0] + self.window - now if self._done else 0.02
+
+    async def acquire(self) -> None:
+        while True:
+            with self._lock:
+                wait = self._wait()
+            if wait <= 0:
+                return
+            await asyncio.sleep(max(wait, 0.002))
+
+    def release(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self._done.append(time.monotonic())
+
+    def block(self, seconds: float) -> None:
+        """Pause every user of this window (the server said 429: someone else shares the app)."""
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+
+
+@dataclass
+class Limits:
+    """Rate limits of one HubSpot app (credential), shared by all its connectors."""
+
+    general: RollingWindow
+    search: RollingWindow
+    calls: Counter[str] = field(default_factory=Counter)
+
+
+_LIMITS: dict[tuple[str, str], Limits] = {}
+_LIMITS_LOCK = threading.Lock()
+
+
+def shared_limits(base_url: str, token: str, rate_limit: int, search_rate: float, window: float = 10.0) -> Limits:
+    """The one :class:`Limits` for this app; later callers get the first caller's settings."""
+    with _LIMITS_LOCK:
+        key = (base_url.rstrip("/"), token)
+        if key not in _LIMITS:
+            _LIMITS[key] = Limits(RollingWindow(rate_limit, window), RollingWindow(max(1, round(search_rate)), 1.0))
+        return _LIMITS[key]
+
+
+# -- errors ----------------------------------------------------------------------------------------
+HINTS = {
+    "PROPERTY_DOESNT_EXIST": "Create the property in HubSpot (Settings › Properties) or remove it from the mapping.",
+    "READ_ONLY_VALUE": "The HubSpot property is read-only or calculated: map it one-way, from HubSpot only.",
+    "INVALID_EMAIL": "Fix the email address in the source record; HubSpot rejects malformed emails.",
+    "INVALID_OPTION": "The value is not one of the property's options: add the option in HubSpot or map the value.",
+    "INVALID_DATE": "HubSpot date properties take a date (midnight UTC); check the mapped field's type.",
+    "CONFLICT": "Another HubSpot record already has this unique value (e.g. email): merge the duplicates or "
+                "link this record to the existing one, then resync.",
+    "MISSING_SCOPES": "Give the HubSpot private app the crm.objects.*.write/read scopes it lacks "
+                      "(Settings › Integrations › Private apps), then resync.",
+    "OBJECT_NOT_FOUND": "The record was deleted or merged in HubSpot; resync deleted records to recreate it.",
+    "RATE_LIMITS": "HubSpot's rate limit was hit; Accord will retry. Lower rate_limit if other apps share it.",
+    "TRANSIENT": "HubSpot failed temporarily; the record will be retried.",
+}
+
+
+def _error_code(body: Mapping[str, Any]) -> str:
+    for e in body.get("errors") or []:
+        if isinstance(e, dict) and e.get("code"):
+            return str(e["code"])
+    m = re.search(r'"error"\s*:\s*"([A-Z_]+)"', str(body.get("message", "")))
+    return m.group(1) if m else ""
+
+
+def write_error(status: int, body: Mapping[str, Any], *, association: bool = False) -> WriteError:
+    """A HubSpot error body (or one 207 ``errors[]`` entry) as a categorised, hinted WriteError."""
+    cat = str(body.get("category", ""))
+    code = _error_code(body) or cat
+    msg = str(body.get("message", "")) or f"HTTP {status}"
+    if association:
+        return WriteError(ErrorCategory.ASSOCIATIONS, msg, "Both records must exist in HubSpot; the association "
+                          "is retried once they are synced.", code)
+    if status == 409 or cat == "CONFLICT":
+        return WriteError(ErrorCategory.DUPLICATES, msg, HINTS["CONFLICT"], cat or "CONFLICT")
+    if status == 403 or cat == "MISSING_SCOPES":
+        return WriteError(ErrorCategory.PERMISSIONS, msg, HINTS["MISSING_SCOPES"], cat or "MISSING_SCOPES")
+    if status == 404 or cat == "OBJECT_NOT_FOUND":
+        return WriteError(ErrorCategory.DELETED, msg, HINTS["OBJECT_NOT_FOUND"], "OBJECT_NOT_FOUND")
+    if status == 429 or cat == "RATE_LIMITS":
+        return WriteError(ErrorCategory.RATE_LIMIT, msg, HINTS["RATE_LIMITS"], "RATE_LIMITS")
+    if status >= 500:
+        return WriteError(ErrorCategory.TRANSIENT, msg, HINTS["TRANSIENT"], cat or str(status))
+    if cat == "VALIDATION_ERROR" or status == 400:
+        return WriteError(ErrorCategory.VALIDATION, msg, HINTS.get(code, "HubSpot rejected the values; see the "
+                          "message for the property at fault."), code or "VALIDATION_ERROR")
+    return WriteError(ErrorCategory.UNKNOWN, msg, "Unexpected HubSpot error; see the message.", code)
+
+
+def _json_body(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return {"message": resp.text[:500]}
+    return body if isinstance(body, dict) else {"results": body}
+
+
+# -- cursors -------------------------------------------------------------------------------------------
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """Resume point of the change feed: last (modified ms, record id) seen, and archive time."""
+
+    ts: int
+    id: int
+    archived: int
+
+    def encode(self) -> str:
+        return f"v1:{self.ts}:{self.id}:{self.archived}"
+
+    @staticmethod
+    def decode(text: str) -> Cursor:
+        parts = text.split(":")
+        if len(parts) != 4 or parts[0] != "v1":
+            raise ValueError(f"not a HubSpot cursor: {text!r}")
+        return Cursor(int(parts[1]), int(parts[2]), int(parts[3]))
+
+
+class HubSpotConnector(Connector):
+    vendor = "hubspot"
+    batch_size = BATCH
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        token: str,
+        base_url: str = "https://api.hubapi.com",
+        webhook_secret: str | None = None,
+        rate_limit: int | str = 190,
+        search_rate: float = 5.0,
+        lookback: float = 30.0,
+        tombstones: bool = True,
+        timeout: float = 30.0,
+        max_retries: int = 8,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        app_id: str | None = None,
+        limits: Limits | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(name)
+        self.base_url = base_url.rstrip("/")
+        self.webhook_secret = webhook_secret
+        self.lookback_ms = int(lookback * 1000)  # re-read window for the search index lag
+        self.tombstones = tombstones
+        self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
+        self.app_id = app_id  # our own sourceId in webhook events (echo suppression)
+        per_10s = RATE_TIERS[rate_limit.lower()] if isinstance(rate_limit, str) else int(rate_limit)
+        self.limits = limits or shared_limits(self.base_url, token, per_10s, search_rate)
+        self.calls: Counter[str] = Counter()  # API calls sent by this connector, by kind (incl. retries)
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
+                                       headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self._props: dict[str, dict[str, _Prop]] = {}
+        self._schemas: dict[str, ObjectSchema] = {}
+
+    @property
+    def api_calls(self) -> int:
+        return sum(self.calls.values())
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- transport ------------------------------------------------------------------------------------
+    def _delay(self, attempt: int) -> float:
+        return min(self.max_backoff, self.backoff * 2.0**attempt) * random.uniform(0.5, 1.0)
+
+    async def _request(self, method: str, path: str, kind: str, *, json: Any = None,
+                       params: Mapping[str, Any] | None = None) -> httpx.Response:
+        """One API call with rate limiting and retries; returns any non-retryable response."""
+        window = self.limits.search if kind == "search" else self.limits.general
+        problem = ""
+        for attempt in range(self.max_retries + 1):
+            await window.acquire()
+            self.calls[kind] += 1
+            self.limits.calls[kind] += 1
+            retry_after: float | None = None
+            try:
+                resp = await self._http.request(method, path, json=json, params=params)
+            except httpx.TimeoutException as e:
+                problem, resp = f"timed out ({type(e).__name__})", None
+            except httpx.TransportError as e:
+                problem, resp = f"connection failed: {e}", None
+            finally:
+                window.release()
+            if resp is not None:
+                if resp.status_code == 401:
+                    raise AuthError(f"HubSpot rejected the token: {_json_body(resp).get('message', '')}")
+                if resp.status_code not in (423, 429) and resp.status_code < 500:
+                    return resp
+                problem = f"HTTP {resp.status_code}: {_json_body(resp).get('message', resp.text[:200])}"
+                retry_after = _retry_after(resp)
+                if resp.status_code == 429:
+                    body = _json_body(resp)
+                    if retry_after is None:
+                        # no Retry-After: the rolling window frees within its length
+                        retry_after = 1.0 if body.get("policyName") == "SECONDLY" else None
+                    if retry_after is not None:
+                        window.block(retry_after)
+                elif resp.status_code == 423:
+                    retry_after = max(retry_after or 0.0, 2.0)  # "locked": HubSpot asks for ≥ 2 s
+            if attempt == self.max_retries:
+                break
+            await asyncio.sleep(max(retry_after or 0.0, self._delay(attempt)))
+        if resp is not None and resp.status_code == 429:
+            raise RateLimited(f"HubSpot rate limit: {problem}", retry_after=_retry_after(resp))
+        if resp is None and problem.startswith("connection"):
+            raise UnreachableError(f"HubSpot at {self.base_url} unreachable: {problem}")
+        raise TransientError(f"HubSpot {method} {path} failed after {self.max_retries + 1} attempts: {problem}")
+
+    async def _ok(self, method: str, path: str, kind: str, **kw: Any) -> dict[str, Any]:
+        """A call that must succeed (reads, metadata): errors raise ConnectorError with a hint."""
+        resp = await self._request(method, path, kind, **kw)
+        if resp.status_code >= 400 and resp.status_code != 207:
+            err = write_error(resp.status_code, _json_body(resp))
+            if err.category == ErrorCategory.PERMISSIONS:
+                raise AuthError(f"{err.message} — {err.hint}")
+            raise ConnectorError(f"HubSpot {method} {path}: HTTP {resp.status_code} {err.message} — {err.hint}")
+        return _json_body(resp) if resp.content else {}
+
+    # -- metadata ---------------------------------------------------------------------------------------
+    async def check(self) -> None:
+        await self._ok("GET", "/crm/v3/objects/contacts", "list", params={"limit": 1})
+
+    async def describe(self, object: str) -> ObjectSchema:
+        if object not in self._schemas:
+            body = await self._ok("GET", f"/crm/v3/properties/{object}", "properties")
+            fields: dict[str, FieldSchema] = {}
+            props: dict[str, _Prop] = {}
+            for p in body.get("results", []):
+                prop = _Prop(str(p.get("type", "string")), str(p.get("fieldType", "text")))
+                props[p["name"]] = prop
+                meta = p.get("modificationMetadata") or {}
+                fields[p["name"]] = FieldSchema(
+                    name=p["name"], label=str(p.get("label", "")),
+                    type=FieldType.BOOL if prop.boolean else FIELD_TYPES.get(prop.type, FieldType.TEXT),
+                    read_only=bool(meta.get("readOnlyValue", False)),
+                    calculated=bool(p.get("calculated")) or prop.field_type == "calculation_equation",
+                    options=tuple(Option(str(o["value"]), str(o.get("label", o["value"])))
+                                  for o in p.get("options") or [] if not prop.boolean))
+            self._props[object], self._schemas[object] = props, ObjectSchema(object, fields)
+        return self._schemas[object]
+
+    async def _types(self, object: str) -> dict[str, _Prop]:
+        if object not in self._props:
+            await self.describe(object)
+        return self._props[object]
+
+    def _record(self, object: str, types: dict[str, _Prop], raw: Mapping[str, Any],
+                fields: Sequence[str] | None = None) -> Record:
+        props = raw.get("properties") or {}
+        names = list(fields) if fields is not None else list(props)
+        values = {n: to_canonical(types.get(n, _Prop()), props.get(n)) for n in names}
+        updated = props.get(modified_prop(object)) or raw.get("updatedAt")
+        archived = bool(raw.get("archived"))
+        return Record(id=str(raw["id"]), properties=values, archived=archived,
+                      updated_at=_iso_ms(_to_ms(str(raw.get("archivedAt") if archived and raw.get("archivedAt")
+                                                    else updated))) if updated else None,
+                      created_at=_iso_ms(_to_ms(str(raw["createdAt"]))) if raw.get("createdAt") else None)
+
+    # -- reading ------------------------------------------------------------------------------------------
+    async def _list(self, object: str, fields: Sequence[str], archived: bool = False) -> AsyncIterator[
+            tuple[list[dict[str, Any]], str | None]]:
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": BATCH, "properties": ",".join(fields), "archived": str(archived).lower()}
+            if after:
+                params["after"] = after
+            body = await self._ok("GET", f"/crm/v3/objects/{object}", "list", params=params)
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            yield body.get("results", []), after
+            if not after:
+                return
+
+    async def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        types = await self._types(object)
+        async for results, after in self._list(object, fields):
+            yield Page([self._record(object, types, r, fields) for r in results], after)
+
+    async def _search(self, object: str, filters: list[dict[str, Any]], sort: tuple[str, str], fields: Sequence[str],
+                      limit: int = SEARCH_PAGE, after: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"filterGroups": [{"filters": filters}] if filters else [],
+                                "sorts": [{"propertyName": sort[0], "direction": sort[1]}],
+                                "properties": list(fields), "limit": limit}
+        if after:
+            body["after"] = after
+        return await self._ok("POST", f"/crm/v3/objects/{object}/search", "search", json=body)
+
+    async def change_cursor(self, object: str) -> str:
+        # The newest change the search index shows, at id 0 so records sharing its timestamp
+        # are read again (harmless) rather than skipped; tombstones from the server's "now".
+        mod = modified_prop(object)
+        resp = await self._request("POST", f"/crm/v3/objects/{object}/search", "search", json={
+            "filterGroups": [], "sorts": [{"propertyName": mod, "direction": "DESCENDING"}],
+            "properties": [mod], "limit": 1})
+        body = _json_body(resp)
+        if resp.status_code >= 400:
+            raise ConnectorError(f"HubSpot search failed: {body.get('message', resp.status_code)}")
+        results = body.get("results") or []
+        ts = _to_ms(results[0]["properties"][mod]) if results and results[0]["properties"].get(mod) else 0
+        server_now = _server_ms(resp) or ts
+        return Cursor(ts, 0, server_now).encode()
+
+    async def changes(self, object: str, cursor: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        start = Cursor.decode(cursor)
+        types = await self._types(object)
+        mod = modified_prop(object)
+        props = list(dict.fromkeys([*fields, mod, "hs_object_id"]))
+        best = start  # page cursors never move backwards, even inside the look-back window
+        ts, last_id = (start.ts - self.lookback_ms, 0) if self.lookback_ms else (start.ts, start.id)
+        seen: set[tuple[str, str | None]] = set()
+
+        def emit(raws: list[dict[str, Any]]) -> list[Record]:
+            out = []
+            for r in raws:
+                rec = self._record(object, types, r, fields)
+                if (rec.id, rec.updated_at) not in seen:  # dedupe within the pass
+                    seen.add((rec.id, rec.updated_at))
+                    out.append(rec)
+            return out
+
+        while True:
+            # Phase A: the rest of timestamp `ts`, by id: restarts the query instead of paging
+            # with `after`, so even > 10,000 records sharing one timestamp never hit the cap.
+            while True:
+                body = await self._search(object, [
+                    {"propertyName": mod, "operator": "EQ", "value": str(ts)},
+                    {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}],
+                    ("hs_object_id", "ASCENDING"), props)
+                results = body.get("results", [])
+                if results:
+                    last_id = int(results[-1]["id"])
+                    best = max(best, Cursor(ts, last_id, start.archived))
+                    yield Page(emit(results), best.encode())
+                if len(results) < SEARCH_PAGE:
+                    break
+            # Phase B: the next page of later timestamps. Ties have no guaranteed order, so
+            # only timestamps wholly inside the page are taken; the last one goes to phase A.
+            body = await self._search(object, [{"propertyName": mod, "operator": "GT", "value": str(ts)}],
+                                      (mod, "ASCENDING"), props)
+            results = body.get("results", [])
+            if not results:
+                break
+            stamps = [_to_ms(r["properties"][mod]) for r in results]
+            if len(results) < SEARCH_PAGE:
+                top = max(stamps)
+                top_id = max(int(r["id"]) for r, s in zip(results, stamps, strict=True) if s == top)
+                best = max(best, Cursor(top, top_id, start.archived))
+                yield Page(emit(results), best.encode())
+                break
+            top = stamps[-1]
+            done = [r for r, s in zip(results, stamps, strict=True) if s < top]
+            if done:
+                t_done = max(s for s in stamps if s < top)
+                id_done = max(int(r["id"]) for r, s in zip(results, stamps, strict=True) if s == t_done)
+                best = max(best, Cursor(t_done, id_done, start.archived))
+                yield Page(emit(done), best.encode())
+            ts, last_id = top, 0
+        if self.tombstones:
+            async for page in self._tombstones(object, types, fields, start, best):
+                yield page
+        elif best != start:
+            yield Page([], best.encode())
+
+    async def _tombstones(self, object: str, types: dict[str, _Prop], fields: Sequence[str], start: Cursor,
+                          best: Cursor) -> AsyncIterator[Page]:
+        # HubSpot has no "deleted since" query: list the archived records (kept 90 days) and
+        # keep those archived after the cursor (less the look-back, the listing lags too).
+        since, newest = start.archived - self.lookback_ms, start.archived
+        async for results, after in self._list(object, fields, archived=True):
+            recs = []
+            for r in results:
+                at = _to_ms(str(r.get("archivedAt") or r.get("updatedAt")))
+                newest = max(newest, at)
+                if at > since:
+                    recs.append(self._record(object, types, r, fields))
+            cursor = Cursor(best.ts, best.id, newest if not after else start.archived)
+            if recs or not after:
+                yield Page(recs, cursor.encode())
+
+    async def read(self, object: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        types = await self._types(object)
+        out: list[Record] = []
+        for chunk in _chunks(list(dict.fromkeys(ids)), BATCH):
+            body = await self._ok("POST", f"/crm/v3/objects/{object}/batch/read", "batch_read",
+                                  json={"inputs": [{"id": i} for i in chunk], "properties": list(fields),
+                                        "propertiesWithHistory": []})
+            found = [self._record(object, types, r, fields) for r in body.get("results", [])]
+            out += found
+            missing = set(chunk) - {r.id for r in found}
+            if missing:  # deleted ones come back as tombstones
+                gone = await self._ok("POST", f"/crm/v3/objects/{object}/batch/read", "batch_read",
+                                      params={"archived": "true"}, json={"inputs": [{"id": i} for i in missing],
+                                                                         "properties": list(fields),
+                                                                         "propertiesWithHistory": []})
+                out += [self._record(object, types, r, fields) for r in gone.get("results", [])]
+        return out
+
+    async def find(self, object: str, field: str, values: Sequence[Value], fields: Sequence[str]) -> list[Record]:
+        types = await self._types(object)
+        prop = types.get(field, _Prop())
+        wire = [to_wire(prop, v) for v in values if v not in (None, "")]
+        if prop.type == "string":
+            wire = [w.strip().lower() for w in wire]  # HubSpot matches IN on lower-cased strings
+        out: dict[str, Record] = {}
+        for chunk in _chunks(list(dict.fromkeys(wire)), BATCH):
+            after: str | None = None
+            while True:
+                body = await self._search(object, [{"propertyName": field, "operator": "IN", "values": chunk}],
+                                          ("hs_object_id", "ASCENDING"), fields, after=after)
+                for r in body.get("results", []):
+                    out.setdefault(str(r["id"]), self._record(object, types, r, fields))
+                after = ((body.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        return list(out.values())
+
+    # -- writing --------------------------------------------------------------------------------------------
+    async def _wire_props(self, object: str, props: Mapping[str, Value]) -> dict[str, str]:
+        types = await self._types(object)
+        return {k: to_wire(types.get(k, _Prop()), v) for k, v in props.items()}
+
+    async def _batch(self, object: str, op: str, inputs: list[dict[str, Any]],
+                     key: Callable[[dict[str, Any]], str]) -> list[WriteResult]:
+        """POST one batch; one WriteResult per input, matched by ``key`` (trace id / id / email).
+
+        207 errors name their input in ``context``; a batch rejected as a whole (one bad input
+        fails the lot) is split in halves until the bad inputs stand alone.
+        """
+        if not inputs:
+            return []
+        types = await self._types(object)
+        resp = await self._request("POST", f"/crm/v3/objects/{object}/batch/{op}", f"batch_{op}",
+                                   json={"inputs": inputs})
+        body = _json_body(resp)
+        if resp.status_code >= 400:
+            if len(inputs) == 1:
+                return [WriteResult.failure(write_error(resp.status_code, body), inputs[0].get("id"))]
+            mid = len(inputs) // 2
+            return (await self._batch(object, op, inputs[:mid], key)) + (await self._batch(object, op, inputs[mid:],
+                                                                                             key))
+        by_key: dict[str, WriteResult] = {}
+        raws = body.get("results", [])
+        for raw in raws:
+            rec = self._record(object, types, raw)
+            for k in _result_keys(raw):
+                by_key[k] = WriteResult.success(rec.id, rec)
+        for err in body.get("errors", []):
+            ctx = err.get("context") or {}
+            failure = write_error(int(err.get("status") if str(err.get("status", "")).isdigit() else 400), err)
+            for k in [*ctx.get("objectWriteTraceId", []), *ctx.get("ids", [])]:
+                by_key.setdefault(str(k).lower(), WriteResult.failure(failure))
+        results: list[WriteResult | None] = [by_key.get(key(i).lower()) for i in inputs]
+        if None in results and not body.get("errors") and len(raws) == len(inputs) \
+                and not any(r.get("objectWriteTraceId") for r in raws):
+            # no trace ids echoed and nothing failed: HubSpot answers in input order
+            results = [WriteResult.success(str(r["id"]), self._record(object, types, r)) for r in raws]
+        out: list[WriteResult] = []
+        for item, res in zip(inputs, results, strict=True):
+            if res is None and len(inputs) > 1:
+                out += await self._batch(object, op, [item], key)  # unaccounted for: ask again alone
+            else:
+                out.append(res or WriteResult.failure(WriteError(
+                    ErrorCategory.UNKNOWN, "HubSpot returned no result for this record", "Resync the record.")))
+        return out
+
+    async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
+        results: list[WriteResult | None] = [None] * len(items)
+        wired = [await self._wire_props(object, it) for it in items]
+        upserts = [i for i, w in enumerate(wired) if object == "contacts" and w.get("email", "").strip()]
+        creates = [i for i in range(len(items)) if i not in set(upserts)]
+        # Contacts with an email: upsert on email, so a create retried after a lost response
+        # (or racing the lagging search index) updates instead of duplicating.
+        for group in _unique_groups(upserts, lambda i: wired[i]["email"].strip().lower()):
+            for chunk in _chunks(group, BATCH):
+                inputs = [{"id": wired[i]["email"].strip().lower(), "idProperty": "email", "objectWriteTraceId": str(i),
+                           "properties": {k: v for k, v in wired[i].items() if v != ""}} for i in chunk]
+                for i, r in zip(chunk, await self._batch(object, "upsert", inputs, _trace_key), strict=True):
+                    results[i] = r
+        for chunk in _chunks(creates, BATCH):
+            inputs = [{"objectWriteTraceId": str(i), "properties": {k: v for k, v in wired[i].items() if v != ""}}
+                      for i in chunk]
+            for i, r in zip(chunk, await self._batch(object, "create", inputs, _trace_key), strict=True):
+                results[i] = r
+        return [r for r in results if r is not None]
+
+    async def update(self, object: str, items: Sequence[tuple[str, Mapping[str, Value]]]) -> list[WriteResult]:
+        results: list[WriteResult | None] = [None] * len(items)
+        wired = [await self._wire_props(object, props) for _, props in items]
+        for group in _unique_groups(list(range(len(items))), lambda i: str(items[i][0])):
+            for chunk in _chunks(group, BATCH):
+                inputs = [{"id": str(items[i][0]), "objectWriteTraceId": str(i), "properties": wired[i]} for i in chunk]
+                for i, r in zip(chunk, await self._batch(object, "update", inputs, _trace_key), strict=True):
+                    results[i] = r if not r.ok else WriteResult.success(str(items[i][0]), r.record)
+        return [r if r is not None else WriteResult.failure(WriteError(ErrorCategory.UNKNOWN, "no result"))
+                for r in results]
+
+    async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]:
+        out: list[WriteResult] = []
+        for chunk in _chunks(list(ids), BATCH):
+            resp = await self._request("POST", f"/crm/v3/objects/{object}/batch/archive", "batch_archive",
+                                       json={"inputs": [{"id": i} for i in chunk]})
+            if resp.status_code < 400:  # 204: HubSpot archives what exists and ignores the rest
+                out += [WriteResult.success(i) for i in chunk]
+            else:
+                err = write_error(resp.status_code, _json_body(resp))
+                out += [WriteResult.failure(err, i) for i in chunk]
+        return out
+
+    # -- lists, pipelines, associations -------------------------------------------------------------------
+    async def list_members(self, object: str, list_name: str) -> frozenset[str]:
+        from urllib.parse import quote
+
+        found = await self._ok("GET", f"/crm/v3/lists/object-type-id/{OBJECT_TYPE_IDS.get(object, object)}/name/"
+                                      f"{quote(list_name, safe='')}", "lists")
+        list_id = found["list"]["listId"]
+        members: set[str] = set()
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 250}
+            if after:
+                params["after"] = after
+            body = await self._ok("GET", f"/crm/v3/lists/{list_id}/memberships", "lists", params=params)
+            members.update(str(m["recordId"]) for m in body.get("results", []))
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return frozenset(members)
+
+    async def pipelines(self, object: str) -> list[Pipeline]:
+        body = await self._ok("GET", f"/crm/v3/pipelines/{object}", "pipelines")
+        return [Pipeline(str(p["id"]), str(p["label"]),
+                         tuple(Stage(str(s["id"]), str(s["label"]))
+                               for s in sorted(p.get("stages", []), key=lambda s: s.get("displayOrder", 0))))
+                for p in sorted(body.get("results", []), key=lambda p: p.get("displayOrder", 0)) if not p.get("archived")]
+
+    async def associations(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {str(i): [] for i in ids}
+        pending = [{"id": str(i)} for i in dict.fromkeys(ids)]
+        while pending:
+            chunk, pending = pending[:BATCH], pending[BATCH:]
+            body = await self._ok("POST", f"/crm/v4/associations/{from_object}/{to_object}/batch/read",
+                                  "associations", json={"inputs": chunk})
+            for r in body.get("results", []):
+                fid = str(r["from"]["id"])
+                out.setdefault(fid, []).extend(str(t["toObjectId"]) for t in r.get("to", []))
+                nxt = ((r.get("paging") or {}).get("next") or {}).get("after")
+                if nxt:  # more than one page of associations for this record
+                    pending.append({"id": fid, "after": nxt})
+            # ids with no associations come back as 207 errors: they stay []
+        return {k: list(dict.fromkeys(v)) for k, v in out.items()}
+
+    async def associate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        type_id = ASSOC_TYPE_IDS.get((from_object, to_object))
+        if type_id is None:
+            raise ConnectorError(f"no default HubSpot association from {from_object} to {to_object}")
+        out: list[WriteResult] = []
+        for chunk in _chunks(list(pairs), BATCH):
+            resp = await self._request("POST", f"/crm/v4/associations/{from_object}/{to_object}/batch/create",
+                                       "associations", json={"inputs": [
+                                           {"from": {"id": f}, "to": {"id": t}, "types": [
+                                               {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}
+                                           for f, t in chunk]})
+            body = _json_body(resp)
+            if resp.status_code >= 400 and resp.status_code != 207:
+                err = write_error(resp.status_code, body, association=True)
+                out += [WriteResult.failure(err, f"{f}:{t}") for f, t in chunk]
+                continue
+            done = {(str(r.get("fromObjectId")), str(r.get("toObjectId"))) for r in body.get("results", [])}
+            failed: dict[tuple[str, str], WriteError] = {}
+            for e in body.get("errors", []):
+                ctx = e.get("context") or {}
+                for f, t in zip(ctx.get("fromObjectId", []), ctx.get("toObjectId", []), strict=False):
+                    failed[(str(f), str(t))] = write_error(400, e, association=True)
+            for f, t in chunk:
+                if (f, t) in done:
+                    out.append(WriteResult.success(f"{f}:{t}"))
+                else:
+                    out.append(WriteResult.failure(failed.get((f, t)) or WriteError(
+                        ErrorCategory.ASSOCIATIONS, "association not created", "Resync both records."), f"{f}:{t}"))
+        return out
+
+    # -- webhooks ---------------------------------------------------------------------------------------------
+    def verify_webhook(self, method: str, uri: str, body: bytes | str, headers: Mapping[str, str],
+                       now: float | None = None) -> bool:
+        """Check a webhook request against this app's secret (v3 signature)."""
+        if not self.webhook_secret:
+            return False
+        h = {k.lower(): v for k, v in headers.items()}
+        return verify_signature_v3(self.webhook_secret, method, uri, body, h.get("x-hubspot-request-timestamp", ""),
+                                   h.get("x-hubspot-signature-v3", ""), now)
+
+    def webhook_changes(self, events: Iterable[Mapping[str, Any]], seen: SeenEvents | None = None) -> WebhookChanges:
+        own = {self.app_id} if self.app_id else set()
+        return webhook_changes(events, own_source_ids=own, seen=seen)
+
+
+# -- helpers ------------------------------------------------------------------------------------------------
+def _chunks(items: list[Any], n: int) -> list[list[Any]]:
+    return [items[i:i + n] for i in range(0, len(items), n)]
+
+
+def _unique_groups(indexes: list[int], key: Callable[[int], str]) -> list[list[int]]:
+    """Split so no group holds the same key twice (HubSpot rejects duplicate ids in a batch)."""
+    groups: list[list[int]] = []
+    used: list[set[str]] = []
+    for i in indexes:
+        k = key(i)
+        for g, u in zip(groups, used, strict=True):
+            if k not in u:
+                g.append(i)
+                u.add(k)
+                break
+        else:
+            groups.append([i])
+            used.append({k})
+    return groups
+
+
+def _trace_key(item: dict[str, Any]) -> str:
+    return str(item.get("objectWriteTraceId") or item.get("id"))
+
+
+def _result_keys(raw: Mapping[str, Any]) -> list[str]:
+    keys = [str(raw["id"])]
+    if raw.get("objectWriteTraceId") is not None:
+        keys.insert(0, str(raw["objectWriteTraceId"]))
+    email = (raw.get("properties") or {}).get("email")
+    if email:
+        keys.append(str(email).lower())
+    return [k.lower() for k in keys]
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _server_ms(resp: httpx.Response) -> int | None:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return int(parsedate_to_datetime(resp.headers["date"]).timestamp() * 1000)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# -- webhook helpers -------------------------------------------------------------------------------------------
+# HubSpot decodes these escapes in the URI before signing (v3 signature docs).
+_URI_DECODE = {"%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'", "%28": "(",
+               "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";"}
+
+
+def verify_signature_v3(secret: str, method: str, uri: str, body: bytes | str, timestamp: str | int,
+                        signature: str, now: float | None = None) -> bool:
+    """True if ``signature`` is HubSpot's v3 signature of this request and is < 5 minutes old.
+
+    ``now`` is seconds since the epoch (default: the current time); ``timestamp`` is the
+    ``X-HubSpot-Request-Timestamp`` header (ms). Compared in constant time.
+    """
+    try:
+        ts_ms = int(str(timestamp))
+    except ValueError:
+        return False
+    now_ms = (time.time() if now is None else now) * 1000
+    if abs(now_ms - ts_ms) >= 300_000:  # a replayed or stale request
+        return False
+    for code, char in _URI_DECODE.items():
+        uri = uri.replace(code, char).replace(code.lower(), char)
+    raw = body.encode() if isinstance(body, str) else body
+    msg = method.upper().encode() + uri.encode() + raw + str(timestamp).encode()
+    want = base64.b64encode(hmac.new(secret.encode(), msg, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(want.encode(), signature.encode())
+
+
+class SeenEvents:
+    """The last ``size`` webhook eventIds (HubSpot may deliver an event more than once)."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._order: deque[str] = deque()
+        self._set: set[str] = set()
+        self.size = size
+
+    def add(self, event_id: str) -> bool:
+        """False if already seen."""
+        if event_id in self._set:
+            return False
+        self._set.add(event_id)
+        self._order.append(event_id)
+        if len(self._order) > self.size:
+            self._set.discard(self._order.popleft())
+        return True
+
+
+@dataclass
+class WebhookChanges:
+    changed: dict[str, set[str]] = field(default_factory=dict)  # object -> ids created/changed by others
+    deleted: dict[str, set[str]] = field(default_factory=dict)  # object -> ids deleted by others
+    echoes: dict[str, set[str]] = field(default_factory=dict)  # object -> ids only Accord itself touched
+    duplicates: int = 0  # events dropped as already seen
+    ignored: int = 0  # event types Accord does not use
+
+
+def webhook_changes(events: Iterable[Mapping[str, Any]], *, own_source_ids: Iterable[str] = (),
+                    seen: SeenEvents | None = None, app_is_own: bool = True) -> WebhookChanges:
+    """Turn a webhook batch into changed/deleted ids per object, deduped and echo-flagged.
+
+    An event is an *echo* when its ``sourceId`` is Accord's own: one of ``own_source_ids``
+    or, with ``app_is_own``, the receiving app's ``appId`` (Accord writes with the same
+    private app that receives the webhooks). Echo-only ids are reported apart so the engine
+    can skip them (it should still compare values: a user may have edited in between).
+    """
+    own = {str(s) for s in own_source_ids}
+    out = WebhookChanges()
+    seen = seen or SeenEvents()
+    touched_by_others: set[tuple[str, str]] = set()
+    for ev in events:
+        if not seen.add(str(ev.get("eventId"))):
+            out.duplicates += 1
+            continue
+        prefix, _, action = str(ev.get("subscriptionType", "")).partition(".")
+        object = WEBHOOK_OBJECTS.get(prefix)
+        if object is None or action not in ("creation", "propertyChange", "deletion", "restore"):
+            out.ignored += 1
+            continue
+        oid = str(ev.get("objectId"))
+        source = str(ev.get("sourceId", ""))
+        echo = source in own or (app_is_own and ev.get("changeSource") == "INTEGRATION"
+                                 and source == str(ev.get("appId")))
+        if echo:
+            out.echoes.setdefault(object, set()).add(oid)
+            continue
+        touched_by_others.add((object, oid))
+        bucket = out.deleted if action == "deletion" else out.changed
+        bucket.setdefault(object, set()).add(oid)
+    for object, ids in out.echoes.items():
+        ids -= {oid for o, oid in touched_by_others if o == object}
+    out.echoes = {k: v for k, v in out.echoes.items() if v}
+    return out
+
+
+def from_config(name: str, app: Any) -> HubSpotConnector:
+    """Build the connector from an ``apps:`` entry (accord.config.HubSpotApp)."""
+    return HubSpotConnector(
+        name,
+        token=app.token,
+        base_url=getattr(app, "base_url", "https://api.hubapi.com"),
+        webhook_secret=getattr(app, "webhook_secret", None),
+        rate_limit=getattr(app, "rate_limit", 190),
+        search_rate=getattr(app, "search_rate", 5.0),
+        lookback=getattr(app, "search_lookback", 30.0),
+        app_id=getattr(app, "app_id", None),
+    )

@@ -294,6 +294,9 @@ def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None
     if cfg is not None:
         issues.extend(semantic_issues(cfg))
     if issues or cfg is None:
+        # A missing variable already explains why its key is empty: one message per key.
+        env_paths = {i.path for i in issues if i.message.startswith("environment variable")}
+        issues = [i for i in issues if i.path not in env_paths or i.message.startswith("environment variable")]
         raise ConfigError(file, issues)
     return cfg
 

@@ -342,6 +342,7 @@ class SyncRunner:
         theirs = self.store.key_owners(name, other, wanted)
         rows = self.store.links_by_id(list(set(own.values()) | set(theirs.values())))
         local: dict[str, Link] = {}
+        claimed: set[str] = set()  # rows paired with a record of this page already
         out: list[tuple[Record, Link, str | None]] = []
         for rec in records:
             link = existing.get(rec.id)
@@ -372,9 +373,10 @@ class SyncRunner:
             match = next((rows[theirs[k]] for k in ks if k in theirs and theirs[k] in rows
                           and rows[theirs[k]].id_of(side) is None
                           and rows[theirs[k]].reason != ExcludedReason.DUPLICATE
-                          and all(rows[theirs[k]] is not lk for lk in local.values())), None)
+                          and theirs[k] not in claimed), None)
             if match is not None:
                 link = match
+                claimed.add(link.id)
                 link.set_id(side, rec.id)
                 w.touch(link)
                 self.counters.linked += 1
@@ -482,7 +484,8 @@ class SyncRunner:
 
     def _unchanged(self, rec: Record, side: Side, link: Link) -> bool:
         base = link.base(side) or {}
-        return all(canon(rec.properties.get(m.field(side))) == canon(base.get(m.field(side))) for m in self._spec().mappings)
+        props = rec.properties
+        return all(canon(props.get(f)) == canon(base.get(f)) for f in self._spec().mapped(side))
 
     async def _find_twins(self, side: Side, unmatched: list[tuple[Record, Link]], w: PageWrite) -> dict[str, Record]:
         """Incremental creates: a record the other app has but the index has not seen yet is linked, not duplicated."""
@@ -518,9 +521,11 @@ class SyncRunner:
         creates: dict[Side, list[_Item]] = {L: [], R: []}
         updates: dict[Side, list[_Item]] = {L: [], R: []}
         archives: dict[Side, list[_Item]] = {L: [], R: []}
+        writing: list[_Item] = []
         for it in items:
             link, plan = it.link, it.plan
-            w.touch(link)
+            if not plan.writes or link.id in w.new:
+                w.touch(link)
             if plan.deleted is not None:
                 link.set_deleted(plan.deleted, True)
             self.counters.conflicts += plan.conflicts
@@ -532,6 +537,7 @@ class SyncRunner:
                     link.left_base, link.right_base = plan.left_base, plan.right_base
                     self.counters.unchanged += 1
                 continue
+            writing.append(it)
             if plan.create:
                 creates[plan.create].append(it)
             for s in (L, R):
@@ -540,7 +546,9 @@ class SyncRunner:
             if plan.archive:
                 archives[plan.archive].append(it)
         if creates[L] or creates[R]:
-            await self._record_intents(creates, w)
+            # Everything decided so far is saved together with the create intents.
+            self._record_intents(creates, w)
+            self.store.save(name, w)
             w = PageWrite()
         failed: dict[str, set[Side]] = {}
         for s in (L, R):
@@ -551,7 +559,7 @@ class SyncRunner:
             if updates[s]:
                 results = await self._batched(s, "update", [(str(it.link.id_of(s)), it.plan.update[s]) for it in updates[s]])
                 for it, res in zip(updates[s], results, strict=True):
-                    self._after_write(it, s, res, failed, "updated")
+                    self._after_write(it, s, res, failed)
             if archives[s]:
                 results = await self._batched(s, "archive", [str(it.link.id_of(s)) for it in archives[s]])
                 for it, res in zip(archives[s], results, strict=True):
@@ -560,11 +568,9 @@ class SyncRunner:
                         self.counters.archived[s.value] += 1
                     else:
                         self._fail(it, s, res, failed)
-        for it in items:
+        for it in writing:
             link, plan = it.link, it.plan
             w.touch(link)
-            if not plan.writes:
-                continue
             if link.id in failed:
                 link.attempts += 1
                 for s in (L, R):  # sides written successfully keep their new base
@@ -590,7 +596,7 @@ class SyncRunner:
         else:
             link.right_base = base
 
-    async def _record_intents(self, creates: dict[Side, list[_Item]], w: PageWrite) -> None:
+    def _record_intents(self, creates: dict[Side, list[_Item]], w: PageWrite) -> None:
         """Commit "about to create on side S" with the record's keys, before sending the create."""
         name = self.cfg.name
         for s, items in creates.items():
@@ -607,8 +613,8 @@ class SyncRunner:
                         w.add_keys.append((s.value, k, it.link.id))
                         it.intent_keys.append(k)
                         taken.add(k)
-                w.touch(it.link)
-        self.store.save(name, w)
+                if it.link.id not in w.new:
+                    w.pending[it.link.id] = s.value
 
     async def _batched(self, side: Side, op: str, payload: list[Any]) -> list[WriteResult]:
         conn = self.conn[side]
@@ -633,7 +639,7 @@ class SyncRunner:
             w.drop_keys.extend((s.value, k) for k in it.intent_keys)
             self._fail(it, s, res, failed)
 
-    def _after_write(self, it: _Item, s: Side, res: WriteResult, failed: dict[str, set[Side]], kind: str) -> None:
+    def _after_write(self, it: _Item, s: Side, res: WriteResult, failed: dict[str, set[Side]]) -> None:
         if res.ok:
             it.stored[s] = res.record
             self.counters.updated[s.value] += 1

@@ -7,6 +7,7 @@ are all resolved here, once, so the merge itself only compares and copies values
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from accord import catalog
@@ -70,6 +71,18 @@ class SyncSpec:
     created_after: str | None = None
     stage_field: dict[Side, str] = field(default_factory=dict)
     broken: tuple[BrokenMapping, ...] = ()
+
+    @cached_property
+    def left_fields(self) -> tuple[str, ...]:
+        return tuple(m.left for m in self.mappings)
+
+    @cached_property
+    def right_fields(self) -> tuple[str, ...]:
+        return tuple(m.right for m in self.mappings)
+
+    def mapped(self, side: Side) -> tuple[str, ...]:
+        """The mapped field names of ``side``, in mapping order."""
+        return self.left_fields if side is Side.LEFT else self.right_fields
 
     def writes_to(self, side: Side) -> bool:
         """Whether the sync's direction lets the engine write to ``side`` at all."""

@@ -57,7 +57,8 @@ def excluded(reason: ExcludedReason, message: str = "") -> PairPlan:
 
 
 def _values(rec: Record, spec: SyncSpec, side: Side) -> dict[str, Value]:
-    return {m.field(side): canon(rec.properties.get(m.field(side))) for m in spec.mappings}
+    props = rec.properties
+    return {f: canon(props.get(f)) for f in spec.mapped(side)}
 
 
 def _stage_ok(spec: SyncSpec, rec: Record | None, side: Side) -> bool:
@@ -111,6 +112,9 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
         v = canon(src.properties.get(m.field(src_side)))
         if v is None:
             continue
+        if m.left_type == m.right_type and m.values_to(dst) is None:
+            props[m.field(dst)] = v
+            continue
         try:
             props[m.field(dst)] = canon(convert(v, m.type(src_side), m.type(dst), m.values_to(dst)))
         except (ValueError, TypeError) as e:
@@ -119,7 +123,7 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
         return _failing_values(errors)
     props.update(_constants_for(spec, dst, None))
     src_base = _values(src, spec, src_side)
-    dst_base = {m.field(dst): canon(props.get(m.field(dst))) for m in spec.mappings}
+    dst_base = {f: canon(props.get(f)) for f in spec.mapped(dst)}
     plan = PairPlan(create=dst, create_props=props)
     plan.left_base, plan.right_base = (src_base, dst_base) if src_side is Side.LEFT else (dst_base, src_base)
     return plan

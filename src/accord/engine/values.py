@@ -15,10 +15,13 @@ def is_blank(v: Value) -> bool:
 
 def canon(v: Value) -> Value:
     """One representation per value: blanks become ``None``, integral floats become ints."""
-    if is_blank(v):
-        return None
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
+    t = type(v)  # exact-type dispatch: this runs for every field of every record
+    if t is str:
+        return v if v and not v.isspace() else None
+    if t is float:
+        return int(v) if v.is_integer() else v
+    if t is list:
+        return v or None
     return v
 
 

@@ -1,0 +1,135 @@
+"""Engine benchmark: plan + apply an initial two-way sync between two in-memory apps.
+
+Each side has N contacts (50% of them on both sides, with conflicting values), 10
+mapped fields, and the index is SQLite on disk. The apps generate their records on the
+fly so that the peak RSS measured is the engine's, not the fake apps' storage: it must
+stay flat as N grows (streaming). Each size runs in its own process.
+
+    python bench/engine.py                 # 10k and 100k per side, prints a table
+    python bench/engine.py --sizes 10000 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from accord.config import parse_config
+from accord.connectors.base import Connector
+from accord.connectors.memory import STANDARD_FIELDS
+from accord.index import Store
+from accord.model import FieldSchema, ObjectSchema, Page, Record, Value, WriteResult
+from accord.runner import SyncRunner
+
+FIELDS = ["first_name", "last_name", "email", "phone", "company_name", "job_title", "country", "city", "industry", "notes"]
+
+
+class SyntheticApp(Connector):
+    """Contacts ``offset … offset+n-1`` generated on demand; writes are counted, not stored."""
+
+    vendor = "memory"
+
+    def __init__(self, name: str, n: int, offset: int, page_size: int = 1000) -> None:
+        super().__init__(name)
+        self.n, self.offset, self.page_size = n, offset, page_size
+        self.batch_size = 100
+        self.ids = itertools.count(1)
+        self.writes = 0
+
+    def _record(self, i: int) -> Record:
+        tag = self.name
+        props = {"first_name": f"First{i}", "last_name": f"Last{i}", "email": f"user{i}@example.com",
+                 "phone": f"+1555{i:07d}" if tag == "left" or i % 2 else f"+1666{i:07d}",
+                 "company_name": f"Company {i % 5000}", "job_title": "Engineer" if i % 3 else None,
+                 "country": "DE", "city": f"City {i % 100}", "industry": "Software", "notes": f"note {i} {tag}"}
+        return Record(f"{tag}-{i}", props, "2024-01-01T00:00:00.000Z", "2024-01-01T00:00:00.000Z")
+
+    async def describe(self, object: str) -> ObjectSchema:
+        return ObjectSchema(object, {f: FieldSchema(f, t) for f, t in STANDARD_FIELDS["contacts"].items()})
+
+    async def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:  # type: ignore[override]
+        for start in range(self.offset, self.offset + self.n, self.page_size):
+            stop = min(start + self.page_size, self.offset + self.n)
+            yield Page([self._record(i) for i in range(start, stop)])
+
+    async def change_cursor(self, object: str) -> str:
+        return "0"
+
+    async def changes(self, object: str, cursor: str, fields: Sequence[str]) -> AsyncIterator[Page]:  # type: ignore[override]
+        return
+        yield
+
+    async def read(self, object: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        return [self._record(int(i.rsplit("-", 1)[1])) for i in ids if not i.startswith(f"{self.name}-new")]
+
+    async def find(self, object: str, field: str, values: Sequence[Value], fields: Sequence[str]) -> list[Record]:
+        return []
+
+    async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
+        self.writes += len(items)
+        return [WriteResult.success(f"{self.name}-new-{next(self.ids)}") for _ in items]
+
+    async def update(self, object: str, items: Sequence[tuple[str, Mapping[str, Value]]]) -> list[WriteResult]:
+        self.writes += len(items)
+        return [WriteResult.success(rid) for rid, _ in items]
+
+    async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]:
+        return [WriteResult.success(i) for i in ids]
+
+
+def run_one(n: int) -> dict[str, Any]:
+    cfg = parse_config({"apps": {"left": {"type": "memory"}, "right": {"type": "memory"}}, "syncs": [{
+        "name": "contacts", "left": {"app": "left", "object": "contacts"}, "right": {"app": "right", "object": "contacts"},
+        "mappings": [{"left": "notes", "right": "notes"}]}]}, env={})
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{tmp}/index.db")
+        left, right = SyntheticApp("left", n, 0), SyntheticApp("right", n, n // 2)
+        runner = SyncRunner(cfg.syncs[0], store, left, right)
+        t0 = time.perf_counter()
+        res = asyncio.run(runner.run())
+        elapsed = time.perf_counter() - t0
+        counts = store.counts("contacts")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"records_per_side": n, "records_processed": 2 * n, "seconds": round(elapsed, 2),
+            "records_per_second": round(2 * n / elapsed), "peak_rss_mb": round(rss_mb, 1),
+            "linked": res.counters.linked, "created": res.counters.created, "updated": res.counters.updated,
+            "status": counts}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one)))
+        return
+    rows = []
+    for n in args.sizes:
+        # A fresh process per size: peak RSS is per run, not the maximum of all runs.
+        out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True)
+        rows.append(json.loads(out.stdout))
+        r = rows[-1]
+        print(f"{n:>9,} per side: {r['records_per_second']:>7,} records/s  {r['seconds']:>7}s  "
+              f"peak RSS {r['peak_rss_mb']} MB  status {r['status']}")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.processor() or ''}".strip(", ")
+    results = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
+    results["engine"] = {"machine": machine, "index": "SQLite (WAL) on local disk", "runs": rows}
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

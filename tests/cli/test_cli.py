@@ -1,0 +1,135 @@
+"""The accord command line, run as a real process against apps persisted to JSON files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import person
+
+from accord.connectors.memory import MemoryApp
+
+ACCORD = [sys.executable, "-m", "accord.cli"]
+
+
+def accord(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*ACCORD, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    a = MemoryApp("a", path=str(tmp_path / "a.json"))
+    b = MemoryApp("b", path=str(tmp_path / "b.json"))
+    a.user_create("contacts", person("Ann", "Lee", "ann@x.com", phone="1"))
+    a.user_create("contacts", person("Bob", "Ray", "=HYPERLINK(1)@x.com"))
+    a.user_create("contacts", person("No", "Mail", None))
+    b.user_create("contacts", person("Ann", "Lee", "ann@x.com", city="Oslo"))
+    b.user_create("contacts", person("Cy", "Do", "cy@x.com"))
+    a.save()
+    b.save()
+    (tmp_path / "accord.yaml").write_text(f"""
+state: sqlite:///{tmp_path}/accord.db
+apps:
+  a: {{type: memory, path: {tmp_path}/a.json}}
+  b: {{type: memory, path: {tmp_path}/b.json}}
+syncs:
+  - name: contacts
+    left: {{app: a, object: contacts}}
+    right: {{app: b, object: contacts}}
+    mappings:
+      - {{left: notes, right: notes}}
+""")
+    return tmp_path
+
+
+def test_check_ok_and_config_error_exit_2(project: Path) -> None:
+    r = accord("check", "-c", "accord.yaml", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert "contacts: ok" in r.stdout
+    bad = project / "bad.yaml"
+    bad.write_text((project / "accord.yaml").read_text().replace("{left: notes, right: notes}",
+                                                                 "{left: notes, right: notes}\n      - {left: score, right: vip}"))
+    r = accord("check", "-c", "bad.yaml", cwd=project)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "bad.yaml: syncs[0].mappings[1].right: type-incompatible: score (number) ↔ vip (bool)"
+    (project / "typo.yaml").write_text("apps: {a: {type: memory, pth: x}}\n")
+    r = accord("check", "-c", "typo.yaml", cwd=project)
+    assert (r.returncode, r.stderr.strip()) == (2, "typo.yaml: apps.a.pth: unknown key")
+
+
+def test_plan_writes_nothing_then_sync_does(project: Path) -> None:
+    before = (project / "b.json").read_text()
+    r = accord("plan", "-c", "accord.yaml", "--json", cwd=project)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)[0]
+    assert plan["created"] == {"left": 1, "right": 1} and plan["excluded"] == {"no_match_key": 1}
+    assert (project / "b.json").read_text() == before
+    st = json.loads(accord("status", "-c", "accord.yaml", "--json", cwd=project).stdout)[0]
+    assert st["last_run"] is None and st["counts"] == {}  # the real index was not touched either
+
+    r = accord("sync", "-c", "accord.yaml", "--json", cwd=project)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)[0]
+    assert res["kind"] == "initial" and res["created"] == plan["created"]
+    b = MemoryApp("b", path=str(project / "b.json"))
+    assert sorted(str(x.properties["email"]) for x in b.live("contacts")) == ["=HYPERLINK(1)@x.com", "ann@x.com", "cy@x.com"]
+    r = accord("sync", "-c", "accord.yaml", "--json", cwd=project)
+    assert json.loads(r.stdout)[0]["kind"] == "incremental"
+
+    r = accord("status", "-c", "accord.yaml", "--json", cwd=project)
+    st = json.loads(r.stdout)[0]
+    assert st["counts"] == {"excluded": 1, "syncing": 3} and st["last_run"]["kind"] == "incremental"
+
+
+def test_records_export_formats_and_formula_neutralised(project: Path) -> None:
+    accord("sync", "-c", "accord.yaml", cwd=project)
+    r = accord("records", "-c", "accord.yaml", "--sync", "contacts", "--status", "syncing", cwd=project)
+    rows = list(csv.DictReader(r.stdout.splitlines()))
+    assert len(rows) == 3
+    assert any(row["label"] == "'=HYPERLINK(1)@x.com" for row in rows)
+    r = accord("records", "-c", "accord.yaml", "--sync", "contacts", "--status", "excluded", "--format", "json", cwd=project)
+    assert [x["reason"] for x in json.loads(r.stdout)] == ["no_match_key"]
+    out = project / "ex.xlsx"
+    r = accord("records", "-c", "accord.yaml", "--sync", "contacts", "--status", "syncing", "--format", "xlsx", "-o", str(out), cwd=project)
+    assert r.returncode == 0 and out.stat().st_size > 0
+    from openpyxl import load_workbook
+    assert load_workbook(out).active.max_row == 4  # type: ignore[union-attr]
+    assert accord("records", "-c", "accord.yaml", "--status", "weird", cwd=project).returncode == 2
+
+
+def test_disable_enable(project: Path) -> None:
+    assert accord("disable", "contacts", "-c", "accord.yaml", cwd=project).returncode == 0
+    r = accord("sync", "-c", "accord.yaml", "--json", cwd=project)
+    assert json.loads(r.stdout) == [] and "disabled" in r.stderr
+    assert accord("enable", "contacts", "-c", "accord.yaml", cwd=project).returncode == 0
+    r = accord("sync", "-c", "accord.yaml", "--json", cwd=project)
+    assert json.loads(r.stdout)[0]["kind"] == "initial"
+    assert accord("disable", "nope", "-c", "accord.yaml", cwd=project).returncode == 2
+
+
+def test_resync_preview_then_apply(project: Path) -> None:
+    accord("sync", "-c", "accord.yaml", cwd=project)
+    b = MemoryApp("b", path=str(project / "b.json"))
+    rid = next(x.id for x in b.live("contacts") if x.properties["email"] == "cy@x.com")
+    b.purge("contacts", rid)
+    b.save()
+    accord("sync", "-c", "accord.yaml", "--full", cwd=project)
+    r = accord("resync", "-c", "accord.yaml", "--sync", "contacts", "--deleted-in", "right", cwd=project)
+    assert "1 record(s) deleted in the right app would be recreated" in r.stdout
+    assert "cy@x.com" in r.stdout
+    r = accord("resync", "-c", "accord.yaml", "--sync", "contacts", "--deleted-in", "right", "--yes", cwd=project)
+    assert "recreated 1 record(s)" in r.stdout
+    b = MemoryApp("b", path=str(project / "b.json"))
+    assert any(x.properties["email"] == "cy@x.com" for x in b.live("contacts"))
+
+
+def test_demo_runs_offline(tmp_path: Path) -> None:
+    r = accord("demo", "--no-serve", "--records", "120", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Sync summary" in r.stdout and "contacts" in r.stdout

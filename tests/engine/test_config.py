@@ -1,0 +1,125 @@
+"""accord.yaml parsing and validation: every error names the file, the key path and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accord.config import ConfigError, config_hash, load_config, parse_config, parse_duration
+from accord.connectors.memory import MemoryApp
+from accord.engine.mapping import compile_sync
+
+
+def doc(**sync: Any) -> dict[str, Any]:
+    base = {"name": "contacts", "left": {"app": "hs", "object": "contacts"}, "right": {"app": "sf", "object": "Contact"}}
+    base.update(sync)
+    return {"apps": {"hs": {"type": "hubspot", "token": "${HS_TOKEN}"},
+                     "sf": {"type": "salesforce", "instance_url": "https://x", "access_token": "t"}},
+            "syncs": [base]}
+
+
+def issues(raw: Any, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as e:
+        parse_config(raw, "accord.yaml", env={"HS_TOKEN": "x"} if env is None else env)
+    return e.value.render().splitlines()
+
+
+def test_valid_config_with_env_expansion() -> None:
+    cfg = parse_config(doc(mappings=[{"left": "phone", "right": "Phone", "rule": "prefer-right-unless-blank"}]),
+                       env={"HS_TOKEN": "secret"})
+    assert cfg.apps["hs"].token == "secret"  # type: ignore[union-attr]
+    assert cfg.apps["hs"].poll == 300.0
+    assert cfg.syncs[0].mappings[0].rule == "prefer-right-unless-blank"
+
+
+def test_missing_env_var_is_named() -> None:
+    assert issues(doc(), env={}) == ["accord.yaml: apps.hs.token: environment variable HS_TOKEN is not set"]
+
+
+def test_unknown_keys_are_rejected_with_their_path() -> None:
+    raw = doc(mappings=[{"left": "phone", "right": "Phone", "rulez": "x"}])
+    raw["apps"]["sf"]["colour"] = "red"
+    assert issues(raw) == ["accord.yaml: apps.sf.colour: unknown key"]
+    raw = doc(mappings=[{"left": "phone", "right": "Phone", "rulez": "x"}])
+    assert issues(raw) == ["accord.yaml: syncs[0].mappings[0].rulez: unknown key"]
+
+
+def test_bad_rule_and_unknown_app() -> None:
+    out = issues(doc(mappings=[{"left": "phone", "right": "Phone", "rule": "sometimes"}]))
+    assert out[0].startswith("accord.yaml: syncs[0].mappings[0].rule: Input should be")
+    raw = doc()
+    raw["syncs"][0]["right"]["app"] = "nope"
+    assert issues(raw) == ["accord.yaml: syncs[0].right.app: unknown app 'nope'; defined: hs, sf"]
+
+
+def test_field_mapped_twice() -> None:
+    out = issues(doc(mappings=[{"left": "phone", "right": "Phone"}, {"left": "mobilephone", "right": "Phone"}]))
+    assert out == ["accord.yaml: syncs[0].mappings[1].right: field 'Phone' is mapped twice (also in mappings[0])"]
+
+
+def test_required_mapping_cannot_change_or_go_missing() -> None:
+    out = issues(doc(mappings=[{"left": "email", "right": "Secondary_Email__c"}]))
+    assert out == ["accord.yaml: syncs[0].mappings[0].right: email ↔ Email is a required mapping and cannot be changed"]
+    out = issues(doc(defaults=False, mappings=[{"left": "email", "right": "Email"}]))
+    assert "accord.yaml: syncs[0].mappings: required mapping firstname ↔ FirstName is missing" in out
+    assert len(out) == 2
+
+
+def test_type_incompatible_mapping_against_schemas() -> None:
+    raw = {"apps": {"a": {"type": "memory"}, "b": {"type": "memory"}}, "syncs": [{
+        "name": "s", "left": {"app": "a", "object": "contacts"}, "right": {"app": "b", "object": "contacts"},
+        "mappings": [{"left": "phone", "right": "phone"}, {"left": "score", "right": "vip"},
+                     {"left": "birthday", "right": "notes"}, {"left": "notes", "right": "score", "direction": "left-to-right"}]}]}
+    cfg = parse_config(raw, env={})
+    a = MemoryApp("a")
+    schema = a.objects["contacts"].schema
+    from accord.model import ObjectSchema
+    s = ObjectSchema("contacts", schema)
+    spec, errs = compile_sync(cfg.syncs[0], "memory", "memory", s, s, path="syncs[0]")
+    assert [(e.path, e.message) for e in errs] == [
+        ("syncs[0].mappings[1].right", "type-incompatible: score (number) ↔ vip (bool)"),
+        ("syncs[0].mappings[3].right", "type-incompatible: notes (text) ↔ score (number) can only flow right to left"),
+    ]
+    # date → text is allowed one way only: the mapping narrows to left-to-right
+    m = next(m for m in spec.mappings if m.left == "birthday")
+    assert (m.to_right, m.to_left) == (True, False)
+
+
+def test_load_config_file_errors(tmp_path: Path) -> None:
+    p = tmp_path / "accord.yaml"
+    p.write_text("apps: [unclosed\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(p) in e.value.render() and "not valid YAML" in e.value.render()
+    with pytest.raises(ConfigError):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_durations_and_hash() -> None:
+    assert parse_duration("5m") == 300 and parse_duration("1h") == 3600 and parse_duration(30) == 30
+    with pytest.raises(ValueError):
+        parse_duration("soon")
+    a = parse_config(doc(), env={"HS_TOKEN": "x"}).syncs[0]
+    b = parse_config(doc(direction="left-to-right"), env={"HS_TOKEN": "x"}).syncs[0]
+    assert config_hash(a) != config_hash(b)
+
+
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.one_of(json_like, st.fixed_dictionaries({"apps": json_like, "syncs": json_like})))
+def test_fuzz_config_never_crashes(raw: Any) -> None:
+    """Any document either parses or gives a ConfigError: never another exception."""
+    try:
+        parse_config(raw, env={})
+    except ConfigError as e:
+        assert e.issues

@@ -135,6 +135,9 @@ def to_wire(sf_type: str | None, v: Value) -> Any:
     return v
 
 
+_SOQL_ESCAPES = str.maketrans({"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
 def soql_literal(sf_type: str | None, v: Value) -> str:
     if v is None:
         return "null"
@@ -146,7 +149,7 @@ def soql_literal(sf_type: str | None, v: Value) -> str:
         return soql_datetime(parse_ts(str(v)))
     if sf_type == "date":
         return str(v)[:10]
-    escaped = str(v).replace("\\", "\\\\").replace("'", "\\'")
+    escaped = str(v).translate(_SOQL_ESCAPES)
     return f"'{escaped}'"
 
 

@@ -34,7 +34,7 @@ _TOKEN = re.compile(
     | (?P<punct>[(),])
     | (?P<word>[A-Za-z_][A-Za-z0-9_.]*)
     )""",
-    re.VERBOSE,
+    re.VERBOSE | re.DOTALL,
 )
 
 _KEYWORDS = {
@@ -57,6 +57,13 @@ def parse_datetime(text: str) -> datetime:
     return datetime.fromisoformat(s).astimezone(UTC)
 
 
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
+
+
+def _unescape(s: str) -> str:
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), s, flags=re.DOTALL)
+
+
 def _tokens(q: str) -> list[Tok]:
     out: list[Tok] = []
     pos = 0
@@ -75,7 +82,7 @@ def _tokens(q: str) -> list[Tok]:
         elif kind == "num":
             out.append(Tok("lit", text, float(text) if "." in text else int(text)))
         elif kind == "str":
-            out.append(Tok("lit", text, re.sub(r"\\(.)", r"\1", text[1:-1])))
+            out.append(Tok("lit", text, _unescape(text[1:-1])))
         elif kind == "word" and text.lower() in _KEYWORDS:
             low = text.lower()
             if low in ("null", "true", "false"):

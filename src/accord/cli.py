@@ -15,7 +15,14 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from accord.config import Config, ConfigError, load_config
@@ -208,7 +215,7 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
     """Per sync: records syncing, failing and excluded, the last run and its lag."""
     cfg = _load(config)
     store = Store(cfg.state)
-    rows = []
+    rows: list[dict[str, Any]] = []
     from datetime import UTC, datetime
 
     from accord.engine.values import parse_ts

@@ -42,7 +42,7 @@ def seed_apps(crm: MemoryApp, sales: MemoryApp, records: int, seed: int) -> None
     for i in range(records):
         first, last = fake.first_name(), fake.last_name()
         email = f"{first}.{last}.{i}@{fake.free_email_domain()}".lower()
-        base = {"first_name": first, "last_name": last, "email": email, "phone": fake.phone_number(),
+        base: dict[str, str | None] = {"first_name": first, "last_name": last, "email": email, "phone": fake.phone_number(),
                 "job_title": fake.job(), "city": fake.city(), "country": fake.country()}
         roll = rnd.random()
         if roll < 0.03:

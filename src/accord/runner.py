@@ -311,7 +311,7 @@ class SyncRunner:
 
     async def _sync_right_page(self, records: Sequence[Record]) -> None:
         """Phase 2: pair each right record with the index and sync the pair."""
-        name, p = self.cfg.name, self.pass_id
+        p = self.pass_id
         w = PageWrite()
         paired = self._pair(R, records, w)
         items = []
@@ -450,7 +450,6 @@ class SyncRunner:
                                *, force: bool = False) -> None:
         """Sync records of ``side`` that changed: pair them, read the other side, plan, write."""
         spec = self._spec()
-        name = self.cfg.name
         other = side.other
         w = PageWrite()
         paired = self._pair(side, records, w)
@@ -524,6 +523,7 @@ class SyncRunner:
         writing: list[_Item] = []
         for it in items:
             link, plan = it.link, it.plan
+            link.snapshot = None  # only needed until the pair is planned: keeps index rows small
             if not plan.writes or link.id in w.new:
                 w.touch(link)
             if plan.deleted is not None:

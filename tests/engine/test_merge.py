@@ -108,8 +108,7 @@ def test_property_change_on_one_side_ends_on_both(old: str | None, new: str | No
     out = merge_field(fm(rule), left, right, old, old, winner=winner)
     final_l = out.left_value if out.write_left else left
     final_r = out.right_value if out.write_right else right
-    norm = (lambda v: v or None)
-    assert norm(final_l) == norm(final_r) == norm(new)
+    assert (final_l or None) == (final_r or None) == (new or None)
 
 
 @given(l=values, r=values, bl=values, br=values, rule=st.sampled_from(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from helpers import Pair, by_email, person
 
 from accord.model import ErrorCategory, FieldSchema, FieldType, Pipeline, Stage, TransientError, WriteError
+from helpers import Pair, by_email, person
 
 
 async def test_initial_sync_with_overlap_merges_and_creates() -> None:

@@ -196,9 +196,10 @@ class MemoryApp(Connector):
         target = path or self.path
         if not target:
             return
-        data = {"seq": self.seq, "next_id": next(self._ids), "clock": iso(self._clock), "lists": {k: sorted(v) for k, v in self.lists.items()},
+        next_id = next(self._ids)
+        self._ids = itertools.count(next_id)
+        data = {"seq": self.seq, "next_id": next_id, "clock": iso(self._clock), "lists": {k: sorted(v) for k, v in self.lists.items()},
                 "objects": {k: list(o.records.values()) for k, o in self.objects.items()}}
-        self._ids = itertools.count(data["next_id"])
         tmp = Path(target).with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
         tmp.replace(target)

@@ -63,8 +63,8 @@ def _agree(m: FieldMap, left: Value, right: Value) -> bool:
     """Both sides hold the same value under the mapping (in either direction it flows)."""
     try:
         if m.to_right:
-            return _to(m, left, Side.RIGHT) == canon(right)
-        return _to(m, right, Side.LEFT) == canon(left)
+            return bool(_to(m, left, Side.RIGHT) == canon(right))
+        return bool(_to(m, right, Side.LEFT) == canon(left))
     except (ValueError, TypeError):
         return False
 

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import person
 
 from accord.connectors.memory import MemoryApp
+from helpers import person
 
 ACCORD = [sys.executable, "-m", "accord.cli"]
 

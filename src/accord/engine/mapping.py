@@ -198,7 +198,7 @@ def compile_sync(
             elif is_user:
                 issues.append(ConfigIssue(f"{p}.right", f"{m.left} ↔ {m.right} cannot flow in this sync's direction ({cfg.direction})"))
             continue
-        if mdir == "left-to-right" and not to_r or mdir == "right-to-left" and not to_l:
+        if (mdir == "left-to-right" and not to_r) or (mdir == "right-to-left" and not to_l):
             issues.append(ConfigIssue(f"{p}.direction", f"{m.left} ↔ {m.right} cannot flow {mdir}: the target is read-only"))
             continue
         lr: dict[str, str] | None = None

@@ -10,10 +10,10 @@ import itertools
 import json
 import os
 import time
-from operator import attrgetter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 

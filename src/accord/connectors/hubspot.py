@@ -329,6 +329,7 @@ class HubSpotConnector(Connector):
                                        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
         self._props: dict[str, dict[str, _Prop]] = {}
         self._schemas: dict[str, ObjectSchema] = {}
+        self._describe_locks: dict[str, asyncio.Lock] = {}
 
     @property
     def api_calls(self) -> int:
@@ -399,23 +400,28 @@ class HubSpotConnector(Connector):
         await self._ok("GET", "/crm/v3/objects/contacts", "list", params={"limit": 1})
 
     async def describe(self, object: str) -> ObjectSchema:
-        if object not in self._schemas:
-            body = await self._ok("GET", f"/crm/v3/properties/{object}", "properties")
-            fields: dict[str, FieldSchema] = {}
-            props: dict[str, _Prop] = {}
-            for p in body.get("results", []):
-                prop = _Prop(str(p.get("type", "string")), str(p.get("fieldType", "text")))
-                props[p["name"]] = prop
-                meta = p.get("modificationMetadata") or {}
-                fields[p["name"]] = FieldSchema(
-                    name=p["name"], label=str(p.get("label", "")),
-                    type=FieldType.BOOL if prop.boolean else FIELD_TYPES.get(prop.type, FieldType.TEXT),
-                    read_only=bool(meta.get("readOnlyValue", False)),
-                    calculated=bool(p.get("calculated")) or prop.field_type == "calculation_equation",
-                    options=tuple(Option(str(o["value"]), str(o.get("label", o["value"])))
-                                  for o in p.get("options") or [] if not prop.boolean))
-            self._props[object], self._schemas[object] = props, ObjectSchema(object, fields)
+        # one fetch per object even when many concurrent tasks ask at once
+        async with self._describe_locks.setdefault(object, asyncio.Lock()):
+            if object not in self._schemas:
+                await self._describe(object)
         return self._schemas[object]
+
+    async def _describe(self, object: str) -> None:
+        body = await self._ok("GET", f"/crm/v3/properties/{object}", "properties")
+        fields: dict[str, FieldSchema] = {}
+        props: dict[str, _Prop] = {}
+        for p in body.get("results", []):
+            prop = _Prop(str(p.get("type", "string")), str(p.get("fieldType", "text")))
+            props[p["name"]] = prop
+            meta = p.get("modificationMetadata") or {}
+            fields[p["name"]] = FieldSchema(
+                name=p["name"], label=str(p.get("label", "")),
+                type=FieldType.BOOL if prop.boolean else FIELD_TYPES.get(prop.type, FieldType.TEXT),
+                read_only=bool(meta.get("readOnlyValue", False)),
+                calculated=bool(p.get("calculated")) or prop.field_type == "calculation_equation",
+                options=tuple(Option(str(o["value"]), str(o.get("label", o["value"])))
+                              for o in p.get("options") or [] if not prop.boolean))
+        self._props[object], self._schemas[object] = props, ObjectSchema(object, fields)
 
     async def _types(self, object: str) -> dict[str, _Prop]:
         if object not in self._props:

@@ -317,6 +317,9 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
                                    "supports OAuth 2.0 authentication and you can find more details at "
                                    "https://developers.hubspot.com/docs/methods/auth/oauth-overview"))
         fault = sb.draw_fault()
+        if fault is not None:
+            with sb._lock:
+                sb.counters[f"fault_{fault}"] += 1
         if fault == "timeout":
             await asyncio.sleep(sb.faults.hang_seconds)
             return _error(ApiError(504, "GATEWAY_TIMEOUT", "The request timed out and was not processed."))
@@ -327,25 +330,30 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
                                f"publicapi:private-app-api-calls-ten-secondly:{sb.app_id_for(token)}",
                                sb.faults.retry_after)
         with sb._lock:
+            limited: JSONResponse | None = None
+            headers: dict[str, str] = {}
             if kind == "search":
                 # search has its own per-second bucket and sends no rate-limit headers
                 ok, _, wait = sb._window.hit(f"search:{s.portal_id}", s.search_rate, 1.0)
                 if not ok:
-                    return _rate_error("SECONDLY", "You have reached your secondly limit.", "publicapi:crm-search",
-                                       wait)
-                headers: dict[str, str] = {}
+                    limited = _rate_error("SECONDLY", "You have reached your secondly limit.", "publicapi:crm-search",
+                                          wait)
+            elif sb._daily[token] >= s.daily_limit:
+                limited = _rate_error("DAILY", "You have reached your daily limit.",
+                                      f"publicapi:private-app-api-calls-daily:{s.portal_id}", 3600,
+                                      sb.rate_headers(token, 0))
             else:
-                if sb._daily[token] >= s.daily_limit:
-                    return _rate_error("DAILY", "You have reached your daily limit.",
-                                       f"publicapi:private-app-api-calls-daily:{s.portal_id}", 3600,
-                                       sb.rate_headers(token, 0))
                 ok, remaining, wait = sb._window.hit(f"app:{sb.app_id_for(token)}", s.rate_limit, s.rate_window)
-                if not ok:
-                    return _rate_error("TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.",
-                                       f"publicapi:private-app-api-calls-ten-secondly:{sb.app_id_for(token)}",
-                                       wait, sb.rate_headers(token, 0))
-                sb._daily[token] += 1
-                headers = sb.rate_headers(token, remaining)
+                if ok:
+                    sb._daily[token] += 1
+                    headers = sb.rate_headers(token, remaining)
+                else:
+                    limited = _rate_error("TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.",
+                                          f"publicapi:private-app-api-calls-ten-secondly:{sb.app_id_for(token)}",
+                                          wait, sb.rate_headers(token, 0))
+            if limited is not None:
+                sb.counters["rate_limited"] += 1  # real (not injected) 429s: what benchmarks must keep at 0
+                return limited
         request.state.source = sb.integration_source(token)
         response: Response = await call_next(request)
         response.headers.update(headers)

@@ -392,6 +392,46 @@ def demo(
                                           console=out, progress=progress_bar)))
 
 
+SANDBOXES = ("hubspot", "salesforce")
+
+
+@app.command()
+def sandbox(
+    vendors: Annotated[list[str], typer.Argument(help="hubspot and/or salesforce")],
+    port: Annotated[int, typer.Option("--port", help="first port; further vendors take the next ones")] = 8101,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    records: Annotated[int, typer.Option("--records", help="records seeded per object (0 = empty)")] = 100,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    token: Annotated[str | None, typer.Option("--token", help="accept only this bearer token")] = None,
+) -> None:
+    """Run vendor API sandboxes over HTTP (Salesforce over TLS, as its clients require)."""
+    unknown = [v for v in vendors if v not in SANDBOXES]
+    if unknown:
+        raise _fail(EXIT_CONFIG, f"unknown sandbox {unknown[0]!r}; available: {', '.join(SANDBOXES)}")
+    if len(vendors) > 1:
+        import subprocess
+
+        procs = [subprocess.Popen([sys.executable, "-m", "accord.cli", "sandbox", v, "--port", str(port + i), "--host", host,
+                                   "--records", str(records), "--seed", str(seed), *(["--token", token] if token else [])])
+                 for i, v in enumerate(vendors)]
+        try:
+            for p in procs:
+                p.wait()
+        finally:
+            for p in procs:
+                p.terminate()
+        return
+    if vendors[0] == "hubspot":
+        from accord.sandbox import hubspot
+
+        out.print(f"HubSpot sandbox on http://{host}:{port}  ({records} records per object)")
+        hubspot.serve(host=host, port=port, records=records, seed=seed, token=token)
+    else:
+        from accord.sandbox.salesforce.app import serve
+
+        serve(host=host, port=port, records=records, seed=seed, token=token)
+
+
 def main() -> None:
     try:
         app()

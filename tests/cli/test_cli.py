@@ -133,3 +133,29 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     r = accord("demo", "--no-serve", "--records", "120", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "Sync summary" in r.stdout and "contacts" in r.stdout
+
+
+def test_sandbox_command_serves_hubspot_api(tmp_path: Path) -> None:
+    import time
+
+    import httpx
+
+    from accord.sandbox.server import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([*ACCORD, "sandbox", "hubspot", "--port", str(port), "--records", "3", "--token", "t0k"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}/crm/v3/objects/contacts"
+        for _ in range(100):
+            try:
+                r = httpx.get(url, headers={"Authorization": "Bearer t0k"})
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert r.status_code == 200 and len(r.json()["results"]) == 3
+        assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert accord("sandbox", "zoho", cwd=tmp_path).returncode == 2

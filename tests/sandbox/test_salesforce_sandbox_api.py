@@ -195,3 +195,15 @@ async def test_admin_routes(api: httpx.AsyncClient, sb: SalesforceSandbox) -> No
     assert len((await api.get("/_sandbox/records/Lead")).json()) == 5
     assert (await api.get("/_sandbox/stats")).json()["calls"] == 0
     assert (await api.post("/_sandbox/clock", json={"advance_seconds": 60})).status_code == 200
+
+
+def test_seeding_is_deterministic() -> None:
+    def names(seed: int) -> list[tuple[str, str | None]]:
+        sandbox = SalesforceSandbox(SandboxSettings(records=20, seed=seed))
+        return [(r["Name"], r["AccountId"]) for r in sandbox.records("Opportunity")]
+
+    assert names(5) == names(5) != names(6)
+    sandbox = SalesforceSandbox(SandboxSettings(records=20, seed=5))
+    contacts = sandbox.records("Contact")
+    assert len(contacts) == 20 and all(c["LastName"] for c in contacts)
+    assert len({c["Email"] for c in contacts if c["Email"]}) == len([c for c in contacts if c["Email"]])

@@ -414,7 +414,7 @@ class SalesforceConnector(Connector):
         now = await self._server_now()
         start = (since - self.overlap).replace(second=0, microsecond=0)  # getDeleted ignores seconds
         start = min(start, now - timedelta(minutes=1))  # and wants a window of a minute or more
-        window = {"start": iso(start), "end": iso(now)}
+        window = {"start": start.strftime("%Y-%m-%dT%H:%M:%S+00:00"), "end": now.strftime("%Y-%m-%dT%H:%M:%S+00:00")}
         deleted = await self._json("GET", f"sobjects/{object}/deleted/", params=window)
         covered = parse_ts(deleted["latestDateCovered"]) if deleted.get("latestDateCovered") else now
         gone = [Record(id=d["id"], properties={}, updated_at=iso(parse_ts(d["deletedDate"])), archived=True)

@@ -131,3 +131,10 @@ def test_property_merge_converges_in_one_step(l, r, rule, winner) -> None:  # ty
     nr = out.right_value if out.write_right else r
     again = merge_field(m, nl, nr, nl, nr, winner=winner)
     assert not (again.write_left or again.write_right)
+
+
+@given(l=values, r=values, rule=st.sampled_from(["default", "two-way"]), winner=sides, newer=st.one_of(st.none(), sides))
+def test_property_untouched_field_produces_no_write(l, r, rule, winner, newer) -> None:  # type: ignore[no-untyped-def]
+    """Both sides equal to their bases: nothing to write, whatever the values and the winner."""
+    out = merge_field(fm(rule), l, r, l, r, winner=winner, newer=newer)
+    assert not (out.write_left or out.write_right or out.conflict)

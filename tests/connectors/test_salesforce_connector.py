@@ -230,6 +230,13 @@ async def test_budget_cap(sb: SalesforceSandbox) -> None:
                 await conn.describe("Contact")
                 conn._schemas.clear()
         assert sb.api_used == 50 and conn.api_used == 50
+        with pytest.raises(BudgetExhausted):  # no call is made while the budget is spent
+            await conn.check()
+        assert sb.api_used == 50
+        sb.set_limits(used=10)  # the rolling 24 hours freed calls: a periodic re-check notices
+        conn.budget_recheck = 0
+        await conn.check()
+        assert conn.api_used == 12
     finally:
         await conn.aclose()
     conn = connector(sb, api_budget=1.0)

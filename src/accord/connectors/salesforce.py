@@ -32,6 +32,7 @@ import contextlib
 import random
 import re
 import ssl
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -253,6 +254,8 @@ class SalesforceConnector(Connector):
         self.retries = 0
         self.api_used: int | None = None  # org-wide usage and limit from Sforce-Limit-Info
         self.api_limit: int | None = None
+        self.budget_recheck = 300.0  # seconds between usage checks once the budget is spent
+        self._usage_seen = 0.0
         self._skew: timedelta | None = None  # server clock minus ours, from the Date header
         self._schemas: dict[str, dict[str, Any]] = {}
         ctx: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
@@ -272,13 +275,27 @@ class SalesforceConnector(Connector):
         m = re.search(r"api-usage=(\d+)/(\d+)", resp.headers.get("sforce-limit-info", ""))
         if m:
             self.api_used, self.api_limit = int(m.group(1)), int(m.group(2))
+            self._usage_seen = time.monotonic()
         dates = resp.headers.get_list("date")
         if dates:  # the last Date header is the app's when a server adds its own as well
             with contextlib.suppress(TypeError, ValueError):
                 self._skew = parsedate_to_datetime(dates[-1]) - datetime.now(UTC)
 
-    def _check_budget(self) -> None:
-        if self.api_limit and self.api_used is not None and self.api_used >= int(self.api_budget * self.api_limit):
+    def _over_budget(self) -> bool:
+        return bool(self.api_limit and self.api_used is not None
+                    and self.api_used >= int(self.api_budget * self.api_limit))
+
+    async def _check_budget(self) -> None:
+        if not self._over_budget():
+            return
+        # Usage is a rolling 24 hours: now and then spend one call to see whether it went down,
+        # otherwise a long-running service would stay stopped after the first exhaustion.
+        if time.monotonic() - self._usage_seen > self.budget_recheck:
+            self._usage_seen = time.monotonic()
+            self.api_calls += 1
+            with contextlib.suppress(httpx.HTTPError):
+                self._note(await self._http.get(self._url("limits")))
+        if self._over_budget():
             raise BudgetExhausted(
                 f"{self.name}: {self.api_used} of {self.api_limit} daily Salesforce API calls used; Accord may use "
                 f"up to {self.api_budget:.0%} (api_budget)"
@@ -288,7 +305,7 @@ class SalesforceConnector(Connector):
         """One API call with retries; returns 2xx/3xx/4xx responses, raises for the rest."""
         error: ConnectorError = TransientError(f"{self.name}: no attempt made")
         for attempt in range(self.max_retries + 1):
-            self._check_budget()
+            await self._check_budget()
             retry_after: float | None = None
             self.api_calls += 1
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 
+import httpx
 import pytest
 
 from accord.connectors.salesforce import ResyncRequired, SalesforceConnector, from_config
@@ -300,3 +301,16 @@ async def test_auth_and_from_config(sb: SalesforceSandbox) -> None:
     finally:
         await conn.aclose()
         sb.settings.token = None
+
+
+async def test_in_process_without_a_server() -> None:
+    """The demo can skip TLS and sockets: the connector talks to the ASGI app directly."""
+    sandbox = SalesforceSandbox(records=3)
+    conn = SalesforceConnector("sf", "https://sandbox.invalid", "token",
+                               transport=httpx.ASGITransport(app=sandbox.app))
+    try:
+        pages = await collect(conn.scan("Account", ["Name"]))
+        assert len(pages[0].records) == 3
+        assert (await conn.create("Account", [{"Name": "In-process"}]))[0].ok
+    finally:
+        await conn.aclose()

@@ -28,7 +28,7 @@ class Connector(abc.ABC):
     async def describe(self, object: str) -> ObjectSchema:
         """Fields of ``object`` with type, read-only/calculated flags and options."""
 
-    async def check(self) -> None:
+    async def check(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Raise AuthError/UnreachableError when the app can't be used."""
 
     # -- reading --------------------------------------------------------------------
@@ -89,5 +89,5 @@ class Connector(abc.ABC):
     ) -> list[WriteResult]:
         raise NotImplementedError(f"{self.vendor} has no associations")
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release HTTP clients and persist state."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from fastapi import FastAPI, Request, Response
 
 from accord.connectors.hubspot import (
     HubSpotConnector,
@@ -215,3 +218,30 @@ def test_webhook_changes_dedupes_and_flags_echoes() -> None:
     assert out.changed == {"contacts": {"10"}, "companies": {"20"}} and out.deleted == {"deals": {"30"}}
     assert out.echoes == {"contacts": {"11"}} and out.duplicates == 1 and out.ignored == 1
     assert webhook_changes(events[:1], seen=seen).duplicates == 1  # remembered across batches
+
+
+async def test_webhooks_end_to_end_with_echo_suppression(hs: HubSpotConnector, sandbox: HubSpotSandbox) -> None:
+    hs.webhook_secret = "app-secret"
+    batches: list[list[dict[str, object]]] = []
+    app = FastAPI()
+
+    @app.post("/hooks")
+    async def hook(request: Request) -> Response:
+        body = await request.body()
+        if not hs.verify_webhook("POST", str(request.url), body, dict(request.headers)):
+            return Response(status_code=401)
+        batches.append(json.loads(body))
+        return Response(status_code=200)
+
+    with ServerThread(app) as rx:
+        sandbox.configure_webhooks(f"{rx.url}/hooks", "app-secret")
+        mine = await hs.create("contacts", [{"email": "echo@example.com", "firstname": "Echo"}])
+        theirs = sandbox.user_create("contacts", {"email": "user@example.com"})
+        await hs.update("contacts", [(theirs["id"], {"firstname": "Both"})])  # user + Accord touched it
+        gone = sandbox.records("deals")[0]["id"]
+        sandbox.user_delete("deals", gone)
+        assert await asyncio.to_thread(sandbox.flush_webhooks, 10)
+    assert sandbox.webhooks.stats.failed_attempts == 0  # every signature verified
+    out = hs.webhook_changes([e for b in batches for e in b])
+    assert out.echoes == {"contacts": {mine[0].id}}
+    assert out.changed == {"contacts": {theirs["id"]}} and out.deleted == {"deals": {gone}}

@@ -936,4 +936,6 @@ def from_config(name: str, app: Any) -> HubSpotConnector:
         search_rate=getattr(app, "search_rate", 5.0),
         lookback=getattr(app, "search_lookback", 30.0),
         app_id=getattr(app, "app_id", None),
+        tombstones=getattr(app, "tombstones", True),
+        timeout=getattr(app, "timeout", 30.0),
     )

@@ -208,7 +208,8 @@ class Counters:
     read: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
 
     def exclude(self, reason: str) -> None:
-        self.excluded[reason] = self.excluded.get(reason, 0) + 1
+        key = str(reason)
+        self.excluded[key] = self.excluded.get(key, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -7,7 +7,6 @@ The runner reads rows a page at a time and writes each page back in one transact
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,6 +16,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import JSON, Engine, and_, create_engine, delete, event, func, insert, select, update
@@ -142,15 +142,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _dumps(v: Any) -> str:
+    return orjson.dumps(v, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
-            eng = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+            eng = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False}, **_JSON_CODEC)
         else:
-            eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **_JSON_CODEC)
         event.listen(eng, "connect", _sqlite_pragmas)
         return eng
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **_JSON_CODEC)
 
 
 def migrate(engine: Engine) -> None:
@@ -167,7 +174,6 @@ _JSON_FIELDS = frozenset(c.name for c in links.columns if isinstance(c.type, JSO
 
 _get_all = attrgetter(*_LINK_FIELDS)
 _JSON_POS = [i for i, k in enumerate(_LINK_FIELDS) if k in _JSON_FIELDS]
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _params(link: Link) -> tuple[Any, ...]:

@@ -88,12 +88,54 @@ def object_info(vendor: str, object: str) -> ObjectInfo | None:
     return OBJECTS.get((vendor, object))
 
 
+# Default enumeration value maps between vendors whose option sets differ, per concept,
+# written from the first vendor's values to the second's (the reverse is derived: the
+# first pair naming a target value wins). Only options present in both apps' schemas are
+# used; a value with no counterpart is written as it is, and the app may reject it
+# (the record then shows as failing with a hint to add a value map).
+VALUE_MAPS: dict[tuple[str, str], dict[str, dict[str, str]]] = {
+    ("hubspot", "salesforce"): {
+        # HubSpot's lead status ↔ Salesforce's standard Lead.Status picklist
+        "lead_status": {
+            "NEW": "Open - Not Contacted", "IN_PROGRESS": "Working - Contacted",
+            "OPEN_DEAL": "Closed - Converted", "UNQUALIFIED": "Closed - Not Converted",
+            "OPEN": "Open - Not Contacted", "ATTEMPTED_TO_CONTACT": "Working - Contacted",
+            "CONNECTED": "Working - Contacted", "BAD_TIMING": "Closed - Not Converted",
+        },
+        # HubSpot's industry values ↔ Salesforce's standard Industry picklist
+        "industry": {
+            "COMPUTER_SOFTWARE": "Technology", "FINANCIAL_SERVICES": "Finance", "HOSPITAL_HEALTH_CARE": "Healthcare",
+            "MARKETING_AND_ADVERTISING": "Media", "RETAIL": "Retail", "AUTOMOTIVE": "Manufacturing",
+            "EDUCATION_MANAGEMENT": "Education", "BANKING": "Banking", "TELECOMMUNICATIONS": "Communications",
+            "MANAGEMENT_CONSULTING": "Consulting", "CONSUMER_ELECTRONICS": "Electronics", "OIL_ENERGY": "Energy",
+            "FARMING": "Agriculture", "ACCOUNTING": "Finance", "INFORMATION_TECHNOLOGY_AND_SERVICES": "Technology",
+            "CONSTRUCTION": "Other",
+        },
+    },
+}
+
+
+def default_values(left_vendor: str, right_vendor: str, concept: str) -> dict[str, str] | None:
+    """The default value map of a concept, from left values to right values (``None``: none)."""
+    direct = VALUE_MAPS.get((left_vendor, right_vendor), {}).get(concept)
+    if direct is not None:
+        return dict(direct)
+    reverse = VALUE_MAPS.get((right_vendor, left_vendor), {}).get(concept)
+    if reverse is None:
+        return None
+    out: dict[str, str] = {}
+    for k, v in reverse.items():
+        out.setdefault(v, k)
+    return out
+
+
 @dataclass(frozen=True)
 class DefaultMapping:
     concept: str
     left: str
     right: str
     required: bool
+    values: dict[str, str] | None = None  # enumeration value map, left → right
 
 
 def default_mappings(left_vendor: str, left_object: str, right_vendor: str, right_object: str) -> list[DefaultMapping]:
@@ -103,7 +145,7 @@ def default_mappings(left_vendor: str, left_object: str, right_vendor: str, righ
         return []
     required = REQUIRED_CONCEPTS[li.kind]
     return [
-        DefaultMapping(c, li.concepts[c], ri.concepts[c], c in required)
+        DefaultMapping(c, li.concepts[c], ri.concepts[c], c in required, default_values(left_vendor, right_vendor, c))
         for c in KIND_CONCEPTS[li.kind]
         if c in li.concepts and c in ri.concepts
     ]

@@ -209,6 +209,10 @@ def compile_sync(
                 lr = dict(m.values)
             else:
                 lr = _enum_map(lf, rf)
+                if not is_user and m.values:
+                    # the catalog's value map between the two vendors, for the options both apps have
+                    lopts, ropts = {o.value for o in lf.options}, {o.value for o in rf.options}
+                    lr = {**(lr or {}), **{k: v for k, v in m.values.items() if k in lopts and v in ropts}}
         rl = _invert(lr)
         if lr is not None and lf.options and rf.options:
             # values written to the left come from the right side's options

@@ -58,6 +58,8 @@ links = Table(
     UniqueConstraint("sync", "left_id", name="uq_links_left"),
     UniqueConstraint("sync", "right_id", name="uq_links_right"),
     Index("ix_links_status", "sync", "status"),
+    # keyset paging over one sync's rows (Store.iter_links) walks this index in order
+    Index("ix_links_sync_id", "sync", "id"),
 )
 
 # Normalised match keys per side; the row that owns a key is the first record seen with it.

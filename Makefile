@@ -17,6 +17,7 @@ demo: $(BIN)/.installed
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: $(BIN)/.installed
+	./scripts/test-deps.sh
 	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 lint: $(BIN)/.installed

@@ -348,6 +348,12 @@ class SyncRunner:
             link = existing.get(rec.id)
             if link is not None:
                 w.touch(link)
+                if link.reason == ExcludedReason.DUPLICATE and link.id_of(other) is None and not rec.archived:
+                    # A duplicate read again (a change, a look-back window): it stays excluded
+                    # and is never created in the other app.
+                    self.counters.exclude(ExcludedReason.DUPLICATE)
+                    out.append((rec, link, link.message or "duplicate"))
+                    continue
                 out.append((rec, link, None))
                 continue
             if rec.archived:

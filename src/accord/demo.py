@@ -1,118 +1,295 @@
-"""``accord demo``: two apps seeded with overlapping, conflicting records, synced before your eyes.
+"""``accord demo``: HubSpot and Salesforce sandboxes seeded with overlapping, conflicting records, synced.
 
-Runs fully offline on the embedded default (SQLite index, apps in-process). Until the
-vendor sandboxes are wired in, both sides are in-memory apps shaped like CRMs.
+Runs fully offline on the embedded default: an SQLite sync index and both vendor sandboxes
+in-process, served over loopback HTTP (HubSpot) and HTTPS (Salesforce, with a throw-away CA),
+reached by the real connectors exactly as a user's ``accord.yaml`` would reach them.
+
+The seed (see ``docs/demo.md``): contacts, companies and deals on both sides, some in one
+app only, some in both with conflicting values; contacts without an email; duplicate
+contacts in Salesforce and duplicate companies in HubSpot; deals in stages ``stages: auto``
+maps and in stages it leaves unmapped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import tempfile
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from faker import Faker
 from rich.console import Console
 
-from accord.config import parse_config
-from accord.connectors.memory import MemoryApp
-from accord.model import Pipeline, Stage
+from accord.config import Config, parse_config
 from accord.runner import PassResult
+from accord.sandbox.hubspot import HubSpotSandbox
+from accord.sandbox.hubspot import SandboxSettings as HubSpotSettings
+from accord.sandbox.salesforce import SalesforceSandbox
+from accord.sandbox.server import ServerThread
 from accord.session import Session
 
 DEMO_SYNCS: list[dict[str, Any]] = [
-    {"name": "contacts", "left": {"app": "crm", "object": "contacts"}, "right": {"app": "sales", "object": "contacts"},
-     "winner": "crm", "constants": {"to_right": {"source": "from CRM"}}},
-    {"name": "companies", "left": {"app": "crm", "object": "companies"}, "right": {"app": "sales", "object": "companies"}},
-    {"name": "deals", "left": {"app": "crm", "object": "deals"}, "right": {"app": "sales", "object": "deals"},
-     "stages": "auto"},
+    {"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
+     "right": {"app": "salesforce", "object": "Contact"}, "winner": "hubspot"},
+    {"name": "companies", "left": {"app": "hubspot", "object": "companies"},
+     "right": {"app": "salesforce", "object": "Account"}, "winner": "hubspot"},
+    {"name": "deals", "left": {"app": "hubspot", "object": "deals"},
+     "right": {"app": "salesforce", "object": "Opportunity"}, "stages": "auto", "winner": "salesforce"},
 ]
 
+# Stages `stages: auto` pairs by label (HubSpot id → Salesforce API name), and some it leaves unmapped.
+MAPPED_STAGES = {"closedwon": "Closed Won", "closedlost": "Closed Lost", "decisionmakerboughtin": "Id. Decision Makers"}
+UNMAPPED_HUBSPOT = ("appointmentscheduled", "qualifiedtobuy", "contractsent")
+UNMAPPED_SALESFORCE = ("Prospecting", "Needs Analysis", "Negotiation/Review")
+# HubSpot industries with a Salesforce counterpart in the default value map (accord.catalog.VALUE_MAPS).
+INDUSTRIES = {"COMPUTER_SOFTWARE": "Technology", "FINANCIAL_SERVICES": "Finance", "RETAIL": "Retail",
+              "HOSPITAL_HEALTH_CARE": "Healthcare", "EDUCATION_MANAGEMENT": "Education"}
 
-def seed_apps(crm: MemoryApp, sales: MemoryApp, records: int, seed: int) -> None:
-    """Overlapping records with conflicting values, duplicates and contacts without email."""
-    fake = Faker()
-    Faker.seed(seed)
+
+@dataclass
+class Seeded:
+    """What the seed put where (for the summary line and for tests)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+def seed_sandboxes(hs: HubSpotSandbox, sf: SalesforceSandbox, records: int, seed: int) -> Seeded:
+    """``records`` contacts, ``records // 2`` companies and ``records // 3`` deals across both apps.
+
+    Contacts: 35 % HubSpot only, 30 % Salesforce only, 30 % in both with conflicting phone and
+    title (and the e-mail in another case), 5 % without e-mail; 2 % of the Salesforce ones
+    have a duplicate. Companies: 40 % / 30 % / 30 % the same way (matched by name or by the
+    domain of the Salesforce website), a few HubSpot duplicates. Deals: half in each app,
+    80 % in stages the automatic stage map pairs.
+    """
+    fake = Faker(["en_US", "en_GB", "de_DE"])
+    fake.seed_instance(seed)
     rnd = random.Random(seed)
-    sales.set_pipelines("deals", [Pipeline("sales", "Sales", tuple(Stage(f"s{i}", label) for i, label in enumerate(
-        ("Appointment Scheduled", "Qualified", "Presentation", "Contract Sent", "Closed Won", "Closed Lost"))))])
+    out = Seeded()
     for i in range(records):
         first, last = fake.first_name(), fake.last_name()
-        email = f"{first}.{last}.{i}@{fake.free_email_domain()}".lower()
-        base: dict[str, str | None] = {"first_name": first, "last_name": last, "email": email, "phone": fake.phone_number(),
-                "job_title": fake.job(), "city": fake.city(), "country": fake.country()}
+        slug = "".join(c for c in f"{first}.{last}".lower() if (c.isascii() and c.isalpha()) or c == ".")
+        email: str | None = f"{slug}.{i}@{fake.free_email_domain()}"
+        city, country, phone, title = fake.city(), fake.current_country(), fake.phone_number(), fake.job()[:120]
         roll = rnd.random()
-        if roll < 0.03:
-            base["email"] = None  # no match key: excluded unless the sync allows it
-        if roll < 0.5 or roll >= 0.75:
-            crm.user_create("contacts", base)
-        if roll >= 0.5:
-            twin = dict(base)
-            if roll >= 0.75:  # in both apps, with conflicting edits
-                twin["phone"] = fake.phone_number()
-                twin["job_title"] = fake.job() if rnd.random() < 0.5 else None
-                twin["email"] = (base["email"] or "").upper() or None
-            sales.user_create("contacts", twin)
-            if rnd.random() < 0.02:
-                sales.user_create("contacts", twin)  # a duplicate in the same app
-        company = {"name": fake.company(), "domain": fake.domain_name(), "city": fake.city(), "industry": fake.bs().split()[0]}
-        if i % 2 == 0:
-            (crm if rnd.random() < 0.6 else sales).user_create("companies", company)
-            if rnd.random() < 0.3:
-                sales.user_create("companies", {**company, "city": fake.city()})
-        if i % 3 == 0:
-            stages = [s.id for s in crm.pipeline_defs["deals"][0].stages]
-            app = crm if rnd.random() < 0.5 else sales
-            stage = rnd.choice(stages) if app is crm else rnd.choice([s.id for s in sales.pipeline_defs["deals"][0].stages])
-            app.user_create("deals", {"name": f"{fake.company()} deal", "amount": rnd.randint(1, 500) * 100,
-                                      "stage": stage, "close_date": fake.date_this_year().isoformat()})
+        if roll < 0.05:
+            email = None  # no match key: excluded/no_match_key
+            out.add("contacts without email")
+        hs_props = {"firstname": first, "lastname": last, "email": email, "phone": phone, "jobtitle": title,
+                    "city": city, "country": country, "lifecyclestage": rnd.choice(["lead", "customer"])}
+        sf_props = {"FirstName": first, "LastName": last, "Email": email, "Phone": phone, "Title": title,
+                    "MailingCity": city, "MailingCountry": country}
+        where = rnd.random()
+        if where < 0.35:
+            hs.user_create("contacts", hs_props)
+        elif where < 0.65:
+            sf.create("Contact", sf_props)
+            if email and rnd.random() < 0.02:
+                sf.create("Contact", {**sf_props, "FirstName": fake.first_name()})  # excluded/duplicate
+                out.add("duplicate contacts")
+        else:
+            hs.user_create("contacts", hs_props)
+            sf.create("Contact", {**sf_props, "Email": email.upper() if email else None,
+                                  "Phone": fake.phone_number(), "Title": fake.job()[:120] if rnd.random() < 0.5 else None})
+            out.add("contacts in both apps (conflicting)")
+    for i in range(records // 2):
+        name = f"{fake.company()} {i}"
+        domain = f"{fake.domain_word()}{i}.{rnd.choice(['com', 'io', 'de'])}"
+        industry = rnd.choice(list(INDUSTRIES))
+        hs_co = {"name": name, "domain": domain, "industry": industry, "city": fake.city(), "phone": fake.phone_number()}
+        sf_co = {"Name": name, "Website": f"https://www.{domain}/", "Industry": INDUSTRIES[industry],
+                 "BillingCity": hs_co["city"], "Phone": hs_co["phone"]}
+        where = rnd.random()
+        if where < 0.4:
+            hs.user_create("companies", hs_co)
+            if rnd.random() < 0.03:
+                hs.user_create("companies", {**hs_co, "city": fake.city()})  # same name and domain: a duplicate
+                out.add("duplicate companies")
+        elif where < 0.7:
+            sf.create("Account", sf_co)
+        else:
+            hs.user_create("companies", hs_co)
+            sf.create("Account", {**sf_co, "Name": name.upper(), "BillingCity": fake.city()})
+            out.add("companies in both apps (conflicting)")
+    today = date.today()
+    for _ in range(records // 3):
+        name = f"{fake.company()} – {fake.word().title()} deal"
+        amount = rnd.randrange(500, 250_000, 50)
+        close = (today + timedelta(days=rnd.randint(-60, 120))).isoformat()
+        mapped = rnd.random() < 0.8
+        if rnd.random() < 0.5:
+            stage = rnd.choice(list(MAPPED_STAGES)) if mapped else rnd.choice(UNMAPPED_HUBSPOT)
+            hs.user_create("deals", {"dealname": name, "amount": str(amount), "pipeline": "default",
+                                     "dealstage": stage, "closedate": close})
+        else:
+            stage = rnd.choice(list(MAPPED_STAGES.values())) if mapped else rnd.choice(UNMAPPED_SALESFORCE)
+            sf.create("Opportunity", {"Name": name, "Amount": amount, "StageName": stage, "CloseDate": close})
+        if not mapped:
+            out.add("deals in unmapped stages")
+    return out
 
 
-def user_edits(apps: list[MemoryApp], rnd: random.Random, fake: Faker, n: int = 5) -> None:
-    for _ in range(n):
-        app = rnd.choice(apps)
-        live = app.live("contacts")
-        if live:
-            rec = rnd.choice(live)
-            app.user_update("contacts", rec.id, {"job_title": fake.job(), "phone": fake.phone_number()})
-    apps[0].user_create("contacts", {"first_name": fake.first_name(), "last_name": fake.last_name(),
-                                     "email": fake.unique.email()})
+def _port(wanted: int | None) -> int | None:
+    """``wanted`` if it is free on loopback, else ``None`` (any free port)."""
+    if not wanted:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", wanted))
+        except OSError:
+            return None
+    return wanted
+
+
+@dataclass
+class Sandboxes:
+    hubspot: HubSpotSandbox
+    salesforce: SalesforceSandbox
+    hubspot_server: ServerThread
+
+    def config(self, state: str) -> Config:
+        """The ``accord.yaml`` a user would write for these two apps and the three syncs."""
+        assert self.salesforce.tls is not None
+        return parse_config({
+            "state": state,
+            "apps": {
+                "hubspot": {"type": "hubspot", "token": "demo-token", "base_url": self.hubspot_server.url,
+                            "poll": "3s"},
+                "salesforce": {"type": "salesforce", "instance_url": self.salesforce.url, "access_token": "demo-token",
+                               "verify": self.salesforce.tls.cafile, "poll": "3s"},
+            },
+            "syncs": DEMO_SYNCS,
+        }, "demo", env={})
+
+
+@contextmanager
+def sandboxes(port: int | None = None) -> Iterator[Sandboxes]:
+    """Both vendor sandboxes on loopback: HubSpot on ``port`` (if free), Salesforce on the next one."""
+    hs = HubSpotSandbox(HubSpotSettings())
+    sf = SalesforceSandbox()
+    hs_srv = ServerThread(hs.app, port=_port(port)).start()
+    try:
+        sf.start(port=_port(port + 1) if port else None)
+        try:
+            yield Sandboxes(hs, sf, hs_srv)
+        finally:
+            sf.stop()
+    finally:
+        hs_srv.stop()
+        hs.close()
+
+
+class UserSimulator:
+    """People editing both apps between passes: updates, new records, stage changes."""
+
+    def __init__(self, boxes: Sandboxes, seed: int) -> None:
+        self.hs, self.sf = boxes.hubspot, boxes.salesforce
+        self.rnd = random.Random(seed)
+        self.fake = Faker()
+        self.fake.seed_instance(seed + 1)
+        self.n = 0
+
+    def _pick(self, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+        return self.rnd.choice(rows) if rows else None
+
+    def step(self) -> list[str]:
+        rnd, fake = self.rnd, self.fake
+        self.n += 1
+        done = []
+        for _ in range(rnd.randint(1, 3)):
+            c = self._pick(self.hs.records("contacts"))
+            if c:
+                self.hs.user_update("contacts", c["id"], {"jobtitle": fake.job()[:120]})
+                done.append(f"HubSpot: new job title for contact {c['id']}")
+            s = self._pick(self.sf.records("Contact"))
+            if s:
+                self.sf.update("Contact", s["Id"], {"Phone": fake.phone_number()})
+                done.append(f"Salesforce: new phone for Contact {s['Id']}")
+        o = self._pick([r for r in self.sf.records("Opportunity") if r["StageName"] in MAPPED_STAGES.values()])
+        if o:
+            self.sf.update("Opportunity", o["Id"], {"StageName": rnd.choice(list(MAPPED_STAGES.values())),
+                                                    "Amount": rnd.randrange(500, 250_000, 50)})
+            done.append(f"Salesforce: stage/amount of Opportunity {o['Id']}")
+        first, last = fake.first_name(), fake.last_name()
+        email = f"{first}.{last}.live{self.n}@example.com".lower().replace(" ", "")
+        if rnd.random() < 0.5:
+            self.hs.user_create("contacts", {"firstname": first, "lastname": last, "email": email})
+            done.append(f"HubSpot: new contact {email}")
+        else:
+            self.sf.create("Contact", {"FirstName": first, "LastName": last, "Email": email})
+            done.append(f"Salesforce: new Contact {email}")
+        return done
+
+
+def _changed(r: PassResult) -> str | None:
+    k = r.counters
+    parts = []
+    for what, d in (("created", k.created), ("updated", k.updated), ("failed", k.failed)):
+        if d["left"] or d["right"]:
+            parts.append(f"{what} {d['left']} in HubSpot / {d['right']} in Salesforce")
+    if k.conflicts:
+        parts.append(f"{k.conflicts} conflicts settled")
+    return f"{r.sync}: " + ", ".join(parts) if parts else None
 
 
 async def run_demo(*, records: int, serve: bool, port: int, state: str | None, seed: int, console: Console,
-                   progress: Callable[[bool], AbstractContextManager[Any]]) -> int:
-    tmp = tempfile.TemporaryDirectory()
-    url = state or f"sqlite:///{Path(tmp.name) / 'accord-demo.db'}"
-    cfg = parse_config({"state": url, "apps": {"crm": {"type": "memory"}, "sales": {"type": "memory"}},
-                        "syncs": DEMO_SYNCS}, "demo", env={})
-    crm, sales = MemoryApp("crm", id_prefix="c"), MemoryApp("sales", id_prefix="s")
-    seed_apps(crm, sales, records, seed)
-    session = Session(cfg, connectors={"crm": crm, "sales": sales})
+                   progress: Callable[[bool], AbstractContextManager[Any]], interval: float = 3.0,
+                   rounds: int | None = None) -> int:
+    """Seed, sync, summarise; then (``serve``) sync incrementally while users edit, until Ctrl-C.
+
+    ``rounds`` bounds the incremental loop (tests); ``None`` runs until interrupted.
+    """
     from accord.cli import summary_table
 
-    console.print(f"Seeded two apps with {records} records per object (overlapping, conflicting, with duplicates).")
-    results: list[PassResult] = []
-    with progress(True) as bar:
-        for s in cfg.syncs:
-            results.append(await session.runner(s.name, bar).run())
-    console.print(summary_table(results, session.store))
-    if serve:
-        console.print("Incremental sync every 3 s while simulated users edit both apps. Ctrl-C to stop.")
-        rnd, fake = random.Random(seed), Faker()
+    with tempfile.TemporaryDirectory() as tmp, sandboxes(port or None) as boxes:
+        url = state or f"sqlite:///{Path(tmp) / 'accord-demo.db'}"
+        seeded = seed_sandboxes(boxes.hubspot, boxes.salesforce, records, seed)
+        cfg = boxes.config(url)
+        console.print(f"HubSpot sandbox on {boxes.hubspot_server.url}, Salesforce sandbox on {boxes.salesforce.url}")
+        console.print(f"Seeded {records} contacts, {records // 2} companies and {records // 3} deals across both apps: "
+                      + ", ".join(f"{v} {k}" for k, v in seeded.counts.items()) + ".")
+        session = Session(cfg)
         try:
-            while True:
-                await asyncio.sleep(3)
-                user_edits([crm, sales], rnd, fake)
+            results: list[PassResult] = []
+            with progress(True) as bar:
                 for s in cfg.syncs:
-                    r = await session.runner(s.name).run()
-                    k = r.counters
-                    if sum(k.updated.values()) + sum(k.created.values()):
-                        console.print(f"{s.name}: created {k.created}, updated {k.updated}, conflicts {k.conflicts}")
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            pass
-    await session.aclose()
-    tmp.cleanup()
+                    results.append(await session.runner(s.name, bar).run())
+            console.print(summary_table(results, session.store))
+            for r in results:
+                reasons = session.store.reason_counts(r.sync)
+                if reasons:
+                    console.print(f"  {r.sync}: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+            if serve:
+                await _serve(session, cfg, boxes, console, seed, interval, rounds)
+        finally:
+            await session.aclose()
     return 0
+
+
+async def _serve(session: Session, cfg: Config, boxes: Sandboxes, console: Console, seed: int, interval: float,
+                 rounds: int | None) -> None:
+    console.print(f"Incremental sync every {interval:g} s while simulated users edit both apps. Ctrl-C to stop.")
+    users = UserSimulator(boxes, seed)
+    runners = [session.runner(s.name) for s in cfg.syncs]
+    n = 0
+    try:
+        while rounds is None or n < rounds:
+            n += 1
+            await asyncio.sleep(interval)
+            for edit in users.step():
+                console.print(f"  [dim]{edit}[/dim]")
+            for runner in runners:
+                synced = _changed(await runner.run())
+                if synced:
+                    console.print(synced)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        console.print("stopped")

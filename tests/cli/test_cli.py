@@ -130,9 +130,20 @@ def test_resync_preview_then_apply(project: Path) -> None:
 
 
 def test_demo_runs_offline(tmp_path: Path) -> None:
-    r = accord("demo", "--no-serve", "--records", "120", cwd=tmp_path)
+    """HubSpot and Salesforce sandboxes in-process, seeded, synced: every sync has records syncing."""
+    r = accord("demo", "--no-serve", "--records", "120", "--port", "0", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "Sync summary" in r.stdout and "contacts" in r.stdout
+    assert "Sync summary" in r.stdout
+    rows = {}
+    for line in r.stdout.splitlines():
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        if len(cells) == 8 and cells[1] == "initial":
+            rows[cells[0]] = cells
+    assert set(rows) == {"contacts", "companies", "deals"}, r.stdout
+    for name, (_, _, syncing, failing, _, created, _, _) in rows.items():
+        assert int(syncing) > 0 and int(failing) == 0, (name, r.stdout)
+        assert sum(int(x) for x in created.split("/")) > 0, (name, r.stdout)
+    assert "excluded/no_match_key" in r.stdout and "excluded/unmapped_stage" in r.stdout
 
 
 def test_sandbox_command_serves_hubspot_api(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 
 def _fail(code: int, message: str) -> typer.Exit:
-    err.print(message, markup=False, highlight=False)
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

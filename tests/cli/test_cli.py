@@ -170,3 +170,19 @@ def test_sandbox_command_serves_hubspot_api(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
     assert accord("sandbox", "zoho", cwd=tmp_path).returncode == 2
+
+
+def test_unreachable_app_exits_3(tmp_path: Path) -> None:
+    from accord.sandbox.server import free_port
+
+    (tmp_path / "accord.yaml").write_text(f"""
+state: sqlite:///{tmp_path}/accord.db
+apps:
+  hs: {{type: hubspot, token: abc, base_url: "http://127.0.0.1:{free_port()}"}}
+  m: {{type: memory}}
+syncs:
+  - {{name: contacts, left: {{app: hs, object: contacts}}, right: {{app: m, object: contacts}}}}
+""")
+    r = accord("check", "-c", "accord.yaml", cwd=tmp_path, env={"COLUMNS": "60"})
+    assert r.returncode == 3
+    assert r.stderr.startswith("accord.yaml: HubSpot at http://127.0.0.1:") and "unreachable" in r.stderr

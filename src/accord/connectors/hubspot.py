@@ -397,7 +397,12 @@ class HubSpotConnector(Connector):
 
     # -- metadata ---------------------------------------------------------------------------------------
     async def check(self) -> None:
-        await self._ok("GET", "/crm/v3/objects/contacts", "list", params={"limit": 1})
+        # `accord check` answers in seconds: one retry, not the patient back-off of a pass.
+        saved, self.max_retries = self.max_retries, min(self.max_retries, 1)
+        try:
+            await self._ok("GET", "/crm/v3/objects/contacts", "list", params={"limit": 1})
+        finally:
+            self.max_retries = saved
 
     async def describe(self, object: str) -> ObjectSchema:
         # one fetch per object even when many concurrent tasks ask at once

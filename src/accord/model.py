@@ -187,6 +187,13 @@ class TransientError(ConnectorError):
     kind = "transient"
 
 
+class ResyncRequired(ConnectorError):
+    """The change feed cannot cover the time since the cursor (e.g. a purged delete log):
+    only a full re-scan against the index can find what changed."""
+
+    kind = "resync_required"
+
+
 class BudgetExhausted(ConnectorError):
     """The share of the vendor's daily API budget that Accord may use is spent."""
 

@@ -42,6 +42,7 @@ from accord.model import (
     ErrorCategory,
     ExcludedReason,
     Record,
+    ResyncRequired,
     Side,
     Status,
     WriteResult,
@@ -175,7 +176,12 @@ class SyncRunner:
         state = self.store.ensure_sync(self.cfg.name, config_hash(self.cfg), self.cfg.enabled)
         if not state.initial_done or full:
             return await self._tracked("initial" if not state.initial_done else "full", self._scan_pass)
-        return await self._tracked("incremental", self._incremental_pass)
+        try:
+            return await self._tracked("incremental", self._incremental_pass)
+        except ResyncRequired as e:
+            # The change feed lost track (e.g. a purged delete log): re-scan against the index.
+            log.warning("sync %s: %s; running a full pass", self.cfg.name, e)
+            return await self._tracked("full", self._scan_pass)
 
     async def sync_records(self, side: Side, ids: Sequence[str]) -> PassResult:
         """Sync specific records now (webhook events, "resync this record")."""

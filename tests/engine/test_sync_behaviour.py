@@ -355,3 +355,23 @@ async def test_incremental_create_links_twin_instead_of_duplicating() -> None:
     assert len(p.right.live("contacts")) == 1 and len(p.left.live("contacts")) == 1
     assert by_email(p.right)["ann@x.com"]["phone"] == "1"
     assert by_email(p.left)["ann@x.com"]["city"] == "Oslo"
+
+
+async def test_lost_change_feed_falls_back_to_a_full_pass() -> None:
+    from accord.model import ResyncRequired
+
+    p = Pair()
+    a = p.left.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    await p.run()
+    p.left.user_update("contacts", a, {"phone": "7"})
+    real = p.right.changes
+
+    def lost(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ResyncRequired("delete log purged")
+
+    p.right.changes = lost  # type: ignore[method-assign]
+    res = await p.run()
+    p.right.changes = real  # type: ignore[method-assign]
+    assert res.kind == "full"
+    assert by_email(p.right)["ann@x.com"]["phone"] == "7"
+    assert [r["status"] for r in p.store.runs("contacts", 2)] == ["ok", "failed"]

@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from accord import model
 from accord.connectors.base import Connector
 from accord.model import (
     AuthError,
@@ -79,11 +80,8 @@ _IN_CHUNK = 200  # ids per SOQL IN (…): keeps the URL well under Salesforce's 
 DELETED_WINDOW = timedelta(days=15)
 
 
-class ResyncRequired(ConnectorError):
-    """The change feed cannot cover the time since the cursor (``INVALID_REPLICATION_DATE``:
-    getDeleted's 15-day window was exceeded or its log purged); run a full re-scan."""
-
-    kind = "resync_required"
+class ResyncRequired(model.ResyncRequired):
+    """``INVALID_REPLICATION_DATE``: getDeleted's 15-day window was exceeded or its log purged."""
 
 
 # -- values ---------------------------------------------------------------------------------

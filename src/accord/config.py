@@ -110,9 +110,14 @@ class XentralApp(_AppBase):
 
 
 class SqlApp(_AppBase):
+    """A table of your own database as an app; ``tables`` maps object names to table names."""
+
     type: Literal["sql"]
     url: str
     tables: dict[str, str] = Field(default_factory=dict)
+    id_column: str = "id"
+    updated_column: str = "updated_at"
+    deleted_column: str | None = "deleted"
 
 
 AppConfig = MemoryApp | HubSpotApp | SalesforceApp | SnovioApp | XentralApp | SqlApp

@@ -22,6 +22,10 @@ def build_connector(name: str, app: Any) -> Connector:
         from accord.connectors import salesforce
 
         return salesforce.from_config(name, app)  # type: ignore[attr-defined,no-any-return]
+    if kind == "sql":
+        from accord.connectors import sql
+
+        return sql.from_config(name, app)
     raise NotImplementedError(f"app {name!r}: the {kind} connector is not available yet")
 
 

@@ -1,0 +1,92 @@
+"""The SQL connector: a real table (SQLite file and PostgreSQL server) synced two-way with an app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, create_engine, text
+
+from accord.config import parse_config
+from accord.connectors.memory import MemoryApp
+from accord.connectors.sql import SqlConnector
+from accord.index import Store
+from accord.model import ErrorCategory
+from accord.runner import SyncRunner
+from helpers import by_email, person
+
+
+def make_table(url: str) -> None:
+    meta = MetaData()
+    Table("people", meta,
+          Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("first_name", String(100)), Column("last_name", String(100), nullable=False),
+          Column("email", String(200), unique=True), Column("phone", String(50)), Column("city", String(100)),
+          Column("updated_at", DateTime, nullable=False), Column("deleted", Boolean, default=False))
+    eng = create_engine(url.replace("postgresql+psycopg", "postgresql+psycopg"))
+    meta.create_all(eng)
+    with eng.begin() as c:
+        c.execute(text("INSERT INTO people (first_name, last_name, email, phone, updated_at, deleted) "
+                       "VALUES ('Ann', 'Lee', 'ann@x.com', '1', '2024-01-01 00:00:00', false), "
+                       "('Dan', 'Roe', 'dan@x.com', NULL, '2024-01-01 00:00:00', false)"))
+    eng.dispose()
+
+
+def touch_row(url: str, sql: str) -> None:
+    eng = create_engine(url)
+    with eng.begin() as c:
+        c.execute(text(sql))
+    eng.dispose()
+
+
+async def scenario(url: str, tmp: Path) -> None:
+    make_table(url)
+    cfg = parse_config({"apps": {"mem": {"type": "memory"}, "db": {"type": "sql", "url": url, "tables": {"contacts": "people"}}},
+                        "syncs": [{"name": "s", "left": {"app": "mem", "object": "contacts"},
+                                   "right": {"app": "db", "object": "contacts"}, "winner": "db"}]}, env={})
+    mem = MemoryApp("mem")
+    db = SqlConnector("db", url, {"contacts": "people"})
+    mem.user_create("contacts", person("Ann", "Lee", "ANN@x.com", city="Oslo"))
+    mem.user_create("contacts", person("Bob", "Ray", "bob@x.com"))
+    mem.user_create("contacts", person("Eve", None, "eve@x.com"))  # violates NOT NULL last_name
+    runner = SyncRunner(cfg.syncs[0], Store(f"sqlite:///{tmp}/index.db"), mem, db)
+    res = await runner.run()
+    assert res.counters.linked == 1
+    rows = {r.properties["email"]: r.properties for p in [p async for p in db.scan("contacts", ["email", "phone", "city", "first_name"])]
+            for r in p.records}
+    assert set(rows) == {"ann@x.com", "dan@x.com", "bob@x.com"}
+    assert rows["ann@x.com"]["city"] == "Oslo"
+    assert by_email(mem)["ann@x.com"]["phone"] == "1" and "dan@x.com" in by_email(mem)
+    failing = runner.store.records("s", "failing")
+    assert len(failing) == 1 and failing[0].category == ErrorCategory.VALIDATION
+    # the database's own users edit and delete rows (a tombstone column marks deletes)
+    touch_row(url, "UPDATE people SET phone = '99', updated_at = CURRENT_TIMESTAMP WHERE email = 'dan@x.com'")
+    touch_row(url, "UPDATE people SET deleted = true, updated_at = CURRENT_TIMESTAMP WHERE email = 'bob@x.com'")
+    await runner.run()
+    assert by_email(mem)["dan@x.com"]["phone"] == "99"
+    bob = runner.store.records("s", "failing")
+    assert any(b.category == "deleted" for b in bob)
+    # an edit in the app reaches the table; the engine's own write does not come back as a change
+    ann = next(r.id for r in mem.live("contacts") if r.properties["email"].lower() == "ann@x.com")
+    mem.user_update("contacts", ann, {"city": "Rome"})
+    await runner.run()
+    again = await runner.run()
+    assert sum(again.counters.updated.values()) == 0
+    assert [r.properties["city"] for r in await db.find("contacts", "email", ["ann@x.com"], ["city"])] == ["Rome"]
+    await db.aclose()
+
+
+async def test_sql_connector_on_sqlite(tmp_path: Path) -> None:
+    await scenario(f"sqlite:///{tmp_path}/app.db", tmp_path)
+
+
+async def test_sql_connector_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    await scenario(pg_url, tmp_path)
+
+
+async def test_unreachable_database(tmp_path: Path) -> None:
+    from accord.model import UnreachableError
+
+    db = SqlConnector("db", "postgresql+psycopg://nobody@127.0.0.1:1/x")
+    with pytest.raises(UnreachableError):
+        await db.check()

@@ -26,3 +26,4 @@ lint: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/hubspot.py

@@ -13,6 +13,7 @@ maps and in stages it leaves unmapped.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import socket
 import tempfile
@@ -171,9 +172,17 @@ class Sandboxes:
         }, "demo", env={})
 
 
+def _no_proxy_for_loopback() -> None:
+    """The sandboxes are on loopback: a proxy configured in the environment must not be used for them."""
+    for var in ("NO_PROXY", "no_proxy"):
+        have = [h.strip() for h in os.environ.get(var, "").split(",") if h.strip()]
+        os.environ[var] = ",".join(have + [h for h in ("127.0.0.1", "localhost") if h not in have])
+
+
 @contextmanager
 def sandboxes(port: int | None = None) -> Iterator[Sandboxes]:
     """Both vendor sandboxes on loopback: HubSpot on ``port`` (if free), Salesforce on the next one."""
+    _no_proxy_for_loopback()
     hs = HubSpotSandbox(HubSpotSettings())
     sf = SalesforceSandbox()
     hs_srv = ServerThread(hs.app, port=_port(port)).start()

@@ -186,3 +186,10 @@ syncs:
     r = accord("check", "-c", "accord.yaml", cwd=tmp_path, env={"COLUMNS": "60"})
     assert r.returncode == 3
     assert r.stderr.startswith("accord.yaml: HubSpot at http://127.0.0.1:") and "unreachable" in r.stderr
+
+
+def test_demo_ignores_a_proxy_for_its_loopback_sandboxes(tmp_path: Path) -> None:
+    proxy = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "example.com"}
+    r = accord("demo", "--no-serve", "--records", "30", "--port", "0", cwd=tmp_path, env=proxy)
+    assert r.returncode == 0, r.stderr
+    assert "Sync summary" in r.stdout

@@ -378,6 +378,25 @@ def disable(name: str, config: ConfigOpt = Path("accord.yaml")) -> None:
 
 
 @app.command()
+def run(
+    config: ConfigOpt = Path("accord.yaml"),
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8080,
+    reconcile: Annotated[str, typer.Option("--reconcile", help="full reconciliation period, e.g. 1d, 6h")] = "1d",
+) -> None:
+    """The service: scheduler, webhook receivers, REST API, dashboard and /metrics."""
+    from accord.config import parse_duration
+    from accord.service import serve
+
+    cfg = _load(config)
+    try:
+        period = parse_duration(reconcile)
+    except ValueError as e:
+        raise _fail(EXIT_CONFIG, f"--reconcile: {e}") from e
+    serve(cfg, host=host, port=port, reconcile=period, say=lambda m: out.print(m, markup=False, highlight=False))
+
+
+@app.command()
 def demo(
     records: Annotated[int, typer.Option("--records", help="records per object and app")] = 1000,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="exit after the summary")] = False,

@@ -1,0 +1,28 @@
+"""``accord run``: the long-running service (scheduler, webhooks, REST API, dashboard, metrics)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from accord.config import Config
+
+
+def serve(cfg: Config, *, host: str = "127.0.0.1", port: int = 8080, reconcile: float | None = None,
+          say: Any = print) -> None:
+    """Run the service in the foreground until SIGINT/SIGTERM (then finish the current batch)."""
+    import uvicorn
+
+    from accord.service.app import create_app, new_token
+    from accord.service.core import DAY
+
+    token = os.environ.get("ACCORD_API_TOKEN") or ""
+    if not token:
+        token = new_token()
+        say(f"API token (shown once; set ACCORD_API_TOKEN to choose your own): {token}")
+    app = create_app(cfg, token=token, reconcile=reconcile or DAY)
+    say(f"Accord on http://{host}:{port}  (dashboard /, API docs /docs, webhooks /webhooks/APP, metrics /metrics)")
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=60)
+
+
+__all__ = ["serve"]

@@ -1,0 +1,272 @@
+"""The FastAPI application of ``accord run``: REST API, webhook receivers, dashboard, metrics.
+
+Auth: every ``/api`` route and dashboard page needs the API token, as ``Authorization:
+Bearer TOKEN`` or the ``accord_token`` cookie set by the dashboard's login form. Webhooks
+are authenticated by the vendor's signature instead; ``/healthz`` is open; ``/metrics``
+is open too (scrapers rarely send tokens; bind to a private interface or proxy it).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+
+from accord.config import Config
+from accord.connectors.hubspot import HubSpotConnector, SeenEvents
+from accord.index.store import Link
+from accord.model import Side
+from accord.service.core import Service
+from accord.service.exports import MEDIA_TYPES, render_export
+
+log = logging.getLogger("accord.service")
+
+COOKIE = "accord_token"
+STATUSES = ("syncing", "failing", "excluded", "queued")
+PKG = Path(__file__).parent
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def authorized(request: Request) -> bool:
+    want: str = request.app.state.token
+    got = request.cookies.get(COOKIE, "")
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        got = auth[7:].strip()
+    return bool(got) and hmac.compare_digest(got.encode(), want.encode())
+
+
+def require_token(request: Request) -> None:
+    if not authorized(request):
+        raise HTTPException(401, "missing or wrong API token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def service_of(request: Request) -> Service:
+    svc: Service = request.app.state.service
+    return svc
+
+
+Svc = Annotated[Service, Depends(service_of)]
+
+
+def link_json(lk: Link) -> dict[str, Any]:
+    return {"id": lk.id, "left_id": lk.left_id, "right_id": lk.right_id, "label": lk.label, "status": lk.status,
+            "reason": lk.reason, "category": lk.category, "message": lk.message, "hint": lk.hint,
+            "left_deleted": lk.left_deleted, "right_deleted": lk.right_deleted, "attempts": lk.attempts,
+            "updated_at": lk.updated_at}
+
+
+def sync_json(svc: Service, name: str) -> dict[str, Any]:
+    slot = svc.slot(name)
+    s = slot.cfg
+    state = svc.store.sync_state(name)
+    runs = svc.store.runs(name, limit=1)
+    return {
+        "name": name,
+        "left": {"app": s.left.app, "object": s.left.object, "vendor": svc.cfg.vendor(s.left.app)},
+        "right": {"app": s.right.app, "object": s.right.object, "vendor": svc.cfg.vendor(s.right.app)},
+        "direction": s.direction,
+        "enabled": svc.enabled(name),
+        "initial_done": bool(state and state.initial_done),
+        "poll_seconds": svc.interval(s),
+        "reconcile_seconds": svc.reconcile,
+        "counts": {st: svc.store.counts(name).get(st, 0) for st in STATUSES},
+        "last_run": runs[0] if runs else None,
+        "running": slot.tracker.state.running,
+        "skipped_jobs": slot.skipped,
+    }
+
+
+def _name(svc: Service, name: str) -> str:
+    if name not in svc.slots:
+        raise HTTPException(404, f"no sync named {name!r}")
+    return name
+
+
+class Toggle(BaseModel):
+    enabled: bool
+
+
+class SideBody(BaseModel):
+    side: Literal["left", "right"]
+
+
+def api_router() -> APIRouter:
+    r = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
+
+    @r.get("/syncs", summary="All syncs with counts, last run and state")
+    def list_syncs(svc: Svc) -> list[dict[str, Any]]:
+        return [sync_json(svc, n) for n in svc.slots]
+
+    @r.get("/syncs/{name}", summary="One sync")
+    def get_sync(name: str, svc: Svc) -> dict[str, Any]:
+        return sync_json(svc, _name(svc, name))
+
+    @r.post("/syncs/{name}/enable", summary="Turn a sync on")
+    def enable(name: str, svc: Svc) -> dict[str, Any]:
+        svc.store.set_enabled(_name(svc, name), True)
+        return sync_json(svc, name)
+
+    @r.post("/syncs/{name}/disable", summary="Turn a sync off without losing its index")
+    def disable(name: str, svc: Svc) -> dict[str, Any]:
+        svc.store.set_enabled(_name(svc, name), False)
+        return sync_json(svc, name)
+
+    @r.get("/syncs/{name}/status", summary="Counts per status and per excluded reason / error category")
+    def status(name: str, svc: Svc) -> dict[str, Any]:
+        _name(svc, name)
+        return {"sync": name, "counts": {st: svc.store.counts(name).get(st, 0) for st in STATUSES},
+                "reasons": svc.store.reason_counts(name)}
+
+    @r.get("/syncs/{name}/records", summary="Records of one status with their errors and hints (paged)")
+    def records(name: str, svc: Svc, status: Literal["syncing", "failing", "excluded", "queued"] = "failing",
+                limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        _name(svc, name)
+        items = svc.store.records(name, status, limit=limit, offset=offset)
+        total = svc.store.counts(name).get(status, 0)
+        nxt = offset + len(items) if offset + len(items) < total else None
+        return {"sync": name, "status": status, "total": total, "offset": offset, "next_offset": nxt,
+                "items": [link_json(lk) for lk in items]}
+
+    @r.get("/syncs/{name}/export", summary="Export the records of one status (CSV, XLSX or JSON)")
+    def export(name: str, svc: Svc, status: Literal["syncing", "failing", "excluded", "queued"] = "failing",
+               format: Literal["csv", "xlsx", "json"] = "csv") -> Response:
+        _name(svc, name)
+        body = render_export(svc.store.records(name, status), format)
+        return Response(body, media_type=MEDIA_TYPES[format], headers={
+            "Content-Disposition": f'attachment; filename="{name}-{status}.{format}"'})
+
+    @r.get("/syncs/{name}/runs", summary="Run history, newest first")
+    def runs(name: str, svc: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
+        return svc.store.runs(_name(svc, name), limit=limit)
+
+    @r.get("/syncs/{name}/progress", summary="Progress of the running pass (or the last one)")
+    def progress(name: str, svc: Svc) -> dict[str, Any]:
+        return {"sync": _name(svc, name), **svc.slot(name).tracker.state.as_dict()}
+
+    @r.post("/syncs/{name}/run", summary="Start a pass now (409 if one is running)", status_code=202)
+    async def run_now(name: str, svc: Svc, full: bool = False) -> dict[str, Any]:
+        slot = svc.slot(_name(svc, name))
+        if slot.lock.locked():
+            raise HTTPException(409, "a pass of this sync is running")
+        svc._spawn(svc.run_pass(name, full=full))
+        return {"sync": name, "started": "full" if full else "pass"}
+
+    @r.get("/syncs/{name}/deleted", summary="Preview: records deleted in one app that resync would recreate")
+    async def deleted_preview(name: str, svc: Svc, side: Literal["left", "right"],
+                              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+        links = await svc.slot(_name(svc, name)).runner.deleted_preview(Side(side))
+        return {"sync": name, "deleted_in": side, "total": len(links), "items": [link_json(lk) for lk in links[:limit]]}
+
+    @r.post("/syncs/{name}/resync-deleted", summary="Recreate the records deleted in one app (apply the preview)")
+    async def resync_deleted(name: str, body: SideBody, svc: Svc) -> dict[str, Any]:
+        res = await svc.resync_deleted(_name(svc, name), Side(body.side))
+        if res is None:
+            raise HTTPException(503, "the service is shutting down")
+        return res.as_dict()
+
+    @r.post("/syncs/{name}/records/{record_id}/resync", summary="Sync one record now (an id of either app)")
+    async def resync_record(name: str, record_id: str, svc: Svc) -> dict[str, Any]:
+        _name(svc, name)
+        for side in (Side.LEFT, Side.RIGHT):
+            if svc.store.links_by_record(name, side, [record_id]):
+                res = await svc.sync_records(name, side, [record_id])
+                if res is None:
+                    raise HTTPException(503, "the service is shutting down")
+                return res.as_dict()
+        raise HTTPException(404, f"record {record_id!r} is not in the index of sync {name!r}")
+
+    return r
+
+
+def webhook_router() -> APIRouter:
+    r = APIRouter(tags=["webhooks"])
+
+    @r.post("/webhooks/{app}", summary="Vendor webhooks (HubSpot v3 signature)")
+    async def webhook(app: str, request: Request, svc: Svc) -> dict[str, Any]:
+        if app not in svc.cfg.apps:
+            raise HTTPException(404, f"no app named {app!r}")
+        conn = svc.session.connector(app)
+        if not isinstance(conn, HubSpotConnector):
+            raise HTTPException(404, f"app {app!r} ({svc.cfg.vendor(app)}) does not send webhooks")
+        body = await request.body()
+        if not conn.verify_webhook(request.method, str(request.url), body, dict(request.headers)):
+            svc.metrics.webhooks.labels(app, "rejected").inc()
+            log.warning("webhook for %s rejected: bad or stale signature", app)
+            raise HTTPException(401, "bad or stale signature")
+        try:
+            events = json.loads(body)
+            if not isinstance(events, list):
+                raise ValueError("not a list")
+        except ValueError as e:
+            svc.metrics.webhooks.labels(app, "malformed").inc()
+            raise HTTPException(400, "the body must be a JSON list of events") from e
+        seen = svc.seen.setdefault(app, SeenEvents())
+        out = conn.webhook_changes(events, seen)
+        changed: dict[str, set[str]] = {}
+        for bucket in (out.changed, out.deleted):
+            for obj, ids in bucket.items():
+                changed.setdefault(obj, set()).update(ids)
+        queued = svc.enqueue(app, changed)
+        svc.metrics.webhooks.labels(app, "accepted").inc()
+        m = svc.metrics.webhook_events
+        m.labels(app, "duplicate").inc(out.duplicates)
+        m.labels(app, "echo").inc(sum(len(v) for v in out.echoes.values()))
+        m.labels(app, "ignored").inc(out.ignored)
+        m.labels(app, "queued").inc(queued)
+        return {"queued": queued, "duplicates": out.duplicates, "echoes": sum(len(v) for v in out.echoes.values())}
+
+    return r
+
+
+def create_app(cfg: Config, service: Service | None = None, *, token: str | None = None, start: bool = True,
+               **service_kw: Any) -> FastAPI:
+    """The service app; ``start=False`` leaves the scheduler and webhook workers off (tests)."""
+    holder: dict[str, Service] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = service or Service(cfg, **service_kw)
+        holder["svc"] = svc
+        app.state.service = svc
+        if start:
+            await svc.start()
+        try:
+            yield
+        finally:
+            await svc.stop()
+
+    app = FastAPI(title="Accord", version="0.1.0", lifespan=lifespan,
+                  description="Two-way record sync: syncs, record status, exports, resync, run history.")
+    app.state.token = token or new_token()
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, Any]:
+        svc = holder.get("svc")
+        return {"ok": svc is not None and not svc.stopping}
+
+    @app.get("/metrics", tags=["ops"])
+    def metrics(request: Request) -> Response:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(service_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(api_router())
+    app.include_router(webhook_router())
+    from accord.service.dashboard import dashboard_router
+
+    app.include_router(dashboard_router())
+    app.mount("/static", StaticFiles(directory=PKG / "static"), name="static")
+    return app

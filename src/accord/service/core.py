@@ -1,0 +1,255 @@
+"""The long-running service: scheduler, webhook queue, progress and metrics over one Session.
+
+Rules (docs/service.md):
+- every enabled sync runs an incremental pass every ``min(poll)`` of its two apps, and a
+  full reconciliation every ``reconcile`` seconds (default one day);
+- all jobs of one sync are serialised by a per-sync lock; a *scheduled* job that finds the
+  previous one still running is skipped and logged (a job never overlaps itself);
+- webhook record ids are queued per sync and side and synced by a per-sync worker within
+  about ``webhook_delay`` seconds (events arriving together are batched);
+- on shutdown no new job starts and a running pass stops after its current page/batch
+  (the runner commits each page with its cursor, so the next pass resumes from there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.config import Config, SyncConfig, config_hash
+from accord.connectors.hubspot import SeenEvents
+from accord.model import Side
+from accord.runner import PassResult, SyncRunner
+from accord.service.metrics import Metrics
+from accord.session import Session
+
+log = logging.getLogger("accord.service")
+
+DAY = 86400.0
+
+
+class StopRequested(Exception):
+    """Raised between batches when the service is shutting down."""
+
+
+@dataclass
+class ProgressState:
+    """What the dashboard and ``/api/syncs/{name}/progress`` show for one sync."""
+
+    running: bool = False
+    kind: str | None = None
+    phase: str | None = None
+    done: int = 0
+    phase_done: int = 0
+    started: float | None = None
+    phases: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        elapsed = round(time.time() - self.started, 1) if self.running and self.started else None
+        return {"running": self.running, "kind": self.kind, "phase": self.phase, "records": self.done,
+                "phase_records": self.phase_done, "elapsed_seconds": elapsed, "phases": list(self.phases)}
+
+
+class Tracker:
+    """The runner's Progress: records phases and counts; stops a pass between batches on shutdown."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.state = ProgressState()
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        self._check()
+        self.state.phase, self.state.phase_done = name, 0
+        self.state.phases.append(name)
+
+    def advance(self, n: int = 1) -> None:
+        self.state.done += n
+        self.state.phase_done += n
+        self._check()
+
+    def _check(self) -> None:
+        if self.service.stopping:
+            raise StopRequested("the service is shutting down")
+
+
+@dataclass
+class SyncSlot:
+    cfg: SyncConfig
+    runner: SyncRunner
+    tracker: Tracker
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    queue: dict[Side, set[str]] = field(default_factory=lambda: {Side.LEFT: set(), Side.RIGHT: set()})
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    skipped: int = 0
+    next_incremental: float = 0.0
+    next_full: float = 0.0
+
+
+class Service:
+    def __init__(self, cfg: Config, session: Session | None = None, *, reconcile: float = DAY,
+                 webhook_delay: float = 0.2, tick: float = 0.5, schedule: bool = True) -> None:
+        self.cfg = cfg
+        self.session = session or Session(cfg)
+        self.store = self.session.store
+        self.reconcile = reconcile
+        self.webhook_delay = webhook_delay
+        self.tick = tick
+        self.schedule = schedule
+        self.stopping = False
+        self.metrics = Metrics(self)
+        self.seen: dict[str, SeenEvents] = {}
+        self.slots: dict[str, SyncSlot] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        for i, s in enumerate(cfg.syncs):
+            tracker = Tracker(self)
+            runner = SyncRunner(s, self.store, self.session.connector(s.left.app), self.session.connector(s.right.app),
+                                progress=tracker, path=f"syncs[{i}]")
+            self.slots[s.name] = SyncSlot(s, runner, tracker)
+            self.store.ensure_sync(s.name, config_hash(s), s.enabled)
+
+    # -- life cycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        now = time.monotonic()
+        for slot in self.slots.values():
+            slot.next_incremental = now  # the first pass (initial if never done) starts right away
+            slot.next_full = now + self.reconcile
+            self._tasks.append(asyncio.create_task(self._webhook_worker(slot), name=f"webhooks-{slot.cfg.name}"))
+        if self.schedule:
+            self._tasks.append(asyncio.create_task(self._scheduler(), name="scheduler"))
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """No new jobs; running passes stop after their current batch (or after ``grace`` seconds)."""
+        self.stopping = True
+        for slot in self.slots.values():
+            slot.wake.set()
+        busy = [s.lock for s in self.slots.values() if s.lock.locked()]
+        deadline = time.monotonic() + grace
+        while any(lk.locked() for lk in busy) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        await self.session.aclose()
+
+    # -- state ----------------------------------------------------------------------------
+    def slot(self, name: str) -> SyncSlot:
+        return self.slots[name]
+
+    def enabled(self, name: str) -> bool:
+        state = self.store.sync_state(name)
+        return bool(state.enabled) if state else self.slots[name].cfg.enabled
+
+    def interval(self, s: SyncConfig) -> float:
+        return min(self.cfg.apps[s.left.app].poll, self.cfg.apps[s.right.app].poll)
+
+    def queue_depth(self) -> int:
+        return sum(len(ids) for slot in self.slots.values() for ids in slot.queue.values())
+
+    # -- jobs -----------------------------------------------------------------------------
+    async def _scheduler(self) -> None:
+        while not self.stopping:
+            now = time.monotonic()
+            for name, slot in self.slots.items():
+                if now >= slot.next_full:
+                    slot.next_full = now + self.reconcile
+                    slot.next_incremental = now + self.interval(slot.cfg)
+                    self._spawn(self.scheduled(name, full=True))
+                elif now >= slot.next_incremental:
+                    slot.next_incremental = now + self.interval(slot.cfg)
+                    self._spawn(self.scheduled(name, full=False))
+            await asyncio.sleep(self.tick)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def scheduled(self, name: str, *, full: bool = False) -> PassResult | None:
+        """A scheduled pass: skipped (and logged) if disabled or if the sync is busy."""
+        kind = "full" if full else "incremental"
+        if not self.enabled(name):
+            log.debug("sync %s is disabled: %s pass not run", name, kind)
+            return None
+        slot = self.slots[name]
+        if slot.lock.locked():
+            slot.skipped += 1
+            self.metrics.skipped.labels(name, kind).inc()
+            log.warning("sync %s: %s pass skipped, the previous job is still running", name, kind)
+            return None
+        return await self.run_pass(name, full=full)
+
+    async def run_pass(self, name: str, *, full: bool = False) -> PassResult | None:
+        slot = self.slots[name]
+        return await self._locked(slot, "full" if full else "pass", lambda: slot.runner.run(full=full))
+
+    async def sync_records(self, name: str, side: Side, ids: list[str]) -> PassResult | None:
+        slot = self.slots[name]
+        return await self._locked(slot, "records", lambda: slot.runner.sync_records(side, ids))
+
+    async def resync_deleted(self, name: str, side: Side) -> PassResult | None:
+        slot = self.slots[name]
+        return await self._locked(slot, "resync", lambda: slot.runner.resync_deleted(side))
+
+    async def _locked(self, slot: SyncSlot, kind: str, job: Callable[[], Awaitable[PassResult]]) -> PassResult | None:
+        name = slot.cfg.name
+        async with slot.lock:
+            if self.stopping:
+                return None
+            st = slot.tracker.state = ProgressState(running=True, kind=kind, started=time.time())
+            t0 = time.monotonic()
+            try:
+                result = await job()
+            except StopRequested:
+                log.info("sync %s: %s pass stopped after its current batch (shutdown)", name, kind)
+                return None
+            except Exception:
+                self.metrics.pass_errors.labels(name).inc()
+                log.exception("sync %s: %s pass failed", name, kind)
+                raise
+            finally:
+                st.running = False
+                self.metrics.pass_seconds.labels(name, kind).observe(time.monotonic() - t0)
+            st.kind = result.kind
+            self.metrics.observe(result)
+            return result
+
+    # -- webhooks -------------------------------------------------------------------------
+    def enqueue(self, app: str, changed: dict[str, set[str]]) -> int:
+        """Queue record ids of ``app`` (object → ids) for every enabled sync reading that object."""
+        n = 0
+        for name, slot in self.slots.items():
+            s = slot.cfg
+            for side, ref in ((Side.LEFT, s.left), (Side.RIGHT, s.right)):
+                ids = changed.get(ref.object) if ref.app == app else None
+                if ids and self.enabled(name):
+                    slot.queue[side].update(ids)
+                    slot.wake.set()
+                    n += len(ids)
+        self.metrics.queue_depth.set(self.queue_depth())
+        return n
+
+    async def _webhook_worker(self, slot: SyncSlot) -> None:
+        while not self.stopping:
+            await slot.wake.wait()
+            slot.wake.clear()
+            if self.stopping:
+                return
+            await asyncio.sleep(self.webhook_delay)  # let a burst of events arrive: one batch
+            for side in (Side.LEFT, Side.RIGHT):
+                ids = sorted(slot.queue[side])
+                slot.queue[side].clear()
+                self.metrics.queue_depth.set(self.queue_depth())
+                for i in range(0, len(ids), 100):
+                    # a failure is logged by _locked; the next full pass recovers the change
+                    with contextlib.suppress(Exception):
+                        await self.sync_records(slot.cfg.name, side, ids[i:i + 100])

@@ -1,0 +1,136 @@
+"""The dashboard: server-rendered Jinja2 pages, htmx (vendored in static/) for the live parts.
+
+Pages: login (token → cookie), sync summary (per sync counts syncing/failing/excluded,
+enable/disable, live progress), one sync (reasons, run history, resync deleted with a
+preview), record lists by status with error category and hint, export links.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from accord.model import Side
+from accord.service.app import COOKIE, PKG, STATUSES, Svc, authorized, sync_json
+
+templates = Jinja2Templates(directory=str(PKG / "templates"))
+
+
+def _guard(request: Request) -> RedirectResponse | None:
+    return None if authorized(request) else RedirectResponse("/login", status_code=303)
+
+
+def _page(request: Request, template: str, **ctx: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, ctx)
+
+
+def dashboard_router() -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    @r.get("/login")
+    def login_form(request: Request) -> HTMLResponse:
+        return _page(request, "login.html", error=None)
+
+    @r.post("/login", response_model=None)
+    def login(request: Request, token: Annotated[str, Form()]) -> Response:
+        import hmac
+
+        if not hmac.compare_digest(token.strip().encode(), str(request.app.state.token).encode()):
+            resp = _page(request, "login.html", error="Wrong token.")
+            resp.status_code = 401
+            return resp
+        resp2 = RedirectResponse("/", status_code=303)
+        resp2.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict",
+                         secure=request.url.scheme == "https")
+        return resp2
+
+    @r.post("/logout")
+    def logout() -> RedirectResponse:
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    @r.get("/", response_model=None)
+    def summary(request: Request, svc: Svc) -> Response:
+        if (redirect := _guard(request)) is not None:
+            return redirect
+        return _page(request, "summary.html", syncs=[sync_json(svc, n) for n in svc.slots])
+
+    @r.get("/ui/syncs/{name}/row", response_model=None)
+    def row(request: Request, name: str, svc: Svc) -> Response:
+        if (redirect := _guard(request)) is not None:
+            return redirect
+        return _page(request, "_row.html", s=sync_json(svc, _known(svc, name)))
+
+    @r.post("/ui/syncs/{name}/toggle", response_model=None)
+    def toggle(request: Request, name: str, svc: Svc) -> Response:
+        if (redirect := _guard(request)) is not None:
+            return redirect
+        _known(svc, name)
+        svc.store.set_enabled(name, not svc.enabled(name))
+        return _page(request, "_row.html", s=sync_json(svc, name))
+
+    @r.post("/ui/syncs/{name}/run", response_model=None)
+    async def run_now(request: Request, name: str, svc: Svc) -> Response:
+        if (redirect := _guard(request)) is not None:
+            return redirect
+        slot = svc.slot(_known(svc, name))
+        if not slot.lock.locked():
+            svc._spawn(svc.run_pass(name))
+        return _page(request, "_progress.html", name=name, p=slot.tracker.state.as_dict(), starting=True)
+
+    @r.get("/ui/syncs/{name}/progress", response_model=None)
+    def progress(request: Request, name: str, svc: Svc) -> Response:
+        if (redirect := _guard(request)) is not None:
+            return redirect
+        p = svc.slot(_known(svc, name)).tracker.state.as_dict()
+        return _page(request, "_progress.html", name=name, p=p, starting=False)
+
+    @r.get("/syncs/{name}", response_model=None)
+    def detail(request: Request, name: str, svc: Svc) -> Response:
+        if (redirect := _guard(request)) is not None:
+            return redirect
+        _known(svc, name)
+        return _page(request, "sync.html", s=sync_json(svc, name), reasons=svc.store.reason_counts(name),
+                     runs=svc.store.runs(name, limit=30), name=name, p=svc.slot(name).tracker.state.as_dict(),
+                     starting=False)
+
+    @r.get("/syncs/{name}/records", response_model=None)
+    def records(request: Request, name: str, svc: Svc, status: str = "failing",
+                page: Annotated[int, Query(ge=1)] = 1) -> Response:
+        if (redirect := _guard(request)) is not None:
+            return redirect
+        _known(svc, name)
+        if status not in STATUSES:
+            raise HTTPException(404, f"unknown status {status!r}")
+        size = 50
+        items = svc.store.records(name, status, limit=size, offset=(page - 1) * size)
+        total = svc.store.counts(name).get(status, 0)
+        return _page(request, "records.html", s=sync_json(svc, name), status=status, items=items, page=page,
+                     total=total, pages=max(1, -(-total // size)))
+
+    @r.get("/ui/syncs/{name}/deleted", response_model=None)
+    async def deleted_preview(request: Request, name: str, side: str, svc: Svc) -> Response:
+        if (redirect := _guard(request)) is not None:
+            return redirect
+        links = await svc.slot(_known(svc, name)).runner.deleted_preview(Side(side))
+        return _page(request, "_deleted.html", name=name, side=side, items=links[:50], total=len(links), result=None)
+
+    @r.post("/ui/syncs/{name}/resync-deleted", response_model=None)
+    async def resync_deleted(request: Request, name: str, side: Annotated[str, Form()], svc: Svc) -> Response:
+        if (redirect := _guard(request)) is not None:
+            return redirect
+        res = await svc.resync_deleted(_known(svc, name), Side(side))
+        created = res.counters.created[side] if res else 0
+        return _page(request, "_deleted.html", name=name, side=side, items=[], total=0, result=created)
+
+    return r
+
+
+def _known(svc: Svc, name: str) -> str:
+    if name not in svc.slots:
+        raise HTTPException(404, f"no sync named {name!r}")
+    return name

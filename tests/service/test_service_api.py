@@ -1,0 +1,101 @@
+"""REST API of ``accord run`` over loopback: auth, syncs, status, records, export, resync, runs, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+import httpx
+from openpyxl import load_workbook
+from service_world import TOKEN, World
+
+
+def test_auth_health_and_docs(world: World) -> None:
+    anon = httpx.Client(base_url=world.url)
+    assert anon.get("/healthz").json() == {"ok": True}
+    assert anon.get("/api/syncs").status_code == 401
+    assert anon.get("/api/syncs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert anon.get("/api/syncs", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    assert httpx.get(f"{world.url}/api/syncs", headers={"Cookie": f"accord_token={TOKEN}"}).status_code == 200
+    assert anon.get("/", follow_redirects=False).headers["location"] == "/login"
+    schema = anon.get("/openapi.json").json()
+    assert "/api/syncs/{name}/records" in schema["paths"] and "/webhooks/{app}" in schema["paths"]
+    assert anon.get("/docs").status_code == 200
+    assert "htmx" in anon.get("/static/htmx.min.js").text[:200]
+
+
+def test_pass_status_records_and_export(world: World) -> None:
+    run = world.run_pass()
+    assert run["kind"] == "initial" and run["status"] == "ok"
+    syncs = {s["name"]: s for s in world.client.get("/api/syncs").json()}
+    assert syncs["contacts"]["counts"] == {"syncing": 2, "failing": 2, "excluded": 1, "queued": 0}
+    assert syncs["contacts"]["initial_done"] and syncs["contacts"]["enabled"]
+    status = world.client.get("/api/syncs/contacts/status").json()
+    assert status["reasons"] == {"failing/custom_code": 2, "excluded/no_match_key": 1}
+
+    page1 = world.client.get("/api/syncs/contacts/records", params={"status": "failing", "limit": 1}).json()
+    assert page1["total"] == 2 and page1["next_offset"] == 1
+    item = page1["items"][0]
+    assert (item["category"], item["hint"]) == ("custom_code", "Fix the rule")
+    page2 = world.client.get("/api/syncs/contacts/records", params={"status": "failing", "limit": 1, "offset": 1}).json()
+    assert page2["next_offset"] is None and page2["items"][0]["id"] != item["id"]
+    assert world.client.get("/api/syncs/contacts/records", params={"status": "nope"}).status_code == 422
+    assert world.client.get("/api/syncs/nope/records").status_code == 404
+
+    exp = world.client.get("/api/syncs/contacts/export", params={"status": "failing", "format": "csv"})
+    assert exp.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exp.text)))
+    assert [r["category"] for r in rows] == ["custom_code", "custom_code"] and rows[0]["hint"] == "Fix the rule"
+    xlsx = world.client.get("/api/syncs/contacts/export", params={"status": "excluded", "format": "xlsx"})
+    ws = load_workbook(io.BytesIO(xlsx.content)).active
+    assert ws is not None
+    values = list(ws.values)
+    assert values[0][:3] == ("sync", "status", "reason") and values[1][2] == "no_match_key"
+
+    runs = world.client.get("/api/syncs/contacts/runs").json()
+    assert runs[0]["counters"]["created"]["right"] == 2
+    prog = world.client.get("/api/syncs/contacts/progress").json()
+    assert prog["running"] is False and prog["kind"] == "initial" and prog["records"] >= 5
+
+
+def test_enable_disable_and_scheduled_jobs_skip_disabled(world: World) -> None:
+    assert world.client.post("/api/syncs/contacts/disable").json()["enabled"] is False
+    assert world.client.get("/api/syncs/contacts").json()["enabled"] is False
+    fut = asyncio.run_coroutine_threadsafe(world.service.scheduled("contacts"), world.service.loop)
+    assert fut.result(5) is None and world.client.get("/api/syncs/contacts/runs").json() == []
+    assert world.client.post("/api/syncs/contacts/enable").json()["enabled"] is True
+    assert world.client.post("/api/syncs/nope/enable").status_code == 404
+
+
+def test_resync_deleted_preview_then_apply_and_resync_one_record(world: World) -> None:
+    world.run_pass()
+    ann = next(r for r in world.right.live("contacts") if r.properties["email"] == "Ann@x.com")
+    world.right.user_delete("contacts", ann.id)
+    world.run_pass()
+    failing = world.client.get("/api/syncs/contacts/records", params={"status": "failing"}).json()["items"]
+    assert "deleted" in {f["category"] for f in failing}
+    preview = world.client.get("/api/syncs/contacts/deleted", params={"side": "right"}).json()
+    assert preview["total"] == 1 and preview["items"][0]["right_id"] == ann.id
+    assert world.client.get("/api/syncs/contacts/deleted", params={"side": "left"}).json()["total"] == 0
+    res = world.client.post("/api/syncs/contacts/resync-deleted", json={"side": "right"}).json()
+    assert res["created"]["right"] == 1 and res["kind"] == "resync"
+    assert sum(r.properties["email"] == "Ann@x.com" for r in world.right.live("contacts")) == 1
+
+    # one record: fix the validation problem by editing, then resync just that record
+    bob = next(r for r in world.left.live("contacts") if r.properties["first_name"] == "Bob")
+    world.left.user_update("contacts", bob.id, {"last_name": "Rae"})
+    one = world.client.post(f"/api/syncs/contacts/records/{bob.id}/resync").json()
+    assert one["kind"] == "records" and one["created"]["right"] == 1
+    assert world.client.post("/api/syncs/contacts/records/nope/resync").status_code == 404
+
+
+def test_metrics(world: World) -> None:
+    world.run_pass()
+    text = httpx.get(f"{world.url}/metrics").text
+    assert 'accord_records_synced_total{side="right",sync="contacts"} 2.0' in text
+    assert 'accord_records_failed_total{side="right",sync="contacts"} 2.0' in text
+    assert 'accord_api_calls_total{app="a"}' in text
+    assert 'accord_pass_duration_seconds_count{kind="pass",sync="contacts"} 1.0' in text
+    assert "accord_webhook_queue_depth 0.0" in text
+

@@ -1,0 +1,75 @@
+"""Scheduling rules of ``accord run``: polling per app interval, no overlap, disabled syncs, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from service_world import World
+
+from accord.index import Store
+
+
+def test_polls_each_sync_at_its_apps_interval(tmp_path: Path) -> None:
+    with World(tmp_path, poll="0.3s", schedule=True, tick=0.05) as w:
+        w.wait(lambda: len(w.client.get("/api/syncs/contacts/runs").json()) >= 3, timeout=5)
+        runs = w.client.get("/api/syncs/contacts/runs").json()
+        assert runs[-1]["kind"] == "initial" and {r["kind"] for r in runs[:-1]} == {"incremental"}
+        assert w.client.get("/api/syncs/companies/runs").json()  # every sync is scheduled
+        assert w.client.get("/api/syncs/contacts").json()["poll_seconds"] == 0.3
+
+
+def test_full_reconciliation_runs_on_its_own_period(tmp_path: Path) -> None:
+    with World(tmp_path, poll="1h", schedule=True, tick=0.05, reconcile=0.4) as w:
+        w.wait(lambda: any(r["kind"] == "full" for r in w.client.get("/api/syncs/contacts/runs").json()), timeout=5)
+
+
+def test_a_busy_sync_skips_its_next_scheduled_job(world: World) -> None:
+    svc = world.service
+    slot = svc.slot("contacts")
+
+    async def hold() -> None:
+        async with slot.lock:
+            await asyncio.sleep(0.5)
+
+    busy = asyncio.run_coroutine_threadsafe(hold(), svc.loop)
+    world.wait(slot.lock.locked)
+    assert asyncio.run_coroutine_threadsafe(svc.scheduled("contacts"), svc.loop).result(5) is None
+    busy.result(5)
+    assert slot.skipped == 1 and world.client.get("/api/syncs/contacts").json()["skipped_jobs"] == 1
+    assert 'accord_jobs_skipped_total{kind="incremental",sync="contacts"} 1.0' in world.client.get("/metrics").text
+    assert world.client.get("/api/syncs/contacts/runs").json() == []  # nothing ran
+    assert world.client.post("/api/syncs/contacts/run").status_code == 202
+
+
+def test_disabled_syncs_are_not_scheduled(tmp_path: Path) -> None:
+    w = World(tmp_path, poll="0.2s", schedule=True, tick=0.05)
+    w.service.store.set_enabled("contacts", False)
+    with w:
+        w.wait(lambda: len(w.client.get("/api/syncs/companies/runs").json()) >= 2)
+        assert w.client.get("/api/syncs/contacts/runs").json() == []
+
+
+def test_shutdown_finishes_the_current_batch_and_stops(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    for i in range(40):
+        w.left.user_create("contacts", {"first_name": f"P{i}", "last_name": "Slow", "email": f"p{i}@x.com"})
+    scan = w.left.scan
+
+    async def slow_scan(obj: str, fields: Sequence[str]) -> AsyncIterator[Any]:
+        async for page in scan(obj, fields):
+            await asyncio.sleep(0.05)
+            yield page
+
+    w.left.scan = slow_scan  # type: ignore[method-assign]
+    with w:
+        assert w.client.post("/api/syncs/contacts/run").status_code == 202
+        w.wait(lambda: w.client.get("/api/syncs/contacts/progress").json()["records"] >= 3)
+    # the server has stopped: the pass ended between two pages, its run marked failed
+    store = Store(w.cfg.state)
+    run = store.runs("contacts")[0]
+    assert run["status"] == "failed" and "StopRequested" in run["error"]
+    assert 0 < run["counters"]["read"]["left"] < 45
+    store.close()

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# System packages the test suite needs (Debian): PostgreSQL server binaries for the index tests.
+# System packages the test suite needs (Debian): PostgreSQL server binaries for the index tests,
+# chromium for the dashboard's browser tests (Playwright drives it; never `playwright install`).
 # Installs them when missing and we are root; otherwise says what to install.
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 else
-  echo "note: install ${need[*]} (apt-get install ${need[*]}) to run the PostgreSQL tests; they are skipped" >&2
+  echo "note: install ${need[*]} (apt-get install ${need[*]}) to run the PostgreSQL and browser tests; they are skipped" >&2
 fi

@@ -1,0 +1,114 @@
+"""The dashboard in a real browser: Playwright driving Debian's chromium (never ``playwright install``).
+
+Without chromium these tests skip, except under CI (``CI`` set), where they fail: CI must
+install the ``chromium`` package (scripts/test-deps.sh does when run as root).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from service_world import TOKEN, World
+
+CHROMIUM = os.environ.get("ACCORD_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    missing = None
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        missing = f"chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = missing or "the playwright package is not installed (pip install playwright)"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests need chromium under CI: {missing}")
+        pytest.skip(missing)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, world: World) -> Iterator[Any]:
+    world.run_pass()
+    ctx = browser.new_context(accept_downloads=True)
+    p = ctx.new_page()
+    p.set_default_timeout(5000)
+    yield p
+    ctx.close()
+
+
+def login(page: Any, world: World) -> None:
+    page.goto(f"{world.url}/")
+    assert page.url.endswith("/login")
+    page.fill("input[name=token]", "wrong")
+    page.click("button[type=submit]")
+    assert page.locator("[role=alert]").inner_text() == "Wrong token."
+    page.fill("input[name=token]", TOKEN)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{world.url}/")
+
+
+def test_login_summary_failing_list_export_and_disable(page: Any, world: World, tmp_path: Path) -> None:
+    login(page, world)
+    row = page.locator("#sync-contacts")
+    assert row.locator(".count-syncing").inner_text() == "2"
+    assert row.locator(".count-failing").inner_text() == "2"
+    assert row.locator(".count-excluded").inner_text() == "1"
+    page.wait_for_selector("#progress-contacts .run")  # the progress cell loaded through htmx
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-summary.png"), full_page=True)
+
+    row.locator(".count-failing").click()
+    page.wait_for_url("**/syncs/contacts/records?status=failing")
+    cells = page.locator("#records tbody td.category").all_inner_texts()
+    assert cells == ["custom_code", "custom_code"]
+    assert "Fix the rule" in page.locator("#records").inner_text()
+    with page.expect_download() as dl:
+        page.click(".export-csv")
+    target = tmp_path / "failing.csv"
+    dl.value.save_as(target)
+    rows = list(csv.DictReader(target.open()))
+    assert len(rows) == 2 and rows[0]["hint"] == "Fix the rule"
+
+    page.goto(f"{world.url}/")
+    page.click("#sync-contacts .toggle")
+    page.wait_for_function("document.querySelector('#sync-contacts .state').innerText === 'disabled'")
+    assert world.client.get("/api/syncs/contacts").json()["enabled"] is False
+    page.reload()
+    assert page.locator("#sync-contacts .state").inner_text() == "disabled"
+    assert page.locator("#sync-companies .state").inner_text() == "enabled"
+
+
+def test_sync_page_runs_resync_deleted_and_live_progress(page: Any, world: World) -> None:
+    ann = next(r for r in world.right.live("contacts") if r.properties["email"] == "Ann@x.com")
+    world.right.user_delete("contacts", ann.id)
+    world.run_pass()
+    login(page, world)
+    page.goto(f"{world.url}/syncs/contacts")
+    assert page.locator("#runs tbody tr").count() == 2
+    page.click("text=Deleted in b…")
+    page.wait_for_selector("#deleted .apply")
+    assert "1 record deleted in the right app" in page.locator("#deleted").inner_text()
+    page.click("#deleted .apply")
+    page.wait_for_selector("#deleted .result")
+    assert page.locator("#deleted .result").inner_text() == "Recreated 1 record in the right app."
+    # live progress: "Sync now" starts a pass, the cell polls until it is done
+    page.click("#progress-contacts .run")
+    page.wait_for_selector("#progress-contacts[data-running=no] .run")
+    assert "last: incremental" in page.locator("#progress-contacts").inner_text()

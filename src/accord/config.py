@@ -186,6 +186,7 @@ class SyncConfig(_Strict):
     created_after: datetime | None = None
     deletes: Literal["mark", "propagate"] | None = None
     stages: Literal["auto"] | dict[str, str] | None = None
+    associations: list[str] = Field(default_factory=list)  # syncs of the associated objects
     enabled: bool = True
 
 
@@ -343,6 +344,14 @@ def semantic_issues(cfg: Config) -> list[ConfigIssue]:
             src = "left" if s.direction == "left-to-right" else "right"
             if s.inclusion.side != src:
                 issues.append(ConfigIssue(f"{p}.inclusion.side", f"in a {s.direction} sync the list must be on the {src} side"))
+        names = {x.name: x for x in cfg.syncs}
+        for j, a in enumerate(s.associations):
+            t = names.get(a)
+            if t is None:
+                issues.append(ConfigIssue(f"{p}.associations[{j}]", f"no sync named {a!r}"))
+            elif (t.left.app, t.right.app) != (s.left.app, s.right.app):
+                issues.append(ConfigIssue(f"{p}.associations[{j}]",
+                                          f"sync {a!r} must pair the same apps on the same sides ({s.left.app} ↔ {s.right.app})"))
         if any(ref.app not in cfg.apps for ref in (s.left, s.right)):
             continue
         issues.extend(_mapping_issues(cfg, s, p))

@@ -213,6 +213,7 @@ class Counters:
     unchanged: int = 0
     excluded: dict[str, int] = field(default_factory=dict)
     read: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
+    associated: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
 
     def exclude(self, reason: str) -> None:
         key = str(reason)
@@ -229,4 +230,5 @@ class Counters:
             "linked": self.linked,
             "unchanged": self.unchanged,
             "excluded": dict(sorted(self.excluded.items())),
+            "associated": dict(self.associated),
         }

@@ -19,14 +19,17 @@ instead of creating a second copy.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import and_, or_
 
 from accord import catalog
+from accord.associations import AssociationTarget, sync_associations
 from accord.config import ConfigError, ConfigIssue, SyncConfig, config_hash
 from accord.connectors.base import Connector
 from accord.engine.mapping import SyncSpec, compile_sync
@@ -41,6 +44,7 @@ from accord.model import (
     Counters,
     ErrorCategory,
     ExcludedReason,
+    Page,
     Record,
     ResyncRequired,
     Side,
@@ -103,6 +107,32 @@ def _tombstone(rid: str) -> Record:
     return Record(rid, {}, archived=True)
 
 
+def _batches(items: Sequence[str], n: int) -> list[list[str]]:
+    return [list(items[i:i + n]) for i in range(0, len(items), n)]
+
+
+async def _read_ahead(pages: AsyncIterator[Page]) -> AsyncIterator[Page]:
+    """Yield ``pages``, fetching the next page while the caller works on the current one."""
+    it = aiter(pages)
+
+    async def fetch() -> Page | None:
+        return await anext(it, None)
+
+    nxt: asyncio.Task[Page | None] = asyncio.ensure_future(fetch())
+    try:
+        while (page := await nxt) is not None:
+            nxt = asyncio.ensure_future(fetch())
+            yield page
+    finally:
+        if not nxt.done():
+            nxt.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await nxt
+        close = getattr(it, "aclose", None)
+        if close is not None:
+            await close()
+
+
 class SyncRunner:
     def __init__(
         self,
@@ -113,8 +143,11 @@ class SyncRunner:
         *,
         progress: Progress | None = None,
         path: str = "",
+        associations: Sequence[AssociationTarget] = (),
     ) -> None:
         self.cfg = cfg
+        self.associations = list(associations)
+        self._touched: set[str] = set()  # links planned in this pass (for association sync)
         self.store = store
         self.conn = {L: left, R: right}
         self.obj = {L: cfg.left.object, R: cfg.right.object}
@@ -175,13 +208,36 @@ class SyncRunner:
             await self.prepare()
         state = self.store.ensure_sync(self.cfg.name, config_hash(self.cfg), self.cfg.enabled)
         if not state.initial_done or full:
-            return await self._tracked("initial" if not state.initial_done else "full", self._scan_pass)
+            return await self._tracked("initial" if not state.initial_done else "full", self._scan_then_associate)
         try:
-            return await self._tracked("incremental", self._incremental_pass)
+            return await self._tracked("incremental", self._incremental_then_associate)
         except ResyncRequired as e:
             # The change feed lost track (e.g. a purged delete log): re-scan against the index.
             log.warning("sync %s: %s; running a full pass", self.cfg.name, e)
-            return await self._tracked("full", self._scan_pass)
+            return await self._tracked("full", self._scan_then_associate)
+
+    async def _scan_then_associate(self) -> None:
+        await self._scan_pass()
+        await self._associate(None)
+
+    async def _incremental_then_associate(self) -> None:
+        self._touched = set()
+        await self._incremental_pass()
+        await self._associate(self._touched)
+
+    async def _associate(self, only: set[str] | None) -> None:
+        """Associations of the pairs of this pass (``None``: every linked pair, after a scan)."""
+        spec = self._spec()
+        writable = {L: spec.writes_to(L), R: spec.writes_to(R)}
+        for target in self.associations:
+            chunks = (self.store.iter_links(self.cfg.name, links_t.c.left_id.is_not(None), links_t.c.right_id.is_not(None))
+                      if only is None else
+                      (list(self.store.links_by_id(ids).values()) for ids in _batches(sorted(only), 500)))
+            for chunk in chunks:
+                res = await sync_associations(self.store, self.cfg.name, chunk, self.conn, self.obj, target,
+                                              spec.winner, writable)
+                for k, v in res.written.items():
+                    self.counters.associated[k] += v
 
     async def sync_records(self, side: Side, ids: Sequence[str]) -> PassResult:
         """Sync specific records now (webhook events, "resync this record")."""
@@ -217,42 +273,68 @@ class SyncRunner:
         # Cursors are taken *before* reading, so edits made during the pass are seen next time.
         start = {s: await self.conn[s].change_cursor(self.obj[s]) for s in (L, R)}
 
+        # An empty right app (the usual first sync into a new account) has no record to pair
+        # with: each left page is then synced as soon as it is indexed (phase 3 page by page),
+        # so writes to the right overlap reads from the left instead of waiting for them all.
+        right_empty = await self._scan_is_empty(R)
+        p = self.pass_id
         self.progress.phase(f"{name}: indexing {self.obj[L]}")
-        async for page in self.conn[L].scan(self.obj[L], spec.fields(L)):
+        async for page in _read_ahead(self.conn[L].scan(self.obj[L], spec.fields(L))):
             self._index_left(page.records)
             self.counters.read["left"] += len(page.records)
+            if right_empty:
+                found = self.store.links_by_record(name, L, [r.id for r in page.records]).values()
+                await self._sync_left_rest([lk for lk in found if lk.left_seen == p and lk.handled != p])
             self.progress.advance(len(page.records))
 
-        self.progress.phase(f"{name}: syncing {self.obj[R]}")
-        async for page in self.conn[R].scan(self.obj[R], spec.fields(R)):
-            self.counters.read["right"] += len(page.records)
-            await self._sync_right_page(page.records)
-            self.progress.advance(len(page.records))
+        if not right_empty:
+            self.progress.phase(f"{name}: syncing {self.obj[R]}")
+            async for page in self.conn[R].scan(self.obj[R], spec.fields(R)):
+                self.counters.read["right"] += len(page.records)
+                await self._sync_right_page(page.records)
+                self.progress.advance(len(page.records))
 
         self.progress.phase(f"{name}: syncing remaining {self.obj[L]}")
-        p = self.pass_id
         rest = and_(links_t.c.left_seen == p, or_(links_t.c.handled.is_(None), links_t.c.handled != p))
         for chunk in self.store.iter_links(name, rest):
-            items = []
-            w = PageWrite()
-            for link in chunk:
-                link.handled = p
-                w.touch(link)
-                left = _from_snapshot(link)
-                if link.reason == ExcludedReason.DUPLICATE and link.right_id is None:
-                    continue
-                if link.right_id and link.right_deleted:
-                    continue  # a delete found earlier: stays marked until resynced
-                # Not returned by phase 2's scan: the right record is gone.
-                right = _tombstone(link.right_id) if link.right_id else None
-                items.append(self._plan(link, {L: left, R: right}))
-            await self._apply(items, w)
+            await self._sync_left_rest(chunk)
             self.progress.advance(len(chunk))
 
         self._sweep_vanished()
         for s in (L, R):
             self.store.set_cursor(name, s, start[s])
         self.store.set_initial_done(name)
+
+    async def _scan_is_empty(self, side: Side) -> bool:
+        """True if a scan of ``side`` returns no record at all (one call for an empty app)."""
+        scan = self.conn[side].scan(self.obj[side], self._spec().fields(side))
+        try:
+            async for page in scan:
+                if page.records:
+                    return False
+            return True
+        finally:
+            close = getattr(scan, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def _sync_left_rest(self, chunk: Sequence[Link]) -> None:
+        """Phase 3 for indexed left rows phase 2 did not reach: create on the right, or find deleted."""
+        p = self.pass_id
+        items = []
+        w = PageWrite()
+        for link in chunk:
+            link.handled = p
+            w.touch(link)
+            left = _from_snapshot(link)
+            if link.reason == ExcludedReason.DUPLICATE and link.right_id is None:
+                continue
+            if link.right_id and link.right_deleted:
+                continue  # a delete found earlier: stays marked until resynced
+            # Not returned by phase 2's scan: the right record is gone.
+            right = _tombstone(link.right_id) if link.right_id else None
+            items.append(self._plan(link, {L: left, R: right}))
+        await self._apply(items, w)
 
     def _sweep_vanished(self) -> None:
         """Rows whose record no scan of this pass returned: gone from the app."""
@@ -533,6 +615,7 @@ class SyncRunner:
         updates: dict[Side, list[_Item]] = {L: [], R: []}
         archives: dict[Side, list[_Item]] = {L: [], R: []}
         writing: list[_Item] = []
+        self._touched.update(it.link.id for it in items)
         for it in items:
             link, plan = it.link, it.plan
             link.snapshot = None  # only needed until the pair is planned: keeps index rows small

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from accord.associations import AssociationTarget
 from accord.config import Config
 from accord.connectors import Connector, build_connector
 from accord.index import Store
+from accord.model import Side
 from accord.runner import Progress, SyncRunner
 
 
@@ -22,8 +24,10 @@ class Session:
     def runner(self, sync: str, progress: Progress | None = None) -> SyncRunner:
         s = self.cfg.sync(sync)
         index = next(i for i, x in enumerate(self.cfg.syncs) if x.name == sync)
+        targets = [AssociationTarget(t.name, {Side.LEFT: t.left.object, Side.RIGHT: t.right.object})
+                   for t in (self.cfg.sync(a) for a in s.associations)]
         return SyncRunner(s, self.store, self.connector(s.left.app), self.connector(s.right.app),
-                          progress=progress, path=f"syncs[{index}]")
+                          progress=progress, path=f"syncs[{index}]", associations=targets)
 
     async def aclose(self) -> None:
         for c in self.connectors.values():

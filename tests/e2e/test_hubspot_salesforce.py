@@ -249,3 +249,27 @@ async def test_deals_sync_with_stage_mapping_and_are_never_duplicated(w: World) 
         again = await w.run("deals", full=full)
         assert again.counters.created == {"left": 0, "right": 0}
     assert len(w.hs.records("deals")) == 3 and len(w.sf.records("Opportunity")) == 2
+
+
+async def test_contact_company_association_syncs_as_account_id(w: World) -> None:
+    from accord.associations import AssociationTarget
+
+    comp = w.hs.user_create("companies", {"name": "Acme", "domain": "acme.com"})["id"]
+    ann = w.hs.user_create("contacts", _hs_contact("Ann", "Lee", "ann@acme.com"))["id"]
+    w.hs.associate("contacts", ann, "companies", comp)
+    w.sync("companies", "companies", "Account")
+    contacts = w.sync("contacts", "contacts", "Contact")
+    contacts.associations = [AssociationTarget("companies", {L: "companies", R: "Account"})]
+    await w.run("companies")
+    res = await w.run("contacts")
+    assert res.counters.associated == {"left": 0, "right": 1}
+    acct = next(r for r in w.sf.records("Account") if r["Name"] == "Acme")
+    assert w.sf_by_email()["ann@acme.com"]["AccountId"] == acct["Id"]
+    # The other way: a Salesforce contact created under the account gets the HubSpot association.
+    w.sf.create("Contact", _sf_contact("Bob", "Ray", "bob@acme.com", AccountId=acct["Id"]))
+    res = await w.run("contacts")
+    assert res.counters.associated["left"] == 1
+    bob = w.hs_by_email()["bob@acme.com"]["hs_object_id"]
+    assert (await w.hs_conn.associations("contacts", [str(bob)], "companies"))[str(bob)] == [str(comp)]
+    again = await w.run("contacts", full=True)
+    assert again.counters.associated == {"left": 0, "right": 0}

@@ -121,13 +121,15 @@ def progress_bar(enabled: bool) -> Iterator[RichProgress | None]:
 
 def summary_table(results: list[PassResult], store: Store) -> Table:
     t = Table(title="Sync summary")
-    for col in ("sync", "pass", "syncing", "failing", "excluded", "created L/R", "updated L/R", "conflicts"):
+    for col in ("sync", "pass", "syncing", "failing", "excluded", "created L/R", "updated L/R", "conflicts",
+                "associated L/R"):
         t.add_column(col, justify="right" if col not in ("sync", "pass") else "left")
     for r in results:
         c = store.counts(r.sync)
         k = r.counters
         t.add_row(r.sync, r.kind, str(c.get("syncing", 0)), str(c.get("failing", 0)), str(c.get("excluded", 0)),
-                  f"{k.created['left']}/{k.created['right']}", f"{k.updated['left']}/{k.updated['right']}", str(k.conflicts))
+                  f"{k.created['left']}/{k.created['right']}", f"{k.updated['left']}/{k.updated['right']}", str(k.conflicts),
+                  f"{k.associated['left']}/{k.associated['right']}")
     return t
 
 

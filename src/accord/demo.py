@@ -36,12 +36,14 @@ from accord.sandbox.server import ServerThread
 from accord.session import Session
 
 DEMO_SYNCS: list[dict[str, Any]] = [
-    {"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
-     "right": {"app": "salesforce", "object": "Contact"}, "winner": "hubspot"},
+    # companies first: contacts and deals keep their company associations through this sync
     {"name": "companies", "left": {"app": "hubspot", "object": "companies"},
      "right": {"app": "salesforce", "object": "Account"}, "winner": "hubspot"},
+    {"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
+     "right": {"app": "salesforce", "object": "Contact"}, "winner": "hubspot", "associations": ["companies"]},
     {"name": "deals", "left": {"app": "hubspot", "object": "deals"},
-     "right": {"app": "salesforce", "object": "Opportunity"}, "stages": "auto", "winner": "salesforce"},
+     "right": {"app": "salesforce", "object": "Opportunity"}, "stages": "auto", "winner": "salesforce",
+     "associations": ["companies"]},
 ]
 
 # Stages `stages: auto` pairs by label (HubSpot id → Salesforce API name), and some it leaves unmapped.
@@ -136,6 +138,18 @@ def seed_sandboxes(hs: HubSpotSandbox, sf: SalesforceSandbox, records: int, seed
             sf.create("Opportunity", {"Name": name, "Amount": amount, "StageName": stage, "CloseDate": close})
         if not mapped:
             out.add("deals in unmapped stages")
+    # Some contacts and deals belong to a company (HubSpot associations, Salesforce AccountId).
+    hs_companies = [str(c["id"]) for c in hs.records("companies")]
+    accounts = [str(a["Id"]) for a in sf.records("Account")]
+    for obj in ("contacts", "deals"):
+        for rec in hs.records(obj):
+            if hs_companies and rnd.random() < 0.3:
+                hs.associate(obj, rec["id"], "companies", rnd.choice(hs_companies))
+                out.add("contacts and deals with a company")
+    for obj in ("Contact", "Opportunity"):
+        for rec in sf.records(obj):
+            if accounts and rnd.random() < 0.3:
+                sf.update(obj, str(rec["Id"]), {"AccountId": rnd.choice(accounts)})
     return out
 
 

@@ -137,12 +137,14 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     rows = {}
     for line in r.stdout.splitlines():
         cells = [c.strip() for c in line.strip("│ ").split("│")]
-        if len(cells) == 8 and cells[1] == "initial":
+        if len(cells) == 9 and cells[1] == "initial":
             rows[cells[0]] = cells
     assert set(rows) == {"contacts", "companies", "deals"}, r.stdout
-    for name, (_, _, syncing, failing, _, created, _, _) in rows.items():
+    for name, (_, _, syncing, failing, _, created, _, _, associated) in rows.items():
         assert int(syncing) > 0 and int(failing) == 0, (name, r.stdout)
         assert sum(int(x) for x in created.split("/")) > 0, (name, r.stdout)
+        if name != "companies":  # contacts and deals carry their company associations across
+            assert sum(int(x) for x in associated.split("/")) > 0, (name, r.stdout)
     assert "excluded/no_match_key" in r.stdout and "excluded/unmapped_stage" in r.stdout
 
 

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, or_
 
 from accord import catalog
+from accord.associations import AssociationTarget, sync_associations
 from accord.config import ConfigError, ConfigIssue, SyncConfig, config_hash
 from accord.connectors.base import Connector
 from accord.engine.mapping import SyncSpec, compile_sync
@@ -106,6 +107,10 @@ def _tombstone(rid: str) -> Record:
     return Record(rid, {}, archived=True)
 
 
+def _batches(items: Sequence[str], n: int) -> list[list[str]]:
+    return [list(items[i:i + n]) for i in range(0, len(items), n)]
+
+
 async def _read_ahead(pages: AsyncIterator[Page]) -> AsyncIterator[Page]:
     """Yield ``pages``, fetching the next page while the caller works on the current one."""
     it = aiter(pages)
@@ -138,8 +143,11 @@ class SyncRunner:
         *,
         progress: Progress | None = None,
         path: str = "",
+        associations: Sequence[AssociationTarget] = (),
     ) -> None:
         self.cfg = cfg
+        self.associations = list(associations)
+        self._touched: set[str] = set()  # links planned in this pass (for association sync)
         self.store = store
         self.conn = {L: left, R: right}
         self.obj = {L: cfg.left.object, R: cfg.right.object}
@@ -200,13 +208,36 @@ class SyncRunner:
             await self.prepare()
         state = self.store.ensure_sync(self.cfg.name, config_hash(self.cfg), self.cfg.enabled)
         if not state.initial_done or full:
-            return await self._tracked("initial" if not state.initial_done else "full", self._scan_pass)
+            return await self._tracked("initial" if not state.initial_done else "full", self._scan_then_associate)
         try:
-            return await self._tracked("incremental", self._incremental_pass)
+            return await self._tracked("incremental", self._incremental_then_associate)
         except ResyncRequired as e:
             # The change feed lost track (e.g. a purged delete log): re-scan against the index.
             log.warning("sync %s: %s; running a full pass", self.cfg.name, e)
-            return await self._tracked("full", self._scan_pass)
+            return await self._tracked("full", self._scan_then_associate)
+
+    async def _scan_then_associate(self) -> None:
+        await self._scan_pass()
+        await self._associate(None)
+
+    async def _incremental_then_associate(self) -> None:
+        self._touched = set()
+        await self._incremental_pass()
+        await self._associate(self._touched)
+
+    async def _associate(self, only: set[str] | None) -> None:
+        """Associations of the pairs of this pass (``None``: every linked pair, after a scan)."""
+        spec = self._spec()
+        writable = {L: spec.writes_to(L), R: spec.writes_to(R)}
+        for target in self.associations:
+            chunks = (self.store.iter_links(self.cfg.name, links_t.c.left_id.is_not(None), links_t.c.right_id.is_not(None))
+                      if only is None else
+                      (list(self.store.links_by_id(ids).values()) for ids in _batches(sorted(only), 500)))
+            for chunk in chunks:
+                res = await sync_associations(self.store, self.cfg.name, chunk, self.conn, self.obj, target,
+                                              spec.winner, writable)
+                for k, v in res.written.items():
+                    self.counters.associated[k] += v
 
     async def sync_records(self, side: Side, ids: Sequence[str]) -> PassResult:
         """Sync specific records now (webhook events, "resync this record")."""
@@ -584,6 +615,7 @@ class SyncRunner:
         updates: dict[Side, list[_Item]] = {L: [], R: []}
         archives: dict[Side, list[_Item]] = {L: [], R: []}
         writing: list[_Item] = []
+        self._touched.update(it.link.id for it in items)
         for it in items:
             link, plan = it.link, it.plan
             link.snapshot = None  # only needed until the pair is planned: keeps index rows small

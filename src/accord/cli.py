@@ -395,7 +395,8 @@ def run(
         period = parse_duration(reconcile)
     except ValueError as e:
         raise _fail(EXIT_CONFIG, f"--reconcile: {e}") from e
-    serve(cfg, host=host, port=port, reconcile=period, say=lambda m: out.print(m, markup=False, highlight=False))
+    serve(cfg, host=host, port=port, reconcile=period,
+          say=lambda m: out.print(m, markup=False, highlight=False, soft_wrap=True))
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from accord.config import Config
@@ -22,6 +23,7 @@ def serve(cfg: Config, *, host: str = "127.0.0.1", port: int = 8080, reconcile: 
         say(f"API token (shown once; set ACCORD_API_TOKEN to choose your own): {token}")
     app = create_app(cfg, token=token, reconcile=reconcile or DAY)
     say(f"Accord on http://{host}:{port}  (dashboard /, API docs /docs, webhooks /webhooks/APP, metrics /metrics)")
+    sys.stdout.flush()  # the token must reach a log or pipe now, not when the service stops
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=60)
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import sys
 import tempfile
@@ -27,6 +25,7 @@ from rich.table import Table
 
 from accord.config import Config, ConfigError, load_config
 from accord.connectors.dry import DryConnector
+from accord.exports import FORMATS, render_export
 from accord.index import Store
 from accord.index.store import Link
 from accord.model import AuthError, ConnectorError, Side, UnreachableError
@@ -251,46 +250,14 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
     out.print(t)
 
 
-EXPORT_COLUMNS = ("sync", "status", "reason", "category", "message", "hint", "left_id", "right_id", "label", "updated_at")
-
-
-def safe_cell(v: Any) -> Any:
-    """Neutralise spreadsheet formula injection: a cell starting with = + - @ is prefixed with '."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
-    return v
-
-
-def export_rows(links: list[Link]) -> list[dict[str, Any]]:
-    return [{c: safe_cell(getattr(lk, c)) for c in EXPORT_COLUMNS} for lk in links]
-
-
-def write_export(rows: list[dict[str, Any]], fmt: str, target: Path | None) -> None:
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        if target is None:
-            raise _fail(EXIT_CONFIG, "--format xlsx needs -o FILE")
-        wb = Workbook()
-        ws = wb.active
-        assert ws is not None
-        ws.append(list(EXPORT_COLUMNS))
-        for r in rows:
-            ws.append([r[c] for c in EXPORT_COLUMNS])
-        wb.save(target)
-        return
-    if fmt == "json":
-        text = json.dumps(rows, indent=2)
-    else:
-        buf = io.StringIO()
-        wr = csv.DictWriter(buf, fieldnames=list(EXPORT_COLUMNS))
-        wr.writeheader()
-        wr.writerows(rows)
-        text = buf.getvalue()
+def write_export(links: list[Link], fmt: str, target: Path | None) -> None:
+    if fmt == "xlsx" and target is None:
+        raise _fail(EXIT_CONFIG, "--format xlsx needs -o FILE")
+    data = render_export(links, fmt)
     if target is None:
-        sys.stdout.write(text)
+        sys.stdout.write(data.decode())
     else:
-        target.write_text(text)
+        target.write_bytes(data)
 
 
 @app.command()
@@ -303,15 +270,15 @@ def records(
 ) -> None:
     """List or export the records of one status with their errors and reasons."""
     cfg = _load(config)
-    if fmt not in ("csv", "json", "xlsx"):
+    if fmt not in FORMATS:
         raise _fail(EXIT_CONFIG, f"--format: unknown format {fmt!r}; use csv, json or xlsx")
     if status not in ("syncing", "failing", "excluded", "queued"):
         raise _fail(EXIT_CONFIG, f"--status: unknown status {status!r}")
     name = _selected(cfg, sync or None)[0] if sync else cfg.syncs[0].name if cfg.syncs else ""
     store = Store(cfg.state)
-    rows = export_rows(store.records(name, status))
+    links = store.records(name, status)
     store.close()
-    write_export(rows, fmt, output)
+    write_export(links, fmt, output)
 
 
 @app.command()

@@ -23,10 +23,10 @@ from pydantic import BaseModel
 
 from accord.config import Config
 from accord.connectors.hubspot import HubSpotConnector, SeenEvents
+from accord.exports import MEDIA_TYPES, render_export
 from accord.index.store import Link
 from accord.model import Side
 from accord.service.core import Service
-from accord.service.exports import MEDIA_TYPES, render_export
 
 log = logging.getLogger("accord.service")
 

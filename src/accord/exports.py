@@ -1,8 +1,4 @@
-"""Record exports as bytes (CSV, JSON, XLSX) for the API and the dashboard.
-
-The rows come from the CLI's ``export_rows`` (same columns, same formula-injection guard
-as ``accord records``), so a file exported from the dashboard matches the CLI's.
-"""
+"""Record exports (CSV, JSON, XLSX) shared by ``accord records``, the API and the dashboard."""
 
 from __future__ import annotations
 
@@ -11,9 +7,10 @@ import io
 import json
 from typing import Any
 
-from accord.cli import EXPORT_COLUMNS, export_rows
 from accord.index.store import Link
 
+EXPORT_COLUMNS = ("sync", "status", "reason", "category", "message", "hint", "left_id", "right_id", "label", "updated_at")
+FORMATS = ("csv", "json", "xlsx")
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "json": "application/json",
@@ -21,8 +18,19 @@ MEDIA_TYPES = {
 }
 
 
+def safe_cell(v: Any) -> Any:
+    """Neutralise spreadsheet formula injection: a cell starting with = + - @ is prefixed with '."""
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
+
+
+def export_rows(links: list[Link]) -> list[dict[str, Any]]:
+    return [{c: safe_cell(getattr(lk, c)) for c in EXPORT_COLUMNS} for lk in links]
+
+
 def render_export(links: list[Link], fmt: str) -> bytes:
-    rows: list[dict[str, Any]] = export_rows(links)
+    rows = export_rows(links)
     if fmt == "xlsx":
         from openpyxl import Workbook
 

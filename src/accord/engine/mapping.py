@@ -12,7 +12,7 @@ from typing import Any
 
 from accord import catalog
 from accord.config import ConfigIssue, SyncConfig, effective_deletes, effective_winner
-from accord.engine.filters import Filter
+from accord.engine.filters import Filter, compile_filters
 from accord.engine.matching import MatchKeySpec, key_spec
 from accord.engine.values import compatible
 from accord.model import FieldSchema, FieldType, ObjectSchema, Side
@@ -224,7 +224,6 @@ def compile_sync(
         ))
 
     match = _match_specs(cfg, left_vendor, right_vendor, issues, path)
-    from accord.engine.filters import compile_filters
     spec = SyncSpec(
         name=cfg.name,
         direction=cfg.direction,

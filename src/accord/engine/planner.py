@@ -13,7 +13,7 @@ from typing import Any
 from accord.engine.filters import passes
 from accord.engine.mapping import FieldMap, SyncSpec
 from accord.engine.merge import NO_BASE, merge_field
-from accord.engine.values import canon, convert, is_blank, parse_ts
+from accord.engine.values import canon, convert, parse_ts
 from accord.model import ErrorCategory, ExcludedReason, Record, Side, Status, Value
 
 
@@ -230,6 +230,3 @@ def _changed_uncalculated(m: FieldMap, left: Value, right: Value, bl: Any, br: A
     changed_r = br is NO_BASE or canon(br) != canon(right)
     return (changed_l and not m.left_calculated) or (changed_r and not m.right_calculated)
 
-
-def is_blank_record(props: Mapping[str, Value]) -> bool:
-    return all(is_blank(v) for v in props.values())

@@ -25,12 +25,6 @@ def sandbox() -> Iterator[HubSpotSandbox]:
     sb.close()
 
 
-@pytest.fixture
-def server(sandbox: HubSpotSandbox) -> Iterator[ServerThread]:
-    with ServerThread(sandbox.app) as srv:
-        yield srv
-
-
 def connector(url: str, lookback: float = 0.0) -> HubSpotConnector:
     return HubSpotConnector("hs", token="t", base_url=url, lookback=lookback, backoff=0.01,
                             limits=Limits(RollingWindow(10_000, 10.0), RollingWindow(10_000, 1.0)))

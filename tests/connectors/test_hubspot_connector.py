@@ -39,12 +39,6 @@ def sandbox() -> Iterator[HubSpotSandbox]:
 
 
 @pytest.fixture
-def server(sandbox: HubSpotSandbox) -> Iterator[ServerThread]:
-    with ServerThread(sandbox.app) as srv:
-        yield srv
-
-
-@pytest.fixture
 async def hs(server: ServerThread) -> AsyncIterator[HubSpotConnector]:
     conn = HubSpotConnector("hs", token="pat-test", base_url=server.url, timeout=5, backoff=0.01,
                             limits=Limits(RollingWindow(190, 10.0), RollingWindow(1000, 1.0)))

@@ -23,12 +23,6 @@ def sandbox() -> Iterator[HubSpotSandbox]:
     sb.close()
 
 
-@pytest.fixture
-def server(sandbox: HubSpotSandbox) -> Iterator[ServerThread]:
-    with ServerThread(sandbox.app) as srv:
-        yield srv
-
-
 async def test_stays_inside_the_limits_under_concurrency(sandbox: HubSpotSandbox, server: ServerThread) -> None:
     # The sandbox allows 20 requests per 0.5 s and 10 searches per second; two connectors of
     # the same app share one Limits, as the engine's jobs do.

@@ -27,3 +27,4 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/hubspot.py
+	$(BIN)/python bench/latency.py

@@ -26,6 +26,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from results_file import save_section
+
 from accord.config import parse_config
 from accord.connectors.base import Connector
 from accord.connectors.memory import STANDARD_FIELDS
@@ -126,9 +128,7 @@ def main() -> None:
         print(f"{n:>9,} per side: {r['records_per_second']:>7,} records/s  {r['seconds']:>7}s  "
               f"peak RSS {r['peak_rss_mb']} MB  status {r['status']}")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.processor() or ''}".strip(", ")
-    results = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
-    results["engine"] = {"machine": machine, "index": "SQLite (WAL) on local disk", "runs": rows}
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    save_section(args.out, "engine", {"machine": machine, "index": "SQLite (WAL) on local disk", "runs": rows})
 
 
 if __name__ == "__main__":

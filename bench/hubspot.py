@@ -37,6 +37,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from results_file import save_section
+
 BOUND = 100 * 190 / 10  # records/s: a 100-input batch write at 19 requests/s
 
 
@@ -162,17 +164,14 @@ def main() -> None:
         return
     machine = (f"{platform.machine()}, {os.cpu_count()} cores shared by the engine and both sandbox processes, "
                f"Python {platform.python_version()}")
-    path = Path(args.out)
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results["hubspot"] = {
+    save_section(args.out, "hubspot", {
         "machine": machine,
         "setup": "initial two-way sync, contacts, source sandbox seeded with N contacts, empty target; "
                  "sandboxes at 190 requests / 10 s, connectors at rate_limit 190; SQLite index on local disk",
         "minimum_calls": "ceil(N/100) list pages + 1 empty target list page + ceil(N/100) batch upserts "
                          "+ 2 properties + 2 change-cursor searches",
         "run": r,
-    }
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    })
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import os
 import platform
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from results_file import save_section
 
 from accord.config import parse_config
 from accord.connectors.memory import MemoryApp
@@ -195,9 +195,7 @@ def main() -> None:
         return
     machine = (f"{platform.machine()}, {os.cpu_count()} cores shared by the sandbox, the service and the "
                f"editor/poller (one process, loopback), Python {platform.python_version()}")
-    path = Path(args.out)
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results["latency"] = {
+    save_section(args.out, "latency", {
         "machine": machine,
         "setup": f"HubSpot sandbox ({args.contacts} contacts) ↔ in-memory app, two-way contacts sync in the "
                  "accord run service app (defaults: webhook delay 0.2 s, scheduler tick 0.5 s); SQLite index on "
@@ -206,8 +204,7 @@ def main() -> None:
         "measured": "from just before the sandbox commits the user's edit to the first poll (every 2 ms) that "
                     "sees the new value in the memory app; missed = not seen within the time limit",
         **res,
-    }
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    })
 
 
 if __name__ == "__main__":

@@ -188,6 +188,13 @@ class SyncConfig(_Strict):
     stages: Literal["auto"] | dict[str, str] | None = None
     associations: list[str] = Field(default_factory=list)  # syncs of the associated objects
     enabled: bool = True
+    # this sync's own incremental-pass interval; default: the shorter poll of its two apps
+    poll: Duration | None = None
+
+    @field_validator("poll", mode="before")
+    @classmethod
+    def _poll_duration(cls, v: Any) -> float | None:
+        return None if v is None else parse_duration(v)
 
 
 class Config(_Strict):

@@ -150,6 +150,8 @@ class Service:
         return bool(state.enabled) if state else self.slots[name].cfg.enabled
 
     def interval(self, s: SyncConfig) -> float:
+        if s.poll is not None:
+            return s.poll
         return min(self.cfg.apps[s.left.app].poll, self.cfg.apps[s.right.app].poll)
 
     def queue_depth(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     Column,
     Index,
     Integer,
@@ -96,4 +97,37 @@ runs = Table(
     Column("counters", JSON),
     Column("error", Text),
     Index("ix_runs_sync", "sync", "id"),
+)
+
+# Apps added through the service; ``secret`` is the app's config as a Fernet token
+# (credentials are never stored in clear text, see accord.secrets).
+managed_apps = Table(
+    "managed_apps",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("type", String(40), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+# Syncs created or edited through the API/dashboard (accord.yaml's syncs are never stored here).
+managed_syncs = Table(
+    "managed_syncs",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("config", JSON, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+# Webhook event ids already processed, so a replay is refused across restarts.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("app", String(200), nullable=False),
+    Column("event_id", String(200), nullable=False),
+    Column("seen_at", Float, nullable=False),
+    PrimaryKeyConstraint("app", "event_id", name="pk_webhook_events"),
+    Index("ix_webhook_events_seen", "seen_at"),
 )

@@ -23,7 +23,7 @@ from sqlalchemy import JSON, Engine, and_, create_engine, delete, event, func, i
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import StaticPool
 
-from accord.index.schema import cursors, keys, links, runs, syncs
+from accord.index.schema import cursors, keys, links, managed_apps, managed_syncs, runs, syncs, webhook_events
 from accord.model import Side
 
 _CHUNK = 500  # bound parameters per IN (...) clause
@@ -394,6 +394,58 @@ class Store:
             for t in (keys, links, cursors, runs):
                 c.execute(delete(t).where(t.c.sync == sync))
             c.execute(delete(syncs).where(syncs.c.name == sync))
+
+    # -- service state: apps and syncs made through the API, seen webhook events --------
+    def managed_apps(self) -> dict[str, tuple[str, str]]:
+        """name → (type, encrypted config)."""
+        with self.engine.connect() as c:
+            return {r.name: (r.type, r.secret) for r in c.execute(select(managed_apps).order_by(managed_apps.c.name))}
+
+    def put_managed_app(self, name: str, type: str, secret: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(managed_apps).where(managed_apps.c.name == name))
+            c.execute(insert(managed_apps).values(name=name, type=type, secret=secret,
+                                                  created_at=now_iso(), updated_at=now_iso()))
+
+    def delete_managed_app(self, name: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(managed_apps).where(managed_apps.c.name == name))
+
+    def managed_syncs(self) -> list[dict[str, Any]]:
+        """The stored sync configs, oldest first."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(managed_syncs).order_by(managed_syncs.c.created_at, managed_syncs.c.name))
+            return [dict(r.config) for r in rows]
+
+    def put_managed_sync(self, name: str, config: dict[str, Any]) -> None:
+        with self.engine.begin() as c:
+            row = c.execute(select(managed_syncs.c.created_at).where(managed_syncs.c.name == name)).first()
+            c.execute(delete(managed_syncs).where(managed_syncs.c.name == name))
+            c.execute(insert(managed_syncs).values(name=name, config=config, updated_at=now_iso(),
+                                                   created_at=row.created_at if row else now_iso()))
+
+    def delete_managed_sync(self, name: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(managed_syncs).where(managed_syncs.c.name == name))
+
+    def claim_events(self, app: str, event_ids: Sequence[str], keep: float = 86400.0) -> set[str]:
+        """Record webhook event ids; return those never seen before (the rest are replays).
+
+        Ids older than ``keep`` seconds are forgotten: a replay that old also fails the
+        signature's timestamp check.
+        """
+        now = time.time()
+        wanted = list(dict.fromkeys(event_ids))
+        with self.engine.begin() as c:
+            seen: set[str] = set()
+            for part in _chunks(wanted):
+                seen.update(r[0] for r in c.execute(select(webhook_events.c.event_id).where(
+                    webhook_events.c.app == app, webhook_events.c.event_id.in_(part))))
+            fresh = [e for e in wanted if e not in seen]
+            if fresh:
+                c.execute(insert(webhook_events), [{"app": app, "event_id": e, "seen_at": now} for e in fresh])
+            c.execute(delete(webhook_events).where(webhook_events.c.seen_at < now - keep))
+            return set(fresh)
 
 
 def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[list[Any]]:

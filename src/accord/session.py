@@ -25,7 +25,7 @@ class Session:
         s = self.cfg.sync(sync)
         index = next(i for i, x in enumerate(self.cfg.syncs) if x.name == sync)
         targets = [AssociationTarget(t.name, {Side.LEFT: t.left.object, Side.RIGHT: t.right.object})
-                   for t in (self.cfg.sync(a) for a in s.associations)]
+                   for t in (self.cfg.sync(a) for a in s.associations if a in {x.name for x in self.cfg.syncs})]
         return SyncRunner(s, self.store, self.connector(s.left.app), self.connector(s.right.app),
                           progress=progress, path=f"syncs[{index}]", associations=targets)
 

@@ -31,6 +31,8 @@ from accord.service.core import Service
 log = logging.getLogger("accord.service")
 
 COOKIE = "accord_token"
+CSRF_HEADER = "x-csrf-token"
+MAX_BODY = 5 * 1024 * 1024  # webhook batches are at most 100 events; configs far smaller
 STATUSES = ("syncing", "failing", "excluded", "queued")
 PKG = Path(__file__).parent
 
@@ -39,18 +41,92 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def authorized(request: Request) -> bool:
-    want: str = request.app.state.token
-    got = request.cookies.get(COOKIE, "")
+def _presented(request: Request) -> tuple[str, bool]:
+    """The token the request carries and whether it came from the dashboard's cookie."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        got = auth[7:].strip()
+        return auth[7:].strip(), False
+    return request.cookies.get(COOKIE, ""), True
+
+
+def authorized(request: Request) -> bool:
+    want: str = request.app.state.token
+    got, _ = _presented(request)
     return bool(got) and hmac.compare_digest(got.encode(), want.encode())
 
 
-def require_token(request: Request) -> None:
+def csrf_token(request: Request) -> str:
+    """Per-token CSRF value the dashboard puts in its pages (htmx sends it as a header)."""
+    return hmac.new(str(request.app.state.token).encode(), b"accord-csrf", "sha256").hexdigest()
+
+
+async def csrf_ok(request: Request) -> bool:
+    """Cookie-authenticated writes must carry the page's CSRF token (Bearer calls need not)."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or not _presented(request)[1]:
+        return True
+    got = request.headers.get(CSRF_HEADER, "")
+    if not got and request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded",
+                                                                        "multipart/form-data")):
+        got = str((await request.form()).get("csrf_token", ""))
+    return bool(got) and hmac.compare_digest(got.encode(), csrf_token(request).encode())
+
+
+async def require_token(request: Request) -> None:
     if not authorized(request):
         raise HTTPException(401, "missing or wrong API token", headers={"WWW-Authenticate": "Bearer"})
+    if not await csrf_ok(request):
+        raise HTTPException(403, "missing or wrong CSRF token (reload the page)")
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, read or declared."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(send, self.limit)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge
+            return msg
+
+        started = False
+
+        async def tracking_send(msg: Any) -> None:
+            nonlocal started
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        try:
+            await self.app(scope, counted, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await _too_large(send, self.limit)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Any, limit: int) -> None:
+    body = json.dumps({"detail": f"request body over {limit} bytes"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def service_of(request: Request) -> Service:
@@ -75,6 +151,7 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
     runs = svc.store.runs(name, limit=1)
     return {
         "name": name,
+        "source": svc.registry.source_of_sync(name),
         "left": {"app": s.left.app, "object": s.left.object, "vendor": svc.cfg.vendor(s.left.app)},
         "right": {"app": s.right.app, "object": s.right.object, "vendor": svc.cfg.vendor(s.right.app)},
         "direction": s.direction,
@@ -213,8 +290,13 @@ def webhook_router() -> APIRouter:
         except ValueError as e:
             svc.metrics.webhooks.labels(app, "malformed").inc()
             raise HTTPException(400, "the body must be a JSON list of events") from e
-        seen = svc.seen.setdefault(app, SeenEvents())
-        out = conn.webhook_changes(events, seen)
+        # eventIds are remembered in the index, so a replay is refused across restarts too
+        event_ids = [str(ev["eventId"]) for ev in events if isinstance(ev, dict) and ev.get("eventId") is not None]
+        fresh = svc.store.claim_events(app, event_ids)
+        keep = [ev for ev in events
+                if not (isinstance(ev, dict) and ev.get("eventId") is not None and str(ev["eventId"]) not in fresh)]
+        out = conn.webhook_changes(keep, SeenEvents())  # SeenEvents drops repeats within this batch
+        out.duplicates += len(events) - len(keep)
         changed: dict[str, set[str]] = {}
         for bucket in (out.changed, out.deleted):
             for obj, ids in bucket.items():
@@ -232,7 +314,7 @@ def webhook_router() -> APIRouter:
 
 
 def create_app(cfg: Config, service: Service | None = None, *, token: str | None = None, start: bool = True,
-               **service_kw: Any) -> FastAPI:
+               max_body: int = MAX_BODY, **service_kw: Any) -> FastAPI:
     """The service app; ``start=False`` leaves the scheduler and webhook workers off (tests)."""
     holder: dict[str, Service] = {}
 
@@ -264,9 +346,13 @@ def create_app(cfg: Config, service: Service | None = None, *, token: str | None
         return Response(service_of(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(api_router())
+    from accord.service.manage_api import manage_router
+
+    app.include_router(manage_router())
     app.include_router(webhook_router())
     from accord.service.dashboard import dashboard_router
 
     app.include_router(dashboard_router())
     app.mount("/static", StaticFiles(directory=PKG / "static"), name="static")
+    app.add_middleware(BodyLimit, limit=max_body)
     return app

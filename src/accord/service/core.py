@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accord.config import Config, SyncConfig, config_hash
-from accord.connectors.hubspot import SeenEvents
 from accord.model import Side
 from accord.runner import PassResult, SyncRunner
+from accord.service.managed import Registry
 from accord.service.metrics import Metrics
 from accord.session import Session
+from accord.vault import Vault
 
 log = logging.getLogger("accord.service")
 
@@ -61,6 +62,7 @@ class Tracker:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.state = ProgressState()
+        self.cancelled = False  # set when the sync is edited or deleted: stop after this batch
 
     def phase(self, name: str, total: int | None = None) -> None:
         self._check()
@@ -75,6 +77,8 @@ class Tracker:
     def _check(self) -> None:
         if self.service.stopping:
             raise StopRequested("the service is shutting down")
+        if self.cancelled:
+            raise StopRequested("the sync was changed or deleted")
 
 
 @dataclass
@@ -88,38 +92,51 @@ class SyncSlot:
     skipped: int = 0
     next_incremental: float = 0.0
     next_full: float = 0.0
+    worker: asyncio.Task[Any] | None = None
 
 
 class Service:
     def __init__(self, cfg: Config, session: Session | None = None, *, reconcile: float = DAY,
-                 webhook_delay: float = 0.2, tick: float = 0.5, schedule: bool = True) -> None:
-        self.cfg = cfg
+                 webhook_delay: float = 0.2, tick: float = 0.5, schedule: bool = True,
+                 vault: Vault | None = None) -> None:
         self.session = session or Session(cfg)
         self.store = self.session.store
+        # accord.yaml plus the apps and syncs created through the API (stored in the index)
+        self.registry = Registry(cfg, self.store, vault)
+        self.cfg = self.session.cfg = self.registry.current()
         self.reconcile = reconcile
         self.webhook_delay = webhook_delay
         self.tick = tick
         self.schedule = schedule
         self.stopping = False
         self.metrics = Metrics(self)
-        self.seen: dict[str, SeenEvents] = {}
         self.slots: dict[str, SyncSlot] = {}
         self._tasks: list[asyncio.Task[Any]] = []
-        for i, s in enumerate(cfg.syncs):
-            tracker = Tracker(self)
-            runner = SyncRunner(s, self.store, self.session.connector(s.left.app), self.session.connector(s.right.app),
-                                progress=tracker, path=f"syncs[{i}]")
-            self.slots[s.name] = SyncSlot(s, runner, tracker)
-            self.store.ensure_sync(s.name, config_hash(s), s.enabled)
+        self.started = False
+        for s in self.cfg.syncs:
+            self._add_slot(s)
+
+    def _add_slot(self, s: SyncConfig) -> SyncSlot:
+        tracker = Tracker(self)
+        slot = self.slots[s.name] = SyncSlot(s, self.session.runner(s.name, progress=tracker), tracker)
+        self.store.ensure_sync(s.name, config_hash(s), s.enabled)
+        if self.started:
+            self._start_slot(slot, time.monotonic())
+        return slot
+
+    def _start_slot(self, slot: SyncSlot, now: float) -> None:
+        slot.next_incremental = now  # the first pass (initial if never done) starts right away
+        slot.next_full = now + self.reconcile
+        slot.worker = asyncio.create_task(self._webhook_worker(slot), name=f"webhooks-{slot.cfg.name}")
+        self._tasks.append(slot.worker)
 
     # -- life cycle ---------------------------------------------------------------------
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         now = time.monotonic()
+        self.started = True
         for slot in self.slots.values():
-            slot.next_incremental = now  # the first pass (initial if never done) starts right away
-            slot.next_full = now + self.reconcile
-            self._tasks.append(asyncio.create_task(self._webhook_worker(slot), name=f"webhooks-{slot.cfg.name}"))
+            self._start_slot(slot, now)
         if self.schedule:
             self._tasks.append(asyncio.create_task(self._scheduler(), name="scheduler"))
 
@@ -141,6 +158,44 @@ class Service:
         self._tasks.clear()
         await self.session.aclose()
 
+    # -- configuration changes (syncs and apps made through the API) ---------------------
+    async def reload(self, cfg: Config, restart: set[str] | frozenset[str] = frozenset()) -> None:
+        """Switch to ``cfg``: add new syncs, rebuild changed ones, drop removed ones.
+
+        A changed sync (or one named in ``restart``) stops after its current batch, gets a
+        new runner and starts its initial sync again; a removed one loses its index rows.
+        """
+        old = self.cfg
+        changed_apps = {a for a in old.apps if a not in cfg.apps or old.apps[a] != cfg.apps[a]}
+        self.cfg = self.session.cfg = cfg
+        stale = [self.session.connectors.pop(a) for a in changed_apps if a in self.session.connectors]
+        wanted = {s.name: s for s in cfg.syncs}
+        for name in [n for n in self.slots if n not in wanted]:
+            await self._drop_slot(name)
+            self.store.delete_sync(name)
+        for name, s in wanted.items():
+            slot = self.slots.get(name)
+            if slot is None:
+                self._add_slot(s)
+            elif slot.cfg != s or name in restart or {s.left.app, s.right.app} & changed_apps:
+                await self._drop_slot(name)
+                if name in restart:
+                    self.store.set_initial_done(name, False)
+                self._add_slot(s)
+        for conn in stale:
+            with contextlib.suppress(Exception):
+                await conn.aclose()
+
+    async def _drop_slot(self, name: str) -> None:
+        slot = self.slots[name]
+        slot.tracker.cancelled = True
+        async with slot.lock:  # a running pass stops after its current batch
+            del self.slots[name]
+        if slot.worker is not None:
+            slot.worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await slot.worker
+
     # -- state ----------------------------------------------------------------------------
     def slot(self, name: str) -> SyncSlot:
         return self.slots[name]
@@ -161,7 +216,7 @@ class Service:
     async def _scheduler(self) -> None:
         while not self.stopping:
             now = time.monotonic()
-            for name, slot in self.slots.items():
+            for name, slot in list(self.slots.items()):
                 if now >= slot.next_full:
                     slot.next_full = now + self.reconcile
                     slot.next_incremental = now + self.interval(slot.cfg)
@@ -229,7 +284,7 @@ class Service:
     def enqueue(self, app: str, changed: dict[str, set[str]]) -> int:
         """Queue record ids of ``app`` (object → ids) for every enabled sync reading that object."""
         n = 0
-        for name, slot in self.slots.items():
+        for name, slot in list(self.slots.items()):
             s = slot.cfg
             for side, ref in ((Side.LEFT, s.left), (Side.RIGHT, s.right)):
                 ids = changed.get(ref.object) if ref.app == app else None

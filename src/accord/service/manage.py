@@ -1,0 +1,103 @@
+"""Creating, editing and deleting apps and syncs while the service runs (API and setup flow).
+
+Both the REST API and the dashboard's setup flow go through :func:`save_sync` and
+:func:`delete_sync`, so a sync saved in the browser is checked exactly like one posted
+as JSON: the config rules with key paths first, then both apps' schemas (type clashes,
+read-only targets, unknown fields) — and only then stored, with its initial sync started.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accord import catalog
+from accord.config import ConfigError, ConfigIssue, SyncConfig
+from accord.model import ObjectSchema, Pipeline
+from accord.runner import SyncRunner
+from accord.service.core import Service
+
+
+class Conflict(Exception):
+    """The change is refused as it stands (HTTP 409)."""
+
+
+async def check_with_apps(svc: Service, s: SyncConfig) -> None:
+    """Compile the sync against both apps' live schemas; fatal issues raise ConfigError."""
+    try:
+        runner = SyncRunner(s, svc.store, svc.session.connector(s.left.app), svc.session.connector(s.right.app))
+        await runner.prepare()
+    except ConfigError as e:
+        raise ConfigError("sync", [ConfigIssue(i.path.lstrip("."), i.message) for i in e.issues]) from e
+    except Exception as e:  # an app that cannot be reached or refuses the credentials
+        raise ConfigError("sync", [ConfigIssue("", f"cannot read the apps' schemas: {type(e).__name__}: {e}")]) from e
+
+
+async def save_sync(svc: Service, body: Any, *, replacing: str | None = None) -> SyncConfig:
+    """Create (or replace) a sync made through the API; saving (re)starts its initial sync."""
+    if replacing is not None:
+        src = svc.registry.source_of_sync(replacing)
+        if src is None:
+            raise KeyError(replacing)
+        if src == "file":
+            raise Conflict(f"sync {replacing!r} is defined in {svc.registry.file_cfg.source}; edit the file instead")
+    _, s = svc.registry.check_sync(body, replacing=replacing)
+    await check_with_apps(svc, s)
+    svc.registry.save_sync(s)
+    await svc.reload(svc.registry.current(), restart={s.name})
+    return s
+
+
+async def delete_sync(svc: Service, name: str) -> None:
+    src = svc.registry.source_of_sync(name)
+    if src is None:
+        raise KeyError(name)
+    if src == "file":
+        raise Conflict(f"sync {name!r} is defined in {svc.registry.file_cfg.source}; remove it from the file instead")
+    users = [s.name for s in svc.cfg.syncs if name in s.associations]
+    if users:
+        raise Conflict(f"sync {name!r} is used for associations by {', '.join(users)}")
+    svc.registry.delete_sync(name)
+    await svc.reload(svc.registry.current())
+
+
+async def save_app(svc: Service, name: str, body: Any) -> None:
+    if svc.registry.source_of_app(name) == "file":
+        raise Conflict(f"app {name!r} is defined in {svc.registry.file_cfg.source}; edit the file instead")
+    app = svc.registry.check_app(name, body)
+    svc.registry.save_app(name, app)
+    await svc.reload(svc.registry.current())
+
+
+async def delete_app(svc: Service, name: str) -> None:
+    src = svc.registry.source_of_app(name)
+    if src is None:
+        raise KeyError(name)
+    if src == "file":
+        raise Conflict(f"app {name!r} is defined in {svc.registry.file_cfg.source}; remove it from the file instead")
+    users = [s.name for s in svc.cfg.syncs if name in (s.left.app, s.right.app)]
+    if users:
+        raise Conflict(f"app {name!r} is used by sync(s) {', '.join(users)}; delete them first")
+    svc.registry.delete_app(name)
+    await svc.reload(svc.registry.current())
+
+
+def known_objects(vendor: str) -> list[str]:
+    """Objects the catalog has default mappings for (a sync may name others)."""
+    return [obj for (v, obj) in catalog.OBJECTS if v == vendor]
+
+
+async def describe(svc: Service, app: str, obj: str) -> ObjectSchema:
+    return await svc.session.connector(app).describe(obj)
+
+
+async def pipelines(svc: Service, app: str, obj: str) -> list[Pipeline]:
+    try:
+        return await svc.session.connector(app).pipelines(obj)
+    except NotImplementedError:
+        return []
+
+
+def fields_json(schema: ObjectSchema) -> list[dict[str, Any]]:
+    return [{"name": f.name, "label": f.label or f.name, "type": str(f.type), "writable": f.writable,
+             "required": f.required, "options": [{"value": o.value, "label": o.label} for o in f.options]}
+            for f in sorted(schema.fields.values(), key=lambda f: (f.label or f.name).casefold())]

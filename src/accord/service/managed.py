@@ -1,0 +1,161 @@
+"""Apps and syncs made through the API or the dashboard, layered over ``accord.yaml``.
+
+accord.yaml stays the source of truth for what it defines: those apps and syncs are
+read-only through the API (edit the file and restart). Everything created through the
+API lives in the index database — sync configs as JSON, app configs sealed by the vault —
+and the effective configuration is the file's plus the stored ones, validated together
+by the same rules as the file (:func:`accord.config.semantic_issues`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from accord.config import (
+    _APP_TYPES,
+    AppConfig,
+    Config,
+    ConfigError,
+    ConfigIssue,
+    SyncConfig,
+    _pydantic_issues,
+    semantic_issues,
+)
+from accord.index import Store
+from accord.vault import Vault, VaultError
+
+log = logging.getLogger("accord.service")
+
+Source = Literal["file", "api"]
+REDACTED = "••••••"
+_SECRET_WORDS = ("token", "secret", "password", "key")
+
+
+def redact_app(app: AppConfig) -> dict[str, Any]:
+    """An app's settings with every credential replaced, for API responses and pages."""
+    out: dict[str, Any] = app.model_dump(mode="json")
+    for k, v in list(out.items()):
+        if v and any(w in k for w in _SECRET_WORDS):
+            out[k] = REDACTED
+        elif k == "url" and isinstance(v, str) and "@" in v and "://" in v:
+            scheme, rest = v.split("://", 1)
+            out[k] = f"{scheme}://{REDACTED}@{rest.rsplit('@', 1)[1]}"
+    return out
+
+
+def secrets_of(app: AppConfig) -> list[str]:
+    """The credential values of an app (for log redaction)."""
+    out = []
+    for k, v in app.model_dump(mode="json").items():
+        if isinstance(v, str) and v and any(w in k for w in _SECRET_WORDS):
+            out.append(v)
+        elif k == "url" and isinstance(v, str) and "@" in v and ":" in v.split("@")[0].split("://")[-1]:
+            out.append(v.split("@")[0].split("://")[-1].split(":", 1)[1])
+    return out
+
+
+class Registry:
+    def __init__(self, file_cfg: Config, store: Store, vault: Vault | None) -> None:
+        self.file_cfg = file_cfg
+        self.store = store
+        self.vault = vault
+
+    def source_of_sync(self, name: str) -> Source | None:
+        if any(s.name == name for s in self.file_cfg.syncs):
+            return "file"
+        return "api" if any(c.get("name") == name for c in self.store.managed_syncs()) else None
+
+    def source_of_app(self, name: str) -> Source | None:
+        if name in self.file_cfg.apps:
+            return "file"
+        return "api" if name in self.store.managed_apps() else None
+
+    # -- building the effective config ------------------------------------------------------
+    def _stored_apps(self) -> dict[str, AppConfig]:
+        out: dict[str, AppConfig] = {}
+        rows = self.store.managed_apps()
+        if rows and self.vault is None:
+            log.error("%d stored app(s) ignored: the service has no secret key", len(rows))
+            return out
+        for name, (kind, sealed) in rows.items():
+            try:
+                assert self.vault is not None
+                out[name] = _APP_TYPES[kind].model_validate(self.vault.open(sealed))  # type: ignore[assignment]
+            except (VaultError, ValidationError, KeyError) as e:
+                log.error("stored app %r ignored: %s", name, e)
+        return out
+
+    def _build(self, apps: dict[str, AppConfig], syncs: list[SyncConfig]) -> tuple[Config, list[ConfigIssue]]:
+        cfg = Config.model_validate({"state": self.file_cfg.state, "apps": apps, "syncs": syncs,
+                                     "source": self.file_cfg.source})
+        return cfg, semantic_issues(cfg)
+
+    def current(self) -> Config:
+        """The file's apps and syncs plus the stored ones; a stored sync that no longer fits is skipped."""
+        apps = {**self._stored_apps(), **self.file_cfg.apps}
+        syncs = list(self.file_cfg.syncs)
+        for raw in self.store.managed_syncs():
+            try:
+                s = SyncConfig.model_validate(raw)
+            except ValidationError as e:
+                log.error("stored sync %r ignored: %s", raw.get("name"), e)
+                continue
+            if s.name in {x.name for x in syncs}:
+                log.error("stored sync %r ignored: accord.yaml defines a sync of that name", s.name)
+                continue
+            _, issues = self._build(apps, [*syncs, s])
+            if issues:
+                log.error("stored sync %r ignored: %s", s.name, "; ".join(f"{i.path}: {i.message}" for i in issues))
+                continue
+            syncs.append(s)
+        cfg, _ = self._build(apps, syncs)
+        return cfg
+
+    # -- changes --------------------------------------------------------------------------
+    def check_sync(self, body: Any, replacing: str | None = None) -> tuple[Config, SyncConfig]:
+        """Validate a sync body against the current config; ConfigError names the key paths."""
+        try:
+            s = SyncConfig.model_validate(body)
+        except ValidationError as e:
+            raise ConfigError("sync", _pydantic_issues(e, "")) from e
+        cur = self.current()
+        if replacing is not None and s.name != replacing:
+            raise ConfigError("sync", [ConfigIssue("name", "a sync cannot be renamed; create a new one")])
+        if replacing is None and any(x.name == s.name for x in cur.syncs):
+            raise ConfigError("sync", [ConfigIssue("name", f"a sync named {s.name!r} exists")])
+        syncs = [x for x in cur.syncs if x.name != s.name] + [s]
+        cfg, issues = self._build(dict(cur.apps), syncs)
+        mine = f"syncs[{len(syncs) - 1}]"
+        issues = [ConfigIssue(i.path.removeprefix(mine).lstrip("."), i.message) for i in issues if i.path.startswith(mine)]
+        if issues:
+            raise ConfigError("sync", issues)
+        return cfg, s
+
+    def save_sync(self, s: SyncConfig) -> None:
+        self.store.put_managed_sync(s.name, s.model_dump(mode="json", exclude_none=True))
+
+    def delete_sync(self, name: str) -> None:
+        self.store.delete_managed_sync(name)
+
+    def check_app(self, name: str, body: Any) -> AppConfig:
+        if not isinstance(body, dict):
+            raise ConfigError("app", [ConfigIssue("", "must be a JSON object")])
+        model = _APP_TYPES.get(str(body.get("type")))
+        if model is None:
+            raise ConfigError("app", [ConfigIssue("type", f"unknown app type {body.get('type')!r}; one of {', '.join(_APP_TYPES)}")])
+        try:
+            app: AppConfig = model.model_validate(body)  # type: ignore[assignment]
+        except ValidationError as e:
+            raise ConfigError("app", _pydantic_issues(e, "")) from e
+        return app
+
+    def save_app(self, name: str, app: AppConfig) -> None:
+        if self.vault is None:
+            raise ConfigError("app", [ConfigIssue("", "the service has no secret key to store credentials with")])
+        self.store.put_managed_app(name, app.type, self.vault.seal(app.model_dump(mode="json")))
+
+    def delete_app(self, name: str) -> None:
+        self.store.delete_managed_app(name)

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from accord.sandbox.hubspot import seed as seeding
-from accord.sandbox.hubspot.schema import ASSOC_TYPES, DEFAULT_PROPS, OBJECT_TYPE_IDS, SINGULAR
+from accord.sandbox.hubspot.schema import ALIASES, ASSOC_TYPES, DEFAULT_PROPS, OBJECT_TYPE_IDS, SINGULAR
 from accord.sandbox.hubspot.store import ApiError, Obj, Source, Store, iso_ms, not_found
 from accord.sandbox.hubspot.webhooks import WebhookConfig, WebhookDispatcher
 
@@ -373,7 +373,8 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
         after = _int(q.get("after"), "after", 0)
         objs, nxt = store.page(t, after, limit, _bool(request, "archived"))
         props = out_props(t, _props_param(request))
-        body: dict[str, Any] = {"results": [o.wire(props) for o in objs]}
+        assoc = _assoc_param(request)
+        body: dict[str, Any] = {"results": [_with_associations(t, o, o.wire(props), assoc) for o in objs]}
         if nxt is not None:
             # an absolute link built from the request's own host: some clients follow it verbatim
             link = str(request.url.include_query_params(after=str(nxt)))
@@ -392,7 +393,34 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
     async def get_object(object_type: str, object_id: str, request: Request) -> JSONResponse:
         t = store.object_type(object_type)
         o = store.get(t, object_id, archived=_bool(request, "archived"), id_property=request.query_params.get("idProperty"))
-        return JSONResponse(o.wire(out_props(t, _props_param(request))))
+        return JSONResponse(_with_associations(t, o, o.wire(out_props(t, _props_param(request))), _assoc_param(request)))
+
+    def _assoc_param(request: Request) -> list[str]:
+        # "If any of the specified associations do not exist, they will be ignored" (the spec)
+        names = [p for v in request.query_params.getlist("associations") for p in v.split(",") if p]
+        return [ALIASES.get(n, n) for n in names if ALIASES.get(n, n) in OBJECT_TYPE_IDS]
+
+    def _with_associations(t: str, o: Obj, wire: dict[str, Any], to_types: list[str]) -> dict[str, Any]:
+        """v3's ``associations`` map: per associated type, one ``{id, type}`` per association type,
+        the unlabeled one named ``…_unlabeled`` where the pair also has a labelled (primary) type;
+        types without associations are left out."""
+        out: dict[str, Any] = {}
+        for to in to_types:
+            found = store.associated(t, o.id, to)
+            if not found:
+                continue
+            types = ASSOC_TYPES.get((t, to), [])
+            labelled = any(label for _, label in types)
+            base = f"{SINGULAR[t]}_to_{SINGULAR[to]}"
+            results = []
+            for to_id, type_ids in sorted(found.items()):
+                for tid in sorted(type_ids):
+                    label = dict(types).get(tid)
+                    results.append({"id": str(to_id), "type": base if label or not labelled else f"{base}_unlabeled"})
+            out[to] = {"results": results}
+        if out:
+            wire["associations"] = out
+        return wire
 
     @app.patch("/crm/v3/objects/{object_type}/{object_id}")
     async def update_object(object_type: str, object_id: str, request: Request) -> JSONResponse:
@@ -544,6 +572,11 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
         t = store.object_type(object_type)
         body = await _json(request)
         return JSONResponse(store.search(t, body, sb.settings.search_cap))
+
+    # -- custom object schemas (this portal has none) ----------------------------------------------
+    @app.get("/crm/v3/schemas")
+    async def schemas() -> JSONResponse:
+        return JSONResponse({"results": []})  # CollectionResponseObjectSchemaNoPaging
 
     # -- properties, pipelines ------------------------------------------------------------------
     @app.get("/crm/v3/properties/{object_type}")

@@ -95,11 +95,25 @@ class SalesforceApp(_AppBase):
 
 
 class SnovioApp(_AppBase):
+    """A Snov.io account. ``list`` (name or id) is the prospect list that syncs: its prospects
+    are the ``prospects`` object, and records created from the other app land in it."""
+
     type: Literal["snovio"]
-    client_id: str
-    client_secret: str
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
     base_url: str = "https://api.snov.io"
-    list: str | None = None
+    token_url: str | None = None  # default: {base_url}/v1/oauth/access_token
+    list: str = Field(min_length=1)
+    create_list: bool = True  # create the list when the account has none of that name
+    rate_limit: int = Field(default=60, gt=0, description="requests per rate_window (Snov.io: 60 a minute)")
+    rate_window: Duration = 60.0
+    page_size: int = Field(default=100, gt=0, le=100)
+    timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("rate_window", mode="before")
+    @classmethod
+    def _window(cls, v: Any) -> float:
+        return parse_duration(v)
 
 
 class XentralApp(_AppBase):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Boolean,
-    Float,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,

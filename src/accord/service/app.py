@@ -94,32 +94,30 @@ class BodyLimit:
             await _too_large(send, self.limit)
             return
         seen = 0
+        refused = False
 
         async def counted() -> Any:
-            nonlocal seen
+            # a body without Content-Length is counted as it arrives; past the limit the
+            # client gets 413 at once and the app sees a disconnect
+            nonlocal seen, refused
             msg = await receive()
-            if msg["type"] == "http.request":
+            if msg["type"] == "http.request" and not refused:
                 seen += len(msg.get("body", b""))
                 if seen > self.limit:
-                    raise _BodyTooLarge
+                    refused = True
+                    await _too_large(send, self.limit)
+                    return {"type": "http.disconnect"}
             return msg
 
-        started = False
-
-        async def tracking_send(msg: Any) -> None:
-            nonlocal started
-            started = started or msg["type"] == "http.response.start"
-            await send(msg)
+        async def guarded_send(msg: Any) -> None:
+            if not refused:
+                await send(msg)
 
         try:
-            await self.app(scope, counted, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _too_large(send, self.limit)
-
-
-class _BodyTooLarge(Exception):
-    pass
+            await self.app(scope, counted, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
 
 async def _too_large(send: Any, limit: int) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from accord.model import Side
-from accord.service.app import COOKIE, PKG, STATUSES, Svc, authorized, sync_json
+from accord.service import manage
+from accord.service.app import COOKIE, PKG, STATUSES, Svc, authorized, csrf_ok, csrf_token, sync_json
 
 templates = Jinja2Templates(directory=str(PKG / "templates"))
 
@@ -24,11 +25,20 @@ def _guard(request: Request) -> RedirectResponse | None:
 
 
 def _page(request: Request, template: str, **ctx: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, ctx)
+    return templates.TemplateResponse(request, template, {"csrf": csrf_token(request), **ctx})
+
+
+async def _csrf(request: Request) -> None:
+    """Logged-in form posts and htmx calls must carry the page's CSRF token."""
+    if request.url.path not in ("/login", "/logout") and authorized(request) and not await csrf_ok(request):
+        raise HTTPException(403, "missing or wrong CSRF token (reload the page)")
 
 
 def dashboard_router() -> APIRouter:
-    r = APIRouter(include_in_schema=False)
+    from accord.service.setup import setup_router
+
+    r = APIRouter(include_in_schema=False, dependencies=[Depends(_csrf)])
+    r.include_router(setup_router(_page))
 
     @r.get("/login")
     def login_form(request: Request) -> HTMLResponse:
@@ -126,6 +136,16 @@ def dashboard_router() -> APIRouter:
         res = await svc.resync_deleted(_known(svc, name), Side(side))
         created = res.counters.created[side] if res else 0
         return _page(request, "_deleted.html", name=name, side=side, items=[], total=0, result=created)
+
+    @r.post("/ui/syncs/{name}/delete", response_model=None)
+    async def delete(request: Request, name: str, svc: Svc) -> Response:
+        if (redirect := _guard(request)) is not None:
+            return redirect
+        try:
+            await manage.delete_sync(svc, _known(svc, name))
+        except manage.Conflict as e:
+            raise HTTPException(409, str(e)) from e
+        return Response(headers={"HX-Redirect": "/"})  # htmx navigates to the summary
 
     return r
 

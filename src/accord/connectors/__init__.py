@@ -22,6 +22,10 @@ def build_connector(name: str, app: Any) -> Connector:
         from accord.connectors import salesforce
 
         return salesforce.from_config(name, app)  # type: ignore[attr-defined,no-any-return]
+    if kind == "snovio":
+        from accord.connectors import snovio
+
+        return snovio.from_config(name, app)
     if kind == "sql":
         from accord.connectors import sql
 

@@ -84,6 +84,32 @@ class PassResult:
 
 
 @dataclass
+class ScanState:
+    """Where a scan pass (initial or full) stands, as plain data.
+
+    A distributed pass carries it between activities and in heartbeats, so a step that a
+    worker did not finish is resumed by another: ``phase`` is ``left`` (index the left app),
+    ``right`` (scan the right app and sync), ``rest`` (sync the left rows phase 2 did not
+    reach) or ``done``; ``cursor`` is where to resume inside the phase (a scan page cursor,
+    or the last link id of phase 3); ``start`` holds the change cursors taken before reading.
+    """
+
+    pass_id: int
+    start: dict[str, str]
+    right_empty: bool
+    phase: str = "left"
+    cursor: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"pass_id": self.pass_id, "start": dict(self.start), "right_empty": self.right_empty,
+                "phase": self.phase, "cursor": self.cursor}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ScanState:
+        return cls(int(d["pass_id"]), dict(d["start"]), bool(d["right_empty"]), str(d["phase"]), d.get("cursor"))
+
+
+@dataclass
 class _Item:
     link: Link
     plan: PairPlan
@@ -134,6 +160,8 @@ async def _read_ahead(pages: AsyncIterator[Page]) -> AsyncIterator[Page]:
 
 
 class SyncRunner:
+    scan_chunk = 1000  # index rows per batch of phase 3
+
     def __init__(
         self,
         cfg: SyncConfig,
@@ -266,44 +294,133 @@ class SyncRunner:
         return PassResult(self.cfg.name, kind, self.counters, run_id, [b.path for b in self._spec().broken])
 
     # -- scan pass (initial / full) -----------------------------------------------------
+    # A scan pass is begin → phases → finish. Embedded, one call runs them all; distributed
+    # (accord.distributed), each step is an activity that may run on another worker and
+    # resumes from the ScanState the previous step (or its last heartbeat) left behind.
     async def _scan_pass(self) -> None:
-        spec = self._spec()
-        name = self.cfg.name
+        state = await self.begin_scan()
+        await self.scan_steps(state)
+        self.finish_scan(state)
+
+    async def begin_scan(self) -> ScanState:
+        """Start the scan pass ``self.pass_id``: take both change cursors and look at the right app."""
         await self._load_members()
         # Cursors are taken *before* reading, so edits made during the pass are seen next time.
-        start = {s: await self.conn[s].change_cursor(self.obj[s]) for s in (L, R)}
-
+        start = {s.value: await self.conn[s].change_cursor(self.obj[s]) for s in (L, R)}
         # An empty right app (the usual first sync into a new account) has no record to pair
         # with: each left page is then synced as soon as it is indexed (phase 3 page by page),
         # so writes to the right overlap reads from the left instead of waiting for them all.
         right_empty = await self._scan_is_empty(R)
-        p = self.pass_id
+        return ScanState(self.pass_id, start, right_empty)
+
+    async def scan_steps(self, state: ScanState, *, stop: Callable[[], bool] | None = None,
+                         checkpoint: Callable[[ScanState], None] | None = None,
+                         single_phase: bool = False) -> ScanState:
+        """Run the scan's phases from ``state`` until done, or until ``stop()`` says so between pages
+        (or, with ``single_phase``, when the phase ``state`` is in ends).
+
+        ``state`` is updated in place after every page (its phase and the cursor to resume
+        after that page) and handed to ``checkpoint``. Re-running pages of the current phase
+        is harmless: phase 1 is idempotent, phase 2 skips records this pass has handled, and
+        phase 3 only selects rows it has not handled yet. Going back to an earlier phase is
+        not (phase 2 would see records phase 3 created): a resumed step must stay in its phase.
+        """
+        self.pass_id = state.pass_id
+        stop = stop or (lambda: False)
+        done = checkpoint or (lambda s: None)
+        # each phase returns True if ``stop()`` asked to stop (a step ending a phase does not start the next)
+        if state.phase == "left" and (await self._phase_left(state, stop, done) or single_phase):
+            return state
+        if state.phase == "right" and (await self._phase_right(state, stop, done) or single_phase):
+            return state
+        if state.phase == "rest":
+            await self._phase_rest(state, stop, done)
+        return state
+
+    def finish_scan(self, state: ScanState) -> None:
+        """After the last phase: drop rows of vanished records, store the cursors, mark the sync initialised."""
+        self.pass_id = state.pass_id
+        self._sweep_vanished()
+        for s in (L, R):
+            self.store.set_cursor(self.cfg.name, s, state.start[s.value])
+        self.store.set_initial_done(self.cfg.name)
+
+    def _scan(self, side: Side, after: str | None) -> AsyncIterator[Page]:
+        fields = self._spec().fields(side)
+        return self.conn[side].scan(self.obj[side], fields) if after is None else \
+            self.conn[side].scan_from(self.obj[side], fields, after)
+
+    async def _phase_left(self, state: ScanState, stop: Callable[[], bool], done: Callable[[ScanState], None]) -> bool:
+        name, p = self.cfg.name, self.pass_id
         self.progress.phase(f"{name}: indexing {self.obj[L]}")
-        async for page in _read_ahead(self.conn[L].scan(self.obj[L], spec.fields(L))):
+        stopping = False
+        async for page in _read_ahead(self._scan(L, state.cursor)):
+            if stopping:
+                return True  # stop *before* a page, so the last page never leaves a step unfinished
             self._index_left(page.records)
             self.counters.read["left"] += len(page.records)
-            if right_empty:
+            if state.right_empty:
                 found = self.store.links_by_record(name, L, [r.id for r in page.records]).values()
                 await self._sync_left_rest([lk for lk in found if lk.left_seen == p and lk.handled != p])
             self.progress.advance(len(page.records))
+            state.cursor = page.cursor  # None (no resumable cursor): a resumed step starts the phase over
+            done(state)
+            stopping = stop()
+        state.phase, state.cursor = ("rest" if state.right_empty else "right"), None
+        done(state)
+        return stopping
 
-        if not right_empty:
-            self.progress.phase(f"{name}: syncing {self.obj[R]}")
-            async for page in self.conn[R].scan(self.obj[R], spec.fields(R)):
-                self.counters.read["right"] += len(page.records)
-                await self._sync_right_page(page.records)
-                self.progress.advance(len(page.records))
+    async def _phase_right(self, state: ScanState, stop: Callable[[], bool], done: Callable[[ScanState], None]) -> bool:
+        self.progress.phase(f"{self.cfg.name}: syncing {self.obj[R]}")
+        stopping = False
+        async for page in self._scan(R, state.cursor):
+            if stopping:
+                return True
+            self.counters.read["right"] += len(page.records)
+            await self._sync_right_page(page.records)
+            self.progress.advance(len(page.records))
+            state.cursor = page.cursor
+            done(state)
+            stopping = stop()
+        state.phase, state.cursor = "rest", None
+        done(state)
+        return stopping
 
-        self.progress.phase(f"{name}: syncing remaining {self.obj[L]}")
+    async def _phase_rest(self, state: ScanState, stop: Callable[[], bool], done: Callable[[ScanState], None]) -> None:
+        p = self.pass_id
+        self.progress.phase(f"{self.cfg.name}: syncing remaining {self.obj[L]}")
         rest = and_(links_t.c.left_seen == p, or_(links_t.c.handled.is_(None), links_t.c.handled != p))
-        for chunk in self.store.iter_links(name, rest):
+        after = () if state.cursor is None else (links_t.c.id > state.cursor,)
+        stopping = False
+        for chunk in self.store.iter_links(self.cfg.name, rest, *after, chunk=self.scan_chunk):
+            if stopping:
+                return
             await self._sync_left_rest(chunk)
             self.progress.advance(len(chunk))
+            state.cursor = chunk[-1].id
+            done(state)
+            stopping = stop()
+        state.phase, state.cursor = "done", None
+        done(state)
 
-        self._sweep_vanished()
-        for s in (L, R):
-            self.store.set_cursor(name, s, start[s])
-        self.store.set_initial_done(name)
+    async def recover_in_flight(self, state: ScanState) -> None:
+        """Before resuming a scan a crashed worker left: settle the creates it may have sent.
+
+        Their intents (``pending``) were committed before the create; the record may or may
+        not exist in the target app now. Each source record is read again and synced as a
+        change, which looks the target app up by match key first (linking a create that did
+        happen) and creates the record only if it is not there.
+        """
+        self.pass_id = state.pass_id
+        await self._load_members()
+        cond = and_(links_t.c.pending.is_not(None), links_t.c.handled == state.pass_id)
+        for chunk in self.store.iter_links(self.cfg.name, cond, chunk=100):
+            for target in (L, R):
+                src = target.other
+                ids = [str(lk.id_of(src)) for lk in chunk if lk.pending == target.value and lk.id_of(src)]
+                if ids:
+                    recs = await self.conn[src].read(self.obj[src], ids, self._spec().fields(src))
+                    await self._process_changed(src, [r for r in recs if not r.archived], force=True)
 
     async def _scan_is_empty(self, side: Side) -> bool:
         """True if a scan of ``side`` returns no record at all (one call for an empty app)."""
@@ -404,6 +521,8 @@ class SyncRunner:
         paired = self._pair(R, records, w)
         items = []
         for rec, link, dup_of in paired:
+            if link.right_id == rec.id and link.right_seen == p and link.handled == p and link.id not in w.new:
+                continue  # handled earlier in this pass (a resumed step re-reads its last pages)
             link.right_seen, link.handled = p, p
             if dup_of is not None:
                 continue

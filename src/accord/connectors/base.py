@@ -36,6 +36,15 @@ class Connector(abc.ABC):
     def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
         """Every live record of ``object``, page by page, in the API's own order."""
 
+    def scan_from(self, object: str, fields: Sequence[str], after: str) -> AsyncIterator[Page]:
+        """The pages of :meth:`scan` that come after the page whose ``cursor`` is ``after``.
+
+        A resumed scan (a distributed pass taken over by another worker) starts here. This
+        default scans from the start again, which is always correct (the runner's phases
+        are idempotent) but re-reads; connectors whose API can start mid-way override it.
+        """
+        return self.scan(object, fields)
+
     @abc.abstractmethod
     async def change_cursor(self, object: str) -> str:
         """A cursor meaning "now": changes after this moment will be returned by :meth:`changes`.

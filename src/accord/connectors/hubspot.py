@@ -446,9 +446,8 @@ class HubSpotConnector(Connector):
                       created_at=_iso_ms(_to_ms(str(raw["createdAt"]))) if raw.get("createdAt") else None)
 
     # -- reading ------------------------------------------------------------------------------------------
-    async def _list(self, object: str, fields: Sequence[str], archived: bool = False) -> AsyncIterator[
-            tuple[list[dict[str, Any]], str | None]]:
-        after: str | None = None
+    async def _list(self, object: str, fields: Sequence[str], archived: bool = False,
+                    after: str | None = None) -> AsyncIterator[tuple[list[dict[str, Any]], str | None]]:
         while True:
             params: dict[str, Any] = {"limit": BATCH, "properties": ",".join(fields), "archived": str(archived).lower()}
             if after:
@@ -463,6 +462,12 @@ class HubSpotConnector(Connector):
         types = await self._types(object)
         async for results, after in self._list(object, fields):
             yield Page([self._record(object, types, r, fields) for r in results], after)
+
+    async def scan_from(self, object: str, fields: Sequence[str], after: str) -> AsyncIterator[Page]:  # type: ignore[override]
+        # the list endpoint's ``after`` is a position, not a session: any process can resume from it
+        types = await self._types(object)
+        async for results, nxt in self._list(object, fields, after=after):
+            yield Page([self._record(object, types, r, fields) for r in results], nxt)
 
     async def _search(self, object: str, filters: list[dict[str, Any]], sort: tuple[str, str], fields: Sequence[str],
                       limit: int = SEARCH_PAGE, after: str | None = None) -> dict[str, Any]:

@@ -418,6 +418,13 @@ class SalesforceConnector(Connector):
             if rows:
                 yield Page([self._record(r, fields, schema) for r in rows], cursor=str(rows[-1]["Id"]))
 
+    async def scan_from(self, object: str, fields: Sequence[str], after: str) -> AsyncIterator[Page]:  # type: ignore[override]
+        # a query locator expires and belongs to one session: resume by Id instead
+        select, schema = await self._select(object, fields)
+        async for rows in self._soql(f"SELECT {select} FROM {object} WHERE Id > {soql_literal('id', after)} ORDER BY Id"):
+            if rows:
+                yield Page([self._record(r, fields, schema) for r in rows], cursor=str(rows[-1]["Id"]))
+
     async def change_cursor(self, object: str) -> str:
         return f"{iso(await self._server_now())}|"
 

@@ -117,10 +117,18 @@ class SnovioApp(_AppBase):
 
 
 class XentralApp(_AppBase):
+    """A xentral instance (REST API v1 under ``base_url``/api/v1, a personal access token)."""
+
     type: Literal["xentral"]
     base_url: str
-    token: str
-    group: str = "Hubspot"
+    token: str = Field(min_length=1)
+    group: str = "Hubspot"  # addresses created from the other app join this group
+    board: str = "Hubspot"  # the resubmission board whose stages deals sync with
+    status_field: str = "Hubspot Status"  # address free field (label or freifeldN) holding the HubSpot status
+    timezone: str = "Europe/Berlin"  # the instance's clock: logdatei timestamps are local time
+    rate_limit: int = Field(default=100, gt=0, description="requests per minute")
+    page_size: int = Field(default=1000, gt=0, le=1000)
+    timeout: float = Field(default=30.0, gt=0)
 
 
 class SqlApp(_AppBase):

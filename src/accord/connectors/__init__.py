@@ -26,6 +26,10 @@ def build_connector(name: str, app: Any) -> Connector:
         from accord.connectors import snovio
 
         return snovio.from_config(name, app)
+    if kind == "xentral":
+        from accord.connectors import xentral
+
+        return xentral.from_config(name, app)
     if kind == "sql":
         from accord.connectors import sql
 

@@ -7,40 +7,15 @@ install the ``chromium`` package (scripts/test-deps.sh does when run as root).
 from __future__ import annotations
 
 import csv
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import ARTIFACTS
 from service_world import TOKEN, World
 
-CHROMIUM = os.environ.get("ACCORD_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    missing = None
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        missing = f"chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = missing or "the playwright package is not installed (pip install playwright)"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests need chromium under CI: {missing}")
-        pytest.skip(missing)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -157,10 +157,32 @@ def sync(
     sync: SyncOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Re-scan both apps against the index")] = False,
     json_out: JsonOpt = False,
+    direction: Annotated[str | None, typer.Option(
+        "--direction", help="Manual sync of existing data: a full pass that only writes left-to-right or "
+                            "right-to-left; later passes keep the sync's own direction")] = None,
+    background: Annotated[bool, typer.Option("--background", help="Run detached; output goes to --log")] = False,
+    log_file: Annotated[Path | None, typer.Option("--log", help="Output file of --background")] = None,
 ) -> None:
     """One pass per sync (initial if never run, else incremental) and exit."""
     cfg = _load(config)
     names = _selected(cfg, sync)
+    if direction not in (None, "left-to-right", "right-to-left"):
+        raise _fail(EXIT_CONFIG, "--direction: use left-to-right or right-to-left")
+    for name in names if direction else []:
+        if cfg.sync(name).direction not in ("two-way", direction):
+            raise _fail(EXIT_CONFIG, f"{cfg.source}: {name}: a {cfg.sync(name).direction} sync cannot copy {direction}")
+    if background:
+        import subprocess
+
+        log_path = log_file or config.parent / f"accord-sync-{sync or 'all'}.log"
+        argv = [sys.executable, "-m", "accord.cli", "sync", "-c", str(config), "--json",
+                *(["--sync", sync] if sync else []), *(["--full"] if full else []),
+                *(["--direction", direction] if direction else [])]
+        with open(log_path, "ab") as fh:  # the child keeps its own descriptor
+            proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True)
+        out.print(f"sync running in the background: pid {proc.pid}, log {log_path}", markup=False, highlight=False)
+        return
 
     async def body(s: Session) -> list[PassResult]:
         results = []
@@ -170,6 +192,9 @@ def sync(
                 if state is not None and not state.enabled:
                     err.print(f"{name}: disabled, skipped")
                     continue
+                if direction:
+                    results.append(await _directed_pass(s, name, direction, bar))
+                    continue
                 results.append(await s.runner(name, bar).run(full=full))
         if json_out:
             out.print_json(json.dumps([r.as_dict() for r in results]))
@@ -178,6 +203,25 @@ def sync(
         return results
 
     _run(cfg, body)
+
+
+async def _directed_pass(s: Session, name: str, direction: str, bar: RichProgress | None) -> PassResult:
+    """Copy existing records one way (Snov.io's "manual sync"), keeping the sync's own settings for later passes."""
+    from accord.config import config_hash, effective_deletes
+    from accord.runner import SyncRunner
+
+    sc = s.cfg.sync(name)
+    # deletes keep the sync's policy: a one-way copy must not start propagating deletes
+    one_way = sc.model_copy(update={"direction": direction, "deletes": effective_deletes(sc)})
+    index = next(i for i, x in enumerate(s.cfg.syncs) if x.name == name)
+    runner = SyncRunner(one_way, s.store, s.connector(sc.left.app), s.connector(sc.right.app), progress=bar,
+                        path=f"syncs[{index}]")
+    result = await runner.run(full=True)
+    # the copy is not a config change: the sync's own fingerprint stays, its initial sync done
+    s.store.ensure_sync(name, config_hash(sc), sc.enabled)
+    s.store.set_initial_done(name, True)
+    result.kind = f"manual {direction}"
+    return result
 
 
 @app.command()
@@ -381,12 +425,12 @@ def demo(
                                           console=out, progress=progress_bar)))
 
 
-SANDBOXES = ("hubspot", "salesforce")
+SANDBOXES = ("hubspot", "salesforce", "snovio")
 
 
 @app.command()
 def sandbox(
-    vendors: Annotated[list[str], typer.Argument(help="hubspot and/or salesforce")],
+    vendors: Annotated[list[str], typer.Argument(help="hubspot, salesforce and/or snovio")],
     port: Annotated[int, typer.Option("--port", help="first port; further vendors take the next ones")] = 8101,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     records: Annotated[int, typer.Option("--records", help="records seeded per object (0 = empty)")] = 100,
@@ -415,6 +459,11 @@ def sandbox(
 
         out.print(f"HubSpot sandbox on http://{host}:{port}  ({records} records per object)")
         hubspot.serve(host=host, port=port, records=records, seed=seed, token=token)
+    elif vendors[0] == "snovio":
+        from accord.sandbox import snovio
+
+        out.print(f"Snov.io sandbox on http://{host}:{port}  ({records} prospects; --token is the client secret)")
+        snovio.serve(host=host, port=port, records=records, seed=seed, token=token)
     else:
         from accord.sandbox.salesforce.app import serve
 

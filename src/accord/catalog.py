@@ -37,6 +37,9 @@ DEFAULT_MATCH: dict[str, tuple[str, ...]] = {
 class ObjectInfo:
     kind: str
     concepts: dict[str, str]  # concept -> field name on this object
+    # concepts whose existing values in this app a default mapping never overwrites
+    # (xentral keeps its own data: values from the other app only fill empty fields)
+    fill_blanks: frozenset[str] = frozenset()
 
 
 _CONTACT = "contact"
@@ -136,6 +139,14 @@ class DefaultMapping:
     right: str
     required: bool
     values: dict[str, str] | None = None  # enumeration value map, left → right
+    rule: str | None = None  # the mapping's default conflict rule (None: the sync's winner)
+
+
+def _default_rule(left: ObjectInfo, right: ObjectInfo, concept: str) -> str | None:
+    guard_l, guard_r = concept in left.fill_blanks, concept in right.fill_blanks
+    if guard_l and guard_r:
+        return "fill-blanks-only"
+    return "fill-blanks-only-left" if guard_l else "fill-blanks-only-right" if guard_r else None
 
 
 def default_mappings(left_vendor: str, left_object: str, right_vendor: str, right_object: str) -> list[DefaultMapping]:
@@ -145,7 +156,8 @@ def default_mappings(left_vendor: str, left_object: str, right_vendor: str, righ
         return []
     required = REQUIRED_CONCEPTS[li.kind]
     return [
-        DefaultMapping(c, li.concepts[c], ri.concepts[c], c in required, default_values(left_vendor, right_vendor, c))
+        DefaultMapping(c, li.concepts[c], ri.concepts[c], c in required, default_values(left_vendor, right_vendor, c),
+                       _default_rule(li, ri, c))
         for c in KIND_CONCEPTS[li.kind]
         if c in li.concepts and c in ri.concepts
     ]

@@ -29,6 +29,8 @@ Rule = Literal[
     "always-left",
     "always-right",
     "fill-blanks-only",
+    "fill-blanks-only-left",  # writes into the left app only fill empty fields; the right follows the winner
+    "fill-blanks-only-right",
     "none",
 ]
 FilterOp = Literal["eq", "neq", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "set", "not_set"]

@@ -157,8 +157,10 @@ def compile_sync(
             continue  # the user's own mapping of this field replaces a non-required default
         entries.append((f"{path}.mappings(default {d.left} ↔ {d.right})", d, d.required))
     for j, m in enumerate(cfg.mappings):
-        req = any(d.required and d.left == m.left and d.right == m.right for d in defaults)
-        entries.append((f"{path}.mappings[{j}]", m, req))
+        same = next((d for d in defaults if d.left == m.left and d.right == m.right), None)
+        if same is not None and same.rule and m.rule is None:
+            m = m.model_copy(update={"rule": same.rule})  # a restated default keeps its rule unless given one
+        entries.append((f"{path}.mappings[{j}]", m, same is not None and same.required))
 
     stage_left = catalog.object_info(left_vendor, cfg.left.object)
     stage_right = catalog.object_info(right_vendor, cfg.right.object)
@@ -174,7 +176,7 @@ def compile_sync(
             side, name, obj = ("left", m.left, cfg.left.object) if lf is None else ("right", m.right, cfg.right.object)
             broken.append(BrokenMapping(f"{p}.{side}", f"field {name!r} does not exist on {obj}"))
             continue
-        rule = (getattr(m, "rule", None) or "default") if is_user else "default"
+        rule = getattr(m, "rule", None) or "default"
         if rule == "none":
             continue
         can_r, can_l = compatible(lf.type, rf.type)

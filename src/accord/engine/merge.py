@@ -8,7 +8,7 @@ conflicts consult the winner app or the per-mapping rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from accord.engine.mapping import FieldMap
@@ -102,6 +102,15 @@ def merge_field(
         if is_blank(right) and not is_blank(left):
             return _push(m, left, Side.RIGHT, right)
         return NOTHING
+    if rule in ("fill-blanks-only-left", "fill-blanks-only-right"):
+        # One app's existing values are never overwritten (nor cleared); the other side
+        # merges as usual, so edits made in the guarded app still flow out of it.
+        out = merge_field(replace(m, rule="default"), left, right, base_left, base_right, winner, newer)
+        if rule == "fill-blanks-only-left" and out.write_left and not is_blank(left):
+            return replace(out, write_left=False, left_value=None)
+        if rule == "fill-blanks-only-right" and out.write_right and not is_blank(right):
+            return replace(out, write_right=False, right_value=None)
+        return out
 
     changed_l = isinstance(base_left, _NoBase) or canon(base_left) != left
     changed_r = isinstance(base_right, _NoBase) or canon(base_right) != right

@@ -84,6 +84,17 @@ OBJECTS: dict[tuple[str, str], ObjectInfo] = {
         "country": "country", "industry": "industry",
     }),
     ("sql", "contacts"): ObjectInfo(_CONTACT, {c: c for c in KIND_CONCEPTS[_CONTACT]}),
+    # xentral: addresses of the sync group ↔ contacts; data from the other app never overwrites an
+    # address's own values (seed 003), the HubSpot status (a free field) follows the winner
+    ("xentral", "adressen"): ObjectInfo(_CONTACT, {
+        "first_name": "vorname", "last_name": "nachname", "email": "email", "phone": "telefon", "city": "ort",
+        "lead_status": "hubspot_status",
+    }, fill_blanks=frozenset({"first_name", "last_name", "email", "phone", "city"})),
+    # resubmissions (Wiedervorlagen) ↔ deals: existing ones keep their title and close date, only
+    # amount and stage are updated (seed 003)
+    ("xentral", "wiedervorlagen"): ObjectInfo(_DEAL, {
+        "name": "bezeichnung", "amount": "betrag", "stage": "stages", "close_date": "datum_abschluss",
+    }, fill_blanks=frozenset({"name", "close_date"})),
 }
 
 

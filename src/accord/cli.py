@@ -396,6 +396,9 @@ def run(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8080,
     reconcile: Annotated[str, typer.Option("--reconcile", help="full reconciliation period, e.g. 1d, 6h")] = "1d",
+    secret_key_file: Annotated[Path | None, typer.Option(
+        "--secret-key-file", help="key sealing app credentials stored by the service "
+        "(default: accord.key beside the config, created 0600; ACCORD_SECRET_KEY wins)")] = None,
 ) -> None:
     """The service: scheduler, webhook receivers, REST API, dashboard and /metrics."""
     from accord.config import parse_duration
@@ -406,7 +409,7 @@ def run(
         period = parse_duration(reconcile)
     except ValueError as e:
         raise _fail(EXIT_CONFIG, f"--reconcile: {e}") from e
-    serve(cfg, host=host, port=port, reconcile=period,
+    serve(cfg, host=host, port=port, reconcile=period, key_file=secret_key_file,
           say=lambda m: out.print(m, markup=False, highlight=False, soft_wrap=True))
 
 
@@ -425,12 +428,12 @@ def demo(
                                           console=out, progress=progress_bar)))
 
 
-SANDBOXES = ("hubspot", "salesforce", "snovio")
+SANDBOXES = ("hubspot", "salesforce", "snovio", "xentral")
 
 
 @app.command()
 def sandbox(
-    vendors: Annotated[list[str], typer.Argument(help="hubspot, salesforce and/or snovio")],
+    vendors: Annotated[list[str], typer.Argument(help="hubspot, salesforce, snovio and/or xentral")],
     port: Annotated[int, typer.Option("--port", help="first port; further vendors take the next ones")] = 8101,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     records: Annotated[int, typer.Option("--records", help="records seeded per object (0 = empty)")] = 100,
@@ -464,6 +467,12 @@ def sandbox(
 
         out.print(f"Snov.io sandbox on http://{host}:{port}  ({records} prospects; --token is the client secret)")
         snovio.serve(host=host, port=port, records=records, seed=seed, token=token)
+    elif vendors[0] == "xentral":
+        from accord.sandbox import xentral
+
+        out.print(f"xentral sandbox on http://{host}:{port}/api/v1  ({records} addresses, group, board and stages "
+                  "of the HubSpot module)")
+        xentral.serve(host=host, port=port, records=records, seed=seed, token=token)
     else:
         from accord.sandbox.salesforce.app import serve
 

@@ -351,10 +351,10 @@ class XentralConnector(Connector):
             raise AuthError(f"{err.message} — {err.hint}")
         raise ConnectorError(f"xentral {method} {path}: HTTP {resp.status_code} {err.message} — {err.hint}")
 
-    async def _all(self, path: str, kind: str, params: Mapping[str, Any] | None = None,
+    async def _all(self, path: str, kind: str, params: Mapping[str, Any] | None = None, after: int = 0,
                    ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every row of a list, keyset-paged by id."""
-        last = 0
+        """Every row of a list with an id above ``after``, keyset-paged by id."""
+        last = after
         while True:
             rows = await self._get_list(path, kind, {
                 **(params or {}), "sort": "id", "items": self.page_size,
@@ -467,14 +467,18 @@ class XentralConnector(Connector):
             return self._status_col
         return field_name
 
-    async def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:  # type: ignore[override]
+    def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        return self.scan_from(object, fields, "0")
+
+    async def scan_from(self, object: str, fields: Sequence[str], after: str) -> AsyncIterator[Page]:  # type: ignore[override]
+        """Scan pages carry the last id they hold as cursor: a scan resumes after it."""
         self._check_object(object)
         if object == ADDRESSES and STATUS in fields:
             await self.describe(object)
         got = False
-        async for rows in self._all(object, "scan"):
+        async for rows in self._all(object, "scan", after=int(after or 0)):
             got = True
-            yield Page([self._record(object, r, fields) for r in rows])
+            yield Page([self._record(object, r, fields) for r in rows], str(max(int(r["id"]) for r in rows)))
         if not got:
             yield Page([])
 
@@ -494,7 +498,7 @@ class XentralConnector(Connector):
         self._check_object(object)
         if object == RESUBMISSIONS:
             async for page in self.scan(object, fields):
-                yield page
+                yield Page(page.records, "scan")
             return
         if STATUS in fields:
             await self.describe(object)

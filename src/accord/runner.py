@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -60,6 +60,13 @@ L, R = Side.LEFT, Side.RIGHT
 class Progress(Protocol):
     def phase(self, name: str, total: int | None = None) -> None: ...
     def advance(self, n: int = 1) -> None: ...
+
+
+class PageLocks(Protocol):
+    """Locks on the record pairs of a page, shared by processes on one index (accord.index.locks)."""
+
+    async def acquire(self, keys: Iterable[str]) -> None: ...
+    def release(self) -> None: ...
 
 
 class _NoProgress:
@@ -172,6 +179,7 @@ class SyncRunner:
         progress: Progress | None = None,
         path: str = "",
         associations: Sequence[AssociationTarget] = (),
+        locks: PageLocks | None = None,
     ) -> None:
         self.cfg = cfg
         self.associations = list(associations)
@@ -185,6 +193,7 @@ class SyncRunner:
         self.members: frozenset[str] | None = None
         self.counters = Counters()
         self.pass_id = 0
+        self.locks = locks  # several processes on one index (distributed mode): lock each page's pairs
 
     # -- set-up ----------------------------------------------------------------------
     async def prepare(self) -> SyncSpec:
@@ -357,7 +366,8 @@ class SyncRunner:
         async for page in _read_ahead(self._scan(L, state.cursor)):
             if stopping:
                 return True  # stop *before* a page, so the last page never leaves a step unfinished
-            self._index_left(page.records)
+            async with self._pair_locks(L, page.records):
+                self._index_left(page.records)
             self.counters.read["left"] += len(page.records)
             if state.right_empty:
                 found = self.store.links_by_record(name, L, [r.id for r in page.records]).values()
@@ -437,6 +447,16 @@ class SyncRunner:
 
     async def _sync_left_rest(self, chunk: Sequence[Link]) -> None:
         """Phase 3 for indexed left rows phase 2 did not reach: create on the right, or find deleted."""
+        if self.locks is None:
+            return await self._sync_left_rest_page(chunk)
+        async with self._pair_locks(None, links=chunk):
+            # the rows as they are now that they are locked (another process may have synced some)
+            fresh = self.store.links_by_id([lk.id for lk in chunk])
+            p = self.pass_id
+            await self._sync_left_rest_page([f for lk in chunk if (f := fresh.get(lk.id)) is not None
+                                             and f.left_seen == p and f.handled != p])
+
+    async def _sync_left_rest_page(self, chunk: Sequence[Link]) -> None:
         p = self.pass_id
         items = []
         w = PageWrite()
@@ -464,6 +484,35 @@ class SyncRunner:
         )
         for chunk in self.store.iter_links(self.cfg.name, gone):
             self.store.save(self.cfg.name, PageWrite(drop_links=[link.id for link in chunk]))
+
+    @contextlib.asynccontextmanager
+    async def _pair_locks(self, side: Side | None, records: Sequence[Record] = (),
+                          links: Sequence[Link] = ()) -> AsyncIterator[None]:
+        """Hold the locks of one page's pairs (only with ``locks``): its records' ids and match keys,
+        then the ids of their twins as the index has them once those are held."""
+        if self.locks is None:
+            yield
+            return
+        keys: set[str] = set()
+        if side is not None:
+            keys |= {f"{side.value}:{r.id}" for r in records}
+            keys |= {f"key:{k}" for r in records if not r.archived for k in self._keys(r, side)}
+        for lk in links:
+            keys |= {f"{s.value}:{i}" for s in (L, R) if (i := lk.id_of(s)) is not None}
+            if (snap := _from_snapshot(lk)) is not None:
+                keys |= {f"key:{k}" for k in self._keys(snap, L)}
+        try:
+            while True:
+                await self.locks.acquire(keys)
+                rows = (self.store.links_by_record(self.cfg.name, side, [r.id for r in records]).values()
+                        if side is not None else self.store.links_by_id([lk.id for lk in links]).values())
+                more = {f"{s.value}:{i}" for lk in rows for s in (L, R) if (i := lk.id_of(s)) is not None} - keys
+                if not more:
+                    break
+                keys |= more
+            yield
+        finally:
+            self.locks.release()
 
     def _keys(self, rec: Record, side: Side) -> list[str]:
         return match_keys(rec.properties, self._spec().match, side.value)
@@ -516,6 +565,10 @@ class SyncRunner:
 
     async def _sync_right_page(self, records: Sequence[Record]) -> None:
         """Phase 2: pair each right record with the index and sync the pair."""
+        async with self._pair_locks(R, records):
+            await self._sync_right_records(records)
+
+    async def _sync_right_records(self, records: Sequence[Record]) -> None:
         p = self.pass_id
         w = PageWrite()
         paired = self._pair(R, records, w)
@@ -662,6 +715,11 @@ class SyncRunner:
     async def _process_changed(self, side: Side, records: Sequence[Record], cursor: str | None = None,
                                *, force: bool = False) -> None:
         """Sync records of ``side`` that changed: pair them, read the other side, plan, write."""
+        async with self._pair_locks(side, records):
+            await self._process_changed_records(side, records, cursor, force=force)
+
+    async def _process_changed_records(self, side: Side, records: Sequence[Record], cursor: str | None = None,
+                                       *, force: bool = False) -> None:
         spec = self._spec()
         other = side.other
         w = PageWrite()

@@ -94,6 +94,8 @@ class SalesforceApp(_AppBase):
     api_budget: float = Field(default=0.5, gt=0, le=1)
     verify: bool | str = True
     poll: Duration = 900.0
+    # requests per second, all Accord processes together (shared through the index in distributed mode)
+    rate_limit: float | None = Field(default=None, gt=0)
 
 
 class SnovioApp(_AppBase):

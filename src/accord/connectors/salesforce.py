@@ -248,6 +248,8 @@ class SalesforceConnector(Connector):
         self.backoff = backoff
         self.overlap = timedelta(seconds=overlap)
         self.page_size = page_size
+        # paces requests (acquire before each, release after); None: only the API budget limits
+        self.limiter: Any = None
         self.api_calls = 0  # requests sent, retries included
         self.retries = 0
         self.api_used: int | None = None  # org-wide usage and limit from Sforce-Limit-Info
@@ -306,6 +308,8 @@ class SalesforceConnector(Connector):
             await self._check_budget()
             retry_after: float | None = None
             self.api_calls += 1
+            if self.limiter is not None:
+                await self.limiter.acquire()
             try:
                 resp = await self._http.request(method, self._url(path), **kw)
             except httpx.ConnectError as e:
@@ -331,6 +335,9 @@ class SalesforceConnector(Connector):
                     error = TransientError(f"{self.name}: HTTP {resp.status_code} {code}: {message}")
                 else:
                     return resp
+            finally:
+                if self.limiter is not None:
+                    self.limiter.release()
             if attempt < self.max_retries:
                 self.retries += 1
                 delay = self.backoff * 2**attempt
@@ -584,7 +591,7 @@ def _retry_after(resp: httpx.Response) -> float | None:
 
 def from_config(name: str, app: Any) -> SalesforceConnector:
     """Build the connector from an ``apps:`` entry (``accord.config.SalesforceApp``)."""
-    return SalesforceConnector(
+    conn = SalesforceConnector(
         name,
         app.instance_url,
         app.access_token,
@@ -592,6 +599,11 @@ def from_config(name: str, app: Any) -> SalesforceConnector:
         api_budget=app.api_budget,
         verify=app.verify,
     )
+    if getattr(app, "rate_limit", None):
+        from accord.connectors.hubspot import RollingWindow
+
+        conn.limiter = RollingWindow(max(1, round(app.rate_limit)), 1.0)
+    return conn
 
 
 __all__ = ["ResyncRequired", "SalesforceConnector", "from_config"]

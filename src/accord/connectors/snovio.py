@@ -310,7 +310,7 @@ class SnovioConnector(Connector):
                     renewed = True  # expired or revoked: one fresh token, then the call again
                     await self._access_token(force=True)
                     continue
-                if resp.status_code == 401:
+                if resp.status_code == 401 and token:
                     raise AuthError(f"Snov.io refused the access token: {_message(_body(resp))}")
                 if resp.status_code != 429 and resp.status_code < 500:
                     return resp
@@ -331,8 +331,7 @@ class SnovioConnector(Connector):
 
     async def _access_token(self, force: bool = False) -> str:
         async with self._token_lock:
-            margin = min(60.0, (self._token_expires - time.monotonic()) / 10)
-            if not force and self._token and time.monotonic() < self._token_expires - max(margin, 1.0):
+            if not force and self._token and time.monotonic() < self._token_expires:
                 return self._token
             resp = await self._send("POST", self.token_url, "oauth/access_token", token=False, data={
                 "grant_type": "client_credentials", "client_id": self.client_id, "client_secret": self.client_secret})
@@ -341,7 +340,9 @@ class SnovioConnector(Connector):
                 raise AuthError(f"Snov.io rejected the client credentials of app {self.name!r}: {_message(body)} — "
                                 "check client_id and client_secret (Snov.io › Account › API)")
             self._token = str(body["access_token"])
-            self._token_expires = time.monotonic() + float(body.get("expires_in") or 3600)
+            life = float(body.get("expires_in") or 3600)
+            # renewed a little early (a tenth of its life, 1 to 60 s): a call never leaves with a dying token
+            self._token_expires = time.monotonic() + life - max(1.0, min(60.0, life / 10))
             return self._token
 
     async def _ok(self, method: str, path: str, kind: str, **kw: Any) -> tuple[Any, httpx.Response]:
@@ -457,26 +458,27 @@ class SnovioConnector(Connector):
         return any(str(x.get("id") if isinstance(x, Mapping) else x) == str(list_id) for x in lists)
 
     async def _walk(self) -> AsyncIterator[tuple[list[dict[str, Any]], httpx.Response]]:
-        """The list's prospects page by page (each once), re-walked if the list shrank meanwhile."""
+        """The list's prospects page by page, each once; walked a second time if the list changed meanwhile
+        (page numbers shift when prospects leave it, so a walk can skip one)."""
         lid = await self.list_id()
         seen: set[str] = set()
         for _ in range(2):
-            page, reported = 1, 0
+            page, counts = 1, set()
             while True:
                 body, resp = await self._ok("POST", "/v1/prospect-list", "prospect-list",
                                             data={"listId": lid, "page": page, "perPage": self.page_size})
                 rows = [r for r in body.get("prospects") or [] if isinstance(r, Mapping) and r.get("id") is not None]
-                reported = int((body.get("list") or {}).get("contacts") or 0)
+                total = int((body.get("list") or {}).get("contacts") or 0)
+                counts.add(total)
                 fresh = [dict(r) for r in rows if str(r["id"]) not in seen]
                 seen.update(str(r["id"]) for r in fresh)
                 yield fresh, resp
-                if len(rows) < self.page_size:
-                    break
+                if len(rows) < self.page_size or page * self.page_size >= total:
+                    break  # the list's own count saves asking for an empty page after a full one
                 page += 1
-            self._list_size = max(reported, len(seen))
-            if len(seen) >= reported:
+            self._list_size = max(*counts, len(seen))
+            if len(counts) == 1 and len(seen) >= counts.pop():
                 return
-            # page numbers shift when prospects leave the list during the walk: some were skipped
 
     def _threshold(self) -> int:
         """Above this many look-ups, walking the whole list costs fewer requests."""

@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from accord import redact
 from accord.index.store import Link
 
 EXPORT_COLUMNS = ("sync", "status", "reason", "category", "message", "hint", "left_id", "right_id", "label", "updated_at")
@@ -19,9 +20,11 @@ MEDIA_TYPES = {
 
 
 def safe_cell(v: Any) -> Any:
-    """Neutralise spreadsheet formula injection: a cell starting with = + - @ is prefixed with '."""
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + v
+    """Neutralise spreadsheet formula injection (a cell starting with = + - @ gets a ' first); mask secrets."""
+    if isinstance(v, str):
+        v = redact.scrub(v)
+        if v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + v
     return v
 
 

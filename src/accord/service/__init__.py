@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from accord.config import Config
 
 
 def serve(cfg: Config, *, host: str = "127.0.0.1", port: int = 8080, reconcile: float | None = None,
-          say: Any = print) -> None:
+          say: Any = print, key_file: str | Path | None = None) -> None:
     """Run the service in the foreground until SIGINT/SIGTERM (then finish the current batch)."""
     import uvicorn
 
     from accord.service.app import create_app, new_token
     from accord.service.core import DAY
+    from accord.vault import Vault, load_key
 
     token = os.environ.get("ACCORD_API_TOKEN") or ""
     if not token:
         token = new_token()
         say(f"API token (shown once; set ACCORD_API_TOKEN to choose your own): {token}")
-    app = create_app(cfg, token=token, reconcile=reconcile or DAY)
+    # credentials of apps added through the API are sealed with this key (accord.vault)
+    vault = Vault(load_key(key_file or Path(cfg.source).resolve().parent / "accord.key"))
+    app = create_app(cfg, token=token, reconcile=reconcile or DAY, vault=vault)
     say(f"Accord on http://{host}:{port}  (dashboard /, API docs /docs, webhooks /webhooks/APP, metrics /metrics)")
     sys.stdout.flush()  # the token must reach a log or pipe now, not when the service stops
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=60)

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
+from accord import redact
 from accord.config import Config
 from accord.connectors.hubspot import HubSpotConnector, SeenEvents
 from accord.exports import MEDIA_TYPES, render_export
@@ -331,6 +332,7 @@ def create_app(cfg: Config, service: Service | None = None, *, token: str | None
     app = FastAPI(title="Accord", version="0.1.0", lifespan=lifespan,
                   description="Two-way record sync: syncs, record status, exports, resync, run history.")
     app.state.token = token or new_token()
+    redact.register([app.state.token])
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, Any]:

@@ -21,10 +21,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from accord import redact
 from accord.config import Config, SyncConfig, config_hash
 from accord.model import Side
 from accord.runner import PassResult, SyncRunner
-from accord.service.managed import Registry
+from accord.service.managed import Registry, secrets_of
 from accord.service.metrics import Metrics
 from accord.session import Session
 from accord.vault import Vault
@@ -104,6 +105,7 @@ class Service:
         # accord.yaml plus the apps and syncs created through the API (stored in the index)
         self.registry = Registry(cfg, self.store, vault)
         self.cfg = self.session.cfg = self.registry.current()
+        redact.register(v for a in self.cfg.apps.values() for v in secrets_of(a))
         self.reconcile = reconcile
         self.webhook_delay = webhook_delay
         self.tick = tick
@@ -166,6 +168,7 @@ class Service:
         new runner and starts its initial sync again; a removed one loses its index rows.
         """
         old = self.cfg
+        redact.register(v for a in cfg.apps.values() for v in secrets_of(a))
         changed_apps = {a for a in old.apps if a not in cfg.apps or old.apps[a] != cfg.apps[a]}
         self.cfg = self.session.cfg = cfg
         stale = [self.session.connectors.pop(a) for a in changed_apps if a in self.session.connectors]
@@ -229,7 +232,13 @@ class Service:
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.append(task)
-        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+        task.add_done_callback(self._reap)
+
+    def _reap(self, task: asyncio.Task[Any]) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+        if not task.cancelled():
+            task.exception()  # already logged by _locked; retrieving it keeps asyncio quiet
 
     async def scheduled(self, name: str, *, full: bool = False) -> PassResult | None:
         """A scheduled pass: skipped (and logged) if disabled or if the sync is busy."""
@@ -264,14 +273,20 @@ class Service:
                 return None
             st = slot.tracker.state = ProgressState(running=True, kind=kind, started=time.time())
             t0 = time.monotonic()
+            last = self.store.runs(name, limit=1)
             try:
                 result = await job()
             except StopRequested:
                 log.info("sync %s: %s pass stopped after its current batch (shutdown)", name, kind)
                 return None
-            except Exception:
+            except Exception as e:
                 self.metrics.pass_errors.labels(name).inc()
                 log.exception("sync %s: %s pass failed", name, kind)
+                if self.store.runs(name, limit=1) == last:
+                    # it failed before the runner recorded a run (e.g. the app refused the
+                    # credentials while reading its schema): the run history must still say so
+                    run_id = self.store.begin_run(name, kind)
+                    self.store.finish_run(run_id, "failed", {}, redact.scrub(f"{type(e).__name__}: {e}"))
                 raise
             finally:
                 st.running = False

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from fastapi.responses import JSONResponse
 
+from accord import redact
 from accord.config import ConfigError
 from accord.service import manage
 from accord.service.app import Svc, require_token, sync_json
@@ -18,7 +19,8 @@ from accord.service.managed import redact_app
 
 
 def config_error(e: ConfigError) -> JSONResponse:
-    return JSONResponse({"detail": [{"path": i.path, "message": i.message} for i in e.issues]}, status_code=422)
+    return JSONResponse({"detail": [{"path": i.path, "message": redact.scrub(i.message)} for i in e.issues]},
+                        status_code=422)
 
 
 def manage_router() -> APIRouter:

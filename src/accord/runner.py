@@ -140,6 +140,42 @@ def _tombstone(rid: str) -> Record:
     return Record(rid, {}, archived=True)
 
 
+def _in_flight(plan: PairPlan) -> dict[str, Any] | None:
+    """What the index must remember about a plan's writes until they are confirmed."""
+    if plan.left_base is None or plan.right_base is None:
+        return None
+    wrote = {s.value: dict(plan.update[s]) for s in (L, R) if plan.update[s]}
+    if plan.create is not None:
+        wrote[plan.create.value] = dict(plan.create_props)
+    return {"left": plan.left_base, "right": plan.right_base, "wrote": wrote}
+
+
+def _settle_in_flight(spec: SyncSpec, link: Link, landed: Callable[[Side, str, Any], bool]) -> None:
+    """Writes sent but not confirmed (the pass died, or the batch failed after sending), or
+    confirmed for some sides only (per-record failures).
+
+    Per mapping: if each value written to a side landed there, both sides take the bases
+    planned with the writes; otherwise the old bases stand (the write is redone, or the
+    user's edit since then is settled as a conflict). Without this, a field the engine had
+    synced and a user then edited looked changed on both sides, and the conflict rule could
+    throw the user's edit away.
+    """
+    flight = link.in_flight or {}
+    wrote = {s: (flight.get("wrote") or {}).get(s.value) or {} for s in (L, R)}
+    planned = {s: flight.get(s.value) or {} for s in (L, R)}
+    bases = {L: link.left_base, R: link.right_base}
+    for m in spec.mappings:
+        if all(landed(s, m.field(s), wrote[s][m.field(s)]) for s in (L, R) if m.field(s) in wrote[s]):
+            for s in (L, R):
+                if m.field(s) in planned[s]:
+                    bases[s] = {**(bases[s] or {}), m.field(s): planned[s][m.field(s)]}
+    link.left_base, link.right_base, link.in_flight = bases[L], bases[R], None
+
+
+def _landed_unless(failed: set[Side]) -> Callable[[Side, str, Any], bool]:
+    return lambda side, field, value: side not in failed
+
+
 def _batches(items: Sequence[str], n: int) -> list[list[str]]:
     return [list(items[i:i + n]) for i in range(0, len(items), n)]
 
@@ -659,6 +695,10 @@ class SyncRunner:
 
     def _plan(self, link: Link, recs: dict[Side, Record | None]) -> _Item:
         spec = self._spec()
+        if link.in_flight is not None and link.left_id is not None and link.right_id is not None:
+            # Did the unconfirmed writes land? A value written that the app still holds did.
+            _settle_in_flight(spec, link, lambda s, f, v: (rec := recs.get(s)) is not None and not rec.archived
+                              and canon(rec.properties.get(f)) == canon(v))
         has_key = True
         if spec.require_match_key and not link.linked:
             src = recs[L] if recs[L] is not None else recs[R]
@@ -729,7 +769,7 @@ class SyncRunner:
             if dup_of is not None:
                 continue
             if (not force and link.linked and not rec.archived and link.status == Status.SYNCING
-                    and self._unchanged(rec, side, link)):
+                    and link.in_flight is None and self._unchanged(rec, side, link)):
                 # Echo of the engine's own write, or a change to unmapped fields only.
                 self.counters.unchanged += 1
                 continue
@@ -817,9 +857,16 @@ class SyncRunner:
                     updates[s].append(it)
             if plan.archive:
                 archives[plan.archive].append(it)
-        if creates[L] or creates[R]:
-            # Everything decided so far is saved together with the create intents.
-            self._record_intents(creates, w)
+        if writing:
+            # Everything decided so far is saved with the create intents and the bases the
+            # writes will set, before anything is sent: if the pass dies between a write and
+            # the final save, the next plan of the pair settles what landed (_settle_in_flight).
+            if creates[L] or creates[R]:
+                self._record_intents(creates, w)
+            for it in writing:
+                it.link.in_flight = _in_flight(it.plan)
+                if it.link.id not in w.new:
+                    w.pending[it.link.id] = it.link
             self.store.save(name, w)
             w = PageWrite()
         failed: dict[str, set[Side]] = {}
@@ -844,13 +891,15 @@ class SyncRunner:
             link, plan = it.link, it.plan
             w.touch(link)
             if link.id in failed:
+                # Per mapping, writes to the sides that succeeded are synced (both bases move)
+                # and the others not: a base moved on one side only would turn a later edit
+                # of the field there into a conflict.
                 link.attempts += 1
-                for s in (L, R):  # sides written successfully keep their new base
-                    if s not in failed[link.id] and plan.update[s] and link.linked:
-                        self._set_base(it, s)
+                _settle_in_flight(self._spec(), link, _landed_unless(failed[link.id]))
                 continue
             link.set_status(plan.status, plan.reason, plan.category, plan.message, plan.hint)
             link.attempts = 0
+            link.in_flight = None
             if plan.status == Status.SYNCING:
                 for s in (L, R):
                     self._set_base(it, s)
@@ -886,7 +935,7 @@ class SyncRunner:
                         it.intent_keys.append(k)
                         taken.add(k)
                 if it.link.id not in w.new:
-                    w.pending[it.link.id] = s.value
+                    w.pending[it.link.id] = it.link
 
     async def _batched(self, side: Side, op: str, payload: list[Any]) -> list[WriteResult]:
         conn = self.conn[side]
@@ -955,7 +1004,7 @@ class SyncRunner:
                         continue
                     link.set_id(deleted_in, None)
                     link.set_deleted(deleted_in, False)
-                    link.left_base = link.right_base = None
+                    link.left_base = link.right_base = link.in_flight = None
                     items.append(self._plan(link, {other: rec, deleted_in: None}))
                 await self._apply(items, w)
 

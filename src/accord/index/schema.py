@@ -56,6 +56,7 @@ links = Table(
     Column("label", String(320)),
     Column("attempts", Integer, nullable=False, default=0),
     Column("updated_at", String(40), nullable=False),
+    Column("in_flight", JSON),  # bases of writes sent but not confirmed (see Link.in_flight)
     UniqueConstraint("sync", "left_id", name="uq_links_left"),
     UniqueConstraint("sync", "right_id", name="uq_links_right"),
     Index("ix_links_status", "sync", "status"),

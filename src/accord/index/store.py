@@ -66,6 +66,9 @@ class Link:
     label: str | None = None
     attempts: int = 0
     updated_at: str = ""
+    # Writes sent but not confirmed: {"left": base, "right": base, "wrote": {side: values}},
+    # the bases the pair has if they landed (settled by the runner when it next plans the pair).
+    in_flight: dict[str, Any] | None = None
 
     def id_of(self, side: Side) -> str | None:
         return self.left_id if side is Side.LEFT else self.right_id
@@ -123,7 +126,7 @@ class PageWrite:
     add_keys: list[tuple[str, str, str]] = field(default_factory=list)  # (side, key, link id)
     drop_keys: list[tuple[str, str]] = field(default_factory=list)  # (side, key)
     drop_links: list[str] = field(default_factory=list)
-    pending: dict[str, str] = field(default_factory=dict)  # saved rows: only ``pending`` changes
+    pending: dict[str, Link] = field(default_factory=dict)  # saved rows: only ``pending`` and ``in_flight`` change
 
     def add(self, link: Link) -> None:
         self.new[link.id] = link
@@ -201,7 +204,7 @@ class Store:
         self._insert_sql = f"INSERT INTO links ({cols}) VALUES ({', '.join([mark] * len(_LINK_FIELDS))})"
         sets = ", ".join(f"{k} = {mark}" for k in _LINK_FIELDS if k not in ("id", "sync"))
         self._update_sql = f"UPDATE links SET {sets} WHERE id = {mark}"
-        self._pending_sql = f"UPDATE links SET pending = {mark} WHERE id = {mark}"
+        self._pending_sql = f"UPDATE links SET pending = {mark}, in_flight = {mark} WHERE id = {mark}"
 
     def close(self) -> None:
         self.engine.dispose()
@@ -332,7 +335,8 @@ class Store:
                     rows.append((*p[2:], p[1]))  # SET every column but sync and id, WHERE id
                 c.exec_driver_sql(self._update_sql, rows)
             if w.pending:
-                c.exec_driver_sql(self._pending_sql, [(side, lid) for lid, side in w.pending.items()])
+                c.exec_driver_sql(self._pending_sql, [(lk.pending, None if lk.in_flight is None else _dumps(lk.in_flight), lid)
+                                                      for lid, lk in w.pending.items()])
             if w.add_keys:
                 c.execute(insert(keys), [{"sync": sync, "side": s, "key": k, "link_id": lid} for s, k, lid in w.add_keys])
             if cursor is not None:

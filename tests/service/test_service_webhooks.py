@@ -124,3 +124,17 @@ def test_bad_or_stale_signatures_are_refused_and_change_nothing(hw: HubWorld) ->
 def test_webhooks_for_unknown_or_non_webhook_apps_are_404(hw: HubWorld) -> None:
     assert httpx.post(f"{hw.server.url}/webhooks/nope", content=b"[]").status_code == 404
     assert httpx.post(f"{hw.server.url}/webhooks/mem", content=b"[]").status_code == 404
+
+
+def test_a_replayed_event_is_refused_after_a_restart(hw: HubWorld) -> None:
+    ev = [{"eventId": 202, "subscriptionType": "contact.propertyChange", "objectId": int(hw.ids[2]),
+           "propertyName": "firstname", "propertyValue": "Once", "occurredAt": int(time.time() * 1000)}]
+    assert hw.post(ev).json()["queued"] == 1
+    hw.server.stop()  # the service stops; its eventIds stay in the index
+    service = Service(hw.cfg, Session(hw.cfg, connectors={"mem": hw.mem}), schedule=False, webhook_delay=0.05)
+    hw.server = ServerThread(create_app(hw.cfg, service, token=TOKEN)).start()
+    hw.url = f"{hw.server.url}/webhooks/hs"
+    again = hw.post(ev)  # freshly signed and timed, the same eventId
+    assert again.status_code == 200 and again.json() == {"queued": 0, "duplicates": 1, "echoes": 0}
+    ev2 = [{**ev[0], "eventId": 203}]
+    assert hw.post(ev2 + ev2).json() == {"queued": 1, "duplicates": 1, "echoes": 0}  # a repeat within one batch

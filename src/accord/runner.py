@@ -520,6 +520,20 @@ class SyncRunner:
         )
         for chunk in self.store.iter_links(self.cfg.name, gone):
             self.store.save(self.cfg.name, PageWrite(drop_links=[link.id for link in chunk]))
+        # A pair neither of whose records a scan returned is deleted in both apps (no phase
+        # reaches it: phase 2 plans what the right scan returns, phase 3 what the left did).
+        both_gone = and_(
+            links_t.c.left_id.is_not(None), links_t.c.right_id.is_not(None),
+            or_(links_t.c.left_seen.is_(None), links_t.c.left_seen != p),
+            or_(links_t.c.right_seen.is_(None), links_t.c.right_seen != p),
+            or_(links_t.c.left_deleted.is_(False), links_t.c.right_deleted.is_(False)))
+        for chunk in self.store.iter_links(self.cfg.name, both_gone):
+            w = PageWrite()
+            for link in chunk:
+                link.left_deleted = link.right_deleted = True
+                link.set_status(Status.EXCLUDED, ExcludedReason.DELETED.value, message="deleted in both apps")
+                w.touch(link)
+            self.store.save(self.cfg.name, w)
 
     @contextlib.asynccontextmanager
     async def _pair_locks(self, side: Side | None, records: Sequence[Record] = (),

@@ -144,6 +144,22 @@ class SqlApp(_AppBase):
     id_column: str = "id"
     updated_column: str = "updated_at"
     deleted_column: str | None = "deleted"
+    # updated_at: rows changed by updated_column (and tombstones by deleted_column);
+    # triggers (PostgreSQL): a change log Accord fills with triggers on the table
+    changes: Literal["updated_at", "triggers"] = "updated_at"
+    change_log_retention: Duration = 7 * 86_400.0
+
+    @field_validator("change_log_retention", mode="before")
+    @classmethod
+    def _retention(cls, v: Any) -> float:
+        return parse_duration(v)
+
+    @field_validator("changes")
+    @classmethod
+    def _triggers_on_postgres(cls, v: str, info: Any) -> str:
+        if v == "triggers" and not str(info.data.get("url", "")).startswith("postgresql"):
+            raise ValueError("changes: triggers needs a PostgreSQL url (postgresql+psycopg://…)")
+        return v
 
 
 AppConfig = MemoryApp | HubSpotApp | SalesforceApp | SnovioApp | XentralApp | SqlApp

@@ -441,15 +441,26 @@ class SnovioConnector(Connector):
         }
         cvals = _custom_values(raw)
         for exposed, (label, ftype) in self._custom.items():
-            v = values[exposed] = _custom_value(ftype, cvals.get(label))
-            if fields is not None and exposed in fields:  # mapped: remembered in case the field is deleted
-                self._frozen.setdefault(exposed, {})[pid] = v
+            values[exposed] = _custom_value(ftype, cvals.get(label))
+        self._remember(pid, values, fields)
         for exposed in self._ever_custom.keys() - self._custom.keys():
             # deleted since a sync was compiled: its last value, so the field reads as unchanged
             values[exposed] = self._frozen.get(exposed, {}).get(pid)
         if fields is not None:
             values = {f: values.get(f) for f in fields}
         return Record(pid, values, updated_at=iso(updated) if updated else None)
+
+    def _remember(self, pid: str, values: Mapping[str, Value], fields: Sequence[str] | None) -> None:
+        """Keep the values of requested (mapped) custom fields: if the field is deleted, reads go on
+        returning them, and the engine sees no change instead of a cleared value."""
+        for exposed in self._custom:
+            if exposed in values and (fields is None or exposed in fields):
+                self._frozen.setdefault(exposed, {})[pid] = values[exposed]
+
+    def _remember_raw(self, raw: Mapping[str, Any], fields: Sequence[str]) -> None:
+        cvals = _custom_values(raw)
+        self._remember(str(raw["id"]), {n: _custom_value(t, cvals.get(label)) for n, (label, t) in self._custom.items()
+                                        if n in fields}, fields)
 
     def _in_list(self, raw: Mapping[str, Any], list_id: int) -> bool:
         lists = raw.get("lists")
@@ -527,6 +538,8 @@ class SnovioConnector(Connector):
                 d = parse_php_date(r.get("lastUpdateDate"))
                 if d is None or d.timestamp() >= since:
                     changed.append(self._record(r, fields))
+                else:
+                    self._remember_raw(r, fields)
             if changed:
                 yield Page(changed, start.encode())  # resuming from here re-reads the list: harmless
         missing = [i for i in start.ids or () if i not in seen]
@@ -618,10 +631,10 @@ class SnovioConnector(Connector):
                           "syncing", HINTS["custom_field"], "CUSTOM_FIELD_DELETED")
 
     async def _unknown_fields(self, items: Sequence[Mapping[str, Value]]) -> None:
-        """Refresh the custom fields once if a write names one this connector does not know."""
-        names = {k for props in items for k in props}
-        if names - STANDARD.keys() - self._custom.keys():
-            await self._refresh_custom()
+        """Before writing custom fields, make sure they still exist: Snov.io ignores unknown ones
+        silently, so a field deleted since the last look would be "written" nowhere."""
+        if any(k not in STANDARD for props in items for k in props):
+            await self._refresh_custom()  # one request per batch of up to 100 writes
 
     def _write_error(self, resp: httpx.Response, body: Any) -> WriteError:
         msg = _message(body) or f"HTTP {resp.status_code}"
@@ -667,6 +680,7 @@ class SnovioConnector(Connector):
                 out.append(WriteResult.failure(err or WriteError(ErrorCategory.UNKNOWN, "Snov.io returned no id")))
                 continue
             self._list_size += 1
+            self._remember(pid, props, None)
             out.append(WriteResult.success(pid))
         return out
 
@@ -694,20 +708,27 @@ class SnovioConnector(Connector):
                                                           HINTS["deleted"], "NOT_FOUND"), pid))
                 continue
             emails, phones = current
+            primary = emails[0] if emails else ""
+            stored: Record | None = None
+            if "email" in props and (_text(props["email"]) or "").lower() == primary.lower():
+                # Snov.io finds prospects by email whatever the case and keeps its own spelling:
+                # that spelling becomes the base, so the next pass sees no change to send back
+                props = {k: v for k, v in props.items() if k != "email"}
+                stored = Record(str(pid), {"email": primary or None})
             form, dropped = self._form(props, phones)
             err: WriteError | None = None
-            new_email = _text(props["email"]) if "email" in props else None
-            if "email" in props and (new_email or "").lower() != (emails[0].lower() if emails else ""):
+            if "email" in props:
                 _, err = await self._write("/v1/update-prospect", "update-prospect", {**form, "id": pid})
             elif form:
-                form["email"] = emails[0] if emails else ""
                 _, err = await self._write("/v1/add-prospect-to-list", "add-prospect-to-list",
-                                           {**form, "listId": lid, "updateContact": 1})
+                                           {**form, "email": primary, "listId": lid, "updateContact": 1})
             if err is not None:
                 out.append(WriteResult.failure(err, pid))
                 continue
             self._state.pop(str(pid), None)  # re-read before the next update of this prospect
-            out.append(WriteResult.failure(self._dropped_error(dropped), pid) if dropped else WriteResult.success(pid))
+            self._remember(str(pid), props, None)
+            out.append(WriteResult.failure(self._dropped_error(dropped), pid) if dropped
+                       else WriteResult.success(pid, stored))
         return out
 
     async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]:

@@ -399,6 +399,9 @@ def run(
     secret_key_file: Annotated[Path | None, typer.Option(
         "--secret-key-file", help="key sealing app credentials stored by the service "
         "(default: accord.key beside the config, created 0600; ACCORD_SECRET_KEY wins)")] = None,
+    temporal: TemporalOpt = None,
+    namespace: NamespaceOpt = "default",
+    task_queue: TaskQueueOpt = "accord",
 ) -> None:
     """The service: scheduler, webhook receivers, REST API, dashboard and /metrics."""
     from accord.config import parse_duration
@@ -409,8 +412,51 @@ def run(
         period = parse_duration(reconcile)
     except ValueError as e:
         raise _fail(EXIT_CONFIG, f"--reconcile: {e}") from e
+    if temporal:
+        _require_postgres(cfg)
     serve(cfg, host=host, port=port, reconcile=period, key_file=secret_key_file,
-          say=lambda m: out.print(m, markup=False, highlight=False, soft_wrap=True))
+          say=lambda m: out.print(m, markup=False, highlight=False, soft_wrap=True),
+          temporal=temporal, namespace=namespace, task_queue=task_queue)
+
+
+TemporalOpt = Annotated[str | None, typer.Option(
+    "--temporal", help="HOST:PORT of a Temporal frontend: run distributed (the index must be on PostgreSQL)")]
+NamespaceOpt = Annotated[str, typer.Option("--namespace", help="Temporal namespace")]
+TaskQueueOpt = Annotated[str, typer.Option("--task-queue", help="Temporal task queue shared by the workers")]
+
+
+def _require_postgres(cfg: Config) -> None:
+    from accord.distributed import DistributedError, require_postgres
+
+    try:
+        require_postgres(cfg)
+    except DistributedError as e:
+        raise _fail(EXIT_CONFIG, str(e)) from e
+
+
+@app.command()
+def worker(
+    temporal: Annotated[str, typer.Option("--temporal", help="HOST:PORT of a Temporal frontend")],
+    config: ConfigOpt = Path("accord.yaml"),
+    namespace: NamespaceOpt = "default",
+    task_queue: TaskQueueOpt = "accord",
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="activities run at once")] = 8,
+) -> None:
+    """A Temporal worker: runs the sync workflows' passes (start as many as you need; docs/deploy.md)."""
+    import logging
+
+    from accord.distributed.worker import run_worker
+
+    cfg = _load(config)
+    _require_postgres(cfg)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "alembic"):  # a line per API call / migration step drowns what matters
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        asyncio.run(run_worker(cfg, temporal, namespace=namespace, task_queue=task_queue, concurrency=concurrency,
+                               say=lambda m: out.print(m, markup=False, highlight=False, soft_wrap=True)))
+    except (ConnectionError, RuntimeError) as e:
+        raise _fail(EXIT_UNREACHABLE, f"Temporal at {temporal}: {e}") from e
 
 
 @app.command()

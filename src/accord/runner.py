@@ -289,6 +289,16 @@ class SyncRunner:
             log.warning("sync %s: %s; running a full pass", self.cfg.name, e)
             return await self._tracked("full", self._scan_then_associate)
 
+    async def incremental(self) -> PassResult:
+        """One incremental pass of an initialised sync (:class:`ResyncRequired` propagates)."""
+        if self.spec is None:
+            await self.prepare()
+        return await self._tracked("incremental", self._incremental_then_associate)
+
+    async def associate_all(self) -> None:
+        """Associations of every linked pair (what a scan pass ends with)."""
+        await self._associate(None)
+
     async def _scan_then_associate(self) -> None:
         await self._scan_pass()
         await self._associate(None)
@@ -357,6 +367,11 @@ class SyncRunner:
         # so writes to the right overlap reads from the left instead of waiting for them all.
         right_empty = await self._scan_is_empty(R)
         return ScanState(self.pass_id, start, right_empty)
+
+    async def resume_scan(self, state: ScanState) -> None:
+        """Take up a scan pass another runner (another process) began: its pass id, the inclusion list."""
+        self.pass_id = state.pass_id
+        await self._load_members()
 
     async def scan_steps(self, state: ScanState, *, stop: Callable[[], bool] | None = None,
                          checkpoint: Callable[[ScanState], None] | None = None,

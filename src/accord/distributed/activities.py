@@ -1,0 +1,227 @@
+"""The activities: each runs part of a pass with the embedded mode's SyncRunner, in a worker.
+
+Every activity holds its sync's :class:`~accord.index.locks.SyncLease` while it works (so an
+attempt Temporal gave up on can never overlap its retry) and gives its runner
+:class:`~accord.index.locks.PairLocks`. A background task heartbeats every third of the
+heartbeat timeout with the latest checkpoint, so liveness does not depend on page times; a
+killed worker's activity is retried on another worker from that checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from accord.config import Config, ConfigError
+from accord.connectors.base import Connector
+from accord.distributed import require_postgres
+from accord.distributed.limits import share_limits
+from accord.distributed.types import (
+    BeginPass,
+    FailedPass,
+    PassPlan,
+    PassSummary,
+    RecordsJob,
+    ScanJob,
+    ScanProgress,
+)
+from accord.engine.mapping import SyncSpec
+from accord.index import Store
+from accord.index.locks import PairLocks, SyncLease
+from accord.model import AuthError, Counters, ResyncRequired, Side
+from accord.runner import PassResult, ScanState, SyncRunner
+from accord.session import Session
+
+log = logging.getLogger("accord.distributed")
+
+
+class _Beat:
+    """The runner's Progress inside an activity: remembers what to heartbeat."""
+
+    def __init__(self) -> None:
+        self.details: Any = None
+        self.records = 0
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        self.records += n
+
+
+@dataclass
+class WorkerContext:
+    """What one worker process shares between its activities: config, index, connectors, specs."""
+
+    cfg: Config
+    session: Session = field(init=False)
+    specs: dict[str, SyncSpec] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        require_postgres(self.cfg)
+        self.session = Session(self.cfg)
+        for app in self.cfg.apps:
+            share_limits(self.session.store.engine, app, self.cfg.apps[app], self.session.connector(app))
+
+    @property
+    def store(self) -> Store:
+        return self.session.store
+
+    def connector(self, app: str) -> Connector:
+        return self.session.connector(app)
+
+    async def aclose(self) -> None:
+        await self.session.aclose()
+
+
+def _summary(res: PassResult) -> PassSummary:
+    return PassSummary(res.sync, res.kind, res.run_id, res.counters.as_dict(), list(res.broken))
+
+
+def _app_error(e: BaseException) -> ApplicationError:
+    """Errors no retry can fix (config, credentials) fail the activity at once."""
+    return ApplicationError(str(e), type=type(e).__name__, non_retryable=True)
+
+
+class SyncActivities:
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [self.begin_pass, self.scan_step, self.finish_scan, self.incremental, self.sync_records,
+                self.resync_deleted, self.fail_pass]
+
+    @contextlib.asynccontextmanager
+    async def _runner(self, sync: str, *, fresh_spec: bool = False,
+                      details: Any = None) -> AsyncIterator[tuple[SyncRunner, _Beat]]:
+        """A runner for ``sync`` holding the sync's lease, with pair locks; heartbeats ``details`` meanwhile."""
+        if sync not in {s.name for s in self.ctx.cfg.syncs}:
+            raise ApplicationError(f"no sync named {sync!r} in {self.ctx.cfg.source}", type="ConfigError",
+                                   non_retryable=True)
+        beat = _Beat()
+        beat.details = details
+        info = activity.info()
+        period = (info.heartbeat_timeout or timedelta(seconds=30)).total_seconds() / 3
+
+        async def heartbeat() -> None:
+            while True:
+                activity.heartbeat(beat.details)
+                await asyncio.sleep(period)
+
+        ticker = asyncio.ensure_future(heartbeat())
+        lease = SyncLease(self.ctx.store.engine, sync)
+        locks = PairLocks(self.ctx.store.engine, sync)
+        try:
+            await lease.acquire()
+            runner = self.ctx.session.runner(sync, progress=beat)
+            runner.locks = locks
+            try:
+                if fresh_spec or sync not in self.ctx.specs:
+                    self.ctx.specs[sync] = await runner.prepare()
+                runner.spec = self.ctx.specs[sync]
+                yield runner, beat
+            except (ConfigError, AuthError) as e:
+                raise _app_error(e) from e
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            locks.close()
+            lease.close()
+
+    # -- scan passes -------------------------------------------------------------------------
+    @activity.defn(name="begin_pass")
+    async def begin_pass(self, job: BeginPass) -> PassPlan:
+        """A scan (initial, full, or after a config change) or an incremental pass? Starts a scan's run."""
+        store = self.ctx.store
+        state = store.sync_state(job.sync)
+        if state is not None and not state.enabled:
+            return PassPlan("disabled")
+        async with self._runner(job.sync, fresh_spec=True) as (runner, _):
+            from accord.config import config_hash
+
+            cfg = runner.cfg
+            state = store.ensure_sync(cfg.name, config_hash(cfg), cfg.enabled)
+            if state.initial_done and not job.full:
+                return PassPlan("incremental")
+            kind = "full" if state.initial_done else "initial"
+            runner.pass_id = store.begin_run(cfg.name, kind)
+            scan = await runner.begin_scan()
+            return PassPlan("scan", ScanProgress(runner.pass_id, kind, scan.as_dict(), Counters().as_dict()))
+
+    @activity.defn(name="scan_step")
+    async def scan_step(self, job: ScanJob) -> ScanProgress:
+        """Pages of the scan's current phase, for about ``step_seconds``; each page's cursor is heartbeated."""
+        info = activity.info()
+        progress = job.scan
+        resumed = progress.failed or info.attempt > 1
+        if info.heartbeat_details and info.heartbeat_details[0]:
+            progress = ScanProgress(**info.heartbeat_details[0])  # how far the previous attempt got
+        if resumed:
+            st = progress.state
+            log.info("sync %s: resuming the %s pass in phase %s after cursor %s (attempt %d)",
+                     job.sync, progress.kind, st.get("phase"), st.get("cursor"), info.attempt)
+        async with self._runner(job.sync, details=asdict(progress)) as (runner, beat):
+            state = ScanState.from_dict(progress.state)
+            runner.counters = Counters(**progress.counters)
+            await runner.resume_scan(state)
+            if resumed:
+                # the attempt before may have died between sending creates and saving their ids
+                await runner.recover_in_flight(state)
+
+            def checkpoint(st: ScanState) -> None:
+                beat.details = asdict(ScanProgress(progress.run_id, progress.kind, st.as_dict(),
+                                                   runner.counters.as_dict(), resumed))
+                activity.heartbeat(beat.details)
+
+            deadline = time.monotonic() + job.step_seconds
+            await runner.scan_steps(state, stop=lambda: time.monotonic() >= deadline, checkpoint=checkpoint,
+                                    single_phase=True)
+            return ScanProgress(progress.run_id, progress.kind, state.as_dict(), runner.counters.as_dict())
+
+    @activity.defn(name="finish_scan")
+    async def finish_scan(self, job: ScanJob) -> PassSummary:
+        """Drop vanished records, store the cursors taken at the start, sync associations, close the run."""
+        async with self._runner(job.sync) as (runner, _):
+            state = ScanState.from_dict(job.scan.state)
+            runner.counters = Counters(**job.scan.counters)
+            await runner.resume_scan(state)
+            runner.finish_scan(state)
+            await runner.associate_all()
+            self.ctx.store.finish_run(job.scan.run_id, "ok", runner.counters.as_dict())
+            return PassSummary(job.sync, job.scan.kind, job.scan.run_id, runner.counters.as_dict(),
+                               [b.path for b in runner.spec.broken] if runner.spec else [])
+
+    @activity.defn(name="fail_pass")
+    async def fail_pass(self, job: FailedPass) -> PassSummary:
+        self.ctx.store.finish_run(job.run_id, "failed", job.counters, job.error)
+        return PassSummary("", "failed", job.run_id, job.counters)
+
+    # -- incremental passes and record batches ---------------------------------------------------
+    @activity.defn(name="incremental")
+    async def incremental(self, sync: str) -> PassSummary:
+        async with self._runner(sync) as (runner, _):
+            try:
+                return _summary(await runner.incremental())
+            except ResyncRequired as e:
+                log.warning("sync %s: %s; a full pass follows", sync, e)
+                return PassSummary(sync, "incremental", resync=True)
+
+    @activity.defn(name="sync_records")
+    async def sync_records(self, job: RecordsJob) -> PassSummary:
+        async with self._runner(job.sync) as (runner, _):
+            return _summary(await runner.sync_records(Side(job.side), job.ids))
+
+    @activity.defn(name="resync_deleted")
+    async def resync_deleted(self, job: RecordsJob) -> PassSummary:
+        async with self._runner(job.sync) as (runner, _):
+            return _summary(await runner.resync_deleted(Side(job.side)))

@@ -1,0 +1,44 @@
+"""Starting and talking to the sync workflows (what ``accord run --temporal`` does)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy
+
+from accord.config import Config, SyncConfig
+from accord.distributed import TASK_QUEUE, workflow_id
+from accord.distributed.types import SyncInput, SyncParams
+
+DAY = 86400.0
+
+
+def interval_of(cfg: Config, s: SyncConfig) -> float:
+    """A sync's incremental-pass interval: its own ``poll``, else the shorter ``poll`` of its apps."""
+    if s.poll is not None:
+        return s.poll
+    return min(cfg.apps[s.left.app].poll, cfg.apps[s.right.app].poll)
+
+
+def params_for(cfg: Config, s: SyncConfig, *, reconcile: float = DAY, **overrides: Any) -> SyncParams:
+    return SyncParams(s.name, interval=interval_of(cfg, s), reconcile=reconcile, **overrides)
+
+
+async def ensure_workflow(client: Client, params: SyncParams, *, task_queue: str = TASK_QUEUE) -> WorkflowHandle[Any, Any]:
+    """Start the sync's workflow unless it runs already; either way it gets ``params``."""
+    handle = await client.start_workflow("AccordSync", SyncInput(params), id=workflow_id(params.sync),
+                                         task_queue=task_queue,
+                                         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+    await handle.signal("configure", params)
+    return handle
+
+
+async def ensure_workflows(client: Client, cfg: Config, *, task_queue: str = TASK_QUEUE, reconcile: float = DAY,
+                           **overrides: Any) -> dict[str, WorkflowHandle[Any, Any]]:
+    return {s.name: await ensure_workflow(client, params_for(cfg, s, reconcile=reconcile, **overrides),
+                                          task_queue=task_queue) for s in cfg.syncs}
+
+
+def handle_of(client: Client, sync: str) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(workflow_id(sync))

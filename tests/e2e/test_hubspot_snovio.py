@@ -266,6 +266,8 @@ def test_manual_sync_of_existing_data_one_way_in_the_background(
                                         "syncs": [_sync(constants=LEAD_STATUS)]}))
     runner = CliRunner()
 
+    checked = runner.invoke(cli, ["check", "-c", str(cfg_path)])
+    assert checked.exit_code == 0 and "contacts: ok (6 field mappings, two-way)" in checked.output, checked.output
     wrong = runner.invoke(cli, ["sync", "-c", str(cfg_path), "--direction", "sideways"])
     assert wrong.exit_code == 2
     log = tmp_path / "manual.log"

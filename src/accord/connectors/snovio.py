@@ -93,7 +93,11 @@ HINTS = {
     "rate_limit": "Snov.io's limit of 60 requests a minute was hit; Accord will retry. Lower rate_limit if other "
                   "tools share the account.",
     "transient": "Snov.io failed temporarily; the record will be retried.",
+    "designed": "This Snov.io API cannot change a prospect's primary email or take it out of a list (the call "
+                "Accord uses for it is missing): make the change in Snov.io; see docs/connectors/snovio.md.",
 }
+# Calls designed after Snov.io's conventions, not in its public API (docs/connectors/snovio.md).
+DESIGNED = frozenset({"update-prospect", "delete-prospect-from-list"})
 
 
 # -- limits shared by the connectors of one account -----------------------------------------------
@@ -220,7 +224,7 @@ def _body(resp: httpx.Response) -> Any:
 def _message(body: Any) -> str:
     if not isinstance(body, Mapping):
         return str(body)[:300]
-    err = body.get("errors", body.get("message", body.get("error_description", body.get("error", ""))))
+    err = next((body[k] for k in ("errors", "message", "error_description", "error", "detail") if body.get(k)), "")
     if isinstance(err, Mapping):
         return "; ".join(f"{k}: {v}" for k, v in err.items())
     return str(err)
@@ -654,7 +658,10 @@ class SnovioConnector(Connector):
         self._snapshot = None  # the list changes: a later scan must read it again
         resp = await self._send("POST", path, kind, data=form)
         body = _body(resp)
-        if resp.status_code == 404 and "list" in _message(body).lower():
+        if resp.status_code in (404, 405) and kind in DESIGNED and "list" not in _message(body).lower():
+            return None, WriteError(ErrorCategory.UNKNOWN, f"Snov.io has no {path} ({_message(body)})",
+                                    HINTS["designed"], "UNSUPPORTED")
+        if resp.status_code == 404 and kind != "update-prospect" and "list" in _message(body).lower():
             self._list_id = None
             raise ConnectorError(f"Snov.io list {self.list_ref!r} of app {self.name!r} no longer exists "
                                  f"({_message(body)}); recreate it or change apps.{self.name}.list")

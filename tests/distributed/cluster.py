@@ -9,6 +9,8 @@ starts them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -120,6 +122,7 @@ class Cluster:
     root: Path
     apps: dict[str, Any]
     syncs: list[dict[str, Any]]
+    task_queue: str = "accord"
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -132,7 +135,8 @@ class Cluster:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
         proc = subprocess.Popen([sys.executable, "-m", "accord.cli", "worker", "-c", str(self.config),
-                                 "--temporal", self.address, "--concurrency", str(concurrency)],
+                                 "--temporal", self.address, "--task-queue", self.task_queue,
+                                 "--concurrency", str(concurrency)],
                                 stdout=log, stderr=subprocess.STDOUT, env=env)
         self.workers.append(proc)
         deadline = time.monotonic() + timeout
@@ -161,11 +165,17 @@ class Cluster:
 
     async def start_syncs(self, client: Client, **params: Any) -> None:
         for s in self.syncs:
-            await ensure_workflow(client, SyncParams(s["name"], **params))
+            await ensure_workflow(client, SyncParams(s["name"], **params), task_queue=self.task_queue)
+
+    async def terminate(self, client: Client) -> None:
+        """End the syncs' workflows (they would wait on their timers forever)."""
+        for s in self.syncs:
+            with contextlib.suppress(Exception):
+                await handle_of(client, s["name"], self.task_queue).terminate("test over")
 
     async def running_activity(self, client: Client, sync: str) -> tuple[str, int, dict[str, Any]] | None:
         """(activity, worker pid, last heartbeat) of the sync's activity in progress, if any."""
-        desc = await handle_of(client, sync).describe()
+        desc = await handle_of(client, sync, self.task_queue).describe()
         for act in desc.raw_description.pending_activities:
             identity = act.last_worker_identity
             if identity and act.state == 2:  # PENDING_ACTIVITY_STATE_STARTED
@@ -193,9 +203,13 @@ class Cluster:
             await asyncio.sleep(0.2)
 
 
+_queues = itertools.count(1)
+
+
 @contextmanager
 def cluster(address: str, state: str, root: Path, apps: dict[str, Any], syncs: list[dict[str, Any]]) -> Iterator[Cluster]:
-    c = Cluster(address, state, root, apps, syncs)
+    """Workers on a task queue of their own (a test's workflows never meet another test's)."""
+    c = Cluster(address, state, root, apps, syncs, task_queue=f"accord-test-{os.getpid()}-{next(_queues)}")
     try:
         yield c
     finally:

@@ -82,6 +82,7 @@ async def test_two_workers_one_killed_mid_initial_sync_same_end_state_as_embedde
         got = end_state(pair, store, "contacts")
         run = store.runs("contacts", limit=1)[0]
         store.close()
+        await c.terminate(client)
 
     assert duplicates(got["hubspot"]) == [] and duplicates(got["salesforce"]) == []  # type: ignore[arg-type]
     assert got == expected

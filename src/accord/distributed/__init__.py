@@ -28,5 +28,6 @@ def require_postgres(cfg: Config) -> None:
             f"state: postgresql+psycopg://accord@db/accord — {cfg.state.split(':', 1)[0]} is a single-process index")
 
 
-def workflow_id(sync: str) -> str:
-    return f"accord-sync-{sync}"
+def workflow_id(sync: str, task_queue: str = TASK_QUEUE) -> str:
+    """The sync's workflow id; the task queue names the deployment, so two can share a namespace."""
+    return f"{task_queue}:{sync}"

@@ -27,7 +27,7 @@ def params_for(cfg: Config, s: SyncConfig, *, reconcile: float = DAY, **override
 
 async def ensure_workflow(client: Client, params: SyncParams, *, task_queue: str = TASK_QUEUE) -> WorkflowHandle[Any, Any]:
     """Start the sync's workflow unless it runs already; either way it gets ``params``."""
-    handle = await client.start_workflow("AccordSync", SyncInput(params), id=workflow_id(params.sync),
+    handle = await client.start_workflow("AccordSync", SyncInput(params), id=workflow_id(params.sync, task_queue),
                                          task_queue=task_queue,
                                          id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
     await handle.signal("configure", params)
@@ -40,5 +40,5 @@ async def ensure_workflows(client: Client, cfg: Config, *, task_queue: str = TAS
                                           task_queue=task_queue) for s in cfg.syncs}
 
 
-def handle_of(client: Client, sync: str) -> WorkflowHandle[Any, Any]:
-    return client.get_workflow_handle(workflow_id(sync))
+def handle_of(client: Client, sync: str, task_queue: str = TASK_QUEUE) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(workflow_id(sync, task_queue))

@@ -44,7 +44,7 @@ class TemporalService(Service):
 
     def _handle(self, name: str) -> WorkflowHandle[Any, Any]:
         assert self.client is not None, "start() first"
-        return handle_of(self.client, name)
+        return handle_of(self.client, name, self.task_queue)
 
     async def _ensure(self) -> None:
         assert self.client is not None

@@ -187,6 +187,15 @@ class TransientError(ConnectorError):
     kind = "transient"
 
 
+class WriteOutcomeUnknown(TransientError):
+    """A write that is not safe to repeat (a create) was sent and its answer lost (a 5xx, a
+    time-out or a dropped connection after sending): it may or may not have been carried
+    out, so it must not simply be sent again. The runner looks the records up by match key
+    and sends only the ones that are not there."""
+
+    kind = "outcome_unknown"
+
+
 class ResyncRequired(ConnectorError):
     """The change feed cannot cover the time since the cursor (e.g. a purged delete log):
     only a full re-scan against the index can find what changed."""

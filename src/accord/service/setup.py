@@ -15,7 +15,7 @@ every step is checked by the same code the REST API uses (:mod:`accord.service.m
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import yaml
 from fastapi import APIRouter, Form, Request
@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from accord import catalog
-from accord.config import ConfigError, ConfigIssue, SyncConfig
+from accord.config import ConfigError, ConfigIssue, Rule, SyncConfig
 from accord.engine.stages import auto_map_stages
 from accord.model import ObjectSchema, Pipeline
 from accord.service import manage
@@ -31,8 +31,7 @@ from accord.service.app import Svc, authorized
 from accord.service.core import Service
 
 STEPS = ("objects", "direction", "mappings", "filters", "review")
-RULES = ("two-way", "prefer-left-unless-blank", "prefer-right-unless-blank", "always-left", "always-right",
-         "fill-blanks-only")
+RULES = tuple(a for a in get_args(Rule) if a != "none")  # "none" is the mapping table's Remove
 OPS = ("eq", "neq", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "set", "not_set")
 _EDITED_KEYS = {"name", "left", "right", "direction", "winner", "mappings", "stages", "filters", "inclusion",
                 "created_after"}

@@ -90,3 +90,38 @@ async def test_unreachable_database(tmp_path: Path) -> None:
     db = SqlConnector("db", "postgresql+psycopg://nobody@127.0.0.1:1/x")
     with pytest.raises(UnreachableError):
         await db.check()
+
+
+async def batches(url: str) -> None:
+    """A batch is written in one go; a bad row fails alone, and results stay in input order."""
+    make_table(url)
+    db = SqlConnector("db", url, {"contacts": "people"})
+    items = [{"last_name": f"L{i}", "email": f"p{i}@x.com"} for i in range(5)]
+    items[2] = {"last_name": "Dup", "email": "ann@x.com"}  # taken by a seeded row
+    items.append({"last_name": "Odd", "nickname": "x"})  # no such column
+    res = await db.create("contacts", items)
+    assert [r.ok for r in res] == [True, True, False, True, True, False]
+    assert res[2].error is not None and res[2].error.category == ErrorCategory.DUPLICATES
+    assert res[5].error is not None and res[5].error.category == ErrorCategory.VALIDATION
+    assert [r.record.properties["email"] for r in res if r.record] == ["p0@x.com", "p1@x.com", "p3@x.com", "p4@x.com"]
+    got = {r.id: r.properties["email"] for r in await db.read("contacts", [r.id for r in res if r.id], ["email"])}
+    assert got == {r.id: r.record.properties["email"] for r in res if r.id and r.record}
+    ids = [r.id for r in res if r.id]
+    upd = await db.update("contacts", [(ids[0], {"city": "Oslo"}), (ids[1], {"email": "dan@x.com"}),
+                                       (ids[2], {"city": "Rome"}), ("999999", {"city": "Nowhere"})])
+    assert [r.ok for r in upd] == [True, False, True, False]
+    assert upd[1].error is not None and upd[1].error.category == ErrorCategory.DUPLICATES
+    assert upd[3].error is not None and upd[3].error.category == ErrorCategory.NOT_FOUND
+    cities = {r.id: r.properties["city"] for r in await db.read("contacts", ids, ["city"])}
+    assert cities[ids[0]] == "Oslo" and cities[ids[2]] == "Rome" and cities[ids[1]] is None
+    assert all(r.ok for r in await db.archive("contacts", ids[:2]))
+    assert {r.id for r in await db.read("contacts", ids, ["city"]) if r.archived} == set(ids[:2])
+    await db.aclose()
+
+
+async def test_batches_on_sqlite(tmp_path: Path) -> None:
+    await batches(f"sqlite:///{tmp_path}/app.db")
+
+
+async def test_batches_on_postgres(pg_url: str) -> None:
+    await batches(pg_url)

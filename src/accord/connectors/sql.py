@@ -1,18 +1,26 @@
 """A database table as an app (SQLite or PostgreSQL through SQLAlchemy).
 
 Lets a user keep, say, HubSpot contacts two-way in step with a table of their own
-database, as Heroku Connect does for Salesforce. Columns are discovered by reflection;
-changes are found through an ``updated_at`` column (set by the app and by Accord's own
-writes), deletes through a tombstone column when there is one (else rows are deleted and
-only full passes see it).
+database, as Heroku Connect does for Salesforce. Columns are discovered by reflection.
+Changes are found one of two ways (``changes`` in the app's config):
+
+* ``updated_at`` (default): through an ``updated_at`` column (set by the app and by Accord's
+  own writes); deletes through a tombstone column when there is one (else rows are deleted
+  and only full passes see it).
+* ``triggers`` (PostgreSQL): Accord installs a change-log table and AFTER INSERT/UPDATE/DELETE
+  triggers on the synced table and reads the log by its sequence number, so edits and hard
+  deletes are seen without any column of the user's; Accord's own writes are tagged (a
+  transaction-local setting the trigger reads) and skipped; old log rows are pruned.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, Literal
 
 from sqlalchemy import (
     Boolean,
@@ -24,10 +32,12 @@ from sqlalchemy import (
     Numeric,
     Table,
     and_,
+    bindparam,
     func,
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy import delete as sql_delete
@@ -37,12 +47,14 @@ from accord.connectors.base import Connector
 from accord.engine.values import canon, iso, parse_ts
 from accord.index.store import make_engine
 from accord.model import (
+    ConnectorError,
     ErrorCategory,
     FieldSchema,
     FieldType,
     ObjectSchema,
     Page,
     Record,
+    ResyncRequired,
     UnreachableError,
     Value,
     WriteError,
@@ -85,21 +97,82 @@ def _to_db(ftype: FieldType, v: Value) -> Any:
     return v
 
 
+# -- the trigger change log (PostgreSQL) ----------------------------------------------------------
+LOG_TABLE = "accord_changes"
+_LOG_DDL = [
+    # seq orders the log; xid (the writing transaction) lets a reader catch rows whose seq was
+    # drawn before its last read but committed after it (sequences are not transactional):
+    # those are the rows its snapshot did not see.
+    f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE} (
+        seq bigserial PRIMARY KEY,
+        rel regclass NOT NULL,
+        row_id text NOT NULL,
+        op char(1) NOT NULL,
+        origin text,
+        xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        changed_at timestamptz NOT NULL DEFAULT clock_timestamp())""",
+    f"CREATE INDEX IF NOT EXISTS {LOG_TABLE}_rel_seq ON {LOG_TABLE} (rel, seq)",
+    f"CREATE INDEX IF NOT EXISTS {LOG_TABLE}_rel_xid ON {LOG_TABLE} (rel, xid)",
+    f"""CREATE TABLE IF NOT EXISTS {LOG_TABLE}_pruned (
+        rel regclass PRIMARY KEY,
+        through bigint NOT NULL)""",
+    # origin: Accord sets accord.origin for the transactions of its own writes (SET LOCAL).
+    f"""CREATE OR REPLACE FUNCTION {LOG_TABLE}_log() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        origin text := nullif(current_setting('accord.origin', true), '');
+        old_id text;
+        new_id text;
+    BEGIN
+        IF TG_OP <> 'INSERT' THEN old_id := to_jsonb(OLD) ->> TG_ARGV[0]; END IF;
+        IF TG_OP <> 'DELETE' THEN new_id := to_jsonb(NEW) ->> TG_ARGV[0]; END IF;
+        IF old_id IS NOT NULL AND old_id IS DISTINCT FROM new_id THEN
+            INSERT INTO {LOG_TABLE} (rel, row_id, op, origin) VALUES (TG_RELID, old_id, 'D', origin);
+        END IF;
+        IF new_id IS NOT NULL THEN
+            INSERT INTO {LOG_TABLE} (rel, row_id, op, origin) VALUES (TG_RELID, new_id, left(TG_OP, 1), origin);
+        END IF;
+        RETURN NULL;
+    END $$""",
+]
+_LOG_PREFIX = "log:"
+
+
+def _log_cursor(cursor: str) -> tuple[int, str]:
+    """``log:SEQ:SNAPSHOT`` → (seq, snapshot); any other cursor was made by the other change mode."""
+    if not cursor.startswith(_LOG_PREFIX):
+        raise ResyncRequired(f"cursor {cursor!r} is not a change-log cursor (the app's change mode was switched); "
+                             "a full pass re-reads the table")
+    seq, _, snapshot = cursor[len(_LOG_PREFIX):].partition(":")
+    return int(seq), snapshot
+
+
+# Errors that reject one row (not the connection): the batch is retried row by row.
+_ROW_ERRORS = (KeyError, DBAPIError, ValueError)
+
+
 class SqlConnector(Connector):
     vendor = "sql"
     batch_size = 500
 
     def __init__(self, name: str, url: str, tables: Mapping[str, str] | None = None, *, id_column: str = "id",
                  updated_column: str = "updated_at", deleted_column: str | None = "deleted",
-                 page_size: int = 1000, overlap: float = 1.0) -> None:
+                 page_size: int = 1000, overlap: float = 1.0, changes: Literal["updated_at", "triggers"] = "updated_at",
+                 log_retention: float = 7 * 86_400.0, prune_every: float = 3600.0) -> None:
         super().__init__(name)
         self.engine = make_engine(url)
         self.tables = dict(tables or {})
         self.id_column, self.updated_column, self.deleted_column = id_column, updated_column, deleted_column
         self.page_size = page_size
         self.overlap = overlap  # seconds re-read before the cursor: same-timestamp writes are not missed
+        self.change_mode = changes
+        self.log_retention, self.prune_every = log_retention, prune_every
+        self.origin = f"accord:{name}"  # tags this app's own writes in the change log
+        if changes == "triggers" and self.engine.dialect.name != "postgresql":
+            raise ConnectorError(f"{name}: changes: triggers needs PostgreSQL (this is {self.engine.dialect.name})")
         self._meta = MetaData()
         self._reflected: dict[str, Table] = {}
+        self._installed: set[str] = set()
+        self._pruned_at: dict[str, float] = {}
 
     def _table(self, object: str) -> Table:
         if object not in self._reflected:
@@ -112,13 +185,13 @@ class SqlConnector(Connector):
     def _deleted(self, t: Table) -> Any:
         return t.c[self.deleted_column] if self.deleted_column and self.deleted_column in t.c else None
 
-    def _record(self, t: Table, row: Any, fields: Sequence[str] | None) -> Record:
+    def _record(self, t: Table, row: Any, fields: Sequence[str] | None, updated: Value = None) -> Record:
         m = row._mapping
         names = fields if fields is not None else [c.name for c in t.c]
         props = {f: _canonical(m[f]) for f in names if f in m}
         upd = m.get(self.updated_column)
         deleted = self._deleted(t)
-        return Record(str(m[self.id_column]), props, _canonical(upd) if upd is not None else None,
+        return Record(str(m[self.id_column]), props, _canonical(upd) if upd is not None else updated,
                       archived=bool(deleted is not None and m[deleted.name]))
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -165,12 +238,22 @@ class SqlConnector(Connector):
 
     async def change_cursor(self, object: str) -> str:
         t = await self._run(self._table, object)
+        if self.change_mode == "triggers":
+            return await self._run(self._log_now, t)  # type: ignore[no-any-return]
         latest = await self._run(lambda: self._fetch(select(func.max(t.c[self.updated_column])))[0][0])
         return f"{_canonical(latest) if latest is not None else _EPOCH}|"
 
     async def changes(self, object: str, cursor: str, fields: Sequence[str]) -> AsyncIterator[Page]:  # type: ignore[override]
-        """Rows with (updated_at, id) after the cursor, oldest first, re-reading ``overlap`` seconds."""
+        """Rows with (updated_at, id) after the cursor, oldest first, re-reading ``overlap`` seconds;
+        with ``changes: triggers`` the rows the change log names after the cursor."""
         t = await self._run(self._table, object)
+        if self.change_mode == "triggers":
+            async for page in self._log_changes(t, cursor, fields):
+                yield page
+            return
+        if cursor.startswith(_LOG_PREFIX):
+            raise ResyncRequired(f"cursor {cursor!r} is a change-log cursor (the app's change mode was switched); "
+                                 "a full pass re-reads the table")
         # The cursor is "timestamp|id"; re-reading an overlap before the timestamp (the
         # engine drops unchanged rows) is what protects same-timestamp writes, not the id.
         start = parse_ts(cursor.partition("|")[0]) or parse_ts(_EPOCH)
@@ -193,6 +276,126 @@ class SqlConnector(Connector):
             seen.update(r.id for r in fresh)
             yield Page(fresh, f"{_canonical(after[0])}|{after[1]}")
 
+    # -- the trigger change log ---------------------------------------------------------------------
+    def _install(self, t: Table) -> None:
+        """Create the log, its trigger function and the table's trigger (idempotent, one installer at a time)."""
+        if t.name in self._installed:
+            return
+        trigger = f"{LOG_TABLE}_{t.name}"[:63]
+        target = self.engine.dialect.identifier_preparer.format_table(t)
+        try:
+            with self.engine.begin() as c:
+                c.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": LOG_TABLE})
+                for ddl in _LOG_DDL:
+                    c.execute(text(ddl))
+                c.execute(text(f'CREATE OR REPLACE TRIGGER "{trigger}" AFTER INSERT OR UPDATE OR DELETE ON {target} '
+                               f"FOR EACH ROW EXECUTE FUNCTION {LOG_TABLE}_log(:idc)".replace(":idc", _sql_str(self.id_column))))
+        except DBAPIError as e:
+            raise ConnectorError(f"{self.name}: cannot install the change-log trigger on {t.name}: "
+                                 f"{str(e.orig).splitlines()[0]} (the database user needs CREATE on the schema and "
+                                 "TRIGGER on the table)") from e
+        self._installed.add(t.name)
+
+    @staticmethod
+    def _high_water(c: Any) -> tuple[int, str]:
+        """The last log seq and the snapshot it was read in (one statement: one snapshot)."""
+        seq, snapshot = c.execute(text(
+            f"SELECT coalesce(max(seq), 0), pg_current_snapshot()::text FROM {LOG_TABLE}")).one()
+        return int(seq), str(snapshot)
+
+    def _log_now(self, t: Table) -> str:
+        self._install(t)
+        with self.engine.connect() as c:
+            seq, snapshot = self._high_water(c)
+        return f"{_LOG_PREFIX}{seq}:{snapshot}"
+
+    def _log_read(self, t: Table, seq: int, snapshot: str) -> tuple[int, str, list[Any]]:
+        """(high-water seq and its snapshot, log rows up to ``seq`` that ``snapshot`` did not see)."""
+        self._install(t)
+        self._prune(t)
+        rel = {"rel": self._rel(t), "me": self.origin}
+        with self.engine.connect() as c:
+            pruned = c.execute(text(f"SELECT through FROM {LOG_TABLE}_pruned WHERE rel = CAST(:rel AS regclass)"),
+                               rel).scalar()
+            if pruned is not None and seq < pruned:
+                raise ResyncRequired(f"{self.name}: the change log of {t.name} was pruned past the cursor "
+                                     f"(seq {seq} < {pruned}); a full pass re-reads the table")
+            high, now = self._high_water(c)
+            # only transactions at or after the old snapshot's xmin can have been invisible to it
+            late = list(c.execute(text(
+                f"SELECT seq, row_id, op, changed_at FROM {LOG_TABLE} WHERE rel = CAST(:rel AS regclass) "
+                "AND xid >= pg_snapshot_xmin(CAST(:snap AS pg_snapshot)) AND seq <= :seq "
+                "AND NOT pg_visible_in_snapshot(xid, CAST(:snap AS pg_snapshot)) "
+                "AND origin IS DISTINCT FROM :me ORDER BY seq"), {**rel, "seq": seq, "snap": snapshot}))
+        return max(high, seq), now, late
+
+    def _log_page(self, t: Table, after: int, high: int) -> list[Any]:
+        with self.engine.connect() as c:
+            return list(c.execute(text(
+                f"SELECT seq, row_id, op, changed_at FROM {LOG_TABLE} WHERE rel = CAST(:rel AS regclass) "
+                "AND seq > :after AND seq <= :high AND origin IS DISTINCT FROM :me ORDER BY seq LIMIT :n"),
+                {"rel": self._rel(t), "me": self.origin, "after": after, "high": high, "n": self.page_size}))
+
+    def _rel(self, t: Table) -> str:
+        return self.engine.dialect.identifier_preparer.format_table(t)
+
+    def _prune(self, t: Table) -> None:
+        """Drop log rows older than ``log_retention`` (at most every ``prune_every`` seconds);
+        remember how far, so a cursor from before it asks for a full pass instead of missing changes."""
+        now = time.monotonic()
+        if now - self._pruned_at.get(t.name, -self.prune_every) < self.prune_every:
+            return
+        self._pruned_at[t.name] = now
+        with self.engine.begin() as c:
+            through = c.execute(text(
+                f"WITH gone AS (DELETE FROM {LOG_TABLE} WHERE rel = CAST(:rel AS regclass) "
+                "AND changed_at < clock_timestamp() - make_interval(secs => :keep) RETURNING seq) "
+                "SELECT max(seq) FROM gone"), {"rel": self._rel(t), "keep": self.log_retention}).scalar()
+            if through is not None:
+                c.execute(text(
+                    f"INSERT INTO {LOG_TABLE}_pruned (rel, through) VALUES (CAST(:rel AS regclass), :through) "
+                    f"ON CONFLICT (rel) DO UPDATE SET through = greatest({LOG_TABLE}_pruned.through, excluded.through)"),
+                    {"rel": self._rel(t), "through": through})
+
+    async def _log_changes(self, t: Table, cursor: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        """Rows the log names after ``cursor`` (current values; gone rows as tombstones), in log order.
+
+        Each page's cursor is ``log:SEQ:SNAPSHOT``: rows up to SEQ were read, except those the
+        read's snapshot could not see yet (their transaction had not committed); those are
+        looked for next time, so a sequence number drawn before a read but committed after it
+        is not lost.
+        """
+        seq, snapshot = _log_cursor(cursor)
+        high, now, late = await self._run(self._log_read, t, seq, snapshot)
+        if late:
+            yield Page(await self._run(self._log_records, t, late, fields), f"{_LOG_PREFIX}{seq}:{now}")
+        after = seq
+        while True:
+            rows = await self._run(self._log_page, t, after, high)
+            if not rows:
+                # own writes (skipped) and gaps up to the high-water mark are behind us too
+                yield Page([], f"{_LOG_PREFIX}{high}:{now}")
+                return
+            after = int(rows[-1].seq)
+            yield Page(await self._run(self._log_records, t, rows, fields), f"{_LOG_PREFIX}{after}:{now}")
+
+    def _log_records(self, t: Table, log: Sequence[Any], fields: Sequence[str]) -> list[Record]:
+        latest: dict[str, Any] = {}
+        for r in log:  # one record per row, however often it changed
+            latest.pop(r.row_id, None)
+            latest[r.row_id] = r
+        idc = t.c[self.id_column]
+        keys = [self._key(idc, rid) for rid in latest]
+        with self.engine.connect() as c:
+            rows = {str(r._mapping[self.id_column]): r for r in c.execute(select(t).where(idc.in_(keys)))}
+        out = []
+        for rid, entry in latest.items():
+            when = _canonical(entry.changed_at)
+            row = rows.get(rid)
+            out.append(self._record(t, row, fields, when) if row is not None else Record(rid, {}, when, archived=True))
+        return out
+
+    # -- reading by id / key ------------------------------------------------------------------------
     async def read(self, object: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
         if not ids:
             return []
@@ -213,62 +416,118 @@ class SqlConnector(Connector):
             q = q.where(or_(deleted.is_(None), deleted.is_(False)))
         return [self._record(t, r, fields) for r in await self._run(self._fetch, q)]
 
+    # -- writing ------------------------------------------------------------------------------------
     def _values(self, t: Table, props: Mapping[str, Value]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in props.items():
             if k not in t.c:
                 raise KeyError(k)
             out[k] = _to_db(_field_type(t.c[k].type), v)
-        out[self.updated_column] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        if self.updated_column in t.c:
+            out[self.updated_column] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         return out
 
+    @staticmethod
+    def _failure(e: Exception) -> WriteResult:
+        if isinstance(e, KeyError):
+            return WriteResult.failure(WriteError(ErrorCategory.VALIDATION, f"column {e.args[0]!r} does not exist",
+                                                  hint="Remove the mapping or add the column."))
+        if isinstance(e, IntegrityError):
+            dup = "unique" in str(e.orig).lower() or "duplicate" in str(e.orig).lower()
+            return WriteResult.failure(WriteError(
+                ErrorCategory.DUPLICATES if dup else ErrorCategory.VALIDATION, str(e.orig).splitlines()[0],
+                hint="Another row already has this value." if dup else "A column constraint rejected the row."))
+        msg = str(getattr(e, "orig", e)).splitlines()[0]
+        return WriteResult.failure(WriteError(ErrorCategory.VALIDATION, msg, hint="Check the column's type."))
+
+    def _guarded(self, c: Any, fn: Callable[[], WriteResult]) -> WriteResult:
+        """One record in its own savepoint: a bad row fails alone."""
+        sp = c.begin_nested()
+        try:
+            res = fn()
+            sp.commit()
+            return res
+        except _ROW_ERRORS as e:
+            sp.rollback()
+            return self._failure(e)
+
+    def _all_or_each(self, c: Any, fns: Sequence[Callable[[], Any]]) -> list[Any] | None:
+        """All of ``fns`` in one savepoint; ``None`` (all rolled back) if one raised a row error."""
+        sp = c.begin_nested()
+        try:
+            out = [fn() for fn in fns]
+            sp.commit()
+            return out
+        except _ROW_ERRORS:
+            sp.rollback()
+            return None
+
     def _write(self, object: str, op: str, items: Sequence[Any]) -> list[WriteResult]:
-        """One transaction per record (a savepoint each), so a bad row never fails the batch."""
+        """A batch in one transaction and, while no row fails, one savepoint (creates: one
+        multi-row INSERT per column set); when a row fails, the batch is redone with a savepoint
+        per record, so a bad row never fails the others."""
         t = self._table(object)
-        idc = t.c[self.id_column]
-        out: list[WriteResult] = []
         with self.engine.begin() as c:
-            for item in items:
-                sp = c.begin_nested()
-                try:
-                    if op == "create":
-                        res = c.execute(insert(t).values(self._values(t, item)).returning(t))
-                        row = res.first()
-                        assert row is not None
-                        out.append(WriteResult.success(str(row._mapping[self.id_column]), self._record(t, row, None)))
-                    elif op == "update":
-                        rid, props = item
-                        res = c.execute(update(t).where(idc == self._key(idc, rid)).values(self._values(t, props)).returning(t))
-                        row = res.first()
-                        if row is None:
-                            out.append(WriteResult.failure(WriteError(ErrorCategory.NOT_FOUND, f"row {rid} not found",
-                                                                      hint="The row was deleted; resync deleted records."), rid))
-                        else:
-                            out.append(WriteResult.success(rid, self._record(t, row, None)))
-                    else:
-                        deleted = self._deleted(t)
-                        if deleted is not None:
-                            c.execute(update(t).where(idc == self._key(idc, item)).values(
-                                {deleted.name: True, self.updated_column: dt.datetime.now(dt.UTC).replace(tzinfo=None)}))
-                        else:
-                            c.execute(sql_delete(t).where(idc == self._key(idc, item)))
-                        out.append(WriteResult.success(str(item)))
-                    sp.commit()
-                except KeyError as e:
-                    sp.rollback()
-                    out.append(WriteResult.failure(WriteError(ErrorCategory.VALIDATION, f"column {e.args[0]!r} does not exist",
-                                                              hint="Remove the mapping or add the column.")))
-                except IntegrityError as e:
-                    sp.rollback()
-                    dup = "unique" in str(e.orig).lower() or "duplicate" in str(e.orig).lower()
-                    out.append(WriteResult.failure(WriteError(
-                        ErrorCategory.DUPLICATES if dup else ErrorCategory.VALIDATION, str(e.orig).splitlines()[0],
-                        hint="Another row already has this value." if dup else "A column constraint rejected the row.")))
-                except (DBAPIError, ValueError) as e:
-                    sp.rollback()
-                    msg = str(getattr(e, "orig", e)).splitlines()[0]
-                    out.append(WriteResult.failure(WriteError(ErrorCategory.VALIDATION, msg, hint="Check the column's type.")))
-        return out
+            if self.change_mode == "triggers":
+                c.execute(text("SELECT set_config('accord.origin', :o, true)"), {"o": self.origin})
+            if op == "create":
+                return self._create(c, t, items)
+            one = self._update_one if op == "update" else self._archive_one
+            fns = [partial(one, c, t, item) for item in items]
+            return self._all_or_each(c, fns) or [self._guarded(c, fn) for fn in fns]
+
+    def _create(self, c: Any, t: Table, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
+        out: list[WriteResult | None] = [None] * len(items)
+        groups: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
+        for i, item in enumerate(items):
+            try:
+                values = self._values(t, item)
+            except KeyError as e:
+                out[i] = self._failure(e)
+                continue
+            groups.setdefault(tuple(values), []).append((i, values))
+        ins = insert(t).returning(*t.c, sort_by_parameter_order=True)
+        for group in groups.values():
+            bulk = partial(self._insert_many, c, ins, [v for _, v in group])
+            rows = self._all_or_each(c, [bulk]) if len(group) > 1 else None
+            if rows is not None:
+                for (i, _), row in zip(group, rows[0], strict=True):
+                    out[i] = WriteResult.success(str(row._mapping[self.id_column]), self._record(t, row, None))
+                continue
+            for i, values in group:
+                out[i] = self._guarded(c, partial(self._insert_one, c, t, values))
+        return [r for r in out if r is not None]
+
+    @staticmethod
+    def _insert_many(c: Any, ins: Any, values: list[dict[str, Any]]) -> list[Any]:
+        return list(c.execute(ins, values).all())
+
+    def _insert_one(self, c: Any, t: Table, values: dict[str, Any]) -> WriteResult:
+        row = c.execute(insert(t).values(values).returning(*t.c)).first()
+        assert row is not None
+        return WriteResult.success(str(row._mapping[self.id_column]), self._record(t, row, None))
+
+    def _update_one(self, c: Any, t: Table, item: tuple[str, Mapping[str, Value]]) -> WriteResult:
+        rid, props = item
+        idc = t.c[self.id_column]
+        row = c.execute(update(t).where(idc == bindparam("_rid")).values(self._values(t, props)).returning(*t.c),
+                        {"_rid": self._key(idc, rid)}).first()
+        if row is None:
+            return WriteResult.failure(WriteError(ErrorCategory.NOT_FOUND, f"row {rid} not found",
+                                                  hint="The row was deleted; resync deleted records."), rid)
+        return WriteResult.success(rid, self._record(t, row, None))
+
+    def _archive_one(self, c: Any, t: Table, rid: str) -> WriteResult:
+        idc = t.c[self.id_column]
+        deleted = self._deleted(t)
+        if deleted is not None:
+            tomb: dict[str, Any] = {deleted.name: True}
+            if self.updated_column in t.c:
+                tomb[self.updated_column] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            c.execute(update(t).where(idc == self._key(idc, rid)).values(tomb))
+        else:
+            c.execute(sql_delete(t).where(idc == self._key(idc, rid)))
+        return WriteResult.success(str(rid))
 
     @staticmethod
     def _key(idc: Any, rid: str) -> Any:
@@ -287,6 +546,11 @@ class SqlConnector(Connector):
         self.engine.dispose()
 
 
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def from_config(name: str, app: Any) -> SqlConnector:
     return SqlConnector(name, app.url, app.tables, id_column=app.id_column, updated_column=app.updated_column,
-                        deleted_column=app.deleted_column)
+                        deleted_column=app.deleted_column, changes=getattr(app, "changes", "updated_at"),
+                        log_retention=getattr(app, "change_log_retention", 7 * 86_400.0))

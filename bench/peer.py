@@ -1,0 +1,281 @@
+"""Peer benchmark: a one-way HubSpot → database load, Accord against singer's tap-hubspot.
+
+One HubSpot sandbox process (uvicorn on loopback) holds N synthetic contacts, at HubSpot's
+Professional rate limit (190 requests / rolling 10 s; it answers 429 past it). Four loads of
+the same contacts into an empty table, each a separate run of its own processes, timed from
+process start to exit:
+
+* **Accord → SQLite / PostgreSQL**: ``accord sync`` of a one-way contacts sync (HubSpot →
+  a ``sql`` app: the default contact mappings plus ``hs_object_id``; the connector's
+  ``rate_limit: 190``; the sync index in SQLite on local disk). The table exists beforehand
+  (the SQL connector syncs a table of yours; it does not create it).
+* **tap-hubspot → target**: singer-io's ``tap-hubspot`` (PyPI, pinned below; installed by this
+  script into ``bench/.peer-venv/``) with its hard-coded ``BASE_URL`` pointed at the sandbox
+  (``bench/peer_tap.py``), the contacts stream with the same properties selected, piped
+  into a singer target writing the same database: PyPI's ``pipelinewise-target-postgres`` for
+  PostgreSQL; for SQLite ``bench/peer_target_sqlite.py`` (batched ``executemany`` upserts),
+  because PyPI's ``target-sqlite`` does not run on Python 3.11. The catalog is made once
+  before the timed run (as a user would), with the tap's own discovery code.
+
+API calls are the sandbox's request counter over each run (every request that reached it,
+429s included). Runs are 11 s apart so each starts with a fresh rate-limit window.
+The machine's cores are shared by the sandbox, the loaders and the database server.
+
+    python bench/peer.py                   # 50,000 contacts, SQLite and PostgreSQL
+    python bench/peer.py --records 2000 --targets sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hubspot import get, start_sandbox
+from results_file import save_section
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    text,
+)
+
+from accord.catalog import object_info
+
+BENCH = Path(__file__).resolve().parent
+PEER_VENV = BENCH / ".peer-venv"
+TAP = ["tap-hubspot==4.5.0"]
+TARGET_PG = ["pipelinewise-target-postgres==2.1.2"]
+RATE_WINDOW = 10.0
+
+# HubSpot property -> column: the default contact mappings of a HubSpot ↔ SQL sync (the SQL side's
+# columns are the concept names), and the record id.
+CONCEPTS = object_info("hubspot", "contacts").concepts  # type: ignore[union-attr]
+COLUMNS = {hs: concept for concept, hs in CONCEPTS.items()}
+
+
+# -- the peer's virtual environments ------------------------------------------------------------------
+def peer_python(name: str, packages: list[str]) -> Path:
+    """``bench/.peer-venv/NAME/bin/python`` with ``packages`` installed (once)."""
+    root = PEER_VENV / name
+    marker = root / ".installed"
+    py = root / "bin" / "python"
+    if not marker.exists() or marker.read_text() != " ".join(packages):
+        base = getattr(sys, "_base_executable", sys.executable)  # a venv's python, not ours
+        subprocess.run([base, "-m", "venv", "--clear", str(root)], check=True)
+        pip = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
+                             capture_output=True, text=True)
+        if pip.returncode:
+            raise SystemExit(f"pip install {' '.join(packages)} failed:\n{pip.stderr[-3000:]}")
+        marker.write_text(" ".join(packages))
+    return py
+
+
+# -- databases --------------------------------------------------------------------------------------
+@contextmanager
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server (the test suite's: fsync off, loopback)."""
+    sys.path.insert(0, str(BENCH.parent / "tests"))
+    from pg import postgres_server
+
+    with postgres_server() as base:
+        if base is None:
+            raise SystemExit("PostgreSQL server binaries not found (Debian: apt-get install postgresql)")
+        yield base
+
+
+def database(kind: str, tmp: Path, pg_base: str | None, name: str) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp}/{name}.db"
+    from pg import create_database
+
+    assert pg_base is not None
+    return create_database(pg_base, name)
+
+
+def accord_table(url: str) -> None:
+    meta = MetaData()
+    Table("contacts", meta, Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("hubspot_id", BigInteger), *[Column(c, String(255)) for c in COLUMNS.values()],
+          Column("updated_at", DateTime, nullable=False), Column("deleted", Boolean, default=False))
+    eng = create_engine(url)
+    meta.create_all(eng)
+    eng.dispose()
+
+
+def table_check(url: str, email_column: str) -> dict[str, int]:
+    eng = create_engine(url)
+    with eng.connect() as c:
+        rows, emails = c.execute(text(f"SELECT count(*), count(DISTINCT {email_column}) FROM contacts")).one()
+    eng.dispose()
+    return {"rows": int(rows), "distinct_emails": int(emails)}
+
+
+# -- one run each ---------------------------------------------------------------------------------------
+def counters(sandbox: str) -> dict[str, int]:
+    return dict(get(sandbox, "/_sandbox/counters"))
+
+
+def delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in sorted(set(after) | set(before))
+            if after.get(k, 0) != before.get(k, 0)}
+
+
+def accord_bin() -> str:
+    here = Path(sys.executable).with_name("accord")
+    return str(here) if here.exists() else (shutil.which("accord") or "accord")
+
+
+def run_accord(sandbox: str, db_url: str, tmp: Path) -> dict[str, Any]:
+    accord_table(db_url)
+    work = Path(tempfile.mkdtemp(dir=tmp))
+    cfg = {
+        "state": f"sqlite:///{work}/index.db",
+        "apps": {"hs": {"type": "hubspot", "token": "bench-accord", "base_url": sandbox, "rate_limit": 190},
+                 "db": {"type": "sql", "url": db_url, "tables": {"contacts": "contacts"}}},
+        "syncs": [{"name": "contacts", "left": {"app": "hs", "object": "contacts"},
+                   "right": {"app": "db", "object": "contacts"}, "direction": "left-to-right",
+                   "mappings": [{"left": "hs_object_id", "right": "hubspot_id"}]}],
+    }
+    (work / "accord.yaml").write_text(yaml.safe_dump(cfg))
+    before = counters(sandbox)
+    t0 = time.perf_counter()
+    p = subprocess.run([accord_bin(), "sync", "-c", str(work / "accord.yaml"), "--json"], capture_output=True,
+                       text=True, cwd=work)
+    seconds = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise RuntimeError(f"accord sync failed ({p.returncode}): {p.stderr[-2000:]}")
+    calls = delta(before, counters(sandbox))
+    res = json.loads(p.stdout)[0]
+    return {"seconds": round(seconds, 2), "api_calls": calls.get("total", 0), "calls_by_kind": calls,
+            "created": res["created"], "table": table_check(db_url, "email")}
+
+
+def run_tap(sandbox: str, db_url: str, kind: str, tmp: Path, tap_py: Path, target: list[str]) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(dir=tmp))
+    wrapper = str(BENCH / "peer_tap.py")
+    catalog = subprocess.run([str(tap_py), wrapper, sandbox, "--catalog-for", "contacts", ",".join(COLUMNS)],
+                             capture_output=True, text=True, check=True).stdout
+    (work / "catalog.json").write_text(catalog)
+    (work / "tap.json").write_text(json.dumps({"api_key": "bench-tap", "start_date": "2000-01-01T00:00:00Z"}))
+    if kind == "sqlite":
+        tcfg: dict[str, Any] = {"database": db_url.removeprefix("sqlite:///")}
+    else:
+        from sqlalchemy.engine import make_url
+
+        u = make_url(db_url)
+        tcfg = {"host": u.host, "port": u.port, "user": u.username, "password": u.password or "unused",
+                "dbname": u.database, "default_target_schema": "public"}
+    (work / "target.json").write_text(json.dumps(tcfg))
+    before = counters(sandbox)
+    t0 = time.perf_counter()
+    with open(work / "tap.log", "w") as tap_log, open(work / "target.log", "w") as target_log:
+        tap = subprocess.Popen([str(tap_py), wrapper, sandbox, "--config", str(work / "tap.json"),
+                                "--properties", str(work / "catalog.json")], stdout=subprocess.PIPE, stderr=tap_log)
+        tgt = subprocess.Popen([*target, "--config", str(work / "target.json")], stdin=tap.stdout,
+                               stdout=subprocess.DEVNULL, stderr=target_log)
+        assert tap.stdout is not None
+        tap.stdout.close()  # the target owns the pipe now: the tap sees EPIPE if the target dies
+        tap_rc, target_rc = tap.wait(), tgt.wait()
+    seconds = time.perf_counter() - t0
+    if tap_rc or target_rc:
+        raise RuntimeError(f"tap exited {tap_rc}, target {target_rc}; logs in {work}: "
+                           f"{(work / 'tap.log').read_text()[-1500:]} {(work / 'target.log').read_text()[-1500:]}")
+    calls = delta(before, counters(sandbox))
+    backoffs = (work / "tap.log").read_text().count("Backing off")
+    return {"seconds": round(seconds, 2), "api_calls": calls.get("total", 0), "calls_by_kind": calls,
+            "tap_backoffs": backoffs, "table": table_check(db_url, "property_email")}
+
+
+# -- the benchmark ---------------------------------------------------------------------------------------
+def measure(records: int, targets: list[str]) -> dict[str, Any]:
+    tap_py = peer_python("tap", TAP)
+    target_bins = {"sqlite": [str(tap_py), str(BENCH / "peer_target_sqlite.py")]}
+    if "postgresql" in targets:
+        target_bins["postgresql"] = [str(peer_python("target-postgres", TARGET_PG).with_name("target-postgres"))]
+    proc, sandbox = start_sandbox(records)
+    out: dict[str, Any] = {"records": records, "rate_limit": "190 requests / 10 s (HubSpot Professional)",
+                           "peer": {"tap": TAP[0], "targets": {"sqlite": "bench/peer_target_sqlite.py (stdlib sqlite3)",
+                                                              "postgresql": TARGET_PG[0]}},
+                           "runs": {}}
+    try:
+        with tempfile.TemporaryDirectory() as tmp_s, (postgres() if "postgresql" in targets else _none()) as pg:
+            tmp = Path(tmp_s)
+            first = True
+            for kind in targets:
+                pair: dict[str, Any] = {}
+                for who in ("accord", "peer"):
+                    if not first:
+                        time.sleep(RATE_WINDOW + 1)  # a fresh rate-limit window for every run
+                    first = False
+                    db_url = database(kind, tmp, pg, f"{who}_{kind}")
+                    load = os.getloadavg()[0]
+                    if who == "accord":
+                        pair[who] = run_accord(sandbox, db_url, tmp)
+                    else:
+                        pair[who] = run_tap(sandbox, db_url, kind, tmp, tap_py, target_bins[kind])
+                    pair[who]["load_average_before"] = round(load, 2)
+                    print(f"  {kind:<10} {who:<6} {pair[who]['seconds']:>7.2f} s  {pair[who]['api_calls']:>5} calls  "
+                          f"{pair[who]['table']}", file=sys.stderr, flush=True)
+                pair["time_ratio"] = round(pair["accord"]["seconds"] / pair["peer"]["seconds"], 3)
+                out["runs"][kind] = pair
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return out
+
+
+@contextmanager
+def _none() -> Iterator[None]:
+    yield None
+
+
+def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Summary rows (figure, value, target, verdict) for bench/run.py's table."""
+    out = []
+    n = section["records"]
+    for kind, r in section["runs"].items():
+        a, p = r["accord"], r["peer"]
+        ok = r["time_ratio"] <= 0.5
+        out.append((f"peer: {n:,} contacts HubSpot → {kind}, Accord ÷ tap-hubspot wall time",
+                    f"{a['seconds']:.1f} s ÷ {p['seconds']:.1f} s = {r['time_ratio']:.2f}", "≤ 0.5", "met" if ok else "NOT met"))
+        out.append((f"peer: {kind}, API calls Accord / tap-hubspot", f"{a['api_calls']:,} / {p['api_calls']:,}", "", ""))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, default=50_000)
+    ap.add_argument("--targets", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"])
+    ap.add_argument("--out", default=str(BENCH / "results.json"))
+    ap.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
+    args = ap.parse_args()
+    res = measure(args.records, args.targets)
+    for r in rows(res):
+        print(f"{r[0]:<72} {r[1]:<28} {r[2]:<6} {r[3]}")
+    if args.no_write:
+        return
+    res["machine"] = (f"{platform.machine()}, {os.cpu_count()} cores shared by the sandbox, the loader processes "
+                      f"and the database server, Python {platform.python_version()}")
+    save_section(args.out, "peer", res)
+
+
+if __name__ == "__main__":
+    main()

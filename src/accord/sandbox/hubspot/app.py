@@ -25,6 +25,7 @@ from accord.sandbox.hubspot.store import ApiError, Obj, Source, Store, iso_ms, n
 from accord.sandbox.hubspot.webhooks import WebhookConfig, WebhookDispatcher
 
 MAX_BATCH = 100
+BATCH_WRITES = frozenset({"batch_create", "batch_update", "batch_upsert", "batch_archive"})
 
 
 @dataclass
@@ -56,6 +57,11 @@ class Faults:
     hang_seconds: float = 30.0  # a "timeout" hangs this long, then fails without applying the request
     drop_webhooks: float = 0.0
     retry_after: float | None = None  # Retry-After sent with injected 429s (None: omitted)
+    # the connection drops mid-response; ``reset_applied`` of them after the request was carried out
+    rate_reset: float = 0.0
+    reset_applied: float = 0.5
+    # a batch write carries out the first half of its inputs, then fails with a 500
+    rate_half_batch: float = 0.0
     seed: int = 0
 
 
@@ -213,14 +219,18 @@ class HubSpotSandbox:
         self.webhooks.stop()
 
     # -- gatekeeping (used by the middleware) ----------------------------------------------------
-    def draw_fault(self) -> str | None:
+    def draw_fault(self, kind: str = "") -> str | None:
         f = self.faults
+        half = f.rate_half_batch if kind in BATCH_WRITES else 0.0
         with self._lock:
             r = self._rng.random()
-        for name, rate in (("429", f.rate_429), ("500", f.rate_500), ("timeout", f.rate_timeout)):
-            if r < rate:
-                return name
-            r -= rate
+            for name, rate in (("429", f.rate_429), ("500", f.rate_500), ("timeout", f.rate_timeout),
+                               ("reset", f.rate_reset), ("half_batch", half)):
+                if r < rate:
+                    if name == "reset" and self._rng.random() < f.reset_applied:
+                        return "reset_applied"
+                    return name
+                r -= rate
         return None
 
     def rate_headers(self, token: str, remaining: int) -> dict[str, str]:
@@ -282,6 +292,27 @@ def _inputs(body: Any) -> list[dict[str, Any]]:
     return [i if isinstance(i, dict) else {"id": i} for i in inputs]
 
 
+class _Reset(Response):
+    """A connection that drops mid-response: the headers promise a body that never comes."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+        await send({"type": "http.response.body", "body": b'{"status":', "more_body": True})
+        # returning with the body unfinished makes the server close the connection
+
+
+def _half_batch(request: Request, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+    """With the half-batch fault: only the first half of the inputs is carried out."""
+    if getattr(request.state, "half_batch", False):
+        return items[:len(items) // 2], True
+    return items, False
+
+
+def _half_failed() -> ApiError:
+    return ApiError(500, "INTERNAL_ERROR", "internal error part-way through the batch (injected by the sandbox)")
+
+
 def _batch(results: list[dict[str, Any]], errors: list[dict[str, Any]], started: str, ok_status: int) -> JSONResponse:
     body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": iso_ms(
         int(time.time() * 1000))}
@@ -316,10 +347,14 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
             return _error(ApiError(401, "INVALID_AUTHENTICATION", "Authentication credentials not found. This API "
                                    "supports OAuth 2.0 authentication and you can find more details at "
                                    "https://developers.hubspot.com/docs/methods/auth/oauth-overview"))
-        fault = sb.draw_fault()
+        fault = sb.draw_fault(kind)
         if fault is not None:
             with sb._lock:
                 sb.counters[f"fault_{fault}"] += 1
+        if fault == "reset":
+            return _Reset()
+        if fault == "half_batch":
+            request.state.half_batch = True
         if fault == "timeout":
             await asyncio.sleep(sb.faults.hang_seconds)
             return _error(ApiError(504, "GATEWAY_TIMEOUT", "The request timed out and was not processed."))
@@ -356,6 +391,10 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
                 return limited
         request.state.source = sb.integration_source(token)
         response: Response = await call_next(request)
+        if fault == "reset_applied":
+            async for _ in response.body_iterator:  # type: ignore[attr-defined]
+                pass  # carried out; the answer is lost with the connection
+            return _Reset()
         response.headers.update(headers)
         return response
 
@@ -498,6 +537,7 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
         t, started = store.object_type(object_type), iso_ms(int(time.time() * 1000))
         items = _inputs(await _json(request))
         _precheck(t, items)
+        items, halved = _half_batch(request, items)
         results, errors, first = [], [], None
         for item in items:
             try:
@@ -507,6 +547,8 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
             except ApiError as e:
                 first = first or e
                 errors.append(_fail(e, _trace(item), True))
+        if halved:
+            raise _half_failed()
         _single(items, first)
         return _batch(results, errors, started, 201)
 
@@ -518,6 +560,7 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ApiError(400, "VALIDATION_ERROR", f"Duplicate IDs found in batch input: {dupes}. IDs must be unique")
+        items, halved = _half_batch(request, items)
         results, errors, first = [], [], None
         for item in items:
             try:
@@ -527,6 +570,8 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
             except ApiError as e:
                 first = first or e
                 errors.append(_fail(e, {"ids": [str(item.get("id"))], **_trace(item)}, e.status != 404))
+        if halved:
+            raise _half_failed()
         _single(items, first)
         return _batch(results, errors, started, 200)
 
@@ -538,6 +583,7 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
             raise ApiError(400, "VALIDATION_ERROR", f"Duplicate IDs found in batch input: {dupes}. IDs must be unique")
+        items, halved = _half_batch(request, items)
         results, errors, first = [], [], None
         for item in items:
             id_prop = item.get("idProperty") or "hs_object_id"
@@ -556,15 +602,20 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
             except ApiError as e:
                 first = first or e
                 errors.append(_fail(e, {"ids": [str(item.get("id"))], **_trace(item)}, True))
+        if halved:
+            raise _half_failed()
         _single(items, first)
         return _batch(results, errors, started, 200)
 
     @app.post("/crm/v3/objects/{object_type}/batch/archive")
     async def batch_archive(object_type: str, request: Request) -> Response:
         t = store.object_type(object_type)
-        for item in _inputs(await _json(request)):
+        items, halved = _half_batch(request, _inputs(await _json(request)))
+        for item in items:
             if str(item.get("id")).isdigit():
                 store.archive(t, int(item["id"]), request.state.source)  # unknown ids are ignored, as HubSpot does
+        if halved:
+            raise _half_failed()
         return Response(status_code=204)
 
     @app.post("/crm/v3/objects/{object_type}/search")

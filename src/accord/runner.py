@@ -49,6 +49,7 @@ from accord.model import (
     ResyncRequired,
     Side,
     Status,
+    WriteOutcomeUnknown,
     WriteResult,
 )
 
@@ -971,10 +972,61 @@ class SyncRunner:
         out: list[WriteResult] = []
         for i in range(0, len(payload), conn.batch_size):
             chunk = payload[i:i + conn.batch_size]
-            res = await getattr(conn, op)(self.obj[side], chunk)
+            res = await (self._create(side, chunk) if op == "create" else getattr(conn, op)(self.obj[side], chunk))
             if len(res) != len(chunk):
                 raise ConnectorError(f"{conn.name}: {op} returned {len(res)} results for {len(chunk)} records")
             out.extend(res)
+        return out
+
+    async def _create(self, side: Side, chunk: list[dict[str, Any]], tries: int = 5) -> list[WriteResult]:
+        """Create records; when the app's answer was lost (WriteOutcomeUnknown) the records
+        are looked up by match key and only the ones not there are sent again, so a create
+        is carried out once. (Records without a match key cannot be checked: sent again.)"""
+        results: list[WriteResult | None] = [None] * len(chunk)
+        todo = list(range(len(chunk)))
+        for attempt in range(tries):
+            try:
+                res = await self.conn[side].create(self.obj[side], [chunk[i] for i in todo])
+            except WriteOutcomeUnknown as e:
+                if attempt == tries - 1:
+                    raise
+                log.warning("sync %s: %s; looking the records up before sending them again", self.cfg.name, e)
+                there = await self._created(side, [chunk[i] for i in todo])
+                for i, rec in zip(todo, there, strict=True):
+                    if rec is not None:
+                        results[i] = WriteResult.success(rec.id, rec)
+                todo = [i for i in todo if results[i] is None]
+                if not todo:
+                    break
+                continue
+            if len(res) != len(todo):
+                break  # reported by _batched
+            for i, r in zip(todo, res, strict=True):
+                results[i] = r
+            break
+        return [r for r in results if r is not None]
+
+    async def _created(self, side: Side, items: list[dict[str, Any]]) -> list[Record | None]:
+        """The record each create would have made, if the app has one with its match key that
+        the index does not know yet."""
+        spec = self._spec()
+        found: dict[str, list[Record]] = {}
+        for key in spec.match:
+            f = key.field(side.value)
+            values = list(dict.fromkeys(v for p in items if (v := canon(p.get(f))) is not None))
+            if values:
+                for r in await self.conn[side].find(self.obj[side], f, values, spec.fields(side)):
+                    for k in self._keys(r, side):
+                        found.setdefault(k, []).append(r)
+        known = self.store.links_by_record(self.cfg.name, side, [r.id for rs in found.values() for r in rs])
+        used: set[str] = set()
+        out: list[Record | None] = []
+        for props in items:
+            rec = next((r for k in self._keys(Record("", props), side) for r in found.get(k, [])
+                        if r.id not in known and r.id not in used), None)
+            if rec is not None:
+                used.add(rec.id)
+            out.append(rec)
         return out
 
     def _after_create(self, it: _Item, s: Side, res: WriteResult, w: PageWrite, failed: dict[str, set[Side]]) -> None:

@@ -32,6 +32,7 @@ from accord.model import (
     TransientError,
     Value,
     WriteError,
+    WriteOutcomeUnknown,
     WriteResult,
 )
 
@@ -62,7 +63,9 @@ class FaultPlan:
         return kind
 
 
-def _raise(name: str, kind: str, what: str) -> None:
+def _raise(name: str, kind: str, what: str, unknown: bool = False) -> None:
+    if unknown:
+        raise WriteOutcomeUnknown(f"{name}: {what}: {kind} after sending (injected); it may have been carried out")
     if kind == "429":
         raise RateLimited(f"{name}: {what}: HTTP 429 (injected)", retry_after=0)
     if kind == "500":
@@ -112,16 +115,19 @@ class FaultyConnector(Connector):
     async def _write(self, what: str, items: Sequence[T],
                      call: Callable[[Sequence[T]], Awaitable[list[WriteResult]]]) -> list[WriteResult]:
         kind = self.plan.draw(WRITE_KINDS)
+        # A create is not repeatable: after a 5xx, a time-out or a reset a connector cannot
+        # tell whether it happened and says so (as the HubSpot connector does).
+        unknown = what == "create" and kind in ("500", "timeout", "reset")
         if kind in ("429", "500"):
-            _raise(self.name, kind, what)
+            _raise(self.name, kind, what, unknown)
         if kind == "timeout":
             await call(items)
-            _raise(self.name, kind, what)
+            _raise(self.name, kind, what, unknown)
         if kind == "reset":
             cut = self.plan.rng.randint(0, len(items))
             if cut:
                 await call(items[:cut])
-            _raise(self.name, kind, what)
+            _raise(self.name, kind, what, unknown)
         if kind == "partial" and len(items) > 0:
             failed = {i for i in range(len(items)) if self.plan.rng.random() < 0.5}
             done = iter(await call([it for i, it in enumerate(items) if i not in failed]))

@@ -52,6 +52,7 @@ from accord.model import (
     UnreachableError,
     Value,
     WriteError,
+    WriteOutcomeUnknown,
     WriteResult,
 )
 
@@ -343,8 +344,13 @@ class HubSpotConnector(Connector):
         return min(self.max_backoff, self.backoff * 2.0**attempt) * random.uniform(0.5, 1.0)
 
     async def _request(self, method: str, path: str, kind: str, *, json: Any = None,
-                       params: Mapping[str, Any] | None = None) -> httpx.Response:
-        """One API call with rate limiting and retries; returns any non-retryable response."""
+                       params: Mapping[str, Any] | None = None, repeatable: bool = True) -> httpx.Response:
+        """One API call with rate limiting and retries; returns any non-retryable response.
+
+        A call that is not ``repeatable`` (a batch create) is only retried when it surely
+        never reached HubSpot (429, connection refused); after a 5xx, a read time-out or a
+        dropped connection it raises WriteOutcomeUnknown instead of creating twice.
+        """
         window = self.limits.search if kind == "search" else self.limits.general
         problem = ""
         for attempt in range(self.max_retries + 1):
@@ -352,15 +358,19 @@ class HubSpotConnector(Connector):
             self.calls[kind] += 1
             self.limits.calls[kind] += 1
             retry_after: float | None = None
+            sent = True  # the request may have been carried out
             try:
                 resp = await self._http.request(method, path, json=json, params=params)
             except httpx.TimeoutException as e:
                 problem, resp = f"timed out ({type(e).__name__})", None
+                sent = not isinstance(e, httpx.ConnectTimeout | httpx.PoolTimeout)
             except httpx.TransportError as e:
                 problem, resp = f"connection failed: {e}", None
+                sent = not isinstance(e, httpx.ConnectError)
             finally:
                 window.release()
             if resp is not None:
+                sent = resp.status_code >= 500
                 if resp.status_code == 401:
                     raise AuthError(f"HubSpot rejected the token: {_json_body(resp).get('message', '')}")
                 if resp.status_code not in (423, 429) and resp.status_code < 500:
@@ -376,6 +386,8 @@ class HubSpotConnector(Connector):
                         window.block(retry_after)
                 elif resp.status_code == 423:
                     retry_after = max(retry_after or 0.0, 2.0)  # "locked": HubSpot asks for ≥ 2 s
+            if sent and not repeatable:
+                raise WriteOutcomeUnknown(f"HubSpot {method} {path}: {problem}; it may have been carried out")
             if attempt == self.max_retries:
                 break
             await asyncio.sleep(max(retry_after or 0.0, self._delay(attempt)))
@@ -623,7 +635,7 @@ class HubSpotConnector(Connector):
             return []
         types = await self._types(object)
         resp = await self._request("POST", f"/crm/v3/objects/{object}/batch/{op}", f"batch_{op}",
-                                   json={"inputs": inputs})
+                                   json={"inputs": inputs}, repeatable=op != "create")
         body = _json_body(resp)
         if resp.status_code >= 400:
             if len(inputs) == 1:

@@ -56,7 +56,7 @@ async def soak(ops: int, steps: int, fault_rate: float, seed: int, apps: str, sh
         episodes += 1
         total += w.stats.total
         kinds.update(w.stats.ops)
-        faults.update(w.plan.injected)
+        faults.update(w.injected())
         failed_passes += w.stats.passes_failed
         for v in w.violations:
             violations.append(f"episode {episodes}: {v}")

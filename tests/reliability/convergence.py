@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -134,13 +134,13 @@ KINDS = {"first_name": "text", "last_name": "text", "phone": "text", "city": "te
 RULES = {"job_title": "two-way"}  # every other field: the sync's winner
 
 
-def user_value(f: str, token: int | None) -> Value:
+def user_value(f: str, token: int | None, options: tuple[str, ...] = LEAD_STATUSES) -> Value:
     """A value for field ``f`` from an integer drawn by the fuzzer (None clears the field)."""
     if token is None:
         return None
     kind = KINDS[f]
     if kind == "enum":
-        return LEAD_STATUSES[token % len(LEAD_STATUSES)]
+        return options[token % len(options)]
     if kind == "number":
         return token % 1000
     if kind == "bool":
@@ -206,9 +206,9 @@ class Entity:
     log: list[str] = field(default_factory=list)
 
     @staticmethod
-    def new(email: str) -> Entity:
+    def new(email: str, kinds: Mapping[str, str]) -> Entity:
         empty = State(False, False, None, None, NB, NB, False, False)
-        return Entity(email, {f: {empty} for f in KINDS})
+        return Entity(email, {f: {empty} for f in kinds})
 
 
 # -- the world -------------------------------------------------------------------------------------------------
@@ -227,14 +227,18 @@ class World:
 
     def __init__(self, *, winner: Side = L, page_size: int = 3, batch_size: int = 2, store_url: str = "sqlite://",
                  users: tuple[UserApp, UserApp] | None = None, connectors: tuple[Connector, Connector] | None = None,
-                 config: dict[str, Any] | None = None) -> None:
+                 config: dict[str, Any] | None = None, faults: Callable[[float, int], None] | None = None,
+                 fault_counts: Callable[[], Counter[str]] | None = None) -> None:
         self.winner = winner
-        self.plan = FaultPlan()
+        self.plan = FaultPlan()  # faults at the connector interface; or ``faults`` sets them in the apps
+        self._faults, self._fault_counts = faults, fault_counts
         if users is None or connectors is None:
             a = MemoryApp("a", page_size=page_size, batch_size=batch_size)
             b = MemoryApp("b", page_size=page_size + 1, batch_size=batch_size)
             users, connectors = (MemoryUser(a), MemoryUser(b)), (a, b)
         self.users = {L: users[0], R: users[1]}
+        self.kinds = {f: KINDS[f] for f in users[0].fields if f in KINDS}
+        self.options: tuple[str, ...] = getattr(users[0], "options", LEAD_STATUSES)
         self.conn = {L: FaultyConnector(connectors[0], self.plan), R: FaultyConnector(connectors[1], self.plan)}
         body = config or {
             "apps": {"a": {"type": "memory"}, "b": {"type": "memory"}},
@@ -279,7 +283,7 @@ class World:
                 if email not in self.entities:
                     self.violate(f"the {side} app has a record no user created: {email!r} {props}", None)
                     continue
-                seen[email] = (rid, {f: canon(props.get(self._field(side, f))) for f in KINDS})
+                seen[email] = (rid, {f: canon(props.get(self._field(side, f))) for f in self.kinds})
             out[side] = seen
         return out
 
@@ -326,9 +330,9 @@ class World:
             email = candidates[pick % len(candidates)]
         else:
             email = f"c{next(self.emails)}@example.com"
-            self.entities[email] = Entity.new(email)
+            self.entities[email] = Entity.new(email, self.kinds)
         ent = self.entities[email]
-        props = {f: user_value(f, values.get(f)) for f in KINDS}
+        props = {f: user_value(f, values.get(f), self.options) for f in self.kinds}
         # first and last name are required by the app: never blank on create
         props["first_name"] = props["first_name"] or "First"
         props["last_name"] = props["last_name"] or "Last"
@@ -344,9 +348,9 @@ class World:
         """A user edits (or clears, with None) fields of a live record."""
         self.stats.ops["edit"] += 1
         ent = self._pick_live(side, pick)
-        if ent is None or not changes:
+        if ent is None or not any(f in self.kinds for f in changes):
             return
-        props = {f: user_value(f, v) for f, v in changes.items()}
+        props = {f: user_value(f, v, self.options) for f, v in changes.items() if f in self.kinds}
         self.users[side].update(self._rid(side, ent.email), {self._field(side, f): v for f, v in props.items()})
         ent.log.append(f"#{self.stats.total} edit in {side}: {props}")
         for f, v in props.items():
@@ -373,6 +377,20 @@ class World:
                 ent.states[f] = states | {n for st in states for n in sync_steps(st, RULES.get(f), self.winner)}
         self._prune()
 
+    def faults_on(self, rate: float, seed: int) -> None:
+        if self._faults is not None:
+            self._faults(rate, seed)
+        else:
+            self.plan.set(rate, seed)
+
+    def faults_off(self) -> None:
+        if self._faults is not None:
+            self._faults(0.0, 0)
+        self.plan.off()
+
+    def injected(self) -> Counter[str]:
+        return self._fault_counts() if self._fault_counts is not None else Counter(self.plan.injected)
+
     async def _guarded(self, coro: Any) -> bool:
         try:
             await coro
@@ -383,11 +401,11 @@ class World:
             self.runner = self._runner()
             return False
         finally:
-            self.plan.off()
+            self.faults_off()
 
     async def sync(self, full: bool, fault_rate: float = 0.0, seed: int = 0) -> None:
         self.stats.ops["full" if full else "incremental"] += 1
-        self.plan.set(fault_rate, seed)
+        self.faults_on(fault_rate, seed)
         ok = await self._guarded(self.runner.run(full=full))
         self._may_sync(f"{'full' if full else 'incremental'} pass, faults {fault_rate:.2f}: {'ok' if ok else 'failed'}")
 
@@ -396,19 +414,19 @@ class World:
         self.stats.ops["webhook"] += 1
         ids = self.users[side].changed_since(self.marks[side])
         self.marks[side] = self.users[side].mark()
-        self.plan.set(fault_rate, seed)
+        self.faults_on(fault_rate, seed)
         rng = random.Random(seed)
         kept = [i for i in ids if rng.random() >= drop]
         if kept:
             await self._guarded(self.runner.sync_records(side, kept))
         else:
-            self.plan.off()
+            self.faults_off()
         self._may_sync(f"webhooks from {side}: {len(kept)} of {len(ids)} delivered")
 
     # -- the end --------------------------------------------------------------------------------------------------
     async def converge(self) -> list[str]:
         """Faults stop, two passes run; then every check. Returns the violations found (all steps)."""
-        self.plan.off()
+        self.faults_off()
         for _ in range(2):
             try:
                 await self.runner.run()
@@ -435,7 +453,7 @@ class World:
                 self.violate(f"{email} exists in the {'right' if a is None else 'left'} app only after convergence",
                              email)
             elif a[1] != b[1]:
-                diff = {f: (a[1][f], b[1][f]) for f in KINDS if a[1][f] != b[1][f]}
+                diff = {f: (a[1][f], b[1][f]) for f in self.kinds if a[1][f] != b[1][f]}
                 self.violate(f"{email} differs after convergence: {diff}", email)
 
     def _check_index(self) -> None:
@@ -464,7 +482,7 @@ class World:
                 continue
             for side, base in ((L, lk.left_base), (R, lk.right_base)):
                 current = seen[side][el][1]
-                for f in KINDS:
+                for f in self.kinds:
                     name = self._field(side, f)
                     if name in spec.mapped(side) and canon((base or {}).get(name)) != current[f]:
                         self.violate(f"index base of {el}.{f} on the {side} is {(base or {}).get(name)!r}, "
@@ -498,8 +516,8 @@ OPS = ("create", "edit", "delete", "incremental", "full", "webhook")
 WEIGHTS = (3.0, 5.0, 0.4, 3.0, 0.8, 1.5)
 
 
-def _changes(rng: random.Random, many: bool) -> dict[str, int | None]:
-    fields = rng.sample(sorted(KINDS), k=rng.randint(1, len(KINDS) if many else 3))
+def _changes(rng: random.Random, kinds: Mapping[str, str], many: bool) -> dict[str, int | None]:
+    fields = rng.sample(sorted(kinds), k=rng.randint(1, len(kinds) if many else 3))
     return {f: (None if rng.random() < 0.2 else rng.randrange(100_000)) for f in fields}
 
 
@@ -510,9 +528,9 @@ async def random_step(w: World, rng: random.Random, fault_rate: float) -> None:
     rate = fault_rate if rng.random() < 0.7 else 0.0
     seed = rng.randrange(1 << 30)
     if op == "create":
-        w.create(side, rng.randrange(1000), twin=rng.random() < 0.3, values=_changes(rng, many=True))
+        w.create(side, rng.randrange(1000), twin=rng.random() < 0.3, values=_changes(rng, w.kinds, many=True))
     elif op == "edit":
-        w.edit(side, rng.randrange(1000), _changes(rng, many=False))
+        w.edit(side, rng.randrange(1000), _changes(rng, w.kinds, many=False))
     elif op == "delete":
         w.delete(side, rng.randrange(1000))
     elif op in ("incremental", "full"):

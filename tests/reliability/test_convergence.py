@@ -94,6 +94,6 @@ async def test_fixed_seed_episodes_converge() -> None:
         w = await random_episode(World(winner=rng.choice((L, R)), page_size=rng.randint(2, 6),
                                        batch_size=rng.randint(1, 4)), rng, 30, 0.15)
         violations += w.violations
-        faults += sum(w.plan.injected.values())
+        faults += sum(w.injected().values())
     assert faults > 50  # the faults did happen
     assert not violations, "\n".join(violations)

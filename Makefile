@@ -24,7 +24,6 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check --no-cache src tests bench
 	$(BIN)/mypy
 
+# all sections, one table, bench/results.json (BENCH_ARGS=--quick for a smoke run; see bench/run.py)
 bench: $(BIN)/.installed
-	$(BIN)/python bench/engine.py
-	$(BIN)/python bench/hubspot.py
-	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

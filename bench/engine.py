@@ -110,6 +110,20 @@ def run_one(n: int) -> dict[str, Any]:
             "status": counts}
 
 
+def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Summary rows (figure, value, target, verdict) for bench/run.py's table."""
+    runs = section["runs"]
+    out = [(f"engine: {r['records_per_side']:,} per side, records/s on one core (peak RSS)",
+            f"{r['records_per_second']:,} ({r['peak_rss_mb']:.0f} MB)", "≥ 10,000",
+            "met" if r["records_per_second"] >= 10_000 else "NOT met") for r in runs]
+    big = [r for r in runs if r["records_per_side"] >= 100_000]
+    if len(big) >= 2:  # below 100k SQLite's page cache is still filling: not a streaming question
+        growth = big[-1]["peak_rss_mb"] / big[0]["peak_rss_mb"]
+        out.append((f"engine: peak RSS {big[-1]['records_per_side']:,} ÷ {big[0]['records_per_side']:,} per side",
+                    f"{growth:.2f}", "≤ 1.10 (flat)", "met" if growth <= 1.1 else "NOT met"))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])

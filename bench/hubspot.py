@@ -139,6 +139,17 @@ def run(n: int) -> dict[str, Any]:
     }
 
 
+def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Summary rows (figure, value, target, verdict) for bench/run.py's table."""
+    r = section["run"]
+    return [
+        (f"HubSpot: initial sync of {r['records']:,} contacts, ÷ rate-limit bound ({r['records_per_second']:,} records/s)",
+         f"{r['fraction_of_bound']:.2f}", "≥ 0.9", "met" if r["fraction_of_bound"] >= 0.9 else "NOT met"),
+        ("HubSpot: API calls ÷ minimum", f"{r['api_calls']:,} ÷ {r['api_calls_minimum']:,} = {r['calls_over_minimum']:.3f}",
+         "≤ 1.1", "met" if r["calls_over_minimum"] <= 1.1 else "NOT met"),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=50_000)

@@ -170,6 +170,19 @@ def measure(mode: str, edits: int, contacts: int, poll: float, seed: int) -> dic
             hub.stop()
 
 
+def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Summary rows (figure, value, target, verdict) for bench/run.py's table."""
+    w, p = section["webhook_to_write"], section["poll_to_write"]
+    wl, pl = w["latency"], p["latency"]
+    return [
+        (f"latency: webhook → write, p50 / p95 ({w['edits']} edits, {w['missed']} missed)",
+         f"{wl.get('p50_ms', 0):,.0f} / {wl.get('p95_ms', 0):,.0f} ms", "p95 < 2,000 ms",
+         "met" if wl.get("p95_ms", 1e9) < 2000 and not w["missed"] else "NOT met"),
+        (f"latency: poll ({p['poll_seconds']:g} s) → write, p50 / p95 ({p['edits']} edits, {p['missed']} missed)",
+         f"{pl.get('p50_ms', 0):,.0f} / {pl.get('p95_ms', 0):,.0f} ms", "", ""),
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--edits", type=int, default=100)

@@ -123,3 +123,18 @@ async def test_without_pair_locks_the_same_race_goes_wrong(pg_url: str) -> None:
     crashed = [r for r in results if isinstance(r, IntegrityError)]
     assert crashed or len(emails) > len(set(emails))
     store.close()
+
+
+async def test_big_pages_of_several_syncs_can_be_locked_at_once(pg_url: str) -> None:
+    """Thousands of keys per page (a Salesforce page is 2,000 records, three keys each) in four
+    syncs at once: more than PostgreSQL's shared lock table holds (64 × max_connections)."""
+    store = Store(pg_url)
+    holders = [PairLocks(store.engine, f"sync{i}") for i in range(4)]
+    try:
+        for i, h in enumerate(holders):
+            await h.acquire([f"left:{i}-{n}" for n in range(6000)] + [f"key:{n}@x.com" for n in range(2000)])
+        assert all(len(h.held) == 8000 for h in holders)
+    finally:
+        for h in holders:
+            h.close()
+        store.close()

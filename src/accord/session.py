@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from accord.associations import AssociationTarget
-from accord.config import Config
+from accord.config import Config, config_hash, effective_deletes
 from accord.connectors import Connector, build_connector
 from accord.index import Store
 from accord.model import Side
-from accord.runner import Progress, SyncRunner
+from accord.runner import PassResult, Progress, SyncRunner
 
 
 class Session:
@@ -28,6 +28,23 @@ class Session:
                    for t in (self.cfg.sync(a) for a in s.associations if a in {x.name for x in self.cfg.syncs})]
         return SyncRunner(s, self.store, self.connector(s.left.app), self.connector(s.right.app),
                           progress=progress, path=f"syncs[{index}]", associations=targets)
+
+    async def directed_pass(self, sync: str, direction: str, progress: Progress | None = None) -> PassResult:
+        """Copy existing records one way (Snov.io's "manual sync"), keeping the sync's own settings for later passes."""
+        sc = self.cfg.sync(sync)
+        if sc.direction not in ("two-way", direction):
+            raise ValueError(f"a {sc.direction} sync cannot copy {direction}")
+        # deletes keep the sync's policy: a one-way copy must not start propagating deletes
+        one_way = sc.model_copy(update={"direction": direction, "deletes": effective_deletes(sc)})
+        index = next(i for i, x in enumerate(self.cfg.syncs) if x.name == sync)
+        runner = SyncRunner(one_way, self.store, self.connector(sc.left.app), self.connector(sc.right.app),
+                            progress=progress, path=f"syncs[{index}]")
+        result = await runner.run(full=True)
+        # the copy is not a config change: the sync's own fingerprint stays, its initial sync done
+        self.store.ensure_sync(sync, config_hash(sc), sc.enabled)
+        self.store.set_initial_done(sync, True)
+        result.kind = f"manual {direction}"
+        return result
 
     async def aclose(self) -> None:
         for c in self.connectors.values():

@@ -99,3 +99,14 @@ def test_metrics(world: World) -> None:
     assert 'accord_pass_duration_seconds_count{kind="pass",sync="contacts"} 1.0' in text
     assert "accord_webhook_queue_depth 0.0" in text
 
+
+
+def test_manual_one_way_copy_runs_in_the_background(world: World) -> None:
+    world.right.user_create("contacts", {"first_name": "Zed", "last_name": "Roe", "email": "zed@x.com"})
+    r = world.client.post("/api/syncs/contacts/run", params={"direction": "right-to-left"})
+    assert r.status_code == 202 and r.json()["started"] == "manual right-to-left"
+    world.wait(lambda: (runs := world.client.get("/api/syncs/contacts/runs").json()) and runs[0]["status"] == "ok")
+    assert "zed@x.com" in {c.properties["email"] for c in world.left.live("contacts")}
+    assert {c.properties["email"] for c in world.right.live("contacts")} == {"zed@x.com"}  # nothing copied back
+    assert world.client.get("/api/syncs/contacts").json()["initial_done"] is True
+    assert world.client.post("/api/syncs/contacts/run", params={"direction": "sideways"}).status_code == 422

@@ -233,10 +233,18 @@ def api_router() -> APIRouter:
         return {"sync": _name(svc, name), **svc.slot(name).tracker.state.as_dict()}
 
     @r.post("/syncs/{name}/run", summary="Start a pass now (409 if one is running)", status_code=202)
-    async def run_now(name: str, svc: Svc, full: bool = False) -> dict[str, Any]:
+    async def run_now(name: str, svc: Svc, full: bool = False,
+                      direction: Literal["left-to-right", "right-to-left"] | None = None) -> dict[str, Any]:
+        """``direction``: a manual copy of existing records one way, in the background
+        (Snov.io's "manual sync"); later passes keep the sync's own direction."""
         slot = svc.slot(_name(svc, name))
         if slot.lock.locked():
             raise HTTPException(409, "a pass of this sync is running")
+        if direction is not None:
+            if slot.cfg.direction not in ("two-way", direction):
+                raise HTTPException(422, f"a {slot.cfg.direction} sync cannot copy {direction}")
+            svc._spawn(svc.directed_pass(name, direction))
+            return {"sync": name, "started": f"manual {direction}"}
         svc._spawn(svc.run_pass(name, full=full))
         return {"sync": name, "started": "full" if full else "pass"}
 

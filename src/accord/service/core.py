@@ -94,12 +94,13 @@ class SyncSlot:
     next_incremental: float = 0.0
     next_full: float = 0.0
     worker: asyncio.Task[Any] | None = None
+    prepared_at: float = field(default_factory=time.monotonic)
 
 
 class Service:
     def __init__(self, cfg: Config, session: Session | None = None, *, reconcile: float = DAY,
                  webhook_delay: float = 0.2, tick: float = 0.5, schedule: bool = True,
-                 vault: Vault | None = None) -> None:
+                 vault: Vault | None = None, schema_refresh: float = 3600.0) -> None:
         self.session = session or Session(cfg)
         self.store = self.session.store
         # accord.yaml plus the apps and syncs created through the API (stored in the index)
@@ -107,6 +108,7 @@ class Service:
         self.cfg = self.session.cfg = self.registry.current()
         redact.register(v for a in self.cfg.apps.values() for v in secrets_of(a))
         self.reconcile = reconcile
+        self.schema_refresh = schema_refresh
         self.webhook_delay = webhook_delay
         self.tick = tick
         self.schedule = schedule
@@ -256,7 +258,16 @@ class Service:
 
     async def run_pass(self, name: str, *, full: bool = False) -> PassResult | None:
         slot = self.slots[name]
+        if full or time.monotonic() - slot.prepared_at > self.schema_refresh:
+            # re-read both schemas: a field deleted in an app breaks only its own mapping
+            slot.runner.spec = None
+            slot.prepared_at = time.monotonic()
         return await self._locked(slot, "full" if full else "pass", lambda: slot.runner.run(full=full))
+
+    async def directed_pass(self, name: str, direction: str) -> PassResult | None:
+        """A manual one-way copy of existing records (the sync keeps its own direction)."""
+        slot = self.slots[name]
+        return await self._locked(slot, "manual", lambda: self.session.directed_pass(name, direction, slot.tracker))
 
     async def sync_records(self, name: str, side: Side, ids: list[str]) -> PassResult | None:
         slot = self.slots[name]

@@ -76,7 +76,12 @@ def _field_type(col_type: Any) -> FieldType:
     return FieldType.TEXT
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _canonical(v: Any) -> Value:
+    if type(v) in _PLAIN:  # most columns: skip the checks below (this runs per column per row)
+        return canon(v)
     if isinstance(v, dt.datetime):
         return iso(v if v.tzinfo else v.replace(tzinfo=dt.UTC))
     if isinstance(v, dt.date):
@@ -187,8 +192,7 @@ class SqlConnector(Connector):
 
     def _record(self, t: Table, row: Any, fields: Sequence[str] | None, updated: Value = None) -> Record:
         m = row._mapping
-        names = fields if fields is not None else [c.name for c in t.c]
-        props = {f: _canonical(m[f]) for f in names if f in m}
+        props = {f: _canonical(m[f]) for f in (t.c.keys() if fields is None else fields) if f in m}
         upd = m.get(self.updated_column)
         deleted = self._deleted(t)
         return Record(str(m[self.id_column]), props, _canonical(upd) if upd is not None else updated,

@@ -18,11 +18,15 @@ process start to exit:
   before the timed run (as a user would), with the tap's own discovery code.
 
 API calls are the sandbox's request counter over each run (every request that reached it,
-429s included). Runs are 11 s apart so each starts with a fresh rate-limit window.
-The machine's cores are shared by the sandbox, the loaders and the database server.
+429s included); CPU is the user + system time of the run's own processes (Accord's; the tap's
+and the target's), not the sandbox's or the database server's. Runs are 11 s apart so each
+starts with a fresh rate-limit window. With ``--repeat N`` the two loaders alternate N times
+per database and the medians are compared. The machine's cores are shared by the sandbox,
+the loaders and the database server (and by anything else running).
 
     python bench/peer.py                   # 50,000 contacts, SQLite and PostgreSQL
     python bench/peer.py --records 2000 --targets sqlite
+    python bench/peer.py --repeat 3         # medians of 3 alternating runs each
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,6 +149,11 @@ def accord_bin() -> str:
     return str(here) if here.exists() else (shutil.which("accord") or "accord")
 
 
+def children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_accord(sandbox: str, db_url: str, tmp: Path) -> dict[str, Any]:
     accord_table(db_url)
     work = Path(tempfile.mkdtemp(dir=tmp))
@@ -155,17 +166,18 @@ def run_accord(sandbox: str, db_url: str, tmp: Path) -> dict[str, Any]:
                    "mappings": [{"left": "hs_object_id", "right": "hubspot_id"}]}],
     }
     (work / "accord.yaml").write_text(yaml.safe_dump(cfg))
-    before = counters(sandbox)
+    before, cpu0 = counters(sandbox), children_cpu()
     t0 = time.perf_counter()
     p = subprocess.run([accord_bin(), "sync", "-c", str(work / "accord.yaml"), "--json"], capture_output=True,
                        text=True, cwd=work)
     seconds = time.perf_counter() - t0
+    cpu = children_cpu() - cpu0
     if p.returncode != 0:
         raise RuntimeError(f"accord sync failed ({p.returncode}): {p.stderr[-2000:]}")
     calls = delta(before, counters(sandbox))
     res = json.loads(p.stdout)[0]
-    return {"seconds": round(seconds, 2), "api_calls": calls.get("total", 0), "calls_by_kind": calls,
-            "created": res["created"], "table": table_check(db_url, "email")}
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "api_calls": calls.get("total", 0),
+            "calls_by_kind": calls, "created": res["created"], "table": table_check(db_url, "email")}
 
 
 def run_tap(sandbox: str, db_url: str, kind: str, tmp: Path, tap_py: Path, target: list[str]) -> dict[str, Any]:
@@ -184,7 +196,7 @@ def run_tap(sandbox: str, db_url: str, kind: str, tmp: Path, tap_py: Path, targe
         tcfg = {"host": u.host, "port": u.port, "user": u.username, "password": u.password or "unused",
                 "dbname": u.database, "default_target_schema": "public"}
     (work / "target.json").write_text(json.dumps(tcfg))
-    before = counters(sandbox)
+    before, cpu0 = counters(sandbox), children_cpu()
     t0 = time.perf_counter()
     with open(work / "tap.log", "w") as tap_log, open(work / "target.log", "w") as target_log:
         tap = subprocess.Popen([str(tap_py), wrapper, sandbox, "--config", str(work / "tap.json"),
@@ -195,17 +207,18 @@ def run_tap(sandbox: str, db_url: str, kind: str, tmp: Path, tap_py: Path, targe
         tap.stdout.close()  # the target owns the pipe now: the tap sees EPIPE if the target dies
         tap_rc, target_rc = tap.wait(), tgt.wait()
     seconds = time.perf_counter() - t0
+    cpu = children_cpu() - cpu0
     if tap_rc or target_rc:
         raise RuntimeError(f"tap exited {tap_rc}, target {target_rc}; logs in {work}: "
                            f"{(work / 'tap.log').read_text()[-1500:]} {(work / 'target.log').read_text()[-1500:]}")
     calls = delta(before, counters(sandbox))
     backoffs = (work / "tap.log").read_text().count("Backing off")
-    return {"seconds": round(seconds, 2), "api_calls": calls.get("total", 0), "calls_by_kind": calls,
-            "tap_backoffs": backoffs, "table": table_check(db_url, "property_email")}
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "api_calls": calls.get("total", 0),
+            "calls_by_kind": calls, "tap_backoffs": backoffs, "table": table_check(db_url, "property_email")}
 
 
 # -- the benchmark ---------------------------------------------------------------------------------------
-def measure(records: int, targets: list[str]) -> dict[str, Any]:
+def measure(records: int, targets: list[str], repeat: int = 1) -> dict[str, Any]:
     tap_py = peer_python("tap", TAP)
     target_bins = {"sqlite": [str(tap_py), str(BENCH / "peer_target_sqlite.py")]}
     if "postgresql" in targets:
@@ -220,26 +233,38 @@ def measure(records: int, targets: list[str]) -> dict[str, Any]:
             tmp = Path(tmp_s)
             first = True
             for kind in targets:
-                pair: dict[str, Any] = {}
-                for who in ("accord", "peer"):
-                    if not first:
-                        time.sleep(RATE_WINDOW + 1)  # a fresh rate-limit window for every run
-                    first = False
-                    db_url = database(kind, tmp, pg, f"{who}_{kind}")
-                    load = os.getloadavg()[0]
-                    if who == "accord":
-                        pair[who] = run_accord(sandbox, db_url, tmp)
-                    else:
-                        pair[who] = run_tap(sandbox, db_url, kind, tmp, tap_py, target_bins[kind])
-                    pair[who]["load_average_before"] = round(load, 2)
-                    print(f"  {kind:<10} {who:<6} {pair[who]['seconds']:>7.2f} s  {pair[who]['api_calls']:>5} calls  "
-                          f"{pair[who]['table']}", file=sys.stderr, flush=True)
+                runs: dict[str, list[dict[str, Any]]] = {"accord": [], "peer": []}
+                for i in range(repeat):
+                    for who in ("accord", "peer"):
+                        if not first:
+                            time.sleep(RATE_WINDOW + 1)  # a fresh rate-limit window for every run
+                        first = False
+                        db_url = database(kind, tmp, pg, f"{who}_{kind}_{i}")
+                        load = os.getloadavg()[0]
+                        if who == "accord":
+                            r = run_accord(sandbox, db_url, tmp)
+                        else:
+                            r = run_tap(sandbox, db_url, kind, tmp, tap_py, target_bins[kind])
+                        r["load_average_before"] = round(load, 2)
+                        runs[who].append(r)
+                        print(f"  {kind:<10} {who:<6} {r['seconds']:>7.2f} s  cpu {r['cpu_seconds']:>6.2f} s  "
+                              f"{r['api_calls']:>5} calls  load {load:.1f}  {r['table']}", file=sys.stderr, flush=True)
+                pair: dict[str, Any] = {who: median_run(rs) for who, rs in runs.items()}
                 pair["time_ratio"] = round(pair["accord"]["seconds"] / pair["peer"]["seconds"], 3)
+                pair["cpu_ratio"] = round(pair["accord"]["cpu_seconds"] / pair["peer"]["cpu_seconds"], 3)
+                if repeat > 1:
+                    pair["all_runs"] = runs
                 out["runs"][kind] = pair
     finally:
         proc.terminate()
         proc.wait(timeout=10)
     return out
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median wall time, its CPU replaced by the median CPU."""
+    pick = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]
+    return {**pick, "cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in runs), 2), "of_runs": len(runs)}
 
 
 @contextmanager
@@ -256,7 +281,8 @@ def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ok = r["time_ratio"] <= 0.5
         out.append((f"peer: {n:,} contacts HubSpot → {kind}, Accord ÷ tap-hubspot wall time",
                     f"{a['seconds']:.1f} s ÷ {p['seconds']:.1f} s = {r['time_ratio']:.2f}", "≤ 0.5", "met" if ok else "NOT met"))
-        out.append((f"peer: {kind}, API calls Accord / tap-hubspot", f"{a['api_calls']:,} / {p['api_calls']:,}", "", ""))
+        out.append((f"peer: {kind}, CPU seconds / API calls, Accord vs tap-hubspot",
+                    f"{a['cpu_seconds']:.1f} / {a['api_calls']:,} vs {p['cpu_seconds']:.1f} / {p['api_calls']:,}", "", ""))
     return out
 
 
@@ -264,10 +290,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=50_000)
     ap.add_argument("--targets", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"])
+    ap.add_argument("--repeat", type=int, default=1, help="alternating runs per loader and database (medians)")
     ap.add_argument("--out", default=str(BENCH / "results.json"))
     ap.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
     args = ap.parse_args()
-    res = measure(args.records, args.targets)
+    res = measure(args.records, args.targets, args.repeat)
     for r in rows(res):
         print(f"{r[0]:<72} {r[1]:<28} {r[2]:<6} {r[3]}")
     if args.no_write:

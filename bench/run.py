@@ -13,7 +13,7 @@ wall time is measured next to Accord's, the rate-limit bound is fixed by the san
 The sections run replace theirs in bench/results.json; ``summary`` records the command, the
 machine, the load average before and after and the table.
 
-    python bench/run.py                          # everything, full sizes (~10 min)
+    python bench/run.py                          # everything, full sizes (~25 min)
     python bench/run.py --quick                  # small sizes, a minute or two
     python bench/run.py --sections peer latency  # some sections only
     python bench/run.py --engine-sizes 10000 100000 1000000 --records 50000 --edits 100
@@ -63,7 +63,7 @@ def argv_for(section: str, a: argparse.Namespace, out: str) -> list[str]:
     if section == "hubspot":
         return [*base, "--records", str(a.records)]
     if section == "peer":
-        return [*base, "--records", str(a.peer_records), "--targets", *a.peer_targets]
+        return [*base, "--records", str(a.peer_records), "--targets", *a.peer_targets, "--repeat", str(a.peer_repeat)]
     return [*base, "--edits", str(a.edits), "--poll", str(a.poll)]
 
 
@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, help="HubSpot section: contacts (default 50,000; quick 2,000)")
     ap.add_argument("--peer-records", type=int, help="peer section: contacts (default 50,000; quick 2,000)")
     ap.add_argument("--peer-targets", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"])
+    ap.add_argument("--peer-repeat", type=int, help="peer section: alternating runs per loader, medians (default 3; quick 1)")
     ap.add_argument("--edits", type=int, help="latency section: edits per mode (default 100; quick 10)")
     ap.add_argument("--poll", type=float, default=1.0, help="latency section: poll interval, seconds")
     ap.add_argument("--out", default=str(BENCH / "results.json"))
@@ -92,6 +93,7 @@ def main() -> None:
     a.records = a.records or (2_000 if a.quick else 50_000)
     a.peer_records = a.peer_records or (2_000 if a.quick else 50_000)
     a.edits = a.edits or (10 if a.quick else 100)
+    a.peer_repeat = a.peer_repeat or (1 if a.quick else 3)
 
     started = time.time()
     load_before = os.getloadavg()

@@ -6,7 +6,8 @@ section's threads and memory never weigh on the next):
 * ``engine``  - bench/engine.py: plan + apply with in-memory apps, records/s and peak RSS per size;
 * ``hubspot`` - bench/hubspot.py: initial sync against the HubSpot sandbox at its rate limit;
 * ``peer``    - bench/peer.py: HubSpot → SQLite/PostgreSQL, Accord against singer's tap-hubspot;
-* ``latency`` - bench/latency.py: webhook-to-write and poll-to-write through ``accord run``.
+* ``latency`` - bench/latency.py: webhook-to-write and poll-to-write through ``accord run``;
+* ``soak``    - bench/soak.py: the convergence fuzzer's random episodes under faults, violations found.
 
 Every figure and the figure it is compared with come from the same run of a section (the peer's
 wall time is measured next to Accord's, the rate-limit bound is fixed by the sandbox's settings).
@@ -36,13 +37,14 @@ from typing import Any
 import hubspot
 import latency
 import peer
+import soak
 from results_file import save_section
 
 import engine
 
 BENCH = Path(__file__).resolve().parent
-SECTIONS = ("engine", "hubspot", "peer", "latency")
-ROWS = {"engine": engine.rows, "hubspot": hubspot.rows, "peer": peer.rows, "latency": latency.rows}
+SECTIONS = ("engine", "hubspot", "peer", "latency", "soak")
+ROWS = {"engine": engine.rows, "hubspot": hubspot.rows, "peer": peer.rows, "latency": latency.rows, "soak": soak.rows}
 
 
 def machine() -> str:
@@ -64,6 +66,8 @@ def argv_for(section: str, a: argparse.Namespace, out: str) -> list[str]:
         return [*base, "--records", str(a.records)]
     if section == "peer":
         return [*base, "--records", str(a.peer_records), "--targets", *a.peer_targets, "--repeat", str(a.peer_repeat)]
+    if section == "soak":
+        return [*base, "--ops", str(a.soak_ops)]
     return [*base, "--edits", str(a.edits), "--poll", str(a.poll)]
 
 
@@ -87,6 +91,7 @@ def main() -> None:
     ap.add_argument("--peer-repeat", type=int, help="peer section: alternating runs per loader, medians (default 3; quick 1)")
     ap.add_argument("--edits", type=int, help="latency section: edits per mode (default 100; quick 10)")
     ap.add_argument("--poll", type=float, default=1.0, help="latency section: poll interval, seconds")
+    ap.add_argument("--soak-ops", type=int, help="soak section: operations (default 10,000; quick 1,000)")
     ap.add_argument("--out", default=str(BENCH / "results.json"))
     a = ap.parse_args()
     a.engine_sizes = a.engine_sizes or ([10_000] if a.quick else [10_000, 100_000, 1_000_000])
@@ -94,6 +99,7 @@ def main() -> None:
     a.peer_records = a.peer_records or (2_000 if a.quick else 50_000)
     a.edits = a.edits or (10 if a.quick else 100)
     a.peer_repeat = a.peer_repeat or (1 if a.quick else 3)
+    a.soak_ops = a.soak_ops or (1_000 if a.quick else 10_000)
 
     started = time.time()
     load_before = os.getloadavg()

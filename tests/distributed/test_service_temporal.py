@@ -121,3 +121,16 @@ async def test_api_run_now_and_record_resync_go_through_the_workflow(world: Worl
     assert body["kind"] == "records" and body["updated"]["left"] == 1
     hs_titles = {r["properties"].get("email"): r["properties"].get("jobtitle") for r in world.pair.hs.records("contacts")}
     assert hs_titles["s2@x.com"] == "Resynced"
+
+
+async def test_a_sync_created_through_the_api_is_run_by_the_workers(world: World) -> None:
+    """The service stores it in the index and starts its workflow; the worker reads it from there."""
+    world.pair.hs.user_create("companies", {"name": "Acme", "domain": "acme.com"})
+    res = await world.api.post("/api/syncs", json={  # type: ignore[attr-defined]
+        "name": "companies", "left": {"app": "hubspot", "object": "companies"},
+        "right": {"app": "salesforce", "object": "Account"}})
+    assert res.status_code == 201, res.text
+    await _until(lambda: (st := world.store.sync_state("companies")) is not None and st.initial_done)
+    assert [a["Name"] for a in world.pair.sf.records("Account")] == ["Acme"]
+    client = await Client.connect(world.address)
+    await handle_of(client, "companies", world.queue).terminate("test over")

@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio import activity
@@ -58,19 +60,46 @@ class _Beat:
         self.records += n
 
 
-@dataclass
 class WorkerContext:
-    """What one worker process shares between its activities: config, index, connectors, specs."""
+    """What one worker process shares between its activities: config, index, connectors, specs.
 
-    cfg: Config
-    session: Session = field(init=False)
-    specs: dict[str, SyncSpec] = field(default_factory=dict)
+    The config is accord.yaml plus the apps and syncs made through the service's API (stored
+    in the index; credentials opened with ``ACCORD_SECRET_KEY`` or the key file beside the
+    config, as ``accord run`` does), re-read at the start of every pass.
+    """
 
-    def __post_init__(self) -> None:
-        require_postgres(self.cfg)
-        self.session = Session(self.cfg)
-        for app in self.cfg.apps:
-            share_limits(self.session.store.engine, app, self.cfg.apps[app], self.session.connector(app))
+    def __init__(self, cfg: Config) -> None:
+        require_postgres(cfg)
+        self.file_cfg = cfg
+        self.session = Session(cfg)
+        self.specs: dict[str, SyncSpec] = {}
+        self.vault = self._vault(cfg)
+        self.cfg = cfg
+        self.refresh()
+
+    @staticmethod
+    def _vault(cfg: Config) -> Any:
+        from accord.vault import ENV, Vault, load_key
+
+        key_file = Path(cfg.source).resolve().parent / "accord.key"
+        if not os.environ.get(ENV) and not key_file.exists():
+            return None  # no key: credentials stored through the API cannot be opened (logged when met)
+        return Vault(load_key(key_file))
+
+    def refresh(self) -> None:
+        """Take up apps and syncs added, changed or removed through the service since the last look."""
+        from accord.service.managed import Registry
+
+        cfg = Registry(self.file_cfg, self.store, self.vault).current()
+        changed = {a for a in self.cfg.apps if a not in cfg.apps or self.cfg.apps[a] != cfg.apps[a]}
+        for a in changed:
+            self.session.connectors.pop(a, None)  # its HTTP client closes with the session's others
+        if cfg != self.cfg:
+            self.specs.clear()
+        self.cfg = self.session.cfg = cfg
+        for app in cfg.apps:
+            if app not in self.session.connectors:
+                share_limits(self.store.engine, app, cfg.apps[app], self.session.connector(app))
 
     @property
     def store(self) -> Store:
@@ -104,6 +133,8 @@ class SyncActivities:
     async def _runner(self, sync: str, *, fresh_spec: bool = False,
                       details: Any = None) -> AsyncIterator[tuple[SyncRunner, _Beat]]:
         """A runner for ``sync`` holding the sync's lease, with pair locks; heartbeats ``details`` meanwhile."""
+        if sync not in {s.name for s in self.ctx.cfg.syncs}:
+            self.ctx.refresh()  # made through the service's API since this worker last looked
         if sync not in {s.name for s in self.ctx.cfg.syncs}:
             raise ApplicationError(f"no sync named {sync!r} in {self.ctx.cfg.source}", type="ConfigError",
                                    non_retryable=True)
@@ -142,6 +173,7 @@ class SyncActivities:
     @activity.defn(name="begin_pass")
     async def begin_pass(self, job: BeginPass) -> PassPlan:
         """A scan (initial, full, or after a config change) or an incremental pass? Starts a scan's run."""
+        self.ctx.refresh()
         store = self.ctx.store
         state = store.sync_state(job.sync)
         if state is not None and not state.enabled:

@@ -292,11 +292,13 @@ def webhook_router() -> APIRouter:
             raise HTTPException(401, "bad or stale signature")
         try:
             events = json.loads(body)
-            if not isinstance(events, list):
-                raise ValueError("not a list")
-        except ValueError as e:
+            # HubSpot sends a list of event objects; eventIds are numbers (stored up to 200 characters)
+            if not isinstance(events, list) or not all(
+                    isinstance(ev, dict) and len(str(ev.get("eventId", ""))) <= 200 for ev in events):
+                raise ValueError("not a list of events")
+        except (ValueError, RecursionError) as e:  # RecursionError: nested deeper than the parser goes
             svc.metrics.webhooks.labels(app, "malformed").inc()
-            raise HTTPException(400, "the body must be a JSON list of events") from e
+            raise HTTPException(400, "the body must be a JSON list of event objects") from e
         # eventIds are remembered in the index, so a replay is refused across restarts too
         event_ids = [str(ev["eventId"]) for ev in events if isinstance(ev, dict) and ev.get("eventId") is not None]
         fresh = svc.store.claim_events(app, event_ids)

@@ -7,7 +7,8 @@ section's threads and memory never weigh on the next):
 * ``hubspot`` - bench/hubspot.py: initial sync against the HubSpot sandbox at its rate limit;
 * ``peer``    - bench/peer.py: HubSpot → SQLite/PostgreSQL, Accord against singer's tap-hubspot;
 * ``latency`` - bench/latency.py: webhook-to-write and poll-to-write through ``accord run``;
-* ``soak``    - bench/soak.py: the convergence fuzzer's random episodes under faults, violations found.
+* ``soak``    - bench/soak.py: the convergence fuzzer's random episodes under faults, violations found;
+* ``scale``   - bench/scale.py: distributed mode, 1, 2 and 4 workers on 4 independent syncs (Temporal).
 
 Every figure and the figure it is compared with come from the same run of a section (the peer's
 wall time is measured next to Accord's, the rate-limit bound is fixed by the sandbox's settings).
@@ -37,14 +38,16 @@ from typing import Any
 import hubspot
 import latency
 import peer
+import scale
 import soak
 from results_file import save_section
 
 import engine
 
 BENCH = Path(__file__).resolve().parent
-SECTIONS = ("engine", "hubspot", "peer", "latency", "soak")
-ROWS = {"engine": engine.rows, "hubspot": hubspot.rows, "peer": peer.rows, "latency": latency.rows, "soak": soak.rows}
+SECTIONS = ("engine", "hubspot", "peer", "latency", "soak", "scale")
+ROWS = {"engine": engine.rows, "hubspot": hubspot.rows, "peer": peer.rows, "latency": latency.rows, "soak": soak.rows,
+        "scale": scale.rows}
 
 
 def machine() -> str:
@@ -68,6 +71,8 @@ def argv_for(section: str, a: argparse.Namespace, out: str) -> list[str]:
         return [*base, "--records", str(a.peer_records), "--targets", *a.peer_targets, "--repeat", str(a.peer_repeat)]
     if section == "soak":
         return [*base, "--ops", str(a.soak_ops)]
+    if section == "scale":
+        return [*base, "--records", str(a.scale_records)]
     return [*base, "--edits", str(a.edits), "--poll", str(a.poll)]
 
 
@@ -92,6 +97,7 @@ def main() -> None:
     ap.add_argument("--edits", type=int, help="latency section: edits per mode (default 100; quick 10)")
     ap.add_argument("--poll", type=float, default=1.0, help="latency section: poll interval, seconds")
     ap.add_argument("--soak-ops", type=int, help="soak section: operations (default 10,000; quick 1,000)")
+    ap.add_argument("--scale-records", type=int, help="scale section: people per sync (default 5,000; quick 1,000)")
     ap.add_argument("--out", default=str(BENCH / "results.json"))
     a = ap.parse_args()
     a.engine_sizes = a.engine_sizes or ([10_000] if a.quick else [10_000, 100_000, 1_000_000])
@@ -100,6 +106,7 @@ def main() -> None:
     a.edits = a.edits or (10 if a.quick else 100)
     a.peer_repeat = a.peer_repeat or (1 if a.quick else 3)
     a.soak_ops = a.soak_ops or (1_000 if a.quick else 10_000)
+    a.scale_records = a.scale_records or (1_000 if a.quick else 5_000)
 
     started = time.time()
     load_before = os.getloadavg()

@@ -13,7 +13,7 @@ so the four syncs spread over the workers. Everything — sandboxes, PostgreSQL,
 the workers — shares the machine's cores, which bounds the scaling (see the printed note).
 
     python bench/scale.py                    # 5,000 people per sync
-    python bench/scale.py --records 1000     # a quick check
+    python bench/scale.py --records 1000     # a quick check (bench/run.py --quick)
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 from results_file import save_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,9 +74,9 @@ def stop(procs: list[subprocess.Popen[str]]) -> None:
 
 async def one_run(workers: int, records: int, address: str, pg_server: str, tmp: Path) -> dict[str, Any]:
     from cluster import Cluster
-    from pg import create_database
 
     from accord.index import Store
+    from pg import create_database
 
     procs, pair_apps = start_pairs(records)
     try:
@@ -95,10 +96,17 @@ async def one_run(workers: int, records: int, address: str, pg_server: str, tmp:
                 c.start_worker(concurrency=max(1, SYNCS // workers))
             client = await c.client()
             store = Store(state)
+            machine0 = _busy()
+            before = {p.pid: _cpu(p.pid) for p in [*c.workers, *procs]}
+            temporal = [x.pid for x in psutil.Process().children(recursive=True) if "temporal" in x.name()]
+            before.update({t: _cpu(t) for t in temporal})
             t0 = time.monotonic()
             await c.start_syncs(client, interval=3600, heartbeat_timeout=30, step_seconds=10)
             await c.wait_for(store, [s["name"] for s in syncs], timeout=1800)
             wall = time.monotonic() - t0
+            spent = {pid: _cpu(pid) - t for pid, t in before.items()}
+            cpu = {"workers": sum(spent[p.pid] for p in c.workers), "sandboxes": sum(spent[p.pid] for p in procs),
+                   "temporal": sum(spent[t] for t in temporal), "machine": _busy() - machine0}
             read = 0
             for s in syncs:
                 run = store.runs(s["name"], limit=1)[0]
@@ -110,13 +118,33 @@ async def one_run(workers: int, records: int, address: str, pg_server: str, tmp:
             c.stop()
     finally:
         stop(procs)
+    # where the cores went: the workers, the sandboxes (the apps' side), Temporal, and the rest
+    # (PostgreSQL, and whatever else runs on the machine), as a share of cores × wall time
+    capacity = wall * (os.cpu_count() or 1)
+    share = {k: round(v / capacity, 2) for k, v in cpu.items()}
+    share["other"] = round(max(0.0, share["machine"] - share["workers"] - share["sandboxes"] - share["temporal"]), 2)
     return {"workers": workers, "wall_seconds": round(wall, 1), "records_read": read,
-            "records_per_second": round(read / wall)}
+            "records_per_second": round(read / wall), "cpu_share": share}
+
+
+def _cpu(pid: int) -> float:
+    try:
+        t = psutil.Process(pid).cpu_times()
+        return float(t.user + t.system)
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
+def _busy() -> float:
+    """CPU seconds the whole machine has been busy (all cores)."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
 
 
 async def main(records: int, counts: list[int]) -> dict[str, Any]:
-    from pg import postgres_server
     from temporal_server import temporal_dev_server
+
+    from pg import postgres_server
 
     out: list[dict[str, Any]] = []
     with postgres_server() as pg, temporal_dev_server() as address, tempfile.TemporaryDirectory() as tmp:
@@ -133,12 +161,20 @@ async def main(records: int, counts: list[int]) -> dict[str, Any]:
             "python": platform.python_version(), "machine": platform.machine()}
 
 
+def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Summary rows (figure, value, target, verdict) for bench/run.py's table."""
+    n, p = section["syncs"], section["people_per_sync"]
+    return [(f"distributed: {r['workers']} worker(s), {n} syncs × {p:,} people, records read/s (× 1 worker)",
+             f"{r['records_per_second']:,} (× {r['ratio_to_1_worker']})", "", "") for r in section["runs"]]
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", type=int, default=5000, help="people per sync")
     ap.add_argument("--workers", default="1,2,4", help="worker counts to run")
     ap.add_argument("--serve-pair", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--no-save", action="store_true", help="do not write bench/results.json")
+    ap.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    ap.add_argument("--no-save", action="store_true", help="print only; leave the results file alone")
     args = ap.parse_args()
     if args.serve_pair is not None:
         serve_pair(args.records, f"p{args.serve_pair}-")
@@ -146,6 +182,7 @@ if __name__ == "__main__":
     result = asyncio.run(main(args.records, [int(x) for x in args.workers.split(",")]))
     print(f"cores: {result['cores']} — sandboxes, PostgreSQL, Temporal and the workers all share them")
     for r in result["runs"]:
-        print(f"  {r['workers']} worker(s): {r['records_per_second']:>6} records/s  × {r['ratio_to_1_worker']}")
+        print(f"  {r['workers']} worker(s): {r['records_per_second']:>6} records/s  × {r['ratio_to_1_worker']}  "
+              f"cores busy: {r['cpu_share']}")
     if not args.no_save:
-        save_section(Path(__file__).with_name("results.json"), "scale", result)
+        save_section(args.out, "scale", result)

@@ -216,8 +216,9 @@ class SyncActivities:
                 activity.heartbeat(beat.details)
 
             deadline = time.monotonic() + job.step_seconds
-            await runner.scan_steps(state, stop=lambda: time.monotonic() >= deadline, checkpoint=checkpoint,
-                                    single_phase=True)
+            # a step also ends at the next page when the worker is shutting down (SIGTERM)
+            await runner.scan_steps(state, stop=lambda: time.monotonic() >= deadline or activity.is_worker_shutdown(),
+                                    checkpoint=checkpoint, single_phase=True)
             return ScanProgress(progress.run_id, progress.kind, state.as_dict(), runner.counters.as_dict())
 
     @activity.defn(name="finish_scan")

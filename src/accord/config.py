@@ -245,6 +245,18 @@ class Config(_Strict):
     syncs: list[SyncConfig] = Field(default_factory=list)
     source: str = Field(default="accord.yaml", exclude=True)
 
+    @field_validator("state")
+    @classmethod
+    def _database_url(cls, v: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(v).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError) as e:
+            raise ValueError(f"not a database URL SQLAlchemy can use ({e}); e.g. sqlite:///accord.db") from None
+        return v
+
     def sync(self, name: str) -> SyncConfig:
         for s in self.syncs:
             if s.name == name:
@@ -294,6 +306,24 @@ def _expand(node: Any, path: str, env: dict[str, str], issues: list[ConfigIssue]
     return node
 
 
+_MAX_NODES, _MAX_DEPTH = 100_000, 50
+
+
+def _small(doc: Any) -> bool:
+    """Guard against alias bombs and absurd nesting: walks at most _MAX_NODES values."""
+    stack, seen = [(doc, 0)], 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if seen > _MAX_NODES or depth > _MAX_DEPTH:
+            return False
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return True
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -323,6 +353,9 @@ def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None
     issues: list[ConfigIssue] = []
     if not isinstance(raw, dict):
         raise ConfigError(file, [ConfigIssue("", "the file must be a mapping with 'apps' and 'syncs'")])
+    if not _small(raw):
+        raise ConfigError(file, [ConfigIssue("", f"too large: more than {_MAX_NODES:,} values or {_MAX_DEPTH} levels "
+                                                 "once YAML aliases are expanded")])
     raw = _expand(raw, "", dict(os.environ) if env is None else env, issues)
     apps_raw = raw.get("apps")
     apps: dict[str, Any] = {}
@@ -365,10 +398,14 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
         text = p.read_text()
     except OSError as e:
         raise ConfigError(str(path), [ConfigIssue("", f"cannot read: {e.strerror}")]) from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(str(path), [ConfigIssue("", f"not UTF-8 text: {e.reason} at byte {e.start}")]) from e
     try:
         raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(str(path), [ConfigIssue("", f"not valid YAML: {e}")]) from e
+    # the constructors raise ValueError for impossible dates; the parser recurses per nesting level
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as e:
+        msg = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+        raise ConfigError(str(path), [ConfigIssue("", f"not valid YAML: {msg}")]) from e
     return parse_config(raw, str(path), env)
 
 

@@ -220,7 +220,9 @@ class SyncRunner:
     ) -> None:
         self.cfg = cfg
         self.associations = list(associations)
-        self._touched: set[str] = set()  # links planned in this pass (for association sync)
+        # links planned in an incremental pass, for its association sync; None otherwise (a scan
+        # pass associates every linked pair, and collecting its ids would grow with the index)
+        self._touched: set[str] | None = None
         self.store = store
         self.conn = {L: left, R: right}
         self.obj = {L: cfg.left.object, R: cfg.right.object}
@@ -306,8 +308,12 @@ class SyncRunner:
 
     async def _incremental_then_associate(self) -> None:
         self._touched = set()
-        await self._incremental_pass()
-        await self._associate(self._touched)
+        try:
+            await self._incremental_pass()
+            touched = self._touched
+        finally:
+            self._touched = None
+        await self._associate(touched)
 
     async def _associate(self, only: set[str] | None) -> None:
         """Associations of the pairs of this pass (``None``: every linked pair, after a scan)."""
@@ -862,7 +868,8 @@ class SyncRunner:
         updates: dict[Side, list[_Item]] = {L: [], R: []}
         archives: dict[Side, list[_Item]] = {L: [], R: []}
         writing: list[_Item] = []
-        self._touched.update(it.link.id for it in items)
+        if self._touched is not None:
+            self._touched.update(it.link.id for it in items)
         for it in items:
             link, plan = it.link, it.plan
             link.snapshot = None  # only needed until the pair is planned: keeps index rows small

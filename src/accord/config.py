@@ -325,6 +325,8 @@ def _small(doc: Any) -> bool:
 
 
 def _join(path: str, key: str) -> str:
+    if not key or not key.isprintable() or any(c in key for c in " .[]'\""):
+        return f"{path}[{key!r}]"  # quoted: a key can't break the path or the error's line
     return f"{path}.{key}" if path else key
 
 
@@ -335,16 +337,34 @@ def _loc_path(loc: Sequence[int | str], prefix: str = "") -> str:
     return path
 
 
-def _pydantic_issues(err: ValidationError, prefix: str, skip_tags: bool = False) -> list[ConfigIssue]:
-    out = []
+def _input_loc(loc: Sequence[int | str], data: Any) -> list[int | str]:
+    """The parts of a pydantic error location that are keys or indexes of the document: union
+    members add tags (``list[union[str,MatchKey]]``, ``literal['none']``) that are not."""
+    out: list[int | str] = []
+    node = data
+    for part in loc:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]
+            out.append(part)
+    return out
+
+
+def _pydantic_issues(err: ValidationError, prefix: str, skip_tags: bool = False, data: Any = None) -> list[ConfigIssue]:
+    out: list[ConfigIssue] = []
     for e in err.errors():
         loc = list(e["loc"])
         if skip_tags:
             loc = [p for p in loc if p not in _APP_TYPES]
+        if data is not None:
+            loc = _input_loc(loc, data)
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
-        out.append(ConfigIssue(_loc_path(loc, prefix), msg))
+        issue = ConfigIssue(_loc_path(loc, prefix), msg)
+        if issue not in out:
+            out.append(issue)
     return out
 
 
@@ -375,12 +395,12 @@ def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None
             try:
                 apps[name] = model.model_validate(body)
             except ValidationError as e:
-                issues.extend(_pydantic_issues(e, path))
+                issues.extend(_pydantic_issues(e, path, data=body))
     rest = {k: v for k, v in raw.items() if k != "apps"}
     try:
         cfg = Config.model_validate({**rest, "apps": apps, "source": file}) if not issues else None
     except ValidationError as e:
-        issues.extend(_pydantic_issues(e, "", skip_tags=True))
+        issues.extend(_pydantic_issues(e, "", skip_tags=True, data={**rest, "apps": apps}))
         cfg = None
     if cfg is not None:
         issues.extend(semantic_issues(cfg))
@@ -404,7 +424,13 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
         raw = yaml.safe_load(text)
     # the constructors raise ValueError for impossible dates; the parser recurses per nesting level
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as e:
-        msg = "nested too deeply" if isinstance(e, RecursionError) else str(e)
+        mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", None)
+        if isinstance(e, RecursionError):
+            msg = "nested too deeply"
+        elif mark is not None and problem:  # one line: where, and what
+            msg = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+        else:
+            msg = " ".join(str(e).split())
         raise ConfigError(str(path), [ConfigIssue("", f"not valid YAML: {msg}")]) from e
     return parse_config(raw, str(path), env)
 

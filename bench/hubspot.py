@@ -29,6 +29,7 @@ import json
 import math
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -157,6 +158,8 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if not args.serve:  # terminated: still stop both sandbox processes (the finally in run())
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.serve:
         serve(args.serve, args.records)
         return

@@ -37,6 +37,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -294,6 +295,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(BENCH / "results.json"))
     ap.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
     args = ap.parse_args()
+    # a terminated benchmark still stops its sandbox and PostgreSQL server (the finally blocks)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     res = measure(args.records, args.targets, args.repeat)
     for r in rows(res):
         print(f"{r[0]:<72} {r[1]:<28} {r[2]:<6} {r[3]}")

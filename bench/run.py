@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -108,6 +109,7 @@ def main() -> None:
     a.soak_ops = a.soak_ops or (1_000 if a.quick else 10_000)
     a.scale_records = a.scale_records or (1_000 if a.quick else 5_000)
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.time()
     load_before = os.getloadavg()
     sections: dict[str, Any] = {}
@@ -118,7 +120,13 @@ def main() -> None:
             cmd = argv_for(name, a, out)
             print(f"== {name}: {shlex.join(cmd[1:])}", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
-            rc = subprocess.run(cmd, cwd=BENCH).returncode
+            child = subprocess.Popen(cmd, cwd=BENCH)
+            try:
+                rc = child.wait()
+            except BaseException:  # terminated or interrupted: so are the section's sandboxes and servers
+                child.terminate()
+                child.wait()
+                raise
             if rc or not Path(out).exists():
                 print(f"== {name} FAILED (exit {rc})", file=sys.stderr, flush=True)
                 failed.append(name)

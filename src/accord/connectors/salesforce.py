@@ -60,6 +60,7 @@ from accord.model import (
     UnreachableError,
     Value,
     WriteError,
+    WriteOutcomeUnknown,
     WriteResult,
 )
 
@@ -318,8 +319,8 @@ class SalesforceConnector(Connector):
                 error = TransientError(f"{self.name}: {type(e).__name__} calling Salesforce")
             except httpx.TransportError as e:  # read time-out, reset: the call may have been carried out
                 error = TransientError(f"{self.name}: {type(e).__name__} calling Salesforce")
-                if not idempotent:
-                    raise error from e
+                if not idempotent:  # the runner looks the records up before sending any again
+                    raise WriteOutcomeUnknown(f"{error}; it may have been carried out") from e
             else:
                 self._note(resp)
                 code, message = _first(resp) if resp.status_code >= 400 else ("", "")
@@ -333,6 +334,8 @@ class SalesforceConnector(Connector):
                 elif resp.status_code >= 500:
                     retry_after = _retry_after(resp)
                     error = TransientError(f"{self.name}: HTTP {resp.status_code} {code}: {message}")
+                    if not idempotent:  # a create may have happened (in part): not resent blindly
+                        raise WriteOutcomeUnknown(f"{error}; it may have been carried out")
                 else:
                     return resp
             finally:

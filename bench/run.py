@@ -73,7 +73,7 @@ def argv_for(section: str, a: argparse.Namespace, out: str) -> list[str]:
     if section == "soak":
         return [*base, "--ops", str(a.soak_ops)]
     if section == "scale":
-        return [*base, "--records", str(a.scale_records)]
+        return [*base, "--records", str(a.scale_records), "--repeat", "1" if a.quick else "3"]
     return [*base, "--edits", str(a.edits), "--poll", str(a.poll)]
 
 

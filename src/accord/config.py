@@ -383,7 +383,7 @@ def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None
         issues.append(ConfigIssue("apps", "at least one app is required"))
     else:
         for name, body in apps_raw.items():
-            path = f"apps.{name}"
+            path = _join("apps", str(name))
             if not isinstance(body, dict):
                 issues.append(ConfigIssue(path, "must be a mapping"))
                 continue
@@ -495,10 +495,10 @@ def _mapping_issues(cfg: Config, s: SyncConfig, p: str) -> list[ConfigIssue]:
                     issues.append(ConfigIssue(f"{mp}.rule", f"{d.left} ↔ {d.right} is required and cannot be turned off"))
         for k in s.constants.to_left:
             if k == m.left and m.direction != "left-to-right" and s.direction != "left-to-right":
-                issues.append(ConfigIssue(f"{p}.constants.to_left.{k}", f"field {k!r} is both mapped and a constant"))
+                issues.append(ConfigIssue(_join(f"{p}.constants.to_left", k), f"field {k!r} is both mapped and a constant"))
         for k in s.constants.to_right:
             if k == m.right and m.direction != "right-to-left" and s.direction != "right-to-left":
-                issues.append(ConfigIssue(f"{p}.constants.to_right.{k}", f"field {k!r} is both mapped and a constant"))
+                issues.append(ConfigIssue(_join(f"{p}.constants.to_right", k), f"field {k!r} is both mapped and a constant"))
     if not s.defaults:
         for d in required:
             if not any(m.left == d.left and m.right == d.right for m in s.mappings):

@@ -477,15 +477,18 @@ class SyncRunner:
         Their intents (``pending``) were committed before the create; the record may or may
         not exist in the target app now. Each source record is read again and synced as a
         change, which looks the target app up by match key first (linking a create that did
-        happen) and creates the record only if it is not there.
+        happen) and creates the record only if it is not there. Pairs with other writes in
+        flight (updates, archives) are synced as a change of their left record, which reads
+        both sides and settles what landed.
         """
         self.pass_id = state.pass_id
         await self._load_members()
-        cond = and_(links_t.c.pending.is_not(None), links_t.c.handled == state.pass_id)
+        cond = and_(or_(links_t.c.pending.is_not(None), links_t.c.in_flight.is_not(None)),
+                    links_t.c.handled == state.pass_id)
         for chunk in self.store.iter_links(self.cfg.name, cond, chunk=100):
-            for target in (L, R):
-                src = target.other
-                ids = [str(lk.id_of(src)) for lk in chunk if lk.pending == target.value and lk.id_of(src)]
+            for src in (L, R):
+                ids = [str(lk.id_of(src)) for lk in chunk if lk.id_of(src) and (
+                    lk.pending == src.other.value or (lk.pending is None and (src is L or lk.left_id is None)))]
                 if ids:
                     recs = await self.conn[src].read(self.obj[src], ids, self._spec().fields(src))
                     await self._process_changed(src, [r for r in recs if not r.archived], force=True)
@@ -646,8 +649,9 @@ class SyncRunner:
         paired = self._pair(R, records, w)
         items = []
         for rec, link, dup_of in paired:
-            if link.right_id == rec.id and link.right_seen == p and link.handled == p and link.id not in w.new:
-                continue  # handled earlier in this pass (a resumed step re-reads its last pages)
+            if (link.right_id == rec.id and link.right_seen == p and link.handled == p and link.id not in w.new
+                    and link.pending is None and link.in_flight is None):
+                continue  # done earlier in this pass (a resumed step re-reads its last pages)
             link.right_seen, link.handled = p, p
             if dup_of is not None:
                 continue
@@ -872,7 +876,8 @@ class SyncRunner:
             self._touched.update(it.link.id for it in items)
         for it in items:
             link, plan = it.link, it.plan
-            link.snapshot = None  # only needed until the pair is planned: keeps index rows small
+            if not plan.writes:
+                link.snapshot = None  # only needed until the pair is planned: keeps index rows small
             if not plan.writes or link.id in w.new:
                 w.touch(link)
             if plan.deleted is not None:
@@ -926,6 +931,9 @@ class SyncRunner:
                         self._fail(it, s, res, failed)
         for it in writing:
             link, plan = it.link, it.plan
+            # kept through the save before the writes: a scan step resumed after a crash
+            # replans the pair from it (and settles what landed)
+            link.snapshot = None
             w.touch(link)
             if link.id in failed:
                 # Per mapping, writes to the sides that succeeded are synced (both bases move)

@@ -158,6 +158,29 @@ async def test_a_step_that_crashes_after_sending_creates_is_resumed_without_dupl
     assert len(emails) == len(set(emails))
 
 
+async def test_a_step_that_crashes_while_updating_matched_pairs_is_resumed_to_the_same_end_state() -> None:
+    """Phase 2 on the pages of people in both apps: the winner's values go to the other side.
+    The worker dies after the left updates landed and in the middle of the right ones."""
+    w = World()
+    last_right_only = list(w.right.objects["contacts"].records)[24]  # then come the 15 people in both
+    state = (await w.begin()).as_dict()
+    while not (state["phase"] == "right" and state["cursor"] == last_right_only):
+        state = await w.step(state)
+    checkpoint = dict(state)
+    w.right.fail_after_writes = w.right.writes + 2
+    with pytest.raises(TransientError):
+        await w.step(state)
+    w.right.fail_after_writes = None
+    r = w.runner()
+    await r.prepare()
+    await r.recover_in_flight(ScanState.from_dict(checkpoint))
+    state = checkpoint
+    while state["phase"] != "done":
+        state = await w.step(state, pages=2)
+    await w.finish(state)
+    assert end_state(w.left, w.right, w.store) == await embedded()
+
+
 async def test_an_empty_right_app_filled_during_phase_1_survives_a_crash() -> None:
     w = World(empty_right=True)
     state = (await w.begin()).as_dict()

@@ -177,6 +177,7 @@ class SqlConnector(Connector):
         self._meta = MetaData()
         self._reflected: dict[str, Table] = {}
         self._installed: set[str] = set()
+        self._col_types: dict[str, dict[str, FieldType]] = {}
         self._pruned_at: dict[str, float] = {}
 
     def _table(self, object: str) -> Table:
@@ -191,8 +192,8 @@ class SqlConnector(Connector):
         return t.c[self.deleted_column] if self.deleted_column and self.deleted_column in t.c else None
 
     def _record(self, t: Table, row: Any, fields: Sequence[str] | None, updated: Value = None) -> Record:
-        m = row._mapping
-        props = {f: _canonical(m[f]) for f in (t.c.keys() if fields is None else fields) if f in m}
+        m = dict(zip(row._fields, row, strict=True))  # a plain dict: RowMapping look-ups cost more
+        props = {f: _canonical(m[f]) for f in (m if fields is None else fields) if f in m}
         upd = m.get(self.updated_column)
         deleted = self._deleted(t)
         return Record(str(m[self.id_column]), props, _canonical(upd) if upd is not None else updated,
@@ -421,14 +422,22 @@ class SqlConnector(Connector):
         return [self._record(t, r, fields) for r in await self._run(self._fetch, q)]
 
     # -- writing ------------------------------------------------------------------------------------
-    def _values(self, t: Table, props: Mapping[str, Value]) -> dict[str, Any]:
+    def _types(self, t: Table) -> dict[str, FieldType]:
+        types = self._col_types.get(t.name)
+        if types is None:
+            types = self._col_types[t.name] = {c.name: _field_type(c.type) for c in t.c}
+        return types
+
+    def _values(self, t: Table, props: Mapping[str, Value], now: dt.datetime | None = None) -> dict[str, Any]:
+        types = self._types(t)
         out: dict[str, Any] = {}
         for k, v in props.items():
-            if k not in t.c:
+            ftype = types.get(k)
+            if ftype is None:
                 raise KeyError(k)
-            out[k] = _to_db(_field_type(t.c[k].type), v)
-        if self.updated_column in t.c:
-            out[self.updated_column] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            out[k] = _to_db(ftype, v)
+        if self.updated_column in types:
+            out[self.updated_column] = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
         return out
 
     @staticmethod
@@ -483,9 +492,10 @@ class SqlConnector(Connector):
     def _create(self, c: Any, t: Table, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
         out: list[WriteResult | None] = [None] * len(items)
         groups: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         for i, item in enumerate(items):
             try:
-                values = self._values(t, item)
+                values = self._values(t, item, now)
             except KeyError as e:
                 out[i] = self._failure(e)
                 continue

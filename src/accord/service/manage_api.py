@@ -6,10 +6,11 @@ stays their source of truth. Credentials never come back out: app settings are r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Response
-from fastapi.responses import JSONResponse
 
 from accord import redact
 from accord.config import ConfigError
@@ -18,9 +19,17 @@ from accord.service.app import Svc, require_token, sync_json
 from accord.service.managed import redact_app
 
 
-def config_error(e: ConfigError) -> JSONResponse:
-    return JSONResponse({"detail": [{"path": i.path, "message": redact.scrub(i.message)} for i in e.issues]},
-                        status_code=422)
+@contextmanager
+def refusals(what: str, name: str | None = None) -> Iterator[None]:
+    """The HTTP answer to each way a change can be refused: 404 unknown, 409 conflict, 422 invalid."""
+    try:
+        yield
+    except KeyError as e:
+        raise HTTPException(404, f"no {what} named {name!r}") from e
+    except manage.Conflict as e:
+        raise HTTPException(409, str(e)) from e
+    except ConfigError as e:
+        raise HTTPException(422, [{"path": i.path, "message": redact.scrub(i.message)} for i in e.issues]) from e
 
 
 def manage_router() -> APIRouter:
@@ -31,24 +40,16 @@ def manage_router() -> APIRouter:
         return [{"name": n, "source": svc.registry.source_of_app(n), "objects": manage.known_objects(a.type),
                  "config": redact_app(a)} for n, a in svc.cfg.apps.items()]
 
-    @r.put("/apps/{name}", summary="Add or replace an app; its credentials are stored encrypted", response_model=None)
-    async def put_app(name: str, svc: Svc, body: Any = Body(...)) -> dict[str, Any] | JSONResponse:
-        try:
+    @r.put("/apps/{name}", summary="Add or replace an app; its credentials are stored encrypted")
+    async def put_app(name: str, svc: Svc, body: Any = Body(...)) -> dict[str, Any]:
+        with refusals("app", name):
             await manage.save_app(svc, name, body)
-        except ConfigError as e:
-            return config_error(e)
-        except manage.Conflict as e:
-            raise HTTPException(409, str(e)) from e
         return {"name": name, "source": "api", "config": redact_app(svc.cfg.apps[name])}
 
     @r.delete("/apps/{name}", status_code=204, summary="Remove an app made through the API (no sync may use it)")
     async def delete_app(name: str, svc: Svc) -> Response:
-        try:
+        with refusals("app", name):
             await manage.delete_app(svc, name)
-        except KeyError as e:
-            raise HTTPException(404, f"no app named {name!r}") from e
-        except manage.Conflict as e:
-            raise HTTPException(409, str(e)) from e
         return Response(status_code=204)
 
     @r.get("/apps/{name}/objects/{obj}/fields", summary="The fields of one object of an app")
@@ -58,7 +59,7 @@ def manage_router() -> APIRouter:
         try:
             return manage.fields_json(await manage.describe(svc, name, obj))
         except Exception as e:
-            raise HTTPException(502, f"cannot read {obj} of {name}: {type(e).__name__}: {e}") from e
+            raise HTTPException(502, redact.scrub(f"cannot read {obj} of {name}: {type(e).__name__}: {e}")) from e
 
     @r.get("/syncs/{name}/config", summary="A sync's settings, as stored")
     def get_config(name: str, svc: Svc) -> dict[str, Any]:
@@ -66,34 +67,22 @@ def manage_router() -> APIRouter:
             raise HTTPException(404, f"no sync named {name!r}")
         return svc.cfg.sync(name).model_dump(mode="json", exclude_none=True)
 
-    @r.post("/syncs", status_code=201, summary="Create a sync; its initial sync starts right away", response_model=None)
-    async def create_sync(svc: Svc, body: Any = Body(...)) -> dict[str, Any] | JSONResponse:
-        try:
+    @r.post("/syncs", status_code=201, summary="Create a sync; its initial sync starts right away")
+    async def create_sync(svc: Svc, body: Any = Body(...)) -> dict[str, Any]:
+        with refusals("sync"):
             s = await manage.save_sync(svc, body)
-        except ConfigError as e:
-            return config_error(e)
         return sync_json(svc, s.name)
 
-    @r.put("/syncs/{name}", summary="Replace a sync's settings; saving restarts its initial sync", response_model=None)
-    async def update_sync(name: str, svc: Svc, body: Any = Body(...)) -> dict[str, Any] | JSONResponse:
-        try:
+    @r.put("/syncs/{name}", summary="Replace a sync's settings; saving restarts its initial sync")
+    async def update_sync(name: str, svc: Svc, body: Any = Body(...)) -> dict[str, Any]:
+        with refusals("sync", name):
             await manage.save_sync(svc, body, replacing=name)
-        except KeyError as e:
-            raise HTTPException(404, f"no sync named {name!r}") from e
-        except manage.Conflict as e:
-            raise HTTPException(409, str(e)) from e
-        except ConfigError as e:
-            return config_error(e)
         return sync_json(svc, name)
 
     @r.delete("/syncs/{name}", status_code=204, summary="Delete a sync and its index (records stay in both apps)")
     async def delete_sync(name: str, svc: Svc) -> Response:
-        try:
+        with refusals("sync", name):
             await manage.delete_sync(svc, name)
-        except KeyError as e:
-            raise HTTPException(404, f"no sync named {name!r}") from e
-        except manage.Conflict as e:
-            raise HTTPException(409, str(e)) from e
         return Response(status_code=204)
 
     return r

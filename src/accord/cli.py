@@ -21,6 +21,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich import box
 from rich.table import Table
 
 from accord.config import Config, ConfigError, load_config
@@ -119,10 +120,11 @@ def progress_bar(enabled: bool) -> Iterator[RichProgress | None]:
 
 
 def summary_table(results: list[PassResult], store: Store) -> Table:
-    t = Table(title="Sync summary")
-    for col in ("sync", "pass", "syncing", "failing", "excluded", "created L/R", "updated L/R", "conflicts",
-                "associated L/R"):
-        t.add_column(col, justify="right" if col not in ("sync", "pass") else "left")
+    # short headers and no outer box: the table must fit an 80-column terminal
+    t = Table(title="Sync summary", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+              caption="ok/fail/excl: records syncing/failing/excluded; created, updated, assoc: left app/right app")
+    for col in ("sync", "pass", "ok", "fail", "excl", "created", "updated", "confl", "assoc"):
+        t.add_column(col, justify="right" if col not in ("sync", "pass") else "left", no_wrap=True)
     for r in results:
         c = store.counts(r.sync)
         k = r.counters

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -204,7 +204,13 @@ def _params(link: Link) -> tuple[Any, ...]:
 
 
 def _rows_to_links(rows: Iterable[Any]) -> list[Link]:
-    return [Link(**{k: getattr(r, k) for k in _LINK_FIELDS}) for r in rows]
+    out: list[Link] = []
+    order: Any = None
+    for r in rows:
+        if order is None:  # positional: the table's column order is not the dataclass's
+            order = itemgetter(*(r._fields.index(k) for k in _LINK_FIELDS))
+        out.append(Link(*order(r)))
+    return out
 
 
 class Store:
@@ -349,9 +355,11 @@ class Store:
                 for link in w.dirty.values():
                     link.updated_at = stamp
                 self._update_links(c, [_params(link) for link in w.dirty.values()])
-            if w.pending:
-                c.exec_driver_sql(self._pending_sql, [(lk.pending, None if lk.in_flight is None else _dumps(lk.in_flight), lid)
-                                                      for lid, lk in w.pending.items()])
+            # rows written whole above already carry ``pending`` and ``in_flight``
+            pend = [(lk.pending, None if lk.in_flight is None else _dumps(lk.in_flight), lid)
+                    for lid, lk in w.pending.items() if w.dirty.get(lid) is not lk and w.new.get(lid) is not lk]
+            if pend:
+                c.exec_driver_sql(self._pending_sql, pend)
             if w.add_keys:
                 if self._pg:
                     _copy(c, "keys", [(sync, s, k, lid) for s, k, lid in w.add_keys], ("sync", "side", "key", "link_id"))

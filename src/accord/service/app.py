@@ -150,7 +150,7 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
     runs = svc.store.runs(name, limit=1)
     return {
         "name": name,
-        "source": svc.registry.source_of_sync(name),
+        "source": "file" if svc.registry.in_file(name) else "api",  # every running sync is one or the other
         "left": {"app": s.left.app, "object": s.left.object, "vendor": svc.cfg.vendor(s.left.app)},
         "right": {"app": s.right.app, "object": s.right.object, "vendor": svc.cfg.vendor(s.right.app)},
         "direction": s.direction,
@@ -165,7 +165,8 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
     }
 
 
-def _name(svc: Service, name: str) -> str:
+def known_sync(svc: Service, name: str) -> str:
+    """``name`` if the service runs such a sync, else 404."""
     if name not in svc.slots:
         raise HTTPException(404, f"no sync named {name!r}")
     return name
@@ -188,28 +189,28 @@ def api_router() -> APIRouter:
 
     @r.get("/syncs/{name}", summary="One sync")
     def get_sync(name: str, svc: Svc) -> dict[str, Any]:
-        return sync_json(svc, _name(svc, name))
+        return sync_json(svc, known_sync(svc, name))
 
     @r.post("/syncs/{name}/enable", summary="Turn a sync on")
     def enable(name: str, svc: Svc) -> dict[str, Any]:
-        svc.store.set_enabled(_name(svc, name), True)
+        svc.store.set_enabled(known_sync(svc, name), True)
         return sync_json(svc, name)
 
     @r.post("/syncs/{name}/disable", summary="Turn a sync off without losing its index")
     def disable(name: str, svc: Svc) -> dict[str, Any]:
-        svc.store.set_enabled(_name(svc, name), False)
+        svc.store.set_enabled(known_sync(svc, name), False)
         return sync_json(svc, name)
 
     @r.get("/syncs/{name}/status", summary="Counts per status and per excluded reason / error category")
     def status(name: str, svc: Svc) -> dict[str, Any]:
-        _name(svc, name)
+        known_sync(svc, name)
         return {"sync": name, "counts": {st: svc.store.counts(name).get(st, 0) for st in STATUSES},
                 "reasons": svc.store.reason_counts(name)}
 
     @r.get("/syncs/{name}/records", summary="Records of one status with their errors and hints (paged)")
     def records(name: str, svc: Svc, status: Literal["syncing", "failing", "excluded", "queued"] = "failing",
                 limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
-        _name(svc, name)
+        known_sync(svc, name)
         items = svc.store.records(name, status, limit=limit, offset=offset)
         total = svc.store.counts(name).get(status, 0)
         nxt = offset + len(items) if offset + len(items) < total else None
@@ -219,25 +220,25 @@ def api_router() -> APIRouter:
     @r.get("/syncs/{name}/export", summary="Export the records of one status (CSV, XLSX or JSON)")
     def export(name: str, svc: Svc, status: Literal["syncing", "failing", "excluded", "queued"] = "failing",
                format: Literal["csv", "xlsx", "json"] = "csv") -> Response:
-        _name(svc, name)
+        known_sync(svc, name)
         body = render_export(svc.store.records(name, status), format)
         return Response(body, media_type=MEDIA_TYPES[format], headers={
             "Content-Disposition": f'attachment; filename="{name}-{status}.{format}"'})
 
     @r.get("/syncs/{name}/runs", summary="Run history, newest first")
     def runs(name: str, svc: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
-        return svc.store.runs(_name(svc, name), limit=limit)
+        return svc.store.runs(known_sync(svc, name), limit=limit)
 
     @r.get("/syncs/{name}/progress", summary="Progress of the running pass (or the last one)")
     def progress(name: str, svc: Svc) -> dict[str, Any]:
-        return {"sync": _name(svc, name), **svc.slot(name).tracker.state.as_dict()}
+        return {"sync": known_sync(svc, name), **svc.slot(name).tracker.state.as_dict()}
 
     @r.post("/syncs/{name}/run", summary="Start a pass now (409 if one is running)", status_code=202)
     async def run_now(name: str, svc: Svc, full: bool = False,
                       direction: Literal["left-to-right", "right-to-left"] | None = None) -> dict[str, Any]:
         """``direction``: a manual copy of existing records one way, in the background
         (Snov.io's "manual sync"); later passes keep the sync's own direction."""
-        slot = svc.slot(_name(svc, name))
+        slot = svc.slot(known_sync(svc, name))
         if slot.lock.locked():
             raise HTTPException(409, "a pass of this sync is running")
         if direction is not None:
@@ -251,19 +252,19 @@ def api_router() -> APIRouter:
     @r.get("/syncs/{name}/deleted", summary="Preview: records deleted in one app that resync would recreate")
     async def deleted_preview(name: str, svc: Svc, side: Literal["left", "right"],
                               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-        links = await svc.slot(_name(svc, name)).runner.deleted_preview(Side(side))
+        links = await svc.slot(known_sync(svc, name)).runner.deleted_preview(Side(side))
         return {"sync": name, "deleted_in": side, "total": len(links), "items": [link_json(lk) for lk in links[:limit]]}
 
     @r.post("/syncs/{name}/resync-deleted", summary="Recreate the records deleted in one app (apply the preview)")
     async def resync_deleted(name: str, body: SideBody, svc: Svc) -> dict[str, Any]:
-        res = await svc.resync_deleted(_name(svc, name), Side(body.side))
+        res = await svc.resync_deleted(known_sync(svc, name), Side(body.side))
         if res is None:
             raise HTTPException(503, "the service is shutting down")
         return res.as_dict()
 
     @r.post("/syncs/{name}/records/{record_id}/resync", summary="Sync one record now (an id of either app)")
     async def resync_record(name: str, record_id: str, svc: Svc) -> dict[str, Any]:
-        _name(svc, name)
+        known_sync(svc, name)
         for side in (Side.LEFT, Side.RIGHT):
             if svc.store.links_by_record(name, side, [record_id]):
                 res = await svc.sync_records(name, side, [record_id])

@@ -15,7 +15,17 @@ from fastapi.templating import Jinja2Templates
 
 from accord.model import Side
 from accord.service import manage
-from accord.service.app import COOKIE, PKG, STATUSES, Svc, authorized, csrf_ok, csrf_token, sync_json
+from accord.service.app import (
+    COOKIE,
+    PKG,
+    STATUSES,
+    Svc,
+    authorized,
+    csrf_ok,
+    csrf_token,
+    known_sync,
+    sync_json,
+)
 
 templates = Jinja2Templates(directory=str(PKG / "templates"))
 
@@ -73,13 +83,13 @@ def dashboard_router() -> APIRouter:
     def row(request: Request, name: str, svc: Svc) -> Response:
         if (redirect := _guard(request)) is not None:
             return redirect
-        return _page(request, "_row.html", s=sync_json(svc, _known(svc, name)))
+        return _page(request, "_row.html", s=sync_json(svc, known_sync(svc, name)))
 
     @r.post("/ui/syncs/{name}/toggle", response_model=None)
     def toggle(request: Request, name: str, svc: Svc) -> Response:
         if (redirect := _guard(request)) is not None:
             return redirect
-        _known(svc, name)
+        known_sync(svc, name)
         svc.store.set_enabled(name, not svc.enabled(name))
         return _page(request, "_row.html", s=sync_json(svc, name))
 
@@ -87,7 +97,7 @@ def dashboard_router() -> APIRouter:
     async def run_now(request: Request, name: str, svc: Svc) -> Response:
         if (redirect := _guard(request)) is not None:
             return redirect
-        slot = svc.slot(_known(svc, name))
+        slot = svc.slot(known_sync(svc, name))
         if not slot.lock.locked():
             svc._spawn(svc.run_pass(name))
         return _page(request, "_progress.html", name=name, p=slot.tracker.state.as_dict(), starting=True)
@@ -96,14 +106,14 @@ def dashboard_router() -> APIRouter:
     def progress(request: Request, name: str, svc: Svc) -> Response:
         if (redirect := _guard(request)) is not None:
             return redirect
-        p = svc.slot(_known(svc, name)).tracker.state.as_dict()
+        p = svc.slot(known_sync(svc, name)).tracker.state.as_dict()
         return _page(request, "_progress.html", name=name, p=p, starting=False)
 
     @r.get("/syncs/{name}", response_model=None)
     def detail(request: Request, name: str, svc: Svc) -> Response:
         if (redirect := _guard(request)) is not None:
             return redirect
-        _known(svc, name)
+        known_sync(svc, name)
         return _page(request, "sync.html", s=sync_json(svc, name), reasons=svc.store.reason_counts(name),
                      runs=svc.store.runs(name, limit=30), name=name, p=svc.slot(name).tracker.state.as_dict(),
                      starting=False)
@@ -113,7 +123,7 @@ def dashboard_router() -> APIRouter:
                 page: Annotated[int, Query(ge=1)] = 1) -> Response:
         if (redirect := _guard(request)) is not None:
             return redirect
-        _known(svc, name)
+        known_sync(svc, name)
         if status not in STATUSES:
             raise HTTPException(404, f"unknown status {status!r}")
         size = 50
@@ -126,14 +136,14 @@ def dashboard_router() -> APIRouter:
     async def deleted_preview(request: Request, name: str, side: str, svc: Svc) -> Response:
         if (redirect := _guard(request)) is not None:
             return redirect
-        links = await svc.slot(_known(svc, name)).runner.deleted_preview(Side(side))
+        links = await svc.slot(known_sync(svc, name)).runner.deleted_preview(Side(side))
         return _page(request, "_deleted.html", name=name, side=side, items=links[:50], total=len(links), result=None)
 
     @r.post("/ui/syncs/{name}/resync-deleted", response_model=None)
     async def resync_deleted(request: Request, name: str, side: Annotated[str, Form()], svc: Svc) -> Response:
         if (redirect := _guard(request)) is not None:
             return redirect
-        res = await svc.resync_deleted(_known(svc, name), Side(side))
+        res = await svc.resync_deleted(known_sync(svc, name), Side(side))
         created = res.counters.created[side] if res else 0
         return _page(request, "_deleted.html", name=name, side=side, items=[], total=0, result=created)
 
@@ -142,15 +152,10 @@ def dashboard_router() -> APIRouter:
         if (redirect := _guard(request)) is not None:
             return redirect
         try:
-            await manage.delete_sync(svc, _known(svc, name))
+            await manage.delete_sync(svc, known_sync(svc, name))
         except manage.Conflict as e:
             raise HTTPException(409, str(e)) from e
         return Response(headers={"HX-Redirect": "/"})  # htmx navigates to the summary
 
     return r
 
-
-def _known(svc: Svc, name: str) -> str:
-    if name not in svc.slots:
-        raise HTTPException(404, f"no sync named {name!r}")
-    return name

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from accord import redact
 from accord.config import ConfigError
 from accord.service import manage
-from accord.service.app import Svc, require_token, sync_json
+from accord.service.app import Svc, known_sync, require_token, sync_json
 from accord.service.managed import redact_app
 
 
@@ -63,9 +63,7 @@ def manage_router() -> APIRouter:
 
     @r.get("/syncs/{name}/config", summary="A sync's settings, as stored")
     def get_config(name: str, svc: Svc) -> dict[str, Any]:
-        if name not in svc.slots:
-            raise HTTPException(404, f"no sync named {name!r}")
-        return svc.cfg.sync(name).model_dump(mode="json", exclude_none=True)
+        return svc.cfg.sync(known_sync(svc, name)).model_dump(mode="json", exclude_none=True)
 
     @r.post("/syncs", status_code=201, summary="Create a sync; its initial sync starts right away")
     async def create_sync(svc: Svc, body: Any = Body(...)) -> dict[str, Any]:

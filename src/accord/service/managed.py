@@ -63,8 +63,11 @@ class Registry:
         self.store = store
         self.vault = vault
 
+    def in_file(self, name: str) -> bool:
+        return any(s.name == name for s in self.file_cfg.syncs)
+
     def source_of_sync(self, name: str) -> Source | None:
-        if any(s.name == name for s in self.file_cfg.syncs):
+        if self.in_file(name):
             return "file"
         return "api" if any(c.get("name") == name for c in self.store.managed_syncs()) else None
 

@@ -81,6 +81,9 @@ class HubSpotApp(_AppBase):
     rate_limit: int = Field(default=190, gt=0, description="requests per 10 seconds")
     search_rate: float = Field(default=5.0, gt=0, description="search requests per second")
     search_lookback: float = 30.0
+    # full scans read from both ends of the id range: list pages up, search pages down
+    # (search has its own rate bucket); false: list pages only, e.g. if other tools use up search
+    search_scan: bool = True
     app_id: str | None = None  # the private app whose webhook sourceId marks Accord's own writes
     tombstones: bool = True  # read archived records to see deletes in incremental passes
     timeout: float = Field(default=30.0, gt=0)

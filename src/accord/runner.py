@@ -424,12 +424,19 @@ class SyncRunner:
         async for page in _read_ahead(self._scan(L, state.cursor)):
             if stopping:
                 return True  # stop *before* a page, so the last page never leaves a step unfinished
-            async with self._pair_locks(L, page.records):
-                self._index_left(page.records)
+            if state.right_empty and self.locks is None:
+                # One process owns the index: the page's new rows go in with the create
+                # intents of phase 3 in one transaction, without being read back.
+                w = self._index_left(page.records, save=False)
+                await self._sync_left_rest_page([lk for lk in (*w.new.values(), *w.dirty.values())
+                                                 if lk.left_seen == p and lk.handled != p], w)
+            else:
+                async with self._pair_locks(L, page.records):
+                    self._index_left(page.records)
+                if state.right_empty:
+                    found = self.store.links_by_record(name, L, [r.id for r in page.records]).values()
+                    await self._sync_left_rest([lk for lk in found if lk.left_seen == p and lk.handled != p])
             self.counters.read["left"] += len(page.records)
-            if state.right_empty:
-                found = self.store.links_by_record(name, L, [r.id for r in page.records]).values()
-                await self._sync_left_rest([lk for lk in found if lk.left_seen == p and lk.handled != p])
             self.progress.advance(len(page.records))
             state.cursor = page.cursor  # None (no resumable cursor): a resumed step starts the phase over
             done(state)
@@ -517,10 +524,11 @@ class SyncRunner:
             await self._sync_left_rest_page([f for lk in chunk if (f := fresh.get(lk.id)) is not None
                                              and f.left_seen == p and f.handled != p])
 
-    async def _sync_left_rest_page(self, chunk: Sequence[Link]) -> None:
+    async def _sync_left_rest_page(self, chunk: Sequence[Link], w: PageWrite | None = None) -> None:
+        """Plan and sync ``chunk``; ``w`` holds index changes not saved yet (saved with the plans)."""
         p = self.pass_id
         items = []
-        w = PageWrite()
+        w = w or PageWrite()
         for link in chunk:
             link.handled = p
             w.touch(link)
@@ -601,8 +609,8 @@ class SyncRunner:
                 return str(v)[:320]
         return None
 
-    def _index_left(self, records: Sequence[Record]) -> None:
-        """Phase 1: ids, match keys and snapshots of one page of left records."""
+    def _index_left(self, records: Sequence[Record], *, save: bool = True) -> PageWrite:
+        """Phase 1: ids, match keys and snapshots of one page of left records (saved unless not ``save``)."""
         name, p = self.cfg.name, self.pass_id
         existing = self.store.links_by_record(name, L, [r.id for r in records])
         keys = {r.id: self._keys(r, L) for r in records if r.id not in existing}
@@ -636,7 +644,9 @@ class SyncRunner:
             link.left_seen = p
             if link.left_deleted and not rec.archived:
                 link.left_deleted = False
-        self.store.save(name, w)
+        if save:
+            self.store.save(name, w)
+        return w
 
     async def _sync_right_page(self, records: Sequence[Record]) -> None:
         """Phase 2: pair each right record with the index and sync the pair."""

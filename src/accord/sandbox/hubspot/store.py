@@ -9,6 +9,8 @@ tests seed and edit from theirs.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import re
 import threading
@@ -185,6 +187,9 @@ class Store:
             self.started = self.clock()
             self.props: dict[str, dict[str, PropDef]] = default_properties()
             self.objs: dict[str, dict[int, Obj]] = {t: {} for t in OBJECT_TYPE_IDS}
+            # every id ever created, ascending (ids only grow; archived records keep theirs):
+            # list pages and id-range searches bisect it instead of sorting all records per call
+            self.ids: dict[str, list[int]] = {t: [] for t in OBJECT_TYPE_IDS}
             self.next_id = 101
             self.assocs: dict[tuple[str, int, str], dict[int, set[int]]] = {}
             self.lists: dict[int, HsList] = {}
@@ -344,6 +349,7 @@ class Store:
                               MODIFIED_PROP[type_]: iso_ms(obj.updated)})
             self._derive(obj)
             self.objs[type_][obj.id] = obj
+            self.ids[type_].append(obj.id)
             self._index_unique(obj, {}, obj.props)
             self._reindex(obj)
             self._emit(source, type_, "creation", obj.id, at=now)
@@ -419,10 +425,15 @@ class Store:
 
     def page(self, type_: str, after: int, limit: int, archived: bool) -> tuple[list[Obj], int | None]:
         with self.lock:
-            ids = sorted(i for i, o in self.objs[type_].items() if i >= after and (o.archived_at is not None) == archived)
-            chunk = [self.objs[type_][i] for i in ids[:limit]]
-            nxt = chunk[-1].id + 1 if len(ids) > limit else None
-            return chunk, nxt
+            objs, ids = self.objs[type_], self.ids[type_]
+            chunk: list[Obj] = []
+            for i in itertools.islice(ids, bisect.bisect_left(ids, after), None):
+                o = objs[i]
+                if (o.archived_at is not None) == archived:
+                    if len(chunk) == limit:
+                        return chunk, chunk[-1].id + 1
+                    chunk.append(o)
+            return chunk, None
 
     def live(self, type_: str) -> list[Obj]:
         with self.lock:
@@ -495,7 +506,10 @@ class Store:
                 props.append(sys)
         query = str(body.get("query") or "").lower()
         now = time.monotonic()
+        by_id = self._id_range_query(type_, groups, sorts, query)
         with self.lock:
+            if by_id is not None:
+                return self._search_ids(type_, *by_id, after, limit, props, now)
             hits: list[tuple[int, Snapshot]] = []
             for obj in self.objs[type_].values():
                 snap = obj.indexed(now)
@@ -526,6 +540,54 @@ class Store:
                         "updatedAt": iso_ms(s.updated), "archived": False} for i, s in chunk]
         out: dict[str, Any] = {"total": len(hits), "results": results}
         if after + limit < len(hits):
+            out["paging"] = {"next": {"after": str(after + limit)}}
+        return out
+
+    _BOUNDS = frozenset({"GT", "GTE", "LT", "LTE", "EQ"})
+
+    def _id_range_query(self, type_: str, groups: list[Any], sorts: list[Any],
+                        query: str) -> tuple[float, float, bool] | None:
+        """(low, high, descending) when the query only bounds and sorts by ``hs_object_id``
+        (a full scan's search lane), else None. Answered from the sorted ids, as HubSpot
+        answers it from its index, instead of filtering and sorting every record."""
+        if query or len(groups) > 1 or len(sorts) > 1:
+            return None
+        desc = False
+        if sorts:
+            s = sorts[0]
+            name, desc = ((s.lstrip("-"), s.startswith("-")) if isinstance(s, str) else
+                          (s.get("propertyName", ""), str(s.get("direction", "ASCENDING")).upper() == "DESCENDING"))
+            if name != "hs_object_id":
+                return None
+        low, high = float("-inf"), float("inf")
+        for f in (groups[0].get("filters") or []) if groups else []:
+            op = str(f.get("operator", "EQ")).upper()
+            if f.get("propertyName") != "hs_object_id" or op not in self._BOUNDS:
+                return None
+            v = self._key(type_, "hs_object_id", str(f.get("value", "")))
+            if op in ("GT", "GTE", "EQ"):
+                low = max(low, v if op != "GT" else v + 0.5)
+            if op in ("LT", "LTE", "EQ"):
+                high = min(high, v if op != "LT" else v - 0.5)
+        return low, high, desc
+
+    def _search_ids(self, type_: str, low: float, high: float, desc: bool, after: int, limit: int,
+                    props: list[str], now: float) -> dict[str, Any]:
+        ids, objs = self.ids[type_], self.objs[type_]
+        span = ids[bisect.bisect_left(ids, low):bisect.bisect_right(ids, high)]
+        hits: list[tuple[int, Snapshot]] = []
+        total = 0
+        for i in reversed(span) if desc else span:
+            snap = objs[i].indexed(now)
+            if snap is None or snap.archived:
+                continue
+            if after <= total < after + limit:
+                hits.append((i, snap))
+            total += 1
+        out: dict[str, Any] = {"total": total, "results": [
+            {"id": str(i), "properties": {p: s.props.get(p) for p in props}, "createdAt": iso_ms(s.created),
+             "updatedAt": iso_ms(s.updated), "archived": False} for i, s in hits]}
+        if after + limit < total:
             out["paging"] = {"next": {"after": str(after + limit)}}
         return out
 

@@ -1,0 +1,166 @@
+"""A HubSpot full scan read in two lanes at once, meeting in the middle of the id range.
+
+HubSpot meters its list endpoint (100 records a call) by the 10-second limit, and CRM
+search (200 a call) by a separate per-second bucket. A scan that only lists waits out the
+10-second window once it has used it; this one also reads from the top of the id range
+with search, so both budgets work at once:
+
+* the **list lane** follows ``paging.next.after`` from the lowest id up, as before;
+* the **search lane** asks for ``hs_object_id`` between the list lane's highest id and its
+  own lowest, newest first, 200 at a time. Each query restarts from the new bounds, so
+  none pages past search's 10,000-result cap.
+
+Each lane drops the records the other has already read and stops when it reaches them.
+That relies on list pages coming in ascending id order, which HubSpot's do; a list page
+out of order switches the list lane to reading everything (records then come twice at
+worst, which a scan tolerates) and stops the search lane. A search lane that fails does
+the same. Records created while the scan runs may be missed by both lanes (they are
+above the search lane's first query and the list lane stops below them); the change
+feed, whose cursor is taken before the scan starts, delivers them next pass.
+
+The lanes are plain functions of ``(after) -> (results, next after)`` and ``(lo, hi) ->
+results`` so this module has no HTTP in it; :class:`ScanPosition` is the resumable cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from accord.model import AuthError, ConnectorError
+
+Raw = dict[str, Any]
+ListPage = Callable[[str | None], Awaitable[tuple[list[Raw], str | None]]]
+SearchPage = Callable[[int, int | None], Awaitable[list[Raw]]]
+
+_PREFIX = "s1:"
+
+
+@dataclass(frozen=True)
+class ScanPosition:
+    """Where a two-lane scan stands: what has been delivered from each end of the id range."""
+
+    after: str | None = None  # the list lane's next ``after`` (None: from the start)
+    lo: int = 0  # highest id the list lane delivered
+    hi: int | None = None  # lowest id the search lane delivered (None: nothing yet)
+    list_done: bool = False
+    search_done: bool = False
+    full_list: bool = False  # the list lane reads to the end (pages out of order, or search failed)
+
+    @property
+    def done(self) -> bool:
+        return self.list_done and (self.search_done or self.full_list)
+
+    def encode(self) -> str:
+        return _PREFIX + json.dumps(asdict(self), separators=(",", ":"))
+
+    @staticmethod
+    def decode(text: str) -> ScanPosition:
+        """A cursor this module wrote, or an older list-only cursor (a bare ``after``)."""
+        if not text.startswith(_PREFIX):
+            return ScanPosition(after=text, search_done=True, full_list=True)
+        try:
+            return ScanPosition(**json.loads(text[len(_PREFIX):]))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"not a HubSpot scan cursor: {text!r}") from e
+
+
+@dataclass(frozen=True)
+class _Ended:
+    lane: str
+
+
+async def two_lane_scan(list_page: ListPage, search_page: SearchPage, search_size: int,
+                        start: ScanPosition = ScanPosition(), *, buffer: int = 4,
+                        ) -> AsyncIterator[tuple[list[Raw], ScanPosition]]:
+    """Yield (raw records, position after them) until both lanes meet; never an empty batch.
+
+    ``buffer`` pages may wait between the lanes and the caller, so a slow caller slows the
+    lanes instead of piling pages up in memory.
+    """
+    queue: asyncio.Queue[tuple[list[Raw], dict[str, Any]] | _Ended | BaseException] = asyncio.Queue(buffer)
+    # the lanes' positions as *read* (to drop each other's records); the caller's cursor only
+    # moves as pages are *delivered*, so resuming re-reads what was read but not yet handled
+    read = start
+    tasks: list[asyncio.Task[None]] = []
+
+    def lane(name: str, body: Callable[[], Awaitable[None]]) -> None:
+        async def run() -> None:
+            try:
+                await body()
+                await queue.put(_Ended(name))
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:  # handed to the caller, who raises it
+                await queue.put(e)
+        tasks.append(asyncio.create_task(run()))
+
+    def search_wanted() -> bool:
+        return not (read.search_done or read.full_list or read.list_done)
+
+    async def list_lane() -> None:
+        nonlocal read
+        after = read.after
+        while not read.list_done:
+            results, nxt = await list_page(after)
+            ids = [int(r["id"]) for r in results]
+            full = read.full_list or any(a >= b for a, b in zip([read.lo, *ids], ids, strict=False))
+            keep, done = results, nxt is None
+            if not full and read.hi is not None:
+                keep = [r for r, i in zip(results, ids, strict=True) if i < read.hi]
+                done = done or len(keep) < len(results)  # reached what the search lane read
+            first = after is None
+            read = replace(read, after=nxt, lo=max([read.lo, *ids]), list_done=done, full_list=full)
+            if first and search_wanted():
+                lane("search", search_lane)  # more than one page: worth a second lane
+            await queue.put((keep, {"after": nxt, "lo": read.lo, "list_done": done, "full_list": full}))
+            after = nxt
+
+    async def search_lane() -> None:
+        nonlocal read
+        while search_wanted():
+            try:
+                results = await search_page(read.lo, read.hi)
+            except AuthError:
+                raise
+            except ConnectorError:
+                # e.g. an object whose search refuses these filters: the list lane reads it all
+                read = replace(read, full_list=True)
+                await queue.put(([], {"full_list": True}))
+                return
+            if read.full_list:
+                return
+            ids = [int(r["id"]) for r in results]
+            keep = [r for r, i in zip(results, ids, strict=True) if i > read.lo]
+            done = len(results) < search_size or len(keep) < len(results)
+            hi = min((i for i in ids if i > read.lo), default=read.hi)
+            read = replace(read, hi=hi, search_done=done)
+            await queue.put((keep, {"hi": hi, "search_done": done}))
+
+    lane("list", list_lane)
+    if start.after is not None and search_wanted():
+        lane("search", search_lane)  # resuming a scan both lanes were reading
+    delivered = start
+    ended: set[str] = set()
+    try:
+        while len(ended) < len(tasks):
+            item = await queue.get()
+            if isinstance(item, _Ended):
+                ended.add(item.lane)
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            records, moved = item
+            delivered = replace(delivered, **moved)
+            if records:
+                yield records, delivered
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t

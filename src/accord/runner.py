@@ -527,19 +527,24 @@ class SyncRunner:
     async def _sync_left_rest_page(self, chunk: Sequence[Link], w: PageWrite | None = None) -> None:
         """Plan and sync ``chunk``; ``w`` holds index changes not saved yet (saved with the plans)."""
         p = self.pass_id
-        items = []
         w = w or PageWrite()
+        todo = []
         for link in chunk:
             link.handled = p
             w.touch(link)
-            left = _from_snapshot(link)
             if link.reason == ExcludedReason.DUPLICATE and link.right_id is None:
                 continue
             if link.right_id and link.right_deleted:
                 continue  # a delete found earlier: stays marked until resynced
-            # Not returned by phase 2's scan: the right record is gone.
-            right = _tombstone(link.right_id) if link.right_id else None
-            items.append(self._plan(link, {L: left, R: right}))
+            todo.append(link)
+        # Not returned by phase 2's scan: the right record is gone, unless a read by id finds it.
+        alive = await self._still_there(R, [str(lk.right_id) for lk in todo if lk.right_id])
+        items = []
+        for link in todo:
+            right = (alive.get(link.right_id) or _tombstone(link.right_id)) if link.right_id else None
+            if right is not None and not right.archived:
+                link.right_seen = p
+            items.append(self._plan(link, {L: _from_snapshot(link), R: right}))
         await self._apply(items, w)
 
     def _sweep_vanished(self) -> None:
@@ -656,23 +661,44 @@ class SyncRunner:
     async def _sync_right_records(self, records: Sequence[Record]) -> None:
         p = self.pass_id
         w = PageWrite()
-        paired = self._pair(R, records, w)
-        items = []
-        for rec, link, dup_of in paired:
+        paired = []
+        for rec, link, dup_of in self._pair(R, records, w):
             if (link.right_id == rec.id and link.right_seen == p and link.handled == p and link.id not in w.new
                     and link.pending is None and link.in_flight is None):
                 continue  # done earlier in this pass (a resumed step re-reads its last pages)
             link.right_seen, link.handled = p, p
-            if dup_of is not None:
-                continue
+            if dup_of is None:
+                paired.append((rec, link))
+        unseen = [str(link.left_id) for _, link in paired if link.left_id is not None and link.left_seen != p]
+        alive = await self._still_there(L, unseen)
+        items = []
+        for rec, link in paired:
             if link.left_id is None:
                 left = None
             elif link.left_seen == p:
                 left = _from_snapshot(link)
+            elif (there := alive.get(link.left_id)) is not None:
+                left, link.left_seen = there, p
             else:
-                left = _tombstone(link.left_id)  # not returned by this pass's left scan: deleted
+                left = _tombstone(link.left_id)  # not returned by this pass's left scan, nor by id: deleted
             items.append(self._plan(link, {L: left, R: rec}))
         await self._apply(items, w)
+
+    async def _still_there(self, side: Side, ids: Sequence[str]) -> dict[str, Record]:
+        """Of records a full scan did not return, those a read by id still finds.
+
+        A scan can miss a record without it being deleted (HubSpot's search lags behind
+        records created seconds ago; an app may page inconsistently while records change),
+        so a pair is only treated as deleted once its record is not there by id either.
+        """
+        if not ids:
+            return {}
+        out: dict[str, Record] = {}
+        for chunk in _batches(ids, self.conn[side].batch_size):
+            for rec in await self.conn[side].read(self.obj[side], chunk, self._spec().fields(side)):
+                if not rec.archived:
+                    out[rec.id] = rec
+        return out
 
     def _pair(self, side: Side, records: Sequence[Record], w: PageWrite) -> list[tuple[Record, Link, str | None]]:
         """Find or create the index row of each record: by id, by a pending create, or by match key.

@@ -28,6 +28,7 @@ import pytest
 
 from accord.config import parse_config
 from accord.connectors.hubspot import HubSpotConnector
+from accord.model import Side
 from accord.runner import PassResult
 from accord.sandbox.hubspot import HubSpotSandbox, SandboxSettings
 from accord.sandbox.server import ServerThread
@@ -248,3 +249,28 @@ async def test_companies_two_accounts_fault_free_and_with_faults_end_equal(tmp_p
     clean = await companies_scenario(tmp_path, faults=False)
     faulty = await companies_scenario(tmp_path, faults=True)
     assert faulty == clean
+
+
+# -- a full pass and the lagging search index -------------------------------------------------------------
+@pytest.mark.timeout(120)
+async def test_full_pass_does_not_delete_a_contact_search_cannot_see_yet(tmp_path: Path) -> None:
+    """A full scan reads HubSpot from both ends, the top through search. A contact created
+    seconds ago is not in search's index yet and sits above the search lane's first page,
+    so the scan misses it; the runner reads it by id before counting it as deleted."""
+    with accounts(tmp_path, "contacts", (3, 4), 150) as acc:
+        a, b = acc.a, acc.b
+        assert (await acc.session.runner("contacts").run()).kind == "initial"
+        a.set_search_lag(60.0)
+        new = a.user_create("contacts", {"email": "fresh@example.com", "firstname": "Fresh", "lastname": "Lag"})
+        await acc.session.runner("contacts").sync_records(Side.LEFT, [new["id"]])  # as its webhook would
+        assert "fresh@example.com" in by_key(b, "contacts", "email")
+        conn = acc.session.connector("a")
+        assert isinstance(conn, HubSpotConnector)
+        reads = conn.calls["batch_read"]
+
+        res = await acc.session.runner("contacts").run(full=True)
+
+        assert res.kind == "full" and conn.calls["batch_read"] > reads  # missed by the scan, found by id
+        assert "fresh@example.com" in by_key(b, "contacts", "email") and a.get("contacts", new["id"])
+        assert acc.session.store.reason_counts("contacts") == {}
+        assert acc.session.store.counts("contacts") == {"syncing": len(by_key(a, "contacts", "email"))}

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -76,7 +76,7 @@ class _Ended:
 
 async def two_lane_scan(list_page: ListPage, search_page: SearchPage, search_size: int,
                         start: ScanPosition = ScanPosition(), *, buffer: int = 4,
-                        ) -> AsyncIterator[tuple[list[Raw], ScanPosition]]:
+                        ) -> AsyncGenerator[tuple[list[Raw], ScanPosition], None]:
     """Yield (raw records, position after them) until both lanes meet; never an empty batch.
 
     ``buffer`` pages may wait between the lanes and the caller, so a slow caller slows the

@@ -125,3 +125,31 @@ async def test_batches_on_sqlite(tmp_path: Path) -> None:
 
 async def test_batches_on_postgres(pg_url: str) -> None:
     await batches(pg_url)
+
+
+async def bulk_insert_order(url: str) -> None:
+    """A batch of creates takes the driver's multi-row INSERT: each result's id and record
+    are the row the database holds for that input (no shuffled ids), in statements split
+    below the drivers' parameter limits."""
+    make_table(url)
+    db = SqlConnector("db", url, {"contacts": "people"})
+    with db.engine.connect() as c:
+        assert db._inserter(c, db._table("contacts"), ("last_name",)) is not None  # the fast path applies
+    items = [{"first_name": f"F{i}" if i % 3 else None, "last_name": f"L{i}", "email": f"bulk{i}@x.com",
+              "updated_at": f"2025-0{1 + i % 9}-1{i % 10}T10:00:0{i % 10}.000Z"} for i in range(5_000)]
+    res = await db.create("contacts", items)
+    assert all(r.ok for r in res) and len({r.id for r in res}) == 5_000
+    stored = {r.id: r for r in await db.read("contacts", [str(r.id) for r in res], ["first_name", "last_name", "email"])}
+    for item, r in zip(items, res, strict=True):
+        assert r.record is not None and r.id is not None
+        assert stored[r.id].properties == {k: r.record.properties[k] for k in ("first_name", "last_name", "email")}
+        assert r.record.properties["email"] == item["email"]
+    await db.aclose()
+
+
+async def test_bulk_insert_order_on_sqlite(tmp_path: Path) -> None:
+    await bulk_insert_order(f"sqlite:///{tmp_path}/app.db")
+
+
+async def test_bulk_insert_order_on_postgres(pg_url: str) -> None:
+    await bulk_insert_order(pg_url)

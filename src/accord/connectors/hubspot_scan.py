@@ -86,7 +86,8 @@ async def two_lane_scan(list_page: ListPage, search_page: SearchPage, search_siz
     # the lanes' positions as *read* (to drop each other's records); the caller's cursor only
     # moves as pages are *delivered*, so resuming re-reads what was read but not yet handled
     read = start
-    tasks: list[asyncio.Task[None]] = []
+    tasks: dict[str, asyncio.Task[None]] = {}
+    list_waiting = False  # the list lane is waiting for a page (often for the 10-second window)
 
     def lane(name: str, body: Callable[[], Awaitable[None]]) -> None:
         async def run() -> None:
@@ -97,16 +98,20 @@ async def two_lane_scan(list_page: ListPage, search_page: SearchPage, search_siz
                 raise
             except BaseException as e:  # handed to the caller, who raises it
                 await queue.put(e)
-        tasks.append(asyncio.create_task(run()))
+        tasks[name] = asyncio.create_task(run())
 
     def search_wanted() -> bool:
         return not (read.search_done or read.full_list or read.list_done)
 
     async def list_lane() -> None:
-        nonlocal read
+        nonlocal read, list_waiting
         after = read.after
         while not read.list_done:
+            list_waiting = True
             results, nxt = await list_page(after)
+            list_waiting = False
+            if read.list_done:
+                break  # the search lane read down to this lane meanwhile: the page is all theirs
             ids = [int(r["id"]) for r in results]
             full = read.full_list or any(a >= b for a, b in zip([read.lo, *ids], ids, strict=False))
             keep, done = results, nxt is None
@@ -138,8 +143,14 @@ async def two_lane_scan(list_page: ListPage, search_page: SearchPage, search_siz
             keep = [r for r, i in zip(results, ids, strict=True) if i > read.lo]
             done = len(results) < search_size or len(keep) < len(results)
             hi = min((i for i in ids if i > read.lo), default=read.hi)
-            read = replace(read, hi=hi, search_done=done)
-            await queue.put((keep, {"hi": hi, "search_done": done}))
+            # Done means this lane has read everything above the list lane's highest id,
+            # so the list lane is done too: it need not wait out a rate-limit window to
+            # fetch a page that would only prove it.
+            read = replace(read, hi=hi, search_done=done, list_done=read.list_done or done)
+            if done and list_waiting:
+                tasks["list"].cancel()
+                await queue.put(_Ended("list"))
+            await queue.put((keep, {"hi": hi, "search_done": done, **({"list_done": True} if done else {})}))
 
     lane("list", list_lane)
     if start.after is not None and search_wanted():
@@ -147,7 +158,7 @@ async def two_lane_scan(list_page: ListPage, search_page: SearchPage, search_siz
     delivered = start
     ended: set[str] = set()
     try:
-        while len(ended) < len(tasks):
+        while len(ended) < len(tasks):  # the list lane may add the search lane meanwhile
             item = await queue.get()
             if isinstance(item, _Ended):
                 ended.add(item.lane)
@@ -159,8 +170,8 @@ async def two_lane_scan(list_page: ListPage, search_page: SearchPage, search_siz
             if records:
                 yield records, delivered
     finally:
-        for t in tasks:
+        for t in tasks.values():
             t.cancel()
-        for t in tasks:
+        for t in tasks.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await t

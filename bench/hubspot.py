@@ -12,10 +12,13 @@ Reported:
 * the fraction of the rate-limit bound, 100 records × 19 requests/s = 1,900 records/s
   (a batch write takes 100 records and one account allows 19 requests/s sustained);
 * API calls used (the sum of both sandboxes' request counters: every request that reached
-  them, retries and 429s included) ÷ the minimum possible, which is
-  ceil(N/100) list pages on the source + 1 (empty) list page on the target
+  them, retries and 429s included) ÷ the minimum possible, which is the source's reads
+  with every page full and every record read once + 1 (empty) list page on the target
   + ceil(N/100) batch upserts on the target + 4 metadata calls (one properties describe
-  and one change-cursor search per account).
+  and one change-cursor search per account). The scan reads list pages (100 records)
+  from the bottom and search pages (200) from the top at once; with s the share of the
+  records served that came through search, full pages are ceil(N(1-s)/100) + ceil(Ns/200).
+  Pages read past the point where the lanes meet, and partial last pages, count as waste.
 
     python bench/hubspot.py                  # 50,000 contacts
     python bench/hubspot.py --records 2000   # a quick check
@@ -126,14 +129,19 @@ def run(n: int) -> dict[str, Any]:
         for p in (src_proc, dst_proc):
             p.terminate()
             p.wait(timeout=10)
-    pages = math.ceil(n / 100)
-    minimum = pages + 1 + pages + 4
+    # Reads: the scan takes records 100 a list page and 200 a search page (search_share of those
+    # served came through search); full pages of that split, every record once, are the fewest.
+    served = {k: server["src"].pop(f"results_{k}", 0) + server["dst"].pop(f"results_{k}", 0) for k in ("list", "search")}
+    search_share = served["search"] / max(1, served["list"] + served["search"])
+    reads = math.ceil(n * (1 - search_share) / 100) + math.ceil(n * search_share / 200)
+    minimum = reads + 1 + math.ceil(n / 100) + 4
     used = server["src"].get("total", 0) + server["dst"].get("total", 0)
     rps = n / elapsed
     return {
         "records": n, "seconds": round(elapsed, 2), "records_per_second": round(rps),
         "bound_records_per_second": round(BOUND), "fraction_of_bound": round(rps / BOUND, 3),
         "api_calls": used, "api_calls_minimum": minimum, "calls_over_minimum": round(used / minimum, 3),
+        "records_served": served,
         "calls_by_kind": {k: {kk: v for kk, v in sorted(c.items()) if kk != "total"} for k, c in server.items()},
         "connector_calls": conn_calls, "engine_cpu_seconds": round(cpu, 2),
         "created": res.counters.created, "target_contacts": dst_count, "status": counts,
@@ -182,7 +190,8 @@ def main() -> None:
         "machine": machine,
         "setup": "initial two-way sync, contacts, source sandbox seeded with N contacts, empty target; "
                  "sandboxes at 190 requests / 10 s, connectors at rate_limit 190; SQLite index on local disk",
-        "minimum_calls": "ceil(N/100) list pages + 1 empty target list page + ceil(N/100) batch upserts "
+        "minimum_calls": "source reads in full pages of the run's list/search split, ceil(N(1-s)/100) + "
+                         "ceil(Ns/200), + 1 empty target list page + ceil(N/100) batch upserts "
                          "+ 2 properties + 2 change-cursor searches",
         "run": r,
     })

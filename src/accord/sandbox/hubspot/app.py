@@ -414,6 +414,7 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
         props = out_props(t, _props_param(request))
         assoc = _assoc_param(request)
         body: dict[str, Any] = {"results": [_with_associations(t, o, o.wire(props), assoc) for o in objs]}
+        sb.counters["results_list"] += len(objs)  # records served, for benchmarks' page-fill figures
         if nxt is not None:
             # an absolute link built from the request's own host: some clients follow it verbatim
             link = str(request.url.include_query_params(after=str(nxt)))
@@ -622,7 +623,9 @@ def build_app(sb: HubSpotSandbox) -> FastAPI:
     async def search(object_type: str, request: Request) -> JSONResponse:
         t = store.object_type(object_type)
         body = await _json(request)
-        return JSONResponse(store.search(t, body, sb.settings.search_cap))
+        found = store.search(t, body, sb.settings.search_cap)
+        sb.counters["results_search"] += len(found["results"])
+        return JSONResponse(found)
 
     # -- custom object schemas (this portal has none) ----------------------------------------------
     @app.get("/crm/v3/schemas")

@@ -915,7 +915,6 @@ class SyncRunner:
 
     # -- carrying out plans ---------------------------------------------------------------
     async def _apply(self, items: list[_Item], w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
-        name = self.cfg.name
         creates: dict[Side, list[_Item]] = {L: [], R: []}
         updates: dict[Side, list[_Item]] = {L: [], R: []}
         archives: dict[Side, list[_Item]] = {L: [], R: []}
@@ -957,7 +956,7 @@ class SyncRunner:
                 it.link.in_flight = _in_flight(it.plan)
                 if it.link.id not in w.new:
                     w.pending[it.link.id] = it.link
-            self.store.save(name, w)
+            await self._save(w)
             w = PageWrite()
         failed: dict[str, set[Side]] = {}
         for s in (L, R):
@@ -996,15 +995,21 @@ class SyncRunner:
             if plan.status == Status.SYNCING:
                 for s in (L, R):
                     self._set_base(it, s)
-        self.store.save(name, w, cursor)
+        await self._save(w, cursor)
+
+    async def _save(self, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
+        """Store.save on a worker thread: the database's own work (SQLite and psycopg release
+        the GIL) then overlaps with what the event loop does meanwhile, such as reading the
+        next pages. Awaited, so a page's rows are saved before its writes are sent."""
+        await asyncio.to_thread(self.store.save, self.cfg.name, w, cursor)
 
     def _set_base(self, it: _Item, side: Side) -> None:
         link, base = it.link, it.plan.base(side)
         written = it.stored.get(side)
         if base is not None and written is not None:
             # The app may normalise what we wrote (case, formats): its stored value is the base.
-            base = {**base, **{m.field(side): canon(written.properties.get(m.field(side)))
-                                for m in self._spec().mappings if m.field(side) in written.properties}}
+            stored = written.properties
+            base = {**base, **{f: canon(stored[f]) for f in self._spec().mapped(side) if f in stored}}
         if side is L:
             link.left_base = base
         else:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 
+import pytest
+
 from accord.model import Page, Value, WriteResult
+from accord.runner import SyncRunner
 from helpers import Pair, by_email, person
 
 
@@ -32,7 +35,8 @@ def spy(p: Pair) -> list[str]:
     return events
 
 
-async def test_empty_right_is_filled_page_by_page() -> None:
+async def test_empty_right_is_filled_page_by_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SyncRunner, "merge_pages_up_to", 0)  # every page on its own, however fast they come
     p = Pair()  # left pages of 7
     for i in range(30):
         p.left.user_create("contacts", person(f"F{i}", f"L{i}", f"c{i}@x.com", phone=str(i)))
@@ -70,3 +74,15 @@ async def test_non_empty_right_still_pairs_across_pages() -> None:
     res = await p.run()
     assert res.counters.linked == 1 and res.counters.created == {"left": 0, "right": 19}
     assert by_email(p.left)["c19@x.com"]["city"] == "Rome" and len(by_email(p.right)) == 20
+
+
+async def test_pages_already_read_are_synced_together() -> None:
+    """Pages that arrive faster than they are synced are merged (up to merge_pages_up_to records):
+    fewer index transactions and bigger batches to the right app."""
+    p = Pair()  # left pages of 7, all read at once from memory
+    for i in range(30):
+        p.left.user_create("contacts", person(f"F{i}", f"L{i}", f"c{i}@x.com", phone=str(i)))
+    events = spy(p)
+    res = await p.run()
+    assert events.count("page") == 5 and events.count("create") < 5 and res.counters.created == {"left": 0, "right": 30}
+    assert p.status() == {"syncing": 30}

@@ -123,6 +123,9 @@ class _Prop:
         return "multi" if self.multi else "text"
 
 
+_TEXT = _Prop()  # properties the schema does not list are read as text
+
+
 def to_canonical(prop: _Prop, raw: Any) -> Value:
     """HubSpot wire string → canonical value (see accord.model); blanks become None."""
     if raw is None or raw == "":
@@ -473,7 +476,7 @@ class HubSpotConnector(Connector):
                 fields: Sequence[str] | None = None) -> Record:
         props = raw.get("properties") or {}
         names = list(fields) if fields is not None else list(props)
-        values = {n: to_canonical(types.get(n, _Prop()), props.get(n)) for n in names}
+        values = {n: to_canonical(types.get(n, _TEXT), props.get(n)) for n in names}
         updated = props.get(modified_prop(object)) or raw.get("updatedAt")
         archived = bool(raw.get("archived"))
         return Record(id=str(raw["id"]), properties=values, archived=archived,
@@ -647,7 +650,7 @@ class HubSpotConnector(Connector):
 
     async def find(self, object: str, field: str, values: Sequence[Value], fields: Sequence[str]) -> list[Record]:
         types = await self._types(object)
-        prop = types.get(field, _Prop())
+        prop = types.get(field, _TEXT)
         wire = [to_wire(prop, v) for v in values if v not in (None, "")]
         if prop.type == "string":
             wire = [w.strip().lower() for w in wire]  # HubSpot matches IN on lower-cased strings
@@ -667,7 +670,7 @@ class HubSpotConnector(Connector):
     # -- writing --------------------------------------------------------------------------------------------
     async def _wire_props(self, object: str, props: Mapping[str, Value]) -> dict[str, str]:
         types = await self._types(object)
-        return {k: to_wire(types.get(k, _Prop()), v) for k, v in props.items()}
+        return {k: to_wire(types.get(k, _TEXT), v) for k, v in props.items()}
 
     async def _batch(self, object: str, op: str, inputs: list[dict[str, Any]],
                      key: Callable[[dict[str, Any]], str]) -> list[WriteResult]:

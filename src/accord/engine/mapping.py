@@ -49,6 +49,12 @@ class FieldMap:
         """Enumeration value map used when writing *to* ``side``."""
         return self.rl_values if side is Side.LEFT else self.lr_values
 
+    @cached_property
+    def plain(self) -> bool:
+        """Values cross unchanged both ways (same type, no value map): ``convert`` is the identity."""
+        return self.left_type == self.right_type and (
+            self.left_type != FieldType.ENUM or (self.lr_values is None and self.rl_values is None))
+
 
 @dataclass(frozen=True)
 class BrokenMapping:
@@ -83,6 +89,17 @@ class SyncSpec:
     def mapped(self, side: Side) -> tuple[str, ...]:
         """The mapped field names of ``side``, in mapping order."""
         return self.left_fields if side is Side.LEFT else self.right_fields
+
+    @cached_property
+    def _flows(self) -> dict[Side, tuple[tuple[str, str, bool, FieldMap], ...]]:
+        return {dst: tuple((m.field(dst.other), m.field(dst), m.left_type == m.right_type and m.values_to(dst) is None, m)
+                           for m in self.mappings if m.flows_to(dst))
+                for dst in (Side.LEFT, Side.RIGHT)}
+
+    def flows_to(self, dst: Side) -> tuple[tuple[str, str, bool, FieldMap], ...]:
+        """(source field, target field, copied as is, mapping) of each mapping that writes to ``dst``:
+        worked out once, not per record (planning a create walks these for every record)."""
+        return self._flows[dst]
 
     def writes_to(self, side: Side) -> bool:
         """Whether the sync's direction lets the engine write to ``side`` at all."""

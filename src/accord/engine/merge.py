@@ -40,6 +40,8 @@ NOTHING: Final = FieldOutcome()
 
 
 def _to(m: FieldMap, value: Value, dst: Side) -> Value:
+    if m.plain:  # most mappings: skip convert's type dispatch (this runs per field of every linked pair)
+        return canon(value)
     src = dst.other
     return canon(convert(value, m.type(src), m.type(dst), m.values_to(dst)))
 

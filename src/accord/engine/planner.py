@@ -106,19 +106,18 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
         return PairPlan(status=None)  # target-side record of a one-way sync: indexed for matching only
     props: dict[str, Value] = {}
     errors = []
-    for m in spec.mappings:
-        if not m.flows_to(dst):
-            continue
-        v = canon(src.properties.get(m.field(src_side)))
+    values = src.properties
+    for src_field, dst_field, as_is, m in spec.flows_to(dst):
+        v = canon(values.get(src_field))
         if v is None:
             continue
-        if m.left_type == m.right_type and m.values_to(dst) is None:
-            props[m.field(dst)] = v
+        if as_is:
+            props[dst_field] = v
             continue
         try:
-            props[m.field(dst)] = canon(convert(v, m.type(src_side), m.type(dst), m.values_to(dst)))
+            props[dst_field] = canon(convert(v, m.type(src_side), m.type(dst), m.values_to(dst)))
         except (ValueError, TypeError) as e:
-            errors.append(f"{m.field(src_side)} → {m.field(dst)}: {e}")
+            errors.append(f"{src_field} → {dst_field}: {e}")
     if errors:
         return _failing_values(errors)
     props.update(_constants_for(spec, dst, None))

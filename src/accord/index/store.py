@@ -239,6 +239,7 @@ class Store:
         sets = ", ".join(f"{k} = {mark}" for k in _LINK_FIELDS if k not in ("id", "sync"))
         self._update_sql = f"UPDATE links SET {sets} WHERE id = {mark}"
         self._pending_sql = f"UPDATE links SET pending = {mark}, in_flight = {mark} WHERE id = {mark}"
+        self._keys_sql = f"INSERT INTO keys (sync, side, key, link_id) VALUES ({mark}, {mark}, {mark}, {mark})"
         # PostgreSQL: psycopg's executemany costs a pipelined round of Python work per row;
         # COPY formats a page's rows in C (the distributed mode's index is PostgreSQL).
         self._pg = self.engine.dialect.name == "postgresql"
@@ -377,7 +378,7 @@ class Store:
                 if self._pg:
                     _copy(c, "keys", [(sync, s, k, lid) for s, k, lid in w.add_keys], ("sync", "side", "key", "link_id"))
                 else:
-                    c.execute(insert(keys), [{"sync": sync, "side": s, "key": k, "link_id": lid} for s, k, lid in w.add_keys])
+                    c.exec_driver_sql(self._keys_sql, [(sync, s, k, lid) for s, k, lid in w.add_keys])
             if cursor is not None:
                 self._set_cursor(c, sync, cursor[0], cursor[1])
 

@@ -20,6 +20,13 @@ from accord.runner import ScanState, SyncRunner
 from helpers import person, sync_config
 
 
+@pytest.fixture(autouse=True)
+def page_by_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count steps and crash points per page: memory pages arrive at once, and
+    would otherwise be merged (SyncRunner.merge_pages_up_to)."""
+    monkeypatch.setattr(SyncRunner, "merge_pages_up_to", 0)
+
+
 class PagedMemory(MemoryApp):
     """A memory app whose scan pages carry a cursor (the last id), resumable like HubSpot's ``after``."""
 

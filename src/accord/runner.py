@@ -956,7 +956,7 @@ class SyncRunner:
                 it.link.in_flight = _in_flight(it.plan)
                 if it.link.id not in w.new:
                     w.pending[it.link.id] = it.link
-            await self._save(w)
+            self.store.save(self.cfg.name, w)
             w = PageWrite()
         failed: dict[str, set[Side]] = {}
         for s in (L, R):
@@ -995,13 +995,7 @@ class SyncRunner:
             if plan.status == Status.SYNCING:
                 for s in (L, R):
                     self._set_base(it, s)
-        await self._save(w, cursor)
-
-    async def _save(self, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
-        """Store.save on a worker thread: the database's own work (SQLite and psycopg release
-        the GIL) then overlaps with what the event loop does meanwhile, such as reading the
-        next pages. Awaited, so a page's rows are saved before its writes are sent."""
-        await asyncio.to_thread(self.store.save, self.cfg.name, w, cursor)
+        self.store.save(self.cfg.name, w, cursor)
 
     def _set_base(self, it: _Item, side: Side) -> None:
         link, base = it.link, it.plan.base(side)

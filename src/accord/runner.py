@@ -245,6 +245,7 @@ class SyncRunner:
         self.counters = Counters()
         self.pass_id = 0
         self.locks = locks  # several processes on one index (distributed mode): lock each page's pairs
+        self._keys_memo: dict[int, tuple[Record, Side, list[str]]] = {}
 
     # -- set-up ----------------------------------------------------------------------
     async def prepare(self) -> SyncSpec:
@@ -265,6 +266,7 @@ class SyncRunner:
         for b in spec.broken:
             log.warning("sync %s: mapping %s is broken and skipped: %s", self.cfg.name, b.path, b.reason)
         self.spec = spec
+        self._keys_memo.clear()  # keys depend on the spec's match rules
         return spec
 
     def _spec(self) -> SyncSpec:
@@ -615,7 +617,16 @@ class SyncRunner:
             self.locks.release()
 
     def _keys(self, rec: Record, side: Side) -> list[str]:
-        return match_keys(rec.properties, self._spec().match, side.value)
+        # A record's keys are asked for up to four times while one page is indexed, planned and
+        # its intents saved: remembered for the record object (Records are frozen).
+        hit = self._keys_memo.get(id(rec))
+        if hit is not None and hit[0] is rec and hit[1] is side:
+            return hit[2]
+        keys = match_keys(rec.properties, self._spec().match, side.value)
+        if len(self._keys_memo) >= 4096:
+            self._keys_memo.clear()
+        self._keys_memo[id(rec)] = (rec, side, keys)
+        return keys
 
     def _label(self, rec: Record, side: Side) -> str | None:
         spec = self._spec()

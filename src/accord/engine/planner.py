@@ -106,9 +106,9 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
         return PairPlan(status=None)  # target-side record of a one-way sync: indexed for matching only
     props: dict[str, Value] = {}
     errors = []
-    values = src.properties
+    src_base = _values(src, spec, src_side)  # canonical, and what the source side's base becomes
     for src_field, dst_field, as_is, m in spec.flows_to(dst):
-        v = canon(values.get(src_field))
+        v = src_base[src_field]
         if v is None:
             continue
         if as_is:
@@ -120,9 +120,8 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
             errors.append(f"{src_field} → {dst_field}: {e}")
     if errors:
         return _failing_values(errors)
-    props.update(_constants_for(spec, dst, None))
-    src_base = _values(src, spec, src_side)
-    dst_base = {f: canon(props.get(f)) for f in spec.mapped(dst)}
+    props.update({k: canon(v) for k, v in _constants_for(spec, dst, None).items()})
+    dst_base = {f: props.get(f) for f in spec.mapped(dst)}  # every value in props is canonical
     plan = PairPlan(create=dst, create_props=props)
     plan.left_base, plan.right_base = (src_base, dst_base) if src_side is Side.LEFT else (dst_base, src_base)
     return plan

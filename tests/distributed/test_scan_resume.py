@@ -111,6 +111,24 @@ class World:
         await r.prepare()
         r.finish_scan(ScanState.from_dict(state))
 
+    async def crash_then_resume(self, state: dict[str, Any], target: PagedMemory, *, writes: int,
+                                crash_pages: int, resume_pages: int) -> None:
+        """A step from ``state`` dies after ``writes`` more writes reach ``target`` (the index never
+        hears back); another worker recovers from ``state`` (the step's last heartbeat) and runs
+        the scan to the end."""
+        checkpoint = dict(state)
+        target.fail_after_writes = target.writes + writes
+        with pytest.raises(TransientError):
+            await self.step(state, pages=crash_pages)
+        target.fail_after_writes = None
+        r = self.runner()
+        await r.prepare()
+        await r.recover_in_flight(ScanState.from_dict(checkpoint))
+        state = checkpoint
+        while state["phase"] != "done":
+            state = await self.step(state, pages=resume_pages)
+        await self.finish(state)
+
 
 async def embedded(**kw: Any) -> dict[str, Any]:
     w = World(**kw)
@@ -143,22 +161,10 @@ async def test_a_step_that_crashes_after_sending_creates_is_resumed_without_dupl
     state = (await w.begin()).as_dict()
     while state["phase"] != crash_in:
         state = await w.step(state)
-    checkpoint = dict(state)
     # The worker dies in the middle of a page: some creates of its batch reached the app,
     # the index never heard back (the intents were committed first).
     target = w.left if crash_in == "right" else w.right
-    target.fail_after_writes = target.writes + 3
-    with pytest.raises(TransientError):
-        await w.step(state, pages=3)
-    target.fail_after_writes = None
-    # Another worker takes over from the last checkpoint (the step's last heartbeat).
-    r = w.runner()
-    await r.prepare()
-    await r.recover_in_flight(ScanState.from_dict(checkpoint))
-    state = checkpoint
-    while state["phase"] != "done":
-        state = await w.step(state, pages=2)
-    await w.finish(state)
+    await w.crash_then_resume(state, target, writes=3, crash_pages=3, resume_pages=2)
     got = end_state(w.left, w.right, w.store)
     assert got == await embedded()
     emails = [r.properties["email"] for r in target.live("contacts")]
@@ -173,18 +179,7 @@ async def test_a_step_that_crashes_while_updating_matched_pairs_is_resumed_to_th
     state = (await w.begin()).as_dict()
     while not (state["phase"] == "right" and state["cursor"] == last_right_only):
         state = await w.step(state)
-    checkpoint = dict(state)
-    w.right.fail_after_writes = w.right.writes + 2
-    with pytest.raises(TransientError):
-        await w.step(state)
-    w.right.fail_after_writes = None
-    r = w.runner()
-    await r.prepare()
-    await r.recover_in_flight(ScanState.from_dict(checkpoint))
-    state = checkpoint
-    while state["phase"] != "done":
-        state = await w.step(state, pages=2)
-    await w.finish(state)
+    await w.crash_then_resume(state, w.right, writes=2, crash_pages=1, resume_pages=2)
     assert end_state(w.left, w.right, w.store) == await embedded()
 
 
@@ -193,18 +188,7 @@ async def test_an_empty_right_app_filled_during_phase_1_survives_a_crash() -> No
     state = (await w.begin()).as_dict()
     assert state["right_empty"]
     state = await w.step(state, pages=2)
-    checkpoint = dict(state)
-    w.right.fail_after_writes = w.right.writes + 4
-    with pytest.raises(TransientError):
-        await w.step(state, pages=3)
-    w.right.fail_after_writes = None
-    r = w.runner()
-    await r.prepare()
-    await r.recover_in_flight(ScanState.from_dict(checkpoint))
-    state = checkpoint
-    while state["phase"] != "done":
-        state = await w.step(state, pages=3)
-    await w.finish(state)
+    await w.crash_then_resume(state, w.right, writes=4, crash_pages=3, resume_pages=3)
     assert end_state(w.left, w.right, w.store) == await embedded(empty_right=True)
     assert len(w.right.live("contacts")) == 55
 

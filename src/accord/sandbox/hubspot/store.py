@@ -168,6 +168,24 @@ class HsList:
                 "size": len(self.members), "createdAt": ts, "updatedAt": ts, "filtersUpdatedAt": ts}
 
 
+def _sort_spec(s: Any) -> tuple[str, bool]:
+    """(property, descending) of a search sort, given as ``"-name"`` or ``{propertyName, direction}``."""
+    if isinstance(s, str):
+        return s.lstrip("-"), s.startswith("-")
+    return s.get("propertyName", ""), str(s.get("direction", "ASCENDING")).upper() == "DESCENDING"
+
+
+def _search_answer(page: list[tuple[int, Snapshot]], total: int, after: int, limit: int,
+                   props: list[str]) -> dict[str, Any]:
+    """A search response: one page of hits as HubSpot shapes them, the total and the next ``after``."""
+    out: dict[str, Any] = {"total": total, "results": [
+        {"id": str(i), "properties": {p: s.props.get(p) for p in props}, "createdAt": iso_ms(s.created),
+         "updatedAt": iso_ms(s.updated), "archived": False} for i, s in page]}
+    if after + limit < total:
+        out["paging"] = {"next": {"after": str(after + limit)}}
+    return out
+
+
 def _scramble(obj_id: int) -> int:
     # Ties in a search sort come back in an unspecified order on HubSpot; a fixed scramble
     # (not id order) keeps paging stable while proving clients don't rely on id order.
@@ -522,11 +540,7 @@ class Store:
                     continue
                 hits.append((obj.id, snap))
             if sorts:
-                s = sorts[0]
-                if isinstance(s, str):
-                    name, desc = s.lstrip("-"), s.startswith("-")
-                else:
-                    name, desc = s.get("propertyName", ""), str(s.get("direction", "ASCENDING")).upper() == "DESCENDING"
+                name, desc = _sort_spec(sorts[0])
                 if name not in self.props[type_]:
                     raise ApiError(400, "VALIDATION_ERROR", f"Cannot sort by unknown property {name}")
                 present = [h for h in hits if name in h[1].props]
@@ -535,13 +549,7 @@ class Store:
                 hits = present + sorted(missing, key=lambda h: h[0])
             else:
                 hits.sort(key=lambda h: h[0])
-            chunk = hits[after:after + limit]
-            results = [{"id": str(i), "properties": {p: s.props.get(p) for p in props}, "createdAt": iso_ms(s.created),
-                        "updatedAt": iso_ms(s.updated), "archived": False} for i, s in chunk]
-        out: dict[str, Any] = {"total": len(hits), "results": results}
-        if after + limit < len(hits):
-            out["paging"] = {"next": {"after": str(after + limit)}}
-        return out
+            return _search_answer(hits[after:after + limit], len(hits), after, limit, props)
 
     _BOUNDS = frozenset({"GT", "GTE", "LT", "LTE", "EQ"})
 
@@ -554,9 +562,7 @@ class Store:
             return None
         desc = False
         if sorts:
-            s = sorts[0]
-            name, desc = ((s.lstrip("-"), s.startswith("-")) if isinstance(s, str) else
-                          (s.get("propertyName", ""), str(s.get("direction", "ASCENDING")).upper() == "DESCENDING"))
+            name, desc = _sort_spec(sorts[0])
             if name != "hs_object_id":
                 return None
         low, high = float("-inf"), float("inf")
@@ -584,12 +590,7 @@ class Store:
             if after <= total < after + limit:
                 hits.append((i, snap))
             total += 1
-        out: dict[str, Any] = {"total": total, "results": [
-            {"id": str(i), "properties": {p: s.props.get(p) for p in props}, "createdAt": iso_ms(s.created),
-             "updatedAt": iso_ms(s.updated), "archived": False} for i, s in hits]}
-        if after + limit < total:
-            out["paging"] = {"next": {"after": str(after + limit)}}
-        return out
+        return _search_answer(hits, total, after, limit, props)
 
     # -- properties ----------------------------------------------------------------------
     def add_property(self, type_: str, body: dict[str, Any]) -> PropDef:

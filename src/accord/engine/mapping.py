@@ -92,8 +92,7 @@ class SyncSpec:
 
     @cached_property
     def _flows(self) -> dict[Side, tuple[tuple[str, str, bool, FieldMap], ...]]:
-        return {dst: tuple((m.field(dst.other), m.field(dst), m.left_type == m.right_type and m.values_to(dst) is None, m)
-                           for m in self.mappings if m.flows_to(dst))
+        return {dst: tuple((m.field(dst.other), m.field(dst), m.plain, m) for m in self.mappings if m.flows_to(dst))
                 for dst in (Side.LEFT, Side.RIGHT)}
 
     def flows_to(self, dst: Side) -> tuple[tuple[str, str, bool, FieldMap], ...]:

@@ -503,29 +503,26 @@ class SqlConnector(Connector):
                 out[i] = self._failure(e)
                 continue
             groups.setdefault(tuple(values), []).append((i, values))
-        ins = insert(t).returning(*t.c, sort_by_parameter_order=True)
         for cols, group in groups.items():
-            fast = self._inserter(c, t, cols) if len(group) > 1 else None
-            if fast is not None:
-                ids = self._all_or_each(c, [partial(fast, [v for _, v in group])])
-                if ids is not None:
-                    for (i, values), rid in zip(group, ids[0], strict=True):
-                        out[i] = WriteResult.success(str(rid), self._written(rid, values))
-                    continue
-            else:
-                rows = self._all_or_each(c, [partial(self._insert_many, c, ins, [v for _, v in group])]) \
-                    if len(group) > 1 else None
-                if rows is not None:
-                    for (i, _), row in zip(group, rows[0], strict=True):
-                        out[i] = WriteResult.success(str(row._mapping[self.id_column]), self._record(t, row, None))
-                    continue
+            rows = [v for _, v in group]
+            done = self._all_or_each(c, [partial(self._insert_many, c, t, cols, rows)]) if len(group) > 1 else None
+            if done is not None:
+                for (i, _), res in zip(group, done[0], strict=True):
+                    out[i] = res
+                continue
             for i, values in group:
                 out[i] = self._guarded(c, partial(self._insert_one, c, t, values))
         return [r for r in out if r is not None]
 
-    @staticmethod
-    def _insert_many(c: Any, ins: Any, values: list[dict[str, Any]]) -> list[Any]:
-        return list(c.execute(ins, values).all())
+    def _insert_many(self, c: Any, t: Table, cols: tuple[str, ...], rows: list[dict[str, Any]]) -> list[WriteResult]:
+        """Rows of one column set in one statement, results in input order (the driver's path
+        where it applies, else SQLAlchemy's insertmanyvalues)."""
+        fast = self._inserter(c, t, cols)
+        if fast is not None:
+            return [WriteResult.success(str(rid), self._written(rid, v)) for rid, v in zip(fast(rows), rows, strict=True)]
+        ins = insert(t).returning(*t.c, sort_by_parameter_order=True)
+        return [WriteResult.success(str(row._mapping[self.id_column]), self._record(t, row, None))
+                for row in c.execute(ins, rows).all()]
 
     def _inserter(self, c: Any, t: Table, cols: tuple[str, ...]) -> Callable[[list[dict[str, Any]]], list[int]] | None:
         """A multi-row ``INSERT … RETURNING id`` on the driver, for tables whose id the database

@@ -716,12 +716,8 @@ class SyncRunner:
         """
         if not ids:
             return {}
-        out: dict[str, Record] = {}
-        for chunk in _batches(ids, self.conn[side].batch_size):
-            for rec in await self.conn[side].read(self.obj[side], chunk, self._spec().fields(side)):
-                if not rec.archived:
-                    out[rec.id] = rec
-        return out
+        recs = await self.conn[side].read(self.obj[side], ids, self._spec().fields(side))  # it batches by itself
+        return {rec.id: rec for rec in recs if not rec.archived}
 
     def _pair(self, side: Side, records: Sequence[Record], w: PageWrite) -> list[tuple[Record, Link, str | None]]:
         """Find or create the index row of each record: by id, by a pending create, or by match key.

@@ -23,6 +23,7 @@ def test_migrations_match_schema(tmp_path: Path) -> None:
     Store(f"sqlite:///{tmp_path}/i.db")  # upgrading again is a no-op
     with store.engine.connect() as c:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA page_size").scalar() == 16384
 
 
 def test_page_write_round_trip_and_config_restart(tmp_path: Path) -> None:

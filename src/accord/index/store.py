@@ -22,6 +22,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import (
     JSON,
+    Boolean,
     Engine,
     and_,
     create_engine,
@@ -219,23 +220,20 @@ _JSON_SET = frozenset(_JSON_POS)
 _UPDATABLE = tuple(range(2, len(_LINK_FIELDS)))  # every column but sync and id
 
 
-def _params(link: Link) -> tuple[Any, ...]:
-    """Column values in ``_LINK_FIELDS`` order (sync, id first), JSON columns encoded."""
-    row = list(_get_all(link))  # a list: JSON columns are encoded in place
+def _params(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row's column values (``_LINK_FIELDS`` order: sync, id first), JSON columns encoded."""
+    row = list(values)  # a list: JSON columns are encoded in place
     for i in _JSON_POS:
         if row[i] is not None:
             row[i] = _dumps(row[i])
     return tuple(row)
 
 
-def _changes(link: Link) -> tuple[tuple[int, ...], tuple[Any, ...]]:
-    """The positions of the columns that changed since ``link.saved`` (all but sync and id
-    when unknown) and their values, JSON encoded, then the row id."""
-    values, saved = _get_all(link), link.saved
+def _changes(values: tuple[Any, ...], saved: tuple[Any, ...] | None) -> tuple[tuple[int, ...], tuple[Any, ...]]:
+    """The positions of the columns that changed since ``saved`` (all but sync and id when
+    unknown) and their values, JSON encoded, then the row id."""
     cols = _UPDATABLE if saved is None else tuple(compress(_UPDATABLE, map(ne, values[2:], saved[2:])))
-    params = [_dumps(v) if i in _JSON_SET and v is not None else v for i in cols for v in (values[i],)]
-    params.append(link.id)
-    return cols, tuple(params)
+    return cols, (*[_dumps(v) if v is not None and i in _JSON_SET else v for i in cols for v in (values[i],)], values[1])
 
 
 def _rows_to_links(rows: Iterable[Any]) -> list[Link]:
@@ -251,6 +249,35 @@ def _rows_to_links(rows: Iterable[Any]) -> list[Link]:
     return out
 
 
+_BOOL_POS = [i for i, k in enumerate(_LINK_FIELDS) if isinstance(links.c[k].type, Boolean)]
+
+
+def _raw_links(rows: Iterable[Sequence[Any]]) -> list[Link]:
+    """Links from plain DBAPI rows in ``_LINK_FIELDS`` order (SQLite gives JSON as text, booleans as 0/1)."""
+    out: list[Link] = []
+    for r in rows:
+        row = list(r)
+        for i in _JSON_POS:
+            if isinstance(v := row[i], str | bytes):
+                row[i] = orjson.loads(v)
+        for i in _BOOL_POS:
+            row[i] = bool(row[i])
+        values = tuple(row)
+        link = Link(*values)
+        link.saved = values
+        out.append(link)
+    return out
+
+
+def _fetch(c: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    cur = c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, tuple(params))
+        return list(cur.fetchall())
+    finally:
+        cur.close()
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -263,6 +290,7 @@ class Store:
         cols = ", ".join(_LINK_FIELDS)
         self._insert_sql = f"INSERT INTO links ({cols}) VALUES ({', '.join([mark] * len(_LINK_FIELDS))})"
         self._mark = mark
+        self._select_links = f"SELECT {cols} FROM links"
         self._update_sqls: dict[tuple[int, ...], str] = {}
         self._pending_sql = f"UPDATE links SET pending = {mark}, in_flight = {mark} WHERE id = {mark}"
         self._keys_sql = f"INSERT INTO keys (sync, side, key, link_id) VALUES ({mark}, {mark}, {mark}, {mark})"
@@ -337,32 +365,38 @@ class Store:
             return [dict(r._mapping) for r in c.execute(q)]
 
     # -- links -----------------------------------------------------------------------
+    # The three lookups below run for every page: plain DBAPI queries skip SQLAlchemy's
+    # per-call statement building (an IN list of up to 500 bound values) and row processing.
     def links_by_record(self, sync: str, side: Side, ids: Sequence[str]) -> dict[str, Link]:
-        col = links.c.left_id if side is Side.LEFT else links.c.right_id
+        col = "left_id" if side is Side.LEFT else "right_id"
         out: dict[str, Link] = {}
         with self.engine.connect() as c:
-            for i in range(0, len(ids), _CHUNK):
-                chunk = list(ids[i:i + _CHUNK])
-                for link in _rows_to_links(c.execute(select(links).where(links.c.sync == sync, col.in_(chunk)))):
+            for chunk in _chunks(list(ids)):
+                rows = _fetch(c, f"{self._select_links} WHERE sync = {self._mark} AND {col} IN ({self._marks(chunk)})",
+                              (sync, *chunk))
+                for link in _raw_links(rows):
                     out[str(link.id_of(side))] = link
         return out
 
     def links_by_id(self, ids: Sequence[str]) -> dict[str, Link]:
         out: dict[str, Link] = {}
         with self.engine.connect() as c:
-            for i in range(0, len(ids), _CHUNK):
-                for link in _rows_to_links(c.execute(select(links).where(links.c.id.in_(list(ids[i:i + _CHUNK]))))):
+            for chunk in _chunks(list(ids)):
+                for link in _raw_links(_fetch(c, f"{self._select_links} WHERE id IN ({self._marks(chunk)})", chunk)):
                     out[link.id] = link
         return out
 
     def key_owners(self, sync: str, side: Side, wanted: Sequence[str]) -> dict[str, str]:
         out: dict[str, str] = {}
+        m = self._mark
         with self.engine.connect() as c:
-            for i in range(0, len(wanted), _CHUNK):
-                q = select(keys.c.key, keys.c.link_id).where(
-                    keys.c.sync == sync, keys.c.side == side.value, keys.c.key.in_(list(wanted[i:i + _CHUNK])))
-                out.update({r.key: r.link_id for r in c.execute(q)})
+            for chunk in _chunks(list(wanted)):
+                sql = f"SELECT key, link_id FROM keys WHERE sync = {m} AND side = {m} AND key IN ({self._marks(chunk)})"
+                out.update(_fetch(c, sql, (sync, side.value, *chunk)))
         return out
+
+    def _marks(self, values: Sequence[Any]) -> str:
+        return ", ".join([self._mark] * len(values))
 
     def keys_of(self, link_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
         out: dict[str, list[tuple[str, str]]] = {}
@@ -387,14 +421,14 @@ class Store:
                 for chunk in _chunks(w.drop_links):
                     c.execute(delete(keys).where(keys.c.link_id.in_(chunk)))
                     c.execute(delete(links).where(links.c.id.in_(chunk)))
-            if w.new:
-                for link in w.new.values():
-                    link.updated_at = stamp
-                self._insert_links(c, [_params(link) for link in w.new.values()])
-            if w.dirty:
-                for link in w.dirty.values():
-                    link.updated_at = stamp
-                self._update_links(c, list(w.dirty.values()))
+            for link in itertools.chain(w.new.values(), w.dirty.values()):
+                link.updated_at = stamp
+            new = [_get_all(link) for link in w.new.values()]
+            dirty = [(_get_all(link), link.saved) for link in w.dirty.values()]
+            if new:
+                self._insert_links(c, [_params(values) for values in new])
+            if dirty:
+                self._update_links(c, dirty)
             # rows written whole above already carry ``pending`` and ``in_flight``
             pend = [(lk.pending, None if lk.in_flight is None else _dumps(lk.in_flight), lid)
                     for lid, lk in w.pending.items() if w.dirty.get(lid) is not lk and w.new.get(lid) is not lk]
@@ -408,8 +442,10 @@ class Store:
             if cursor is not None:
                 self._set_cursor(c, sync, cursor[0], cursor[1])
         # committed: what the rows hold now
-        for link in itertools.chain(w.new.values(), w.dirty.values()):
-            link.saved = _get_all(link)
+        for link, values in zip(w.new.values(), new, strict=True):
+            link.saved = values
+        for link, (values, _) in zip(w.dirty.values(), dirty, strict=True):
+            link.saved = values
         for lid, link in w.pending.items():
             if lid not in w.new and lid not in w.dirty:
                 link.saved = None  # only two columns written: the others may differ from the row
@@ -420,19 +456,20 @@ class Store:
         else:
             c.exec_driver_sql(self._insert_sql, rows)
 
-    def _update_links(self, c: Connection, dirty: list[Link]) -> None:
+    def _update_links(self, c: Connection, dirty: list[tuple[tuple[Any, ...], tuple[Any, ...] | None]]) -> None:
+        """Rows given as (column values now, as last read or saved)."""
         if not self._pg:
             # Only the columns that changed: SQLite rewrites the entries of every index whose
             # column is SET, changed or not (a third of an update's cost in profiles).
             by_cols: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
-            for link in dirty:
-                cols, params = _changes(link)
+            for values, saved in dirty:
+                cols, params = _changes(values, saved)
                 by_cols.setdefault(cols, []).append(params)
             for cols, rows in by_cols.items():
                 if cols:
                     c.exec_driver_sql(self._update_sql_for(cols), rows)
             return
-        rows = [_params(link) for link in dirty]
+        rows = [_params(values) for values, _ in dirty]
         # emptied at commit; created once per connection (IF NOT EXISTS is a no-op after)
         c.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_PG_PAGE} ON COMMIT DELETE ROWS "
                           "AS SELECT * FROM links WITH NO DATA")

@@ -242,11 +242,14 @@ def _rows_to_links(rows: Iterable[Any]) -> list[Link]:
     for r in rows:
         if order is None:  # positional: the table's column order is not the dataclass's
             order = itemgetter(*(r._fields.index(k) for k in _LINK_FIELDS))
-        values = order(r)
-        link = Link(*values)
-        link.saved = values
-        out.append(link)
+        out.append(_link(order(r)))
     return out
+
+
+def _link(values: tuple[Any, ...]) -> Link:
+    link = Link(*values)
+    link.saved = values  # as read: Store.save writes only what changes from here
+    return link
 
 
 _BOOL_POS = [i for i, k in enumerate(_LINK_FIELDS) if isinstance(links.c[k].type, Boolean)]
@@ -262,10 +265,7 @@ def _raw_links(rows: Iterable[Sequence[Any]]) -> list[Link]:
                 row[i] = orjson.loads(v)
         for i in _BOOL_POS:
             row[i] = bool(row[i])
-        values = tuple(row)
-        link = Link(*values)
-        link.saved = values
-        out.append(link)
+        out.append(_link(tuple(row)))
     return out
 
 

@@ -371,7 +371,7 @@ class Store:
         col = "left_id" if side is Side.LEFT else "right_id"
         out: dict[str, Link] = {}
         with self.engine.connect() as c:
-            for chunk in _chunks(list(ids)):
+            for chunk in _chunks(ids):
                 rows = _fetch(c, f"{self._select_links} WHERE sync = {self._mark} AND {col} IN ({self._marks(chunk)})",
                               (sync, *chunk))
                 for link in _raw_links(rows):
@@ -381,7 +381,7 @@ class Store:
     def links_by_id(self, ids: Sequence[str]) -> dict[str, Link]:
         out: dict[str, Link] = {}
         with self.engine.connect() as c:
-            for chunk in _chunks(list(ids)):
+            for chunk in _chunks(ids):
                 for link in _raw_links(_fetch(c, f"{self._select_links} WHERE id IN ({self._marks(chunk)})", chunk)):
                     out[link.id] = link
         return out
@@ -390,7 +390,7 @@ class Store:
         out: dict[str, str] = {}
         m = self._mark
         with self.engine.connect() as c:
-            for chunk in _chunks(list(wanted)):
+            for chunk in _chunks(wanted):
                 sql = f"SELECT key, link_id FROM keys WHERE sync = {m} AND side = {m} AND key IN ({self._marks(chunk)})"
                 out.update(_fetch(c, sql, (sync, side.value, *chunk)))
         return out
@@ -430,10 +430,10 @@ class Store:
             if dirty:
                 self._update_links(c, dirty)
             # rows written whole above already carry ``pending`` and ``in_flight``
-            pend = [(lk.pending, None if lk.in_flight is None else _dumps(lk.in_flight), lid)
-                    for lid, lk in w.pending.items() if w.dirty.get(lid) is not lk and w.new.get(lid) is not lk]
-            if pend:
-                c.exec_driver_sql(self._pending_sql, pend)
+            pending_only = [lk for lid, lk in w.pending.items() if w.dirty.get(lid) is not lk and w.new.get(lid) is not lk]
+            if pending_only:
+                c.exec_driver_sql(self._pending_sql, [
+                    (lk.pending, None if lk.in_flight is None else _dumps(lk.in_flight), lk.id) for lk in pending_only])
             if w.add_keys:
                 if self._pg:
                     _copy(c, "keys", [(sync, s, k, lid) for s, k, lid in w.add_keys], ("sync", "side", "key", "link_id"))
@@ -446,9 +446,8 @@ class Store:
             link.saved = values
         for link, (values, _) in zip(w.dirty.values(), dirty, strict=True):
             link.saved = values
-        for lid, link in w.pending.items():
-            if lid not in w.new and lid not in w.dirty:
-                link.saved = None  # only two columns written: the others may differ from the row
+        for link in pending_only:
+            link.saved = None  # only two columns written: the others may differ from the row
 
     def _insert_links(self, c: Connection, rows: list[tuple[Any, ...]]) -> None:
         if self._pg:

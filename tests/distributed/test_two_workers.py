@@ -29,9 +29,11 @@ N = int(os.environ.get("ACCORD_TEST_CONTACTS", "20000"))
 @pytest.fixture(scope="module")
 def pair() -> Iterator[Pair]:
     p = Pair.start()
-    # Salesforce pages of 200, not 2,000: phase 2 spans many pages and heartbeats, so the
-    # test can catch a worker in the middle of it however fast the engine gets.
+    # Salesforce pages of 200, not 2,000, each answered after 50 ms as a remote org's would be:
+    # phase 2 spans 100 pages and several heartbeats (at least 5 s), so the test can catch a
+    # worker in the middle of it however fast the engine gets.
     p.sf.settings.page_size = 200
+    p.sf.settings.latency = 0.05
     yield p
     p.stop()
 

@@ -3,6 +3,7 @@ save rules, formulas and faults."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -180,6 +181,15 @@ async def test_fault_injection(api: httpx.AsyncClient, sb: SalesforceSandbox) ->
     sb.set_faults(error=1.0)
     assert (await api.get(f"{V}/limits")).status_code == 500
     assert sb.stats.faults == {"error": 2, "rate_limit": 1}
+
+
+async def test_latency_delays_every_api_call(api: httpx.AsyncClient, sb: SalesforceSandbox) -> None:
+    assert sb.settings.latency == 0.0
+    sb.settings.latency = 0.2
+    t0 = time.monotonic()
+    for _ in range(2):
+        assert (await api.get(f"{V}/limits")).status_code == 200
+    assert time.monotonic() - t0 >= 0.4  # a lower bound only: each call waited out its round trip
 
 
 async def test_admin_routes(api: httpx.AsyncClient, sb: SalesforceSandbox) -> None:

@@ -62,6 +62,7 @@ class SandboxSettings:
     updated_window_days: int = 30  # getUpdated reaches back this far
     duplicate_rule: bool = False  # block duplicate Contact/Lead emails
     fault_seed: int = 0
+    latency: float = 0.0  # seconds every API call waits before it is served: a remote org's round trip
 
 
 class SalesforceSandbox:
@@ -302,6 +303,8 @@ def build_app(sb: SalesforceSandbox) -> FastAPI:
                 return resp
             if not _VERSION.match(path.split("/")[3]):
                 return _errors(404, SfError("NOT_FOUND", "The requested resource does not exist"))
+            if sb.settings.latency:
+                await asyncio.sleep(sb.settings.latency)
         response: Response = await call_next(request)
         if is_api:
             response.headers["Sforce-Limit-Info"] = sb.limit_info()

@@ -56,3 +56,31 @@ def by_email(app: MemoryApp, obj: str = "contacts") -> dict[str, dict[str, Any]]
     for r in app.live(obj):
         out.setdefault(str(r.properties.get("email")).lower(), dict(r.properties))
     return out
+
+
+def index_structure(engine: Any) -> dict[str, dict[str, Any]]:
+    """What a database's tables look like to SQLAlchemy's inspector (for comparing two indexes)."""
+    from sqlalchemy import inspect
+
+    insp = inspect(engine)
+    return {t: {"columns": [(c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                            for c in insp.get_columns(t)],
+                "primary key": insp.get_pk_constraint(t),
+                "indexes": sorted((i["name"], tuple(i["column_names"]), i["unique"]) for i in insp.get_indexes(t)),
+                "unique": sorted((u["name"], tuple(u["column_names"])) for u in insp.get_unique_constraints(t)),
+                "foreign keys": insp.get_foreign_keys(t)}
+            for t in sorted(insp.get_table_names())}
+
+
+def build_index_by_migrations(url: str, revision: str = "head") -> None:
+    """Run the index's alembic migrations on an empty database up to ``revision``."""
+    from alembic import command
+
+    from accord.index.store import alembic_config, make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as c:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = c
+        command.upgrade(cfg, revision)
+    engine.dispose()

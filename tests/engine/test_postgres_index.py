@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from accord.index import Store
 from accord.index.schema import metadata
+from accord.index.store import make_engine
 from accord.model import TransientError
-from helpers import Pair, by_email, person
+from helpers import Pair, build_index_by_migrations, by_email, index_structure, person
+from pg import create_database
 
 
 def test_postgres_migrations_match_schema(pg_url: str) -> None:
@@ -17,6 +22,26 @@ def test_postgres_migrations_match_schema(pg_url: str) -> None:
     with store.engine.connect() as c:
         assert compare_metadata(MigrationContext.configure(c), metadata) == []
     store.close()
+
+
+def test_postgres_new_index_equals_one_built_by_every_migration(pg_server: str) -> None:
+    fresh = Store(create_database(pg_server, f"accord_fresh_{os.getpid()}"))
+    migrated = create_database(pg_server, f"accord_migrated_{os.getpid()}")
+    build_index_by_migrations(migrated)
+    engine = make_engine(migrated)
+    assert index_structure(fresh.engine) == index_structure(engine)
+    engine.dispose()
+    fresh.close()
+
+
+def test_postgres_workers_opening_a_new_index_at_once(pg_url: str) -> None:
+    # one creates the tables under the advisory lock; the others wait, then find them there
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: Store(pg_url), range(4)))
+    for s in stores:
+        with s.engine.connect() as c:
+            assert c.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
+        s.close()
 
 
 async def test_postgres_initial_incremental_and_deletes(pg_url: str) -> None:

@@ -84,6 +84,9 @@ class HubSpotApp(_AppBase):
     # full scans read from both ends of the id range: list pages up, search pages down
     # (search has its own rate bucket); false: list pages only, e.g. if other tools use up search
     search_scan: bool = True
+    # pages a full scan reads ahead of the sync, on a thread of its own, so a fresh rate-limit
+    # window is spent at once (0: read on the sync's own loop, paced by its processing)
+    read_ahead: int = Field(default=200, ge=0)
     app_id: str | None = None  # the private app whose webhook sourceId marks Accord's own writes
     tombstones: bool = True  # read archived records to see deletes in incremental passes
     timeout: float = Field(default=30.0, gt=0)

@@ -11,14 +11,19 @@ from accord.runner import PassResult, Progress, SyncRunner
 
 
 class Session:
-    def __init__(self, cfg: Config, *, store: Store | None = None, connectors: dict[str, Connector] | None = None) -> None:
+    def __init__(self, cfg: Config, *, store: Store | None = None, connectors: dict[str, Connector] | None = None,
+                 read_ahead_cap: int | None = None) -> None:
         self.cfg = cfg
         self.store = store or Store(cfg.state)
         self.connectors: dict[str, Connector] = dict(connectors or {})
+        self.read_ahead_cap = read_ahead_cap  # at most this many pages read ahead by any scan (None: the apps' own)
 
     def connector(self, app: str) -> Connector:
         if app not in self.connectors:
-            self.connectors[app] = build_connector(app, self.cfg.apps[app])
+            conn = build_connector(app, self.cfg.apps[app])
+            if self.read_ahead_cap is not None and hasattr(conn, "read_ahead"):
+                conn.read_ahead = min(conn.read_ahead, self.read_ahead_cap)
+            self.connectors[app] = conn
         return self.connectors[app]
 
     def runner(self, sync: str, progress: Progress | None = None) -> SyncRunner:

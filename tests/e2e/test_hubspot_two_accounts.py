@@ -267,6 +267,9 @@ async def test_full_pass_does_not_delete_a_contact_search_cannot_see_yet(tmp_pat
         conn = acc.session.connector("a")
         assert isinstance(conn, HubSpotConnector)
         reads = conn.calls["batch_read"]
+        # read on the sync's own loop: a reader thread's list lane can outrun the search lane
+        # and read the new contact itself, and this test is about the scan missing it
+        conn.read_ahead = 0
 
         res = await acc.session.runner("contacts").run(full=True)
 

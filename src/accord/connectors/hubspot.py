@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import copy
 import hashlib
 import hmac
 import random
@@ -28,7 +30,7 @@ import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -37,6 +39,7 @@ from typing import Any
 import httpx
 import orjson
 
+from accord.connectors.background import in_thread
 from accord.connectors.base import Connector
 from accord.connectors.hubspot_scan import ScanPosition, two_lane_scan
 from accord.model import (
@@ -226,6 +229,13 @@ class Limits:
     general: RollingWindow
     search: RollingWindow
     calls: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, kind: str, mine: Counter[str]) -> None:
+        """One call of ``kind`` for the app and for the connector's own ``mine`` (callers may be on several threads)."""
+        with self._lock:
+            self.calls[kind] += 1
+            mine[kind] += 1
 
 
 _LIMITS: dict[tuple[str, str], Limits] = {}
@@ -339,11 +349,16 @@ class HubSpotConnector(Connector):
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         app_id: str | None = None,
+        read_ahead: int = 200,
         limits: Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(name)
         self.base_url = base_url.rstrip("/")
+        self.token, self.timeout = token, timeout
+        # pages a full scan may read ahead of the sync, on a thread of its own (0: on the sync's
+        # loop, paced by it): a fresh rate-limit window is spent at once (connectors/background.py)
+        self.read_ahead = read_ahead
         self.webhook_secret = webhook_secret
         self.lookback_ms = int(lookback * 1000)  # re-read window for the search index lag
         self.tombstones = tombstones
@@ -353,11 +368,26 @@ class HubSpotConnector(Connector):
         per_10s = RATE_TIERS[rate_limit.lower()] if isinstance(rate_limit, str) else int(rate_limit)
         self.limits = limits or shared_limits(self.base_url, token, per_10s, search_rate)
         self.calls: Counter[str] = Counter()  # API calls sent by this connector, by kind (incl. retries)
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
-                                       headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self._transport = transport
+        # one TLS context for this connector's clients (the scan reader's too): making one costs ~50 ms
+        self._tls = httpx.create_ssl_context()
+        self._http = self._client()
         self._props: dict[str, dict[str, _Prop]] = {}
         self._schemas: dict[str, ObjectSchema] = {}
         self._describe_locks: dict[str, asyncio.Lock] = {}
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, transport=self._transport,
+                                 verify=self._tls, headers={"Authorization": f"Bearer {self.token}",
+                                                            "Accept": "application/json"})
+
+    def _reader(self) -> HubSpotConnector:
+        """This connector for another thread's event loop: an HTTP client of its own; the rate
+        limits, schemas and call counters are this one's."""
+        reader = copy.copy(self)
+        reader._http = reader._client()
+        reader._describe_locks = {}
+        return reader
 
     @property
     def api_calls(self) -> int:
@@ -382,8 +412,7 @@ class HubSpotConnector(Connector):
         problem = ""
         for attempt in range(self.max_retries + 1):
             await window.acquire()
-            self.calls[kind] += 1
-            self.limits.calls[kind] += 1
+            self.limits.count(kind, self.calls)
             retry_after: float | None = None
             sent = True  # the request may have been carried out
             try:
@@ -501,19 +530,36 @@ class HubSpotConnector(Connector):
             if not after:
                 return
 
-    async def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
-        async for page in self._scan(object, fields, ScanPosition()):
-            yield page
+    def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        return self._scan(object, fields, ScanPosition())  # the generator itself: closing it stops the reader
 
-    async def scan_from(self, object: str, fields: Sequence[str], after: str) -> AsyncIterator[Page]:  # type: ignore[override]
+    def scan_from(self, object: str, fields: Sequence[str], after: str) -> AsyncIterator[Page]:
         # the position is list and search bounds, not a session: any process can resume from it
-        async for page in self._scan(object, fields, ScanPosition.decode(after)):
-            yield page
+        return self._scan(object, fields, ScanPosition.decode(after))
 
-    async def _scan(self, object: str, fields: Sequence[str], start: ScanPosition) -> AsyncIterator[Page]:
+    async def _scan(self, object: str, fields: Sequence[str], start: ScanPosition) -> AsyncGenerator[Page, None]:
         """The list endpoint from the bottom and, with ``search_scan``, search from the top."""
         types = await self._types(object)
+        if not self.search_scan:
+            start = replace(start, search_done=True, full_list=True)
+        if self.read_ahead and self._transport is None:
+            async def lanes() -> AsyncIterator[tuple[list[dict[str, Any]], ScanPosition]]:
+                reader = self._reader()  # made on the reading thread's loop, as its client must be
+                try:
+                    async for item in reader._lanes(object, fields, start):
+                        yield item
+                finally:
+                    await reader.aclose()
+            source = in_thread(lanes, self.read_ahead)
+        else:  # an injected transport (tests, ASGI) may be bound to this loop: read on it
+            source = self._lanes(object, fields, start)
+        async with contextlib.aclosing(source) as pages:  # closing the scan stops its reader now, not at GC
+            async for results, pos in pages:
+                yield Page([self._record(object, types, r, fields) for r in results],
+                           None if pos.done else pos.encode())
 
+    def _lanes(self, object: str, fields: Sequence[str],
+               start: ScanPosition) -> AsyncGenerator[tuple[list[dict[str, Any]], ScanPosition], None]:
         async def list_page(after: str | None) -> tuple[list[dict[str, Any]], str | None]:
             return await self._list_page(object, fields, after)
 
@@ -524,10 +570,7 @@ class HubSpotConnector(Connector):
             body = await self._search(object, bounds, ("hs_object_id", "DESCENDING"), fields)
             return list(body.get("results", []))
 
-        if not self.search_scan:
-            start = replace(start, search_done=True, full_list=True)
-        async for results, pos in two_lane_scan(list_page, search_page, SEARCH_PAGE, start):
-            yield Page([self._record(object, types, r, fields) for r in results], None if pos.done else pos.encode())
+        return two_lane_scan(list_page, search_page, SEARCH_PAGE, start)
 
     async def _search(self, object: str, filters: list[dict[str, Any]], sort: tuple[str, str], fields: Sequence[str],
                       limit: int = SEARCH_PAGE, after: str | None = None) -> dict[str, Any]:
@@ -1007,6 +1050,7 @@ def from_config(name: str, app: Any) -> HubSpotConnector:
         lookback=getattr(app, "search_lookback", 30.0),
         search_scan=getattr(app, "search_scan", True),
         app_id=getattr(app, "app_id", None),
+        read_ahead=getattr(app, "read_ahead", 200),
         tombstones=getattr(app, "tombstones", True),
         timeout=getattr(app, "timeout", 30.0),
     )

@@ -46,6 +46,9 @@ from accord.session import Session
 log = logging.getLogger("accord.distributed")
 
 
+STEP_READ_AHEAD = 4  # pages a scan step may read ahead of what it handles
+
+
 class _Beat:
     """The runner's Progress inside an activity: remembers what to heartbeat."""
 
@@ -71,7 +74,10 @@ class WorkerContext:
     def __init__(self, cfg: Config) -> None:
         require_postgres(cfg)
         self.file_cfg = cfg
-        self.session = Session(cfg)
+        # A scan step ends every few seconds and drops what its scan read ahead (the next step,
+        # maybe on another worker, reads on from the last page handled): a deep read-ahead
+        # would spend API calls on pages read twice.
+        self.session = Session(cfg, read_ahead_cap=STEP_READ_AHEAD)
         self.specs: dict[str, SyncSpec] = {}
         self.vault = self._vault(cfg)
         self.cfg = cfg

@@ -20,14 +20,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from accord.config import parse_config
-from accord.connectors.hubspot import HubSpotConnector
+from accord.connectors.hubspot import HubSpotConnector, RollingWindow
 from accord.model import Side
 from accord.runner import PassResult
 from accord.sandbox.hubspot import HubSpotSandbox, SandboxSettings
@@ -267,9 +267,10 @@ async def test_full_pass_does_not_delete_a_contact_search_cannot_see_yet(tmp_pat
         conn = acc.session.connector("a")
         assert isinstance(conn, HubSpotConnector)
         reads = conn.calls["batch_read"]
-        # read on the sync's own loop: a reader thread's list lane can outrun the search lane
-        # and read the new contact itself, and this test is about the scan missing it
-        conn.read_ahead = 0
+        # One list call per 3 s: the list lane's second page (which holds the new contact) waits
+        # while the search lane reads the top and ends both lanes. Otherwise it is a race
+        # between the two lanes, and a list lane that wins reads the contact itself.
+        conn.limits = replace(conn.limits, general=RollingWindow(1, 3.0))
 
         res = await acc.session.runner("contacts").run(full=True)
 

@@ -59,7 +59,8 @@ async def in_thread(make: Callable[[], AsyncIterator[T]], buffer: int) -> AsyncG
         finally:
             close = getattr(it, "aclose", None)
             if close is not None:
-                with contextlib.suppress(Exception):
+                # the caller's cancel may land while it closes (say its HTTP client): the loop ends anyway
+                with contextlib.suppress(Exception, asyncio.CancelledError):
                     await close()
 
     def run() -> None:
@@ -68,7 +69,8 @@ async def in_thread(make: Callable[[], AsyncIterator[T]], buffer: int) -> AsyncG
             task = loop.create_task(produce())
             started.append((loop, task))
             ready.set()
-            loop.run_until_complete(task)
+            with contextlib.suppress(asyncio.CancelledError):  # cancelled before it started
+                loop.run_until_complete(task)
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             ready.set()

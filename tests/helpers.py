@@ -74,13 +74,9 @@ def index_structure(engine: Any) -> dict[str, dict[str, Any]]:
 
 def build_index_by_migrations(url: str, revision: str = "head") -> None:
     """Run the index's alembic migrations on an empty database up to ``revision``."""
-    from alembic import command
-
-    from accord.index.store import alembic_config, make_engine
+    from accord.index.store import make_engine, upgrade_with_alembic
 
     engine = make_engine(url)
     with engine.begin() as c:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = c
-        command.upgrade(cfg, revision)
+        upgrade_with_alembic(c, revision)
     engine.dispose()

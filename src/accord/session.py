@@ -21,7 +21,7 @@ class Session:
     def connector(self, app: str) -> Connector:
         if app not in self.connectors:
             conn = build_connector(app, self.cfg.apps[app])
-            if self.read_ahead_cap is not None and hasattr(conn, "read_ahead"):
+            if self.read_ahead_cap is not None:
                 conn.read_ahead = min(conn.read_ahead, self.read_ahead_cap)
             self.connectors[app] = conn
         return self.connectors[app]

@@ -19,6 +19,9 @@ class Connector(abc.ABC):
     vendor: str = ""
     #: largest batch the app's write endpoints accept (HubSpot 100, Salesforce 200)
     batch_size: int = 100
+    #: pages a full scan may read ahead of the sync on a thread of its own (0: the scan reads
+    #: on the caller's loop; only connectors/background.py readers use it, HubSpot's so far)
+    read_ahead: int = 0
 
     def __init__(self, name: str) -> None:
         self.name = name  # the app's key in accord.yaml

@@ -546,8 +546,10 @@ class HubSpotConnector(Connector):
             async def lanes() -> AsyncIterator[tuple[list[dict[str, Any]], ScanPosition]]:
                 reader = self._reader()  # made on the reading thread's loop, as its client must be
                 try:
-                    async for item in reader._lanes(object, fields, start):
-                        yield item
+                    # the lanes stop (their requests cancelled) before their client is closed
+                    async with contextlib.aclosing(reader._lanes(object, fields, start)) as read:
+                        async for item in read:
+                            yield item
                 finally:
                     await reader.aclose()
             source = in_thread(lanes, self.read_ahead)

@@ -246,13 +246,13 @@ def migrate(engine: Engine) -> None:
         upgrade_with_alembic(conn)
 
 
-def upgrade_with_alembic(conn: Connection) -> None:
-    """Run the migrations from the database's revision to the newest, in ``conn``'s transaction."""
+def upgrade_with_alembic(conn: Connection, revision: str = "head") -> None:
+    """Run the migrations from the database's revision to ``revision``, in ``conn``'s transaction."""
     from alembic import command  # only here: importing alembic costs more than opening an index
 
     cfg = alembic_config()
     cfg.attributes["connection"] = conn
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, revision)
 
 
 def alembic_config() -> Any:

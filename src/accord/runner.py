@@ -167,9 +167,10 @@ def _settle_in_flight(spec: SyncSpec, link: Link, landed: Callable[[Side, str, A
     bases = {L: link.left_base, R: link.right_base}
     for m in spec.mappings:
         if all(landed(s, m.field(s), wrote[s][m.field(s)]) for s in (L, R) if m.field(s) in wrote[s]):
+            k = m.base_key  # writes are by field, bases by mapping
             for s in (L, R):
-                if m.field(s) in planned[s]:
-                    bases[s] = {**(bases[s] or {}), m.field(s): planned[s][m.field(s)]}
+                if k in planned[s]:
+                    bases[s] = {**(bases[s] or {}), k: planned[s][k]}
     link.left_base, link.right_base, link.in_flight = bases[L], bases[R], None
 
 
@@ -890,7 +891,7 @@ class SyncRunner:
     def _unchanged(self, rec: Record, side: Side, link: Link) -> bool:
         base = link.base(side) or {}
         props = rec.properties
-        return all(canon(props.get(f)) == canon(base.get(f)) for f in self._spec().mapped(side))
+        return all(canon(props.get(f)) == canon(base.get(k)) for f, k in self._spec().based(side))
 
     async def _find_twins(self, side: Side, unmatched: list[tuple[Record, Link]], w: PageWrite) -> dict[str, Record]:
         """Incremental creates: a record the other app has but the index has not seen yet is linked, not duplicated."""
@@ -1010,7 +1011,7 @@ class SyncRunner:
         if base is not None and written is not None:
             # The app may normalise what we wrote (case, formats): its stored value is the base.
             stored = written.properties
-            base = {**base, **{f: canon(stored[f]) for f in self._spec().mapped(side) if f in stored}}
+            base = {**base, **{k: canon(stored[f]) for f, k in self._spec().based(side) if f in stored}}
         if side is L:
             link.left_base = base
         else:

@@ -6,6 +6,7 @@ are all resolved here, once, so the merge itself only compares and copies values
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -55,6 +56,24 @@ class FieldMap:
         return self.left_type == self.right_type and (
             self.left_type != FieldType.ENUM or (self.lr_values is None and self.rl_values is None))
 
+    @cached_property
+    def base_key(self) -> str:
+        """The key of this mapping's values in a pair's stored bases.
+
+        A base only means something for the exact mapping it was recorded under: repointed
+        to another field, given another value map, rule or direction, the old base would make
+        an untouched value look like a deliberate clear (or keep two differing values "in
+        step" forever). So the key names both fields and, when anything but a plain two-way
+        copy, a digest of what decides how values cross; a mapping with no base under its key
+        is merged as in an initial sync (see ``merge.merge_field``).
+        """
+        key = f"{self.left}|{self.right}"
+        if self.plain and self.rule == "default" and self.to_left and self.to_right:
+            return key
+        how = repr((self.left_type.value, self.right_type.value, self.rule, self.to_left, self.to_right,
+                    sorted((self.lr_values or {}).items()), sorted((self.rl_values or {}).items())))
+        return f"{key}|{hashlib.sha1(how.encode()).hexdigest()[:8]}"
+
 
 @dataclass(frozen=True)
 class BrokenMapping:
@@ -89,6 +108,15 @@ class SyncSpec:
     def mapped(self, side: Side) -> tuple[str, ...]:
         """The mapped field names of ``side``, in mapping order."""
         return self.left_fields if side is Side.LEFT else self.right_fields
+
+    @cached_property
+    def _based(self) -> dict[Side, tuple[tuple[str, str], ...]]:
+        return {s: tuple((m.field(s), m.base_key) for m in self.mappings) for s in (Side.LEFT, Side.RIGHT)}
+
+    def based(self, side: Side) -> tuple[tuple[str, str], ...]:
+        """(field of ``side``, base key) of every mapping, in mapping order: a side's values
+        are stored in a pair's base under the mapping's key, not the bare field name."""
+        return self._based[side]
 
     @cached_property
     def _flows(self) -> dict[Side, tuple[tuple[str, str, bool, FieldMap], ...]]:

@@ -70,7 +70,7 @@ class FieldMap:
         key = f"{self.left}|{self.right}"
         if self.plain and self.rule == "default" and self.to_left and self.to_right:
             return key
-        how = repr((self.left_type.value, self.right_type.value, self.rule, self.to_left, self.to_right,
+        how = repr((str(self.left_type), str(self.right_type), self.rule, self.to_left, self.to_right,
                     sorted((self.lr_values or {}).items()), sorted((self.rl_values or {}).items())))
         return f"{key}|{hashlib.sha1(how.encode()).hexdigest()[:8]}"
 

@@ -16,7 +16,6 @@ import pytest
 from accord.model import Side
 from helpers import Pair, by_email, person
 
-
 REQUIRED = [{"left": f, "right": f} for f in ("first_name", "last_name", "email")]
 
 

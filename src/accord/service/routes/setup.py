@@ -1,219 +1,64 @@
-"""The dashboard's setup flow: create or edit a sync in five steps, like HubSpot's.
-
-1. *Apps and objects*: a name, the two connected apps and an object of each.
-2. *Direction*: two-way or one-way, and the app that wins a conflict.
-3. *Field mappings*: the defaults (required ones locked), custom mappings added or
-   removed — a type-incompatible pair is refused with the reason — and, for deals, the
-   stage mapping with auto-map.
-4. *Filters*: property filters per side, an inclusion list, a start time.
-5. *Review*: what will sync, the settings as YAML, then *Save & sync*.
-
-The draft travels between steps as JSON in a hidden field (no server-side session), and
-every step is checked by the same code the REST API uses (:mod:`accord.service.manage`).
-"""
+"""The pages of the dashboard's setup flow (the steps themselves: :mod:`accord.service.setup_flow`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from accord import catalog
-from accord.config import ConfigError, ConfigIssue, Rule, SyncConfig
+from accord.config import ConfigError
 from accord.engine.stages import auto_map_stages
-from accord.model import ObjectSchema, Pipeline
 from accord.service import manage
-from accord.service.app import Svc, authorized
 from accord.service.core import Service
-
-STEPS = ("objects", "direction", "mappings", "filters", "review")
-RULES = tuple(a for a in get_args(Rule) if a != "none")  # "none" is the mapping table's Remove
-OPS = ("eq", "neq", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "set", "not_set")
-_EDITED_KEYS = {"name", "left", "right", "direction", "winner", "mappings", "stages", "filters", "inclusion",
-                "created_after"}
-
-
-class Draft(BaseModel):
-    editing: str | None = None  # the sync being edited (its name cannot change)
-    name: str = ""
-    left_app: str = ""
-    left_object: str = ""
-    right_app: str = ""
-    right_object: str = ""
-    direction: str = "two-way"
-    winner: str = ""
-    mappings: list[dict[str, Any]] = Field(default_factory=list)
-    stages: str | dict[str, str] | None = None
-    filters_left: list[dict[str, Any]] = Field(default_factory=list)
-    filters_right: list[dict[str, Any]] = Field(default_factory=list)
-    inclusion_side: str = ""
-    inclusion_list: str = ""
-    created_after: str = ""
-    keep: dict[str, Any] = Field(default_factory=dict)  # settings the flow does not edit (constants, match…)
-
-    @classmethod
-    def from_sync(cls, s: SyncConfig) -> Draft:
-        raw = s.model_dump(mode="json", exclude_none=True)
-        return cls(
-            editing=s.name, name=s.name, left_app=s.left.app, left_object=s.left.object, right_app=s.right.app,
-            right_object=s.right.object, direction=s.direction, winner=s.winner or "",
-            mappings=raw.get("mappings", []), stages=raw.get("stages"),
-            filters_left=raw.get("filters", {}).get("left", []), filters_right=raw.get("filters", {}).get("right", []),
-            inclusion_side=s.inclusion.side if s.inclusion else "", inclusion_list=s.inclusion.list if s.inclusion else "",
-            created_after=s.created_after.isoformat() if s.created_after else "",
-            keep={k: v for k, v in raw.items() if k not in _EDITED_KEYS},
-        )
-
-    def config(self) -> dict[str, Any]:
-        """The sync's settings as accord.yaml would hold them."""
-        out: dict[str, Any] = {"name": self.name, "left": {"app": self.left_app, "object": self.left_object},
-                               "right": {"app": self.right_app, "object": self.right_object},
-                               "direction": self.direction}
-        if self.winner:
-            out["winner"] = self.winner
-        if self.mappings:
-            out["mappings"] = self.mappings
-        if self.stages is not None:
-            out["stages"] = self.stages
-        if self.filters_left or self.filters_right:
-            out["filters"] = {k: v for k, v in (("left", self.filters_left), ("right", self.filters_right)) if v}
-        if self.inclusion_side and self.inclusion_list:
-            out["inclusion"] = {"side": self.inclusion_side, "list": self.inclusion_list}
-        if self.created_after:
-            out["created_after"] = self.created_after
-        return {**self.keep, **out}
+from accord.service.setup_flow import (
+    OPS,
+    RULES,
+    STEPS,
+    Draft,
+    apply_step,
+    draft_issues,
+    load_schemas,
+    mapping_index,
+    mapping_rows,
+    say,
+    stage_rows,
+)
+from accord.service.web import Svc, login_redirect, render_page
 
 
-# -- checks ---------------------------------------------------------------------------------
-async def draft_issues(svc: Service, d: Draft) -> list[ConfigIssue]:
-    """Everything wrong with the draft: config rules first, then the apps' schemas."""
-    try:
-        _, s = svc.registry.check_sync(d.config(), replacing=d.editing)
-        await manage.check_with_apps(svc, s)
-    except ConfigError as e:
-        return e.issues
-    return []
-
-
-def _mapping_index(path: str) -> int | None:
-    if path.startswith("mappings["):
-        return int(path[len("mappings["):path.index("]")])
-    return None
-
-
-# -- view models ------------------------------------------------------------------------------
-class Schemas(BaseModel):
-    model_config = {"arbitrary_types_allowed": True}
-    left: ObjectSchema
-    right: ObjectSchema
-    left_pipelines: list[Pipeline] = Field(default_factory=list)
-    right_pipelines: list[Pipeline] = Field(default_factory=list)
-
-
-async def load_schemas(svc: Service, d: Draft) -> Schemas:
-    left = await manage.describe(svc, d.left_app, d.left_object)
-    right = await manage.describe(svc, d.right_app, d.right_object)
-    sch = Schemas(left=left, right=right)
-    if catalog.kind_of(svc.cfg.vendor(d.left_app), d.left_object) == "deal":
-        sch.left_pipelines = await manage.pipelines(svc, d.left_app, d.left_object)
-        sch.right_pipelines = await manage.pipelines(svc, d.right_app, d.right_object)
-    return sch
-
-
-def mapping_rows(svc: Service, d: Draft) -> list[dict[str, Any]]:
-    """Defaults first (required ones locked, others removable), then the custom mappings."""
-    defaults = catalog.default_mappings(svc.cfg.vendor(d.left_app), d.left_object,
-                                        svc.cfg.vendor(d.right_app), d.right_object)
-    rows: list[dict[str, Any]] = []
-    custom = list(enumerate(d.mappings))
-    for dm in defaults:
-        over = next(((i, m) for i, m in custom if m.get("left") == dm.left or m.get("right") == dm.right), None)
-        if over is not None and not (over[1].get("left") == dm.left and over[1].get("right") == dm.right):
-            continue  # a custom mapping of one of its fields replaces the default
-        off = over is not None and over[1].get("rule") == "none"
-        rows.append({"left": dm.left, "right": dm.right, "concept": dm.concept, "required": dm.required,
-                     "default": True, "off": off, "rule": (over[1].get("rule") if over and not off else None) or "",
-                     "index": over[0] if over else None})
-    shown = {r["index"] for r in rows if r["index"] is not None}
-    for i, m in custom:
-        if i not in shown:
-            rows.append({"left": m.get("left"), "right": m.get("right"), "concept": "", "required": False,
-                         "default": False, "off": False, "rule": m.get("rule") or "", "index": i})
-    return rows
-
-
-def stage_rows(sch: Schemas, d: Draft) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    if not (sch.left_pipelines and sch.right_pipelines):
-        return [], []
-    current = auto_map_stages(sch.left_pipelines, sch.right_pipelines) if not isinstance(d.stages, dict) else d.stages
-    rights = [{"id": s.id, "label": f"{p.label}: {s.label}"} for p in sch.right_pipelines for s in p.stages]
-    rows = [{"id": s.id, "label": f"{p.label}: {s.label}", "target": current.get(s.id, "")}
-            for p in sch.left_pipelines for s in p.stages]
-    return rows, rights
-
-
-# -- the router --------------------------------------------------------------------------------
-def setup_router(page: Any) -> APIRouter:
-    """``page(request, template, **ctx)`` renders a dashboard template (shared with dashboard.py)."""
+def setup_router() -> APIRouter:
     r = APIRouter(include_in_schema=False)
-
-    async def render(request: Request, svc: Service, d: Draft, step: str, error: str | None = None,
-                     status: int = 200) -> HTMLResponse:
-        ctx: dict[str, Any] = {"d": d, "draft": d.model_dump_json(), "step": step, "steps": STEPS, "error": error,
-                               "apps": {n: {"vendor": a.type, "objects": manage.known_objects(a.type)}
-                                        for n, a in svc.cfg.apps.items()},
-                               "rules": RULES, "ops": OPS}
-        if step in ("mappings", "filters", "review"):
-            try:
-                sch = await load_schemas(svc, d)
-            except Exception as e:  # the app is unreachable, or the object does not exist
-                return await render(request, svc, d, "objects", f"Cannot read the objects' fields: {type(e).__name__}: {e}", 422)
-            ctx["left_fields"] = manage.fields_json(sch.left)
-            ctx["right_fields"] = manage.fields_json(sch.right)
-            ctx["rows"] = mapping_rows(svc, d)
-            ctx["stage_rows"], ctx["right_stages"] = stage_rows(sch, d)
-        if step == "review":
-            issues = await draft_issues(svc, d)
-            ctx["issues"] = issues
-            ctx["yaml"] = yaml.safe_dump({"syncs": [d.config()]}, sort_keys=False, allow_unicode=True)
-        resp: HTMLResponse = page(request, "setup.html", **ctx)
-        resp.status_code = status
-        return resp
-
-    def guard(request: Request) -> RedirectResponse | None:
-        return None if authorized(request) else RedirectResponse("/login", status_code=303)
 
     @r.get("/setup", response_model=None)
     async def start(request: Request, svc: Svc) -> Response:
-        if (redirect := guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
         d = Draft()
         apps = list(svc.cfg.apps)
         if len(apps) >= 2:
             d.left_app, d.right_app = apps[0], apps[1]
-        return await render(request, svc, d, "objects")
+        return await _render(request, svc, d, "objects")
 
     @r.get("/syncs/{name}/edit", response_model=None)
     async def edit(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
         src = svc.registry.source_of_sync(name)
         if src is None:
             return HTMLResponse(f"No sync named {name!r}.", status_code=404)
         d = Draft.from_sync(svc.cfg.sync(name))
         if src == "file":
-            return await render(request, svc, d, "objects", f"This sync is defined in {svc.registry.file_cfg.source}; "
-                                "edit the file and restart the service to change it.", 409)
-        return await render(request, svc, d, "objects")
+            return await _render(request, svc, d, "objects", f"This sync is defined in {svc.registry.file_cfg.source}; "
+                                 "edit the file and restart the service to change it.", 409)
+        return await _render(request, svc, d, "objects")
 
     @r.post("/setup/{step}", response_model=None)
     async def submit(request: Request, step: str, svc: Svc, draft: Annotated[str, Form()],
                      action: Annotated[str, Form()] = "next") -> Response:
-        if (redirect := guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
         if step not in STEPS:
             return HTMLResponse("Unknown step.", status_code=404)
@@ -222,117 +67,65 @@ def setup_router(page: Any) -> APIRouter:
         except ValidationError:
             return HTMLResponse("The form was damaged; start again.", status_code=400)
         form = await request.form()
-        f = {k: str(v) for k, v in form.items()}
-        here = STEPS.index(step)
-        if action == "back":
-            return await render(request, svc, d, STEPS[max(0, here - 1)])
-        auto = None
-        if step == "mappings" and "stage_mode" in f:
-            sch = await load_schemas(svc, d)
-            auto = auto_map_stages(sch.left_pipelines, sch.right_pipelines)
-        error = _apply(d, step, f, action, auto)
-        if error:
-            return await render(request, svc, d, step, error, 422)
-        if action != "next":  # an edit within the step: show the step again
-            if action == "add":
-                issues = await draft_issues(svc, d)
-                bad = [i for i in issues if _mapping_index(i.path) == len(d.mappings) - 1]
-                if bad:
-                    m = d.mappings.pop()
-                    return await render(request, svc, d, step, f"Refused {m['left']} ↔ {m['right']}: {bad[0].message}", 422)
-            return await render(request, svc, d, step)
-        if step == "objects":
-            issues = [i for i in await draft_issues(svc, d) if i.path.split(".")[0] in ("name", "left", "right", "")]
-            if issues:
-                return await render(request, svc, d, step, "; ".join(_say(i) for i in issues), 422)
-        if step == "review":
-            try:
-                await manage.save_sync(svc, d.config(), replacing=d.editing)
-            except (ConfigError, manage.Conflict, KeyError) as e:
-                msg = "; ".join(_say(i) for i in e.issues) if isinstance(e, ConfigError) else str(e)
-                return await render(request, svc, d, step, msg, 422)
-            return RedirectResponse(f"/syncs/{d.name}", status_code=303)
-        return await render(request, svc, d, STEPS[here + 1])
+        return await _submit(request, svc, d, step, {k: str(v) for k, v in form.items()}, action)
 
     return r
 
 
-def _say(i: ConfigIssue) -> str:
-    return f"{i.path}: {i.message}" if i.path else i.message
-
-
-def _apply(d: Draft, step: str, f: dict[str, str], action: str, auto_stages: dict[str, str] | None) -> str | None:
-    """Fold one step's form fields into the draft; a message when the input cannot be used."""
-    if step == "objects":
-        if d.editing is None:
-            d.name = f.get("name", "").strip()
-        d.left_app, d.left_object = f.get("left_app", ""), f.get("left_object", "").strip()
-        d.right_app, d.right_object = f.get("right_app", ""), f.get("right_object", "").strip()
-        if not (d.name and d.left_object and d.right_object):
-            return "Give the sync a name and pick an object in each app."
-        if d.winner not in ("", d.left_app, d.right_app):
-            d.winner = ""
-    elif step == "direction":
-        d.direction = f.get("direction", "two-way")
-        d.winner = f.get("winner", "")
-    elif step == "mappings":
-        _apply_mappings(d, f, action, auto_stages)
-    elif step == "filters":
-        return _apply_filters(d, f, action)
-    return None
-
-
-def _apply_mappings(d: Draft, f: dict[str, str], action: str, auto_stages: dict[str, str] | None) -> None:
-    for i, m in enumerate(d.mappings):  # rule changes of the custom rows on screen
-        rule = f.get(f"rule_{i}")
-        if rule is not None and m.get("rule") != "none":
-            m.pop("rule", None)
-            if rule:
-                m["rule"] = rule
-    if action == "add":
-        new = {"left": f.get("new_left", ""), "right": f.get("new_right", "")}
-        if f.get("new_rule"):
-            new["rule"] = f["new_rule"]
-        d.mappings.append(new)
-    elif action.startswith("remove:") and action[7:].isdigit() and int(action[7:]) < len(d.mappings):
-        d.mappings.pop(int(action[7:]))
-    elif action.startswith(("off:", "restore:")):  # a non-required default turned off / back on
-        left, _, right = action.split(":", 1)[1].partition("|")
-        d.mappings = [m for m in d.mappings if not (m.get("left") == left and m.get("right") == right)]
-        if action.startswith("off:"):
-            d.mappings.append({"left": left, "right": right, "rule": "none"})
-    if action == "auto_stages":
-        d.stages = "auto"
-    elif "stage_mode" in f and auto_stages is not None:  # the stage table was on screen
-        picked = {k[len("stage_"):]: v for k, v in f.items() if k.startswith("stage_") and k != "stage_mode" and v}
-        d.stages = ("auto" if d.stages is not None else None) if picked == auto_stages else picked
-
-
-def _apply_filters(d: Draft, f: dict[str, str], action: str) -> str | None:
-    if action == "filter_add":
-        side = f.get("filter_side", "left")
-        fl: dict[str, Any] = {"field": f.get("filter_field", "").strip(), "op": f.get("filter_op", "eq")}
-        if not fl["field"]:
-            return "Pick the field to filter on."
-        if fl["op"] not in ("set", "not_set"):
-            raw = f.get("filter_value", "")
-            fl["value"] = [v.strip() for v in raw.split(",")] if fl["op"] in ("in", "not_in") else raw
-        (d.filters_left if side == "left" else d.filters_right).append(fl)
-    elif action.startswith("filter_remove:"):
-        side, _, idx = action[len("filter_remove:"):].partition(":")
-        rows = d.filters_left if side == "left" else d.filters_right
-        if idx.isdigit() and int(idx) < len(rows):
-            rows.pop(int(idx))
-    d.inclusion_side = f.get("inclusion_side", "")
-    d.inclusion_list = f.get("inclusion_list", "").strip()
-    if d.inclusion_side and not d.inclusion_list:
-        return "Name the list (or choose no inclusion list)."
-    created = f.get("created_after", "").strip()
-    if created:
+async def _render(request: Request, svc: Service, d: Draft, step: str, error: str | None = None,
+                  status: int = 200) -> HTMLResponse:
+    """The page of one step, with what that step shows of the two apps' schemas."""
+    ctx: dict[str, Any] = {"d": d, "draft": d.model_dump_json(), "step": step, "steps": STEPS, "error": error,
+                           "apps": {n: {"vendor": a.type, "objects": manage.known_objects(a.type)}
+                                    for n, a in svc.cfg.apps.items()},
+                           "rules": RULES, "ops": OPS}
+    if step in ("mappings", "filters", "review"):
         try:
-            datetime.fromisoformat(created)
-        except ValueError:
-            return f"Start time {created!r} is not a date and time."
-    d.created_after = created
-    return None
+            sch = await load_schemas(svc, d)
+        except Exception as e:  # the app is unreachable, or the object does not exist
+            return await _render(request, svc, d, "objects", f"Cannot read the objects' fields: {type(e).__name__}: {e}", 422)
+        ctx["left_fields"] = manage.fields_json(sch.left)
+        ctx["right_fields"] = manage.fields_json(sch.right)
+        ctx["rows"] = mapping_rows(svc, d)
+        ctx["stage_rows"], ctx["right_stages"] = stage_rows(sch, d)
+    if step == "review":
+        issues = await draft_issues(svc, d)
+        ctx["issues"] = issues
+        ctx["yaml"] = yaml.safe_dump({"syncs": [d.config()]}, sort_keys=False, allow_unicode=True)
+    resp = render_page(request, "setup.html", **ctx)
+    resp.status_code = status
+    return resp
 
+
+async def _submit(request: Request, svc: Service, d: Draft, step: str, f: dict[str, str], action: str) -> Response:
+    """One step's form: back, an edit within the step (shown again), or on to the next step."""
+    here = STEPS.index(step)
+    if action == "back":
+        return await _render(request, svc, d, STEPS[max(0, here - 1)])
+    auto = None
+    if step == "mappings" and "stage_mode" in f:
+        sch = await load_schemas(svc, d)
+        auto = auto_map_stages(sch.left_pipelines, sch.right_pipelines)
+    error = apply_step(d, step, f, action, auto)
+    if error:
+        return await _render(request, svc, d, step, error, 422)
+    if action != "next":  # an edit within the step: show the step again
+        if action == "add":
+            issues = await draft_issues(svc, d)
+            bad = [i for i in issues if mapping_index(i.path) == len(d.mappings) - 1]
+            if bad:
+                m = d.mappings.pop()
+                return await _render(request, svc, d, step, f"Refused {m['left']} ↔ {m['right']}: {bad[0].message}", 422)
+        return await _render(request, svc, d, step)
+    if step == "objects":
+        issues = [i for i in await draft_issues(svc, d) if i.path.split(".")[0] in ("name", "left", "right", "")]
+        if issues:
+            return await _render(request, svc, d, step, "; ".join(say(i) for i in issues), 422)
+    if step == "review":
+        try:
+            await manage.save_sync(svc, d.config(), replacing=d.editing)
+        except (ConfigError, manage.Conflict, KeyError) as e:
+            msg = "; ".join(say(i) for i in e.issues) if isinstance(e, ConfigError) else str(e)
+            return await _render(request, svc, d, step, msg, 422)
+        return RedirectResponse(f"/syncs/{d.name}", status_code=303)
+    return await _render(request, svc, d, STEPS[here + 1])

@@ -28,6 +28,9 @@ syncs = Table(
     Column("initial_done", Boolean, nullable=False),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
+    # 2: the links' bases are keyed by mapping (FieldMap.base_key); NULL: by field name, as
+    # indexes made before revision 0005 hold them (re-keyed once, see SyncRunner.register)
+    Column("base_keys", Integer),
 )
 
 # One row per record pair (or per record seen on one side only). ``*_base`` hold the

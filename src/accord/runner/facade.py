@@ -21,11 +21,11 @@ from accord.engine.mapping import SyncSpec, compile_sync
 from accord.engine.stages import resolve_stage_map
 from accord.index.store import Link, Store
 from accord.model import Counters, ResyncRequired, Side
-from accord.runner import incremental, scan
 from accord.runner.apply import associate
 from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
+from accord.runner.incremental import incremental_pass, resync_deleted, sync_records
 from accord.runner.pairing import load_members
-from accord.runner.scan import ScanState
+from accord.runner.scan import ScanState, begin_scan, finish_scan, recover_in_flight, scan_steps
 
 log = logging.getLogger("accord.runner")
 
@@ -138,6 +138,7 @@ class SyncRunner:
         return spec
 
     # -- entry points -------------------------------------------------------------------
+    # (a name called without ``self.`` is the phase modules' function of that name)
     async def run(self, *, full: bool = False) -> PassResult:
         """One pass: the initial sync if it never finished (or the config changed), else incremental."""
         if self.ctx.spec is None:
@@ -167,7 +168,7 @@ class SyncRunner:
         """Sync specific records now (webhook events, "resync this record")."""
         if self.ctx.spec is None:
             await self.prepare()
-        return await self._tracked("records", lambda: incremental.sync_records(self.ctx, side, ids))
+        return await self._tracked("records", lambda: sync_records(self.ctx, side, ids))
 
     async def deleted_preview(self, deleted_in: Side) -> list[Link]:
         out: list[Link] = []
@@ -179,7 +180,7 @@ class SyncRunner:
         """Recreate, in ``deleted_in``, the records deleted there from their twins in the other app."""
         if self.ctx.spec is None:
             await self.prepare()
-        return await self._tracked("resync", lambda: incremental.resync_deleted(self.ctx, deleted_in))
+        return await self._tracked("resync", lambda: resync_deleted(self.ctx, deleted_in))
 
     async def _scan_then_associate(self) -> None:
         state = await self.begin_scan()
@@ -191,7 +192,7 @@ class SyncRunner:
         ctx = self.ctx
         ctx.touched = set()
         try:
-            await incremental.incremental_pass(ctx)
+            await incremental_pass(ctx)
             touched = ctx.touched
         finally:
             ctx.touched = None
@@ -211,9 +212,10 @@ class SyncRunner:
         return PassResult(ctx.cfg.name, kind, ctx.counters, run_id, [b.path for b in ctx.require_spec().broken])
 
     # -- scan pass (initial / full), step by step (accord.distributed) ---------------------
+    # each method calls the function of the same name in accord.runner.scan
     async def begin_scan(self) -> ScanState:
         """Start the scan pass ``self.pass_id``: take both change cursors and look at the right app."""
-        return await scan.begin_scan(self.ctx)
+        return await begin_scan(self.ctx)
 
     async def resume_scan(self, state: ScanState) -> None:
         """Take up a scan pass another runner (another process) began: its pass id, the inclusion list."""
@@ -232,15 +234,14 @@ class SyncRunner:
         phase 3 only selects rows it has not handled yet. Going back to an earlier phase is
         not (phase 2 would see records phase 3 created): a resumed step must stay in its phase.
         """
-        await scan.scan_steps(self.ctx, state, stop or (lambda: False), checkpoint or (lambda s: None),
-                              single_phase=single_phase, merge_up_to=self.merge_pages_up_to, chunk=self.scan_chunk)
+        await scan_steps(self.ctx, state, stop or (lambda: False), checkpoint or (lambda s: None),
+                         single_phase=single_phase, merge_up_to=self.merge_pages_up_to, chunk=self.scan_chunk)
         return state
 
     def finish_scan(self, state: ScanState) -> None:
         """After the last phase: drop rows of vanished records, store the cursors, mark the sync initialised."""
-        scan.finish_scan(self.ctx, state)
+        finish_scan(self.ctx, state)
 
     async def recover_in_flight(self, state: ScanState) -> None:
-        """Before resuming a scan a crashed worker left: settle the creates it may have sent
-        (see :func:`accord.runner.scan.recover_in_flight`)."""
-        await scan.recover_in_flight(self.ctx, state)
+        """Before resuming a scan a crashed worker left: settle the creates it may have sent."""
+        await recover_in_flight(self.ctx, state)

@@ -166,13 +166,7 @@ def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -
             out.append((rec, owner, None))
             continue
         if owner is not None and owner.id_of(side) not in (None, rec.id):
-            dup = Link(name, label=_label(ctx, rec, side))
-            dup.set_id(side, rec.id)
-            dup.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE,
-                           message=f"same match key as {owner.id_of(side)}, which syncs instead")
-            w.add(dup)
-            ctx.counters.exclude(ExcludedReason.DUPLICATE)
-            out.append((rec, dup, owner.id_of(side)))
+            out.append((rec, _duplicate(ctx, side, rec, owner, w), owner.id_of(side)))
             continue
         match = next((rows[theirs[k]] for k in ks if k in theirs and theirs[k] in rows
                       and rows[theirs[k]].id_of(side) is None
@@ -194,6 +188,17 @@ def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -
                 w.add_keys.append((side.value, k, link.id))
         out.append((rec, link, None))
     return out
+
+
+def _duplicate(ctx: RunContext, side: Side, rec: Record, owner: Link, w: PageWrite) -> Link:
+    """An excluded row of its own for a record whose match key ``owner``'s record of its app has."""
+    dup = Link(ctx.cfg.name, label=_label(ctx, rec, side))
+    dup.set_id(side, rec.id)
+    dup.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE,
+                   message=f"same match key as {owner.id_of(side)}, which syncs instead")
+    w.add(dup)
+    ctx.counters.exclude(ExcludedReason.DUPLICATE)
+    return dup
 
 
 # -- planning ---------------------------------------------------------------------------

@@ -96,7 +96,7 @@ async def apply(ctx: RunContext, items: list[Item], w: PageWrite, cursor: tuple[
         w = _save_before_sending(ctx, writes, w)
     failed = await _send(ctx, writes, w)
     _settle(ctx, writes.writing, failed, w)
-    ctx.store.save(ctx.cfg.name, w, cursor)
+    ctx.save(w, cursor)
 
 
 def _sort(ctx: RunContext, items: list[Item], w: PageWrite) -> _Writes:
@@ -144,7 +144,7 @@ def _save_before_sending(ctx: RunContext, writes: _Writes, w: PageWrite) -> Page
         it.link.in_flight = in_flight(it.plan)
         if it.link.id not in w.new:
             w.pending[it.link.id] = it.link
-    ctx.store.save(ctx.cfg.name, w)
+    ctx.save(w)
     return PageWrite()
 
 

@@ -17,7 +17,8 @@ from accord.connectors.base import Connector
 from accord.engine.mapping import SyncSpec
 from accord.engine.matching import match_keys
 from accord.engine.planner import PairPlan
-from accord.index.store import Link, Store
+from accord.index.leases import SyncLease
+from accord.index.store import Link, PageWrite, Store
 from accord.model import Counters, Record, Side
 
 L, R = Side.LEFT, Side.RIGHT
@@ -63,6 +64,11 @@ class RunContext:
     # pass associates every linked pair, and collecting its ids would grow with the index)
     touched: set[str] | None = None
     keys_memo: dict[int, tuple[Record, Side, list[str]]] = field(default_factory=dict)
+    lease: SyncLease | None = None  # held while a pass runs: pages are saved only while it is ours
+
+    def save(self, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
+        """Save one page's index changes, fenced by the sync's lease (accord.index.leases)."""
+        self.store.save(self.cfg.name, w, cursor, fence=self.lease.fence if self.lease is not None else None)
 
     def require_spec(self) -> SyncSpec:
         assert self.spec is not None, "call prepare() first"

@@ -19,6 +19,7 @@ from accord.config import ConfigError, SyncConfig, config_hash
 from accord.connectors.base import Connector
 from accord.engine.mapping import SyncSpec, compile_sync
 from accord.engine.stages import resolve_stage_map
+from accord.index.leases import SyncLease
 from accord.index.store import Link, Store, SyncState
 from accord.model import Counters, ResyncRequired, Side
 from accord.runner.apply import associate
@@ -60,9 +61,13 @@ class SyncRunner:
         path: str = "",
         associations: Sequence[AssociationTarget] = (),
         locks: PageLocks | None = None,
+        lease_wait: float | None = None,
     ) -> None:
         self.ctx = RunContext(cfg, store, {L: left, R: right}, {L: cfg.left.object, R: cfg.right.object},
                               progress or NoProgress(), path, list(associations), locks)
+        # How long a pass waits for the sync's lease while another process runs one (None: as
+        # long as it takes; 0: not at all, SyncBusy at once, as the service's scheduled jobs do)
+        self.lease_wait = lease_wait
 
     # -- the context's attributes, read and set by callers ------------------------------
     @property
@@ -104,6 +109,15 @@ class SyncRunner:
     @locks.setter
     def locks(self, locks: PageLocks | None) -> None:
         self.ctx.locks = locks
+
+    @property
+    def lease(self) -> SyncLease | None:
+        return self.ctx.lease
+
+    @lease.setter
+    def lease(self, lease: SyncLease | None) -> None:
+        """A lease the caller holds (a Temporal activity holds it across several calls)."""
+        self.ctx.lease = lease
 
     @property
     def associations(self) -> list[AssociationTarget]:
@@ -215,16 +229,27 @@ class SyncRunner:
         await associate(ctx, touched)
 
     async def _tracked(self, kind: str, body: Callable[[], Any]) -> PassResult:
+        """One pass under the sync's lease (taken here unless the caller holds it), in the run history."""
         ctx = self.ctx
-        ctx.counters = Counters()
-        run_id = ctx.store.begin_run(ctx.cfg.name, kind)
-        ctx.pass_id = run_id
+        own = None
+        if ctx.lease is None or not ctx.lease.held:
+            own = SyncLease(ctx.store.engine, ctx.cfg.name)
+            await own.acquire(timeout=self.lease_wait)  # SyncBusy: another process runs a pass
+            ctx.lease = own
         try:
-            await body()
-        except BaseException as e:
-            ctx.store.finish_run(run_id, "failed", ctx.counters.as_dict(), f"{type(e).__name__}: {e}")
-            raise
-        ctx.store.finish_run(run_id, "ok", ctx.counters.as_dict())
+            ctx.counters = Counters()
+            run_id = ctx.store.begin_run(ctx.cfg.name, kind)
+            ctx.pass_id = run_id
+            try:
+                await body()
+            except BaseException as e:
+                ctx.store.finish_run(run_id, "failed", ctx.counters.as_dict(), f"{type(e).__name__}: {e}")
+                raise
+            ctx.store.finish_run(run_id, "ok", ctx.counters.as_dict())
+        finally:
+            if own is not None:
+                own.release()
+                ctx.lease = None
         return PassResult(ctx.cfg.name, kind, ctx.counters, run_id, [b.path for b in ctx.require_spec().broken])
 
     # -- scan pass (initial / full), step by step (accord.distributed) ---------------------

@@ -122,7 +122,7 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
         if link.left_deleted and not rec.archived:
             link.left_deleted = False
     if save:
-        ctx.store.save(name, w)
+        ctx.save(w)
     return w
 
 

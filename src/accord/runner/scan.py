@@ -317,7 +317,7 @@ def _sweep_vanished(ctx: RunContext) -> None:
              links_t.c.left_id.is_(None), links_t.c.pending.is_(None)),
     )
     for chunk in ctx.store.iter_links(ctx.cfg.name, gone):
-        ctx.store.save(ctx.cfg.name, PageWrite(drop_links=[link.id for link in chunk]))
+        ctx.save(PageWrite(drop_links=[link.id for link in chunk]))
     # A pair neither of whose records a scan returned is deleted in both apps (no phase
     # reaches it: phase 2 plans what the right scan returns, phase 3 what the left did).
     both_gone = and_(
@@ -331,4 +331,4 @@ def _sweep_vanished(ctx: RunContext) -> None:
             link.left_deleted = link.right_deleted = True
             link.set_status(Status.EXCLUDED, ExcludedReason.DELETED.value, message="deleted in both apps")
             w.touch(link)
-        ctx.store.save(ctx.cfg.name, w)
+        ctx.save(w)

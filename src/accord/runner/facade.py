@@ -8,6 +8,7 @@ activities, the service) set them for the phases too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from accord.runner.pairing import load_members
 from accord.runner.scan import ScanState, begin_scan, finish_scan, recover_in_flight, scan_steps
 
 log = logging.getLogger("accord.runner")
+
+STOPPED = "stopped; the next pass resumes from the last saved page"
 
 L, R = Side.LEFT, Side.RIGHT
 
@@ -242,6 +245,11 @@ class SyncRunner:
             ctx.pass_id = run_id
             try:
                 await body()
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                # Ctrl-C, a shutdown, a cancelled activity: not a failure. Every page was saved
+                # with its cursor, so the next pass resumes from the last saved one.
+                ctx.store.finish_run(run_id, "stopped", ctx.counters.as_dict(), STOPPED)
+                raise
             except BaseException as e:
                 ctx.store.finish_run(run_id, "failed", ctx.counters.as_dict(), f"{type(e).__name__}: {e}")
                 raise

@@ -23,7 +23,7 @@ from accord.connectors.hubspot import HubSpotConnector, Limits, RollingWindow
 from accord.connectors.xentral import Limits as XLimits
 from accord.connectors.xentral import XentralConnector
 from accord.index import Store
-from accord.model import Side
+from accord.model import ConnectorError, Side
 from accord.runner import PassResult, SyncRunner
 from accord.sandbox.hubspot import HubSpotSandbox, SandboxSettings
 from accord.sandbox.server import ServerThread
@@ -279,6 +279,25 @@ async def test_automatic_mode_adds_the_hubspot_stages_the_board_lacks(w: World) 
     assert runner.stage_copy is None and len(w.xt.board_stages("Vertrieb")) == 8
     assert again.counters.created == {"left": 0, "right": 0}
     assert w.hs_deals()["Xentral deal"]["properties"]["dealstage"] == "contractsent"
+
+
+async def test_stages_xentral_refuses_break_only_the_stage_copy(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    await w.xt_conn.aclose()
+    w.xt.create_board("Vertrieb", ["Closed Won"])
+    w.xt_conn = w.xentral(board="Vertrieb")
+
+    async def refuse(object: str, pipeline: str, labels: Any) -> Any:
+        raise ConnectorError("xentral POST wiedervorlagen/stages: HTTP 404 Route not found")
+
+    monkeypatch.setattr(w.xt_conn, "ensure_stages", refuse)
+    w.hs.user_create("deals", _deal("Won deal", 2000, "closedwon"))
+    sent = w.hs.user_create("deals", _deal("Sent deal", 900, "contractsent"))["id"]
+    w.sync("deals", "deals", "wiedervorlagen", stages="auto")
+    res = await w.run("deals")
+    assert res.broken == [".stages"] and res.counters.created == {"left": 0, "right": 1}
+    assert set(w.xt_deals()) == {"Won deal"} and w.link("deals", L, sent).reason == "unmapped_stage"
+    copy = w.runners["deals"].stage_copy
+    assert copy is not None and not copy.created and "Route not found" in (copy.problem or "")
 
 
 def test_check_and_plan_never_add_stages(tmp_path: Path, hs_server: tuple[HubSpotSandbox, ServerThread],

@@ -416,7 +416,7 @@ class XentralConnector(Connector):
             raise NotImplementedError(f"xentral has no pipelines for {object}")
         if self._stages is None:
             boards = await self._get_list("wiedervorlagen/boards", "boards", {"name": self.board, "items": 100})
-            # the list's name filter is a LIKE: a board named exactly so is the board
+            # the list's name filter is a LIKE (`%`, `_` wildcards): a board named exactly so is the board
             exact = [b for b in boards if str(b["name"]).casefold() == self.board.casefold()]
             out = []
             for b in exact or boards:

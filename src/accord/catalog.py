@@ -9,6 +9,7 @@ as the asterisked mappings of HubSpot Data Sync and Snov.io are.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 KIND_CONCEPTS: dict[str, tuple[str, ...]] = {
     "contact": (
@@ -177,3 +178,34 @@ def default_mappings(left_vendor: str, left_object: str, right_vendor: str, righ
 def kind_of(vendor: str, object: str) -> str | None:
     info = object_info(vendor, object)
     return info.kind if info else None
+
+
+# -- how a vendor's own integration with another behaves, where it differs from Accord's defaults --
+@dataclass(frozen=True)
+class PairRules:
+    # the default of a two-way sync's `deletes` (None: Accord's own, `mark`)
+    deletes: Literal["mark", "propagate"] | None = None
+    # a record created in the other app whose match key meets a list-side record outside the
+    # inclusion list syncs that pair once (later changes wait for list membership)
+    match_once_outside_list: bool = False
+
+
+ANY = "*"  # a vendor's rules with any other vendor
+
+PAIR_RULES: dict[tuple[str, str], PairRules] = {
+    # seed 004: a new Salesforce lead or contact "syncs the existing contact" in HubSpot even when
+    # that contact is not in the inclusion list; further updates wait for the list's criteria
+    ("hubspot", "salesforce"): PairRules(match_once_outside_list=True),
+    # seed 000: "each time you add, update or delete a prospect in one app, the changes are made
+    # in the other app": Snov.io's integrations sync deletes both ways
+    ("snovio", ANY): PairRules(deletes="propagate"),
+}
+
+
+def pair_rules(left_vendor: str, right_vendor: str) -> PairRules:
+    """The rules of a vendor pair (in either order): the pair's own entry, else either vendor's
+    entry for any partner, else Accord's defaults."""
+    for key in ((left_vendor, right_vendor), (right_vendor, left_vendor), (left_vendor, ANY), (right_vendor, ANY)):
+        if key in PAIR_RULES:
+            return PAIR_RULES[key]
+    return PairRules()

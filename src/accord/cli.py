@@ -131,8 +131,11 @@ def check(config: ConfigOpt = Path("accord.yaml")) -> None:
         for name in cfg.apps:
             await s.connector(name).check()
         for sc in cfg.syncs:
-            spec = await s.runner(sc.name).prepare()
+            runner = s.runner(sc.name)
+            spec = await runner.prepare(write=False)  # a check never writes to an app
             notes += [f"{sc.name}: mapping {b.path} is broken and will be skipped: {b.reason}" for b in spec.broken]
+            if runner.stage_copy is not None:
+                notes.append(f"{sc.name}: stages: auto {runner.stage_copy.describe()}")
             notes.append(f"{sc.name}: ok ({len(spec.mappings)} field mappings, {spec.direction})")
         return notes
 

@@ -555,10 +555,14 @@ def effective_winner(s: SyncConfig) -> Literal["left", "right"]:
     return "right" if s.direction == "right-to-left" else "left"
 
 
-def effective_deletes(s: SyncConfig) -> Literal["mark", "propagate"]:
+def effective_deletes(s: SyncConfig, left_vendor: str, right_vendor: str) -> Literal["mark", "propagate"]:
+    """Configured, else ``propagate`` for a one-way sync, else the vendor pair's default
+    (catalog.PAIR_RULES: Snov.io's integrations sync deletes both ways), else ``mark``."""
     if s.deletes:
         return s.deletes
-    return "mark" if s.direction == "two-way" else "propagate"
+    if s.direction != "two-way":
+        return "propagate"
+    return catalog.pair_rules(left_vendor, right_vendor).deletes or "mark"
 
 
 def config_hash(s: SyncConfig) -> str:

@@ -40,7 +40,8 @@ class Session:
         if sc.direction not in ("two-way", direction):
             raise ValueError(f"a {sc.direction} sync cannot copy {direction}")
         # deletes keep the sync's policy: a one-way copy must not start propagating deletes
-        one_way = sc.model_copy(update={"direction": direction, "deletes": effective_deletes(sc)})
+        deletes = effective_deletes(sc, self.cfg.vendor(sc.left.app), self.cfg.vendor(sc.right.app))
+        one_way = sc.model_copy(update={"direction": direction, "deletes": deletes})
         index = next(i for i, x in enumerate(self.cfg.syncs) if x.name == sync)
         runner = SyncRunner(one_way, self.store, self.connector(sc.left.app), self.connector(sc.right.app),
                             progress=progress, path=f"syncs[{index}]")

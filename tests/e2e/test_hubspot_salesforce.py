@@ -6,6 +6,7 @@ Each test runs real passes of :class:`SyncRunner` with the real connectors over 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -171,6 +172,68 @@ async def test_inclusion_list_membership_controls_what_syncs(w: World) -> None:
     assert sf["ann@x.com"]["Title"] is None
     assert w.link("contacts", L, a).reason == "not_in_list"
     assert w.link("contacts", L, b).status == "syncing"
+
+
+async def test_a_new_salesforce_contact_syncs_an_existing_contact_outside_the_list_once(w: World) -> None:
+    # Seed 004: a Salesforce contact created whose e-mail matches an existing HubSpot contact
+    # outside the inclusion list "syncs the existing contact"; further updates wait for the list.
+    ann = w.hs.user_create("contacts", _hs_contact("Ann", "In", "ann@x.com"))["id"]
+    olga = w.hs.user_create("contacts", _hs_contact("Olga", "Out", "olga@x.com"))["id"]  # no title, no phone
+    pre = w.hs.user_create("contacts", _hs_contact("Pre", "Existing", "pre@x.com"))["id"]
+    w.sf.create("Contact", _sf_contact("Pre", "Existing", "pre@x.com", Title="Buyer", Phone="+1 555 0001"))
+    w.hs.create_list("Sync to Salesforce")
+    w.hs.list_members("Sync to Salesforce", add=[ann])
+    w.sync("contacts", "contacts", "Contact", inclusion={"side": "left", "list": "Sync to Salesforce"})
+    await w.run("contacts")
+    # records that existed before the sync are not "created": that pair stays as it was
+    assert w.link("contacts", L, pre).reason == "not_in_list" and w.hs_by_email()["pre@x.com"].get("jobtitle") is None
+
+    sid = w.sf.create("Contact", _sf_contact("Olga", "Out", "olga@x.com", Title="CTO", Phone="+1 555 0100"))
+    res = await w.run("contacts")
+    assert res.kind == "incremental" and res.counters.created == {"left": 0, "right": 0}
+    assert res.counters.updated == {"left": 1, "right": 0}
+    hs = w.hs_by_email()
+    assert (hs["olga@x.com"]["jobtitle"], hs["olga@x.com"]["phone"]) == ("CTO", "+1 555 0100")
+    link = w.link("contacts", L, olga)
+    assert (link.right_id, link.status, link.reason) == (sid, "excluded", "not_in_list")
+    assert hs["pre@x.com"].get("jobtitle") is None  # still not synced
+    assert len(w.hs.records("contacts")) == 3
+
+    # later changes on either side wait for list membership …
+    w.sf.update("Contact", sid, {"Title": "CFO"})
+    w.hs.user_update("contacts", olga, {"phone": "+1 555 0199"})
+    res = await w.run("contacts")
+    assert res.counters.updated == {"left": 0, "right": 0}
+    assert w.hs_by_email()["olga@x.com"]["jobtitle"] == "CTO" and w.sf_by_email()["olga@x.com"]["Phone"] == "+1 555 0100"
+    for full in (True, False):  # a full pass does not sync it once more
+        again = await w.run("contacts", full=full)
+        assert again.counters.updated == {"left": 0, "right": 0}
+    # … and joining the list syncs both edits made since the pair was synced
+    w.hs.list_members("Sync to Salesforce", add=[olga])
+    await w.run("contacts")
+    assert w.hs_by_email()["olga@x.com"]["jobtitle"] == "CFO" and w.sf_by_email()["olga@x.com"]["Phone"] == "+1 555 0199"
+    assert w.link("contacts", L, olga).status == "syncing"
+
+
+async def test_a_new_salesforce_lead_syncs_an_existing_contact_outside_the_list_once(w: World) -> None:
+    olga = w.hs.user_create("contacts", _hs_contact("Olga", "Out", "olga@x.com"))["id"]
+    w.hs.touch("contacts", [olga], int(time.time() * 1000) - 7_200_000)  # untouched for hours
+    w.hs.user_create("contacts", _hs_contact("Ann", "In", "ann@x.com"))
+    w.hs.create_list("Sync to Salesforce")
+    w.sync("leads", "contacts", "Lead", inclusion={"side": "left", "list": "Sync to Salesforce"})
+    await w.run("leads")
+    # the new lead comes through Salesforce's change feed and meets Olga's row in the index
+    lead = w.sf.create("Lead", _sf_contact("Olga", "Out", "OLGA@x.com", Company="Acme", Title="Buyer"))
+    res = await w.run("leads")
+    # (HubSpot's feed re-reads only its newest record, Ann: Olga's row is met by the lead's pairing)
+    assert res.counters.read["left"] <= 1 and res.counters.updated["left"] == 1
+    assert w.sf_by_email("Lead")["olga@x.com"]["Email"] == "olga@x.com"  # a normal merge: the winner's e-mail
+    assert (w.hs_by_email()["olga@x.com"]["jobtitle"], w.hs_by_email()["olga@x.com"]["company"]) == ("Buyer", "Acme")
+    link = w.link("leads", L, olga)
+    assert (link.right_id, link.reason) == (lead, "not_in_list") and "synced once" in (link.message or "")
+    w.sf.update("Lead", lead, {"Title": "Owner"})
+    await w.run("leads")
+    assert w.hs_by_email()["olga@x.com"]["jobtitle"] == "Buyer"
 
 
 async def test_lead_and_contact_with_one_email_map_to_one_hubspot_contact(w: World) -> None:

@@ -178,14 +178,14 @@ async def test_changes_flow_both_ways_without_echoes_and_deletes_are_found(w: Wo
                         lastName="Prospect")
     gone = w.sn.user_add(lid, emails=["gone@x.com"], firstName="Gone", lastName="Soon")
     hugo = w.hs.user_create("contacts", _contact("Hugo", "Hub", "hugo@x.com", phone="+1 555 0100"))["id"]
-    await w.run(constants=LEAD_STATUS)
+    await w.run(constants=LEAD_STATUS, deletes="mark")
 
     w.sn.user_update(pia, country="Spain")
     w.hs.user_update("contacts", hugo, {"phone": "+1 555 0199", "industry": "Banking"})
     w.hs.user_create("contacts", _contact("New", "Contact", "new@x.com"))
     w.sn.user_add(lid, emails=["newbie@x.com"], firstName="New", lastName="Prospect")
     w.sn.remove_from_list(gone, lid)  # taken out of the synced list: gone from the sync
-    res = await w.run(constants=LEAD_STATUS)
+    res = await w.run(constants=LEAD_STATUS, deletes="mark")
     assert res.kind == "incremental"
     assert res.counters.created == {"left": 1, "right": 1}
     hs = w.hs_by_email()
@@ -195,11 +195,39 @@ async def test_changes_flow_both_ways_without_echoes_and_deletes_are_found(w: Wo
     assert sn["new@x.com"]["firstName"] == "New"
     assert w.sn.by_email()["pia@x.com"]["phones"] == ["+49 30 111", "+49 170 222"]
     link = w.link(R, gone)
-    assert (link.status, link.category) == ("failing", "deleted")  # two-way default: marked, not propagated
+    # an explicit `deletes: mark` still wins over the Snov.io default: marked, not propagated
+    assert (link.status, link.category) == ("failing", "deleted")
     assert hs["gone@x.com"]["firstname"] == "Gone"
 
-    quiet = await w.run(constants=LEAD_STATUS)  # our own writes come back from both apps: no ping-pong
+    quiet = await w.run(constants=LEAD_STATUS, deletes="mark")  # our own writes come back from both apps: no ping-pong
     assert quiet.counters.updated == {"left": 0, "right": 0} and quiet.counters.created == {"left": 0, "right": 0}
+
+
+async def test_deletes_sync_both_ways_by_default(w: World) -> None:
+    # Seed 000: "each time you add, update or delete a prospect in one app, the changes are made in
+    # the other app": a two-way sync with a Snov.io side propagates deletes unless told otherwise.
+    lid = w.sn.create_list(LIST)
+    pia = w.sn.user_add(lid, emails=["pia@x.com"], firstName="Pia", lastName="Prospect")
+    w.sn.user_add(lid, emails=["stay@x.com"], firstName="Stay", lastName="Here")
+    hugo = w.hs.user_create("contacts", _contact("Hugo", "Hub", "hugo@x.com"))["id"]
+    assert (await w.runner().prepare()).deletes == "propagate"
+    await w.run()
+    assert set(w.in_list()) == {"pia@x.com", "stay@x.com", "hugo@x.com"} and len(w.hs_by_email()) == 3
+    hs_pia = w.link(R, pia).left_id
+    hugo_prospect = w.link(L, hugo).right_id
+
+    w.sn.user_delete(pia)  # deleted in Snov.io: archived in HubSpot
+    w.hs.user_delete("contacts", hugo)  # deleted in HubSpot: taken out of the list (and so deleted)
+    res = await w.run()
+    assert res.kind == "incremental" and res.counters.archived == {"left": 1, "right": 1}
+    assert set(w.hs_by_email()) == {"stay@x.com"} and set(w.in_list()) == {"stay@x.com"}
+    assert hs_pia in {r["id"] for r in w.hs.records("contacts", archived=True)}
+    assert "hugo@x.com" not in w.sn.by_email() and hugo_prospect is not None
+    for rid, side in ((pia, R), (hugo, L)):
+        link = w.link(side, rid)
+        assert (link.status, link.reason) == ("excluded", "deleted")
+    quiet = await w.run()
+    assert quiet.counters.archived == {"left": 0, "right": 0} and quiet.counters.created == {"left": 0, "right": 0}
 
 
 async def test_a_deleted_custom_field_stops_its_mapping_only(w: World) -> None:

@@ -23,7 +23,7 @@ from accord.connectors.hubspot import HubSpotConnector, Limits, RollingWindow
 from accord.connectors.xentral import Limits as XLimits
 from accord.connectors.xentral import XentralConnector
 from accord.index import Store
-from accord.model import Side
+from accord.model import ConnectorError, Side
 from accord.runner import PassResult, SyncRunner
 from accord.sandbox.hubspot import HubSpotSandbox, SandboxSettings
 from accord.sandbox.server import ServerThread
@@ -232,6 +232,106 @@ async def test_stages_are_mapped_automatically_one_to_one(w: World) -> None:
     assert w.hs_deals()["Xentral deal"]["properties"]["dealstage"] == "contractsent"
     # a stage the board does not have is not mapped: that deal stays in HubSpot only
     assert w.link("deals", L, renewal).reason == "unmapped_stage" and "Renewal deal" not in w.xt_deals()
+
+
+async def test_automatic_mode_adds_the_hubspot_stages_the_board_lacks(w: World) -> None:
+    # Seed 003, "Automatisch: Stages/Hubspot Deals werden 1:1 in xentral übernommen": the stages of
+    # HubSpot's (first) pipeline that the board lacks are added to it, and their deals created.
+    await w.xt_conn.aclose()
+    _, (first, won, own) = w.xt.create_board("Vertrieb", ["Appointment Scheduled", "closed won", "Nachfassen"])
+    w.xt_conn = w.xentral(board="Vertrieb")
+    w.hs.user_create("deals", _deal("Qualified deal", 1000, "qualifiedtobuy"))
+    w.hs.user_create("deals", _deal("Won deal", 2000, "closedwon"))
+    renewal = w.hs.user_create("deals", _deal("Renewal deal", 300, "renewal_open", pipeline="renewals"))["id"]
+    xt_deal = w.xt.user_create_resubmission({"bezeichnung": "Xentral deal", "betrag": 700, "stages": first})
+    parked = w.xt.user_create_resubmission({"bezeichnung": "Parked deal", "betrag": 50, "stages": own})
+    runner = w.sync("deals", "deals", "wiedervorlagen", stages="auto")
+
+    # a check writes nothing: it only says which stages a pass would add
+    await runner.prepare(write=False)
+    copy = runner.stage_copy
+    assert copy is not None and not copy.created and (copy.app, copy.pipeline, copy.source) == (
+        "xentral", "Vertrieb", "Sales Pipeline")
+    missing = ("Qualified To Buy", "Presentation Scheduled", "Decision Maker Bought-In", "Contract Sent", "Closed Lost")
+    assert copy.labels == missing
+    assert [s["name"] for s in w.xt.board_stages("Vertrieb")] == ["Appointment Scheduled", "closed won", "Nachfassen"]
+
+    runner.spec = None  # the pass compiles the sync again, and adds the stages first
+    res = await w.run("deals")
+    assert runner.stage_copy is not None and runner.stage_copy.created
+    stages = w.xt.board_stages("Vertrieb")
+    # added after the board's own stages, named by HubSpot's labels (short name too); none removed
+    assert [(s["name"], s["kurzbezeichnung"], s["sort"]) for s in stages[3:]] == [
+        (label, label, str(4 + i)) for i, label in enumerate(missing)]
+    assert [s["id"] for s in stages[:3]] == [first, won, own]
+    assert res.counters.created == {"left": 1, "right": 2}
+    assert w.xt_deals()["Qualified deal"]["stages"] == w.xt.stage_id("Vertrieb", "Qualified To Buy")
+    assert w.xt_deals()["Won deal"]["stages"] == won  # matched by label, case aside: not added twice
+    assert w.hs_deals()["Xentral deal"]["properties"]["dealstage"] == "appointmentscheduled"
+    # only the first pipeline is copied (as the module does); a board-only stage stays unmapped
+    assert w.link("deals", L, renewal).reason == "unmapped_stage" and "Renewal deal" not in w.xt_deals()
+    assert w.link("deals", R, parked).reason == "unmapped_stage"
+
+    # the next passes add nothing more; a resubmission moved to an added stage reaches HubSpot
+    w.xt.user_update_resubmission(xt_deal, {"stages": w.xt.stage_id("Vertrieb", "Contract Sent")})
+    runner.spec = None
+    again = await w.run("deals")
+    assert runner.stage_copy is None and len(w.xt.board_stages("Vertrieb")) == 8
+    assert again.counters.created == {"left": 0, "right": 0}
+    assert w.hs_deals()["Xentral deal"]["properties"]["dealstage"] == "contractsent"
+
+
+async def test_stages_xentral_refuses_break_only_the_stage_copy(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    await w.xt_conn.aclose()
+    w.xt.create_board("Vertrieb", ["Closed Won"])
+    w.xt_conn = w.xentral(board="Vertrieb")
+
+    async def refuse(object: str, pipeline: str, labels: Any) -> Any:
+        raise ConnectorError("xentral POST wiedervorlagen/stages: HTTP 404 Route not found")
+
+    monkeypatch.setattr(w.xt_conn, "ensure_stages", refuse)
+    w.hs.user_create("deals", _deal("Won deal", 2000, "closedwon"))
+    sent = w.hs.user_create("deals", _deal("Sent deal", 900, "contractsent"))["id"]
+    w.sync("deals", "deals", "wiedervorlagen", stages="auto")
+    res = await w.run("deals")
+    assert res.broken == [".stages"] and res.counters.created == {"left": 0, "right": 1}
+    assert set(w.xt_deals()) == {"Won deal"} and w.link("deals", L, sent).reason == "unmapped_stage"
+    copy = w.runners["deals"].stage_copy
+    assert copy is not None and not copy.created and "Route not found" in (copy.problem or "")
+
+
+def test_check_and_plan_never_add_stages(tmp_path: Path, hs_server: tuple[HubSpotSandbox, ServerThread],
+                                          xt_server: tuple[XentralSandbox, ServerThread]) -> None:
+    from typer.testing import CliRunner
+
+    from accord.cli import app as cli
+
+    hs, hs_srv = hs_server
+    xt, xt_srv = xt_server
+    hs.reset()
+    xt.reset()
+    xt.create_board("Vertrieb", ["Closed Won"])
+    hs.user_create("deals", _deal("Plan deal", 4200, "contractsent"))
+    (tmp_path / "accord.yaml").write_text(f"""
+state: sqlite:///{tmp_path}/accord.db
+apps:
+  hubspot: {{type: hubspot, token: pat-cli, base_url: "{hs_srv.url}", search_rate: 100}}
+  xentral: {{type: xentral, base_url: "{xt_srv.url}", token: xt-cli, rate_limit: 6000, board: Vertrieb}}
+syncs:
+  - name: deals
+    left: {{app: hubspot, object: deals}}
+    right: {{app: xentral, object: wiedervorlagen}}
+    stages: auto
+""")
+    cli_runner = CliRunner()
+    checked = cli_runner.invoke(cli, ["check", "-c", str(tmp_path / "accord.yaml")], env={"COLUMNS": "300"})
+    assert checked.exit_code == 0, checked.output
+    assert ("deals: stages: auto would add (at the start of the next pass) 6 stages of Sales Pipeline to xentral "
+            "Vertrieb: Appointment Scheduled, Qualified To Buy") in checked.output
+    planned = cli_runner.invoke(cli, ["plan", "-c", str(tmp_path / "accord.yaml"), "--json"])
+    assert planned.exit_code == 0, planned.output
+    assert json.loads(planned.output)[0]["created"] == {"left": 0, "right": 1}  # in a stage it would add
+    assert [s["name"] for s in xt.board_stages("Vertrieb")] == ["Closed Won"] and xt.resubmissions() == []
 
 
 async def test_stages_are_mapped_by_a_custom_table(w: World) -> None:

@@ -123,3 +123,21 @@ def test_fuzz_config_never_crashes(raw: Any) -> None:
         parse_config(raw, env={})
     except ConfigError as e:
         assert e.issues
+
+
+def test_deletes_default_by_direction_and_vendor_pair() -> None:
+    from accord.catalog import pair_rules
+    from accord.config import SyncConfig, effective_deletes
+
+    def sync(**kw: Any) -> SyncConfig:
+        return SyncConfig.model_validate({"name": "s", "left": {"app": "a", "object": "contacts"},
+                                          "right": {"app": "b", "object": "prospects"}, **kw})
+
+    assert effective_deletes(sync(), "hubspot", "salesforce") == "mark"
+    assert effective_deletes(sync(direction="left-to-right"), "hubspot", "salesforce") == "propagate"
+    # Snov.io's integrations sync deletes both ways (seed 000), whatever the other app and side
+    for pair in (("hubspot", "snovio"), ("snovio", "hubspot"), ("snovio", "salesforce"), ("sql", "snovio")):
+        assert effective_deletes(sync(), *pair) == "propagate"
+    assert effective_deletes(sync(deletes="mark"), "hubspot", "snovio") == "mark"  # explicit wins
+    assert pair_rules("salesforce", "hubspot").match_once_outside_list
+    assert not pair_rules("hubspot", "xentral").match_once_outside_list

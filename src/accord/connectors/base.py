@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from accord.model import ObjectSchema, Page, Pipeline, Record, Value, WriteResult
+from accord.model import ObjectSchema, Page, Pipeline, Record, Stage, Value, WriteResult
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,15 @@ class Connector(abc.ABC):
 
     async def pipelines(self, object: str) -> list[Pipeline]:
         raise NotImplementedError(f"{self.vendor} has no pipelines for {object}")
+
+    def creates_stages(self, object: str) -> bool:
+        """Whether :meth:`ensure_stages` can add stages to ``object``'s pipelines (xentral's boards)."""
+        return False
+
+    async def ensure_stages(self, object: str, pipeline: str, labels: Sequence[str]) -> list[Stage]:
+        """A stage of ``pipeline`` for each label, in order: the existing one of that label, else a
+        new one added after the pipeline's last stage. Never deletes or renames a stage."""
+        raise NotImplementedError(f"{self.vendor} cannot create stages of {object}")
 
     async def associations(
         self, from_object: str, ids: Sequence[str], to_object: str

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from accord.connectors.base import ApiCounters, Connector
-from accord.model import ObjectSchema, Page, Pipeline, Record, Value, WriteResult
+from accord.model import ObjectSchema, Page, Pipeline, Record, Stage, Value, WriteResult
 
 
 class DryConnector(Connector):
@@ -59,6 +59,15 @@ class DryConnector(Connector):
 
     async def associate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
         return [WriteResult.success(a) for a, _ in pairs]
+
+    def creates_stages(self, object: str) -> bool:
+        return self.inner.creates_stages(object)
+
+    async def ensure_stages(self, object: str, pipeline: str, labels: Sequence[str]) -> list[Stage]:
+        """The stages the app has, and made-up ones for the labels it lacks (never created)."""
+        have = {s.label.casefold().strip(): s for p in await self.inner.pipelines(object) if p.id == pipeline
+                for s in p.stages}
+        return [have.get(label.casefold().strip()) or Stage(f"dry-stage-{next(self._ids)}", label) for label in labels]
 
     def counters(self) -> ApiCounters:
         return self.inner.counters()  # the reads go to the real app

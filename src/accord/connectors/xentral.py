@@ -416,14 +416,52 @@ class XentralConnector(Connector):
             raise NotImplementedError(f"xentral has no pipelines for {object}")
         if self._stages is None:
             boards = await self._get_list("wiedervorlagen/boards", "boards", {"name": self.board, "items": 100})
+            # the list's name filter is a LIKE (`%`, `_` wildcards): a board named exactly so is the board
+            exact = [b for b in boards if str(b["name"]).casefold() == self.board.casefold()]
             out = []
-            for b in boards:
+            for b in exact or boards:
                 rows = await self._get_list("wiedervorlagen/stages", "stages",
                                             {"view": b["id"], "sort": "sort", "items": 1000})
                 out.append(Pipeline(str(b["id"]), str(b["name"]),
                                     tuple(Stage(str(s["id"]), str(s["name"])) for s in rows)))
             self._stages = out
         return list(self._stages)
+
+    def creates_stages(self, object: str) -> bool:
+        return object == RESUBMISSIONS
+
+    async def ensure_stages(self, object: str, pipeline: str, labels: Sequence[str]) -> list[Stage]:
+        """A stage of the board ``pipeline`` for each label: the board's own (same label, compared
+        case-insensitively), else a new one, added as xentral's HubSpot module adds HubSpot's deal
+        stages to its board: ``name`` and ``kurzbezeichnung`` the label, ``sort`` counting on from
+        the board's highest. The board's stages are read first (another process may have added
+        some); none is ever changed or deleted."""
+        if object != RESUBMISSIONS:
+            raise NotImplementedError(f"xentral has no stages for {object}")
+        rows = await self._get_list("wiedervorlagen/stages", "stages", {"view": pipeline, "sort": "sort", "items": 1000})
+        have: dict[str, Stage] = {}
+        for r in rows:
+            have.setdefault(str(r["name"]).casefold().strip(), Stage(str(r["id"]), str(r["name"])))
+        sort = max((int(r.get("sort") or 0) for r in rows), default=0)
+        out: list[Stage] = []
+        try:
+            for label in labels:
+                key = label.casefold().strip()
+                if key not in have:
+                    sort += 1
+                    resp = await self._request("POST", f"{API}/wiedervorlagen/stages", "stages_create", json={
+                        "name": label, "kurzbezeichnung": label, "view": pipeline, "sort": sort})
+                    if resp.status_code >= 400:
+                        self._raise(resp, "POST", "wiedervorlagen/stages")
+                    data = _json(resp).get("data")
+                    if not isinstance(data, dict) or "id" not in data:
+                        raise ConnectorError("xentral answered a new stage without its id")
+                    have[key] = Stage(str(data["id"]), str(data.get("name") or label))
+                out.append(have[key])
+        finally:
+            self._stages = None  # the board changed (or may have): read it again
+            self._schemas.pop(RESUBMISSIONS, None)
+        return out
 
     # -- records ----------------------------------------------------------------------------------------
     def _to_utc(self, stamp: str | None) -> str | None:

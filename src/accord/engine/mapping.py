@@ -99,6 +99,9 @@ class SyncSpec:
     created_after: str | None = None
     stage_field: dict[Side, str] = field(default_factory=dict)
     broken: tuple[BrokenMapping, ...] = ()
+    # a record created in the other app that meets a list-side record outside the inclusion
+    # list syncs the pair once (catalog.PAIR_RULES; HubSpot–Salesforce, seed 004)
+    match_once_outside_list: bool = False
 
     @cached_property
     def left_fields(self) -> tuple[str, ...]:
@@ -217,7 +220,7 @@ def compile_sync(
         name=cfg.name,
         direction=cfg.direction,
         winner=Side(effective_winner(cfg)),
-        deletes=effective_deletes(cfg),
+        deletes=effective_deletes(cfg, left_vendor, right_vendor),
         mappings=tuple(maps),
         match=match,
         require_match_key=cfg.require_match_key and bool(match),
@@ -227,6 +230,7 @@ def compile_sync(
         created_after=cfg.created_after.isoformat() if cfg.created_after else None,
         stage_field=stage_fields if stage_map is not None else {},
         broken=tuple(broken),
+        match_once_outside_list=catalog.pair_rules(left_vendor, right_vendor).match_once_outside_list,
     )
     issues.extend(_constant_issues(spec, left_schema, right_schema, path))
     return spec, issues

@@ -26,6 +26,9 @@ class PairInput:
     linked: bool = False
     in_list: bool | None = None  # membership of the inclusion-side record, when there is a list
     has_key: bool = True  # the record(s) carry a match key (or the sync allows none)
+    # the record on the side without the inclusion list was created since the sync's initial
+    # sync and meets its twin here for the first time (see ``_synced_once``)
+    new_match: bool = False
 
 
 @dataclass(slots=True)
@@ -167,9 +170,11 @@ def plan_pair(spec: SyncSpec, inp: PairInput) -> PairPlan:
         return PairPlan(status=None)
     if not inp.has_key and not inp.linked:
         return excluded(ExcludedReason.NO_MATCH_KEY, "the record has no value for the match key")
+    once = False
     if spec.inclusion_side is not None and inp.in_list is False:
         list_rec = left if spec.inclusion_side is Side.LEFT else right
-        if list_rec is not None:
+        once = _synced_once(spec, inp)
+        if list_rec is not None and not once:
             return excluded(ExcludedReason.NOT_IN_LIST, "the record is not in the inclusion list")
     if left is None or right is None:
         src_side = Side.LEFT if left is not None else Side.RIGHT
@@ -183,7 +188,27 @@ def plan_pair(spec: SyncSpec, inp: PairInput) -> PairPlan:
         or passes(spec.filters.get(Side.RIGHT, ()), right.properties)
     ):
         return excluded(ExcludedReason.FILTERED, "neither record matches the sync's filters")
-    return _merge_pair(spec, left, right, inp)
+    plan = _merge_pair(spec, left, right, inp)
+    if once and plan.status is Status.SYNCING:
+        # merged this once, with the bases kept (so joining the list later is a three-way
+        # merge from here), and shown as outside the list: later changes wait for membership
+        plan.status, plan.reason = Status.EXCLUDED, ExcludedReason.NOT_IN_LIST.value
+        plan.message = ("synced once, when the record was created in the other app; not in the inclusion list, "
+                        "so later changes wait until it joins")
+    return plan
+
+
+def _synced_once(spec: SyncSpec, inp: PairInput) -> bool:
+    """Seed 004: a lead or contact created in Salesforce "syncs the existing contact" in HubSpot even
+    when that contact is not in the inclusion list (further updates wait for the list's criteria).
+
+    Only where the vendor pair's own integration does so (``spec.match_once_outside_list``), for a
+    first match of two records (never a linked pair), and when the sync may write to the list side
+    (the integration's "create HubSpot contacts from Salesforce" setting).
+    """
+    return (spec.match_once_outside_list and inp.new_match and not inp.linked
+            and inp.left is not None and inp.right is not None
+            and spec.inclusion_side is not None and spec.writes_to(spec.inclusion_side))
 
 
 def _merge_pair(spec: SyncSpec, left: Record, right: Record, inp: PairInput) -> PairPlan:

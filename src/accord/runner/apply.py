@@ -116,7 +116,7 @@ def _sort(ctx: RunContext, items: list[Item], w: PageWrite) -> _Writes:
             counters.exclude(plan.reason)
         if not plan.writes:
             link.set_status(plan.status, plan.reason, plan.category, plan.message, plan.hint)
-            if plan.status == Status.SYNCING and plan.left_base is not None:
+            if plan.left_base is not None:  # merged: syncing, or synced once outside the inclusion list
                 link.left_base, link.right_base = plan.left_base, plan.right_base
                 counters.unchanged += 1
             continue
@@ -189,7 +189,7 @@ def _settle(ctx: RunContext, writing: list[Item], failed: Failed, w: PageWrite) 
         link.set_status(plan.status, plan.reason, plan.category, plan.message, plan.hint)
         link.attempts = 0
         link.in_flight = None
-        if plan.status == Status.SYNCING:
+        if plan.status == Status.SYNCING or plan.left_base is not None:  # see _sort
             for s in (L, R):
                 _set_base(ctx, it, s)
 

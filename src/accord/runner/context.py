@@ -58,6 +58,9 @@ class RunContext:
     locks: PageLocks | None = None  # several processes on one index (distributed mode): lock each page's pairs
     spec: SyncSpec | None = None
     members: frozenset[str] | None = None  # the inclusion list, loaded at the start of a pass
+    # Records of the side without the inclusion list this pass met for the first time (None: not
+    # collected, in an initial sync or without a list); their first match syncs once (seed 004)
+    new_records: set[str] | None = None
     counters: Counters = field(default_factory=Counters)
     pass_id: int = 0
     # links planned in an incremental pass, for its association sync; None otherwise (a scan

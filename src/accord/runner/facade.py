@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from accord import catalog
 from accord.associations import AssociationTarget
 from accord.config import ConfigError, SyncConfig, config_hash
 from accord.connectors.base import Connector
-from accord.engine.mapping import SyncSpec, compile_sync
-from accord.engine.stages import resolve_stage_map
+from accord.engine.mapping import BrokenMapping, SyncSpec, compile_sync
 from accord.index.leases import SyncLease
 from accord.index.store import Link, Store, SyncState
 from accord.model import Counters, ResyncRequired, Side
@@ -28,6 +27,7 @@ from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
 from accord.runner.incremental import incremental_pass, resync_deleted, sync_records
 from accord.runner.pairing import load_members
 from accord.runner.scan import ScanState, begin_scan, finish_scan, recover_in_flight, scan_steps
+from accord.runner.stages import StageCopy, resolve_stages
 
 log = logging.getLogger("accord.runner")
 
@@ -71,6 +71,7 @@ class SyncRunner:
         # How long a pass waits for the sync's lease while another process runs one (None: as
         # long as it takes; 0: not at all, SyncBusy at once, as the service's scheduled jobs do)
         self.lease_wait = lease_wait
+        self.stage_copy: StageCopy | None = None  # stages `stages: auto` added (or would add) at prepare()
 
     # -- the context's attributes, read and set by callers ------------------------------
     @property
@@ -131,23 +132,28 @@ class SyncRunner:
         self.ctx.associations = associations
 
     # -- set-up ----------------------------------------------------------------------
-    async def prepare(self) -> SyncSpec:
-        """Describe both objects, resolve stage maps and compile the sync; fatal issues → ConfigError."""
+    async def prepare(self, *, write: bool = True) -> SyncSpec:
+        """Describe both objects, resolve stage maps and compile the sync; fatal issues → ConfigError.
+
+        With ``stages: auto`` where one app can add stages (xentral), the other app's stages its
+        pipeline lacks are added here, before the pass (``stage_copy`` says which); ``write=False``
+        (``accord check``, the API's validation) writes nothing to any app and only reports them.
+        """
         ctx, cfg = self.ctx, self.ctx.cfg
         conn, obj = ctx.conn, ctx.obj
-        ls = await conn[L].describe(obj[L])
-        rs = await conn[R].describe(obj[R])
-        stage_map = None
+        ls, rs = await conn[L].describe(obj[L]), await conn[R].describe(obj[R])
+        stage_map, self.stage_copy = None, None
         if cfg.stages is not None or catalog.kind_of(conn[L].vendor, obj[L]) == "deal":
             try:
-                lp = await conn[L].pipelines(obj[L])
-                rp = await conn[R].pipelines(obj[R])
-                stage_map = resolve_stage_map(cfg.stages or "auto", lp, rp)
+                stage_map, self.stage_copy = await resolve_stages(ctx, write=write, lease_wait=self.lease_wait)
             except NotImplementedError:
                 stage_map = None
         spec, issues = compile_sync(cfg, conn[L].vendor, conn[R].vendor, ls, rs, stage_map, ctx.path)
         if issues:
             raise ConfigError(cfg.name, issues)
+        if self.stage_copy is not None and self.stage_copy.problem is not None:
+            # like a broken mapping: reported with each pass, the rest of the sync goes on
+            spec = replace(spec, broken=(*spec.broken, BrokenMapping(f"{ctx.path}.stages", self.stage_copy.describe())))
         for b in spec.broken:
             log.warning("sync %s: mapping %s is broken and skipped: %s", cfg.name, b.path, b.reason)
         ctx.spec = spec

@@ -24,15 +24,39 @@ L, R = Side.LEFT, Side.RIGHT
 
 # -- the inclusion list -----------------------------------------------------------------
 async def load_members(ctx: RunContext) -> None:
+    """At the start of a pass: the inclusion list's members, and an empty set of the records the
+    pass meets for the first time on the other side (after the initial sync, where it matters)."""
     spec = ctx.require_spec()
+    ctx.new_records = None
     if spec.inclusion_side is None or ctx.cfg.inclusion is None:
         ctx.members = None
         return
+    if spec.match_once_outside_list:
+        state = ctx.store.sync_state(ctx.cfg.name)
+        ctx.new_records = set() if state is not None and state.initial_done else None
     side = spec.inclusion_side
     try:
         ctx.members = await ctx.conn[side].list_members(ctx.obj[side], ctx.cfg.inclusion.list)
     except NotImplementedError as e:
         raise ConfigError(ctx.cfg.name, [ConfigIssue(f"{ctx.path}.inclusion", str(e))]) from e
+
+
+def _met_first(ctx: RunContext, side: Side, rec: Record) -> None:
+    """``rec`` of ``side`` is new to the index: remember it if its side is the one without the list."""
+    if ctx.new_records is not None and side is not ctx.require_spec().inclusion_side:
+        ctx.new_records.add(rec.id)
+
+
+def _new_match(ctx: RunContext, link: Link, recs: dict[Side, Record | None]) -> bool:
+    """Whether the pair's record without the list is one this pass met first (taken once)."""
+    side = ctx.require_spec().inclusion_side
+    if ctx.new_records is None or side is None or link.linked:
+        return False
+    rec = recs.get(side.other)
+    if rec is None or rec.id not in ctx.new_records:
+        return False
+    ctx.new_records.discard(rec.id)
+    return recs.get(side) is not None
 
 
 def _in_list(ctx: RunContext, recs: dict[Side, Record | None]) -> bool | None:
@@ -168,6 +192,7 @@ def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -
         if owner is not None and owner.id_of(side) not in (None, rec.id):
             out.append((rec, _duplicate(ctx, side, rec, owner, w), owner.id_of(side)))
             continue
+        _met_first(ctx, side, rec)
         match = next((rows[theirs[k]] for k in ks if k in theirs and theirs[k] in rows
                       and rows[theirs[k]].id_of(side) is None
                       and rows[theirs[k]].reason != ExcludedReason.DUPLICATE
@@ -215,7 +240,8 @@ def plan(ctx: RunContext, link: Link, recs: dict[Side, Record | None]) -> Item:
         has_key = src is None or src.archived or bool(ctx.keys(src, side))
     return Item(link, plan_pair(spec, PairInput(
         left=recs[L], right=recs[R], left_base=link.left_base, right_base=link.right_base,
-        linked=link.linked, in_list=_in_list(ctx, recs), has_key=has_key)), recs)
+        linked=link.linked, in_list=_in_list(ctx, recs), has_key=has_key,
+        new_match=_new_match(ctx, link, recs))), recs)
 
 
 # -- the other app ----------------------------------------------------------------------
@@ -240,6 +266,7 @@ async def find_twins(ctx: RunContext, side: Side, unmatched: list[tuple[Record, 
     for rec, link in unmatched:
         twin = next((by_key[k] for k in ctx.keys(rec, side) if k in by_key), None)
         if twin is not None and twin.id not in out:
+            _met_first(ctx, other, twin)
             link.set_id(other, twin.id)
             link.pending = None
             w.touch(link)

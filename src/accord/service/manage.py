@@ -25,7 +25,7 @@ async def check_with_apps(svc: Service, s: SyncConfig) -> None:
     """Compile the sync against both apps' live schemas; fatal issues raise ConfigError."""
     try:
         runner = SyncRunner(s, svc.store, svc.session.connector(s.left.app), svc.session.connector(s.right.app))
-        await runner.prepare()
+        await runner.prepare(write=False)  # validation only: stages are added by the sync's passes
     except ConfigError as e:
         raise ConfigError("sync", [ConfigIssue(i.path.lstrip("."), i.message) for i in e.issues]) from e
     except Exception as e:  # an app that cannot be reached or refuses the credentials

@@ -147,6 +147,12 @@ class XentralCore:
             b = next(b for b in self.store.boards.values() if b.name == board)
             return str(next(s.id for s in self.store.stages.values() if s.view == b.id and s.name == label))
 
+    def board_stages(self, board: str) -> list[dict[str, Any]]:
+        """The stages of a board, as the API lists them (by ``sort``)."""
+        with self.store.lock:
+            b = next(b for b in self.store.boards.values() if b.name == board)
+            return [s.wire() for s in sorted(self.store.stages.values(), key=lambda s: (s.sort, s.id)) if s.view == b.id]
+
     def user_create_resubmission(self, props: dict[str, Any]) -> str:
         body = {"datum_erinnerung": self.store.local_now().date().isoformat(), "zeit_erinnerung": "09:00:00", **props}
         return str(self.store.create_resubmission(body).id)

@@ -390,11 +390,13 @@ class Store:
             view = str(body.get("view", "0"))
             if not view.isdigit() or (int(view) != 0 and int(view) not in self.boards):
                 problems.setdefault("view", []).append("Board existiert nicht.")
+            sort, chance = (_wire(INT, body.get(c), c, problems) for c in ("sort", "chance"))
             if problems:
                 raise validation(problems)
-            siblings = [s for s in self.stages.values() if s.view == int(view)]
-            s = StageRow(self._id("stage"), str(body.get("kurzbezeichnung") or name[:12]), name, int(view),
-                         int(body.get("sort") or len(siblings) + 1), int(body.get("chance") or 0))
+            # as the HubSpot module inserts HubSpot's stages: short name = name, sort = MAX(sort) + 1
+            last = max((s.sort for s in self.stages.values() if s.view == int(view)), default=0)
+            s = StageRow(self._id("stage"), str(body.get("kurzbezeichnung") or name), name, int(view),
+                         int(sort) or last + 1, int(chance))
             self.stages[s.id] = s
             return s
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from browser import ARTIFACTS
+from playwright.sync_api import expect
 from service_world import TOKEN, World
 
 pytestmark = pytest.mark.browser
@@ -63,7 +64,7 @@ def test_login_summary_failing_list_export_and_disable(page: Any, world: World, 
 
     page.goto(f"{world.url}/")
     page.click("#sync-contacts .toggle")
-    page.wait_for_function("document.querySelector('#sync-contacts .state').innerText === 'disabled'")
+    expect(page.locator("#sync-contacts .state")).to_have_text("disabled")
     assert world.client.get("/api/syncs/contacts").json()["enabled"] is False
     page.reload()
     assert page.locator("#sync-contacts .state").inner_text() == "disabled"
@@ -87,5 +88,5 @@ def test_sync_page_runs_resync_deleted_and_live_progress(page: Any, world: World
     page.reload()
     assert "last: resync" in page.locator("#progress-contacts").inner_text()
     page.click("#progress-contacts .run")
-    page.wait_for_function("document.querySelector('#progress-contacts').innerText.includes('last: incremental')")
+    expect(page.locator("#progress-contacts")).to_contain_text("last: incremental")
     assert page.locator("#progress-contacts[data-running=no] .run").count() == 1

@@ -12,6 +12,7 @@ from accord.model import Side
 from accord.service.web import STATUSES, Svc, known_sync, link_json, require_token, sync_json
 
 Status = Literal["syncing", "failing", "excluded", "queued"]
+MAX_OFFSET = 500_000_000  # past any index, and within every database's integers
 
 
 class SideBody(BaseModel):
@@ -59,7 +60,8 @@ def _record_routes(r: APIRouter) -> None:
 
     @r.get("/syncs/{name}/records", summary="Records of one status with their errors and hints (paged)")
     def records(name: str, svc: Svc, status: Status = "failing",
-                limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+                offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
         known_sync(svc, name)
         items = svc.store.records(name, status, limit=limit, offset=offset)
         total = svc.store.counts(name).get(status, 0)

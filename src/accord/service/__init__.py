@@ -56,9 +56,6 @@ def serve(cfg: Config, *, host: str = "127.0.0.1", port: int = 8080, reconcile: 
 
     sock = bind(host, port)
     try:
-        if not token:
-            token = new_token()
-            say(f"API token (shown once; set ACCORD_API_TOKEN to choose your own): {token}")
         # credentials of apps added through the API are sealed with this key (accord.vault)
         vault = Vault(load_key(key_file or Path(cfg.source).resolve().parent / "accord.key"))
         service: Service
@@ -69,6 +66,9 @@ def serve(cfg: Config, *, host: str = "127.0.0.1", port: int = 8080, reconcile: 
                                       reconcile=reconcile or DAY, vault=vault)
         else:
             service = Service(cfg, reconcile=reconcile or DAY, vault=vault)
+        if not token:
+            token = new_token()
+            say(f"API token (shown once; set ACCORD_API_TOKEN to choose your own): {token}")
         app = create_app(cfg, service, token=token, api_docs=api_docs)
         docs = ", API docs /docs" if api_docs else ""
         say(f"Accord on http://{host}:{port}  (dashboard /{docs}, webhooks /webhooks/APP, metrics /metrics)")

@@ -199,6 +199,28 @@ async def require_token(request: Request) -> None:
         raise HTTPException(403, "missing or wrong CSRF token (reload the page)")
 
 
+# -- documented answers ----------------------------------------------------------------------
+_ANSWERS = {
+    400: "the body is not what the route reads",
+    401: "missing or wrong API token (or signature, for webhooks)",
+    403: "a write authenticated by the dashboard's cookie without the page's CSRF token",
+    404: "no such sync, app, object or record",
+    409: "refused as things stand (read-only in accord.yaml, in use, a pass already running)",
+    413: "request body over the limit (5 MiB)",
+    429: "too many failed attempts from this address: wait Retry-After seconds",
+    502: "the app behind this answer cannot be read (unreachable, or it refused the credentials)",
+    503: "the service is shutting down",
+}
+
+
+def answers(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for status codes a route answers besides its success and 422."""
+    return {code: {"description": _ANSWERS[code]} for code in codes}
+
+
+AUTH_ANSWERS = answers(401, 403, 413, 429)  # every token-protected route
+
+
 # -- the service ------------------------------------------------------------------------------
 def service_of(request: Request) -> Service:
     svc: Service = request.app.state.service

@@ -18,7 +18,6 @@ from accord.service import manage
 from accord.service.managed import redact_app
 from accord.service.web import AUTH_ANSWERS, Svc, answers, known_sync, require_token, sync_json
 
-
 APP_NAME = r"^[A-Za-z0-9_.-]+$"  # an app made through the API: a name fit for URLs, metrics and logs
 
 

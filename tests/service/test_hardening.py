@@ -133,8 +133,9 @@ def test_the_cookie_is_a_session_revoked_by_logout_and_by_a_new_token(world: Wor
 
 def test_sessions_expire(world: World) -> None:
     page = login(world.url)
-    from accord.index.schema import sessions
     from sqlalchemy import update
+
+    from accord.index.schema import sessions
 
     with world.service.store.engine.begin() as c:
         c.execute(update(sessions).values(expires_at=time.time() - 1))

@@ -380,7 +380,7 @@ def run(
     import os
 
     from accord.config import parse_duration
-    from accord.service import PortInUse, serve
+    from accord.service import StartupError, serve
     from accord.service.web import MIN_TOKEN_LENGTH
 
     cfg = _load(config)
@@ -399,8 +399,8 @@ def run(
         serve(cfg, host=host, port=port, reconcile=period, key_file=secret_key_file, token=token.strip(),
               say=lambda m: out.print(m, markup=False, highlight=False, soft_wrap=True),
               temporal=temporal, namespace=namespace, task_queue=task_queue, api_docs=api_docs)
-    except PortInUse as e:
-        raise _fail(EXIT_CONFIG, f"--host/--port: {e}") from e
+    except StartupError as e:
+        raise _fail(EXIT_CONFIG, f"{e.key}: {e}") from e
     except IndexUnavailable as e:
         raise _index_failure(cfg, e) from e
 

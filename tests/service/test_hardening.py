@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from service_world import TOKEN, World, login
 
 from accord.index import Store
-from accord.model import ErrorCategory, WriteError
+from accord.model import ErrorCategory, UnreachableError, WriteError
 from accord.sandbox.server import ServerThread
 from accord.service.app import create_app
 from accord.service.core import Service
@@ -265,3 +265,25 @@ def test_exports_neutralise_formulas_after_blanks(world: World) -> None:
     assert safe_cell("bell\x07 \ud800 \ufffe tab\tnl\n") == "bell\\x07 \\ud800 \\ufffe tab\tnl\n"
     out = world.client.get("/api/syncs/contacts/export", params={"format": "csv"})
     assert next(csv.reader(io.StringIO(out.text)))[0] == "sync"
+
+
+def test_a_failing_app_during_a_requested_pass_is_502_not_500(world: World) -> None:
+    world.run_pass()
+    ann = next(r for r in world.right.live("contacts") if r.properties["email"] == "Ann@x.com")
+    world.right.user_delete("contacts", ann.id)
+    world.run_pass()
+
+    async def down(*_a: Any, **_k: Any) -> Any:
+        raise UnreachableError("a: connection refused (password=hunter22)")
+
+    world.left.read = down  # type: ignore[method-assign]
+    r = world.client.post("/api/syncs/contacts/resync-deleted", json={"side": "right"})
+    assert r.status_code == 502 and "connection refused" in r.json()["detail"], r.text
+    assert "hunter22" not in r.text
+    left_id = next(lk["left_id"] for lk in world.client.get("/api/syncs/contacts/records",
+                                                            params={"status": "syncing"}).json()["items"])
+    assert world.client.post(f"/api/syncs/contacts/records/{left_id}/resync").status_code == 502
+    page = login(world.url)
+    csrf = page.get("/syncs/contacts").text.split('"X-CSRF-Token": "')[1].split('"')[0]
+    r = page.post("/ui/syncs/contacts/resync-deleted", data={"side": "right"}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200 and "connection refused" in r.text and 'role="alert"' in r.text

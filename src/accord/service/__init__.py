@@ -15,8 +15,12 @@ from typing import Any
 from accord.config import Config
 
 
-class PortInUse(Exception):
-    """The service's address cannot be bound (taken by another process, or not this host's)."""
+class StartupError(Exception):
+    """A setting of ``accord run`` that cannot work: ``key`` names it (an option), the message says what to do."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -25,7 +29,7 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as e:
-        raise PortInUse(f"cannot resolve {host}: {e.strerror}") from e
+        raise StartupError("--host", f"cannot resolve {host}: {e.strerror}") from e
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
@@ -33,8 +37,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.listen(2048)
     except OSError as e:
         sock.close()
-        raise PortInUse(f"cannot listen on {host}:{port}: {e.strerror}; stop the process using it or choose "
-                        "another --port") from e
+        raise StartupError("--host/--port", f"cannot listen on {host}:{port}: {e.strerror}; stop the process "
+                           "using it or choose another --port") from e
     sock.set_inheritable(True)
     return sock
 
@@ -57,7 +61,12 @@ def serve(cfg: Config, *, host: str = "127.0.0.1", port: int = 8080, reconcile: 
     sock = bind(host, port)
     try:
         # credentials of apps added through the API are sealed with this key (accord.vault)
-        vault = Vault(load_key(key_file or Path(cfg.source).resolve().parent / "accord.key"))
+        key_path = Path(key_file or Path(cfg.source).resolve().parent / "accord.key")
+        try:
+            vault = Vault(load_key(key_path))
+        except OSError as e:
+            raise StartupError("--secret-key-file", f"cannot read or create {key_path}: {e.strerror}; check its "
+                               "permissions, or set ACCORD_SECRET_KEY") from e
         service: Service
         if temporal:  # distributed: the workflows run the passes (accord.distributed.service_bridge)
             from accord.distributed.service_bridge import TemporalService
@@ -82,4 +91,4 @@ def serve(cfg: Config, *, host: str = "127.0.0.1", port: int = 8080, reconcile: 
         raise SystemExit(1)
 
 
-__all__ = ["PortInUse", "bind", "serve"]
+__all__ = ["StartupError", "bind", "serve"]

@@ -22,6 +22,7 @@ import hmac
 import math
 import secrets
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,7 +31,10 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from accord import redact
+from accord.config import ConfigError
 from accord.index.store import Link
+from accord.runner import PassResult
 from accord.service.core import Service
 
 COOKIE = "accord_session"
@@ -235,6 +239,20 @@ def known_sync(svc: Service, name: str) -> str:
     if name not in svc.slots:
         raise HTTPException(404, f"no sync named {name!r}")
     return name
+
+
+async def finished(job: Awaitable[PassResult | None]) -> PassResult:
+    """The result of a pass started by a request; its failure is the answer, never a 500: 409 for a
+    sync whose settings cannot run, 502 for an app that failed, 503 while shutting down."""
+    try:
+        res = await job
+    except ConfigError as e:
+        raise HTTPException(409, redact.scrub(f"the sync's settings cannot run: {e}")) from e
+    except Exception as e:
+        raise HTTPException(502, redact.scrub(f"the pass failed: {type(e).__name__}: {e}")) from e
+    if res is None:
+        raise HTTPException(503, "the service is shutting down")
+    return res
 
 
 # -- JSON shapes --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from accord.service.web import (
     STATUSES,
     Svc,
     answers,
+    finished,
     known_sync,
     link_json,
     require_token,
@@ -120,20 +121,14 @@ def _action_routes(r: APIRouter) -> None:
         links = await svc.slot(known_sync(svc, name)).runner.deleted_preview(Side(side))
         return {"sync": name, "deleted_in": side, "total": len(links), "items": [link_json(lk) for lk in links[:limit]]}
 
-    @r.post("/syncs/{name}/resync-deleted", summary="Recreate the records deleted in one app (apply the preview)", responses=answers(400, 404, 503))
+    @r.post("/syncs/{name}/resync-deleted", summary="Recreate the records deleted in one app (apply the preview)", responses=answers(400, 404, 409, 502, 503))
     async def resync_deleted(name: str, body: SideBody, svc: Svc) -> dict[str, Any]:
-        res = await svc.resync_deleted(known_sync(svc, name), Side(body.side))
-        if res is None:
-            raise HTTPException(503, "the service is shutting down")
-        return res.as_dict()
+        return (await finished(svc.resync_deleted(known_sync(svc, name), Side(body.side)))).as_dict()
 
-    @r.post("/syncs/{name}/records/{record_id}/resync", summary="Sync one record now (an id of either app)", responses=answers(404, 503))
+    @r.post("/syncs/{name}/records/{record_id}/resync", summary="Sync one record now (an id of either app)", responses=answers(404, 409, 502, 503))
     async def resync_record(name: str, record_id: str, svc: Svc) -> dict[str, Any]:
         known_sync(svc, name)
         for side in (Side.LEFT, Side.RIGHT):
             if svc.store.links_by_record(name, side, [record_id]):
-                res = await svc.sync_records(name, side, [record_id])
-                if res is None:
-                    raise HTTPException(503, "the service is shutting down")
-                return res.as_dict()
+                return (await finished(svc.sync_records(name, side, [record_id]))).as_dict()
         raise HTTPException(404, f"record {record_id!r} is not in the index of sync {name!r}")

@@ -26,6 +26,7 @@ from accord.service.web import (
     client_of,
     close_session,
     dashboard_auth,
+    finished,
     known_sync,
     open_session,
     render_page,
@@ -137,9 +138,15 @@ def _sync_routes(r: APIRouter) -> None:
 
     @r.post("/ui/syncs/{name}/resync-deleted", response_model=None)
     async def resync_deleted(request: Request, name: str, side: Annotated[SideName, Form()], svc: Svc) -> Response:
-        res = await svc.resync_deleted(known_sync(svc, name), Side(side))
-        created = res.counters.created[side] if res else 0
-        return render_page(request, "_deleted.html", name=name, side=side, items=[], total=0, result=created)
+        try:  # the outcome goes into the page (htmx swaps only a 2xx answer in)
+            res = await finished(svc.resync_deleted(known_sync(svc, name), Side(side)))
+        except HTTPException as e:
+            if e.status_code == 404:
+                raise
+            return render_page(request, "_deleted.html", name=name, side=side, items=[], total=0, result=None,
+                               error=str(e.detail))
+        return render_page(request, "_deleted.html", name=name, side=side, items=[], total=0,
+                           result=res.counters.created[side])
 
     @r.post("/ui/syncs/{name}/delete", response_model=None)
     async def delete(request: Request, name: str, svc: Svc) -> Response:

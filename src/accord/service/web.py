@@ -241,17 +241,20 @@ def known_sync(svc: Service, name: str) -> str:
     return name
 
 
-async def finished(job: Awaitable[PassResult | None]) -> PassResult:
+async def finished(svc: Service, job: Awaitable[PassResult | None]) -> PassResult:
     """The result of a pass started by a request; its failure is the answer, never a 500: 409 for a
-    sync whose settings cannot run, 502 for an app that failed, 503 while shutting down."""
+    sync whose settings cannot run or that another process is running, 502 for an app that
+    failed, 503 while shutting down."""
     try:
         res = await job
     except ConfigError as e:
         raise HTTPException(409, redact.scrub(f"the sync's settings cannot run: {e}")) from e
     except Exception as e:
         raise HTTPException(502, redact.scrub(f"the pass failed: {type(e).__name__}: {e}")) from e
-    if res is None:
+    if res is None and svc.stopping:
         raise HTTPException(503, "the service is shutting down")
+    if res is None:  # the sync's lease is held elsewhere (Service._locked logged by whom)
+        raise HTTPException(409, "another process is running a pass of this sync; try again when it is done")
     return res
 
 

@@ -123,12 +123,12 @@ def _action_routes(r: APIRouter) -> None:
 
     @r.post("/syncs/{name}/resync-deleted", summary="Recreate the records deleted in one app (apply the preview)", responses=answers(400, 404, 409, 502, 503))
     async def resync_deleted(name: str, body: SideBody, svc: Svc) -> dict[str, Any]:
-        return (await finished(svc.resync_deleted(known_sync(svc, name), Side(body.side)))).as_dict()
+        return (await finished(svc, svc.resync_deleted(known_sync(svc, name), Side(body.side)))).as_dict()
 
     @r.post("/syncs/{name}/records/{record_id}/resync", summary="Sync one record now (an id of either app)", responses=answers(404, 409, 502, 503))
     async def resync_record(name: str, record_id: str, svc: Svc) -> dict[str, Any]:
         known_sync(svc, name)
         for side in (Side.LEFT, Side.RIGHT):
             if svc.store.links_by_record(name, side, [record_id]):
-                return (await finished(svc.sync_records(name, side, [record_id]))).as_dict()
+                return (await finished(svc, svc.sync_records(name, side, [record_id]))).as_dict()
         raise HTTPException(404, f"record {record_id!r} is not in the index of sync {name!r}")

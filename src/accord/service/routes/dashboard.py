@@ -139,7 +139,7 @@ def _sync_routes(r: APIRouter) -> None:
     @r.post("/ui/syncs/{name}/resync-deleted", response_model=None)
     async def resync_deleted(request: Request, name: str, side: Annotated[SideName, Form()], svc: Svc) -> Response:
         try:  # the outcome goes into the page (htmx swaps only a 2xx answer in)
-            res = await finished(svc.resync_deleted(known_sync(svc, name), Side(side)))
+            res = await finished(svc, svc.resync_deleted(known_sync(svc, name), Side(side)))
         except HTTPException as e:
             if e.status_code == 404:
                 raise

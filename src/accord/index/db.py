@@ -7,6 +7,7 @@ import itertools
 import os
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,11 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from accord.index.schema import metadata
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: there the creation of an index is not serialised
+    fcntl = None  # type: ignore[assignment]
 
 CHUNK = 500  # bound parameters per IN (...) clause
 
@@ -182,6 +188,25 @@ def create_private(path: Path) -> None:
         raise IndexUnavailable(f"cannot create {path}: {e.strerror}; check the directory's permissions") from e
 
 
+@contextmanager
+def _migration_lock(path: Path | None) -> Iterator[None]:
+    """On SQLite, one process at a time creates or upgrades the index (PostgreSQL: an advisory
+    lock in :func:`migrate`): two started together would both find it empty and create it.
+    An flock on the file itself, which SQLite's own (fcntl) locks do not see."""
+    try:
+        fd = os.open(path, os.O_RDONLY) if path is not None and fcntl is not None and path.is_file() else None
+    except OSError:  # unreadable: SQLite will say so when it opens the file
+        fd = None
+    if fd is None:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def open_engine(url: str) -> Engine:
     """The index's engine, migrated to the newest schema; :class:`IndexUnavailable` says why not."""
     path = sqlite_path(url)
@@ -193,7 +218,8 @@ def open_engine(url: str) -> Engine:
         raise IndexUnavailable(f"no database driver for {make_url(url).drivername} ({e.name} is not installed): "
                                "pip install 'accord[postgres]' for PostgreSQL") from e
     try:
-        migrate(engine)
+        with _migration_lock(path):
+            migrate(engine)
     except (OperationalError, DatabaseError) as e:
         engine.dispose()
         reason = str(e.orig if e.orig is not None else e).strip().splitlines()[0]

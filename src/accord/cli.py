@@ -22,11 +22,12 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from accord import redact
 from accord.config import Config, ConfigError, load_config
 from accord.connectors.dry import DryConnector
 from accord.exports import FORMATS, render_export
 from accord.index import Store
-from accord.index.store import Link
+from accord.index.store import IndexUnavailable, Link
 from accord.model import AuthError, ConnectorError, Side, UnreachableError
 from accord.report import plan_table, status_table, summary_table
 from accord.runner import STOPPED, PassResult
@@ -52,9 +53,26 @@ def _fail(code: int, message: str) -> typer.Exit:
 
 def _load(path: Path) -> Config:
     try:
-        return load_config(path)
+        cfg = load_config(path)
     except ConfigError as e:
         raise _fail(EXIT_CONFIG, e.render()) from e
+    from accord.service.managed import secrets_of
+
+    redact.register(v for a in cfg.apps.values() for v in secrets_of(a))  # masked in every log line
+    return cfg
+
+
+def _index_failure(cfg: Config, e: IndexUnavailable) -> typer.Exit:
+    """Exit 3 for a database server that cannot be reached or refuses the login, else 2."""
+    return _fail(EXIT_UNREACHABLE if e.unreachable else EXIT_CONFIG, redact.scrub(f"{cfg.source}: state: {e}"))
+
+
+def _store(cfg: Config) -> Store:
+    """The config's index, or exit 2/3 saying what to fix in ``state:``."""
+    try:
+        return Store(cfg.state)
+    except IndexUnavailable as e:
+        raise _index_failure(cfg, e) from e
 
 
 def _run(cfg: Config, coro: Callable[[Session], Awaitable[T]], session: Session | None = None) -> T:
@@ -71,8 +89,10 @@ def _run(cfg: Config, coro: Callable[[Session], Awaitable[T]], session: Session 
         return asyncio.run(main())
     except KeyboardInterrupt as e:
         raise _fail(EXIT_INTERRUPTED, STOPPED) from e
+    except IndexUnavailable as e:
+        raise _index_failure(cfg, e) from e
     except ConfigError as e:
-        e.file = cfg.source if e.file in {s.name for s in cfg.syncs} else e.file
+        e.file = cfg.source if not e.file or e.file in {s.name for s in cfg.syncs} else e.file
         raise _fail(EXIT_CONFIG, e.render()) from e
     except (AuthError, UnreachableError) as e:
         raise _fail(EXIT_UNREACHABLE, f"{cfg.source}: {e}") from e
@@ -202,7 +222,7 @@ def plan(config: ConfigOpt = Path("accord.yaml"), sync: SyncOpt = None, json_out
     """Dry run: what a pass would create, update and delete. Writes nothing to any app or to the index."""
     cfg = _load(config)
     names = _selected(cfg, sync)
-    real = Store(cfg.state)
+    real = _store(cfg)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Store(f"sqlite:///{tmp}/plan.db")
         for name in names:
@@ -225,7 +245,7 @@ def plan(config: ConfigOpt = Path("accord.yaml"), sync: SyncOpt = None, json_out
 def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -> None:
     """Per sync: records syncing, failing and excluded, the last run and its lag."""
     cfg = _load(config)
-    store = Store(cfg.state)
+    store = _store(cfg)
     rows: list[dict[str, Any]] = []
     from datetime import UTC, datetime
 
@@ -276,7 +296,7 @@ def records(
     if status not in ("syncing", "failing", "excluded", "queued"):
         raise _fail(EXIT_CONFIG, f"--status: unknown status {status!r}")
     name = _selected(cfg, sync or None)[0] if sync else cfg.syncs[0].name if cfg.syncs else ""
-    store = Store(cfg.state)
+    store = _store(cfg)
     links = store.records(name, status)
     store.close()
     write_export(links, fmt, output)
@@ -326,7 +346,7 @@ def resync(
 def _toggle(config: Path, name: str, enabled: bool) -> None:
     cfg = _load(config)
     _selected(cfg, name)
-    store = Store(cfg.state)
+    store = _store(cfg)
     from accord.config import config_hash
 
     store.ensure_sync(name, config_hash(cfg.sync(name)), enabled)
@@ -359,21 +379,36 @@ def run(
     temporal: TemporalOpt = None,
     namespace: NamespaceOpt = "default",
     task_queue: TaskQueueOpt = "accord",
+    api_docs: Annotated[bool, typer.Option(
+        "--api-docs", help="serve the interactive API docs at /docs (Swagger UI, loaded from a CDN)")] = False,
 ) -> None:
     """The service: scheduler, webhook receivers, REST API, dashboard and /metrics."""
+    import os
+
     from accord.config import parse_duration
-    from accord.service import serve
+    from accord.service import StartupError, serve
+    from accord.service.web import MIN_TOKEN_LENGTH
 
     cfg = _load(config)
     try:
         period = parse_duration(reconcile)
     except ValueError as e:
         raise _fail(EXIT_CONFIG, f"--reconcile: {e}") from e
+    token = os.environ.get("ACCORD_API_TOKEN", "")
+    if token and len(token.strip()) < MIN_TOKEN_LENGTH:
+        raise _fail(EXIT_CONFIG, f"ACCORD_API_TOKEN: {len(token.strip())} characters is too short to resist guessing; "
+                    f"use at least {MIN_TOKEN_LENGTH} random characters (e.g. openssl rand -base64 24), "
+                    "or unset it to have one generated")
     if temporal:
         _require_postgres(cfg)
-    serve(cfg, host=host, port=port, reconcile=period, key_file=secret_key_file,
-          say=lambda m: out.print(m, markup=False, highlight=False, soft_wrap=True),
-          temporal=temporal, namespace=namespace, task_queue=task_queue)
+    try:
+        serve(cfg, host=host, port=port, reconcile=period, key_file=secret_key_file, token=token.strip(),
+              say=lambda m: out.print(m, markup=False, highlight=False, soft_wrap=True),
+              temporal=temporal, namespace=namespace, task_queue=task_queue, api_docs=api_docs)
+    except StartupError as e:
+        raise _fail(EXIT_CONFIG, f"{e.key}: {e}") from e
+    except IndexUnavailable as e:
+        raise _index_failure(cfg, e) from e
 
 
 TemporalOpt = Annotated[str | None, typer.Option(

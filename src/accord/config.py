@@ -219,7 +219,7 @@ class MatchKey(_Strict):
 
 
 class SyncConfig(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")  # 200: the index's column
     left: SideRef
     right: SideRef
     direction: Direction = "two-way"
@@ -286,8 +286,8 @@ class ConfigError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        return "\n".join(f"{self.file}: {i.path}: {i.message}" if i.path else f"{self.file}: {i.message}"
-                         for i in self.issues)
+        where = f"{self.file}: " if self.file else ""
+        return "\n".join(f"{where}{i.path}: {i.message}" if i.path else f"{where}{i.message}" for i in self.issues)
 
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -427,6 +427,9 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
     except UnicodeDecodeError as e:
         raise ConfigError(str(path), [ConfigIssue("", f"not UTF-8 text: {e.reason} at byte {e.start}")]) from e
     try:
+        duplicates = _duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
+        if duplicates:
+            raise ConfigError(str(path), duplicates)
         raw = yaml.safe_load(text)
     # the constructors raise ValueError for impossible dates; the parser recurses per nesting level
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as e:
@@ -439,6 +442,34 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
             msg = " ".join(str(e).split())
         raise ConfigError(str(path), [ConfigIssue("", f"not valid YAML: {msg}")]) from e
     return parse_config(raw, str(path), env)
+
+
+def _duplicate_keys(root: yaml.Node | None) -> list[ConfigIssue]:
+    """Keys given twice in one mapping (YAML would silently keep the last), with both lines.
+    Each node is visited once, so aliases cannot make the walk explode."""
+    issues: list[tuple[int, ConfigIssue]] = []
+    stack: list[tuple[yaml.Node, str]] = [(root, "")] if root is not None else []
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                line = key.start_mark.line + 1
+                if key.value in first:
+                    issues.append((line, ConfigIssue(_join(path, key.value), f"duplicate key {key.value!r}: given on "
+                                                     f"line {first[key.value]} and again on line {line}; keep one")))
+                else:
+                    first[key.value] = line
+                stack.append((value, _join(path, key.value)))
+    return [issue for _, issue in sorted(issues, key=lambda x: x[0])]
 
 
 def semantic_issues(cfg: Config) -> list[ConfigIssue]:

@@ -20,6 +20,14 @@ from accord.session import Session
 TOKEN = "test-token-123"
 
 
+def login(url: str, token: str = TOKEN) -> httpx.Client:
+    """A client logged in to the dashboard as a browser is: it holds the session cookie."""
+    client = httpx.Client(base_url=url, timeout=10)
+    r = client.post("/login", data={"token": token}, follow_redirects=False)
+    assert r.status_code == 303 and "accord_session" in client.cookies, r.text
+    return client
+
+
 def no_ray(obj: str, props: Any) -> WriteError | None:
     if props.get("last_name") == "Ray":
         return WriteError(ErrorCategory.CUSTOM_CODE, "Validation rule: Ray is not allowed", hint="Fix the rule")

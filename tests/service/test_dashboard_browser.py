@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from browser import ARTIFACTS
+from playwright.sync_api import expect
 from service_world import TOKEN, World
 
 pytestmark = pytest.mark.browser
@@ -63,7 +64,7 @@ def test_login_summary_failing_list_export_and_disable(page: Any, world: World, 
 
     page.goto(f"{world.url}/")
     page.click("#sync-contacts .toggle")
-    page.wait_for_function("document.querySelector('#sync-contacts .state').innerText === 'disabled'")
+    expect(page.locator("#sync-contacts .state")).to_have_text("disabled")
     assert world.client.get("/api/syncs/contacts").json()["enabled"] is False
     page.reload()
     assert page.locator("#sync-contacts .state").inner_text() == "disabled"
@@ -87,5 +88,30 @@ def test_sync_page_runs_resync_deleted_and_live_progress(page: Any, world: World
     page.reload()
     assert "last: resync" in page.locator("#progress-contacts").inner_text()
     page.click("#progress-contacts .run")
-    page.wait_for_function("document.querySelector('#progress-contacts').innerText.includes('last: incremental')")
+    expect(page.locator("#progress-contacts")).to_contain_text("last: incremental")
     assert page.locator("#progress-contacts[data-running=no] .run").count() == 1
+
+
+def test_a_crafted_url_runs_no_script(page: Any, world: World) -> None:
+    """Issue #18: a link to /syncs/<img src=x onerror=alert(1)>/edit ran script for a logged-in
+    user (it could read the CSRF token and disable syncs). Now every page is an escaping
+    template under a script-src 'self' policy: no crafted URL opens a dialog."""
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    login(page, world)
+    payloads = ["<img src=x onerror=alert(1)>", "<script>alert(2)</script>", "\"><svg onload=alert(3)>",
+                "'><iframe src=javascript:alert(4)>"]
+    for p in payloads:
+        for path in (f"/syncs/{p}/edit", f"/syncs/{p}", f"/syncs/contacts/records?status={p}",
+                     f"/ui/syncs/{p}/row", f"/ui/syncs/contacts/deleted?side={p}"):
+            page.goto(f"{world.url}{path}")
+            page.wait_for_load_state("load")
+    page.goto(f"{world.url}/syncs/<img src=x onerror=alert(1)>/edit")
+    page.wait_for_timeout(300)
+    assert dialogs == []
+    assert "No sync named '<img src=x onerror=alert(1)>'." in page.locator(".message").inner_text()
+    # the dashboard itself still works under the policy (htmx, the stylesheet)
+    page.goto(f"{world.url}/")
+    page.click("#sync-contacts .toggle")
+    expect(page.locator("#sync-contacts .state")).to_have_text("disabled")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 248, 250)"

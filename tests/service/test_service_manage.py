@@ -7,10 +7,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from cryptography.fernet import Fernet
-from service_world import TOKEN, World
+from service_world import World, login
 
 from accord.index import Store
 from accord.vault import Vault
@@ -117,7 +116,7 @@ def test_apps_are_sealed_at_rest_and_never_shown(mworld: World, tmp_path: Path) 
 
 def test_cookie_writes_need_the_csrf_token_and_bodies_are_limited(mworld: World) -> None:
     w = mworld
-    cookie = httpx.Client(base_url=w.url, cookies={"accord_token": TOKEN})
+    cookie = login(w.url)
     assert cookie.get("/api/syncs").status_code == 200  # reads need no CSRF token
     assert cookie.post("/api/syncs/contacts/disable").status_code == 403
     assert w.client.get("/api/syncs/contacts").json()["enabled"] is True
@@ -146,7 +145,7 @@ def test_a_second_sync_on_the_same_object_pair_is_refused_naming_the_first(mworl
     assert "as sync 'contacts' already does" in r.json()["detail"]
     assert [s["name"] for s in w.client.get("/api/syncs").json()] == ["contacts", "companies"]
     # the setup flow stops at its first step, naming the other sync (Save is never offered)
-    cookie = httpx.Client(base_url=w.url, cookies={"accord_token": TOKEN})
+    cookie = login(w.url)
     page = cookie.get("/setup").text
     csrf = page.split('csrf_token" value="')[1].split('"')[0]
     fields = {"name": "contacts2", "left_app": "a", "left_object": "contacts", "right_app": "b",

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from browser import ARTIFACTS
 from cryptography.fernet import Fernet
+from playwright.sync_api import expect
 
 from accord.demo import sandboxes
 from accord.sandbox.salesforce.store import ValidationRule
@@ -137,8 +138,7 @@ def test_create_a_contacts_sync_through_the_setup_flow(page: Any, stack: Stack, 
     # the sync page: the live progress bar runs until the initial sync is done
     page.wait_for_url(f"{stack.url}/syncs/contacts")
     try:
-        page.wait_for_function("document.querySelector('#progress-contacts').innerText.includes('last: initial')",
-                               timeout=30_000)
+        expect(page.locator("#progress-contacts")).to_contain_text("last: initial", timeout=30_000)
     except Exception as e:  # say what the service did instead
         raise AssertionError(f"initial sync not shown as finished: {stack.api.get('/api/syncs/contacts/runs').text} "
                              f"{stack.api.get('/api/syncs/contacts/progress').text}") from e
@@ -176,13 +176,13 @@ def test_create_a_contacts_sync_through_the_setup_flow(page: Any, stack: Stack, 
     page.wait_for_url(f"{stack.url}/syncs/contacts")
     runs = stack.api.get("/api/syncs/contacts/runs").json()
     assert stack.api.get("/api/syncs/contacts/config").json()["direction"] == "left-to-right"
-    page.wait_for_function("document.querySelectorAll('#runs tbody tr').length >= 1")
+    page.locator("#runs tbody tr").first.wait_for(state="attached")
     assert runs and all(r["kind"] == "initial" for r in runs)
 
     # disable, then delete
     page.goto(f"{stack.url}/")
     page.click("#sync-contacts .toggle")
-    page.wait_for_function("document.querySelector('#sync-contacts .state').innerText === 'disabled'")
+    expect(page.locator("#sync-contacts .state")).to_have_text("disabled")
     assert stack.api.get("/api/syncs/contacts").json()["enabled"] is False
     page.goto(f"{stack.url}/syncs/contacts")
     page.once("dialog", lambda d: d.accept())

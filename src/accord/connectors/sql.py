@@ -42,8 +42,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import delete as sql_delete
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchTableError, OperationalError
 
+from accord.config import ConfigError, ConfigIssue
 from accord.connectors.base import ApiCounters, Connector
 from accord.engine.values import canon, iso, parse_ts
 from accord.index.store import make_engine
@@ -185,11 +186,30 @@ class SqlConnector(Connector):
 
     def _table(self, object: str) -> Table:
         if object not in self._reflected:
+            name = self.tables.get(object, object)
             try:
-                self._reflected[object] = Table(self.tables.get(object, object), self._meta, autoload_with=self.engine)
+                t = Table(name, self._meta, autoload_with=self.engine)
             except OperationalError as e:
                 raise UnreachableError(f"{self.name}: database unreachable: {e.orig}") from e
+            except NoSuchTableError as e:
+                raise ConfigError("", [ConfigIssue(f"apps.{self.name}.tables.{object}", (
+                    f"table {name!r} does not exist in the database; create it, or map {object} to an existing "
+                    "table under tables:"))]) from e
+            self._reflected[object] = self._checked(object, t)
         return self._reflected[object]
+
+    def _checked(self, object: str, t: Table) -> Table:
+        """The table, if it has the columns the app's settings name (else ConfigError with their key path)."""
+        wanted = {"id_column": self.id_column}
+        if self.change_mode == "updated_at":
+            wanted["updated_column"] = self.updated_column
+        missing = [ConfigIssue(f"apps.{self.name}.{key}", f"table {t.name!r} (object {object}) has no column {col!r}; "
+                               f"name one of its columns: {', '.join(c.name for c in t.c)}")
+                   for key, col in wanted.items() if col not in t.c]
+        if missing:
+            self._meta.remove(t)
+            raise ConfigError("", missing)
+        return t
 
     def _deleted(self, t: Table) -> Any:
         return t.c[self.deleted_column] if self.deleted_column and self.deleted_column in t.c else None

@@ -7,6 +7,7 @@ import itertools
 import os
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,16 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from accord.index.schema import metadata
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: there the creation of an index is not serialised
+    fcntl = None  # type: ignore[assignment]
 
 CHUNK = 500  # bound parameters per IN (...) clause
 
@@ -97,7 +104,7 @@ def make_engine(url: str) -> Engine:
 # The newest migration in migrations/versions (a test keeps the two in step). An index at
 # this revision opens without alembic, which is imported only to upgrade an older one: a
 # tenth of a second of every CLI call.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 _alembic_version = Table("alembic_version", MetaData(), Column("version_num", String(32), nullable=False),
                          PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
 
@@ -145,6 +152,86 @@ def alembic_config() -> Any:
     return cfg
 
 
+class IndexUnavailable(Exception):
+    """The index (``state:``) cannot be opened: ``unreachable`` for a database server that
+    cannot be reached or refuses the login, else a setting to fix (a path, a file that is
+    no database, a missing driver). The message says what to do."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite index URL (None: in memory, or not SQLite)."""
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        return None
+    if not u.drivername.startswith("sqlite") or u.database in (None, "", ":memory:") or u.query.get("uri"):
+        return None
+    return Path(u.database)
+
+
+def create_private(path: Path) -> None:
+    """Create a SQLite index file readable by its owner only (mode 0600) before SQLite does,
+    which would make it as readable as the umask allows: the index holds record values.
+    SQLite gives its -wal and -shm files the database file's mode."""
+    if not path.parent.is_dir():
+        raise IndexUnavailable(f"the directory {path.parent} does not exist; create it, or point state: "
+                               "at a file in an existing directory")
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise IndexUnavailable(f"cannot create {path}: {e.strerror}; check the directory's permissions") from e
+
+
+@contextmanager
+def _migration_lock(path: Path | None) -> Iterator[None]:
+    """On SQLite, one process at a time creates or upgrades the index (PostgreSQL: an advisory
+    lock in :func:`migrate`): two started together would both find it empty and create it.
+    An flock on the file itself, which SQLite's own (fcntl) locks do not see."""
+    try:
+        fd = os.open(path, os.O_RDONLY) if path is not None and fcntl is not None and path.is_file() else None
+    except OSError:  # unreadable: SQLite will say so when it opens the file
+        fd = None
+    if fd is None:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def open_engine(url: str) -> Engine:
+    """The index's engine, migrated to the newest schema; :class:`IndexUnavailable` says why not."""
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        create_private(path)
+    try:
+        engine = make_engine(url)
+    except ImportError as e:
+        raise IndexUnavailable(f"no database driver for {make_url(url).drivername} ({e.name} is not installed): "
+                               "pip install 'accord[postgres]' for PostgreSQL") from e
+    try:
+        with _migration_lock(path):
+            migrate(engine)
+    except (OperationalError, DatabaseError) as e:
+        engine.dispose()
+        reason = str(e.orig if e.orig is not None else e).strip().splitlines()[0]
+        if path is None and isinstance(e, OperationalError):
+            raise IndexUnavailable(f"the database server refused or cannot be reached: {reason}; check the "
+                                   "host, port, user and password in state:, and that the server runs",
+                                   unreachable=True) from e
+        raise IndexUnavailable(f"{path or 'the database'} cannot be used as the index: {reason}; point state: "
+                               "at a new file (it is created) or an existing Accord index") from e
+    return engine
+
+
 class IndexDB:
     """The connection to the index, migrated to the newest schema on open.
 
@@ -155,8 +242,7 @@ class IndexDB:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        migrate(self.engine)
+        self.engine = open_engine(url)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from accord import redact
 from accord.index.db import IndexDB, now_iso
 from accord.index.schema import runs
 
@@ -17,6 +18,8 @@ class RunLog(IndexDB):
             return int(res.inserted_primary_key[0])  # type: ignore[index]
 
     def finish_run(self, run_id: int, status: str, counters: dict[str, Any], error: str | None = None) -> None:
+        """``error`` is stored without secrets or the record values it quotes (:func:`redact.scrub_error`)."""
+        error = redact.scrub_error(error) if error else error
         with self.engine.begin() as c:
             c.execute(update(runs).where(runs.c.id == run_id).values(
                 finished_at=now_iso(), status=status, counters=counters, error=error))

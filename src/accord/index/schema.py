@@ -161,3 +161,17 @@ pending_records = Table(
     Column("received_at", Float, nullable=False),
     PrimaryKeyConstraint("sync", "side", "record_id", name="pk_pending_records"),
 )
+
+# Dashboard logins (accord.index.sessions): the SHA-256 of each session id (the cookie holds
+# the id itself, never the API token), the fingerprint of the API token it was opened
+# with (a session of another token is void: changing the token logs everybody out), and
+# when it expires. Logging out deletes the row.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("token", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_sessions_expires", "expires_at"),
+)

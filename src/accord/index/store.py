@@ -7,6 +7,7 @@ One object over one engine, put together from a class per concern:
 - :mod:`accord.index.runs`: the run log
 - :mod:`accord.index.managed`: apps (encrypted configuration) and syncs made through the API
 - :mod:`accord.index.webhook_claims`: webhook event ids already seen
+- :mod:`accord.index.sessions`: the dashboard's login sessions
 - :mod:`accord.index.db`: engine setup, migrations, ids and timestamps
 
 The names callers import from here (``Link``, ``PageWrite``, ``make_engine`` …) are re-exported.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from accord.index.db import (
     HEAD_REVISION,
+    IndexUnavailable,
     alembic_config,
     make_engine,
     migrate,
@@ -26,6 +28,7 @@ from accord.index.db import (
 from accord.index.links import LINK_FIELDS, Link, LinkStore, PageWrite
 from accord.index.managed import ManagedConfig
 from accord.index.runs import RunLog
+from accord.index.sessions import Sessions
 from accord.index.sync_state import SyncState, SyncStateStore
 from accord.index.webhook_claims import WebhookClaims
 
@@ -35,6 +38,7 @@ __all__ = [
     "HEAD_REVISION",
     "LINK_FIELDS",
     "_LINK_FIELDS",
+    "IndexUnavailable",
     "Link",
     "PageWrite",
     "Store",
@@ -48,7 +52,7 @@ __all__ = [
 ]
 
 
-class Store(LinkStore, SyncStateStore, RunLog, ManagedConfig, WebhookClaims):
+class Store(LinkStore, SyncStateStore, RunLog, ManagedConfig, WebhookClaims, Sessions):
     """The index: every concern's methods on one object sharing one engine.
 
     Inheritance rather than delegation: a call such as ``store.save(...)`` is the method

@@ -11,24 +11,31 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from accord import redact
 from accord.config import Config
 from accord.service.body_limit import MAX_BODY, BodyLimit
 from accord.service.core import Service
+from accord.service.headers import SecurityHeaders
 from accord.service.routes.api import api_router
 from accord.service.routes.dashboard import dashboard_router
 from accord.service.routes.manage_api import manage_router
 from accord.service.routes.ops import ops_router
 from accord.service.routes.webhooks import webhook_router
-from accord.service.web import PKG, new_token
+from accord.service.web import PKG, Auth, LoginRequired, Throttle, new_token
 
 
 def create_app(cfg: Config, service: Service | None = None, *, token: str | None = None, start: bool = True,
-               max_body: int = MAX_BODY, **service_kw: Any) -> FastAPI:
-    """The service app; ``start=False`` leaves the scheduler and webhook workers off (tests)."""
+               max_body: int = MAX_BODY, api_docs: bool = False, throttle: Throttle | None = None,
+               **service_kw: Any) -> FastAPI:
+    """The service app; ``start=False`` leaves the scheduler and webhook workers off (tests).
+
+    ``api_docs`` serves Swagger UI at /docs (it loads its scripts from a CDN, so it is off
+    unless asked for); /openapi.json is always there.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,13 +48,21 @@ def create_app(cfg: Config, service: Service | None = None, *, token: str | None
         finally:
             await svc.stop()
 
-    app = FastAPI(title="Accord", version="0.1.0", lifespan=lifespan,
-                  description="Two-way record sync: syncs, record status, exports, resync, run history.")
-    app.state.token = token or new_token()
-    redact.register([app.state.token])
+    app = FastAPI(title="Accord", version="0.1.0", lifespan=lifespan, docs_url="/docs" if api_docs else None,
+                  redoc_url=None, description="Two-way record sync: syncs, record status, exports, resync, run history.")
+    app.state.auth = Auth(token or new_token(), throttle or Throttle())
+    redact.register([app.state.auth.token])
+    app.add_exception_handler(LoginRequired, _to_login)
     # the order routes are matched and listed in /docs
     for router in (ops_router(), api_router(), manage_router(), webhook_router(), dashboard_router()):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PKG / "static"), name="static")
     app.add_middleware(BodyLimit, limit=max_body)
+    # outermost: the headers go on every answer, the body limit's 413 included
+    app.add_middleware(SecurityHeaders, docs_paths=frozenset({"/docs", "/docs/oauth2-redirect"} if api_docs else ()))
     return app
+
+
+async def _to_login(_request: Request, _exc: Exception) -> Response:
+    """A dashboard request without a session goes to the login form."""
+    return RedirectResponse("/login", status_code=303)

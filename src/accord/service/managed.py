@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from accord import redact
 from accord.config import (
     _APP_TYPES,
     AppConfig,
@@ -37,15 +38,19 @@ REDACTED = "••••••"
 _SECRET_WORDS = ("token", "secret", "password", "key")
 
 
+def _secret_key(k: str) -> bool:
+    return any(w in k for w in _SECRET_WORDS)
+
+
 def redact_app(app: AppConfig) -> dict[str, Any]:
-    """An app's settings with every credential replaced, for API responses and pages."""
+    """An app's settings with every credential replaced, for API responses and pages: secret-named
+    settings, and in URLs a password and secret-named query parameters (``?password=``)."""
     out: dict[str, Any] = app.model_dump(mode="json")
     for k, v in list(out.items()):
-        if v and any(w in k for w in _SECRET_WORDS):
+        if v and _secret_key(k):
             out[k] = REDACTED
-        elif k == "url" and isinstance(v, str) and "@" in v and "://" in v:
-            scheme, rest = v.split("://", 1)
-            out[k] = f"{scheme}://{REDACTED}@{rest.rsplit('@', 1)[1]}"
+        elif isinstance(v, str) and "://" in v:
+            out[k] = redact.scrub_forms(v, REDACTED)
     return out
 
 
@@ -53,10 +58,10 @@ def secrets_of(app: AppConfig) -> list[str]:
     """The credential values of an app (for log redaction)."""
     out = []
     for k, v in app.model_dump(mode="json").items():
-        if isinstance(v, str) and v and any(w in k for w in _SECRET_WORDS):
+        if isinstance(v, str) and v and _secret_key(k):
             out.append(v)
-        elif k == "url" and isinstance(v, str) and "@" in v and ":" in v.split("@")[0].split("://")[-1]:
-            out.append(v.split("@")[0].split("://")[-1].split(":", 1)[1])
+        elif isinstance(v, str) and "://" in v:
+            out += redact.url_secrets(v)
     return out
 
 
@@ -157,6 +162,9 @@ class Registry:
         model = _APP_TYPES.get(str(body.get("type")))
         if model is None:
             raise ConfigError("app", [ConfigIssue("type", f"unknown app type {body.get('type')!r}; one of {', '.join(_APP_TYPES)}")])
+        if body.get("type") == "memory" and body.get("path") is not None:
+            # a file path written by the service: only the config file may name one
+            raise ConfigError("app", [ConfigIssue("path", "a memory app's path can only be set in accord.yaml")])
         try:
             app: AppConfig = model.model_validate(body)  # type: ignore[assignment]
         except ValidationError as e:

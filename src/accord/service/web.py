@@ -1,8 +1,13 @@
-"""What the service's routes share: the API token and CSRF checks, the ``Svc`` dependency,
-the JSON shapes of syncs and records, and the dashboard's page rendering.
+"""What the service's routes share: authentication (the API token, dashboard sessions, the
+throttle on failed attempts, CSRF), the ``Svc`` dependency, the JSON shapes of syncs and
+records, and the dashboard's page rendering.
 
-Auth: every ``/api`` route and dashboard page needs the API token, as ``Authorization:
-Bearer TOKEN`` or the ``accord_token`` cookie set by the dashboard's login form. Webhooks
+Auth: every ``/api`` route and dashboard page needs the API token as ``Authorization:
+Bearer TOKEN``, or the ``accord_session`` cookie the dashboard's login form sets: a random
+session id stored (hashed) in the index, expiring after :data:`SESSION_TTL`, revoked by
+logging out and by changing the API token — never the token itself. Wrong bearer tokens and
+failed logins are counted per client address; past a few, the address must wait, longer
+after each further failure (:class:`Throttle`, answered 429 with ``Retry-After``). Webhooks
 are authenticated by the vendor's signature instead; ``/healthz`` is open; ``/metrics``
 is open too (scrapers rarely send tokens; bind to a private interface or proxy it).
 
@@ -12,53 +17,176 @@ nothing here imports a router or the app.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import math
 import secrets
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from accord import redact
+from accord.config import ConfigError
 from accord.index.store import Link
+from accord.runner import PassResult
 from accord.service.core import Service
 
-COOKIE = "accord_token"
+COOKIE = "accord_session"
 CSRF_HEADER = "x-csrf-token"
 STATUSES = ("syncing", "failing", "excluded", "queued")
+MIN_TOKEN_LENGTH = 24  # `accord run` refuses a shorter ACCORD_API_TOKEN
+SESSION_TTL = 12 * 3600.0  # a dashboard login lasts a working day
 PKG = Path(__file__).parent
 
-templates = Jinja2Templates(directory=str(PKG / "templates"))
+templates = Jinja2Templates(directory=str(PKG / "templates"))  # autoescaped: every page is built here
+
+Via = Literal["bearer", "session"]
 
 
-# -- the API token and CSRF -----------------------------------------------------------------
+# -- the API token, sessions and the throttle ------------------------------------------------
 def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def _presented(request: Request) -> tuple[str, bool]:
-    """The token the request carries and whether it came from the dashboard's cookie."""
+@dataclass
+class _Failures:
+    count: int = 0
+    until: float = 0.0  # no attempt is checked before this time
+    last: float = 0.0
+
+
+@dataclass
+class Throttle:
+    """Failed authentications per client address: the first ``free`` cost nothing; after each
+    further one the address waits ``base`` seconds, doubled each time up to ``cap``. An
+    address with no failure for ``forget`` seconds starts afresh; at most ``clients``
+    addresses are remembered (the longest quiet go first)."""
+
+    free: int = 5
+    base: float = 1.0
+    cap: float = 300.0
+    forget: float = 3600.0
+    clients: int = 10_000
+    _seen: dict[str, _Failures] = field(default_factory=dict)
+
+    def retry_after(self, client: str) -> float:
+        f = self._seen.get(client)
+        return max(0.0, f.until - time.monotonic()) if f else 0.0
+
+    def failed(self, client: str) -> None:
+        now = time.monotonic()
+        f = self._seen.get(client)
+        if f is None or now - f.last > self.forget:
+            f = self._seen[client] = _Failures()
+        f.count, f.last = f.count + 1, now
+        if f.count > self.free:
+            f.until = now + min(self.cap, self.base * 2 ** min(f.count - self.free - 1, 30))
+        if len(self._seen) > self.clients:  # forget the quietest tenth at once: no sort per request
+            for key in sorted(self._seen, key=lambda k: self._seen[k].last)[:max(1, self.clients // 10)]:
+                del self._seen[key]
+
+    def succeeded(self, client: str) -> None:
+        self._seen.pop(client, None)
+
+
+@dataclass
+class Auth:
+    """The app's API token, its fingerprint (what sessions are stored under) and the throttle."""
+
+    token: str
+    throttle: Throttle = field(default_factory=Throttle)
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        # stretched: the index holds this, and must not make guessing the token cheap
+        self.fingerprint = hashlib.pbkdf2_hmac("sha256", self.token.encode(), b"accord-session-v1", 50_000).hex()
+
+    def token_ok(self, got: str) -> bool:
+        return bool(got) and hmac.compare_digest(got.encode(), self.token.encode())
+
+
+def auth_of(request: Request) -> Auth:
+    auth: Auth = request.app.state.auth
+    return auth
+
+
+def client_of(request: Request) -> str:
+    """The client's address (behind a proxy: the one uvicorn's --forwarded-allow-ips trusts)."""
+    return request.client.host if request.client else "unknown"
+
+
+def session_key(session_id: str) -> str:
+    """What the index stores of a session id: its hash (a copy of the index opens no session)."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def too_many(wait: float) -> HTTPException:
+    return HTTPException(429, f"too many failed attempts from this address; retry in {math.ceil(wait)} s",
+                         headers={"Retry-After": str(math.ceil(wait))})
+
+
+def check_throttle(request: Request) -> None:
+    """429 while the client's address must wait after failed attempts."""
+    wait = auth_of(request).throttle.retry_after(client_of(request))
+    if wait > 0:
+        raise too_many(wait)
+
+
+def _bearer(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip(), False
-    return request.cookies.get(COOKIE, ""), True
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
 
-def authorized(request: Request) -> bool:
-    want: str = request.app.state.token
-    got, _ = _presented(request)
-    return bool(got) and hmac.compare_digest(got.encode(), want.encode())
+def authenticate(request: Request) -> Via | None:
+    """How the request is authenticated (None: not at all); 429 while its address is throttled.
+    A wrong bearer token counts as a failure of the address; a stale cookie does not (session
+    ids cannot be guessed: it is only a login that expired)."""
+    auth = auth_of(request)
+    via: Via | None = None
+    bearer = _bearer(request)
+    if bearer is not None:
+        check_throttle(request)
+        if auth.token_ok(bearer):
+            via = "bearer"
+        else:
+            auth.throttle.failed(client_of(request))
+    else:
+        sid = request.cookies.get(COOKIE, "")
+        if sid and service_of(request).store.session_valid(session_key(sid), auth.fingerprint):
+            via = "session"
+    request.state.auth_via = via
+    return via
+
+
+def open_session(request: Request) -> str:
+    """A new session for a successful login: its id, for the cookie."""
+    sid = secrets.token_urlsafe(32)
+    service_of(request).store.open_session(session_key(sid), auth_of(request).fingerprint, SESSION_TTL)
+    return sid
+
+
+def close_session(request: Request) -> None:
+    sid = request.cookies.get(COOKIE, "")
+    if sid:
+        service_of(request).store.close_session(session_key(sid))
 
 
 def csrf_token(request: Request) -> str:
-    """Per-token CSRF value the dashboard puts in its pages (htmx sends it as a header)."""
-    return hmac.new(str(request.app.state.token).encode(), b"accord-csrf", "sha256").hexdigest()
+    """The CSRF value of the request's session, put in the dashboard's pages (htmx sends it as a header)."""
+    sid = request.cookies.get(COOKIE, "")
+    return hmac.new(auth_of(request).token.encode(), f"accord-csrf:{sid}".encode(), "sha256").hexdigest()
 
 
-async def csrf_ok(request: Request) -> bool:
-    """Cookie-authenticated writes must carry the page's CSRF token (Bearer calls need not)."""
-    if request.method in ("GET", "HEAD", "OPTIONS") or not _presented(request)[1]:
+async def csrf_ok(request: Request, via: Via) -> bool:
+    """Session-authenticated writes must carry the page's CSRF token (Bearer calls need not:
+    a browser never adds that header on its own)."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or via == "bearer":
         return True
     got = request.headers.get(CSRF_HEADER, "")
     if not got and request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded",
@@ -68,10 +196,33 @@ async def csrf_ok(request: Request) -> bool:
 
 
 async def require_token(request: Request) -> None:
-    if not authorized(request):
+    via = authenticate(request)
+    if via is None:
         raise HTTPException(401, "missing or wrong API token", headers={"WWW-Authenticate": "Bearer"})
-    if not await csrf_ok(request):
+    if not await csrf_ok(request, via):
         raise HTTPException(403, "missing or wrong CSRF token (reload the page)")
+
+
+# -- documented answers ----------------------------------------------------------------------
+_ANSWERS = {
+    400: "the body is not what the route reads",
+    401: "missing or wrong API token (or signature, for webhooks)",
+    403: "a write authenticated by the dashboard's cookie without the page's CSRF token",
+    404: "no such sync, app, object or record",
+    409: "refused as things stand (read-only in accord.yaml, in use, a pass already running)",
+    413: "request body over the limit (5 MiB)",
+    429: "too many failed attempts from this address: wait Retry-After seconds",
+    502: "the app behind this answer cannot be read (unreachable, or it refused the credentials)",
+    503: "the service is shutting down",
+}
+
+
+def answers(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for status codes a route answers besides its success and 422."""
+    return {code: {"description": _ANSWERS[code]} for code in codes}
+
+
+AUTH_ANSWERS = answers(401, 403, 413, 429)  # every token-protected route
 
 
 # -- the service ------------------------------------------------------------------------------
@@ -88,6 +239,23 @@ def known_sync(svc: Service, name: str) -> str:
     if name not in svc.slots:
         raise HTTPException(404, f"no sync named {name!r}")
     return name
+
+
+async def finished(svc: Service, job: Awaitable[PassResult | None]) -> PassResult:
+    """The result of a pass started by a request; its failure is the answer, never a 500: 409 for a
+    sync whose settings cannot run or that another process is running, 502 for an app that
+    failed, 503 while shutting down."""
+    try:
+        res = await job
+    except ConfigError as e:
+        raise HTTPException(409, redact.scrub(f"the sync's settings cannot run: {e}")) from e
+    except Exception as e:
+        raise HTTPException(502, redact.scrub(f"the pass failed: {type(e).__name__}: {e}")) from e
+    if res is None and svc.stopping:
+        raise HTTPException(503, "the service is shutting down")
+    if res is None:  # the sync's lease is held elsewhere (Service._locked logged by whom)
+        raise HTTPException(409, "another process is running a pass of this sync; try again when it is done")
+    return res
 
 
 # -- JSON shapes --------------------------------------------------------------------------------
@@ -121,17 +289,25 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
 
 
 # -- dashboard pages ----------------------------------------------------------------------------
-def render_page(request: Request, template: str, **ctx: Any) -> HTMLResponse:
-    """A dashboard template, with the CSRF token its forms and htmx calls send back."""
-    return templates.TemplateResponse(request, template, {"csrf": csrf_token(request), **ctx})
+class LoginRequired(Exception):
+    """A dashboard request without a valid session: app.py answers it with a redirect to /login."""
 
 
-def login_redirect(request: Request) -> RedirectResponse | None:
-    """Where a dashboard page sends a visitor without the token: the login form."""
-    return None if authorized(request) else RedirectResponse("/login", status_code=303)
+def render_page(request: Request, template: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+    """A dashboard template (autoescaped), with the CSRF token its forms and htmx calls send back."""
+    logged_in = getattr(request.state, "auth_via", None) is not None
+    return templates.TemplateResponse(request, template, {"csrf": csrf_token(request), "logged_in": logged_in, **ctx},
+                                      status_code=status_code)
 
 
-async def dashboard_csrf(request: Request) -> None:
-    """Logged-in form posts and htmx calls must carry the page's CSRF token."""
-    if request.url.path not in ("/login", "/logout") and authorized(request) and not await csrf_ok(request):
+async def dashboard_auth(request: Request) -> None:
+    """Every dashboard route but the login form's: a session (or the bearer token) first, then
+    the CSRF token of writes — before the route's own parameters are validated, so a visitor
+    who is not logged in is sent to the login form, never told what a form lacks."""
+    if request.url.path in ("/login", "/logout"):
+        return
+    via = authenticate(request)
+    if via is None:
+        raise LoginRequired()
+    if not await csrf_ok(request, via):
         raise HTTPException(403, "missing or wrong CSRF token (reload the page)")

@@ -9,9 +9,20 @@ from pydantic import BaseModel
 
 from accord.exports import MEDIA_TYPES, render_export
 from accord.model import Side
-from accord.service.web import STATUSES, Svc, known_sync, link_json, require_token, sync_json
+from accord.service.web import (
+    AUTH_ANSWERS,
+    STATUSES,
+    Svc,
+    answers,
+    finished,
+    known_sync,
+    link_json,
+    require_token,
+    sync_json,
+)
 
 Status = Literal["syncing", "failing", "excluded", "queued"]
+MAX_OFFSET = 500_000_000  # past any index, and within every database's integers
 
 
 class SideBody(BaseModel):
@@ -19,7 +30,7 @@ class SideBody(BaseModel):
 
 
 def api_router() -> APIRouter:
-    r = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
+    r = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"], responses=AUTH_ANSWERS)
     _sync_routes(r)
     _record_routes(r)
     _action_routes(r)
@@ -33,16 +44,16 @@ def _sync_routes(r: APIRouter) -> None:
     def list_syncs(svc: Svc) -> list[dict[str, Any]]:
         return [sync_json(svc, n) for n in svc.slots]
 
-    @r.get("/syncs/{name}", summary="One sync")
+    @r.get("/syncs/{name}", summary="One sync", responses=answers(404))
     def get_sync(name: str, svc: Svc) -> dict[str, Any]:
         return sync_json(svc, known_sync(svc, name))
 
-    @r.post("/syncs/{name}/enable", summary="Turn a sync on")
+    @r.post("/syncs/{name}/enable", summary="Turn a sync on", responses=answers(404))
     def enable(name: str, svc: Svc) -> dict[str, Any]:
         svc.store.set_enabled(known_sync(svc, name), True)
         return sync_json(svc, name)
 
-    @r.post("/syncs/{name}/disable", summary="Turn a sync off without losing its index")
+    @r.post("/syncs/{name}/disable", summary="Turn a sync off without losing its index", responses=answers(404))
     def disable(name: str, svc: Svc) -> dict[str, Any]:
         svc.store.set_enabled(known_sync(svc, name), False)
         return sync_json(svc, name)
@@ -51,15 +62,16 @@ def _sync_routes(r: APIRouter) -> None:
 def _record_routes(r: APIRouter) -> None:
     """What a sync holds and has done: counts, records, exports, runs, progress."""
 
-    @r.get("/syncs/{name}/status", summary="Counts per status and per excluded reason / error category")
+    @r.get("/syncs/{name}/status", summary="Counts per status and per excluded reason / error category", responses=answers(404))
     def status(name: str, svc: Svc) -> dict[str, Any]:
         known_sync(svc, name)
         return {"sync": name, "counts": {st: svc.store.counts(name).get(st, 0) for st in STATUSES},
                 "reasons": svc.store.reason_counts(name)}
 
-    @r.get("/syncs/{name}/records", summary="Records of one status with their errors and hints (paged)")
+    @r.get("/syncs/{name}/records", summary="Records of one status with their errors and hints (paged)", responses=answers(404))
     def records(name: str, svc: Svc, status: Status = "failing",
-                limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+                offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
         known_sync(svc, name)
         items = svc.store.records(name, status, limit=limit, offset=offset)
         total = svc.store.counts(name).get(status, 0)
@@ -67,7 +79,7 @@ def _record_routes(r: APIRouter) -> None:
         return {"sync": name, "status": status, "total": total, "offset": offset, "next_offset": nxt,
                 "items": [link_json(lk) for lk in items]}
 
-    @r.get("/syncs/{name}/export", summary="Export the records of one status (CSV, XLSX or JSON)")
+    @r.get("/syncs/{name}/export", summary="Export the records of one status (CSV, XLSX or JSON)", responses=answers(404))
     def export(name: str, svc: Svc, status: Status = "failing",
                format: Literal["csv", "xlsx", "json"] = "csv") -> Response:
         known_sync(svc, name)
@@ -75,11 +87,11 @@ def _record_routes(r: APIRouter) -> None:
         return Response(body, media_type=MEDIA_TYPES[format], headers={
             "Content-Disposition": f'attachment; filename="{name}-{status}.{format}"'})
 
-    @r.get("/syncs/{name}/runs", summary="Run history, newest first")
+    @r.get("/syncs/{name}/runs", summary="Run history, newest first", responses=answers(404))
     def runs(name: str, svc: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
         return svc.store.runs(known_sync(svc, name), limit=limit)
 
-    @r.get("/syncs/{name}/progress", summary="Progress of the running pass (or the last one)")
+    @r.get("/syncs/{name}/progress", summary="Progress of the running pass (or the last one)", responses=answers(404))
     def progress(name: str, svc: Svc) -> dict[str, Any]:
         return {"sync": known_sync(svc, name), **svc.slot(name).tracker.state.as_dict()}
 
@@ -87,7 +99,7 @@ def _record_routes(r: APIRouter) -> None:
 def _action_routes(r: APIRouter) -> None:
     """Work started by hand: a pass, a one-way copy, recreating deleted records, one record."""
 
-    @r.post("/syncs/{name}/run", summary="Start a pass now (409 if one is running)", status_code=202)
+    @r.post("/syncs/{name}/run", summary="Start a pass now (409 if one is running)", status_code=202, responses=answers(404, 409))
     async def run_now(name: str, svc: Svc, full: bool = False,
                       direction: Literal["left-to-right", "right-to-left"] | None = None) -> dict[str, Any]:
         """``direction``: a manual copy of existing records one way, in the background
@@ -103,26 +115,20 @@ def _action_routes(r: APIRouter) -> None:
         svc._spawn(svc.run_pass(name, full=full))
         return {"sync": name, "started": "full" if full else "pass"}
 
-    @r.get("/syncs/{name}/deleted", summary="Preview: records deleted in one app that resync would recreate")
+    @r.get("/syncs/{name}/deleted", summary="Preview: records deleted in one app that resync would recreate", responses=answers(404))
     async def deleted_preview(name: str, svc: Svc, side: Literal["left", "right"],
                               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         links = await svc.slot(known_sync(svc, name)).runner.deleted_preview(Side(side))
         return {"sync": name, "deleted_in": side, "total": len(links), "items": [link_json(lk) for lk in links[:limit]]}
 
-    @r.post("/syncs/{name}/resync-deleted", summary="Recreate the records deleted in one app (apply the preview)")
+    @r.post("/syncs/{name}/resync-deleted", summary="Recreate the records deleted in one app (apply the preview)", responses=answers(400, 404, 409, 502, 503))
     async def resync_deleted(name: str, body: SideBody, svc: Svc) -> dict[str, Any]:
-        res = await svc.resync_deleted(known_sync(svc, name), Side(body.side))
-        if res is None:
-            raise HTTPException(503, "the service is shutting down")
-        return res.as_dict()
+        return (await finished(svc, svc.resync_deleted(known_sync(svc, name), Side(body.side)))).as_dict()
 
-    @r.post("/syncs/{name}/records/{record_id}/resync", summary="Sync one record now (an id of either app)")
+    @r.post("/syncs/{name}/records/{record_id}/resync", summary="Sync one record now (an id of either app)", responses=answers(404, 409, 502, 503))
     async def resync_record(name: str, record_id: str, svc: Svc) -> dict[str, Any]:
         known_sync(svc, name)
         for side in (Side.LEFT, Side.RIGHT):
             if svc.store.links_by_record(name, side, [record_id]):
-                res = await svc.sync_records(name, side, [record_id])
-                if res is None:
-                    raise HTTPException(503, "the service is shutting down")
-                return res.as_dict()
+                return (await finished(svc, svc.sync_records(name, side, [record_id]))).as_dict()
         raise HTTPException(404, f"record {record_id!r} is not in the index of sync {name!r}")

@@ -1,14 +1,15 @@
 """The dashboard: server-rendered Jinja2 pages, htmx (vendored in static/) for the live parts.
 
-Pages: login (token → cookie), sync summary (per sync counts syncing/failing/excluded,
-enable/disable, live progress), one sync (reasons, run history, resync deleted with a
-preview), record lists by status with error category and hint, export links.
+Pages: login (token → a session cookie), sync summary (per sync counts
+syncing/failing/excluded, enable/disable, live progress), one sync (reasons, run history,
+resync deleted with a preview), record lists by status with error category and hint,
+export links. Every route but the login form's needs a session (``dashboard_auth``, which
+runs before any parameter is validated).
 """
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,18 +19,27 @@ from accord.service import manage
 from accord.service.routes.setup import setup_router
 from accord.service.web import (
     COOKIE,
+    SESSION_TTL,
     STATUSES,
     Svc,
-    dashboard_csrf,
+    auth_of,
+    client_of,
+    close_session,
+    dashboard_auth,
+    finished,
     known_sync,
-    login_redirect,
+    open_session,
     render_page,
     sync_json,
 )
 
+PAGE_SIZE = 50
+MAX_PAGE = 10_000_000  # 500 million records: past any index, and within every database's integers
+SideName = Literal["left", "right"]
+
 
 def dashboard_router() -> APIRouter:
-    r = APIRouter(include_in_schema=False, dependencies=[Depends(dashboard_csrf)])
+    r = APIRouter(include_in_schema=False, dependencies=[Depends(dashboard_auth)])
     r.include_router(setup_router())
     _login_routes(r)
     _summary_routes(r)
@@ -38,25 +48,33 @@ def dashboard_router() -> APIRouter:
 
 
 def _login_routes(r: APIRouter) -> None:
-    """The token typed once, kept in a cookie."""
+    """The token typed once; the browser keeps a session id, never the token."""
 
     @r.get("/login")
     def login_form(request: Request) -> HTMLResponse:
         return render_page(request, "login.html", error=None)
 
     @r.post("/login", response_model=None)
-    def login(request: Request, token: Annotated[str, Form()]) -> Response:
-        if not hmac.compare_digest(token.strip().encode(), str(request.app.state.token).encode()):
-            resp = render_page(request, "login.html", error="Wrong token.")
-            resp.status_code = 401
+    async def login(request: Request, token: Annotated[str, Form()] = "") -> Response:
+        auth, client = auth_of(request), client_of(request)
+        wait = auth.throttle.retry_after(client)
+        if wait > 0:
+            resp = render_page(request, "login.html", 429, error=f"Too many failed attempts: try again in {wait:.0f} s.")
+            resp.headers["Retry-After"] = str(int(wait) + 1)
             return resp
+        if not auth.token_ok(token.strip()):
+            auth.throttle.failed(client)
+            return render_page(request, "login.html", 401, error="Wrong token.")
+        auth.throttle.succeeded(client)
+        close_session(request)  # a login replaces the browser's previous session
         resp2 = RedirectResponse("/", status_code=303)
-        resp2.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict",
+        resp2.set_cookie(COOKIE, open_session(request), max_age=int(SESSION_TTL), httponly=True, samesite="strict",
                          secure=request.url.scheme == "https")
         return resp2
 
     @r.post("/logout")
-    def logout() -> RedirectResponse:
+    def logout(request: Request) -> RedirectResponse:
+        close_session(request)
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE)
         return resp
@@ -67,28 +85,20 @@ def _summary_routes(r: APIRouter) -> None:
 
     @r.get("/", response_model=None)
     def summary(request: Request, svc: Svc) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
         return render_page(request, "summary.html", syncs=[sync_json(svc, n) for n in svc.slots])
 
     @r.get("/ui/syncs/{name}/row", response_model=None)
     def row(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
         return render_page(request, "_row.html", s=sync_json(svc, known_sync(svc, name)))
 
     @r.post("/ui/syncs/{name}/toggle", response_model=None)
     def toggle(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
         known_sync(svc, name)
         svc.store.set_enabled(name, not svc.enabled(name))
         return render_page(request, "_row.html", s=sync_json(svc, name))
 
     @r.post("/ui/syncs/{name}/run", response_model=None)
     async def run_now(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
         slot = svc.slot(known_sync(svc, name))
         if not slot.lock.locked():
             svc._spawn(svc.run_pass(name))
@@ -96,8 +106,6 @@ def _summary_routes(r: APIRouter) -> None:
 
     @r.get("/ui/syncs/{name}/progress", response_model=None)
     def progress(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
         p = svc.slot(known_sync(svc, name)).tracker.state.as_dict()
         return render_page(request, "_progress.html", name=name, p=p, starting=False)
 
@@ -107,8 +115,6 @@ def _sync_routes(r: APIRouter) -> None:
 
     @r.get("/syncs/{name}", response_model=None)
     def detail(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
         known_sync(svc, name)
         return render_page(request, "sync.html", s=sync_json(svc, name), reasons=svc.store.reason_counts(name),
                            runs=svc.store.runs(name, limit=30), name=name, p=svc.slot(name).tracker.state.as_dict(),
@@ -116,37 +122,34 @@ def _sync_routes(r: APIRouter) -> None:
 
     @r.get("/syncs/{name}/records", response_model=None)
     def records(request: Request, name: str, svc: Svc, status: str = "failing",
-                page: Annotated[int, Query(ge=1)] = 1) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
+                page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1) -> Response:
         known_sync(svc, name)
         if status not in STATUSES:
             raise HTTPException(404, f"unknown status {status!r}")
-        size = 50
-        items = svc.store.records(name, status, limit=size, offset=(page - 1) * size)
+        items = svc.store.records(name, status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         total = svc.store.counts(name).get(status, 0)
         return render_page(request, "records.html", s=sync_json(svc, name), status=status, items=items, page=page,
-                           total=total, pages=max(1, -(-total // size)))
+                           total=total, pages=max(1, -(-total // PAGE_SIZE)))
 
     @r.get("/ui/syncs/{name}/deleted", response_model=None)
-    async def deleted_preview(request: Request, name: str, side: str, svc: Svc) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
+    async def deleted_preview(request: Request, name: str, side: SideName, svc: Svc) -> Response:
         links = await svc.slot(known_sync(svc, name)).runner.deleted_preview(Side(side))
         return render_page(request, "_deleted.html", name=name, side=side, items=links[:50], total=len(links), result=None)
 
     @r.post("/ui/syncs/{name}/resync-deleted", response_model=None)
-    async def resync_deleted(request: Request, name: str, side: Annotated[str, Form()], svc: Svc) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
-        res = await svc.resync_deleted(known_sync(svc, name), Side(side))
-        created = res.counters.created[side] if res else 0
-        return render_page(request, "_deleted.html", name=name, side=side, items=[], total=0, result=created)
+    async def resync_deleted(request: Request, name: str, side: Annotated[SideName, Form()], svc: Svc) -> Response:
+        try:  # the outcome goes into the page (htmx swaps only a 2xx answer in)
+            res = await finished(svc, svc.resync_deleted(known_sync(svc, name), Side(side)))
+        except HTTPException as e:
+            if e.status_code == 404:
+                raise
+            return render_page(request, "_deleted.html", name=name, side=side, items=[], total=0, result=None,
+                               error=str(e.detail))
+        return render_page(request, "_deleted.html", name=name, side=side, items=[], total=0,
+                           result=res.counters.created[side])
 
     @r.post("/ui/syncs/{name}/delete", response_model=None)
     async def delete(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
         try:
             await manage.delete_sync(svc, known_sync(svc, name))
         except manage.Conflict as e:

@@ -14,7 +14,8 @@ def ops_router() -> APIRouter:
     r = APIRouter(tags=["ops"])
 
     @r.get("/healthz")
-    def healthz(request: Request) -> dict[str, Any]:
+    async def healthz(request: Request) -> dict[str, Any]:
+        # on the event loop, not in the thread pool: a flood of requests there cannot delay it
         # the lifespan sets the service: none yet means the app has not started
         svc = getattr(request.app.state, "service", None)
         return {"ok": svc is not None and not svc.stopping}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 import yaml
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from accord import redact
 from accord.config import ConfigError
 from accord.engine.stages import auto_map_stages
 from accord.service import manage
@@ -26,7 +28,9 @@ from accord.service.setup_flow import (
     say,
     stage_rows,
 )
-from accord.service.web import Svc, login_redirect, render_page
+from accord.service.web import Svc, render_page
+
+log = logging.getLogger("accord.service")
 
 
 def setup_router() -> APIRouter:
@@ -34,8 +38,6 @@ def setup_router() -> APIRouter:
 
     @r.get("/setup", response_model=None)
     async def start(request: Request, svc: Svc) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
         d = Draft()
         apps = list(svc.cfg.apps)
         if len(apps) >= 2:
@@ -44,11 +46,9 @@ def setup_router() -> APIRouter:
 
     @r.get("/syncs/{name}/edit", response_model=None)
     async def edit(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
         src = svc.registry.source_of_sync(name)
         if src is None:
-            return HTMLResponse(f"No sync named {name!r}.", status_code=404)
+            return render_page(request, "message.html", 404, title="No such sync", message=f"No sync named {name!r}.")
         d = Draft.from_sync(svc.cfg.sync(name))
         if src == "file":
             return await _render(request, svc, d, "objects", f"This sync is defined in {svc.registry.file_cfg.source}; "
@@ -56,20 +56,27 @@ def setup_router() -> APIRouter:
         return await _render(request, svc, d, "objects")
 
     @r.post("/setup/{step}", response_model=None)
-    async def submit(request: Request, step: str, svc: Svc, draft: Annotated[str, Form()],
+    async def submit(request: Request, step: str, svc: Svc, draft: Annotated[str, Form()] = "",
                      action: Annotated[str, Form()] = "next") -> Response:
-        if (redirect := login_redirect(request)) is not None:
-            return redirect
         if step not in STEPS:
-            return HTMLResponse("Unknown step.", status_code=404)
+            return render_page(request, "message.html", 404, title="Unknown step", message=f"No step {step!r}.")
         try:
             d = Draft.model_validate_json(draft)
         except ValidationError:
-            return HTMLResponse("The form was damaged; start again.", status_code=400)
+            return _damaged(request)
         form = await request.form()
-        return await _submit(request, svc, d, step, {k: str(v) for k, v in form.items()}, action)
+        try:
+            return await _submit(request, svc, d, step, {k: str(v) for k, v in form.items()}, action)
+        except Exception:  # a draft changed by hand can break a step in ways no form allows
+            log.exception("setup step %s failed", step)
+            return _damaged(request)
 
     return r
+
+
+def _damaged(request: Request) -> HTMLResponse:
+    return render_page(request, "message.html", 400, title="The form was damaged",
+                       message="The form's data cannot be used; start again.", again="/setup")
 
 
 async def _render(request: Request, svc: Service, d: Draft, step: str, error: str | None = None,
@@ -83,7 +90,8 @@ async def _render(request: Request, svc: Service, d: Draft, step: str, error: st
         try:
             sch = await load_schemas(svc, d)
         except Exception as e:  # the app is unreachable, or the object does not exist
-            return await _render(request, svc, d, "objects", f"Cannot read the objects' fields: {type(e).__name__}: {e}", 422)
+            why = redact.scrub(f"{type(e).__name__}: {e}")
+            return await _render(request, svc, d, "objects", f"Cannot read the objects' fields: {why}", 422)
         ctx["left_fields"] = manage.fields_json(sch.left)
         ctx["right_fields"] = manage.fields_json(sch.right)
         ctx["rows"] = mapping_rows(svc, d)
@@ -92,9 +100,7 @@ async def _render(request: Request, svc: Service, d: Draft, step: str, error: st
         issues = await draft_issues(svc, d)
         ctx["issues"] = issues
         ctx["yaml"] = yaml.safe_dump({"syncs": [d.config()]}, sort_keys=False, allow_unicode=True)
-    resp = render_page(request, "setup.html", **ctx)
-    resp.status_code = status
-    return resp
+    return render_page(request, "setup.html", status, **ctx)
 
 
 async def _submit(request: Request, svc: Service, d: Draft, step: str, f: dict[str, str], action: str) -> Response:

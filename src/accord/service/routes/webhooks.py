@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 
 from accord.connectors.base import WebhookChanges
-from accord.service.web import Svc
+from accord.service.web import Svc, answers
 
 log = logging.getLogger("accord.service")
 
@@ -21,7 +21,7 @@ log = logging.getLogger("accord.service")
 def webhook_router() -> APIRouter:
     r = APIRouter(tags=["webhooks"])
 
-    @r.post("/webhooks/{app}", summary="Vendor webhooks (HubSpot v3 signature)")
+    @r.post("/webhooks/{app}", summary="Vendor webhooks (HubSpot v3 signature)", responses=answers(400, 401, 404, 413))
     async def webhook(app: str, request: Request, svc: Svc) -> dict[str, Any]:
         if app not in svc.cfg.apps:
             raise HTTPException(404, f"no app named {app!r}")

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -22,7 +21,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
 from accord.config import Config, ConfigError, load_config
 from accord.connectors.dry import DryConnector
@@ -30,6 +28,7 @@ from accord.exports import FORMATS, render_export
 from accord.index import Store
 from accord.index.store import Link
 from accord.model import AuthError, ConnectorError, Side, UnreachableError
+from accord.report import plan_table, status_table, summary_table
 from accord.runner import PassResult
 from accord.session import Session
 
@@ -117,21 +116,6 @@ def progress_bar(enabled: bool) -> Iterator[RichProgress | None]:
         rp = RichProgress(p)
         yield rp
         rp.finish()
-
-
-def summary_table(results: list[PassResult], store: Store) -> Table:
-    # short headers and no outer box: the table must fit an 80-column terminal
-    t = Table(title="Sync summary", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-              caption="ok/fail/excl: records syncing/failing/excluded; created, updated, assoc: left app/right app")
-    for col in ("sync", "pass", "ok", "fail", "excl", "created", "updated", "confl", "assoc"):
-        t.add_column(col, justify="right" if col not in ("sync", "pass") else "left", no_wrap=True)
-    for r in results:
-        c = store.counts(r.sync)
-        k = r.counters
-        t.add_row(r.sync, r.kind, str(c.get("syncing", 0)), str(c.get("failing", 0)), str(c.get("excluded", 0)),
-                  f"{k.created['left']}/{k.created['right']}", f"{k.updated['left']}/{k.updated['right']}", str(k.conflicts),
-                  f"{k.associated['left']}/{k.associated['right']}")
-    return t
 
 
 @app.command()
@@ -228,14 +212,7 @@ def plan(config: ConfigOpt = Path("accord.yaml"), sync: SyncOpt = None, json_out
     if json_out:
         out.print_json(json.dumps(results))
         return
-    t = Table(title="Plan (dry run: nothing was written)")
-    for col in ("sync", "pass", "create L/R", "update L/R", "delete L/R", "conflicts", "excluded"):
-        t.add_column(col)
-    for r in results:
-        t.add_row(r["sync"], r["kind"], f"{r['created']['left']}/{r['created']['right']}",
-                  f"{r['updated']['left']}/{r['updated']['right']}", f"{r['archived']['left']}/{r['archived']['right']}",
-                  str(r["conflicts"]), ", ".join(f"{k}: {v}" for k, v in r["excluded"].items()) or "-")
-    out.print(t)
+    out.print(plan_table(results))
 
 
 @app.command()
@@ -265,16 +242,7 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
     if json_out:
         out.print_json(json.dumps(rows))
         return
-    t = Table(title="Status")
-    for col in ("sync", "enabled", "syncing", "failing", "excluded", "last run", "lag"):
-        t.add_column(col)
-    for r in rows:
-        c = r["counts"]
-        lr = r["last_run"]
-        t.add_row(r["sync"], "yes" if r["enabled"] else "no", str(c.get("syncing", 0)), str(c.get("failing", 0)),
-                  str(c.get("excluded", 0)), f"{lr['kind']} {lr['status']}" if lr else "never",
-                  f"{r['lag_seconds']}s" if r["lag_seconds"] is not None else "-")
-    out.print(t)
+    out.print(status_table(rows))
 
 
 def write_export(links: list[Link], fmt: str, target: Path | None) -> None:

@@ -478,6 +478,10 @@ def semantic_issues(cfg: Config) -> list[ConfigIssue]:
     return issues
 
 
+class SyncOverlap(ValueError):
+    """A sync pairs the same two objects as another sync (the message names it)."""
+
+
 def object_pair(s: SyncConfig) -> frozenset[tuple[str, str]]:
     """The two (app, object) sides of a sync, unordered: A ↔ B and B ↔ A are the same pair."""
     return frozenset({(s.left.app, s.left.object.casefold()), (s.right.app, s.right.object.casefold())})

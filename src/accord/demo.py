@@ -28,6 +28,7 @@ from faker import Faker
 from rich.console import Console
 
 from accord.config import Config, parse_config
+from accord.report import changes_line, reasons_line, summary_table
 from accord.runner import PassResult
 from accord.sandbox.hubspot import HubSpotSandbox
 from accord.sandbox.hubspot import SandboxSettings as HubSpotSettings
@@ -78,7 +79,17 @@ def seed_sandboxes(hs: HubSpotSandbox, sf: SalesforceSandbox, records: int, seed
     fake.seed_instance(seed)
     rnd = random.Random(seed)
     out = Seeded()
-    for i in range(records):
+    # one Faker and one Random through all steps, in this order: the same seed gives the same data
+    _seed_contacts(hs, sf, records, fake, rnd, out)
+    _seed_companies(hs, sf, records // 2, fake, rnd, out)
+    _seed_deals(hs, sf, records // 3, fake, rnd, out)
+    _seed_companies_of_records(hs, sf, rnd, out)
+    return out
+
+
+def _seed_contacts(hs: HubSpotSandbox, sf: SalesforceSandbox, n: int, fake: Faker, rnd: random.Random,
+                   out: Seeded) -> None:
+    for i in range(n):
         first, last = fake.first_name(), fake.last_name()
         slug = "".join(c for c in f"{first}.{last}".lower() if (c.isascii() and c.isalpha()) or c == ".")
         email: str | None = f"{slug}.{i}@{fake.free_email_domain()}"
@@ -104,7 +115,11 @@ def seed_sandboxes(hs: HubSpotSandbox, sf: SalesforceSandbox, records: int, seed
             sf.create("Contact", {**sf_props, "Email": email.upper() if email else None,
                                   "Phone": fake.phone_number(), "Title": fake.job()[:120] if rnd.random() < 0.5 else None})
             out.add("contacts in both apps (conflicting)")
-    for i in range(records // 2):
+
+
+def _seed_companies(hs: HubSpotSandbox, sf: SalesforceSandbox, n: int, fake: Faker, rnd: random.Random,
+                    out: Seeded) -> None:
+    for i in range(n):
         name = f"{fake.company()} {i}"
         domain = f"{fake.domain_word()}{i}.{rnd.choice(['com', 'io', 'de'])}"
         industry = rnd.choice(list(INDUSTRIES))
@@ -123,8 +138,12 @@ def seed_sandboxes(hs: HubSpotSandbox, sf: SalesforceSandbox, records: int, seed
             hs.user_create("companies", hs_co)
             sf.create("Account", {**sf_co, "Name": name.upper(), "BillingCity": fake.city()})
             out.add("companies in both apps (conflicting)")
+
+
+def _seed_deals(hs: HubSpotSandbox, sf: SalesforceSandbox, n: int, fake: Faker, rnd: random.Random,
+                out: Seeded) -> None:
     today = date.today()
-    for _ in range(records // 3):
+    for _ in range(n):
         name = f"{fake.company()} – {fake.word().title()} deal"
         amount = rnd.randrange(500, 250_000, 50)
         close = (today + timedelta(days=rnd.randint(-60, 120))).isoformat()
@@ -138,7 +157,10 @@ def seed_sandboxes(hs: HubSpotSandbox, sf: SalesforceSandbox, records: int, seed
             sf.create("Opportunity", {"Name": name, "Amount": amount, "StageName": stage, "CloseDate": close})
         if not mapped:
             out.add("deals in unmapped stages")
-    # Some contacts and deals belong to a company (HubSpot associations, Salesforce AccountId).
+
+
+def _seed_companies_of_records(hs: HubSpotSandbox, sf: SalesforceSandbox, rnd: random.Random, out: Seeded) -> None:
+    """Some contacts and deals belong to a company (HubSpot associations, Salesforce AccountId)."""
     hs_companies = [str(c["id"]) for c in hs.records("companies")]
     accounts = [str(a["Id"]) for a in sf.records("Account")]
     for obj in ("contacts", "deals"):
@@ -150,7 +172,6 @@ def seed_sandboxes(hs: HubSpotSandbox, sf: SalesforceSandbox, records: int, seed
         for rec in sf.records(obj):
             if accounts and rnd.random() < 0.3:
                 sf.update(obj, str(rec["Id"]), {"AccountId": rnd.choice(accounts)})
-    return out
 
 
 def _port(wanted: int | None) -> int | None:
@@ -253,17 +274,6 @@ class UserSimulator:
         return done
 
 
-def _changed(r: PassResult) -> str | None:
-    k = r.counters
-    parts = []
-    for what, d in (("created", k.created), ("updated", k.updated), ("failed", k.failed)):
-        if d["left"] or d["right"]:
-            parts.append(f"{what} {d['left']} in HubSpot / {d['right']} in Salesforce")
-    if k.conflicts:
-        parts.append(f"{k.conflicts} conflicts settled")
-    return f"{r.sync}: " + ", ".join(parts) if parts else None
-
-
 async def run_demo(*, records: int, serve: bool, port: int, state: str | None, seed: int, console: Console,
                    progress: Callable[[bool], AbstractContextManager[Any]], interval: float = 3.0,
                    rounds: int | None = None) -> int:
@@ -271,8 +281,6 @@ async def run_demo(*, records: int, serve: bool, port: int, state: str | None, s
 
     ``rounds`` bounds the incremental loop (tests); ``None`` runs until interrupted.
     """
-    from accord.cli import summary_table
-
     with tempfile.TemporaryDirectory() as tmp, sandboxes(port or None) as boxes:
         url = state or f"sqlite:///{Path(tmp) / 'accord-demo.db'}"
         seeded = seed_sandboxes(boxes.hubspot, boxes.salesforce, records, seed)
@@ -290,7 +298,7 @@ async def run_demo(*, records: int, serve: bool, port: int, state: str | None, s
             for r in results:
                 reasons = session.store.reason_counts(r.sync)
                 if reasons:
-                    console.print(f"  {r.sync}: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+                    console.print(reasons_line(r.sync, reasons))
             if serve:
                 await _serve(session, cfg, boxes, console, seed, interval, rounds)
         finally:
@@ -311,7 +319,7 @@ async def _serve(session: Session, cfg: Config, boxes: Sandboxes, console: Conso
             for edit in users.step():
                 console.print(f"  [dim]{edit}[/dim]")
             for runner in runners:
-                synced = _changed(await runner.run())
+                synced = changes_line(await runner.run())
                 if synced:
                     console.print(synced)
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -38,7 +38,7 @@ from accord.engine.planner import PairInput, PairPlan, plan_pair
 from accord.engine.stages import resolve_stage_map
 from accord.engine.values import canon
 from accord.index.schema import links as links_t
-from accord.index.store import Link, PageWrite, Store
+from accord.index.store import Link, PageWrite, Store, SyncState
 from accord.model import (
     ConnectorError,
     Counters,
@@ -297,7 +297,7 @@ class SyncRunner:
         """One pass: the initial sync if it never finished (or the config changed), else incremental."""
         if self.spec is None:
             await self.prepare()
-        state = self.store.ensure_sync(self.cfg.name, config_hash(self.cfg), self.cfg.enabled)
+        state = self.register()
         if not state.initial_done or full:
             return await self._tracked("initial" if not state.initial_done else "full", self._scan_then_associate)
         try:
@@ -306,6 +306,24 @@ class SyncRunner:
             # The change feed lost track (e.g. a purged delete log): re-scan against the index.
             log.warning("sync %s: %s; running a full pass", self.cfg.name, e)
             return await self._tracked("full", self._scan_then_associate)
+
+    def register(self) -> SyncState:
+        """Register the sync in the index (a changed config restarts its initial sync) and
+        bring bases an older index keyed by field name up to date; call after prepare()."""
+        state = self.store.ensure_sync(self.cfg.name, config_hash(self.cfg), self.cfg.enabled)
+        if not state.bases_keyed:
+            self._rekey_bases()
+        return state
+
+    def _rekey_bases(self) -> None:
+        """An index from before bases were keyed by mapping, under an unchanged config: its
+        field-name bases belong to today's mappings and are re-keyed once, so an upgrade
+        keeps every pair's three-way merge (a clear or an edit since the last pass still
+        counts as one)."""
+        spec = self._spec()
+        n = self.store.rekey_bases(self.cfg.name, {s: dict(spec.based(s)) for s in (L, R)})
+        self.store.set_bases_keyed(self.cfg.name)
+        log.info("sync %s: %d pairs' bases re-keyed by mapping", self.cfg.name, n)
 
     async def incremental(self) -> PassResult:
         """One incremental pass of an initialised sync (:class:`ResyncRequired` propagates)."""

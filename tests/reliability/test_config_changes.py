@@ -156,3 +156,42 @@ async def test_bases_are_keyed_by_mapping() -> None:
     assert link.left_base["phone|notes"] == link.right_base["phone|notes"] == "111"
     assert link.left_base["email|email"] == "ann@x.com" and "phone|phone" not in link.left_base
     assert p.link_of(Side.RIGHT.value, _rid(p.right, "cy@x.com")).right_base is not None
+
+
+def _as_before_0005(p: Pair) -> None:
+    """Turn the index into one written before bases were keyed by mapping (keys = field names)."""
+    from sqlalchemy import update
+
+    from accord.index.schema import links, syncs
+
+    for chunk in p.store.iter_links("contacts"):
+        with p.store.engine.begin() as c:
+            for lk in chunk:
+                old = {s: {k.split("|")[0 if s == "left" else 1]: v for k, v in (b or {}).items()} if b is not None
+                       else None for s, b in (("left", lk.left_base), ("right", lk.right_base))}
+                c.execute(update(links).where(links.c.id == lk.id).values(left_base=old["left"], right_base=old["right"]))
+    with p.store.engine.begin() as c:
+        c.execute(update(syncs).values(base_keys=None))
+
+
+async def test_an_index_keyed_by_field_is_rekeyed_and_keeps_three_way_merges() -> None:
+    p = await _synced_pair(winner="a", **maps(("phone", "phone"), ("city", "city")))
+    _as_before_0005(p)
+    assert "phone" in p.link_of("left", _rid(p.left, "ann@x.com")).left_base
+    # a clear in the loser since the last pass: a change only the three-way merge recognises
+    p.right.user_update("contacts", _rid(p.right, "ann@x.com"), {"phone": None})
+    p.runner = type(p.runner)(p.cfg, p.store, p.left, p.right)  # the upgraded process
+    await p.run()
+    assert by_email(p.left)["ann@x.com"]["phone"] is None, "the clear was lost in the upgrade"
+    assert p.store.sync_state("contacts").bases_keyed
+    assert set(p.link_of("left", _rid(p.left, "bob@x.com")).left_base) >= {"phone|phone", "city|city"}
+
+
+async def test_an_index_keyed_by_field_under_a_changed_config_merges_as_new() -> None:
+    p = await _synced_pair(winner="b", **maps(("phone", "phone")))
+    _as_before_0005(p)
+    p.reconfigure(winner="b", **maps(("phone", "notes")))  # changed while upgrading: old bases are not this mapping's
+    await p.run()
+    left, right = by_email(p.left), by_email(p.right)
+    assert left["ann@x.com"]["phone"] == right["ann@x.com"]["notes"] == "111"
+    assert p.store.sync_state("contacts").bases_keyed

@@ -9,9 +9,47 @@ rejects never fails the rest of its batch.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from accord.model import ObjectSchema, Page, Pipeline, Record, Value, WriteResult
+
+
+@dataclass(frozen=True)
+class ApiCounters:
+    """What a connector has sent to its app so far (the service's ``/metrics`` reads it)."""
+
+    api_calls: int = 0  # requests sent, retries included
+
+
+@dataclass
+class WebhookChanges:
+    """What one webhook batch means for the syncs."""
+
+    changed: dict[str, set[str]] = field(default_factory=dict)  # object -> ids created/changed by others
+    deleted: dict[str, set[str]] = field(default_factory=dict)  # object -> ids deleted by others
+    echoes: dict[str, set[str]] = field(default_factory=dict)  # object -> ids only Accord itself touched
+    duplicates: int = 0  # events dropped as already seen
+    ignored: int = 0  # event types Accord does not use
+
+
+class WebhookReceiver(Protocol):
+    """The receiving end of an app that pushes its changes to ``POST /webhooks/APP``."""
+
+    def verify(self, method: str, url: str, body: bytes, headers: Mapping[str, str]) -> bool:
+        """True if the request is signed by the app and fresh."""
+        ...
+
+    def parse(self, body: bytes) -> list[Mapping[str, Any]]:
+        """The events of a verified body; ValueError when it is not a batch of events."""
+        ...
+
+    def changes(self, events: Sequence[Mapping[str, Any]],
+                claim: Callable[[list[str]], Collection[str]]) -> WebhookChanges:
+        """The ids to sync per object. ``claim(event_ids)`` remembers the ids and returns those
+        never seen before; events it leaves out are replays, counted as duplicates."""
+        ...
 
 
 class Connector(abc.ABC):
@@ -100,6 +138,15 @@ class Connector(abc.ABC):
         self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]
     ) -> list[WriteResult]:
         raise NotImplementedError(f"{self.vendor} has no associations")
+
+    @property
+    def webhooks(self) -> WebhookReceiver | None:
+        """The app's webhook receiver if it pushes changes (HubSpot); ``None``: polling only."""
+        return None
+
+    def counters(self) -> ApiCounters:
+        """Requests sent to the app so far; every vendor module says how it counts them."""
+        return ApiCounters()
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release HTTP clients and persist state."""

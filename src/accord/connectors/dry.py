@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Mapping, Sequence
 
-from accord.connectors.base import Connector
+from accord.connectors.base import ApiCounters, Connector
 from accord.model import ObjectSchema, Page, Pipeline, Record, Value, WriteResult
 
 
@@ -52,3 +52,6 @@ class DryConnector(Connector):
 
     async def pipelines(self, object: str) -> list[Pipeline]:
         return await self.inner.pipelines(object)
+
+    def counters(self) -> ApiCounters:
+        return self.inner.counters()  # the reads go to the real app

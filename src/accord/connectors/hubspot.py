@@ -25,12 +25,13 @@ import contextlib
 import copy
 import hashlib
 import hmac
+import json
 import random
 import re
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cached_property
@@ -40,7 +41,7 @@ import httpx
 import orjson
 
 from accord.connectors.background import in_thread
-from accord.connectors.base import Connector
+from accord.connectors.base import ApiCounters, Connector, WebhookChanges
 from accord.connectors.hubspot_scan import ScanPosition, two_lane_scan
 from accord.model import (
     AuthError,
@@ -392,6 +393,9 @@ class HubSpotConnector(Connector):
     @property
     def api_calls(self) -> int:
         return sum(self.calls.values())
+
+    def counters(self) -> ApiCounters:
+        return ApiCounters(api_calls=self.api_calls)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -890,6 +894,10 @@ class HubSpotConnector(Connector):
         own = {self.app_id} if self.app_id else set()
         return webhook_changes(events, own_source_ids=own, seen=seen)
 
+    @property
+    def webhooks(self) -> HubSpotWebhooks:
+        return HubSpotWebhooks(self)
+
 
 # -- helpers ------------------------------------------------------------------------------------------------
 def _chunks(items: list[Any], n: int) -> list[list[Any]]:
@@ -993,13 +1001,35 @@ class SeenEvents:
         return True
 
 
-@dataclass
-class WebhookChanges:
-    changed: dict[str, set[str]] = field(default_factory=dict)  # object -> ids created/changed by others
-    deleted: dict[str, set[str]] = field(default_factory=dict)  # object -> ids deleted by others
-    echoes: dict[str, set[str]] = field(default_factory=dict)  # object -> ids only Accord itself touched
-    duplicates: int = 0  # events dropped as already seen
-    ignored: int = 0  # event types Accord does not use
+class HubSpotWebhooks:
+    """HubSpot's webhook receiver (:class:`accord.connectors.base.WebhookReceiver`): v3
+    signatures, a JSON list of event objects per request, replays refused by eventId."""
+
+    def __init__(self, conn: HubSpotConnector) -> None:
+        self.conn = conn
+
+    def verify(self, method: str, url: str, body: bytes, headers: Mapping[str, str]) -> bool:
+        return self.conn.verify_webhook(method, url, body, headers)
+
+    def parse(self, body: bytes) -> list[Mapping[str, Any]]:
+        try:
+            events = json.loads(body)
+            # HubSpot sends a list of event objects; eventIds are numbers (stored up to 200 characters)
+            if not isinstance(events, list) or not all(
+                    isinstance(ev, dict) and len(str(ev.get("eventId", ""))) <= 200 for ev in events):
+                raise ValueError("not a list of events")
+        except RecursionError as e:  # nested deeper than the parser goes
+            raise ValueError("nested too deeply") from e
+        return events
+
+    def changes(self, events: Sequence[Mapping[str, Any]],
+                claim: Callable[[list[str]], Collection[str]]) -> WebhookChanges:
+        # eventIds are remembered in the index, so a replay is refused across restarts too
+        fresh = claim([str(ev["eventId"]) for ev in events if ev.get("eventId") is not None])
+        keep = [ev for ev in events if ev.get("eventId") is None or str(ev["eventId"]) in fresh]
+        out = self.conn.webhook_changes(keep, SeenEvents())  # SeenEvents drops repeats within this batch
+        out.duplicates += len(events) - len(keep)
+        return out
 
 
 def webhook_changes(events: Iterable[Mapping[str, Any]], *, own_source_ids: Iterable[str] = (),

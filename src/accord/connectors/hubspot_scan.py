@@ -82,84 +82,15 @@ async def two_lane_scan(list_page: ListPage, search_page: SearchPage, search_siz
     ``buffer`` pages may wait between the lanes and the caller, so a slow caller slows the
     lanes instead of piling pages up in memory.
     """
-    queue: asyncio.Queue[tuple[list[Raw], dict[str, Any]] | _Ended | BaseException] = asyncio.Queue(buffer)
-    # the lanes' positions as *read* (to drop each other's records); the caller's cursor only
-    # moves as pages are *delivered*, so resuming re-reads what was read but not yet handled
-    read = start
-    tasks: dict[str, asyncio.Task[None]] = {}
-    list_waiting = False  # the list lane is waiting for a page (often for the 10-second window)
-
-    def lane(name: str, body: Callable[[], Awaitable[None]]) -> None:
-        async def run() -> None:
-            try:
-                await body()
-                await queue.put(_Ended(name))
-            except asyncio.CancelledError:
-                raise
-            except BaseException as e:  # handed to the caller, who raises it
-                await queue.put(e)
-        tasks[name] = asyncio.create_task(run())
-
-    def search_wanted() -> bool:
-        return not (read.search_done or read.full_list or read.list_done)
-
-    async def list_lane() -> None:
-        nonlocal read, list_waiting
-        after = read.after
-        while not read.list_done:
-            list_waiting = True
-            results, nxt = await list_page(after)
-            list_waiting = False
-            if read.list_done:
-                break  # the search lane read down to this lane meanwhile: the page is all theirs
-            ids = [int(r["id"]) for r in results]
-            full = read.full_list or any(a >= b for a, b in zip([read.lo, *ids], ids, strict=False))
-            keep, done = results, nxt is None
-            if not full and read.hi is not None:
-                keep = [r for r, i in zip(results, ids, strict=True) if i < read.hi]
-                done = done or len(keep) < len(results)  # reached what the search lane read
-            first = after is None
-            read = replace(read, after=nxt, lo=max([read.lo, *ids]), list_done=done, full_list=full)
-            if first and search_wanted():
-                lane("search", search_lane)  # more than one page: worth a second lane
-            await queue.put((keep, {"after": nxt, "lo": read.lo, "list_done": done, "full_list": full}))
-            after = nxt
-
-    async def search_lane() -> None:
-        nonlocal read
-        while search_wanted():
-            try:
-                results = await search_page(read.lo, read.hi)
-            except AuthError:
-                raise
-            except ConnectorError:
-                # e.g. an object whose search refuses these filters: the list lane reads it all
-                read = replace(read, full_list=True)
-                await queue.put(([], {"full_list": True}))
-                return
-            if read.full_list:
-                return
-            ids = [int(r["id"]) for r in results]
-            keep = [r for r, i in zip(results, ids, strict=True) if i > read.lo]
-            done = len(results) < search_size or len(keep) < len(results)
-            hi = min((i for i in ids if i > read.lo), default=read.hi)
-            # Done means this lane has read everything above the list lane's highest id,
-            # so the list lane is done too: it need not wait out a rate-limit window to
-            # fetch a page that would only prove it.
-            read = replace(read, hi=hi, search_done=done, list_done=read.list_done or done)
-            if done and list_waiting:
-                tasks["list"].cancel()
-                await queue.put(_Ended("list"))
-            await queue.put((keep, {"hi": hi, "search_done": done, **({"list_done": True} if done else {})}))
-
-    lane("list", list_lane)
-    if start.after is not None and search_wanted():
-        lane("search", search_lane)  # resuming a scan both lanes were reading
+    lanes = _Lanes(list_page, search_page, search_size, start, buffer)
+    lanes.lane("list", lanes.list_lane)
+    if start.after is not None and lanes.search_wanted():
+        lanes.lane("search", lanes.search_lane)  # resuming a scan both lanes were reading
     delivered = start
     ended: set[str] = set()
     try:
-        while len(ended) < len(tasks):  # the list lane may add the search lane meanwhile
-            item = await queue.get()
+        while len(ended) < len(lanes.tasks):  # the list lane may add the search lane meanwhile
+            item = await lanes.queue.get()
             if isinstance(item, _Ended):
                 ended.add(item.lane)
                 continue
@@ -170,8 +101,91 @@ async def two_lane_scan(list_page: ListPage, search_page: SearchPage, search_siz
             if records:
                 yield records, delivered
     finally:
-        for t in tasks.values():
+        await lanes.stop()
+
+
+class _Lanes:
+    """The two lanes of one scan, each a task handing its pages to the caller through ``queue``
+    with the position fields they move (or ``_Ended``, or the exception that ended it)."""
+
+    def __init__(self, list_page: ListPage, search_page: SearchPage, search_size: int,
+                 start: ScanPosition, buffer: int) -> None:
+        self.list_page, self.search_page, self.search_size = list_page, search_page, search_size
+        self.queue: asyncio.Queue[tuple[list[Raw], dict[str, Any]] | _Ended | BaseException] = asyncio.Queue(buffer)
+        # the lanes' positions as *read* (to drop each other's records); the caller's cursor only
+        # moves as pages are *delivered*, so resuming re-reads what was read but not yet handled
+        self.read = start
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.list_waiting = False  # the list lane is waiting for a page (often for the 10-second window)
+
+    def lane(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        self.tasks[name] = asyncio.create_task(self._run(name, body))
+
+    async def _run(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await body()
+            await self.queue.put(_Ended(name))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:  # handed to the caller, who raises it
+            await self.queue.put(e)
+
+    async def stop(self) -> None:
+        for t in self.tasks.values():
             t.cancel()
-        for t in tasks.values():
+        for t in self.tasks.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+
+    def search_wanted(self) -> bool:
+        read = self.read
+        return not (read.search_done or read.full_list or read.list_done)
+
+    async def list_lane(self) -> None:
+        after = self.read.after
+        while not self.read.list_done:
+            self.list_waiting = True
+            results, nxt = await self.list_page(after)
+            self.list_waiting = False
+            read = self.read
+            if read.list_done:
+                break  # the search lane read down to this lane meanwhile: the page is all theirs
+            ids = [int(r["id"]) for r in results]
+            full = read.full_list or any(a >= b for a, b in zip([read.lo, *ids], ids, strict=False))
+            keep, done = results, nxt is None
+            if not full and read.hi is not None:
+                keep = [r for r, i in zip(results, ids, strict=True) if i < read.hi]
+                done = done or len(keep) < len(results)  # reached what the search lane read
+            first = after is None
+            self.read = replace(read, after=nxt, lo=max([read.lo, *ids]), list_done=done, full_list=full)
+            if first and self.search_wanted():
+                self.lane("search", self.search_lane)  # more than one page: worth a second lane
+            await self.queue.put((keep, {"after": nxt, "lo": self.read.lo, "list_done": done, "full_list": full}))
+            after = nxt
+
+    async def search_lane(self) -> None:
+        while self.search_wanted():
+            try:
+                results = await self.search_page(self.read.lo, self.read.hi)
+            except AuthError:
+                raise
+            except ConnectorError:
+                # e.g. an object whose search refuses these filters: the list lane reads it all
+                self.read = replace(self.read, full_list=True)
+                await self.queue.put(([], {"full_list": True}))
+                return
+            read = self.read
+            if read.full_list:
+                return
+            ids = [int(r["id"]) for r in results]
+            keep = [r for r, i in zip(results, ids, strict=True) if i > read.lo]
+            done = len(results) < self.search_size or len(keep) < len(results)
+            hi = min((i for i in ids if i > read.lo), default=read.hi)
+            # Done means this lane has read everything above the list lane's highest id,
+            # so the list lane is done too: it need not wait out a rate-limit window to
+            # fetch a page that would only prove it.
+            self.read = replace(read, hi=hi, search_done=done, list_done=read.list_done or done)
+            if done and self.list_waiting:
+                self.tasks["list"].cancel()
+                await self.queue.put(_Ended("list"))
+            await self.queue.put((keep, {"hi": hi, "search_done": done, **({"list_done": True} if done else {})}))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from accord import catalog
-from accord.connectors.base import Connector
+from accord.connectors.base import ApiCounters, Connector
 from accord.engine.values import canon, iso
 from accord.model import (
     ErrorCategory,
@@ -351,6 +351,9 @@ class MemoryApp(Connector):
         for a, b in pairs:
             links.setdefault(a, set()).add(b)
         return [WriteResult.success(a) for a, _ in pairs]
+
+    def counters(self) -> ApiCounters:
+        return ApiCounters(api_calls=sum(self.calls.values()))
 
     async def aclose(self) -> None:
         self.save()

@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 from accord import model
-from accord.connectors.base import Connector
+from accord.connectors.base import ApiCounters, Connector
 from accord.model import (
     AuthError,
     BudgetExhausted,
@@ -580,6 +580,9 @@ class SalesforceConnector(Connector):
         # the lookup lives on the child (Contact/Opportunity): set its AccountId
         updates = [(a, {field: b}) if holder == from_object else (b, {field: a}) for a, b in pairs]
         return await self.update(holder, updates)
+
+    def counters(self) -> ApiCounters:
+        return ApiCounters(api_calls=self.api_calls)
 
     async def aclose(self) -> None:
         await self._http.aclose()

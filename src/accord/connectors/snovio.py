@@ -46,7 +46,7 @@ from typing import Any
 
 import httpx
 
-from accord.connectors.base import Connector
+from accord.connectors.base import ApiCounters, Connector
 from accord.connectors.hubspot import RollingWindow
 from accord.engine.values import iso
 from accord.model import (
@@ -281,6 +281,9 @@ class SnovioConnector(Connector):
     @property
     def api_calls(self) -> int:
         return sum(self.calls.values())
+
+    def counters(self) -> ApiCounters:
+        return ApiCounters(api_calls=self.api_calls)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -44,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from accord.connectors.base import Connector
+from accord.connectors.base import ApiCounters, Connector
 from accord.engine.values import canon, iso, parse_ts
 from accord.index.store import make_engine
 from accord.model import (
@@ -618,6 +618,9 @@ class SqlConnector(Connector):
 
     async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]:
         return await self._run(self._write, object, "archive", ids)  # type: ignore[no-any-return]
+
+    def counters(self) -> ApiCounters:
+        return ApiCounters()  # statements on the app's own database are not API calls
 
     async def aclose(self) -> None:
         self.engine.dispose()

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from accord.connectors.base import Connector
+from accord.connectors.base import ApiCounters, Connector
 from accord.connectors.hubspot import RollingWindow
 from accord.model import (
     AuthError,
@@ -291,6 +291,9 @@ class XentralConnector(Connector):
     @property
     def api_calls(self) -> int:
         return sum(self.calls.values())
+
+    def counters(self) -> ApiCounters:
+        return ApiCounters(api_calls=self.api_calls)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -185,10 +185,8 @@ class SyncActivities:
         if state is not None and not state.enabled:
             return PassPlan("disabled")
         async with self._runner(job.sync, fresh_spec=True) as (runner, _):
-            from accord.config import config_hash
-
             cfg = runner.cfg
-            state = store.ensure_sync(cfg.name, config_hash(cfg), cfg.enabled)
+            state = runner.register()
             if state.initial_done and not job.full:
                 return PassPlan("incremental")
             kind = "full" if state.initial_done else "initial"

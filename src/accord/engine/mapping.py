@@ -189,85 +189,17 @@ def compile_sync(
     """
     issues: list[ConfigIssue] = []
     broken: list[BrokenMapping] = []
-    sync_to_right = cfg.direction in ("two-way", "left-to-right")
-    sync_to_left = cfg.direction in ("two-way", "right-to-left")
-
-    defaults = catalog.default_mappings(left_vendor, cfg.left.object, right_vendor, cfg.right.object) if cfg.defaults else []
-    user_left = {m.left for m in cfg.mappings}
-    user_right = {m.right for m in cfg.mappings}
-    entries: list[tuple[str, Any, bool]] = []  # (key path, mapping-like, required)
-    for d in defaults:
-        if d.left in user_left or d.right in user_right:
-            continue  # the user's own mapping of this field replaces a non-required default
-        entries.append((f"{path}.mappings(default {d.left} ↔ {d.right})", d, d.required))
-    for j, m in enumerate(cfg.mappings):
-        same = next((d for d in defaults if d.left == m.left and d.right == m.right), None)
-        if same is not None and same.rule and m.rule is None:
-            m = m.model_copy(update={"rule": same.rule})  # a restated default keeps its rule unless given one
-        entries.append((f"{path}.mappings[{j}]", m, same is not None and same.required))
-
-    stage_left = catalog.object_info(left_vendor, cfg.left.object)
-    stage_right = catalog.object_info(right_vendor, cfg.right.object)
-    stage_fields: dict[Side, str] = {}
-    if stage_left and stage_right and stage_left.kind == "deal" and "stage" in stage_left.concepts:
-        stage_fields = {Side.LEFT: stage_left.concepts["stage"], Side.RIGHT: stage_right.concepts["stage"]}
-
+    stage_fields = _stage_fields(cfg, left_vendor, right_vendor)
     maps: list[FieldMap] = []
-    for p, m, required in entries:
-        is_user = not isinstance(m, catalog.DefaultMapping)
+    for p, m, required in _entries(cfg, left_vendor, right_vendor, path):
         lf, rf = left_schema.get(m.left), right_schema.get(m.right)
         if lf is None or rf is None:
             side, name, obj = ("left", m.left, cfg.left.object) if lf is None else ("right", m.right, cfg.right.object)
             broken.append(BrokenMapping(f"{p}.{side}", f"field {name!r} does not exist on {obj}"))
             continue
-        rule = getattr(m, "rule", None) or "default"
-        if rule == "none":
-            continue
-        can_r, can_l = compatible(lf.type, rf.type)
-        want_r = sync_to_right and rule != "always-right"
-        want_l = sync_to_left and rule != "always-left"
-        mdir = getattr(m, "direction", None) if is_user else None
-        if mdir == "left-to-right":
-            want_l = False
-        elif mdir == "right-to-left":
-            want_r = False
-        to_r = want_r and can_r and rf.writable
-        to_l = want_l and can_l and lf.writable
-        if not (to_r or to_l):
-            if not (can_r or can_l) or (mdir == "left-to-right" and not can_r) or (mdir == "right-to-left" and not can_l):
-                reason = f"type-incompatible: {m.left} ({lf.type}) ↔ {m.right} ({rf.type})"
-                if can_r or can_l:
-                    reason += " can only flow " + ("left to right" if can_r else "right to left")
-                issues.append(ConfigIssue(f"{p}.right", reason))
-            elif not (lf.writable or rf.writable):
-                issues.append(ConfigIssue(f"{p}.right", f"{m.left} and {m.right} are both read-only"))
-            elif is_user:
-                issues.append(ConfigIssue(f"{p}.right", f"{m.left} ↔ {m.right} cannot flow in this sync's direction ({cfg.direction})"))
-            continue
-        if (mdir == "left-to-right" and not to_r) or (mdir == "right-to-left" and not to_l):
-            issues.append(ConfigIssue(f"{p}.direction", f"{m.left} ↔ {m.right} cannot flow {mdir}: the target is read-only"))
-            continue
-        lr: dict[str, str] | None = None
-        if lf.type == FieldType.ENUM and rf.type == FieldType.ENUM:
-            if stage_fields and m.left == stage_fields[Side.LEFT] and m.right == stage_fields[Side.RIGHT] and stage_map is not None:
-                lr = dict(stage_map)
-            elif is_user and getattr(m, "values", None):
-                lr = dict(m.values)
-            else:
-                lr = _enum_map(lf, rf)
-                if not is_user and m.values:
-                    # the catalog's value map between the two vendors, for the options both apps have
-                    lopts, ropts = {o.value for o in lf.options}, {o.value for o in rf.options}
-                    lr = {**(lr or {}), **{k: v for k, v in m.values.items() if k in lopts and v in ropts}}
-        rl = _invert(lr)
-        if lr is not None and lf.options and rf.options:
-            # values written to the left come from the right side's options
-            rl = {**(_enum_map(rf, lf) or {}), **(rl or {})}
-        maps.append(FieldMap(
-            left=m.left, right=m.right, rule=rule, to_right=to_r, to_left=to_l,
-            left_type=lf.type, right_type=rf.type, lr_values=lr, rl_values=rl, required=required,
-            left_calculated=lf.calculated, right_calculated=rf.calculated,
-        ))
+        fm = _field_map(cfg, p, m, required, lf, rf, stage_fields, stage_map, issues)
+        if fm is not None:
+            maps.append(fm)
 
     match = _match_specs(cfg, left_vendor, right_vendor, issues, path)
     spec = SyncSpec(
@@ -285,6 +217,118 @@ def compile_sync(
         stage_field=stage_fields if stage_map is not None else {},
         broken=tuple(broken),
     )
+    issues.extend(_constant_issues(spec, left_schema, right_schema, path))
+    return spec, issues
+
+
+def _entries(cfg: SyncConfig, left_vendor: str, right_vendor: str, path: str) -> list[tuple[str, Any, bool]]:
+    """(key path, mapping-like, required) of the catalog's defaults the user did not map, then the user's."""
+    defaults = catalog.default_mappings(left_vendor, cfg.left.object, right_vendor, cfg.right.object) if cfg.defaults else []
+    user_left = {m.left for m in cfg.mappings}
+    user_right = {m.right for m in cfg.mappings}
+    entries: list[tuple[str, Any, bool]] = []
+    for d in defaults:
+        if d.left in user_left or d.right in user_right:
+            continue  # the user's own mapping of this field replaces a non-required default
+        entries.append((f"{path}.mappings(default {d.left} ↔ {d.right})", d, d.required))
+    for j, m in enumerate(cfg.mappings):
+        same = next((d for d in defaults if d.left == m.left and d.right == m.right), None)
+        if same is not None and same.rule and m.rule is None:
+            m = m.model_copy(update={"rule": same.rule})  # a restated default keeps its rule unless given one
+        entries.append((f"{path}.mappings[{j}]", m, same is not None and same.required))
+    return entries
+
+
+def _stage_fields(cfg: SyncConfig, left_vendor: str, right_vendor: str) -> dict[Side, str]:
+    """The two deal stage fields, when both objects are deals with a known stage field."""
+    stage_left = catalog.object_info(left_vendor, cfg.left.object)
+    stage_right = catalog.object_info(right_vendor, cfg.right.object)
+    if stage_left and stage_right and stage_left.kind == "deal" and "stage" in stage_left.concepts:
+        return {Side.LEFT: stage_left.concepts["stage"], Side.RIGHT: stage_right.concepts["stage"]}
+    return {}
+
+
+def _field_map(cfg: SyncConfig, p: str, m: Any, required: bool, lf: FieldSchema, rf: FieldSchema,
+               stage_fields: dict[Side, str], stage_map: dict[str, str] | None,
+               issues: list[ConfigIssue]) -> FieldMap | None:
+    """The compiled mapping ``m`` (at key path ``p``) between existing fields, or None when it
+    is switched off (rule ``none``) or cannot flow either way (an issue says why)."""
+    is_user = not isinstance(m, catalog.DefaultMapping)
+    rule = getattr(m, "rule", None) or "default"
+    if rule == "none":
+        return None
+    flows = _flows(cfg, p, m, is_user, rule, lf, rf, issues)
+    if flows is None:
+        return None
+    to_r, to_l = flows
+    lr, rl = _value_maps(m, is_user, lf, rf, stage_fields, stage_map)
+    return FieldMap(
+        left=m.left, right=m.right, rule=rule, to_right=to_r, to_left=to_l,
+        left_type=lf.type, right_type=rf.type, lr_values=lr, rl_values=rl, required=required,
+        left_calculated=lf.calculated, right_calculated=rf.calculated,
+    )
+
+
+def _flows(cfg: SyncConfig, p: str, m: Any, is_user: bool, rule: str, lf: FieldSchema, rf: FieldSchema,
+           issues: list[ConfigIssue]) -> tuple[bool, bool] | None:
+    """Whether values of ``m`` flow (to the right, to the left) given the sync's and the
+    mapping's directions, its rule, the two types and which side is writable; None (and
+    an issue, when it is an error) when they flow neither way or not the way asked."""
+    can_r, can_l = compatible(lf.type, rf.type)
+    want_r = cfg.direction in ("two-way", "left-to-right") and rule != "always-right"
+    want_l = cfg.direction in ("two-way", "right-to-left") and rule != "always-left"
+    mdir = getattr(m, "direction", None) if is_user else None
+    if mdir == "left-to-right":
+        want_l = False
+    elif mdir == "right-to-left":
+        want_r = False
+    to_r = want_r and can_r and rf.writable
+    to_l = want_l and can_l and lf.writable
+    if not (to_r or to_l):
+        if not (can_r or can_l) or (mdir == "left-to-right" and not can_r) or (mdir == "right-to-left" and not can_l):
+            reason = f"type-incompatible: {m.left} ({lf.type}) ↔ {m.right} ({rf.type})"
+            if can_r or can_l:
+                reason += " can only flow " + ("left to right" if can_r else "right to left")
+            issues.append(ConfigIssue(f"{p}.right", reason))
+        elif not (lf.writable or rf.writable):
+            issues.append(ConfigIssue(f"{p}.right", f"{m.left} and {m.right} are both read-only"))
+        elif is_user:
+            issues.append(ConfigIssue(f"{p}.right", f"{m.left} ↔ {m.right} cannot flow in this sync's direction ({cfg.direction})"))
+        return None
+    if (mdir == "left-to-right" and not to_r) or (mdir == "right-to-left" and not to_l):
+        issues.append(ConfigIssue(f"{p}.direction", f"{m.left} ↔ {m.right} cannot flow {mdir}: the target is read-only"))
+        return None
+    return to_r, to_l
+
+
+def _value_maps(m: Any, is_user: bool, lf: FieldSchema, rf: FieldSchema, stage_fields: dict[Side, str],
+                stage_map: dict[str, str] | None) -> tuple[dict[str, str] | None, dict[str, str] | None]:
+    """The enumeration value maps (left to right, right to left) of ``m``: the stage map for
+    the deal stage fields, else the user's ``values``, else options matched by value or label
+    (plus the catalog's map for a default mapping)."""
+    lr: dict[str, str] | None = None
+    if lf.type == FieldType.ENUM and rf.type == FieldType.ENUM:
+        if stage_fields and m.left == stage_fields[Side.LEFT] and m.right == stage_fields[Side.RIGHT] and stage_map is not None:
+            lr = dict(stage_map)
+        elif is_user and getattr(m, "values", None):
+            lr = dict(m.values)
+        else:
+            lr = _enum_map(lf, rf)
+            if not is_user and m.values:
+                # the catalog's value map between the two vendors, for the options both apps have
+                lopts, ropts = {o.value for o in lf.options}, {o.value for o in rf.options}
+                lr = {**(lr or {}), **{k: v for k, v in m.values.items() if k in lopts and v in ropts}}
+    rl = _invert(lr)
+    if lr is not None and lf.options and rf.options:
+        # values written to the left come from the right side's options
+        rl = {**(_enum_map(rf, lf) or {}), **(rl or {})}
+    return lr, rl
+
+
+def _constant_issues(spec: SyncSpec, left_schema: ObjectSchema, right_schema: ObjectSchema,
+                     path: str) -> list[ConfigIssue]:
+    """Constants written to a field that does not exist or is read-only."""
+    issues: list[ConfigIssue] = []
     for side in (Side.LEFT, Side.RIGHT):
         schema = left_schema if side is Side.LEFT else right_schema
         for name in spec.constants[side]:
@@ -292,7 +336,7 @@ def compile_sync(
             if f is None or not f.writable:
                 issues.append(ConfigIssue(f"{path}.constants.to_{side.value}.{name}",
                                           f"field {name!r} {'does not exist' if f is None else 'is read-only'}"))
-    return spec, issues
+    return issues
 
 
 def _match_specs(cfg: SyncConfig, lv: str, rv: str, issues: list[ConfigIssue], path: str) -> tuple[MatchKeySpec, ...]:

@@ -1,4 +1,8 @@
-"""``accord run``: the long-running service (scheduler, webhooks, REST API, dashboard, metrics)."""
+"""``accord run``: the long-running service (scheduler, webhooks, REST API, dashboard, metrics).
+
+Imports run one way: app (assembly) → routes/ (routers) → web (shared route helpers) →
+manage, core → managed, metrics. No module imports one above it.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +20,9 @@ def serve(cfg: Config, *, host: str = "127.0.0.1", port: int = 8080, reconcile: 
     """Run the service in the foreground until SIGINT/SIGTERM (then finish the current batch)."""
     import uvicorn
 
-    from accord.service.app import create_app, new_token
+    from accord.service.app import create_app
     from accord.service.core import DAY
+    from accord.service.web import new_token
     from accord.vault import Vault, load_key
 
     token = os.environ.get("ACCORD_API_TOKEN") or ""

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,7 +113,7 @@ class Service:
         self.tick = tick
         self.schedule = schedule
         self.stopping = False
-        self.metrics = Metrics(self)
+        self.metrics = Metrics(lambda: self.session.connectors, self._record_counts)
         self.slots: dict[str, SyncSlot] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self.started = False
@@ -213,6 +213,10 @@ class Service:
         if s.poll is not None:
             return s.poll
         return min(self.cfg.apps[s.left.app].poll, self.cfg.apps[s.right.app].poll)
+
+    def _record_counts(self) -> Iterator[tuple[str, dict[str, int]]]:
+        """Index records by status for each running sync (the ``accord_records`` gauge)."""
+        return ((name, self.store.counts(name)) for name in list(self.slots))
 
     def queue_depth(self) -> int:
         return sum(len(ids) for slot in self.slots.values() for ids in slot.queue.values())

@@ -1,47 +1,44 @@
-"""Prometheus metrics of one service (own registry, so several services can live in one process)."""
+"""Prometheus metrics of one service (own registry, so several services can live in one process).
+
+The live values are read through two callables, not from the service object itself: the
+service (accord.service.core) owns its Metrics, so this module must not know that class.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from accord.connectors.base import Connector
 from accord.runner import PassResult
 
-if TYPE_CHECKING:
-    from accord.service.core import Service
-
-
-def api_calls(conn: Any) -> int:
-    """Requests a connector has sent: HubSpot/Salesforce ``api_calls``, memory apps ``calls``."""
-    n = getattr(conn, "api_calls", None)
-    if isinstance(n, int):
-        return n
-    calls = getattr(conn, "calls", None)
-    return int(sum(calls.values())) if isinstance(calls, dict) else 0
+Connectors = Callable[[], Mapping[str, Connector]]  # the service's open connectors by app
+RecordCounts = Callable[[], Iterable[tuple[str, Mapping[str, int]]]]  # (sync, records by status) per sync
 
 
 class _Live(Collector):
-    def __init__(self, service: Service) -> None:
-        self.service = service
+    def __init__(self, connectors: Connectors, record_counts: RecordCounts) -> None:
+        self.connectors = connectors
+        self.record_counts = record_counts
 
     def collect(self) -> Iterator[Any]:
         calls = CounterMetricFamily("accord_api_calls", "API requests sent per app (retries included)", labels=["app"])
-        for name, conn in sorted(self.service.session.connectors.items()):
-            calls.add_metric([name], api_calls(conn))
+        for name, conn in sorted(self.connectors().items()):
+            calls.add_metric([name], conn.counters().api_calls)
         yield calls
         records = GaugeMetricFamily("accord_records", "Records in the sync index by status", labels=["sync", "status"])
-        for name in self.service.slots:
-            for status, n in sorted(self.service.store.counts(name).items()):
+        for name, counts in self.record_counts():
+            for status, n in sorted(counts.items()):
                 records.add_metric([name, status], n)
         yield records
 
 
 class Metrics:
-    def __init__(self, service: Service) -> None:
+    def __init__(self, connectors: Connectors, record_counts: RecordCounts) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.synced = Counter("accord_records_synced", "Records written (created, updated, archived) per sync and side",
@@ -59,7 +56,7 @@ class Metrics:
                                 registry=r)
         self.webhook_events = Counter("accord_webhook_events", "Webhook events by app and fate", ["app", "fate"],
                                       registry=r)
-        r.register(_Live(service))
+        r.register(_Live(connectors, record_counts))
 
     def observe(self, result: PassResult) -> None:
         k = result.counters

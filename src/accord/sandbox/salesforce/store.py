@@ -502,86 +502,110 @@ class Org:
     def seed(self, n: int, seed: int = 42, objects: Iterable[str] = WRITABLE) -> dict[str, int]:
         """``n`` realistic records per object, deterministic by ``seed``, created and last
         modified at random moments of the past 20 days."""
-        rnd = random.Random(seed)
-        pool = _pools(seed)
         wanted = set(objects)
-        now = self.now()
+        draw = _Seeder(self, seed)
         counts: dict[str, int] = {}
-        account_ids: list[str] = [r["Id"] for r in self.rows["Account"].values() if not r["IsDeleted"]]
-        emails: set[str] = {str(r.get("Email")).lower() for n in ("Contact", "Lead") for r in self.rows[n].values()}
-        companies: set[str] = {str(r["Name"]) for r in self.rows["Account"].values()}
-
-        def pick(kind: str) -> str:
-            return str(rnd.choice(pool[kind]))
-
-        def stamps() -> dict[str, Any]:
-            created = now - timedelta(seconds=rnd.randint(3600, 20 * 86400))
-            modified = created + timedelta(seconds=rnd.randint(0, int((now - created).total_seconds())))
-            return {"IsDeleted": False, "CreatedDate": created, "LastModifiedDate": modified,
-                    "SystemModstamp": modified}
-
-        def email(first: str, last: str, domain: str) -> str:
-            base = re.sub(r"[^a-z.]", "", f"{first}.{last}".lower())
-            e, i = f"{base}@{domain}", 1
-            while e in emails:
-                i += 1
-                e = f"{base}{i}@{domain}"
-            emails.add(e)
-            return e
-
-        def company() -> str:
-            name, i = pick("company"), 1
-            base = name
-            while name in companies:
-                i += 1
-                name = f"{base} {['Group', 'Holdings', 'International', 'Labs', 'Partners'][i % 5]} {i}"
-            companies.add(name)
-            return name
-
         with self.lock:
-            industries = OBJECTS["Account"].fields["Industry"].picklist
             for name in ("Account", "Contact", "Lead", "Opportunity"):
                 if name not in wanted:
                     continue
                 obj = OBJECTS[name]
                 for _ in range(n):
-                    row: Row = {f.name: f.default for f in obj.fields.values() if f.formula is None}
-                    row.update(stamps())
-                    first, last = pick("first_name"), pick("last_name")
-                    if name == "Account":
-                        cname = company()
-                        domain = re.sub(r"[^a-z]", "", cname.lower())[:20] + ".com"
-                        row.update(Name=cname, Website=f"https://www.{domain}", Phone=pick("phone_number"),
-                                   Industry=rnd.choice(industries), Type=rnd.choice(("Prospect", "Customer - Direct")),
-                                   BillingCity=pick("city"), BillingState=pick("state_abbr"),
-                                   BillingCountry="United States", NumberOfEmployees=rnd.randint(5, 5000),
-                                   AnnualRevenue=float(rnd.randint(1, 500) * 100_000))
-                    elif name in ("Contact", "Lead"):
-                        domain = pick("domain_name")
-                        row.update(FirstName=first, LastName=last, Title=pick("job")[:128], Phone=pick("phone_number"),
-                                   Email=email(first, last, domain) if rnd.random() > 0.05 else None,
-                                   LeadSource=rnd.choice(OBJECTS[name].fields["LeadSource"].picklist))
-                        if name == "Contact":
-                            row.update(MailingCity=pick("city"), MailingCountry="United States",
-                                       AccountId=rnd.choice(account_ids) if account_ids and rnd.random() < 0.8 else None,
-                                       Status__c=rnd.choice(("Open", "Contacted", "Qualified")))
-                        else:
-                            row.update(Company=pick("company"), City=pick("city"), Country="United States",
-                                       Industry=rnd.choice(industries))
-                    else:
-                        stage = rnd.choice(STAGES)
-                        account = rnd.choice(account_ids) if account_ids else None
-                        row.update(Name=pick("bs").title()[:100], AccountId=account, StageName=stage.label,
-                                   Amount=float(rnd.randint(1, 200) * 500), Probability=float(stage.probability),
-                                   IsClosed=stage.closed, IsWon=stage.won, ForecastCategoryName=stage.forecast,
-                                   CloseDate=(now + timedelta(days=rnd.randint(-60, 120))).date(),
-                                   Type=rnd.choice(("New Business", "Existing Business")))
+                    row = draw.row(name)
                     row["Id"] = self._new_id(obj)
                     self.rows[name][row["Id"]] = row
                     if name == "Account":
-                        account_ids.append(row["Id"])
+                        draw.account_ids.append(row["Id"])
                 counts[name] = n
         return counts
+
+
+class _Seeder:
+    """Draws the rows :meth:`Org.seed` creates from one random stream, so a seed always gives the
+    same records (the order of draws is part of that: keep it when changing anything here)."""
+
+    def __init__(self, org: Org, seed: int) -> None:
+        self.rnd = random.Random(seed)
+        self.pool = _pools(seed)
+        self.now = org.now()
+        self.account_ids: list[str] = [r["Id"] for r in org.rows["Account"].values() if not r["IsDeleted"]]
+        self.emails: set[str] = {str(r.get("Email")).lower() for n in ("Contact", "Lead") for r in org.rows[n].values()}
+        self.companies: set[str] = {str(r["Name"]) for r in org.rows["Account"].values()}
+        self.industries = OBJECTS["Account"].fields["Industry"].picklist
+
+    def pick(self, kind: str) -> str:
+        return str(self.rnd.choice(self.pool[kind]))
+
+    def stamps(self) -> dict[str, Any]:
+        created = self.now - timedelta(seconds=self.rnd.randint(3600, 20 * 86400))
+        modified = created + timedelta(seconds=self.rnd.randint(0, int((self.now - created).total_seconds())))
+        return {"IsDeleted": False, "CreatedDate": created, "LastModifiedDate": modified,
+                "SystemModstamp": modified}
+
+    def email(self, first: str, last: str, domain: str) -> str:
+        base = re.sub(r"[^a-z.]", "", f"{first}.{last}".lower())
+        e, i = f"{base}@{domain}", 1
+        while e in self.emails:
+            i += 1
+            e = f"{base}{i}@{domain}"
+        self.emails.add(e)
+        return e
+
+    def company(self) -> str:
+        name, i = self.pick("company"), 1
+        base = name
+        while name in self.companies:
+            i += 1
+            name = f"{base} {['Group', 'Holdings', 'International', 'Labs', 'Partners'][i % 5]} {i}"
+        self.companies.add(name)
+        return name
+
+    def row(self, name: str) -> Row:
+        """One new row of ``name`` (no ``Id`` yet): defaults, time stamps, then the object's own fields."""
+        row: Row = {f.name: f.default for f in OBJECTS[name].fields.values() if f.formula is None}
+        row.update(self.stamps())
+        first, last = self.pick("first_name"), self.pick("last_name")
+        if name == "Account":
+            self._account(row)
+        elif name in ("Contact", "Lead"):
+            self._person(name, row, first, last)
+        else:
+            self._opportunity(row)
+        return row
+
+    def _account(self, row: Row) -> None:
+        rnd, pick = self.rnd, self.pick
+        cname = self.company()
+        domain = re.sub(r"[^a-z]", "", cname.lower())[:20] + ".com"
+        row.update(Name=cname, Website=f"https://www.{domain}", Phone=pick("phone_number"),
+                   Industry=rnd.choice(self.industries), Type=rnd.choice(("Prospect", "Customer - Direct")),
+                   BillingCity=pick("city"), BillingState=pick("state_abbr"),
+                   BillingCountry="United States", NumberOfEmployees=rnd.randint(5, 5000),
+                   AnnualRevenue=float(rnd.randint(1, 500) * 100_000))
+
+    def _person(self, name: str, row: Row, first: str, last: str) -> None:
+        rnd, pick = self.rnd, self.pick
+        domain = pick("domain_name")
+        row.update(FirstName=first, LastName=last, Title=pick("job")[:128], Phone=pick("phone_number"),
+                   Email=self.email(first, last, domain) if rnd.random() > 0.05 else None,
+                   LeadSource=rnd.choice(OBJECTS[name].fields["LeadSource"].picklist))
+        if name == "Contact":
+            row.update(MailingCity=pick("city"), MailingCountry="United States",
+                       AccountId=rnd.choice(self.account_ids) if self.account_ids and rnd.random() < 0.8 else None,
+                       Status__c=rnd.choice(("Open", "Contacted", "Qualified")))
+        else:
+            row.update(Company=pick("company"), City=pick("city"), Country="United States",
+                       Industry=rnd.choice(self.industries))
+
+    def _opportunity(self, row: Row) -> None:
+        rnd = self.rnd
+        stage = rnd.choice(STAGES)
+        account = rnd.choice(self.account_ids) if self.account_ids else None
+        row.update(Name=self.pick("bs").title()[:100], AccountId=account, StageName=stage.label,
+                   Amount=float(rnd.randint(1, 200) * 500), Probability=float(stage.probability),
+                   IsClosed=stage.closed, IsWon=stage.won, ForecastCategoryName=stage.forecast,
+                   CloseDate=(self.now + timedelta(days=rnd.randint(-60, 120))).date(),
+                   Type=rnd.choice(("New Business", "Existing Business")))
 
 
 @lru_cache(maxsize=4)

@@ -7,59 +7,47 @@ preview), record lists by status with error category and hint, export links.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import hmac
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from accord.model import Side
 from accord.service import manage
-from accord.service.app import (
+from accord.service.routes.setup import setup_router
+from accord.service.web import (
     COOKIE,
-    PKG,
     STATUSES,
     Svc,
-    authorized,
-    csrf_ok,
-    csrf_token,
+    dashboard_csrf,
     known_sync,
+    login_redirect,
+    render_page,
     sync_json,
 )
 
-templates = Jinja2Templates(directory=str(PKG / "templates"))
-
-
-def _guard(request: Request) -> RedirectResponse | None:
-    return None if authorized(request) else RedirectResponse("/login", status_code=303)
-
-
-def _page(request: Request, template: str, **ctx: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, {"csrf": csrf_token(request), **ctx})
-
-
-async def _csrf(request: Request) -> None:
-    """Logged-in form posts and htmx calls must carry the page's CSRF token."""
-    if request.url.path not in ("/login", "/logout") and authorized(request) and not await csrf_ok(request):
-        raise HTTPException(403, "missing or wrong CSRF token (reload the page)")
-
 
 def dashboard_router() -> APIRouter:
-    from accord.service.setup import setup_router
+    r = APIRouter(include_in_schema=False, dependencies=[Depends(dashboard_csrf)])
+    r.include_router(setup_router())
+    _login_routes(r)
+    _summary_routes(r)
+    _sync_routes(r)
+    return r
 
-    r = APIRouter(include_in_schema=False, dependencies=[Depends(_csrf)])
-    r.include_router(setup_router(_page))
+
+def _login_routes(r: APIRouter) -> None:
+    """The token typed once, kept in a cookie."""
 
     @r.get("/login")
     def login_form(request: Request) -> HTMLResponse:
-        return _page(request, "login.html", error=None)
+        return render_page(request, "login.html", error=None)
 
     @r.post("/login", response_model=None)
     def login(request: Request, token: Annotated[str, Form()]) -> Response:
-        import hmac
-
         if not hmac.compare_digest(token.strip().encode(), str(request.app.state.token).encode()):
-            resp = _page(request, "login.html", error="Wrong token.")
+            resp = render_page(request, "login.html", error="Wrong token.")
             resp.status_code = 401
             return resp
         resp2 = RedirectResponse("/", status_code=303)
@@ -73,55 +61,63 @@ def dashboard_router() -> APIRouter:
         resp.delete_cookie(COOKIE)
         return resp
 
+
+def _summary_routes(r: APIRouter) -> None:
+    """The summary page and the live parts of its rows (htmx)."""
+
     @r.get("/", response_model=None)
     def summary(request: Request, svc: Svc) -> Response:
-        if (redirect := _guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
-        return _page(request, "summary.html", syncs=[sync_json(svc, n) for n in svc.slots])
+        return render_page(request, "summary.html", syncs=[sync_json(svc, n) for n in svc.slots])
 
     @r.get("/ui/syncs/{name}/row", response_model=None)
     def row(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := _guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
-        return _page(request, "_row.html", s=sync_json(svc, known_sync(svc, name)))
+        return render_page(request, "_row.html", s=sync_json(svc, known_sync(svc, name)))
 
     @r.post("/ui/syncs/{name}/toggle", response_model=None)
     def toggle(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := _guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
         known_sync(svc, name)
         svc.store.set_enabled(name, not svc.enabled(name))
-        return _page(request, "_row.html", s=sync_json(svc, name))
+        return render_page(request, "_row.html", s=sync_json(svc, name))
 
     @r.post("/ui/syncs/{name}/run", response_model=None)
     async def run_now(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := _guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
         slot = svc.slot(known_sync(svc, name))
         if not slot.lock.locked():
             svc._spawn(svc.run_pass(name))
-        return _page(request, "_progress.html", name=name, p=slot.tracker.state.as_dict(), starting=True)
+        return render_page(request, "_progress.html", name=name, p=slot.tracker.state.as_dict(), starting=True)
 
     @r.get("/ui/syncs/{name}/progress", response_model=None)
     def progress(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := _guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
         p = svc.slot(known_sync(svc, name)).tracker.state.as_dict()
-        return _page(request, "_progress.html", name=name, p=p, starting=False)
+        return render_page(request, "_progress.html", name=name, p=p, starting=False)
+
+
+def _sync_routes(r: APIRouter) -> None:
+    """One sync: its page, its records by status, recreating deleted records, deleting it."""
 
     @r.get("/syncs/{name}", response_model=None)
     def detail(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := _guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
         known_sync(svc, name)
-        return _page(request, "sync.html", s=sync_json(svc, name), reasons=svc.store.reason_counts(name),
-                     runs=svc.store.runs(name, limit=30), name=name, p=svc.slot(name).tracker.state.as_dict(),
-                     starting=False)
+        return render_page(request, "sync.html", s=sync_json(svc, name), reasons=svc.store.reason_counts(name),
+                           runs=svc.store.runs(name, limit=30), name=name, p=svc.slot(name).tracker.state.as_dict(),
+                           starting=False)
 
     @r.get("/syncs/{name}/records", response_model=None)
     def records(request: Request, name: str, svc: Svc, status: str = "failing",
                 page: Annotated[int, Query(ge=1)] = 1) -> Response:
-        if (redirect := _guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
         known_sync(svc, name)
         if status not in STATUSES:
@@ -129,33 +125,30 @@ def dashboard_router() -> APIRouter:
         size = 50
         items = svc.store.records(name, status, limit=size, offset=(page - 1) * size)
         total = svc.store.counts(name).get(status, 0)
-        return _page(request, "records.html", s=sync_json(svc, name), status=status, items=items, page=page,
-                     total=total, pages=max(1, -(-total // size)))
+        return render_page(request, "records.html", s=sync_json(svc, name), status=status, items=items, page=page,
+                           total=total, pages=max(1, -(-total // size)))
 
     @r.get("/ui/syncs/{name}/deleted", response_model=None)
     async def deleted_preview(request: Request, name: str, side: str, svc: Svc) -> Response:
-        if (redirect := _guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
         links = await svc.slot(known_sync(svc, name)).runner.deleted_preview(Side(side))
-        return _page(request, "_deleted.html", name=name, side=side, items=links[:50], total=len(links), result=None)
+        return render_page(request, "_deleted.html", name=name, side=side, items=links[:50], total=len(links), result=None)
 
     @r.post("/ui/syncs/{name}/resync-deleted", response_model=None)
     async def resync_deleted(request: Request, name: str, side: Annotated[str, Form()], svc: Svc) -> Response:
-        if (redirect := _guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
         res = await svc.resync_deleted(known_sync(svc, name), Side(side))
         created = res.counters.created[side] if res else 0
-        return _page(request, "_deleted.html", name=name, side=side, items=[], total=0, result=created)
+        return render_page(request, "_deleted.html", name=name, side=side, items=[], total=0, result=created)
 
     @r.post("/ui/syncs/{name}/delete", response_model=None)
     async def delete(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := _guard(request)) is not None:
+        if (redirect := login_redirect(request)) is not None:
             return redirect
         try:
             await manage.delete_sync(svc, known_sync(svc, name))
         except manage.Conflict as e:
             raise HTTPException(409, str(e)) from e
         return Response(headers={"HX-Redirect": "/"})  # htmx navigates to the summary
-
-    return r
-

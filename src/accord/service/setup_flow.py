@@ -1,5 +1,8 @@
 """The dashboard's setup flow: create or edit a sync in five steps, like HubSpot's.
 
+This module holds the draft and what each step does to it; the pages are served by
+:mod:`accord.service.routes.setup`.
+
 1. *Apps and objects*: a name, the two connected apps and an object of each.
 2. *Direction*: two-way or one-way, and the app that wins a conflict.
 3. *Field mappings*: the defaults (required ones locked), custom mappings added or
@@ -15,19 +18,15 @@ every step is checked by the same code the REST API uses (:mod:`accord.service.m
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, get_args
+from typing import Any, get_args
 
-import yaml
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from accord import catalog
-from accord.config import ConfigError, ConfigIssue, Rule, SyncConfig
+from accord.config import ConfigError, ConfigIssue, Rule, SyncConfig, SyncOverlap
 from accord.engine.stages import auto_map_stages
 from accord.model import ObjectSchema, Pipeline
 from accord.service import manage
-from accord.service.app import Svc, authorized
 from accord.service.core import Service
 
 STEPS = ("objects", "direction", "mappings", "filters", "review")
@@ -96,10 +95,12 @@ async def draft_issues(svc: Service, d: Draft) -> list[ConfigIssue]:
         await manage.check_with_apps(svc, s)
     except ConfigError as e:
         return e.issues
+    except SyncOverlap as e:
+        return [ConfigIssue("right", str(e))]
     return []
 
 
-def _mapping_index(path: str) -> int | None:
+def mapping_index(path: str) -> int | None:
     if path.startswith("mappings["):
         return int(path[len("mappings["):path.index("]")])
     return None
@@ -156,112 +157,12 @@ def stage_rows(sch: Schemas, d: Draft) -> tuple[list[dict[str, Any]], list[dict[
     return rows, rights
 
 
-# -- the router --------------------------------------------------------------------------------
-def setup_router(page: Any) -> APIRouter:
-    """``page(request, template, **ctx)`` renders a dashboard template (shared with dashboard.py)."""
-    r = APIRouter(include_in_schema=False)
-
-    async def render(request: Request, svc: Service, d: Draft, step: str, error: str | None = None,
-                     status: int = 200) -> HTMLResponse:
-        ctx: dict[str, Any] = {"d": d, "draft": d.model_dump_json(), "step": step, "steps": STEPS, "error": error,
-                               "apps": {n: {"vendor": a.type, "objects": manage.known_objects(a.type)}
-                                        for n, a in svc.cfg.apps.items()},
-                               "rules": RULES, "ops": OPS}
-        if step in ("mappings", "filters", "review"):
-            try:
-                sch = await load_schemas(svc, d)
-            except Exception as e:  # the app is unreachable, or the object does not exist
-                return await render(request, svc, d, "objects", f"Cannot read the objects' fields: {type(e).__name__}: {e}", 422)
-            ctx["left_fields"] = manage.fields_json(sch.left)
-            ctx["right_fields"] = manage.fields_json(sch.right)
-            ctx["rows"] = mapping_rows(svc, d)
-            ctx["stage_rows"], ctx["right_stages"] = stage_rows(sch, d)
-        if step == "review":
-            issues = await draft_issues(svc, d)
-            ctx["issues"] = issues
-            ctx["yaml"] = yaml.safe_dump({"syncs": [d.config()]}, sort_keys=False, allow_unicode=True)
-        resp: HTMLResponse = page(request, "setup.html", **ctx)
-        resp.status_code = status
-        return resp
-
-    def guard(request: Request) -> RedirectResponse | None:
-        return None if authorized(request) else RedirectResponse("/login", status_code=303)
-
-    @r.get("/setup", response_model=None)
-    async def start(request: Request, svc: Svc) -> Response:
-        if (redirect := guard(request)) is not None:
-            return redirect
-        d = Draft()
-        apps = list(svc.cfg.apps)
-        if len(apps) >= 2:
-            d.left_app, d.right_app = apps[0], apps[1]
-        return await render(request, svc, d, "objects")
-
-    @r.get("/syncs/{name}/edit", response_model=None)
-    async def edit(request: Request, name: str, svc: Svc) -> Response:
-        if (redirect := guard(request)) is not None:
-            return redirect
-        src = svc.registry.source_of_sync(name)
-        if src is None:
-            return HTMLResponse(f"No sync named {name!r}.", status_code=404)
-        d = Draft.from_sync(svc.cfg.sync(name))
-        if src == "file":
-            return await render(request, svc, d, "objects", f"This sync is defined in {svc.registry.file_cfg.source}; "
-                                "edit the file and restart the service to change it.", 409)
-        return await render(request, svc, d, "objects")
-
-    @r.post("/setup/{step}", response_model=None)
-    async def submit(request: Request, step: str, svc: Svc, draft: Annotated[str, Form()],
-                     action: Annotated[str, Form()] = "next") -> Response:
-        if (redirect := guard(request)) is not None:
-            return redirect
-        if step not in STEPS:
-            return HTMLResponse("Unknown step.", status_code=404)
-        try:
-            d = Draft.model_validate_json(draft)
-        except ValidationError:
-            return HTMLResponse("The form was damaged; start again.", status_code=400)
-        form = await request.form()
-        f = {k: str(v) for k, v in form.items()}
-        here = STEPS.index(step)
-        if action == "back":
-            return await render(request, svc, d, STEPS[max(0, here - 1)])
-        auto = None
-        if step == "mappings" and "stage_mode" in f:
-            sch = await load_schemas(svc, d)
-            auto = auto_map_stages(sch.left_pipelines, sch.right_pipelines)
-        error = _apply(d, step, f, action, auto)
-        if error:
-            return await render(request, svc, d, step, error, 422)
-        if action != "next":  # an edit within the step: show the step again
-            if action == "add":
-                issues = await draft_issues(svc, d)
-                bad = [i for i in issues if _mapping_index(i.path) == len(d.mappings) - 1]
-                if bad:
-                    m = d.mappings.pop()
-                    return await render(request, svc, d, step, f"Refused {m['left']} ↔ {m['right']}: {bad[0].message}", 422)
-            return await render(request, svc, d, step)
-        if step == "objects":
-            issues = [i for i in await draft_issues(svc, d) if i.path.split(".")[0] in ("name", "left", "right", "")]
-            if issues:
-                return await render(request, svc, d, step, "; ".join(_say(i) for i in issues), 422)
-        if step == "review":
-            try:
-                await manage.save_sync(svc, d.config(), replacing=d.editing)
-            except (ConfigError, manage.Conflict, KeyError) as e:
-                msg = "; ".join(_say(i) for i in e.issues) if isinstance(e, ConfigError) else str(e)
-                return await render(request, svc, d, step, msg, 422)
-            return RedirectResponse(f"/syncs/{d.name}", status_code=303)
-        return await render(request, svc, d, STEPS[here + 1])
-
-    return r
-
-
-def _say(i: ConfigIssue) -> str:
+# -- form input ---------------------------------------------------------------------------------
+def say(i: ConfigIssue) -> str:
     return f"{i.path}: {i.message}" if i.path else i.message
 
 
-def _apply(d: Draft, step: str, f: dict[str, str], action: str, auto_stages: dict[str, str] | None) -> str | None:
+def apply_step(d: Draft, step: str, f: dict[str, str], action: str, auto_stages: dict[str, str] | None) -> str | None:
     """Fold one step's form fields into the draft; a message when the input cannot be used."""
     if step == "objects":
         if d.editing is None:

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from accord import redact
 from accord.config import ConfigError
 from accord.service import manage
-from accord.service.app import Svc, known_sync, require_token, sync_json
 from accord.service.managed import redact_app
+from accord.service.web import Svc, known_sync, require_token, sync_json
 
 
 @contextmanager

@@ -1,0 +1,413 @@
+"""Links and their bases: the pairs of records of a sync, their match keys, and the per-page
+lookups and saves of the runner (the index's hot path).
+
+The runner reads rows a page at a time and writes each page back in one transaction
+(:meth:`LinkStore.save`), so the index costs a handful of statements per page, not per record.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from itertools import compress
+from operator import attrgetter, itemgetter, ne
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Boolean, and_, delete, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from accord.index.db import CHUNK, IndexDB, chunks, dumps, new_id, now_iso
+from accord.index.schema import keys, links
+from accord.index.sync_state import write_cursor
+from accord.model import Side
+
+
+@dataclass(slots=True)
+class Link:
+    """One row of ``links``: a pair of records (or a record seen on one side only)."""
+
+    sync: str
+    id: str = field(default_factory=new_id)
+    left_id: str | None = None
+    right_id: str | None = None
+    left_base: dict[str, Any] | None = None
+    right_base: dict[str, Any] | None = None
+    snapshot: dict[str, Any] | None = None
+    status: str | None = None
+    reason: str | None = None
+    category: str | None = None
+    message: str | None = None
+    hint: str | None = None
+    pending: str | None = None
+    left_deleted: bool = False
+    right_deleted: bool = False
+    left_seen: int | None = None
+    right_seen: int | None = None
+    handled: int | None = None
+    label: str | None = None
+    attempts: int = 0
+    updated_at: str = ""
+    # Writes sent but not confirmed: {"left": base, "right": base, "wrote": {side: values}},
+    # the bases the pair has if they landed (settled by the runner when it next plans the pair).
+    in_flight: dict[str, Any] | None = None
+    # The column values as last read from or written to the index (None: unknown), so that
+    # Store.save sets only the columns that changed. JSON values are replaced, never
+    # changed in place: a dict changed in place would look unchanged here.
+    saved: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+
+    def id_of(self, side: Side) -> str | None:
+        return self.left_id if side is Side.LEFT else self.right_id
+
+    def set_id(self, side: Side, value: str | None) -> None:
+        if side is Side.LEFT:
+            self.left_id = value
+        else:
+            self.right_id = value
+
+    def base(self, side: Side) -> dict[str, Any] | None:
+        return self.left_base if side is Side.LEFT else self.right_base
+
+    def set_seen(self, side: Side, pass_id: int) -> None:
+        if side is Side.LEFT:
+            self.left_seen = pass_id
+        else:
+            self.right_seen = pass_id
+
+    def deleted(self, side: Side) -> bool:
+        return self.left_deleted if side is Side.LEFT else self.right_deleted
+
+    def set_deleted(self, side: Side, value: bool) -> None:
+        if side is Side.LEFT:
+            self.left_deleted = value
+        else:
+            self.right_deleted = value
+
+    @property
+    def linked(self) -> bool:
+        return self.left_id is not None and self.right_id is not None and self.left_base is not None
+
+    def set_status(self, status: str | None, reason: str | None = None, category: str | None = None,
+                   message: str | None = None, hint: str | None = None) -> None:
+        self.status, self.reason, self.category, self.message, self.hint = status, reason, category, message, hint
+
+
+LINK_FIELDS = [f.name for f in fields(Link) if f.name != "saved"]
+
+
+@dataclass(slots=True)
+class PageWrite:
+    """Everything one page changes in the index, saved in one transaction."""
+
+    new: dict[str, Link] = field(default_factory=dict)
+    dirty: dict[str, Link] = field(default_factory=dict)
+    add_keys: list[tuple[str, str, str]] = field(default_factory=list)  # (side, key, link id)
+    drop_keys: list[tuple[str, str]] = field(default_factory=list)  # (side, key)
+    drop_links: list[str] = field(default_factory=list)
+    pending: dict[str, Link] = field(default_factory=dict)  # saved rows: only ``pending`` and ``in_flight`` change
+
+    def add(self, link: Link) -> None:
+        self.new[link.id] = link
+
+    def touch(self, link: Link) -> None:
+        if link.id not in self.new:
+            self.dirty[link.id] = link
+
+
+_JSON_FIELDS = frozenset(c.name for c in links.columns if isinstance(c.type, JSON))
+# PostgreSQL: a page's rows go in with COPY (formatted in C), updates through a temporary table
+_PG_PAGE = "accord_links_page"
+_PG_SETS = ", ".join(f"{k} = p.{k}" for k in LINK_FIELDS if k not in ("id", "sync"))
+
+
+_get_all = attrgetter(*LINK_FIELDS)
+_JSON_POS = [i for i, k in enumerate(LINK_FIELDS) if k in _JSON_FIELDS]
+_JSON_SET = frozenset(_JSON_POS)
+_UPDATABLE = tuple(range(2, len(LINK_FIELDS)))  # every column but sync and id
+
+
+def _params(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row's column values (``LINK_FIELDS`` order: sync, id first), JSON columns encoded."""
+    row = list(values)  # a list: JSON columns are encoded in place
+    for i in _JSON_POS:
+        if row[i] is not None:
+            row[i] = dumps(row[i])
+    return tuple(row)
+
+
+def _changes(values: tuple[Any, ...], saved: tuple[Any, ...] | None) -> tuple[tuple[int, ...], tuple[Any, ...]]:
+    """The positions of the columns that changed since ``saved`` (all but sync and id when
+    unknown) and their values, JSON encoded, then the row id."""
+    cols = _UPDATABLE if saved is None else tuple(compress(_UPDATABLE, map(ne, values[2:], saved[2:])))
+    return cols, (*[dumps(v) if v is not None and i in _JSON_SET else v for i in cols for v in (values[i],)], values[1])
+
+
+def _rows_to_links(rows: Iterable[Any]) -> list[Link]:
+    out: list[Link] = []
+    order: Any = None
+    for r in rows:
+        if order is None:  # positional: the table's column order is not the dataclass's
+            order = itemgetter(*(r._fields.index(k) for k in LINK_FIELDS))
+        out.append(_link(order(r)))
+    return out
+
+
+def _link(values: tuple[Any, ...]) -> Link:
+    link = Link(*values)
+    link.saved = values  # as read: Store.save writes only what changes from here
+    return link
+
+
+_BOOL_POS = [i for i, k in enumerate(LINK_FIELDS) if isinstance(links.c[k].type, Boolean)]
+
+
+def _raw_links(rows: Iterable[Sequence[Any]]) -> list[Link]:
+    """Links from plain DBAPI rows in ``LINK_FIELDS`` order (SQLite gives JSON as text, booleans as 0/1)."""
+    out: list[Link] = []
+    for r in rows:
+        row = list(r)
+        for i in _JSON_POS:
+            if isinstance(v := row[i], str | bytes):
+                row[i] = orjson.loads(v)
+        for i in _BOOL_POS:
+            row[i] = bool(row[i])
+        out.append(_link(tuple(row)))
+    return out
+
+
+def _fetch(c: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    cur = c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(sql, tuple(params))
+        return list(cur.fetchall())
+    finally:
+        cur.close()
+
+
+class LinkStore(IndexDB):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        # The per-page writes are the index's hot path: plain DBAPI executemany with
+        # statements built once (updates: once per set of changed columns), JSON encoded here,
+        # skips per-row SQLAlchemy processing.
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        cols = ", ".join(LINK_FIELDS)
+        self._insert_sql = f"INSERT INTO links ({cols}) VALUES ({', '.join([mark] * len(LINK_FIELDS))})"
+        self._mark = mark
+        self._select_links = f"SELECT {cols} FROM links"
+        self._update_sqls: dict[tuple[int, ...], str] = {}
+        self._pending_sql = f"UPDATE links SET pending = {mark}, in_flight = {mark} WHERE id = {mark}"
+        self._keys_sql = f"INSERT INTO keys (sync, side, key, link_id) VALUES ({mark}, {mark}, {mark}, {mark})"
+        # PostgreSQL: psycopg's executemany costs a pipelined round of Python work per row;
+        # COPY formats a page's rows in C (the distributed mode's index is PostgreSQL).
+        self._pg = self.engine.dialect.name == "postgresql"
+
+    # -- links -----------------------------------------------------------------------
+    # The three lookups below run for every page: plain DBAPI queries skip SQLAlchemy's
+    # per-call statement building (an IN list of up to 500 bound values) and row processing.
+    def links_by_record(self, sync: str, side: Side, ids: Sequence[str]) -> dict[str, Link]:
+        col = "left_id" if side is Side.LEFT else "right_id"
+        out: dict[str, Link] = {}
+        with self.engine.connect() as c:
+            for chunk in chunks(ids):
+                rows = _fetch(c, f"{self._select_links} WHERE sync = {self._mark} AND {col} IN ({self._marks(chunk)})",
+                              (sync, *chunk))
+                for link in _raw_links(rows):
+                    out[str(link.id_of(side))] = link
+        return out
+
+    def links_by_id(self, ids: Sequence[str]) -> dict[str, Link]:
+        out: dict[str, Link] = {}
+        with self.engine.connect() as c:
+            for chunk in chunks(ids):
+                for link in _raw_links(_fetch(c, f"{self._select_links} WHERE id IN ({self._marks(chunk)})", chunk)):
+                    out[link.id] = link
+        return out
+
+    def key_owners(self, sync: str, side: Side, wanted: Sequence[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        m = self._mark
+        with self.engine.connect() as c:
+            for chunk in chunks(wanted):
+                sql = f"SELECT key, link_id FROM keys WHERE sync = {m} AND side = {m} AND key IN ({self._marks(chunk)})"
+                out.update(_fetch(c, sql, (sync, side.value, *chunk)))
+        return out
+
+    def _marks(self, values: Sequence[Any]) -> str:
+        return ", ".join([self._mark] * len(values))
+
+    def keys_of(self, link_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+        out: dict[str, list[tuple[str, str]]] = {}
+        with self.engine.connect() as c:
+            for i in range(0, len(link_ids), CHUNK):
+                q = select(keys.c.link_id, keys.c.side, keys.c.key).where(keys.c.link_id.in_(list(link_ids[i:i + CHUNK])))
+                for r in c.execute(q):
+                    out.setdefault(r.link_id, []).append((r.side, r.key))
+        return out
+
+    def save(self, sync: str, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
+        """Write one page's changes (and optionally a cursor) in one transaction."""
+        stamp = now_iso()
+        with self.engine.begin() as c:
+            if w.drop_keys:
+                for side_key in chunks(w.drop_keys):
+                    for side in ("left", "right"):
+                        ks = [k for s, k in side_key if s == side]
+                        if ks:
+                            c.execute(delete(keys).where(keys.c.sync == sync, keys.c.side == side, keys.c.key.in_(ks)))
+            if w.drop_links:
+                for chunk in chunks(w.drop_links):
+                    c.execute(delete(keys).where(keys.c.link_id.in_(chunk)))
+                    c.execute(delete(links).where(links.c.id.in_(chunk)))
+            for link in itertools.chain(w.new.values(), w.dirty.values()):
+                link.updated_at = stamp
+            new = [_get_all(link) for link in w.new.values()]
+            dirty = [(_get_all(link), link.saved) for link in w.dirty.values()]
+            if new:
+                self._insert_links(c, [_params(values) for values in new])
+            if dirty:
+                self._update_links(c, dirty)
+            # rows written whole above already carry ``pending`` and ``in_flight``
+            pending_only = [lk for lid, lk in w.pending.items() if w.dirty.get(lid) is not lk and w.new.get(lid) is not lk]
+            if pending_only:
+                c.exec_driver_sql(self._pending_sql, [
+                    (lk.pending, None if lk.in_flight is None else dumps(lk.in_flight), lk.id) for lk in pending_only])
+            if w.add_keys:
+                if self._pg:
+                    _copy(c, "keys", [(sync, s, k, lid) for s, k, lid in w.add_keys], ("sync", "side", "key", "link_id"))
+                else:
+                    c.exec_driver_sql(self._keys_sql, [(sync, s, k, lid) for s, k, lid in w.add_keys])
+            if cursor is not None:
+                write_cursor(c, sync, cursor[0], cursor[1])
+        # committed: what the rows hold now
+        for link, values in zip(w.new.values(), new, strict=True):
+            link.saved = values
+        for link, (values, _) in zip(w.dirty.values(), dirty, strict=True):
+            link.saved = values
+        for link in pending_only:
+            link.saved = None  # only two columns written: the others may differ from the row
+
+    def _insert_links(self, c: Connection, rows: list[tuple[Any, ...]]) -> None:
+        if self._pg:
+            _copy(c, "links", rows)
+        else:
+            c.exec_driver_sql(self._insert_sql, rows)
+
+    def _update_links(self, c: Connection, dirty: list[tuple[tuple[Any, ...], tuple[Any, ...] | None]]) -> None:
+        """Rows given as (column values now, as last read or saved)."""
+        if not self._pg:
+            # Only the columns that changed: SQLite rewrites the entries of every index whose
+            # column is SET, changed or not (a third of an update's cost in profiles).
+            by_cols: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+            for values, saved in dirty:
+                cols, params = _changes(values, saved)
+                by_cols.setdefault(cols, []).append(params)
+            for cols, rows in by_cols.items():
+                if cols:
+                    c.exec_driver_sql(self._update_sql_for(cols), rows)
+            return
+        rows = [_params(values) for values, _ in dirty]
+        # emptied at commit; created once per connection (IF NOT EXISTS is a no-op after)
+        c.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_PG_PAGE} ON COMMIT DELETE ROWS "
+                          "AS SELECT * FROM links WITH NO DATA")
+        _copy(c, _PG_PAGE, rows)
+        c.exec_driver_sql(f"UPDATE links SET {_PG_SETS} FROM {_PG_PAGE} AS p WHERE links.id = p.id")
+
+    def _update_sql_for(self, cols: tuple[int, ...]) -> str:
+        sql = self._update_sqls.get(cols)
+        if sql is None:
+            m = self._mark
+            sql = self._update_sqls[cols] = f"UPDATE links SET {', '.join(f'{LINK_FIELDS[i]} = {m}' for i in cols)} WHERE id = {m}"
+        return sql
+
+    def rekey_bases(self, sync: str, keys_by_field: dict[Side, dict[str, str]]) -> int:
+        """Re-key bases stored by field name (indexes before revision 0005) by mapping.
+
+        ``keys_by_field`` maps each side's field to its mapping's base key under the config the
+        bases were written with. Keys already by mapping (they hold ``|``) stay, so a run cut
+        short and started again converts only what is left. Returns the links changed.
+        """
+        changed = 0
+        for batch in self.iter_links(sync, links.c.left_base.is_not(None) | links.c.right_base.is_not(None)
+                                     | links.c.in_flight.is_not(None)):
+            w = PageWrite()
+            for link in batch:
+                lb = _rekeyed(link.left_base, keys_by_field[Side.LEFT])
+                rb = _rekeyed(link.right_base, keys_by_field[Side.RIGHT])
+                flight = link.in_flight
+                if flight is not None:
+                    flight = {**flight, "left": _rekeyed(flight.get("left"), keys_by_field[Side.LEFT]),
+                              "right": _rekeyed(flight.get("right"), keys_by_field[Side.RIGHT])}
+                if (lb, rb, flight) != (link.left_base, link.right_base, link.in_flight):
+                    link.left_base, link.right_base, link.in_flight = lb, rb, flight
+                    w.touch(link)
+            if w.dirty:
+                self.save(sync, w)
+                changed += len(w.dirty)
+        return changed
+
+    def iter_links(self, sync: str, *conditions: Any, chunk: int = 1000) -> Iterator[list[Link]]:
+        """Stream rows matching ``conditions`` in id order, a chunk at a time (keyset paging)."""
+        after = ""
+        while True:
+            with self.engine.connect() as c:
+                q = (select(links).where(links.c.sync == sync, links.c.id > after, *conditions)
+                     .order_by(links.c.id).limit(chunk))
+                batch = _rows_to_links(c.execute(q))
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].id
+
+    def counts(self, sync: str) -> dict[str, int]:
+        with self.engine.connect() as c:
+            q = select(links.c.status, func.count()).where(links.c.sync == sync, links.c.status.is_not(None)).group_by(links.c.status)
+            return {r[0]: int(r[1]) for r in c.execute(q)}
+
+    def reason_counts(self, sync: str) -> dict[str, int]:
+        with self.engine.connect() as c:
+            q = (select(links.c.status, func.coalesce(links.c.reason, links.c.category), func.count())
+                 .where(links.c.sync == sync, links.c.status.in_(["excluded", "failing"]))
+                 .group_by(links.c.status, func.coalesce(links.c.reason, links.c.category)))
+            return {f"{r[0]}/{r[1]}": int(r[2]) for r in c.execute(q)}
+
+    def records(self, sync: str, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[Link]:
+        q = select(links).where(links.c.sync == sync).order_by(links.c.id).offset(offset)
+        if status:
+            q = q.where(links.c.status == status)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as c:
+            return _rows_to_links(c.execute(q))
+
+    def deleted_links(self, sync: str, side: Side) -> Iterator[list[Link]]:
+        col = links.c.left_deleted if side is Side.LEFT else links.c.right_deleted
+        other_deleted = links.c.right_deleted if side is Side.LEFT else links.c.left_deleted
+        return self.iter_links(sync, and_(col.is_(True), other_deleted.is_(False)))
+
+
+def _copy(c: Connection, table: str, rows: list[tuple[Any, ...]], columns: Sequence[str] = LINK_FIELDS) -> None:
+    """COPY rows (whole ``links`` rows in ``_params`` order by default) into ``table``, in ``c``'s transaction."""
+    dbapi: Any = c.connection.dbapi_connection
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    error: Any = c.dialect.loaded_dbapi.Error
+    try:
+        with dbapi.cursor() as cur, cur.copy(sql) as cp:
+            for row in rows:
+                cp.write_row(row)
+    except error as e:  # as SQLAlchemy raises them (IntegrityError for a duplicate id …)
+        raise DBAPIError.instance(sql, None, e, error) from e
+
+
+def _rekeyed(base: dict[str, Any] | None, by_field: dict[str, str]) -> dict[str, Any] | None:
+    if base is None:
+        return None
+    out = {}
+    for k, v in base.items():
+        if "|" in k:
+            out[k] = v
+        elif k in by_field:
+            out[by_field[k]] = v
+    return out

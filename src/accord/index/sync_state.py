@@ -1,0 +1,105 @@
+"""Per-sync state in the index: the registered syncs (enabled, config fingerprint, initial
+sync done), the change cursors of their two sides, and whole-sync copy and delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from accord.index.db import IndexDB, now_iso
+from accord.index.schema import cursors, keys, links, runs, syncs
+from accord.model import Side
+
+BASE_KEYS = 2  # syncs.base_keys of an index whose bases are keyed by mapping
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    name: str
+    enabled: bool
+    config_hash: str
+    initial_done: bool
+    # False: the bases are still keyed by field name, written under the config this state's
+    # hash fingerprints; the runner re-keys them (SyncRunner.run) before the next pass
+    bases_keyed: bool = True
+
+
+def _state(row: Any) -> SyncState:
+    return SyncState(row.name, row.enabled, row.config_hash, row.initial_done, row.base_keys == BASE_KEYS)
+
+
+def write_cursor(c: Connection, sync: str, side: Side, cursor: str) -> None:
+    """Set a side's cursor in ``c``'s transaction (a page's save moves it with the page)."""
+    res = c.execute(update(cursors).where(cursors.c.sync == sync, cursors.c.side == side.value)
+                    .values(cursor=cursor, updated_at=now_iso()))
+    if not res.rowcount:
+        c.execute(insert(cursors).values(sync=sync, side=side.value, cursor=cursor, updated_at=now_iso()))
+
+
+class SyncStateStore(IndexDB):
+    # -- syncs -----------------------------------------------------------------------
+    def ensure_sync(self, name: str, config_hash: str, enabled: bool = True) -> SyncState:
+        """Register a sync; a changed config fingerprint restarts its initial sync."""
+        with self.engine.begin() as c:
+            row = c.execute(select(syncs).where(syncs.c.name == name)).first()
+            if row is None:
+                c.execute(insert(syncs).values(name=name, enabled=enabled, config_hash=config_hash, initial_done=False,
+                                               base_keys=BASE_KEYS, created_at=now_iso(), updated_at=now_iso()))
+                return SyncState(name, enabled, config_hash, False)
+            if row.config_hash != config_hash:
+                # Bases still keyed by field were written under the old config: they cannot be
+                # told apart from the new mappings' and are dropped (the pairs merge as new).
+                c.execute(update(syncs).where(syncs.c.name == name).values(
+                    config_hash=config_hash, initial_done=False, base_keys=BASE_KEYS, updated_at=now_iso()))
+                return SyncState(name, row.enabled, config_hash, False)
+            return _state(row)
+
+    def sync_state(self, name: str) -> SyncState | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(syncs).where(syncs.c.name == name)).first()
+        return _state(row) if row else None
+
+    def set_bases_keyed(self, name: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(syncs).where(syncs.c.name == name).values(base_keys=BASE_KEYS, updated_at=now_iso()))
+
+    def set_enabled(self, name: str, enabled: bool) -> bool:
+        with self.engine.begin() as c:
+            res = c.execute(update(syncs).where(syncs.c.name == name).values(enabled=enabled, updated_at=now_iso()))
+            return bool(res.rowcount)
+
+    def set_initial_done(self, name: str, done: bool = True) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(syncs).where(syncs.c.name == name).values(initial_done=done, updated_at=now_iso()))
+
+    # -- cursors ---------------------------------------------------------------------
+    def cursor(self, sync: str, side: Side) -> str | None:
+        with self.engine.connect() as c:
+            return c.execute(select(cursors.c.cursor).where(
+                cursors.c.sync == sync, cursors.c.side == side.value)).scalar()
+
+    def set_cursor(self, sync: str, side: Side, cursor: str) -> None:
+        with self.engine.begin() as c:
+            write_cursor(c, sync, side, cursor)
+
+    # -- a whole sync ----------------------------------------------------------------
+    def clone_sync(self, sync: str, target: IndexDB) -> None:
+        """Copy one sync's index into another store (dry runs work on a throwaway copy)."""
+        with self.engine.connect() as src, target.engine.begin() as dst:
+            for table, col in ((syncs, syncs.c.name), (cursors, cursors.c.sync), (runs, runs.c.sync)):
+                rows = [dict(r._mapping) for r in src.execute(select(table).where(col == sync))]
+                if rows:
+                    dst.execute(insert(table), rows)
+            for table in (links, keys):
+                result = src.execution_options(yield_per=2000).execute(select(table).where(table.c.sync == sync))
+                for part in result.partitions():
+                    dst.execute(insert(table), [dict(r._mapping) for r in part])
+
+    def delete_sync(self, sync: str) -> None:
+        with self.engine.begin() as c:
+            for t in (keys, links, cursors, runs):
+                c.execute(delete(t).where(t.c.sync == sync))
+            c.execute(delete(syncs).where(syncs.c.name == sync))

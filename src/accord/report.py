@@ -1,0 +1,74 @@
+"""Text reports of passes and syncs for the terminal (``accord sync``/``plan``/``status``, ``accord demo``).
+
+Rendering only: the callers gather the results and print what these return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich import box
+from rich.table import Table
+
+from accord.index import Store
+from accord.runner import PassResult
+
+
+def summary_table(results: list[PassResult], store: Store) -> Table:
+    """Finished passes with the index's counts of their syncs."""
+    # short headers and no outer box: the table must fit an 80-column terminal
+    t = Table(title="Sync summary", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+              caption="ok/fail/excl: records syncing/failing/excluded; created, updated, assoc: left app/right app")
+    for col in ("sync", "pass", "ok", "fail", "excl", "created", "updated", "confl", "assoc"):
+        t.add_column(col, justify="right" if col not in ("sync", "pass") else "left", no_wrap=True)
+    for r in results:
+        c = store.counts(r.sync)
+        k = r.counters
+        t.add_row(r.sync, r.kind, str(c.get("syncing", 0)), str(c.get("failing", 0)), str(c.get("excluded", 0)),
+                  f"{k.created['left']}/{k.created['right']}", f"{k.updated['left']}/{k.updated['right']}", str(k.conflicts),
+                  f"{k.associated['left']}/{k.associated['right']}")
+    return t
+
+
+def plan_table(results: list[dict[str, Any]]) -> Table:
+    """What dry-run passes (``PassResult.as_dict()``) would have written."""
+    t = Table(title="Plan (dry run: nothing was written)")
+    for col in ("sync", "pass", "create L/R", "update L/R", "delete L/R", "conflicts", "excluded"):
+        t.add_column(col)
+    for r in results:
+        t.add_row(r["sync"], r["kind"], f"{r['created']['left']}/{r['created']['right']}",
+                  f"{r['updated']['left']}/{r['updated']['right']}", f"{r['archived']['left']}/{r['archived']['right']}",
+                  str(r["conflicts"]), ", ".join(f"{k}: {v}" for k, v in r["excluded"].items()) or "-")
+    return t
+
+
+def status_table(rows: list[dict[str, Any]]) -> Table:
+    """Per sync: on or off, record counts, the last run and its lag (the rows of ``accord status --json``)."""
+    t = Table(title="Status")
+    for col in ("sync", "enabled", "syncing", "failing", "excluded", "last run", "lag"):
+        t.add_column(col)
+    for r in rows:
+        c = r["counts"]
+        lr = r["last_run"]
+        t.add_row(r["sync"], "yes" if r["enabled"] else "no", str(c.get("syncing", 0)), str(c.get("failing", 0)),
+                  str(c.get("excluded", 0)), f"{lr['kind']} {lr['status']}" if lr else "never",
+                  f"{r['lag_seconds']}s" if r["lag_seconds"] is not None else "-")
+    return t
+
+
+def reasons_line(sync: str, reasons: Mapping[str, int]) -> str:
+    """Excluded reasons and error categories of a sync with their counts, on one line."""
+    return f"  {sync}: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+
+
+def changes_line(r: PassResult, left: str = "HubSpot", right: str = "Salesforce") -> str | None:
+    """What a pass wrote, in one line; ``None`` when it wrote nothing."""
+    k = r.counters
+    parts = []
+    for what, d in (("created", k.created), ("updated", k.updated), ("failed", k.failed)):
+        if d["left"] or d["right"]:
+            parts.append(f"{what} {d['left']} in {left} / {d['right']} in {right}")
+    if k.conflicts:
+        parts.append(f"{k.conflicts} conflicts settled")
+    return f"{r.sync}: " + ", ".join(parts) if parts else None

@@ -1,0 +1,213 @@
+"""The HubSpot sandbox's state: settings, faults, rate windows and the portal handle the routes share."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.sandbox.hubspot import seed as seeding
+from accord.sandbox.hubspot.schema import OBJECT_TYPE_IDS
+from accord.sandbox.hubspot.store import Source, Store
+from accord.sandbox.hubspot.webhooks import WebhookConfig, WebhookDispatcher
+
+BATCH_WRITES = frozenset({"batch_create", "batch_update", "batch_upsert", "batch_archive"})
+
+
+@dataclass
+class SandboxSettings:
+    token: str | None = None  # None: any non-empty bearer token is accepted
+    portal_id: int = 12345678
+    app_id: int = 1000001  # the private app whose token writes and whose webhooks fire
+    app_ids: dict[str, int] = field(default_factory=dict)  # other tokens → other apps (sourceId)
+    user_id: int = 9876543  # the CRM user behind "user edits" (sourceId userId:N)
+    rate_limit: int = 190  # requests per rolling window (Professional private app)
+    rate_window: float = 10.0
+    daily_limit: int = 650_000
+    search_rate: int = 5  # search requests per second, a separate bucket
+    search_cap: int = 10_000  # results one search query can page through
+    search_lag: float = 0.0  # seconds before a write is visible to search
+    atomic_batch_errors: bool = False  # reject a whole batch for one bad input (as HubSpot does for some)
+    records: int = 0
+    seed: int = 0
+    webhook_url: str | None = None
+    webhook_secret: str = "sandbox-app-secret"
+    webhook_backoff: float = 1.0
+
+
+@dataclass
+class Faults:
+    rate_429: float = 0.0
+    rate_500: float = 0.0
+    rate_timeout: float = 0.0
+    hang_seconds: float = 30.0  # a "timeout" hangs this long, then fails without applying the request
+    drop_webhooks: float = 0.0
+    retry_after: float | None = None  # Retry-After sent with injected 429s (None: omitted)
+    # the connection drops mid-response; ``reset_applied`` of them after the request was carried out
+    rate_reset: float = 0.0
+    reset_applied: float = 0.5
+    # a batch write carries out the first half of its inputs, then fails with a 500
+    rate_half_batch: float = 0.0
+    seed: int = 0
+
+
+class RateWindow:
+    """Rolling-window hit counts per key (HubSpot counts requests over the last N seconds)."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, deque[float]] = {}
+
+    def hit(self, key: str, limit: int, window: float) -> tuple[bool, int, float]:
+        now = time.monotonic()
+        q = self.hits.setdefault(key, deque())
+        while q and q[0] <= now - window:
+            q.popleft()
+        if len(q) >= limit:
+            return False, 0, q[0] + window - now
+        q.append(now)
+        return True, limit - len(q), 0.0
+
+
+class HubSpotCore:
+    """One emulated HubSpot portal without its HTTP face: the store, settings, faults, counters and
+    rate windows the routes share, and the methods that seed, edit and inspect it.
+    :class:`~accord.sandbox.hubspot.app.HubSpotSandbox` adds the ASGI app."""
+
+    def __init__(self, settings: SandboxSettings | None = None, **overrides: Any) -> None:
+        self.settings = settings or SandboxSettings()
+        for k, v in overrides.items():
+            setattr(self.settings, k, v)
+        s = self.settings
+        self.store = Store()
+        self.store.search_lag = s.search_lag
+        self.faults = Faults()
+        self.counters: Counter[str] = Counter()
+        self.webhooks = WebhookDispatcher(
+            WebhookConfig(url=s.webhook_url, secret=s.webhook_secret, app_id=s.app_id, backoff=s.webhook_backoff),
+            s.portal_id, seed=s.seed)
+        self.store.on_events = self.webhooks.enqueue
+        self.lock = threading.Lock()  # guards counters, the fault draw and the rate windows
+        self._rng = random.Random(s.seed)
+        self.window = RateWindow()
+        self.daily: Counter[str] = Counter()
+        if s.records:
+            self.seed(s.records, s.seed)
+
+    # -- identities ------------------------------------------------------------------------
+    def app_id_for(self, token: str) -> int:
+        return self.settings.app_ids.get(token, self.settings.app_id)
+
+    def integration_source(self, token: str) -> Source:
+        return Source("INTEGRATION", str(self.app_id_for(token)))
+
+    @property
+    def user_source(self) -> Source:
+        return Source("CRM_UI", f"userId:{self.settings.user_id}")
+
+    # -- state -------------------------------------------------------------------------------
+    def seed(self, records: int, seed: int = 0) -> dict[str, list[int]]:
+        return seeding.seed(self.store, records, seed)
+
+    def reset(self) -> None:
+        self.store.reset()
+        self.webhooks.clear()
+        self.counters.clear()
+        self.window = RateWindow()
+        self.daily.clear()
+
+    def records(self, object: str, *, archived: bool = False) -> list[dict[str, Any]]:
+        t = Store.object_type(object)
+        with self.store.lock:
+            objs = [o for o in self.store.objs[t].values() if (o.archived_at is not None) == archived]
+            return [o.wire(o.props) for o in objs]
+
+    def get(self, object: str, id: str | int) -> dict[str, Any] | None:
+        t = Store.object_type(object)
+        with self.store.lock:
+            o = self.store.objs[t].get(int(id))
+            return o.wire(o.props) if o else None
+
+    # -- user edits (changeSource CRM_UI) ------------------------------------------------------
+    def user_create(self, object: str, properties: dict[str, Any]) -> dict[str, Any]:
+        o = self.store.create(Store.object_type(object), properties, self.user_source)
+        return o.wire(o.props)
+
+    def user_update(self, object: str, id: str | int, properties: dict[str, Any]) -> dict[str, Any]:
+        o = self.store.update(Store.object_type(object), int(id), properties, self.user_source)
+        return o.wire(o.props)
+
+    def user_delete(self, object: str, id: str | int) -> bool:
+        return self.store.archive(Store.object_type(object), int(id), self.user_source)
+
+    def touch(self, object: str, ids: list[int] | list[str], at_ms: int) -> None:
+        """Give many records one modification instant, as HubSpot's month-end batch jobs do."""
+        self.store.touch(Store.object_type(object), [int(i) for i in ids], at_ms)
+
+    def associate(self, from_object: str, from_id: str | int, to_object: str, to_id: str | int) -> None:
+        self.store.associate(Store.object_type(from_object), int(from_id), Store.object_type(to_object), int(to_id))
+
+    def create_list(self, name: str, object: str = "contacts") -> str:
+        return str(self.store.create_list(name, OBJECT_TYPE_IDS[Store.object_type(object)]).id)
+
+    def list_members(self, name: str, object: str = "contacts", *, add: list[str] | None = None,
+                     remove: list[str] | None = None) -> list[str]:
+        lst = self.store.list_by_name(OBJECT_TYPE_IDS[Store.object_type(object)], name)
+        self.store.change_members(str(lst.id), [str(i) for i in add or []], [str(i) for i in remove or []])
+        return [str(i) for i in sorted(lst.members)]
+
+    # -- knobs -----------------------------------------------------------------------------------
+    def set_faults(self, **kw: Any) -> Faults:
+        for k, v in kw.items():
+            if not hasattr(self.faults, k):
+                raise ValueError(f"unknown fault {k}")
+            setattr(self.faults, k, v)
+        self.webhooks.config.drop_rate = self.faults.drop_webhooks
+        self._rng = random.Random(self.faults.seed)
+        return self.faults
+
+    def clear_faults(self) -> None:
+        self.faults = Faults()
+        self.webhooks.config.drop_rate = 0.0
+
+    def configure_webhooks(self, url: str | None, secret: str | None = None, **kw: Any) -> WebhookConfig:
+        cfg = self.webhooks.config
+        cfg.url = url
+        if secret is not None:
+            cfg.secret = secret
+        for k, v in kw.items():
+            setattr(cfg, k, set(v) if k == "properties" and v is not None else v)
+        return cfg
+
+    def set_search_lag(self, seconds: float) -> None:
+        self.settings.search_lag = self.store.search_lag = seconds
+
+    def flush_webhooks(self, timeout: float = 10.0) -> bool:
+        return self.webhooks.flush(timeout)
+
+    def close(self) -> None:
+        self.webhooks.stop()
+
+    # -- gatekeeping (used by the gate middleware) ----------------------------------------------------
+    def draw_fault(self, kind: str = "") -> str | None:
+        f = self.faults
+        half = f.rate_half_batch if kind in BATCH_WRITES else 0.0
+        with self.lock:
+            r = self._rng.random()
+            for name, rate in (("429", f.rate_429), ("500", f.rate_500), ("timeout", f.rate_timeout),
+                               ("reset", f.rate_reset), ("half_batch", half)):
+                if r < rate:
+                    if name == "reset" and self._rng.random() < f.reset_applied:
+                        return "reset_applied"
+                    return name
+                r -= rate
+        return None
+
+    def rate_headers(self, token: str, remaining: int) -> dict[str, str]:
+        s = self.settings
+        return {"X-HubSpot-RateLimit-Max": str(s.rate_limit), "X-HubSpot-RateLimit-Remaining": str(remaining),
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(s.rate_window * 1000)),
+                "X-HubSpot-RateLimit-Daily": str(s.daily_limit),
+                "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, s.daily_limit - self.daily[token]))}

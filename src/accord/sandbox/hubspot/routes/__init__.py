@@ -1,0 +1,6 @@
+"""The HubSpot sandbox's routes, one module per API resource; each exposes ``register(app, sb)``,
+which adds its routes to the app directly (a flat route table, as Starlette matches it in order).
+
+The modules import :mod:`~accord.sandbox.hubspot.core` and :mod:`.common`, never ``app.py``,
+which assembles them in order (see ``build_app``).
+"""

@@ -1,0 +1,26 @@
+"""Pipelines: ``/crm/v3/pipelines/{object_type}[/{pipeline_id}]`` (only deals have any here)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from accord.sandbox.hubspot.core import HubSpotCore
+from accord.sandbox.hubspot.store import ApiError
+
+
+def register(app: FastAPI, sb: HubSpotCore) -> None:
+    store = sb.store
+
+    @app.get("/crm/v3/pipelines/{object_type}")
+    async def pipelines(object_type: str) -> JSONResponse:
+        t = store.object_type(object_type)
+        return JSONResponse({"results": store.pipelines if t == "deals" else []})
+
+    @app.get("/crm/v3/pipelines/{object_type}/{pipeline_id}")
+    async def pipeline_one(object_type: str, pipeline_id: str) -> JSONResponse:
+        for p in store.pipelines if store.object_type(object_type) == "deals" else []:
+            if p["id"] == pipeline_id:
+                return JSONResponse(p)
+        raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find pipeline {pipeline_id}")
+

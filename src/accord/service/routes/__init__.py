@@ -1,0 +1,1 @@
+"""The service's routers; app.py includes them, each builds on accord.service.web."""

@@ -1,0 +1,128 @@
+"""The REST API of running syncs: state, records and exports, run history, passes and resyncs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from pydantic import BaseModel
+
+from accord.exports import MEDIA_TYPES, render_export
+from accord.model import Side
+from accord.service.web import STATUSES, Svc, known_sync, link_json, require_token, sync_json
+
+Status = Literal["syncing", "failing", "excluded", "queued"]
+
+
+class SideBody(BaseModel):
+    side: Literal["left", "right"]
+
+
+def api_router() -> APIRouter:
+    r = APIRouter(prefix="/api", dependencies=[Depends(require_token)], tags=["api"])
+    _sync_routes(r)
+    _record_routes(r)
+    _action_routes(r)
+    return r
+
+
+def _sync_routes(r: APIRouter) -> None:
+    """The syncs themselves: list, one, on and off."""
+
+    @r.get("/syncs", summary="All syncs with counts, last run and state")
+    def list_syncs(svc: Svc) -> list[dict[str, Any]]:
+        return [sync_json(svc, n) for n in svc.slots]
+
+    @r.get("/syncs/{name}", summary="One sync")
+    def get_sync(name: str, svc: Svc) -> dict[str, Any]:
+        return sync_json(svc, known_sync(svc, name))
+
+    @r.post("/syncs/{name}/enable", summary="Turn a sync on")
+    def enable(name: str, svc: Svc) -> dict[str, Any]:
+        svc.store.set_enabled(known_sync(svc, name), True)
+        return sync_json(svc, name)
+
+    @r.post("/syncs/{name}/disable", summary="Turn a sync off without losing its index")
+    def disable(name: str, svc: Svc) -> dict[str, Any]:
+        svc.store.set_enabled(known_sync(svc, name), False)
+        return sync_json(svc, name)
+
+
+def _record_routes(r: APIRouter) -> None:
+    """What a sync holds and has done: counts, records, exports, runs, progress."""
+
+    @r.get("/syncs/{name}/status", summary="Counts per status and per excluded reason / error category")
+    def status(name: str, svc: Svc) -> dict[str, Any]:
+        known_sync(svc, name)
+        return {"sync": name, "counts": {st: svc.store.counts(name).get(st, 0) for st in STATUSES},
+                "reasons": svc.store.reason_counts(name)}
+
+    @r.get("/syncs/{name}/records", summary="Records of one status with their errors and hints (paged)")
+    def records(name: str, svc: Svc, status: Status = "failing",
+                limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        known_sync(svc, name)
+        items = svc.store.records(name, status, limit=limit, offset=offset)
+        total = svc.store.counts(name).get(status, 0)
+        nxt = offset + len(items) if offset + len(items) < total else None
+        return {"sync": name, "status": status, "total": total, "offset": offset, "next_offset": nxt,
+                "items": [link_json(lk) for lk in items]}
+
+    @r.get("/syncs/{name}/export", summary="Export the records of one status (CSV, XLSX or JSON)")
+    def export(name: str, svc: Svc, status: Status = "failing",
+               format: Literal["csv", "xlsx", "json"] = "csv") -> Response:
+        known_sync(svc, name)
+        body = render_export(svc.store.records(name, status), format)
+        return Response(body, media_type=MEDIA_TYPES[format], headers={
+            "Content-Disposition": f'attachment; filename="{name}-{status}.{format}"'})
+
+    @r.get("/syncs/{name}/runs", summary="Run history, newest first")
+    def runs(name: str, svc: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:
+        return svc.store.runs(known_sync(svc, name), limit=limit)
+
+    @r.get("/syncs/{name}/progress", summary="Progress of the running pass (or the last one)")
+    def progress(name: str, svc: Svc) -> dict[str, Any]:
+        return {"sync": known_sync(svc, name), **svc.slot(name).tracker.state.as_dict()}
+
+
+def _action_routes(r: APIRouter) -> None:
+    """Work started by hand: a pass, a one-way copy, recreating deleted records, one record."""
+
+    @r.post("/syncs/{name}/run", summary="Start a pass now (409 if one is running)", status_code=202)
+    async def run_now(name: str, svc: Svc, full: bool = False,
+                      direction: Literal["left-to-right", "right-to-left"] | None = None) -> dict[str, Any]:
+        """``direction``: a manual copy of existing records one way, in the background
+        (Snov.io's "manual sync"); later passes keep the sync's own direction."""
+        slot = svc.slot(known_sync(svc, name))
+        if slot.lock.locked():
+            raise HTTPException(409, "a pass of this sync is running")
+        if direction is not None:
+            if slot.cfg.direction not in ("two-way", direction):
+                raise HTTPException(422, f"a {slot.cfg.direction} sync cannot copy {direction}")
+            svc._spawn(svc.directed_pass(name, direction))
+            return {"sync": name, "started": f"manual {direction}"}
+        svc._spawn(svc.run_pass(name, full=full))
+        return {"sync": name, "started": "full" if full else "pass"}
+
+    @r.get("/syncs/{name}/deleted", summary="Preview: records deleted in one app that resync would recreate")
+    async def deleted_preview(name: str, svc: Svc, side: Literal["left", "right"],
+                              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+        links = await svc.slot(known_sync(svc, name)).runner.deleted_preview(Side(side))
+        return {"sync": name, "deleted_in": side, "total": len(links), "items": [link_json(lk) for lk in links[:limit]]}
+
+    @r.post("/syncs/{name}/resync-deleted", summary="Recreate the records deleted in one app (apply the preview)")
+    async def resync_deleted(name: str, body: SideBody, svc: Svc) -> dict[str, Any]:
+        res = await svc.resync_deleted(known_sync(svc, name), Side(body.side))
+        if res is None:
+            raise HTTPException(503, "the service is shutting down")
+        return res.as_dict()
+
+    @r.post("/syncs/{name}/records/{record_id}/resync", summary="Sync one record now (an id of either app)")
+    async def resync_record(name: str, record_id: str, svc: Svc) -> dict[str, Any]:
+        known_sync(svc, name)
+        for side in (Side.LEFT, Side.RIGHT):
+            if svc.store.links_by_record(name, side, [record_id]):
+                res = await svc.sync_records(name, side, [record_id])
+                if res is None:
+                    raise HTTPException(503, "the service is shutting down")
+                return res.as_dict()
+        raise HTTPException(404, f"record {record_id!r} is not in the index of sync {name!r}")

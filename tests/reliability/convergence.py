@@ -167,6 +167,14 @@ RULE_CHOICES: tuple[tuple[str, str | None], ...] = (
 DIRECTIONS = ("two-way", "left-to-right", "right-to-left")
 # operator actions, as counted in Stats.ops; "race" is the hook for a second process (see World.race)
 CONFIG_OPS = ("repoint", "rule", "add", "remove", "winner", "direction", "filter", "disable", "enable")
+# Engine bugs this fuzzer found whose fix is not in yet, each pinned by an xfail test: unless a world
+# is built with ``hit_known_bugs``, users are steered around what triggers them (Stats.steered).
+KNOWN_BUGS = {
+    "scan-twin": "a scan (initial, full, or the restart after a config change) does not link a new left "
+                 "record to its twin the index holds unpaired on the right (a one-way target): it creates "
+                 "the record again (test_config_changes.py::test_a_restarted_scan_links_a_twin_of_a_record_"
+                 "indexed_unpaired)",
+}
 
 
 def user_value(f: str, token: int | None, options: tuple[str, ...] = LEAD_STATUSES) -> Value:
@@ -345,6 +353,7 @@ class Entity:
 class Stats:
     ops: Counter[str] = field(default_factory=Counter)
     passes_failed: int = 0
+    steered: int = 0  # user operations changed to steer around a known engine bug (KNOWN_BUGS)
 
     @property
     def total(self) -> int:
@@ -361,7 +370,8 @@ class World:
     def __init__(self, *, winner: Side = L, page_size: int = 3, batch_size: int = 2, store_url: str = "sqlite://",
                  users: tuple[UserApp, UserApp] | None = None, connectors: tuple[Connector, Connector] | None = None,
                  config: dict[str, Any] | None = None, faults: Callable[[float, int], None] | None = None,
-                 fault_counts: Callable[[], Counter[str]] | None = None) -> None:
+                 fault_counts: Callable[[], Counter[str]] | None = None, hit_known_bugs: bool = False) -> None:
+        self.avoid = frozenset() if hit_known_bugs else frozenset(KNOWN_BUGS)
         self.plan = FaultPlan()  # faults at the connector interface; or ``faults`` sets them in the apps
         self._faults, self._fault_counts = faults, fault_counts
         if users is None or connectors is None:
@@ -615,13 +625,21 @@ class World:
                 return rid
         raise AssertionError(f"{email} is not live in the {side} app")
 
+    def _indexed_unpaired(self, side: Side, email: str) -> bool:
+        """The index holds ``side``'s record of ``email`` without a record of the other side."""
+        rid = self.seen[side][email][0]
+        link = self.store.links_by_record(SYNC, side, [rid]).get(rid)
+        return link is not None and link.id_of(side.other) is None
+
     def create(self, side: Side, pick: int, twin: bool, values: Mapping[str, int | None]) -> None:
         """A user creates a contact; with ``twin``, one that so far exists in the other app only."""
         self.stats.ops["create"] += 1
         candidates = sorted(e for e in self.seen[side.other] if e not in self.seen[side] and not self.entities[e].dead)
-        if twin and candidates:
-            email = candidates[pick % len(candidates)]
-        else:
+        email = candidates[pick % len(candidates)] if twin and candidates else ""
+        if side is L and email and "scan-twin" in self.avoid and self._indexed_unpaired(R, email):
+            self.stats.steered += 1
+            email = ""
+        if not email:
             email = f"c{next(self.emails)}@example.com"
             self.entities[email] = Entity.new(email, self.kinds)
         ent = self.entities[email]
@@ -841,7 +859,7 @@ def _deleted(st: State, side: Side) -> set[State]:
 # "config" is an operator action (see CONFIG_WEIGHTS); "race" is the hook for a second process on the
 # same index (World.race), weight 0 until it is built
 OPS = ("create", "edit", "delete", "incremental", "full", "webhook", "config", "race")
-WEIGHTS = (3.0, 5.0, 0.4, 3.0, 0.8, 1.5, 1.0, 0.0)
+WEIGHTS = (3.0, 5.0, 0.4, 3.0, 0.8, 1.5, 1.2, 0.0)
 CONFIG_WEIGHTS = {"repoint": 1.0, "rule": 1.6, "winner": 0.6, "direction": 0.6, "filter": 0.4, "disable": 0.3}
 
 

@@ -878,7 +878,11 @@ def operator_step(w: World, rng: random.Random) -> None:
             a, b = rng.sample(text, 2)
             w.repoint(a, b)
     elif kind == "rule":
-        w.set_rule(rng.choice(free), *rng.choice(RULE_CHOICES))
+        removed = [f for f in free if w.slots[f].rule == "none"]
+        if removed and rng.random() < 0.5:  # a removed mapping is added back (its key may revive a base)
+            w.set_rule(rng.choice(removed), *rng.choice(RULE_CHOICES[:3]))
+        else:
+            w.set_rule(rng.choice(free), *rng.choice(RULE_CHOICES))
     elif kind == "winner":
         w.set_winner(rng.choice((L, R, None)))
     elif kind == "direction":

@@ -163,7 +163,9 @@ REQUIRED = frozenset({"first_name", "last_name"})  # locked by the catalog: neve
 # what an operator may give a mapping: (rule, the mapping's own direction); "none" removes it
 RULE_CHOICES: tuple[tuple[str, str | None], ...] = (
     ("default", None), ("two-way", None), ("fill-blanks-only", None), ("none", None),
-    ("default", "left-to-right"), ("default", "right-to-left"), ("two-way", "right-to-left"))
+    ("default", "left-to-right"), ("default", "right-to-left"), ("two-way", "right-to-left"),
+    ("always-left", None), ("always-right", None), ("prefer-left-unless-blank", None),
+    ("prefer-right-unless-blank", None), ("fill-blanks-only-left", None), ("fill-blanks-only-right", None))
 DIRECTIONS = ("two-way", "left-to-right", "right-to-left")
 # operator actions, as counted in Stats.ops; "race" is the hook for a second process (see World.race)
 CONFIG_OPS = ("repoint", "rule", "add", "remove", "winner", "direction", "filter", "disable", "enable")
@@ -196,7 +198,7 @@ class Slot:
     """A left field's mapping: the right field it is paired with, its rule, its own direction."""
 
     right: str
-    rule: str = "default"  # "default" (the winner), "two-way", "fill-blanks-only", "none" (not mapped)
+    rule: str = "default"  # "default" (the winner), a per-mapping rule (README), "none" (not mapped)
     direction: str | None = None
 
 
@@ -248,12 +250,31 @@ def outcomes(st: State, fl: Flow) -> set[tuple[Value, Value]]:
         return {(lv, rv)}
     if lv == rv:
         return {(lv, rv)}
+    if fl.rule.startswith("prefer-"):  # needs no base: the preferred side's value unless it is blank
+        pref = L if fl.rule == "prefer-left-unless-blank" else R
+        if st.value(pref) is not None:
+            return {_push(st, fl, st.value(pref), pref.other)}
+        return {_push(st, fl, st.value(pref.other), pref)}
+    if fl.rule.startswith("fill-blanks-only-"):
+        # as the winner decides, but the guarded app's values are never overwritten (nor cleared)
+        guard = L if fl.rule == "fill-blanks-only-left" else R
+        out = outcomes(st, fl._replace(rule="default"))
+        return {(st.lv if guard is L and nl != st.lv and st.lv is not None else nl,
+                 st.rv if guard is R and nr != st.rv and st.rv is not None else nr) for nl, nr in out}
+    always = {"always-left": L, "always-right": R}.get(fl.rule)
     if not st.linked or st.bl is NB or st.br is NB:
-        # no base for the mapping: nothing may be lost, whatever the rule: the winner's
-        # non-blank value (the source's where the mapping flows one way), a blank never overwrites
-        w = fl.winner if fl.flows_to(fl.winner.other) else fl.winner.other
+        # no base for the mapping: nothing may be lost, whatever the rule: the winner's (the
+        # always-* rule's side's) non-blank value, the source's where the mapping flows one way;
+        # a blank never overwrites
+        w = always or fl.winner
+        w = w if fl.flows_to(w.other) else w.other
         src = w if st.value(w) is not None else w.other
         return {_push(st, fl, st.value(src), src.other)} if st.value(src) is not None else {(lv, rv)}
+    if always is not None:
+        # that side's value always wins, clears included; a blank that never held a value is no clear
+        if st.value(always) is None and (st.bl if always is L else st.br) is None:
+            return {(lv, rv)}
+        return {_push(st, fl, st.value(always), always.other)}
     ch_l, ch_r = lv != st.bl, rv != st.br
     if ch_l and not ch_r:
         return {_push(st, fl, lv, R)}
@@ -453,9 +474,9 @@ class World:
         to_r = self.direction in ("two-way", "left-to-right")
         to_l = self.direction in ("two-way", "right-to-left")
         mapped = slot.rule != "none"
-        return Flow(slot.rule, mapped and to_l and slot.direction != "left-to-right",
-                    mapped and to_r and slot.direction != "right-to-left", self.winner, to_l, to_r,
-                    self.direction != "two-way")
+        return Flow(slot.rule, mapped and to_l and slot.direction != "left-to-right" and slot.rule != "always-left",
+                    mapped and to_r and slot.direction != "right-to-left" and slot.rule != "always-right",
+                    self.winner, to_l, to_r, self.direction != "two-way")
 
     def key(self, f: str) -> Any:
         """The slot's mapping key, as the engine's ``FieldMap.base_key`` tells mappings apart."""

@@ -176,6 +176,9 @@ KNOWN_BUGS = {
                  "record to its twin the index holds unpaired on the right (a one-way target): it creates "
                  "the record again (test_config_changes.py::test_a_restarted_scan_links_a_twin_of_a_record_"
                  "indexed_unpaired)",
+    "archive-died": "in a right-to-left sync, a propagated delete whose archive died (the pass raised) is "
+                    "skipped by every later scan: the left record stays, the pair stays syncing (test_config_"
+                    "changes.py::test_a_one_way_delete_whose_archive_died_is_carried_out_by_the_restarted_scan)",
 }
 
 
@@ -739,10 +742,19 @@ class World:
         finally:
             self.faults_off()
 
+    def _steer(self, fault_rate: float) -> float:
+        """Faults are left out while they could trigger a known engine bug (KNOWN_BUGS)."""
+        if fault_rate and "archive-died" in self.avoid and self.direction == "right-to-left" and any(
+                ent.dead and email in self.seen[L] and email not in self.seen[R] for email, ent in self.entities.items()):
+            self.stats.steered += 1  # a right delete to propagate: its archive must not die
+            return 0.0
+        return fault_rate
+
     async def sync(self, full: bool, fault_rate: float = 0.0, seed: int = 0) -> None:
         self.stats.ops["full" if full else "incremental"] += 1
         if not self.enabled():
             return  # a disabled sync runs no pass (the scheduler skips it)
+        fault_rate = self._steer(fault_rate)
         self.faults_on(fault_rate, seed)
         ok = await self._guarded(self.runner.run(full=full))
         self._may_sync(f"{'full' if full else 'incremental'} pass, faults {fault_rate:.2f}: {'ok' if ok else 'failed'}")
@@ -754,6 +766,7 @@ class World:
         self.marks[side] = self.users[side].mark()
         if not self.enabled():
             return  # a disabled sync takes no webhook; the next pass reads the changes
+        fault_rate = self._steer(fault_rate)
         self.faults_on(fault_rate, seed)
         rng = random.Random(seed)
         kept = [i for i in ids if rng.random() >= drop]

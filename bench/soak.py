@@ -10,7 +10,7 @@ enabled), each applied as a saved config is. After every step the reference mode
 the apps; at the end the sync is enabled, faults stop, two passes run and convergence, the
 index and idempotence are checked.
 
-    python bench/soak.py                    # 10,000 operations on memory apps (~25 s)
+    python bench/soak.py                    # 10,000 operations on memory apps (~45 s)
     python bench/soak.py --ops 1000         # a quick run
     python bench/soak.py --apps hubspot     # two HubSpot sandboxes over loopback (~7 min)
     python bench/soak.py --hit-known-bugs   # users are not steered around known engine bugs

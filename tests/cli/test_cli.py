@@ -195,3 +195,35 @@ def test_demo_ignores_a_proxy_for_its_loopback_sandboxes(tmp_path: Path) -> None
     r = accord("demo", "--no-serve", "--records", "30", "--port", "0", cwd=tmp_path, env=proxy)
     assert r.returncode == 0, r.stderr
     assert "Sync summary" in r.stdout
+
+
+def test_plan_works_for_syncs_with_associations(tmp_path: Path) -> None:
+    """Issue #19: `accord plan` crashed (NotImplementedError: … has no associations) on any sync
+    with `associations:`, as the README's reference config has. The dry run reads them and
+    counts the ones it would write."""
+    a = MemoryApp("a", path=str(tmp_path / "a.json"))
+    b = MemoryApp("b", path=str(tmp_path / "b.json"))
+    acme = a.user_create("companies", {"name": "Acme", "domain": "acme.com"})
+    ann = a.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    a.links.setdefault(("contacts", "companies"), {})[ann] = {acme}
+    a.save()
+    b.save()
+    (tmp_path / "accord.yaml").write_text(f"""
+state: sqlite:///{tmp_path}/accord.db
+apps:
+  a: {{type: memory, path: {tmp_path}/a.json}}
+  b: {{type: memory, path: {tmp_path}/b.json}}
+syncs:
+  - name: companies
+    left: {{app: a, object: companies}}
+    right: {{app: b, object: companies}}
+  - name: contacts
+    left: {{app: a, object: contacts}}
+    right: {{app: b, object: contacts}}
+    associations: [companies]
+""")
+    r = accord("plan", "-c", "accord.yaml", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plans = {p["sync"]: p for p in json.loads(r.stdout)}
+    assert plans["contacts"]["created"]["right"] == 1 and plans["companies"]["created"]["right"] == 1
+    assert MemoryApp("b", path=str(tmp_path / "b.json")).live("contacts") == []  # nothing written

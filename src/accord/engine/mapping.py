@@ -7,7 +7,7 @@ are all resolved here, once, so the merge itself only compares and copies values
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -33,6 +33,7 @@ class FieldMap:
     required: bool = False
     left_calculated: bool = False
     right_calculated: bool = False
+    key: str | None = None  # the base key to use instead of the computed one (see keyed_like)
 
     def field(self, side: Side) -> str:
         return self.left if side is Side.LEFT else self.right
@@ -67,6 +68,8 @@ class FieldMap:
         copy, a digest of what decides how values cross; a mapping with no base under its key
         is merged as in an initial sync (see ``merge.merge_field``).
         """
+        if self.key is not None:
+            return self.key
         key = f"{self.left}|{self.right}"
         if self.plain and self.rule == "default" and self.to_left and self.to_right:
             return key
@@ -132,6 +135,14 @@ class SyncSpec:
         """Whether the sync's direction lets the engine write to ``side`` at all."""
         src = {"left-to-right": Side.LEFT, "right-to-left": Side.RIGHT}.get(self.direction)
         return src is None or src is not side
+
+    def keyed_like(self, other: SyncSpec) -> SyncSpec:
+        """This spec with ``other``'s base keys for the mappings they share: a one-off pass under
+        a variant of a sync's config (a manual one-way copy) reads and leaves the sync's own
+        bases, instead of bases the sync's next pass would not know."""
+        keys = {(m.left, m.right): m.base_key for m in other.mappings}
+        maps = tuple(replace(m, key=keys.get((m.left, m.right))) for m in self.mappings)
+        return replace(self, mappings=maps)
 
     def fields(self, side: Side) -> tuple[str, ...]:
         """Every field of ``side`` the engine reads: mapped, match, filter, stage and constant fields."""

@@ -8,7 +8,7 @@ The runner reads rows a page at a time and writes each page back in one transact
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import compress
 from operator import attrgetter, itemgetter, ne
@@ -247,10 +247,14 @@ class LinkStore(IndexDB):
                     out.setdefault(r.link_id, []).append((r.side, r.key))
         return out
 
-    def save(self, sync: str, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
-        """Write one page's changes (and optionally a cursor) in one transaction."""
+    def save(self, sync: str, w: PageWrite, cursor: tuple[Side, str] | None = None,
+             fence: Callable[[Connection], None] | None = None) -> None:
+        """Write one page's changes (and optionally a cursor) in one transaction; ``fence``
+        runs first in it and raises if this process no longer holds the sync's lease."""
         stamp = now_iso()
         with self.engine.begin() as c:
+            if fence is not None:
+                fence(c)
             if w.drop_keys:
                 for side_key in chunks(w.drop_keys):
                     for side in ("left", "right"):

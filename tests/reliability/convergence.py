@@ -48,6 +48,11 @@ At the end the sync is enabled, faults stop and two passes run; then every live 
 be equal in the slots that flow both ways (the others as the model says), the model must
 accept the state as *synced* (each state's synced successor, not just any state), the
 index must agree with both apps, and a full pass must write nothing.
+
+Engine bugs found here whose fix is not in yet are listed in ``KNOWN_BUGS`` (each pinned by
+an xfail test in test_config_changes.py): users are steered around them, or the model
+tolerates them, unless the world is built with ``hit_known_bugs`` (``bench/soak.py
+--hit-known-bugs``). ``World.race`` is the place for a second process racing on the index.
 """
 
 from __future__ import annotations
@@ -790,12 +795,14 @@ class World:
     async def race(self, fault_rate: float = 0.0, seed: int = 0) -> None:
         """HOOK, not implemented yet: a second process racing on the same index.
 
-        To come with the per-sync leases in the index: a second runner over ``self.store``
-        (another process's, with its own connectors over the same apps) runs a pass or a
-        webhook delivery concurrently with ``self.runner`` (``asyncio.gather``); the model
-        then treats each as a pass that may sync (``self._may_sync``), and the lease must
-        keep the two from planning one pair at once. ``random_step`` draws it as the op
-        "race" (weight 0 in ``WEIGHTS`` until then); count it in ``self.stats.ops["race"]``.
+        To build on the per-sync lease in the index (``accord.index.leases``): a second
+        runner over ``self.store`` (another process's, with its own connectors over the same
+        apps, possibly an older config) runs a pass or a webhook delivery concurrently with
+        ``self.runner`` (``asyncio.gather``); the model treats each as a pass that may sync
+        (``self._may_sync``), the lease must keep the two from planning one pair at once (a
+        pass that does not get it waits or is skipped, webhook records are kept for the next
+        pass). ``random_step`` draws it as the op "race" (weight 0 in ``WEIGHTS`` until then);
+        count it in ``self.stats.ops["race"]``.
         """
         raise NotImplementedError("a second process racing on the same index: see the docstring")
 

@@ -4,14 +4,20 @@ Each episode is a fresh world (``tests/reliability/convergence.py``): two apps s
 two-way, a random winner, and a random sequence of user creates, edits, clears and deletes
 on both sides, incremental and full passes and webhook deliveries, with injected faults
 (429, 500, time-outs after the write, connection resets mid-batch, half-failed batches,
-dropped webhooks). After every step the reference model checks the apps; at the end faults
-stop, two passes run and convergence, the index and idempotence are checked.
+dropped webhooks), and operators' config changes (mappings repointed, re-ruled, removed and
+added back; the winner, the direction and the filters changed; the sync disabled and
+enabled), each applied as a saved config is. After every step the reference model checks
+the apps; at the end the sync is enabled, faults stop, two passes run and convergence, the
+index and idempotence are checked.
 
-    python bench/soak.py                    # 10,000 operations on memory apps (~25 s)
+    python bench/soak.py                    # 10,000 operations on memory apps (~45 s)
     python bench/soak.py --ops 1000         # a quick run
     python bench/soak.py --apps hubspot     # two HubSpot sandboxes over loopback (~7 min)
+    python bench/soak.py --hit-known-bugs   # users are not steered around known engine bugs
 
-Reports operations run, episodes, passes, faults injected and violations found (target 0);
+Reports operations run, config changes among them, episodes, passes, faults injected, user
+operations steered around known engine bugs (``KNOWN_BUGS`` in convergence.py, each pinned by
+an xfail test) and violations found (target 0);
 saves them under ``soak`` (memory apps) or ``soak_hubspot`` in bench/results.json
 (``--no-save`` to skip); ``bench/run.py`` runs it as its ``soak`` section.
 """
@@ -33,43 +39,50 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "reliability"))
 
-from convergence import L, R, World, random_episode  # noqa: E402
+from convergence import CONFIG_OPS, KNOWN_BUGS, L, R, World, random_episode  # noqa: E402
 from results_file import save_section  # noqa: E402
 
 
-def make_world(rng: random.Random, apps: str) -> World:
+def make_world(rng: random.Random, apps: str, hit_known_bugs: bool = False) -> World:
     winner = rng.choice((L, R))
     if apps == "memory":
-        return World(winner=winner, page_size=rng.randint(2, 6), batch_size=rng.randint(1, 4))
+        return World(winner=winner, page_size=rng.randint(2, 6), batch_size=rng.randint(1, 4),
+                     hit_known_bugs=hit_known_bugs)
     from hubspot_world import hubspot_world
 
-    return hubspot_world(winner=winner)
+    return hubspot_world(winner=winner, hit_known_bugs=hit_known_bugs)
 
 
-async def soak(ops: int, steps: int, fault_rate: float, seed: int, apps: str, show: int) -> dict[str, Any]:
+async def soak(ops: int, steps: int, fault_rate: float, seed: int, apps: str, show: int,
+               hit_known_bugs: bool = False) -> dict[str, Any]:
     rng = random.Random(seed)
-    total, episodes, failed_passes = 0, 0, 0
+    total, episodes, failed_passes, steered = 0, 0, 0, 0
     kinds: Counter[str] = Counter()
     faults: Counter[str] = Counter()
     violations: list[str] = []
     t0 = time.perf_counter()
     while total < ops:
-        w = await random_episode(make_world(rng, apps), rng, steps, fault_rate)
+        w = await random_episode(make_world(rng, apps, hit_known_bugs), rng, steps, fault_rate)
         episodes += 1
         total += w.stats.total
         kinds.update(w.stats.ops)
         faults.update(w.injected())
         failed_passes += w.stats.passes_failed
+        steered += w.stats.steered
         for v in w.violations:
             violations.append(f"episode {episodes}: {v}")
             if len(violations) <= show:
                 print(f"VIOLATION (episode {episodes}): {v}", file=sys.stderr)
         if episodes % 20 == 0:
-            print(f"{total:,} operations, {episodes} episodes, {len(violations)} violations, "
+            print(f"{total:,} operations ({sum(kinds[k] for k in CONFIG_OPS):,} config changes), {episodes} episodes, "
+                  f"{len(violations)} violations, "
                   f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
     elapsed = time.perf_counter() - t0
     return {"apps": apps, "operations": total, "episodes": episodes, "steps_per_episode": steps,
             "fault_rate": fault_rate, "seed": seed, "operations_by_kind": dict(kinds),
+            "config_changes": sum(kinds[k] for k in CONFIG_OPS),
+            "config_changes_by_kind": {k: kinds[k] for k in CONFIG_OPS if kinds[k]},
+            "known_bugs": "hit" if hit_known_bugs else {"steered around": sorted(KNOWN_BUGS), "operations steered": steered},
             "faults_injected": dict(faults), "passes_failed_by_faults": failed_passes,
             "violations": len(violations), "first_violations": violations[:show],
             "seconds": round(elapsed, 1),
@@ -79,9 +92,11 @@ async def soak(ops: int, steps: int, fault_rate: float, seed: int, apps: str, sh
 def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """Summary row (figure, value, target, verdict) for bench/run.py's table."""
     faults = sum(section["faults_injected"].values())
-    return [(f"soak ({section['apps']} apps): operations under faults ({faults:,} injected), violations",
-             f"{section['operations']:,} / {section['violations']}", "≥ 10,000 / 0",
-             "met" if section["operations"] >= 10_000 and not section["violations"] else "NOT met")]
+    changes = section.get("config_changes", 0)
+    return [(f"soak ({section['apps']} apps): operations under faults ({faults:,} injected), config changes "
+             f"among them, violations",
+             f"{section['operations']:,} / {changes:,} / {section['violations']}", "≥ 10,000 / ≥ 500 / 0",
+             "met" if section["operations"] >= 10_000 and changes >= 500 and not section["violations"] else "NOT met")]
 
 
 def main() -> None:
@@ -94,11 +109,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--apps", choices=("memory", "hubspot"), default="memory")
     ap.add_argument("--show", type=int, default=5, help="violations to print")
+    ap.add_argument("--hit-known-bugs", action="store_true",
+                    help="do not steer users around known engine bugs (convergence.KNOWN_BUGS)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args()
-    res = asyncio.run(soak(args.ops, args.steps, args.fault_rate, args.seed, args.apps, args.show))
-    print(f"{res['operations']:,} operations in {res['episodes']} episodes ({res['apps']} apps), "
+    res = asyncio.run(soak(args.ops, args.steps, args.fault_rate, args.seed, args.apps, args.show, args.hit_known_bugs))
+    steered = "" if args.hit_known_bugs else f", {res['known_bugs']['operations steered']} steered around known bugs"
+    print(f"{res['operations']:,} operations ({res['config_changes']:,} config changes{steered}) "
+          f"in {res['episodes']} episodes ({res['apps']} apps), "
           f"{sum(res['faults_injected'].values()):,} faults injected, {res['passes_failed_by_faults']} passes failed "
           f"by them: {res['violations']} violations; {res['seconds']} s on {res['machine']}")
     if not args.no_save:

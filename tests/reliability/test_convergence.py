@@ -1,9 +1,11 @@
-"""Convergence under faults: hypothesis drives users, passes, webhooks and faults at random.
+"""Convergence under faults and config changes: hypothesis drives users, operators, passes,
+webhooks and faults at random.
 
 The world and its reference model of the sync rules are in ``convergence.py``; every step
-is checked against the model (no lost update, no invented value, no duplicate), and the
-teardown stops the faults, runs two passes and checks convergence, the index and
-idempotence. The budget here is small (a few seconds); ``bench/soak.py`` runs the same
+is checked against the model (no lost update, no invented value, no duplicate), operators
+repoint, re-rule, remove and add mappings, change the winner, the direction and the
+filters and disable the sync between the steps, and the teardown enables the sync, stops
+the faults, runs two passes and checks convergence, the index and idempotence. The budget here is small (a few seconds); ``bench/soak.py`` runs the same
 world for 10,000+ operations.
 """
 
@@ -13,7 +15,7 @@ import asyncio
 import random
 
 import pytest
-from convergence import KINDS, L, R, World, random_episode
+from convergence import DIRECTIONS, KINDS, REQUIRED, RULE_CHOICES, L, R, World, random_episode
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -25,6 +27,8 @@ seeds = st.integers(0, 2**30)
 values = st.one_of(st.none(), st.integers(0, 99_999))
 edits = st.dictionaries(st.sampled_from(sorted(KINDS)), values, min_size=1, max_size=3)
 creates = st.fixed_dictionaries({}, optional={f: values for f in KINDS})
+free = sorted(f for f in KINDS if f not in REQUIRED)
+texts = sorted(f for f in free if KINDS[f] == "text")
 
 
 class Convergence(RuleBasedStateMachine):
@@ -59,6 +63,31 @@ class Convergence(RuleBasedStateMachine):
     @rule(side=sides, drop=st.sampled_from([0.0, 0.5, 1.0]), rate=rates, seed=seeds)
     def webhook(self, side: object, drop: float, rate: float, seed: int) -> None:
         self.loop.run_until_complete(self.world.webhook(side, drop, rate, seed))  # type: ignore[arg-type]
+
+    # -- operators: each is a saved config (a new runner; the next pass restarts the initial sync)
+    @rule(a=st.sampled_from(texts), b=st.sampled_from(texts))
+    def repoint(self, a: str, b: str) -> None:
+        self.world.repoint(a, b)
+
+    @rule(f=st.sampled_from(free), choice=st.sampled_from(RULE_CHOICES))
+    def set_rule(self, f: str, choice: tuple[str, str | None]) -> None:
+        self.world.set_rule(f, *choice)
+
+    @rule(winner=st.sampled_from([L, R, None]))
+    def set_winner(self, winner: object) -> None:
+        self.world.set_winner(winner)  # type: ignore[arg-type]
+
+    @rule(direction=st.sampled_from(DIRECTIONS))
+    def set_direction(self, direction: str) -> None:
+        self.world.set_direction(direction)
+
+    @rule(sides=st.sets(sides))
+    def set_filters(self, sides: set[object]) -> None:
+        self.world.set_filters(sides)  # type: ignore[arg-type]
+
+    @rule(on=st.booleans())
+    def set_enabled(self, on: bool) -> None:
+        self.world.set_enabled(on)
 
     @invariant()
     def every_step_is_legal(self) -> None:

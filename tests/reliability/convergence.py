@@ -177,20 +177,7 @@ CONFIG_OPS = ("repoint", "rule", "add", "remove", "winner", "direction", "filter
 # Engine bugs this fuzzer found whose fix is not in yet, each pinned by an xfail test: unless a world
 # is built with ``hit_known_bugs``, users are steered around what triggers them (Stats.steered) or,
 # where no steering is possible, the model tolerates them (said so below).
-KNOWN_BUGS = {
-    "scan-twin": "a scan (initial, full, or the restart after a config change) does not link a new left "
-                 "record to its twin the index holds unpaired on the right (a one-way target): it creates "
-                 "the record again (test_config_changes.py::test_a_restarted_scan_links_a_twin_of_a_record_"
-                 "indexed_unpaired)",
-    "stale-base": "a plan whose writes died or failed keeps the bases of mappings no longer configured; "
-                  "restored (a swap back, a rule back) before the pair is planned again, such a base is "
-                  "stale (the engine wrote its fields under another mapping since) and overwrites the "
-                  "winner's values (test_config_changes.py::test_a_mapping_restored_after_a_died_pass_"
-                  "merges_as_new); the model tolerates it: a planned pair may keep its stash",
-    "archive-died": "in a right-to-left sync, a propagated delete whose archive died (the pass raised) is "
-                    "skipped by every later scan: the left record stays, the pair stays syncing (test_config_"
-                    "changes.py::test_a_one_way_delete_whose_archive_died_is_carried_out_by_the_restarted_scan)",
-}
+KNOWN_BUGS: dict[str, str] = {}  # none open: scan-twin, stale-base and archive-died were fixed in the runner
 
 
 def user_value(f: str, token: int | None, options: tuple[str, ...] = LEAD_STATUSES) -> Value:

@@ -197,11 +197,8 @@ async def test_an_index_keyed_by_field_under_a_changed_config_merges_as_new() ->
     assert p.store.sync_state("contacts").bases_keyed
 
 
-# Found by the convergence fuzzer's operator actions (tests/reliability/convergence.py). The fix
-# belongs in the runner's scan (phase 1 indexes a new left record against left key owners only),
-# which is being restructured elsewhere: the fix is described in the report of branch fuzz-ops.
-@pytest.mark.xfail(strict=True, reason="a scan does not link a new left record to its twin indexed unpaired "
-                                       "on the right (a one-way target, a filtered record): it creates it again")
+# Found by the convergence fuzzer's operator actions (tests/reliability/convergence.py): phase 1
+# of a scan indexed a new left record against left key owners only.
 @pytest.mark.parametrize("cfg", [{"direction": "left-to-right"}, {"filters": {"right": [{"field": "city", "op": "set"}]}}],
                          ids=["one-way target", "filtered"])
 async def test_a_restarted_scan_links_a_twin_of_a_record_indexed_unpaired(cfg: dict[str, Any]) -> None:
@@ -217,8 +214,6 @@ async def test_a_restarted_scan_links_a_twin_of_a_record_indexed_unpaired(cfg: d
     assert by_email(p.right)["c5@x.com"]["city"] == "Oslo"
 
 
-@pytest.mark.xfail(strict=True, reason="a scan skips a pair whose delete was found but whose propagated archive "
-                                       "never went through: the target keeps the record, the pair stays syncing")
 async def test_a_one_way_delete_whose_archive_died_is_carried_out_by_the_restarted_scan() -> None:
     p = await _synced_pair(winner="a")
     p.reconfigure(winner="a", direction="right-to-left")  # one-way: the source's deletes propagate
@@ -236,8 +231,6 @@ async def test_a_one_way_delete_whose_archive_died_is_carried_out_by_the_restart
     assert p.link_of("right", cy).status != "syncing"
 
 
-@pytest.mark.xfail(strict=True, reason="a plan whose writes died keeps the bases of mappings no longer configured: "
-                                       "restored, the stale base overwrites the winner's values")
 async def test_a_mapping_restored_after_a_died_pass_merges_as_new() -> None:
     p = Pair(winner="a", **maps(("phone", "phone"), ("city", "city")))
     p.left.user_create("contacts", person("Ann", "Lee", "ann@x.com", phone="111", city="Oslo"))

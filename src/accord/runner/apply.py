@@ -62,7 +62,10 @@ def settle_in_flight(spec: SyncSpec, link: Link, landed: Callable[[Side, str, An
     flight = link.in_flight or {}
     wrote = {s: (flight.get("wrote") or {}).get(s.value) or {} for s in (L, R)}
     planned = {s: flight.get(s.value) or {} for s in (L, R)}
-    bases = {L: link.left_base, R: link.right_base}
+    # The pair was planned under the flight's mappings: like any plan, that drops the bases of
+    # other mappings (their fields may have been written under another mapping since).
+    bases = {s: b if b is None or not flight else {k: v for k, v in b.items() if k in planned[s]}
+             for s, b in ((L, link.left_base), (R, link.right_base))}
     for m in spec.mappings:
         if all(landed(s, m.field(s), wrote[s][m.field(s)]) for s in (L, R) if m.field(s) in wrote[s]):
             k = m.base_key  # writes are by field, bases by mapping

@@ -115,8 +115,11 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
     name, p = ctx.cfg.name, ctx.pass_id
     existing = ctx.store.links_by_record(name, L, [r.id for r in records])
     keys = {r.id: ctx.keys(r, L) for r in records if r.id not in existing}
-    owners = ctx.store.key_owners(name, L, [k for ks in keys.values() for k in ks])
-    owner_links = ctx.store.links_by_id(list(set(owners.values())))
+    wanted = [k for ks in keys.values() for k in ks]
+    owners = ctx.store.key_owners(name, L, wanted)
+    # right records indexed unpaired (a one-way target, a filtered record): a new left twin links to them
+    theirs = ctx.store.key_owners(name, R, wanted)
+    owner_links = ctx.store.links_by_id(list(set(owners.values()) | set(theirs.values())))
     w = PageWrite()
     local: dict[str, Link] = {}
     for rec in records:
@@ -134,8 +137,14 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
                 link.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE, message=f"same match key as {owner.left_id or owner.right_id}")
                 w.add(link)
             else:
-                link = Link(name, left_id=rec.id, status=Status.QUEUED, label=_label(ctx, rec, L))
-                w.add(link)
+                twin = _unpaired_twin(ks, theirs, owner_links)
+                if twin is not None:  # claimed: its left_id is set, so no later record of the page takes it
+                    link = twin
+                    link.left_id = rec.id
+                    w.touch(link)
+                else:
+                    link = Link(name, left_id=rec.id, status=Status.QUEUED, label=_label(ctx, rec, L))
+                    w.add(link)
                 for k in ks:
                     local[k] = link
                     w.add_keys.append((L.value, k, link.id))
@@ -148,6 +157,16 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
     if save:
         ctx.save(w)
     return w
+
+
+def _unpaired_twin(keys: Sequence[str], theirs: dict[str, str], links: dict[str, Link]) -> Link | None:
+    """A right record indexed unpaired (a one-way target, a filtered record) with one of ``keys``:
+    a new left record links to it instead of being created again on the right."""
+    for k in keys:
+        t = links.get(theirs[k]) if k in theirs else None
+        if t is not None and t.left_id is None and t.reason != ExcludedReason.DUPLICATE:
+            return t
+    return None
 
 
 def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -> list[tuple[Record, Link, str | None]]:

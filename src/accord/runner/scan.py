@@ -292,8 +292,8 @@ async def _sync_left_rest_page(ctx: RunContext, chunk: Sequence[Link], w: PageWr
         w.touch(link)
         if link.reason == ExcludedReason.DUPLICATE and link.right_id is None:
             continue
-        if link.right_id and link.right_deleted:
-            continue  # a delete found earlier: stays marked until resynced
+        if link.right_id and link.right_deleted and link.status != Status.SYNCING:
+            continue  # a delete found earlier: stays marked until resynced (a syncing row's archive died)
         todo.append(link)
     # Not returned by phase 2's scan: the right record is gone, unless a read by id finds it.
     alive = await still_there(ctx, R, [str(lk.right_id) for lk in todo if lk.right_id])

@@ -7,6 +7,7 @@ One object over one engine, put together from a class per concern:
 - :mod:`accord.index.runs`: the run log
 - :mod:`accord.index.managed`: apps (encrypted configuration) and syncs made through the API
 - :mod:`accord.index.webhook_claims`: webhook event ids already seen
+- :mod:`accord.index.holds`: deletes held for a confirmation (the delete guard)
 - :mod:`accord.index.db`: engine setup, migrations, ids and timestamps
 
 The names callers import from here (``Link``, ``PageWrite``, ``make_engine`` …) are re-exported.
@@ -23,6 +24,7 @@ from accord.index.db import (
     now_iso,
     upgrade_with_alembic,
 )
+from accord.index.holds import DeleteHolds
 from accord.index.links import LINK_FIELDS, Link, LinkStore, PageWrite
 from accord.index.managed import ManagedConfig
 from accord.index.runs import RunLog
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 
-class Store(LinkStore, SyncStateStore, RunLog, ManagedConfig, WebhookClaims):
+class Store(LinkStore, SyncStateStore, RunLog, ManagedConfig, WebhookClaims, DeleteHolds):
     """The index: every concern's methods on one object sharing one engine.
 
     Inheritance rather than delegation: a call such as ``store.save(...)`` is the method

@@ -219,12 +219,15 @@ async def _one_pass(s: Session, name: str, direction: str | None, full: bool, co
         if confirm:
             _confirm_now(s, name)
         return await s.directed_pass(name, direction, bar)
-    result = await s.runner(name, bar).run(full=full, confirm_deletes=confirm)
-    if result.confirmed is not None:
-        err.print(_confirmed_line(name, result.confirmed), markup=False, highlight=False)
-    elif confirm:
-        err.print(f"{name}: no deletes held, nothing to confirm", markup=False, highlight=False)
-    return result
+    runner = s.runner(name, bar)
+    try:
+        return await runner.run(full=full, confirm_deletes=confirm)
+    finally:  # said even when the pass then stops (the container created again, then deletes held)
+        if runner.confirmed is not None:
+            err.print(_confirmed_line(name, runner.confirmed), markup=False, highlight=False)
+        elif confirm:
+            err.print(f"{name}: nothing confirmed (no deletes held, or none Accord can carry out)", markup=False,
+                      highlight=False)
 
 
 def _confirm_now(s: Session, name: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import Pair, person
 
 from accord.config import DeleteGuard, config_hash, parse_config
 from accord.connectors.memory import MemoryApp
@@ -15,6 +14,7 @@ from accord.index import Store
 from accord.index.holds import HoldChanged, NotConfirmable
 from accord.model import DeletesHeld, Side
 from accord.runner import SyncRunner
+from helpers import Pair, person
 
 L, R = Side.LEFT, Side.RIGHT
 

@@ -77,9 +77,9 @@ def container_gone(ctx: RunContext, e: ContainerMissing) -> dict[str, Any]:
         e.key = f"{ctx.path}.{side.value}.object" if ctx.path else f"{side.value}.object"
     hint = e.hint or f"Restore {e.container} in {e.app}, or change {e.key} in the configuration."
     if e.creatable:
-        hint += (f" To start over with a new, empty {e.container}, confirm (accord sync --sync {ctx.cfg.name} "
-                 "--confirm-deletes, the dashboard or the API): Accord creates it, and the deletes that follow "
-                 "are held for another confirmation.")
+        hint += (f" To start over without it, confirm (accord sync --sync {ctx.cfg.name} --confirm-deletes, the "
+                 "dashboard or the API): Accord creates it again, empty, and the records it held count as deleted "
+                 "(held for another confirmation when they are more than the delete guard allows).")
     hold = {"kind": CONTAINER, "id": ctx.pass_id, "since": now_iso(), "category": CONTAINER_MISSING,
             "message": f"{e.key}: {e}", "hint": hint,
             "app": e.app, "container": e.container, "key": e.key, "confirmable": e.creatable, "confirmed": False,

@@ -79,6 +79,7 @@ class SyncRunner:
         # How long a pass waits for the sync's lease while another process runs one (None: as
         # long as it takes; 0: not at all, SyncBusy at once, as the service's scheduled jobs do)
         self.lease_wait = lease_wait
+        self.confirmed: dict[str, Any] | None = None  # what the last run(confirm_deletes=True) confirmed
 
     # -- the context's attributes, read and set by callers ------------------------------
     @property
@@ -263,7 +264,7 @@ class SyncRunner:
             run_id = ctx.store.begin_run(ctx.cfg.name, kind)
             ctx.pass_id = run_id
             try:
-                confirmed = self._confirm() if confirm else None
+                confirmed = self.confirmed = self._confirm() if confirm else None
                 if kind in _OPENED:
                     await open_pass(ctx)
                 await body()

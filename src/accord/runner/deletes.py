@@ -128,7 +128,8 @@ async def settle_deletes(ctx: RunContext, *, quiet: bool = False) -> None:
 
 
 def _held(ctx: RunContext, hold: dict[str, Any]) -> DeletesHeld:
-    log.warning("sync %s: %s", ctx.cfg.name, hold.get("message"))
+    msg, prefix = str(hold.get("message")), f"sync {ctx.cfg.name}: "
+    log.warning("%s", msg if msg.startswith(prefix) else prefix + msg)
     return DeletesHeld(str(hold.get("message")), str(hold.get("hint") or ""), hold)
 
 

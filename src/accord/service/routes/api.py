@@ -109,7 +109,7 @@ def _action_routes(r: APIRouter) -> None:
         return {"sync": name, "started": "full" if full else "pass"}
 
     @r.post("/syncs/{name}/confirm-deletes", summary="Confirm the deletes the sync holds and start a pass")
-    def confirm_deletes(name: str, svc: Svc, body: ConfirmBody | None = None) -> dict[str, Any]:
+    async def confirm_deletes(name: str, svc: Svc, body: ConfirmBody | None = None) -> dict[str, Any]:
         """200: confirmed (``confirmed``: the records whose deletes the started pass carries out; a
         vanished list or group: it is created again). 409: nothing held, a container Accord
         cannot create, or ``hold`` is not the sync's hold any more."""

@@ -154,7 +154,7 @@ def _sync_routes(r: APIRouter) -> None:
         return render_page(request, "_held.html", s=sync_json(svc, name), hold=hold, step=step, error=None)
 
     @r.post("/ui/syncs/{name}/confirm-deletes", response_model=None)
-    def confirm_deletes(request: Request, name: str, svc: Svc, hold: Annotated[int, Form()]) -> Response:
+    async def confirm_deletes(request: Request, name: str, svc: Svc, hold: Annotated[int, Form()]) -> Response:
         if (redirect := login_redirect(request)) is not None:
             return redirect
         known_sync(svc, name)

@@ -138,8 +138,8 @@ def test_a_deleted_snovio_list_stops_every_pass_until_confirmed_and_is_never_rec
     for args in (("sync",), ("sync", "--full")):  # incremental, then a full reconciliation
         res = run(*args)
         assert res.exit_code == 2, res.output  # a config error: the list apps.snovio.list names is gone
-        assert "apps.snovio.list" in res.output and "no longer exists" in res.output
-        assert "hint: The list 'Sync' held this sync's prospects and is gone" in res.output
+        assert "apps.snovio.list: app 'snovio': Snov.io has no list 'Sync' (any more" in res.output
+        assert "hint: If the list 'Sync' was deleted, restore it in Snov.io" in res.output
         assert "--confirm-deletes" in res.output
         assert len(live_contacts(hs)) == N + 1  # nothing archived in HubSpot
         assert sn.store.list_by_name(LIST) is None  # and no empty list created in its place
@@ -147,7 +147,7 @@ def test_a_deleted_snovio_list_stops_every_pass_until_confirmed_and_is_never_rec
     assert hold is not None and (hold["kind"], hold["category"], hold["key"], hold["confirmable"]) == (
         "container", "container_missing", "apps.snovio.list", True)
     status = json.loads(run("status", "--json").output)
-    assert status[0]["deletes_held"]["message"].startswith("apps.snovio.list: app 'snovio': the Snov.io list")
+    assert status[0]["deletes_held"]["message"].startswith("apps.snovio.list: app 'snovio': Snov.io has no list")
     assert status[0]["last_run"]["status"] == "failed"
 
     # "start over with an empty list": confirmed, the list is created again, and the HubSpot
@@ -210,6 +210,10 @@ def test_a_new_sync_creates_its_list_and_one_with_create_list_false_names_the_li
     fresh = Cli(tmp_path, apps(hs_server[1], snovio=snovio_app(sn_server[1])),
                 [contacts_sync({"app": "snovio", "object": "prospects"})])
     assert fresh("check").exit_code == 0 and sn.store.list_by_name(LIST) is None  # check creates nothing
+    plan = fresh("plan", "--json")  # nor does a dry run: it reads the list it would create as empty
+    assert plan.exit_code == 0, plan.output
+    assert json.loads(plan.output)[0]["created"] == {"left": 0, "right": 1}
+    assert sn.store.list_by_name(LIST) is None
     assert fresh("sync").exit_code == 0  # the first pass of a sync that never ran creates its list
     assert set(sn.by_email(sn.list_id(LIST))) == {"hugo@x.com"}
 
@@ -239,6 +243,10 @@ def test_a_mass_delete_in_snovio_is_held_until_confirmed_and_a_small_one_goes_th
            "guard allows (25: 10% of 58 linked pairs, at least 25)" in held.output
     assert "hint: Check why so many records vanished from snovio" in held.output
     assert len(live_contacts(hs)) == 58
+    plan = run("plan", "--json")  # the dry run says what is held, and changes nothing
+    assert plan.exit_code == 0, plan.output
+    assert json.loads(plan.output)[0]["deletes_held"]["targets"] == {"left": 37, "right": 0}
+    assert "held 37/0" in run("plan").output
     assert run("sync", "--full").exit_code == 1 and len(live_contacts(hs)) == 58  # a full pass holds them too
     hold = json.loads(run("status", "--json").output)[0]["deletes_held"]
     assert (hold["count"], hold["targets"]) == (37, {"left": 37, "right": 0})

@@ -427,18 +427,23 @@ class SnovioConnector(Connector):
                 f"apps.{self.name}.create_list: true", app=self.name, key=f"apps.{self.name}.list",
                 container=f"the Snov.io list {self.list_ref!r}",
                 hint=f"Create the list {self.list_ref!r} in Snov.io, or set apps.{self.name}.create_list: true.")
-        return self._list_gone(f"the account's lists: {names}")
+        self._list_id = None
+        return ContainerMissing(f"app {self.name!r}: Snov.io has no list {self.list_ref!r} (any more; lists: {names})",
+                                **self._gone_details())
 
     def _list_gone(self, detail: str) -> ContainerMissing:
         """The list went away while in use (Snov.io answered 404 for it)."""
         self._list_id = None
         self._snapshot = None
-        key = f"apps.{self.name}.list"
         return ContainerMissing(f"app {self.name!r}: the Snov.io list {self.list_ref!r} no longer exists ({detail})",
-                                app=self.name, container=f"the Snov.io list {self.list_ref!r}",
-                                key=key, creatable=self.create_list,
-                                hint=f"The list {self.list_ref!r} held this sync's prospects and is gone: restore "
-                                     f"it in Snov.io, or point {key} at the list that holds them now.")
+                                **self._gone_details())
+
+    def _gone_details(self) -> dict[str, Any]:
+        key = f"apps.{self.name}.list"
+        return {"app": self.name, "container": f"the Snov.io list {self.list_ref!r}", "key": key,
+                "creatable": self.create_list,
+                "hint": f"If the list {self.list_ref!r} was deleted, restore it in Snov.io; or point {key} at the list "
+                        "that holds the sync's prospects now."}
 
     async def _refresh_custom(self) -> None:
         body, _ = await self._ok("GET", "/v1/prospect-custom-fields", "prospect-custom-fields")

@@ -56,7 +56,9 @@ class DeleteHolds(IndexDB):
     def deferred_counts(self, sync: str) -> dict[str, int]:
         """Pairs per deferred reason (``delete_pending`` …) that have a record left to delete."""
         with self.engine.connect() as c:
-            q = (select(links.c.reason, func.count()).where(links.c.sync == sync, links.c.reason.in_(sorted(DEFERRED)))
+            # deferred pairs are always queued: the (sync, status) index finds them
+            q = (select(links.c.reason, func.count())
+                 .where(links.c.sync == sync, links.c.status == "queued", links.c.reason.in_(sorted(DEFERRED)))
                  .group_by(links.c.reason))
             return {r[0]: int(r[1]) for r in c.execute(q)}
 

@@ -100,12 +100,11 @@ async def settle_deletes(ctx: RunContext, *, quiet: bool = False) -> None:
         await _carry_out(ctx, (DELETE_CONFIRMED,), check=True)
     pending, held = counts.get(DELETE_PENDING, 0), counts.get(DELETE_HELD, 0)
     hold = store.deletes_hold(name)
-    pairs = store.linked_pairs(name)
+    if hold is None and pending + held == 0:
+        return  # the usual case: two small indexed queries per pass
     guard = ctx.cfg.delete_guard
     if hold is None:
-        if pending + held == 0:
-            return
-        if pending + held <= guard.limit(pairs):
+        if pending + held <= guard.floor or pending + held <= guard.limit(store.linked_pairs(name)):
             await _carry_out(ctx, (DELETE_PENDING, DELETE_HELD), check=False)
             return
     elif not pending:
@@ -114,17 +113,23 @@ async def settle_deletes(ctx: RunContext, *, quiet: bool = False) -> None:
             log.info("sync %s: the held deletes' records are back; the hold is lifted", name)
             return
         if hold.get("kind") == MASS and held != hold.get("count"):
-            hold = store.hold_deletes(name, hold, _fence(ctx))  # some came back
+            hold = _hold(ctx, hold, int(hold.get("id") or 0))  # some came back: fewer, same hold
         if quiet:
             return
         raise _held(ctx, hold)
     base = hold if hold is not None else {"kind": MASS, "category": MASS_DELETE, "since": now_iso()}
-    hold = store.hold_deletes(name, {**base, "id": ctx.pass_id, "pairs": pairs, "limit": guard.limit(pairs),
-                                     "share": guard.share, "floor": guard.floor}, _fence(ctx))
+    raise _held(ctx, _hold(ctx, base, ctx.pass_id))  # new deletes: a new hold id
+
+
+def _hold(ctx: RunContext, base: dict[str, Any], hold_id: int) -> dict[str, Any]:
+    """Hold the pending deletes with those held already, as hold ``hold_id``; returns the hold."""
+    pairs, guard = ctx.store.linked_pairs(ctx.cfg.name), ctx.cfg.delete_guard
+    hold = ctx.store.hold_deletes(ctx.cfg.name, {**base, "id": hold_id, "pairs": pairs, "limit": guard.limit(pairs),
+                                                 "share": guard.share, "floor": guard.floor}, _fence(ctx))
     if hold["kind"] == MASS:
         hold["message"], hold["hint"] = _mass_text(ctx, hold)
-        store.set_deletes_hold(name, hold, _fence(ctx))
-    raise _held(ctx, hold)
+        ctx.store.set_deletes_hold(ctx.cfg.name, hold, _fence(ctx))
+    return hold
 
 
 def _held(ctx: RunContext, hold: dict[str, Any]) -> DeletesHeld:

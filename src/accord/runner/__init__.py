@@ -21,7 +21,7 @@ Phase modules import ``context`` and each other (apply ← pairing ← increment
 """
 
 from accord.runner.context import PageLocks, Progress, RunContext
-from accord.runner.facade import PassResult, SyncRunner
+from accord.runner.facade import STOPPED, PassResult, SyncRunner
 from accord.runner.scan import ScanState
 
-__all__ = ["PageLocks", "PassResult", "Progress", "RunContext", "ScanState", "SyncRunner"]
+__all__ = ["STOPPED", "PageLocks", "PassResult", "Progress", "RunContext", "ScanState", "SyncRunner"]

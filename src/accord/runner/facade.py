@@ -8,6 +8,7 @@ activities, the service) set them for the phases too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from accord.runner.pairing import load_members
 from accord.runner.scan import ScanState, begin_scan, finish_scan, recover_in_flight, scan_steps
 
 log = logging.getLogger("accord.runner")
+
+STOPPED = "stopped; the next pass resumes from the last saved page"
 
 L, R = Side.LEFT, Side.RIGHT
 
@@ -269,6 +272,11 @@ class SyncRunner:
                     await open_pass(ctx)
                 await body()
                 await settle_deletes(ctx, quiet=kind not in _OPENED)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                # Ctrl-C, a shutdown, a cancelled activity: not a failure. Every page was saved
+                # with its cursor, so the next pass resumes from the last saved one.
+                ctx.store.finish_run(run_id, "stopped", ctx.counters.as_dict(), STOPPED)
+                raise
             except BaseException as e:
                 if isinstance(e, ContainerMissing):
                     container_gone(ctx, e)

@@ -80,7 +80,10 @@ def container_gone(ctx: RunContext, e: ContainerMissing) -> dict[str, Any]:
         hint += (f" To start over without it, confirm (accord sync --sync {ctx.cfg.name} --confirm-deletes, the "
                  "dashboard or the API): Accord creates it again, empty, and the records it held count as deleted "
                  "(held for another confirmation when they are more than the delete guard allows).")
-    hold = {"kind": CONTAINER, "id": ctx.pass_id, "since": now_iso(), "category": CONTAINER_MISSING,
+    was = ctx.store.deletes_hold(ctx.cfg.name) or {}
+    same = was.get("kind") == CONTAINER and was.get("key") == e.key  # still the same: the id shown stays valid
+    hold = {"kind": CONTAINER, "id": was["id"] if same else ctx.pass_id, "since": was["since"] if same else now_iso(),
+            "category": CONTAINER_MISSING,
             "message": f"{e.key}: {e}", "hint": hint,
             "app": e.app, "container": e.container, "key": e.key, "confirmable": e.creatable, "confirmed": False,
             "count": 0, "targets": {"left": 0, "right": 0}}

@@ -1,4 +1,5 @@
-"""The ``accord`` command line (SPEC §4). Exit codes: 0 ok, 1 other error, 2 config, 3 app unreachable/auth."""
+"""The ``accord`` command line (SPEC §4). Exit codes: 0 ok, 1 other error (deletes held for a confirmation
+included), 2 config (a list, group or table the config names is gone included), 3 app unreachable/auth."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from accord.connectors.dry import DryConnector
 from accord.exports import FORMATS, render_export
 from accord.index import Store
 from accord.index.store import IndexUnavailable, Link
-from accord.model import AuthError, ConnectorError, Side, UnreachableError
+from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, Side, UnreachableError
 from accord.report import plan_table, status_table, summary_table
 from accord.runner import STOPPED, PassResult
 from accord.session import Session
@@ -94,6 +95,11 @@ def _run(cfg: Config, coro: Callable[[Session], Awaitable[T]], session: Session 
     except ConfigError as e:
         e.file = cfg.source if not e.file or e.file in {s.name for s in cfg.syncs} else e.file
         raise _fail(EXIT_CONFIG, e.render()) from e
+    except ContainerMissing as e:
+        # the config names a list, group or table that is gone: nothing was written
+        raise _fail(EXIT_CONFIG, f"{cfg.source}: {e.key}: {e}\nhint: {e.hint}") from e
+    except DeletesHeld as e:
+        raise _fail(EXIT_ERROR, f"{cfg.source}: {e}\nhint: {e.hint}") from e
     except (AuthError, UnreachableError) as e:
         raise _fail(EXIT_UNREACHABLE, f"{cfg.source}: {e}") from e
     except ConnectorError as e:
@@ -174,8 +180,15 @@ def sync(
                             "right-to-left; later passes keep the sync's own direction")] = None,
     background: Annotated[bool, typer.Option("--background", help="Run detached; output goes to --log")] = False,
     log_file: Annotated[Path | None, typer.Option("--log", help="Output file of --background")] = None,
+    confirm_deletes: Annotated[bool, typer.Option(
+        "--confirm-deletes", help="Carry out the deletes the sync holds (more than its delete_guard allows), or "
+                                  "let it create a vanished list or group again; then run the pass")] = False,
 ) -> None:
-    """One pass per sync (initial if never run, else incremental) and exit."""
+    """One pass per sync (initial if never run, else incremental) and exit.
+
+    Exit codes: 0 ok, 1 deletes held for a confirmation (or another error), 2 config error
+    (a Snov.io list, xentral group, HubSpot list or SQL table the config names is gone),
+    3 app unreachable or credentials refused."""
     cfg = _load(config)
     names = _selected(cfg, sync)
     if direction not in (None, "left-to-right", "right-to-left"):
@@ -189,7 +202,8 @@ def sync(
         log_path = log_file or config.parent / f"accord-sync-{sync or 'all'}.log"
         argv = [sys.executable, "-m", "accord.cli", "sync", "-c", str(config), "--json",
                 *(["--sync", sync] if sync else []), *(["--full"] if full else []),
-                *(["--direction", direction] if direction else [])]
+                *(["--direction", direction] if direction else []),
+                *(["--confirm-deletes"] if confirm_deletes else [])]
         with open(log_path, "ab") as fh:  # the child keeps its own descriptor
             proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True)
@@ -198,23 +212,63 @@ def sync(
 
     async def body(s: Session) -> list[PassResult]:
         results = []
+        stopped: list[Exception] = []  # a sync held or missing its list: the others still run
         with progress_bar(not json_out and sys.stderr.isatty()) as bar:
             for name in names:
                 state = s.store.sync_state(name)
                 if state is not None and not state.enabled:
                     err.print(f"{name}: disabled, skipped")
                     continue
-                if direction:
-                    results.append(await s.directed_pass(name, direction, bar))
-                    continue
-                results.append(await s.runner(name, bar).run(full=full))
+                try:
+                    results.append(await _one_pass(s, name, direction, full, confirm_deletes, bar))
+                except (DeletesHeld, ContainerMissing) as e:
+                    stopped.append(e)
         if json_out:
             out.print_json(json.dumps([r.as_dict() for r in results]))
-        else:
+        elif results:
             out.print(summary_table(results, s.store))
+        if stopped:
+            first = next((x for x in stopped if isinstance(x, ContainerMissing)), stopped[0])
+            for other in stopped:
+                if other is not first:
+                    err.print(f"{cfg.source}: {other}\nhint: {getattr(other, 'hint', '')}", markup=False,
+                              highlight=False, soft_wrap=True)
+            raise first
         return results
 
     _run(cfg, body)
+
+
+async def _one_pass(s: Session, name: str, direction: str | None, full: bool, confirm: bool,
+                    bar: RichProgress | None) -> PassResult:
+    if direction:
+        if confirm:
+            _confirm_now(s, name)
+        return await s.directed_pass(name, direction, bar)
+    runner = s.runner(name, bar)
+    try:
+        return await runner.run(full=full, confirm_deletes=confirm)
+    finally:  # said even when the pass then stops (the container created again, then deletes held)
+        if runner.confirmed is not None:
+            err.print(_confirmed_line(name, runner.confirmed), markup=False, highlight=False)
+        elif confirm:
+            err.print(f"{name}: nothing confirmed (no deletes held, or none Accord can carry out)", markup=False,
+                      highlight=False)
+
+
+def _confirm_now(s: Session, name: str) -> None:
+    from accord.index.holds import NotConfirmable
+
+    try:
+        err.print(_confirmed_line(name, s.store.confirm_deletes(name)), markup=False, highlight=False)
+    except NotConfirmable as e:
+        err.print(f"{name}: {e}", markup=False, highlight=False)
+
+
+def _confirmed_line(name: str, hold: dict[str, Any]) -> str:
+    if hold.get("kind") == "container":
+        return f"{name}: confirmed: {hold.get('container')} will be created again, empty"
+    return f"{name}: {hold.get('confirmed', 0)} held deletes confirmed; this pass carries them out"
 
 
 @app.command()
@@ -232,7 +286,14 @@ def plan(config: ConfigOpt = Path("accord.yaml"), sync: SyncOpt = None, json_out
         session.connectors = {a: DryConnector(session.connector(a)) for a in cfg.apps}
 
         async def body(s: Session) -> list[dict[str, Any]]:
-            return [(await s.runner(n).run()).as_dict() for n in names]
+            out = []
+            for n in names:
+                runner = s.runner(n)
+                try:
+                    out.append((await runner.run()).as_dict())
+                except DeletesHeld as e:  # what the real pass would hold, not delete
+                    out.append({**PassResult(n, "held", runner.counters).as_dict(), "deletes_held": e.hold})
+            return out
 
         results = _run(cfg, body, session)
     if json_out:
@@ -262,6 +323,7 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
             "counts": store.counts(s.name),
             "reasons": store.reason_counts(s.name),
             "last_run": {k: last[k] for k in ("kind", "status", "started_at", "finished_at", "error")} if last else None,
+            "deletes_held": store.deletes_hold(s.name),
             "lag_seconds": round((datetime.now(UTC) - finished).total_seconds(), 1) if finished else None,
         })
     store.close()

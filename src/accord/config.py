@@ -213,6 +213,32 @@ class Inclusion(_Strict):
     list: str
 
 
+class DeleteGuard(_Strict):
+    """How many deletes a pass may carry out without a confirmation (README, "Deletes").
+
+    A pass that would delete or archive more than ``share`` of the sync's linked pairs, and
+    more than ``floor`` records (so small syncs still work), holds its deletes until an admin
+    confirms them. ``share`` is a fraction (0.1) or a percentage ("10%"); 1 turns the guard off.
+    """
+
+    share: float = Field(default=0.10, gt=0, le=1)
+    floor: int = Field(default=25, ge=0)
+
+    @field_validator("share", mode="before")
+    @classmethod
+    def _percent(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().endswith("%"):
+            try:
+                return float(v.strip()[:-1]) / 100
+            except ValueError:
+                raise ValueError(f"not a percentage: {v!r} (use e.g. 10%)") from None
+        return v
+
+    def limit(self, pairs: int) -> int:
+        """The most deletes a pass over ``pairs`` linked pairs carries out unconfirmed."""
+        return max(self.floor, int(self.share * pairs))
+
+
 class MatchKey(_Strict):
     left: str
     right: str
@@ -233,6 +259,7 @@ class SyncConfig(_Strict):
     inclusion: Inclusion | None = None
     created_after: datetime | None = None
     deletes: Literal["mark", "propagate"] | None = None
+    delete_guard: DeleteGuard = Field(default_factory=DeleteGuard)
     stages: Literal["auto"] | dict[str, str] | None = None
     associations: list[str] = Field(default_factory=list)  # syncs of the associated objects
     enabled: bool = True
@@ -598,5 +625,6 @@ def effective_deletes(s: SyncConfig, left_vendor: str, right_vendor: str) -> Lit
 
 def config_hash(s: SyncConfig) -> str:
     """Fingerprint of what changes sync results; saving a different one restarts the initial sync."""
-    body = s.model_dump(mode="json", exclude={"enabled"})
+    # the delete guard only decides when deletes wait for a confirmation, never what syncs
+    body = s.model_dump(mode="json", exclude={"enabled", "delete_guard"})
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]

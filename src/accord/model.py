@@ -203,6 +203,35 @@ class ResyncRequired(ConnectorError):
     kind = "resync_required"
 
 
+class ContainerMissing(ConnectorError):
+    """The container an object's records live in is gone: a Snov.io list, a xentral group, a
+    HubSpot inclusion list, an SQL table. Every record of the sync would look deleted, so the
+    pass stops before writing anything (README, "Deletes").
+
+    ``key`` is the config key path that names the container (``apps.snovio.list``; ``None``
+    when only the runner knows it, e.g. a sync's inclusion list); ``creatable``: the app may
+    create it again (``create_list``), which Accord does only for a sync that never ran or
+    once an admin confirms (``accord sync --confirm-deletes``).
+    """
+
+    kind = "container_missing"
+
+    def __init__(self, message: str, *, app: str, container: str, key: str | None = None,
+                 creatable: bool = False, hint: str = "") -> None:
+        super().__init__(message)
+        self.app, self.container, self.key, self.creatable, self.hint = app, container, key, creatable, hint
+
+
+class DeletesHeld(Exception):
+    """A pass found more deletes than the sync's delete guard allows (or a vanished container):
+    nothing was deleted, and the deletes wait in the index for a confirmation. ``hold`` is the
+    sync's hold as the index keeps it (accord.index.holds)."""
+
+    def __init__(self, message: str, hint: str, hold: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.hint, self.hold = hint, dict(hold)
+
+
 class BudgetExhausted(ConnectorError):
     """The share of the vendor's daily API budget that Accord may use is spent."""
 

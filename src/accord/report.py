@@ -37,8 +37,10 @@ def plan_table(results: list[dict[str, Any]]) -> Table:
     for col in ("sync", "pass", "create L/R", "update L/R", "delete L/R", "conflicts", "excluded"):
         t.add_column(col)
     for r in results:
+        held = (r.get("deletes_held") or {}).get("targets")
+        deletes = f"held {held['left']}/{held['right']}" if held else f"{r['archived']['left']}/{r['archived']['right']}"
         t.add_row(r["sync"], r["kind"], f"{r['created']['left']}/{r['created']['right']}",
-                  f"{r['updated']['left']}/{r['updated']['right']}", f"{r['archived']['left']}/{r['archived']['right']}",
+                  f"{r['updated']['left']}/{r['updated']['right']}", deletes,
                   str(r["conflicts"]), ", ".join(f"{k}: {v}" for k, v in r["excluded"].items()) or "-")
     return t
 
@@ -51,9 +53,13 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
     for r in rows:
         c = r["counts"]
         lr = r["last_run"]
+        held = r.get("deletes_held")
         t.add_row(r["sync"], "yes" if r["enabled"] else "no", str(c.get("syncing", 0)), str(c.get("failing", 0)),
                   str(c.get("excluded", 0)), f"{lr['kind']} {lr['status']}" if lr else "never",
                   f"{r['lag_seconds']}s" if r["lag_seconds"] is not None else "-")
+        if held:  # the sync waits for a confirmation: say what and how
+            t.add_row("", f"held: {held.get('message')}", "", "", "", "", "")
+            t.add_row("", f"hint: {held.get('hint')}", "", "", "", "", "")
     return t
 
 

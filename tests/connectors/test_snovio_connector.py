@@ -66,6 +66,7 @@ async def _pages(it: AsyncIterator[Page]) -> list[Page]:
 # -- auth ---------------------------------------------------------------------------------------
 async def test_token_is_reused_and_renewed_when_the_api_answers_401(sb: SnovioSandbox, make: Any) -> None:
     conn = make()
+    await conn.check_container(P, create=True)  # a new sync's first pass creates the list
     await conn.describe(P)
     await conn.describe(P)
     assert conn.calls["oauth/access_token"] == 1
@@ -98,7 +99,10 @@ async def test_describe_lists_standard_and_custom_fields_and_creates_the_list(sb
     sb.add_field("Lead source")
     sb.add_field("Score", "number")
     sb.add_field("country")  # same name as a standard field
-    schema = await make().describe(P)
+    conn = make()
+    schema = await conn.describe(P)
+    assert sb.store.list_by_name("Sync") is None  # describing (accord check) creates nothing
+    await conn.check_container(P, create=True)  # the first pass of a sync that never ran
     f = schema.fields
     assert f["email"].required and f["email"].writable
     assert not f["name"].writable and not f["emails"].writable and f["lastUpdateDate"].type == FieldType.DATETIME
@@ -232,6 +236,7 @@ async def test_create_update_and_archive(sb: SnovioSandbox, make: Any) -> None:
     sb.add_field("Lead source")
     other = sb.create_list("Other")
     conn = make()
+    await conn.check_container(P, create=True)  # a new sync's first pass creates the list
     await conn.describe(P)
     res = await conn.create(P, [
         {"firstName": "Ann", "lastName": "Lee", "email": "ann@x.com", "phones": "+1 555 0100", "country": "Germany",
@@ -274,6 +279,7 @@ async def test_create_of_an_email_known_in_another_list_adds_that_prospect(sb: S
     other = sb.create_list("Other")
     existing = sb.user_add(other, emails=["known@x.com"], firstName="Known", position="CEO")
     conn = make()
+    await conn.check_container(P, create=True)  # a new sync's first pass creates the list
     res = await conn.create(P, [{"email": "known@x.com", "firstName": "Known", "lastName": "Person"}])
     assert res[0].ok and res[0].id == existing  # updateContact: one prospect, now in both lists
     p = sb.by_email(sb.list_id("Sync"))["known@x.com"]
@@ -283,6 +289,7 @@ async def test_create_of_an_email_known_in_another_list_adds_that_prospect(sb: S
 async def test_a_deleted_custom_field_stops_only_its_mapping(sb: SnovioSandbox, make: Any) -> None:
     sb.add_field("Lead source")
     conn = make()
+    await conn.check_container(P, create=True)  # a new sync's first pass creates the list
     await conn.describe(P)
     pid = (await conn.create(P, [{"email": "ann@x.com", "firstName": "Ann", "Lead source": "web"}]))[0].id
     assert pid
@@ -313,6 +320,7 @@ async def test_without_the_designed_endpoints_email_changes_and_deletes_fail_per
                               if getattr(r, "path", "") not in ("/v1/update-prospect", "/v1/delete-prospect-from-list")]
     with ServerThread(real.app) as srv:
         conn = make(base_url=srv.url)
+        await conn.check_container(P, create=True)  # a new sync's first pass creates the list
         pid = (await conn.create(P, [{"email": "ann@x.com", "firstName": "Ann"}]))[0].id
         assert pid
         res = await conn.update(P, [(pid, {"email": "ann.lee@x.com"}), (pid, {"firstName": "Anna"})])
@@ -337,6 +345,7 @@ async def test_the_shared_window_keeps_under_the_limit(sb: SnovioSandbox, make: 
 async def test_the_connector_survives_429s_and_honours_retry_after(sb: SnovioSandbox, make: Any) -> None:
     sb.settings.rate_limit, sb.settings.rate_window = 5, 1.0
     conn = make(window=RollingWindow(1000, 1.0))  # thinks it has room: another tool spends the account's minute
+    await conn.check_container(P, create=True)  # a new sync's first pass creates the list
     res = await conn.create(P, [{"email": f"p{i}@x.com", "firstName": f"P{i}"} for i in range(12)])
     assert all(r.ok for r in res)
     assert sb.counters["rate_limited"] > 0

@@ -11,7 +11,7 @@ from accord.config import parse_config
 from accord.connectors.memory import MemoryApp
 from accord.connectors.sql import SqlConnector
 from accord.index import Store
-from accord.model import ErrorCategory
+from accord.model import ContainerMissing, ErrorCategory
 from accord.runner import SyncRunner
 from helpers import by_email, person
 
@@ -82,6 +82,30 @@ async def test_sql_connector_on_sqlite(tmp_path: Path) -> None:
 
 async def test_sql_connector_on_postgres(pg_url: str, tmp_path: Path) -> None:
     await scenario(pg_url, tmp_path)
+
+
+async def _dropped_table(url: str) -> None:
+    make_table(url)
+    db = SqlConnector("db", url, {"contacts": "people"})
+    await db.check_container("contacts", create=False)
+    assert len([r for p in [p async for p in db.scan("contacts", ["email"])] for r in p.records]) == 2
+    touch_row(url, "DROP TABLE people")
+    for call in (lambda: db.check_container("contacts", create=True),  # a table is never created
+                 lambda: db.change_cursor("contacts"), lambda: db.read("contacts", ["1"], ["email"])):
+        with pytest.raises(ContainerMissing, match="the table 'people' does not exist") as gone:
+            await call()
+        assert gone.value.key == "apps.db.tables.contacts" and not gone.value.creatable
+    with pytest.raises(ContainerMissing):  # a new process cannot even read the schema
+        await SqlConnector("db", url, {"contacts": "people"}).describe("contacts")
+    db.engine.dispose()
+
+
+async def test_a_dropped_table_is_a_missing_container_on_sqlite(tmp_path: Path) -> None:
+    await _dropped_table(f"sqlite:///{tmp_path}/app.db")
+
+
+async def test_a_dropped_table_is_a_missing_container_on_postgres(pg_url: str) -> None:
+    await _dropped_table(pg_url)
 
 
 async def test_unreachable_database(tmp_path: Path) -> None:

@@ -35,21 +35,28 @@ def no_ray(obj: str, props: Any) -> WriteError | None:
 
 
 class World:
-    def __init__(self, tmp: Path, *, poll: str = "1h", schedule: bool = False, **service_kw: Any) -> None:
+    """``contacts``: more settings of the contacts sync; ``apps``: the two memory apps of an earlier
+    World (a restarted service over the same index and apps)."""
+
+    def __init__(self, tmp: Path, *, poll: str = "1h", schedule: bool = False, contacts: dict[str, Any] | None = None,
+                 apps: tuple[MemoryApp, MemoryApp] | None = None, **service_kw: Any) -> None:
         self.cfg = parse_config({
             "state": f"sqlite:///{tmp}/index.db",
             "apps": {"a": {"type": "memory", "poll": poll}, "b": {"type": "memory", "poll": poll}},
             "syncs": [{"name": "contacts", "left": {"app": "a", "object": "contacts"},
-                       "right": {"app": "b", "object": "contacts"}},
+                       "right": {"app": "b", "object": "contacts"}, **(contacts or {})},
                       {"name": "companies", "left": {"app": "a", "object": "companies"},
                        "right": {"app": "b", "object": "companies"}}],
         }, env={})
-        self.left = MemoryApp("a", page_size=3)
-        self.right = MemoryApp("b", page_size=3)
-        self.right.validators.append(no_ray)
-        for first, last in (("Ann", "Lee"), ("Bob", "Ray"), ("Cid", "Kim"), ("Dee", "Ray")):
-            self.left.user_create("contacts", {"first_name": first, "last_name": last, "email": f"{first}@x.com"})
-        self.left.user_create("contacts", {"first_name": "No", "last_name": "Mail", "email": None})
+        if apps is not None:
+            self.left, self.right = apps
+        else:
+            self.left = MemoryApp("a", page_size=3)
+            self.right = MemoryApp("b", page_size=3)
+            self.right.validators.append(no_ray)
+            for first, last in (("Ann", "Lee"), ("Bob", "Ray"), ("Cid", "Kim"), ("Dee", "Ray")):
+                self.left.user_create("contacts", {"first_name": first, "last_name": last, "email": f"{first}@x.com"})
+            self.left.user_create("contacts", {"first_name": "No", "last_name": "Mail", "email": None})
         self.session = Session(self.cfg, connectors={"a": self.left, "b": self.right})
         self.service = Service(self.cfg, self.session, schedule=schedule, **service_kw)
         self.app = create_app(self.cfg, self.service, token=TOKEN)

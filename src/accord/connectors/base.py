@@ -121,6 +121,16 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]: ...
 
+    async def check_container(self, object: str, *, create: bool) -> None:  # noqa: B027 - no container by default
+        """Make sure the container ``object``'s records live in is there (a Snov.io list, a
+        xentral group, an SQL table), else raise :class:`~accord.model.ContainerMissing`.
+
+        With ``create`` (a sync that never ran, or a confirmed hold) a missing container is
+        created where the app's config allows it; a connector never creates one on its own,
+        since a container gone makes every record of a sync look deleted. The runner calls
+        this at the start of every pass; apps without containers have nothing to check.
+        """
+
     # -- optional capabilities ------------------------------------------------------
     async def list_members(self, object: str, list_name: str) -> frozenset[str]:
         """Ids of the records in an inclusion list (list, segment or group)."""

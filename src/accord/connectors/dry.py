@@ -6,7 +6,12 @@ import itertools
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from accord.connectors.base import ApiCounters, Connector
-from accord.model import ObjectSchema, Page, Pipeline, Record, Stage, Value, WriteResult
+from accord.model import ContainerMissing, ObjectSchema, Page, Pipeline, Record, Stage, Value, WriteResult
+
+
+async def _no_pages() -> AsyncIterator[Page]:
+    return
+    yield  # an async generator with no page
 
 
 class DryConnector(Connector):
@@ -16,6 +21,7 @@ class DryConnector(Connector):
         self.vendor = inner.vendor
         self.batch_size = inner.batch_size
         self._ids = itertools.count(1)
+        self._unmade: set[str] = set()  # objects whose container the pass would create: read as empty
 
     async def describe(self, object: str) -> ObjectSchema:
         return await self.inner.describe(object)
@@ -23,20 +29,31 @@ class DryConnector(Connector):
     async def check(self) -> None:
         await self.inner.check()
 
+    async def check_container(self, object: str, *, create: bool) -> None:
+        """Never creates a container; one the pass would create is read as empty."""
+        try:
+            await self.inner.check_container(object, create=False)
+        except ContainerMissing as e:
+            if not (create and e.creatable):
+                raise
+            self._unmade.add(object)
+
     def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
-        return self.inner.scan(object, fields)
+        return _no_pages() if object in self._unmade else self.inner.scan(object, fields)
 
     async def change_cursor(self, object: str) -> str:
-        return await self.inner.change_cursor(object)
+        return "" if object in self._unmade else await self.inner.change_cursor(object)
 
     def changes(self, object: str, cursor: str, fields: Sequence[str]) -> AsyncIterator[Page]:
-        return self.inner.changes(object, cursor, fields)
+        return _no_pages() if object in self._unmade else self.inner.changes(object, cursor, fields)
 
     async def read(self, object: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        if object in self._unmade:
+            return []
         return await self.inner.read(object, [i for i in ids if not i.startswith("dry-")], fields)
 
     async def find(self, object: str, field: str, values: Sequence[Value], fields: Sequence[str]) -> list[Record]:
-        return await self.inner.find(object, field, values, fields)
+        return [] if object in self._unmade else await self.inner.find(object, field, values, fields)
 
     async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
         return [WriteResult.success(f"dry-{next(self._ids)}") for _ in items]

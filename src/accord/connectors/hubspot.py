@@ -46,6 +46,7 @@ from accord.connectors.hubspot_scan import ScanPosition, two_lane_scan
 from accord.model import (
     AuthError,
     ConnectorError,
+    ContainerMissing,
     ErrorCategory,
     FieldSchema,
     FieldType,
@@ -810,11 +811,7 @@ class HubSpotConnector(Connector):
 
     # -- lists, pipelines, associations -------------------------------------------------------------------
     async def list_members(self, object: str, list_name: str) -> frozenset[str]:
-        from urllib.parse import quote
-
-        found = await self._ok("GET", f"/crm/v3/lists/object-type-id/{OBJECT_TYPE_IDS.get(object, object)}/name/"
-                                      f"{quote(list_name, safe='')}", "lists")
-        list_id = found["list"]["listId"]
+        list_id = await self._list_id(object, list_name)
         members: set[str] = set()
         after: str | None = None
         while True:
@@ -826,6 +823,22 @@ class HubSpotConnector(Connector):
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return frozenset(members)
+
+    async def _list_id(self, object: str, list_name: str) -> str:
+        """The id of the list named ``list_name``; ContainerMissing when HubSpot has none (404):
+        an inclusion list gone must stop the sync, not leave every record out of it."""
+        from urllib.parse import quote
+
+        path = f"/crm/v3/lists/object-type-id/{OBJECT_TYPE_IDS.get(object, object)}/name/{quote(list_name, safe='')}"
+        resp = await self._request("GET", path, "lists")
+        if resp.status_code == 404:
+            raise ContainerMissing(
+                f"app {self.name!r}: HubSpot has no {object} list {list_name!r} (any more)", app=self.name,
+                container=f"the HubSpot list {list_name!r}",
+                hint=f"Restore the list {list_name!r} in HubSpot, or change the sync's inclusion list to the list "
+                     "that holds the synced records now.")
+        found = await self._ok("GET", path, "lists") if resp.status_code >= 400 else _json_body(resp)
+        return str(found["list"]["listId"])
 
     async def pipelines(self, object: str) -> list[Pipeline]:
         body = await self._ok("GET", f"/crm/v3/pipelines/{object}", "pipelines")

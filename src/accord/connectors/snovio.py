@@ -52,6 +52,7 @@ from accord.engine.values import iso
 from accord.model import (
     AuthError,
     ConnectorError,
+    ContainerMissing,
     ErrorCategory,
     FieldSchema,
     FieldType,
@@ -357,9 +358,7 @@ class SnovioConnector(Connector):
         resp = await self._send(method, path, kind, **kw)
         body = _body(resp)
         if resp.status_code == 404 and kind in ("prospect-list", "add-prospect-to-list", "delete-prospect-from-list"):
-            self._list_id = None
-            raise ConnectorError(f"Snov.io list {self.list_ref!r} of app {self.name!r} no longer exists "
-                                 f"({_message(body)}); recreate it or change apps.{self.name}.list")
+            raise self._list_gone(_message(body))
         if resp.status_code >= 400:
             raise ConnectorError(f"Snov.io {method} {path}: HTTP {resp.status_code} {_message(body)}")
         return body, resp
@@ -369,14 +368,47 @@ class SnovioConnector(Connector):
         # `accord check` answers in seconds and changes nothing: the list is only looked up
         saved, self.max_retries = self.max_retries, min(self.max_retries, 1)
         try:
-            await self.list_id(create=False)
+            await self._list_or_creatable()
         finally:
             self.max_retries = saved
 
-    async def list_id(self, *, create: bool = True) -> int:
-        """The configured list's id, by id or name; created when missing (``create_list``)."""
+    # -- the list (the sync's container) ---------------------------------------------------------
+    async def list_id(self) -> int:
+        """The configured list's id, by id or name; ContainerMissing when the account has none.
+
+        Never created here: a list that vanished would come back empty and every prospect of
+        the sync would look deleted. check_container creates it, when the runner allows.
+        """
+        if self._list_id is None:
+            found, live = await self._find_list()
+            if found is None:
+                raise self._no_list(live)
+        assert self._list_id is not None
+        return self._list_id
+
+    async def check_container(self, object: str, *, create: bool) -> None:
+        self._check_object(object)
+        self._list_id = None  # looked up afresh each pass: the list may have gone since the last one
+        found, live = await self._find_list()
+        if found is not None:
+            return
+        if not (create and self.create_list):
+            raise self._no_list(live)
+        body, _ = await self._ok("POST", "/v1/lists", "lists", data={"name": self.list_ref})
+        data = body.get("data") if isinstance(body.get("data"), Mapping) else body
+        self._list_id, self._list_size = int(data["id"]), 0
+        log.info("app %s: created the Snov.io list %r (id %s)", self.name, self.list_ref, self._list_id)
+
+    async def _list_or_creatable(self) -> None:
+        """The list exists, or ``create_list`` lets the first pass of a new sync create it."""
         if self._list_id is not None:
-            return self._list_id
+            return
+        found, live = await self._find_list()
+        if found is None and not self.create_list:
+            raise self._no_list(live)
+
+    async def _find_list(self) -> tuple[Mapping[str, Any] | None, list[Mapping[str, Any]]]:
+        """The configured list (remembered with its size) and the account's live lists."""
         lists, _ = await self._ok("GET", "/v1/get-user-lists", "get-user-lists")
         if isinstance(lists, Mapping):  # some answers wrap the array
             lists = lists.get("data") or []
@@ -385,18 +417,33 @@ class SnovioConnector(Connector):
             (x for x in live if str(x.get("name", "")).strip() == self.list_ref.strip()), None)
         if found is not None:
             self._list_id, self._list_size = int(found["id"]), int(found.get("contacts") or 0)
-            return self._list_id
+        return found, live
+
+    def _no_list(self, live: Sequence[Mapping[str, Any]]) -> ContainerMissing:
+        names = ", ".join(repr(str(x.get("name"))) for x in live) or "none"
         if not self.create_list:
-            names = ", ".join(repr(str(x.get("name"))) for x in live) or "none"
-            raise ConnectorError(f"app {self.name!r}: Snov.io has no list {self.list_ref!r} (lists: {names}); "
-                                 f"create it or set apps.{self.name}.create_list: true")
-        if not create:
-            return 0  # made by the first sync
-        body, _ = await self._ok("POST", "/v1/lists", "lists", data={"name": self.list_ref})
-        data = body.get("data") if isinstance(body.get("data"), Mapping) else body
-        self._list_id, self._list_size = int(data["id"]), 0
-        log.info("app %s: created the Snov.io list %r (id %s)", self.name, self.list_ref, self._list_id)
-        return self._list_id
+            return ContainerMissing(
+                f"app {self.name!r}: Snov.io has no list {self.list_ref!r} (lists: {names}); create it or set "
+                f"apps.{self.name}.create_list: true", app=self.name, key=f"apps.{self.name}.list",
+                container=f"the Snov.io list {self.list_ref!r}",
+                hint=f"Create the list {self.list_ref!r} in Snov.io, or set apps.{self.name}.create_list: true.")
+        self._list_id = None
+        return ContainerMissing(f"app {self.name!r}: Snov.io has no list {self.list_ref!r} (any more; lists: {names})",
+                                **self._gone_details())
+
+    def _list_gone(self, detail: str) -> ContainerMissing:
+        """The list went away while in use (Snov.io answered 404 for it)."""
+        self._list_id = None
+        self._snapshot = None
+        return ContainerMissing(f"app {self.name!r}: the Snov.io list {self.list_ref!r} no longer exists ({detail})",
+                                **self._gone_details())
+
+    def _gone_details(self) -> dict[str, Any]:
+        key = f"apps.{self.name}.list"
+        return {"app": self.name, "container": f"the Snov.io list {self.list_ref!r}", "key": key,
+                "creatable": self.create_list,
+                "hint": f"If the list {self.list_ref!r} was deleted, restore it in Snov.io; or point {key} at the list "
+                        "that holds the sync's prospects now."}
 
     async def _refresh_custom(self) -> None:
         body, _ = await self._ok("GET", "/v1/prospect-custom-fields", "prospect-custom-fields")
@@ -420,7 +467,7 @@ class SnovioConnector(Connector):
 
     async def describe(self, object: str) -> ObjectSchema:
         self._check_object(object)
-        await self.list_id()
+        await self._list_or_creatable()
         await self._refresh_custom()
         fields = {n: FieldSchema(n, t, LABELS[n], read_only=not w, required=n == "email") for n, (t, w) in
                   STANDARD.items()}
@@ -665,9 +712,7 @@ class SnovioConnector(Connector):
             return None, WriteError(ErrorCategory.UNKNOWN, f"Snov.io has no {path} ({_message(body)})",
                                     HINTS["designed"], "UNSUPPORTED")
         if resp.status_code == 404 and kind != "update-prospect" and "list" in _message(body).lower():
-            self._list_id = None
-            raise ConnectorError(f"Snov.io list {self.list_ref!r} of app {self.name!r} no longer exists "
-                                 f"({_message(body)}); recreate it or change apps.{self.name}.list")
+            raise self._list_gone(_message(body))
         if resp.status_code >= 400 or not (isinstance(body, Mapping) and body.get("success")):
             return None, self._write_error(resp, body)
         return (str(body["id"]) if body.get("id") is not None else None), None

@@ -42,7 +42,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import delete as sql_delete
-from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchTableError, OperationalError
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchTableError, OperationalError, ProgrammingError
 
 from accord.config import ConfigError, ConfigIssue
 from accord.connectors.base import ApiCounters, Connector
@@ -50,6 +51,7 @@ from accord.engine.values import canon, iso, parse_ts
 from accord.index.store import make_engine
 from accord.model import (
     ConnectorError,
+    ContainerMissing,
     ErrorCategory,
     FieldSchema,
     FieldType,
@@ -192,9 +194,7 @@ class SqlConnector(Connector):
             except OperationalError as e:
                 raise UnreachableError(f"{self.name}: database unreachable: {e.orig}") from e
             except NoSuchTableError as e:
-                raise ConfigError("", [ConfigIssue(f"apps.{self.name}.tables.{object}", (
-                    f"table {name!r} does not exist in the database; create it, or map {object} to an existing "
-                    "table under tables:"))]) from e
+                raise self._table_gone(object) from e
             self._reflected[object] = self._checked(object, t)
         return self._reflected[object]
 
@@ -210,6 +210,33 @@ class SqlConnector(Connector):
             self._meta.remove(t)
             raise ConfigError("", missing)
         return t
+
+    # -- the table (the sync's container) -------------------------------------------------------------
+    async def check_container(self, object: str, *, create: bool) -> None:
+        """The table is there (Accord never creates one: ``create`` is not for tables)."""
+        name = self.tables.get(object, object)
+        if not await self._run(lambda: sa_inspect(self.engine).has_table(name)):
+            raise self._table_gone(object)
+
+    def _table_gone(self, object: str) -> ContainerMissing:
+        """The table of ``object`` does not exist (any more); forgets what was reflected of it."""
+        t = self._reflected.pop(object, None)
+        if t is not None:
+            self._meta.remove(t)  # a table created again may have other columns
+        name = self.tables.get(object, object)
+        key = f"apps.{self.name}.tables.{object}" if object in self.tables else None
+        return ContainerMissing(
+            f"app {self.name!r}: the table {name!r} does not exist (any more)", app=self.name,
+            container=f"the table {name!r}", key=key,
+            hint=f"Restore the table {name!r} in the database of app {self.name!r} (e.g. from a backup), or point "
+                 f"{key or 'the sync at the table'} that holds the synced rows now.")
+
+    def _raise_if_gone(self) -> None:
+        """After a failed query: a table that was dropped meanwhile is ContainerMissing."""
+        names = sa_inspect(self.engine).get_table_names()
+        for object, t in list(self._reflected.items()):
+            if t.name not in names:
+                raise self._table_gone(object)
 
     def _deleted(self, t: Table) -> Any:
         return t.c[self.deleted_column] if self.deleted_column and self.deleted_column in t.c else None
@@ -261,8 +288,12 @@ class SqlConnector(Connector):
             after = rows[-1]._mapping[self.id_column]
 
     def _fetch(self, q: Any) -> list[Any]:
-        with self.engine.connect() as c:
-            return list(c.execute(q))
+        try:
+            with self.engine.connect() as c:
+                return list(c.execute(q))
+        except (OperationalError, ProgrammingError):
+            self._raise_if_gone()
+            raise
 
     async def change_cursor(self, object: str) -> str:
         t = await self._run(self._table, object)

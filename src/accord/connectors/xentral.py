@@ -41,6 +41,7 @@ from accord.connectors.hubspot import RollingWindow
 from accord.model import (
     AuthError,
     ConnectorError,
+    ContainerMissing,
     ErrorCategory,
     FieldSchema,
     FieldType,
@@ -611,12 +612,22 @@ class XentralConnector(Connector):
         rec = self._record(object, data, None)
         return WriteResult.success(rec.id, rec)
 
-    async def _ensure_group(self) -> str:
-        """The id of the sync group (created, as xentral's HubSpot module does, when missing)."""
+    async def check_container(self, object: str, *, create: bool) -> None:
+        if object != ADDRESSES:
+            return  # resubmissions live on the board, which describe checks
+        self._group_id = None  # looked up afresh each pass: the group may have gone since the last one
+        await self._ensure_group(create=create)
+
+    async def _ensure_group(self, *, create: bool = False) -> str:
+        """The id of the sync group. Created (as xentral's HubSpot module does) only with
+        ``create``, which the runner gives a sync that never ran: a group that vanished would
+        come back empty, and every address of the sync would look out of it."""
         if self._group_id is None:
             found = await self._get_list("gruppen", "groups", {"name_exakt": self.group, "items": 10})
             if found:
                 self._group_id = str(found[0]["id"])
+            elif not create:
+                raise self._group_gone(self.group, f"apps.{self.name}.group")
             else:
                 resp = await self._request("POST", f"{API}/gruppen", "groups_create",
                                            json={"name": self.group, "kennziffer": _slug(self.group), "art": "gruppe"})
@@ -624,6 +635,15 @@ class XentralConnector(Connector):
                     self._raise(resp, "POST", "gruppen")
                 self._group_id = str(_json(resp)["data"]["id"])
         return self._group_id
+
+    def _group_gone(self, group: str, key: str | None) -> ContainerMissing:
+        """``key``: the config key naming the group (None: the sync's inclusion list, which the runner names)."""
+        own = group.casefold() == self.group.casefold()
+        return ContainerMissing(
+            f"app {self.name!r}: the xentral group {group!r} does not exist (any more)", app=self.name,
+            container=f"the xentral group {group!r}", key=key, creatable=own,
+            hint=f"Restore the group {group!r} in xentral with its members, or change "
+                 f"{key or 'the inclusion list'} to the group that holds the synced addresses now.")
 
     async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
         self._check_object(object)
@@ -685,7 +705,8 @@ class XentralConnector(Connector):
             raise NotImplementedError(f"xentral groups hold addresses, not {object}")
         found = await self._get_list("gruppen", "groups", {"name_exakt": list_name, "items": 10})
         if not found:
-            return frozenset()  # the group does not exist (yet): nobody is a member
+            # not "nobody is a member": that would stop every address of the sync (see _ensure_group)
+            raise self._group_gone(list_name, None)
         gid = str(found[0]["id"])
         if list_name.casefold() == self.group.casefold():
             self._group_id = gid

@@ -40,7 +40,7 @@ from accord.engine.mapping import SyncSpec
 from accord.index import Store
 from accord.index.leases import SyncLease
 from accord.index.locks import PairLocks
-from accord.model import AuthError, Counters, ResyncRequired, Side
+from accord.model import AuthError, ContainerMissing, Counters, DeletesHeld, ResyncRequired, Side
 from accord.runner import PassResult, ScanState, SyncRunner
 from accord.session import Session
 
@@ -168,7 +168,7 @@ class SyncActivities:
                     self.ctx.specs[sync] = await runner.prepare()
                 runner.spec = self.ctx.specs[sync]
                 yield runner, beat
-            except (ConfigError, AuthError) as e:
+            except (ConfigError, AuthError, ContainerMissing, DeletesHeld) as e:
                 raise _app_error(e) from e
         finally:
             ticker.cancel()
@@ -192,6 +192,7 @@ class SyncActivities:
             if state.initial_done and not job.full:
                 return PassPlan("incremental")
             kind = "full" if state.initial_done else "initial"
+            await runner.open_pass()  # a list, group or table gone stops the pass before it starts
             runner.pass_id = store.begin_run(cfg.name, kind)
             scan = await runner.begin_scan()
             return PassPlan("scan", ScanProgress(runner.pass_id, kind, scan.as_dict(), Counters().as_dict()))
@@ -235,6 +236,14 @@ class SyncActivities:
             runner.counters = Counters(**job.scan.counters)
             await runner.resume_scan(state)
             runner.finish_scan(state)
+            try:
+                await runner.settle_deletes()
+            except DeletesHeld as e:
+                # the scan is over; its deletes wait for a confirmation (the run says why)
+                await runner.associate_all()
+                self.ctx.store.finish_run(job.scan.run_id, "failed", runner.counters.as_dict(),
+                                          f"DeletesHeld: {e}")
+                return PassSummary(job.sync, job.scan.kind, job.scan.run_id, runner.counters.as_dict())
             await runner.associate_all()
             self.ctx.store.finish_run(job.scan.run_id, "ok", runner.counters.as_dict())
             return PassSummary(job.sync, job.scan.kind, job.scan.run_id, runner.counters.as_dict(),

@@ -31,6 +31,9 @@ syncs = Table(
     # 2: the links' bases are keyed by mapping (FieldMap.base_key); NULL: by field name, as
     # indexes made before revision 0005 hold them (re-keyed once, see SyncRunner.register)
     Column("base_keys", Integer),
+    # Deletes waiting for a confirmation (a mass delete, a vanished container): what the
+    # dashboard and `accord status` show; NULL: none (accord.index.holds)
+    Column("deletes_hold", JSON),
 )
 
 # One row per record pair (or per record seen on one side only). ``*_base`` hold the

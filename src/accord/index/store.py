@@ -8,6 +8,7 @@ One object over one engine, put together from a class per concern:
 - :mod:`accord.index.managed`: apps (encrypted configuration) and syncs made through the API
 - :mod:`accord.index.webhook_claims`: webhook event ids already seen
 - :mod:`accord.index.sessions`: the dashboard's login sessions
+- :mod:`accord.index.holds`: deletes held for a confirmation (the delete guard)
 - :mod:`accord.index.db`: engine setup, migrations, ids and timestamps
 
 The names callers import from here (``Link``, ``PageWrite``, ``make_engine`` …) are re-exported.
@@ -25,6 +26,7 @@ from accord.index.db import (
     now_iso,
     upgrade_with_alembic,
 )
+from accord.index.holds import DeleteHolds
 from accord.index.links import LINK_FIELDS, Link, LinkStore, PageWrite
 from accord.index.managed import ManagedConfig
 from accord.index.runs import RunLog
@@ -52,7 +54,7 @@ __all__ = [
 ]
 
 
-class Store(LinkStore, SyncStateStore, RunLog, ManagedConfig, WebhookClaims, Sessions):
+class Store(LinkStore, SyncStateStore, RunLog, ManagedConfig, WebhookClaims, Sessions, DeleteHolds):
     """The index: every concern's methods on one object sharing one engine.
 
     Inheritance rather than delegation: a call such as ``store.save(...)`` is the method

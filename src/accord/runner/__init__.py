@@ -13,8 +13,10 @@ The modules follow a pass (README, "How it works"):
   pairing      pairing records with index rows (by id, pending create, match key) and planning
   incremental  change feeds, records that rejoined the inclusion list, retries, on-demand syncs
   apply        carrying out plans: create intents, batched writes, in-flight bases, associations
+  deletes      the delete guard: deletes found in a pass are carried out at its end or held
+               for a confirmation; vanished containers (lists, groups, tables) stop the pass
 
-Phase modules import ``context`` and each other (apply ← pairing ← incremental ← scan), never
+Phase modules import ``context`` and each other (apply ← pairing ← incremental ← scan, deletes), never
 ``facade``; ``context`` imports none of them.
 """
 

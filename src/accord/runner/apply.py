@@ -18,6 +18,7 @@ from accord.associations import sync_associations
 from accord.engine.mapping import SyncSpec
 from accord.engine.planner import PairPlan
 from accord.engine.values import canon
+from accord.index.holds import DEFERRED
 from accord.index.schema import links as links_t
 from accord.index.store import Link, PageWrite
 from accord.model import (
@@ -114,6 +115,9 @@ def _sort(ctx: RunContext, items: list[Item], w: PageWrite) -> _Writes:
             w.touch(link)
         if plan.deleted is not None:
             link.set_deleted(plan.deleted, True)
+        elif link.reason in DEFERRED:
+            # a record whose delete was waiting is there again: its delete is off
+            link.left_deleted = link.right_deleted = False
         counters.conflicts += plan.conflicts
         if plan.status == Status.EXCLUDED and plan.reason:
             counters.exclude(plan.reason)

@@ -19,11 +19,13 @@ from accord.associations import AssociationTarget
 from accord.config import ConfigError, SyncConfig, config_hash
 from accord.connectors.base import Connector
 from accord.engine.mapping import BrokenMapping, SyncSpec, compile_sync
+from accord.index.holds import NotConfirmable
 from accord.index.leases import SyncLease
 from accord.index.store import Link, Store, SyncState
-from accord.model import Counters, ResyncRequired, Side
+from accord.model import ContainerMissing, Counters, ResyncRequired, Side
 from accord.runner.apply import associate
 from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
+from accord.runner.deletes import container_gone, open_pass, settle_deletes
 from accord.runner.incremental import incremental_pass, resync_deleted, sync_records
 from accord.runner.pairing import load_members
 from accord.runner.scan import ScanState, begin_scan, finish_scan, recover_in_flight, scan_steps
@@ -43,10 +45,19 @@ class PassResult:
     counters: Counters
     run_id: int | None = None
     broken: list[str] = field(default_factory=list)
+    confirmed: dict[str, Any] | None = None  # the hold this pass confirmed (run(confirm_deletes=True))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sync": self.sync, "kind": self.kind, "run_id": self.run_id, "broken_mappings": self.broken,
-                **self.counters.as_dict()}
+        out = {"sync": self.sync, "kind": self.kind, "run_id": self.run_id, "broken_mappings": self.broken,
+               **self.counters.as_dict()}
+        if self.confirmed is not None:
+            out["confirmed_deletes"] = self.confirmed
+        return out
+
+
+# passes that read both apps from their change cursors or in full: they check the containers
+# (lists, groups, tables) first; a batch of webhook records or a resync does not
+_OPENED = frozenset({"initial", "full", "incremental"})
 
 
 class SyncRunner:
@@ -72,6 +83,7 @@ class SyncRunner:
         # long as it takes; 0: not at all, SyncBusy at once, as the service's scheduled jobs do)
         self.lease_wait = lease_wait
         self.stage_copy: StageCopy | None = None  # stages `stages: auto` added (or would add) at prepare()
+        self.confirmed: dict[str, Any] | None = None  # what the last run(confirm_deletes=True) confirmed
 
     # -- the context's attributes, read and set by callers ------------------------------
     @property
@@ -162,16 +174,24 @@ class SyncRunner:
 
     # -- entry points -------------------------------------------------------------------
     # (a name called without ``self.`` is the phase modules' function of that name)
-    async def run(self, *, full: bool = False) -> PassResult:
-        """One pass: the initial sync if it never finished (or the config changed), else incremental."""
+    async def run(self, *, full: bool = False, confirm_deletes: bool = False) -> PassResult:
+        """One pass: the initial sync if it never finished (or the config changed), else incremental.
+
+        ``confirm_deletes``: first confirm the deletes the sync holds (accord.runner.deletes),
+        under the sync's lease, so the confirmation covers exactly what is held then."""
         if self.ctx.spec is None:
-            await self.prepare()
+            try:
+                await self.prepare()
+            except ContainerMissing as e:
+                container_gone(self.ctx, e)  # e.g. an SQL table dropped: its schema cannot be read
+                raise
         cfg = self.ctx.cfg
         state = self.register()
         if not state.initial_done or full:
-            return await self._tracked("initial" if not state.initial_done else "full", self._scan_then_associate)
+            return await self._tracked("initial" if not state.initial_done else "full", self._scan_then_associate,
+                                       confirm=confirm_deletes)
         try:
-            return await self._tracked("incremental", self._incremental_then_associate)
+            return await self._tracked("incremental", self._incremental_then_associate, confirm=confirm_deletes)
         except ResyncRequired as e:
             # The change feed lost track (e.g. a purged delete log): re-scan against the index.
             log.warning("sync %s: %s; running a full pass", cfg.name, e)
@@ -237,26 +257,35 @@ class SyncRunner:
             ctx.touched = None
         await associate(ctx, touched)
 
-    async def _tracked(self, kind: str, body: Callable[[], Any]) -> PassResult:
-        """One pass under the sync's lease (taken here unless the caller holds it), in the run history."""
+    async def _tracked(self, kind: str, body: Callable[[], Any], *, confirm: bool = False) -> PassResult:
+        """One pass under the sync's lease (taken here unless the caller holds it), in the run history.
+
+        Deletes the pass finds are carried out at its end, or held (accord.runner.deletes)."""
         ctx = self.ctx
         own = None
         if ctx.lease is None or not ctx.lease.held:
             own = SyncLease(ctx.store.engine, ctx.cfg.name)
             await own.acquire(timeout=self.lease_wait)  # SyncBusy: another process runs a pass
             ctx.lease = own
+        confirmed = None
         try:
             ctx.counters = Counters()
             run_id = ctx.store.begin_run(ctx.cfg.name, kind)
             ctx.pass_id = run_id
             try:
+                confirmed = self.confirmed = self._confirm() if confirm else None
+                if kind in _OPENED:
+                    await open_pass(ctx)
                 await body()
+                await settle_deletes(ctx, quiet=kind not in _OPENED)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 # Ctrl-C, a shutdown, a cancelled activity: not a failure. Every page was saved
                 # with its cursor, so the next pass resumes from the last saved one.
                 ctx.store.finish_run(run_id, "stopped", ctx.counters.as_dict(), STOPPED)
                 raise
             except BaseException as e:
+                if isinstance(e, ContainerMissing):
+                    container_gone(ctx, e)
                 ctx.store.finish_run(run_id, "failed", ctx.counters.as_dict(), f"{type(e).__name__}: {e}")
                 raise
             ctx.store.finish_run(run_id, "ok", ctx.counters.as_dict())
@@ -264,7 +293,17 @@ class SyncRunner:
             if own is not None:
                 own.release()
                 ctx.lease = None
-        return PassResult(ctx.cfg.name, kind, ctx.counters, run_id, [b.path for b in ctx.require_spec().broken])
+        return PassResult(ctx.cfg.name, kind, ctx.counters, run_id, [b.path for b in ctx.require_spec().broken],
+                          confirmed)
+
+    def _confirm(self) -> dict[str, Any] | None:
+        """Confirm the held deletes (the caller holds the lease); None when nothing is held."""
+        try:
+            return self.ctx.store.confirm_deletes(self.ctx.cfg.name)
+        except NotConfirmable as e:
+            if self.ctx.store.deletes_hold(self.ctx.cfg.name) is not None:
+                log.warning("sync %s: %s", self.ctx.cfg.name, e)
+            return None
 
     # -- scan pass (initial / full), step by step (accord.distributed) ---------------------
     # each method calls the function of the same name in accord.runner.scan
@@ -296,6 +335,18 @@ class SyncRunner:
     def finish_scan(self, state: ScanState) -> None:
         """After the last phase: drop rows of vanished records, store the cursors, mark the sync initialised."""
         finish_scan(self.ctx, state)
+
+    async def open_pass(self) -> None:
+        """Before a scan a caller runs step by step (accord.distributed): the containers are there."""
+        try:
+            await open_pass(self.ctx)
+        except ContainerMissing as e:
+            container_gone(self.ctx, e)
+            raise
+
+    async def settle_deletes(self) -> None:
+        """After such a scan: carry out the deletes it found, or hold them (DeletesHeld)."""
+        await settle_deletes(self.ctx)
 
     async def recover_in_flight(self, state: ScanState) -> None:
         """Before resuming a scan a crashed worker left: settle the creates it may have sent."""

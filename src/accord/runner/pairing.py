@@ -12,10 +12,11 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 
 from accord.config import ConfigError, ConfigIssue
-from accord.engine.planner import PairInput, plan_pair
+from accord.engine.planner import PairInput, PairPlan, plan_pair
 from accord.engine.values import canon
+from accord.index.holds import DELETE_CONFIRMED, DELETE_HELD, DELETE_PENDING
 from accord.index.store import Link, PageWrite
-from accord.model import ExcludedReason, Record, Side, Status
+from accord.model import ContainerMissing, ExcludedReason, Record, Side, Status
 from accord.runner.apply import settle_in_flight
 from accord.runner.context import Item, RunContext, from_snapshot, snapshot
 
@@ -39,6 +40,10 @@ async def load_members(ctx: RunContext) -> None:
         ctx.members = await ctx.conn[side].list_members(ctx.obj[side], ctx.cfg.inclusion.list)
     except NotImplementedError as e:
         raise ConfigError(ctx.cfg.name, [ConfigIssue(f"{ctx.path}.inclusion", str(e))]) from e
+    except ContainerMissing as e:
+        # an empty (or missing) list would make every pair "not in the list": stop instead
+        e.key = e.key or f"{ctx.path}.inclusion.list"
+        raise
 
 
 def _met_first(ctx: RunContext, side: Side, rec: Record) -> None:
@@ -257,10 +262,22 @@ def plan(ctx: RunContext, link: Link, recs: dict[Side, Record | None]) -> Item:
         src = recs[L] if recs[L] is not None else recs[R]
         side = L if recs[L] is not None else R
         has_key = src is None or src.archived or bool(ctx.keys(src, side))
-    return Item(link, plan_pair(spec, PairInput(
+    p = plan_pair(spec, PairInput(
         left=recs[L], right=recs[R], left_base=link.left_base, right_base=link.right_base,
         linked=link.linked, in_list=_in_list(ctx, recs), has_key=has_key,
-        new_match=_new_match(ctx, link, recs))), recs)
+        new_match=_new_match(ctx, link, recs)))
+    return Item(link, hold_back(link, p) if p.archive is not None else p, recs)
+
+
+def hold_back(link: Link, p: PairPlan) -> PairPlan:
+    """A plan that deletes a record, deferred to the end of the pass (accord.runner.deletes):
+    the pair waits, queued, with the side found deleted, and writes nothing yet."""
+    assert p.archive is not None
+    gone = p.deleted if p.deleted is not None else p.archive.other
+    # a pair already held (or confirmed) stays so: a confirmation covers the deletes it saw
+    reason = link.reason if link.reason in (DELETE_HELD, DELETE_CONFIRMED) else DELETE_PENDING
+    return PairPlan(status=Status.QUEUED, reason=reason, deleted=gone,
+                    message=f"deleted in the {gone.value} app; to be deleted in the {gone.other.value} app too")
 
 
 # -- the other app ----------------------------------------------------------------------

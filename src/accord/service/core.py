@@ -25,7 +25,7 @@ from typing import Any
 from accord import redact
 from accord.config import Config, SyncConfig, config_hash
 from accord.index.leases import SyncBusy
-from accord.model import Side
+from accord.model import ContainerMissing, DeletesHeld, Side
 from accord.runner import PassResult, SyncRunner
 from accord.service.managed import Registry, secrets_of
 from accord.service.metrics import Metrics
@@ -313,6 +313,19 @@ class Service:
                     return  # busy, or stopping: they stay pending
                 self.store.drop_pending(name, side, chunk)
 
+    def confirm_deletes(self, name: str, hold_id: int | None = None) -> dict[str, Any]:
+        """Confirm the deletes the sync holds (``hold_id``: only if it is still that hold, else
+        HoldChanged; NotConfirmable when there is nothing to confirm), then start a pass that
+        carries them out (or creates the vanished container again)."""
+        hold = self.store.confirm_deletes(name, hold_id)
+        log.warning("sync %s: held deletes confirmed by an admin (%s)", name,
+                    hold.get("container") if hold.get("kind") == "container" else f"{hold.get('confirmed')} records")
+        slot = self.slots[name]
+        started = not slot.lock.locked() and not self.stopping
+        if started:
+            self._spawn(self.run_pass(name))
+        return {**hold, "started": started}
+
     async def resync_deleted(self, name: str, side: Side) -> PassResult | None:
         slot = self.slots[name]
         return await self._locked(slot, "resync", lambda: slot.runner.resync_deleted(side))
@@ -343,7 +356,10 @@ class Service:
                 return None
             except Exception as e:
                 self.metrics.pass_errors.labels(name).inc()
-                log.exception("sync %s: %s pass failed", name, kind)
+                if isinstance(e, DeletesHeld | ContainerMissing):  # expected: the sync waits for an admin
+                    log.warning("sync %s: %s pass stopped: %s", name, kind, e)
+                else:
+                    log.exception("sync %s: %s pass failed", name, kind)
                 if self.store.runs(name, limit=1) == last:
                     # it failed before the runner recorded a run (e.g. the app refused the
                     # credentials while reading its schema): the run history must still say so

@@ -285,6 +285,7 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
         "last_run": runs[0] if runs else None,
         "running": slot.tracker.state.running,
         "skipped_jobs": slot.skipped,
+        "deletes_held": svc.store.deletes_hold(name),  # deletes waiting for a confirmation (accord.index.holds)
     }
 
 

@@ -152,6 +152,15 @@ class HubSpotCore:
     def create_list(self, name: str, object: str = "contacts") -> str:
         return str(self.store.create_list(name, OBJECT_TYPE_IDS[Store.object_type(object)]).id)
 
+    def delete_list(self, name: str, object: str = "contacts") -> str:
+        """Delete a list as a user does (restorable with ``restore_list``); returns its id."""
+        lst = self.store.list_by_name(OBJECT_TYPE_IDS[Store.object_type(object)], name)
+        self.store.delete_list(str(lst.id))
+        return str(lst.id)
+
+    def restore_list(self, list_id: str) -> None:
+        self.store.restore_list(list_id)
+
     def list_members(self, name: str, object: str = "contacts", *, add: list[str] | None = None,
                      remove: list[str] | None = None) -> list[str]:
         lst = self.store.list_by_name(OBJECT_TYPE_IDS[Store.object_type(object)], name)

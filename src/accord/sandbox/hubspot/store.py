@@ -160,6 +160,7 @@ class HsList:
     processing_type: str
     created: int
     members: dict[int, int] = field(default_factory=dict)  # record id -> joined at (ms)
+    deleted: int | None = None  # deleted at (ms): hidden, restorable (HubSpot keeps deleted lists 90 days)
 
     def wire(self) -> dict[str, Any]:
         ts = iso_ms(self.created)
@@ -625,7 +626,7 @@ class Store:
     # -- lists -------------------------------------------------------------------------------
     def create_list(self, name: str, object_type_id: str, processing_type: str = "MANUAL") -> HsList:
         with self.lock:
-            if any(lst.name.lower() == name.lower() for lst in self.lists.values()):
+            if any(lst.name.lower() == name.lower() and lst.deleted is None for lst in self.lists.values()):
                 raise ApiError(400, "VALIDATION_ERROR", f"A list named '{name}' already exists.")
             lst = HsList(self.next_list_id, name, object_type_id, processing_type, self.clock())
             self.lists[lst.id] = lst
@@ -635,16 +636,27 @@ class Store:
     def list_by_name(self, object_type_id: str, name: str) -> HsList:
         with self.lock:
             for lst in self.lists.values():
-                if lst.name.lower() == name.lower() and lst.object_type_id == object_type_id:
+                if lst.name.lower() == name.lower() and lst.object_type_id == object_type_id and lst.deleted is None:
                     return lst
         raise ApiError(404, "OBJECT_NOT_FOUND", f"List with name {name} does not exist.")
 
-    def list_by_id(self, list_id: str) -> HsList:
+    def list_by_id(self, list_id: str, *, deleted: bool = False) -> HsList:
         with self.lock:
             lst = self.lists.get(int(list_id)) if list_id.isdigit() else None
-        if lst is None:
+        if lst is None or (lst.deleted is not None) != deleted:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"List {list_id} does not exist.")
         return lst
+
+    def delete_list(self, list_id: str) -> None:
+        with self.lock:
+            self.list_by_id(list_id).deleted = self.clock()
+
+    def restore_list(self, list_id: str) -> None:
+        with self.lock:
+            lst = self.list_by_id(list_id, deleted=True)
+            if any(x.name.lower() == lst.name.lower() and x.deleted is None for x in self.lists.values()):
+                raise ApiError(400, "VALIDATION_ERROR", f"A list named '{lst.name}' already exists.")
+            lst.deleted = None
 
     def change_members(self, list_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> dict[str, list[str]]:
         with self.lock:

@@ -97,6 +97,9 @@ class XentralCore:
             raise KeyError(name)
         return str(g.id)
 
+    def delete_group(self, name: str) -> None:
+        self.store.delete_group(int(self.group_id(name)))
+
     def label_free_field(self, column: str, label: str) -> None:
         with self.store.lock:
             if column not in self.store.free_field_labels:

@@ -259,6 +259,13 @@ class Store:
             self.groups[g.id] = g
             return g
 
+    def delete_group(self, group_id: int) -> None:
+        """Delete a group with its memberships (the addresses stay)."""
+        with self.lock:
+            self.groups.pop(group_id)
+            for a in self.addresses.values():
+                a.groups.discard(group_id)
+
     def group_by_name(self, name: str) -> Group | None:
         with self.lock:
             return next((g for g in self.groups.values() if g.cols["name"].lower() == name.lower()), None)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel
 
 from accord.exports import MEDIA_TYPES, render_export
+from accord.index.holds import HoldChanged, NotConfirmable
 from accord.model import Side
 from accord.service.web import (
     AUTH_ANSWERS,
@@ -27,6 +28,10 @@ MAX_OFFSET = 500_000_000  # past any index, and within every database's integers
 
 class SideBody(BaseModel):
     side: Literal["left", "right"]
+
+
+class ConfirmBody(BaseModel):
+    hold: int | None = None  # the hold's id as shown (``deletes_held.id``): refused (409) if it changed
 
 
 def api_router() -> APIRouter:
@@ -114,6 +119,17 @@ def _action_routes(r: APIRouter) -> None:
             return {"sync": name, "started": f"manual {direction}"}
         svc._spawn(svc.run_pass(name, full=full))
         return {"sync": name, "started": "full" if full else "pass"}
+
+    @r.post("/syncs/{name}/confirm-deletes", summary="Confirm the deletes the sync holds and start a pass",
+            responses=answers(404, 409))
+    async def confirm_deletes(name: str, svc: Svc, body: ConfirmBody | None = None) -> dict[str, Any]:
+        """200: confirmed (``confirmed``: the records whose deletes the started pass carries out; a
+        vanished list or group: it is created again). 409: nothing held, a container Accord
+        cannot create, or ``hold`` is not the sync's hold any more."""
+        try:
+            return {"sync": name, **svc.confirm_deletes(known_sync(svc, name), body.hold if body else None)}
+        except (HoldChanged, NotConfirmable) as e:
+            raise HTTPException(409, str(e)) from e
 
     @r.get("/syncs/{name}/deleted", summary="Preview: records deleted in one app that resync would recreate", responses=answers(404))
     async def deleted_preview(name: str, svc: Svc, side: Literal["left", "right"],

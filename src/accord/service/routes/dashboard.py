@@ -2,9 +2,9 @@
 
 Pages: login (token → a session cookie), sync summary (per sync counts
 syncing/failing/excluded, enable/disable, live progress), one sync (reasons, run history,
-resync deleted with a preview), record lists by status with error category and hint,
-export links. Every route but the login form's needs a session (``dashboard_auth``, which
-runs before any parameter is validated).
+resync deleted with a preview, held deletes with a confirmation step), record lists by
+status with error category and hint, export links. Every route but the login form's needs
+a session (``dashboard_auth``, which runs before any parameter is validated).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from accord.index.holds import HoldChanged, NotConfirmable
 from accord.model import Side
 from accord.service import manage
 from accord.service.routes.setup import setup_router
@@ -147,6 +148,22 @@ def _sync_routes(r: APIRouter) -> None:
                                error=str(e.detail))
         return render_page(request, "_deleted.html", name=name, side=side, items=[], total=0,
                            result=res.counters.created[side])
+
+    @r.get("/ui/syncs/{name}/held", response_model=None)
+    def held(request: Request, name: str, svc: Svc, step: Literal["show", "confirm"] = "confirm") -> Response:
+        """The held deletes; ``confirm``: the confirmation step, saying what confirming will do."""
+        hold = svc.store.deletes_hold(known_sync(svc, name))
+        return render_page(request, "_held.html", s=sync_json(svc, name), hold=hold, step=step, error=None)
+
+    @r.post("/ui/syncs/{name}/confirm-deletes", response_model=None)
+    async def confirm_deletes(request: Request, name: str, svc: Svc, hold: Annotated[int, Form()]) -> Response:
+        known_sync(svc, name)
+        try:
+            done = svc.confirm_deletes(name, hold)
+        except (HoldChanged, NotConfirmable) as e:  # a pass changed the hold meanwhile: show it again
+            return render_page(request, "_held.html", s=sync_json(svc, name), hold=svc.store.deletes_hold(name),
+                               step="show", error=str(e))
+        return render_page(request, "_held.html", s=sync_json(svc, name), hold=done, step="done", error=None)
 
     @r.post("/ui/syncs/{name}/delete", response_model=None)
     async def delete(request: Request, name: str, svc: Svc) -> Response:

@@ -1,11 +1,11 @@
-"""Lists v3: ``/crm/v3/lists`` — create, look up by id or name, read and change memberships."""
+"""Lists v3: ``/crm/v3/lists`` — create, look up by id or name, delete and restore, read and change memberships."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from accord.sandbox.hubspot.core import HubSpotCore
 from accord.sandbox.hubspot.routes.common import int_param, read_json
@@ -31,6 +31,16 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
     @app.get("/crm/v3/lists/{list_id}")
     async def list_get(list_id: str) -> JSONResponse:
         return JSONResponse({"list": store.list_by_id(list_id).wire()})
+
+    @app.delete("/crm/v3/lists/{list_id}")
+    async def list_delete(list_id: str) -> Response:
+        store.delete_list(list_id)
+        return Response(status_code=204)
+
+    @app.put("/crm/v3/lists/{list_id}/restore")
+    async def list_restore(list_id: str) -> Response:
+        store.restore_list(list_id)
+        return Response(status_code=204)
 
     @app.get("/crm/v3/lists/{list_id}/memberships")
     async def list_memberships(list_id: str, request: Request) -> JSONResponse:

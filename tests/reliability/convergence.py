@@ -57,9 +57,12 @@ tolerates them, unless the world is built with ``hit_known_bugs`` (``bench/soak.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 import random
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -67,11 +70,12 @@ from typing import Any, NamedTuple, Protocol
 
 from faults import FaultPlan, FaultyConnector
 
-from accord.config import config_hash, parse_config
+from accord.config import ConfigError, config_hash, parse_config
 from accord.connectors.base import Connector
 from accord.connectors.memory import LEAD_STATUSES, MemoryApp
 from accord.engine.values import canon
 from accord.index import Store
+from accord.index.leases import SyncBusy
 from accord.index.store import Link
 from accord.model import ConnectorError, Side, Status, Value
 from accord.runner import SyncRunner
@@ -393,7 +397,7 @@ class Stats:
 class World:
     """Two memory apps behind fault injectors, synced by a runner over an SQLite index."""
 
-    def __init__(self, *, winner: Side = L, page_size: int = 3, batch_size: int = 2, store_url: str = "sqlite://",
+    def __init__(self, *, winner: Side = L, page_size: int = 3, batch_size: int = 2, store_url: str | None = None,
                  users: tuple[UserApp, UserApp] | None = None, connectors: tuple[Connector, Connector] | None = None,
                  config: dict[str, Any] | None = None, faults: Callable[[float, int], None] | None = None,
                  fault_counts: Callable[[], Counter[str]] | None = None, hit_known_bugs: bool = False) -> None:
@@ -420,7 +424,11 @@ class World:
         self.filters: frozenset[Side] = frozenset()
         self.slots = {f: Slot(f, RULES.get(f, "default")) for f in self.kinds}
         self.cfg = parse_config(self._body(), env={}).syncs[0]
-        self.store = Store(store_url)
+        # an index in a file, as a real one is: a second process (``race``) opens it too, and the
+        # sync's lease is only taken on an index another process can open
+        self._tmp = tempfile.mkdtemp(prefix="accord-fuzz-") if store_url is None else None
+        self.store_url = store_url or f"sqlite:///{self._tmp}/index.db"
+        self.store = Store(self.store_url)
         self.runner = self._runner()
         self.entities: dict[str, Entity] = {}
         self.emails = itertools.count(1)
@@ -436,6 +444,8 @@ class World:
         for c in self.conn.values():
             await c.aclose()
         self.store.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     # -- the config, as operators see it ----------------------------------------------------------------------
     @property
@@ -779,19 +789,61 @@ class World:
             self.faults_off()
         self._may_sync(f"webhooks from {side}: {len(kept)} of {len(ids)} delivered")
 
-    async def race(self, fault_rate: float = 0.0, seed: int = 0) -> None:
-        """HOOK, not implemented yet: a second process racing on the same index.
+    async def race(self, fault_rate: float = 0.0, seed: int = 0, *, full: tuple[bool, bool] = (False, False),
+                   wait: bool = True, webhook: Side | None = None) -> None:
+        """A second process on the same index: its own runner (its own Store on the index file)
+        runs a pass — or a webhook delivery of records changed in ``webhook`` — at the same time
+        as this process's pass. The sync's lease must keep them apart: the second waits for the
+        first (``wait``, as ``accord sync`` does) or is skipped (as ``accord run`` skips a pass
+        another process runs). The model lets each of the two passes sync or not."""
+        self.stats.ops["race"] += 1
+        if not self.enabled():
+            return
+        fault_rate = self._steer(fault_rate)
+        other = SyncRunner(self.cfg, Store(self.store_url), self.conn[L], self.conn[R], lease_wait=None if wait else 0)
+        if webhook is not None:
+            ids = self.users[webhook].changed_since(self.marks[webhook])
+            self.marks[webhook] = self.users[webhook].mark()
+            second: Any = other.sync_records(webhook, ids) if ids else other.run(full=full[1])
+        else:
+            second = other.run(full=full[1])
+        self.faults_on(fault_rate, seed)
+        try:
+            first_ok, second_ok = await asyncio.gather(self._guarded(self.runner.run(full=full[0])),
+                                                       self._racer(second))
+        finally:
+            other.store.close()
+        self._may_sync(f"pass raced by a second process (faults {fault_rate:.2f}): "
+                       f"{'ok' if first_ok else 'failed'} / {second_ok}")
+        self._may_sync("the second process's pass")
 
-        To build on the per-sync lease in the index (``accord.index.leases``): a second
-        runner over ``self.store`` (another process's, with its own connectors over the same
-        apps, possibly an older config) runs a pass or a webhook delivery concurrently with
-        ``self.runner`` (``asyncio.gather``); the model treats each as a pass that may sync
-        (``self._may_sync``), the lease must keep the two from planning one pair at once (a
-        pass that does not get it waits or is skipped, webhook records are kept for the next
-        pass). ``random_step`` draws it as the op "race" (weight 0 in ``WEIGHTS`` until then);
-        count it in ``self.stats.ops["race"]``.
-        """
-        raise NotImplementedError("a second process racing on the same index: see the docstring")
+    async def _racer(self, coro: Any) -> str:
+        try:
+            await coro
+            return "ok"
+        except SyncBusy:
+            return "skipped: the first held the lease"
+        except ConnectorError:
+            self.stats.passes_failed += 1
+            return "failed"
+
+    def overlap(self) -> None:
+        """An operator tries to add a second sync on the same object pair: the config is refused."""
+        self.stats.ops["overlap"] += 1
+        body = self._body()
+        twin = copy.deepcopy(body["syncs"][0])
+        twin["name"] = f"{SYNC}-again"
+        twin["left"], twin["right"] = twin["right"], twin["left"]
+        twin.pop("mappings", None)
+        twin.pop("winner", None)
+        body["syncs"].append(twin)
+        try:
+            parse_config(body, env={})
+        except ConfigError as e:
+            if not any("already does" in i.message for i in e.issues):
+                self.violate(f"a second sync on the same object pair was refused for another reason: {e}", None)
+            return
+        self.violate("a second sync on the same object pair was accepted", None)
 
     # -- the end --------------------------------------------------------------------------------------------------
     async def converge(self) -> list[str]:
@@ -898,8 +950,9 @@ def _deleted(st: State, side: Side) -> set[State]:
 # "config" is an operator action (see CONFIG_WEIGHTS); "race" is the hook for a second process on the
 # same index (World.race), weight 0 until it is built
 OPS = ("create", "edit", "delete", "incremental", "full", "webhook", "config", "race")
-WEIGHTS = (3.0, 5.0, 0.4, 3.0, 0.8, 1.5, 1.2, 0.0)
-CONFIG_WEIGHTS = {"repoint": 1.0, "rule": 1.6, "winner": 0.6, "direction": 0.6, "filter": 0.4, "disable": 0.3}
+WEIGHTS = (3.0, 5.0, 0.4, 3.0, 0.8, 1.5, 1.2, 0.3)
+CONFIG_WEIGHTS = {"repoint": 1.0, "rule": 1.6, "winner": 0.6, "direction": 0.6, "filter": 0.4, "disable": 0.3,
+                  "overlap": 0.1}
 
 
 def _changes(rng: random.Random, kinds: Mapping[str, str], many: bool) -> dict[str, int | None]:
@@ -930,6 +983,8 @@ def operator_step(w: World, rng: random.Random) -> None:
         w.set_direction(rng.choice(one_way) if w.direction == "two-way" or rng.random() < 0.3 else "two-way")
     elif kind == "filter":
         w.set_filters(s for s in (L, R) if rng.random() < 0.5)
+    elif kind == "overlap":
+        w.overlap()
     else:
         w.set_enabled(False)
 
@@ -957,7 +1012,8 @@ async def random_step(w: World, rng: random.Random, fault_rate: float) -> None:
     elif op == "config":
         operator_step(w, rng)
     else:
-        await w.race(rate, seed)
+        await w.race(rate, seed, full=(rng.random() < 0.3, rng.random() < 0.3), wait=rng.random() < 0.5,
+                     webhook=rng.choice((None, L, R)))
 
 
 async def random_episode(w: World, rng: random.Random, steps: int, fault_rate: float) -> World:

@@ -64,6 +64,16 @@ class Convergence(RuleBasedStateMachine):
     def webhook(self, side: object, drop: float, rate: float, seed: int) -> None:
         self.loop.run_until_complete(self.world.webhook(side, drop, rate, seed))  # type: ignore[arg-type]
 
+    @rule(full=st.tuples(st.booleans(), st.booleans()), wait=st.booleans(),
+          webhook=st.sampled_from([None, L, R]), rate=rates, seed=seeds)
+    def race(self, full: tuple[bool, bool], wait: bool, webhook: object, rate: float, seed: int) -> None:
+        """A second process runs a pass (or a webhook delivery) on the same index at the same time."""
+        self.loop.run_until_complete(self.world.race(rate, seed, full=full, wait=wait, webhook=webhook))  # type: ignore[arg-type]
+
+    @rule()
+    def overlap(self) -> None:
+        self.world.overlap()
+
     # -- operators: each is a saved config (a new runner; the next pass restarts the initial sync)
     @rule(a=st.sampled_from(texts), b=st.sampled_from(texts))
     def repoint(self, a: str, b: str) -> None:

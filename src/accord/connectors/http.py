@@ -271,6 +271,11 @@ class Http:
         finally:
             call.release()  # a request that failed before its answer still gives its slots back
 
+    async def once(self, method: str, url: str, kind: str, **kw: Any) -> httpx.Response:
+        """One attempt, limited and counted, without :meth:`send`'s hooks and retries (a call the
+        ``before`` hook itself makes)."""
+        return await self._once(method, url, kind, True, kw)
+
     # -- one call -------------------------------------------------------------------------------------
     async def send(self, method: str, url: str, kind: str, *, repeatable: bool = True, authed: bool = True,
                    **kw: Any) -> httpx.Response:
@@ -342,12 +347,13 @@ class HttpConnector(Connector):
     def limiter_key(self, name: str) -> str:
         return f"{self.vendor}:{self.credential()}:{name}"
 
-    def use_limiters(self, make: LimiterFactory) -> None:
+    def use_limiters(self, make: LimiterFactory, limits: Sequence[RateLimit] | None = None) -> None:
         calls = self.http.limits.calls
-        made = {rl.name: make.make(self.limiter_key(rl.name), rl) for rl in self.rate_limits()}
-        limits = self.limit_set(made, make)
-        limits.calls = calls  # the app's call counts go on
-        self.http.limits = limits
+        declared = self.rate_limits() if limits is None else limits
+        made = {rl.name: make.make(self.limiter_key(rl.name), rl) for rl in declared}
+        held = self.limit_set(made, make)
+        held.calls = calls  # the app's call counts go on
+        self.http.limits = held
 
     # -- the layer's knobs and counts, under the names the connectors always had ----------------------
     @property

@@ -36,10 +36,11 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection,
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import orjson
+from pydantic import Field
 
 from accord.connectors.background import in_thread
 from accord.connectors.base import WebhookChanges
@@ -58,6 +59,8 @@ from accord.connectors.http import (
 from accord.connectors.hubspot_scan import ScanPosition, two_lane_scan
 from accord.connectors.limits import LOCAL, LearnedLimit, Limiter, LimiterFactory, RateLimit
 from accord.connectors.limits import RollingWindow as RollingWindow  # re-exported: its old home
+from accord.connectors.registry import ASSOCIATIONS, LISTS, PIPELINES, WEBHOOKS, Sandbox, Vendor
+from accord.connectors.settings import AppSettings
 from accord.model import (
     AuthError,
     ConnectorError,
@@ -1101,8 +1104,27 @@ def webhook_changes(events: Iterable[Mapping[str, Any]], *, own_source_ids: Iter
     return out
 
 
+class HubSpotSettings(AppSettings):
+    type: Literal["hubspot"]
+    token: str = Field(min_length=1)
+    base_url: str = "https://api.hubapi.com"
+    webhook_secret: str | None = None
+    rate_limit: int = Field(default=190, gt=0, description="requests per 10 seconds")
+    search_rate: float = Field(default=5.0, gt=0, description="search requests per second")
+    search_lookback: float = 30.0
+    # full scans read from both ends of the id range: list pages up, search pages down
+    # (search has its own rate bucket); false: list pages only, e.g. if other tools use up search
+    search_scan: bool = True
+    # pages a full scan reads ahead of the sync, on a thread of its own, so a fresh rate-limit
+    # window is spent at once (0: read on the sync's own loop, paced by its processing)
+    read_ahead: int = Field(default=200, ge=0)
+    app_id: str | None = None  # the private app whose webhook sourceId marks Accord's own writes
+    tombstones: bool = True  # read archived records to see deletes in incremental passes
+    timeout: float = Field(default=30.0, gt=0)
+
+
 def from_config(name: str, app: Any) -> HubSpotConnector:
-    """Build the connector from an ``apps:`` entry (accord.config.HubSpotApp)."""
+    """Build the connector from an ``apps:`` entry (:class:`HubSpotSettings`)."""
     return HubSpotConnector(
         name,
         token=app.token,
@@ -1117,3 +1139,11 @@ def from_config(name: str, app: Any) -> HubSpotConnector:
         tombstones=getattr(app, "tombstones", True),
         timeout=getattr(app, "timeout", 30.0),
     )
+
+
+VENDOR = Vendor(
+    "hubspot", "HubSpot", HubSpotSettings, from_config,
+    limits=lambda app: rate_limits(app.rate_limit, app.search_rate),
+    sandbox=Sandbox("accord.sandbox.hubspot", "HubSpot sandbox on http://{host}:{port}  ({records} records per object)"),
+    capabilities=frozenset({WEBHOOKS, ASSOCIATIONS, LISTS, PIPELINES}),
+)

@@ -15,15 +15,16 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from accord.config import (
-    _APP_TYPES,
     AppConfig,
     Config,
     ConfigError,
     ConfigIssue,
     SyncConfig,
     _pydantic_issues,
+    app_settings,
     semantic_issues,
 )
+from accord.connectors import registry
 from accord.index import Store
 from accord.vault import Vault, VaultError
 
@@ -86,7 +87,7 @@ class Registry:
         for name, (kind, sealed) in rows.items():
             try:
                 assert self.vault is not None
-                out[name] = _APP_TYPES[kind].model_validate(self.vault.open(sealed))  # type: ignore[assignment]
+                out[name] = registry.vendor(kind).settings.model_validate(self.vault.open(sealed))
             except (VaultError, ValidationError, KeyError) as e:
                 log.error("stored app %r ignored: %s", name, e)
         return out
@@ -146,14 +147,7 @@ class Registry:
     def check_app(self, name: str, body: Any) -> AppConfig:
         if not isinstance(body, dict):
             raise ConfigError("app", [ConfigIssue("", "must be a JSON object")])
-        model = _APP_TYPES.get(str(body.get("type")))
-        if model is None:
-            raise ConfigError("app", [ConfigIssue("type", f"unknown app type {body.get('type')!r}; one of {', '.join(_APP_TYPES)}")])
-        try:
-            app: AppConfig = model.model_validate(body)  # type: ignore[assignment]
-        except ValidationError as e:
-            raise ConfigError("app", _pydantic_issues(e, "")) from e
-        return app
+        return app_settings(body)
 
     def save_app(self, name: str, app: AppConfig) -> None:
         if self.vault is None:

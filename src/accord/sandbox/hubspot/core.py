@@ -31,6 +31,9 @@ class SandboxSettings:
     search_cap: int = 10_000  # results one search query can page through
     search_lag: float = 0.0  # seconds before a write is visible to search
     atomic_batch_errors: bool = False  # reject a whole batch for one bad input (as HubSpot does for some)
+    # batch writes answer their results in random order and echo no objectWriteTraceId (HubSpot
+    # documents no order, and not every answer carries the trace ids): clients must match by identity
+    shuffle_batch_results: bool = False
     records: int = 0
     seed: int = 0
     webhook_url: str | None = None
@@ -91,6 +94,7 @@ class HubSpotCore:
         self.store.on_events = self.webhooks.enqueue
         self.lock = threading.Lock()  # guards counters, the fault draw and the rate windows
         self._rng = random.Random(s.seed)
+        self.shuffler = random.Random(s.seed)  # the order of shuffled batch results
         self.window = RateWindow()
         self.daily: Counter[str] = Counter()
         if s.records:

@@ -9,6 +9,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from accord.sandbox import faults
 from accord.sandbox.hubspot import seed as seeding
 from accord.sandbox.hubspot.schema import OBJECT_TYPE_IDS
 from accord.sandbox.hubspot.store import Source, Store
@@ -55,6 +56,10 @@ class Faults:
     # a batch write carries out the first half of its inputs, then fails with a 500
     rate_half_batch: float = 0.0
     seed: int = 0
+    # the next calls' faults, in order ("500_applied", or "500_applied:batch_create" for the next
+    # call of that kind; see accord.sandbox.faults), before any drawn at random
+    queue: list[str] = field(default_factory=list)
+    retry_after_date: bool = False  # Retry-After of injected 429s as an HTTP date, not seconds
 
 
 class RateWindow:
@@ -198,6 +203,9 @@ class HubSpotCore:
     def draw_fault(self, kind: str = "") -> str | None:
         f = self.faults
         half = f.rate_half_batch if kind in BATCH_WRITES else 0.0
+        queued = faults.take(f.queue, kind, self.lock)
+        if queued is not None:
+            return queued
         with self.lock:
             r = self._rng.random()
             for name, rate in (("429", f.rate_429), ("500", f.rate_500), ("timeout", f.rate_timeout),

@@ -256,6 +256,7 @@ class XentralConnector(HttpConnector):
         status_field: str = "Hubspot Status",
         timezone: str = "Europe/Berlin",
         rate_limit: int = 100,
+        rate_window: float = 60.0,
         page_size: int = 1000,
         overlap: float = 60.0,
         concurrency: int = 4,
@@ -272,7 +273,7 @@ class XentralConnector(HttpConnector):
         self.tz = ZoneInfo(timezone)
         self.page_size = max(1, min(1000, page_size))
         self.overlap = timedelta(seconds=overlap)
-        self.rate_limit = rate_limit
+        self.rate_limit, self.rate_window = rate_limit, rate_window  # requests per window (xentral: 100 a minute)
         self._sem = asyncio.Semaphore(max(1, concurrency))
         self.http = Http("xentral", base_url=self.base_url, auth=BearerToken(token), timeout=timeout,
                          limits=limits or Limits(), retry=RetryPolicy(max_retries, backoff, max_backoff),
@@ -286,7 +287,7 @@ class XentralConnector(HttpConnector):
 
     # -- limits and transport ------------------------------------------------------------------------
     def rate_limits(self) -> list[RateLimit]:
-        return [RateLimit("requests", self.rate_limit, 60.0)]
+        return [RateLimit("requests", self.rate_limit, self.rate_window)]
 
     def credential(self) -> str:
         return hashlib.sha256(f"{self.base_url}\x00{self.token}".encode()).hexdigest()[:16]

@@ -75,6 +75,7 @@ from accord.model import (
     TransientError,
     Value,
     WriteError,
+    WriteOutcomeUnknown,
     WriteResult,
 )
 
@@ -534,8 +535,12 @@ class SalesforceConnector(HttpConnector):
         for i in range(0, len(items), self.batch_size):
             chunk = items[i : i + self.batch_size]
             records = [{"attributes": {"type": object}, **await self._wire(object, it)} for it in chunk]
-            out += await self._collection("POST", len(chunk), [None] * len(chunk),
-                                          json={"allOrNone": False, "records": records})
+            try:
+                out += await self._collection("POST", len(chunk), [None] * len(chunk),
+                                              json={"allOrNone": False, "records": records})
+            except WriteOutcomeUnknown as e:  # the chunks before it are known
+                e.results = [*out, *[None] * (len(items) - len(out))]
+                raise
         return out
 
     async def update(self, object: str, items: Sequence[tuple[str, Mapping[str, Value]]]) -> list[WriteResult]:

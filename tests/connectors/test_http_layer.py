@@ -122,3 +122,21 @@ async def test_a_learned_limit_applies_once_the_app_names_it() -> None:
     await learned.acquire()
     assert made == [10] and learned.limit == 10
     learned.release()
+
+
+async def test_hubspot_learns_an_oauth_apps_per_second_limit_from_its_answers() -> None:
+    from accord.connectors.hubspot import HubSpotConnector
+    from accord.connectors.hubspot import Limits as HubSpotLimits
+
+    def app(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"results": []}, headers={"X-HubSpot-RateLimit-Secondly": "10",
+                                                                   "X-HubSpot-RateLimit-Secondly-Remaining": "9"})
+
+    limits = HubSpotLimits(RollingWindow(100, 10.0), RollingWindow(5, 1.0))
+    conn = HubSpotConnector("hs", token="oauth", base_url="http://hs.test", limits=limits,
+                            transport=httpx.MockTransport(app))
+    assert limits.secondly.limit is None
+    await conn.check()
+    assert limits.secondly.limit == 10
+    assert limits.limiters("list") == (limits.general, limits.secondly) and limits.limiters("search") == (limits.search,)
+    await conn.aclose()

@@ -29,7 +29,7 @@ from accord.index import Store
 from accord.index.store import Link
 from accord.model import AuthError, ConnectorError, Side, UnreachableError
 from accord.report import plan_table, status_table, summary_table
-from accord.runner import PassResult
+from accord.runner import STOPPED, PassResult
 from accord.session import Session
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Accord: two-way record sync for CRM and sales apps.")
@@ -37,6 +37,7 @@ out = Console()
 err = Console(stderr=True)
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_UNREACHABLE = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 T = TypeVar("T")
 
 ConfigOpt = Annotated[Path, typer.Option("-c", "--config", help="Path to accord.yaml")]
@@ -68,6 +69,8 @@ def _run(cfg: Config, coro: Callable[[Session], Awaitable[T]], session: Session 
 
     try:
         return asyncio.run(main())
+    except KeyboardInterrupt as e:
+        raise _fail(EXIT_INTERRUPTED, STOPPED) from e
     except ConfigError as e:
         e.file = cfg.source if e.file in {s.name for s in cfg.syncs} else e.file
         raise _fail(EXIT_CONFIG, e.render()) from e

@@ -369,7 +369,41 @@ def semantic_issues(cfg: Config) -> list[ConfigIssue]:
         if any(ref.app not in cfg.apps for ref in (s.left, s.right)):
             continue
         issues.extend(_mapping_issues(cfg, s, p))
+    for i, other in overlapping_syncs(cfg.syncs):
+        issues.append(ConfigIssue(f"syncs[{i}].right", overlap_message(cfg.syncs[i], other)))
     return issues
+
+
+class SyncOverlap(ValueError):
+    """A sync pairs the same two objects as another sync (the message names it)."""
+
+
+def object_pair(s: SyncConfig) -> frozenset[tuple[str, str]]:
+    """The two (app, object) sides of a sync, unordered: A ↔ B and B ↔ A are the same pair."""
+    return frozenset({(s.left.app, s.left.object.casefold()), (s.right.app, s.right.object.casefold())})
+
+
+def overlapping_syncs(syncs: Sequence[SyncConfig]) -> list[tuple[int, SyncConfig]]:
+    """(index, the earlier sync) of every sync that pairs the same two objects as an earlier one.
+
+    Two syncs over one object pair each create what the other created, and never stop:
+    refused everywhere a sync is saved. Hub and spoke (one object synced with two others) is fine.
+    """
+    first: dict[frozenset[tuple[str, str]], SyncConfig] = {}
+    out: list[tuple[int, SyncConfig]] = []
+    for i, s in enumerate(syncs):
+        key = object_pair(s)
+        if key in first:
+            out.append((i, first[key]))
+        else:
+            first[key] = s
+    return out
+
+
+def overlap_message(s: SyncConfig, other: SyncConfig) -> str:
+    return (f"sync {s.name!r} pairs {s.left.app} {s.left.object} with {s.right.app} {s.right.object}, "
+            f"as sync {other.name!r} already does; two syncs on one object pair would create each record "
+            f"again in both apps: change {other.name!r} instead, or pick other objects")
 
 
 def _mapping_issues(cfg: Config, s: SyncConfig, p: str) -> list[ConfigIssue]:

@@ -26,13 +26,13 @@ class Session:
             self.connectors[app] = conn
         return self.connectors[app]
 
-    def runner(self, sync: str, progress: Progress | None = None) -> SyncRunner:
+    def runner(self, sync: str, progress: Progress | None = None, lease_wait: float | None = None) -> SyncRunner:
         s = self.cfg.sync(sync)
         index = next(i for i, x in enumerate(self.cfg.syncs) if x.name == sync)
         targets = [AssociationTarget(t.name, {Side.LEFT: t.left.object, Side.RIGHT: t.right.object})
                    for t in (self.cfg.sync(a) for a in s.associations if a in {x.name for x in self.cfg.syncs})]
         return SyncRunner(s, self.store, self.connector(s.left.app), self.connector(s.right.app),
-                          progress=progress, path=f"syncs[{index}]", associations=targets)
+                          progress=progress, path=f"syncs[{index}]", associations=targets, lease_wait=lease_wait)
 
     async def directed_pass(self, sync: str, direction: str, progress: Progress | None = None) -> PassResult:
         """Copy existing records one way (Snov.io's "manual sync"), keeping the sync's own settings for later passes."""
@@ -44,6 +44,8 @@ class Session:
         index = next(i for i, x in enumerate(self.cfg.syncs) if x.name == sync)
         runner = SyncRunner(one_way, self.store, self.connector(sc.left.app), self.connector(sc.right.app),
                             progress=progress, path=f"syncs[{index}]")
+        own = await self.runner(sync).prepare()
+        runner.spec = (await runner.prepare()).keyed_like(own)  # bases stay the sync's own
         result = await runner.run(full=True)
         # the copy is not a config change: the sync's own fingerprint stays, its initial sync done
         self.store.ensure_sync(sync, config_hash(sc), sc.enabled)

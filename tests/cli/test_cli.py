@@ -8,10 +8,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from accord.connectors.memory import MemoryApp
+from accord.index import Store
 from helpers import person
 
 ACCORD = [sys.executable, "-m", "accord.cli"]
@@ -195,3 +197,103 @@ def test_demo_ignores_a_proxy_for_its_loopback_sandboxes(tmp_path: Path) -> None
     r = accord("demo", "--no-serve", "--records", "30", "--port", "0", cwd=tmp_path, env=proxy)
     assert r.returncode == 0, r.stderr
     assert "Sync summary" in r.stdout
+
+
+def test_plan_works_for_syncs_with_associations(tmp_path: Path) -> None:
+    """Issue #19: `accord plan` crashed (NotImplementedError: … has no associations) on any sync
+    with `associations:`, as the README's reference config has. The dry run reads them and
+    counts the ones it would write."""
+    a = MemoryApp("a", path=str(tmp_path / "a.json"))
+    b = MemoryApp("b", path=str(tmp_path / "b.json"))
+    acme = a.user_create("companies", {"name": "Acme", "domain": "acme.com"})
+    ann = a.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    a.links.setdefault(("contacts", "companies"), {})[ann] = {acme}
+    a.save()
+    b.save()
+    (tmp_path / "accord.yaml").write_text(f"""
+state: sqlite:///{tmp_path}/accord.db
+apps:
+  a: {{type: memory, path: {tmp_path}/a.json}}
+  b: {{type: memory, path: {tmp_path}/b.json}}
+syncs:
+  - name: companies
+    left: {{app: a, object: companies}}
+    right: {{app: b, object: companies}}
+  - name: contacts
+    left: {{app: a, object: contacts}}
+    right: {{app: b, object: contacts}}
+    associations: [companies]
+""")
+    r = accord("plan", "-c", "accord.yaml", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plans = {p["sync"]: p for p in json.loads(r.stdout)}
+    assert plans["contacts"]["created"]["right"] == 1 and plans["companies"]["created"]["right"] == 1
+    assert MemoryApp("b", path=str(tmp_path / "b.json")).live("contacts") == []  # nothing written
+
+
+def test_ctrl_c_says_where_the_next_pass_resumes(project: Path) -> None:
+    """Issue #19: Ctrl-C during `accord sync` exited 130 silently. (The pass is held at its
+    start by another process's lease, so the interrupt lands inside it on any machine.)"""
+    import signal
+    import threading
+
+    from accord.index.leases import SyncLease
+
+    store = Store(f"sqlite:///{project}/accord.db")
+    lease = SyncLease(store.engine, "contacts")
+    assert lease.try_acquire()
+    lines: list[str] = []
+    waiting = threading.Event()
+    try:
+        p = subprocess.Popen([*ACCORD, "sync", "-c", "accord.yaml"], cwd=project, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+
+        def read() -> None:
+            assert p.stderr is not None
+            for line in p.stderr:
+                lines.append(line)
+                if "waiting for process" in line:
+                    waiting.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        assert waiting.wait(60), "".join(lines)
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
+        reader.join(timeout=10)
+    finally:
+        lease.release()
+        store.close()
+    stderr = "".join(lines)
+    assert p.returncode == 130, stderr
+    assert "stopped; the next pass resumes from the last saved page" in stderr
+    assert "Traceback" not in stderr
+
+
+async def test_a_cancelled_pass_is_recorded_as_stopped_not_failed(tmp_path: Path) -> None:
+    import asyncio
+
+    from accord.runner import SyncRunner
+    from helpers import sync_config
+
+    class Slow(MemoryApp):
+        async def create(self, object: str, items: Any) -> Any:
+            await asyncio.sleep(0.05)
+            return await super().create(object, items)
+
+    a, b = MemoryApp("a", page_size=5), Slow("b", batch_size=5)
+    for i in range(200):
+        a.user_create("contacts", person("P", str(i), f"p{i}@x.com"))
+    store = Store(f"sqlite:///{tmp_path}/index.db")
+    runner = SyncRunner(sync_config(), store, a, b)
+    task = asyncio.ensure_future(runner.run())
+    while not b.live("contacts"):
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (run,) = store.runs("contacts")
+    assert run["status"] == "stopped" and run["error"] == "stopped; the next pass resumes from the last saved page"
+    res = await SyncRunner(sync_config(), store, a, b).run()  # the next pass picks up where it stopped
+    assert res.kind == "initial" and len(b.live("contacts")) == 200
+    store.close()

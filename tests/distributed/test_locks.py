@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from accord.connectors.memory import MemoryApp
 from accord.index import Store
-from accord.index.locks import PairLocks, SyncLease, lock_id
+from accord.index.leases import SyncLease
+from accord.index.locks import PairLocks, lock_id
 from accord.model import Record, Side, Value, WriteResult
 from accord.runner import SyncRunner
 from helpers import person, sync_config
@@ -85,6 +86,15 @@ class SlowApp(MemoryApp):
         return await super().create(object, items)
 
 
+class _Unleased:
+    """A lease taken by nobody: lets two runners of one sync run at once, as only a bug would."""
+
+    held = True
+
+    def fence(self, c: object) -> None:
+        pass
+
+
 async def _two_runners_sync_the_same_new_records(pg_url: str, locked: bool) -> tuple[MemoryApp, Store, list[Any]]:
     left, right = SlowApp("a"), SlowApp("b")
     right.objects["contacts"].unique = ()  # a second create would be a second record
@@ -95,6 +105,8 @@ async def _two_runners_sync_the_same_new_records(pg_url: str, locked: bool) -> t
     ids = [left.user_create("contacts", person("P", str(i), f"p{i}@x.com")) for i in range(20)]
     locks = [PairLocks(store.engine, cfg.name) if locked else None for _ in range(2)]
     runners = [SyncRunner(cfg, Store(pg_url), left, right, locks=lk) for lk in locks]
+    for r in runners:  # the sync's lease would run the two one after the other: the race needs it off
+        r.lease = _Unleased()  # type: ignore[assignment]
     # webhooks for the same records reach two workers at once (overlapping batches)
     results = await asyncio.gather(runners[0].sync_records(Side.LEFT, ids[:15]),
                                    runners[1].sync_records(Side.LEFT, ids[5:]), return_exceptions=True)

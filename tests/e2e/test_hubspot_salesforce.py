@@ -273,3 +273,26 @@ async def test_contact_company_association_syncs_as_account_id(w: World) -> None
     assert (await w.hs_conn.associations("contacts", [str(bob)], "companies"))[str(bob)] == [str(comp)]
     again = await w.run("contacts", full=True)
     assert again.counters.associated == {"left": 0, "right": 0}
+
+
+async def test_repointing_a_mapping_keeps_every_phone(w: World) -> None:
+    """Issue #16: phone ↔ Phone repointed to phone ↔ MobilePhone used to clear ``phone`` on
+    almost every HubSpot contact (5,635 of 5,815): the old mapping's base made the empty
+    MobilePhone look like a deliberate clear. Now the new mapping merges as a first sync."""
+    for i in range(40):
+        w.hs.user_create("contacts", _hs_contact(f"P{i}", "Lee", f"p{i}@x.com", phone=f"+49 30 {1000 + i}"))
+    w.sf.create("Contact", _sf_contact("Sf", "Only", "sf@x.com", Phone="+1 555 0100", MobilePhone="+1 555 0199"))
+    w.sync("contacts", "contacts", "Contact")  # HubSpot wins conflicts (the left app)
+    await w.run("contacts")
+    assert all(c.get("Phone") for c in w.sf_by_email().values())
+    w.sync("contacts", "contacts", "Contact", mappings=[{"left": "phone", "right": "MobilePhone"}])
+    res = await w.run("contacts")
+    assert res.kind == "initial"  # a config change restarts the initial sync
+    hs, sf = w.hs_by_email(), w.sf_by_email()
+    assert {e: hs[e].get("phone") for e in hs if e.startswith("p")} == {f"p{i}@x.com": f"+49 30 {1000 + i}"
+                                                                        for i in range(40)}
+    assert all(sf[f"p{i}@x.com"]["MobilePhone"] == f"+49 30 {1000 + i}" for i in range(40))
+    assert hs["sf@x.com"]["phone"] == "+1 555 0100"  # the winner's (HubSpot's) value stays; it was Phone's copy
+    assert sf["sf@x.com"]["MobilePhone"] == "+1 555 0100"
+    quiet = await w.run("contacts", full=True)
+    assert quiet.counters.updated == {"left": 0, "right": 0}

@@ -138,3 +138,47 @@ def test_property_untouched_field_produces_no_write(l, r, rule, winner, newer) -
     """Both sides equal to their bases: nothing to write, whatever the values and the winner."""
     out = merge_field(fm(rule), l, r, l, r, winner=winner, newer=newer)
     assert not (out.write_left or out.write_right or out.conflict)
+
+
+# -- no base for the mapping (new pair, new or repointed mapping): nothing may be lost ------------------------
+RULES = ("default", "two-way", "always-left", "always-right", "prefer-left-unless-blank",
+         "prefer-right-unless-blank", "fill-blanks-only", "fill-blanks-only-left", "fill-blanks-only-right")
+values = st.one_of(st.none(), st.sampled_from(["", "a", "b"]))
+
+
+@given(rule=st.sampled_from(RULES), left=values, right=values, base=values, missing=st.sampled_from(["l", "r", "both"]),
+       winner=st.sampled_from([L, R]), newer=st.sampled_from([L, R, None]))
+def test_without_a_base_a_blank_never_overwrites_and_the_winner_keeps_its_value(
+        rule: str, left: str | None, right: str | None, base: str | None, missing: str, winner: Side,
+        newer: Side | None) -> None:
+    """The repointed-mapping bug: one side's base under the old mapping made an empty new field
+    look like a deliberate clear. With either base missing, the merge is an initial one."""
+    bl = NO_BASE if missing in ("l", "both") else base
+    br = NO_BASE if missing in ("r", "both") else base
+    out = merge_field(fm(rule), left, right, bl, br, winner=winner, newer=newer)
+    guarded = {"fill-blanks-only": {L, R}, "fill-blanks-only-left": {L}, "fill-blanks-only-right": {R}}.get(rule, set())
+    for side, wrote, value, current in ((L, out.write_left, out.left_value, left),
+                                        (R, out.write_right, out.right_value, right)):
+        if wrote:
+            assert value not in (None, ""), "a blank overwrote a value"
+            assert side not in guarded or current in (None, ""), "a guarded value was overwritten"
+    pref = {"always-left": L, "prefer-left-unless-blank": L, "always-right": R, "prefer-right-unless-blank": R}
+    keeper = pref.get(rule, winner)
+    kept = left if keeper is L else right
+    if kept not in (None, "") and rule not in ("fill-blanks-only", "fill-blanks-only-left", "fill-blanks-only-right"):
+        assert not (out.write_left if keeper is L else out.write_right), "the winner's non-blank value was replaced"
+
+
+def test_no_base_on_one_side_only_is_an_initial_merge() -> None:
+    # left's base from the old mapping, none on the right (a repointed mapping, empty new field)
+    out = merge_field(fm(), "555", None, "555", NO_BASE, winner=L)
+    assert out.write_right and out.right_value == "555" and not out.write_left
+    out = merge_field(fm(), "555", None, "555", NO_BASE, winner=R)
+    assert out.write_right and out.right_value == "555" and not out.write_left
+
+
+def test_always_rule_does_not_clear_with_a_blank_that_never_held_a_value() -> None:
+    out = merge_field(fm("always-right", to_right=False), "kept", None, "kept", None, winner=R)
+    assert not (out.write_left or out.write_right)
+    out = merge_field(fm("always-right", to_right=False), "x", None, "x", "was", winner=R)
+    assert out.write_left and out.left_value is None  # a real clear still propagates

@@ -15,9 +15,10 @@ keeps the *set* of states any legal schedule could have reached:
 * a pass or webhook delivery *may* sync each pair: every state is kept and its synced
   successor added. Syncing follows the rules: a record on one side only is created on the
   other (blanks left out); a field changed on one side since the base takes that side's
-  value (clears included); a field changed on both sides (or a never-synced pair) takes the
-  winner's value unless it is blank, then the other side's (the ``two-way`` rule: either
-  side's, since "most recent record change" depends on timings the model does not track);
+  value (clears included); a field changed on both sides takes the winner's value unless it
+  is blank, then the other side's (the ``two-way`` rule: either side's, since "most recent
+  record change" depends on timings the model does not track); a never-synced pair (no base)
+  takes the winner's value unless it is blank, then the other side's, whatever the rule;
   after syncing, both bases are the new value;
 * what the apps show then prunes the set: states whose visible part (exists, values)
   differs are dropped. An empty set means the apps reached a state no legal history leads
@@ -162,8 +163,13 @@ def _settle(st: State) -> State:
 
 def merge(st: State, rule: str | None, winner: Side) -> Value:
     """The value both sides hold after a sync of a pair that exists on both sides."""
-    ch_l = not st.linked or st.lv != st.bl
-    ch_r = not st.linked or st.rv != st.br
+    if not st.linked or st.bl is NB or st.br is NB:
+        # no base for the mapping (a new pair): nothing may be lost, whatever the rule: the
+        # winner's value unless it is blank, then the other side's
+        w, o = (st.lv, st.rv) if winner is L else (st.rv, st.lv)
+        return w if w is not None else o
+    ch_l = st.lv != st.bl
+    ch_r = st.rv != st.br
     if ch_l and not ch_r:
         return st.lv
     if ch_r and not ch_l:
@@ -186,8 +192,9 @@ def sync_steps(st: State, rule: str | None, winner: Side) -> set[State]:
         v = st.value(src)
         return {State(True, True, v, v, v, v, True, False),
                 State(True, True, v, v, st.bl, st.br, st.linked, False, (src.other, v))}
-    # "two-way": either side may hold the most recent record change
-    news = {merge(st, rule, L), merge(st, rule, R)} if rule == "two-way" else {merge(st, rule, winner)}
+    # "two-way": either side may hold the most recent record change (once there is a base)
+    based = st.linked and st.bl is not NB and st.br is not NB
+    news = {merge(st, rule, L), merge(st, rule, R)} if rule == "two-way" and based else {merge(st, rule, winner)}
     out = set()
     for v in news:
         out.add(State(True, True, v, v, v, v, True, False))
@@ -482,10 +489,11 @@ class World:
                 continue
             for side, base in ((L, lk.left_base), (R, lk.right_base)):
                 current = seen[side][el][1]
+                keys = dict(spec.based(side))  # a side's field -> its mapping's key in the bases
                 for f in self.kinds:
-                    name = self._field(side, f)
-                    if name in spec.mapped(side) and canon((base or {}).get(name)) != current[f]:
-                        self.violate(f"index base of {el}.{f} on the {side} is {(base or {}).get(name)!r}, "
+                    key = keys.get(self._field(side, f))
+                    if key is not None and canon((base or {}).get(key)) != current[f]:
+                        self.violate(f"index base of {el}.{f} on the {side} is {(base or {}).get(key)!r}, "
                                      f"the app holds {current[f]!r}", el)
 
 

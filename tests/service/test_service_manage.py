@@ -3,6 +3,7 @@ refusals with key paths, credentials sealed at rest, CSRF, body limits, persiste
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,3 +135,23 @@ def test_cookie_writes_need_the_csrf_token_and_bodies_are_limited(mworld: World)
             yield b" " * (1024 * 1024)
 
     assert w.client.post("/api/syncs", content=chunks(), headers={"content-type": "application/json"}).status_code == 413
+
+
+def test_a_second_sync_on_the_same_object_pair_is_refused_naming_the_first(mworld: World) -> None:
+    """Issue #16: two syncs on one object pair create each other's records forever."""
+    w = mworld
+    twin = {"name": "contacts2", "left": {"app": "b", "object": "contacts"}, "right": {"app": "a", "object": "contacts"}}
+    r = w.client.post("/api/syncs", json=twin)
+    assert r.status_code == 409, r.text
+    assert "as sync 'contacts' already does" in r.json()["detail"]
+    assert [s["name"] for s in w.client.get("/api/syncs").json()] == ["contacts", "companies"]
+    # the setup flow stops at its first step, naming the other sync (Save is never offered)
+    cookie = httpx.Client(base_url=w.url, cookies={"accord_token": TOKEN})
+    page = cookie.get("/setup").text
+    csrf = page.split('csrf_token" value="')[1].split('"')[0]
+    fields = {"name": "contacts2", "left_app": "a", "left_object": "contacts", "right_app": "b",
+              "right_object": "contacts"}
+    r = cookie.post("/setup/objects", data={"draft": json.dumps(fields), **fields, "action": "next", "csrf_token": csrf})
+    assert r.status_code == 422
+    assert "as sync &#39;contacts&#39; already does" in r.text or "as sync 'contacts' already does" in r.text
+    assert w.service.store.managed_syncs() == []

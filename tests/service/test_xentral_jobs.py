@@ -1,8 +1,9 @@
-"""xentral's three process starters as syncs of ``accord run`` (docs/connectors/xentral.md).
+"""xentral's process starters as syncs of ``accord run`` (docs/connectors/xentral.md).
 
 The configuration is the one in the docs, run by the real :class:`Service` against the HubSpot
 and xentral sandboxes over loopback HTTP: each job polls at its own period, and a job whose
-previous run is still going is skipped, never run alongside it.
+previous run is still going is skipped, never run alongside it. The module's queue and
+contacts jobs are one sync (two syncs on one object pair are refused).
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from accord.sandbox.xentral import XentralSandbox, install
 from accord.service.core import Service
 
 DOC = Path(__file__).parents[2] / "docs" / "connectors" / "xentral.md"
-QUEUE, CONTACTS, DEALS = "hubspot-process-queues", "hubspot-contacts", "hubspot-deals"
+CONTACTS, DEALS = "hubspot-contacts", "hubspot-deals"
 
 
 def documented_config() -> dict[str, Any]:
     """The accord.yaml of the docs' "three periodic jobs" section."""
     blocks = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.S)
-    raw: dict[str, Any] = yaml.safe_load(next(b for b in blocks if QUEUE in b))
+    raw: dict[str, Any] = yaml.safe_load(next(b for b in blocks if DEALS in b))
     return raw
 
 
@@ -77,11 +78,9 @@ def test_the_documented_jobs_poll_every_10_and_60_minutes(tmp_path: Path) -> Non
     cfg = parse_config({**documented_config(), "state": f"sqlite:///{tmp_path}/i.db"},
                        env={"HUBSPOT_TOKEN": "t", "XENTRAL_URL": "http://127.0.0.1:9", "XENTRAL_TOKEN": "t"})
     svc = Service(cfg, schedule=False)
-    assert {name: svc.interval(slot.cfg) for name, slot in svc.slots.items()} == {
-        QUEUE: 600.0, CONTACTS: 3600.0, DEALS: 3600.0}
-    queue = cfg.sync(QUEUE)
-    assert (queue.direction, queue.deletes, queue.inclusion and queue.inclusion.list) == ("right-to-left", "mark",
-                                                                                           "Hubspot")
+    assert {name: svc.interval(slot.cfg) for name, slot in svc.slots.items()} == {CONTACTS: 600.0, DEALS: 3600.0}
+    contacts = cfg.sync(CONTACTS)
+    assert (contacts.direction, contacts.inclusion and contacts.inclusion.list) == ("two-way", "Hubspot")
     svc.store.close()
 
 
@@ -92,23 +91,23 @@ async def test_each_job_runs_at_its_own_period(tmp_path: Path, apps: tuple[HubSp
     hs.user_create("contacts", {"firstname": "Cy", "lastname": "Do", "email": "cy@x.com"})
     hs.user_create("deals", {"dealname": "Job deal", "amount": "100", "pipeline": "default",
                              "dealstage": "closedwon"})
-    svc = Service(config(tmp_path, hs_url, xt_url, **{QUEUE: "0.2s"}), tick=0.02)
+    svc = Service(config(tmp_path, hs_url, xt_url, **{CONTACTS: "0.2s"}), tick=0.02)
     await svc.start()
     try:
-        await until(lambda: len(svc.store.runs(QUEUE)) >= 4 and all(svc.store.runs(n) for n in (CONTACTS, DEALS)))
+        await until(lambda: len(svc.store.runs(CONTACTS)) >= 4 and svc.store.runs(DEALS))
         await until(lambda: not any(s.lock.locked() for s in svc.slots.values()))
-        # the hourly jobs ran once (their first pass starts at once), the queue job every 0.2 s
-        assert len(svc.store.runs(CONTACTS)) == len(svc.store.runs(DEALS)) == 1
-        assert [r["kind"] for r in svc.store.runs(QUEUE)][-1] == "initial"
+        # the hourly job ran once (its first pass starts at once), the contacts job every 0.2 s
+        assert len(svc.store.runs(DEALS)) == 1
+        assert [r["kind"] for r in svc.store.runs(CONTACTS)][-1] == "initial"
         emails = {r["properties"]["email"] for r in hs.records("contacts")}
-        assert emails == {"ann@x.com", "cy@x.com"}  # ann by either contacts job, linked by email: never twice
-        assert "cy@x.com" in {a["email"] for a in xt.addresses()}  # only the two-way job writes to xentral
+        assert emails == {"ann@x.com", "cy@x.com"}
+        assert "cy@x.com" in {a["email"] for a in xt.addresses()}
         assert [r["bezeichnung"] for r in xt.resubmissions()] == ["Job deal"]
         # a xentral edit reaches HubSpot through the 10-minute job, without waiting for the hourly one
         xt.user_update_address(ann, {"telefon": "030 99"})
         await until(lambda: next(r for r in hs.records("contacts")
                                  if r["properties"]["email"] == "ann@x.com")["properties"].get("phone") == "030 99")
-        assert len(svc.store.runs(CONTACTS)) == 1
+        assert len(svc.store.runs(DEALS)) == 1
     finally:
         await svc.stop()
 

@@ -53,5 +53,12 @@ class DryConnector(Connector):
     async def pipelines(self, object: str) -> list[Pipeline]:
         return await self.inner.pipelines(object)
 
+    async def associations(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, list[str]]:
+        # records the dry run "created" exist nowhere: they have no associations yet
+        return await self.inner.associations(from_object, [i for i in ids if not i.startswith("dry-")], to_object)
+
+    async def associate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        return [WriteResult.success(a) for a, _ in pairs]
+
     def counters(self) -> ApiCounters:
         return self.inner.counters()  # the reads go to the real app

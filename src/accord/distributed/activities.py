@@ -38,7 +38,8 @@ from accord.distributed.types import (
 )
 from accord.engine.mapping import SyncSpec
 from accord.index import Store
-from accord.index.locks import PairLocks, SyncLease
+from accord.index.leases import SyncLease
+from accord.index.locks import PairLocks
 from accord.model import AuthError, Counters, ResyncRequired, Side
 from accord.runner import PassResult, ScanState, SyncRunner
 from accord.session import Session
@@ -161,6 +162,7 @@ class SyncActivities:
             await lease.acquire()
             runner = self.ctx.session.runner(sync, progress=beat)
             runner.locks = locks
+            runner.lease = lease  # its passes run under this activity's lease, and its saves are fenced by it
             try:
                 if fresh_spec or sync not in self.ctx.specs:
                     self.ctx.specs[sync] = await runner.prepare()
@@ -185,10 +187,8 @@ class SyncActivities:
         if state is not None and not state.enabled:
             return PassPlan("disabled")
         async with self._runner(job.sync, fresh_spec=True) as (runner, _):
-            from accord.config import config_hash
-
             cfg = runner.cfg
-            state = store.ensure_sync(cfg.name, config_hash(cfg), cfg.enabled)
+            state = runner.register()
             if state.initial_done and not job.full:
                 return PassPlan("incremental")
             kind = "full" if state.initial_done else "initial"

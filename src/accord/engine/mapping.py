@@ -6,7 +6,8 @@ are all resolved here, once, so the merge itself only compares and copies values
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -32,6 +33,7 @@ class FieldMap:
     required: bool = False
     left_calculated: bool = False
     right_calculated: bool = False
+    key: str | None = None  # the base key to use instead of the computed one (see keyed_like)
 
     def field(self, side: Side) -> str:
         return self.left if side is Side.LEFT else self.right
@@ -54,6 +56,26 @@ class FieldMap:
         """Values cross unchanged both ways (same type, no value map): ``convert`` is the identity."""
         return self.left_type == self.right_type and (
             self.left_type != FieldType.ENUM or (self.lr_values is None and self.rl_values is None))
+
+    @cached_property
+    def base_key(self) -> str:
+        """The key of this mapping's values in a pair's stored bases.
+
+        A base only means something for the exact mapping it was recorded under: repointed
+        to another field, given another value map, rule or direction, the old base would make
+        an untouched value look like a deliberate clear (or keep two differing values "in
+        step" forever). So the key names both fields and, when anything but a plain two-way
+        copy, a digest of what decides how values cross; a mapping with no base under its key
+        is merged as in an initial sync (see ``merge.merge_field``).
+        """
+        if self.key is not None:
+            return self.key
+        key = f"{self.left}|{self.right}"
+        if self.plain and self.rule == "default" and self.to_left and self.to_right:
+            return key
+        how = repr((str(self.left_type), str(self.right_type), self.rule, self.to_left, self.to_right,
+                    sorted((self.lr_values or {}).items()), sorted((self.rl_values or {}).items())))
+        return f"{key}|{hashlib.sha1(how.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +113,15 @@ class SyncSpec:
         return self.left_fields if side is Side.LEFT else self.right_fields
 
     @cached_property
+    def _based(self) -> dict[Side, tuple[tuple[str, str], ...]]:
+        return {s: tuple((m.field(s), m.base_key) for m in self.mappings) for s in (Side.LEFT, Side.RIGHT)}
+
+    def based(self, side: Side) -> tuple[tuple[str, str], ...]:
+        """(field of ``side``, base key) of every mapping, in mapping order: a side's values
+        are stored in a pair's base under the mapping's key, not the bare field name."""
+        return self._based[side]
+
+    @cached_property
     def _flows(self) -> dict[Side, tuple[tuple[str, str, bool, FieldMap], ...]]:
         return {dst: tuple((m.field(dst.other), m.field(dst), m.plain, m) for m in self.mappings if m.flows_to(dst))
                 for dst in (Side.LEFT, Side.RIGHT)}
@@ -104,6 +135,14 @@ class SyncSpec:
         """Whether the sync's direction lets the engine write to ``side`` at all."""
         src = {"left-to-right": Side.LEFT, "right-to-left": Side.RIGHT}.get(self.direction)
         return src is None or src is not side
+
+    def keyed_like(self, other: SyncSpec) -> SyncSpec:
+        """This spec with ``other``'s base keys for the mappings they share: a one-off pass under
+        a variant of a sync's config (a manual one-way copy) reads and leaves the sync's own
+        bases, instead of bases the sync's next pass would not know."""
+        keys = {(m.left, m.right): m.base_key for m in other.mappings}
+        maps = tuple(replace(m, key=keys.get((m.left, m.right))) for m in self.mappings)
+        return replace(self, mappings=maps)
 
     def fields(self, side: Side) -> tuple[str, ...]:
         """Every field of ``side`` the engine reads: mapped, match, filter, stage and constant fields."""

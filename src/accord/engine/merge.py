@@ -71,6 +71,37 @@ def _agree(m: FieldMap, left: Value, right: Value) -> bool:
         return False
 
 
+# Rules whose outcome depends on who changed what since the base (or that overwrite): without a
+# base for this exact mapping they merge as an initial sync does. ``prefer-*-unless-blank`` and
+# ``fill-blanks-only`` never let a blank overwrite a value anyway and need no special case.
+_BASED_RULES: Final = frozenset({"default", "two-way", "always-left", "always-right",
+                                 "fill-blanks-only-left", "fill-blanks-only-right"})
+_RULE_WINNER: Final = {"always-left": Side.LEFT, "always-right": Side.RIGHT}
+
+
+def _first_merge(m: FieldMap, left: Value, right: Value, winner: Side) -> FieldOutcome:
+    """A field pair with no base under its mapping (a new pair, a new or changed mapping).
+
+    Nothing is known about who changed what, so nothing may be lost: the winner's non-blank
+    value wins, a blank never overwrites a value and a value fills a blank. When the mapping
+    cannot carry the winner's value (it flows one way only), its source decides instead.
+    """
+    if _agree(m, left, right):
+        return NOTHING
+    if not m.flows_to(winner.other):
+        winner = winner.other
+    src = winner if not is_blank(left if winner is Side.LEFT else right) else winner.other
+    value, current = (left, right) if src is Side.LEFT else (right, left)
+    if is_blank(value):
+        return NOTHING
+    out = _push(m, value, src.other, current)
+    if m.rule == "fill-blanks-only-left" and out.write_left and not is_blank(left):
+        return NOTHING
+    if m.rule == "fill-blanks-only-right" and out.write_right and not is_blank(right):
+        return NOTHING
+    return FieldOutcome(out.write_left, out.write_right, out.left_value, out.right_value, True, out.error)
+
+
 def merge_field(
     m: FieldMap,
     left: Value,
@@ -88,10 +119,14 @@ def merge_field(
     rule = m.rule
     if rule == "none":
         return NOTHING
-    if rule == "always-left":
-        return _push(m, left, Side.RIGHT, right)
-    if rule == "always-right":
-        return _push(m, right, Side.LEFT, left)
+    if (isinstance(base_left, _NoBase) or isinstance(base_right, _NoBase)) and rule in _BASED_RULES:
+        return _first_merge(m, left, right, _RULE_WINNER.get(rule, winner))
+    if rule in ("always-left", "always-right"):
+        src = Side.LEFT if rule == "always-left" else Side.RIGHT
+        sv, ov, sb = (left, right, base_left) if src is Side.LEFT else (right, left, base_right)
+        if is_blank(sv) and is_blank(canon(sb)):
+            return NOTHING  # a blank that was never a value is not a clear: it wipes nothing
+        return _push(m, sv, src.other, ov)
     if rule in ("prefer-left-unless-blank", "prefer-right-unless-blank"):
         pref = Side.LEFT if rule == "prefer-left-unless-blank" else Side.RIGHT
         pv, ov = (left, right) if pref is Side.LEFT else (right, left)

@@ -57,8 +57,9 @@ def excluded(reason: ExcludedReason, message: str = "") -> PairPlan:
 
 
 def _values(rec: Record, spec: SyncSpec, side: Side) -> dict[str, Value]:
+    """The record's mapped values, keyed as bases are (by mapping, see ``FieldMap.base_key``)."""
     props = rec.properties
-    return {f: canon(props.get(f)) for f in spec.mapped(side)}
+    return {k: canon(props.get(f)) for f, k in spec.based(side)}
 
 
 def _stage_ok(spec: SyncSpec, rec: Record | None, side: Side) -> bool:
@@ -108,7 +109,7 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
     errors = []
     src_base = _values(src, spec, src_side)  # canonical, and what the source side's base becomes
     for src_field, dst_field, as_is, m in spec.flows_to(dst):
-        v = src_base[src_field]
+        v = src_base[m.base_key]
         if v is None:
             continue
         if as_is:
@@ -121,7 +122,7 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
     if errors:
         return _failing_values(errors)
     props.update({k: canon(v) for k, v in _constants_for(spec, dst, None).items()})
-    dst_base = {f: props.get(f) for f in spec.mapped(dst)}  # every value in props is canonical
+    dst_base = {k: props.get(f) for f, k in spec.based(dst)}  # every value in props is canonical
     plan = PairPlan(create=dst, create_props=props)
     plan.left_base, plan.right_base = (src_base, dst_base) if src_side is Side.LEFT else (dst_base, src_base)
     return plan
@@ -195,27 +196,31 @@ def _merge_pair(spec: SyncSpec, left: Record, right: Record, inp: PairInput) -> 
     errors: list[str] = []
     triggered = lb is None or rb is None
     for m in spec.mappings:
-        bl = lb.get(m.left, NO_BASE) if lb is not None else NO_BASE
-        br = rb.get(m.right, NO_BASE) if rb is not None else NO_BASE
-        if not triggered and _changed_uncalculated(m, new_l[m.left], new_r[m.right], bl, br):
+        k = m.base_key
+        bl = lb.get(k, NO_BASE) if lb is not None else NO_BASE
+        br = rb.get(k, NO_BASE) if rb is not None else NO_BASE
+        if not triggered and _changed_uncalculated(m, new_l[k], new_r[k], bl, br):
             triggered = True
-        out = merge_field(m, new_l[m.left], new_r[m.right], bl, br, spec.winner, newer)
+        out = merge_field(m, new_l[k], new_r[k], bl, br, spec.winner, newer)
         if out.error:
             errors.append(out.error)
             continue
         plan.conflicts += out.conflict
         if out.write_left:
             plan.update[Side.LEFT][m.left] = out.left_value
-            new_l[m.left] = out.left_value
+            new_l[k] = out.left_value
         if out.write_right:
             plan.update[Side.RIGHT][m.right] = out.right_value
-            new_r[m.right] = out.right_value
+            new_r[k] = out.right_value
     if errors:
         return _failing_values(errors)
     if not triggered:
         # Only calculated (formula) fields changed: they never trigger a sync by themselves,
         # and keeping the old base lets their new value travel with the next real change.
-        return PairPlan(left_base=dict(lb or {}), right_base=dict(rb or {}))
+        # Bases of mappings no longer configured are dropped: were one restored later, a
+        # stale base would pass for an agreement the apps never had under it.
+        assert lb is not None and rb is not None
+        return PairPlan(left_base={k: lb[k] for k in new_l if k in lb}, right_base={k: rb[k] for k in new_r if k in rb})
     for side, rec in ((Side.LEFT, left), (Side.RIGHT, right)):
         if plan.update[side]:
             plan.update[side].update(_constants_for(spec, side, rec.properties))

@@ -8,7 +8,7 @@ The runner reads rows a page at a time and writes each page back in one transact
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import compress
 from operator import attrgetter, itemgetter, ne
@@ -247,10 +247,14 @@ class LinkStore(IndexDB):
                     out.setdefault(r.link_id, []).append((r.side, r.key))
         return out
 
-    def save(self, sync: str, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
-        """Write one page's changes (and optionally a cursor) in one transaction."""
+    def save(self, sync: str, w: PageWrite, cursor: tuple[Side, str] | None = None,
+             fence: Callable[[Connection], None] | None = None) -> None:
+        """Write one page's changes (and optionally a cursor) in one transaction; ``fence``
+        runs first in it and raises if this process no longer holds the sync's lease."""
         stamp = now_iso()
         with self.engine.begin() as c:
+            if fence is not None:
+                fence(c)
             if w.drop_keys:
                 for side_key in chunks(w.drop_keys):
                     for side in ("left", "right"):
@@ -322,6 +326,32 @@ class LinkStore(IndexDB):
             sql = self._update_sqls[cols] = f"UPDATE links SET {', '.join(f'{LINK_FIELDS[i]} = {m}' for i in cols)} WHERE id = {m}"
         return sql
 
+    def rekey_bases(self, sync: str, keys_by_field: dict[Side, dict[str, str]]) -> int:
+        """Re-key bases stored by field name (indexes before revision 0005) by mapping.
+
+        ``keys_by_field`` maps each side's field to its mapping's base key under the config the
+        bases were written with. Keys already by mapping (they hold ``|``) stay, so a run cut
+        short and started again converts only what is left. Returns the links changed.
+        """
+        changed = 0
+        for batch in self.iter_links(sync, links.c.left_base.is_not(None) | links.c.right_base.is_not(None)
+                                     | links.c.in_flight.is_not(None)):
+            w = PageWrite()
+            for link in batch:
+                lb = _rekeyed(link.left_base, keys_by_field[Side.LEFT])
+                rb = _rekeyed(link.right_base, keys_by_field[Side.RIGHT])
+                flight = link.in_flight
+                if flight is not None:
+                    flight = {**flight, "left": _rekeyed(flight.get("left"), keys_by_field[Side.LEFT]),
+                              "right": _rekeyed(flight.get("right"), keys_by_field[Side.RIGHT])}
+                if (lb, rb, flight) != (link.left_base, link.right_base, link.in_flight):
+                    link.left_base, link.right_base, link.in_flight = lb, rb, flight
+                    w.touch(link)
+            if w.dirty:
+                self.save(sync, w)
+                changed += len(w.dirty)
+        return changed
+
     def iter_links(self, sync: str, *conditions: Any, chunk: int = 1000) -> Iterator[list[Link]]:
         """Stream rows matching ``conditions`` in id order, a chunk at a time (keyset paging)."""
         after = ""
@@ -373,3 +403,15 @@ def _copy(c: Connection, table: str, rows: list[tuple[Any, ...]], columns: Seque
                 cp.write_row(row)
     except error as e:  # as SQLAlchemy raises them (IntegrityError for a duplicate id …)
         raise DBAPIError.instance(sql, None, e, error) from e
+
+
+def _rekeyed(base: dict[str, Any] | None, by_field: dict[str, str]) -> dict[str, Any] | None:
+    if base is None:
+        return None
+    out = {}
+    for k, v in base.items():
+        if "|" in k:
+            out[k] = v
+        elif k in by_field:
+            out[by_field[k]] = v
+    return out

@@ -1,20 +1,19 @@
-"""Locks shared by every process that uses one PostgreSQL index (distributed mode).
+"""Page locks shared by every process that uses one PostgreSQL index (distributed mode).
 
-* :class:`PairLocks`: row locks on the records of the page a runner is working on (their ids
-  on both sides and their match keys), so two processes never plan and write the same record
-  pair at once. A runner takes a page's locks, re-reads the index rows, syncs the page and
-  releases them. A page can mean thousands of keys: they are rows of ``accord_pair_locks``
-  (an UNLOGGED table created on first use) locked ``FOR UPDATE`` by a transaction held open
-  for the page, because row locks live in the rows — advisory locks would each take a slot
-  of PostgreSQL's shared lock table (64 × max_connections), which a few big pages exhaust.
-* :class:`SyncLease`: one advisory lock per sync, held by whatever runs a pass of it (a
-  Temporal activity), so an attempt a worker lost contact with can never overlap its retry.
+:class:`PairLocks`: row locks on the records of the page a runner is working on (their ids
+on both sides and their match keys), so two processes never plan and write the same record
+pair at once. A runner takes a page's locks, re-reads the index rows, syncs the page and
+releases them. A page can mean thousands of keys: they are rows of ``accord_pair_locks``
+(an UNLOGGED table created on first use) locked ``FOR UPDATE`` by a transaction held open
+for the page, because row locks live in the rows — advisory locks would each take a slot
+of PostgreSQL's shared lock table (64 × max_connections), which a few big pages exhaust.
 
-Both live on a dedicated connection and vanish with it: a worker that is killed releases
-everything it held the moment PostgreSQL sees its connection close. Acquisition is
-all-or-nothing and never waits while holding (``SKIP LOCKED``, ``pg_try_advisory_lock``), so
-two processes cannot deadlock: one that finds a lock taken releases what it holds and tries
-again after a short, growing, jittered pause.
+The locks live on a dedicated connection and vanish with it: a worker that is killed
+releases everything it held the moment PostgreSQL sees its connection close. Acquisition is
+all-or-nothing and never waits while holding (``SKIP LOCKED``), so two processes cannot
+deadlock: one that finds a lock taken releases what it holds and tries again after a short,
+growing, jittered pause. (Who runs a sync's passes at all is the sync's lease:
+:mod:`accord.index.leases`, the same on SQLite and PostgreSQL.)
 """
 
 from __future__ import annotations
@@ -24,8 +23,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
@@ -33,8 +31,6 @@ from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("accord.index.locks")
 
-_TRY = text("SELECT k, pg_try_advisory_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
-_UNLOCK = text("SELECT count(pg_advisory_unlock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k")
 
 
 def lock_id(namespace: str, key: str) -> int:
@@ -45,58 +41,6 @@ def lock_id(namespace: str, key: str) -> int:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
-
-
-class _Advisory:
-    """Advisory locks held on one connection of their own (autocommit: never idle in a transaction)."""
-
-    def __init__(self, engine: Engine, namespace: str, *, pause: float = 0.02, max_pause: float = 0.5,
-                 warn_after: float = 30.0) -> None:
-        if not is_postgres(engine):
-            raise ValueError("advisory locks need the index on PostgreSQL")
-        self.namespace = namespace
-        self.pause, self.max_pause, self.warn_after = pause, max_pause, warn_after
-        self._conn: Connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        self.held: set[int] = set()
-        self.waits = 0  # times a wanted lock was found taken (tests and metrics)
-
-    def _try(self, ids: list[int]) -> bool:
-        got = [int(k) for k, ok in self._conn.execute(_TRY, {"keys": ids}) if ok]
-        if len(got) == len(ids):
-            self.held.update(ids)
-            return True
-        if got:
-            self._conn.execute(_UNLOCK, {"keys": got})
-        return False
-
-    async def _acquire(self, ids: set[int], on_wait: Callable[[], Awaitable[Any]] | None = None) -> None:
-        want = sorted(ids - self.held)
-        if not want:
-            return
-        pause, started, warned = self.pause, time.monotonic(), False
-        while not self._try(want):
-            self.waits += 1
-            # all or nothing: holding some while waiting for others could deadlock two processes
-            want = sorted(self.held | set(want))
-            self.release()
-            if on_wait is not None:
-                await on_wait()
-            if not warned and time.monotonic() - started > self.warn_after:
-                log.warning("waiting %.0f s for locks %s held by another process", self.warn_after, self.namespace)
-                warned = True
-            await asyncio.sleep(pause * random.uniform(0.5, 1.5))
-            pause = min(self.max_pause, pause * 2)
-
-    def release(self) -> None:
-        if self.held:
-            self._conn.execute(_UNLOCK, {"keys": sorted(self.held)})
-            self.held.clear()
-
-    def close(self) -> None:
-        try:
-            self.release()
-        finally:
-            self._conn.close()
 
 
 _PAIRS_TABLE = text("""
@@ -171,14 +115,3 @@ class PairLocks:
         finally:
             self._holder.close()
             self._rows.close()
-
-
-class SyncLease(_Advisory):
-    """Exclusive right to run passes of one sync, across processes."""
-
-    def __init__(self, engine: Engine, sync: str, **kw: Any) -> None:
-        super().__init__(engine, "sync", **kw)
-        self.sync = sync
-
-    async def acquire(self, on_wait: Callable[[], Awaitable[Any]] | None = None) -> None:
-        await self._acquire({lock_id(self.namespace, self.sync)}, on_wait)

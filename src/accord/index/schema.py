@@ -28,6 +28,9 @@ syncs = Table(
     Column("initial_done", Boolean, nullable=False),
     Column("created_at", String(40), nullable=False),
     Column("updated_at", String(40), nullable=False),
+    # 2: the links' bases are keyed by mapping (FieldMap.base_key); NULL: by field name, as
+    # indexes made before revision 0005 hold them (re-keyed once, see SyncRunner.register)
+    Column("base_keys", Integer),
 )
 
 # One row per record pair (or per record seen on one side only). ``*_base`` hold the
@@ -131,4 +134,30 @@ webhook_events = Table(
     Column("seen_at", Float, nullable=False),
     PrimaryKeyConstraint("app", "event_id", name="pk_webhook_events"),
     Index("ix_webhook_events_seen", "seen_at"),
+)
+
+# Who runs a sync's passes right now: one process at a time, embedded or distributed
+# (accord.index.leases). A row outlives its holder only until ``expires_at`` (a holder
+# renews it while it works), or until the holder's process is seen gone on the same host.
+leases = Table(
+    "leases",
+    metadata,
+    Column("sync", String(200), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("acquired_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+# Records a webhook named while another process held the sync's lease: the next process to
+# run a pass of the sync (or the holder, when its pass ends) syncs them. Never lost, never a 500.
+pending_records = Table(
+    "pending_records",
+    metadata,
+    Column("sync", String(200), nullable=False),
+    Column("side", String(5), nullable=False),
+    Column("record_id", String(255), nullable=False),
+    Column("received_at", Float, nullable=False),
+    PrimaryKeyConstraint("sync", "side", "record_id", name="pk_pending_records"),
 )

@@ -4,6 +4,7 @@ sync done), the change cursors of their two sides, and whole-sync copy and delet
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
@@ -12,6 +13,8 @@ from accord.index.db import IndexDB, now_iso
 from accord.index.schema import cursors, keys, links, runs, syncs
 from accord.model import Side
 
+BASE_KEYS = 2  # syncs.base_keys of an index whose bases are keyed by mapping
+
 
 @dataclass(frozen=True, slots=True)
 class SyncState:
@@ -19,6 +22,13 @@ class SyncState:
     enabled: bool
     config_hash: str
     initial_done: bool
+    # False: the bases are still keyed by field name, written under the config this state's
+    # hash fingerprints; the runner re-keys them (SyncRunner.run) before the next pass
+    bases_keyed: bool = True
+
+
+def _state(row: Any) -> SyncState:
+    return SyncState(row.name, row.enabled, row.config_hash, row.initial_done, row.base_keys == BASE_KEYS)
 
 
 def write_cursor(c: Connection, sync: str, side: Side, cursor: str) -> None:
@@ -36,19 +46,25 @@ class SyncStateStore(IndexDB):
         with self.engine.begin() as c:
             row = c.execute(select(syncs).where(syncs.c.name == name)).first()
             if row is None:
-                c.execute(insert(syncs).values(name=name, enabled=enabled, config_hash=config_hash,
-                                               initial_done=False, created_at=now_iso(), updated_at=now_iso()))
+                c.execute(insert(syncs).values(name=name, enabled=enabled, config_hash=config_hash, initial_done=False,
+                                               base_keys=BASE_KEYS, created_at=now_iso(), updated_at=now_iso()))
                 return SyncState(name, enabled, config_hash, False)
             if row.config_hash != config_hash:
+                # Bases still keyed by field were written under the old config: they cannot be
+                # told apart from the new mappings' and are dropped (the pairs merge as new).
                 c.execute(update(syncs).where(syncs.c.name == name).values(
-                    config_hash=config_hash, initial_done=False, updated_at=now_iso()))
+                    config_hash=config_hash, initial_done=False, base_keys=BASE_KEYS, updated_at=now_iso()))
                 return SyncState(name, row.enabled, config_hash, False)
-            return SyncState(name, row.enabled, row.config_hash, row.initial_done)
+            return _state(row)
 
     def sync_state(self, name: str) -> SyncState | None:
         with self.engine.connect() as c:
             row = c.execute(select(syncs).where(syncs.c.name == name)).first()
-        return SyncState(row.name, row.enabled, row.config_hash, row.initial_done) if row else None
+        return _state(row) if row else None
+
+    def set_bases_keyed(self, name: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(update(syncs).where(syncs.c.name == name).values(base_keys=BASE_KEYS, updated_at=now_iso()))
 
     def set_enabled(self, name: str, enabled: bool) -> bool:
         with self.engine.begin() as c:

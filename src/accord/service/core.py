@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -23,6 +24,7 @@ from typing import Any
 
 from accord import redact
 from accord.config import Config, SyncConfig, config_hash
+from accord.index.leases import SyncBusy
 from accord.model import Side
 from accord.runner import PassResult, SyncRunner
 from accord.service.managed import Registry, secrets_of
@@ -122,7 +124,9 @@ class Service:
 
     def _add_slot(self, s: SyncConfig) -> SyncSlot:
         tracker = Tracker(self)
-        slot = self.slots[s.name] = SyncSlot(s, self.session.runner(s.name, progress=tracker), tracker)
+        # lease_wait=0: a pass another process is running (a second `accord run` or an
+        # `accord sync` on the same index) is skipped here, never run beside it
+        slot = self.slots[s.name] = SyncSlot(s, self.session.runner(s.name, progress=tracker, lease_wait=0), tracker)
         self.store.ensure_sync(s.name, config_hash(s), s.enabled)
         if self.started:
             self._start_slot(slot, time.monotonic())
@@ -225,6 +229,8 @@ class Service:
     async def _scheduler(self) -> None:
         while not self.stopping:
             now = time.monotonic()
+            for name in self._pending_syncs():
+                self._spawn(self.sync_pending(name))
             for name, slot in list(self.slots.items()):
                 if now >= slot.next_full:
                     slot.next_full = now + self.reconcile
@@ -274,14 +280,48 @@ class Service:
         return await self._locked(slot, "manual", lambda: self.session.directed_pass(name, direction, slot.tracker))
 
     async def sync_records(self, name: str, side: Side, ids: list[str]) -> PassResult | None:
+        """Sync records a webhook named; if another process holds the sync's lease, they wait
+        in the index (pending records) for the next pass of whichever process gets it."""
         slot = self.slots[name]
-        return await self._locked(slot, "records", lambda: slot.runner.sync_records(side, ids))
+        try:
+            return await self._locked(slot, "records", lambda: slot.runner.sync_records(side, ids), busy="raise")
+        except SyncBusy as e:
+            self.store.add_pending(name, side, ids)
+            log.info("sync %s: %d webhook records kept for later: %s", name, len(ids), e)
+            return None
+
+    def _pending_syncs(self) -> list[str]:
+        """Syncs with records a webhook left in the index, that this process could sync now."""
+        try:
+            waiting = self.store.pending_syncs()
+        except Exception:  # the index is briefly unavailable: the next tick looks again
+            log.warning("could not read the pending webhook records", exc_info=True)
+            return []
+        return [n for n in waiting if n in self.slots and not self.slots[n].lock.locked() and self.enabled(n)]
+
+    async def sync_pending(self, name: str) -> None:
+        """Sync the records webhooks left while another process held the lease, then forget them."""
+        slot = self.slots[name]
+        for side, ids in self.store.pending(name).items():
+            for i in range(0, len(ids), 100):
+                chunk = ids[i:i + 100]
+                try:
+                    done = await self._locked(slot, "records", functools.partial(slot.runner.sync_records, side, chunk))
+                except Exception:
+                    return  # logged by _locked; the records stay pending for the next tick
+                if done is None:
+                    return  # busy, or stopping: they stay pending
+                self.store.drop_pending(name, side, chunk)
 
     async def resync_deleted(self, name: str, side: Side) -> PassResult | None:
         slot = self.slots[name]
         return await self._locked(slot, "resync", lambda: slot.runner.resync_deleted(side))
 
-    async def _locked(self, slot: SyncSlot, kind: str, job: Callable[[], Awaitable[PassResult]]) -> PassResult | None:
+    async def _locked(self, slot: SyncSlot, kind: str, job: Callable[[], Awaitable[PassResult]],
+                      busy: str = "skip") -> PassResult | None:
+        """Run one job of the sync, serialised with its other jobs here and, through the sync's
+        lease, with other processes on the index: a job that finds the lease taken is skipped
+        (logged, counted) or, with ``busy="raise"``, raises SyncBusy."""
         name = slot.cfg.name
         async with slot.lock:
             if self.stopping:
@@ -293,6 +333,13 @@ class Service:
                 result = await job()
             except StopRequested:
                 log.info("sync %s: %s pass stopped after its current batch (shutdown)", name, kind)
+                return None
+            except SyncBusy as e:
+                if busy == "raise":
+                    raise
+                slot.skipped += 1
+                self.metrics.skipped.labels(name, kind).inc()
+                log.warning("sync %s: %s pass skipped: %s", name, kind, e)
                 return None
             except Exception as e:
                 self.metrics.pass_errors.labels(name).inc()

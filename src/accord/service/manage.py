@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from accord import catalog
-from accord.config import ConfigError, ConfigIssue, SyncConfig
+from accord.config import ConfigError, ConfigIssue, SyncConfig, SyncOverlap
 from accord.model import ObjectSchema, Pipeline
 from accord.runner import SyncRunner
 from accord.service.core import Service
@@ -40,7 +40,10 @@ async def save_sync(svc: Service, body: Any, *, replacing: str | None = None) ->
             raise KeyError(replacing)
         if src == "file":
             raise Conflict(f"sync {replacing!r} is defined in {svc.registry.file_cfg.source}; edit the file instead")
-    _, s = svc.registry.check_sync(body, replacing=replacing)
+    try:
+        _, s = svc.registry.check_sync(body, replacing=replacing)
+    except SyncOverlap as e:
+        raise Conflict(str(e)) from e
     await check_with_apps(svc, s)
     svc.registry.save_sync(s)
     await svc.reload(svc.registry.current(), restart={s.name})

@@ -20,8 +20,11 @@ from accord.config import (
     ConfigError,
     ConfigIssue,
     SyncConfig,
+    SyncOverlap,
     _pydantic_issues,
     app_settings,
+    object_pair,
+    overlap_message,
     semantic_issues,
 )
 from accord.connectors import registry
@@ -120,7 +123,8 @@ class Registry:
 
     # -- changes --------------------------------------------------------------------------
     def check_sync(self, body: Any, replacing: str | None = None) -> tuple[Config, SyncConfig]:
-        """Validate a sync body against the current config; ConfigError names the key paths."""
+        """Validate a sync body against the current config; ConfigError names the key paths,
+        SyncOverlap the sync that already pairs the same two objects."""
         try:
             s = SyncConfig.model_validate(body)
         except ValidationError as e:
@@ -130,6 +134,10 @@ class Registry:
             raise ConfigError("sync", [ConfigIssue("name", "a sync cannot be renamed; create a new one")])
         if replacing is None and any(x.name == s.name for x in cur.syncs):
             raise ConfigError("sync", [ConfigIssue("name", f"a sync named {s.name!r} exists")])
+        pair = object_pair(s)
+        other = next((x for x in cur.syncs if x.name != s.name and object_pair(x) == pair), None)
+        if other is not None:
+            raise SyncOverlap(overlap_message(s, other))
         syncs = [x for x in cur.syncs if x.name != s.name] + [s]
         cfg, issues = self._build(dict(cur.apps), syncs)
         mine = f"syncs[{len(syncs) - 1}]"

@@ -23,7 +23,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, Field
 
 from accord import catalog
-from accord.config import ConfigError, ConfigIssue, Rule, SyncConfig
+from accord.config import ConfigError, ConfigIssue, Rule, SyncConfig, SyncOverlap
 from accord.engine.stages import auto_map_stages
 from accord.model import ObjectSchema, Pipeline
 from accord.service import manage
@@ -95,6 +95,8 @@ async def draft_issues(svc: Service, d: Draft) -> list[ConfigIssue]:
         await manage.check_with_apps(svc, s)
     except ConfigError as e:
         return e.issues
+    except SyncOverlap as e:
+        return [ConfigIssue("right", str(e))]
     return []
 
 

@@ -1,0 +1,348 @@
+"""Carrying out plans: intents, batched writes, idempotent creates, in-flight bases.
+
+Creates are idempotent: the intent (pending side + the record's match keys registered on
+the target side) is committed before the create is sent, so a pass interrupted between the
+create and the index write finds the created record by key and links it instead of
+creating a second copy. Every write's planned bases are saved with it as ``in_flight`` until
+it is confirmed, and settled per mapping by what landed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord.associations import sync_associations
+from accord.engine.mapping import SyncSpec
+from accord.engine.planner import PairPlan
+from accord.engine.values import canon
+from accord.index.schema import links as links_t
+from accord.index.store import Link, PageWrite
+from accord.model import (
+    ConnectorError,
+    ErrorCategory,
+    Record,
+    Side,
+    Status,
+    WriteOutcomeUnknown,
+    WriteResult,
+)
+from accord.runner.context import Item, RunContext
+
+log = logging.getLogger("accord.runner")
+
+L, R = Side.LEFT, Side.RIGHT
+
+Failed = dict[str, set[Side]]  # link id → the sides whose write failed
+
+
+# -- in-flight bases --------------------------------------------------------------------
+def in_flight(plan: PairPlan) -> dict[str, Any] | None:
+    """What the index must remember about a plan's writes until they are confirmed."""
+    if plan.left_base is None or plan.right_base is None:
+        return None
+    wrote = {s.value: dict(plan.update[s]) for s in (L, R) if plan.update[s]}
+    if plan.create is not None:
+        wrote[plan.create.value] = dict(plan.create_props)
+    return {"left": plan.left_base, "right": plan.right_base, "wrote": wrote}
+
+
+def settle_in_flight(spec: SyncSpec, link: Link, landed: Callable[[Side, str, Any], bool]) -> None:
+    """Writes sent but not confirmed (the pass died, or the batch failed after sending), or
+    confirmed for some sides only (per-record failures).
+
+    Per mapping: if each value written to a side landed there, both sides take the bases
+    planned with the writes; otherwise the old bases stand (the write is redone, or the
+    user's edit since then is settled as a conflict). Without this, a field the engine had
+    synced and a user then edited looked changed on both sides, and the conflict rule could
+    throw the user's edit away.
+    """
+    flight = link.in_flight or {}
+    wrote = {s: (flight.get("wrote") or {}).get(s.value) or {} for s in (L, R)}
+    planned = {s: flight.get(s.value) or {} for s in (L, R)}
+    bases = {L: link.left_base, R: link.right_base}
+    for m in spec.mappings:
+        if all(landed(s, m.field(s), wrote[s][m.field(s)]) for s in (L, R) if m.field(s) in wrote[s]):
+            k = m.base_key  # writes are by field, bases by mapping
+            for s in (L, R):
+                if k in planned[s]:
+                    bases[s] = {**(bases[s] or {}), k: planned[s][k]}
+    link.left_base, link.right_base, link.in_flight = bases[L], bases[R], None
+
+
+def _landed_unless(failed: set[Side]) -> Callable[[Side, str, Any], bool]:
+    return lambda side, field, value: side not in failed
+
+
+# -- carrying out plans -----------------------------------------------------------------
+@dataclass
+class _Writes:
+    """A page's plans sorted by the writes they need."""
+
+    creates: dict[Side, list[Item]] = field(default_factory=lambda: {L: [], R: []})
+    updates: dict[Side, list[Item]] = field(default_factory=lambda: {L: [], R: []})
+    archives: dict[Side, list[Item]] = field(default_factory=lambda: {L: [], R: []})
+    writing: list[Item] = field(default_factory=list)
+
+
+async def apply(ctx: RunContext, items: list[Item], w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
+    """Carry out a page's plans: save what needs no write, send the writes, save their outcome."""
+    if ctx.touched is not None:
+        ctx.touched.update(it.link.id for it in items)
+    writes = _sort(ctx, items, w)
+    if writes.writing:
+        w = _save_before_sending(ctx, writes, w)
+    failed = await _send(ctx, writes, w)
+    _settle(ctx, writes.writing, failed, w)
+    ctx.save(w, cursor)
+
+
+def _sort(ctx: RunContext, items: list[Item], w: PageWrite) -> _Writes:
+    """Settle the plans without writes in ``w``; sort the others by write."""
+    counters = ctx.counters
+    out = _Writes()
+    for it in items:
+        link, plan = it.link, it.plan
+        if not plan.writes:
+            link.snapshot = None  # only needed until the pair is planned: keeps index rows small
+        if not plan.writes or link.id in w.new:
+            w.touch(link)
+        if plan.deleted is not None:
+            link.set_deleted(plan.deleted, True)
+        counters.conflicts += plan.conflicts
+        if plan.status == Status.EXCLUDED and plan.reason:
+            counters.exclude(plan.reason)
+        if not plan.writes:
+            link.set_status(plan.status, plan.reason, plan.category, plan.message, plan.hint)
+            if plan.status == Status.SYNCING and plan.left_base is not None:
+                link.left_base, link.right_base = plan.left_base, plan.right_base
+                counters.unchanged += 1
+            continue
+        out.writing.append(it)
+        if plan.create:
+            out.creates[plan.create].append(it)
+        for s in (L, R):
+            if plan.update[s]:
+                out.updates[s].append(it)
+        if plan.archive:
+            out.archives[plan.archive].append(it)
+    return out
+
+
+def _save_before_sending(ctx: RunContext, writes: _Writes, w: PageWrite) -> PageWrite:
+    """Save everything decided so far with the create intents and the bases the writes will set,
+    before anything is sent; returns a fresh PageWrite for what follows.
+
+    If the pass dies between a write and the final save, the next plan of the pair settles
+    what landed (settle_in_flight).
+    """
+    if writes.creates[L] or writes.creates[R]:
+        _record_intents(ctx, writes.creates, w)
+    for it in writes.writing:
+        it.link.in_flight = in_flight(it.plan)
+        if it.link.id not in w.new:
+            w.pending[it.link.id] = it.link
+    ctx.save(w)
+    return PageWrite()
+
+
+async def _send(ctx: RunContext, writes: _Writes, w: PageWrite) -> Failed:
+    """Send the writes side by side, in batches; returns the sides each failed link failed on."""
+    failed: Failed = {}
+    for s in (L, R):
+        if creates := writes.creates[s]:
+            results = await _batched(ctx, s, "create", [it.plan.create_props for it in creates])
+            for it, res in zip(creates, results, strict=True):
+                _after_create(ctx, it, s, res, w, failed)
+        if updates := writes.updates[s]:
+            results = await _batched(ctx, s, "update", [(str(it.link.id_of(s)), it.plan.update[s]) for it in updates])
+            for it, res in zip(updates, results, strict=True):
+                _after_write(ctx, it, s, res, failed)
+        if archives := writes.archives[s]:
+            results = await _batched(ctx, s, "archive", [str(it.link.id_of(s)) for it in archives])
+            for it, res in zip(archives, results, strict=True):
+                if res.ok:
+                    it.link.set_deleted(s, True)
+                    ctx.counters.archived[s.value] += 1
+                else:
+                    _fail(ctx, it, s, res, failed)
+    return failed
+
+
+def _settle(ctx: RunContext, writing: list[Item], failed: Failed, w: PageWrite) -> None:
+    """The pairs' status and bases after their writes."""
+    for it in writing:
+        link, plan = it.link, it.plan
+        # kept through the save before the writes: a scan step resumed after a crash
+        # replans the pair from it (and settles what landed)
+        link.snapshot = None
+        w.touch(link)
+        if link.id in failed:
+            # Per mapping, writes to the sides that succeeded are synced (both bases move)
+            # and the others not: a base moved on one side only would turn a later edit
+            # of the field there into a conflict.
+            link.attempts += 1
+            settle_in_flight(ctx.require_spec(), link, _landed_unless(failed[link.id]))
+            continue
+        link.set_status(plan.status, plan.reason, plan.category, plan.message, plan.hint)
+        link.attempts = 0
+        link.in_flight = None
+        if plan.status == Status.SYNCING:
+            for s in (L, R):
+                _set_base(ctx, it, s)
+
+
+def _set_base(ctx: RunContext, it: Item, side: Side) -> None:
+    link, base = it.link, it.plan.base(side)
+    written = it.stored.get(side)
+    if base is not None and written is not None:
+        # The app may normalise what we wrote (case, formats): its stored value is the base.
+        stored = written.properties
+        base = {**base, **{k: canon(stored[f]) for f, k in ctx.require_spec().based(side) if f in stored}}
+    if side is L:
+        link.left_base = base
+    else:
+        link.right_base = base
+
+
+def _record_intents(ctx: RunContext, creates: dict[Side, list[Item]], w: PageWrite) -> None:
+    """Commit "about to create on side S" with the record's keys, before sending the create."""
+    name = ctx.cfg.name
+    for s, items in creates.items():
+        if not items:
+            continue
+        src_side = s.other
+        wanted = {it.link.id: ctx.keys(rec, src_side) for it in items if (rec := it.records[src_side]) is not None}
+        owned = ctx.store.key_owners(name, s, [k for ks in wanted.values() for k in ks])
+        taken = set(owned) | {k for side_, k, _ in w.add_keys if side_ == s.value}
+        for it in items:
+            it.link.pending = s.value
+            for k in wanted.get(it.link.id, []):
+                if k not in taken:
+                    w.add_keys.append((s.value, k, it.link.id))
+                    it.intent_keys.append(k)
+                    taken.add(k)
+            if it.link.id not in w.new:
+                w.pending[it.link.id] = it.link
+
+
+async def _batched(ctx: RunContext, side: Side, op: str, payload: list[Any]) -> list[WriteResult]:
+    conn = ctx.conn[side]
+    out: list[WriteResult] = []
+    for i in range(0, len(payload), conn.batch_size):
+        chunk = payload[i:i + conn.batch_size]
+        res = await (_create(ctx, side, chunk) if op == "create" else getattr(conn, op)(ctx.obj[side], chunk))
+        if len(res) != len(chunk):
+            raise ConnectorError(f"{conn.name}: {op} returned {len(res)} results for {len(chunk)} records")
+        out.extend(res)
+    return out
+
+
+# -- creates carried out once -----------------------------------------------------------
+async def _create(ctx: RunContext, side: Side, chunk: list[dict[str, Any]], tries: int = 5) -> list[WriteResult]:
+    """Create records; when the app's answer was lost (WriteOutcomeUnknown) the records
+    are looked up by match key and only the ones not there are sent again, so a create
+    is carried out once. (Records without a match key cannot be checked: sent again.)"""
+    results: list[WriteResult | None] = [None] * len(chunk)
+    todo = list(range(len(chunk)))
+    for attempt in range(tries):
+        try:
+            res = await ctx.conn[side].create(ctx.obj[side], [chunk[i] for i in todo])
+        except WriteOutcomeUnknown as e:
+            if attempt == tries - 1:
+                raise
+            log.warning("sync %s: %s; looking the records up before sending them again", ctx.cfg.name, e)
+            there = await _created(ctx, side, [chunk[i] for i in todo])
+            for i, rec in zip(todo, there, strict=True):
+                if rec is not None:
+                    results[i] = WriteResult.success(rec.id, rec)
+            todo = [i for i in todo if results[i] is None]
+            if not todo:
+                break
+            continue
+        if len(res) != len(todo):
+            break  # reported by _batched
+        for i, r in zip(todo, res, strict=True):
+            results[i] = r
+        break
+    return [r for r in results if r is not None]
+
+
+async def _created(ctx: RunContext, side: Side, items: list[dict[str, Any]]) -> list[Record | None]:
+    """The record each create would have made, if the app has one with its match key that
+    the index does not know yet."""
+    spec = ctx.require_spec()
+    found: dict[str, list[Record]] = {}
+    for key in spec.match:
+        f = key.field(side.value)
+        values = list(dict.fromkeys(v for p in items if (v := canon(p.get(f))) is not None))
+        if values:
+            for r in await ctx.conn[side].find(ctx.obj[side], f, values, spec.fields(side)):
+                for k in ctx.keys(r, side):
+                    found.setdefault(k, []).append(r)
+    known = ctx.store.links_by_record(ctx.cfg.name, side, [r.id for rs in found.values() for r in rs])
+    used: set[str] = set()
+    out: list[Record | None] = []
+    for props in items:
+        rec = next((r for k in ctx.keys(Record("", props), side) for r in found.get(k, [])
+                    if r.id not in known and r.id not in used), None)
+        if rec is not None:
+            used.add(rec.id)
+        out.append(rec)
+    return out
+
+
+# -- outcomes ---------------------------------------------------------------------------
+def _after_create(ctx: RunContext, it: Item, s: Side, res: WriteResult, w: PageWrite, failed: Failed) -> None:
+    link = it.link
+    link.pending = None
+    if res.ok and res.id:
+        link.set_id(s, res.id)
+        it.stored[s] = res.record
+        ctx.counters.created[s.value] += 1
+    else:
+        # The intent's keys must not block a later create or match.
+        w.drop_keys.extend((s.value, k) for k in it.intent_keys)
+        _fail(ctx, it, s, res, failed)
+
+
+def _after_write(ctx: RunContext, it: Item, s: Side, res: WriteResult, failed: Failed) -> None:
+    if res.ok:
+        it.stored[s] = res.record
+        ctx.counters.updated[s.value] += 1
+    else:
+        _fail(ctx, it, s, res, failed)
+
+
+def _fail(ctx: RunContext, it: Item, s: Side, res: WriteResult, failed: Failed) -> None:
+    err = res.error
+    ctx.counters.failed[s.value] += 1
+    failed.setdefault(it.link.id, set()).add(s)
+    it.link.set_status(
+        Status.FAILING,
+        category=(err.category.value if err else ErrorCategory.UNKNOWN.value),
+        message=(err.message if err else "the app rejected the write"),
+        hint=(err.hint if err else None) or None,
+    )
+
+
+# -- associations -----------------------------------------------------------------------
+async def associate(ctx: RunContext, only: set[str] | None) -> None:
+    """Associations of the pairs of this pass (``None``: every linked pair, after a scan)."""
+    spec = ctx.require_spec()
+    writable = {L: spec.writes_to(L), R: spec.writes_to(R)}
+    for target in ctx.associations:
+        chunks = (ctx.store.iter_links(ctx.cfg.name, links_t.c.left_id.is_not(None), links_t.c.right_id.is_not(None))
+                  if only is None else
+                  (list(ctx.store.links_by_id(ids).values()) for ids in _batches(sorted(only), 500)))
+        for chunk in chunks:
+            res = await sync_associations(ctx.store, ctx.cfg.name, chunk, ctx.conn, ctx.obj, target,
+                                          spec.winner, writable)
+            for k, v in res.written.items():
+                ctx.counters.associated[k] += v
+
+
+def _batches(items: Sequence[str], n: int) -> list[list[str]]:
+    return [list(items[i:i + n]) for i in range(0, len(items), n)]

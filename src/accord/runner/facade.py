@@ -1,0 +1,296 @@
+"""SyncRunner: the entry points of a sync's passes, over the phase modules.
+
+It owns the sync's :class:`RunContext` and hands it to the phases (scan, incremental,
+apply); its attributes ``cfg``, ``store``, ``spec``, ``counters``, ``pass_id``, ``locks``
+and ``associations`` are the context's, so callers that set them (the distributed
+activities, the service) set them for the phases too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from accord import catalog
+from accord.associations import AssociationTarget
+from accord.config import ConfigError, SyncConfig, config_hash
+from accord.connectors.base import Connector
+from accord.engine.mapping import SyncSpec, compile_sync
+from accord.engine.stages import resolve_stage_map
+from accord.index.leases import SyncLease
+from accord.index.store import Link, Store, SyncState
+from accord.model import Counters, ResyncRequired, Side
+from accord.runner.apply import associate
+from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
+from accord.runner.incremental import incremental_pass, resync_deleted, sync_records
+from accord.runner.pairing import load_members
+from accord.runner.scan import ScanState, begin_scan, finish_scan, recover_in_flight, scan_steps
+
+log = logging.getLogger("accord.runner")
+
+STOPPED = "stopped; the next pass resumes from the last saved page"
+
+L, R = Side.LEFT, Side.RIGHT
+
+
+@dataclass
+class PassResult:
+    sync: str
+    kind: str
+    counters: Counters
+    run_id: int | None = None
+    broken: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sync": self.sync, "kind": self.kind, "run_id": self.run_id, "broken_mappings": self.broken,
+                **self.counters.as_dict()}
+
+
+class SyncRunner:
+    scan_chunk = 1000  # index rows per batch of phase 3
+    merge_pages_up_to = 500  # records: left pages already read are indexed and synced together
+
+    def __init__(
+        self,
+        cfg: SyncConfig,
+        store: Store,
+        left: Connector,
+        right: Connector,
+        *,
+        progress: Progress | None = None,
+        path: str = "",
+        associations: Sequence[AssociationTarget] = (),
+        locks: PageLocks | None = None,
+        lease_wait: float | None = None,
+    ) -> None:
+        self.ctx = RunContext(cfg, store, {L: left, R: right}, {L: cfg.left.object, R: cfg.right.object},
+                              progress or NoProgress(), path, list(associations), locks)
+        # How long a pass waits for the sync's lease while another process runs one (None: as
+        # long as it takes; 0: not at all, SyncBusy at once, as the service's scheduled jobs do)
+        self.lease_wait = lease_wait
+
+    # -- the context's attributes, read and set by callers ------------------------------
+    @property
+    def cfg(self) -> SyncConfig:
+        return self.ctx.cfg
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
+
+    @property
+    def spec(self) -> SyncSpec | None:
+        return self.ctx.spec
+
+    @spec.setter
+    def spec(self, spec: SyncSpec | None) -> None:
+        self.ctx.spec = spec
+
+    @property
+    def counters(self) -> Counters:
+        return self.ctx.counters
+
+    @counters.setter
+    def counters(self, counters: Counters) -> None:
+        self.ctx.counters = counters
+
+    @property
+    def pass_id(self) -> int:
+        return self.ctx.pass_id
+
+    @pass_id.setter
+    def pass_id(self, pass_id: int) -> None:
+        self.ctx.pass_id = pass_id
+
+    @property
+    def locks(self) -> PageLocks | None:
+        return self.ctx.locks
+
+    @locks.setter
+    def locks(self, locks: PageLocks | None) -> None:
+        self.ctx.locks = locks
+
+    @property
+    def lease(self) -> SyncLease | None:
+        return self.ctx.lease
+
+    @lease.setter
+    def lease(self, lease: SyncLease | None) -> None:
+        """A lease the caller holds (a Temporal activity holds it across several calls)."""
+        self.ctx.lease = lease
+
+    @property
+    def associations(self) -> list[AssociationTarget]:
+        return self.ctx.associations
+
+    @associations.setter
+    def associations(self, associations: list[AssociationTarget]) -> None:
+        self.ctx.associations = associations
+
+    # -- set-up ----------------------------------------------------------------------
+    async def prepare(self) -> SyncSpec:
+        """Describe both objects, resolve stage maps and compile the sync; fatal issues → ConfigError."""
+        ctx, cfg = self.ctx, self.ctx.cfg
+        conn, obj = ctx.conn, ctx.obj
+        ls = await conn[L].describe(obj[L])
+        rs = await conn[R].describe(obj[R])
+        stage_map = None
+        if cfg.stages is not None or catalog.kind_of(conn[L].vendor, obj[L]) == "deal":
+            try:
+                lp = await conn[L].pipelines(obj[L])
+                rp = await conn[R].pipelines(obj[R])
+                stage_map = resolve_stage_map(cfg.stages or "auto", lp, rp)
+            except NotImplementedError:
+                stage_map = None
+        spec, issues = compile_sync(cfg, conn[L].vendor, conn[R].vendor, ls, rs, stage_map, ctx.path)
+        if issues:
+            raise ConfigError(cfg.name, issues)
+        for b in spec.broken:
+            log.warning("sync %s: mapping %s is broken and skipped: %s", cfg.name, b.path, b.reason)
+        ctx.spec = spec
+        ctx.keys_memo.clear()  # keys depend on the spec's match rules
+        return spec
+
+    # -- entry points -------------------------------------------------------------------
+    # (a name called without ``self.`` is the phase modules' function of that name)
+    async def run(self, *, full: bool = False) -> PassResult:
+        """One pass: the initial sync if it never finished (or the config changed), else incremental."""
+        if self.ctx.spec is None:
+            await self.prepare()
+        cfg = self.ctx.cfg
+        state = self.register()
+        if not state.initial_done or full:
+            return await self._tracked("initial" if not state.initial_done else "full", self._scan_then_associate)
+        try:
+            return await self._tracked("incremental", self._incremental_then_associate)
+        except ResyncRequired as e:
+            # The change feed lost track (e.g. a purged delete log): re-scan against the index.
+            log.warning("sync %s: %s; running a full pass", cfg.name, e)
+            return await self._tracked("full", self._scan_then_associate)
+
+    def register(self) -> SyncState:
+        """Register the sync in the index (a changed config restarts its initial sync) and
+        bring bases an older index keyed by field name up to date; call after prepare()."""
+        cfg = self.ctx.cfg
+        state = self.ctx.store.ensure_sync(cfg.name, config_hash(cfg), cfg.enabled)
+        if not state.bases_keyed:
+            # An index from before bases were keyed by mapping, under an unchanged config: its
+            # field-name bases belong to today's mappings and are re-keyed once, so an upgrade
+            # keeps every pair's three-way merge (a clear or an edit since the last pass still
+            # counts as one).
+            spec = self.ctx.require_spec()
+            n = self.ctx.store.rekey_bases(cfg.name, {s: dict(spec.based(s)) for s in (Side.LEFT, Side.RIGHT)})
+            self.ctx.store.set_bases_keyed(cfg.name)
+            log.info("sync %s: %d pairs' bases re-keyed by mapping", cfg.name, n)
+        return state
+
+    async def incremental(self) -> PassResult:
+        """One incremental pass of an initialised sync (:class:`ResyncRequired` propagates)."""
+        if self.ctx.spec is None:
+            await self.prepare()
+        return await self._tracked("incremental", self._incremental_then_associate)
+
+    async def associate_all(self) -> None:
+        """Associations of every linked pair (what a scan pass ends with)."""
+        await associate(self.ctx, None)
+
+    async def sync_records(self, side: Side, ids: Sequence[str]) -> PassResult:
+        """Sync specific records now (webhook events, "resync this record")."""
+        if self.ctx.spec is None:
+            await self.prepare()
+        return await self._tracked("records", lambda: sync_records(self.ctx, side, ids))
+
+    async def deleted_preview(self, deleted_in: Side) -> list[Link]:
+        out: list[Link] = []
+        for chunk in self.ctx.store.deleted_links(self.ctx.cfg.name, deleted_in):
+            out.extend(chunk)
+        return out
+
+    async def resync_deleted(self, deleted_in: Side) -> PassResult:
+        """Recreate, in ``deleted_in``, the records deleted there from their twins in the other app."""
+        if self.ctx.spec is None:
+            await self.prepare()
+        return await self._tracked("resync", lambda: resync_deleted(self.ctx, deleted_in))
+
+    async def _scan_then_associate(self) -> None:
+        state = await self.begin_scan()
+        await self.scan_steps(state)
+        self.finish_scan(state)
+        await associate(self.ctx, None)
+
+    async def _incremental_then_associate(self) -> None:
+        ctx = self.ctx
+        ctx.touched = set()
+        try:
+            await incremental_pass(ctx)
+            touched = ctx.touched
+        finally:
+            ctx.touched = None
+        await associate(ctx, touched)
+
+    async def _tracked(self, kind: str, body: Callable[[], Any]) -> PassResult:
+        """One pass under the sync's lease (taken here unless the caller holds it), in the run history."""
+        ctx = self.ctx
+        own = None
+        if ctx.lease is None or not ctx.lease.held:
+            own = SyncLease(ctx.store.engine, ctx.cfg.name)
+            await own.acquire(timeout=self.lease_wait)  # SyncBusy: another process runs a pass
+            ctx.lease = own
+        try:
+            ctx.counters = Counters()
+            run_id = ctx.store.begin_run(ctx.cfg.name, kind)
+            ctx.pass_id = run_id
+            try:
+                await body()
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                # Ctrl-C, a shutdown, a cancelled activity: not a failure. Every page was saved
+                # with its cursor, so the next pass resumes from the last saved one.
+                ctx.store.finish_run(run_id, "stopped", ctx.counters.as_dict(), STOPPED)
+                raise
+            except BaseException as e:
+                ctx.store.finish_run(run_id, "failed", ctx.counters.as_dict(), f"{type(e).__name__}: {e}")
+                raise
+            ctx.store.finish_run(run_id, "ok", ctx.counters.as_dict())
+        finally:
+            if own is not None:
+                own.release()
+                ctx.lease = None
+        return PassResult(ctx.cfg.name, kind, ctx.counters, run_id, [b.path for b in ctx.require_spec().broken])
+
+    # -- scan pass (initial / full), step by step (accord.distributed) ---------------------
+    # each method calls the function of the same name in accord.runner.scan
+    async def begin_scan(self) -> ScanState:
+        """Start the scan pass ``self.pass_id``: take both change cursors and look at the right app."""
+        return await begin_scan(self.ctx)
+
+    async def resume_scan(self, state: ScanState) -> None:
+        """Take up a scan pass another runner (another process) began: its pass id, the inclusion list."""
+        self.ctx.pass_id = state.pass_id
+        await load_members(self.ctx)
+
+    async def scan_steps(self, state: ScanState, *, stop: Callable[[], bool] | None = None,
+                         checkpoint: Callable[[ScanState], None] | None = None,
+                         single_phase: bool = False) -> ScanState:
+        """Run the scan's phases from ``state`` until done, or until ``stop()`` says so between pages
+        (or, with ``single_phase``, when the phase ``state`` is in ends).
+
+        ``state`` is updated in place after every page (its phase and the cursor to resume
+        after that page) and handed to ``checkpoint``. Re-running pages of the current phase
+        is harmless: phase 1 is idempotent, phase 2 skips records this pass has handled, and
+        phase 3 only selects rows it has not handled yet. Going back to an earlier phase is
+        not (phase 2 would see records phase 3 created): a resumed step must stay in its phase.
+        """
+        await scan_steps(self.ctx, state, stop or (lambda: False), checkpoint or (lambda s: None),
+                         single_phase=single_phase, merge_up_to=self.merge_pages_up_to, chunk=self.scan_chunk)
+        return state
+
+    def finish_scan(self, state: ScanState) -> None:
+        """After the last phase: drop rows of vanished records, store the cursors, mark the sync initialised."""
+        finish_scan(self.ctx, state)
+
+    async def recover_in_flight(self, state: ScanState) -> None:
+        """Before resuming a scan a crashed worker left: settle the creates it may have sent."""
+        await recover_in_flight(self.ctx, state)

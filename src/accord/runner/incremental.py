@@ -1,0 +1,142 @@
+"""Incremental sync: each app's change feed from its cursor, records that rejoined the
+inclusion list, retries of failing records, and records synced on demand (webhooks,
+"resync this record", "resync deleted")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import and_
+
+from accord.engine.mapping import SyncSpec
+from accord.engine.values import canon
+from accord.index.schema import links as links_t
+from accord.index.store import Link, PageWrite
+from accord.model import ErrorCategory, ExcludedReason, Record, Side, Status
+from accord.runner.apply import apply
+from accord.runner.context import Item, RunContext, tombstone
+from accord.runner.pairing import find_twins, load_members, pair, pair_locks, plan
+
+L, R = Side.LEFT, Side.RIGHT
+
+
+async def incremental_pass(ctx: RunContext) -> None:
+    spec = ctx.require_spec()
+    name = ctx.cfg.name
+    await load_members(ctx)
+    for side in (L, R):
+        cursor = ctx.store.cursor(name, side) or await ctx.conn[side].change_cursor(ctx.obj[side])
+        ctx.progress.phase(f"{name}: changes in {ctx.obj[side]}")
+        async for page in ctx.conn[side].changes(ctx.obj[side], cursor, spec.fields(side)):
+            ctx.counters.read[side.value] += len(page.records)
+            await process_changed(ctx, side, page.records, page.cursor)
+            ctx.progress.advance(len(page.records))
+    await _rejoined(ctx)
+    await _retry_failing(ctx)
+
+
+async def _rejoined(ctx: RunContext) -> None:
+    """Records that joined the inclusion list since they were excluded start syncing again."""
+    spec = ctx.require_spec()
+    if spec.inclusion_side is None or not ctx.members:
+        return
+    side = spec.inclusion_side
+    for chunk in ctx.store.iter_links(ctx.cfg.name, links_t.c.reason == ExcludedReason.NOT_IN_LIST.value):
+        ids = [lk.id_of(side) for lk in chunk if lk.id_of(side) in ctx.members]
+        if ids:
+            recs = await ctx.conn[side].read(ctx.obj[side], [i for i in ids if i], spec.fields(side))
+            await process_changed(ctx, side, recs, force=True)
+
+
+async def _retry_failing(ctx: RunContext, limit: int = 500, max_attempts: int = 10) -> None:
+    """Failed writes are retried a bounded number of times (HubSpot–Salesforce retries 10 times)."""
+    cond = and_(links_t.c.status == Status.FAILING.value, links_t.c.category != ErrorCategory.DELETED.value,
+                links_t.c.attempts < max_attempts)
+    done = 0
+    for chunk in ctx.store.iter_links(ctx.cfg.name, cond, chunk=100):
+        for side in (L, R):
+            ids = [lk.id_of(side) for lk in chunk if lk.id_of(side)]
+            if ids:
+                recs = await ctx.conn[side].read(ctx.obj[side], [i for i in ids if i], ctx.require_spec().fields(side))
+                await process_changed(ctx, side, recs, force=True)
+                break
+        done += len(chunk)
+        if done >= limit:
+            return
+
+
+async def process_changed(ctx: RunContext, side: Side, records: Sequence[Record], cursor: str | None = None,
+                          *, force: bool = False) -> None:
+    """Sync records of ``side`` that changed: pair them, read the other side, plan, write."""
+    async with pair_locks(ctx, side, records):
+        await _process_changed_records(ctx, side, records, cursor, force=force)
+
+
+async def _process_changed_records(ctx: RunContext, side: Side, records: Sequence[Record], cursor: str | None,
+                                   *, force: bool) -> None:
+    spec = ctx.require_spec()
+    other = side.other
+    w = PageWrite()
+    todo: list[tuple[Record, Link]] = []
+    for rec, link, dup_of in pair(ctx, side, records, w):
+        if dup_of is not None:
+            continue
+        if (not force and link.linked and not rec.archived and link.status == Status.SYNCING
+                and link.in_flight is None and _unchanged(spec, rec, side, link)):
+            # Echo of the engine's own write, or a change to unmapped fields only.
+            ctx.counters.unchanged += 1
+            continue
+        todo.append((rec, link))
+    # Current values of the other side: linked records are read in one batch.
+    other_ids = [lk.id_of(other) for _, lk in todo if lk.id_of(other) and not lk.deleted(other)]
+    current = {r.id: r for r in await ctx.conn[other].read(ctx.obj[other], [i for i in other_ids if i],
+                                                           spec.fields(other))} if other_ids else {}
+    # New records: look for an existing twin on the other side before creating one.
+    unmatched = [(rec, lk) for rec, lk in todo if lk.id_of(other) is None and not rec.archived]
+    found = await find_twins(ctx, side, unmatched, w) if unmatched and spec.match else {}
+    current.update(found)
+    items = []
+    for rec, link in todo:
+        oid = link.id_of(other)
+        orec: Record | None = None
+        if oid is not None:
+            orec = current.get(oid) or tombstone(oid)
+        recs = {side: rec, other: orec}
+        items.append(plan(ctx, link, recs))
+    await apply(ctx, items, w, (side, cursor) if cursor else None)
+
+
+def _unchanged(spec: SyncSpec, rec: Record, side: Side, link: Link) -> bool:
+    base = link.base(side) or {}
+    props = rec.properties
+    return all(canon(props.get(f)) == canon(base.get(k)) for f, k in spec.based(side))
+
+
+# -- on demand --------------------------------------------------------------------------
+async def sync_records(ctx: RunContext, side: Side, ids: Sequence[str]) -> None:
+    """Sync specific records now (webhook events, "resync this record")."""
+    await load_members(ctx)
+    recs = await ctx.conn[side].read(ctx.obj[side], list(ids), ctx.require_spec().fields(side))
+    found = {r.id for r in recs}
+    recs += [tombstone(i) for i in ids if i not in found]
+    await process_changed(ctx, side, recs)
+
+
+async def resync_deleted(ctx: RunContext, deleted_in: Side) -> None:
+    """Recreate, in ``deleted_in``, the records deleted there from their twins in the other app."""
+    spec = ctx.require_spec()
+    other = deleted_in.other
+    for chunk in ctx.store.deleted_links(ctx.cfg.name, deleted_in):
+        ids = [str(lk.id_of(other)) for lk in chunk]
+        recs = {r.id: r for r in await ctx.conn[other].read(ctx.obj[other], ids, spec.fields(other))}
+        w = PageWrite()
+        items: list[Item] = []
+        for link in chunk:
+            rec = recs.get(str(link.id_of(other)))
+            if rec is None or rec.archived:
+                continue
+            link.set_id(deleted_in, None)
+            link.set_deleted(deleted_in, False)
+            link.left_base = link.right_base = link.in_flight = None
+            items.append(plan(ctx, link, {other: rec, deleted_in: None}))
+        await apply(ctx, items, w)

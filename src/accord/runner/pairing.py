@@ -1,0 +1,261 @@
+"""Pairing and planning: which index row each record belongs to, and what to do with the pair.
+
+A record is paired by id, by a create this sync started (a pending intent), or by match key
+with a record of the other app; a record whose key another record of its app already owns is
+a duplicate and gets an excluded row of its own. Each pair then goes through the pure
+planner (accord.engine.planner).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+from accord.config import ConfigError, ConfigIssue
+from accord.engine.planner import PairInput, plan_pair
+from accord.engine.values import canon
+from accord.index.store import Link, PageWrite
+from accord.model import ExcludedReason, Record, Side, Status
+from accord.runner.apply import settle_in_flight
+from accord.runner.context import Item, RunContext, from_snapshot, snapshot
+
+L, R = Side.LEFT, Side.RIGHT
+
+
+# -- the inclusion list -----------------------------------------------------------------
+async def load_members(ctx: RunContext) -> None:
+    spec = ctx.require_spec()
+    if spec.inclusion_side is None or ctx.cfg.inclusion is None:
+        ctx.members = None
+        return
+    side = spec.inclusion_side
+    try:
+        ctx.members = await ctx.conn[side].list_members(ctx.obj[side], ctx.cfg.inclusion.list)
+    except NotImplementedError as e:
+        raise ConfigError(ctx.cfg.name, [ConfigIssue(f"{ctx.path}.inclusion", str(e))]) from e
+
+
+def _in_list(ctx: RunContext, recs: dict[Side, Record | None]) -> bool | None:
+    spec = ctx.require_spec()
+    if spec.inclusion_side is None or ctx.members is None:
+        return None
+    rec = recs.get(spec.inclusion_side)
+    return None if rec is None else rec.id in ctx.members
+
+
+# -- locks of a page's pairs ------------------------------------------------------------
+@contextlib.asynccontextmanager
+async def pair_locks(ctx: RunContext, side: Side | None, records: Sequence[Record] = (),
+                     links: Sequence[Link] = ()) -> AsyncIterator[None]:
+    """Hold the locks of one page's pairs (only with ``locks``): its records' ids and match keys,
+    then the ids of their twins as the index has them once those are held."""
+    locks = ctx.locks
+    if locks is None:
+        yield
+        return
+    keys: set[str] = set()
+    if side is not None:
+        keys |= {f"{side.value}:{r.id}" for r in records}
+        keys |= {f"key:{k}" for r in records if not r.archived for k in ctx.keys(r, side)}
+    for lk in links:
+        keys |= {f"{s.value}:{i}" for s in (L, R) if (i := lk.id_of(s)) is not None}
+        if (snap := from_snapshot(lk)) is not None:
+            keys |= {f"key:{k}" for k in ctx.keys(snap, L)}
+    try:
+        while True:
+            await locks.acquire(keys)
+            rows = (ctx.store.links_by_record(ctx.cfg.name, side, [r.id for r in records]).values()
+                    if side is not None else ctx.store.links_by_id([lk.id for lk in links]).values())
+            more = {f"{s.value}:{i}" for lk in rows for s in (L, R) if (i := lk.id_of(s)) is not None} - keys
+            if not more:
+                break
+            keys |= more
+        yield
+    finally:
+        locks.release()
+
+
+# -- index rows -------------------------------------------------------------------------
+def _label(ctx: RunContext, rec: Record, side: Side) -> str | None:
+    spec = ctx.require_spec()
+    fields = [k.field(side.value) for k in spec.match] + [m.field(side) for m in spec.mappings[:1]]
+    for f in fields:
+        v = canon(rec.properties.get(f))
+        if v is not None:
+            return str(v)[:320]
+    return None
+
+
+def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True) -> PageWrite:
+    """Phase 1: ids, match keys and snapshots of one page of left records (saved unless not ``save``)."""
+    name, p = ctx.cfg.name, ctx.pass_id
+    existing = ctx.store.links_by_record(name, L, [r.id for r in records])
+    keys = {r.id: ctx.keys(r, L) for r in records if r.id not in existing}
+    owners = ctx.store.key_owners(name, L, [k for ks in keys.values() for k in ks])
+    owner_links = ctx.store.links_by_id(list(set(owners.values())))
+    w = PageWrite()
+    local: dict[str, Link] = {}
+    for rec in records:
+        link = existing.get(rec.id)
+        if link is None:
+            ks = keys[rec.id]
+            owner = next((local[k] for k in ks if k in local), None) or next(
+                (owner_links[owners[k]] for k in ks if k in owners and owners[k] in owner_links), None)
+            if owner is not None and owner.left_id is None and owner.pending == L.value:
+                link = owner  # the create we started last time did happen: adopt it
+                link.left_id, link.pending = rec.id, None
+                w.touch(link)
+            elif owner is not None:
+                link = Link(name, left_id=rec.id, label=_label(ctx, rec, L))
+                link.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE, message=f"same match key as {owner.left_id or owner.right_id}")
+                w.add(link)
+            else:
+                link = Link(name, left_id=rec.id, status=Status.QUEUED, label=_label(ctx, rec, L))
+                w.add(link)
+                for k in ks:
+                    local[k] = link
+                    w.add_keys.append((L.value, k, link.id))
+        else:
+            w.touch(link)
+        link.snapshot = snapshot(rec)
+        link.left_seen = p
+        if link.left_deleted and not rec.archived:
+            link.left_deleted = False
+    if save:
+        ctx.save(w)
+    return w
+
+
+def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -> list[tuple[Record, Link, str | None]]:
+    """Find or create the index row of each record: by id, by a pending create, or by match key.
+
+    Returns (record, row, duplicate-of) triples; duplicates get their own excluded row.
+    """
+    name = ctx.cfg.name
+    other = side.other
+    existing = ctx.store.links_by_record(name, side, [r.id for r in records])
+    keys = {r.id: ctx.keys(r, side) for r in records if r.id not in existing and not r.archived}
+    wanted = [k for ks in keys.values() for k in ks]
+    own = ctx.store.key_owners(name, side, wanted)
+    theirs = ctx.store.key_owners(name, other, wanted)
+    rows = ctx.store.links_by_id(list(set(own.values()) | set(theirs.values())))
+    local: dict[str, Link] = {}
+    claimed: set[str] = set()  # rows paired with a record of this page already
+    out: list[tuple[Record, Link, str | None]] = []
+    for rec in records:
+        link = existing.get(rec.id)
+        if link is not None:
+            w.touch(link)
+            if link.reason == ExcludedReason.DUPLICATE and link.id_of(other) is None and not rec.archived:
+                # A duplicate read again (a change, a look-back window): it stays excluded
+                # and is never created in the other app.
+                ctx.counters.exclude(ExcludedReason.DUPLICATE)
+                out.append((rec, link, link.message or "duplicate"))
+                continue
+            out.append((rec, link, None))
+            continue
+        if rec.archived:
+            continue  # a delete of a record the index never saw: nothing to do
+        ks = keys[rec.id]
+        owner = next((local[k] for k in ks if k in local), None) or next(
+            (rows[own[k]] for k in ks if k in own and own[k] in rows), None)
+        if owner is not None and owner.id_of(side) is None and owner.pending == side.value:
+            owner.set_id(side, rec.id)
+            owner.pending = None
+            w.touch(owner)
+            out.append((rec, owner, None))
+            continue
+        if owner is not None and owner.id_of(side) not in (None, rec.id):
+            out.append((rec, _duplicate(ctx, side, rec, owner, w), owner.id_of(side)))
+            continue
+        match = next((rows[theirs[k]] for k in ks if k in theirs and theirs[k] in rows
+                      and rows[theirs[k]].id_of(side) is None
+                      and rows[theirs[k]].reason != ExcludedReason.DUPLICATE
+                      and theirs[k] not in claimed), None)
+        if match is not None:
+            link = match
+            claimed.add(link.id)
+            link.set_id(side, rec.id)
+            w.touch(link)
+            ctx.counters.linked += 1
+        else:
+            link = Link(name, label=_label(ctx, rec, side))
+            link.set_id(side, rec.id)
+            w.add(link)
+        for k in ks:
+            if k not in own:
+                local[k] = link
+                w.add_keys.append((side.value, k, link.id))
+        out.append((rec, link, None))
+    return out
+
+
+def _duplicate(ctx: RunContext, side: Side, rec: Record, owner: Link, w: PageWrite) -> Link:
+    """An excluded row of its own for a record whose match key ``owner``'s record of its app has."""
+    dup = Link(ctx.cfg.name, label=_label(ctx, rec, side))
+    dup.set_id(side, rec.id)
+    dup.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE,
+                   message=f"same match key as {owner.id_of(side)}, which syncs instead")
+    w.add(dup)
+    ctx.counters.exclude(ExcludedReason.DUPLICATE)
+    return dup
+
+
+# -- planning ---------------------------------------------------------------------------
+def plan(ctx: RunContext, link: Link, recs: dict[Side, Record | None]) -> Item:
+    spec = ctx.require_spec()
+    if link.in_flight is not None and link.left_id is not None and link.right_id is not None:
+        # Did the unconfirmed writes land? A value written that the app still holds did.
+        settle_in_flight(spec, link, lambda s, f, v: (rec := recs.get(s)) is not None and not rec.archived
+                         and canon(rec.properties.get(f)) == canon(v))
+    has_key = True
+    if spec.require_match_key and not link.linked:
+        src = recs[L] if recs[L] is not None else recs[R]
+        side = L if recs[L] is not None else R
+        has_key = src is None or src.archived or bool(ctx.keys(src, side))
+    return Item(link, plan_pair(spec, PairInput(
+        left=recs[L], right=recs[R], left_base=link.left_base, right_base=link.right_base,
+        linked=link.linked, in_list=_in_list(ctx, recs), has_key=has_key)), recs)
+
+
+# -- the other app ----------------------------------------------------------------------
+async def find_twins(ctx: RunContext, side: Side, unmatched: list[tuple[Record, Link]], w: PageWrite) -> dict[str, Record]:
+    """Incremental creates: a record the other app has but the index has not seen yet is linked, not duplicated."""
+    spec = ctx.require_spec()
+    other = side.other
+    key = spec.match[0]
+    values = [canon(rec.properties.get(key.field(side.value))) for rec, _ in unmatched]
+    values = [v for v in values if v is not None]
+    if not values:
+        return {}
+    found = await ctx.conn[other].find(ctx.obj[other], key.field(other.value), values, spec.fields(other))
+    known = ctx.store.links_by_record(ctx.cfg.name, other, [r.id for r in found])
+    by_key: dict[str, Record] = {}
+    for r in found:
+        if r.id in known:
+            continue
+        for k in ctx.keys(r, other):
+            by_key.setdefault(k, r)
+    out: dict[str, Record] = {}
+    for rec, link in unmatched:
+        twin = next((by_key[k] for k in ctx.keys(rec, side) if k in by_key), None)
+        if twin is not None and twin.id not in out:
+            link.set_id(other, twin.id)
+            link.pending = None
+            w.touch(link)
+            out[twin.id] = twin
+            ctx.counters.linked += 1
+    return out
+
+
+async def still_there(ctx: RunContext, side: Side, ids: Sequence[str]) -> dict[str, Record]:
+    """Of records a full scan did not return, those a read by id still finds.
+
+    A scan can miss a record without it being deleted (HubSpot's search lags behind
+    records created seconds ago; an app may page inconsistently while records change),
+    so a pair is only treated as deleted once its record is not there by id either.
+    """
+    if not ids:
+        return {}
+    recs = await ctx.conn[side].read(ctx.obj[side], ids, ctx.require_spec().fields(side))  # it batches by itself
+    return {rec.id: rec for rec in recs if not rec.archived}

@@ -397,7 +397,7 @@ def resync(
         assert record is not None
         for side in (Side.LEFT, Side.RIGHT):
             if s.store.links_by_record(name, side, [record]):
-                res = await runner.sync_records(side, [record])
+                res = await runner.sync_records(side, [record], resend=True)
                 out.print_json(json.dumps(res.as_dict()))
                 return
         raise _fail(EXIT_CONFIG, f"record {record!r} is not in the index of sync {name!r}")
@@ -528,9 +528,6 @@ def demo(
                                           console=out, progress=progress_bar)))
 
 
-SANDBOXES = ("hubspot", "salesforce", "snovio", "xentral")
-
-
 @app.command()
 def sandbox(
     vendors: Annotated[list[str], typer.Argument(help="hubspot, salesforce, snovio and/or xentral")],
@@ -541,9 +538,12 @@ def sandbox(
     token: Annotated[str | None, typer.Option("--token", help="accept only this bearer token")] = None,
 ) -> None:
     """Run vendor API sandboxes over HTTP (Salesforce over TLS, as its clients require)."""
-    unknown = [v for v in vendors if v not in SANDBOXES]
+    from accord.connectors import registry
+
+    available = registry.with_sandbox()
+    unknown = [v for v in vendors if v not in available]
     if unknown:
-        raise _fail(EXIT_CONFIG, f"unknown sandbox {unknown[0]!r}; available: {', '.join(SANDBOXES)}")
+        raise _fail(EXIT_CONFIG, f"unknown sandbox {unknown[0]!r}; available: {', '.join(available)}")
     if len(vendors) > 1:
         import subprocess
 
@@ -557,26 +557,11 @@ def sandbox(
             for p in procs:
                 p.terminate()
         return
-    if vendors[0] == "hubspot":
-        from accord.sandbox import hubspot
-
-        out.print(f"HubSpot sandbox on http://{host}:{port}  ({records} records per object)")
-        hubspot.serve(host=host, port=port, records=records, seed=seed, token=token)
-    elif vendors[0] == "snovio":
-        from accord.sandbox import snovio
-
-        out.print(f"Snov.io sandbox on http://{host}:{port}  ({records} prospects; --token is the client secret)")
-        snovio.serve(host=host, port=port, records=records, seed=seed, token=token)
-    elif vendors[0] == "xentral":
-        from accord.sandbox import xentral
-
-        out.print(f"xentral sandbox on http://{host}:{port}/api/v1  ({records} addresses, group, board and stages "
-                  "of the HubSpot module)")
-        xentral.serve(host=host, port=port, records=records, seed=seed, token=token)
-    else:
-        from accord.sandbox.salesforce.app import serve
-
-        serve(host=host, port=port, records=records, seed=seed, token=token)
+    served = registry.vendor(vendors[0]).sandbox
+    assert served is not None
+    if served.banner:
+        out.print(served.banner.format(host=host, port=port, records=records))
+    served.serve(host=host, port=port, records=records, seed=seed, token=token)
 
 
 def main() -> None:

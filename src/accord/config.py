@@ -14,12 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 
 from accord import catalog
+from accord.connectors import registry
+from accord.connectors.settings import AppSettings, Duration, Strict
+from accord.connectors.settings import parse_duration as parse_duration  # for callers of its old home
 
 Direction = Literal["two-way", "left-to-right", "right-to-left"]
 Rule = Literal[
@@ -35,148 +38,13 @@ Rule = Literal[
 ]
 FilterOp = Literal["eq", "neq", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "set", "not_set"]
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+# Apps: the settings model of each vendor lives in its connector module (accord.connectors.registry).
+_Strict = Strict
+AppConfig = AppSettings  # one ``apps:`` entry, of whichever vendor
 
 
-def parse_duration(value: str | int | float) -> float:
-    """``5m`` → 300.0 seconds; bare numbers are seconds."""
-    if isinstance(value, int | float):
-        return float(value)
-    m = _DURATION.match(str(value))
-    if not m:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h)")
-    return float(m.group(1)) * _UNITS[m.group(2)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-Duration = Annotated[float, Field(gt=0)]
-
-
-class _AppBase(_Strict):
-    poll: Duration = 300.0
-
-    @field_validator("poll", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> float:
-        return parse_duration(v)
-
-
-class MemoryApp(_AppBase):
-    """An in-process app for tests and the offline demo; ``path`` persists it as JSON."""
-
-    type: Literal["memory"]
-    path: str | None = None
-    page_size: int = Field(default=100, gt=0)
-
-
-class HubSpotApp(_AppBase):
-    type: Literal["hubspot"]
-    token: str = Field(min_length=1)
-    base_url: str = "https://api.hubapi.com"
-    webhook_secret: str | None = None
-    rate_limit: int = Field(default=190, gt=0, description="requests per 10 seconds")
-    search_rate: float = Field(default=5.0, gt=0, description="search requests per second")
-    search_lookback: float = 30.0
-    # full scans read from both ends of the id range: list pages up, search pages down
-    # (search has its own rate bucket); false: list pages only, e.g. if other tools use up search
-    search_scan: bool = True
-    # pages a full scan reads ahead of the sync, on a thread of its own, so a fresh rate-limit
-    # window is spent at once (0: read on the sync's own loop, paced by its processing)
-    read_ahead: int = Field(default=200, ge=0)
-    app_id: str | None = None  # the private app whose webhook sourceId marks Accord's own writes
-    tombstones: bool = True  # read archived records to see deletes in incremental passes
-    timeout: float = Field(default=30.0, gt=0)
-
-
-class SalesforceApp(_AppBase):
-    type: Literal["salesforce"]
-    instance_url: str
-    access_token: str = Field(min_length=1)
-    api_version: str = "v62.0"
-    api_budget: float = Field(default=0.5, gt=0, le=1)
-    verify: bool | str = True
-    poll: Duration = 900.0
-    # requests per second, all Accord processes together (shared through the index in distributed mode)
-    rate_limit: float | None = Field(default=None, gt=0)
-
-
-class SnovioApp(_AppBase):
-    """A Snov.io account. ``list`` (name or id) is the prospect list that syncs: its prospects
-    are the ``prospects`` object, and records created from the other app land in it."""
-
-    type: Literal["snovio"]
-    client_id: str = Field(min_length=1)
-    client_secret: str = Field(min_length=1)
-    base_url: str = "https://api.snov.io"
-    token_url: str | None = None  # default: {base_url}/v1/oauth/access_token
-    list: str = Field(min_length=1)
-    create_list: bool = True  # create the list when the account has none of that name
-    rate_limit: int = Field(default=60, gt=0, description="requests per rate_window (Snov.io: 60 a minute)")
-    rate_window: Duration = 60.0
-    page_size: int = Field(default=100, gt=0, le=100)
-    timeout: float = Field(default=30.0, gt=0)
-
-    @field_validator("rate_window", mode="before")
-    @classmethod
-    def _window(cls, v: Any) -> float:
-        return parse_duration(v)
-
-
-class XentralApp(_AppBase):
-    """A xentral instance (REST API v1 under ``base_url``/api/v1, a personal access token)."""
-
-    type: Literal["xentral"]
-    base_url: str
-    token: str = Field(min_length=1)
-    group: str = "Hubspot"  # addresses created from the other app join this group
-    board: str = "Hubspot"  # the resubmission board whose stages deals sync with
-    status_field: str = "Hubspot Status"  # address free field (label or freifeldN) holding the HubSpot status
-    timezone: str = "Europe/Berlin"  # the instance's clock: logdatei timestamps are local time
-    rate_limit: int = Field(default=100, gt=0, description="requests per minute")
-    page_size: int = Field(default=1000, gt=0, le=1000)
-    timeout: float = Field(default=30.0, gt=0)
-
-
-class SqlApp(_AppBase):
-    """A table of your own database as an app; ``tables`` maps object names to table names."""
-
-    type: Literal["sql"]
-    url: str
-    tables: dict[str, str] = Field(default_factory=dict)
-    id_column: str = "id"
-    updated_column: str = "updated_at"
-    deleted_column: str | None = "deleted"
-    # updated_at: rows changed by updated_column (and tombstones by deleted_column);
-    # triggers (PostgreSQL): a change log Accord fills with triggers on the table
-    changes: Literal["updated_at", "triggers"] = "updated_at"
-    change_log_retention: Duration = 7 * 86_400.0
-
-    @field_validator("change_log_retention", mode="before")
-    @classmethod
-    def _retention(cls, v: Any) -> float:
-        return parse_duration(v)
-
-    @field_validator("changes")
-    @classmethod
-    def _triggers_on_postgres(cls, v: str, info: Any) -> str:
-        if v == "triggers" and not str(info.data.get("url", "")).startswith("postgresql"):
-            raise ValueError("changes: triggers needs a PostgreSQL url (postgresql+psycopg://…)")
-        return v
-
-
-AppConfig = MemoryApp | HubSpotApp | SalesforceApp | SnovioApp | XentralApp | SqlApp
-_APP_TYPES: dict[str, type[_AppBase]] = {
-    "memory": MemoryApp,
-    "hubspot": HubSpotApp,
-    "salesforce": SalesforceApp,
-    "snovio": SnovioApp,
-    "xentral": XentralApp,
-    "sql": SqlApp,
-}
+def _app_types() -> list[str]:
+    return registry.names()
 
 
 class SideRef(_Strict):
@@ -274,9 +142,22 @@ class SyncConfig(_Strict):
 
 class Config(_Strict):
     state: str = "sqlite:///accord.db"
-    apps: dict[str, AppConfig]
+    apps: dict[str, SerializeAsAny[AppSettings]]
     syncs: list[SyncConfig] = Field(default_factory=list)
     source: str = Field(default="accord.yaml", exclude=True)
+
+    @field_validator("apps", mode="before")
+    @classmethod
+    def _vendor_settings(cls, v: Any) -> Any:
+        """Entries given as mappings are read by their vendor's settings model (parse_config has
+        already done so, with the error paths users read)."""
+        if not isinstance(v, dict):
+            return v
+        out: dict[Any, Any] = {}
+        for name, app in v.items():
+            found = registry.find(app.get("type")) if isinstance(app, dict) else None
+            out[name] = found.settings.model_validate(app) if found is not None else app
+        return out
 
     @field_validator("state")
     @classmethod
@@ -389,7 +270,7 @@ def _pydantic_issues(err: ValidationError, prefix: str, skip_tags: bool = False,
     for e in err.errors():
         loc = list(e["loc"])
         if skip_tags:
-            loc = [p for p in loc if p not in _APP_TYPES]
+            loc = [p for p in loc if p not in _app_types()]
         if data is not None:
             loc = _input_loc(loc, data)
         msg = e["msg"]
@@ -399,6 +280,21 @@ def _pydantic_issues(err: ValidationError, prefix: str, skip_tags: bool = False,
         if issue not in out:
             out.append(issue)
     return out
+
+
+def unknown_type(kind: Any) -> str:
+    return f"unknown app type {kind!r}; one of {', '.join(_app_types())}"
+
+
+def app_settings(body: dict[str, Any]) -> AppSettings:
+    """One ``apps:`` entry read by its vendor's settings model; ConfigError names the key paths."""
+    vendor = registry.find(body.get("type"))
+    if vendor is None:
+        raise ConfigError("app", [ConfigIssue("type", unknown_type(body.get("type")))])
+    try:
+        return vendor.settings.model_validate(body)
+    except ValidationError as e:
+        raise ConfigError("app", _pydantic_issues(e, "")) from e
 
 
 def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None = None) -> Config:
@@ -421,12 +317,12 @@ def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None
                 issues.append(ConfigIssue(path, "must be a mapping"))
                 continue
             kind = body.get("type")
-            model = _APP_TYPES.get(str(kind))
-            if model is None:
-                issues.append(ConfigIssue(f"{path}.type", f"unknown app type {kind!r}; one of {', '.join(_APP_TYPES)}"))
+            vendor = registry.find(kind)
+            if vendor is None:
+                issues.append(ConfigIssue(f"{path}.type", unknown_type(kind)))
                 continue
             try:
-                apps[name] = model.model_validate(body)
+                apps[name] = vendor.settings.model_validate(body)
             except ValidationError as e:
                 issues.extend(_pydantic_issues(e, path, data=body))
     rest = {k: v for k, v in raw.items() if k != "apps"}

@@ -9,7 +9,7 @@ store values without knowing any vendor.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -64,6 +64,9 @@ class ErrorCategory(StrEnum):
     DELETED = "deleted"
     NOT_FOUND = "not_found"
     TRANSIENT = "transient"
+    # a create whose answer was lost, of a record with no match key to look it up by: it may
+    # exist in the app; never sent again without a person's say-so (resync the record)
+    OUTCOME_UNKNOWN = "outcome_unknown"
     UNKNOWN = "unknown"
 
 
@@ -191,9 +194,18 @@ class WriteOutcomeUnknown(TransientError):
     """A write that is not safe to repeat (a create) was sent and its answer lost (a 5xx, a
     time-out or a dropped connection after sending): it may or may not have been carried
     out, so it must not simply be sent again. The runner looks the records up by match key
-    and sends only the ones that are not there."""
+    and sends only the ones that are not there.
+
+    ``results``, when the connector knows some outcomes (a batch whose answer matched some of
+    its inputs, or the records sent before the one whose answer was lost): one entry per input
+    of the failed ``create`` call, the known :class:`WriteResult` or ``None`` where unknown."""
 
     kind = "outcome_unknown"
+
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 results: Sequence[WriteResult | None] | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.results: list[WriteResult | None] | None = list(results) if results is not None else None
 
 
 class ResyncRequired(ConnectorError):

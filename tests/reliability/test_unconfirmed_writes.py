@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from accord.connectors.memory import MemoryApp
-from accord.model import ErrorCategory, TransientError, Value, WriteError, WriteResult
+from accord.model import ErrorCategory, Side, TransientError, Value, WriteError, WriteResult
 from helpers import Pair, by_email, person
 
 
@@ -87,3 +87,41 @@ async def test_a_per_record_failure_on_one_side_keeps_the_other_sides_write_sync
     # The right's edit of phone came after phone was synced: it wins, although the left is the winner.
     assert by_email(p.left)["ann@x.com"]["phone"] == by_email(p.right)["ann@x.com"]["phone"] == "9"
     assert by_email(p.left)["ann@x.com"]["city"] == "Oslo"
+
+
+class LosesCreateAnswers(MemoryApp):
+    """Carries out the next create batch, then loses its answer (a 5xx after the write)."""
+
+    lose_next = False
+
+    async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
+        res = await super().create(object, items)
+        if self.lose_next:
+            self.lose_next = False
+            from accord.model import WriteOutcomeUnknown
+
+            raise WriteOutcomeUnknown("HTTP 502 after the request was sent")
+        return res
+
+
+async def test_a_create_without_a_match_key_whose_answer_was_lost_is_never_sent_again() -> None:
+    """Issue #16: a record that cannot be looked up (no match key) was sent again after a lost
+    answer and could exist twice. Now it fails with outcome_unknown until a person resyncs it."""
+    p = Pair(match="none")
+    p.right = LosesCreateAnswers("b", page_size=5)
+    p.reconfigure(match="none")
+    lid = p.left.user_create("contacts", person("No", "Key", None, phone="1"))
+    p.right.lose_next = True
+    await p.run()
+    assert len(p.right.live("contacts")) == 1  # created once: the lost answer was not resent
+    link = p.link_of("left", lid)
+    assert (link.status, link.category) == ("failing", ErrorCategory.OUTCOME_UNKNOWN)
+    assert "Look for the record in b" in link.hint
+    for full in (False, True):  # neither the retries of failing records nor a full pass resend it
+        p.left.user_update("contacts", lid, {"phone": str(2 + full)})
+        await p.run(full=full)
+        assert len(p.right.live("contacts")) == 1
+    # a person looked, it is not there (deleted it), and asks for a resync: sent once more
+    p.right.user_delete("contacts", p.right.live("contacts")[0].id)
+    await p.runner.sync_records(Side.LEFT, [lid], resend=True)
+    assert len(p.right.live("contacts")) == 1 and p.link_of("left", lid).status == "syncing"

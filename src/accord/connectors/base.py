@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from accord.connectors.limits import LimiterFactory, RateLimit
 from accord.model import ObjectSchema, Page, Pipeline, Record, Stage, Value, WriteResult
 
 
@@ -162,6 +163,12 @@ class Connector(abc.ABC):
     def webhooks(self) -> WebhookReceiver | None:
         """The app's webhook receiver if it pushes changes (HubSpot); ``None``: polling only."""
         return None
+
+    def use_limiters(self, make: LimiterFactory,  # noqa: B027 - optional hook, a no-op by default
+                     limits: Sequence[RateLimit] | None = None) -> None:
+        """Take the app's rate limiters (``limits``; default: the connector's own) from ``make``
+        (the distributed mode's shared buckets); connectors/http.py implements it, connectors
+        without rate limits ignore it."""
 
     def counters(self) -> ApiCounters:
         """Requests sent to the app so far; every vendor module says how it counts them."""

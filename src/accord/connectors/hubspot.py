@@ -12,9 +12,11 @@ How it reads and writes (see docs/connectors/hubspot.md for the why):
   mapped back by ``objectWriteTraceId``/ids; a batch rejected as a whole is bisected).
   Contacts with an email are created by ``batch/upsert`` on ``email`` so a retried create
   never makes a duplicate.
-* rate limits: one :class:`Limits` per (base URL, token) shared by every connector of that
-  app: a rolling window for the 10-second limit and a separate one for search's 5/s;
-  429/5xx/time-outs are retried with exponential backoff and jitter, honouring Retry-After.
+* HTTP: :mod:`accord.connectors.http` (retries, Retry-After, the rule for creates whose
+  outcome is unknown, call counting). Rate limits: one :class:`Limits` per (base URL, token)
+  shared by every connector of that app: a rolling window for the 10-second limit, a separate
+  one for search's 5/s, and, for OAuth apps, the per-second limit HubSpot announces in
+  ``X-HubSpot-RateLimit-Secondly``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import copy
 import hashlib
 import hmac
 import json
-import random
 import re
 import threading
 import time
@@ -35,14 +36,31 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection,
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import orjson
+from pydantic import Field
 
 from accord.connectors.background import in_thread
-from accord.connectors.base import ApiCounters, Connector, WebhookChanges
+from accord.connectors.base import WebhookChanges
+from accord.connectors.http import (
+    OK,
+    Answer,
+    BearerToken,
+    Http,
+    HttpConnector,
+    LimitSet,
+    RetryPolicy,
+    default_answer,
+    outcome_unknown,
+    retry_after,
+)
 from accord.connectors.hubspot_scan import ScanPosition, two_lane_scan
+from accord.connectors.limits import LOCAL, LearnedLimit, Limiter, LimiterFactory, RateLimit
+from accord.connectors.limits import RollingWindow as RollingWindow  # re-exported: its old home
+from accord.connectors.registry import ASSOCIATIONS, LISTS, PIPELINES, WEBHOOKS, Sandbox, Vendor
+from accord.connectors.settings import AppSettings
 from accord.model import (
     AuthError,
     ConnectorError,
@@ -54,11 +72,8 @@ from accord.model import (
     Option,
     Page,
     Pipeline,
-    RateLimited,
     Record,
     Stage,
-    TransientError,
-    UnreachableError,
     Value,
     WriteError,
     WriteOutcomeUnknown,
@@ -177,71 +192,39 @@ FIELD_TYPES = {"number": FieldType.NUMBER, "date": FieldType.DATE, "datetime": F
 
 
 # -- rate limiting -------------------------------------------------------------------------------
-class RollingWindow:
-    """At most ``limit`` requests in any ``window`` seconds, as HubSpot counts them.
+def rate_limits(rate_limit: int | str = 190, search_rate: float = 5.0, window: float = 10.0) -> list[RateLimit]:
+    """HubSpot's limits for one private app: ``rate_limit`` requests (a number or a tier name) per
+    rolling ``window`` seconds, and search's own per-second limit."""
+    per_window = RATE_TIERS[rate_limit.lower()] if isinstance(rate_limit, str) else int(rate_limit)
+    return [RateLimit("general", per_window, window), RateLimit("search", max(1, round(search_rate)), 1.0)]
 
-    A token bucket of capacity N refilled at N/10 s can let 2N requests into one rolling
-    10-second window, so this keeps a log instead. A request holds its slot from send until
-    ``window`` seconds after its response: the server saw it arrive somewhere in between,
-    so the limit holds on the server's clock too, whatever the latency. Thread-safe and
-    free of asyncio primitives, so one instance can be shared across event loops.
-    """
 
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = max(1, limit), window
-        self._lock = threading.Lock()
-        self._done: deque[float] = deque()
-        self._in_flight = 0
-        self._blocked_until = 0.0
-
-    def _wait(self) -> float:
-        now = time.monotonic()
-        while self._done and self._done[0] <= now - self.window:
-            self._done.popleft()
-        if now < self._blocked_until:
-            return self._blocked_until - now
-        if len(self._done) + self._in_flight < self.limit:
-            self._in_flight += 1
-            return 0.0
-        return self._done[0] + self.window - now if self._done else 0.02
-
-    async def acquire(self) -> None:
-        while True:
-            with self._lock:
-                wait = self._wait()
-            if wait <= 0:
-                return
-            await asyncio.sleep(max(wait, 0.002))
-
-    def release(self) -> None:
-        with self._lock:
-            self._in_flight -= 1
-            self._done.append(time.monotonic())
-
-    def block(self, seconds: float) -> None:
-        """Pause every user of this window (the server said 429: someone else shares the app)."""
-        with self._lock:
-            self._blocked_until = max(self._blocked_until, time.monotonic() + seconds)
+def _secondly(make: LimiterFactory, key: str) -> LearnedLimit:
+    return LearnedLimit(lambda n: make.make(f"{key}:secondly-{n}", RateLimit("secondly", n, 1.0)))
 
 
 @dataclass
 class Limits:
-    """Rate limits of one HubSpot app (credential), shared by all its connectors."""
+    """Rate limits of one HubSpot app (credential), shared by all its connectors (a
+    :class:`~accord.connectors.http.LimitSet`): search has its own window, every other call
+    takes the general one and the per-second limit an OAuth app's answers announce."""
 
-    general: RollingWindow
-    search: RollingWindow
+    general: Limiter
+    search: Limiter
     calls: Counter[str] = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    secondly: LearnedLimit = field(default_factory=lambda: LearnedLimit(lambda n: RollingWindow(n, 1.0)))
 
-    def count(self, kind: str, mine: Counter[str]) -> None:
-        """One call of ``kind`` for the app and for the connector's own ``mine`` (callers may be on several threads)."""
-        with self._lock:
-            self.calls[kind] += 1
-            mine[kind] += 1
+    def limiters(self, kind: str) -> Sequence[Limiter]:
+        return (self.search,) if kind == "search" else (self.general, self.secondly)
 
 
 _LIMITS: dict[tuple[str, str], Limits] = {}
 _LIMITS_LOCK = threading.Lock()
+
+
+def _credential(base_url: str, token: str) -> str:
+    """The app credential's name in limiter keys: a digest, never the token itself."""
+    return hashlib.sha256(f"{base_url.rstrip('/')}\x00{token}".encode()).hexdigest()[:16]
 
 
 def shared_limits(base_url: str, token: str, rate_limit: int, search_rate: float, window: float = 10.0) -> Limits:
@@ -249,7 +232,9 @@ def shared_limits(base_url: str, token: str, rate_limit: int, search_rate: float
     with _LIMITS_LOCK:
         key = (base_url.rstrip("/"), token)
         if key not in _LIMITS:
-            _LIMITS[key] = Limits(RollingWindow(rate_limit, window), RollingWindow(max(1, round(search_rate)), 1.0))
+            name = f"hubspot:{_credential(base_url, token)}"
+            general, search = (LOCAL.make(f"{name}:{rl.name}", rl) for rl in rate_limits(rate_limit, search_rate, window))
+            _LIMITS[key] = Limits(general, search, secondly=_secondly(LOCAL, name))
         return _LIMITS[key]
 
 
@@ -310,6 +295,25 @@ def _json_body(resp: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {"results": body}
 
 
+def _answer(resp: httpx.Response) -> Answer:
+    """What a HubSpot answer means for the HTTP layer (connectors/http.py)."""
+    status = resp.status_code
+    if status < 400:
+        return OK
+    body = _json_body(resp)
+    message = str(body.get("message", resp.text[:200]))
+    if status == 401:
+        return Answer(error=AuthError(f"HubSpot rejected the token: {body.get('message', '')}"))
+    if status == 423:  # "locked": HubSpot asks for ≥ 2 s; nothing was carried out
+        return Answer(retry=True, wait=max(retry_after(resp) or 0.0, 2.0), problem=f"HTTP 423: {message}")
+    if status == 429:
+        wait = retry_after(resp)
+        if wait is None and body.get("policyName") == "SECONDLY":
+            wait = 1.0  # no Retry-After: the per-second window frees within its length
+        return Answer(retry=True, limited=True, wait=wait, block=wait is not None, problem=f"HTTP 429: {message}")
+    return default_answer(resp, "HubSpot", message)
+
+
 # -- cursors -------------------------------------------------------------------------------------------
 @dataclass(frozen=True, order=True)
 class Cursor:
@@ -330,7 +334,7 @@ class Cursor:
         return Cursor(int(parts[1]), int(parts[2]), int(parts[3]))
 
 
-class HubSpotConnector(Connector):
+class HubSpotConnector(HttpConnector):
     vendor = "hubspot"
     batch_size = BATCH
 
@@ -365,98 +369,47 @@ class HubSpotConnector(Connector):
         self.lookback_ms = int(lookback * 1000)  # re-read window for the search index lag
         self.tombstones = tombstones
         self.search_scan = search_scan  # full scans also read from the top of the id range with search
-        self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
         self.app_id = app_id  # our own sourceId in webhook events (echo suppression)
-        per_10s = RATE_TIERS[rate_limit.lower()] if isinstance(rate_limit, str) else int(rate_limit)
-        self.limits = limits or shared_limits(self.base_url, token, per_10s, search_rate)
-        self.calls: Counter[str] = Counter()  # API calls sent by this connector, by kind (incl. retries)
+        self._rate_limits = rate_limits(rate_limit, search_rate)
+        general, search = (int(rl.limit) for rl in self._rate_limits)
         self._transport = transport
-        # one TLS context for this connector's clients (the scan reader's too): making one costs ~50 ms
-        self._tls = httpx.create_ssl_context()
-        self._http = self._client()
+        self.http = Http("HubSpot", base_url=self.base_url, auth=BearerToken(token), timeout=timeout,
+                         limits=limits or shared_limits(self.base_url, token, general, search),
+                         retry=RetryPolicy(max_retries, backoff, max_backoff), classify=_answer,
+                         headers={"Accept": "application/json"}, transport=transport, observe=self._observe)
         self._props: dict[str, dict[str, _Prop]] = {}
         self._schemas: dict[str, ObjectSchema] = {}
         self._describe_locks: dict[str, asyncio.Lock] = {}
 
-    def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, transport=self._transport,
-                                 verify=self._tls, headers={"Authorization": f"Bearer {self.token}",
-                                                            "Accept": "application/json"})
+    # -- limits -------------------------------------------------------------------------------------------
+    def rate_limits(self) -> list[RateLimit]:
+        return list(self._rate_limits)
+
+    def credential(self) -> str:
+        return _credential(self.base_url, self.token)
+
+    def limit_set(self, made: dict[str, Limiter], make: LimiterFactory) -> LimitSet:
+        return Limits(made["general"], made["search"], secondly=_secondly(make, f"hubspot:{self.credential()}"))
+
+    def _observe(self, resp: httpx.Response) -> None:
+        # OAuth apps: HubSpot names the per-second limit in every answer (private apps have none)
+        secondly = resp.headers.get("x-hubspot-ratelimit-secondly")
+        if secondly and secondly.isdigit() and isinstance(self.http.limits, Limits):
+            self.http.limits.secondly.learn(int(secondly))
 
     def _reader(self) -> HubSpotConnector:
         """This connector for another thread's event loop: an HTTP client of its own; the rate
         limits, schemas and call counters are this one's."""
         reader = copy.copy(self)
-        reader._http = reader._client()
+        reader.http = self.http.clone()
         reader._describe_locks = {}
         return reader
 
-    @property
-    def api_calls(self) -> int:
-        return sum(self.calls.values())
-
-    def counters(self) -> ApiCounters:
-        return ApiCounters(api_calls=self.api_calls)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
     # -- transport ------------------------------------------------------------------------------------
-    def _delay(self, attempt: int) -> float:
-        return min(self.max_backoff, self.backoff * 2.0**attempt) * random.uniform(0.5, 1.0)
-
     async def _request(self, method: str, path: str, kind: str, *, json: Any = None,
                        params: Mapping[str, Any] | None = None, repeatable: bool = True) -> httpx.Response:
-        """One API call with rate limiting and retries; returns any non-retryable response.
-
-        A call that is not ``repeatable`` (a batch create) is only retried when it surely
-        never reached HubSpot (429, connection refused); after a 5xx, a read time-out or a
-        dropped connection it raises WriteOutcomeUnknown instead of creating twice.
-        """
-        window = self.limits.search if kind == "search" else self.limits.general
-        problem = ""
-        for attempt in range(self.max_retries + 1):
-            await window.acquire()
-            self.limits.count(kind, self.calls)
-            retry_after: float | None = None
-            sent = True  # the request may have been carried out
-            try:
-                resp = await self._http.request(method, path, json=json, params=params)
-            except httpx.TimeoutException as e:
-                problem, resp = f"timed out ({type(e).__name__})", None
-                sent = not isinstance(e, httpx.ConnectTimeout | httpx.PoolTimeout)
-            except httpx.TransportError as e:
-                problem, resp = f"connection failed: {e}", None
-                sent = not isinstance(e, httpx.ConnectError)
-            finally:
-                window.release()
-            if resp is not None:
-                sent = resp.status_code >= 500
-                if resp.status_code == 401:
-                    raise AuthError(f"HubSpot rejected the token: {_json_body(resp).get('message', '')}")
-                if resp.status_code not in (423, 429) and resp.status_code < 500:
-                    return resp
-                problem = f"HTTP {resp.status_code}: {_json_body(resp).get('message', resp.text[:200])}"
-                retry_after = _retry_after(resp)
-                if resp.status_code == 429:
-                    body = _json_body(resp)
-                    if retry_after is None:
-                        # no Retry-After: the rolling window frees within its length
-                        retry_after = 1.0 if body.get("policyName") == "SECONDLY" else None
-                    if retry_after is not None:
-                        window.block(retry_after)
-                elif resp.status_code == 423:
-                    retry_after = max(retry_after or 0.0, 2.0)  # "locked": HubSpot asks for ≥ 2 s
-            if sent and not repeatable:
-                raise WriteOutcomeUnknown(f"HubSpot {method} {path}: {problem}; it may have been carried out")
-            if attempt == self.max_retries:
-                break
-            await asyncio.sleep(max(retry_after or 0.0, self._delay(attempt)))
-        if resp is not None and resp.status_code == 429:
-            raise RateLimited(f"HubSpot rate limit: {problem}", retry_after=_retry_after(resp))
-        if resp is None and problem.startswith("connection"):
-            raise UnreachableError(f"HubSpot at {self.base_url} unreachable: {problem}")
-        raise TransientError(f"HubSpot {method} {path} failed after {self.max_retries + 1} attempts: {problem}")
+        """One API call through the HTTP layer; a batch create is not ``repeatable``."""
+        return await self.http.send(method, path, kind, json=json, params=params, repeatable=repeatable)
 
     async def _ok(self, method: str, path: str, kind: str, **kw: Any) -> dict[str, Any]:
         """A call that must succeed (reads, metadata): errors raise ConnectorError with a hint."""
@@ -722,49 +675,86 @@ class HubSpotConnector(Connector):
         types = await self._types(object)
         return {k: to_wire(types.get(k, _TEXT), v) for k, v in props.items()}
 
-    async def _batch(self, object: str, op: str, inputs: list[dict[str, Any]],
-                     key: Callable[[dict[str, Any]], str]) -> list[WriteResult]:
-        """POST one batch; one WriteResult per input, matched by ``key`` (trace id / id / email).
+    async def _batch(self, object: str, op: str, inputs: list[dict[str, Any]]) -> list[WriteResult]:
+        """POST one batch; one WriteResult per input, matched to it by identity, never by position.
 
-        207 errors name their input in ``context``; a batch rejected as a whole (one bad input
-        fails the lot) is split in halves until the bad inputs stand alone.
+        HubSpot documents no order for batch results. A result belongs to the input whose
+        ``objectWriteTraceId`` it echoes, else to the input naming its id (updates) or email
+        (upserts); a created record that echoes no trace id, to the one input its properties
+        fit (:func:`_match_by_properties`). 207 errors name their input in ``context``. An
+        input of a create left unmatched may have been created: the batch raises
+        WriteOutcomeUnknown with the results it could match (the runner looks the rest up);
+        other writes are repeatable and ask again alone. A batch rejected as a whole (one bad
+        input fails the lot) is split in halves until the bad inputs stand alone.
         """
         if not inputs:
             return []
         types = await self._types(object)
+        create = op == "create"
         resp = await self._request("POST", f"/crm/v3/objects/{object}/batch/{op}", f"batch_{op}",
-                                   json={"inputs": inputs}, repeatable=op != "create")
+                                   json={"inputs": inputs}, repeatable=not create)
         body = _json_body(resp)
         if resp.status_code >= 400:
             if len(inputs) == 1:
                 return [WriteResult.failure(write_error(resp.status_code, body), inputs[0].get("id"))]
-            mid = len(inputs) // 2
-            return (await self._batch(object, op, inputs[:mid], key)) + (await self._batch(object, op, inputs[mid:],
-                                                                                             key))
+            return await self._halves(object, op, inputs)
+        results = self._matched(object, types, op, inputs, body)
+        out: list[WriteResult | None] = []
+        for item, res in zip(inputs, results, strict=True):
+            if res is None and not create and len(inputs) > 1:
+                out += await self._batch(object, op, [item])  # unaccounted for: ask again alone (repeatable)
+            elif res is None and not create:
+                out.append(WriteResult.failure(WriteError(
+                    ErrorCategory.UNKNOWN, "HubSpot returned no result for this record", "Resync the record.")))
+            else:
+                out.append(res)
+        if None in out:
+            lost = sum(r is None for r in out)
+            raise outcome_unknown(f"HubSpot batch create of {object}: {lost} of {len(inputs)} results could not "
+                                  "be matched to their inputs", out)
+        return [r for r in out if r is not None]
+
+    async def _halves(self, object: str, op: str, inputs: list[dict[str, Any]]) -> list[WriteResult]:
+        """Both halves of a refused batch; an unknown outcome carries both halves' known results."""
+        mid = len(inputs) // 2
+        first, second = inputs[:mid], inputs[mid:]
+        out: list[WriteResult] = []
+        for half, after in ((first, len(second)), (second, 0)):
+            try:
+                out += await self._batch(object, op, half)
+            except WriteOutcomeUnknown as e:
+                e.results = [*out, *(e.results or [None] * len(half)), *[None] * after]
+                raise
+        return out
+
+    def _matched(self, object: str, types: dict[str, _Prop], op: str, inputs: list[dict[str, Any]],
+                 body: Mapping[str, Any]) -> list[WriteResult | None]:
+        """Each input's result or error by identity (see :meth:`_batch`); None where there is none."""
         by_key: dict[str, WriteResult] = {}
-        raws = body.get("results", [])
-        for raw in raws:
+        loose: list[Mapping[str, Any]] = []  # results echoing no trace id: matched below if no key names them
+        for raw in body.get("results", []):
             rec = self._record(object, types, raw)
             for k in _result_keys(raw):
                 by_key[k] = WriteResult.success(rec.id, rec)
+            if raw.get("objectWriteTraceId") is None:
+                loose.append(raw)
         for err in body.get("errors", []):
             ctx = err.get("context") or {}
             failure = write_error(int(err.get("status") if str(err.get("status", "")).isdigit() else 400), err)
-            for k in [*ctx.get("objectWriteTraceId", []), *ctx.get("ids", [])]:
-                by_key.setdefault(str(k).lower(), WriteResult.failure(failure))
-        results: list[WriteResult | None] = [by_key.get(key(i).lower()) for i in inputs]
-        if None in results and not body.get("errors") and len(raws) == len(inputs) \
-                and not any(r.get("objectWriteTraceId") for r in raws):
-            # no trace ids echoed and nothing failed: HubSpot answers in input order
-            results = [WriteResult.success(str(r["id"]), self._record(object, types, r)) for r in raws]
-        out: list[WriteResult] = []
-        for item, res in zip(inputs, results, strict=True):
-            if res is None and len(inputs) > 1:
-                out += await self._batch(object, op, [item], key)  # unaccounted for: ask again alone
-            else:
-                out.append(res or WriteResult.failure(WriteError(
-                    ErrorCategory.UNKNOWN, "HubSpot returned no result for this record", "Resync the record.")))
-        return out
+            keys = [f"t:{k}" for k in ctx.get("objectWriteTraceId", [])]
+            keys += [f"{kind}:{str(k).lower()}" for k in ctx.get("ids", []) for kind in ("id", "email")]
+            for k in keys:
+                by_key.setdefault(k, WriteResult.failure(failure))
+        results = [next((by_key[k] for k in _input_keys(op, i) if k in by_key), None) for i in inputs]
+        if op == "create" and None in results and loose:
+            claimed = {r.id for r in results if r is not None and r.ok}
+            raws = [r for r in loose if str(r["id"]) not in claimed]
+            pending = {n: i.get("properties") or {} for n, (i, r) in enumerate(zip(inputs, results, strict=True))
+                       if r is None}
+            for n, raw in _match_by_properties(types, pending, raws).items():
+                rec = self._record(object, types, raw)
+                results[n] = WriteResult.success(rec.id, rec)
+        return results
 
     async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
         results: list[WriteResult | None] = [None] * len(items)
@@ -773,16 +763,21 @@ class HubSpotConnector(Connector):
         creates = [i for i in range(len(items)) if i not in set(upserts)]
         # Contacts with an email: upsert on email, so a create retried after a lost response
         # (or racing the lagging search index) updates instead of duplicating.
-        for group in _unique_groups(upserts, lambda i: wired[i]["email"].strip().lower()):
-            for chunk in _chunks(group, BATCH):
-                inputs = [{"id": wired[i]["email"].strip().lower(), "idProperty": "email", "objectWriteTraceId": str(i),
-                           "properties": {k: v for k, v in wired[i].items() if v != ""}} for i in chunk]
-                for i, r in zip(chunk, await self._batch(object, "upsert", inputs, _trace_key), strict=True):
+        batches = [(chunk, "upsert", [{"id": wired[i]["email"].strip().lower(), "idProperty": "email",
+                                       "objectWriteTraceId": str(i), "properties": _set(wired[i])} for i in chunk])
+                   for group in _unique_groups(upserts, lambda i: wired[i]["email"].strip().lower())
+                   for chunk in _chunks(group, BATCH)]
+        batches += [(chunk, "create", [{"objectWriteTraceId": str(i), "properties": _set(wired[i])} for i in chunk])
+                    for chunk in _chunks(creates, BATCH)]
+        for chunk, op, inputs in batches:
+            try:
+                done: Sequence[WriteResult | None] = await self._batch(object, op, inputs)
+            except WriteOutcomeUnknown as e:  # what is known goes with it, for every item of this call
+                for i, r in zip(chunk, e.results or [None] * len(chunk), strict=True):
                     results[i] = r
-        for chunk in _chunks(creates, BATCH):
-            inputs = [{"objectWriteTraceId": str(i), "properties": {k: v for k, v in wired[i].items() if v != ""}}
-                      for i in chunk]
-            for i, r in zip(chunk, await self._batch(object, "create", inputs, _trace_key), strict=True):
+                e.results = results
+                raise
+            for i, r in zip(chunk, done, strict=True):
                 results[i] = r
         return [r for r in results if r is not None]
 
@@ -792,7 +787,7 @@ class HubSpotConnector(Connector):
         for group in _unique_groups(list(range(len(items))), lambda i: str(items[i][0])):
             for chunk in _chunks(group, BATCH):
                 inputs = [{"id": str(items[i][0]), "objectWriteTraceId": str(i), "properties": wired[i]} for i in chunk]
-                for i, r in zip(chunk, await self._batch(object, "update", inputs, _trace_key), strict=True):
+                for i, r in zip(chunk, await self._batch(object, "update", inputs), strict=True):
                     results[i] = r if not r.ok else WriteResult.success(str(items[i][0]), r.record)
         return [r if r is not None else WriteResult.failure(WriteError(ErrorCategory.UNKNOWN, "no result"))
                 for r in results]
@@ -934,28 +929,67 @@ def _unique_groups(indexes: list[int], key: Callable[[int], str]) -> list[list[i
     return groups
 
 
-def _trace_key(item: dict[str, Any]) -> str:
-    return str(item.get("objectWriteTraceId") or item.get("id"))
+def _set(wired: Mapping[str, str]) -> dict[str, str]:
+    """The properties a create sends: blanks are left out."""
+    return {k: v for k, v in wired.items() if v != ""}
+
+
+def _input_keys(op: str, item: Mapping[str, Any]) -> list[str]:
+    """An input's identities: its trace id, and the id (update) or email (upsert) it names.
+    Prefixed, so a trace id "7" never meets record id 7."""
+    keys = [f"t:{item['objectWriteTraceId']}"] if item.get("objectWriteTraceId") is not None else []
+    if op == "update":
+        keys.append(f"id:{str(item.get('id')).lower()}")
+    elif op == "upsert":
+        keys.append(f"email:{str(item.get('id')).strip().lower()}")
+    return keys
 
 
 def _result_keys(raw: Mapping[str, Any]) -> list[str]:
-    keys = [str(raw["id"])]
+    keys = [f"id:{raw['id']}"]
     if raw.get("objectWriteTraceId") is not None:
-        keys.insert(0, str(raw["objectWriteTraceId"]))
+        keys.insert(0, f"t:{raw['objectWriteTraceId']}")
     email = (raw.get("properties") or {}).get("email")
     if email:
-        keys.append(str(email).lower())
-    return [k.lower() for k in keys]
+        keys.append(f"email:{str(email).strip().lower()}")
+    return keys
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+def _same(prop: _Prop, value: Any) -> Any:
+    """A value as compared when matching results by properties: canonical, case and spaces ignored."""
+    v = to_canonical(prop, value)
+    if isinstance(v, str):
+        return v.strip().casefold()
+    return sorted(str(x).strip().casefold() for x in v) if isinstance(v, list) else v
+
+
+def _fits(types: Mapping[str, _Prop], sent: Mapping[str, Any], raw: Mapping[str, Any]) -> bool:
+    """Could HubSpot have made ``raw`` from ``sent``? Properties it did not return (or returned
+    blank) prove nothing either way, so they are not held against it."""
+    got = raw.get("properties") or {}
+    return all(_same(types.get(k, _TEXT), v) == _same(types.get(k, _TEXT), got[k])
+               for k, v in sent.items() if v not in (None, "") and got.get(k) not in (None, ""))
+
+
+def _match_by_properties(types: Mapping[str, _Prop], pending: Mapping[int, Mapping[str, Any]],
+                         raws: Sequence[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    """Created records matched to the inputs they came from by the properties sent: a result
+    goes to an input only when it fits that input alone (among those still unmatched). If any
+    result then fits none, the assumptions failed: nothing is matched this way."""
+    fits = {r: {n for n, sent in pending.items() if _fits(types, sent, raw)} for r, raw in enumerate(raws)}
+    taken: dict[int, int] = {}  # input -> result
+    progress = True
+    while progress:
+        progress = False
+        for r, ns in list(fits.items()):
+            left = ns - taken.keys()
+            if len(left) == 1:
+                taken[left.pop()] = r
+                del fits[r]
+                progress = True
+            elif not left and ns:
+                return {}  # two results claim one input
+    return {n: raws[r] for n, r in taken.items()}
 
 
 def _server_ms(resp: httpx.Response) -> int | None:
@@ -1083,8 +1117,27 @@ def webhook_changes(events: Iterable[Mapping[str, Any]], *, own_source_ids: Iter
     return out
 
 
+class HubSpotSettings(AppSettings):
+    type: Literal["hubspot"]
+    token: str = Field(min_length=1)
+    base_url: str = "https://api.hubapi.com"
+    webhook_secret: str | None = None
+    rate_limit: int = Field(default=190, gt=0, description="requests per 10 seconds")
+    search_rate: float = Field(default=5.0, gt=0, description="search requests per second")
+    search_lookback: float = 30.0
+    # full scans read from both ends of the id range: list pages up, search pages down
+    # (search has its own rate bucket); false: list pages only, e.g. if other tools use up search
+    search_scan: bool = True
+    # pages a full scan reads ahead of the sync, on a thread of its own, so a fresh rate-limit
+    # window is spent at once (0: read on the sync's own loop, paced by its processing)
+    read_ahead: int = Field(default=200, ge=0)
+    app_id: str | None = None  # the private app whose webhook sourceId marks Accord's own writes
+    tombstones: bool = True  # read archived records to see deletes in incremental passes
+    timeout: float = Field(default=30.0, gt=0)
+
+
 def from_config(name: str, app: Any) -> HubSpotConnector:
-    """Build the connector from an ``apps:`` entry (accord.config.HubSpotApp)."""
+    """Build the connector from an ``apps:`` entry (:class:`HubSpotSettings`)."""
     return HubSpotConnector(
         name,
         token=app.token,
@@ -1099,3 +1152,11 @@ def from_config(name: str, app: Any) -> HubSpotConnector:
         tombstones=getattr(app, "tombstones", True),
         timeout=getattr(app, "timeout", 30.0),
     )
+
+
+VENDOR = Vendor(
+    "hubspot", "HubSpot", HubSpotSettings, from_config,
+    limits=lambda app: rate_limits(app.rate_limit, app.search_rate),
+    sandbox=Sandbox("accord.sandbox.hubspot", "HubSpot sandbox on http://{host}:{port}  ({records} records per object)"),
+    capabilities=frozenset({WEBHOOKS, ASSOCIATIONS, LISTS, PIPELINES}),
+)

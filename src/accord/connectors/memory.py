@@ -15,10 +15,14 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from accord import catalog
 from accord.connectors.base import ApiCounters, Connector
+from accord.connectors.registry import ASSOCIATIONS, LISTS, PIPELINES, Vendor
+from accord.connectors.settings import AppSettings
 from accord.engine.values import canon, iso
 from accord.model import (
     ErrorCategory,
@@ -357,3 +361,18 @@ class MemoryApp(Connector):
 
     async def aclose(self) -> None:
         self.save()
+
+
+class MemorySettings(AppSettings):
+    """An in-process app for tests and the offline demo; ``path`` persists it as JSON."""
+
+    type: Literal["memory"]
+    path: str | None = None
+    page_size: int = Field(default=100, gt=0)
+
+
+def from_config(name: str, app: MemorySettings) -> MemoryApp:
+    return MemoryApp(name, page_size=app.page_size, path=app.path)
+
+
+VENDOR = Vendor("memory", "Memory", MemorySettings, from_config, capabilities=frozenset({ASSOCIATIONS, LISTS, PIPELINES}))

@@ -21,27 +21,43 @@ Limits
   Every response carries ``Sforce-Limit-Info: api-usage=used/max``; once the org's usage
   reaches ``api_budget`` × max, calls stop with :class:`~accord.model.BudgetExhausted`
   (the budget is org-wide usage, so it also leaves room for the org's other integrations).
-  5xx, time-outs and the concurrent-request limit are retried with exponential backoff
-  and jitter; a create is not retried after a read time-out, since it may have been saved.
+  Requests go through :mod:`accord.connectors.http`: 5xx, time-outs and the
+  concurrent-request limit are retried with exponential backoff and jitter; a create is
+  never resent after a 5xx, a read time-out or a reset, since it may have been saved.
+  ``rate_limit`` (requests per second) is shared by every connector of the org, and by every
+  worker in distributed mode.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import random
+import hashlib
 import re
-import ssl
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import Field
 
 from accord import model
-from accord.connectors.base import ApiCounters, Connector
+from accord.connectors.http import (
+    OK,
+    Answer,
+    BearerToken,
+    Http,
+    HttpConnector,
+    Limits,
+    RetryPolicy,
+    default_answer,
+    outcome_unknown,
+    retry_after,
+)
+from accord.connectors.limits import LOCAL, Limiter, RateLimit
+from accord.connectors.registry import ASSOCIATIONS, PIPELINES, Sandbox, Vendor
+from accord.connectors.settings import AppSettings, Duration
 from accord.model import (
     AuthError,
     BudgetExhausted,
@@ -57,7 +73,6 @@ from accord.model import (
     Record,
     Stage,
     TransientError,
-    UnreachableError,
     Value,
     WriteError,
     WriteOutcomeUnknown,
@@ -222,7 +237,7 @@ def _first(resp: httpx.Response) -> tuple[str, str]:
 # -- connector ------------------------------------------------------------------------------
 
 
-class SalesforceConnector(Connector):
+class SalesforceConnector(HttpConnector):
     vendor = "salesforce"
     batch_size = 200  # sObject Collections take at most 200 records
 
@@ -240,33 +255,49 @@ class SalesforceConnector(Connector):
         backoff: float = 0.5,
         overlap: float = 300.0,
         page_size: int = 2000,
+        rate_limit: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(name)
         self.version = api_version if api_version.startswith("v") else f"v{api_version}"
+        self.instance_url, self.access_token = instance_url.rstrip("/"), access_token
         self.api_budget = api_budget
-        self.max_retries = max_retries
-        self.backoff = backoff
         self.overlap = timedelta(seconds=overlap)
         self.page_size = page_size
-        # paces requests (acquire before each, release after); None: only the API budget limits
-        self.limiter: Any = None
-        self.api_calls = 0  # requests sent, retries included
-        self.retries = 0
+        self.rate_limit = rate_limit  # requests per second, every connector (and worker) of the org together
         self.api_used: int | None = None  # org-wide usage and limit from Sforce-Limit-Info
         self.api_limit: int | None = None
         self.budget_recheck = 300.0  # seconds between usage checks once the budget is spent
         self._usage_seen = 0.0
         self._skew: timedelta | None = None  # server clock minus ours, from the Date header
         self._schemas: dict[str, dict[str, Any]] = {}
-        ctx: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        self._http = httpx.AsyncClient(
-            base_url=instance_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-            timeout=timeout,
-            verify=ctx,
-            transport=transport,
-        )
+        self.http = Http(name, base_url=self.instance_url, auth=BearerToken(access_token), timeout=timeout,
+                         limits=Limits(), retry=RetryPolicy(max_retries, backoff), classify=self._answer,
+                         verify=verify, headers={"Accept": "application/json"}, transport=transport,
+                         before=self._check_budget, observe=self._note)
+        if rate_limit:
+            self.use_limiters(LOCAL)
+
+    # -- limits -----------------------------------------------------------------------
+    def rate_limits(self) -> list[RateLimit]:
+        return [RateLimit("requests", self.rate_limit, 1.0, smooth=True)] if self.rate_limit else []
+
+    def credential(self) -> str:
+        return hashlib.sha256(f"{self.instance_url}\x00{self.access_token}".encode()).hexdigest()[:16]
+
+    @property
+    def limiter(self) -> Limiter | None:
+        """What paces this org's requests (acquire before each, release after); None: only the API budget."""
+        limits = self.http.limits
+        return limits.window if isinstance(limits, Limits) else None
+
+    @limiter.setter
+    def limiter(self, value: Limiter | None) -> None:
+        self.http.limits = Limits(value, self.http.limits.calls)
+
+    @property
+    def retries(self) -> int:
+        return self.http.retries
 
     # -- HTTP -------------------------------------------------------------------------
     def _url(self, path: str) -> str:
@@ -293,59 +324,39 @@ class SalesforceConnector(Connector):
         # otherwise a long-running service would stay stopped after the first exhaustion.
         if time.monotonic() - self._usage_seen > self.budget_recheck:
             self._usage_seen = time.monotonic()
-            self.api_calls += 1
             with contextlib.suppress(httpx.HTTPError):
-                self._note(await self._http.get(self._url("limits")))
+                self._note(await self.http.once("GET", self._url("limits"), "limits"))
         if self._over_budget():
             raise BudgetExhausted(
                 f"{self.name}: {self.api_used} of {self.api_limit} daily Salesforce API calls used; Accord may use "
                 f"up to {self.api_budget:.0%} (api_budget)"
             )
 
+    def _answer(self, resp: httpx.Response) -> Answer:
+        """What a Salesforce answer means for the HTTP layer (connectors/http.py)."""
+        status = resp.status_code
+        if status < 400:
+            return OK
+        code, message = _first(resp)
+        problem = f"HTTP {status} {code}: {message}"
+        if status == 401:
+            return Answer(error=AuthError(f"{self.name}: {code or 'unauthorized'}: {message}"))
+        if code == "REQUEST_LIMIT_EXCEEDED" and "TotalRequests" in message:
+            return Answer(error=BudgetExhausted(f"{self.name}: the org's daily API limit is exhausted ({message})"))
+        if code == "REQUEST_LIMIT_EXCEEDED":  # concurrent long-running requests: wait and retry
+            wait = retry_after(resp)
+            return Answer(retry=True, limited=True, wait=wait, problem=problem,
+                          error=RateLimited(f"{self.name}: {message}", retry_after=wait))
+        if status >= 500:
+            return Answer(retry=True, carried_out=True, wait=retry_after(resp), problem=problem,
+                          error=TransientError(f"{self.name}: {problem}"))
+        return default_answer(resp, self.name, message)
+
     async def _request(self, method: str, path: str, *, idempotent: bool = True, **kw: Any) -> httpx.Response:
-        """One API call with retries; returns 2xx/3xx/4xx responses, raises for the rest."""
-        error: ConnectorError = TransientError(f"{self.name}: no attempt made")
-        for attempt in range(self.max_retries + 1):
-            await self._check_budget()
-            retry_after: float | None = None
-            self.api_calls += 1
-            if self.limiter is not None:
-                await self.limiter.acquire()
-            try:
-                resp = await self._http.request(method, self._url(path), **kw)
-            except httpx.ConnectError as e:
-                error = UnreachableError(f"{self.name}: cannot reach Salesforce: {e}")
-            except (httpx.ConnectTimeout, httpx.PoolTimeout) as e:  # nothing was sent
-                error = TransientError(f"{self.name}: {type(e).__name__} calling Salesforce")
-            except httpx.TransportError as e:  # read time-out, reset: the call may have been carried out
-                error = TransientError(f"{self.name}: {type(e).__name__} calling Salesforce")
-                if not idempotent:  # the runner looks the records up before sending any again
-                    raise WriteOutcomeUnknown(f"{error}; it may have been carried out") from e
-            else:
-                self._note(resp)
-                code, message = _first(resp) if resp.status_code >= 400 else ("", "")
-                if resp.status_code == 401:
-                    raise AuthError(f"{self.name}: {code or 'unauthorized'}: {message}")
-                if code == "REQUEST_LIMIT_EXCEEDED" and "TotalRequests" in message:
-                    raise BudgetExhausted(f"{self.name}: the org's daily API limit is exhausted ({message})")
-                if code == "REQUEST_LIMIT_EXCEEDED":  # concurrent long-running requests: wait and retry
-                    retry_after = _retry_after(resp)
-                    error = RateLimited(f"{self.name}: {message}", retry_after=retry_after)
-                elif resp.status_code >= 500:
-                    retry_after = _retry_after(resp)
-                    error = TransientError(f"{self.name}: HTTP {resp.status_code} {code}: {message}")
-                    if not idempotent:  # a create may have happened (in part): not resent blindly
-                        raise WriteOutcomeUnknown(f"{error}; it may have been carried out")
-                else:
-                    return resp
-            finally:
-                if self.limiter is not None:
-                    self.limiter.release()
-            if attempt < self.max_retries:
-                self.retries += 1
-                delay = self.backoff * 2**attempt
-                await asyncio.sleep(max(retry_after or 0.0, delay * (0.5 + random.random() / 2)))
-        raise error
+        """One API call through the HTTP layer; returns 2xx/3xx/4xx responses, raises for the rest.
+        A create is not ``idempotent``: never resent when its outcome is unknown."""
+        url = self._url(path)
+        return await self.http.send(method, url, _kind(url), repeatable=idempotent, **kw)
 
     async def _json(self, method: str, path: str, **kw: Any) -> Any:
         resp = await self._request(method, path, **kw)
@@ -513,7 +524,10 @@ class SalesforceConnector(Connector):
             else:
                 results.append(WriteResult.failure(write_error(r.get("errors") or []), r.get("id") or given))
         if len(results) != chunk_len:
-            raise ConnectorError(f"{self.name}: collection returned {len(results)} results for {chunk_len} records")
+            what = f"{self.name}: collection returned {len(results)} results for {chunk_len} records"
+            if method == "POST":  # which ones were created cannot be told
+                raise outcome_unknown(what)
+            raise ConnectorError(what)
         return results
 
     async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
@@ -521,8 +535,12 @@ class SalesforceConnector(Connector):
         for i in range(0, len(items), self.batch_size):
             chunk = items[i : i + self.batch_size]
             records = [{"attributes": {"type": object}, **await self._wire(object, it)} for it in chunk]
-            out += await self._collection("POST", len(chunk), [None] * len(chunk),
-                                          json={"allOrNone": False, "records": records})
+            try:
+                out += await self._collection("POST", len(chunk), [None] * len(chunk),
+                                              json={"allOrNone": False, "records": records})
+            except WriteOutcomeUnknown as e:  # the chunks before it are known
+                e.results = [*out, *[None] * (len(items) - len(out))]
+                raise
         return out
 
     async def update(self, object: str, items: Sequence[tuple[str, Mapping[str, Value]]]) -> list[WriteResult]:
@@ -581,35 +599,49 @@ class SalesforceConnector(Connector):
         updates = [(a, {field: b}) if holder == from_object else (b, {field: a}) for a, b in pairs]
         return await self.update(holder, updates)
 
-    def counters(self) -> ApiCounters:
-        return ApiCounters(api_calls=self.api_calls)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    try:
-        return float(resp.headers["retry-after"])
-    except (KeyError, ValueError):
-        return None
+def _kind(url: str) -> str:
+    """The kind of call, for the call counts: ``query``, ``composite``, ``describe`` …"""
+    parts = url.split("?")[0].strip("/").split("/")[3:]  # after services/data/vXX.X
+    if not parts or not parts[0]:
+        return "resources"
+    if parts[0] == "sobjects" and len(parts) >= 3 and parts[2] in ("describe", "updated", "deleted"):
+        return parts[2]
+    return {"queryAll": "query"}.get(parts[0], parts[0])
+
+
+class SalesforceSettings(AppSettings):
+    type: Literal["salesforce"]
+    instance_url: str
+    access_token: str = Field(min_length=1)
+    api_version: str = "v62.0"
+    api_budget: float = Field(default=0.5, gt=0, le=1)
+    verify: bool | str = True
+    poll: Duration = 900.0
+    # requests per second, all Accord processes together (shared through the index in distributed mode)
+    rate_limit: float | None = Field(default=None, gt=0)
 
 
 def from_config(name: str, app: Any) -> SalesforceConnector:
-    """Build the connector from an ``apps:`` entry (``accord.config.SalesforceApp``)."""
-    conn = SalesforceConnector(
+    """Build the connector from an ``apps:`` entry (:class:`SalesforceSettings`)."""
+    return SalesforceConnector(
         name,
         app.instance_url,
         app.access_token,
         api_version=app.api_version,
         api_budget=app.api_budget,
         verify=app.verify,
+        rate_limit=getattr(app, "rate_limit", None),
     )
-    if getattr(app, "rate_limit", None):
-        from accord.connectors.hubspot import RollingWindow
-
-        conn.limiter = RollingWindow(max(1, round(app.rate_limit)), 1.0)
-    return conn
 
 
-__all__ = ["ResyncRequired", "SalesforceConnector", "from_config"]
+def _limits(app: SalesforceSettings) -> list[RateLimit]:
+    return [RateLimit("requests", app.rate_limit, 1.0, smooth=True)] if app.rate_limit else []
+
+
+# the sandbox prints its own banner (with the CA certificate to trust)
+VENDOR = Vendor("salesforce", "Salesforce", SalesforceSettings, from_config, limits=_limits,
+                sandbox=Sandbox("accord.sandbox.salesforce"), capabilities=frozenset({ASSOCIATIONS, PIPELINES}))
+
+__all__ = ["VENDOR", "ResyncRequired", "SalesforceConnector", "SalesforceSettings", "from_config"]

@@ -3,10 +3,13 @@
 How it reads and writes (see docs/connectors/snovio.md for the why):
 
 * auth: OAuth client credentials (``POST /v1/oauth/access_token``); the token (one hour) is
-  renewed a minute before it expires and once more whenever the API answers 401.
-* rate limit: one :class:`~accord.connectors.hubspot.RollingWindow` per (base URL, client id),
-  shared by every connector of that account, at Snov.io's 60 requests a minute; 429s block
-  it for ``Retry-After`` seconds, and 429/5xx/time-outs are retried with backoff and jitter.
+  renewed a minute before it expires and once more whenever the API answers 401 (an
+  ``httpx.Auth`` flow).
+* HTTP: :mod:`accord.connectors.http`. Rate limit: one rolling window per (base URL, client
+  id), shared by every connector of that account (every worker in distributed mode), at
+  Snov.io's 60 requests a minute; 429s block it for ``Retry-After`` seconds, and
+  429/5xx/time-outs are retried with backoff and jitter — except a create whose outcome is
+  unknown (a 5xx or a lost answer), which is never resent: the runner looks it up by email.
 * the object is ``prospects``: the prospects of the configured list (``apps.X.list``), read
   with ``POST /v1/prospect-list`` page by page (100 a page).
 * no change feed: Snov.io has no "changed since" filter and no prospect webhooks, so
@@ -31,23 +34,34 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import math
-import random
-import threading
 import time
 import zlib
-from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import Field, field_validator
 
-from accord.connectors.base import ApiCounters, Connector
-from accord.connectors.hubspot import RollingWindow
+from accord.connectors.http import (
+    OK,
+    Answer,
+    Http,
+    HttpConnector,
+    Limits,
+    RenewingAuth,
+    RetryPolicy,
+    default_answer,
+    outcome_unknown,
+)
+from accord.connectors.limits import LOCAL, Limiter, RateLimit
+from accord.connectors.registry import Sandbox, Vendor
+from accord.connectors.settings import AppSettings, Duration, parse_duration
 from accord.engine.values import iso
 from accord.model import (
     AuthError,
@@ -58,12 +72,10 @@ from accord.model import (
     FieldType,
     ObjectSchema,
     Page,
-    RateLimited,
     Record,
-    TransientError,
-    UnreachableError,
     Value,
     WriteError,
+    WriteOutcomeUnknown,
     WriteResult,
 )
 
@@ -99,20 +111,6 @@ HINTS = {
 }
 # Calls designed after Snov.io's conventions, not in its public API (docs/connectors/snovio.md).
 DESIGNED = frozenset({"update-prospect", "delete-prospect-from-list"})
-
-
-# -- limits shared by the connectors of one account -----------------------------------------------
-_LIMITS: dict[tuple[str, str], RollingWindow] = {}
-_LIMITS_LOCK = threading.Lock()
-
-
-def shared_window(base_url: str, client_id: str, limit: int, window: float) -> RollingWindow:
-    """The one rolling window of this Snov.io account; later callers get the first caller's settings."""
-    with _LIMITS_LOCK:
-        key = (base_url.rstrip("/"), client_id)
-        if key not in _LIMITS:
-            _LIMITS[key] = RollingWindow(limit, window)
-        return _LIMITS[key]
 
 
 # -- values and cursors ------------------------------------------------------------------------------
@@ -208,13 +206,6 @@ def _server_time(resp: httpx.Response) -> int:
         return int(time.time()) - 5  # no Date header: our clock, with a margin for skew
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(resp.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None
-
-
 def _body(resp: httpx.Response) -> Any:
     try:
         return resp.json()
@@ -231,7 +222,7 @@ def _message(body: Any) -> str:
     return str(err)
 
 
-class SnovioConnector(Connector):
+class SnovioConnector(HttpConnector):
     vendor = "snovio"
     batch_size = 100  # each prospect is one request anyway; this only bounds a batch's results
 
@@ -253,7 +244,7 @@ class SnovioConnector(Connector):
         backoff: float = 0.5,
         max_backoff: float = 60.0,
         overlap: int = 1,
-        window: RollingWindow | None = None,
+        window: Limiter | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(name)
@@ -262,12 +253,13 @@ class SnovioConnector(Connector):
         self.client_id, self.client_secret = client_id, client_secret
         self.list_ref, self.create_list = str(list_name), create_list
         self.page_size = max(1, min(100, page_size))
-        self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
         self.overlap = overlap  # seconds re-read before the cursor: lastUpdateDate has whole seconds
-        self.window = window or shared_window(self.base_url, client_id, rate_limit, rate_window)
-        self.calls: Counter[str] = Counter()  # API calls sent, by kind (retries included)
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
-                                       headers={"Accept": "application/json"})
+        self.rate_limit, self.rate_window = rate_limit, rate_window
+        self.http = Http("Snov.io", base_url=self.base_url, auth=RenewingAuth(self._access_token), timeout=timeout,
+                         limits=Limits(window), retry=RetryPolicy(max_retries, backoff, max_backoff),
+                         classify=self._answer, headers={"Accept": "application/json"}, transport=transport)
+        if window is None:
+            self.use_limiters(LOCAL)
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
@@ -279,63 +271,38 @@ class SnovioConnector(Connector):
         self._state: dict[str, tuple[list[str], list[str]]] = {}  # prospect id -> (emails, phones) last read
         self._snapshot: list[list[dict[str, Any]]] | None = None  # the walk of the last change_cursor
 
+    # -- limits and transport ------------------------------------------------------------------------
+    def rate_limits(self) -> list[RateLimit]:
+        return [RateLimit("requests", self.rate_limit, self.rate_window)]
+
+    def credential(self) -> str:
+        return hashlib.sha256(f"{self.base_url}\x00{self.client_id}".encode()).hexdigest()[:16]
+
     @property
-    def api_calls(self) -> int:
-        return sum(self.calls.values())
+    def window(self) -> Limiter | None:
+        limits = self.http.limits
+        return limits.window if isinstance(limits, Limits) else None
 
-    def counters(self) -> ApiCounters:
-        return ApiCounters(api_calls=self.api_calls)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    # -- transport ---------------------------------------------------------------------------------
-    def _delay(self, attempt: int) -> float:
-        return min(self.max_backoff, self.backoff * 2.0**attempt) * random.uniform(0.5, 1.0)
+    def _answer(self, resp: httpx.Response) -> Answer:
+        """What a Snov.io answer means for the HTTP layer (connectors/http.py)."""
+        status = resp.status_code
+        if status < 400 or (status == 401 and "authorization" not in resp.request.headers):
+            return OK  # the token request's own refusal: _access_token explains it
+        message = _message(_body(resp))
+        if status == 401:  # still refused after the auth flow renewed the token once
+            return Answer(error=AuthError(f"Snov.io refused the access token: {message}"))
+        answer = default_answer(resp, "Snov.io", message)
+        if status == 429 and answer.wait is None:
+            # the account's minute is spent (perhaps by another tool): everyone waits a while
+            return Answer(retry=True, limited=True, wait=self.rate_window / 4, block=True, problem=answer.problem)
+        return answer
 
     async def _send(self, method: str, url: str, kind: str, *, data: Mapping[str, Any] | None = None,
-                    params: Mapping[str, Any] | None = None, token: bool = True) -> httpx.Response:
-        """One API call with the rate limit, token renewal and retries; returns any non-retryable answer."""
-        problem = ""
-        renewed = False
-        resp: httpx.Response | None = None
-        attempt = 0
-        while attempt <= self.max_retries:
-            headers = {"Authorization": f"Bearer {await self._access_token()}"} if token else {}
-            await self.window.acquire()
-            self.calls[kind] += 1
-            retry_after: float | None = None
-            try:
-                resp = await self._http.request(method, url, data=data, params=params, headers=headers)
-            except httpx.TimeoutException as e:
-                problem, resp = f"timed out ({type(e).__name__})", None
-            except httpx.TransportError as e:
-                problem, resp = f"connection failed: {e}", None
-            finally:
-                self.window.release()
-            if resp is not None:
-                if resp.status_code == 401 and token and not renewed:
-                    renewed = True  # expired or revoked: one fresh token, then the call again
-                    await self._access_token(force=True)
-                    continue
-                if resp.status_code == 401 and token:
-                    raise AuthError(f"Snov.io refused the access token: {_message(_body(resp))}")
-                if resp.status_code != 429 and resp.status_code < 500:
-                    return resp
-                problem = f"HTTP {resp.status_code}: {_message(_body(resp))}"
-                retry_after = _retry_after(resp)
-                if resp.status_code == 429:
-                    # the account's minute is spent (perhaps by another tool): everyone waits
-                    self.window.block(retry_after if retry_after is not None else self.window.window / 4)
-            if attempt == self.max_retries:
-                break
-            await asyncio.sleep(max(retry_after or 0.0, self._delay(attempt)))
-            attempt += 1
-        if resp is not None and resp.status_code == 429:
-            raise RateLimited(f"Snov.io rate limit: {problem}", retry_after=_retry_after(resp))
-        if resp is None and problem.startswith("connection"):
-            raise UnreachableError(f"Snov.io at {self.base_url} unreachable: {problem}")
-        raise TransientError(f"Snov.io {method} {url} failed after {self.max_retries + 1} attempts: {problem}")
+                    params: Mapping[str, Any] | None = None, token: bool = True,
+                    repeatable: bool = True) -> httpx.Response:
+        """One API call through the HTTP layer (the rate limit, the token, retries); a create is
+        not ``repeatable``."""
+        return await self.http.send(method, url, kind, data=data, params=params, authed=token, repeatable=repeatable)
 
     async def _access_token(self, force: bool = False) -> str:
         async with self._token_lock:
@@ -703,10 +670,11 @@ class SnovioConnector(Connector):
                               "prospects in Snov.io, then resync.", "DUPLICATE")
         return WriteError(ErrorCategory.VALIDATION, msg, HINTS["validation"], str(resp.status_code))
 
-    async def _write(self, path: str, kind: str, form: Mapping[str, Any]) -> tuple[str | None, WriteError | None]:
+    async def _write(self, path: str, kind: str, form: Mapping[str, Any],
+                     repeatable: bool = True) -> tuple[str | None, WriteError | None]:
         """One write; (prospect id, None) or (None, error). A deleted list raises (it stops the sync)."""
         self._snapshot = None  # the list changes: a later scan must read it again
-        resp = await self._send("POST", path, kind, data=form)
+        resp = await self._send("POST", path, kind, data=form, repeatable=repeatable)
         body = _body(resp)
         if resp.status_code in (404, 405) and kind in DESIGNED and "list" not in _message(body).lower():
             return None, WriteError(ErrorCategory.UNKNOWN, f"Snov.io has no {path} ({_message(body)})",
@@ -723,21 +691,29 @@ class SnovioConnector(Connector):
         await self._unknown_fields(items)
         out: list[WriteResult] = []
         for props in items:
-            form, dropped = self._form(props, None)
-            if dropped:
-                # the prospect is still created (its id must not be lost); the warning names the field
-                log.warning("app %s: creating a prospect without the deleted custom field(s) %s", self.name, dropped)
-            pid, err = await self._write("/v1/add-prospect-to-list", "add-prospect-to-list",
-                                         {**form, "listId": lid, "updateContact": 1})
-            if err is None and pid is None:
-                pid = await self._id_by_email(str(props.get("email") or ""), lid)
-            if err is not None or pid is None:
-                out.append(WriteResult.failure(err or WriteError(ErrorCategory.UNKNOWN, "Snov.io returned no id")))
-                continue
-            self._list_size += 1
-            self._remember(pid, props, None)
-            out.append(WriteResult.success(pid))
+            try:
+                out.append(await self._create_one(props, lid))
+            except WriteOutcomeUnknown as e:  # this one may exist: the runner looks it (and the rest) up
+                e.results = [*out, *[None] * (len(items) - len(out))]
+                raise
         return out
+
+    async def _create_one(self, props: Mapping[str, Value], lid: int) -> WriteResult:
+        form, dropped = self._form(props, None)
+        if dropped:
+            # the prospect is still created (its id must not be lost); the warning names the field
+            log.warning("app %s: creating a prospect without the deleted custom field(s) %s", self.name, dropped)
+        pid, err = await self._write("/v1/add-prospect-to-list", "add-prospect-to-list",
+                                     {**form, "listId": lid, "updateContact": 1}, repeatable=False)
+        if err is not None:
+            return WriteResult.failure(err)
+        if pid is None:
+            pid = await self._id_by_email(str(props.get("email") or ""), lid)
+        if pid is None:  # Snov.io said it was added, and it cannot be found: the same as a lost answer
+            raise outcome_unknown("Snov.io add-prospect-to-list answered without an id")
+        self._list_size += 1
+        self._remember(pid, props, None)
+        return WriteResult.success(pid)
 
     async def _id_by_email(self, email: str, lid: int) -> str | None:
         found = await self.find(OBJECT, "email", [email], ["email"]) if email else []
@@ -799,8 +775,30 @@ class SnovioConnector(Connector):
         return out
 
 
+class SnovioSettings(AppSettings):
+    """A Snov.io account. ``list`` (name or id) is the prospect list that syncs: its prospects
+    are the ``prospects`` object, and records created from the other app land in it."""
+
+    type: Literal["snovio"]
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+    base_url: str = "https://api.snov.io"
+    token_url: str | None = None  # default: {base_url}/v1/oauth/access_token
+    list: str = Field(min_length=1)
+    create_list: bool = True  # create the list when the account has none of that name
+    rate_limit: int = Field(default=60, gt=0, description="requests per rate_window (Snov.io: 60 a minute)")
+    rate_window: Duration = 60.0
+    page_size: int = Field(default=100, gt=0, le=100)
+    timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("rate_window", mode="before")
+    @classmethod
+    def _window(cls, v: Any) -> float:
+        return parse_duration(v)
+
+
 def from_config(name: str, app: Any) -> SnovioConnector:
-    """Build the connector from an ``apps:`` entry (accord.config.SnovioApp)."""
+    """Build the connector from an ``apps:`` entry (:class:`SnovioSettings`)."""
     return SnovioConnector(
         name,
         client_id=app.client_id,
@@ -816,4 +814,11 @@ def from_config(name: str, app: Any) -> SnovioConnector:
     )
 
 
-__all__ = ["Cursor", "SnovioConnector", "from_config", "parse_php_date"]
+VENDOR = Vendor(
+    "snovio", "Snov.io", SnovioSettings, from_config,
+    limits=lambda app: [RateLimit("requests", app.rate_limit, app.rate_window)],
+    sandbox=Sandbox("accord.sandbox.snovio",
+                    "Snov.io sandbox on http://{host}:{port}  ({records} prospects; --token is the client secret)"),
+)
+
+__all__ = ["VENDOR", "Cursor", "SnovioConnector", "SnovioSettings", "from_config", "parse_php_date"]

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Literal
 
+from pydantic import Field, field_validator
 from sqlalchemy import (
     Boolean,
     Date,
@@ -47,6 +48,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchTableError, Operati
 
 from accord.config import ConfigError, ConfigIssue
 from accord.connectors.base import ApiCounters, Connector
+from accord.connectors.registry import Vendor
+from accord.connectors.settings import AppSettings, Duration, parse_duration
 from accord.engine.values import canon, iso, parse_ts
 from accord.index.store import make_engine
 from accord.model import (
@@ -681,7 +684,37 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+class SqlSettings(AppSettings):
+    """A table of your own database as an app; ``tables`` maps object names to table names."""
+
+    type: Literal["sql"]
+    url: str
+    tables: dict[str, str] = Field(default_factory=dict)
+    id_column: str = "id"
+    updated_column: str = "updated_at"
+    deleted_column: str | None = "deleted"
+    # updated_at: rows changed by updated_column (and tombstones by deleted_column);
+    # triggers (PostgreSQL): a change log Accord fills with triggers on the table
+    changes: Literal["updated_at", "triggers"] = "updated_at"
+    change_log_retention: Duration = 7 * 86_400.0
+
+    @field_validator("change_log_retention", mode="before")
+    @classmethod
+    def _retention(cls, v: Any) -> float:
+        return parse_duration(v)
+
+    @field_validator("changes")
+    @classmethod
+    def _triggers_on_postgres(cls, v: str, info: Any) -> str:
+        if v == "triggers" and not str(info.data.get("url", "")).startswith("postgresql"):
+            raise ValueError("changes: triggers needs a PostgreSQL url (postgresql+psycopg://…)")
+        return v
+
+
 def from_config(name: str, app: Any) -> SqlConnector:
     return SqlConnector(name, app.url, app.tables, id_column=app.id_column, updated_column=app.updated_column,
                         deleted_column=app.deleted_column, changes=getattr(app, "changes", "updated_at"),
                         log_retention=getattr(app, "change_log_retention", 7 * 86_400.0))
+
+
+VENDOR = Vendor("sql", "SQL table", SqlSettings, from_config)

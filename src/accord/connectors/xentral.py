@@ -14,30 +14,42 @@ it reads and writes (docs/connectors/xentral.md has the why and every assumption
 * writes: one request per record (the API has no batch endpoints), a few at a time;
   addresses created here join the sync's group (default "Hubspot"); the HubSpot status
   lives in an address free field (``hubspot_status`` ↔ ``freifeldN``).
-* rate limit: 100 requests a minute per API account (a rolling window shared by all
-  connectors of the account); 429/5xx/time-outs are retried with backoff, honouring
-  ``Retry-After``.
+* HTTP: :mod:`accord.connectors.http`. Rate limit: 100 requests a minute per API account (a
+  rolling window shared by all connectors of the account, and by every worker in distributed
+  mode); 429/5xx/time-outs are retried with backoff, honouring ``Retry-After`` — except a
+  create whose outcome is unknown (a 5xx, a read time-out, a dropped connection), which is
+  never resent: the runner looks the record up by its match key before sending it again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
+import hashlib
 import re
-import threading
-from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
+from pydantic import Field
 
-from accord.connectors.base import ApiCounters, Connector
-from accord.connectors.hubspot import RollingWindow
+from accord.connectors.http import (
+    OK,
+    Answer,
+    BearerToken,
+    Http,
+    HttpConnector,
+    Limits,
+    RetryPolicy,
+    default_answer,
+)
+from accord.connectors.limits import LOCAL, RateLimit
+from accord.connectors.registry import LISTS, PIPELINES, Sandbox, Vendor
+from accord.connectors.settings import AppSettings
 from accord.model import (
     AuthError,
     ConnectorError,
@@ -49,13 +61,11 @@ from accord.model import (
     Option,
     Page,
     Pipeline,
-    RateLimited,
     Record,
     Stage,
-    TransientError,
-    UnreachableError,
     Value,
     WriteError,
+    WriteOutcomeUnknown,
     WriteResult,
 )
 
@@ -170,26 +180,7 @@ class Cursor:
         return Cursor(stamp)
 
 
-# -- rate limits and errors --------------------------------------------------------------------------
-@dataclass
-class Limits:
-    window: RollingWindow
-    calls: Counter[str] = field(default_factory=Counter)
-
-
-_LIMITS: dict[tuple[str, str], Limits] = {}
-_LIMITS_LOCK = threading.Lock()
-
-
-def shared_limits(base_url: str, token: str, per_minute: int, window: float = 60.0) -> Limits:
-    """The one :class:`Limits` of an API account; later callers get the first caller's settings."""
-    with _LIMITS_LOCK:
-        key = (base_url.rstrip("/"), token)
-        if key not in _LIMITS:
-            _LIMITS[key] = Limits(RollingWindow(per_minute, window))
-        return _LIMITS[key]
-
-
+# -- errors -----------------------------------------------------------------------------------------
 HINTS = {
     "email": "Fix the email address in the source record; xentral rejects malformed addresses.",
     "land": "xentral stores countries as ISO 3166 codes (DE, AT, CH …): map the country with a value map.",
@@ -235,11 +226,15 @@ def write_error(status: int, body: Mapping[str, Any]) -> WriteError:
     return WriteError(ErrorCategory.UNKNOWN, msg, "Unexpected xentral error; see the message.", code)
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(resp.headers["Retry-After"]))
-    except (KeyError, ValueError):
-        return None
+def _answer(resp: httpx.Response) -> Answer:
+    """What a xentral answer means for the HTTP layer (connectors/http.py)."""
+    status = resp.status_code
+    if status < 400:
+        return OK
+    message = write_error(status, _json(resp)).message
+    if status == 401:
+        return Answer(error=AuthError(f"xentral rejected the API token: {message}"))
+    return default_answer(resp, "xentral", message)
 
 
 def _slug(name: str) -> str:
@@ -247,7 +242,7 @@ def _slug(name: str) -> str:
 
 
 # -- the connector --------------------------------------------------------------------------------
-class XentralConnector(Connector):
+class XentralConnector(HttpConnector):
     vendor = "xentral"
     batch_size = 50  # records per runner batch; each is its own request
 
@@ -262,6 +257,7 @@ class XentralConnector(Connector):
         status_field: str = "Hubspot Status",
         timezone: str = "Europe/Berlin",
         rate_limit: int = 100,
+        rate_window: float = 60.0,
         page_size: int = 1000,
         overlap: float = 60.0,
         concurrency: int = 4,
@@ -273,71 +269,34 @@ class XentralConnector(Connector):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(name)
-        self.base_url = base_url.rstrip("/")
+        self.base_url, self.token = base_url.rstrip("/"), token
         self.group, self.board, self.status_field = group, board, status_field
         self.tz = ZoneInfo(timezone)
         self.page_size = max(1, min(1000, page_size))
         self.overlap = timedelta(seconds=overlap)
-        self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
-        self.limits = limits or shared_limits(self.base_url, token, rate_limit)
-        self.calls: Counter[str] = Counter()
+        self.rate_limit, self.rate_window = rate_limit, rate_window  # requests per window (xentral: 100 a minute)
         self._sem = asyncio.Semaphore(max(1, concurrency))
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
-                                       headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self.http = Http("xentral", base_url=self.base_url, auth=BearerToken(token), timeout=timeout,
+                         limits=limits or Limits(), retry=RetryPolicy(max_retries, backoff, max_backoff),
+                         classify=_answer, headers={"Accept": "application/json"}, transport=transport)
+        if limits is None:
+            self.use_limiters(LOCAL)
         self._status_col: str | None = None
         self._schemas: dict[str, ObjectSchema] = {}
         self._group_id: str | None = None
         self._stages: list[Pipeline] | None = None
 
-    @property
-    def api_calls(self) -> int:
-        return sum(self.calls.values())
+    # -- limits and transport ------------------------------------------------------------------------
+    def rate_limits(self) -> list[RateLimit]:
+        return [RateLimit("requests", self.rate_limit, self.rate_window)]
 
-    def counters(self) -> ApiCounters:
-        return ApiCounters(api_calls=self.api_calls)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    # -- transport ------------------------------------------------------------------------------------
-    def _delay(self, attempt: int) -> float:
-        return min(self.max_backoff, self.backoff * 2.0**attempt) * random.uniform(0.5, 1.0)
+    def credential(self) -> str:
+        return hashlib.sha256(f"{self.base_url}\x00{self.token}".encode()).hexdigest()[:16]
 
     async def _request(self, method: str, path: str, kind: str, *, json: Any = None,
-                       params: Mapping[str, Any] | None = None) -> httpx.Response:
-        """One API call within the rate limit, retried on 429/5xx/time-outs; other answers are returned."""
-        window = self.limits.window
-        problem, resp = "", None
-        for attempt in range(self.max_retries + 1):
-            await window.acquire()
-            self.calls[kind] += 1
-            self.limits.calls[kind] += 1
-            retry_after: float | None = None
-            try:
-                resp = await self._http.request(method, path, json=json, params=params)
-            except httpx.TimeoutException as e:
-                problem, resp = f"timed out ({type(e).__name__})", None
-            except httpx.TransportError as e:
-                problem, resp = f"connection failed: {e}", None
-            finally:
-                window.release()
-            if resp is not None:
-                if resp.status_code == 401:
-                    raise AuthError(f"xentral rejected the API token: {write_error(401, _json(resp)).message}")
-                if resp.status_code != 429 and resp.status_code < 500:
-                    return resp
-                problem = f"HTTP {resp.status_code}: {write_error(resp.status_code, _json(resp)).message}"
-                retry_after = _retry_after(resp)
-                if resp.status_code == 429 and retry_after is not None:
-                    window.block(retry_after)  # someone else shares the account: everyone waits
-            if attempt == self.max_retries:
-                break
-            await asyncio.sleep(max(retry_after or 0.0, self._delay(attempt)))
-        if resp is not None and resp.status_code == 429:
-            raise RateLimited(f"xentral rate limit: {problem}", retry_after=_retry_after(resp))
-        if resp is None and problem.startswith("connection"):
-            raise UnreachableError(f"xentral at {self.base_url} unreachable: {problem}")
-        raise TransientError(f"xentral {method} {path} failed after {self.max_retries + 1} attempts: {problem}")
+                       params: Mapping[str, Any] | None = None, repeatable: bool = True) -> httpx.Response:
+        """One API call through the HTTP layer; a create is not ``repeatable``."""
+        return await self.http.send(method, path, kind, json=json, params=params, repeatable=repeatable)
 
     async def _get_list(self, path: str, kind: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """A list call; the API answers an empty result with 404 (code 7452), which is just empty."""
@@ -597,11 +556,22 @@ class XentralConnector(Connector):
 
     # -- writes --------------------------------------------------------------------------------------------
     async def _each(self, items: Sequence[Any], one: Callable[[Any], Awaitable[WriteResult]]) -> list[WriteResult]:
+        """``one`` per item, a few at a time. When an outcome is unknown the others still finish
+        (none is left running), and the exception carries the outcomes that are known."""
         async def guarded(item: Any) -> WriteResult:
             async with self._sem:
                 return await one(item)
 
-        return list(await asyncio.gather(*(guarded(i) for i in items)))
+        done = await asyncio.gather(*(guarded(i) for i in items), return_exceptions=True)
+        unknown = next((d for d in done if isinstance(d, WriteOutcomeUnknown)), None)
+        failed = next((d for d in done if isinstance(d, BaseException) and not isinstance(d, WriteOutcomeUnknown)),
+                      None)
+        if unknown is not None:
+            unknown.results = [d if isinstance(d, WriteResult) else None for d in done]
+            raise unknown
+        if failed is not None:
+            raise failed
+        return [d for d in done if isinstance(d, WriteResult)]
 
     def _result(self, object: str, resp: httpx.Response, rid: str | None) -> WriteResult:
         if resp.status_code >= 400:
@@ -665,7 +635,7 @@ class XentralConnector(Connector):
                 if not body["datum_erinnerung"]:
                     body["datum_erinnerung"] = datetime.now(self.tz).date().isoformat()
                 body.setdefault("zeit_erinnerung", "09:00:00")
-            resp = await self._request("POST", f"{API}/{object}", "create", json=body)
+            resp = await self._request("POST", f"{API}/{object}", "create", json=body, repeatable=False)
             return self._result(object, resp, None)
 
         return await self._each(items, one)
@@ -716,8 +686,23 @@ class XentralConnector(Connector):
         return frozenset(members)
 
 
+class XentralSettings(AppSettings):
+    """A xentral instance (REST API v1 under ``base_url``/api/v1, a personal access token)."""
+
+    type: Literal["xentral"]
+    base_url: str
+    token: str = Field(min_length=1)
+    group: str = "Hubspot"  # addresses created from the other app join this group
+    board: str = "Hubspot"  # the resubmission board whose stages deals sync with
+    status_field: str = "Hubspot Status"  # address free field (label or freifeldN) holding the HubSpot status
+    timezone: str = "Europe/Berlin"  # the instance's clock: logdatei timestamps are local time
+    rate_limit: int = Field(default=100, gt=0, description="requests per minute")
+    page_size: int = Field(default=1000, gt=0, le=1000)
+    timeout: float = Field(default=30.0, gt=0)
+
+
 def from_config(name: str, app: Any) -> XentralConnector:
-    """Build the connector from an ``apps:`` entry (accord.config.XentralApp)."""
+    """Build the connector from an ``apps:`` entry (:class:`XentralSettings`)."""
     return XentralConnector(
         name,
         base_url=app.base_url,
@@ -732,4 +717,13 @@ def from_config(name: str, app: Any) -> XentralConnector:
     )
 
 
-__all__ = ["ADDRESSES", "RESUBMISSIONS", "STATUS", "Cursor", "Limits", "XentralConnector", "from_config"]
+VENDOR = Vendor(
+    "xentral", "xentral", XentralSettings, from_config,
+    limits=lambda app: [RateLimit("requests", app.rate_limit, 60.0)],
+    sandbox=Sandbox("accord.sandbox.xentral", "xentral sandbox on http://{host}:{port}/api/v1  ({records} addresses, "
+                    "group, board and stages of the HubSpot module)"),
+    capabilities=frozenset({LISTS, PIPELINES}),
+)
+
+__all__ = ["ADDRESSES", "RESUBMISSIONS", "STATUS", "VENDOR", "Cursor", "Limits", "XentralConnector", "XentralSettings",
+           "from_config"]

@@ -267,7 +267,7 @@ class SyncActivities:
     @activity.defn(name="sync_records")
     async def sync_records(self, job: RecordsJob) -> PassSummary:
         async with self._runner(job.sync) as (runner, _):
-            return _summary(await runner.sync_records(Side(job.side), job.ids))
+            return _summary(await runner.sync_records(Side(job.side), job.ids, resend=job.resend))
 
     @activity.defn(name="resync_deleted")
     async def resync_deleted(self, job: RecordsJob) -> PassSummary:

@@ -78,6 +78,7 @@ class RecordsJob:
     sync: str
     side: str
     ids: list[str] = field(default_factory=list)
+    resend: bool = False  # a person asked to resync them (a create whose outcome was unknown may be resent)
 
 
 @dataclass

@@ -54,6 +54,7 @@ class _Request:
     kind: str
     side: str
     ids: list[str] = field(default_factory=list)
+    resend: bool = False
     result: dict[str, Any] | None = None
     error: str | None = None
 
@@ -99,8 +100,8 @@ class SyncWorkflow:
         return await self._request(_Request("resync_deleted", side))
 
     @workflow.update
-    async def sync_records(self, side: str, ids: list[str]) -> dict[str, Any]:
-        return await self._request(_Request("sync_records", side, list(ids)))
+    async def sync_records(self, side: str, ids: list[str], resend: bool = False) -> dict[str, Any]:
+        return await self._request(_Request("sync_records", side, list(ids), resend))
 
     @workflow.query
     def status(self) -> dict[str, Any]:
@@ -151,7 +152,7 @@ class SyncWorkflow:
             req = self.requests.pop(0)
             self.job = req.kind
             try:
-                job = RecordsJob(p.sync, req.side, req.ids)
+                job = RecordsJob(p.sync, req.side, req.ids, req.resend)
                 res: PassSummary = await workflow.execute_activity(
                     req.kind, job, result_type=PassSummary, **self._opts(3600))
                 req.result = res.as_dict()

@@ -27,6 +27,7 @@ from accord.model import (
     Record,
     Side,
     Status,
+    WriteError,
     WriteOutcomeUnknown,
     WriteResult,
 )
@@ -249,22 +250,30 @@ async def _batched(ctx: RunContext, side: Side, op: str, payload: list[Any]) -> 
 
 # -- creates carried out once -----------------------------------------------------------
 async def _create(ctx: RunContext, side: Side, chunk: list[dict[str, Any]], tries: int = 5) -> list[WriteResult]:
-    """Create records; when the app's answer was lost (WriteOutcomeUnknown) the records
-    are looked up by match key and only the ones not there are sent again, so a create
-    is carried out once. (Records without a match key cannot be checked: sent again.)"""
+    """Create records; when the app's answer was lost (WriteOutcomeUnknown) the outcomes the
+    connector still knows are kept, the rest are looked up by match key, and only the ones
+    not there are sent again, so a create is carried out once. A record without a match key
+    cannot be looked up: it is never sent again but fails with ``outcome_unknown`` (it may
+    exist in the app) until a person resyncs it."""
     results: list[WriteResult | None] = [None] * len(chunk)
     todo = list(range(len(chunk)))
     for attempt in range(tries):
         try:
             res = await ctx.conn[side].create(ctx.obj[side], [chunk[i] for i in todo])
         except WriteOutcomeUnknown as e:
-            if attempt == tries - 1:
+            if e.results is not None and len(e.results) == len(todo):
+                for i, known in zip(todo, e.results, strict=True):
+                    results[i] = known
+                todo = [i for i in todo if results[i] is None]
+            if attempt == tries - 1 and todo:
                 raise
             log.warning("sync %s: %s; looking the records up before sending them again", ctx.cfg.name, e)
             there = await _created(ctx, side, [chunk[i] for i in todo])
             for i, rec in zip(todo, there, strict=True):
                 if rec is not None:
                     results[i] = WriteResult.success(rec.id, rec)
+                elif not ctx.keys(Record("", chunk[i]), side):
+                    results[i] = WriteResult.failure(_outcome_unknown(ctx, side))
             todo = [i for i in todo if results[i] is None]
             if not todo:
                 break
@@ -275,6 +284,15 @@ async def _create(ctx: RunContext, side: Side, chunk: list[dict[str, Any]], trie
             results[i] = r
         break
     return [r for r in results if r is not None]
+
+
+def _outcome_unknown(ctx: RunContext, side: Side) -> WriteError:
+    app = (ctx.cfg.left if side is L else ctx.cfg.right).app
+    return WriteError(ErrorCategory.OUTCOME_UNKNOWN,
+                      f"the answer of {app} to this create was lost, and the record has no match key to look it up "
+                      f"by: it may have been created in {app}",
+                      hint=f"Look for the record in {app}. If it is not there, resync this record to create it; "
+                           "Accord does not send it again by itself, which could create it twice.")
 
 
 async def _created(ctx: RunContext, side: Side, items: list[dict[str, Any]]) -> list[Record | None]:

@@ -67,6 +67,8 @@ class RunContext:
     # pass associates every linked pair, and collecting its ids would grow with the index)
     touched: set[str] | None = None
     keys_memo: dict[int, tuple[Record, Side, list[str]]] = field(default_factory=dict)
+    # record ids a person asked to resync: a create whose outcome was unknown may be sent again
+    resend_unknown: set[str] = field(default_factory=set)
     lease: SyncLease | None = None  # held while a pass runs: pages are saved only while it is ours
 
     def save(self, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:

@@ -223,11 +223,12 @@ class SyncRunner:
         """Associations of every linked pair (what a scan pass ends with)."""
         await associate(self.ctx, None)
 
-    async def sync_records(self, side: Side, ids: Sequence[str]) -> PassResult:
-        """Sync specific records now (webhook events, "resync this record")."""
+    async def sync_records(self, side: Side, ids: Sequence[str], *, resend: bool = False) -> PassResult:
+        """Sync specific records now (webhook events; "resync this record" with ``resend``: a
+        person asked, so a create whose outcome was unknown may be sent again)."""
         if self.ctx.spec is None:
             await self.prepare()
-        return await self._tracked("records", lambda: sync_records(self.ctx, side, ids))
+        return await self._tracked("records", lambda: sync_records(self.ctx, side, ids, resend=resend))
 
     async def deleted_preview(self, deleted_in: Side) -> list[Link]:
         out: list[Link] = []

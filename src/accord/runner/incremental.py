@@ -50,7 +50,8 @@ async def _rejoined(ctx: RunContext) -> None:
 
 async def _retry_failing(ctx: RunContext, limit: int = 500, max_attempts: int = 10) -> None:
     """Failed writes are retried a bounded number of times (HubSpot–Salesforce retries 10 times)."""
-    cond = and_(links_t.c.status == Status.FAILING.value, links_t.c.category != ErrorCategory.DELETED.value,
+    cond = and_(links_t.c.status == Status.FAILING.value,
+                links_t.c.category.not_in([ErrorCategory.DELETED.value, ErrorCategory.OUTCOME_UNKNOWN.value]),
                 links_t.c.attempts < max_attempts)
     done = 0
     for chunk in ctx.store.iter_links(ctx.cfg.name, cond, chunk=100):
@@ -113,13 +114,18 @@ def _unchanged(spec: SyncSpec, rec: Record, side: Side, link: Link) -> bool:
 
 
 # -- on demand --------------------------------------------------------------------------
-async def sync_records(ctx: RunContext, side: Side, ids: Sequence[str]) -> None:
-    """Sync specific records now (webhook events, "resync this record")."""
-    await load_members(ctx)
-    recs = await ctx.conn[side].read(ctx.obj[side], list(ids), ctx.require_spec().fields(side))
-    found = {r.id for r in recs}
-    recs += [tombstone(i) for i in ids if i not in found]
-    await process_changed(ctx, side, recs)
+async def sync_records(ctx: RunContext, side: Side, ids: Sequence[str], *, resend: bool = False) -> None:
+    """Sync specific records now (webhook events, "resync this record"; ``resend``: a person
+    asked, so a create whose outcome was unknown may be sent again)."""
+    ctx.resend_unknown = set(ids) if resend else set()
+    try:
+        await load_members(ctx)
+        recs = await ctx.conn[side].read(ctx.obj[side], list(ids), ctx.require_spec().fields(side))
+        found = {r.id for r in recs}
+        recs += [tombstone(i) for i in ids if i not in found]
+        await process_changed(ctx, side, recs)
+    finally:
+        ctx.resend_unknown = set()
 
 
 async def resync_deleted(ctx: RunContext, deleted_in: Side) -> None:

@@ -16,7 +16,7 @@ from accord.engine.planner import PairInput, PairPlan, plan_pair
 from accord.engine.values import canon
 from accord.index.holds import DELETE_CONFIRMED, DELETE_HELD, DELETE_PENDING
 from accord.index.store import Link, PageWrite
-from accord.model import ContainerMissing, ExcludedReason, Record, Side, Status
+from accord.model import ContainerMissing, ErrorCategory, ExcludedReason, Record, Side, Status
 from accord.runner.apply import settle_in_flight
 from accord.runner.context import Item, RunContext, from_snapshot, snapshot
 
@@ -266,6 +266,10 @@ def plan(ctx: RunContext, link: Link, recs: dict[Side, Record | None]) -> Item:
         left=recs[L], right=recs[R], left_base=link.left_base, right_base=link.right_base,
         linked=link.linked, in_list=_in_list(ctx, recs), has_key=has_key,
         new_match=_new_match(ctx, link, recs)))
+    if p.create is not None and link.category == ErrorCategory.OUTCOME_UNKNOWN and not (
+            {link.left_id, link.right_id} & ctx.resend_unknown):
+        # the create may have happened: it waits for a person's resync rather than risk a twin
+        p = PairPlan(status=Status.FAILING, category=link.category, message=link.message, hint=link.hint)
     return Item(link, hold_back(link, p) if p.archive is not None else p, recs)
 
 

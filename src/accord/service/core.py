@@ -279,12 +279,14 @@ class Service:
         slot = self.slots[name]
         return await self._locked(slot, "manual", lambda: self.session.directed_pass(name, direction, slot.tracker))
 
-    async def sync_records(self, name: str, side: Side, ids: list[str]) -> PassResult | None:
-        """Sync records a webhook named; if another process holds the sync's lease, they wait
-        in the index (pending records) for the next pass of whichever process gets it."""
+    async def sync_records(self, name: str, side: Side, ids: list[str], *, resend: bool = False) -> PassResult | None:
+        """Sync records a webhook named (or, ``resend``, a person asked to resync); if another
+        process holds the sync's lease, they wait in the index (pending records) for the next
+        pass of whichever process gets it."""
         slot = self.slots[name]
         try:
-            return await self._locked(slot, "records", lambda: slot.runner.sync_records(side, ids), busy="raise")
+            return await self._locked(slot, "records", lambda: slot.runner.sync_records(side, ids, resend=resend),
+                                      busy="raise")
         except SyncBusy as e:
             self.store.add_pending(name, side, ids)
             log.info("sync %s: %d webhook records kept for later: %s", name, len(ids), e)

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from accord import redact
 from accord.config import (
-    _APP_TYPES,
     AppConfig,
     Config,
     ConfigError,
@@ -24,10 +23,12 @@ from accord.config import (
     SyncConfig,
     SyncOverlap,
     _pydantic_issues,
+    app_settings,
     object_pair,
     overlap_message,
     semantic_issues,
 )
+from accord.connectors import registry
 from accord.index import Store
 from accord.vault import Vault, VaultError
 
@@ -94,7 +95,7 @@ class Registry:
         for name, (kind, sealed) in rows.items():
             try:
                 assert self.vault is not None
-                out[name] = _APP_TYPES[kind].model_validate(self.vault.open(sealed))  # type: ignore[assignment]
+                out[name] = registry.vendor(kind).settings.model_validate(self.vault.open(sealed))
             except (VaultError, ValidationError, KeyError) as e:
                 log.error("stored app %r ignored: %s", name, e)
         return out
@@ -159,17 +160,10 @@ class Registry:
     def check_app(self, name: str, body: Any) -> AppConfig:
         if not isinstance(body, dict):
             raise ConfigError("app", [ConfigIssue("", "must be a JSON object")])
-        model = _APP_TYPES.get(str(body.get("type")))
-        if model is None:
-            raise ConfigError("app", [ConfigIssue("type", f"unknown app type {body.get('type')!r}; one of {', '.join(_APP_TYPES)}")])
         if body.get("type") == "memory" and body.get("path") is not None:
             # a file path written by the service: only the config file may name one
             raise ConfigError("app", [ConfigIssue("path", "a memory app's path can only be set in accord.yaml")])
-        try:
-            app: AppConfig = model.model_validate(body)  # type: ignore[assignment]
-        except ValidationError as e:
-            raise ConfigError("app", _pydantic_issues(e, "")) from e
-        return app
+        return app_settings(body)
 
     def save_app(self, name: str, app: AppConfig) -> None:
         if self.vault is None:

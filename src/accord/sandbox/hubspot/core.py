@@ -9,6 +9,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from accord.sandbox import faults
 from accord.sandbox.hubspot import seed as seeding
 from accord.sandbox.hubspot.schema import OBJECT_TYPE_IDS
 from accord.sandbox.hubspot.store import Source, Store
@@ -31,6 +32,9 @@ class SandboxSettings:
     search_cap: int = 10_000  # results one search query can page through
     search_lag: float = 0.0  # seconds before a write is visible to search
     atomic_batch_errors: bool = False  # reject a whole batch for one bad input (as HubSpot does for some)
+    # batch writes answer their results in random order and echo no objectWriteTraceId (HubSpot
+    # documents no order, and not every answer carries the trace ids): clients must match by identity
+    shuffle_batch_results: bool = False
     records: int = 0
     seed: int = 0
     webhook_url: str | None = None
@@ -52,6 +56,10 @@ class Faults:
     # a batch write carries out the first half of its inputs, then fails with a 500
     rate_half_batch: float = 0.0
     seed: int = 0
+    # the next calls' faults, in order ("500_applied", or "500_applied:batch_create" for the next
+    # call of that kind; see accord.sandbox.faults), before any drawn at random
+    queue: list[str] = field(default_factory=list)
+    retry_after_date: bool = False  # Retry-After of injected 429s as an HTTP date, not seconds
 
 
 class RateWindow:
@@ -91,6 +99,7 @@ class HubSpotCore:
         self.store.on_events = self.webhooks.enqueue
         self.lock = threading.Lock()  # guards counters, the fault draw and the rate windows
         self._rng = random.Random(s.seed)
+        self.shuffler = random.Random(s.seed)  # the order of shuffled batch results
         self.window = RateWindow()
         self.daily: Counter[str] = Counter()
         if s.records:
@@ -203,6 +212,9 @@ class HubSpotCore:
     def draw_fault(self, kind: str = "") -> str | None:
         f = self.faults
         half = f.rate_half_batch if kind in BATCH_WRITES else 0.0
+        queued = faults.take(f.queue, kind, self.lock)
+        if queued is not None:
+            return queued
         with self.lock:
             r = self._rng.random()
             for name, rate in (("429", f.rate_429), ("500", f.rate_500), ("timeout", f.rate_timeout),

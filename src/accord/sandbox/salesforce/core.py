@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from accord.sandbox import faults
 from accord.sandbox.salesforce import soql
 from accord.sandbox.salesforce.schema import normalize_id
 from accord.sandbox.salesforce.store import Org, RequestError, Stats, ValidationRule
@@ -19,13 +20,19 @@ from accord.sandbox.salesforce.store import Org, RequestError, Stats, Validation
 @dataclass
 class Faults:
     """Injected failures, drawn per API call. ``queue`` forces the next calls' outcomes
-    (``rate_limit``, ``error``, ``timeout``) for deterministic tests."""
+    (``rate_limit``, ``error``, ``timeout``, and those every sandbox knows: ``429``, ``500``,
+    ``500_applied``, ``reset_applied``; ``NAME:KIND`` for the next call of that kind, e.g.
+    ``500_applied:composite``) for deterministic tests (accord.sandbox.faults)."""
 
     rate_limit: float = 0.0  # 403 REQUEST_LIMIT_EXCEEDED (concurrent-request limit)
     error: float = 0.0  # 500 UNKNOWN_EXCEPTION
     timeout: float = 0.0  # hang for hang_seconds, longer than the client's time-out
     hang_seconds: float = 30.0
     queue: list[str] = field(default_factory=list)
+    # queued 429s (a gateway in front of the org; the org's own limit answers rate_limit) carry
+    # Retry-After: this many seconds, or, with retry_after_date, the HTTP date that far ahead
+    retry_after: float | None = 1.0
+    retry_after_date: bool = False
 
 
 @dataclass
@@ -150,10 +157,12 @@ class SalesforceCore:
         records, batch = entry
         return self.page(version, endpoint, records, int(offset), batch, loc)
 
-    def draw_fault(self) -> str | None:
+    def draw_fault(self, kind: str = "") -> str | None:
         f = self.faults
         if f.queue:
-            return f.queue.pop(0)
+            queued = faults.take(f.queue, kind, self._lock)
+            if queued is not None:
+                return queued
         x = self._rng.random()
         for kind, rate in (("rate_limit", f.rate_limit), ("error", f.error), ("timeout", f.timeout)):
             if x < rate:

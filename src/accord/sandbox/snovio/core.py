@@ -6,9 +6,10 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from accord.sandbox import faults
 from accord.sandbox.snovio import seed as seeding
 from accord.sandbox.snovio.store import ProspectInput, Store
 
@@ -31,6 +32,10 @@ class Faults:
     rate_500: float = 0.0
     retry_after: float | None = 1.0  # Retry-After sent with injected 429s (None: omitted)
     seed: int = 0
+    # the next calls' faults, in order: 429, 500, 500_applied, reset_applied, or NAME:KIND for the
+    # next call of that kind (accord.sandbox.faults), before any drawn at random
+    queue: list[str] = field(default_factory=list)
+    retry_after_date: bool = False  # Retry-After as an HTTP date, not seconds
 
 
 class RateWindow:
@@ -149,8 +154,11 @@ class SnovioCore:
     def clear_faults(self) -> None:
         self.faults = Faults()
 
-    def draw_fault(self) -> str | None:
+    def draw_fault(self, kind: str = "") -> str | None:
         f = self.faults
+        queued = faults.take(f.queue, kind, self.lock)
+        if queued is not None:
+            return queued
         with self.lock:
             r = self._rng.random()
         if r < f.rate_429:

@@ -6,9 +6,10 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from accord.sandbox import faults
 from accord.sandbox.xentral.store import Store
 
 
@@ -29,6 +30,10 @@ class Faults:
     latency: float = 0.0  # seconds added to every API request (a slow instance)
     retry_after: float | None = 1.0
     seed: int = 0
+    # the next calls' faults, in order: 429, 500, 500_applied, reset_applied, or NAME:KIND for the
+    # next call of that kind (accord.sandbox.faults), before any drawn at random
+    queue: list[str] = field(default_factory=list)
+    retry_after_date: bool = False  # Retry-After as an HTTP date, not seconds
 
 
 class RateWindow:
@@ -176,7 +181,10 @@ class XentralCore:
             return [r.wire() for r in self.store.resubmissions.values()]
 
     # -- gatekeeping ------------------------------------------------------------------------------
-    def draw_fault(self) -> str | None:
+    def draw_fault(self, kind: str = "") -> str | None:
+        queued = faults.take(self.faults.queue, kind, self.lock)
+        if queued is not None:
+            return queued
         with self.lock:
             r = self._rng.random()
         for name, rate in (("429", self.faults.rate_429), ("500", self.faults.rate_500)):

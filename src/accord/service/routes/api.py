@@ -146,5 +146,5 @@ def _action_routes(r: APIRouter) -> None:
         known_sync(svc, name)
         for side in (Side.LEFT, Side.RIGHT):
             if svc.store.links_by_record(name, side, [record_id]):
-                return (await finished(svc, svc.sync_records(name, side, [record_id]))).as_dict()
+                return (await finished(svc, svc.sync_records(name, side, [record_id], resend=True))).as_dict()
         raise HTTPException(404, f"record {record_id!r} is not in the index of sync {name!r}")

@@ -62,6 +62,20 @@ def _now() -> str:
     return iso_ms(int(time.time() * 1000))
 
 
+def _answered(sb: HubSpotCore, results: list[dict[str, Any]], errors: list[dict[str, Any]], started: str,
+              ok_status: int) -> JSONResponse:
+    """A batch write's answer; with ``shuffle_batch_results``, its results in random order and
+    without the trace ids of the inputs (results and errors alike)."""
+    if sb.settings.shuffle_batch_results:
+        for r in results:
+            r.pop("objectWriteTraceId", None)
+        for e in errors:
+            (e.get("context") or {}).pop("objectWriteTraceId", None)
+        with sb.lock:
+            sb.shuffler.shuffle(results)
+    return batch_response(results, errors, started, ok_status)
+
+
 def register(app: FastAPI, sb: HubSpotCore) -> None:
     _read_and_create(app, sb)
     _update_upsert_archive(app, sb)
@@ -106,7 +120,7 @@ def _read_and_create(app: FastAPI, sb: HubSpotCore) -> None:
         if halved:
             raise half_failed()
         _single(items, first)
-        return batch_response(results, errors, started, 201)
+        return _answered(sb, results, errors, started, 201)
 
 
 def _reject_duplicates(keys: list[str]) -> None:
@@ -153,7 +167,7 @@ def _update_upsert_archive(app: FastAPI, sb: HubSpotCore) -> None:
         if halved:
             raise half_failed()
         _single(items, first)
-        return batch_response(results, errors, started, 200)
+        return _answered(sb, results, errors, started, 200)
 
     @app.post("/crm/v3/objects/{object_type}/batch/upsert")
     async def batch_upsert(object_type: str, request: Request) -> JSONResponse:
@@ -171,7 +185,7 @@ def _update_upsert_archive(app: FastAPI, sb: HubSpotCore) -> None:
         if halved:
             raise half_failed()
         _single(items, first)
-        return batch_response(results, errors, started, 200)
+        return _answered(sb, results, errors, started, 200)
 
     @app.post("/crm/v3/objects/{object_type}/batch/archive")
     async def batch_archive(object_type: str, request: Request) -> Response:

@@ -7,9 +7,10 @@ import math
 import time
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from accord.sandbox.faults import ResetResponse as ResetResponse  # its old home
 from accord.sandbox.hubspot.store import ApiError, iso_ms
 
 MAX_BATCH = 100
@@ -64,16 +65,6 @@ def batch_inputs(body: Any) -> list[dict[str, Any]]:
         raise ApiError(400, "VALIDATION_ERROR", f"Batch input is limited to {MAX_BATCH} inputs; got {len(inputs)}",
                        errors=[{"message": f"size must be between 1 and {MAX_BATCH}", "in": "inputs"}])
     return [i if isinstance(i, dict) else {"id": i} for i in inputs]
-
-
-class ResetResponse(Response):
-    """A connection that drops mid-response: the headers promise a body that never comes."""
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
-        await send({"type": "http.response.body", "body": b'{"status":', "more_body": True})
-        # returning with the body unfinished makes the server close the connection
 
 
 def half_batch(request: Request, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:

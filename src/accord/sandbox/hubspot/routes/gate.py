@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
+from accord.sandbox import faults
 from accord.sandbox.hubspot.core import HubSpotCore
 from accord.sandbox.hubspot.routes.common import ResetResponse, error_response, rate_error
 from accord.sandbox.hubspot.store import ApiError
@@ -53,7 +54,10 @@ async def _injected(sb: HubSpotCore, fault: str | None, token: str, request: Req
     if fault == "500":
         return error_response(ApiError(500, "INTERNAL_ERROR", "internal error (injected by the sandbox)"))
     if fault == "429":
-        return _ten_secondly(sb, token, sb.faults.retry_after)
+        limited = _ten_secondly(sb, token, sb.faults.retry_after)
+        if sb.faults.retry_after is not None:
+            limited.headers["Retry-After"] = faults.retry_after(sb.faults.retry_after, sb.faults.retry_after_date)
+        return limited
     return None
 
 
@@ -116,10 +120,9 @@ def gate(sb: HubSpotCore) -> Middleware:
             return limited
         request.state.source = sb.integration_source(token)
         response: Response = await call_next(request)
-        if fault == "reset_applied":
-            async for _ in response.body_iterator:  # type: ignore[attr-defined]
-                pass  # carried out; the answer is lost with the connection
-            return ResetResponse()
+        if fault in faults.APPLIED:  # carried out; the answer is lost
+            return await faults.after_applied(fault, response, error_response(ApiError(
+                500, "INTERNAL_ERROR", "internal error after the request was carried out (injected by the sandbox)")))
         response.headers.update(headers)
         return response
 

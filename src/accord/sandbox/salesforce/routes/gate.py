@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import Request, Response
 
+from accord.sandbox import faults
 from accord.sandbox.salesforce.core import SalesforceCore
 from accord.sandbox.salesforce.routes.common import errors_response
 from accord.sandbox.salesforce.store import SfError
@@ -50,9 +51,16 @@ async def _admit(sb: SalesforceCore, request: Request, path: str) -> Response | 
     sb.stats.calls += 1
     kind = _kind(path)
     sb.stats.by_kind[kind] = sb.stats.by_kind.get(kind, 0) + 1
-    fault = sb.draw_fault()
+    fault = request.state.fault = sb.draw_fault(kind)
     if fault:
         sb.stats.faults[fault] = sb.stats.faults.get(fault, 0) + 1
+    if fault == "429":
+        resp = _limited(sb, 429, "REQUEST_LIMIT_EXCEEDED", "Too many requests (a gateway's limit, injected)")
+        if sb.faults.retry_after is not None:
+            resp.headers["Retry-After"] = faults.retry_after(sb.faults.retry_after, sb.faults.retry_after_date)
+        return resp
+    if fault == "500":
+        return _limited(sb, 500, "UNKNOWN_EXCEPTION", "An unexpected error occurred (injected by the sandbox)")
     if fault == "timeout":
         await asyncio.sleep(sb.faults.hang_seconds)
     elif fault == "rate_limit":
@@ -82,6 +90,9 @@ def gate(sb: SalesforceCore) -> Middleware:
                 return early
         response: Response = await call_next(request)
         if is_api:
+            response = await faults.after_applied(getattr(request.state, "fault", None), response, _limited(
+                sb, 500, "UNKNOWN_EXCEPTION", "An unexpected error occurred after the request was carried out "
+                "(injected by the sandbox)"))
             response.headers["Sforce-Limit-Info"] = sb.limit_info()
         if path.startswith("/services/"):
             response.headers["Date"] = format_datetime(sb.org.now(), usegmt=True)

@@ -10,25 +10,29 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
+from accord.sandbox import faults
 from accord.sandbox.snovio.core import SnovioCore
 
 API_PREFIX = "/v1/"
 Middleware = Callable[[Request, Any], Awaitable[Response]]
 
 
-def _injected(sb: SnovioCore) -> JSONResponse | None:
-    """The answer of an injected fault, if one is drawn for this call."""
-    fault = sb.draw_fault()
+def _server_error(message: str = "Internal server error (injected by the sandbox)") -> JSONResponse:
+    return JSONResponse({"success": False, "errors": message}, status_code=500)
+
+
+def _injected(sb: SnovioCore, fault: str | None) -> JSONResponse | None:
+    """The answer of an injected fault that stops the call before it is carried out."""
     if fault is not None:
         with sb.lock:
             sb.counters[f"fault_{fault}"] += 1
     if fault == "500":
-        return JSONResponse({"success": False, "errors": "Internal server error (injected by the sandbox)"},
-                            status_code=500)
+        return _server_error()
     if fault == "429":
         ra = sb.faults.retry_after
         return JSONResponse({"success": False, "errors": "Too many requests"}, status_code=429,
-                            headers={"Retry-After": str(math.ceil(ra))} if ra is not None else {})
+                            headers={"Retry-After": faults.retry_after(ra, sb.faults.retry_after_date)}
+                            if ra is not None else {})
     return None
 
 
@@ -44,7 +48,8 @@ def gate(sb: SnovioCore) -> Middleware:
         with sb.lock:
             sb.counters[kind] += 1
             sb.counters["total"] += 1
-        injected = _injected(sb)
+        fault = sb.draw_fault(kind)
+        injected = _injected(sb, fault)
         if injected is not None:
             return injected
         s = sb.settings
@@ -57,6 +62,7 @@ def gate(sb: SnovioCore) -> Middleware:
                                  f"requests per {s.rate_window:g} seconds"}, status_code=429,
                                 headers={"Retry-After": str(max(1, math.ceil(wait)))})
         response: Response = await call_next(request)
-        return response
+        return await faults.after_applied(fault, response, _server_error(
+            "Internal server error after the request was carried out (injected by the sandbox)"))
 
     return gate

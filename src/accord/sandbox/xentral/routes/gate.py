@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Request, Response
 
+from accord.sandbox import faults
 from accord.sandbox.xentral.core import XentralCore
 from accord.sandbox.xentral.routes.common import API, error_response, rate_limited
 from accord.sandbox.xentral.store import (
@@ -32,7 +33,7 @@ def endpoint_kind(method: str, path: str) -> str:
     return f"{resource}_{ {'GET': 'get', 'PUT': 'update', 'DELETE': 'delete'}.get(method, 'other')}"
 
 
-def _admit(sb: XentralCore, request: Request) -> tuple[ApiError | None, int]:
+def _admit(sb: XentralCore, request: Request, fault: str | None) -> tuple[ApiError | None, int]:
     """Why the call is refused before it is served (auth, an injected fault, the rate limit), if it
     is, and the requests left in the window."""
     s = sb.settings
@@ -42,13 +43,15 @@ def _admit(sb: XentralCore, request: Request) -> tuple[ApiError | None, int]:
         return ApiError(401, CODE_UNAUTHORIZED, "Unauthorized. You need to login."), 0
     if s.token is not None and token != s.token:
         return ApiError(401, CODE_API_ACCOUNT_INVALID, "API account is invalid or inactive."), 0
-    fault = sb.draw_fault()
+    if fault is not None:
+        sb.counters[f"fault_{fault}"] += 1
     if fault == "500":
-        sb.counters["fault_500"] += 1
         return ApiError(500, CODE_UNEXPECTED_ERROR, "Unexpected error"), 0
     if fault == "429":
-        sb.counters["fault_429"] += 1
-        return rate_limited(sb.faults.retry_after, s.rate_limit, s.rate_window), 0
+        refused = rate_limited(sb.faults.retry_after, s.rate_limit, s.rate_window)
+        if sb.faults.retry_after is not None:
+            refused.headers["Retry-After"] = faults.retry_after(sb.faults.retry_after, sb.faults.retry_after_date)
+        return refused, 0
     with sb.lock:
         ok, remaining, wait = sb.window.hit(s.rate_limit, s.rate_window)
     if not ok:
@@ -65,10 +68,12 @@ def gate(sb: XentralCore) -> Middleware:
         if not path.startswith("/api/"):
             passed: Response = await call_next(request)  # admin/docs routes: no auth, limits or faults
             return passed
+        kind = endpoint_kind(request.method, path)
         with sb.lock:
-            sb.counters[endpoint_kind(request.method, path)] += 1
+            sb.counters[kind] += 1
             sb.counters["total"] += 1
-        refused, remaining = _admit(sb, request)
+        fault = sb.draw_fault(kind)
+        refused, remaining = _admit(sb, request, fault)
         if refused is not None:
             return error_response(refused, request)
         sb.in_flight += 1
@@ -78,6 +83,8 @@ def gate(sb: XentralCore) -> Middleware:
             response: Response = await call_next(request)
         finally:
             sb.in_flight -= 1
+        response = await faults.after_applied(fault, response, error_response(
+            ApiError(500, CODE_UNEXPECTED_ERROR, "Unexpected error after the request was carried out"), request))
         response.headers["X-RateLimit-Limit"] = str(sb.settings.rate_limit)
         response.headers["X-RateLimit-Remaining"] = str(remaining)
         return response

@@ -1,0 +1,126 @@
+"""The connector registry: every vendor Accord can sync, as data its own module declares.
+
+Each vendor module exports ``VENDOR``, a :class:`Vendor`: the ``type`` users write in
+accord.yaml, its settings model, its constructor, its rate limits, its sandbox and its
+optional capabilities. Config parsing, the CLI, the service and the distributed mode read
+this registry; none of them names a vendor. A vendor module is imported only when an app of
+its type is used, so parsing a config with two HubSpot apps never loads the SQL connector.
+
+Adding a vendor: write ``accord/connectors/<name>.py`` with its connector, settings model and
+``VENDOR``, and add it to :data:`BUILTIN` — or, from another package, declare an entry point in
+the ``accord.vendors`` group whose value is the module (``pkg.module``). See
+docs/connectors/README.md.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from accord.connectors.base import Connector
+from accord.connectors.limits import RateLimit
+from accord.connectors.settings import AppSettings
+
+#: optional capabilities a vendor may have (beyond reading and writing records)
+WEBHOOKS = "webhooks"  # the app pushes its changes to POST /webhooks/APP (Connector.webhooks)
+ASSOCIATIONS = "associations"  # records link to records of other objects (Connector.associations)
+LISTS = "lists"  # inclusion lists, segments or groups (Connector.list_members)
+PIPELINES = "pipelines"  # deal stages (Connector.pipelines)
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The vendor's API sandbox for ``accord sandbox TYPE``: ``module.serve(host=, port=, records=,
+    seed=, token=)`` runs it in the foreground; ``banner`` (``str.format``-ed with host, port and
+    records) is printed first, when the sandbox does not print its own."""
+
+    module: str
+    banner: str = ""
+
+    def serve(self, *, host: str, port: int, records: int, seed: int, token: str | None) -> None:
+        serve: Callable[..., None] = importlib.import_module(self.module).serve
+        serve(host=host, port=port, records=records, seed=seed, token=token)
+
+
+def _no_limits(settings: Any) -> list[RateLimit]:
+    return []
+
+
+@dataclass(frozen=True)
+class Vendor:
+    type: str  # ``apps.X.type`` in accord.yaml
+    label: str  # as users name it: "HubSpot", "Snov.io"
+    settings: builtins.type[AppSettings]  # the pydantic model of one ``apps:`` entry
+    build: Callable[[str, Any], Connector]  # (app name, settings) -> connector
+    limits: Callable[[Any], list[RateLimit]] = _no_limits  # (settings) -> the app's rate limits
+    sandbox: Sandbox | None = None
+    capabilities: frozenset[str] = field(default_factory=frozenset)
+
+
+#: the vendors that ship with Accord: type -> the module exporting its ``VENDOR``
+BUILTIN: dict[str, str] = {
+    "memory": "accord.connectors.memory",
+    "hubspot": "accord.connectors.hubspot",
+    "salesforce": "accord.connectors.salesforce",
+    "snovio": "accord.connectors.snovio",
+    "xentral": "accord.connectors.xentral",
+    "sql": "accord.connectors.sql",
+}
+
+
+@functools.cache
+def _modules() -> dict[str, str]:
+    """Every known vendor type and its module: the built-in ones, then those of installed plugins."""
+    found = dict(BUILTIN)
+    for ep in entry_points(group="accord.vendors"):
+        found.setdefault(ep.name, ep.value.partition(":")[0])
+    return found
+
+
+def names() -> list[str]:
+    """The vendor types accord.yaml accepts, in the order they are documented."""
+    return list(_modules())
+
+
+@functools.cache
+def vendor(type: str) -> Vendor:
+    """The vendor of ``type``; KeyError when there is none."""
+    module = _modules()[type]
+    found: Vendor = importlib.import_module(module).VENDOR
+    if found.type != type:
+        raise KeyError(f"{module}.VENDOR is {found.type!r}, not {type!r}")
+    return found
+
+
+def find(type: Any) -> Vendor | None:
+    """The vendor of ``type``, or None when accord.yaml names an unknown type."""
+    return vendor(type) if isinstance(type, str) and type in _modules() else None
+
+
+def vendors(types: Sequence[str] | None = None) -> list[Vendor]:
+    """The vendors of ``types`` (default: all of them; this imports every vendor module)."""
+    return [vendor(t) for t in (names() if types is None else types)]
+
+
+def with_sandbox() -> list[str]:
+    """The vendor types ``accord sandbox`` can serve."""
+    return [v.type for v in vendors() if v.sandbox is not None]
+
+
+def build(name: str, settings: AppSettings) -> Connector:
+    """The connector for one ``apps:`` entry of accord.yaml."""
+    return vendor(settings.type).build(name, settings)
+
+
+def limits(settings: AppSettings) -> list[RateLimit]:
+    """The rate limits of one ``apps:`` entry."""
+    return vendor(settings.type).limits(settings)
+
+
+__all__ = ["ASSOCIATIONS", "BUILTIN", "LISTS", "PIPELINES", "WEBHOOKS", "Sandbox", "Vendor", "build", "find",
+           "limits", "names", "vendor", "vendors", "with_sandbox"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 from cryptography.fernet import Fernet
+from service_world import login
 
 from accord.demo import sandboxes, seed_sandboxes
 from accord.sandbox.server import ServerThread
@@ -21,7 +22,7 @@ from accord.service.app import create_app
 from accord.service.core import Service
 from accord.vault import Vault
 
-TOKEN = "overlap-token"
+TOKEN = "overlap-token-for-the-api-0123456789"
 DEALS2 = {"name": "deals2", "left": {"app": "hubspot", "object": "deals"},
           "right": {"app": "salesforce", "object": "Opportunity"}, "stages": "auto"}
 
@@ -42,7 +43,7 @@ def test_a_second_deals_sync_is_refused_and_nothing_multiplies(tmp_path: Path) -
             r = api.post("/api/syncs", json=DEALS2)
             assert r.status_code == 409, r.text
             assert "as sync 'deals' already does" in r.json()["detail"]
-            cookie = httpx.Client(base_url=server.url, cookies={"accord_token": TOKEN}, timeout=30)
+            cookie = login(server.url, TOKEN)
             csrf = cookie.get("/setup").text.split('csrf_token" value="')[1].split('"')[0]
             fields = {"name": "deals2", "left_app": "hubspot", "left_object": "deals", "right_app": "salesforce",
                       "right_object": "Opportunity"}

@@ -74,7 +74,7 @@ def test_a_wrong_sql_table_or_column_is_exit_2_with_the_key(tmp_path: Path) -> N
     apps = f"  a: {{type: sql, url: 'sqlite:///{db}', tables: {{contacts: persons}}}}\n  b: {{type: memory}}\n"
     write(tmp_path, "sqlite:///index.db", apps)
     assert_clean(accord("check", "-c", "accord.yaml", cwd=tmp_path), 2,
-                 "accord.yaml: apps.a.tables.contacts: table 'persons' does not exist")
+                 "accord.yaml: apps.a.tables.contacts: app 'a': the table 'persons' does not exist")
     apps = f"  a: {{type: sql, url: 'sqlite:///{db}', tables: {{contacts: people}}, updated_column: modified}}\n" \
            "  b: {type: memory}\n"
     write(tmp_path, "sqlite:///index.db", apps)

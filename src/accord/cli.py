@@ -101,7 +101,8 @@ def _run(cfg: Config, coro: Callable[[Session], Awaitable[T]], session: Session 
     except DeletesHeld as e:
         raise _fail(EXIT_ERROR, f"{cfg.source}: {e}\nhint: {e.hint}") from e
     except (AuthError, UnreachableError) as e:
-        raise _fail(EXIT_UNREACHABLE, f"{cfg.source}: {e}") from e
+        hint = getattr(e, "hint", "")
+        raise _fail(EXIT_UNREACHABLE, f"{cfg.source}: {e}" + (f"\nhint: {hint}" if hint else "")) from e
     except ConnectorError as e:
         raise _fail(EXIT_ERROR, f"{cfg.source}: {e}") from e
 

@@ -178,6 +178,7 @@ class AuthError(ConnectorError):
 
 class UnreachableError(ConnectorError):
     kind = "unreachable"
+    hint = ""  # what to check (the URL's scheme, the port, a certificate), shown by the CLI and the dashboard
 
 
 class RateLimited(ConnectorError):

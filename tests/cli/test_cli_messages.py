@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_cli import accord
 
 from accord.sandbox.hubspot import HubSpotSandbox, SandboxSettings
 from accord.sandbox.salesforce import SalesforceSandbox
 from accord.sandbox.server import ServerThread
 from accord.sandbox.snovio import SnovioSandbox
-from test_cli import accord
 
 
 @pytest.fixture(scope="module")

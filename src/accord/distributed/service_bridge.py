@@ -74,7 +74,8 @@ class TemporalService(Service):
         await self._handle(name).signal("run_now", full)
         return None
 
-    async def sync_records(self, name: str, side: Side, ids: list[str], *, resend: bool = False) -> PassResult | None:
+    async def sync_records(self, name: str, side: Side, ids: list[str], *, resend: bool = False,
+                           kind: str = "records") -> PassResult | None:
         res = await self._handle(name).execute_update("sync_records", args=[side.value, list(ids), resend])
         return _result(res)
 

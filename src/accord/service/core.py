@@ -279,18 +279,38 @@ class Service:
         slot = self.slots[name]
         return await self._locked(slot, "manual", lambda: self.session.directed_pass(name, direction, slot.tracker))
 
-    async def sync_records(self, name: str, side: Side, ids: list[str], *, resend: bool = False) -> PassResult | None:
+    async def sync_records(self, name: str, side: Side, ids: list[str], *, resend: bool = False,
+                           kind: str = "records") -> PassResult | None:
         """Sync records a webhook named (or, ``resend``, a person asked to resync); if another
         process holds the sync's lease, they wait in the index (pending records) for the next
         pass of whichever process gets it."""
         slot = self.slots[name]
         try:
-            return await self._locked(slot, "records", lambda: slot.runner.sync_records(side, ids, resend=resend),
+            return await self._locked(slot, kind, lambda: slot.runner.sync_records(side, ids, resend=resend, kind=kind),
                                       busy="raise")
         except SyncBusy as e:
             self.store.add_pending(name, side, ids)
             log.info("sync %s: %d webhook records kept for later: %s", name, len(ids), e)
             return None
+
+    async def sync_record(self, name: str, record_id: str, side: Side | None = None) -> PassResult | None:
+        """A person's "sync this record now": the record's app is found first (the index, else
+        the app that has it: a record created after the last pass), read-only and outside the
+        sync's lock; ManualSyncRefused when neither app (or both) has it."""
+        found = await (await self._scout(name)).locate(record_id, side)
+        return await self.sync_records(name, found, [record_id], resend=True)
+
+    async def sync_list(self, name: str, list_name: str | None = None,
+                        side: Side | None = None) -> tuple[str, int, PassResult | None]:
+        """Sync every member of a list now (default: the sync's inclusion list): (list, members, result)."""
+        found, listed, ids = await (await self._scout(name)).list_members(list_name, side)
+        return listed, len(ids), await self.sync_records(name, found, ids, resend=True, kind="list")
+
+    async def _scout(self, name: str) -> SyncRunner:
+        """A runner of its own for reads beside the sync's passes (its schemas read without writing)."""
+        runner = self.session.runner(name)
+        await runner.prepare(write=False)
+        return runner
 
     def _pending_syncs(self) -> list[str]:
         """Syncs with records a webhook left in the index, that this process could sync now."""

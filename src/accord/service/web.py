@@ -34,7 +34,8 @@ from fastapi.templating import Jinja2Templates
 from accord import redact
 from accord.config import ConfigError
 from accord.index.store import Link
-from accord.runner import PassResult
+from accord.model import Side
+from accord.runner import ManualSyncRefused, PassResult
 from accord.service.core import Service
 
 COOKIE = "accord_session"
@@ -241,12 +242,27 @@ def known_sync(svc: Service, name: str) -> str:
     return name
 
 
+async def manual_list(svc: Service, name: str, list_name: str | None, side: Side | None) -> tuple[str, int, PassResult]:
+    """(list, members, result) of a list a person asked to sync; failures answer as in :func:`finished`."""
+    got: list[Any] = []
+
+    async def job() -> PassResult | None:
+        listed, members, res = await svc.sync_list(name, list_name, side)
+        got.extend((listed, members))
+        return res
+
+    res = await finished(svc, job())
+    return str(got[0]), int(got[1]), res
+
+
 async def finished(svc: Service, job: Awaitable[PassResult | None]) -> PassResult:
     """The result of a pass started by a request; its failure is the answer, never a 500: 409 for a
     sync whose settings cannot run or that another process is running, 502 for an app that
     failed, 503 while shutting down."""
     try:
         res = await job
+    except ManualSyncRefused as e:  # a record in neither app (404), in both, or no list to sync (409)
+        raise HTTPException(404 if e.reason == "not_found" else 409, str(e)) from e
     except ConfigError as e:
         raise HTTPException(409, redact.scrub(f"the sync's settings cannot run: {e}")) from e
     except Exception as e:

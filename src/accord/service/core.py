@@ -167,11 +167,13 @@ class Service:
         await self.session.aclose()
 
     # -- configuration changes (syncs and apps made through the API) ---------------------
-    async def reload(self, cfg: Config, restart: set[str] | frozenset[str] = frozenset()) -> None:
+    async def reload(self, cfg: Config, restart: set[str] | frozenset[str] = frozenset(), *,
+                     forget: bool = True) -> None:
         """Switch to ``cfg``: add new syncs, rebuild changed ones, drop removed ones.
 
         A changed sync (or one named in ``restart``) stops after its current batch, gets a
-        new runner and starts its initial sync again; a removed one loses its index rows.
+        new runner and starts its initial sync again; a removed one loses its index rows
+        (unless ``forget=False``: a sync taken out of accord.yaml keeps them, as after a restart).
         """
         old = self.cfg
         redact.register(v for a in cfg.apps.values() for v in secrets_of(a))
@@ -181,7 +183,8 @@ class Service:
         wanted = {s.name: s for s in cfg.syncs}
         for name in [n for n in self.slots if n not in wanted]:
             await self._drop_slot(name)
-            self.store.delete_sync(name)
+            if forget:
+                self.store.delete_sync(name)
         for name, s in wanted.items():
             slot = self.slots.get(name)
             if slot is None:

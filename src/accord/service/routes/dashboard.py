@@ -86,7 +86,9 @@ def _summary_routes(r: APIRouter) -> None:
 
     @r.get("/", response_model=None)
     def summary(request: Request, svc: Svc) -> Response:
-        return render_page(request, "summary.html", syncs=[sync_json(svc, n) for n in svc.slots])
+        reloader = request.app.state.reloader
+        return render_page(request, "summary.html", syncs=[sync_json(svc, n) for n in svc.slots],
+                           config_problem=reloader.problem if reloader is not None else None)
 
     @r.get("/ui/syncs/{name}/row", response_model=None)
     def row(request: Request, name: str, svc: Svc) -> Response:

@@ -75,6 +75,8 @@ def serve(cfg: Config, *, host: str = "127.0.0.1", port: int = 8080, reconcile: 
                                       reconcile=reconcile or DAY, vault=vault)
         else:
             service = Service(cfg, reconcile=reconcile or DAY, vault=vault)
+        if host not in ("0.0.0.0", "::", ""):  # a wildcard address is no link for people
+            service.notifier.use_link(f"http://{host}:{port}")
         if not token:
             token = new_token()
             say(f"API token (shown once; set ACCORD_API_TOKEN to choose your own): {token}")

@@ -29,6 +29,7 @@ from accord.model import ContainerMissing, DeletesHeld, Side
 from accord.runner import PassResult, SyncRunner
 from accord.service.managed import Registry, secrets_of
 from accord.service.metrics import Metrics
+from accord.service.notify import Notifier
 from accord.session import Session
 from accord.vault import Vault
 
@@ -116,6 +117,7 @@ class Service:
         self.schedule = schedule
         self.stopping = False
         self.metrics = Metrics(lambda: self.session.connectors, self._record_counts)
+        self.notifier = Notifier(self.cfg.notifications, self.store)
         self.slots: dict[str, SyncSlot] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self.started = False
@@ -128,6 +130,7 @@ class Service:
         # `accord sync` on the same index) is skipped here, never run beside it
         slot = self.slots[s.name] = SyncSlot(s, self.session.runner(s.name, progress=tracker, lease_wait=0), tracker)
         self.store.ensure_sync(s.name, config_hash(s), s.enabled)
+        self.notifier.watch(s.name)
         if self.started:
             self._start_slot(slot, time.monotonic())
         return slot
@@ -157,6 +160,8 @@ class Service:
         deadline = time.monotonic() + grace
         while any(lk.locked() for lk in busy) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):  # messages on their way (a few seconds at most)
+            await asyncio.wait_for(self.notifier.drain(), 10)
         tasks = list(self._tasks)
         for t in tasks:
             t.cancel()
@@ -177,6 +182,7 @@ class Service:
         """
         old = self.cfg
         redact.register(v for a in cfg.apps.values() for v in secrets_of(a))
+        self.notifier.configure(cfg.notifications)
         changed_apps = {a for a in old.apps if a not in cfg.apps or old.apps[a] != cfg.apps[a]}
         self.cfg = self.session.cfg = cfg
         stale = [self.session.connectors.pop(a) for a in changed_apps if a in self.session.connectors]
@@ -367,6 +373,8 @@ class Service:
             st = slot.tracker.state = ProgressState(running=True, kind=kind, started=time.time())
             t0 = time.monotonic()
             last = self.store.runs(name, limit=1)
+            state = self.store.sync_state(name)
+            was_initial = not (state and state.initial_done)  # a finished initial sync is told (notify)
             try:
                 result = await job()
             except StopRequested:
@@ -390,12 +398,14 @@ class Service:
                     # credentials while reading its schema): the run history must still say so
                     run_id = self.store.begin_run(name, kind)
                     self.store.finish_run(run_id, "failed", {}, redact.scrub(f"{type(e).__name__}: {e}"))
+                self.notifier.after_pass(slot.cfg, was_initial, None, e)
                 raise
             finally:
                 st.running = False
                 self.metrics.pass_seconds.labels(name, kind).observe(time.monotonic() - t0)
             st.kind = result.kind
             self.metrics.observe(result)
+            self.notifier.after_pass(slot.cfg, was_initial, result, None)
             return result
 
     # -- webhooks -------------------------------------------------------------------------

@@ -43,6 +43,7 @@ CSRF_HEADER = "x-csrf-token"
 STATUSES = ("syncing", "failing", "excluded", "queued")
 MIN_TOKEN_LENGTH = 24  # `accord run` refuses a shorter ACCORD_API_TOKEN
 SESSION_TTL = 12 * 3600.0  # a dashboard login lasts a working day
+ONE_TIME_TTL = 3600.0  # a one-time login link (`accord demo` prints one) works once, within an hour
 PKG = Path(__file__).parent
 
 templates = Jinja2Templates(directory=str(PKG / "templates"))  # autoescaped: every page is built here
@@ -103,6 +104,7 @@ class Auth:
     token: str
     throttle: Throttle = field(default_factory=Throttle)
     fingerprint: str = ""
+    once: dict[str, float] = field(default_factory=dict)  # hashes of one-time login codes → expiry
 
     def __post_init__(self) -> None:
         # stretched: the index holds this, and must not make guessing the token cheap
@@ -111,10 +113,29 @@ class Auth:
     def token_ok(self, got: str) -> bool:
         return bool(got) and hmac.compare_digest(got.encode(), self.token.encode())
 
+    def one_time_code(self, ttl: float = ONE_TIME_TTL) -> str:
+        """A code for a one-time login link (``/login/once/CODE``): it opens one session, then is void."""
+        now = time.time()
+        self.once = {k: exp for k, exp in self.once.items() if exp > now}
+        code = secrets.token_urlsafe(32)
+        self.once[session_key(code)] = now + ttl  # only its hash is kept, as for sessions
+        return code
+
+    def redeem(self, code: str) -> bool:
+        """Whether ``code`` is a one-time login code still unused and unexpired; it is void from now on."""
+        expires = self.once.pop(session_key(code), None)
+        return expires is not None and expires > time.time()
+
 
 def auth_of(request: Request) -> Auth:
     auth: Auth = request.app.state.auth
     return auth
+
+
+def one_time_login_url(app: Any, base_url: str) -> str:
+    """A link that logs a browser in once (the demo prints it): ``BASE/login/once/CODE``."""
+    auth: Auth = app.state.auth
+    return f"{base_url.rstrip('/')}/login/once/{auth.one_time_code()}"
 
 
 def client_of(request: Request) -> str:
@@ -321,7 +342,7 @@ async def dashboard_auth(request: Request) -> None:
     """Every dashboard route but the login form's: a session (or the bearer token) first, then
     the CSRF token of writes — before the route's own parameters are validated, so a visitor
     who is not logged in is sent to the login form, never told what a form lacks."""
-    if request.url.path in ("/login", "/logout"):
+    if request.url.path in ("/login", "/logout") or request.url.path.startswith("/login/once/"):
         return
     via = authenticate(request)
     if via is None:

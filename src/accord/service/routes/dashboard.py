@@ -67,11 +67,20 @@ def _login_routes(r: APIRouter) -> None:
             auth.throttle.failed(client)
             return render_page(request, "login.html", 401, error="Wrong token.")
         auth.throttle.succeeded(client)
-        close_session(request)  # a login replaces the browser's previous session
-        resp2 = RedirectResponse("/", status_code=303)
-        resp2.set_cookie(COOKIE, open_session(request), max_age=int(SESSION_TTL), httponly=True, samesite="strict",
-                         secure=request.url.scheme == "https")
-        return resp2
+        return _logged_in(request)
+
+    @r.get("/login/once/{code}", response_model=None)
+    def login_once(request: Request, code: str) -> Response:
+        """A one-time login link (``accord demo`` prints one): a session, and the link is void."""
+        auth, client = auth_of(request), client_of(request)
+        wait = auth.throttle.retry_after(client)
+        if wait > 0 or not auth.redeem(code):
+            if wait <= 0:
+                auth.throttle.failed(client)
+            return render_page(request, "login.html", 401 if wait <= 0 else 429,
+                               error="This login link was used already or has expired. Log in with the API token.")
+        auth.throttle.succeeded(client)
+        return _logged_in(request)
 
     @r.post("/logout")
     def logout(request: Request) -> RedirectResponse:
@@ -79,6 +88,15 @@ def _login_routes(r: APIRouter) -> None:
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE)
         return resp
+
+
+def _logged_in(request: Request) -> RedirectResponse:
+    """A new session for the browser (replacing its previous one), and on to the summary."""
+    close_session(request)
+    resp = RedirectResponse("/", status_code=303)
+    resp.set_cookie(COOKIE, open_session(request), max_age=int(SESSION_TTL), httponly=True, samesite="strict",
+                    secure=request.url.scheme == "https")
+    return resp
 
 
 def _summary_routes(r: APIRouter) -> None:

@@ -306,16 +306,16 @@ class Service:
         """A person's "sync this record now": the record's app is found first (the index, else
         the app that has it: a record created after the last pass), read-only and outside the
         sync's lock; ManualSyncRefused when neither app (or both) has it."""
-        found = await (await self._scout(name)).locate(record_id, side)
+        found = await (await self.scout(name)).locate(record_id, side)
         return await self.sync_records(name, found, [record_id], resend=True)
 
     async def sync_list(self, name: str, list_name: str | None = None,
                         side: Side | None = None) -> tuple[str, int, PassResult | None]:
         """Sync every member of a list now (default: the sync's inclusion list): (list, members, result)."""
-        found, listed, ids = await (await self._scout(name)).list_members(list_name, side)
+        found, listed, ids = await (await self.scout(name)).list_members(list_name, side)
         return listed, len(ids), await self.sync_records(name, found, ids, resend=True, kind="list")
 
-    async def _scout(self, name: str) -> SyncRunner:
+    async def scout(self, name: str) -> SyncRunner:
         """A runner of its own for reads beside the sync's passes (its schemas read without writing)."""
         runner = self.session.runner(name)
         await runner.prepare(write=False)

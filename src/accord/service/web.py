@@ -24,6 +24,7 @@ import secrets
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -47,6 +48,34 @@ ONE_TIME_TTL = 3600.0  # a one-time login link (`accord demo` prints one) works 
 PKG = Path(__file__).parent
 
 templates = Jinja2Templates(directory=str(PKG / "templates"))  # autoescaped: every page is built here
+ARROWS = {"two-way": "↔", "left-to-right": "→", "right-to-left": "←"}
+
+
+def ago(stamp: str | None, now: datetime | None = None) -> str:
+    """A stored UTC time as people read it: "12 s ago", "5 min ago", "3 h ago", else the date."""
+    if not stamp:
+        return ""
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    secs = ((now or datetime.now(UTC)) - when).total_seconds()
+    if secs < 0:
+        return "just now"
+    if secs < 60:
+        return f"{int(secs)} s ago"
+    if secs < 3600:
+        return f"{int(secs // 60)} min ago"
+    if secs < 86400:
+        return f"{int(secs // 3600)} h ago"
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters["ago"] = ago
+templates.env.filters["num"] = lambda n: f"{int(n or 0):,}"  # 12,345
+templates.env.globals["ARROWS"] = ARROWS
 
 Via = Literal["bearer", "session"]
 
@@ -324,6 +353,14 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
         "skipped_jobs": slot.skipped,
         "deletes_held": svc.store.deletes_hold(name),  # deletes waiting for a confirmation (accord.index.holds)
     }
+
+
+def live_sync(svc: Service, name: str) -> dict[str, Any]:
+    """A sync as the dashboard shows it: :func:`sync_json` with its pass's progress."""
+    slot = svc.slot(name)
+    inclusion = slot.cfg.inclusion
+    return {**sync_json(svc, name), "progress": slot.tracker.state.as_dict(),
+            "inclusion_list": inclusion.list if inclusion else None}
 
 
 # -- dashboard pages ----------------------------------------------------------------------------

@@ -163,7 +163,7 @@ class Notifier:
             self._apprise = apprise.Apprise()
             for url in self.cfg.urls:
                 self._apprise.add(url)
-        return bool(await self._apprise.async_notify(body=body, title=title))
+        return bool(await self._apprise.async_notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT))
 
     async def drain(self) -> None:
         """Wait for the messages being sent (shutdown, tests)."""

@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from test_cli import accord
 
+from accord.connectors.http import Http, Limits, RetryPolicy, default_answer
+from accord.model import TransientError, UnreachableError, error_text
 from accord.sandbox.hubspot import HubSpotSandbox, SandboxSettings
 from accord.sandbox.salesforce import SalesforceSandbox
 from accord.sandbox.server import ServerThread
@@ -78,3 +81,28 @@ def test_check_never_creates_the_snovio_list(tmp_path: Path) -> None:
         assert synced.returncode == 0, synced.stderr
         assert sn.store.list_by_name("Accord sync") is not None
     hs.close()
+
+
+async def test_every_attempt_without_an_answer_is_unreachable_and_the_run_history_keeps_the_hint() -> None:
+    """The HTTP layer: a connection dropped, timed out or refused at every attempt is the app being
+    unreachable (exit 3), whatever the transport error; one answer in between makes it transient."""
+    def layer(*errors: type[httpx.TransportError] | int) -> Http:
+        script = list(errors)
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            step = script.pop(0)
+            if isinstance(step, int):
+                return httpx.Response(step, text="answer")
+            raise step("Server disconnected without sending a response.", request=request)
+
+        return Http("sf", base_url="http://sf.test", limits=Limits(None), retry=RetryPolicy(2, 0.001, 0.002),
+                    classify=lambda r: default_answer(r, "sf", r.text), transport=httpx.MockTransport(handler))
+
+    with pytest.raises(UnreachableError) as caught:
+        await layer(httpx.RemoteProtocolError, httpx.ReadTimeout, httpx.RemoteProtocolError).send("GET", "/x", "read")
+    assert caught.value.hint.startswith("the server hung up without an HTTP answer")
+    assert error_text(caught.value) == ("UnreachableError: sf at http://sf.test unreachable: connection failed: Server "
+                                        "disconnected without sending a response. (hint: the server hung up without an "
+                                        "HTTP answer; if it is served over HTTPS, write https:// in the URL)")
+    with pytest.raises(TransientError):
+        await layer(503, httpx.ReadTimeout, httpx.RemoteProtocolError).send("GET", "/x", "read")

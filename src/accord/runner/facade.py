@@ -22,7 +22,7 @@ from accord.engine.mapping import BrokenMapping, SyncSpec, compile_sync
 from accord.index.holds import NotConfirmable
 from accord.index.leases import SyncLease
 from accord.index.store import Link, Store, SyncState
-from accord.model import ContainerMissing, Counters, ResyncRequired, Side
+from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error_text
 from accord.runner.apply import associate
 from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
 from accord.runner.deletes import container_gone, open_pass, settle_deletes
@@ -325,7 +325,7 @@ class SyncRunner:
             except BaseException as e:
                 if isinstance(e, ContainerMissing):
                     container_gone(ctx, e)
-                ctx.store.finish_run(run_id, "failed", ctx.counters.as_dict(), f"{type(e).__name__}: {e}")
+                ctx.store.finish_run(run_id, "failed", ctx.counters.as_dict(), error_text(e))
                 raise
             ctx.store.finish_run(run_id, "ok", ctx.counters.as_dict())
         finally:

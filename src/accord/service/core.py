@@ -25,7 +25,7 @@ from typing import Any
 from accord import redact
 from accord.config import Config, SyncConfig, config_hash
 from accord.index.leases import SyncBusy
-from accord.model import ContainerMissing, DeletesHeld, Side
+from accord.model import ContainerMissing, DeletesHeld, Side, error_text
 from accord.runner import PassResult, SyncRunner
 from accord.service.managed import Registry, secrets_of
 from accord.service.metrics import Metrics
@@ -397,7 +397,7 @@ class Service:
                     # it failed before the runner recorded a run (e.g. the app refused the
                     # credentials while reading its schema): the run history must still say so
                     run_id = self.store.begin_run(name, kind)
-                    self.store.finish_run(run_id, "failed", {}, redact.scrub(f"{type(e).__name__}: {e}"))
+                    self.store.finish_run(run_id, "failed", {}, redact.scrub(error_text(e)))
                 self.notifier.after_pass(slot.cfg, was_initial, None, e)
                 raise
             finally:

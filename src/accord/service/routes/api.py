@@ -127,7 +127,7 @@ def _action_routes(r: APIRouter) -> None:
         return {"sync": name, "started": "full" if full else "pass"}
 
     @r.post("/syncs/{name}/confirm-deletes", summary="Confirm the deletes the sync holds and start a pass",
-            responses=answers(404, 409))
+            responses=answers(400, 404, 409))
     async def confirm_deletes(name: str, svc: Svc, body: ConfirmBody | None = None) -> dict[str, Any]:
         """200: confirmed (``confirmed``: the records whose deletes the started pass carries out; a
         vanished list or group: it is created again). 409: nothing held, a container Accord
@@ -157,7 +157,7 @@ def _action_routes(r: APIRouter) -> None:
         return (await finished(svc, job)).as_dict()
 
     @r.post("/syncs/{name}/resync-list", summary="Sync every member of a list now (default: the inclusion list)",
-            responses=answers(404, 409, 502, 503))
+            responses=answers(400, 404, 409, 502, 503))
     async def resync_list(name: str, svc: Svc, body: ListBody | None = None) -> dict[str, Any]:
         b = body or ListBody()
         listed, members, res = await manual_list(svc, known_sync(svc, name), b.list, Side(b.side) if b.side else None)

@@ -31,7 +31,7 @@ from accord.index import Store
 from accord.index.store import IndexUnavailable, Link
 from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, Side, UnreachableError
 from accord.report import plan_table, status_table, summary_table
-from accord.runner import STOPPED, PassResult
+from accord.runner import STOPPED, ManualSyncRefused, PassResult, SyncRunner
 from accord.session import Session
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Accord: two-way record sync for CRM and sales apps.")
@@ -101,7 +101,8 @@ def _run(cfg: Config, coro: Callable[[Session], Awaitable[T]], session: Session 
     except DeletesHeld as e:
         raise _fail(EXIT_ERROR, f"{cfg.source}: {e}\nhint: {e.hint}") from e
     except (AuthError, UnreachableError) as e:
-        raise _fail(EXIT_UNREACHABLE, f"{cfg.source}: {e}") from e
+        hint = getattr(e, "hint", "")
+        raise _fail(EXIT_UNREACHABLE, f"{cfg.source}: {e}" + (f"\nhint: {hint}" if hint else "")) from e
     except ConnectorError as e:
         raise _fail(EXIT_ERROR, f"{cfg.source}: {e}") from e
 
@@ -369,40 +370,50 @@ def resync(
     config: ConfigOpt = Path("accord.yaml"),
     sync: Annotated[str, typer.Option("--sync")] = "",
     deleted_in: Annotated[str | None, typer.Option("--deleted-in", help="left or right")] = None,
-    record: Annotated[str | None, typer.Option("--record", help="a record id on either side")] = None,
+    record: Annotated[str | None, typer.Option("--record", help="a record id of either app, indexed or not")] = None,
+    list_name: Annotated[str | None, typer.Option(
+        "--list", help="sync every member of this list now (the sync's inclusion list, or another list)")] = None,
+    side: Annotated[str | None, typer.Option(
+        "--side", help="left or right: the app of --record or --list, when Accord cannot tell")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="apply (default: preview only)")] = False,
 ) -> None:
-    """Recreate deleted records (preview unless --yes), or sync one record now."""
+    """Recreate deleted records (preview unless --yes), or sync one record or a whole list now."""
     cfg = _load(config)
     name = _selected(cfg, sync)[0]
-    if (deleted_in is None) == (record is None):
-        raise _fail(EXIT_CONFIG, "give either --deleted-in left|right or --record ID")
-    if deleted_in is not None and deleted_in not in ("left", "right"):
-        raise _fail(EXIT_CONFIG, "--deleted-in: use left or right")
+    if sum(x is not None for x in (deleted_in, record, list_name)) != 1:
+        raise _fail(EXIT_CONFIG, "give one of --deleted-in left|right, --record ID or --list NAME")
+    for opt, value in (("--deleted-in", deleted_in), ("--side", side)):
+        if value is not None and value not in ("left", "right"):
+            raise _fail(EXIT_CONFIG, f"{opt}: use left or right")
 
     async def body(s: Session) -> None:
         runner = s.runner(name)
         if deleted_in is not None:
-            side = Side(deleted_in)
-            preview = await runner.deleted_preview(side)
-            if not yes:
-                out.print(f"{len(preview)} record(s) deleted in the {side.value} app would be recreated:")
-                for lk in preview[:50]:
-                    out.print(f"  {lk.label or ''} ({side.other.value} id {lk.id_of(side.other)})", markup=False)
-                out.print("Run again with --yes to recreate them.")
-                return
-            result = await runner.resync_deleted(side)
-            out.print(f"recreated {result.counters.created[side.value]} record(s) in the {side.value} app")
+            await _resync_deleted(runner, Side(deleted_in), yes)
             return
-        assert record is not None
-        for side in (Side.LEFT, Side.RIGHT):
-            if s.store.links_by_record(name, side, [record]):
-                res = await runner.sync_records(side, [record], resend=True)
-                out.print_json(json.dumps(res.as_dict()))
-                return
-        raise _fail(EXIT_CONFIG, f"record {record!r} is not in the index of sync {name!r}")
+        try:
+            if record is not None:
+                res = await runner.sync_record(record, Side(side) if side else None)
+            else:
+                listed, members, res = await runner.sync_list(list_name or None, Side(side) if side else None)
+                err.print(f"{name}: {members} member(s) of the list {listed!r} synced", markup=False, highlight=False)
+        except ManualSyncRefused as e:
+            raise _fail(EXIT_CONFIG, f"{cfg.source}: {name}: {e}") from e
+        out.print_json(json.dumps(res.as_dict()))
 
     _run(cfg, body)
+
+
+async def _resync_deleted(runner: SyncRunner, side: Side, yes: bool) -> None:
+    preview = await runner.deleted_preview(side)
+    if not yes:
+        out.print(f"{len(preview)} record(s) deleted in the {side.value} app would be recreated:")
+        for lk in preview[:50]:
+            out.print(f"  {lk.label or ''} ({side.other.value} id {lk.id_of(side.other)})", markup=False)
+        out.print("Run again with --yes to recreate them.")
+        return
+    result = await runner.resync_deleted(side)
+    out.print(f"recreated {result.counters.created[side.value]} record(s) in the {side.value} app")
 
 
 def _toggle(config: Path, name: str, enabled: bool) -> None:

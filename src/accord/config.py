@@ -140,10 +140,27 @@ class SyncConfig(_Strict):
         return None if v is None else parse_duration(v)
 
 
+NotifyEvent = Literal["initial_sync", "failing", "credentials"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("initial_sync", "failing", "credentials")
+
+
+class Notifications(_Strict):
+    """Who is told, and when (accord.service.notify): ``urls`` in apprise's scheme — e-mail
+    (``mailtos://user:password@smtp.example.com?to=ops@example.com``), Slack, Microsoft Teams
+    and most chat services; ``events``: an initial sync done, failing records of a sync rising
+    past ``failing_threshold``, an app refusing its credentials."""
+
+    urls: list[str] = Field(min_length=1)
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(NOTIFY_EVENTS))
+    failing_threshold: int = Field(default=25, ge=0)
+    dashboard_url: str | None = None  # the dashboard as people reach it (default: accord run's --host/--port)
+
+
 class Config(_Strict):
     state: str = "sqlite:///accord.db"
     apps: dict[str, SerializeAsAny[AppSettings]]
     syncs: list[SyncConfig] = Field(default_factory=list)
+    notifications: Notifications | None = None
     source: str = Field(default="accord.yaml", exclude=True)
 
     @field_validator("apps", mode="before")
@@ -333,6 +350,7 @@ def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None
         cfg = None
     if cfg is not None:
         issues.extend(semantic_issues(cfg))
+        issues.extend(notification_issues(cfg))
     if issues or cfg is None:
         # A missing variable already explains why its key is empty: one message per key.
         env_paths = {i.path for i in issues if i.message.startswith("environment variable")}
@@ -393,6 +411,25 @@ def _duplicate_keys(root: yaml.Node | None) -> list[ConfigIssue]:
                     first[key.value] = line
                 stack.append((value, _join(path, key.value)))
     return [issue for _, issue in sorted(issues, key=lambda x: x[0])]
+
+
+def notification_issues(cfg: Config) -> list[ConfigIssue]:
+    """Notification URLs apprise cannot use (the URL itself is not repeated: it holds credentials)."""
+    if cfg.notifications is None:
+        return []
+    import logging
+
+    import apprise
+
+    quiet = logging.getLogger("apprise")
+    level, quiet.level = quiet.level, logging.CRITICAL  # apprise would log the URL it refuses
+    try:
+        bad = [i for i, url in enumerate(cfg.notifications.urls) if not apprise.Apprise().add(url)]
+    finally:
+        quiet.level = level
+    return [ConfigIssue(f"notifications.urls[{i}]", "not a notification URL Accord can use; e.g. "
+                        "mailtos://user:password@smtp.example.com?to=you@example.com (e-mail), "
+                        "slack://TokenA/TokenB/TokenC or msteams://… (see the apprise documentation)") for i in bad]
 
 
 def semantic_issues(cfg: Config) -> list[ConfigIssue]:

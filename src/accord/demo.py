@@ -13,17 +13,19 @@ maps and in stages it leaves unmapped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import socket
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import uvicorn
 from faker import Faker
 from rich.console import Console
 
@@ -35,6 +37,9 @@ from accord.sandbox.hubspot import SandboxSettings as HubSpotSettings
 from accord.sandbox.salesforce import SalesforceSandbox
 from accord.sandbox.server import ServerThread
 from accord.session import Session
+
+if TYPE_CHECKING:
+    from accord.service.core import Service
 
 DEMO_SYNCS: list[dict[str, Any]] = [
     # companies first: contacts and deals keep their company associations through this sync
@@ -276,12 +281,14 @@ class UserSimulator:
 
 async def run_demo(*, records: int, serve: bool, port: int, state: str | None, seed: int, console: Console,
                    progress: Callable[[bool], AbstractContextManager[Any]], interval: float = 3.0,
-                   rounds: int | None = None) -> int:
-    """Seed, sync, summarise; then (``serve``) sync incrementally while users edit, until Ctrl-C.
+                   rounds: int | None = None, ready: Callable[[Dashboard], None] | None = None) -> int:
+    """Seed, sync, summarise; then (``serve``) serve the dashboard on ``port`` and sync
+    incrementally while users edit, until Ctrl-C.
 
-    ``rounds`` bounds the incremental loop (tests); ``None`` runs until interrupted.
+    ``rounds`` bounds the incremental loop (tests); ``None`` runs until interrupted. ``ready``
+    is called with the dashboard's address and login link once it serves (tests).
     """
-    with tempfile.TemporaryDirectory() as tmp, sandboxes(port or None) as boxes:
+    with tempfile.TemporaryDirectory() as tmp, sandboxes(_sandbox_port(port)) as boxes:
         url = state or f"sqlite:///{Path(tmp) / 'accord-demo.db'}"
         seeded = seed_sandboxes(boxes.hubspot, boxes.salesforce, records, seed)
         cfg = boxes.config(url)
@@ -300,27 +307,99 @@ async def run_demo(*, records: int, serve: bool, port: int, state: str | None, s
                 if reasons:
                     console.print(reasons_line(r.sync, reasons))
             if serve:
-                await _serve(session, cfg, boxes, console, seed, interval, rounds)
+                await _serve(session, cfg, boxes, console, seed, interval, rounds, port, ready)
         finally:
             await session.aclose()
     return 0
 
 
+def _sandbox_port(port: int) -> int | None:
+    """The dashboard takes ``port``; the HubSpot and Salesforce sandboxes the next two (when free)."""
+    return port + 1 if port else None
+
+
+@dataclass
+class Dashboard:
+    """Where the demo's dashboard is, and how to get in."""
+
+    url: str
+    login_link: str
+    token: str
+
+
 async def _serve(session: Session, cfg: Config, boxes: Sandboxes, console: Console, seed: int, interval: float,
-                 rounds: int | None) -> None:
-    console.print(f"Incremental sync every {interval:g} s while simulated users edit both apps. Ctrl-C to stop.")
-    users = UserSimulator(boxes, seed)
-    runners = [session.runner(s.name) for s in cfg.syncs]
-    n = 0
+                 rounds: int | None, port: int, ready: Callable[[Dashboard], None] | None) -> None:
+    """The dashboard on ``port`` (a free one if taken) beside the sandboxes, and incremental passes
+    every ``interval`` seconds while simulated users edit both apps."""
+    from accord.service.core import Service
+
+    service = Service(cfg, session, schedule=False)  # the demo runs the passes itself, and prints them
+    async with _dashboard(service, cfg, port) as dash:
+        _say_dashboard(console, dash, interval)
+        if ready is not None:
+            ready(dash)
+        users = UserSimulator(boxes, seed)
+        n = 0
+        try:
+            while rounds is None or n < rounds:
+                n += 1
+                await asyncio.sleep(interval)
+                for edit in users.step():
+                    console.print(f"  [dim]{edit}[/dim]")
+                for s in cfg.syncs:
+                    result = await service.run_pass(s.name)  # None: a pass started from the dashboard runs
+                    synced = changes_line(result) if result is not None else None
+                    if synced:
+                        console.print(synced)
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            console.print("stopped")
+
+
+def _say_dashboard(console: Console, dash: Dashboard, interval: float) -> None:
+    console.print()
+    console.rule("[bold]Dashboard[/bold]")
+    console.print("Open this link in your browser to log in (it works once, within an hour):")
+    console.print(f"  [bold]{dash.login_link}[/bold]", soft_wrap=True, highlight=False)
+    console.print(f"The dashboard is at {dash.url}; API token (for the REST API, and to log in again): "
+                  f"{dash.token}", soft_wrap=True, highlight=False)
+    console.rule()
+    console.print(f"Incremental sync every {interval:g} s while simulated users edit both apps; "
+                  "the dashboard's counts follow. Ctrl-C stops the demo.")
+
+
+@asynccontextmanager
+async def _dashboard(service: Service, cfg: Config, port: int) -> AsyncIterator[Dashboard]:
+    """``accord run``'s app for ``service``, served from this event loop on loopback."""
+    from accord.service import StartupError, bind
+    from accord.service.app import create_app
+    from accord.service.web import new_token, one_time_login_url
+
     try:
-        while rounds is None or n < rounds:
-            n += 1
-            await asyncio.sleep(interval)
-            for edit in users.step():
-                console.print(f"  [dim]{edit}[/dim]")
-            for runner in runners:
-                synced = changes_line(await runner.run())
-                if synced:
-                    console.print(synced)
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        console.print("stopped")
+        sock = bind("127.0.0.1", port or 0)
+    except StartupError:
+        sock = bind("127.0.0.1", 0)  # the port is taken: any free one (the address is printed)
+    token = new_token()
+    app = create_app(cfg, service, token=token)
+    server = _QuietServer(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # its error
+                raise RuntimeError("the dashboard did not start")
+            await asyncio.sleep(0.02)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield Dashboard(f"{url}/", one_time_login_url(app, url), token)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.shield(task)
+        sock.close()
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without signal handlers of its own: Ctrl-C stops the demo, which stops the server."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

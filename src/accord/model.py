@@ -178,6 +178,14 @@ class AuthError(ConnectorError):
 
 class UnreachableError(ConnectorError):
     kind = "unreachable"
+    hint = ""  # what to check (the URL's scheme, the port, a certificate): see error_text
+
+
+def error_text(e: BaseException) -> str:
+    """A failed pass's error as the run history keeps it: its type and message, and for an app
+    that could not be reached, what to check."""
+    hint = e.hint if isinstance(e, UnreachableError) else ""
+    return f"{type(e).__name__}: {e}" + (f" (hint: {hint})" if hint else "")
 
 
 class RateLimited(ConnectorError):

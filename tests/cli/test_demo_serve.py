@@ -1,14 +1,17 @@
-"""``accord demo`` past the summary: incremental passes pick up simulated users' edits in both apps."""
+"""``accord demo`` past the summary: the dashboard served beside the sandboxes, its one-time login
+link, and incremental passes that pick up simulated users' edits in both apps."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 from rich.console import Console
 
-from accord.demo import run_demo
+from accord.demo import Dashboard, run_demo
 
 
 @contextmanager
@@ -16,14 +19,37 @@ def no_bar(enabled: bool) -> Iterator[None]:
     yield None
 
 
-async def test_demo_serves_incremental_passes() -> None:
+def _visit(dash: Dashboard) -> dict[str, object]:
+    """What a browser opening the printed link sees (run off the demo's event loop)."""
+    with httpx.Client(timeout=10) as browser:
+        first = browser.get(dash.login_link, follow_redirects=True)
+        summary = first.text if first.url.path == "/" else ""
+        again = httpx.get(dash.login_link, timeout=10)
+        api = httpx.get(dash.url + "api/syncs", headers={"Authorization": f"Bearer {dash.token}"}, timeout=10)
+    return {"summary": summary, "again": again.status_code, "again_text": again.text,
+            "syncs": [s["name"] for s in api.json()]}
+
+
+async def test_demo_serves_the_dashboard_and_incremental_passes() -> None:
     buf = io.StringIO()
     console = Console(file=buf, width=200, no_color=True)
+    seen: dict[str, object] = {}
+    visit: list[asyncio.Future[dict[str, object]]] = []
+
+    def ready(dash: Dashboard) -> None:
+        visit.append(asyncio.get_running_loop().run_in_executor(None, _visit, dash))
+
     rc = await run_demo(records=60, serve=True, port=0, state=None, seed=3, console=console, progress=no_bar,
-                        interval=0.05, rounds=2)
+                        interval=0.3, rounds=3, ready=ready)
+    seen = await visit[0]
     out = buf.getvalue()
     assert rc == 0
     assert "Sync summary" in out and "Incremental sync every" in out
+    # the dashboard: the link logs in once, then is void; the token printed opens the API
+    assert "Open this link in your browser to log in" in out and "  http://127.0.0.1:" in out and "/login/once/" in out
+    assert "Sync summary" in str(seen["summary"]) and 'id="sync-contacts"' in str(seen["summary"])
+    assert seen["again"] == 401 and "This login link was used already or has expired" in str(seen["again_text"])
+    assert seen["syncs"] == ["companies", "contacts", "deals"]
     # each round: users edit contacts in both apps and create one; the passes carry it over
-    assert out.count("contacts: created") == 2, out
+    assert out.count("contacts: created") == 3, out
     assert "updated" in out

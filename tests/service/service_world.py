@@ -39,8 +39,10 @@ class World:
     World (a restarted service over the same index and apps)."""
 
     def __init__(self, tmp: Path, *, poll: str = "1h", schedule: bool = False, contacts: dict[str, Any] | None = None,
-                 apps: tuple[MemoryApp, MemoryApp] | None = None, **service_kw: Any) -> None:
+                 apps: tuple[MemoryApp, MemoryApp] | None = None, notifications: dict[str, Any] | None = None,
+                 **service_kw: Any) -> None:
         self.cfg = parse_config({
+            **({"notifications": notifications} if notifications else {}),
             "state": f"sqlite:///{tmp}/index.db",
             "apps": {"a": {"type": "memory", "poll": poll}, "b": {"type": "memory", "poll": poll}},
             "syncs": [{"name": "contacts", "left": {"app": "a", "object": "contacts"},

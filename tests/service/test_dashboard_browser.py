@@ -64,6 +64,7 @@ def test_login_summary_failing_list_export_and_disable(page: Any, world: World, 
 
     page.goto(f"{world.url}/")
     page.click("#sync-contacts .toggle")
+    page.click("#sync-contacts .confirm")  # disabling asks first
     expect(page.locator("#sync-contacts .state")).to_have_text("disabled")
     assert world.client.get("/api/syncs/contacts").json()["enabled"] is False
     page.reload()
@@ -113,5 +114,6 @@ def test_a_crafted_url_runs_no_script(page: Any, world: World) -> None:
     # the dashboard itself still works under the policy (htmx, the stylesheet)
     page.goto(f"{world.url}/")
     page.click("#sync-contacts .toggle")
+    page.click("#sync-contacts .confirm")
     expect(page.locator("#sync-contacts .state")).to_have_text("disabled")
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 248, 250)"

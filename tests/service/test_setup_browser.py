@@ -182,10 +182,11 @@ def test_create_a_contacts_sync_through_the_setup_flow(page: Any, stack: Stack, 
     # disable, then delete
     page.goto(f"{stack.url}/")
     page.click("#sync-contacts .toggle")
+    page.click("#sync-contacts .confirm")  # disabling asks first
     expect(page.locator("#sync-contacts .state")).to_have_text("disabled")
     assert stack.api.get("/api/syncs/contacts").json()["enabled"] is False
     page.goto(f"{stack.url}/syncs/contacts")
-    page.once("dialog", lambda d: d.accept())
     page.click("#delete-sync")
+    page.click("#confirm-delete")  # the question in the page, then the delete
     page.wait_for_url(f"{stack.url}/")
     assert stack.api.get("/api/syncs").json() == []

@@ -129,6 +129,24 @@ def default_answer(resp: httpx.Response, label: str, message: str) -> Answer:
     return OK
 
 
+def transport_hint(e: httpx.TransportError, base_url: str) -> str:
+    """What to check when a request got no HTTP answer at all: the scheme, the port, the certificate."""
+    text = str(e)
+    if isinstance(e, httpx.RemoteProtocolError | httpx.ReadError) and base_url.startswith("http://"):
+        # a TLS server hangs up on plain HTTP: the classic sign of http:// where https:// belongs
+        return ("the server hung up without an HTTP answer; if it is served over HTTPS, "
+                "write https:// in the URL")
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text or "wrong version number" in text:
+        return "the server does not speak HTTPS on this port; check the URL's scheme (http:// or https://) and port"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "the server's TLS certificate is not trusted; set the app's verify: to your CA certificate file"
+    if isinstance(e, httpx.ConnectError):
+        return "check the URL (host and port) and that the app or proxy is running and reachable from here"
+    if isinstance(e, httpx.TimeoutException):
+        return "the app did not answer in time; check the URL and the network, or try again later"
+    return "check the URL and the network between this machine and the app"
+
+
 def transport_answer(e: httpx.TransportError) -> Answer:
     """A request that failed without an answer: was it (perhaps) carried out?"""
     not_sent = isinstance(e, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
@@ -281,18 +299,19 @@ class Http:
                    **kw: Any) -> httpx.Response:
         """One API call within the limits, tried again while its answers say so; returns the
         first answer that is not retried. ``repeatable=False``: see the module docstring."""
-        last, unreachable = OK, False
+        last, answered = OK, False
+        failed: httpx.TransportError | None = None  # the last attempt's failure without an answer
         for attempt in range(self.retry.max_retries + 1):
             if self.before is not None:
                 await self.before()
             try:
                 resp = await self._once(method, url, kind, authed, kw)
             except httpx.TransportError as e:
-                last, unreachable = transport_answer(e), isinstance(e, httpx.ConnectError)
+                last, failed = transport_answer(e), e
             else:
                 if self.observe is not None:
                     self.observe(resp)
-                last, unreachable = self.classify(resp), False
+                last, failed, answered = self.classify(resp), None, True
                 if not last.retry:
                     if last.error is not None:
                         raise last.error
@@ -306,15 +325,18 @@ class Http:
                 break
             self.retries += 1
             await asyncio.sleep(max(last.wait or 0.0, self.retry.delay(attempt)))
-        raise self._gave_up(method, url, last, unreachable)
+        # never an HTTP answer, however often tried: the app cannot be reached (exit 3), with what to check
+        raise self._gave_up(method, url, last, failed if not answered else None)
 
-    def _gave_up(self, method: str, url: str, last: Answer, unreachable: bool) -> ConnectorError:
+    def _gave_up(self, method: str, url: str, last: Answer, unreachable: httpx.TransportError | None) -> ConnectorError:
         if last.error is not None:
             return last.error
         if last.limited:
             return RateLimited(f"{self.label} rate limit: {last.problem}", retry_after=last.wait)
-        if unreachable:
-            return UnreachableError(f"{self.label} at {self.base_url} unreachable: {last.problem}")
+        if unreachable is not None:
+            err = UnreachableError(f"{self.label} at {self.base_url} unreachable: {last.problem}")
+            err.hint = transport_hint(unreachable, self.base_url)
+            return err
         return TransientError(f"{self.label} {method} {url} failed after {self.retry.max_retries + 1} "
                               f"attempts: {last.problem}", retry_after=last.wait)
 
@@ -408,4 +430,5 @@ class HttpConnector(Connector):
 
 
 __all__ = ["OK", "Answer", "BearerToken", "Http", "HttpConnector", "LimitSet", "Limits", "RenewingAuth",
-           "RetryPolicy", "default_answer", "outcome_unknown", "retry_after", "tls_context", "transport_answer"]
+           "RetryPolicy", "default_answer", "outcome_unknown", "retry_after", "tls_context", "transport_answer",
+           "transport_hint"]

@@ -57,9 +57,10 @@ class TemporalService(Service):
         await self._ensure()
         await super().start()  # webhook batchers only (schedule=False): they signal, see _webhook_worker
 
-    async def reload(self, cfg: Config, restart: set[str] | frozenset[str] = frozenset()) -> None:
+    async def reload(self, cfg: Config, restart: set[str] | frozenset[str] = frozenset(), *,
+                     forget: bool = True) -> None:
         removed = [n for n in self.slots if n not in {s.name for s in cfg.syncs}]
-        await super().reload(cfg, restart)
+        await super().reload(cfg, restart, forget=forget)
         if self.client is None:
             return
         for name in removed:
@@ -74,7 +75,8 @@ class TemporalService(Service):
         await self._handle(name).signal("run_now", full)
         return None
 
-    async def sync_records(self, name: str, side: Side, ids: list[str], *, resend: bool = False) -> PassResult | None:
+    async def sync_records(self, name: str, side: Side, ids: list[str], *, resend: bool = False,
+                           kind: str = "records") -> PassResult | None:
         res = await self._handle(name).execute_update("sync_records", args=[side.value, list(ids), resend])
         return _result(res)
 

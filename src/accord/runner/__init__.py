@@ -22,6 +22,7 @@ Phase modules import ``context`` and each other (apply ← pairing ← increment
 
 from accord.runner.context import PageLocks, Progress, RunContext
 from accord.runner.facade import STOPPED, PassResult, SyncRunner
+from accord.runner.incremental import ManualSyncRefused
 from accord.runner.scan import ScanState
 
-__all__ = ["STOPPED", "PageLocks", "PassResult", "Progress", "RunContext", "ScanState", "SyncRunner"]
+__all__ = ["STOPPED", "ManualSyncRefused", "PageLocks", "PassResult", "Progress", "RunContext", "ScanState", "SyncRunner"]

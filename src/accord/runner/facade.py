@@ -22,11 +22,17 @@ from accord.engine.mapping import BrokenMapping, SyncSpec, compile_sync
 from accord.index.holds import NotConfirmable
 from accord.index.leases import SyncLease
 from accord.index.store import Link, Store, SyncState
-from accord.model import ContainerMissing, Counters, ResyncRequired, Side
+from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error_text
 from accord.runner.apply import associate
 from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
 from accord.runner.deletes import container_gone, open_pass, settle_deletes
-from accord.runner.incremental import incremental_pass, resync_deleted, sync_records
+from accord.runner.incremental import (
+    incremental_pass,
+    list_member_ids,
+    locate_record,
+    resync_deleted,
+    sync_records,
+)
 from accord.runner.pairing import load_members
 from accord.runner.scan import ScanState, begin_scan, finish_scan, recover_in_flight, scan_steps
 from accord.runner.stages import StageCopy, resolve_stages
@@ -223,12 +229,44 @@ class SyncRunner:
         """Associations of every linked pair (what a scan pass ends with)."""
         await associate(self.ctx, None)
 
-    async def sync_records(self, side: Side, ids: Sequence[str], *, resend: bool = False) -> PassResult:
+    async def sync_records(self, side: Side, ids: Sequence[str], *, resend: bool = False,
+                           kind: str = "records") -> PassResult:
         """Sync specific records now (webhook events; "resync this record" with ``resend``: a
-        person asked, so a create whose outcome was unknown may be sent again)."""
+        person asked, so a create whose outcome was unknown may be sent again), in batches of 100."""
         if self.ctx.spec is None:
             await self.prepare()
-        return await self._tracked("records", lambda: sync_records(self.ctx, side, ids, resend=resend))
+
+        async def body() -> None:
+            many = kind != "records"
+            if many:  # a whole list: its progress is shown like a pass's
+                self.ctx.progress.phase(f"{self.ctx.cfg.name}: {kind} of {len(ids)} records", len(ids))
+            for i in range(0, len(ids), 100):
+                await sync_records(self.ctx, side, ids[i:i + 100], resend=resend)
+                if many:
+                    self.ctx.progress.advance(len(ids[i:i + 100]))
+
+        return await self._tracked(kind, body)
+
+    async def locate(self, record_id: str, side: Side | None = None) -> Side:
+        """The app a record id belongs to (indexed or not); ManualSyncRefused if none or both."""
+        if self.ctx.spec is None:
+            await self.prepare()
+        return await locate_record(self.ctx, record_id, side)
+
+    async def list_members(self, list_name: str | None = None, side: Side | None = None) -> tuple[Side, str, list[str]]:
+        """(side, list, member ids) of a list to sync by hand (default: the sync's inclusion list)."""
+        if self.ctx.spec is None:
+            await self.prepare()
+        return await list_member_ids(self.ctx, list_name, side)
+
+    async def sync_record(self, record_id: str, side: Side | None = None) -> PassResult:
+        """A person's "sync this record now", for a record indexed or not (created after the last pass)."""
+        return await self.sync_records(await self.locate(record_id, side), [record_id], resend=True)
+
+    async def sync_list(self, list_name: str | None = None, side: Side | None = None) -> tuple[str, int, PassResult]:
+        """Sync every member of a list now (default: the sync's inclusion list): (list, members, result)."""
+        s, name, ids = await self.list_members(list_name, side)
+        return name, len(ids), await self.sync_records(s, ids, resend=True, kind="list")
 
     async def deleted_preview(self, deleted_in: Side) -> list[Link]:
         out: list[Link] = []
@@ -287,7 +325,7 @@ class SyncRunner:
             except BaseException as e:
                 if isinstance(e, ContainerMissing):
                     container_gone(ctx, e)
-                ctx.store.finish_run(run_id, "failed", ctx.counters.as_dict(), f"{type(e).__name__}: {e}")
+                ctx.store.finish_run(run_id, "failed", ctx.counters.as_dict(), error_text(e))
                 raise
             ctx.store.finish_run(run_id, "ok", ctx.counters.as_dict())
         finally:

@@ -12,7 +12,17 @@ from accord.engine.mapping import SyncSpec
 from accord.engine.values import canon
 from accord.index.schema import links as links_t
 from accord.index.store import Link, PageWrite
-from accord.model import ErrorCategory, ExcludedReason, Record, Side, Status
+from accord.model import (
+    AuthError,
+    ConnectorError,
+    ContainerMissing,
+    ErrorCategory,
+    ExcludedReason,
+    Record,
+    Side,
+    Status,
+    UnreachableError,
+)
 from accord.runner.apply import apply
 from accord.runner.context import Item, RunContext, tombstone
 from accord.runner.pairing import find_twins, load_members, pair, pair_locks, plan
@@ -114,6 +124,72 @@ def _unchanged(spec: SyncSpec, rec: Record, side: Side, link: Link) -> bool:
 
 
 # -- on demand --------------------------------------------------------------------------
+class ManualSyncRefused(ValueError):
+    """A record or list a person asked to sync cannot be: ``reason`` is ``not_found`` (in
+    neither app), ``ambiguous`` (the id exists in both: name the side) or ``no_list`` (the
+    sync has no inclusion list and none was named, or the app keeps no lists)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+async def locate_record(ctx: RunContext, record_id: str, side: Side | None) -> Side:
+    """The app ``record_id`` belongs to: ``side`` if given, else the index's side, else the one
+    app that has a live record with that id (a record created after the last pass)."""
+    name = ctx.cfg.name
+    candidates = [side] if side is not None else [L, R]
+    indexed = [s for s in candidates if ctx.store.links_by_record(name, s, [record_id])]
+    if len(indexed) == 1:
+        return indexed[0]
+    live = [s for s in candidates if await _exists(ctx, s, record_id)]
+    if len(live) == 1:
+        return live[0]
+    apps = {s: f"{ctx.cfg.left.app if s is L else ctx.cfg.right.app} ({ctx.obj[s]})" for s in (L, R)}
+    if not live and not indexed:
+        where = apps[side] if side is not None else f"{apps[L]} or {apps[R]}"
+        raise ManualSyncRefused("not_found", f"no record {record_id!r} in {where}")
+    raise ManualSyncRefused("ambiguous", f"{apps[L]} and {apps[R]} both have a record {record_id!r}; "
+                                         "say which app it belongs to (side left or right)")
+
+
+async def _exists(ctx: RunContext, side: Side, record_id: str) -> bool:
+    """Whether ``side``'s app has a live record ``record_id`` (an id of the wrong shape for that
+    app, which some apps answer with an error, is no record of it)."""
+    try:
+        recs = await ctx.conn[side].read(ctx.obj[side], [record_id], ctx.require_spec().fields(side))
+    except (AuthError, UnreachableError):
+        raise
+    except ConnectorError:
+        return False
+    return any(r.id == record_id and not r.archived for r in recs)
+
+
+async def list_member_ids(ctx: RunContext, list_name: str | None, side: Side | None) -> tuple[Side, str, list[str]]:
+    """(side, list, member ids) of the list a person asked to sync: ``list_name`` (default: the
+    sync's inclusion list) in ``side``'s app (default: the inclusion list's side, else the one
+    app of the two that keeps lists)."""
+    inc = ctx.cfg.inclusion
+    if list_name is None:
+        if inc is None:
+            raise ManualSyncRefused("no_list", f"sync {ctx.cfg.name!r} has no inclusion list; name the list to sync")
+        list_name, side = inc.list, side or Side(inc.side)
+    if side is None and inc is not None and inc.list == list_name:
+        side = Side(inc.side)
+    tried: list[str] = []
+    for s in [side] if side is not None else [L, R]:
+        try:
+            members = await ctx.conn[s].list_members(ctx.obj[s], list_name)
+        except NotImplementedError as e:
+            tried.append(str(e))
+            continue
+        except ContainerMissing as e:
+            app = ctx.cfg.left.app if s is L else ctx.cfg.right.app
+            raise ManualSyncRefused("not_found", f"{app} has no list {list_name!r} of {ctx.obj[s]}: {e}") from e
+        return s, list_name, sorted(members)
+    raise ManualSyncRefused("no_list", f"cannot read the list {list_name!r}: {'; '.join(tried)}")
+
+
 async def sync_records(ctx: RunContext, side: Side, ids: Sequence[str], *, resend: bool = False) -> None:
     """Sync specific records now (webhook events, "resync this record"; ``resend``: a person
     asked, so a create whose outcome was unknown may be sent again)."""

@@ -75,10 +75,13 @@ def serve(cfg: Config, *, host: str = "127.0.0.1", port: int = 8080, reconcile: 
                                       reconcile=reconcile or DAY, vault=vault)
         else:
             service = Service(cfg, reconcile=reconcile or DAY, vault=vault)
+        if host not in ("0.0.0.0", "::", ""):  # a wildcard address is no link for people
+            service.notifier.use_link(f"http://{host}:{port}")
         if not token:
             token = new_token()
             say(f"API token (shown once; set ACCORD_API_TOKEN to choose your own): {token}")
-        app = create_app(cfg, service, token=token, api_docs=api_docs)
+        watched = Path(cfg.source) if Path(cfg.source).is_file() else None  # reloaded on change or SIGHUP
+        app = create_app(cfg, service, token=token, api_docs=api_docs, config_path=watched, say=say)
         docs = ", API docs /docs" if api_docs else ""
         say(f"Accord on http://{host}:{port}  (dashboard /{docs}, webhooks /webhooks/APP, metrics /metrics)")
         sys.stdout.flush()  # the token must reach a log or pipe now, not when the service stops

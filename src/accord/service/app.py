@@ -7,8 +7,9 @@ says which routes need the API token.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -20,6 +21,7 @@ from accord.config import Config
 from accord.service.body_limit import MAX_BODY, BodyLimit
 from accord.service.core import Service
 from accord.service.headers import SecurityHeaders
+from accord.service.reloader import ConfigReloader
 from accord.service.routes.api import api_router
 from accord.service.routes.dashboard import dashboard_router
 from accord.service.routes.manage_api import manage_router
@@ -30,11 +32,13 @@ from accord.service.web import PKG, Auth, LoginRequired, Throttle, new_token
 
 def create_app(cfg: Config, service: Service | None = None, *, token: str | None = None, start: bool = True,
                max_body: int = MAX_BODY, api_docs: bool = False, throttle: Throttle | None = None,
-               **service_kw: Any) -> FastAPI:
+               config_path: str | Path | None = None, reload_interval: float = 2.0,
+               say: Callable[[str], None] | None = None, **service_kw: Any) -> FastAPI:
     """The service app; ``start=False`` leaves the scheduler and webhook workers off (tests).
 
     ``api_docs`` serves Swagger UI at /docs (it loads its scripts from a CDN, so it is off
-    unless asked for); /openapi.json is always there.
+    unless asked for); /openapi.json is always there. ``config_path``: accord.yaml, reloaded
+    when it changes or on SIGHUP (accord.service.reloader).
     """
 
     @asynccontextmanager
@@ -43,13 +47,20 @@ def create_app(cfg: Config, service: Service | None = None, *, token: str | None
         app.state.service = svc
         if start:
             await svc.start()
+        reloader = app.state.reloader = (ConfigReloader(svc, config_path, interval=reload_interval, say=say)
+                                         if config_path is not None else None)
+        if reloader is not None:
+            reloader.start()
         try:
             yield
         finally:
+            if reloader is not None:
+                await reloader.stop()
             await svc.stop()
 
     app = FastAPI(title="Accord", version="0.1.0", lifespan=lifespan, docs_url="/docs" if api_docs else None,
                   redoc_url=None, description="Two-way record sync: syncs, record status, exports, resync, run history.")
+    app.state.reloader = None
     app.state.auth = Auth(token or new_token(), throttle or Throttle())
     redact.register([app.state.auth.token])
     app.add_exception_handler(LoginRequired, _to_login)

@@ -25,10 +25,11 @@ from typing import Any
 from accord import redact
 from accord.config import Config, SyncConfig, config_hash
 from accord.index.leases import SyncBusy
-from accord.model import ContainerMissing, DeletesHeld, Side
+from accord.model import ContainerMissing, DeletesHeld, Side, error_text
 from accord.runner import PassResult, SyncRunner
 from accord.service.managed import Registry, secrets_of
 from accord.service.metrics import Metrics
+from accord.service.notify import Notifier
 from accord.session import Session
 from accord.vault import Vault
 
@@ -116,6 +117,7 @@ class Service:
         self.schedule = schedule
         self.stopping = False
         self.metrics = Metrics(lambda: self.session.connectors, self._record_counts)
+        self.notifier = Notifier(self.cfg.notifications, self.store)
         self.slots: dict[str, SyncSlot] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self.started = False
@@ -128,6 +130,7 @@ class Service:
         # `accord sync` on the same index) is skipped here, never run beside it
         slot = self.slots[s.name] = SyncSlot(s, self.session.runner(s.name, progress=tracker, lease_wait=0), tracker)
         self.store.ensure_sync(s.name, config_hash(s), s.enabled)
+        self.notifier.watch(s.name)
         if self.started:
             self._start_slot(slot, time.monotonic())
         return slot
@@ -157,6 +160,8 @@ class Service:
         deadline = time.monotonic() + grace
         while any(lk.locked() for lk in busy) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):  # messages on their way (a few seconds at most)
+            await asyncio.wait_for(self.notifier.drain(), 10)
         tasks = list(self._tasks)
         for t in tasks:
             t.cancel()
@@ -167,21 +172,25 @@ class Service:
         await self.session.aclose()
 
     # -- configuration changes (syncs and apps made through the API) ---------------------
-    async def reload(self, cfg: Config, restart: set[str] | frozenset[str] = frozenset()) -> None:
+    async def reload(self, cfg: Config, restart: set[str] | frozenset[str] = frozenset(), *,
+                     forget: bool = True) -> None:
         """Switch to ``cfg``: add new syncs, rebuild changed ones, drop removed ones.
 
         A changed sync (or one named in ``restart``) stops after its current batch, gets a
-        new runner and starts its initial sync again; a removed one loses its index rows.
+        new runner and starts its initial sync again; a removed one loses its index rows
+        (unless ``forget=False``: a sync taken out of accord.yaml keeps them, as after a restart).
         """
         old = self.cfg
         redact.register(v for a in cfg.apps.values() for v in secrets_of(a))
+        self.notifier.configure(cfg.notifications)
         changed_apps = {a for a in old.apps if a not in cfg.apps or old.apps[a] != cfg.apps[a]}
         self.cfg = self.session.cfg = cfg
         stale = [self.session.connectors.pop(a) for a in changed_apps if a in self.session.connectors]
         wanted = {s.name: s for s in cfg.syncs}
         for name in [n for n in self.slots if n not in wanted]:
             await self._drop_slot(name)
-            self.store.delete_sync(name)
+            if forget:
+                self.store.delete_sync(name)
         for name, s in wanted.items():
             slot = self.slots.get(name)
             if slot is None:
@@ -279,18 +288,38 @@ class Service:
         slot = self.slots[name]
         return await self._locked(slot, "manual", lambda: self.session.directed_pass(name, direction, slot.tracker))
 
-    async def sync_records(self, name: str, side: Side, ids: list[str], *, resend: bool = False) -> PassResult | None:
+    async def sync_records(self, name: str, side: Side, ids: list[str], *, resend: bool = False,
+                           kind: str = "records") -> PassResult | None:
         """Sync records a webhook named (or, ``resend``, a person asked to resync); if another
         process holds the sync's lease, they wait in the index (pending records) for the next
         pass of whichever process gets it."""
         slot = self.slots[name]
         try:
-            return await self._locked(slot, "records", lambda: slot.runner.sync_records(side, ids, resend=resend),
+            return await self._locked(slot, kind, lambda: slot.runner.sync_records(side, ids, resend=resend, kind=kind),
                                       busy="raise")
         except SyncBusy as e:
             self.store.add_pending(name, side, ids)
             log.info("sync %s: %d webhook records kept for later: %s", name, len(ids), e)
             return None
+
+    async def sync_record(self, name: str, record_id: str, side: Side | None = None) -> PassResult | None:
+        """A person's "sync this record now": the record's app is found first (the index, else
+        the app that has it: a record created after the last pass), read-only and outside the
+        sync's lock; ManualSyncRefused when neither app (or both) has it."""
+        found = await (await self.scout(name)).locate(record_id, side)
+        return await self.sync_records(name, found, [record_id], resend=True)
+
+    async def sync_list(self, name: str, list_name: str | None = None,
+                        side: Side | None = None) -> tuple[str, int, PassResult | None]:
+        """Sync every member of a list now (default: the sync's inclusion list): (list, members, result)."""
+        found, listed, ids = await (await self.scout(name)).list_members(list_name, side)
+        return listed, len(ids), await self.sync_records(name, found, ids, resend=True, kind="list")
+
+    async def scout(self, name: str) -> SyncRunner:
+        """A runner of its own for reads beside the sync's passes (its schemas read without writing)."""
+        runner = self.session.runner(name)
+        await runner.prepare(write=False)
+        return runner
 
     def _pending_syncs(self) -> list[str]:
         """Syncs with records a webhook left in the index, that this process could sync now."""
@@ -344,6 +373,8 @@ class Service:
             st = slot.tracker.state = ProgressState(running=True, kind=kind, started=time.time())
             t0 = time.monotonic()
             last = self.store.runs(name, limit=1)
+            state = self.store.sync_state(name)
+            was_initial = not (state and state.initial_done)  # a finished initial sync is told (notify)
             try:
                 result = await job()
             except StopRequested:
@@ -366,13 +397,15 @@ class Service:
                     # it failed before the runner recorded a run (e.g. the app refused the
                     # credentials while reading its schema): the run history must still say so
                     run_id = self.store.begin_run(name, kind)
-                    self.store.finish_run(run_id, "failed", {}, redact.scrub(f"{type(e).__name__}: {e}"))
+                    self.store.finish_run(run_id, "failed", {}, redact.scrub(error_text(e)))
+                self.notifier.after_pass(slot.cfg, was_initial, None, e)
                 raise
             finally:
                 st.running = False
                 self.metrics.pass_seconds.labels(name, kind).observe(time.monotonic() - t0)
             st.kind = result.kind
             self.metrics.observe(result)
+            self.notifier.after_pass(slot.cfg, was_initial, result, None)
             return result
 
     # -- webhooks -------------------------------------------------------------------------

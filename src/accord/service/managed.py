@@ -102,7 +102,7 @@ class Registry:
 
     def _build(self, apps: dict[str, AppConfig], syncs: list[SyncConfig]) -> tuple[Config, list[ConfigIssue]]:
         cfg = Config.model_validate({"state": self.file_cfg.state, "apps": apps, "syncs": syncs,
-                                     "source": self.file_cfg.source})
+                                     "source": self.file_cfg.source, "notifications": self.file_cfg.notifications})
         return cfg, semantic_issues(cfg)
 
     def current(self) -> Config:

@@ -24,6 +24,7 @@ import secrets
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -34,7 +35,8 @@ from fastapi.templating import Jinja2Templates
 from accord import redact
 from accord.config import ConfigError
 from accord.index.store import Link
-from accord.runner import PassResult
+from accord.model import Side
+from accord.runner import ManualSyncRefused, PassResult
 from accord.service.core import Service
 
 COOKIE = "accord_session"
@@ -42,9 +44,38 @@ CSRF_HEADER = "x-csrf-token"
 STATUSES = ("syncing", "failing", "excluded", "queued")
 MIN_TOKEN_LENGTH = 24  # `accord run` refuses a shorter ACCORD_API_TOKEN
 SESSION_TTL = 12 * 3600.0  # a dashboard login lasts a working day
+ONE_TIME_TTL = 3600.0  # a one-time login link (`accord demo` prints one) works once, within an hour
 PKG = Path(__file__).parent
 
 templates = Jinja2Templates(directory=str(PKG / "templates"))  # autoescaped: every page is built here
+ARROWS = {"two-way": "↔", "left-to-right": "→", "right-to-left": "←"}
+
+
+def ago(stamp: str | None, now: datetime | None = None) -> str:
+    """A stored UTC time as people read it: "12 s ago", "5 min ago", "3 h ago", else the date."""
+    if not stamp:
+        return ""
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    secs = ((now or datetime.now(UTC)) - when).total_seconds()
+    if secs < 0:
+        return "just now"
+    if secs < 60:
+        return f"{int(secs)} s ago"
+    if secs < 3600:
+        return f"{int(secs // 60)} min ago"
+    if secs < 86400:
+        return f"{int(secs // 3600)} h ago"
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters["ago"] = ago
+templates.env.filters["num"] = lambda n: f"{int(n or 0):,}"  # 12,345
+templates.env.globals["ARROWS"] = ARROWS
 
 Via = Literal["bearer", "session"]
 
@@ -102,6 +133,7 @@ class Auth:
     token: str
     throttle: Throttle = field(default_factory=Throttle)
     fingerprint: str = ""
+    once: dict[str, float] = field(default_factory=dict)  # hashes of one-time login codes → expiry
 
     def __post_init__(self) -> None:
         # stretched: the index holds this, and must not make guessing the token cheap
@@ -110,10 +142,29 @@ class Auth:
     def token_ok(self, got: str) -> bool:
         return bool(got) and hmac.compare_digest(got.encode(), self.token.encode())
 
+    def one_time_code(self, ttl: float = ONE_TIME_TTL) -> str:
+        """A code for a one-time login link (``/login/once/CODE``): it opens one session, then is void."""
+        now = time.time()
+        self.once = {k: exp for k, exp in self.once.items() if exp > now}
+        code = secrets.token_urlsafe(32)
+        self.once[session_key(code)] = now + ttl  # only its hash is kept, as for sessions
+        return code
+
+    def redeem(self, code: str) -> bool:
+        """Whether ``code`` is a one-time login code still unused and unexpired; it is void from now on."""
+        expires = self.once.pop(session_key(code), None)
+        return expires is not None and expires > time.time()
+
 
 def auth_of(request: Request) -> Auth:
     auth: Auth = request.app.state.auth
     return auth
+
+
+def one_time_login_url(app: Any, base_url: str) -> str:
+    """A link that logs a browser in once (the demo prints it): ``BASE/login/once/CODE``."""
+    auth: Auth = app.state.auth
+    return f"{base_url.rstrip('/')}/login/once/{auth.one_time_code()}"
 
 
 def client_of(request: Request) -> str:
@@ -241,12 +292,27 @@ def known_sync(svc: Service, name: str) -> str:
     return name
 
 
+async def manual_list(svc: Service, name: str, list_name: str | None, side: Side | None) -> tuple[str, int, PassResult]:
+    """(list, members, result) of a list a person asked to sync; failures answer as in :func:`finished`."""
+    got: list[Any] = []
+
+    async def job() -> PassResult | None:
+        listed, members, res = await svc.sync_list(name, list_name, side)
+        got.extend((listed, members))
+        return res
+
+    res = await finished(svc, job())
+    return str(got[0]), int(got[1]), res
+
+
 async def finished(svc: Service, job: Awaitable[PassResult | None]) -> PassResult:
     """The result of a pass started by a request; its failure is the answer, never a 500: 409 for a
     sync whose settings cannot run or that another process is running, 502 for an app that
     failed, 503 while shutting down."""
     try:
         res = await job
+    except ManualSyncRefused as e:  # a record in neither app (404), in both, or no list to sync (409)
+        raise HTTPException(404 if e.reason == "not_found" else 409, str(e)) from e
     except ConfigError as e:
         raise HTTPException(409, redact.scrub(f"the sync's settings cannot run: {e}")) from e
     except Exception as e:
@@ -289,6 +355,14 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
     }
 
 
+def live_sync(svc: Service, name: str) -> dict[str, Any]:
+    """A sync as the dashboard shows it: :func:`sync_json` with its pass's progress."""
+    slot = svc.slot(name)
+    inclusion = slot.cfg.inclusion
+    return {**sync_json(svc, name), "progress": slot.tracker.state.as_dict(),
+            "inclusion_list": inclusion.list if inclusion else None}
+
+
 # -- dashboard pages ----------------------------------------------------------------------------
 class LoginRequired(Exception):
     """A dashboard request without a valid session: app.py answers it with a redirect to /login."""
@@ -305,7 +379,7 @@ async def dashboard_auth(request: Request) -> None:
     """Every dashboard route but the login form's: a session (or the bearer token) first, then
     the CSRF token of writes — before the route's own parameters are validated, so a visitor
     who is not logged in is sent to the login form, never told what a form lacks."""
-    if request.url.path in ("/login", "/logout"):
+    if request.url.path in ("/login", "/logout") or request.url.path.startswith("/login/once/"):
         return
     via = authenticate(request)
     if via is None:

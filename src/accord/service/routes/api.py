@@ -18,6 +18,7 @@ from accord.service.web import (
     finished,
     known_sync,
     link_json,
+    manual_list,
     require_token,
     sync_json,
 )
@@ -28,6 +29,11 @@ MAX_OFFSET = 500_000_000  # past any index, and within every database's integers
 
 class SideBody(BaseModel):
     side: Literal["left", "right"]
+
+
+class ListBody(BaseModel):
+    list: str | None = None  # a list's name or id; None: the sync's inclusion list
+    side: Literal["left", "right"] | None = None  # the list's app, when Accord cannot tell
 
 
 class ConfirmBody(BaseModel):
@@ -121,7 +127,7 @@ def _action_routes(r: APIRouter) -> None:
         return {"sync": name, "started": "full" if full else "pass"}
 
     @r.post("/syncs/{name}/confirm-deletes", summary="Confirm the deletes the sync holds and start a pass",
-            responses=answers(404, 409))
+            responses=answers(400, 404, 409))
     async def confirm_deletes(name: str, svc: Svc, body: ConfirmBody | None = None) -> dict[str, Any]:
         """200: confirmed (``confirmed``: the records whose deletes the started pass carries out; a
         vanished list or group: it is created again). 409: nothing held, a container Accord
@@ -141,10 +147,18 @@ def _action_routes(r: APIRouter) -> None:
     async def resync_deleted(name: str, body: SideBody, svc: Svc) -> dict[str, Any]:
         return (await finished(svc, svc.resync_deleted(known_sync(svc, name), Side(body.side)))).as_dict()
 
-    @r.post("/syncs/{name}/records/{record_id}/resync", summary="Sync one record now (an id of either app)", responses=answers(404, 409, 502, 503))
-    async def resync_record(name: str, record_id: str, svc: Svc) -> dict[str, Any]:
-        known_sync(svc, name)
-        for side in (Side.LEFT, Side.RIGHT):
-            if svc.store.links_by_record(name, side, [record_id]):
-                return (await finished(svc, svc.sync_records(name, side, [record_id], resend=True))).as_dict()
-        raise HTTPException(404, f"record {record_id!r} is not in the index of sync {name!r}")
+    @r.post("/syncs/{name}/records/{record_id}/resync", summary="Sync one record now (an id of either app, indexed or not)",
+            responses=answers(404, 409, 502, 503))
+    async def resync_record(name: str, record_id: str, svc: Svc,
+                            side: Literal["left", "right"] | None = None) -> dict[str, Any]:
+        """The record's app is found from the index, else by reading both apps (a record created
+        after the last pass); ``side`` names it when both apps have a record with that id (409)."""
+        job = svc.sync_record(known_sync(svc, name), record_id, Side(side) if side else None)
+        return (await finished(svc, job)).as_dict()
+
+    @r.post("/syncs/{name}/resync-list", summary="Sync every member of a list now (default: the inclusion list)",
+            responses=answers(400, 404, 409, 502, 503))
+    async def resync_list(name: str, svc: Svc, body: ListBody | None = None) -> dict[str, Any]:
+        b = body or ListBody()
+        listed, members, res = await manual_list(svc, known_sync(svc, name), b.list, Side(b.side) if b.side else None)
+        return {"list": listed, "members": members, **res.as_dict()}

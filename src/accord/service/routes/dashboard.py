@@ -9,6 +9,7 @@ a session (``dashboard_auth``, which runs before any parameter is validated).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -17,6 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from accord.index.holds import HoldChanged, NotConfirmable
 from accord.model import Side
 from accord.service import manage
+from accord.service.core import Service
+from accord.service.routes.manual_ui import manual_routes
 from accord.service.routes.setup import setup_router
 from accord.service.web import (
     COOKIE,
@@ -29,6 +32,7 @@ from accord.service.web import (
     dashboard_auth,
     finished,
     known_sync,
+    live_sync,
     open_session,
     render_page,
     sync_json,
@@ -45,6 +49,8 @@ def dashboard_router() -> APIRouter:
     _login_routes(r)
     _summary_routes(r)
     _sync_routes(r)
+    _record_routes(r)
+    manual_routes(r)
     return r
 
 
@@ -67,11 +73,20 @@ def _login_routes(r: APIRouter) -> None:
             auth.throttle.failed(client)
             return render_page(request, "login.html", 401, error="Wrong token.")
         auth.throttle.succeeded(client)
-        close_session(request)  # a login replaces the browser's previous session
-        resp2 = RedirectResponse("/", status_code=303)
-        resp2.set_cookie(COOKIE, open_session(request), max_age=int(SESSION_TTL), httponly=True, samesite="strict",
-                         secure=request.url.scheme == "https")
-        return resp2
+        return _logged_in(request)
+
+    @r.get("/login/once/{code}", response_model=None)
+    def login_once(request: Request, code: str) -> Response:
+        """A one-time login link (``accord demo`` prints one): a session, and the link is void."""
+        auth, client = auth_of(request), client_of(request)
+        wait = auth.throttle.retry_after(client)
+        if wait > 0 or not auth.redeem(code):
+            if wait <= 0:
+                auth.throttle.failed(client)
+            return render_page(request, "login.html", 401 if wait <= 0 else 429,
+                               error="This login link was used already or has expired. Log in with the API token.")
+        auth.throttle.succeeded(client)
+        return _logged_in(request)
 
     @r.post("/logout")
     def logout(request: Request) -> RedirectResponse:
@@ -81,22 +96,48 @@ def _login_routes(r: APIRouter) -> None:
         return resp
 
 
+def _logged_in(request: Request) -> RedirectResponse:
+    """A new session for the browser (replacing its previous one), and on to the summary."""
+    close_session(request)
+    resp = RedirectResponse("/", status_code=303)
+    resp.set_cookie(COOKIE, open_session(request), max_age=int(SESSION_TTL), httponly=True, samesite="strict",
+                    secure=request.url.scheme == "https")
+    return resp
+
+
+def _config_file(svc: Service) -> str | None:
+    """The config file syncs "from accord.yaml" come from (None: the demo's, given in code)."""
+    source = svc.registry.file_cfg.source
+    return source if Path(source).is_file() else None
+
+
+def _row(request: Request, svc: Service, name: str, confirm: str | None = None, focus: str | None = None) -> Response:
+    return render_page(request, "_row.html", s=live_sync(svc, name), confirm=confirm, focus=focus)
+
+
 def _summary_routes(r: APIRouter) -> None:
-    """The summary page and the live parts of its rows (htmx)."""
+    """The summary page and its rows, which reload themselves (htmx) for live counts and progress."""
 
     @r.get("/", response_model=None)
     def summary(request: Request, svc: Svc) -> Response:
-        return render_page(request, "summary.html", syncs=[sync_json(svc, n) for n in svc.slots])
+        reloader = request.app.state.reloader
+        return render_page(request, "summary.html", syncs=[live_sync(svc, n) for n in svc.slots],
+                           config_problem=reloader.problem if reloader is not None else None)
 
     @r.get("/ui/syncs/{name}/row", response_model=None)
-    def row(request: Request, name: str, svc: Svc) -> Response:
-        return render_page(request, "_row.html", s=sync_json(svc, known_sync(svc, name)))
+    def row(request: Request, name: str, svc: Svc, confirm: Literal["disable"] | None = None,
+            focus: Literal["toggle"] | None = None) -> Response:
+        """The sync's row; ``confirm=disable``: with the question before disabling it (not reloading)."""
+        return _row(request, svc, known_sync(svc, name), confirm, focus)
 
     @r.post("/ui/syncs/{name}/toggle", response_model=None)
-    def toggle(request: Request, name: str, svc: Svc) -> Response:
+    def toggle(request: Request, name: str, svc: Svc, view: Literal["row", "state"] = "row") -> Response:
         known_sync(svc, name)
         svc.store.set_enabled(name, not svc.enabled(name))
-        return render_page(request, "_row.html", s=sync_json(svc, name))
+        if view == "state":
+            return render_page(request, "_state.html", s=live_sync(svc, name), confirm=None, focus="toggle",
+                               file=_config_file(svc))
+        return _row(request, svc, name, focus="toggle")
 
     @r.post("/ui/syncs/{name}/run", response_model=None)
     async def run_now(request: Request, name: str, svc: Svc) -> Response:
@@ -112,14 +153,34 @@ def _summary_routes(r: APIRouter) -> None:
 
 
 def _sync_routes(r: APIRouter) -> None:
-    """One sync: its page, its records by status, recreating deleted records, deleting it."""
+    """One sync: its page and the parts of it that reload themselves or ask before acting."""
 
     @r.get("/syncs/{name}", response_model=None)
     def detail(request: Request, name: str, svc: Svc) -> Response:
         known_sync(svc, name)
-        return render_page(request, "sync.html", s=sync_json(svc, name), reasons=svc.store.reason_counts(name),
+        return render_page(request, "sync.html", s=live_sync(svc, name), reasons=svc.store.reason_counts(name),
                            runs=svc.store.runs(name, limit=30), name=name, p=svc.slot(name).tracker.state.as_dict(),
-                           starting=False)
+                           starting=False, confirm=None, focus=None, file=_config_file(svc))
+
+    @r.get("/ui/syncs/{name}/counts", response_model=None)
+    def counts(request: Request, name: str, svc: Svc) -> Response:
+        known_sync(svc, name)
+        return render_page(request, "_counts.html", s=live_sync(svc, name), reasons=svc.store.reason_counts(name))
+
+    @r.get("/ui/syncs/{name}/runs", response_model=None)
+    def runs(request: Request, name: str, svc: Svc) -> Response:
+        return render_page(request, "_runs.html", s=live_sync(svc, known_sync(svc, name)), name=name,
+                           runs=svc.store.runs(name, limit=30))
+
+    @r.get("/ui/syncs/{name}/state", response_model=None)
+    def state(request: Request, name: str, svc: Svc, confirm: Literal["disable", "delete"] | None = None,
+              focus: Literal["toggle", "delete"] | None = None) -> Response:
+        """The sync's state and its toggle, delete and edit buttons; ``confirm``: the question first."""
+        return render_page(request, "_state.html", s=live_sync(svc, known_sync(svc, name)), confirm=confirm, focus=focus,
+                           file=_config_file(svc))
+
+def _record_routes(r: APIRouter) -> None:
+    """A sync's records by status; recreating deleted records; held deletes; deleting the sync."""
 
     @r.get("/syncs/{name}/records", response_model=None)
     def records(request: Request, name: str, svc: Svc, status: str = "failing",
@@ -130,7 +191,7 @@ def _sync_routes(r: APIRouter) -> None:
         items = svc.store.records(name, status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         total = svc.store.counts(name).get(status, 0)
         return render_page(request, "records.html", s=sync_json(svc, name), status=status, items=items, page=page,
-                           total=total, pages=max(1, -(-total // PAGE_SIZE)))
+                           total=total, pages=max(1, -(-total // PAGE_SIZE)), note=None)
 
     @r.get("/ui/syncs/{name}/deleted", response_model=None)
     async def deleted_preview(request: Request, name: str, side: SideName, svc: Svc) -> Response:

@@ -819,6 +819,22 @@ class HubSpotConnector(HttpConnector):
             if not after:
                 return frozenset(members)
 
+    async def list_objects(self) -> list[Option]:
+        return [Option(o, o.title()) for o in OBJECT_TYPE_IDS]
+
+    async def inclusion_lists(self, object: str) -> list[Option]:
+        type_id = OBJECT_TYPE_IDS.get(object, object)
+        out: list[Option] = []
+        offset = 0
+        while True:
+            body = await self._ok("POST", "/crm/v3/lists/search", "lists",
+                                  json={"query": "", "count": 500, "offset": offset})
+            out += [Option(str(x["name"]), f"{x['name']} ({x.get('size', 0)})") for x in body.get("lists", [])
+                    if str(x.get("objectTypeId")) == type_id]
+            if not body.get("hasMore") or not body.get("lists"):
+                return out
+            offset = int(body.get("offset") or offset + 500)
+
     async def _list_id(self, object: str, list_name: str) -> str:
         """The id of the list named ``list_name``; ContainerMissing when HubSpot has none (404):
         an inclusion list gone must stop the sync, not leave every record out of it."""

@@ -338,6 +338,13 @@ class MemoryApp(Connector):
             out.append(WriteResult.success(rid))
         return out
 
+    async def list_objects(self) -> list[Option]:
+        return [Option(name, name.replace("_", " ").title()) for name in self.objects]
+
+    async def inclusion_lists(self, object: str) -> list[Option]:
+        self._call("lists")
+        return [Option(name, f"{name} ({len(members)})") for name, members in sorted(self.lists.items())]
+
     async def list_members(self, object: str, list_name: str) -> frozenset[str]:
         self._call("lists")
         return frozenset(self.lists.get(list_name, set()))

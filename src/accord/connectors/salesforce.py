@@ -390,6 +390,14 @@ class SalesforceConnector(HttpConnector):
             self._schemas[object] = {f["name"]: f for f in d["fields"]}
         return self._schemas[object]
 
+    async def list_objects(self) -> list[Option]:
+        """The org's objects a sync can read and write (describeGlobal), custom ones included."""
+        body = await self._json("GET", "sobjects")
+        return sorted((Option(str(o["name"]), str(o.get("label") or o["name"])) for o in body.get("sobjects", [])
+                       if o.get("queryable") and o.get("createable") and o.get("updateable")
+                       and not o.get("customSetting") and not o.get("deprecatedAndHidden")),
+                      key=lambda o: o.label.casefold())
+
     async def describe(self, object: str) -> ObjectSchema:
         out: dict[str, FieldSchema] = {}
         for name, f in (await self._fields(object)).items():

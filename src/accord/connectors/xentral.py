@@ -670,6 +670,21 @@ class XentralConnector(HttpConnector):
         return await self._each(list(ids), one)
 
     # -- the group as an inclusion list ----------------------------------------------------------------------
+    async def list_objects(self) -> list[Option]:
+        return [Option(ADDRESSES, "Adressen (addresses)"), Option(RESUBMISSIONS, "Wiedervorlagen (resubmissions)")]
+
+    async def inclusion_lists(self, object: str) -> list[Option]:
+        if object != ADDRESSES:
+            raise NotImplementedError(f"xentral groups hold addresses, not {object}")
+        out: list[Option] = []
+        async for rows in self._all("gruppen", "groups"):
+            out += [Option(str(r["name"]), str(r["name"])) for r in rows if r.get("name")]
+        return sorted(out, key=lambda o: o.label.casefold())
+
+    async def group_names(self) -> list[str]:
+        """Every group's name (``accord check`` looks for the app's ``group`` among them)."""
+        return [o.value for o in await self.inclusion_lists(ADDRESSES)]
+
     async def list_members(self, object: str, list_name: str) -> frozenset[str]:
         if object != ADDRESSES:
             raise NotImplementedError(f"xentral groups hold addresses, not {object}")

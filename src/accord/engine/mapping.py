@@ -15,8 +15,9 @@ from accord import catalog
 from accord.config import ConfigIssue, SyncConfig, effective_deletes, effective_winner
 from accord.engine.filters import Filter, compile_filters
 from accord.engine.matching import MatchKeySpec, key_spec
+from accord.engine.options import pair_options
 from accord.engine.values import compatible
-from accord.model import FieldSchema, FieldType, ObjectSchema, Side
+from accord.model import FieldSchema, FieldType, ObjectSchema, Side, Value
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class FieldMap:
     left_calculated: bool = False
     right_calculated: bool = False
     key: str | None = None  # the base key to use instead of the computed one (see keyed_like)
+    # the values an enumeration field accepts (empty: any); a value the map leaves outside them
+    # is not written, since the app would refuse the whole record for it (see ``accepts``)
+    left_options: frozenset[str] = frozenset()
+    right_options: frozenset[str] = frozenset()
 
     def field(self, side: Side) -> str:
         return self.left if side is Side.LEFT else self.right
@@ -50,6 +55,17 @@ class FieldMap:
     def values_to(self, side: Side) -> dict[str, str] | None:
         """Enumeration value map used when writing *to* ``side``."""
         return self.rl_values if side is Side.LEFT else self.lr_values
+
+    def accepts(self, side: Side, value: Value) -> bool:
+        """Whether ``side``'s field takes ``value`` (canonical, converted): an enumeration takes
+        its options only. A value with no counterpart is left out of the write instead of
+        failing the record (``accord check`` lists such values, with the value map to add)."""
+        options = self.left_options if side is Side.LEFT else self.right_options
+        if not options or value is None:
+            return True
+        if isinstance(value, list):
+            return all(str(v) in options for v in value)
+        return str(value) in options
 
     @cached_property
     def plain(self) -> bool:
@@ -164,18 +180,10 @@ class SyncSpec:
 
 
 def _enum_map(src: FieldSchema, dst: FieldSchema) -> dict[str, str] | None:
-    """Default option map: same value, else same label (case-insensitive)."""
+    """Default option map: same value, else same label, else a similar label (engine/options.py)."""
     if not (src.options and dst.options):
         return None
-    by_value = {o.value for o in dst.options}
-    by_label = {o.label.casefold(): o.value for o in dst.options}
-    out = {}
-    for o in src.options:
-        if o.value in by_value:
-            out[o.value] = o.value
-        elif o.label.casefold() in by_label:
-            out[o.value] = by_label[o.label.casefold()]
-    return out
+    return pair_options(src.options, dst.options)
 
 
 def _invert(m: dict[str, str] | None) -> dict[str, str] | None:
@@ -277,10 +285,14 @@ def _field_map(cfg: SyncConfig, p: str, m: Any, required: bool, lf: FieldSchema,
         return None
     to_r, to_l = flows
     lr, rl = _value_maps(m, is_user, lf, rf, stage_fields, stage_map)
+    # both option lists known (never a plain copy then: such mappings always have value maps)
+    enums = lf.type == FieldType.ENUM and rf.type == FieldType.ENUM and bool(lf.options and rf.options)
     return FieldMap(
         left=m.left, right=m.right, rule=rule, to_right=to_r, to_left=to_l,
         left_type=lf.type, right_type=rf.type, lr_values=lr, rl_values=rl, required=required,
         left_calculated=lf.calculated, right_calculated=rf.calculated,
+        left_options=frozenset(o.value for o in lf.options) if enums else frozenset(),
+        right_options=frozenset(o.value for o in rf.options) if enums else frozenset(),
     )
 
 
@@ -319,8 +331,8 @@ def _flows(cfg: SyncConfig, p: str, m: Any, is_user: bool, rule: str, lf: FieldS
 def _value_maps(m: Any, is_user: bool, lf: FieldSchema, rf: FieldSchema, stage_fields: dict[Side, str],
                 stage_map: dict[str, str] | None) -> tuple[dict[str, str] | None, dict[str, str] | None]:
     """The enumeration value maps (left to right, right to left) of ``m``: the stage map for
-    the deal stage fields, else the user's ``values``, else options matched by value or label
-    (plus the catalog's map for a default mapping)."""
+    the deal stage fields, else the user's ``values`` (and ``values_to_left``), else options
+    paired by value or label (plus the catalog's map for a default mapping)."""
     lr: dict[str, str] | None = None
     if lf.type == FieldType.ENUM and rf.type == FieldType.ENUM:
         if stage_fields and m.left == stage_fields[Side.LEFT] and m.right == stage_fields[Side.RIGHT] and stage_map is not None:
@@ -332,12 +344,46 @@ def _value_maps(m: Any, is_user: bool, lf: FieldSchema, rf: FieldSchema, stage_f
             if not is_user and m.values:
                 # the catalog's value map between the two vendors, for the options both apps have
                 lopts, ropts = {o.value for o in lf.options}, {o.value for o in rf.options}
-                lr = {**(lr or {}), **{k: v for k, v in m.values.items() if k in lopts and v in ropts}}
+                # (its pairs first: on the way back the first value naming a target wins)
+                known = {k: v for k, v in m.values.items() if k in lopts and v in ropts}
+                lr = {**known, **{k: v for k, v in (lr or {}).items() if k not in known}}
+    if is_user and getattr(m, "values_to_left", None) and lf.type == FieldType.ENUM and rf.type == FieldType.ENUM:
+        return lr, dict(m.values_to_left)
     rl = _invert(lr)
     if lr is not None and lf.options and rf.options:
         # values written to the left come from the right side's options
         rl = {**(_enum_map(rf, lf) or {}), **(rl or {})}
     return lr, rl
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """Options of one side that a mapping carries to the other side as no value it accepts."""
+
+    mapping: FieldMap
+    to: Side  # the side the values would be written to
+    values: tuple[str, ...]  # the source side's option values, in the app's order
+
+
+def unmapped_values(spec: SyncSpec, left: ObjectSchema, right: ObjectSchema) -> list[Unmapped]:
+    """Per enumeration mapping and direction, the source options that have no counterpart among
+    the target's options: they are not written (``FieldMap.accepts``). Deal stages are left out
+    (a deal in an unmapped stage is excluded with its own reason)."""
+    out: list[Unmapped] = []
+    stage = set(spec.stage_field.items())
+    for m in spec.mappings:
+        if m.left_type != FieldType.ENUM or m.right_type != FieldType.ENUM or (Side.LEFT, m.left) in stage:
+            continue
+        for dst in (Side.RIGHT, Side.LEFT):
+            src_field = (left if dst is Side.RIGHT else right).get(m.field(dst.other))
+            if not m.flows_to(dst) or src_field is None:
+                continue
+            vmap = m.values_to(dst)
+            missing = tuple(o.value for o in src_field.options
+                            if not m.accepts(dst, vmap.get(o.value, o.value) if vmap is not None else o.value))
+            if missing:
+                out.append(Unmapped(m, dst, missing))
+    return out
 
 
 def _constant_issues(spec: SyncSpec, left_schema: ObjectSchema, right_schema: ObjectSchema,

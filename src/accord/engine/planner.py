@@ -119,9 +119,12 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
             props[dst_field] = v
             continue
         try:
-            props[dst_field] = canon(convert(v, m.type(src_side), m.type(dst), m.values_to(dst)))
+            out = canon(convert(v, m.type(src_side), m.type(dst), m.values_to(dst)))
         except (ValueError, TypeError) as e:
             errors.append(f"{src_field} → {dst_field}: {e}")
+            continue
+        if m.accepts(dst, out):  # else no counterpart among the target's options: left empty
+            props[dst_field] = out
     if errors:
         return _failing_values(errors)
     props.update({k: canon(v) for k, v in _constants_for(spec, dst, None).items()})

@@ -97,14 +97,17 @@ def test_values_with_no_counterpart_are_reported_and_not_written() -> None:
     assert pair.status is not None and pair.status.value == "syncing" and not pair.update[Side.LEFT]
 
 
-def test_values_to_left_maps_several_right_values_onto_one() -> None:
+def test_user_value_maps_add_to_the_defaults_and_map_several_right_values_onto_one() -> None:
     spec = _spec(mappings=[{"left": "industry", "right": "Industry",
                             "values": {"FINANCIAL_SERVICES": "Finance", "COMPUTER_SOFTWARE": "Technology"},
                             "values_to_left": {"Finance": "FINANCIAL_SERVICES", "Banking": "FINANCIAL_SERVICES",
                                                "Electronics": "COMPUTER_SOFTWARE"}}])
     m = next(m for m in spec.mappings if m.left == "industry")
-    assert m.rl_values == {"Finance": "FINANCIAL_SERVICES", "Banking": "FINANCIAL_SERVICES",
-                           "Electronics": "COMPUTER_SOFTWARE"}
+    assert m.rl_values is not None and m.lr_values is not None
+    assert {k: m.rl_values[k] for k in ("Finance", "Banking", "Electronics")} == {
+        "Finance": "FINANCIAL_SERVICES", "Banking": "FINANCIAL_SERVICES", "Electronics": "COMPUTER_SOFTWARE"}
+    # a user's map adds to the defaults (the catalog's and similar labels), it does not replace them
+    assert m.rl_values["Healthcare"] == "HOSPITAL_HEALTH_CARE" and m.lr_values["RETAIL"] == "Retail"
     plan = plan_create(spec, Record("a1", {"Name": "Acme", "Industry": "Banking"}), Side.RIGHT)
     assert plan.create_props["industry"] == "FINANCIAL_SERVICES"
     to_left = next(u for u in unmapped_values(spec, HS, SF) if u.to is Side.LEFT)

@@ -141,6 +141,12 @@ class Connector(abc.ABC):
 
         return [Option(obj, obj) for (vendor, obj) in catalog.OBJECTS if vendor == self.vendor]
 
+    async def setting_issues(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """``accord check`` on the app's own settings that name something in the app (read only):
+        (settings key, message) errors for a name that is misspelled, notes for one that does not
+        exist yet and that a sync's first pass creates. Default: nothing to check."""
+        return [], []
+
     async def inclusion_lists(self, object: str) -> list[Option]:
         """The inclusion lists (lists, segments, groups) of ``object``'s records, ``value`` as a
         sync's ``inclusion.list`` names it; read only (the setup flow's list picker, ``accord check``)."""

@@ -213,13 +213,13 @@ def compile_sync(
     broken: list[BrokenMapping] = []
     stage_fields = _stage_fields(cfg, left_vendor, right_vendor)
     maps: list[FieldMap] = []
-    for p, m, required in _entries(cfg, left_vendor, right_vendor, path):
+    for p, m, required, known in _entries(cfg, left_vendor, right_vendor, path):
         lf, rf = left_schema.get(m.left), right_schema.get(m.right)
         if lf is None or rf is None:
             side, name, obj = ("left", m.left, cfg.left.object) if lf is None else ("right", m.right, cfg.right.object)
             broken.append(BrokenMapping(f"{p}.{side}", f"field {name!r} does not exist on {obj}"))
             continue
-        fm = _field_map(cfg, p, m, required, lf, rf, stage_fields, stage_map, issues)
+        fm = _field_map(cfg, p, m, required, lf, rf, (stage_fields, stage_map), known, issues)
         if fm is not None:
             maps.append(fm)
 
@@ -244,21 +244,23 @@ def compile_sync(
     return spec, issues
 
 
-def _entries(cfg: SyncConfig, left_vendor: str, right_vendor: str, path: str) -> list[tuple[str, Any, bool]]:
-    """(key path, mapping-like, required) of the catalog's defaults the user did not map, then the user's."""
+def _entries(cfg: SyncConfig, left_vendor: str, right_vendor: str,
+             path: str) -> list[tuple[str, Any, bool, dict[str, str] | None]]:
+    """(key path, mapping-like, required, the catalog's value map) of the catalog's defaults the
+    user did not map, then the user's."""
     defaults = catalog.default_mappings(left_vendor, cfg.left.object, right_vendor, cfg.right.object) if cfg.defaults else []
     user_left = {m.left for m in cfg.mappings}
     user_right = {m.right for m in cfg.mappings}
-    entries: list[tuple[str, Any, bool]] = []
+    entries: list[tuple[str, Any, bool, dict[str, str] | None]] = []
     for d in defaults:
         if d.left in user_left or d.right in user_right:
             continue  # the user's own mapping of this field replaces a non-required default
-        entries.append((f"{path}.mappings(default {d.left} ↔ {d.right})", d, d.required))
+        entries.append((f"{path}.mappings(default {d.left} ↔ {d.right})", d, d.required, d.values))
     for j, m in enumerate(cfg.mappings):
         same = next((d for d in defaults if d.left == m.left and d.right == m.right), None)
         if same is not None and same.rule and m.rule is None:
             m = m.model_copy(update={"rule": same.rule})  # a restated default keeps its rule unless given one
-        entries.append((f"{path}.mappings[{j}]", m, same is not None and same.required))
+        entries.append((f"{path}.mappings[{j}]", m, same is not None and same.required, same.values if same else None))
     return entries
 
 
@@ -272,7 +274,7 @@ def _stage_fields(cfg: SyncConfig, left_vendor: str, right_vendor: str) -> dict[
 
 
 def _field_map(cfg: SyncConfig, p: str, m: Any, required: bool, lf: FieldSchema, rf: FieldSchema,
-               stage_fields: dict[Side, str], stage_map: dict[str, str] | None,
+               stages: tuple[dict[Side, str], dict[str, str] | None], known: dict[str, str] | None,
                issues: list[ConfigIssue]) -> FieldMap | None:
     """The compiled mapping ``m`` (at key path ``p``) between existing fields, or None when it
     is switched off (rule ``none``) or cannot flow either way (an issue says why)."""
@@ -284,7 +286,7 @@ def _field_map(cfg: SyncConfig, p: str, m: Any, required: bool, lf: FieldSchema,
     if flows is None:
         return None
     to_r, to_l = flows
-    lr, rl = _value_maps(m, is_user, lf, rf, stage_fields, stage_map)
+    lr, rl = _value_maps(m, is_user, lf, rf, stages, known)
     # both option lists known (never a plain copy then: such mappings always have value maps)
     enums = lf.type == FieldType.ENUM and rf.type == FieldType.ENUM and bool(lf.options and rf.options)
     return FieldMap(
@@ -328,31 +330,40 @@ def _flows(cfg: SyncConfig, p: str, m: Any, is_user: bool, rule: str, lf: FieldS
     return to_r, to_l
 
 
-def _value_maps(m: Any, is_user: bool, lf: FieldSchema, rf: FieldSchema, stage_fields: dict[Side, str],
-                stage_map: dict[str, str] | None) -> tuple[dict[str, str] | None, dict[str, str] | None]:
-    """The enumeration value maps (left to right, right to left) of ``m``: the stage map for
-    the deal stage fields, else the user's ``values`` (and ``values_to_left``), else options
-    paired by value or label (plus the catalog's map for a default mapping)."""
-    lr: dict[str, str] | None = None
-    if lf.type == FieldType.ENUM and rf.type == FieldType.ENUM:
-        if stage_fields and m.left == stage_fields[Side.LEFT] and m.right == stage_fields[Side.RIGHT] and stage_map is not None:
-            lr = dict(stage_map)
-        elif is_user and getattr(m, "values", None):
-            lr = dict(m.values)
-        else:
-            lr = _enum_map(lf, rf)
-            if not is_user and m.values:
-                # the catalog's value map between the two vendors, for the options both apps have
-                lopts, ropts = {o.value for o in lf.options}, {o.value for o in rf.options}
-                # (its pairs first: on the way back the first value naming a target wins)
-                known = {k: v for k, v in m.values.items() if k in lopts and v in ropts}
-                lr = {**known, **{k: v for k, v in (lr or {}).items() if k not in known}}
-    if is_user and getattr(m, "values_to_left", None) and lf.type == FieldType.ENUM and rf.type == FieldType.ENUM:
-        return lr, dict(m.values_to_left)
+def _value_maps(m: Any, is_user: bool, lf: FieldSchema, rf: FieldSchema,
+                stages: tuple[dict[Side, str], dict[str, str] | None],
+                known: dict[str, str] | None) -> tuple[dict[str, str] | None, dict[str, str] | None]:
+    """The enumeration value maps (left to right, right to left) of ``m``.
+
+    The deal stage fields take the stage map. Others pair the two fields' options by value,
+    label and similar label (engine/options.py), the catalog's map between the two vendors
+    (``known``) first, and the user's ``values`` (and ``values_to_left``) over both: a user
+    map adds to the defaults and overrides them, so "the value map to add" is only the values
+    the defaults leave out.
+    """
+    if lf.type != FieldType.ENUM or rf.type != FieldType.ENUM:
+        return None, None
+    stage_fields, stage_map = stages
+    if stage_fields and m.left == stage_fields[Side.LEFT] and m.right == stage_fields[Side.RIGHT] and stage_map is not None:
+        lr: dict[str, str] | None = dict(stage_map)
+    else:
+        lr = _enum_map(lf, rf)
+        if known:
+            # the catalog's pairs of options both apps have, first: on the way back the first
+            # value naming a target wins
+            lopts, ropts = {o.value for o in lf.options}, {o.value for o in rf.options}
+            ok = {k: v for k, v in known.items() if k in lopts and v in ropts}
+            lr = {**ok, **{k: v for k, v in (lr or {}).items() if k not in ok}}
+        user = getattr(m, "values", None) if is_user else None
+        if user:
+            lr = {**user, **{k: v for k, v in (lr or {}).items() if k not in user}}
     rl = _invert(lr)
     if lr is not None and lf.options and rf.options:
         # values written to the left come from the right side's options
         rl = {**(_enum_map(rf, lf) or {}), **(rl or {})}
+    back = getattr(m, "values_to_left", None) if is_user else None
+    if back:
+        rl = {**(rl or {}), **back}
     return lr, rl
 
 

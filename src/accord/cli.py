@@ -174,12 +174,12 @@ def check(config: ConfigOpt = Path("accord.yaml")) -> None:
                 notes.append(f"{sc.name}: ok ({len(found.spec.mappings)} field mappings, {found.spec.direction})")
         if errors:
             for line in notes:
-                out.print(line, markup=False, highlight=False)
+                out.print(line, markup=False, highlight=False, soft_wrap=True)
             raise ConfigError(cfg.source, errors)
         return notes
 
     for line in _run(cfg, body):
-        out.print(line, markup=False, highlight=False)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -25,6 +25,7 @@ from accord.connectors.registry import ASSOCIATIONS, LISTS, PIPELINES, Vendor
 from accord.connectors.settings import AppSettings
 from accord.engine.values import canon, iso
 from accord.model import (
+    ConnectorError,
     ErrorCategory,
     FieldSchema,
     FieldType,
@@ -226,6 +227,8 @@ class MemoryApp(Connector):
 
     async def describe(self, object: str) -> ObjectSchema:
         self._call("describe")
+        if object not in self.objects:
+            raise ConnectorError(f"memory app {self.name!r} has no object {object!r}")
         return ObjectSchema(object, dict(self.objects[object].schema))
 
     async def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:  # type: ignore[override]

@@ -118,6 +118,12 @@ class SyncSpec:
     # a record created in the other app that meets a list-side record outside the inclusion
     # list syncs the pair once (catalog.PAIR_RULES; HubSpot–Salesforce, seed 004)
     match_once_outside_list: bool = False
+    # the apps as accord.yaml names them, for messages people read ("deleted in salesforce")
+    apps: dict[Side, str] = field(default_factory=lambda: {Side.LEFT: "the left app", Side.RIGHT: "the right app"})
+    inclusion_list: str | None = None
+
+    def app(self, side: Side) -> str:
+        return self.apps[side]
 
     @cached_property
     def left_fields(self) -> tuple[str, ...]:
@@ -239,6 +245,8 @@ def compile_sync(
         stage_field=stage_fields if stage_map is not None else {},
         broken=tuple(broken),
         match_once_outside_list=catalog.pair_rules(left_vendor, right_vendor).match_once_outside_list,
+        apps={Side.LEFT: cfg.left.app, Side.RIGHT: cfg.right.app},
+        inclusion_list=cfg.inclusion.list if cfg.inclusion else None,
     )
     issues.extend(_constant_issues(spec, left_schema, right_schema, path))
     return spec, issues
@@ -287,8 +295,12 @@ def _field_map(cfg: SyncConfig, p: str, m: Any, required: bool, lf: FieldSchema,
         return None
     to_r, to_l = flows
     lr, rl = _value_maps(m, is_user, lf, rf, stages, known)
-    # both option lists known (never a plain copy then: such mappings always have value maps)
-    enums = lf.type == FieldType.ENUM and rf.type == FieldType.ENUM and bool(lf.options and rf.options)
+    # both option lists known (never a plain copy then: such mappings always have value maps); not
+    # the deal stages: the stage map decides (stages: auto may add stages after the schema was read)
+    stage_fields, stage_map = stages
+    is_stage = bool(stage_fields) and stage_map is not None and (m.left, m.right) == (
+        stage_fields[Side.LEFT], stage_fields[Side.RIGHT])
+    enums = lf.type == FieldType.ENUM and rf.type == FieldType.ENUM and bool(lf.options and rf.options) and not is_stage
     return FieldMap(
         left=m.left, right=m.right, rule=rule, to_right=to_r, to_left=to_l,
         left_type=lf.type, right_type=rf.type, lr_values=lr, rl_values=rl, required=required,

@@ -109,9 +109,8 @@ async def _inclusion_issues(runner: SyncRunner) -> list[ConfigIssue]:
     hint = suggestion(inc.list, names)
     listed = f" (lists: {', '.join(repr(n) for n in names[:10])}{', …' if len(names) > 10 else ''})" \
         if names and not hint else "" if names else " (it has none)"
-    return [ConfigIssue(f"{ctx.path}.inclusion.list",
-                        f"app {conn.name!r} has no {obj} list {inc.list!r}{hint}{listed}; "
-                        "an inclusion list that does not exist would stop the sync")]
+    return [ConfigIssue(f"{ctx.path}.inclusion.list", f"app {conn.name!r} has no {obj} list {inc.list!r} (a sync "
+                                                      f"stops on an inclusion list that does not exist){hint}{listed}")]
 
 
 async def app_findings(conn: Connector, key: str) -> tuple[list[ConfigIssue], list[str]]:

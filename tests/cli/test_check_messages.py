@@ -71,7 +71,8 @@ syncs:
     ("    match: [{left: emial, right: email}]",
      "syncs[0].match[0].left: crm contacts has no field 'emial'; did you mean 'email'?"),
     ("    inclusion: {side: left, list: VIP Customer}",
-     "syncs[0].inclusion.list: app 'crm' has no contacts list 'VIP Customer'; did you mean 'VIP Customers'?"),
+     "syncs[0].inclusion.list: app 'crm' has no contacts list 'VIP Customer' (a sync stops on an inclusion list "
+     "that does not exist); did you mean 'VIP Customers'?"),
 ])
 def test_each_mistake_is_refused_with_a_did_you_mean(project: Path, sync: str, message: str) -> None:
     before = {p.name: p.read_bytes() for p in project.glob("*.json")}

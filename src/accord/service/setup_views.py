@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from accord import catalog, redact
 from accord.config import SyncConfig, effective_deletes
 from accord.engine.mapping import FieldMap, SyncSpec, compile_sync, unmapped_values
-from accord.engine.stages import auto_map_stages
+from accord.engine.stages import auto_map_stages, resolve_stage_map
 from accord.engine.validate import unmapped_note
 from accord.model import FieldSchema, FieldType, ObjectSchema, Option, Pipeline, Side
 from accord.service import manage
@@ -97,7 +97,9 @@ def compiled(svc: Service, d: Draft, sch: Schemas, strip: tuple[str, str] | None
     except ValidationError:
         return None
     lv, rv = vendors(svc, d)
-    spec, _ = compile_sync(cfg, lv, rv, sch.left, sch.right, None)
+    stages = resolve_stage_map(d.stages or "auto", sch.left_pipelines, sch.right_pipelines) \
+        if sch.left_pipelines and sch.right_pipelines else None
+    spec, _ = compile_sync(cfg, lv, rv, sch.left, sch.right, stages)
     return spec
 
 
@@ -139,7 +141,8 @@ def _row(d: Draft, sch: Schemas, flows: dict[tuple[str, str], FieldMap], left: s
     lf, rf = sch.left.get(left), sch.right.get(right)
     fm = None if off else flows.get((left, right))
     sign, words = arrow(d, fm)
-    enum = lf is not None and rf is not None and lf.type == rf.type == FieldType.ENUM and bool(lf.options and rf.options)
+    # a value map for enumerations with options on both sides (deal stages have the stage table)
+    enum = fm is not None and bool(fm.left_options and fm.right_options)
     return {"left": left, "right": right, "left_label": label(sch.left, left), "right_label": label(sch.right, right),
             "left_type": str(lf.type) if lf else "missing", "right_type": str(rf.type) if rf else "missing",
             "arrow": sign, "flow": words, "default": default, "required": required, "off": off, "index": index,

@@ -38,7 +38,9 @@ async def sync_findings(svc: Service, s: SyncConfig) -> Findings:
     except Exception as e:  # an app that cannot be reached or refuses the credentials
         raise ConfigError("sync", [ConfigIssue("", f"cannot read the apps' schemas: {type(e).__name__}: {e}")]) from e
     if found.errors:
-        raise ConfigError("sync", [ConfigIssue(i.path.lstrip("."), i.message) for i in found.errors])
+        # an object an app does not have: its schema cannot be read (as for an unreachable app)
+        raise ConfigError("sync", [ConfigIssue(i.path.lstrip("."), f"cannot read the apps' schemas: {i.message}"
+                                               if i.path.endswith(".object") else i.message) for i in found.errors])
     return found
 
 

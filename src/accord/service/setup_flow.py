@@ -102,7 +102,7 @@ class Draft(BaseModel):
             deletes=s.deletes or "",
             guard_share=_percent(guard.get("share")) if "delete_guard" in s.model_fields_set else "",
             guard_floor=str(guard.get("floor", "")) if "delete_guard" in s.model_fields_set else "",
-            associations=list(s.associations), poll=_seconds(s.poll),
+            associations=list(s.associations), poll=seconds_text(s.poll),
             keep={k: v for k, v in raw.items() if k not in _EDITED_KEYS},
         )
 
@@ -142,7 +142,8 @@ def _percent(share: Any) -> str:
     return f"{float(share) * 100:g}" if share is not None else ""
 
 
-def _seconds(poll: float | None) -> str:
+def seconds_text(poll: float | None) -> str:
+    """A poll interval as accord.yaml writes it: 900.0 → ``15m``."""
     if poll is None:
         return ""
     for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):

@@ -20,7 +20,17 @@ from accord.engine.validate import unmapped_note
 from accord.model import FieldSchema, FieldType, ObjectSchema, Option, Pipeline, Side
 from accord.service import manage
 from accord.service.core import Service
-from accord.service.setup_flow import OPS, RULES, STEPS, TITLES, Draft, Form, one, review_findings
+from accord.service.setup_flow import (
+    OPS,
+    RULES,
+    STEPS,
+    TITLES,
+    Draft,
+    Form,
+    one,
+    review_findings,
+    seconds_text,
+)
 
 log = logging.getLogger("accord.service")
 POLLS = ("30s", "1m", "5m", "15m", "30m", "1h", "6h", "1d")
@@ -285,7 +295,7 @@ def options_info(svc: Service, d: Draft) -> dict[str, Any]:
     poll = min((a.poll for a in apps), default=300.0)
     peers = [s.name for s in svc.cfg.syncs if s.name != (d.editing or d.name)
              and (s.left.app, s.right.app) == (d.left_app, d.right_app)]
-    return {"default_deletes": default_deletes, "default_poll": poll, "polls": POLLS, "peers": peers}
+    return {"default_deletes": default_deletes, "default_poll": seconds_text(poll), "polls": POLLS, "peers": peers}
 
 
 async def step_context(svc: Service, d: Draft, step: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """A misspelled xentral group used to exclude every address silently: ``accord check`` (accord.checks)
-names the groups xentral has, with a "did you mean", and looks them up without creating any."""
+names the groups xentral has (and Snov.io's lists), with a "did you mean", and looks them up
+without creating any."""
 
 from __future__ import annotations
 
@@ -61,3 +62,24 @@ async def test_an_inclusion_group_that_does_not_exist(url: tuple[XentralSandbox,
         ("syncs[0].inclusion.list", "app 'xentral' has no adressen list 'Newsleter' (a sync stops on an inclusion "
                                     "list that does not exist); did you mean 'Newsletter'?")]
     await conn.aclose()
+
+
+async def test_the_snovio_list() -> None:
+    from accord.connectors.snovio import SnovioConnector
+    from accord.sandbox.snovio import SnovioSandbox
+
+    sb = SnovioSandbox(rate_limit=100_000, rate_window=1.0)
+    sb.create_list("From HubSpot")
+    with ServerThread(sb.app) as srv:
+        for name, errors, notes in (("From HubSpot", [], []),
+                                    ("From HubSpot ", [], []),  # Snov.io list names: spaces trimmed
+                                    ("From HubSpt", [("apps.snov.list", "Snov.io has no list 'From HubSpt'; did you "
+                                                                        "mean 'From HubSpot'?")], []),
+                                    ("Webinar leads", [], ["apps.snov.list: Snov.io has no list 'Webinar leads' yet; the "
+                                                           "first pass of a sync creates it (create_list)"])):
+            conn = SnovioConnector("snov", client_id="cid", client_secret="secret", list_name=name,
+                                   base_url=srv.url, window=RollingWindow(100_000, 1.0), backoff=0.01, timeout=5.0)
+            found = await app_findings(conn, "apps.snov")
+            assert ([(i.path, i.message) for i in found[0]], found[1]) == (errors, notes), name
+            await conn.aclose()
+    assert [x.name for x in sb.store.lists.values()] == ["From HubSpot"]  # nothing created

@@ -24,7 +24,7 @@ from rich.progress import (
 )
 
 from accord import redact
-from accord.config import Config, ConfigError, load_config
+from accord.config import Config, ConfigError, ConfigIssue, load_config
 from accord.connectors.dry import DryConnector
 from accord.exports import FORMATS, render_export
 from accord.index import Store
@@ -150,24 +150,37 @@ def progress_bar(enabled: bool) -> Iterator[RichProgress | None]:
 
 @app.command()
 def check(config: ConfigOpt = Path("accord.yaml")) -> None:
-    """Validate the config, the apps' schemas, the mappings and the connections."""
+    """Validate the config, the apps' schemas, the mappings and the connections; never writes to an app.
+
+    Everything the dashboard's pickers would have prevented is an error (exit 2) with a "did you
+    mean": objects, fields, enumeration values, lists, groups, stages, value maps."""
     cfg = _load(config)
 
     async def body(s: Session) -> list[str]:
-        notes = []
+        from accord.checks import app_findings, check_sync
+
+        notes: list[str] = []
+        errors: list[ConfigIssue] = []
         for name in cfg.apps:
-            await s.connector(name).check()
+            conn = s.connector(name)
+            await conn.check()
+            bad, more = await app_findings(conn, f"apps.{name}")
+            errors += bad
+            notes += more
         for sc in cfg.syncs:
-            runner = s.runner(sc.name)
-            spec = await runner.prepare(write=False)  # a check never writes to an app
-            notes += [f"{sc.name}: mapping {b.path} is broken and will be skipped: {b.reason}" for b in spec.broken]
-            if runner.stage_copy is not None:
-                notes.append(f"{sc.name}: stages: auto {runner.stage_copy.describe()}")
-            notes.append(f"{sc.name}: ok ({len(spec.mappings)} field mappings, {spec.direction})")
+            found = await check_sync(s.runner(sc.name))
+            errors += found.errors
+            notes += [f"{sc.name}: {n}" for n in found.notes]
+            if found.spec is not None and not found.errors:
+                notes.append(f"{sc.name}: ok ({len(found.spec.mappings)} field mappings, {found.spec.direction})")
+        if errors:
+            for line in notes:
+                out.print(line, markup=False, highlight=False, soft_wrap=True)
+            raise ConfigError(cfg.source, errors)
         return notes
 
     for line in _run(cfg, body):
-        out.print(line, markup=False, highlight=False)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

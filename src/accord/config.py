@@ -58,6 +58,9 @@ class MappingConfig(_Strict):
     rule: Rule | None = None
     direction: Direction | None = None
     values: dict[str, str] | None = None  # enumeration value map, left value -> right value
+    # right value -> left value, where the way back differs from the inverse of ``values``
+    # (several right values onto one left value)
+    values_to_left: dict[str, str] | None = None
 
 
 class FilterConfig(_Strict):
@@ -560,4 +563,7 @@ def config_hash(s: SyncConfig) -> str:
     """Fingerprint of what changes sync results; saving a different one restarts the initial sync."""
     # the delete guard only decides when deletes wait for a confirmation, never what syncs
     body = s.model_dump(mode="json", exclude={"enabled", "delete_guard"})
+    for m in body.get("mappings", []):
+        if m.get("values_to_left") is None:
+            m.pop("values_to_left", None)  # a key added later: absent, an index keeps its hash
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,6 +1,6 @@
 """The setup flow in a real browser, against the HubSpot and Salesforce sandboxes over loopback.
 
-Log in, create a contacts sync through the five steps (a type-incompatible mapping is
+Log in, create a contacts sync through the six steps (a type-incompatible mapping is
 refused with its reason, a required mapping cannot be removed), save & sync, watch the
 initial sync finish on the live progress bar, open the failing list and export it, edit
 the sync (saving restarts the initial sync), disable it, and finally delete it.
@@ -92,10 +92,8 @@ def test_create_a_contacts_sync_through_the_setup_flow(page: Any, stack: Stack, 
     page.click("#new-sync")
     page.wait_for_selector("#setup[data-step=objects]")
     page.fill("input[name=name]", "contacts")
-    page.select_option("select[name=left_app]", "hubspot")
-    page.fill("input[name=left_object]", "contacts")
-    page.select_option("select[name=right_app]", "salesforce")
-    page.fill("input[name=right_object]", "Contact")
+    page.select_option("select[name=left_object]", "contacts")  # the pickers list each app's own objects
+    page.select_option("select[name=right_object]", "Contact")
     _next(page)
 
     # 2. direction and winner
@@ -126,8 +124,10 @@ def test_create_a_contacts_sync_through_the_setup_flow(page: Any, stack: Stack, 
     page.screenshot(path=str(ARTIFACTS / "setup-flow-mappings.png"), full_page=True)
     _next(page)
 
-    # 4. filters, then 5. review
+    # 4. records (filters), 5. deletes and schedule, then 6. review
     page.wait_for_selector("#setup[data-step=filters]")
+    _next(page)
+    page.wait_for_selector("#setup[data-step=options]")
     _next(page)
     page.wait_for_selector("#setup[data-step=review]")
     assert page.locator("#issues").count() == 0
@@ -171,7 +171,11 @@ def test_create_a_contacts_sync_through_the_setup_flow(page: Any, stack: Stack, 
     page.wait_for_selector("#mappings tr[data-left=mobilephone]")  # the saved mappings come back
     assert page.locator("#mappings tr.off[data-left=city]").count() == 1
     _next(page)
+    page.wait_for_selector("#setup[data-step=filters]")
     _next(page)
+    page.wait_for_selector("#setup[data-step=options]")
+    _next(page)
+    page.wait_for_selector("#setup[data-step=review]")
     page.click("#save")
     page.wait_for_url(f"{stack.url}/syncs/contacts")
     runs = stack.api.get("/api/syncs/contacts/runs").json()

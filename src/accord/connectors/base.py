@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from accord.connectors.limits import LimiterFactory, RateLimit
-from accord.model import ObjectSchema, Page, Pipeline, Record, Stage, Value, WriteResult
+from accord.model import ObjectSchema, Option, Page, Pipeline, Record, Stage, Value, WriteResult
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,25 @@ class Connector(abc.ABC):
         """
 
     # -- optional capabilities ------------------------------------------------------
+    async def list_objects(self) -> list[Option]:
+        """The objects a sync may name: ``value`` as accord.yaml names it, ``label`` as the app
+        shows it (the setup flow's object pickers, ``accord check``'s "did you mean").
+        By default the vendor's objects in the catalog; connectors that can ask the app override it."""
+        from accord import catalog
+
+        return [Option(obj, obj) for (vendor, obj) in catalog.OBJECTS if vendor == self.vendor]
+
+    async def setting_issues(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """``accord check`` on the app's own settings that name something in the app (read only):
+        (settings key, message) errors for a name that is misspelled, notes for one that does not
+        exist yet and that a sync's first pass creates. Default: nothing to check."""
+        return [], []
+
+    async def inclusion_lists(self, object: str) -> list[Option]:
+        """The inclusion lists (lists, segments, groups) of ``object``'s records, ``value`` as a
+        sync's ``inclusion.list`` names it; read only (the setup flow's list picker, ``accord check``)."""
+        raise NotImplementedError(f"{self.vendor} has no inclusion lists")
+
     async def list_members(self, object: str, list_name: str) -> frozenset[str]:
         """Ids of the records in an inclusion list (list, segment or group)."""
         raise NotImplementedError(f"{self.vendor} has no inclusion lists")

@@ -6,7 +6,17 @@ import itertools
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from accord.connectors.base import ApiCounters, Connector
-from accord.model import ContainerMissing, ObjectSchema, Page, Pipeline, Record, Stage, Value, WriteResult
+from accord.model import (
+    ContainerMissing,
+    ObjectSchema,
+    Option,
+    Page,
+    Pipeline,
+    Record,
+    Stage,
+    Value,
+    WriteResult,
+)
 
 
 async def _no_pages() -> AsyncIterator[Page]:
@@ -63,6 +73,12 @@ class DryConnector(Connector):
 
     async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]:
         return [WriteResult.success(rid) for rid in ids]
+
+    async def list_objects(self) -> list[Option]:
+        return await self.inner.list_objects()
+
+    async def inclusion_lists(self, object: str) -> list[Option]:
+        return await self.inner.inclusion_lists(object)
 
     async def list_members(self, object: str, list_name: str) -> frozenset[str]:
         return await self.inner.list_members(object, list_name)

@@ -263,11 +263,64 @@ def _error_code(body: Mapping[str, Any]) -> str:
     return m.group(1) if m else ""
 
 
+_REFUSED = re.compile(r"^(?P<value>.*?) (?:was|is) not (?:one of|a valid)", re.S)
+_SAYS = {"INVALID_OPTION": "it is not one of the property's options", "INVALID_EMAIL": "it is not a valid email address",
+         "INVALID_DATE": "it is not a date at midnight UTC", "INVALID_DATETIME": "it is not a date and time",
+         "INVALID_INTEGER": "it is not a whole number", "INVALID_FLOAT": "it is not a number",
+         "INVALID_LONG": "it is not a whole number"}
+
+
+def _problems(body: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(property, code, message) of each property a "Property values were not valid" answer names:
+    from ``errors[].context.propertyName``, else from the JSON list inside the message."""
+    out: list[tuple[str, str, str]] = []
+    for e in body.get("errors") or []:
+        names = ((e.get("context") or {}).get("propertyName") or []) if isinstance(e, dict) else []
+        if names:
+            out.append((str(names[0]), str(e.get("code", "")), str(e.get("message", ""))))
+    msg = str(body.get("message", ""))
+    if not out and msg.startswith("Property values were not valid:"):
+        try:
+            items = json.loads(msg.split(":", 1)[1])
+        except ValueError:
+            items = []
+        out = [(str(i.get("name", "")), str(i.get("error", "")), str(i.get("message", "")))
+               for i in items if isinstance(i, dict)]
+    return out
+
+
+def _sentence(problems: list[tuple[str, str, str]]) -> str:
+    """One sentence per property, naming it and the value, without the vendor's JSON."""
+    parts = []
+    for name, code, message in problems:
+        m = _REFUSED.match(message)
+        short = message.split(": [")[0].split(". Valid")[0]
+        if m and code in _SAYS:
+            parts.append(f"HubSpot refused {m['value']!r} for the property {name}: {_SAYS[code]}")
+        else:
+            parts.append(f"HubSpot refused the value of the property {name}: {short}")
+    return "; ".join(parts) + "."
+
+
+def _problem_hint(name: str, code: str, message: str) -> str | None:
+    m = _REFUSED.match(message)
+    if code == "INVALID_OPTION" and m:
+        return (f"Add {m['value']!r} to the options of the HubSpot property {name}, or give it a counterpart in "
+                "the mapping's value map (the dashboard's mapping step, or values / values_to_left in accord.yaml).")
+    return None
+
+
 def write_error(status: int, body: Mapping[str, Any], *, association: bool = False) -> WriteError:
-    """A HubSpot error body (or one 207 ``errors[]`` entry) as a categorised, hinted WriteError."""
+    """A HubSpot error body (or one 207 ``errors[]`` entry) as a categorised, hinted WriteError
+    whose message is a sentence (the property and the value), not the vendor's JSON."""
     cat = str(body.get("category", ""))
     code = _error_code(body) or cat
     msg = str(body.get("message", "")) or f"HTTP {status}"
+    problems = _problems(body) if (cat == "VALIDATION_ERROR" or status == 400) and not association else []
+    if problems:
+        hint = _problem_hint(*problems[0]) or HINTS.get(problems[0][1] or code, "")
+        return WriteError(ErrorCategory.VALIDATION, _sentence(problems), hint or "HubSpot rejected the value: correct "
+                          "it in the source app or change the mapping.", problems[0][1] or code or "VALIDATION_ERROR")
     if association:
         return WriteError(ErrorCategory.ASSOCIATIONS, msg, "Both records must exist in HubSpot; the association "
                           "is retried once they are synced.", code)
@@ -418,6 +471,8 @@ class HubSpotConnector(HttpConnector):
             err = write_error(resp.status_code, _json_body(resp))
             if err.category == ErrorCategory.PERMISSIONS:
                 raise AuthError(f"{err.message} — {err.hint}")
+            if resp.status_code in (400, 404):  # a read: the hints of refused record writes do not apply
+                raise ConnectorError(f"HubSpot {method} {path}: HTTP {resp.status_code} {err.message}")
             raise ConnectorError(f"HubSpot {method} {path}: HTTP {resp.status_code} {err.message} — {err.hint}")
         return _json_body(resp) if resp.content else {}
 
@@ -813,11 +868,31 @@ class HubSpotConnector(HttpConnector):
             params: dict[str, Any] = {"limit": 250}
             if after:
                 params["after"] = after
-            body = await self._ok("GET", f"/crm/v3/lists/{list_id}/memberships", "lists", params=params)
+            resp = await self._request("GET", f"/crm/v3/lists/{list_id}/memberships", "lists", params=params)
+            if resp.status_code == 404:  # deleted since it was looked up
+                raise self._list_gone(object, list_name)
+            body = await self._ok("GET", f"/crm/v3/lists/{list_id}/memberships", "lists", params=params) \
+                if resp.status_code >= 400 else _json_body(resp)
             members.update(str(m["recordId"]) for m in body.get("results", []))
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return frozenset(members)
+
+    async def list_objects(self) -> list[Option]:
+        return [Option(o, o.title()) for o in OBJECT_TYPE_IDS]
+
+    async def inclusion_lists(self, object: str) -> list[Option]:
+        type_id = OBJECT_TYPE_IDS.get(object, object)
+        out: list[Option] = []
+        offset = 0
+        while True:
+            body = await self._ok("POST", "/crm/v3/lists/search", "lists",
+                                  json={"query": "", "count": 500, "offset": offset})
+            out += [Option(str(x["name"]), f"{x['name']} ({x.get('size', 0)})") for x in body.get("lists", [])
+                    if str(x.get("objectTypeId")) == type_id]
+            if not body.get("hasMore") or not body.get("lists"):
+                return out
+            offset = int(body.get("offset") or offset + 500)
 
     async def _list_id(self, object: str, list_name: str) -> str:
         """The id of the list named ``list_name``; ContainerMissing when HubSpot has none (404):
@@ -827,13 +902,16 @@ class HubSpotConnector(HttpConnector):
         path = f"/crm/v3/lists/object-type-id/{OBJECT_TYPE_IDS.get(object, object)}/name/{quote(list_name, safe='')}"
         resp = await self._request("GET", path, "lists")
         if resp.status_code == 404:
-            raise ContainerMissing(
-                f"app {self.name!r}: HubSpot has no {object} list {list_name!r} (any more)", app=self.name,
-                container=f"the HubSpot list {list_name!r}",
-                hint=f"Restore the list {list_name!r} in HubSpot, or change the sync's inclusion list to the list "
-                     "that holds the synced records now.")
+            raise self._list_gone(object, list_name)
         found = await self._ok("GET", path, "lists") if resp.status_code >= 400 else _json_body(resp)
         return str(found["list"]["listId"])
+
+    def _list_gone(self, object: str, list_name: str) -> ContainerMissing:
+        return ContainerMissing(
+            f"app {self.name!r}: HubSpot has no {object} list {list_name!r} (any more)", app=self.name,
+            container=f"the HubSpot list {list_name!r}",
+            hint=f"Restore the list {list_name!r} in HubSpot (Lists › Recently deleted), or make the list that "
+                 "holds the synced records now the sync's inclusion list.")
 
     async def pipelines(self, object: str) -> list[Pipeline]:
         body = await self._ok("GET", f"/crm/v3/pipelines/{object}", "pipelines")

@@ -25,6 +25,7 @@ from accord.connectors.registry import ASSOCIATIONS, LISTS, PIPELINES, Vendor
 from accord.connectors.settings import AppSettings
 from accord.engine.values import canon, iso
 from accord.model import (
+    ConnectorError,
     ErrorCategory,
     FieldSchema,
     FieldType,
@@ -226,6 +227,8 @@ class MemoryApp(Connector):
 
     async def describe(self, object: str) -> ObjectSchema:
         self._call("describe")
+        if object not in self.objects:
+            raise ConnectorError(f"memory app {self.name!r} has no object {object!r}")
         return ObjectSchema(object, dict(self.objects[object].schema))
 
     async def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:  # type: ignore[override]
@@ -337,6 +340,13 @@ class MemoryApp(Connector):
                 self.writes += 1
             out.append(WriteResult.success(rid))
         return out
+
+    async def list_objects(self) -> list[Option]:
+        return [Option(name, name.replace("_", " ").title()) for name in self.objects]
+
+    async def inclusion_lists(self, object: str) -> list[Option]:
+        self._call("lists")
+        return [Option(name, f"{name} ({len(members)})") for name, members in sorted(self.lists.items())]
 
     async def list_members(self, object: str, list_name: str) -> frozenset[str]:
         self._call("lists")

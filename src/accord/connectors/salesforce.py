@@ -208,6 +208,19 @@ _CATEGORIES: dict[str, tuple[ErrorCategory, str]] = {
 }
 
 
+def _sentence(e: Mapping[str, Any]) -> str:
+    """One Salesforce error as a sentence naming the field and the value, where the code tells them."""
+    code, message = str(e.get("statusCode") or e.get("errorCode") or ""), str(e.get("message", ""))
+    fields = [str(f) for f in e.get("fields") or []]
+    if code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" and fields:
+        value = message.rsplit(": ", 1)[-1] if ": " in message else ""
+        return (f"Salesforce refused {value!r} for the field {fields[0]}: it is not one of the picklist's values"
+                if value else f"Salesforce needs one of the picklist's values in the field {fields[0]}")
+    if code == "REQUIRED_FIELD_MISSING" and fields:
+        return f"Salesforce needs a value in {', '.join(fields)} (a required field)"
+    return message
+
+
 def write_error(errors: Sequence[Mapping[str, Any]]) -> WriteError:
     """Salesforce error objects (``statusCode`` in collections, ``errorCode`` elsewhere) → one WriteError."""
     first = errors[0] if errors else {}
@@ -219,8 +232,11 @@ def write_error(errors: Sequence[Mapping[str, Any]]) -> WriteError:
         category, hint = ErrorCategory.ASSOCIATIONS, "The related record does not exist in Salesforce (yet)."
     elif code.startswith("INSUFFICIENT_ACCESS") and code not in _CATEGORIES:
         category, hint = _CATEGORIES["INSUFFICIENT_ACCESS"]
-    message = "; ".join(str(e.get("message", "")) for e in errors) or code
-    if fields and category in (ErrorCategory.PERMISSIONS, ErrorCategory.VALIDATION):
+    message = "; ".join(_sentence(e) for e in errors) or code
+    if code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" and fields:
+        hint = (f"Add the value to the picklist {fields[0]} in Salesforce (Setup › Object Manager), or give it a "
+                "counterpart in the mapping's value map (the dashboard's mapping step, or values in accord.yaml).")
+    elif fields and category in (ErrorCategory.PERMISSIONS, ErrorCategory.VALIDATION):
         hint = f"{hint} Fields: {', '.join(dict.fromkeys(fields))}."
     return WriteError(category=category, message=message, hint=hint, code=code)
 
@@ -389,6 +405,14 @@ class SalesforceConnector(HttpConnector):
             d = await self._json("GET", f"sobjects/{object}/describe")
             self._schemas[object] = {f["name"]: f for f in d["fields"]}
         return self._schemas[object]
+
+    async def list_objects(self) -> list[Option]:
+        """The org's objects a sync can read and write (describeGlobal), custom ones included."""
+        body = await self._json("GET", "sobjects")
+        return sorted((Option(str(o["name"]), str(o.get("label") or o["name"])) for o in body.get("sobjects", [])
+                       if o.get("queryable") and o.get("createable") and o.get("updateable")
+                       and not o.get("customSetting") and not o.get("deprecatedAndHidden")),
+                      key=lambda o: o.label.casefold())
 
     async def describe(self, object: str) -> ObjectSchema:
         out: dict[str, FieldSchema] = {}

@@ -62,6 +62,7 @@ from accord.connectors.http import (
 from accord.connectors.limits import LOCAL, Limiter, RateLimit
 from accord.connectors.registry import Sandbox, Vendor
 from accord.connectors.settings import AppSettings, Duration, parse_duration
+from accord.engine.options import suggestion
 from accord.engine.values import iso
 from accord.model import (
     AuthError,
@@ -365,6 +366,17 @@ class SnovioConnector(HttpConnector):
         data = body.get("data") if isinstance(body.get("data"), Mapping) else body
         self._list_id, self._list_size = int(data["id"]), 0
         log.info("app %s: created the Snov.io list %r (id %s)", self.name, self.list_ref, self._list_id)
+
+    async def setting_issues(self) -> tuple[list[tuple[str, str]], list[str]]:
+        found, live = await self._find_list()
+        if found is not None:
+            return [], []
+        names = [str(x.get("name")) for x in live]
+        hint = suggestion(self.list_ref, names)
+        if hint:  # a list of a similar name: a typo would sync into a new, empty list
+            return [("list", f"Snov.io has no list {self.list_ref!r}{hint}")], []
+        return [], [f"apps.{self.name}.list: Snov.io has no list {self.list_ref!r} yet; the first pass of a sync "
+                    "creates it (create_list)"]
 
     async def _list_or_creatable(self) -> None:
         """The list exists, or ``create_list`` lets the first pass of a new sync create it."""

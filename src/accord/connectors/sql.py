@@ -59,6 +59,7 @@ from accord.model import (
     FieldSchema,
     FieldType,
     ObjectSchema,
+    Option,
     Page,
     Record,
     ResyncRequired,
@@ -263,6 +264,13 @@ class SqlConnector(Connector):
             except OperationalError as e:
                 raise UnreachableError(f"{self.name}: database unreachable: {e.orig}") from e
         await self._run(ping)
+
+    async def list_objects(self) -> list[Option]:
+        """The objects ``tables`` names, then the database's other tables (Accord's change logs left out)."""
+        names = await self._run(lambda: sa_inspect(self.engine).get_table_names())
+        named = set(self.tables.values())
+        return ([Option(obj, f"{obj} (table {t})") for obj, t in self.tables.items()]
+                + [Option(n, n) for n in sorted(names) if n not in named and not n.startswith("accord_")])
 
     async def describe(self, object: str) -> ObjectSchema:
         t = await self._run(self._table, object)

@@ -50,6 +50,7 @@ from accord.connectors.http import (
 from accord.connectors.limits import LOCAL, RateLimit
 from accord.connectors.registry import LISTS, PIPELINES, Sandbox, Vendor
 from accord.connectors.settings import AppSettings
+from accord.engine.options import suggestion
 from accord.model import (
     AuthError,
     ConnectorError,
@@ -670,6 +671,27 @@ class XentralConnector(HttpConnector):
         return await self._each(list(ids), one)
 
     # -- the group as an inclusion list ----------------------------------------------------------------------
+    async def list_objects(self) -> list[Option]:
+        return [Option(ADDRESSES, "Adressen (addresses)"), Option(RESUBMISSIONS, "Wiedervorlagen (resubmissions)")]
+
+    async def inclusion_lists(self, object: str) -> list[Option]:
+        if object != ADDRESSES:
+            raise NotImplementedError(f"xentral groups hold addresses, not {object}")
+        out: list[Option] = []
+        async for rows in self._all("gruppen", "groups"):
+            out += [Option(str(r["name"]), str(r["name"])) for r in rows if r.get("name")]
+        return sorted(out, key=lambda o: o.label.casefold())
+
+    async def setting_issues(self) -> tuple[list[tuple[str, str]], list[str]]:
+        names = [o.value for o in await self.inclusion_lists(ADDRESSES)]
+        if self.group.casefold() in {n.casefold() for n in names}:
+            return [], []
+        hint = suggestion(self.group, names)
+        if hint:  # a group of a similar name: a typo would put new addresses in a new, empty group
+            return [("group", f"xentral has no group {self.group!r}{hint}")], []
+        return [], [f"apps.{self.name}.group: xentral has no group {self.group!r} yet; the first pass of a "
+                    "sync of addresses creates it"]
+
     async def list_members(self, object: str, list_name: str) -> frozenset[str]:
         if object != ADDRESSES:
             raise NotImplementedError(f"xentral groups hold addresses, not {object}")

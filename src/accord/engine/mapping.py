@@ -15,8 +15,9 @@ from accord import catalog
 from accord.config import ConfigIssue, SyncConfig, effective_deletes, effective_winner
 from accord.engine.filters import Filter, compile_filters
 from accord.engine.matching import MatchKeySpec, key_spec
+from accord.engine.options import pair_options
 from accord.engine.values import compatible
-from accord.model import FieldSchema, FieldType, ObjectSchema, Side
+from accord.model import FieldSchema, FieldType, ObjectSchema, Side, Value
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,10 @@ class FieldMap:
     left_calculated: bool = False
     right_calculated: bool = False
     key: str | None = None  # the base key to use instead of the computed one (see keyed_like)
+    # the values an enumeration field accepts (empty: any); a value the map leaves outside them
+    # is not written, since the app would refuse the whole record for it (see ``accepts``)
+    left_options: frozenset[str] = frozenset()
+    right_options: frozenset[str] = frozenset()
 
     def field(self, side: Side) -> str:
         return self.left if side is Side.LEFT else self.right
@@ -50,6 +55,17 @@ class FieldMap:
     def values_to(self, side: Side) -> dict[str, str] | None:
         """Enumeration value map used when writing *to* ``side``."""
         return self.rl_values if side is Side.LEFT else self.lr_values
+
+    def accepts(self, side: Side, value: Value) -> bool:
+        """Whether ``side``'s field takes ``value`` (canonical, converted): an enumeration takes
+        its options only. A value with no counterpart is left out of the write instead of
+        failing the record (``accord check`` lists such values, with the value map to add)."""
+        options = self.left_options if side is Side.LEFT else self.right_options
+        if not options or value is None:
+            return True
+        if isinstance(value, list):
+            return all(str(v) in options for v in value)
+        return str(value) in options
 
     @cached_property
     def plain(self) -> bool:
@@ -102,6 +118,12 @@ class SyncSpec:
     # a record created in the other app that meets a list-side record outside the inclusion
     # list syncs the pair once (catalog.PAIR_RULES; HubSpot–Salesforce, seed 004)
     match_once_outside_list: bool = False
+    # the apps as accord.yaml names them, for messages people read ("deleted in salesforce")
+    apps: dict[Side, str] = field(default_factory=lambda: {Side.LEFT: "the left app", Side.RIGHT: "the right app"})
+    inclusion_list: str | None = None
+
+    def app(self, side: Side) -> str:
+        return self.apps[side]
 
     @cached_property
     def left_fields(self) -> tuple[str, ...]:
@@ -164,18 +186,10 @@ class SyncSpec:
 
 
 def _enum_map(src: FieldSchema, dst: FieldSchema) -> dict[str, str] | None:
-    """Default option map: same value, else same label (case-insensitive)."""
+    """Default option map: same value, else same label, else a similar label (engine/options.py)."""
     if not (src.options and dst.options):
         return None
-    by_value = {o.value for o in dst.options}
-    by_label = {o.label.casefold(): o.value for o in dst.options}
-    out = {}
-    for o in src.options:
-        if o.value in by_value:
-            out[o.value] = o.value
-        elif o.label.casefold() in by_label:
-            out[o.value] = by_label[o.label.casefold()]
-    return out
+    return pair_options(src.options, dst.options)
 
 
 def _invert(m: dict[str, str] | None) -> dict[str, str] | None:
@@ -205,13 +219,13 @@ def compile_sync(
     broken: list[BrokenMapping] = []
     stage_fields = _stage_fields(cfg, left_vendor, right_vendor)
     maps: list[FieldMap] = []
-    for p, m, required in _entries(cfg, left_vendor, right_vendor, path):
+    for p, m, required, known in _entries(cfg, left_vendor, right_vendor, path):
         lf, rf = left_schema.get(m.left), right_schema.get(m.right)
         if lf is None or rf is None:
             side, name, obj = ("left", m.left, cfg.left.object) if lf is None else ("right", m.right, cfg.right.object)
             broken.append(BrokenMapping(f"{p}.{side}", f"field {name!r} does not exist on {obj}"))
             continue
-        fm = _field_map(cfg, p, m, required, lf, rf, stage_fields, stage_map, issues)
+        fm = _field_map(cfg, p, m, required, lf, rf, (stage_fields, stage_map), known, issues)
         if fm is not None:
             maps.append(fm)
 
@@ -231,26 +245,30 @@ def compile_sync(
         stage_field=stage_fields if stage_map is not None else {},
         broken=tuple(broken),
         match_once_outside_list=catalog.pair_rules(left_vendor, right_vendor).match_once_outside_list,
+        apps={Side.LEFT: cfg.left.app, Side.RIGHT: cfg.right.app},
+        inclusion_list=cfg.inclusion.list if cfg.inclusion else None,
     )
     issues.extend(_constant_issues(spec, left_schema, right_schema, path))
     return spec, issues
 
 
-def _entries(cfg: SyncConfig, left_vendor: str, right_vendor: str, path: str) -> list[tuple[str, Any, bool]]:
-    """(key path, mapping-like, required) of the catalog's defaults the user did not map, then the user's."""
+def _entries(cfg: SyncConfig, left_vendor: str, right_vendor: str,
+             path: str) -> list[tuple[str, Any, bool, dict[str, str] | None]]:
+    """(key path, mapping-like, required, the catalog's value map) of the catalog's defaults the
+    user did not map, then the user's."""
     defaults = catalog.default_mappings(left_vendor, cfg.left.object, right_vendor, cfg.right.object) if cfg.defaults else []
     user_left = {m.left for m in cfg.mappings}
     user_right = {m.right for m in cfg.mappings}
-    entries: list[tuple[str, Any, bool]] = []
+    entries: list[tuple[str, Any, bool, dict[str, str] | None]] = []
     for d in defaults:
         if d.left in user_left or d.right in user_right:
             continue  # the user's own mapping of this field replaces a non-required default
-        entries.append((f"{path}.mappings(default {d.left} ↔ {d.right})", d, d.required))
+        entries.append((f"{path}.mappings(default {d.left} ↔ {d.right})", d, d.required, d.values))
     for j, m in enumerate(cfg.mappings):
         same = next((d for d in defaults if d.left == m.left and d.right == m.right), None)
         if same is not None and same.rule and m.rule is None:
             m = m.model_copy(update={"rule": same.rule})  # a restated default keeps its rule unless given one
-        entries.append((f"{path}.mappings[{j}]", m, same is not None and same.required))
+        entries.append((f"{path}.mappings[{j}]", m, same is not None and same.required, same.values if same else None))
     return entries
 
 
@@ -264,7 +282,7 @@ def _stage_fields(cfg: SyncConfig, left_vendor: str, right_vendor: str) -> dict[
 
 
 def _field_map(cfg: SyncConfig, p: str, m: Any, required: bool, lf: FieldSchema, rf: FieldSchema,
-               stage_fields: dict[Side, str], stage_map: dict[str, str] | None,
+               stages: tuple[dict[Side, str], dict[str, str] | None], known: dict[str, str] | None,
                issues: list[ConfigIssue]) -> FieldMap | None:
     """The compiled mapping ``m`` (at key path ``p``) between existing fields, or None when it
     is switched off (rule ``none``) or cannot flow either way (an issue says why)."""
@@ -276,11 +294,19 @@ def _field_map(cfg: SyncConfig, p: str, m: Any, required: bool, lf: FieldSchema,
     if flows is None:
         return None
     to_r, to_l = flows
-    lr, rl = _value_maps(m, is_user, lf, rf, stage_fields, stage_map)
+    lr, rl = _value_maps(m, is_user, lf, rf, stages, known)
+    # both option lists known (never a plain copy then: such mappings always have value maps); not
+    # the deal stages: the stage map decides (stages: auto may add stages after the schema was read)
+    stage_fields, stage_map = stages
+    is_stage = bool(stage_fields) and stage_map is not None and (m.left, m.right) == (
+        stage_fields[Side.LEFT], stage_fields[Side.RIGHT])
+    enums = lf.type == FieldType.ENUM and rf.type == FieldType.ENUM and bool(lf.options and rf.options) and not is_stage
     return FieldMap(
         left=m.left, right=m.right, rule=rule, to_right=to_r, to_left=to_l,
         left_type=lf.type, right_type=rf.type, lr_values=lr, rl_values=rl, required=required,
         left_calculated=lf.calculated, right_calculated=rf.calculated,
+        left_options=frozenset(o.value for o in lf.options) if enums else frozenset(),
+        right_options=frozenset(o.value for o in rf.options) if enums else frozenset(),
     )
 
 
@@ -316,28 +342,71 @@ def _flows(cfg: SyncConfig, p: str, m: Any, is_user: bool, rule: str, lf: FieldS
     return to_r, to_l
 
 
-def _value_maps(m: Any, is_user: bool, lf: FieldSchema, rf: FieldSchema, stage_fields: dict[Side, str],
-                stage_map: dict[str, str] | None) -> tuple[dict[str, str] | None, dict[str, str] | None]:
-    """The enumeration value maps (left to right, right to left) of ``m``: the stage map for
-    the deal stage fields, else the user's ``values``, else options matched by value or label
-    (plus the catalog's map for a default mapping)."""
-    lr: dict[str, str] | None = None
-    if lf.type == FieldType.ENUM and rf.type == FieldType.ENUM:
-        if stage_fields and m.left == stage_fields[Side.LEFT] and m.right == stage_fields[Side.RIGHT] and stage_map is not None:
-            lr = dict(stage_map)
-        elif is_user and getattr(m, "values", None):
-            lr = dict(m.values)
-        else:
-            lr = _enum_map(lf, rf)
-            if not is_user and m.values:
-                # the catalog's value map between the two vendors, for the options both apps have
-                lopts, ropts = {o.value for o in lf.options}, {o.value for o in rf.options}
-                lr = {**(lr or {}), **{k: v for k, v in m.values.items() if k in lopts and v in ropts}}
+def _value_maps(m: Any, is_user: bool, lf: FieldSchema, rf: FieldSchema,
+                stages: tuple[dict[Side, str], dict[str, str] | None],
+                known: dict[str, str] | None) -> tuple[dict[str, str] | None, dict[str, str] | None]:
+    """The enumeration value maps (left to right, right to left) of ``m``.
+
+    The deal stage fields take the stage map. Others pair the two fields' options by value,
+    label and similar label (engine/options.py), the catalog's map between the two vendors
+    (``known``) first, and the user's ``values`` (and ``values_to_left``) over both: a user
+    map adds to the defaults and overrides them, so "the value map to add" is only the values
+    the defaults leave out.
+    """
+    if lf.type != FieldType.ENUM or rf.type != FieldType.ENUM:
+        return None, None
+    stage_fields, stage_map = stages
+    if stage_fields and m.left == stage_fields[Side.LEFT] and m.right == stage_fields[Side.RIGHT] and stage_map is not None:
+        lr: dict[str, str] | None = dict(stage_map)
+    else:
+        lr = _enum_map(lf, rf)
+        if known:
+            # the catalog's pairs of options both apps have, first: on the way back the first
+            # value naming a target wins
+            lopts, ropts = {o.value for o in lf.options}, {o.value for o in rf.options}
+            ok = {k: v for k, v in known.items() if k in lopts and v in ropts}
+            lr = {**ok, **{k: v for k, v in (lr or {}).items() if k not in ok}}
+        user = getattr(m, "values", None) if is_user else None
+        if user:
+            lr = {**user, **{k: v for k, v in (lr or {}).items() if k not in user}}
     rl = _invert(lr)
     if lr is not None and lf.options and rf.options:
         # values written to the left come from the right side's options
         rl = {**(_enum_map(rf, lf) or {}), **(rl or {})}
+    back = getattr(m, "values_to_left", None) if is_user else None
+    if back:
+        rl = {**(rl or {}), **back}
     return lr, rl
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """Options of one side that a mapping carries to the other side as no value it accepts."""
+
+    mapping: FieldMap
+    to: Side  # the side the values would be written to
+    values: tuple[str, ...]  # the source side's option values, in the app's order
+
+
+def unmapped_values(spec: SyncSpec, left: ObjectSchema, right: ObjectSchema) -> list[Unmapped]:
+    """Per enumeration mapping and direction, the source options that have no counterpart among
+    the target's options: they are not written (``FieldMap.accepts``). Deal stages are left out
+    (a deal in an unmapped stage is excluded with its own reason)."""
+    out: list[Unmapped] = []
+    stage = set(spec.stage_field.items())
+    for m in spec.mappings:
+        if m.left_type != FieldType.ENUM or m.right_type != FieldType.ENUM or (Side.LEFT, m.left) in stage:
+            continue
+        for dst in (Side.RIGHT, Side.LEFT):
+            src_field = (left if dst is Side.RIGHT else right).get(m.field(dst.other))
+            if not m.flows_to(dst) or src_field is None:
+                continue
+            vmap = m.values_to(dst)
+            missing = tuple(o.value for o in src_field.options
+                            if not m.accepts(dst, vmap.get(o.value, o.value) if vmap is not None else o.value))
+            if missing:
+                out.append(Unmapped(m, dst, missing))
+    return out
 
 
 def _constant_issues(spec: SyncSpec, left_schema: ObjectSchema, right_schema: ObjectSchema,

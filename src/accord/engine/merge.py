@@ -54,8 +54,8 @@ def _push(m: FieldMap, value: Value, dst: Side, current_dst: Value) -> FieldOutc
         v = _to(m, value, dst)
     except (ValueError, TypeError) as e:
         return FieldOutcome(error=f"{m.field(dst.other)} → {m.field(dst)}: {e}")
-    if v == canon(current_dst):
-        return NOTHING
+    if v == canon(current_dst) or not m.accepts(dst, v):
+        return NOTHING  # no counterpart among the target's options: the field keeps its value
     if dst is Side.LEFT:
         return FieldOutcome(write_left=True, left_value=v)
     return FieldOutcome(write_right=True, right_value=v)

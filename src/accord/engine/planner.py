@@ -103,9 +103,9 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
     if not _created_ok(spec, src):
         return excluded(ExcludedReason.FILTERED, f"created before {spec.created_after}")
     if not passes(spec.filters.get(src_side, ()), src.properties):
-        return excluded(ExcludedReason.FILTERED, "does not match the sync's filters")
+        return excluded(ExcludedReason.FILTERED, f"does not match the sync's filters on {spec.app(src_side)}")
     if not _stage_ok(spec, src, src_side):
-        return excluded(ExcludedReason.UNMAPPED_STAGE, "the deal's stage is not mapped")
+        return _unmapped_stage(spec, src_side)
     if not spec.writes_to(dst):
         return PairPlan(status=None)  # target-side record of a one-way sync: indexed for matching only
     props: dict[str, Value] = {}
@@ -119,11 +119,14 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
             props[dst_field] = v
             continue
         try:
-            props[dst_field] = canon(convert(v, m.type(src_side), m.type(dst), m.values_to(dst)))
+            out = canon(convert(v, m.type(src_side), m.type(dst), m.values_to(dst)))
         except (ValueError, TypeError) as e:
             errors.append(f"{src_field} → {dst_field}: {e}")
+            continue
+        if m.accepts(dst, out):  # else no counterpart among the target's options: left empty
+            props[dst_field] = out
     if errors:
-        return _failing_values(errors)
+        return _failing_values(spec, dst, errors)
     props.update({k: canon(v) for k, v in _constants_for(spec, dst, None).items()})
     dst_base = {k: props.get(f) for f, k in spec.based(dst)}  # every value in props is canonical
     plan = PairPlan(create=dst, create_props=props)
@@ -131,13 +134,19 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
     return plan
 
 
-def _failing_values(errors: list[str]) -> PairPlan:
+def _failing_values(spec: SyncSpec, dst: Side | None, errors: list[str]) -> PairPlan:
+    to = spec.app(dst) if dst is not None else f"{spec.app(Side.LEFT)} or {spec.app(Side.RIGHT)}"
     return PairPlan(
         status=Status.FAILING,
         category=ErrorCategory.VALIDATION.value,
-        message="; ".join(errors),
-        hint="Change the value in the source app or the field mapping so the value fits the target field's type.",
+        message=f"a value cannot be written to {to}: " + "; ".join(errors),
+        hint=f"Change the value where it comes from, or map the field to a {to} field of a type that takes it.",
     )
+
+
+def _unmapped_stage(spec: SyncSpec, side: Side) -> PairPlan:
+    return excluded(ExcludedReason.UNMAPPED_STAGE, f"the deal's stage in {spec.app(side)} is not mapped to a "
+                                                   f"{spec.app(side.other)} stage (the sync's stage map)")
 
 
 def plan_deleted(spec: SyncSpec, deleted: Side, survivor: Record | None) -> PairPlan:
@@ -148,12 +157,13 @@ def plan_deleted(spec: SyncSpec, deleted: Side, survivor: Record | None) -> Pair
     other = deleted.other
     if spec.deletes == "propagate" and spec.writes_to(other):
         return PairPlan(archive=other, status=Status.EXCLUDED, reason=ExcludedReason.DELETED.value,
-                        message=f"deleted in the {deleted.value} app; deleted here too", deleted=deleted)
+                        message=f"deleted in {spec.app(deleted)}; deleted in {spec.app(other)} too", deleted=deleted)
     return PairPlan(
         status=Status.FAILING,
         category=ErrorCategory.DELETED.value,
-        message=f"the record was deleted in the {deleted.value} app",
-        hint=f"Resync deleted records to recreate it in the {deleted.value} app, or delete it in the {other.value} app too.",
+        message=f"the record was deleted in {spec.app(deleted)}",
+        hint=f"Resync deleted records to recreate it in {spec.app(deleted)} (accord resync --deleted-in "
+             f"{deleted.value}, or the sync's page in the dashboard), or delete it in {spec.app(other)} too.",
         deleted=deleted,
     )
 
@@ -169,25 +179,31 @@ def plan_pair(spec: SyncSpec, inp: PairInput) -> PairPlan:
     if left is None and right is None:
         return PairPlan(status=None)
     if not inp.has_key and not inp.linked:
-        return excluded(ExcludedReason.NO_MATCH_KEY, "the record has no value for the match key")
+        side = Side.LEFT if left is not None else Side.RIGHT
+        keys = ", ".join(dict.fromkeys(k.field(side.value) for k in spec.match)) or "the match key"
+        return excluded(ExcludedReason.NO_MATCH_KEY, f"the record has no {keys} in {spec.app(side)} to match it by")
     once = False
     if spec.inclusion_side is not None and inp.in_list is False:
         list_rec = left if spec.inclusion_side is Side.LEFT else right
         once = _synced_once(spec, inp)
         if list_rec is not None and not once:
-            return excluded(ExcludedReason.NOT_IN_LIST, "the record is not in the inclusion list")
+            name = f" {spec.inclusion_list!r}" if spec.inclusion_list else ""
+            return excluded(ExcludedReason.NOT_IN_LIST,
+                            f"the record is not in the inclusion list{name} of {spec.app(spec.inclusion_side)}")
     if left is None or right is None:
         src_side = Side.LEFT if left is not None else Side.RIGHT
         src = left or right
         assert src is not None
         return plan_create(spec, src, src_side)
-    if not (_stage_ok(spec, left, Side.LEFT) and _stage_ok(spec, right, Side.RIGHT)):
-        return excluded(ExcludedReason.UNMAPPED_STAGE, "the deal's stage is not mapped")
+    for side, rec in ((Side.LEFT, left), (Side.RIGHT, right)):
+        if not _stage_ok(spec, rec, side):
+            return _unmapped_stage(spec, side)
     if not inp.linked and not (
         passes(spec.filters.get(Side.LEFT, ()), left.properties)
         or passes(spec.filters.get(Side.RIGHT, ()), right.properties)
     ):
-        return excluded(ExcludedReason.FILTERED, "neither record matches the sync's filters")
+        return excluded(ExcludedReason.FILTERED, f"neither record matches the sync's filters (on {spec.app(Side.LEFT)} "
+                                                 f"or on {spec.app(Side.RIGHT)})")
     plan = _merge_pair(spec, left, right, inp)
     if once and plan.status is Status.SYNCING:
         # merged this once, with the bases kept (so joining the list later is a three-way
@@ -238,7 +254,7 @@ def _merge_pair(spec: SyncSpec, left: Record, right: Record, inp: PairInput) -> 
             plan.update[Side.RIGHT][m.right] = out.right_value
             new_r[k] = out.right_value
     if errors:
-        return _failing_values(errors)
+        return _failing_values(spec, None, errors)
     if not triggered:
         # Only calculated (formula) fields changed: they never trigger a sync by themselves,
         # and keeping the old base lets their new value travel with the next real change.

@@ -270,10 +270,10 @@ def plan(ctx: RunContext, link: Link, recs: dict[Side, Record | None]) -> Item:
             {link.left_id, link.right_id} & ctx.resend_unknown):
         # the create may have happened: it waits for a person's resync rather than risk a twin
         p = PairPlan(status=Status.FAILING, category=link.category, message=link.message, hint=link.hint)
-    return Item(link, hold_back(link, p) if p.archive is not None else p, recs)
+    return Item(link, hold_back(link, p, spec.apps) if p.archive is not None else p, recs)
 
 
-def hold_back(link: Link, p: PairPlan) -> PairPlan:
+def hold_back(link: Link, p: PairPlan, apps: dict[Side, str]) -> PairPlan:
     """A plan that deletes a record, deferred to the end of the pass (accord.runner.deletes):
     the pair waits, queued, with the side found deleted, and writes nothing yet."""
     assert p.archive is not None
@@ -281,7 +281,7 @@ def hold_back(link: Link, p: PairPlan) -> PairPlan:
     # a pair already held (or confirmed) stays so: a confirmation covers the deletes it saw
     reason = link.reason if link.reason in (DELETE_HELD, DELETE_CONFIRMED) else DELETE_PENDING
     return PairPlan(status=Status.QUEUED, reason=reason, deleted=gone,
-                    message=f"deleted in the {gone.value} app; to be deleted in the {gone.other.value} app too")
+                    message=f"deleted in {apps[gone]}; to be deleted in {apps[gone.other]} too")
 
 
 # -- the other app ----------------------------------------------------------------------

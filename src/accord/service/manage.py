@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from accord import catalog
+from accord.checks import Findings, check_sync
 from accord.config import ConfigError, ConfigIssue, SyncConfig, SyncOverlap
 from accord.model import ObjectSchema, Pipeline
 from accord.runner import SyncRunner
@@ -23,13 +24,24 @@ class Conflict(Exception):
 
 async def check_with_apps(svc: Service, s: SyncConfig) -> None:
     """Compile the sync against both apps' live schemas; fatal issues raise ConfigError."""
+    await sync_findings(svc, s)
+
+
+async def sync_findings(svc: Service, s: SyncConfig) -> Findings:
+    """What ``accord check`` says of the sync (accord/checks.py, read only: stages are added by
+    the sync's passes); its errors raise ConfigError, with the notes of a sync that may be saved."""
     try:
         runner = SyncRunner(s, svc.store, svc.session.connector(s.left.app), svc.session.connector(s.right.app))
-        await runner.prepare(write=False)  # validation only: stages are added by the sync's passes
+        found = await check_sync(runner)
     except ConfigError as e:
         raise ConfigError("sync", [ConfigIssue(i.path.lstrip("."), i.message) for i in e.issues]) from e
     except Exception as e:  # an app that cannot be reached or refuses the credentials
         raise ConfigError("sync", [ConfigIssue("", f"cannot read the apps' schemas: {type(e).__name__}: {e}")]) from e
+    if found.errors:
+        # an object an app does not have: its schema cannot be read (as for an unreachable app)
+        raise ConfigError("sync", [ConfigIssue(i.path.lstrip("."), f"cannot read the apps' schemas: {i.message}"
+                                               if i.path.endswith(".object") else i.message) for i in found.errors])
+    return found
 
 
 async def save_sync(svc: Service, body: Any, *, replacing: str | None = None) -> SyncConfig:

@@ -1,11 +1,17 @@
-"""The pages of the dashboard's setup flow (the steps themselves: :mod:`accord.service.setup_flow`)."""
+"""The pages of the dashboard's setup flow (the draft and its forms: :mod:`accord.service.setup_flow`,
+what each step shows of the apps: :mod:`accord.service.setup_views`).
+
+Every control posts the whole step's form: a button with its ``action``, or (with htmx) a picker
+whose choice changes what the step shows — another app's objects, the fields of the other side,
+the options of the field picked — with ``action=refresh``, answered with the page, of which
+htmx swaps in ``main``. Without script the same buttons work as plain form posts.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated
 
-import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -16,18 +22,15 @@ from accord.engine.stages import auto_map_stages
 from accord.service import manage
 from accord.service.core import Service
 from accord.service.setup_flow import (
-    OPS,
-    RULES,
     STEPS,
     Draft,
     apply_step,
     draft_issues,
-    load_schemas,
     mapping_index,
-    mapping_rows,
     say,
-    stage_rows,
+    step_issues,
 )
+from accord.service.setup_views import load_schemas, save_values, step_context, vendors
 from accord.service.web import Svc, render_page
 
 log = logging.getLogger("accord.service")
@@ -65,8 +68,9 @@ def setup_router() -> APIRouter:
         except ValidationError:
             return _damaged(request)
         form = await request.form()
+        fields = {k: [str(v) for v in form.getlist(k)] for k in form}
         try:
-            return await _submit(request, svc, d, step, {k: str(v) for k, v in form.items()}, action)
+            return await _submit(request, svc, d, step, fields, action)
         except Exception:  # a draft changed by hand can break a step in ways no form allows
             log.exception("setup step %s failed", step)
             return _damaged(request)
@@ -81,52 +85,40 @@ def _damaged(request: Request) -> HTMLResponse:
 
 async def _render(request: Request, svc: Service, d: Draft, step: str, error: str | None = None,
                   status: int = 200) -> HTMLResponse:
-    """The page of one step, with what that step shows of the two apps' schemas."""
-    ctx: dict[str, Any] = {"d": d, "draft": d.model_dump_json(), "step": step, "steps": STEPS, "error": error,
-                           "apps": {n: {"vendor": a.type, "objects": manage.known_objects(a.type)}
-                                    for n, a in svc.cfg.apps.items()},
-                           "rules": RULES, "ops": OPS}
-    if step in ("mappings", "filters", "review"):
-        try:
-            sch = await load_schemas(svc, d)
-        except Exception as e:  # the app is unreachable, or the object does not exist
-            why = redact.scrub(f"{type(e).__name__}: {e}")
-            return await _render(request, svc, d, "objects", f"Cannot read the objects' fields: {why}", 422)
-        ctx["left_fields"] = manage.fields_json(sch.left)
-        ctx["right_fields"] = manage.fields_json(sch.right)
-        ctx["rows"] = mapping_rows(svc, d)
-        ctx["stage_rows"], ctx["right_stages"] = stage_rows(sch, d)
-    if step == "review":
-        issues = await draft_issues(svc, d)
-        ctx["issues"] = issues
-        ctx["yaml"] = yaml.safe_dump({"syncs": [d.config()]}, sort_keys=False, allow_unicode=True)
-    return render_page(request, "setup.html", status, **ctx)
+    """The page of one step, with what that step shows of the two apps."""
+    try:
+        ctx = await step_context(svc, d, step)
+    except Exception as e:  # the app is unreachable, or the object does not exist
+        if step == "objects":
+            raise
+        why = redact.scrub(f"{type(e).__name__}: {e}")
+        return await _render(request, svc, d, "objects", f"Cannot read the objects' fields: {why}", 422)
+    return render_page(request, "setup.html", status, d=d, draft=d.model_dump_json(), step=step, error=error, **ctx)
 
 
-async def _submit(request: Request, svc: Service, d: Draft, step: str, f: dict[str, str], action: str) -> Response:
+async def _submit(request: Request, svc: Service, d: Draft, step: str, f: dict[str, list[str]],
+                  action: str) -> Response:
     """One step's form: back, an edit within the step (shown again), or on to the next step."""
     here = STEPS.index(step)
     if action == "back":
         return await _render(request, svc, d, STEPS[max(0, here - 1)])
+    if action.startswith("values:") and step != "mappings":  # the review's "choose their values"
+        d.values_for = action[len("values:"):]
+        return await _render(request, svc, d, "mappings")
     auto = None
-    if step == "mappings" and "stage_mode" in f:
+    if step == "mappings" and ("stage_mode" in f or action == "values_save"):
         sch = await load_schemas(svc, d)
         auto = auto_map_stages(sch.left_pipelines, sch.right_pipelines)
-    error = apply_step(d, step, f, action, auto)
+    error = apply_step(d, step, f, action, vendors(svc, d), auto)
+    if step == "mappings" and action == "values_save" and not error:
+        save_values(svc, d, await load_schemas(svc, d), f)
     if error:
         return await _render(request, svc, d, step, error, 422)
     if action != "next":  # an edit within the step: show the step again
-        if action == "add":
-            issues = await draft_issues(svc, d)
-            bad = [i for i in issues if mapping_index(i.path) == len(d.mappings) - 1]
-            if bad:
-                m = d.mappings.pop()
-                return await _render(request, svc, d, step, f"Refused {m['left']} ↔ {m['right']}: {bad[0].message}", 422)
-        return await _render(request, svc, d, step)
-    if step == "objects":
-        issues = [i for i in await draft_issues(svc, d) if i.path.split(".")[0] in ("name", "left", "right", "")]
-        if issues:
-            return await _render(request, svc, d, step, "; ".join(say(i) for i in issues), 422)
+        return await _edited(request, svc, d, step, action)
+    issues = step_issues(step, await draft_issues(svc, d)) if step != "review" else []
+    if issues:
+        return await _render(request, svc, d, step, "; ".join(say(i) for i in issues), 422)
     if step == "review":
         try:
             await manage.save_sync(svc, d.config(), replacing=d.editing)
@@ -135,3 +127,14 @@ async def _submit(request: Request, svc: Service, d: Draft, step: str, f: dict[s
             return await _render(request, svc, d, step, msg, 422)
         return RedirectResponse(f"/syncs/{d.name}", status_code=303)
     return await _render(request, svc, d, STEPS[here + 1])
+
+
+async def _edited(request: Request, svc: Service, d: Draft, step: str, action: str) -> HTMLResponse:
+    """After an edit within a step: a mapping just added is refused (and taken out) when check finds
+    it wrong, e.g. a type clash; other edits are shown at once and checked at Next."""
+    if action in ("add", "confirm_add") and d.pending is None and d.mappings:
+        bad = [i for i in await draft_issues(svc, d) if mapping_index(i.path) == len(d.mappings) - 1]
+        if bad:
+            m = d.mappings.pop()
+            return await _render(request, svc, d, step, f"Refused {m['left']} ↔ {m['right']}: {bad[0].message}", 422)
+    return await _render(request, svc, d, step)

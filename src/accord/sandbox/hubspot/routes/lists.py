@@ -1,4 +1,4 @@
-"""Lists v3: ``/crm/v3/lists`` — create, look up by id or name, delete and restore, read and change memberships."""
+"""Lists v3: ``/crm/v3/lists`` — create, search, look up by id or name, delete and restore, read and change memberships."""
 
 from __future__ import annotations
 
@@ -23,6 +23,23 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
             raise ApiError(400, "VALIDATION_ERROR", "name and a valid objectTypeId are required")
         lst = store.create_list(str(body["name"]), str(body["objectTypeId"]), str(body.get("processingType", "MANUAL")))
         return JSONResponse({"list": lst.wire()})
+
+    @app.post("/crm/v3/lists/search")
+    async def list_search(request: Request) -> JSONResponse:
+        """Lists whose name contains ``query``, ``count`` (≤ 500) a page from ``offset``, oldest first."""
+        body = await read_json(request)
+        count, offset = body.get("count", 20), body.get("offset", 0)
+        if not isinstance(count, int) or not 1 <= count <= 500 or not isinstance(offset, int) or offset < 0:
+            raise ApiError(400, "VALIDATION_ERROR", "count must be between 1 and 500, offset at least 0")
+        query = str(body.get("query") or "").casefold()
+        kinds = set(body.get("processingTypes") or ())
+        with store.lock:
+            found = [lst.wire() for lst in sorted(store.lists.values(), key=lambda x: x.id)
+                     if lst.deleted is None and query in lst.name.casefold()
+                     and (not kinds or lst.processing_type in kinds)]
+        page = found[offset:offset + count]
+        return JSONResponse({"lists": page, "offset": offset + len(page), "hasMore": offset + count < len(found),
+                             "total": len(found)})
 
     @app.get("/crm/v3/lists/object-type-id/{object_type_id}/name/{list_name}")
     async def list_by_name(object_type_id: str, list_name: str) -> JSONResponse:

@@ -1,0 +1,120 @@
+"""``accord check`` and every save of a sync (REST API, setup flow): a sync against the apps themselves.
+
+Read only — nothing is written to any app (stages ``stages: auto`` would add are only listed,
+a list is only looked up). Errors are everything the setup flow's pickers would have
+prevented: an object, a field, an option of an enumeration, a list, a stage the app does not
+have, each with a "did you mean" (engine/validate.py); notes are what the sync will do that a
+person should know before the first write (default mappings whose field is missing, values
+with no counterpart, stages to add).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from accord.config import ConfigError, ConfigIssue
+from accord.connectors.base import Connector
+from accord.engine.mapping import SyncSpec, Unmapped, unmapped_values
+from accord.engine.options import suggestion
+from accord.engine.validate import stage_issues, sync_issues, unmapped_note
+from accord.model import AuthError, ConnectorError, ContainerMissing, ObjectSchema, Side, UnreachableError
+from accord.runner import SyncRunner
+
+
+@dataclass
+class Findings:
+    errors: list[ConfigIssue] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    spec: SyncSpec | None = None
+    unmapped: list[Unmapped] = field(default_factory=list)
+    schemas: dict[Side, ObjectSchema] = field(default_factory=dict)
+
+
+async def _object_issue(conn: Connector, obj: str, path: str, e: ConnectorError) -> ConfigIssue:
+    """The object cannot be described: name the app's objects (the closest first) instead of the HTTP answer."""
+    try:
+        known = await conn.list_objects()
+    except (NotImplementedError, ConnectorError):
+        known = []
+    names = [o.value for o in known]
+    hint = suggestion(obj, names, {o.value: o.label for o in known})
+    listed = f" (objects: {', '.join(names[:15])}{', …' if len(names) > 15 else ''})" if names and not hint else ""
+    said = "" if names else f" ({e})"  # the app's own words only when it cannot list its objects
+    return ConfigIssue(f"{path}.object", f"app {conn.name!r} has no object {obj!r}{hint}{listed}{said}")
+
+
+async def check_sync(runner: SyncRunner) -> Findings:
+    """Everything wrong with the runner's sync, and what a person should know before its first pass.
+
+    Auth, reachability and vanished containers raise as in a pass; an object the app does not
+    have, and anything else the sync names that the apps lack, are ``errors`` (all of them)."""
+    ctx, cfg, path = runner.ctx, runner.cfg, runner.ctx.path
+    out = Findings()
+    for side in (Side.LEFT, Side.RIGHT):
+        try:
+            out.schemas[side] = await ctx.conn[side].describe(ctx.obj[side])
+        except (AuthError, UnreachableError, ContainerMissing):
+            raise
+        except ConnectorError as e:
+            out.errors.append(await _object_issue(ctx.conn[side], ctx.obj[side], f"{path}.{side.value}", e))
+    if out.errors:
+        return out
+    left, right = out.schemas[Side.LEFT], out.schemas[Side.RIGHT]
+    compiled: list[ConfigIssue] = []
+    try:
+        out.spec = await runner.prepare(write=False)
+    except ConfigError as e:
+        compiled = e.issues
+    mine = sync_issues(cfg, left, right, path)
+    mine += await _stage_issues(runner)
+    mine += await _inclusion_issues(runner)
+    # the schemas' own reasons (with "did you mean") replace compile_sync's for the same key
+    seen = {i.path for i in mine}
+    out.errors = mine + [i for i in compiled if i.path not in seen]
+    if out.spec is not None:
+        out.notes += [f"mapping {b.path} is skipped: {b.reason}" for b in out.spec.broken if "(default " in b.path]
+        if runner.stage_copy is not None:
+            out.notes.append(f"stages: auto {runner.stage_copy.describe()}")
+        out.unmapped = unmapped_values(out.spec, left, right)
+        out.notes += [unmapped_note(cfg, u, left, right) for u in out.unmapped]
+    return out
+
+
+async def _stage_issues(runner: SyncRunner) -> list[ConfigIssue]:
+    if not isinstance(runner.cfg.stages, dict):
+        return []
+    ctx = runner.ctx
+    try:
+        pipes = [await ctx.conn[s].pipelines(ctx.obj[s]) for s in (Side.LEFT, Side.RIGHT)]
+    except NotImplementedError:
+        return []
+    return stage_issues(runner.cfg, pipes[0], pipes[1], ctx.path)
+
+
+async def _inclusion_issues(runner: SyncRunner) -> list[ConfigIssue]:
+    """The inclusion list is one of the app's lists (looked up, never created)."""
+    inc, ctx = runner.cfg.inclusion, runner.ctx
+    if inc is None:
+        return []
+    side = Side(inc.side)
+    conn, obj = ctx.conn[side], ctx.obj[side]
+    try:
+        lists = await conn.inclusion_lists(obj)
+    except NotImplementedError:
+        return [ConfigIssue(f"{ctx.path}.inclusion.side", f"app {conn.name!r} has no inclusion lists for {obj}; "
+                                                          "choose a list in the other app, or no list")]
+    names = [o.value for o in lists]
+    if inc.list in names or inc.list.casefold() in {n.casefold() for n in names}:
+        return []
+    hint = suggestion(inc.list, names)
+    listed = f" (lists: {', '.join(repr(n) for n in names[:10])}{', …' if len(names) > 10 else ''})" \
+        if names and not hint else "" if names else " (it has none)"
+    return [ConfigIssue(f"{ctx.path}.inclusion.list", f"app {conn.name!r} has no {obj} list {inc.list!r} (a sync "
+                                                      f"stops on an inclusion list that does not exist){hint}{listed}")]
+
+
+async def app_findings(conn: Connector, key: str) -> tuple[list[ConfigIssue], list[str]]:
+    """The app's own settings that name something in it (a xentral group, a Snov.io list): errors
+    for a misspelling (a similar name exists), notes for one a first pass would create."""
+    errors, notes = await conn.setting_issues()
+    return [ConfigIssue(f"{key}.{k}" if k else key, msg) for k, msg in errors], notes

@@ -536,6 +536,9 @@ def sandbox(
     records: Annotated[int, typer.Option("--records", help="records seeded per object (0 = empty)")] = 100,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     token: Annotated[str | None, typer.Option("--token", help="accept only this bearer token")] = None,
+    token_ttl: Annotated[float | None, typer.Option(
+        "--token-ttl", help="seconds an OAuth access token lives (HubSpot, Salesforce, Snov.io), e.g. 30 to "
+        "watch renewals", min=1)] = None,
 ) -> None:
     """Run vendor API sandboxes over HTTP (Salesforce over TLS, as its clients require)."""
     from accord.connectors import registry
@@ -544,11 +547,15 @@ def sandbox(
     unknown = [v for v in vendors if v not in available]
     if unknown:
         raise _fail(EXIT_CONFIG, f"unknown sandbox {unknown[0]!r}; available: {', '.join(available)}")
+    lasting = [v for v in vendors if token_ttl is not None and not registry.vendor(v).sandbox.expiring]  # type: ignore[union-attr]
+    if lasting:
+        raise _fail(EXIT_CONFIG, f"--token-ttl: the {lasting[0]} sandbox's tokens do not expire")
     if len(vendors) > 1:
         import subprocess
 
         procs = [subprocess.Popen([sys.executable, "-m", "accord.cli", "sandbox", v, "--port", str(port + i), "--host", host,
-                                   "--records", str(records), "--seed", str(seed), *(["--token", token] if token else [])])
+                                   "--records", str(records), "--seed", str(seed), *(["--token", token] if token else []),
+                                   *(["--token-ttl", str(token_ttl)] if token_ttl is not None else [])])
                  for i, v in enumerate(vendors)]
         try:
             for p in procs:
@@ -561,7 +568,7 @@ def sandbox(
     assert served is not None
     if served.banner:
         out.print(served.banner.format(host=host, port=port, records=records))
-    served.serve(host=host, port=port, records=records, seed=seed, token=token)
+    served.serve(host=host, port=port, records=records, seed=seed, token=token, token_ttl=token_ttl)
 
 
 def main() -> None:

@@ -90,6 +90,18 @@ RATE_TIERS = {"free": 100, "starter": 100, "professional": 190, "enterprise": 19
 ASSOC_TYPE_IDS = {("contacts", "companies"): 279, ("companies", "contacts"): 280, ("deals", "contacts"): 3,
                   ("contacts", "deals"): 4, ("deals", "companies"): 341, ("companies", "deals"): 342}
 WEBHOOK_OBJECTS = {"contact": "contacts", "company": "companies", "deal": "deals"}
+# generic webhook subscriptions (object.creation …) name the object by objectTypeId
+WEBHOOK_TYPE_IDS = {type_id: object for object, type_id in OBJECT_TYPE_IDS.items()}
+
+
+def webhook_object(event: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(object, action) of a webhook event, in either form HubSpot sends: the legacy
+    ``contact.propertyChange``, or a generic subscription's ``object.propertyChange`` with
+    ``objectTypeId`` ``0-1`` (contacts), ``0-2`` (companies) or ``0-3`` (deals)."""
+    prefix, _, action = str(event.get("subscriptionType", "")).partition(".")
+    if prefix == "object":
+        return WEBHOOK_TYPE_IDS.get(str(event.get("objectTypeId", ""))), action
+    return WEBHOOK_OBJECTS.get(prefix), action
 
 
 def modified_prop(object: str) -> str:
@@ -1124,8 +1136,7 @@ def webhook_changes(events: Iterable[Mapping[str, Any]], *, own_source_ids: Iter
         if not seen.add(str(ev.get("eventId"))):
             out.duplicates += 1
             continue
-        prefix, _, action = str(ev.get("subscriptionType", "")).partition(".")
-        object = WEBHOOK_OBJECTS.get(prefix)
+        object, action = webhook_object(ev)
         if object is None or action not in ("creation", "propertyChange", "deletion", "restore"):
             out.ignored += 1
             continue
@@ -1220,6 +1231,7 @@ def from_config(name: str, app: Any) -> HubSpotConnector:
 VENDOR = Vendor(
     "hubspot", "HubSpot", HubSpotSettings, from_config,
     limits=lambda app: rate_limits(app.rate(), app.search_rate),
-    sandbox=Sandbox("accord.sandbox.hubspot", "HubSpot sandbox on http://{host}:{port}  ({records} records per object)"),
+    sandbox=Sandbox("accord.sandbox.hubspot", "HubSpot sandbox on http://{host}:{port}  ({records} records per object; "
+                    "OAuth app: client id accord-sandbox-client, secret accord-sandbox-secret)", expiring=True),
     capabilities=frozenset({WEBHOOKS, ASSOCIATIONS, LISTS, PIPELINES}),
 )

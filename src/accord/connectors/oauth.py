@@ -273,8 +273,6 @@ class TokenAuth(httpx.Auth):
     """``Authorization: Bearer`` from a :class:`Credential`: renewed before it expires and once on
     a 401, and the refused request sent again."""
 
-    requires_response_body = True  # a refusal's body says why (Salesforce: INVALID_SESSION_ID)
-
     def __init__(self, credential: Credential) -> None:
         self.credential = credential
         self.token: Token | None = None
@@ -312,12 +310,14 @@ class TokenAuth(httpx.Auth):
         response = yield request
         if response.status_code != 401:
             return
+        await response.aread()  # the refusal's body says why
         if not self.credential.renews:
             raise self.credential.refused(*refusal(_body(response)))
         # expired or revoked: not carried out, so safe to send again, once
         request.headers["Authorization"] = f"Bearer {await self.current(request, refused=token)}"
         response = yield request
         if response.status_code == 401:
+            await response.aread()
             raise self.credential.refused(*refusal(_body(response)))
 
     def sync_auth_flow(self, request: httpx.Request) -> Any:

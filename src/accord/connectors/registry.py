@@ -41,10 +41,13 @@ class Sandbox:
 
     module: str
     banner: str = ""
+    expiring: bool = False  # its access tokens expire: ``serve`` takes ``token_ttl`` (seconds)
 
-    def serve(self, *, host: str, port: int, records: int, seed: int, token: str | None) -> None:
+    def serve(self, *, host: str, port: int, records: int, seed: int, token: str | None,
+              token_ttl: float | None = None) -> None:
         serve: Callable[..., None] = importlib.import_module(self.module).serve
-        serve(host=host, port=port, records=records, seed=seed, token=token)
+        more = {"token_ttl": token_ttl} if token_ttl is not None else {}
+        serve(host=host, port=port, records=records, seed=seed, token=token, **more)
 
 
 def _no_limits(settings: Any) -> list[RateLimit]:

@@ -818,7 +818,8 @@ VENDOR = Vendor(
     "snovio", "Snov.io", SnovioSettings, from_config,
     limits=lambda app: [RateLimit("requests", app.rate_limit, app.rate_window)],
     sandbox=Sandbox("accord.sandbox.snovio",
-                    "Snov.io sandbox on http://{host}:{port}  ({records} prospects; --token is the client secret)"),
+                    "Snov.io sandbox on http://{host}:{port}  ({records} prospects; --token is the client secret)",
+                    expiring=True),
 )
 
 __all__ = ["VENDOR", "Cursor", "SnovioConnector", "SnovioSettings", "from_config", "parse_php_date"]

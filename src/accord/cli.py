@@ -52,14 +52,15 @@ def _fail(code: int, message: str) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(path: Path) -> Config:
+def _load(path: Path, require_apps: bool = True) -> Config:
     try:
-        cfg = load_config(path)
+        cfg = load_config(path, require_apps=require_apps)
     except ConfigError as e:
         raise _fail(EXIT_CONFIG, e.render()) from e
     from accord.service.managed import secrets_of
 
     redact.register(v for a in cfg.apps.values() for v in secrets_of(a))  # masked in every log line
+    redact.register(c.client_secret for c in cfg.oauth.values() if c.client_secret)
     return cfg
 
 
@@ -451,7 +452,14 @@ def run(
     from accord.service import StartupError, serve
     from accord.service.web import MIN_TOKEN_LENGTH
 
-    cfg = _load(config)
+    if config.exists():
+        cfg = _load(config, require_apps=False)  # apps may all be connected on the dashboard
+    else:
+        from accord.config import empty_config
+
+        cfg = empty_config(config)
+        out.print(f"No {config}: starting with no apps and no syncs; connect apps on the dashboard's Apps page "
+                  "(/apps).", markup=False, highlight=False, soft_wrap=True)
     try:
         period = parse_duration(reconcile)
     except ValueError as e:

@@ -179,9 +179,9 @@ class AuthError(ConnectorError):
 
     kind = "auth"
 
-    def __init__(self, message: str, *, hint: str = "", retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, hint: str = "", app: str = "", retry_after: float | None = None) -> None:
         super().__init__(message, retry_after=retry_after)
-        self.hint = hint
+        self.hint, self.app = hint, app  # app: the refusing app's name in accord.yaml (when known)
 
 
 class UnreachableError(ConnectorError):

@@ -56,10 +56,20 @@ from accord.connectors.http import (
     retry_after,
 )
 from accord.connectors.hubspot_scan import ScanPosition, two_lane_scan
-from accord.connectors.oauth import Credential, RefreshToken, StaticToken, TokenAuth
 from accord.connectors.limits import LOCAL, LearnedLimit, Limiter, LimiterFactory, RateLimit
 from accord.connectors.limits import RollingWindow as RollingWindow  # re-exported: its old home
-from accord.connectors.registry import ASSOCIATIONS, LISTS, PIPELINES, WEBHOOKS, Sandbox, Vendor
+from accord.connectors.oauth import Credential, RefreshToken, StaticToken, TokenAuth
+from accord.connectors.registry import (
+    ASSOCIATIONS,
+    LISTS,
+    PIPELINES,
+    WEBHOOKS,
+    Client,
+    Entry,
+    OAuthApp,
+    Sandbox,
+    Vendor,
+)
 from accord.connectors.settings import AppSettings
 from accord.model import (
     AuthError,
@@ -1228,10 +1238,40 @@ def from_config(name: str, app: Any) -> HubSpotConnector:
     )
 
 
+API = "https://api.hubapi.com"
+# what Accord reads and writes: contacts, companies, deals, their properties, lists and pipelines
+SCOPES = ("oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read "
+          "crm.objects.companies.write crm.objects.deals.read crm.objects.deals.write crm.schemas.contacts.read "
+          "crm.schemas.companies.read crm.schemas.deals.read crm.lists.read")
+
+
+def connected(client: Client, token: dict[str, Any]) -> dict[str, Any]:
+    """The ``apps:`` entry of an account connected through the install page."""
+    out: dict[str, Any] = {"type": "hubspot", "client_id": client.client_id, "client_secret": client.client_secret,
+                           "refresh_token": token["refresh_token"]}
+    if client.base_url.rstrip("/") != API:
+        out["base_url"] = client.base_url.rstrip("/")
+    if token.get("hub_id"):
+        out["account"] = f"Hub ID {token['hub_id']}"
+    return out
+
+
+def signs_in(app: HubSpotSettings) -> str:
+    if app.refresh_token:
+        return "OAuth app (refresh token)"
+    return "private-app token" + (f" from {app.token_file}" if app.token_file else "")
+
+
 VENDOR = Vendor(
     "hubspot", "HubSpot", HubSpotSettings, from_config,
     limits=lambda app: rate_limits(app.rate(), app.search_rate),
     sandbox=Sandbox("accord.sandbox.hubspot", "HubSpot sandbox on http://{host}:{port}  ({records} records per object; "
                     "OAuth app: client id accord-sandbox-client, secret accord-sandbox-secret)", expiring=True),
     capabilities=frozenset({WEBHOOKS, ASSOCIATIONS, LISTS, PIPELINES}),
+    connect=OAuthApp(API, "https://app.hubspot.com/oauth/authorize", "/oauth/authorize", "/oauth/v1/token", SCOPES,
+                     connected),
+    paste=(Entry("token", "Private-app access token", secret=True, hint="Settings › Integrations › Private apps › "
+                 "the app › Auth › Show token"),
+           Entry("base_url", "API URL", required=False, default=API)),
+    signs_in=signs_in,
 )

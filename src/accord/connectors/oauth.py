@@ -120,7 +120,7 @@ class Credential:
 
     def refused(self, code: str, text: str) -> AuthError:
         return AuthError(f"{self.vendor} refused {self.setting} of app {self.app!r} ({code or 'refused'}: {text})",
-                         hint=self.hint(code))
+                         hint=self.hint(code), app=self.app)
 
     async def fetch(self, request: httpx.Request) -> Token:
         """A new access token, asked for through the HTTP layer sending ``request``."""
@@ -165,7 +165,7 @@ class StaticToken(Credential):
             return Path(self.file).read_text().strip()
         except OSError as e:
             raise AuthError(f"{self.vendor} app {self.app!r}: cannot read {self.file}: {e.strerror}",
-                            hint=f"Put the token in {self.file} (readable by Accord).") from e
+                            hint=f"Put the token in {self.file} (readable by Accord).", app=self.app) from e
 
     async def fetch(self, request: httpx.Request) -> Token:
         return Token(self.current())
@@ -246,7 +246,7 @@ class JwtBearer(Credential):
             return Path(self.key_file).read_text()
         except OSError as e:
             raise AuthError(f"{self.vendor} app {self.app!r}: cannot read {self.key_file}: {e.strerror}",
-                            hint=f"Put the connected app's private key (PEM) in {self.key_file}.") from e
+                            hint=f"Put the connected app's private key (PEM) in {self.key_file}.", app=self.app) from e
 
     def assertion(self) -> str:
         import jwt  # pyjwt: only apps on this flow need it loaded
@@ -257,7 +257,7 @@ class JwtBearer(Credential):
         except (ValueError, TypeError, jwt.PyJWTError) as e:
             raise AuthError(f"{self.vendor} app {self.app!r}: the private key cannot sign ({e})",
                             hint=f"Replace {self.setting} with the PEM private key of the connected app's "
-                            "certificate.") from e
+                            "certificate.", app=self.app) from e
 
     def grant(self) -> dict[str, str]:
         return {"grant_type": JWT_BEARER, "assertion": self.assertion()}

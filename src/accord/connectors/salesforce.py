@@ -55,8 +55,15 @@ from accord.connectors.http import (
     retry_after,
 )
 from accord.connectors.limits import LOCAL, Limiter, RateLimit
-from accord.connectors.oauth import ClientCredentials, Credential, JwtBearer, RefreshToken, StaticToken, TokenAuth
-from accord.connectors.registry import ASSOCIATIONS, PIPELINES, Sandbox, Vendor
+from accord.connectors.oauth import (
+    ClientCredentials,
+    Credential,
+    JwtBearer,
+    RefreshToken,
+    StaticToken,
+    TokenAuth,
+)
+from accord.connectors.registry import ASSOCIATIONS, PIPELINES, Client, Entry, OAuthApp, Sandbox, Vendor
 from accord.connectors.settings import AppSettings, Duration
 from accord.model import (
     AuthError,
@@ -718,8 +725,14 @@ def from_config(name: str, app: Any) -> SalesforceConnector:
         name,
         app.instance_url,
         getattr(app, "access_token", None),
-        **{k: getattr(app, k, None) for k in ("token_file", "client_id", "client_secret", "refresh_token", "username",
-                                             "private_key", "private_key_file", "login_url")},
+        token_file=getattr(app, "token_file", None),
+        client_id=getattr(app, "client_id", None),
+        client_secret=getattr(app, "client_secret", None),
+        refresh_token=getattr(app, "refresh_token", None),
+        username=getattr(app, "username", None),
+        private_key=getattr(app, "private_key", None),
+        private_key_file=getattr(app, "private_key_file", None),
+        login_url=getattr(app, "login_url", None),
         api_version=app.api_version,
         api_budget=app.api_budget,
         verify=app.verify,
@@ -731,8 +744,42 @@ def _limits(app: SalesforceSettings) -> list[RateLimit]:
     return [RateLimit("requests", app.rate_limit, 1.0, smooth=True)] if app.rate_limit else []
 
 
+def connected(client: Client, token: dict[str, Any]) -> dict[str, Any]:
+    """The ``apps:`` entry of an org connected through the Allow Access page (web-server flow)."""
+    out: dict[str, Any] = {"type": "salesforce", "instance_url": token["instance_url"], "client_id": client.client_id,
+                           "refresh_token": token["refresh_token"]}
+    if client.client_secret:
+        out["client_secret"] = client.client_secret
+    if client.base_url.rstrip("/") != LOGIN:
+        out["login_url"] = client.base_url.rstrip("/")
+    if client.verify is not True:
+        out["verify"] = client.verify
+    parts = str(token.get("id", "")).rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2].startswith("00D"):  # …/id/ORG/USER
+        out["account"] = f"org {parts[-2]}"
+    return out
+
+
+def signs_in(app: SalesforceSettings) -> str:
+    return {"access_token": "session id (does not renew)", "refresh_token": "connected app (refresh token)",
+            "jwt": f"connected app, JWT bearer as {app.username}",
+            "client_credentials": "connected app (client credentials)"}[app.flow()]
+
+
 # the sandbox prints its own banner (with the CA certificate to trust)
-VENDOR = Vendor("salesforce", "Salesforce", SalesforceSettings, from_config, limits=_limits,
-                sandbox=Sandbox("accord.sandbox.salesforce", expiring=True), capabilities=frozenset({ASSOCIATIONS, PIPELINES}))
+VENDOR = Vendor(
+    "salesforce", "Salesforce", SalesforceSettings, from_config, limits=_limits,
+    sandbox=Sandbox("accord.sandbox.salesforce", expiring=True), capabilities=frozenset({ASSOCIATIONS, PIPELINES}),
+    connect=OAuthApp(LOGIN, f"{LOGIN}/services/oauth2/authorize", "/services/oauth2/authorize",
+                     "/services/oauth2/token", "api refresh_token", connected, base_label="Login URL",
+                     client_label="Consumer key", secret_label="Consumer secret"),
+    # the headless choice: the JWT bearer flow (no browser, nothing that a revoked session breaks)
+    paste=(Entry("instance_url", "Instance URL (My Domain)", hint="https://yourcompany.my.salesforce.com"),
+           Entry("client_id", "Consumer key"), Entry("username", "Integration user's username"),
+           Entry("private_key", "Private key (PEM)", secret=True, multiline=True,
+                 hint="the key of the certificate uploaded to the connected app"),
+           Entry("login_url", "Login URL", required=False, default=LOGIN)),
+    signs_in=signs_in,
+)
 
 __all__ = ["VENDOR", "ResyncRequired", "SalesforceConnector", "SalesforceSettings", "from_config"]

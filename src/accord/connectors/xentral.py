@@ -48,7 +48,7 @@ from accord.connectors.http import (
 )
 from accord.connectors.limits import LOCAL, RateLimit
 from accord.connectors.oauth import StaticToken, TokenAuth
-from accord.connectors.registry import LISTS, PIPELINES, Sandbox, Vendor
+from accord.connectors.registry import LISTS, PIPELINES, Entry, Sandbox, Vendor
 from accord.connectors.settings import AppSettings
 from accord.model import (
     AuthError,
@@ -741,6 +741,9 @@ VENDOR = Vendor(
     sandbox=Sandbox("accord.sandbox.xentral", "xentral sandbox on http://{host}:{port}/api/v1  ({records} addresses, "
                     "group, board and stages of the HubSpot module)"),
     capabilities=frozenset({LISTS, PIPELINES}),
+    paste=(Entry("base_url", "Instance URL", hint="https://yourcompany.xentral.biz"),
+           Entry("token", "Personal access token", secret=True, hint=PATS)),
+    signs_in=lambda app: "personal access token" + (f" from {app.token_file}" if app.token_file else ""),
 )
 
 __all__ = ["ADDRESSES", "RESUBMISSIONS", "STATUS", "VENDOR", "Cursor", "Limits", "XentralConnector", "XentralSettings",

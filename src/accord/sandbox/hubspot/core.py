@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accord.sandbox import faults
-from accord.sandbox.oauth import OAuthServer
 from accord.sandbox.hubspot import seed as seeding
 from accord.sandbox.hubspot.schema import OBJECT_TYPE_IDS
 from accord.sandbox.hubspot.store import Source, Store
 from accord.sandbox.hubspot.webhooks import WebhookConfig, WebhookDispatcher
+from accord.sandbox.oauth import OAuthServer
 
 BATCH_WRITES = frozenset({"batch_create", "batch_update", "batch_upsert", "batch_archive"})
 

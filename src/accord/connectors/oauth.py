@@ -50,7 +50,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_r
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from accord import redact
-from accord.connectors.http import OK, Answer, default_answer, sender_of
+from accord.connectors.http import OK, Answer, default_answer, sender_of, tls_context
 from accord.model import AuthError, ConnectorError
 
 log = logging.getLogger("accord.connectors")
@@ -357,7 +357,7 @@ async def exchange_code(token_url: str, *, client_id: str, client_secret: str | 
         form["client_secret"] = client_secret
     if verifier:
         form["code_verifier"] = verifier
-    async with httpx.AsyncClient(timeout=timeout, verify=verify, transport=transport) as client:
+    async with httpx.AsyncClient(timeout=timeout, verify=tls_context(verify), transport=transport) as client:
         try:
             resp = await client.post(token_url, data=form, headers=FORM)
         except httpx.HTTPError as e:

@@ -106,7 +106,7 @@ def problem_of(e: Exception) -> dict[str, str] | None:
     credential to replace. None for other failures (the run history has them)."""
     if not isinstance(e, ConnectorError):
         return None
-    out = {"category": e.kind, "message": redact.scrub(str(e)), "hint": "", "app": ""}
+    out = {"category": e.kind, "message": redact.scrub(str(e)), "hint": "", "app": "", "at": f"{time.time():.3f}"}
     if isinstance(e, AuthError):
         out["app"] = e.app
         out["hint"] = redact.scrub(e.hint) or ("Check the app's credentials (Apps page › Test connection) and "

@@ -70,7 +70,7 @@ from accord.connectors.registry import (
     Sandbox,
     Vendor,
 )
-from accord.connectors.settings import AppSettings
+from accord.connectors.settings import AppSettings, setting_error
 from accord.model import (
     AuthError,
     ConnectorError,
@@ -1201,11 +1201,13 @@ class HubSpotSettings(AppSettings):
                              "refresh_token), not both")
         if self.token and self.token_file:
             raise ValueError("give token or token_file, not both")
-        if oauth and not (self.client_id and self.client_secret and self.refresh_token):
-            raise ValueError("an OAuth app needs client_id, client_secret and refresh_token")
+        for name in ("client_id", "client_secret", "refresh_token"):
+            if oauth and not getattr(self, name):
+                raise setting_error("HubSpotSettings", name, "an OAuth app needs client_id, client_secret and "
+                                    "refresh_token")
         if not (self.token or self.token_file or oauth):
-            raise ValueError("give a private-app token (token or token_file), or an OAuth app's client_id, "
-                             "client_secret and refresh_token")
+            raise setting_error("HubSpotSettings", "token", "give a private-app token (token or token_file), or an "
+                                "OAuth app's client_id, client_secret and refresh_token")
         return self
 
     def rate(self) -> int:

@@ -64,7 +64,7 @@ from accord.connectors.oauth import (
     TokenAuth,
 )
 from accord.connectors.registry import ASSOCIATIONS, PIPELINES, Client, Entry, OAuthApp, Sandbox, Vendor
-from accord.connectors.settings import AppSettings, Duration
+from accord.connectors.settings import AppSettings, Duration, setting_error
 from accord.model import (
     AuthError,
     BudgetExhausted,
@@ -700,14 +700,17 @@ class SalesforceSettings(AppSettings):
                                  ("jwt", self.private_key or self.private_key_file),
                                  ("client_credentials", self.client_secret and not self.refresh_token)) if on]
         if not flows:
-            raise ValueError("give an access_token, or a connected app's client_id with a refresh_token, a "
-                             "username and private_key (JWT bearer), or a client_secret (client credentials)")
+            raise setting_error("SalesforceSettings", "access_token", "give an access_token, or a connected app's "
+                                "client_id with a refresh_token, a username and private_key (JWT bearer), or a "
+                                "client_secret (client credentials)")
         if len(flows) > 1 or (self.access_token and self.token_file) or (self.private_key and self.private_key_file):
             raise ValueError(f"give one way to sign in, not {' and '.join(flows)}")
         if flows[0] != "access_token" and not self.client_id:
-            raise ValueError(f"the {flows[0]} flow needs client_id (the connected app's consumer key)")
+            raise setting_error("SalesforceSettings", "client_id", f"the {flows[0]} flow needs client_id (the "
+                                "connected app's consumer key)")
         if flows[0] == "jwt" and not self.username:
-            raise ValueError("the JWT bearer flow needs username (the integration user)")
+            raise setting_error("SalesforceSettings", "username", "the JWT bearer flow needs username (the "
+                                "integration user)")
         return self
 
     def flow(self) -> str:

@@ -49,7 +49,7 @@ from accord.connectors.http import (
 from accord.connectors.limits import LOCAL, RateLimit
 from accord.connectors.oauth import StaticToken, TokenAuth
 from accord.connectors.registry import LISTS, PIPELINES, Entry, Sandbox, Vendor
-from accord.connectors.settings import AppSettings
+from accord.connectors.settings import AppSettings, setting_error
 from accord.model import (
     AuthError,
     ConnectorError,
@@ -714,7 +714,8 @@ class XentralSettings(AppSettings):
     @model_validator(mode="after")
     def _one_token(self) -> XentralSettings:
         if bool(self.token) == bool(self.token_file):
-            raise ValueError("give the personal access token as token or as token_file (one of them)")
+            raise setting_error("XentralSettings", "token", "give the personal access token as token or as "
+                                "token_file (one of them)")
         return self
 
 

@@ -11,7 +11,6 @@ from email.utils import format_datetime
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
 
 from accord.sandbox import faults
 from accord.sandbox.salesforce.core import SalesforceCore
@@ -46,8 +45,7 @@ async def _admit(sb: SalesforceCore, request: Request, path: str) -> Response | 
     if scheme.lower() not in ("bearer", "oauth") or state in ("unknown", "expired") or (
         state == "foreign" and sb.settings.token is not None and token != sb.settings.token
     ):
-        # exactly Salesforce's body: no "fields" here
-        return JSONResponse([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}], 401)
+        return errors_response(401, SfError("INVALID_SESSION_ID", "Session expired or invalid"))
     if sb.api_used >= sb.settings.daily_limit:
         return _limited(sb, 403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
     sb.api_used += 1

@@ -555,7 +555,8 @@ def sandbox(
     unknown = [v for v in vendors if v not in available]
     if unknown:
         raise _fail(EXIT_CONFIG, f"unknown sandbox {unknown[0]!r}; available: {', '.join(available)}")
-    lasting = [v for v in vendors if token_ttl is not None and not registry.vendor(v).sandbox.expiring]  # type: ignore[union-attr]
+    served_by = {v: registry.vendor(v).sandbox for v in vendors}
+    lasting = [v for v, box in served_by.items() if token_ttl is not None and box is not None and not box.expiring]
     if lasting:
         raise _fail(EXIT_CONFIG, f"--token-ttl: the {lasting[0]} sandbox's tokens do not expire")
     if len(vendors) > 1:

@@ -52,14 +52,15 @@ def _fail(code: int, message: str) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _load(path: Path) -> Config:
+def _load(path: Path, require_apps: bool = True) -> Config:
     try:
-        cfg = load_config(path)
+        cfg = load_config(path, require_apps=require_apps)
     except ConfigError as e:
         raise _fail(EXIT_CONFIG, e.render()) from e
     from accord.service.managed import secrets_of
 
     redact.register(v for a in cfg.apps.values() for v in secrets_of(a))  # masked in every log line
+    redact.register(c.client_secret for c in cfg.oauth.values() if c.client_secret)
     return cfg
 
 
@@ -475,7 +476,14 @@ def run(
     from accord.service import StartupError, serve
     from accord.service.web import MIN_TOKEN_LENGTH
 
-    cfg = _load(config)
+    if config.exists():
+        cfg = _load(config, require_apps=False)  # apps may all be connected on the dashboard
+    else:
+        from accord.config import empty_config
+
+        cfg = empty_config(config)
+        out.print(f"No {config}: starting with no apps and no syncs; connect apps on the dashboard's Apps page "
+                  "(/apps).", markup=False, highlight=False, soft_wrap=True)
     try:
         period = parse_duration(reconcile)
     except ValueError as e:
@@ -560,6 +568,9 @@ def sandbox(
     records: Annotated[int, typer.Option("--records", help="records seeded per object (0 = empty)")] = 100,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     token: Annotated[str | None, typer.Option("--token", help="accept only this bearer token")] = None,
+    token_ttl: Annotated[float | None, typer.Option(
+        "--token-ttl", help="seconds an OAuth access token lives (HubSpot, Salesforce, Snov.io), e.g. 30 to "
+        "watch renewals", min=1)] = None,
 ) -> None:
     """Run vendor API sandboxes over HTTP (Salesforce over TLS, as its clients require)."""
     from accord.connectors import registry
@@ -568,11 +579,16 @@ def sandbox(
     unknown = [v for v in vendors if v not in available]
     if unknown:
         raise _fail(EXIT_CONFIG, f"unknown sandbox {unknown[0]!r}; available: {', '.join(available)}")
+    served_by = {v: registry.vendor(v).sandbox for v in vendors}
+    lasting = [v for v, box in served_by.items() if token_ttl is not None and box is not None and not box.expiring]
+    if lasting:
+        raise _fail(EXIT_CONFIG, f"--token-ttl: the {lasting[0]} sandbox's tokens do not expire")
     if len(vendors) > 1:
         import subprocess
 
         procs = [subprocess.Popen([sys.executable, "-m", "accord.cli", "sandbox", v, "--port", str(port + i), "--host", host,
-                                   "--records", str(records), "--seed", str(seed), *(["--token", token] if token else [])])
+                                   "--records", str(records), "--seed", str(seed), *(["--token", token] if token else []),
+                                   *(["--token-ttl", str(token_ttl)] if token_ttl is not None else [])])
                  for i, v in enumerate(vendors)]
         try:
             for p in procs:
@@ -585,7 +601,7 @@ def sandbox(
     assert served is not None
     if served.banner:
         out.print(served.banner.format(host=host, port=port, records=records))
-    served.serve(host=host, port=port, records=records, seed=seed, token=token)
+    served.serve(host=host, port=port, records=records, seed=seed, token=token, token_ttl=token_ttl)
 
 
 def main() -> None:

@@ -159,11 +159,26 @@ class Notifications(_Strict):
     dashboard_url: str | None = None  # the dashboard as people reach it (default: accord run's --host/--port)
 
 
+class OAuthClient(_Strict):
+    """An OAuth app the dashboard's *Connect* buttons sign in with (``oauth:`` in accord.yaml, by
+    vendor type): a HubSpot public app's or a Salesforce connected app's client id and secret.
+    ``base_url``: HubSpot's API URL or Salesforce's login URL (a sandbox's, a My Domain);
+    ``authorize_url``: the consent page, when it is not the vendor's usual one."""
+
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = None
+    base_url: str | None = None
+    authorize_url: str | None = None
+    scope: str | None = None
+    verify: bool | str = True  # a CA bundle for a sandbox's or a proxy's certificate
+
+
 class Config(_Strict):
     state: str = "sqlite:///accord.db"
     apps: dict[str, SerializeAsAny[AppSettings]]
     syncs: list[SyncConfig] = Field(default_factory=list)
     notifications: Notifications | None = None
+    oauth: dict[str, OAuthClient] = Field(default_factory=dict)
     source: str = Field(default="accord.yaml", exclude=True)
 
     @field_validator("apps", mode="before")
@@ -317,8 +332,10 @@ def app_settings(body: dict[str, Any]) -> AppSettings:
         raise ConfigError("app", _pydantic_issues(e, "")) from e
 
 
-def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None = None) -> Config:
-    """Validate a loaded YAML document; raise :class:`ConfigError` listing every problem."""
+def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None = None,
+                 require_apps: bool = True) -> Config:
+    """Validate a loaded YAML document; raise :class:`ConfigError` listing every problem.
+    ``require_apps=False`` (``accord run``): the apps may all be connected from the dashboard."""
     issues: list[ConfigIssue] = []
     if not isinstance(raw, dict):
         raise ConfigError(file, [ConfigIssue("", "the file must be a mapping with 'apps' and 'syncs'")])
@@ -327,8 +344,10 @@ def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None
                                                  "once YAML aliases are expanded")])
     raw = _expand(raw, "", dict(os.environ) if env is None else env, issues)
     apps_raw = raw.get("apps")
+    if apps_raw is None and not require_apps:
+        apps_raw = {}
     apps: dict[str, Any] = {}
-    if not isinstance(apps_raw, dict) or not apps_raw:
+    if not isinstance(apps_raw, dict) or (not apps_raw and require_apps):
         issues.append(ConfigIssue("apps", "at least one app is required"))
     else:
         for name, body in apps_raw.items():
@@ -362,7 +381,14 @@ def parse_config(raw: Any, file: str = "accord.yaml", env: dict[str, str] | None
     return cfg
 
 
-def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+def empty_config(path: str | Path) -> Config:
+    """The configuration of ``accord run`` without an accord.yaml: no apps, no syncs, the index
+    beside where the file would be."""
+    return Config.model_validate({"state": f"sqlite:///{Path(path).resolve().parent / 'accord.db'}", "apps": {},
+                                  "source": str(path)})
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None, require_apps: bool = True) -> Config:
     p = Path(path)
     try:
         text = p.read_text()
@@ -375,6 +401,8 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
         if duplicates:
             raise ConfigError(str(path), duplicates)
         raw = yaml.safe_load(text)
+        if raw is None and not require_apps:  # an empty file: nothing configured yet
+            raw = {}
     # the constructors raise ValueError for impossible dates; the parser recurses per nesting level
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as e:
         mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", None)
@@ -385,7 +413,7 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
         else:
             msg = " ".join(str(e).split())
         raise ConfigError(str(path), [ConfigIssue("", f"not valid YAML: {msg}")]) from e
-    return parse_config(raw, str(path), env)
+    return parse_config(raw, str(path), env, require_apps)
 
 
 def _duplicate_keys(root: yaml.Node | None) -> list[ConfigIssue]:

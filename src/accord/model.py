@@ -173,7 +173,15 @@ class ConnectorError(Exception):
 
 
 class AuthError(ConnectorError):
+    """The app refused the credentials. ``hint`` says which credential to replace (and where),
+    when the connector knows: a refresh token revoked, a private key no longer on the connected
+    app, a personal access token rotated."""
+
     kind = "auth"
+
+    def __init__(self, message: str, *, hint: str = "", app: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.hint, self.app = hint, app  # app: the refusing app's name in accord.yaml (when known)
 
 
 class UnreachableError(ConnectorError):

@@ -176,6 +176,39 @@ def test_sandbox_command_serves_hubspot_api(tmp_path: Path) -> None:
     assert accord("sandbox", "zoho", cwd=tmp_path).returncode == 2
 
 
+def test_sandbox_token_ttl_makes_oauth_tokens_expire(tmp_path: Path) -> None:
+    import time
+
+    import httpx
+
+    from accord.sandbox.server import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([*ACCORD, "sandbox", "hubspot", "--port", str(port), "--records", "0", "--token-ttl", "1"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        form = {"grant_type": "client_credentials", "client_id": "accord-sandbox-client",
+                "client_secret": "accord-sandbox-secret"}
+        for _ in range(100):
+            try:
+                token = httpx.post(f"{url}/oauth/v1/token", data=form).json()
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert token["expires_in"] == 1
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        assert httpx.get(f"{url}/crm/v3/objects/contacts", headers=auth).status_code == 200
+        time.sleep(1.1)
+        r = httpx.get(f"{url}/crm/v3/objects/contacts", headers=auth)
+        assert r.status_code == 401 and r.json()["category"] == "EXPIRED_AUTHENTICATION"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    r = accord("sandbox", "xentral", "--token-ttl", "5", cwd=tmp_path)
+    assert r.returncode == 2 and "do not expire" in r.stderr
+
+
 def test_unreachable_app_exits_3(tmp_path: Path) -> None:
     from accord.sandbox.server import free_port
 

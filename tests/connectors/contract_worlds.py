@@ -7,10 +7,12 @@ the suite checks rate limits and call counts on the server's side of the wire.
 
 from __future__ import annotations
 
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from accord.connectors.http import HttpConnector, Limits
@@ -22,6 +24,7 @@ from accord.connectors.snovio import SnovioConnector
 from accord.connectors.xentral import XentralConnector
 from accord.sandbox.hubspot import HubSpotSandbox, SandboxSettings
 from accord.sandbox.salesforce import SalesforceSandbox
+from accord.sandbox.salesforce.tls import make_jwt_keys
 from accord.sandbox.server import ServerThread
 from accord.sandbox.snovio import SnovioSandbox
 from accord.sandbox.xentral import XentralSandbox, install
@@ -68,7 +71,6 @@ class World:
     create_call: str  # "METHOD path" part of the create request
     limited_path: str  # requests whose path contains this pass the limit the suite checks
     resumes: bool = True  # scan_from continues after the cursor (else: from the start, re-reading)
-    renews: bool = False  # a credential that renews on a 401 (auth flows: issue #17 item 3)
     sandbox: Any = None
     recorder: Recorder | None = None
     server: ServerThread | None = None
@@ -135,6 +137,32 @@ class World:
     def limit(self, per_second: int) -> None:
         """Make the sandbox enforce ``per_second`` on the limited path too (where it can)."""
 
+    # -- credentials that renew ---------------------------------------------------------------------
+    def flows(self) -> dict[str, int]:
+        """Each way this vendor's credential is given, and the requests its renewal costs: 1 for a
+        token endpoint's answer, 0 for a token file read again."""
+        raise NotImplementedError
+
+    def flow_connector(self, flow: str) -> HttpConnector:
+        """A connector whose credential is given the ``flow`` way."""
+        raise NotImplementedError
+
+    def expire(self, flow: str) -> None:
+        """The credential of ``flow`` stops working: tokens expire, or a static token is rotated
+        (the sandbox takes only the new one, written to the token file)."""
+        raise NotImplementedError
+
+    def token_file(self, token: str) -> str:
+        path = Path(tempfile.mkdtemp(prefix="accord-token-")) / "token"
+        path.write_text(token + "\n")
+        self._file = path
+        return str(path)
+
+    def rotate(self, setting: Any) -> None:
+        """A new static token: the sandbox (``setting.token``) takes only it, the token file holds it."""
+        setting.token = f"rotated-{uuid.uuid4().hex}"
+        self._file.write_text(setting.token)
+
 
 class HubSpotWorld(World):
     def __init__(self) -> None:
@@ -180,6 +208,26 @@ class HubSpotWorld(World):
     def limit(self, per_second: int) -> None:
         self.sandbox.settings.search_rate = per_second
 
+    def flows(self) -> dict[str, int]:
+        return {"oauth": 1, "private-app-file": 0}
+
+    def flow_connector(self, flow: str) -> HttpConnector:
+        kw = self._kw(limits=HubSpotLimits(RollingWindow(10_000, 10.0), RollingWindow(10_000, 1.0)))
+        del kw["token"]
+        if flow == "oauth":
+            s = self.sandbox.settings
+            kw.update(client_id=s.client_id, client_secret=s.client_secret,
+                      refresh_token=self.sandbox.oauth.new_refresh(s.client_id))
+        else:
+            kw["token_file"] = self.token_file(f"pat-{self.secret}")
+        return HubSpotConnector("hs", **kw)
+
+    def expire(self, flow: str) -> None:
+        if flow == "oauth":
+            self.sandbox.expire_tokens()
+        else:
+            self.rotate(self.sandbox.settings)
+
 
 class SalesforceWorld(World):
     def __init__(self) -> None:
@@ -218,11 +266,37 @@ class SalesforceWorld(World):
     def count(self, key: str) -> int:
         return sum(1 for r in self.sandbox.records("Contact") if (r.get("Email") or "").lower() == key.lower())
 
+    def flows(self) -> dict[str, int]:
+        return {"refresh_token": 1, "jwt": 1, "client_credentials": 1, "session-file": 0}
+
+    def flow_connector(self, flow: str) -> HttpConnector:
+        kw = self._kw()
+        del kw["access_token"]
+        s = self.sandbox.settings
+        if flow == "session-file":
+            kw["token_file"] = self.token_file(f"t-{self.secret}")
+        elif flow == "refresh_token":
+            kw.update(client_id=s.client_id, client_secret=s.client_secret, login_url=self.url,
+                      refresh_token=self.sandbox.oauth.new_refresh(s.client_id))
+        elif flow == "jwt":
+            keys = make_jwt_keys()
+            s.jwt_certificate = keys.certificate
+            kw.update(client_id=s.client_id, username=s.username, private_key=keys.private_key, login_url=self.url)
+        else:
+            kw.update(client_id=s.client_id, client_secret=s.client_secret)
+        return SalesforceConnector("sf", **kw)
+
+    def expire(self, flow: str) -> None:
+        if flow == "session-file":
+            self.rotate(self.sandbox.settings)
+        else:
+            self.sandbox.expire_tokens()
+
 
 class SnovioWorld(World):
     def __init__(self) -> None:
         super().__init__("snovio", "prospects", "email", "contacts", "add-prospect-to-list",
-                         "POST /v1/add-prospect-to-list", "/v1/", resumes=False, renews=True)
+                         "POST /v1/add-prospect-to-list", "/v1/", resumes=False)
 
     def start(self) -> None:
         self.sandbox = SnovioSandbox(rate_limit=100_000, rate_window=1.0)
@@ -259,6 +333,15 @@ class SnovioWorld(World):
 
     def limit(self, per_second: int) -> None:
         self.sandbox.settings.rate_limit, self.sandbox.settings.rate_window = per_second, 1.0
+
+    def flows(self) -> dict[str, int]:
+        return {"client_credentials": 1}
+
+    def flow_connector(self, flow: str) -> HttpConnector:
+        return self.connector()
+
+    def expire(self, flow: str) -> None:
+        self.sandbox.expire_tokens()
 
 
 class XentralWorld(World):
@@ -302,6 +385,18 @@ class XentralWorld(World):
 
     def limit(self, per_second: int) -> None:
         self.sandbox.settings.rate_limit, self.sandbox.settings.rate_window = per_second, 1.0
+
+
+    def flows(self) -> dict[str, int]:
+        return {"pat-file": 0}
+
+    def flow_connector(self, flow: str) -> HttpConnector:
+        kw = self._kw(limits=Limits(RollingWindow(100_000, 60.0)))
+        del kw["token"]
+        return XentralConnector("xentral", token_file=self.token_file(f"t-{self.secret}"), **kw)
+
+    def expire(self, flow: str) -> None:
+        self.rotate(self.sandbox.settings)
 
 
 WORLDS: dict[str, type[World]] = {"hubspot": HubSpotWorld, "salesforce": SalesforceWorld, "snovio": SnovioWorld,

@@ -12,8 +12,9 @@ vendor to what that layer promises, on the server's side of the wire (contract_w
 * a rate limit is shared by two connectors of one app, and by two processes through the
   PostgreSQL buckets of the distributed mode;
 * every request sent is counted, retries included;
-* a credential that expires is renewed once on a 401 (where the vendor renews today; the auth
-  flows of issue #17 fill in the others).
+* a credential that expires is renewed once on a 401 and the call sent again, for every way
+  each vendor's credential is given (OAuth refresh token, JWT bearer, client credentials; a
+  static token rotated in its token file).
 """
 
 from __future__ import annotations
@@ -219,14 +220,15 @@ async def test_every_request_sent_is_counted(world: World) -> None:
 
 # -- auth -----------------------------------------------------------------------------------------------------
 async def test_an_expired_credential_is_renewed_once_and_the_call_sent_again(world: World) -> None:
-    if not world.renews:
-        pytest.skip(f"{world.vendor}: credentials that renew come with the auth flows (issue #17)")
     keys = world.seed(1)
-    conn = world.connector()
-    await conn.find(world.object, world.key, [keys[0]], [world.key])
-    world.sandbox.expire_tokens()
-    before = world.recorder.count()  # type: ignore[union-attr]
-    found = await conn.find(world.object, world.key, [keys[0]], [world.key])
-    assert len(found) == 1
-    assert world.recorder.count() - before == 3  # type: ignore[union-attr]  # refused, a new token, sent again
-    await conn.aclose()
+    for flow, cost in world.flows().items():
+        conn = world.flow_connector(flow)
+        await conn.find(world.object, world.key, [keys[0]], [world.key])
+        world.expire(flow)
+        before = world.recorder.count()  # type: ignore[union-attr]
+        found = await conn.find(world.object, world.key, [keys[0]], [world.key])
+        assert len(found) == 1, flow
+        # refused, a new token (from the token endpoint; none for a token file read again), sent again
+        assert world.recorder.count() - before == 2 + cost, flow  # type: ignore[union-attr]
+        assert conn.api_calls == conn.counters().api_calls
+        await conn.aclose()

@@ -138,3 +138,13 @@ def test_a_replayed_event_is_refused_after_a_restart(hw: HubWorld) -> None:
     assert again.status_code == 200 and again.json() == {"queued": 0, "duplicates": 1, "echoes": 0}
     ev2 = [{**ev[0], "eventId": 203}]
     assert hw.post(ev2 + ev2).json() == {"queued": 1, "duplicates": 1, "echoes": 0}  # a repeat within one batch
+
+
+def test_generic_webhook_subscriptions_are_understood_as_the_legacy_ones(hw: HubWorld) -> None:
+    """HubSpot's generic subscriptions: object.propertyChange with objectTypeId 0-1 (contacts)."""
+    hw.sandbox.configure_webhooks(hw.url, SECRET, style="generic")
+    hw.sandbox.user_update("contacts", hw.ids[1], {"firstname": "Generic"})
+    _until(lambda: hw.first_name("u1@x.com") == "Generic", timeout=5)
+    sent = [ev for batch in hw.sandbox.webhooks.stats.batches for ev in batch]
+    assert sent and {ev["subscriptionType"] for ev in sent} == {"object.propertyChange"}
+    assert {ev["objectTypeId"] for ev in sent} == {"0-1"}

@@ -180,6 +180,7 @@ class Limits:
 class _Call:
     kind: str
     held: list[Limiter] = field(default_factory=list)
+    http: Http | None = None  # the layer that sends it: an auth flow sends its token requests through it
 
     def release(self) -> None:
         while self.held:
@@ -210,6 +211,13 @@ class RenewingAuth(httpx.Auth):
         if response.status_code == 401:  # expired or revoked: not carried out, so safe to send again
             request.headers["Authorization"] = f"Bearer {await self.get(True)}"
             yield request
+
+
+def sender_of(request: httpx.Request) -> Http | None:
+    """The :class:`Http` sending ``request`` (its client, on this event loop): an auth flow sends
+    its own token requests through it, limited, counted and retried like every call."""
+    call = request.extensions.get(_CALL)
+    return call.http if isinstance(call, _Call) else None
 
 
 def tls_context(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
@@ -280,7 +288,7 @@ class Http:
             call.release()
 
     async def _once(self, method: str, url: str, kind: str, authed: bool, kw: dict[str, Any]) -> httpx.Response:
-        call = _Call(kind)
+        call = _Call(kind, http=self)
         request = self.client.build_request(method, url, extensions={_CALL: call}, **kw)
         try:
             if authed:
@@ -296,11 +304,13 @@ class Http:
 
     # -- one call -------------------------------------------------------------------------------------
     async def send(self, method: str, url: str, kind: str, *, repeatable: bool = True, authed: bool = True,
-                   **kw: Any) -> httpx.Response:
+                   classify: Classify | None = None, **kw: Any) -> httpx.Response:
         """One API call within the limits, tried again while its answers say so; returns the
-        first answer that is not retried. ``repeatable=False``: see the module docstring."""
+        first answer that is not retried. ``repeatable=False``: see the module docstring.
+        ``classify``: this call's own reading of answers (a token endpoint's), over the connector's."""
         last, answered = OK, False
         failed: httpx.TransportError | None = None  # the last attempt's failure without an answer
+        classify = classify or self.classify
         for attempt in range(self.retry.max_retries + 1):
             if self.before is not None:
                 await self.before()
@@ -311,7 +321,7 @@ class Http:
             else:
                 if self.observe is not None:
                     self.observe(resp)
-                last, failed, answered = self.classify(resp), None, True
+                last, failed, answered = classify(resp), None, True
                 if not last.retry:
                     if last.error is not None:
                         raise last.error
@@ -430,5 +440,5 @@ class HttpConnector(Connector):
 
 
 __all__ = ["OK", "Answer", "BearerToken", "Http", "HttpConnector", "LimitSet", "Limits", "RenewingAuth",
-           "RetryPolicy", "default_answer", "outcome_unknown", "retry_after", "tls_context", "transport_answer",
-           "transport_hint"]
+           "RetryPolicy", "default_answer", "outcome_unknown", "retry_after", "sender_of", "tls_context",
+           "transport_answer", "transport_hint"]

@@ -40,14 +40,13 @@ from typing import Any, Literal
 
 import httpx
 import orjson
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from accord.connectors.background import in_thread
 from accord.connectors.base import WebhookChanges
 from accord.connectors.http import (
     OK,
     Answer,
-    BearerToken,
     Http,
     HttpConnector,
     LimitSet,
@@ -59,8 +58,19 @@ from accord.connectors.http import (
 from accord.connectors.hubspot_scan import ScanPosition, two_lane_scan
 from accord.connectors.limits import LOCAL, LearnedLimit, Limiter, LimiterFactory, RateLimit
 from accord.connectors.limits import RollingWindow as RollingWindow  # re-exported: its old home
-from accord.connectors.registry import ASSOCIATIONS, LISTS, PIPELINES, WEBHOOKS, Sandbox, Vendor
-from accord.connectors.settings import AppSettings
+from accord.connectors.oauth import Credential, RefreshToken, StaticToken, TokenAuth
+from accord.connectors.registry import (
+    ASSOCIATIONS,
+    LISTS,
+    PIPELINES,
+    WEBHOOKS,
+    Client,
+    Entry,
+    OAuthApp,
+    Sandbox,
+    Vendor,
+)
+from accord.connectors.settings import AppSettings, setting_error
 from accord.model import (
     AuthError,
     ConnectorError,
@@ -90,6 +100,18 @@ RATE_TIERS = {"free": 100, "starter": 100, "professional": 190, "enterprise": 19
 ASSOC_TYPE_IDS = {("contacts", "companies"): 279, ("companies", "contacts"): 280, ("deals", "contacts"): 3,
                   ("contacts", "deals"): 4, ("deals", "companies"): 341, ("companies", "deals"): 342}
 WEBHOOK_OBJECTS = {"contact": "contacts", "company": "companies", "deal": "deals"}
+# generic webhook subscriptions (object.creation …) name the object by objectTypeId
+WEBHOOK_TYPE_IDS = {type_id: object for object, type_id in OBJECT_TYPE_IDS.items()}
+
+
+def webhook_object(event: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(object, action) of a webhook event, in either form HubSpot sends: the legacy
+    ``contact.propertyChange``, or a generic subscription's ``object.propertyChange`` with
+    ``objectTypeId`` ``0-1`` (contacts), ``0-2`` (companies) or ``0-3`` (deals)."""
+    prefix, _, action = str(event.get("subscriptionType", "")).partition(".")
+    if prefix == "object":
+        return WEBHOOK_TYPE_IDS.get(str(event.get("objectTypeId", ""))), action
+    return WEBHOOK_OBJECTS.get(prefix), action
 
 
 def modified_prop(object: str) -> str:
@@ -387,6 +409,24 @@ class Cursor:
         return Cursor(int(parts[1]), int(parts[2]), int(parts[3]))
 
 
+PRIVATE_APPS = "HubSpot › Settings › Integrations › Private apps › (the app) › Auth › Show token or Rotate"
+
+
+def hubspot_credential(app: str, base_url: str, *, token: str | None = None, token_file: str | None = None,
+                       client_id: str | None = None, client_secret: str | None = None,
+                       refresh_token: str | None = None, token_url: str | None = None) -> Credential:
+    """A private-app token (or its file), or an OAuth app's client id, secret and refresh token."""
+    if refresh_token:
+        if not client_id:
+            raise ValueError("an OAuth app needs client_id and client_secret with its refresh_token")
+        return RefreshToken(app, "HubSpot", token_url or f"{base_url.rstrip('/')}/oauth/v1/token", client_id,
+                            client_secret, refresh_token)
+    if not (token or token_file):
+        raise ValueError("give a private-app token (token or token_file), or an OAuth app's client_id, "
+                         "client_secret and refresh_token")
+    return StaticToken(app, "HubSpot", token, token_file, setting="the private-app token", where=PRIVATE_APPS)
+
+
 class HubSpotConnector(HttpConnector):
     vendor = "hubspot"
     batch_size = BATCH
@@ -395,8 +435,13 @@ class HubSpotConnector(HttpConnector):
         self,
         name: str,
         *,
-        token: str,
+        token: str | None = None,
         base_url: str = "https://api.hubapi.com",
+        token_file: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        refresh_token: str | None = None,
+        token_url: str | None = None,
         webhook_secret: str | None = None,
         rate_limit: int | str = 190,
         search_rate: float = 5.0,
@@ -414,7 +459,12 @@ class HubSpotConnector(HttpConnector):
     ) -> None:
         super().__init__(name)
         self.base_url = base_url.rstrip("/")
-        self.token, self.timeout = token, timeout
+        self.timeout = timeout
+        self.auth = TokenAuth(hubspot_credential(
+            name, self.base_url, token=token, token_file=token_file, client_id=client_id, client_secret=client_secret,
+            refresh_token=refresh_token, token_url=token_url))
+        # names the credential in limiter keys (digested): an OAuth app's limits are per installation
+        self.token = token or refresh_token or token_file or ""
         # pages a full scan may read ahead of the sync, on a thread of its own (0: on the sync's
         # loop, paced by it): a fresh rate-limit window is spent at once (connectors/background.py)
         self.read_ahead = read_ahead
@@ -426,8 +476,8 @@ class HubSpotConnector(HttpConnector):
         self._rate_limits = rate_limits(rate_limit, search_rate)
         general, search = (int(rl.limit) for rl in self._rate_limits)
         self._transport = transport
-        self.http = Http("HubSpot", base_url=self.base_url, auth=BearerToken(token), timeout=timeout,
-                         limits=limits or shared_limits(self.base_url, token, general, search),
+        self.http = Http("HubSpot", base_url=self.base_url, auth=self.auth, timeout=timeout,
+                         limits=limits or shared_limits(self.base_url, self.token, general, search),
                          retry=RetryPolicy(max_retries, backoff, max_backoff), classify=_answer,
                          headers={"Accept": "application/json"}, transport=transport, observe=self._observe)
         self._props: dict[str, dict[str, _Prop]] = {}
@@ -1174,8 +1224,7 @@ def webhook_changes(events: Iterable[Mapping[str, Any]], *, own_source_ids: Iter
         if not seen.add(str(ev.get("eventId"))):
             out.duplicates += 1
             continue
-        prefix, _, action = str(ev.get("subscriptionType", "")).partition(".")
-        object = WEBHOOK_OBJECTS.get(prefix)
+        object, action = webhook_object(ev)
         if object is None or action not in ("creation", "propertyChange", "deletion", "restore"):
             out.ignored += 1
             continue
@@ -1196,8 +1245,17 @@ def webhook_changes(events: Iterable[Mapping[str, Any]], *, own_source_ids: Iter
 
 
 class HubSpotSettings(AppSettings):
+    """One HubSpot account: a private app's token, or an OAuth app's client id and secret with the
+    refresh token its installation got (docs/connectors/hubspot.md says which to choose)."""
+
     type: Literal["hubspot"]
-    token: str = Field(min_length=1)
+    token: str | None = Field(default=None, min_length=1)  # private-app access token
+    token_file: str | None = None  # a file holding it, re-read on a 401 (a rotated token)
+    client_id: str | None = None  # OAuth app
+    client_secret: str | None = None
+    refresh_token: str | None = None
+    token_url: str | None = None  # default: {base_url}/oauth/v1/token
+    account: str | None = None  # which portal (hub id), as the Apps page shows it
     base_url: str = "https://api.hubapi.com"
     webhook_secret: str | None = None
     rate_limit: int = Field(default=190, gt=0, description="requests per 10 seconds")
@@ -1213,15 +1271,43 @@ class HubSpotSettings(AppSettings):
     tombstones: bool = True  # read archived records to see deletes in incremental passes
     timeout: float = Field(default=30.0, gt=0)
 
+    @model_validator(mode="after")
+    def _one_credential(self) -> HubSpotSettings:
+        oauth = self.refresh_token or self.client_id or self.client_secret
+        if (self.token or self.token_file) and oauth:
+            raise ValueError("give either a private-app token or an OAuth app (client_id, client_secret, "
+                             "refresh_token), not both")
+        if self.token and self.token_file:
+            raise ValueError("give token or token_file, not both")
+        for name in ("client_id", "client_secret", "refresh_token"):
+            if oauth and not getattr(self, name):
+                raise setting_error("HubSpotSettings", name, "an OAuth app needs client_id, client_secret and "
+                                    "refresh_token")
+        if not (self.token or self.token_file or oauth):
+            raise setting_error("HubSpotSettings", "token", "give a private-app token (token or token_file), or an "
+                                "OAuth app's client_id, client_secret and refresh_token")
+        return self
+
+    def rate(self) -> int:
+        """Requests per 10 s: as set, else an OAuth app's limit (110) or a private app's (190)."""
+        if "rate_limit" in self.model_fields_set or not self.refresh_token:
+            return self.rate_limit
+        return RATE_TIERS["oauth"]
+
 
 def from_config(name: str, app: Any) -> HubSpotConnector:
     """Build the connector from an ``apps:`` entry (:class:`HubSpotSettings`)."""
     return HubSpotConnector(
         name,
-        token=app.token,
+        token=getattr(app, "token", None),
+        token_file=getattr(app, "token_file", None),
+        client_id=getattr(app, "client_id", None),
+        client_secret=getattr(app, "client_secret", None),
+        refresh_token=getattr(app, "refresh_token", None),
+        token_url=getattr(app, "token_url", None),
         base_url=getattr(app, "base_url", "https://api.hubapi.com"),
         webhook_secret=getattr(app, "webhook_secret", None),
-        rate_limit=getattr(app, "rate_limit", 190),
+        rate_limit=app.rate() if isinstance(app, HubSpotSettings) else getattr(app, "rate_limit", 190),
         search_rate=getattr(app, "search_rate", 5.0),
         lookback=getattr(app, "search_lookback", 30.0),
         search_scan=getattr(app, "search_scan", True),
@@ -1232,9 +1318,40 @@ def from_config(name: str, app: Any) -> HubSpotConnector:
     )
 
 
+API = "https://api.hubapi.com"
+# what Accord reads and writes: contacts, companies, deals, their properties, lists and pipelines
+SCOPES = ("oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read "
+          "crm.objects.companies.write crm.objects.deals.read crm.objects.deals.write crm.schemas.contacts.read "
+          "crm.schemas.companies.read crm.schemas.deals.read crm.lists.read")
+
+
+def connected(client: Client, token: dict[str, Any]) -> dict[str, Any]:
+    """The ``apps:`` entry of an account connected through the install page."""
+    out: dict[str, Any] = {"type": "hubspot", "client_id": client.client_id, "client_secret": client.client_secret,
+                           "refresh_token": token["refresh_token"]}
+    if client.base_url.rstrip("/") != API:
+        out["base_url"] = client.base_url.rstrip("/")
+    if token.get("hub_id"):
+        out["account"] = f"Hub ID {token['hub_id']}"
+    return out
+
+
+def signs_in(app: HubSpotSettings) -> str:
+    if app.refresh_token:
+        return "OAuth app (refresh token)"
+    return "private-app token" + (f" from {app.token_file}" if app.token_file else "")
+
+
 VENDOR = Vendor(
     "hubspot", "HubSpot", HubSpotSettings, from_config,
-    limits=lambda app: rate_limits(app.rate_limit, app.search_rate),
-    sandbox=Sandbox("accord.sandbox.hubspot", "HubSpot sandbox on http://{host}:{port}  ({records} records per object)"),
+    limits=lambda app: rate_limits(app.rate(), app.search_rate),
+    sandbox=Sandbox("accord.sandbox.hubspot", "HubSpot sandbox on http://{host}:{port}  ({records} records per object; "
+                    "OAuth app: client id accord-sandbox-client, secret accord-sandbox-secret)", expiring=True),
     capabilities=frozenset({WEBHOOKS, ASSOCIATIONS, LISTS, PIPELINES}),
+    connect=OAuthApp(API, "https://app.hubspot.com/oauth/authorize", "/oauth/authorize", "/oauth/v1/token", SCOPES,
+                     connected),
+    paste=(Entry("token", "Private-app access token", secret=True, hint="Settings › Integrations › Private apps › "
+                 "the app › Auth › Show token"),
+           Entry("base_url", "API URL", required=False, default=API)),
+    signs_in=signs_in,
 )

@@ -41,14 +41,65 @@ class Sandbox:
 
     module: str
     banner: str = ""
+    expiring: bool = False  # its access tokens expire: ``serve`` takes ``token_ttl`` (seconds)
 
-    def serve(self, *, host: str, port: int, records: int, seed: int, token: str | None) -> None:
+    def serve(self, *, host: str, port: int, records: int, seed: int, token: str | None,
+              token_ttl: float | None = None) -> None:
         serve: Callable[..., None] = importlib.import_module(self.module).serve
-        serve(host=host, port=port, records=records, seed=seed, token=token)
+        more = {"token_ttl": token_ttl} if token_ttl is not None else {}
+        serve(host=host, port=port, records=records, seed=seed, token=token, **more)
 
 
 def _no_limits(settings: Any) -> list[RateLimit]:
     return []
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One field of the dashboard's "add with a token" form of a vendor (a setting of its model)."""
+
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = True
+    default: str = ""
+    multiline: bool = False  # a PEM key
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Client:
+    """The OAuth app an account was connected with (what :attr:`OAuthApp.settings` builds on)."""
+
+    client_id: str
+    client_secret: str | None
+    base_url: str  # the API or login URL the account was connected through
+    verify: bool | str = True
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """How the dashboard connects an account of a vendor: OAuth 2.0's authorization-code flow,
+    with PKCE where the vendor takes it. ``settings(client, token answer)`` is the app's
+    ``apps:`` entry (the refresh token and what the answer says of the account)."""
+
+    base_url: str  # the vendor's API (HubSpot) or login (Salesforce) URL
+    authorize_url: str  # its consent page, with the default base_url
+    authorize_path: str  # the consent page on another base_url (a sandbox, a My Domain)
+    token_path: str
+    scope: str
+    settings: Callable[[Client, dict[str, Any]], dict[str, Any]]
+    pkce: bool = True
+    base_label: str = "API URL"
+    client_label: str = "Client ID"
+    secret_label: str = "Client secret"
+
+    def authorize(self, base_url: str | None) -> str:
+        base = (base_url or self.base_url).rstrip("/")
+        return self.authorize_url if base == self.base_url.rstrip("/") else base + self.authorize_path
+
+    def token(self, base_url: str | None) -> str:
+        return (base_url or self.base_url).rstrip("/") + self.token_path
 
 
 @dataclass(frozen=True)
@@ -60,6 +111,9 @@ class Vendor:
     limits: Callable[[Any], list[RateLimit]] = _no_limits  # (settings) -> the app's rate limits
     sandbox: Sandbox | None = None
     capabilities: frozenset[str] = field(default_factory=frozenset)
+    connect: OAuthApp | None = None  # the dashboard's "Connect VENDOR" (authorization-code flow)
+    paste: tuple[Entry, ...] = ()  # the dashboard's "add with a token" form
+    signs_in: Callable[[Any], str] = lambda settings: "credentials"  # (settings) -> how, as the Apps page says
 
 
 #: the vendors that ship with Accord: type -> the module exporting its ``VENDOR``
@@ -122,5 +176,5 @@ def limits(settings: AppSettings) -> list[RateLimit]:
     return vendor(settings.type).limits(settings)
 
 
-__all__ = ["ASSOCIATIONS", "BUILTIN", "LISTS", "PIPELINES", "WEBHOOKS", "Sandbox", "Vendor", "build", "find",
-           "limits", "names", "vendor", "vendors", "with_sandbox"]
+__all__ = ["ASSOCIATIONS", "BUILTIN", "LISTS", "PIPELINES", "WEBHOOKS", "Client", "Entry", "OAuthApp", "Sandbox",
+           "Vendor", "build", "find", "limits", "names", "vendor", "vendors", "with_sandbox"]

@@ -40,13 +40,12 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from accord import model
 from accord.connectors.http import (
     OK,
     Answer,
-    BearerToken,
     Http,
     HttpConnector,
     Limits,
@@ -56,8 +55,16 @@ from accord.connectors.http import (
     retry_after,
 )
 from accord.connectors.limits import LOCAL, Limiter, RateLimit
-from accord.connectors.registry import ASSOCIATIONS, PIPELINES, Sandbox, Vendor
-from accord.connectors.settings import AppSettings, Duration
+from accord.connectors.oauth import (
+    ClientCredentials,
+    Credential,
+    JwtBearer,
+    RefreshToken,
+    StaticToken,
+    TokenAuth,
+)
+from accord.connectors.registry import ASSOCIATIONS, PIPELINES, Client, Entry, OAuthApp, Sandbox, Vendor
+from accord.connectors.settings import AppSettings, Duration, setting_error
 from accord.model import (
     AuthError,
     BudgetExhausted,
@@ -253,6 +260,39 @@ def _first(resp: httpx.Response) -> tuple[str, str]:
 # -- connector ------------------------------------------------------------------------------
 
 
+LOGIN = "https://login.salesforce.com"
+SESSIONS = "a new session (e.g. `sf org display`), or better one of the OAuth flows (docs/connectors/salesforce.md)"
+
+
+def salesforce_credential(app: str, instance_url: str, *, access_token: str | None = None,
+                          token_file: str | None = None, client_id: str | None = None,
+                          client_secret: str | None = None, refresh_token: str | None = None,
+                          username: str | None = None, private_key: str | None = None,
+                          private_key_file: str | None = None, login_url: str | None = None) -> Credential:
+    """The app's credential: a session id as is, or one of the connected app's OAuth flows —
+    refresh token (the dashboard's Connect), JWT bearer (a headless server) or client credentials."""
+    if access_token or token_file:
+        return StaticToken(app, "Salesforce", access_token, token_file, setting="the access token (session id)",
+                           where=SESSIONS)
+    if not client_id:
+        raise ValueError("give an access_token, or a connected app's client_id with refresh_token, "
+                         "username and private_key, or client_secret")
+    if refresh_token:
+        url = f"{(login_url or LOGIN).rstrip('/')}/services/oauth2/token"
+        return RefreshToken(app, "Salesforce", url, client_id, client_secret, refresh_token)
+    if private_key or private_key_file:
+        if not username:
+            raise ValueError("the JWT bearer flow needs the username of the integration user")
+        login = (login_url or LOGIN).rstrip("/")
+        return JwtBearer(app, "Salesforce", f"{login}/services/oauth2/token", client_id, username, login,
+                         private_key, private_key_file)
+    if client_secret:  # client credentials: only the org's own (My Domain) login URL takes it
+        url = f"{(login_url or instance_url).rstrip('/')}/services/oauth2/token"
+        return ClientCredentials(app, "Salesforce", url, client_id, client_secret)
+    raise ValueError("a connected app needs a refresh_token, a private_key (JWT bearer) or a client_secret "
+                     "(client credentials)")
+
+
 class SalesforceConnector(HttpConnector):
     vendor = "salesforce"
     batch_size = 200  # sObject Collections take at most 200 records
@@ -261,8 +301,16 @@ class SalesforceConnector(HttpConnector):
         self,
         name: str,
         instance_url: str,
-        access_token: str,
+        access_token: str | None = None,
         *,
+        token_file: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        refresh_token: str | None = None,
+        username: str | None = None,
+        private_key: str | None = None,
+        private_key_file: str | None = None,
+        login_url: str | None = None,
         api_version: str = "v62.0",
         api_budget: float = 0.5,
         verify: bool | str = True,
@@ -276,7 +324,13 @@ class SalesforceConnector(HttpConnector):
     ) -> None:
         super().__init__(name)
         self.version = api_version if api_version.startswith("v") else f"v{api_version}"
-        self.instance_url, self.access_token = instance_url.rstrip("/"), access_token
+        self.instance_url = instance_url.rstrip("/")
+        self.auth = TokenAuth(salesforce_credential(
+            name, self.instance_url, access_token=access_token, token_file=token_file, client_id=client_id,
+            client_secret=client_secret, refresh_token=refresh_token, username=username, private_key=private_key,
+            private_key_file=private_key_file, login_url=login_url))
+        # names the credential in limiter keys (digested): the org's limits are per org and user
+        self.access_token = access_token or refresh_token or token_file or f"{client_id}:{username or ''}"
         self.api_budget = api_budget
         self.overlap = timedelta(seconds=overlap)
         self.page_size = page_size
@@ -287,7 +341,7 @@ class SalesforceConnector(HttpConnector):
         self._usage_seen = 0.0
         self._skew: timedelta | None = None  # server clock minus ours, from the Date header
         self._schemas: dict[str, dict[str, Any]] = {}
-        self.http = Http(name, base_url=self.instance_url, auth=BearerToken(access_token), timeout=timeout,
+        self.http = Http(name, base_url=self.instance_url, auth=self.auth, timeout=timeout,
                          limits=Limits(), retry=RetryPolicy(max_retries, backoff), classify=self._answer,
                          verify=verify, headers={"Accept": "application/json"}, transport=transport,
                          before=self._check_budget, observe=self._note)
@@ -635,10 +689,26 @@ def _kind(url: str) -> str:
     return {"queryAll": "query"}.get(parts[0], parts[0])
 
 
+FLOWS = ("access_token", "refresh_token", "jwt", "client_credentials")
+
+
 class SalesforceSettings(AppSettings):
+    """One Salesforce org: a session id as is (it expires), or a connected app's OAuth flow —
+    ``refresh_token`` (the dashboard's Connect), ``jwt`` (username and private key: a headless
+    server) or ``client_credentials``. docs/connectors/salesforce.md says which to choose."""
+
     type: Literal["salesforce"]
     instance_url: str
-    access_token: str = Field(min_length=1)
+    access_token: str | None = Field(default=None, min_length=1)
+    token_file: str | None = None  # a file holding the session id, re-read on a 401
+    client_id: str | None = None  # the connected app's consumer key
+    client_secret: str | None = None  # its consumer secret
+    refresh_token: str | None = None
+    username: str | None = None  # JWT bearer: the integration user
+    private_key: str | None = None  # JWT bearer: the PEM key of the certificate on the connected app
+    private_key_file: str | None = None
+    login_url: str | None = None  # default: https://login.salesforce.com (client credentials: instance_url)
+    account: str | None = None  # which org, as the Apps page shows it
     api_version: str = "v62.0"
     api_budget: float = Field(default=0.5, gt=0, le=1)
     verify: bool | str = True
@@ -647,12 +717,49 @@ class SalesforceSettings(AppSettings):
     rate_limit: float | None = Field(default=None, gt=0)
 
 
+    @model_validator(mode="after")
+    def _one_flow(self) -> SalesforceSettings:
+        flows = [f for f, on in (("access_token", self.access_token or self.token_file),
+                                 ("refresh_token", self.refresh_token),
+                                 ("jwt", self.private_key or self.private_key_file),
+                                 ("client_credentials", self.client_secret and not self.refresh_token)) if on]
+        if not flows:
+            raise setting_error("SalesforceSettings", "access_token", "give an access_token, or a connected app's "
+                                "client_id with a refresh_token, a username and private_key (JWT bearer), or a "
+                                "client_secret (client credentials)")
+        if len(flows) > 1 or (self.access_token and self.token_file) or (self.private_key and self.private_key_file):
+            raise ValueError(f"give one way to sign in, not {' and '.join(flows)}")
+        if flows[0] != "access_token" and not self.client_id:
+            raise setting_error("SalesforceSettings", "client_id", f"the {flows[0]} flow needs client_id (the "
+                                "connected app's consumer key)")
+        if flows[0] == "jwt" and not self.username:
+            raise setting_error("SalesforceSettings", "username", "the JWT bearer flow needs username (the "
+                                "integration user)")
+        return self
+
+    def flow(self) -> str:
+        """How the app signs in: one of :data:`FLOWS`."""
+        if self.access_token or self.token_file:
+            return "access_token"
+        if self.refresh_token:
+            return "refresh_token"
+        return "jwt" if self.private_key or self.private_key_file else "client_credentials"
+
+
 def from_config(name: str, app: Any) -> SalesforceConnector:
     """Build the connector from an ``apps:`` entry (:class:`SalesforceSettings`)."""
     return SalesforceConnector(
         name,
         app.instance_url,
-        app.access_token,
+        getattr(app, "access_token", None),
+        token_file=getattr(app, "token_file", None),
+        client_id=getattr(app, "client_id", None),
+        client_secret=getattr(app, "client_secret", None),
+        refresh_token=getattr(app, "refresh_token", None),
+        username=getattr(app, "username", None),
+        private_key=getattr(app, "private_key", None),
+        private_key_file=getattr(app, "private_key_file", None),
+        login_url=getattr(app, "login_url", None),
         api_version=app.api_version,
         api_budget=app.api_budget,
         verify=app.verify,
@@ -664,8 +771,42 @@ def _limits(app: SalesforceSettings) -> list[RateLimit]:
     return [RateLimit("requests", app.rate_limit, 1.0, smooth=True)] if app.rate_limit else []
 
 
+def connected(client: Client, token: dict[str, Any]) -> dict[str, Any]:
+    """The ``apps:`` entry of an org connected through the Allow Access page (web-server flow)."""
+    out: dict[str, Any] = {"type": "salesforce", "instance_url": token["instance_url"], "client_id": client.client_id,
+                           "refresh_token": token["refresh_token"]}
+    if client.client_secret:
+        out["client_secret"] = client.client_secret
+    if client.base_url.rstrip("/") != LOGIN:
+        out["login_url"] = client.base_url.rstrip("/")
+    if client.verify is not True:
+        out["verify"] = client.verify
+    parts = str(token.get("id", "")).rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2].startswith("00D"):  # …/id/ORG/USER
+        out["account"] = f"org {parts[-2]}"
+    return out
+
+
+def signs_in(app: SalesforceSettings) -> str:
+    return {"access_token": "session id (does not renew)", "refresh_token": "connected app (refresh token)",
+            "jwt": f"connected app, JWT bearer as {app.username}",
+            "client_credentials": "connected app (client credentials)"}[app.flow()]
+
+
 # the sandbox prints its own banner (with the CA certificate to trust)
-VENDOR = Vendor("salesforce", "Salesforce", SalesforceSettings, from_config, limits=_limits,
-                sandbox=Sandbox("accord.sandbox.salesforce"), capabilities=frozenset({ASSOCIATIONS, PIPELINES}))
+VENDOR = Vendor(
+    "salesforce", "Salesforce", SalesforceSettings, from_config, limits=_limits,
+    sandbox=Sandbox("accord.sandbox.salesforce", expiring=True), capabilities=frozenset({ASSOCIATIONS, PIPELINES}),
+    connect=OAuthApp(LOGIN, f"{LOGIN}/services/oauth2/authorize", "/services/oauth2/authorize",
+                     "/services/oauth2/token", "api refresh_token", connected, base_label="Login URL",
+                     client_label="Consumer key", secret_label="Consumer secret"),
+    # the headless choice: the JWT bearer flow (no browser, nothing that a revoked session breaks)
+    paste=(Entry("instance_url", "Instance URL (My Domain)", hint="https://yourcompany.my.salesforce.com"),
+           Entry("client_id", "Consumer key"), Entry("username", "Integration user's username"),
+           Entry("private_key", "Private key (PEM)", secret=True, multiline=True,
+                 hint="the key of the certificate uploaded to the connected app"),
+           Entry("login_url", "Login URL", required=False, default=LOGIN)),
+    signs_in=signs_in,
+)
 
 __all__ = ["VENDOR", "ResyncRequired", "SalesforceConnector", "SalesforceSettings", "from_config"]

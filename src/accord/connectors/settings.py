@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -43,4 +44,11 @@ class AppSettings(Strict):
         return parse_duration(v)
 
 
-__all__ = ["AppSettings", "Duration", "Strict", "parse_duration"]
+def setting_error(model: str, field: str, message: str) -> ValidationError:
+    """A model validator's error placed on one setting (``apps.NAME.FIELD: message``), not on the
+    whole entry: where a person looks for what to fill in."""
+    kind = PydanticCustomError("credential", "{message}", {"message": message})
+    return ValidationError.from_exception_data(model, [InitErrorDetails(type=kind, loc=(field,), input=None)])
+
+
+__all__ = ["AppSettings", "Duration", "Strict", "parse_duration", "setting_error"]

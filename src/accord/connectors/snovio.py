@@ -60,7 +60,7 @@ from accord.connectors.http import (
     outcome_unknown,
 )
 from accord.connectors.limits import LOCAL, Limiter, RateLimit
-from accord.connectors.registry import Sandbox, Vendor
+from accord.connectors.registry import Entry, Sandbox, Vendor
 from accord.connectors.settings import AppSettings, Duration, parse_duration
 from accord.engine.options import suggestion
 from accord.engine.values import iso
@@ -830,7 +830,11 @@ VENDOR = Vendor(
     "snovio", "Snov.io", SnovioSettings, from_config,
     limits=lambda app: [RateLimit("requests", app.rate_limit, app.rate_window)],
     sandbox=Sandbox("accord.sandbox.snovio",
-                    "Snov.io sandbox on http://{host}:{port}  ({records} prospects; --token is the client secret)"),
+                    "Snov.io sandbox on http://{host}:{port}  ({records} prospects; --token is the client secret)",
+                    expiring=True),
+    paste=(Entry("client_id", "API user ID", hint="Snov.io › Account › API"),
+           Entry("client_secret", "API secret", secret=True), Entry("list", "Prospect list (name or id)")),
+    signs_in=lambda app: "API client credentials",
 )
 
 __all__ = ["VENDOR", "Cursor", "SnovioConnector", "SnovioSettings", "from_config", "parse_php_date"]

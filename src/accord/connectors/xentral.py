@@ -35,12 +35,11 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from accord.connectors.http import (
     OK,
     Answer,
-    BearerToken,
     Http,
     HttpConnector,
     Limits,
@@ -48,8 +47,9 @@ from accord.connectors.http import (
     default_answer,
 )
 from accord.connectors.limits import LOCAL, RateLimit
-from accord.connectors.registry import LISTS, PIPELINES, Sandbox, Vendor
-from accord.connectors.settings import AppSettings
+from accord.connectors.oauth import StaticToken, TokenAuth
+from accord.connectors.registry import LISTS, PIPELINES, Entry, Sandbox, Vendor
+from accord.connectors.settings import AppSettings, setting_error
 from accord.engine.options import suggestion
 from accord.model import (
     AuthError,
@@ -243,6 +243,9 @@ def _slug(name: str) -> str:
 
 
 # -- the connector --------------------------------------------------------------------------------
+PATS = "xentral › your user › Personal Access Tokens (create one; the old one can be deleted)"
+
+
 class XentralConnector(HttpConnector):
     vendor = "xentral"
     batch_size = 50  # records per runner batch; each is its own request
@@ -252,7 +255,8 @@ class XentralConnector(HttpConnector):
         name: str,
         *,
         base_url: str,
-        token: str,
+        token: str | None = None,
+        token_file: str | None = None,
         group: str = "Hubspot",
         board: str = "Hubspot",
         status_field: str = "Hubspot Status",
@@ -270,14 +274,19 @@ class XentralConnector(HttpConnector):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(name)
-        self.base_url, self.token = base_url.rstrip("/"), token
+        if not (token or token_file):
+            raise ValueError("give a personal access token (token or token_file)")
+        self.base_url, self.token = base_url.rstrip("/"), token or token_file or ""
+        # a personal access token does not renew; given as a file, a 401 reads the file again
+        self.auth = TokenAuth(StaticToken(name, "xentral", token, token_file, setting="the personal access token",
+                                          where=PATS))
         self.group, self.board, self.status_field = group, board, status_field
         self.tz = ZoneInfo(timezone)
         self.page_size = max(1, min(1000, page_size))
         self.overlap = timedelta(seconds=overlap)
         self.rate_limit, self.rate_window = rate_limit, rate_window  # requests per window (xentral: 100 a minute)
         self._sem = asyncio.Semaphore(max(1, concurrency))
-        self.http = Http("xentral", base_url=self.base_url, auth=BearerToken(token), timeout=timeout,
+        self.http = Http("xentral", base_url=self.base_url, auth=self.auth, timeout=timeout,
                          limits=limits or Limits(), retry=RetryPolicy(max_retries, backoff, max_backoff),
                          classify=_answer, headers={"Accept": "application/json"}, transport=transport)
         if limits is None:
@@ -713,7 +722,9 @@ class XentralSettings(AppSettings):
 
     type: Literal["xentral"]
     base_url: str
-    token: str = Field(min_length=1)
+    token: str | None = Field(default=None, min_length=1)
+    token_file: str | None = None  # a file holding the token, re-read on a 401 (a rotated token)
+    account: str | None = None  # shown on the Apps page
     group: str = "Hubspot"  # addresses created from the other app join this group
     board: str = "Hubspot"  # the resubmission board whose stages deals sync with
     status_field: str = "Hubspot Status"  # address free field (label or freifeldN) holding the HubSpot status
@@ -722,13 +733,21 @@ class XentralSettings(AppSettings):
     page_size: int = Field(default=1000, gt=0, le=1000)
     timeout: float = Field(default=30.0, gt=0)
 
+    @model_validator(mode="after")
+    def _one_token(self) -> XentralSettings:
+        if bool(self.token) == bool(self.token_file):
+            raise setting_error("XentralSettings", "token", "give the personal access token as token or as "
+                                "token_file (one of them)")
+        return self
+
 
 def from_config(name: str, app: Any) -> XentralConnector:
     """Build the connector from an ``apps:`` entry (:class:`XentralSettings`)."""
     return XentralConnector(
         name,
         base_url=app.base_url,
-        token=app.token,
+        token=getattr(app, "token", None),
+        token_file=getattr(app, "token_file", None),
         group=getattr(app, "group", "Hubspot"),
         board=getattr(app, "board", "Hubspot"),
         status_field=getattr(app, "status_field", "Hubspot Status"),
@@ -745,6 +764,9 @@ VENDOR = Vendor(
     sandbox=Sandbox("accord.sandbox.xentral", "xentral sandbox on http://{host}:{port}/api/v1  ({records} addresses, "
                     "group, board and stages of the HubSpot module)"),
     capabilities=frozenset({LISTS, PIPELINES}),
+    paste=(Entry("base_url", "Instance URL", hint="https://yourcompany.xentral.biz"),
+           Entry("token", "Personal access token", secret=True, hint=PATS)),
+    signs_in=lambda app: "personal access token" + (f" from {app.token_file}" if app.token_file else ""),
 )
 
 __all__ = ["ADDRESSES", "RESUBMISSIONS", "STATUS", "VENDOR", "Cursor", "Limits", "XentralConnector", "XentralSettings",

@@ -23,6 +23,7 @@ from accord.service.core import Service
 from accord.service.headers import SecurityHeaders
 from accord.service.reloader import ConfigReloader
 from accord.service.routes.api import api_router
+from accord.service.routes.apps import apps_router
 from accord.service.routes.dashboard import dashboard_router
 from accord.service.routes.manage_api import manage_router
 from accord.service.routes.ops import ops_router
@@ -65,7 +66,7 @@ def create_app(cfg: Config, service: Service | None = None, *, token: str | None
     redact.register([app.state.auth.token])
     app.add_exception_handler(LoginRequired, _to_login)
     # the order routes are matched and listed in /docs
-    for router in (ops_router(), api_router(), manage_router(), webhook_router(), dashboard_router()):
+    for router in (ops_router(), api_router(), manage_router(), webhook_router(), apps_router(), dashboard_router()):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PKG / "static"), name="static")
     app.add_middleware(BodyLimit, limit=max_body)

@@ -25,7 +25,7 @@ from typing import Any
 from accord import redact
 from accord.config import Config, SyncConfig, config_hash
 from accord.index.leases import SyncBusy
-from accord.model import ContainerMissing, DeletesHeld, Side, error_text
+from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, Side, error_text
 from accord.runner import PassResult, SyncRunner
 from accord.service.managed import Registry, secrets_of
 from accord.service.metrics import Metrics
@@ -98,6 +98,21 @@ class SyncSlot:
     next_full: float = 0.0
     worker: asyncio.Task[Any] | None = None
     prepared_at: float = field(default_factory=time.monotonic)
+    problem: dict[str, str] | None = None  # why the last job failed, while it stays so (problem_of)
+
+
+def problem_of(e: Exception) -> dict[str, str] | None:
+    """What the dashboard shows of a failed job: an app that could not be used, by category
+    (``auth``: the credentials were refused, renewing them included) and, for ``auth``, which
+    credential to replace. None for other failures (the run history has them)."""
+    if not isinstance(e, ConnectorError):
+        return None
+    out = {"category": e.kind, "message": redact.scrub(str(e)), "hint": "", "app": "", "at": f"{time.time():.3f}"}
+    if isinstance(e, AuthError):
+        out["app"] = e.app
+        out["hint"] = redact.scrub(e.hint) or ("Check the app's credentials (Apps page › Test connection) and "
+                                               "replace the one it refuses.")
+    return out
 
 
 class Service:
@@ -377,6 +392,7 @@ class Service:
             was_initial = not (state and state.initial_done)  # a finished initial sync is told (notify)
             try:
                 result = await job()
+                slot.problem = None  # a credential replaced meanwhile: the sync goes on by itself
             except StopRequested:
                 log.info("sync %s: %s pass stopped after its current batch (shutdown)", name, kind)
                 return None
@@ -388,6 +404,7 @@ class Service:
                 log.warning("sync %s: %s pass skipped: %s", name, kind, e)
                 return None
             except Exception as e:
+                slot.problem = problem_of(e)
                 self.metrics.pass_errors.labels(name).inc()
                 if isinstance(e, DeletesHeld | ContainerMissing):  # expected: the sync waits for an admin
                     log.warning("sync %s: %s pass stopped: %s", name, kind, e)

@@ -352,6 +352,8 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
         "running": slot.tracker.state.running,
         "skipped_jobs": slot.skipped,
         "deletes_held": svc.store.deletes_hold(name),  # deletes waiting for a confirmation (accord.index.holds)
+        # an app that could not be used in the last job: {category (auth …), message, hint, app}
+        "problem": slot.problem,
     }
 
 

@@ -17,6 +17,7 @@ from accord.sandbox.hubspot.routes import (
     associations,
     batch,
     lists,
+    oauth,
     objects,
     pipelines,
     properties,
@@ -31,7 +32,7 @@ __all__ = ["Faults", "HubSpotSandbox", "SandboxSettings", "build_app"]
 # Starlette matches routes in registration order: this is the order they always had (paths overlap,
 # e.g. /crm/v3/objects/{object_type}/{object_id} and /crm/v3/objects/{object_type}/search).
 ROUTES = (objects.register, batch.register, search.register, properties.register, pipelines.register,
-          associations.register, lists.register, admin.register)
+          associations.register, lists.register, oauth.register, admin.register)
 
 
 class HubSpotSandbox(HubSpotCore):

@@ -14,6 +14,7 @@ from accord.sandbox.hubspot import seed as seeding
 from accord.sandbox.hubspot.schema import OBJECT_TYPE_IDS
 from accord.sandbox.hubspot.store import Source, Store
 from accord.sandbox.hubspot.webhooks import WebhookConfig, WebhookDispatcher
+from accord.sandbox.oauth import OAuthServer
 
 BATCH_WRITES = frozenset({"batch_create", "batch_update", "batch_upsert", "batch_archive"})
 
@@ -40,6 +41,14 @@ class SandboxSettings:
     webhook_url: str | None = None
     webhook_secret: str = "sandbox-app-secret"
     webhook_backoff: float = 1.0
+    webhook_style: str = "legacy"  # or "generic": object.* events with objectTypeId (sandbox/hubspot/webhooks.py)
+    # the OAuth app the authorize page (/oauth/authorize) and token endpoint (/oauth/v1/token) know
+    client_id: str = "accord-sandbox-client"
+    client_secret: str = "accord-sandbox-secret"
+    token_ttl: float = 1800.0  # seconds an OAuth access token lives (HubSpot: 30 minutes)
+    # OAuth tokens' per-second limit, announced in X-HubSpot-RateLimit-Secondly (None: a tenth of rate_limit)
+    secondly_limit: int | None = None
+    hub_domain: str = "sandbox.hubspot.example"
 
 
 @dataclass
@@ -94,8 +103,11 @@ class HubSpotCore:
         self.faults = Faults()
         self.counters: Counter[str] = Counter()
         self.webhooks = WebhookDispatcher(
-            WebhookConfig(url=s.webhook_url, secret=s.webhook_secret, app_id=s.app_id, backoff=s.webhook_backoff),
-            s.portal_id, seed=s.seed)
+            WebhookConfig(url=s.webhook_url, secret=s.webhook_secret, app_id=s.app_id, backoff=s.webhook_backoff,
+                          style=s.webhook_style), s.portal_id, seed=s.seed)
+        # OAuth access tokens look like HubSpot's ("C" then base64); private-app tokens are any other bearer
+        self.oauth = OAuthServer(lambda: {self.settings.client_id: self.settings.client_secret},
+                                 lambda: self.settings.token_ttl, "CJ")
         self.store.on_events = self.webhooks.enqueue
         self.lock = threading.Lock()  # guards counters, the fault draw and the rate windows
         self._rng = random.Random(s.seed)
@@ -104,6 +116,22 @@ class HubSpotCore:
         self.daily: Counter[str] = Counter()
         if s.records:
             self.seed(s.records, s.seed)
+
+    # -- OAuth -------------------------------------------------------------------------------
+    def expire_tokens(self) -> int:
+        """Every OAuth access token expires now: the next call with one is answered 401."""
+        return self.oauth.expire_tokens()
+
+    def revoke_refresh_tokens(self) -> int:
+        """Revoke every refresh token (as uninstalling the app does), and their access tokens."""
+        return self.oauth.revoke()
+
+    def is_oauth(self, token: str) -> bool:
+        return self.oauth.check(token) != "foreign"
+
+    def secondly(self) -> int:
+        s = self.settings
+        return s.secondly_limit if s.secondly_limit is not None else max(1, s.rate_limit // 10)
 
     # -- identities ------------------------------------------------------------------------
     def app_id_for(self, token: str) -> int:
@@ -226,9 +254,15 @@ class HubSpotCore:
                 r -= rate
         return None
 
-    def rate_headers(self, token: str, remaining: int) -> dict[str, str]:
+    def rate_headers(self, token: str, remaining: int, secondly_remaining: int | None = None) -> dict[str, str]:
+        """HubSpot's rate-limit headers; an OAuth token's answers name the per-second limit too
+        (private apps' do not), as recorded from a live OAuth app."""
         s = self.settings
-        return {"X-HubSpot-RateLimit-Max": str(s.rate_limit), "X-HubSpot-RateLimit-Remaining": str(remaining),
-                "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(s.rate_window * 1000)),
-                "X-HubSpot-RateLimit-Daily": str(s.daily_limit),
-                "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, s.daily_limit - self.daily[token]))}
+        out = {"X-HubSpot-RateLimit-Max": str(s.rate_limit), "X-HubSpot-RateLimit-Remaining": str(remaining),
+               "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(s.rate_window * 1000)),
+               "X-HubSpot-RateLimit-Daily": str(s.daily_limit),
+               "X-HubSpot-RateLimit-Daily-Remaining": str(max(0, s.daily_limit - self.daily[token]))}
+        if secondly_remaining is not None:
+            out["X-HubSpot-RateLimit-Secondly"] = str(self.secondly())
+            out["X-HubSpot-RateLimit-Secondly-Remaining"] = str(secondly_remaining)
+        return out

@@ -24,6 +24,11 @@ from typing import Any
 
 import httpx
 
+from accord.sandbox.hubspot.schema import OBJECT_TYPE_IDS, SINGULAR
+
+# the generic subscriptions' objectTypeId of each legacy prefix (contact → 0-1 …)
+TYPE_IDS = {SINGULAR[t]: type_id for t, type_id in OBJECT_TYPE_IDS.items()}
+
 
 def sign_v3(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
     """base64(HMAC-SHA256(app secret, method + uri + body + timestamp))."""
@@ -43,6 +48,16 @@ class WebhookConfig:
     batch_size: int = 100
     timeout: float = 5.0
     drop_rate: float = 0.0  # fault injection: share of batches silently lost
+    # "legacy": contact.creation, company.propertyChange …; "generic": the generic webhook
+    # subscriptions' object.creation / object.propertyChange / object.deletion with objectTypeId
+    style: str = "legacy"
+
+
+def generic(event: dict[str, Any]) -> dict[str, Any]:
+    """A legacy event (``contact.creation``) as the generic subscriptions send it
+    (``object.creation`` with ``objectTypeId`` ``0-1``)."""
+    prefix, _, action = str(event["subscriptionType"]).partition(".")
+    return {**event, "subscriptionType": f"object.{action}", "objectTypeId": TYPE_IDS[prefix]}
 
 
 @dataclass
@@ -81,6 +96,8 @@ class WebhookDispatcher:
                 if ev["subscriptionType"].endswith(".propertyChange") and cfg.properties is not None \
                         and ev.get("propertyName") not in cfg.properties:
                     continue
+                if cfg.style == "generic":
+                    ev = generic(ev)
                 self._pending.append({"eventId": next(self._event_ids),
                                       "subscriptionId": self.subscription_id(ev["subscriptionType"]),
                                       "portalId": self.portal_id, "appId": cfg.app_id, "attemptNumber": 0, **ev})

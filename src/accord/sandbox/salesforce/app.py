@@ -15,6 +15,7 @@ from accord.sandbox.salesforce.routes import (
     composite,
     describe,
     discovery,
+    oauth,
     query,
     replication,
     sobjects,
@@ -30,7 +31,7 @@ __all__ = ["Faults", "SalesforceSandbox", "SandboxSettings", "build_app", "serve
 # Starlette matches routes in registration order: this is the order they always had. It matters:
 # /sobjects/{t}/describe, /updated and /deleted must come before /sobjects/{t}/{id}.
 ROUTES = (discovery.register, describe.register, replication.register, sobjects.register, query.register,
-          composite.register, admin.register)
+          composite.register, oauth.register, admin.register)
 
 
 class SalesforceSandbox(SalesforceCore):
@@ -86,16 +87,21 @@ def build_app(sb: SalesforceCore) -> FastAPI:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8443, records: int = 1000, seed: int = 42,
-          token: str | None = None, tls: bool = True, daily_limit: int = 100_000) -> None:
-    """Run the sandbox in the foreground (``accord sandbox salesforce``)."""
+          token: str | None = None, tls: bool = True, daily_limit: int = 100_000, **settings: Any) -> None:
+    """Run the sandbox in the foreground (``accord sandbox salesforce``); ``settings``: more
+    :class:`SandboxSettings` (``token_ttl`` …)."""
     import uvicorn
 
-    sb = SalesforceSandbox(SandboxSettings(records=records, seed=seed, token=token, daily_limit=daily_limit))
+    sb = SalesforceSandbox(SandboxSettings(records=records, seed=seed, token=token, daily_limit=daily_limit,
+                                           **settings))
     files = make_certificates() if tls else None
     scheme = "https" if files else "http"
     print(f"Salesforce sandbox on {scheme}://{host}:{port}  ({records} records per object)", flush=True)
     if files:
         print(f"  CA certificate to trust: {files.cafile}", flush=True)
+    s = sb.settings
+    print(f"  connected app: consumer key {s.client_id}, secret {s.client_secret}; sessions live "
+          f"{s.token_ttl:g} s", flush=True)
     uvicorn.run(sb.app, host=host, port=port, log_level="warning", date_header=False,
                 ssl_certfile=files.certfile if files else None, ssl_keyfile=files.keyfile if files else None)
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from accord.sandbox import faults
+from accord.sandbox.oauth import OAuthServer
 from accord.sandbox.salesforce import soql
 from accord.sandbox.salesforce.schema import normalize_id
 from accord.sandbox.salesforce.store import Org, RequestError, Stats, ValidationRule
@@ -47,6 +48,15 @@ class SandboxSettings:
     duplicate_rule: bool = False  # block duplicate Contact/Lead emails
     fault_seed: int = 0
     latency: float = 0.0  # seconds every API call waits before it is served: a remote org's round trip
+    # the connected app (/services/oauth2/authorize, /services/oauth2/token)
+    client_id: str = "accord-sandbox-consumer-key"
+    client_secret: str = "accord-sandbox-consumer-secret"
+    username: str = "integration@accord.example"  # who signs in (consent page; JWT bearer's pre-authorized user)
+    jwt_certificate: str | None = None  # PEM certificate of the JWT bearer flow's key (None: the flow is off)
+    client_credentials: bool = True  # the connected app's client-credentials flow is enabled
+    token_ttl: float = 7200.0  # seconds a session lives (Salesforce: 2 hours by default)
+    org_id: str = "00D5g000004SbxEAC"
+    user_id: str = "0055g00000ABCDEAAA"
 
 
 class SalesforceCore:
@@ -63,9 +73,22 @@ class SalesforceCore:
         self._rng = random.Random(self.settings.fault_seed)
         self._locators: OrderedDict[str, tuple[list[dict[str, Any]], int]] = OrderedDict()
         self._lock = threading.Lock()
+        # sessions issued by the token endpoint start with the org id and "!", as Salesforce's do;
+        # any other bearer is a session id handed in from outside (accepted unless ``token`` is set)
+        self.oauth = OAuthServer(lambda: {self.settings.client_id: self.settings.client_secret},
+                                 lambda: self.settings.token_ttl, f"{self.settings.org_id}!")
         self.set_duplicate_rule(self.settings.duplicate_rule)
         if self.settings.records:
             self.org.seed(self.settings.records, self.settings.seed)
+
+    # -- OAuth ---------------------------------------------------------------------------
+    def expire_tokens(self) -> int:
+        """Every session the token endpoint issued expires now (next call: 401 INVALID_SESSION_ID)."""
+        return self.oauth.expire_tokens()
+
+    def revoke_refresh_tokens(self) -> int:
+        """Revoke every refresh token (Setup › Connected Apps OAuth Usage › Revoke) and their sessions."""
+        return self.oauth.revoke()
 
     # -- direct handle for tests and the demo ------------------------------------------
     def seed(self, n: int, seed: int | None = None) -> dict[str, int]:

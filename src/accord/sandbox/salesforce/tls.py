@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -72,3 +73,33 @@ def make_certificates(directory: str | None = None, hosts: tuple[str, ...] = ("1
         key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return TlsFiles(str(out / "cert.pem"), str(out / "key.pem"), str(out / "ca.pem"))
+
+
+@dataclass(frozen=True)
+class JwtKeys:
+    """A connected app's JWT bearer key pair: the server keeps ``private_key``, the app the
+    ``certificate`` (Setup › App Manager › the app › Use digital signatures)."""
+
+    private_key: str  # PEM (PKCS#8)
+    certificate: str  # PEM, self-signed
+
+
+def make_jwt_keys(cn: str = "accord-jwt") -> JwtKeys:
+    """A fresh RSA key and its self-signed certificate, as `openssl req -x509 -newkey rsa:2048` makes them."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    cert = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn)).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + timedelta(days=365)).sign(key, hashes.SHA256()))
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return JwtKeys(pem, cert.public_bytes(serialization.Encoding.PEM).decode())
+
+
+def public_key_of(pem: str) -> Any:
+    """The public key of a PEM certificate or public key (what verifies a JWT assertion)."""
+    if "CERTIFICATE" in pem:
+        return x509.load_pem_x509_certificate(pem.encode()).public_key()
+    return serialization.load_pem_public_key(pem.encode())

@@ -57,9 +57,13 @@ def build_app(sb: SnovioCore) -> FastAPI:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8103, records: int = 100, seed: int = 0,
-          token: str | None = None) -> None:
-    """Run a seeded sandbox with uvicorn until interrupted (blocking); ``token`` is the only client secret accepted."""
+          token: str | None = None, token_ttl: float | None = None) -> None:
+    """Run a seeded sandbox with uvicorn until interrupted (blocking); ``token`` is the only client secret
+    accepted; access tokens live ``token_ttl`` seconds (default: Snov.io's hour)."""
     import uvicorn
 
-    sandbox = SnovioSandbox(SandboxSettings(records=records, seed=seed, client_secret=token))
+    settings = SandboxSettings(records=records, seed=seed, client_secret=token)
+    if token_ttl is not None:
+        settings.token_ttl = token_ttl
+    sandbox = SnovioSandbox(settings)
     uvicorn.run(sandbox.app, host=host, port=port, log_level="warning")

@@ -87,7 +87,7 @@ def _webhook_state(sb: HubSpotCore) -> dict[str, Any]:
     return {"url": cfg.url, "appId": cfg.app_id, "maxAttempts": cfg.max_attempts, "backoff": cfg.backoff,
             "properties": sorted(cfg.properties) if cfg.properties is not None else None,
             "delivered": st.delivered, "dropped": st.dropped, "failedAttempts": st.failed_attempts,
-            "givenUp": st.given_up, "idle": sb.webhooks.idle()}
+            "givenUp": st.given_up, "idle": sb.webhooks.idle(), "style": cfg.style}
 
 
 def _knobs(app: FastAPI, sb: HubSpotCore) -> None:
@@ -136,6 +136,14 @@ def _knobs(app: FastAPI, sb: HubSpotCore) -> None:
         # blocking wait off the event loop: the receiver may be served by this same loop
         return {"flushed": await asyncio.to_thread(sb.flush_webhooks, timeout)}
 
+    @app.post("/_sandbox/oauth/expire")
+    async def expire_tokens() -> dict[str, Any]:
+        return {"expired": sb.expire_tokens()}
+
+    @app.post("/_sandbox/oauth/revoke")
+    async def revoke() -> dict[str, Any]:
+        return {"revoked": sb.revoke_refresh_tokens()}
+
     @app.get("/_sandbox/settings")
     async def get_settings() -> dict[str, Any]:
         return asdict(sb.settings)
@@ -147,4 +155,5 @@ def _knobs(app: FastAPI, sb: HubSpotCore) -> None:
                 raise ApiError(400, "VALIDATION_ERROR", f"unknown setting {k}")
             setattr(sb.settings, k, v)
         sb.store.search_lag = sb.settings.search_lag
+        sb.webhooks.config.style = sb.settings.webhook_style
         return asdict(sb.settings)

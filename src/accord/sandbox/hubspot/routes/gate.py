@@ -61,6 +61,34 @@ async def _injected(sb: HubSpotCore, fault: str | None, token: str, request: Req
     return None
 
 
+_NO_AUTH = ("Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find "
+            "more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+
+
+def _refused(sb: HubSpotCore, token: str) -> JSONResponse | None:
+    """The 401 for a missing, unknown or expired token (None: it may call)."""
+    state = sb.oauth.check(token) if token else "unknown"
+    if state == "expired":
+        ago = max(1, round(sb.oauth.expired_for(token)))
+        return error_response(ApiError(401, "EXPIRED_AUTHENTICATION",
+                                       f"The OAuth token used to make this call expired {ago} second(s) ago."))
+    if state == "unknown" or (state == "foreign" and sb.settings.token is not None and token != sb.settings.token):
+        return error_response(ApiError(401, "INVALID_AUTHENTICATION", _NO_AUTH))
+    return None
+
+
+def _secondly(sb: HubSpotCore, token: str) -> tuple[JSONResponse | None, int | None]:
+    """An OAuth token's per-second limit (under sb.lock): its 429, or the calls left this second."""
+    if not sb.is_oauth(token):
+        return None, None
+    ok, left, wait = sb.window.hit(f"secondly:{sb.app_id_for(token)}", sb.secondly(), 1.0)
+    if ok:
+        return None, left
+    return rate_error("SECONDLY", "You have reached your secondly limit.",
+                      f"publicapi:oauth-app-api-calls-secondly:{sb.app_id_for(token)}", wait,
+                      sb.rate_headers(token, 0, 0)), 0
+
+
 def _limit(sb: HubSpotCore, kind: str, token: str) -> tuple[JSONResponse | None, dict[str, str]]:
     """The 429 for a spent limit (None when within limits) and the rate-limit headers to send."""
     s = sb.settings
@@ -78,12 +106,14 @@ def _limit(sb: HubSpotCore, kind: str, token: str) -> tuple[JSONResponse | None,
                                  f"publicapi:private-app-api-calls-daily:{s.portal_id}", 3600,
                                  sb.rate_headers(token, 0))
         else:
-            ok, remaining, wait = sb.window.hit(f"app:{sb.app_id_for(token)}", s.rate_limit, s.rate_window)
-            if ok:
-                sb.daily[token] += 1
-                headers = sb.rate_headers(token, remaining)
-            else:
-                limited = _ten_secondly(sb, token, wait, sb.rate_headers(token, 0))
+            limited, secondly = _secondly(sb, token)
+            if limited is None:
+                ok, remaining, wait = sb.window.hit(f"app:{sb.app_id_for(token)}", s.rate_limit, s.rate_window)
+                if ok:
+                    sb.daily[token] += 1
+                    headers = sb.rate_headers(token, remaining, secondly)
+                else:
+                    limited = _ten_secondly(sb, token, wait, sb.rate_headers(token, 0, secondly))
         if limited is not None:
             sb.counters["rate_limited"] += 1  # real (not injected) 429s: what benchmarks must keep at 0
     return limited, headers
@@ -98,16 +128,14 @@ def gate(sb: HubSpotCore) -> Middleware:
             passed: Response = await call_next(request)  # admin routes: no auth, limits or faults
             return passed
         kind = endpoint_kind(request.method, path)
-        s = sb.settings
         with sb.lock:
             sb.counters[kind] += 1
             sb.counters["total"] += 1
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        if not token or (s.token is not None and token != s.token):
-            return error_response(ApiError(401, "INVALID_AUTHENTICATION", "Authentication credentials not found. "
-                                           "This API supports OAuth 2.0 authentication and you can find more "
-                                           "details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"))
+        refused = _refused(sb, token)
+        if refused is not None:
+            return refused
         fault = sb.draw_fault(kind)
         if fault is not None:
             with sb.lock:

@@ -110,6 +110,23 @@ def _knobs(app: FastAPI, sb: SalesforceCore) -> None:
         sb.set_limits(body.get("daily_limit"), body.get("used"))
         return {"api_usage": sb.api_used, "daily_limit": sb.settings.daily_limit}
 
+    @app.post("/_sandbox/oauth/expire")
+    async def expire_tokens() -> dict[str, Any]:
+        return {"expired": sb.expire_tokens()}
+
+    @app.post("/_sandbox/oauth/revoke")
+    async def revoke() -> dict[str, Any]:
+        return {"revoked": sb.revoke_refresh_tokens()}
+
+    @app.put("/_sandbox/oauth")
+    async def put_oauth(body: dict[str, Any]) -> dict[str, Any]:
+        """The connected app's settings: token_ttl, client_credentials, jwt_certificate, username."""
+        for k in ("token_ttl", "client_credentials", "jwt_certificate", "username", "client_id", "client_secret"):
+            if k in body:
+                setattr(sb.settings, k, body[k])
+        return {"token_ttl": sb.settings.token_ttl, "client_credentials": sb.settings.client_credentials,
+                "jwt": sb.settings.jwt_certificate is not None, "username": sb.settings.username}
+
     @app.get("/_sandbox/clock")
     async def clock() -> dict[str, str]:
         return {"now": fmt_datetime(sb.org.now())}

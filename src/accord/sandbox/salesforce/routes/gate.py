@@ -41,8 +41,9 @@ async def _admit(sb: SalesforceCore, request: Request, path: str) -> Response | 
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     token = token.strip()
-    if scheme.lower() not in ("bearer", "oauth") or not token or (
-        sb.settings.token is not None and token != sb.settings.token
+    state = sb.oauth.check(token) if token else "unknown"
+    if scheme.lower() not in ("bearer", "oauth") or state in ("unknown", "expired") or (
+        state == "foreign" and sb.settings.token is not None and token != sb.settings.token
     ):
         return errors_response(401, SfError("INVALID_SESSION_ID", "Session expired or invalid"))
     if sb.api_used >= sb.settings.daily_limit:

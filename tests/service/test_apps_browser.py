@@ -147,7 +147,7 @@ def test_connect_hubspot_and_salesforce_then_sync_them(page: Any, run: Run) -> N
     page.wait_for_selector("#setup[data-step=direction]")
     page.check("input[name=direction][value=two-way]")
     page.check("input[name=winner][value=hubspot]")
-    for step in ("mappings", "filters", "review"):
+    for step in ("mappings", "filters", "options", "review"):
         page.click("#setup button[value=next]")
         page.wait_for_selector(f"#setup[data-step={step}]")
     page.click("#save")

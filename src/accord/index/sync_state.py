@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from accord.index.db import IndexDB, now_iso
 from accord.index.schema import cursors, keys, links, runs, syncs
@@ -43,6 +44,14 @@ class SyncStateStore(IndexDB):
     # -- syncs -----------------------------------------------------------------------
     def ensure_sync(self, name: str, config_hash: str, enabled: bool = True) -> SyncState:
         """Register a sync; a changed config fingerprint restarts its initial sync."""
+        try:
+            return self._ensure_sync(name, config_hash, enabled)
+        except IntegrityError:
+            # another process registered it between our read and our insert (two processes
+            # start on a fresh index; registration happens before the sync's lease is taken)
+            return self._ensure_sync(name, config_hash, enabled)
+
+    def _ensure_sync(self, name: str, config_hash: str, enabled: bool) -> SyncState:
         with self.engine.begin() as c:
             row = c.execute(select(syncs).where(syncs.c.name == name)).first()
             if row is None:

@@ -12,7 +12,8 @@ index and idempotence are checked.
 
     python bench/soak.py                    # 10,000 operations on memory apps (~45 s)
     python bench/soak.py --ops 1000         # a quick run
-    python bench/soak.py --apps hubspot     # two HubSpot sandboxes over loopback (~7 min)
+    python bench/soak.py --apps hubspot     # two HubSpot sandboxes over loopback (~13 min)
+    python bench/soak.py --apps hubspot-salesforce   # HubSpot contacts ↔ Salesforce Contact sandboxes
     python bench/soak.py --hit-known-bugs   # users are not steered around known engine bugs
 
 Reports operations run, config changes among them, episodes, passes, faults injected, user
@@ -48,6 +49,10 @@ def make_world(rng: random.Random, apps: str, hit_known_bugs: bool = False) -> W
     if apps == "memory":
         return World(winner=winner, page_size=rng.randint(2, 6), batch_size=rng.randint(1, 4),
                      hit_known_bugs=hit_known_bugs)
+    if apps == "hubspot-salesforce":
+        from salesforce_world import salesforce_world
+
+        return salesforce_world(winner=winner, hit_known_bugs=hit_known_bugs)
     from hubspot_world import hubspot_world
 
     return hubspot_world(winner=winner, hit_known_bugs=hit_known_bugs)
@@ -90,6 +95,11 @@ async def soak(ops: int, steps: int, fault_rate: float, seed: int, apps: str, sh
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
 
 
+def section_name(apps: str) -> str:
+    """The soak's section in bench/results.json: ``soak``, ``soak_hubspot``, ``soak_hubspot_salesforce``."""
+    return "soak" if apps == "memory" else f"soak_{apps.replace('-', '_')}"
+
+
 def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """Summary row (figure, value, target, verdict) for bench/run.py's table."""
     faults = sum(section["faults_injected"].values())
@@ -109,7 +119,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60, help="operations per episode before convergence")
     ap.add_argument("--fault-rate", type=float, default=0.15, help="probability of a fault per API call")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--apps", choices=("memory", "hubspot"), default="memory")
+    ap.add_argument("--apps", choices=("memory", "hubspot", "hubspot-salesforce"), default="memory")
     ap.add_argument("--show", type=int, default=5, help="violations to print")
     ap.add_argument("--hit-known-bugs", action="store_true",
                     help="do not steer users around known engine bugs (convergence.KNOWN_BUGS)")
@@ -124,7 +134,7 @@ def main() -> None:
           f"{sum(res['faults_injected'].values()):,} faults injected, {res['passes_failed_by_faults']} passes failed "
           f"by them: {res['violations']} violations; {res['seconds']} s on {res['machine']}")
     if not args.no_save:
-        save_section(args.out, "soak" if args.apps == "memory" else f"soak_{args.apps}", res)
+        save_section(args.out, section_name(args.apps), res)
     sys.exit(1 if res["violations"] else 0)
 
 

@@ -129,6 +129,7 @@ class UserApp(Protocol):
     """One app from the users' side: records by email, edits by id, a change marker for webhooks."""
 
     fields: dict[str, str]  # model field -> the app's field
+    # optional ``required``: model fields the app cannot hold blank (users of both apps never clear them)
 
     def live(self) -> list[tuple[str, dict[str, Value]]]: ...
     def create(self, props: Mapping[str, Value]) -> str: ...
@@ -410,6 +411,9 @@ class World:
             users, connectors = (MemoryUser(a), MemoryUser(b)), (a, b)
         self.users = {L: users[0], R: users[1]}
         self.kinds = {f: KINDS[f] for f in users[0].fields if f in KINDS}
+        # fields an app cannot hold blank: a user of the other app clearing one would make a
+        # record the app rejects (correct, but not what the model describes), so none does
+        self.never_blank: frozenset[str] = frozenset().union(*(getattr(u, "required", frozenset()) for u in users))
         self.options: tuple[str, ...] = getattr(users[0], "options", LEAD_STATUSES)
         self.conn = {L: FaultyConnector(connectors[0], self.plan), R: FaultyConnector(connectors[1], self.plan)}
         # the config file minus what operators change (winner, direction, filters, mappings)
@@ -698,7 +702,10 @@ class World:
         ent = self._pick_live(side, pick)
         if ent is None or not any(f in self.kinds for f in changes):
             return
-        props = {f: user_value(f, v, self.options) for f, v in changes.items() if f in self.kinds}
+        props = {f: user_value(f, v, self.options) for f, v in changes.items()
+                 if f in self.kinds and not (v is None and f in self.never_blank)}
+        if not props:
+            return
         self.users[side].update(self._rid(side, ent.email), {self._field(side, f): v for f, v in props.items()})
         ent.log.append(f"#{self.stats.total} edit in {side}: {props}")
         slot_of = self._slot_of_right()

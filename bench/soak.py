@@ -4,21 +4,25 @@ Each episode is a fresh world (``tests/reliability/convergence.py``): two apps s
 two-way, a random winner, and a random sequence of user creates, edits, clears and deletes
 on both sides, incremental and full passes and webhook deliveries, with injected faults
 (429, 500, time-outs after the write, connection resets mid-batch, half-failed batches,
-dropped webhooks), and operators' config changes (mappings repointed, re-ruled, removed and
+dropped webhooks), operators' config changes (mappings repointed, re-ruled, removed and
 added back; the winner, the direction and the filters changed; the sync disabled and
-enabled), each applied as a saved config is. After every step the reference model checks
+enabled), each applied as a saved config is, a second process racing on the same index (its
+own runner and index connection: a pass or a webhook delivery at the same time as this
+process's pass, held apart by the sync's lease) and operators trying to add an overlapping
+sync (refused). After every step the reference model checks
 the apps; at the end the sync is enabled, faults stop, two passes run and convergence, the
 index and idempotence are checked.
 
     python bench/soak.py                    # 10,000 operations on memory apps (~45 s)
     python bench/soak.py --ops 1000         # a quick run
-    python bench/soak.py --apps hubspot     # two HubSpot sandboxes over loopback (~7 min)
+    python bench/soak.py --apps hubspot     # two HubSpot sandboxes over loopback (~13 min)
+    python bench/soak.py --apps hubspot-salesforce   # HubSpot contacts ↔ Salesforce Contact sandboxes
     python bench/soak.py --hit-known-bugs   # users are not steered around known engine bugs
 
 Reports operations run, config changes among them, episodes, passes, faults injected, user
 operations steered around known engine bugs (``KNOWN_BUGS`` in convergence.py, each pinned by
-an xfail test) and violations found (target 0);
-saves them under ``soak`` (memory apps) or ``soak_hubspot`` in bench/results.json
+an xfail test), violations found (target 0), the time taken and the machine's load average;
+saves them under ``soak`` (memory apps), ``soak_hubspot`` or ``soak_hubspot_salesforce`` in bench/results.json
 (``--no-save`` to skip); ``bench/run.py`` runs it as its ``soak`` section.
 """
 
@@ -48,6 +52,10 @@ def make_world(rng: random.Random, apps: str, hit_known_bugs: bool = False) -> W
     if apps == "memory":
         return World(winner=winner, page_size=rng.randint(2, 6), batch_size=rng.randint(1, 4),
                      hit_known_bugs=hit_known_bugs)
+    if apps == "hubspot-salesforce":
+        from salesforce_world import salesforce_world
+
+        return salesforce_world(winner=winner, hit_known_bugs=hit_known_bugs)
     from hubspot_world import hubspot_world
 
     return hubspot_world(winner=winner, hit_known_bugs=hit_known_bugs)
@@ -60,6 +68,7 @@ async def soak(ops: int, steps: int, fault_rate: float, seed: int, apps: str, sh
     kinds: Counter[str] = Counter()
     faults: Counter[str] = Counter()
     violations: list[str] = []
+    load_before = os.getloadavg()  # other work on the machine slows the soak, never its verdict
     t0 = time.perf_counter()
     while total < ops:
         w = await random_episode(make_world(rng, apps, hit_known_bugs), rng, steps, fault_rate)
@@ -87,7 +96,14 @@ async def soak(ops: int, steps: int, fault_rate: float, seed: int, apps: str, sh
             "faults_injected": dict(faults), "passes_failed_by_faults": failed_passes,
             "violations": len(violations), "first_violations": violations[:show],
             "seconds": round(elapsed, 1),
+            "load_average": {"start": [round(x, 2) for x in load_before],
+                             "end": [round(x, 2) for x in os.getloadavg()]},
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
+
+
+def section_name(apps: str) -> str:
+    """The soak's section in bench/results.json: ``soak``, ``soak_hubspot``, ``soak_hubspot_salesforce``."""
+    return "soak" if apps == "memory" else f"soak_{apps.replace('-', '_')}"
 
 
 def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -109,7 +125,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60, help="operations per episode before convergence")
     ap.add_argument("--fault-rate", type=float, default=0.15, help="probability of a fault per API call")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--apps", choices=("memory", "hubspot"), default="memory")
+    ap.add_argument("--apps", choices=("memory", "hubspot", "hubspot-salesforce"), default="memory")
     ap.add_argument("--show", type=int, default=5, help="violations to print")
     ap.add_argument("--hit-known-bugs", action="store_true",
                     help="do not steer users around known engine bugs (convergence.KNOWN_BUGS)")
@@ -122,9 +138,11 @@ def main() -> None:
           f"races of a second process{steered}) "
           f"in {res['episodes']} episodes ({res['apps']} apps), "
           f"{sum(res['faults_injected'].values()):,} faults injected, {res['passes_failed_by_faults']} passes failed "
-          f"by them: {res['violations']} violations; {res['seconds']} s on {res['machine']}")
+          f"by them: {res['violations']} violations; {res['seconds']} s on {res['machine']} "
+          f"(load average {res['load_average']['start'][0]:.2f} at the start, {res['load_average']['end'][1]:.2f} "
+          f"over the last 5 minutes)")
     if not args.no_save:
-        save_section(args.out, "soak" if args.apps == "memory" else f"soak_{args.apps}", res)
+        save_section(args.out, section_name(args.apps), res)
     sys.exit(1 if res["violations"] else 0)
 
 

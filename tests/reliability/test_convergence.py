@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 
 import pytest
-from convergence import DIRECTIONS, KINDS, REQUIRED, RULE_CHOICES, L, R, World, random_episode
+from convergence import CONFIG_OPS, DIRECTIONS, KINDS, REQUIRED, RULE_CHOICES, L, R, World, random_episode
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -135,4 +136,25 @@ async def test_fixed_seed_episodes_converge() -> None:
         violations += w.violations
         faults += sum(w.injected().values())
     assert faults > 50  # the faults did happen
+    assert not violations, "\n".join(violations)
+
+
+@pytest.mark.timeout(180)
+async def test_fixed_seed_episodes_converge_between_hubspot_and_salesforce() -> None:
+    """The same driver on the HubSpot and Salesforce sandboxes (``salesforce_world.py``: the
+    real connectors over HTTP and HTTPS, faults injected by the sandboxes): a few episodes,
+    with operators' config changes and a second process racing on the index among them."""
+    from salesforce_world import salesforce_world
+
+    rng = random.Random(4)
+    violations: list[str] = []
+    faults = 0
+    ops: Counter[str] = Counter()
+    for _ in range(4):
+        w = await random_episode(salesforce_world(rng.choice((L, R))), rng, 40, 0.25)
+        violations += w.violations
+        faults += sum(w.injected().values())
+        ops.update(w.stats.ops)
+    assert faults > 20  # the sandboxes did inject faults
+    assert sum(ops[k] for k in CONFIG_OPS) > 0 and ops["race"] > 0  # operators and a second process ran
     assert not violations, "\n".join(violations)

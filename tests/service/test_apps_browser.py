@@ -107,11 +107,19 @@ def _connect(page: Any, run: Run, vendor: str, client_id: str, secret: str, base
 
 
 def _pick(page: Any, name: str, value: str) -> None:
-    """Fill a setup-flow field whether it is a text input or a picker."""
-    if page.locator(f"select[name={name}]").count():
-        page.select_option(f"select[name={name}]", value)
-    else:
+    """Fill a setup-flow field whether it is a text input or a picker.
+
+    An app picker refreshes the step (htmx swaps ``main``): wait for the swap, or a later
+    choice made before it lands is replaced by the page the earlier request answered."""
+    if not page.locator(f"select[name={name}]").count():
         page.fill(f"input[name={name}]", value)
+        return
+    refreshes = page.locator(f"select[name={name}][hx-post]").count() > 0
+    if refreshes:
+        page.locator("main").evaluate("m => m.dataset.stale = '1'")
+    page.select_option(f"select[name={name}]", value)
+    if refreshes:
+        page.wait_for_selector("main:not([data-stale])")
 
 
 def test_connect_hubspot_and_salesforce_then_sync_them(page: Any, run: Run) -> None:

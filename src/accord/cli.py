@@ -383,33 +383,37 @@ def records(
 def resync(
     config: ConfigOpt = Path("accord.yaml"),
     sync: Annotated[str, typer.Option("--sync")] = "",
-    deleted_in: Annotated[str | None, typer.Option("--deleted-in", help="left or right")] = None,
+    deleted_in: Annotated[str | None, typer.Option("--deleted-in", help="the app (or left / right) whose deleted records to recreate")] = None,
     record: Annotated[str | None, typer.Option("--record", help="a record id of either app, indexed or not")] = None,
     list_name: Annotated[str | None, typer.Option(
         "--list", help="sync every member of this list now (the sync's inclusion list, or another list)")] = None,
     side: Annotated[str | None, typer.Option(
-        "--side", help="left or right: the app of --record or --list, when Accord cannot tell")] = None,
+        "--side", help="the app (or left / right) of --record or --list, when Accord cannot tell")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="apply (default: preview only)")] = False,
 ) -> None:
     """Recreate deleted records (preview unless --yes), or sync one record or a whole list now."""
     cfg = _load(config)
     name = _selected(cfg, sync)[0]
+    spec = cfg.sync(name)
+    # app names first; "left" / "right" still work (an app named so means that app)
+    apps = {"left": Side.LEFT, "right": Side.RIGHT, spec.left.app: Side.LEFT, spec.right.app: Side.RIGHT}
     if sum(x is not None for x in (deleted_in, record, list_name)) != 1:
-        raise _fail(EXIT_CONFIG, "give one of --deleted-in left|right, --record ID or --list NAME")
+        raise _fail(EXIT_CONFIG, f"give one of --deleted-in {spec.left.app}|{spec.right.app}, --record ID or --list NAME")
     for opt, value in (("--deleted-in", deleted_in), ("--side", side)):
-        if value is not None and value not in ("left", "right"):
-            raise _fail(EXIT_CONFIG, f"{opt}: use left or right")
+        if value is not None and value not in apps:
+            raise _fail(EXIT_CONFIG, f"{opt}: use {spec.left.app} or {spec.right.app} (or left or right)")
+    on = apps[side] if side else None
 
     async def body(s: Session) -> None:
         runner = s.runner(name)
         if deleted_in is not None:
-            await _resync_deleted(runner, Side(deleted_in), yes)
+            await _resync_deleted(runner, apps[deleted_in], yes, {Side.LEFT: spec.left.app, Side.RIGHT: spec.right.app})
             return
         try:
             if record is not None:
-                res = await runner.sync_record(record, Side(side) if side else None)
+                res = await runner.sync_record(record, on)
             else:
-                listed, members, res = await runner.sync_list(list_name or None, Side(side) if side else None)
+                listed, members, res = await runner.sync_list(list_name or None, on)
                 err.print(f"{name}: {members} member(s) of the list {listed!r} synced", markup=False, highlight=False)
         except ManualSyncRefused as e:
             raise _fail(EXIT_CONFIG, f"{cfg.source}: {name}: {e}") from e
@@ -418,16 +422,17 @@ def resync(
     _run(cfg, body)
 
 
-async def _resync_deleted(runner: SyncRunner, side: Side, yes: bool) -> None:
+async def _resync_deleted(runner: SyncRunner, side: Side, yes: bool, app: dict[Side, str]) -> None:
     preview = await runner.deleted_preview(side)
     if not yes:
-        out.print(f"{len(preview)} record(s) deleted in the {side.value} app would be recreated:")
+        out.print(f"{len(preview)} record(s) deleted in {app[side]} would be recreated from {app[side.other]}:",
+                  markup=False)
         for lk in preview[:50]:
-            out.print(f"  {lk.label or ''} ({side.other.value} id {lk.id_of(side.other)})", markup=False)
+            out.print(f"  {lk.label or ''} ({app[side.other]} id {lk.id_of(side.other)})", markup=False)
         out.print("Run again with --yes to recreate them.")
         return
     result = await runner.resync_deleted(side)
-    out.print(f"recreated {result.counters.created[side.value]} record(s) in the {side.value} app")
+    out.print(f"recreated {result.counters.created[side.value]} record(s) in {app[side]}", markup=False)
 
 
 def _toggle(config: Path, name: str, enabled: bool) -> None:

@@ -122,11 +122,11 @@ def test_resync_preview_then_apply(project: Path) -> None:
     b.purge("contacts", rid)
     b.save()
     accord("sync", "-c", "accord.yaml", "--full", cwd=project)
-    r = accord("resync", "-c", "accord.yaml", "--sync", "contacts", "--deleted-in", "right", cwd=project)
-    assert "1 record(s) deleted in the right app would be recreated" in r.stdout
+    r = accord("resync", "-c", "accord.yaml", "--sync", "contacts", "--deleted-in", "b", cwd=project)
+    assert "1 record(s) deleted in b would be recreated from a" in r.stdout
     assert "cy@x.com" in r.stdout
     r = accord("resync", "-c", "accord.yaml", "--sync", "contacts", "--deleted-in", "right", "--yes", cwd=project)
-    assert "recreated 1 record(s)" in r.stdout
+    assert "recreated 1 record(s) in b" in r.stdout
     b = MemoryApp("b", path=str(project / "b.json"))
     assert any(x.properties["email"] == "cy@x.com" for x in b.live("contacts"))
 

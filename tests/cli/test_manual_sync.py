@@ -57,9 +57,9 @@ def test_an_id_in_neither_app_is_exit_2_naming_both(apps: Path) -> None:
     assert r.returncode == 2
     assert r.stderr.strip() == "accord.yaml: contacts: no record 'zz404' in a (contacts) or b (contacts)"
     r = accord("resync", "-c", "accord.yaml", "--sync", "contacts", "--record", "zz404", "--side", "up", cwd=apps)
-    assert (r.returncode, r.stderr.strip()) == (2, "--side: use left or right")
+    assert (r.returncode, r.stderr.strip()) == (2, "--side: use a or b (or left or right)")
     r = accord("resync", "-c", "accord.yaml", "--sync", "contacts", cwd=apps)
-    assert (r.returncode, r.stderr.strip()) == (2, "give one of --deleted-in left|right, --record ID or --list NAME")
+    assert (r.returncode, r.stderr.strip()) == (2, "give one of --deleted-in a|b, --record ID or --list NAME")
 
 
 def test_every_member_of_a_list_syncs(apps: Path) -> None:

@@ -81,10 +81,10 @@ def test_sync_page_runs_resync_deleted_and_live_progress(page: Any, world: World
     assert page.locator("#runs tbody tr").count() == 2
     page.click("text=Deleted in b…")
     page.wait_for_selector("#deleted .apply")
-    assert "1 record deleted in the right app" in page.locator("#deleted").inner_text()
+    assert "1 record deleted in b would be recreated from a" in page.locator("#deleted").inner_text()
     page.click("#deleted .apply")
     page.wait_for_selector("#deleted .result")
-    assert page.locator("#deleted .result").inner_text() == "Recreated 1 record in the right app."
+    assert page.locator("#deleted .result").inner_text() == "Recreated 1 record in b."
     # live progress: "Sync now" starts a pass, the cell polls until it is done
     page.reload()
     assert "last: resync" in page.locator("#progress-contacts").inner_text()

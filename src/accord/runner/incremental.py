@@ -38,10 +38,12 @@ async def incremental_pass(ctx: RunContext) -> None:
         cursor = ctx.store.cursor(name, side) or await ctx.conn[side].change_cursor(ctx.obj[side])
         ctx.progress.phase(f"{name}: changes in {ctx.obj[side]}")
         async for page in ctx.conn[side].changes(ctx.obj[side], cursor, spec.fields(side)):
-            await ctx.between_pages()
             ctx.counters.read[side.value] += len(page.records)
             await process_changed(ctx, side, page.records, page.cursor)
             ctx.progress.advance(len(page.records))
+            # after the page, before the next is fetched: a page read before webhook records
+            # were synced would carry older values of them
+            await ctx.between_pages()
     await _rejoined(ctx)
     await _retry_failing(ctx)
 

@@ -25,6 +25,7 @@ import asyncio
 import base64
 import contextlib
 import copy
+import functools
 import hashlib
 import hmac
 import json
@@ -421,6 +422,18 @@ class Cursor:
             raise ValueError(f"not a HubSpot cursor: {text!r}") from None
 
 
+def _read_up_to(start: Cursor, low: int, clock: list[int], lookback: int, position: Cursor) -> Cursor:
+    """The cursor of a page read up to ``position`` by a pass that began at ``low`` (its first
+    query's server time in ``clock``): the changes up to it are read, unless the lagging index
+    showed them only after that query (they lie within the look-back of its time). Anchoring to
+    the read time, not to the newest change, lets the floor move on when nothing changes; the
+    position alone would have the next pass re-read a bulk write, and every pass after it."""
+    floor = start.floor
+    if clock:
+        floor = max(start.floor, low, min(position.ts, clock[0] - lookback))
+    return replace(position, floor=floor)
+
+
 PRIVATE_APPS = "HubSpot › Settings › Integrations › Private apps › (the app) › Auth › Show token or Rotate"
 
 
@@ -701,16 +714,7 @@ class HubSpotConnector(HttpConnector):
         clock: list[int] = []  # the server time of this pass's first query
         seen: set[tuple[str, str | None]] = set()
 
-        def at(position: Cursor) -> Cursor:
-            # A page read up to `position`: the changes up to it are read, unless the lagging
-            # index showed them only after this pass's first query (they lie within the look-back
-            # of its time). Anchoring to the read time, not to the newest change, lets the floor
-            # move on when nothing changes; the position alone would re-read a bulk write forever.
-            floor = start.floor
-            if clock:
-                floor = max(start.floor, low, min(position.ts, clock[0] - lookback))
-            return replace(position, floor=floor)
-
+        at = functools.partial(_read_up_to, start, low, clock, lookback)
         def emit(raws: list[dict[str, Any]]) -> list[Record]:
             out = []
             for r in raws:

@@ -147,3 +147,37 @@ async def test_ten_thousand_cap_with_default_settings(sandbox: HubSpotSandbox, s
     got = [r.id for r in recs if not r.archived]
     assert len(got) == len(set(got)) == 10_050 and set(got) == set(map(str, ids))
     await conn.aclose()
+
+
+async def test_a_bulk_write_is_read_once_not_by_every_later_pass(sandbox: HubSpotSandbox,
+                                                                  server: ServerThread) -> None:
+    # The look-back is anchored to the time the last pass read, not to the newest change it
+    # saw: with no edit after a bulk write, the next pass reads nothing outside the look-back
+    # (it used to re-read every record written within the look-back of the newest, each pass).
+    conn = connector(server.url, lookback=1.0)
+    cursor = await conn.change_cursor("contacts")
+    made = await conn.create("contacts", [{"email": f"bulk{i}@example.com", "firstname": f"B{i}"}
+                                          for i in range(1_000)])  # 10 batches, 5 search pages
+    assert all(r.ok for r in made)
+    # the whole write is older than the look-back (+2 s: uvicorn's Date has whole seconds, renewed each second)
+    await asyncio.sleep(3.0)
+    first, cursor = await collect(conn, cursor)
+    assert {r.id for r in first} >= {str(r.id) for r in made}
+    searches = conn.calls["search"]
+    again, cursor = await collect(conn, cursor)
+    assert len(again) <= 200 and not again  # ≤ one search page; here: none at all
+    assert conn.calls["search"] - searches <= 2  # the floor's own timestamp, then "later than it"
+    # Never missing a change: one the lagging index shows late is still read by a later pass.
+    sandbox.set_search_lag(0.5)
+    sandbox.user_update("contacts", int(str(made[3].id)), {"firstname": "Late"})
+    sandbox.set_search_lag(0.0)
+    sandbox.user_update("contacts", int(str(made[4].id)), {"firstname": "Now"})
+    third, cursor = await collect(conn, cursor)
+    assert str(made[4].id) in {r.id for r in third} and str(made[3].id) not in {r.id for r in third}
+    await asyncio.sleep(0.6)
+    fourth, cursor = await collect(conn, cursor)
+    assert next(r for r in fourth if r.id == str(made[3].id)).properties["firstname"] == "Late"
+    await asyncio.sleep(3.0)
+    _, cursor = await collect(conn, cursor)  # re-reads the look-back once more, moving the floor past it
+    assert (await collect(conn, cursor))[0] == []
+    await conn.aclose()

@@ -314,3 +314,23 @@ async def test_in_process_without_a_server() -> None:
         assert (await conn.create("Account", [{"Name": "In-process"}]))[0].ok
     finally:
         await conn.aclose()
+
+
+async def test_a_bulk_write_is_read_once_not_by_every_later_pass(sb: SalesforceSandbox) -> None:
+    # A pass's last cursor is the org's time it read at (the Date header), so the overlap is
+    # re-read before that, not before the newest change: with no edit after a bulk write older
+    # than the overlap, the next pass reads none of it.
+    conn = connector(sb, page_size=5, overlap=300.0)
+    cursor = await conn.change_cursor("Contact")
+    sb.advance(1)
+    bulk = [sb.create("Contact", {"LastName": f"Bulk{i}"}) for i in range(30)]  # 6 pages
+    sb.advance(400)  # older than the overlap
+    pages = await collect(conn.changes("Contact", cursor, ["LastName"]))
+    assert set(bulk) <= {r.id for p in pages for r in p.records}
+    cursor = pages[-1].cursor or cursor
+    again = [r for p in await collect(conn.changes("Contact", cursor, ["LastName"])) for r in p.records]
+    assert len(again) <= 5 and not again  # ≤ one page; here: none at all
+    sb.update("Contact", bulk[7], {"Title": "CTO"})
+    third = [r.id for p in await collect(conn.changes("Contact", cursor, ["LastName"])) for r in p.records]
+    assert third == [bulk[7]]
+    await conn.aclose()

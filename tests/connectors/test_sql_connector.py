@@ -177,3 +177,39 @@ async def test_bulk_insert_order_on_sqlite(tmp_path: Path) -> None:
 
 async def test_bulk_insert_order_on_postgres(pg_url: str) -> None:
     await bulk_insert_order(pg_url)
+
+
+async def test_a_bulk_write_is_read_once_not_by_every_later_pass(tmp_path: Path) -> None:
+    # The overlap is re-read before a lower bound of the writers' clock when the last pass read
+    # (the newest row then, or the previous bound plus the time since), not before the newest
+    # row: with no edit after a bulk write, the passes stop re-reading it after the overlap.
+    import asyncio
+    import datetime as dt
+
+    url = f"sqlite:///{tmp_path}/bulk.db"
+    make_table(url)
+
+    def now() -> str:
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+    touch_row(url, f"UPDATE people SET updated_at = '{now()}' WHERE email = 'ann@x.com'")  # a table in use
+    db = SqlConnector("db", url, {"contacts": "people"}, page_size=5, overlap=1.0)
+    fields = ["email", "first_name"]
+
+    async def read(cursor: str) -> tuple[list[str], str]:
+        got = [p async for p in db.changes("contacts", cursor, fields)]
+        return [r.id for p in got for r in p.records], next((p.cursor for p in reversed(got) if p.cursor), cursor)
+
+    cursor = await db.change_cursor("contacts")
+    stamp = now()
+    touch_row(url, "INSERT INTO people (first_name, last_name, email, updated_at, deleted) VALUES " + ", ".join(
+        f"('B{i}', 'Bulk', 'b{i}@x.com', '{stamp}', false)" for i in range(30)))  # one transaction, 6 pages
+    await asyncio.sleep(2.2)  # older than the overlap and the clock slack
+    first, cursor = await read(cursor)
+    assert len(first) >= 30
+    again, cursor = await read(cursor)
+    assert len(again) <= 5 and not again  # ≤ one page; here: none at all
+    touch_row(url, f"UPDATE people SET city = 'Rome', updated_at = '{now()}' WHERE email = 'b7@x.com'")
+    third, cursor = await read(cursor)
+    assert len(third) == 1  # a change after the pass is still read
+    await db.aclose()

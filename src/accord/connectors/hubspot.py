@@ -25,6 +25,7 @@ import asyncio
 import base64
 import contextlib
 import copy
+import functools
 import hashlib
 import hmac
 import json
@@ -392,21 +393,45 @@ def _answer(resp: httpx.Response) -> Answer:
 # -- cursors -------------------------------------------------------------------------------------------
 @dataclass(frozen=True, order=True)
 class Cursor:
-    """Resume point of the change feed: last (modified ms, record id) seen, and archive time."""
+    """Resume point of the change feed: the last (modified ms, record id) read, the newest archive
+    time seen, and the floors: every change modified at or before ``floor`` (every delete archived
+    at or before ``archived_floor``) has been read. A pass sets the floors from the server time it
+    read at, less the look-back (records the lagging search index had not shown yet lie after
+    it), so with no newer edit the next pass still starts later than this one did. ``-1``: not
+    known (a v1 cursor, or no ``Date`` header): the look-back is taken from ``ts``/``archived``."""
 
     ts: int
     id: int
     archived: int
+    floor: int = -1
+    archived_floor: int = -1
 
     def encode(self) -> str:
-        return f"v1:{self.ts}:{self.id}:{self.archived}"
+        if self.floor < 0 and self.archived_floor < 0:
+            return f"v1:{self.ts}:{self.id}:{self.archived}"
+        return f"v2:{self.ts}:{self.id}:{self.archived}:{self.floor}:{self.archived_floor}"
 
     @staticmethod
     def decode(text: str) -> Cursor:
         parts = text.split(":")
-        if len(parts) != 4 or parts[0] != "v1":
+        if (parts[0], len(parts)) not in (("v1", 4), ("v2", 6)):
             raise ValueError(f"not a HubSpot cursor: {text!r}")
-        return Cursor(int(parts[1]), int(parts[2]), int(parts[3]))
+        try:
+            return Cursor(*(int(p) for p in parts[1:]))
+        except ValueError:
+            raise ValueError(f"not a HubSpot cursor: {text!r}") from None
+
+
+def _read_up_to(start: Cursor, low: int, clock: list[int], lookback: int, position: Cursor) -> Cursor:
+    """The cursor of a page read up to ``position`` by a pass that began at ``low`` (its first
+    query's server time in ``clock``): the changes up to it are read, unless the lagging index
+    showed them only after that query (they lie within the look-back of its time). Anchoring to
+    the read time, not to the newest change, lets the floor move on when nothing changes; the
+    position alone would have the next pass re-read a bulk write, and every pass after it."""
+    floor = start.floor
+    if clock:
+        floor = max(start.floor, low, min(position.ts, clock[0] - lookback))
+    return replace(position, floor=floor)
 
 
 PRIVATE_APPS = "HubSpot › Settings › Integrations › Private apps › (the app) › Auth › Show token or Rotate"
@@ -516,7 +541,9 @@ class HubSpotConnector(HttpConnector):
 
     async def _ok(self, method: str, path: str, kind: str, **kw: Any) -> dict[str, Any]:
         """A call that must succeed (reads, metadata): errors raise ConnectorError with a hint."""
-        resp = await self._request(method, path, kind, **kw)
+        return self._checked(await self._request(method, path, kind, **kw), method, path)
+
+    def _checked(self, resp: httpx.Response, method: str, path: str) -> dict[str, Any]:
         if resp.status_code >= 400 and resp.status_code != 207:
             err = write_error(resp.status_code, _json_body(resp))
             if err.category == ErrorCategory.PERMISSIONS:
@@ -638,13 +665,22 @@ class HubSpotConnector(HttpConnector):
         return two_lane_scan(list_page, search_page, SEARCH_PAGE, start)
 
     async def _search(self, object: str, filters: list[dict[str, Any]], sort: tuple[str, str], fields: Sequence[str],
-                      limit: int = SEARCH_PAGE, after: str | None = None) -> dict[str, Any]:
+                      limit: int = SEARCH_PAGE, after: str | None = None,
+                      clock: list[int] | None = None) -> dict[str, Any]:
+        """One search page; an empty ``clock`` gets the server time the query ran at, or later
+        never: the response's ``Date`` less the round trip (the query ran after it was sent)."""
         body: dict[str, Any] = {"filterGroups": [{"filters": filters}] if filters else [],
                                 "sorts": [{"propertyName": sort[0], "direction": sort[1]}],
                                 "properties": list(fields), "limit": limit}
         if after:
             body["after"] = after
-        return await self._ok("POST", f"/crm/v3/objects/{object}/search", "search", json=body)
+        path = f"/crm/v3/objects/{object}/search"
+        sent = time.monotonic()
+        resp = await self._request("POST", path, "search", json=body)
+        at = _server_ms(resp) if clock is not None and not clock else None
+        if clock is not None and at is not None:
+            clock.append(at - int((time.monotonic() - sent) * 1000) - 1)
+        return self._checked(resp, "POST", path)
 
     async def change_cursor(self, object: str) -> str:
         # The newest change the search index shows, at id 0 so records sharing its timestamp
@@ -666,10 +702,19 @@ class HubSpotConnector(HttpConnector):
         types = await self._types(object)
         mod = modified_prop(object)
         props = list(dict.fromkeys([*fields, mod, "hs_object_id"]))
+        lookback = self.lookback_ms
         best = start  # page cursors never move backwards, even inside the look-back window
-        ts, last_id = (start.ts - self.lookback_ms, 0) if self.lookback_ms else (start.ts, start.id)
+        if not lookback:  # no index lag assumed: the position is exact
+            ts, last_id = start.ts, start.id
+        elif start.floor >= 0:
+            ts, last_id = start.floor, 0
+        else:  # a v1 cursor: the look-back from the newest change it read
+            ts, last_id = start.ts - lookback, 0
+        low = ts  # where this pass starts: every change before it has been read already
+        clock: list[int] = []  # the server time of this pass's first query
         seen: set[tuple[str, str | None]] = set()
 
+        at = functools.partial(_read_up_to, start, low, clock, lookback)
         def emit(raws: list[dict[str, Any]]) -> list[Record]:
             out = []
             for r in raws:
@@ -686,12 +731,12 @@ class HubSpotConnector(HttpConnector):
                 body = await self._search(object, [
                     {"propertyName": mod, "operator": "EQ", "value": str(ts)},
                     {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}],
-                    ("hs_object_id", "ASCENDING"), props)
+                    ("hs_object_id", "ASCENDING"), props, clock=clock)
                 results = body.get("results", [])
                 if results:
                     last_id = int(results[-1]["id"])
                     best = max(best, Cursor(ts, last_id, start.archived))
-                    yield Page(emit(results), best.encode())
+                    yield Page(emit(results), at(best).encode())
                 if len(results) < SEARCH_PAGE:
                     break
             # Phase B: the next page of later timestamps. Ties have no guaranteed order, so
@@ -706,7 +751,7 @@ class HubSpotConnector(HttpConnector):
                 top = max(stamps)
                 top_id = max(int(r["id"]) for r, s in zip(results, stamps, strict=True) if s == top)
                 best = max(best, Cursor(top, top_id, start.archived))
-                yield Page(emit(results), best.encode())
+                yield Page(emit(results), at(best).encode())
                 break
             top = stamps[-1]
             done = [r for r, s in zip(results, stamps, strict=True) if s < top]
@@ -714,27 +759,41 @@ class HubSpotConnector(HttpConnector):
                 t_done = max(s for s in stamps if s < top)
                 id_done = max(int(r["id"]) for r, s in zip(results, stamps, strict=True) if s == t_done)
                 best = max(best, Cursor(t_done, id_done, start.archived))
-                yield Page(emit(done), best.encode())
+                yield Page(emit(done), at(best).encode())
             ts, last_id = top, 0
+        # Every change the index showed is read: those up to the read time less the look-back
+        # are final, whatever the newest change was.
+        done_to = max(start.floor, low, clock[0] - lookback) if clock else start.floor
         if self.tombstones:
-            async for page in self._tombstones(object, types, fields, start, best):
+            async for page in self._tombstones(object, types, fields, start, replace(best, floor=done_to),
+                                               clock[0] - lookback if clock else None):
                 yield page
-        elif best != start:
-            yield Page([], best.encode())
+        else:
+            final = replace(best, floor=done_to)
+            if final != start:
+                yield Page([], final.encode())
 
     async def _tombstones(self, object: str, types: dict[str, _Prop], fields: Sequence[str], start: Cursor,
-                          best: Cursor) -> AsyncIterator[Page]:
+                          best: Cursor, settled: int | None) -> AsyncIterator[Page]:
         # HubSpot has no "deleted since" query: list the archived records (kept 90 days) and
-        # keep those archived after the cursor (less the look-back, the listing lags too).
-        since, newest = start.archived - self.lookback_ms, start.archived
+        # keep those archived after the floor (the listing lags too: a v1 cursor's floor is
+        # its newest archive less the look-back; `settled` is this pass's, from its read time).
+        since = start.archived_floor if start.archived_floor >= 0 else start.archived - self.lookback_ms
+        newest = start.archived
         async for results, after in self._list(object, fields, archived=True):
             recs = []
             for r in results:
-                at = _to_ms(str(r.get("archivedAt") or r.get("updatedAt")))
-                newest = max(newest, at)
-                if at > since:
+                when = _to_ms(str(r.get("archivedAt") or r.get("updatedAt")))
+                newest = max(newest, when)
+                if when > since:
                     recs.append(self._record(object, types, r, fields))
-            cursor = Cursor(best.ts, best.id, newest if not after else start.archived)
+            if after:  # not the whole listing yet: resuming from here re-lists from the start
+                cursor = replace(best, archived=start.archived, archived_floor=start.archived_floor)
+            else:
+                # the newest archive less the look-back holds too (the rule of v1 cursors),
+                # and is exact without a look-back, where the Date header's whole seconds are not
+                floor = max(since, newest - self.lookback_ms, -1 if settled is None else settled)
+                cursor = replace(best, archived=newest, archived_floor=floor)
             if recs or not after:
                 yield Page(recs, cursor.encode())
 

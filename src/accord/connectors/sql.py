@@ -16,6 +16,7 @@ Changes are found one of two ways (``changes`` in the app's config):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -150,6 +151,7 @@ _LOG_DDL = [
     END $$""",
 ]
 _LOG_PREFIX = "log:"
+CLOCK_SLACK = 1.0  # seconds: the clocks of processes that read one change feed in turn may differ
 
 
 def _log_cursor(cursor: str) -> tuple[int, str]:
@@ -310,8 +312,12 @@ class SqlConnector(Connector):
         t = await self._run(self._table, object)
         if self.change_mode == "triggers":
             return await self._run(self._log_now, t)  # type: ignore[no-any-return]
+        at = time.time()
         latest = await self._run(lambda: self._fetch(select(func.max(t.c[self.updated_column])))[0][0])
-        return f"{_canonical(latest) if latest is not None else _EPOCH}|"
+        stamp = _canonical(latest) if latest is not None else _EPOCH
+        if not self.overlap:
+            return f"{stamp}|"
+        return f"{stamp}||{stamp}|{at:.3f}"  # the writers' clock was at the newest row, at least
 
     async def changes(self, object: str, cursor: str, fields: Sequence[str]) -> AsyncIterator[Page]:  # type: ignore[override]
         """Rows with (updated_at, id) after the cursor, oldest first, re-reading ``overlap`` seconds;
@@ -324,12 +330,23 @@ class SqlConnector(Connector):
         if cursor.startswith(_LOG_PREFIX):
             raise ResyncRequired(f"cursor {cursor!r} is a change-log cursor (the app's change mode was switched); "
                                  "a full pass re-reads the table")
-        # The cursor is "timestamp|id"; re-reading an overlap before the timestamp (the
-        # engine drops unchanged rows) is what protects same-timestamp writes, not the id.
-        start = parse_ts(cursor.partition("|")[0]) or parse_ts(_EPOCH)
+        # The cursor is "timestamp|id" (a page's: the last row read), after a whole feed
+        # "timestamp|id|writers' clock|read at". Re-reading an overlap (the engine drops
+        # unchanged rows) is what protects same-timestamp writes and late commits, not the id.
+        parts = cursor.split("|")
+        start = parse_ts(parts[0]) or parse_ts(_EPOCH)
         assert start is not None
-        since = (start - dt.timedelta(seconds=self.overlap)).replace(tzinfo=None)
+        clock = parse_ts(parts[2]) if len(parts) == 4 else None
+        # the writers' clock bound comes from this process's clock and another's: a second of slack
+        floor = clock - dt.timedelta(seconds=CLOCK_SLACK) if clock is not None else start
+        since = (floor - dt.timedelta(seconds=self.overlap)).replace(tzinfo=None)
         upd, idc = t.c[self.updated_column], t.c[self.id_column]
+        read_at = time.time()
+        # The newest timestamp the rows show now: the writers' clock is at least there. With
+        # the time passed since the previous pass it tells where the next pass may start, so
+        # the overlap is re-read before the time this pass read, not before the newest change
+        # (which a bulk write with no newer edit would keep re-read by every pass).
+        newest = await self._run(lambda: self._fetch(select(func.max(upd)))[0][0]) if self.overlap else None
         seen: set[str] = set()
         after: tuple[Any, Any] | None = None
         while True:
@@ -338,13 +355,26 @@ class SqlConnector(Connector):
                 q = q.where(or_(upd > after[0], and_(upd == after[0], idc > after[1])))
             rows = await self._run(self._fetch, q)
             if not rows:
-                return
+                break
             last = rows[-1]._mapping
             after = (last[self.updated_column], last[self.id_column])
             recs = [self._record(t, r, fields) for r in rows]
             fresh = [r for r in recs if r.id not in seen]
             seen.update(r.id for r in fresh)
             yield Page(fresh, f"{_canonical(after[0])}|{after[1]}")
+        if not self.overlap:
+            return
+        # A lower bound of the writers' clock when this pass read: the newest row then, or the
+        # previous bound plus the time since (it telescopes: no error builds up pass by pass).
+        writers = parse_ts(str(_canonical(newest))) if newest is not None else None
+        if clock is not None:
+            with contextlib.suppress(ValueError):
+                later = clock + dt.timedelta(seconds=max(0.0, read_at - float(parts[3])))
+                writers = later if writers is None else max(writers, later)
+        if writers is None or (clock is not None and writers <= clock):
+            return
+        pos = (_canonical(after[0]), after[1]) if after is not None else (parts[0], parts[1] if len(parts) > 1 else "")
+        yield Page([], f"{pos[0]}|{pos[1]}|{iso(writers)}|{read_at:.3f}")
 
     # -- the trigger change log ---------------------------------------------------------------------
     def _install(self, t: Table) -> None:

@@ -24,6 +24,7 @@ it reads and writes (docs/connectors/xentral.md has the why and every assumption
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -308,9 +309,17 @@ class XentralConnector(HttpConnector):
         """One API call through the HTTP layer; a create is not ``repeatable``."""
         return await self.http.send(method, path, kind, json=json, params=params, repeatable=repeatable)
 
-    async def _get_list(self, path: str, kind: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """A list call; the API answers an empty result with 404 (code 7452), which is just empty."""
+    async def _get_list(self, path: str, kind: str, params: Mapping[str, Any],
+                        clock: list[datetime] | None = None) -> list[dict[str, Any]]:
+        """A list call; the API answers an empty result with 404 (code 7452), which is just empty.
+        An empty ``clock`` gets the server time the query ran at, or earlier (``Date`` less the
+        round trip)."""
+        sent = asyncio.get_running_loop().time()
         resp = await self._request("GET", f"{API}/{path}", kind, params=params)
+        if clock is not None and not clock:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                clock.append(parsedate_to_datetime(resp.headers["Date"])
+                             - timedelta(seconds=asyncio.get_running_loop().time() - sent))
         if resp.status_code == 404 and str(_json(resp).get("error", {}).get("code")) == "7452":
             return []
         if resp.status_code >= 400:
@@ -517,10 +526,11 @@ class XentralConnector(HttpConnector):
         assert start is not None
         ts = (start - self.overlap).strftime(_STAMP)
         last_id, page_no, any_page = -1, 1, False
+        clock: list[datetime] = []  # the server time of the pass's first query
         while True:
             rows = await self._get_list(object, "changes", {
                 "sort": "logdatei,id", "items": self.page_size, "page": page_no,
-                "filter[0][property]": "logdatei", "filter[0][expression]": "gte", "filter[0][value]": ts})
+                "filter[0][property]": "logdatei", "filter[0][expression]": "gte", "filter[0][value]": ts}, clock)
             new = [r for r in rows if (str(r["logdatei"]), int(r["id"])) > (ts, last_id)]
             if new:
                 any_page = True
@@ -533,7 +543,13 @@ class XentralConnector(HttpConnector):
                 page_no += 1  # a full page of records changed within one second: page through the ties
                 if page_no > 1000:
                     raise ConnectorError("xentral: more than a million address changes within one second")
-        if not any_page:
+        if self.overlap and clock:
+            # The whole feed is read: the next pass re-reads the overlap before the time this one
+            # read at, not before the newest change it saw (that would re-read a bulk write on
+            # every pass until something newer changed). A change committed late lies within it.
+            read_at = clock[0].astimezone(self.tz).replace(tzinfo=None)
+            yield Page([], Cursor(max(start, read_at).strftime(_STAMP)).encode())
+        elif not any_page:
             yield Page([], None)
 
     async def _by_values(self, object: str, column: str, values: Sequence[str],

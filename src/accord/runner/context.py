@@ -7,7 +7,7 @@ context and calls them. This module imports none of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -70,10 +70,18 @@ class RunContext:
     # record ids a person asked to resync: a create whose outcome was unknown may be sent again
     resend_unknown: set[str] = field(default_factory=set)
     lease: SyncLease | None = None  # held while a pass runs: pages are saved only while it is ours
+    # called between the pages of a pass (it holds the lease): the service syncs webhook
+    # records there, so they do not wait for the pass to end (service/core.py)
+    on_page: Callable[[], Awaitable[None]] | None = None
+    scanning: bool = False  # a scan pass (initial or full) is running: see sync_between_pages
 
     def save(self, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
         """Save one page's index changes, fenced by the sync's lease (accord.index.leases)."""
         self.store.save(self.cfg.name, w, cursor, fence=self.lease.fence if self.lease is not None else None)
+
+    async def between_pages(self) -> None:
+        if self.on_page is not None:
+            await self.on_page()
 
     def require_spec(self) -> SyncSpec:
         assert self.spec is not None, "call prepare() first"

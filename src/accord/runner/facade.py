@@ -31,6 +31,7 @@ from accord.runner.incremental import (
     list_member_ids,
     locate_record,
     resync_deleted,
+    sync_between_pages,
     sync_records,
 )
 from accord.runner.pairing import load_members
@@ -247,6 +248,11 @@ class SyncRunner:
 
         return await self._tracked(kind, body)
 
+    async def sync_between_pages(self, side: Side, ids: Sequence[str]) -> None:
+        """Sync webhook records inside the running pass, from its ``on_page`` hook (it holds the
+        lease; the records count in its run)."""
+        await sync_between_pages(self.ctx, side, ids)
+
     async def locate(self, record_id: str, side: Side | None = None) -> Side:
         """The app a record id belongs to (indexed or not); ManualSyncRefused if none or both."""
         if self.ctx.spec is None:
@@ -281,8 +287,12 @@ class SyncRunner:
         return await self._tracked("resync", lambda: resync_deleted(self.ctx, deleted_in))
 
     async def _scan_then_associate(self) -> None:
-        state = await self.begin_scan()
-        await self.scan_steps(state)
+        self.ctx.scanning = True  # records synced between its pages are marked as this pass's
+        try:
+            state = await self.begin_scan()
+            await self.scan_steps(state)
+        finally:
+            self.ctx.scanning = False
         self.finish_scan(state)
         await associate(self.ctx, None)
 

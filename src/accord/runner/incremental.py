@@ -24,7 +24,7 @@ from accord.model import (
     UnreachableError,
 )
 from accord.runner.apply import apply
-from accord.runner.context import Item, RunContext, tombstone
+from accord.runner.context import Item, RunContext, snapshot, tombstone
 from accord.runner.pairing import find_twins, load_members, pair, pair_locks, plan
 
 L, R = Side.LEFT, Side.RIGHT
@@ -41,6 +41,9 @@ async def incremental_pass(ctx: RunContext) -> None:
             ctx.counters.read[side.value] += len(page.records)
             await process_changed(ctx, side, page.records, page.cursor)
             ctx.progress.advance(len(page.records))
+            # after the page, before the next is fetched: a page read before webhook records
+            # were synced would carry older values of them
+            await ctx.between_pages()
     await _rejoined(ctx)
     await _retry_failing(ctx)
 
@@ -202,6 +205,39 @@ async def sync_records(ctx: RunContext, side: Side, ids: Sequence[str], *, resen
         await process_changed(ctx, side, recs)
     finally:
         ctx.resend_unknown = set()
+
+
+async def sync_between_pages(ctx: RunContext, side: Side, ids: Sequence[str]) -> None:
+    """Webhook records synced between two pages of a running pass, under its lease.
+
+    Like :func:`sync_records`, but the pass's state stays as it is (its inclusion list is not
+    reloaded). In a scan pass the pairs are then marked as this pass's, as its phase 1 would
+    have marked them: the left record's snapshot read now, both records seen, and a pair that
+    synced handled, so the later phases neither replan it from an older snapshot nor take it
+    for deleted in both apps when both scans had passed its records already."""
+    spec = ctx.require_spec()
+    recs = await ctx.conn[side].read(ctx.obj[side], list(ids), spec.fields(side))
+    found = {r.id for r in recs}
+    await process_changed(ctx, side, [*recs, *(tombstone(i) for i in ids if i not in found)])
+    if not ctx.scanning:
+        return
+    p = ctx.pass_id
+    links = list(ctx.store.links_by_record(ctx.cfg.name, side, list(ids)).values())
+    lefts = {r.id: r for r in recs} if side is L else {}
+    want = [str(lk.left_id) for lk in links if lk.left_id and not lk.left_deleted and lk.left_id not in lefts]
+    if want:
+        lefts.update({r.id: r for r in await ctx.conn[L].read(ctx.obj[L], want, spec.fields(L))})
+    w = PageWrite()
+    for link in links:
+        left = lefts.get(str(link.left_id)) if link.left_id else None
+        if left is not None and not left.archived:
+            link.snapshot, link.left_seen = snapshot(left), p
+            if link.status == Status.SYNCING and link.in_flight is None and link.pending is None:
+                link.handled = p
+        if link.right_id and not link.right_deleted:
+            link.right_seen = p
+        w.touch(link)
+    ctx.save(w)
 
 
 async def resync_deleted(ctx: RunContext, deleted_in: Side) -> None:

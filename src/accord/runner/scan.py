@@ -182,6 +182,7 @@ async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Check
     async for page in _read_ahead(_scan(ctx, L, state.cursor), merge_up_to):
         if stopping:
             return True  # stop *before* a page, so the last page never leaves a step unfinished
+        await ctx.between_pages()
         if state.right_empty and ctx.locks is None:
             # One process owns the index: the page's new rows go in with the create
             # intents of phase 3 in one transaction, without being read back.
@@ -211,6 +212,7 @@ async def _phase_right(ctx: RunContext, state: ScanState, stop: Stop, done: Chec
     async for page in _scan(ctx, R, state.cursor):
         if stopping:
             return True
+        await ctx.between_pages()
         ctx.counters.read["right"] += len(page.records)
         async with pair_locks(ctx, R, page.records):
             await _sync_right_records(ctx, page.records)
@@ -262,6 +264,7 @@ async def _phase_rest(ctx: RunContext, state: ScanState, stop: Stop, done: Check
         if stopping:
             return
         await _sync_left_rest(ctx, chunk)
+        await ctx.between_pages()  # after the chunk: its rows were read before, they must not go stale
         ctx.progress.advance(len(chunk))
         state.cursor = chunk[-1].id
         done(state)

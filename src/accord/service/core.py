@@ -24,7 +24,7 @@ from typing import Any
 
 from accord import redact
 from accord.config import Config, SyncConfig, config_hash
-from accord.index.leases import SyncBusy
+from accord.index.leases import LeaseLost, SyncBusy
 from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, Side, error_text
 from accord.runner import PassResult, SyncRunner
 from accord.service.managed import Registry, secrets_of
@@ -99,6 +99,8 @@ class SyncSlot:
     worker: asyncio.Task[Any] | None = None
     prepared_at: float = field(default_factory=time.monotonic)
     problem: dict[str, str] | None = None  # why the last job failed, while it stays so (problem_of)
+    draining: bool = False  # a pass runs that syncs webhook records between its pages
+    pending_checked: float = 0.0  # when that pass last looked for records pending in the index
 
 
 def problem_of(e: Exception) -> dict[str, str] | None:
@@ -296,7 +298,55 @@ class Service:
             # re-read both schemas: a field deleted in an app breaks only its own mapping
             slot.runner.spec = None
             slot.prepared_at = time.monotonic()
-        return await self._locked(slot, "full" if full else "pass", lambda: slot.runner.run(full=full))
+        async def job() -> PassResult:
+            # webhook records are synced between the pass's pages rather than after it
+            slot.runner.ctx.on_page = functools.partial(self._between_pages, slot)
+            slot.draining = True
+            try:
+                return await slot.runner.run(full=full)
+            finally:
+                slot.draining = False
+                slot.runner.ctx.on_page = None
+
+        return await self._locked(slot, "full" if full else "pass", job)
+
+    async def _between_pages(self, slot: SyncSlot) -> None:
+        """Between two pages of a running pass (which holds the sync's lease): sync the webhook
+        records that arrived meanwhile, this process's and (every second at most) those other
+        processes left pending in the index, instead of keeping them until the pass ends."""
+        name = slot.cfg.name
+        for side in (Side.LEFT, Side.RIGHT):
+            ids = sorted(slot.queue[side])
+            slot.queue[side].clear()
+            self.metrics.queue_depth.set(self.queue_depth())
+            for i in range(0, len(ids), 100):
+                await self._sync_in_pass(slot, side, ids[i:i + 100])
+        now = time.monotonic()
+        if now - slot.pending_checked < 1.0:
+            return
+        slot.pending_checked = now
+        try:
+            waiting = self.store.pending(name)
+        except Exception:  # the index is briefly unavailable: the next page looks again
+            log.warning("sync %s: could not read the pending webhook records", name, exc_info=True)
+            return
+        for side, ids in waiting.items():
+            for i in range(0, len(ids), 100):
+                if await self._sync_in_pass(slot, side, ids[i:i + 100]):
+                    self.store.drop_pending(name, side, ids[i:i + 100])
+
+    async def _sync_in_pass(self, slot: SyncSlot, side: Side, ids: list[str]) -> bool:
+        """One batch of webhook records inside the pass; a failure is logged and leaves the pass
+        running (the next pass reads the change from the app's change feed)."""
+        try:
+            await slot.runner.sync_between_pages(side, ids)
+            return True
+        except (StopRequested, LeaseLost):
+            raise
+        except Exception:
+            log.warning("sync %s: %d webhook records not synced during the pass", slot.cfg.name, len(ids),
+                        exc_info=True)
+            return False
 
     async def directed_pass(self, name: str, direction: str) -> PassResult | None:
         """A manual one-way copy of existing records (the sync keeps its own direction)."""
@@ -447,6 +497,8 @@ class Service:
             if self.stopping:
                 return
             await asyncio.sleep(self.webhook_delay)  # let a burst of events arrive: one batch
+            while slot.draining and any(slot.queue.values()) and not self.stopping:
+                await asyncio.sleep(0.05)  # the running pass syncs them between its pages
             for side in (Side.LEFT, Side.RIGHT):
                 ids = sorted(slot.queue[side])
                 slot.queue[side].clear()

@@ -53,9 +53,9 @@ class PageLedger:
     """A pass's counters and scan cursor, written page by page in the pages' transactions.
 
     ``counts`` reads the pass's counters as they are now; each save (Store.save) writes what
-    they gained since the last committed save. :meth:`arm` names the page being worked on
-    (its phase and cursor): the page's last save writes it (``page_end``), so a resumed step
-    starts after it.
+    they gained since the last committed page. :meth:`arm` names the page being worked on
+    (its phase and cursor): the page's last save (``page_end``) writes it with the counters,
+    so a resumed step starts after it and counts none of it twice.
     """
 
     def __init__(self, sync: str, run_id: int, counts: Callable[[], Counts]) -> None:
@@ -72,7 +72,11 @@ class PageLedger:
         return self.mark is not None
 
     def write(self, c: Connection, page_end: bool) -> None:
-        """In a save's transaction: the counters gained since the last save, and the mark if the page ends."""
+        """In the transaction of a page's last save: the counters gained since the last page, and
+        the page's mark. Saves before it (create intents, sent before the writes) count nothing:
+        a page that dies before its last save is planned and counted again when it is re-read."""
+        if not page_end:
+            return
         now = self.counts()
         delta = sub_counts(now, self.flushed)
         mark = self.mark if page_end else None
@@ -122,7 +126,7 @@ class RunLog(IndexDB):
         error = redact.scrub_error(error) if error else error
         with self.engine.begin() as c:
             if ledger is not None:
-                ledger.write(c, page_end=False)
+                ledger.write(c, page_end=True)
             counters = _sum(c, run_id)
             c.execute(update(runs).where(runs.c.id == run_id).values(
                 finished_at=now_iso(), status=status, counters=counters, error=error))

@@ -48,7 +48,9 @@ from accord.session import Session
 log = logging.getLogger("accord.distributed")
 
 
-STEP_READ_AHEAD = 4  # pages a scan step may read ahead of what it handles
+# Pages a connector may read ahead of what a scan step handles (beyond the one page the scan
+# itself fetches while it handles the last): none, so a failover re-reads at most two pages.
+STEP_READ_AHEAD = 0
 
 
 class _Beat:
@@ -76,9 +78,9 @@ class WorkerContext:
     def __init__(self, cfg: Config) -> None:
         require_postgres(cfg)
         self.file_cfg = cfg
-        # A scan step ends every few seconds and drops what its scan read ahead (the next step,
-        # maybe on another worker, reads on from the last page handled): a deep read-ahead
-        # would spend API calls on pages read twice.
+        # A scan step ends every few seconds, or its worker dies, and drops what its scan read
+        # ahead (the next step, maybe on another worker, reads on after the last page committed):
+        # pages read ahead would be pages read twice.
         self.session = Session(cfg, read_ahead_cap=STEP_READ_AHEAD)
         self.specs: dict[str, SyncSpec] = {}
         self.vault = self._vault(cfg)

@@ -79,7 +79,7 @@ class PageLedger:
             return
         now = self.counts()
         delta = sub_counts(now, self.flushed)
-        mark = self.mark if page_end else None
+        mark = self.mark
         self._staged = (now, mark is not None)
         if delta or mark is not None:
             c.execute(insert(run_pages).values(

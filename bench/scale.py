@@ -13,6 +13,11 @@ wall time used by the workers, the sandboxes, Temporal, PostgreSQL and everythin
 machine); and records per CPU second of Accord's own processes — a figure that does not
 depend on what else runs, and that shows whether spreading the syncs over more workers costs
 more CPU. Each worker gets 4 ÷ workers activity slots, so the four syncs spread over them.
+
+Failover cost: one more 2-worker run in which the worker running the first sync's scan step is
+SIGKILLed in phase 2 (a new worker takes its place); reported beside its records/s (whose wall
+time includes the 30 s heartbeat timeout before the takeover): the records the apps' pages
+handed out again, beyond what the uninterrupted 2-worker run handed out again.
 Everything shares the machine's cores, which bounds the throughput scaling.
 
     python bench/scale.py                    # 5,000 people per sync
@@ -44,21 +49,48 @@ SYNCS = 4
 _runs = itertools.count(1)
 
 
-def serve_pair(records: int, seed_prefix: str) -> None:
-    """Child process: one HubSpot + Salesforce sandbox pair, seeded; prints its apps config, serves until killed."""
+def serve_pair(records: int, seed_prefix: str, served_file: str | None = None) -> None:
+    """Child process: one HubSpot + Salesforce sandbox pair, seeded; prints its apps config, serves until
+    killed. With ``served_file``: writes there how many records the apps' pages handed out, and how
+    many of them were handed out before (records read twice)."""
     import signal
 
     from cluster import Pair, seed_contacts
 
+    # blocked (in every thread started from here) so that sigwait below receives them
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     pair = Pair.start()
     seed_contacts(pair, records, prefix=seed_prefix)
+    served: dict[str, list[str]] = {"hubspot": [], "salesforce": []}
+    hs_page, hs_search, sf_page = pair.hs.store.page, pair.hs.store.search, pair.sf.page
+
+    def hs(*a: Any, **kw: Any) -> Any:
+        objs, nxt = hs_page(*a, **kw)
+        served["hubspot"].extend(str(o.id) for o in objs)
+        return objs, nxt
+
+    def search(*a: Any, **kw: Any) -> Any:  # HubSpot's scan reads the upper ids through search
+        out = hs_search(*a, **kw)
+        served["hubspot"].extend(str(r.get("id")) for r in out.get("results", []))
+        return out
+
+    def sf(*a: Any, **kw: Any) -> Any:
+        out = sf_page(*a, **kw)
+        served["salesforce"].extend(str(r.get("Id")) for r in out["records"])
+        return out
+
+    pair.hs.store.page, pair.hs.store.search, pair.sf.page = hs, search, sf  # type: ignore[method-assign]
     print(json.dumps(pair.apps()), flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    if served_file:
+        Path(served_file).write_text(json.dumps({app: {"served": len(ids), "again": len(ids) - len(set(ids))}
+                                                 for app, ids in served.items()}))
     pair.stop()
 
 
-def start_pairs(records: int) -> tuple[list[subprocess.Popen[str]], list[dict[str, Any]]]:
-    procs = [subprocess.Popen([sys.executable, __file__, "--serve-pair", str(i), "--records", str(records)],
+def start_pairs(records: int, served: Path) -> tuple[list[subprocess.Popen[str]], list[dict[str, Any]]]:
+    procs = [subprocess.Popen([sys.executable, __file__, "--serve-pair", str(i), "--records", str(records),
+                               "--served-file", str(served / f"served-{i}.json")],
                               stdout=subprocess.PIPE, text=True) for i in range(SYNCS)]
     apps = []
     for p in procs:
@@ -77,13 +109,16 @@ def stop(procs: list[subprocess.Popen[str]]) -> None:
         p.wait(20)
 
 
-async def one_run(workers: int, records: int, address: str, pg_server: str, tmp: Path) -> dict[str, Any]:
+async def one_run(workers: int, records: int, address: str, pg_server: str, tmp: Path,
+                  kill: bool = False) -> dict[str, Any]:
+    """One run; ``kill``: SIGKILL the worker running the first sync's scan step once, in phase 2."""
     from cluster import Cluster
 
     from accord.index import Store
     from pg import create_database
 
-    procs, pair_apps = start_pairs(records)
+    tmp.mkdir(parents=True, exist_ok=True)
+    procs, pair_apps = start_pairs(records, tmp)
     try:
         apps: dict[str, Any] = {}
         syncs = []
@@ -108,10 +143,12 @@ async def one_run(workers: int, records: int, address: str, pg_server: str, tmp:
             pg0 = _postgres_cpu(pg_server)
             t0 = time.monotonic()
             await c.start_syncs(client, interval=3600, heartbeat_timeout=30, step_seconds=10)
+            killed = await kill_mid_scan(c, client, store, "contacts0", max(1, SYNCS // workers)) if kill else None
             await c.wait_for(store, [s["name"] for s in syncs], timeout=1800)
             wall = time.monotonic() - t0
             spent = {pid: _cpu(pid) - t for pid, t in before.items()}
-            cpu = {"workers": sum(spent[p.pid] for p in c.workers), "sandboxes": sum(spent[p.pid] for p in procs),
+            # a worker started after a kill is not counted
+            cpu = {"workers": sum(spent.get(p.pid, 0.0) for p in c.workers), "sandboxes": sum(spent[p.pid] for p in procs),
                    "temporal": sum(spent[t] for t in temporal), "postgresql": _postgres_cpu(pg_server) - pg0,
                    "machine": _busy() - machine0}
             read = 0
@@ -125,6 +162,9 @@ async def one_run(workers: int, records: int, address: str, pg_server: str, tmp:
             c.stop()
     finally:
         stop(procs)
+    # records the apps' pages handed out again within the run (an uninterrupted run has some
+    # too: begin_pass's look at Salesforce, reads by id); the failover's cost is the difference
+    again = sum(v["again"] for i in range(SYNCS) for v in json.loads((tmp / f"served-{i}.json").read_text()).values())
     # where the cores went: the workers, the sandboxes (the apps' side), Temporal, and the rest
     # (PostgreSQL, and whatever else runs on the machine), as a share of cores × wall time
     capacity = wall * (os.cpu_count() or 1)
@@ -132,10 +172,30 @@ async def one_run(workers: int, records: int, address: str, pg_server: str, tmp:
     share["other"] = round(max(0.0, share["machine"] - sum(share[k] for k in ("workers", "sandboxes", "temporal",
                                                                                 "postgresql"))), 2)
     own = sum(cpu[k] for k in ("workers", "sandboxes", "temporal", "postgresql"))
-    return {"workers": workers, "wall_seconds": round(wall, 1), "records_read": read,
+    return {"workers": workers, "wall_seconds": round(wall, 1), "records_read": read, "records_served_again": again,
+            **({"killed": killed} if killed is not None else {}),
             "records_per_second": round(read / wall), "cpu_share": share,
             # independent of what else the machine runs: the cost of a record, whoever carries it
             "records_per_cpu_second": {"all_of_accord": round(read / own), "workers": round(read / cpu["workers"])}}
+
+
+async def kill_mid_scan(c: Any, client: Any, store: Any, sync: str, concurrency: int) -> dict[str, Any]:
+    """SIGKILL the worker running ``sync``'s scan step once the step committed pages of phase 2; a
+    new worker takes the dead one's place."""
+    import signal
+
+    while True:
+        runs = store.runs(sync, limit=1)
+        mark = store.run_mark(runs[0]["id"]) if runs else None
+        if mark is not None and mark[0] == "right" and mark[1] is not None:
+            running = await c.running_activity(client, sync)
+            if running and running[0] == "scan_step":
+                os.kill(running[1], signal.SIGKILL)
+                c.start_worker(concurrency=concurrency)
+                return {"sync": sync, "phase": mark[0]}
+        elif mark is not None and mark[0] in ("rest", "done"):
+            raise RuntimeError(f"{sync}: phase 2 ended before a worker could be killed in it")
+        await asyncio.sleep(0.02)
 
 
 def _cpu(pid: int) -> float:
@@ -166,7 +226,7 @@ def _busy() -> float:
     return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
 
 
-async def main(records: int, counts: list[int], repeat: int) -> dict[str, Any]:
+async def main(records: int, counts: list[int], repeat: int, failover: bool = True) -> dict[str, Any]:
     from temporal_server import temporal_dev_server
 
     from pg import postgres_server
@@ -180,13 +240,25 @@ async def main(records: int, counts: list[int], repeat: int) -> dict[str, Any]:
                 res = await one_run(n, records, address, pg, Path(tmp) / f"r{i}")
                 every[n].append(res)
                 print(f"{n} worker(s): {res['wall_seconds']} s, {res['records_per_second']} records/s", flush=True)
+        failed_over = await one_run(2, records, address, pg, Path(tmp) / "failover", kill=True) \
+            if failover and 2 in every else None
     # per worker count, the run with the median throughput
     out = [sorted(runs, key=lambda r: r["records_per_second"])[len(runs) // 2] for runs in every.values()]
     base = out[0]["records_per_second"]
     for r in out:
         r["ratio_to_1_worker"] = round(r["records_per_second"] / base, 2)
         r["all_records_per_second"] = [x["records_per_second"] for x in every[r["workers"]]]
-    return {"syncs": SYNCS, "people_per_sync": records, "repeat": repeat, "runs": out, "cores": os.cpu_count(),
+    if failed_over is not None:
+        # the same 2-worker run with the working worker of one sync killed in phase 2: what it costs
+        f = failed_over
+        plain = sorted(every[2], key=lambda r: r["records_served_again"])[len(every[2]) // 2]
+        f["records_read_again"] = max(0, f["records_served_again"] - plain["records_served_again"])
+        print(f"2 workers, one killed: {f['wall_seconds']} s, {f['records_per_second']} records/s, "
+              f"{f['records_read_again']} records read again", flush=True)
+        extra = {"failover": f}
+    else:
+        extra = {}
+    return {**extra, "syncs": SYNCS, "people_per_sync": records, "repeat": repeat, "runs": out, "cores": os.cpu_count(),
             "python": platform.python_version(), "machine": platform.machine(),
             "note": f"{os.cpu_count()} cores shared by the sandboxes, PostgreSQL, Temporal, the workers and whatever "
                     "else runs on the machine (cpu_share.other); medians of alternating runs"}
@@ -195,8 +267,15 @@ async def main(records: int, counts: list[int], repeat: int) -> dict[str, Any]:
 def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """Summary rows (figure, value, target, verdict) for bench/run.py's table."""
     n, p = section["syncs"], section["people_per_sync"]
-    return [(f"distributed: {r['workers']} worker(s), {n} syncs × {p:,} people, records read/s (× 1 worker)",
-             f"{r['records_per_second']:,} (× {r['ratio_to_1_worker']})", "", "") for r in section["runs"]]
+    out = [(f"distributed: {r['workers']} worker(s), {n} syncs × {p:,} people, records read/s (× 1 worker)",
+            f"{r['records_per_second']:,} (× {r['ratio_to_1_worker']})", "", "") for r in section["runs"]]
+    if "failover" in section:
+        f = section["failover"]
+        # a failover re-reads the pages the dead worker had in hand (Salesforce's hold 2,000 here),
+        # and reads again by id the records whose creates it may have sent
+        out.append(("distributed failover: 2 workers, one SIGKILLed in phase 2, records read/s; records read again",
+                    f"{f['records_per_second']:,}; {f['records_read_again']:,}", "≤ 2 pages + in-flight creates", ""))
+    return out
 
 
 if __name__ == "__main__":
@@ -205,13 +284,16 @@ if __name__ == "__main__":
     ap.add_argument("--workers", default="1,2,4", help="worker counts to run")
     ap.add_argument("--repeat", type=int, default=3, help="alternating runs per worker count (the median is reported)")
     ap.add_argument("--serve-pair", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--served-file", help=argparse.SUPPRESS)
+    ap.add_argument("--no-failover", action="store_true", help="skip the 2-worker run with a worker killed mid-scan")
     ap.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     ap.add_argument("--no-save", action="store_true", help="print only; leave the results file alone")
     args = ap.parse_args()
     if args.serve_pair is not None:
-        serve_pair(args.records, f"p{args.serve_pair}-")
+        serve_pair(args.records, f"p{args.serve_pair}-", args.served_file)
         raise SystemExit(0)
-    result = asyncio.run(main(args.records, [int(x) for x in args.workers.split(",")], args.repeat))
+    result = asyncio.run(main(args.records, [int(x) for x in args.workers.split(",")], args.repeat,
+                              not args.no_failover))
     print(f"cores: {result['cores']} — sandboxes, PostgreSQL, Temporal and the workers all share them")
     for r in result["runs"]:
         print(f"  {r['workers']} worker(s): {r['records_per_second']:>6} records/s  × {r['ratio_to_1_worker']}  "

@@ -72,9 +72,11 @@ def end_state(left: MemoryApp, right: MemoryApp, store: Store) -> dict[str, Any]
 
 
 class World:
+    app_class = PagedMemory
+
     def __init__(self, store_url: str = "sqlite://", left_page: int = 7, right_page: int = 5,
                  empty_right: bool = False) -> None:
-        self.left, self.right = PagedMemory("a", left_page), PagedMemory("b", right_page)
+        self.left, self.right = self.app_class("a", left_page), self.app_class("b", right_page)
         self.store = Store(store_url)
         self.cfg = sync_config(winner="a")
         seed(self.left, self.right)

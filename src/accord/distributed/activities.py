@@ -4,7 +4,8 @@ Every activity holds its sync's :class:`~accord.index.locks.SyncLease` while it 
 attempt Temporal gave up on can never overlap its retry) and gives its runner
 :class:`~accord.index.locks.PairLocks`. A background task heartbeats every third of the
 heartbeat timeout with the latest checkpoint, so liveness does not depend on page times; a
-killed worker's activity is retried on another worker from that checkpoint.
+killed worker's activity is retried on another worker after the last page committed in the
+index (each scan page's cursor and counters are saved with the page: SyncRunner.track_pages).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ from accord.session import Session
 log = logging.getLogger("accord.distributed")
 
 
-STEP_READ_AHEAD = 4  # pages a scan step may read ahead of what it handles
+# Pages a connector may read ahead of what a scan step handles (beyond the one page the scan
+# itself fetches while it handles the last): none, so a failover re-reads at most two pages.
+STEP_READ_AHEAD = 0
 
 
 class _Beat:
@@ -75,9 +78,9 @@ class WorkerContext:
     def __init__(self, cfg: Config) -> None:
         require_postgres(cfg)
         self.file_cfg = cfg
-        # A scan step ends every few seconds and drops what its scan read ahead (the next step,
-        # maybe on another worker, reads on from the last page handled): a deep read-ahead
-        # would spend API calls on pages read twice.
+        # A scan step ends every few seconds, or its worker dies, and drops what its scan read
+        # ahead (the next step, maybe on another worker, reads on after the last page committed):
+        # pages read ahead would be pages read twice.
         self.session = Session(cfg, read_ahead_cap=STEP_READ_AHEAD)
         self.specs: dict[str, SyncSpec] = {}
         self.vault = self._vault(cfg)
@@ -199,20 +202,26 @@ class SyncActivities:
 
     @activity.defn(name="scan_step")
     async def scan_step(self, job: ScanJob) -> ScanProgress:
-        """Pages of the scan's current phase, for about ``step_seconds``; each page's cursor is heartbeated."""
+        """Pages of the scan's current phase, for about ``step_seconds``.
+
+        Each page's cursor and counters are committed with the page (SyncRunner.track_pages): a
+        step resumed on any worker, at any attempt, starts after the last page committed —
+        Temporal throttles heartbeats, so the last heartbeat may be many pages behind."""
         info = activity.info()
         progress = job.scan
         resumed = progress.failed or info.attempt > 1
         if info.heartbeat_details and info.heartbeat_details[0]:
             progress = ScanProgress(**info.heartbeat_details[0])  # how far the previous attempt got
-        if resumed:
-            st = progress.state
-            log.info("sync %s: resuming the %s pass in phase %s after cursor %s (attempt %d)",
-                     job.sync, progress.kind, st.get("phase"), st.get("cursor"), info.attempt)
         async with self._runner(job.sync, details=asdict(progress)) as (runner, beat):
             state = ScanState.from_dict(progress.state)
-            runner.counters = Counters(**progress.counters)
-            await runner.resume_scan(state)
+            await runner.resume_scan(state)  # from the page committed last, as the index has it
+            if resumed:
+                log.info("sync %s: resuming the %s pass in phase %s after cursor %s (attempt %d)",
+                         job.sync, progress.kind, state.phase, state.cursor, info.attempt)
+            # one committed page is one page read: a failover re-reads at most the page in progress
+            runner.merge_pages_up_to = 0
+            runner.counters = Counters()  # the run's counters are its committed pages' (Store.run_counters)
+            runner.track_pages()
             if resumed:
                 # the attempt before may have died between sending creates and saving their ids
                 await runner.recover_in_flight(state)
@@ -226,33 +235,35 @@ class SyncActivities:
             # a step also ends at the next page when the worker is shutting down (SIGTERM)
             await runner.scan_steps(state, stop=lambda: time.monotonic() >= deadline or activity.is_worker_shutdown(),
                                     checkpoint=checkpoint, single_phase=True)
-            return ScanProgress(progress.run_id, progress.kind, state.as_dict(), runner.counters.as_dict())
+            return ScanProgress(progress.run_id, progress.kind, state.as_dict(),
+                                self.ctx.store.run_counters(progress.run_id))
 
     @activity.defn(name="finish_scan")
     async def finish_scan(self, job: ScanJob) -> PassSummary:
         """Drop vanished records, store the cursors taken at the start, sync associations, close the run."""
         async with self._runner(job.sync) as (runner, _):
             state = ScanState.from_dict(job.scan.state)
-            runner.counters = Counters(**job.scan.counters)
             await runner.resume_scan(state)
+            # counted page by page like the steps': the run's counters sum every attempt's
+            ledger = runner.track_pages()
             runner.finish_scan(state)
             try:
                 await runner.settle_deletes()
             except DeletesHeld as e:
                 # the scan is over; its deletes wait for a confirmation (the run says why)
                 await runner.associate_all()
-                self.ctx.store.finish_run(job.scan.run_id, "failed", runner.counters.as_dict(),
-                                          f"DeletesHeld: {e}")
-                return PassSummary(job.sync, job.scan.kind, job.scan.run_id, runner.counters.as_dict())
+                counters = self.ctx.store.close_run(job.scan.run_id, "failed", ledger, f"DeletesHeld: {e}")
+                return PassSummary(job.sync, job.scan.kind, job.scan.run_id, counters)
             await runner.associate_all()
-            self.ctx.store.finish_run(job.scan.run_id, "ok", runner.counters.as_dict())
-            return PassSummary(job.sync, job.scan.kind, job.scan.run_id, runner.counters.as_dict(),
+            counters = self.ctx.store.close_run(job.scan.run_id, "ok", ledger)
+            return PassSummary(job.sync, job.scan.kind, job.scan.run_id, counters,
                                [b.path for b in runner.spec.broken] if runner.spec else [])
 
     @activity.defn(name="fail_pass")
     async def fail_pass(self, job: FailedPass) -> PassSummary:
-        self.ctx.store.finish_run(job.run_id, "failed", job.counters, job.error)
-        return PassSummary("", "failed", job.run_id, job.counters)
+        # what the pass's committed pages counted (the workflow's copy may lag a dead step's pages)
+        counters = self.ctx.store.close_run(job.run_id, "failed", None, job.error)
+        return PassSummary("", "failed", job.run_id, counters)
 
     # -- incremental passes and record batches ---------------------------------------------------
     @activity.defn(name="incremental")

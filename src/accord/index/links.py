@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from accord.index.db import CHUNK, IndexDB, chunks, dumps, new_id, now_iso
+from accord.index.runs import PageLedger
 from accord.index.schema import keys, links
 from accord.index.sync_state import write_cursor
 from accord.model import Side
@@ -248,10 +249,25 @@ class LinkStore(IndexDB):
         return out
 
     def save(self, sync: str, w: PageWrite, cursor: tuple[Side, str] | None = None,
-             fence: Callable[[Connection], None] | None = None) -> None:
+             fence: Callable[[Connection], None] | None = None, ledger: PageLedger | None = None,
+             page_end: bool = False) -> None:
         """Write one page's changes (and optionally a cursor) in one transaction; ``fence``
-        runs first in it and raises if this process no longer holds the sync's lease."""
+        runs first in it and raises if this process no longer holds the sync's lease.
+        ``ledger`` (a pass run in steps) writes the counters the page added, and with
+        ``page_end`` the page's scan cursor, in the same transaction."""
         stamp = now_iso()
+        try:
+            self._save(sync, w, cursor, fence, ledger, page_end, stamp)
+        except BaseException:
+            if ledger is not None:
+                ledger.rolled_back()
+            raise
+        if ledger is not None:
+            ledger.committed()
+
+    def _save(self, sync: str, w: PageWrite, cursor: tuple[Side, str] | None,
+              fence: Callable[[Connection], None] | None, ledger: PageLedger | None, page_end: bool,
+              stamp: str) -> None:
         with self.engine.begin() as c:
             if fence is not None:
                 fence(c)
@@ -285,6 +301,8 @@ class LinkStore(IndexDB):
                     c.exec_driver_sql(self._keys_sql, [(sync, s, k, lid) for s, k, lid in w.add_keys])
             if cursor is not None:
                 write_cursor(c, sync, cursor[0], cursor[1])
+            if ledger is not None:
+                ledger.write(c, page_end)
         # committed: what the rows hold now
         for link, values in zip(w.new.values(), new, strict=True):
             link.saved = values

@@ -106,6 +106,24 @@ runs = Table(
     Index("ix_runs_sync", "sync", "id"),
 )
 
+# What a pass committed, page by page (accord.index.runs.PageLedger): each row is written in
+# the transaction of the page it describes. ``counters`` holds what that transaction's writes
+# added to the run's counters (the run's counters are their sum, whichever attempt or worker
+# wrote them); ``phase`` and ``cursor`` (scan passes) where a resumed step starts: after the
+# page committed last.
+run_pages = Table(
+    "run_pages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False),
+    Column("sync", String(200), nullable=False),
+    Column("phase", String(8)),
+    Column("cursor", Text),
+    Column("counters", JSON),
+    Column("at", String(40), nullable=False),
+    Index("ix_run_pages_run", "run_id", "id"),
+)
+
 # Apps added through the service; ``secret`` is the app's config as a Fernet token
 # (credentials are never stored in clear text, see accord.secrets).
 managed_apps = Table(

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from accord.index.db import IndexDB, now_iso
-from accord.index.schema import cursors, keys, links, runs, syncs
+from accord.index.schema import cursors, keys, links, run_pages, runs, syncs
 from accord.model import Side
 
 BASE_KEYS = 2  # syncs.base_keys of an index whose bases are keyed by mapping
@@ -109,6 +109,6 @@ class SyncStateStore(IndexDB):
 
     def delete_sync(self, sync: str) -> None:
         with self.engine.begin() as c:
-            for t in (keys, links, cursors, runs):
+            for t in (keys, links, cursors, run_pages, runs):
                 c.execute(delete(t).where(t.c.sync == sync))
             c.execute(delete(syncs).where(syncs.c.name == sync))

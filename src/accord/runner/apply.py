@@ -101,7 +101,7 @@ async def apply(ctx: RunContext, items: list[Item], w: PageWrite, cursor: tuple[
         w = _save_before_sending(ctx, writes, w)
     failed = await _send(ctx, writes, w)
     _settle(ctx, writes.writing, failed, w)
-    ctx.save(w, cursor)
+    ctx.save(w, cursor, page_end=True)  # a scan page's last save (its cursor is kept with it)
 
 
 def _sort(ctx: RunContext, items: list[Item], w: PageWrite) -> _Writes:

@@ -18,6 +18,7 @@ from accord.engine.mapping import SyncSpec
 from accord.engine.matching import match_keys
 from accord.engine.planner import PairPlan
 from accord.index.leases import SyncLease
+from accord.index.runs import PageLedger
 from accord.index.store import Link, PageWrite, Store
 from accord.model import Counters, Record, Side
 
@@ -74,10 +75,15 @@ class RunContext:
     # records there, so they do not wait for the pass to end (service/core.py)
     on_page: Callable[[], Awaitable[None]] | None = None
     scanning: bool = False  # a scan pass (initial or full) is running: see sync_between_pages
+    # a pass run in steps (accord.distributed): each save also writes the counters it added, and
+    # a scan page's last save its cursor (accord.index.runs.PageLedger)
+    ledger: PageLedger | None = None
 
-    def save(self, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
-        """Save one page's index changes, fenced by the sync's lease (accord.index.leases)."""
-        self.store.save(self.cfg.name, w, cursor, fence=self.lease.fence if self.lease is not None else None)
+    def save(self, w: PageWrite, cursor: tuple[Side, str] | None = None, *, page_end: bool = False) -> None:
+        """Save one page's index changes, fenced by the sync's lease (accord.index.leases);
+        ``page_end``: the last save of a scan page (the ledger's mark goes with it)."""
+        self.store.save(self.cfg.name, w, cursor, fence=self.lease.fence if self.lease is not None else None,
+                        ledger=self.ledger, page_end=page_end)
 
     async def between_pages(self) -> None:
         if self.on_page is not None:

@@ -21,6 +21,7 @@ from accord.connectors.base import Connector
 from accord.engine.mapping import BrokenMapping, SyncSpec, compile_sync
 from accord.index.holds import NotConfirmable
 from accord.index.leases import SyncLease
+from accord.index.runs import PageLedger
 from accord.index.store import Link, Store, SyncState
 from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error_text
 from accord.runner.apply import associate
@@ -35,7 +36,14 @@ from accord.runner.incremental import (
     sync_records,
 )
 from accord.runner.pairing import load_members
-from accord.runner.scan import ScanState, begin_scan, finish_scan, recover_in_flight, scan_steps
+from accord.runner.scan import (
+    ScanState,
+    begin_scan,
+    finish_scan,
+    recover_in_flight,
+    resume_at_mark,
+    scan_steps,
+)
 from accord.runner.stages import StageCopy, resolve_stages
 
 log = logging.getLogger("accord.runner")
@@ -360,10 +368,22 @@ class SyncRunner:
         """Start the scan pass ``self.pass_id``: take both change cursors and look at the right app."""
         return await begin_scan(self.ctx)
 
-    async def resume_scan(self, state: ScanState) -> None:
-        """Take up a scan pass another runner (another process) began: its pass id, the inclusion list."""
+    async def resume_scan(self, state: ScanState) -> bool:
+        """Take up a scan pass another runner (another process) began: its pass id, the inclusion list,
+        and where it stands: after the page it committed last, if the index has a later one than
+        ``state`` (moved in place; True if it moved)."""
         self.ctx.pass_id = state.pass_id
         await load_members(self.ctx)
+        return resume_at_mark(self.ctx, state)
+
+    def track_pages(self) -> PageLedger:
+        """Keep this pass's counters, and its scan cursor, in the index page by page, in each
+        page's transaction (a pass run in steps that may die: accord.index.runs.PageLedger).
+
+        Counters from here on are counted from ``counters`` as they are now."""
+        ctx = self.ctx
+        ctx.ledger = PageLedger(ctx.cfg.name, ctx.pass_id, lambda: ctx.counters.as_dict())
+        return ctx.ledger
 
     async def scan_steps(self, state: ScanState, *, stop: Callable[[], bool] | None = None,
                          checkpoint: Callable[[ScanState], None] | None = None,

@@ -136,6 +136,7 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
             if owner is not None and owner.left_id is None and owner.pending == L.value:
                 link = owner  # the create we started last time did happen: adopt it
                 link.left_id, link.pending = rec.id, None
+                ctx.counters.created[L.value] += 1  # written by this pass (a step that died before saving it)
                 w.touch(link)
             elif owner is not None:
                 link = Link(name, left_id=rec.id, label=_label(ctx, rec, L))
@@ -210,6 +211,7 @@ def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -
         if owner is not None and owner.id_of(side) is None and owner.pending == side.value:
             owner.set_id(side, rec.id)
             owner.pending = None
+            ctx.counters.created[side.value] += 1  # our create, whose outcome was never saved
             w.touch(owner)
             out.append((rec, owner, None))
             continue
@@ -307,11 +309,14 @@ async def find_twins(ctx: RunContext, side: Side, unmatched: list[tuple[Record, 
         twin = next((by_key[k] for k in ctx.keys(rec, side) if k in by_key), None)
         if twin is not None and twin.id not in out:
             _met_first(ctx, other, twin)
+            if link.pending == other.value:
+                ctx.counters.created[other.value] += 1  # our create, whose outcome was never saved
+            else:
+                ctx.counters.linked += 1
             link.set_id(other, twin.id)
             link.pending = None
             w.touch(link)
             out[twin.id] = twin
-            ctx.counters.linked += 1
     return out
 
 

@@ -120,6 +120,43 @@ async def recover_in_flight(ctx: RunContext, state: ScanState) -> None:
                 await process_changed(ctx, src, [r for r in recs if not r.archived], force=True)
 
 
+# -- where a step resumes: the page committed last (accord.index.runs.PageLedger) ----------
+PHASES = ("left", "right", "rest", "done")
+
+
+def resume_at_mark(ctx: RunContext, state: ScanState) -> bool:
+    """Move ``state`` to just after the page the pass committed last, as the index has it.
+
+    A step's checkpoint (a Temporal heartbeat, a step's result) may lag behind what its
+    worker committed before it died; the index cannot. Never moves back to an earlier phase
+    (see SyncRunner.scan_steps). True if ``state`` moved.
+    """
+    mark = ctx.store.run_mark(state.pass_id)
+    if mark is None or mark[0] not in PHASES or PHASES.index(mark[0]) < PHASES.index(state.phase):
+        return False
+    moved = (state.phase, state.cursor) != mark
+    state.phase, state.cursor = mark
+    return moved
+
+
+def _arm(ctx: RunContext, phase: str, cursor: str | None) -> None:
+    """The page about to be handled: its last save records that the step may resume after ``cursor``."""
+    if ctx.ledger is not None:
+        ctx.ledger.arm(phase, cursor)
+
+
+def _end_page(ctx: RunContext) -> None:
+    """A page none of whose saves ended it (nothing to write): record its cursor on its own."""
+    if ctx.ledger is not None and ctx.ledger.armed:
+        ctx.save(PageWrite(), page_end=True)
+
+
+def _next_phase(ctx: RunContext, state: ScanState, phase: str) -> None:
+    state.phase, state.cursor = phase, None
+    _arm(ctx, phase, None)
+    _end_page(ctx)
+
+
 # -- reading the apps -------------------------------------------------------------------
 def _scan(ctx: RunContext, side: Side, after: str | None) -> AsyncIterator[Page]:
     fields = ctx.require_spec().fields(side)
@@ -183,6 +220,8 @@ async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Check
         if stopping:
             return True  # stop *before* a page, so the last page never leaves a step unfinished
         await ctx.between_pages()
+        ctx.counters.read["left"] += len(page.records)  # counted in the page's own transaction
+        _arm(ctx, "left", page.cursor)
         if state.right_empty and ctx.locks is None:
             # One process owns the index: the page's new rows go in with the create
             # intents of phase 3 in one transaction, without being read back.
@@ -191,16 +230,16 @@ async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Check
                                              if lk.left_seen == p and lk.handled != p], w)
         else:
             async with pair_locks(ctx, L, page.records):
-                index_left(ctx, page.records)
+                ctx.save(index_left(ctx, page.records, save=False), page_end=not state.right_empty)
             if state.right_empty:
                 found = ctx.store.links_by_record(name, L, [r.id for r in page.records]).values()
                 await _sync_left_rest(ctx, [lk for lk in found if lk.left_seen == p and lk.handled != p])
-        ctx.counters.read["left"] += len(page.records)
+        _end_page(ctx)
         ctx.progress.advance(len(page.records))
         state.cursor = page.cursor  # None (no resumable cursor): a resumed step starts the phase over
         done(state)
         stopping = stop()
-    state.phase, state.cursor = ("rest" if state.right_empty else "right"), None
+    _next_phase(ctx, state, "rest" if state.right_empty else "right")
     done(state)
     return stopping
 
@@ -214,13 +253,15 @@ async def _phase_right(ctx: RunContext, state: ScanState, stop: Stop, done: Chec
             return True
         await ctx.between_pages()
         ctx.counters.read["right"] += len(page.records)
+        _arm(ctx, "right", page.cursor)
         async with pair_locks(ctx, R, page.records):
             await _sync_right_records(ctx, page.records)
+        _end_page(ctx)
         ctx.progress.advance(len(page.records))
         state.cursor = page.cursor
         done(state)
         stopping = stop()
-    state.phase, state.cursor = "rest", None
+    _next_phase(ctx, state, "rest")
     done(state)
     return stopping
 
@@ -263,13 +304,15 @@ async def _phase_rest(ctx: RunContext, state: ScanState, stop: Stop, done: Check
     for chunk in ctx.store.iter_links(ctx.cfg.name, rest, *after, chunk=chunk_size):
         if stopping:
             return
+        _arm(ctx, "rest", chunk[-1].id)
         await _sync_left_rest(ctx, chunk)
+        _end_page(ctx)
         await ctx.between_pages()  # after the chunk: its rows were read before, they must not go stale
         ctx.progress.advance(len(chunk))
         state.cursor = chunk[-1].id
         done(state)
         stopping = stop()
-    state.phase, state.cursor = "done", None
+    _next_phase(ctx, state, "done")
     done(state)
 
 

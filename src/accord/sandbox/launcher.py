@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 
 def run_together(commands: Sequence[Sequence[str]], *, grace: float = 10.0, poll: float = 0.2) -> int:
@@ -21,7 +22,7 @@ def run_together(commands: Sequence[Sequence[str]], *, grace: float = 10.0, poll
 
     Returns the first non-zero exit code of a child that stopped on its own, else 0."""
     stop = threading.Event()
-    previous: dict[int, object] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -38,7 +39,7 @@ def run_together(commands: Sequence[Sequence[str]], *, grace: float = 10.0, poll
     finally:
         stop_all(procs, grace)
         for sig, handler in previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+            signal.signal(sig, handler)
 
 
 def stop_all(procs: Sequence[subprocess.Popen[bytes]], grace: float) -> None:

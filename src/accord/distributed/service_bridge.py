@@ -5,6 +5,11 @@ PostgreSQL index as before. What changes is who does the work: at start-up every
 workflow is started (or found running) with the schedule from the config; webhook record ids
 become ``records`` signals, "sync now" a ``run_now`` signal, and "resync deleted" / "sync this
 record" are workflow updates whose reply is the pass's result. No pass runs in this process.
+
+Progress, "a pass is running" (409 to "sync now") and the sync's problem are read from the
+index the workers write (the sync's lease, its runs), so they hold whichever worker runs the
+pass. A workflow Temporal no longer has is started again by the next signal or update, and
+Temporal unreachable at start is waited for in the background (docs/service.md).
 """
 
 from __future__ import annotations

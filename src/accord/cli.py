@@ -589,18 +589,15 @@ def sandbox(
     if lasting:
         raise _fail(EXIT_CONFIG, f"--token-ttl: the {lasting[0]} sandbox's tokens do not expire")
     if len(vendors) > 1:
-        import subprocess
+        from accord.sandbox.launcher import run_together
 
-        procs = [subprocess.Popen([sys.executable, "-m", "accord.cli", "sandbox", v, "--port", str(port + i), "--host", host,
-                                   "--records", str(records), "--seed", str(seed), *(["--token", token] if token else []),
-                                   *(["--token-ttl", str(token_ttl)] if token_ttl is not None else [])])
-                 for i, v in enumerate(vendors)]
-        try:
-            for p in procs:
-                p.wait()
-        finally:
-            for p in procs:
-                p.terminate()
+        # one process per vendor; SIGTERM/SIGINT (or one of them exiting) stops them all
+        code = run_together([[sys.executable, "-m", "accord.cli", "sandbox", v, "--port", str(port + i), "--host", host,
+                              "--records", str(records), "--seed", str(seed), *(["--token", token] if token else []),
+                              *(["--token-ttl", str(token_ttl)] if token_ttl is not None else [])]
+                             for i, v in enumerate(vendors)])
+        if code:
+            raise typer.Exit(code)
         return
     served = registry.vendor(vendors[0]).sandbox
     assert served is not None

@@ -31,13 +31,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def temporal_dev_server() -> Iterator[str | None]:
-    """Yield ``127.0.0.1:PORT`` of a running dev server (None if the CLI is not installed)."""
+def temporal_dev_server(port: int | None = None) -> Iterator[str | None]:
+    """Yield ``127.0.0.1:PORT`` of a running dev server (None if the CLI is not installed);
+    ``port``: its frontend's port (default: a free one)."""
     cli = temporal_cli()
     if cli is None:
         yield None
         return
-    port, http, metrics = free_port(), free_port(), free_port()
+    port, http, metrics = port or free_port(), free_port(), free_port()
     log = tempfile.NamedTemporaryFile(prefix="accord-temporal-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen([cli, "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
                              "--http-port", str(http), "--metrics-port", str(metrics), "--log-level", "error"],

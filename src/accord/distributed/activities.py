@@ -41,7 +41,7 @@ from accord.engine.mapping import SyncSpec
 from accord.index import Store
 from accord.index.leases import SyncLease
 from accord.index.locks import PairLocks
-from accord.model import AuthError, ContainerMissing, Counters, DeletesHeld, ResyncRequired, Side
+from accord.model import AuthError, ContainerMissing, Counters, DeletesHeld, ResyncRequired, Side, error_text
 from accord.runner import PassResult, ScanState, SyncRunner
 from accord.session import Session
 
@@ -131,6 +131,25 @@ def _app_error(e: BaseException) -> ApplicationError:
     return ApplicationError(str(e), type=type(e).__name__, non_retryable=True)
 
 
+def _record_begin_failure(store: Store, job: BeginPass, state: Any, run_id: int | None, e: Exception) -> None:
+    """A pass that failed before it began (schemas unreadable, an app unreachable, credentials
+    refused) is a failed run in the history, with the error's type and hint, as in the embedded
+    mode: once per pass (its first attempt), not once per retry. A run this attempt opened is closed."""
+    cause = e.__cause__ if isinstance(e, ApplicationError) and isinstance(e.__cause__, Exception) else e
+    hint = str(getattr(cause, "hint", "") or "")
+    text = error_text(cause)
+    if hint and "(hint:" not in text:
+        text += f" (hint: {hint})"
+    try:
+        if run_id is not None:
+            store.finish_run(run_id, "failed", Counters().as_dict(), text)
+        elif activity.info().attempt == 1:
+            kind = "initial" if state is None or not state.initial_done else "full" if job.full else "incremental"
+            store.finish_run(store.begin_run(job.sync, kind), "failed", Counters().as_dict(), text)
+    except Exception:  # the index is unavailable too: the worker's log has the error
+        log.warning("sync %s: could not record the failed pass", job.sync, exc_info=True)
+
+
 class SyncActivities:
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
@@ -189,16 +208,21 @@ class SyncActivities:
         state = store.sync_state(job.sync)
         if state is not None and not state.enabled:
             return PassPlan("disabled")
-        async with self._runner(job.sync, fresh_spec=True) as (runner, _):
-            cfg = runner.cfg
-            state = runner.register()
-            if state.initial_done and not job.full:
-                return PassPlan("incremental")
-            kind = "full" if state.initial_done else "initial"
-            await runner.open_pass()  # a list, group or table gone stops the pass before it starts
-            runner.pass_id = store.begin_run(cfg.name, kind)
-            scan = await runner.begin_scan()
-            return PassPlan("scan", ScanProgress(runner.pass_id, kind, scan.as_dict(), Counters().as_dict()))
+        run_id: int | None = None
+        try:
+            async with self._runner(job.sync, fresh_spec=True) as (runner, _):
+                cfg = runner.cfg
+                state = runner.register()
+                if state.initial_done and not job.full:
+                    return PassPlan("incremental")
+                kind = "full" if state.initial_done else "initial"
+                await runner.open_pass()  # a list, group or table gone stops the pass before it starts
+                run_id = runner.pass_id = store.begin_run(cfg.name, kind)
+                scan = await runner.begin_scan()
+                return PassPlan("scan", ScanProgress(runner.pass_id, kind, scan.as_dict(), Counters().as_dict()))
+        except Exception as e:
+            _record_begin_failure(store, job, state, run_id, e)
+            raise
 
     @activity.defn(name="scan_step")
     async def scan_step(self, job: ScanJob) -> ScanProgress:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -12,6 +17,32 @@ from accord.distributed import TASK_QUEUE, workflow_id
 from accord.distributed.types import SyncInput, SyncParams
 
 DAY = 86400.0
+CONNECT_RETRY = 5.0  # seconds between attempts to reach Temporal
+
+log = logging.getLogger("accord.distributed")
+
+
+def _reason(e: BaseException) -> str:
+    """The operating system's words for a failed connect ("Connection refused"), else the message."""
+    m = re.search(r'message: "([^"]+)"', str(e))
+    return m.group(1) if m else str(e)[:300]
+
+
+async def connect(address: str, *, namespace: str = "default", retry: float = CONNECT_RETRY,
+                  say: Callable[[str], None] = log.warning) -> Client:
+    """A client of Temporal at ``address``, waiting while it cannot be reached (a line every
+    ``retry`` seconds): a worker or ``accord run`` started before Temporal, or while it restarts,
+    comes up with it instead of exiting. Cancel the call to stop waiting."""
+    t0 = time.monotonic()
+    while True:
+        try:
+            return await Client.connect(address, namespace=namespace)
+        except RuntimeError as e:
+            if "Failed client connect" not in str(e):  # not a connection failure: waiting cannot help
+                raise
+            say(f"Temporal at {address} cannot be reached ({_reason(e)}); trying again in {retry:g} s "
+                f"(waiting for {time.monotonic() - t0:.0f} s)")
+        await asyncio.sleep(retry)
 
 
 def interval_of(cfg: Config, s: SyncConfig) -> float:

@@ -42,6 +42,10 @@ class StopRequested(Exception):
     """Raised between batches when the service is shutting down."""
 
 
+class PassNotRequested(RuntimeError):
+    """A pass asked for by hand could not be handed on (distributed mode: Temporal unreachable)."""
+
+
 @dataclass
 class ProgressState:
     """What the dashboard and ``/api/syncs/{name}/progress`` show for one sync."""
@@ -234,6 +238,22 @@ class Service:
     # -- state ----------------------------------------------------------------------------
     def slot(self, name: str) -> SyncSlot:
         return self.slots[name]
+
+    def progress(self, name: str) -> ProgressState:
+        """The sync's running pass (or its last one), as ``/api/syncs/NAME/progress`` shows it."""
+        return self.slots[name].tracker.state
+
+    def busy(self, name: str) -> bool:
+        """A job of the sync is running: "sync now" is refused (409) meanwhile."""
+        return self.slots[name].lock.locked()
+
+    def problem(self, name: str) -> dict[str, str] | None:
+        """Why the sync's last job failed, while it stays so (:func:`problem_of`)."""
+        return self.slots[name].problem
+
+    async def request_pass(self, name: str, *, full: bool = False) -> None:
+        """"Sync now": start a pass in the background (PassNotRequested if it cannot be handed on)."""
+        self._spawn(self.run_pass(name, full=full))
 
     def enabled(self, name: str) -> bool:
         state = self.store.sync_state(name)

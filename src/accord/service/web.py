@@ -264,7 +264,7 @@ _ANSWERS = {
     413: "request body over the limit (5 MiB)",
     429: "too many failed attempts from this address: wait Retry-After seconds",
     502: "the app behind this answer cannot be read (unreachable, or it refused the credentials)",
-    503: "the service is shutting down",
+    503: "the service is shutting down (distributed mode: or Temporal cannot be reached)",
 }
 
 
@@ -349,11 +349,11 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
         "reconcile_seconds": svc.reconcile,
         "counts": {st: svc.store.counts(name).get(st, 0) for st in STATUSES},
         "last_run": runs[0] if runs else None,
-        "running": slot.tracker.state.running,
+        "running": svc.progress(name).running,
         "skipped_jobs": slot.skipped,
         "deletes_held": svc.store.deletes_hold(name),  # deletes waiting for a confirmation (accord.index.holds)
         # an app that could not be used in the last job: {category (auth …), message, hint, app}
-        "problem": slot.problem,
+        "problem": svc.problem(name),
     }
 
 
@@ -361,7 +361,7 @@ def live_sync(svc: Service, name: str) -> dict[str, Any]:
     """A sync as the dashboard shows it: :func:`sync_json` with its pass's progress."""
     slot = svc.slot(name)
     inclusion = slot.cfg.inclusion
-    return {**sync_json(svc, name), "progress": slot.tracker.state.as_dict(),
+    return {**sync_json(svc, name), "progress": svc.progress(name).as_dict(),
             "inclusion_list": inclusion.list if inclusion else None}
 
 

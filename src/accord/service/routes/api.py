@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from accord.exports import MEDIA_TYPES, render_export
 from accord.index.holds import HoldChanged, NotConfirmable
 from accord.model import Side
+from accord.service.core import PassNotRequested
 from accord.service.web import (
     AUTH_ANSWERS,
     STATUSES,
@@ -104,26 +105,29 @@ def _record_routes(r: APIRouter) -> None:
 
     @r.get("/syncs/{name}/progress", summary="Progress of the running pass (or the last one)", responses=answers(404))
     def progress(name: str, svc: Svc) -> dict[str, Any]:
-        return {"sync": known_sync(svc, name), **svc.slot(name).tracker.state.as_dict()}
+        return {"sync": known_sync(svc, name), **svc.progress(name).as_dict()}
 
 
 def _action_routes(r: APIRouter) -> None:
     """Work started by hand: a pass, a one-way copy, recreating deleted records, one record."""
 
-    @r.post("/syncs/{name}/run", summary="Start a pass now (409 if one is running)", status_code=202, responses=answers(404, 409))
+    @r.post("/syncs/{name}/run", summary="Start a pass now (409 if one is running)", status_code=202, responses=answers(404, 409, 503))
     async def run_now(name: str, svc: Svc, full: bool = False,
                       direction: Literal["left-to-right", "right-to-left"] | None = None) -> dict[str, Any]:
         """``direction``: a manual copy of existing records one way, in the background
         (Snov.io's "manual sync"); later passes keep the sync's own direction."""
         slot = svc.slot(known_sync(svc, name))
-        if slot.lock.locked():
+        if svc.busy(name):
             raise HTTPException(409, "a pass of this sync is running")
         if direction is not None:
             if slot.cfg.direction not in ("two-way", direction):
                 raise HTTPException(422, f"a {slot.cfg.direction} sync cannot copy {direction}")
             svc._spawn(svc.directed_pass(name, direction))
             return {"sync": name, "started": f"manual {direction}"}
-        svc._spawn(svc.run_pass(name, full=full))
+        try:
+            await svc.request_pass(name, full=full)
+        except PassNotRequested as e:
+            raise HTTPException(503, str(e)) from e
         return {"sync": name, "started": "full" if full else "pass"}
 
     @r.post("/syncs/{name}/confirm-deletes", summary="Confirm the deletes the sync holds and start a pass",

@@ -9,6 +9,7 @@ a session (``dashboard_auth``, which runs before any parameter is validated).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from accord.index.holds import HoldChanged, NotConfirmable
 from accord.model import Side
 from accord.service import manage
-from accord.service.core import Service
+from accord.service.core import PassNotRequested, Service
 from accord.service.routes.manual_ui import manual_routes
 from accord.service.routes.setup import setup_router
 from accord.service.web import (
@@ -141,14 +142,15 @@ def _summary_routes(r: APIRouter) -> None:
 
     @r.post("/ui/syncs/{name}/run", response_model=None)
     async def run_now(request: Request, name: str, svc: Svc) -> Response:
-        slot = svc.slot(known_sync(svc, name))
-        if not slot.lock.locked():
-            svc._spawn(svc.run_pass(name))
-        return render_page(request, "_progress.html", name=name, p=slot.tracker.state.as_dict(), starting=True)
+        known_sync(svc, name)
+        if not svc.busy(name):
+            with contextlib.suppress(PassNotRequested):  # logged; the progress shows no pass starting
+                await svc.request_pass(name)
+        return render_page(request, "_progress.html", name=name, p=svc.progress(name).as_dict(), starting=True)
 
     @r.get("/ui/syncs/{name}/progress", response_model=None)
     def progress(request: Request, name: str, svc: Svc) -> Response:
-        p = svc.slot(known_sync(svc, name)).tracker.state.as_dict()
+        p = svc.progress(known_sync(svc, name)).as_dict()
         return render_page(request, "_progress.html", name=name, p=p, starting=False)
 
 
@@ -159,7 +161,7 @@ def _sync_routes(r: APIRouter) -> None:
     def detail(request: Request, name: str, svc: Svc) -> Response:
         known_sync(svc, name)
         return render_page(request, "sync.html", s=live_sync(svc, name), reasons=svc.store.reason_counts(name),
-                           runs=svc.store.runs(name, limit=30), name=name, p=svc.slot(name).tracker.state.as_dict(),
+                           runs=svc.store.runs(name, limit=30), name=name, p=svc.progress(name).as_dict(),
                            starting=False, confirm=None, focus=None, file=_config_file(svc))
 
     @r.get("/ui/syncs/{name}/counts", response_model=None)

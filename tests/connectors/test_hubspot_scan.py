@@ -94,7 +94,10 @@ def test_resuming_from_any_delivered_position(ids: list[int], list_size: int, se
     resumed = ScanPosition.decode(pos.encode())
     assert resumed == pos
     rest, _ = asyncio.run(collect(FakeLanes(ids, list_size, search_size, seed + 1), resumed))
-    assert sorted(first + rest) == sorted(ids)
+    # nothing is skipped; a resumed scan may read again what was read but not yet delivered
+    # where the lanes met (a scan tolerates a record twice), at most a page of each lane
+    assert set(first + rest) == set(ids)
+    assert len(first + rest) - len(ids) <= list_size + search_size
 
 
 @settings(max_examples=60, deadline=None)

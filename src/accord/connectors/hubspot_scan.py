@@ -88,6 +88,9 @@ async def two_lane_scan(list_page: ListPage, search_page: SearchPage, search_siz
         lanes.lane("search", lanes.search_lane)  # resuming a scan both lanes were reading
     delivered = start
     ended: set[str] = set()
+    # where one lane found the other (by the ids the other had *read*), once it has
+    meet: int | None = None
+    list_meet: int | None = None
     try:
         while len(ended) < len(lanes.tasks):  # the list lane may add the search lane meanwhile
             item = await lanes.queue.get()
@@ -97,7 +100,17 @@ async def two_lane_scan(list_page: ListPage, search_page: SearchPage, search_siz
             if isinstance(item, BaseException):
                 raise item
             records, moved = item
+            moved = dict(moved)
+            meet = moved.pop("meet", meet)
+            list_meet = moved.pop("list_meet", list_meet)
             delivered = replace(delivered, **moved)
+            # Where the lanes met, the list lane is done for the caller only once the pages of
+            # both lanes up to the meeting point are delivered: they may still wait in the
+            # queue, and a cursor saying "done" before them would skip them on resume.
+            if not delivered.list_done and (
+                    (meet is not None and delivered.lo >= meet)
+                    or (list_meet is not None and delivered.hi is not None and delivered.hi <= list_meet)):
+                delivered = replace(delivered, list_done=True)
             if records:
                 yield records, delivered
     finally:
@@ -152,15 +165,22 @@ class _Lanes:
                 break  # the search lane read down to this lane meanwhile: the page is all theirs
             ids = [int(r["id"]) for r in results]
             full = read.full_list or any(a >= b for a, b in zip([read.lo, *ids], ids, strict=False))
-            keep, done = results, nxt is None
+            keep, done, met = results, nxt is None, False
             if not full and read.hi is not None:
                 keep = [r for r, i in zip(results, ids, strict=True) if i < read.hi]
-                done = done or len(keep) < len(results)  # reached what the search lane read
+                met = len(keep) < len(results)  # reached what the search lane read
+                done = done or met
             first = after is None
             self.read = replace(read, after=nxt, lo=max([read.lo, *ids]), list_done=done, full_list=full)
             if first and self.search_wanted():
                 self.lane("search", self.search_lane)  # more than one page: worth a second lane
-            await self.queue.put((keep, {"after": nxt, "lo": self.read.lo, "list_done": done, "full_list": full}))
+            if met:
+                # For the caller this page delivers ids up to the last it keeps; the rest are the
+                # search lane's, whose pages may still wait in the queue: "done" waits for them.
+                kept_lo = max([read.lo, *(int(r["id"]) for r in keep)])
+                await self.queue.put((keep, {"lo": kept_lo, "full_list": full, "list_meet": read.hi}))
+            else:
+                await self.queue.put((keep, {"after": nxt, "lo": self.read.lo, "list_done": done, "full_list": full}))
             after = nxt
 
     async def search_lane(self) -> None:
@@ -188,4 +208,4 @@ class _Lanes:
             if done and self.list_waiting:
                 self.tasks["list"].cancel()
                 await self.queue.put(_Ended("list"))
-            await self.queue.put((keep, {"hi": hi, "search_done": done, **({"list_done": True} if done else {})}))
+            await self.queue.put((keep, {"hi": hi, "search_done": done, **({"meet": read.lo} if done else {})}))

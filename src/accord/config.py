@@ -21,7 +21,7 @@ from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 
 from accord import catalog
 from accord.connectors import registry
-from accord.connectors.settings import AppSettings, Duration, Strict
+from accord.connectors.settings import AppSettings, Duration, Strict, Verify
 from accord.connectors.settings import parse_duration as parse_duration  # for callers of its old home
 
 Direction = Literal["two-way", "left-to-right", "right-to-left"]
@@ -170,7 +170,7 @@ class OAuthClient(_Strict):
     base_url: str | None = None
     authorize_url: str | None = None
     scope: str | None = None
-    verify: bool | str = True  # a CA bundle for a sandbox's or a proxy's certificate
+    verify: Verify = True  # a CA bundle for a sandbox's or a proxy's certificate
 
 
 class Config(_Strict):

@@ -141,3 +141,14 @@ def test_deletes_default_by_direction_and_vendor_pair() -> None:
     assert effective_deletes(sync(deletes="mark"), "hubspot", "snovio") == "mark"  # explicit wins
     assert pair_rules("salesforce", "hubspot").match_once_outside_list
     assert not pair_rules("hubspot", "xentral").match_once_outside_list
+
+
+@pytest.mark.parametrize(("given", "means"), [("true", True), ("False", False), ("no", False), ("1", True),
+                                              ("/etc/ssl/ca.pem", "/etc/ssl/ca.pem"), (False, False)])
+def test_salesforce_verify_from_an_environment_variable(given: str | bool, means: str | bool) -> None:
+    """``verify: ${SF_VERIFY}`` reaches the settings as a string: "true"/"false" are booleans, not CA files."""
+    verify = "${SF_VERIFY}" if isinstance(given, str) else given  # a plain YAML boolean stays one
+    raw = {"apps": {"sf": {"type": "salesforce", "instance_url": "https://x", "access_token": "t", "verify": verify},
+                    "m": {"type": "memory"}}}
+    cfg = parse_config(raw, env={"SF_VERIFY": str(given)})
+    assert cfg.apps["sf"].verify == means  # type: ignore[attr-defined]

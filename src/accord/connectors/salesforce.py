@@ -64,7 +64,7 @@ from accord.connectors.oauth import (
     TokenAuth,
 )
 from accord.connectors.registry import ASSOCIATIONS, PIPELINES, Client, Entry, OAuthApp, Sandbox, Vendor
-from accord.connectors.settings import AppSettings, Duration, setting_error
+from accord.connectors.settings import AppSettings, Duration, Verify, setting_error
 from accord.model import (
     AuthError,
     BudgetExhausted,
@@ -711,7 +711,7 @@ class SalesforceSettings(AppSettings):
     account: str | None = None  # which org, as the Apps page shows it
     api_version: str = "v62.0"
     api_budget: float = Field(default=0.5, gt=0, le=1)
-    verify: bool | str = True
+    verify: Verify = True
     poll: Duration = 900.0
     # requests per second, all Accord processes together (shared through the index in distributed mode)
     rate_limit: float | None = Field(default=None, gt=0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -31,6 +31,18 @@ class Strict(BaseModel):
 
 Duration = Annotated[float, Field(gt=0)]
 
+_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def _verify_words(v: Any) -> Any:
+    """``verify: ${SF_VERIFY}`` arrives as a string: "true" / "false" mean the booleans, not a
+    CA file of that name."""
+    return _WORDS.get(v.strip().lower(), v) if isinstance(v, str) else v
+
+
+# TLS verification: on, off, or the path of a CA bundle (a sandbox's, a proxy's certificate)
+Verify = Annotated[bool | str, BeforeValidator(_verify_words)]
+
 
 class AppSettings(Strict):
     """One app: its vendor ``type`` (a ``Literal`` in each vendor's model) and how often it is polled."""
@@ -51,4 +63,4 @@ def setting_error(model: str, field: str, message: str) -> ValidationError:
     return ValidationError.from_exception_data(model, [InitErrorDetails(type=kind, loc=(field,), input=None)])
 
 
-__all__ = ["AppSettings", "Duration", "Strict", "parse_duration", "setting_error"]
+__all__ = ["AppSettings", "Duration", "Strict", "Verify", "parse_duration", "setting_error"]

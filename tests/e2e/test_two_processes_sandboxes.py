@@ -33,6 +33,10 @@ def test_two_sync_processes_take_turns_and_lose_nothing(tmp_path: Path) -> None:
             "syncs": DEMO_SYNCS}))
         cmd = [sys.executable, "-m", "accord.cli", "sync", "-c", "accord.yaml", "--full", "--json"]
         env = {**os.environ, "COLUMNS": "200"}
+        # Every Salesforce call takes a remote org's round trip, so each process's passes last
+        # seconds: one still runs when the other, however slow to start on a loaded machine,
+        # arrives (else the two may never meet and the test proves nothing).
+        boxes.salesforce.settings.latency = 0.1
         procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                  for _ in range(2)]
         outs = [p.communicate(timeout=600) for p in procs]
@@ -55,3 +59,4 @@ def test_two_sync_processes_take_turns_and_lose_nothing(tmp_path: Path) -> None:
         store.close()
         for out, _ in outs:
             assert all(r["sync"] in ("companies", "contacts", "deals") for r in json.loads(out))
+

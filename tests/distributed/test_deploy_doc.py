@@ -29,7 +29,7 @@ from temporal_server import free_port, temporal_cli
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "deploy.md"
 MARK = re.compile(r"<!-- deploy-check(?::\s*(\S+))? -->\n```(\w+)\n(.*?)```", re.S)
-DOC_PORTS = ("7233", "8233", "8080", "8101", "8102")
+DOC_PORTS = ("7233", "7243", "8233", "9233", "8080", "8101", "8102")
 SUBSTITUTIONS = {"runuser -u postgres -- psql": "psql -U postgres"}
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from fastapi import FastAPI
 
 CODE_TTL = 600.0  # an authorization code is redeemable for 10 minutes, once
 
@@ -147,6 +148,18 @@ class OAuthServer:
                 del self.refresh[r]
             self.access = {k: v for k, v in self.access.items() if v.refresh not in gone}
             return len(gone)
+
+
+def token_admin_routes(app: FastAPI, server: OAuthServer) -> None:
+    """The test hooks every sandbox that issues tokens has: expire them all, revoke them all."""
+
+    @app.post("/_sandbox/oauth/expire")
+    async def expire_tokens() -> dict[str, int]:
+        return {"expired": server.expire_tokens()}
+
+    @app.post("/_sandbox/oauth/revoke")
+    async def revoke() -> dict[str, int]:
+        return {"revoked": server.revoke()}
 
 
 def redirect(uri: str, params: Mapping[str, str]) -> str:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from accord.sandbox.hubspot.core import HubSpotCore
 from accord.sandbox.hubspot.routes.common import flag, read_json
 from accord.sandbox.hubspot.store import ApiError
+from accord.sandbox.oauth import token_admin_routes
 
 
 def register(app: FastAPI, sb: HubSpotCore) -> None:
@@ -136,13 +137,7 @@ def _knobs(app: FastAPI, sb: HubSpotCore) -> None:
         # blocking wait off the event loop: the receiver may be served by this same loop
         return {"flushed": await asyncio.to_thread(sb.flush_webhooks, timeout)}
 
-    @app.post("/_sandbox/oauth/expire")
-    async def expire_tokens() -> dict[str, Any]:
-        return {"expired": sb.expire_tokens()}
-
-    @app.post("/_sandbox/oauth/revoke")
-    async def revoke() -> dict[str, Any]:
-        return {"revoked": sb.revoke_refresh_tokens()}
+    token_admin_routes(app, sb.oauth)
 
     @app.get("/_sandbox/settings")
     async def get_settings() -> dict[str, Any]:

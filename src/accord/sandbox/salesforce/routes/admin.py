@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI
 
+from accord.sandbox.oauth import token_admin_routes
 from accord.sandbox.salesforce import soql
 from accord.sandbox.salesforce.core import SalesforceCore
 from accord.sandbox.salesforce.store import RecordError, RequestError, fmt_datetime
@@ -110,13 +111,7 @@ def _knobs(app: FastAPI, sb: SalesforceCore) -> None:
         sb.set_limits(body.get("daily_limit"), body.get("used"))
         return {"api_usage": sb.api_used, "daily_limit": sb.settings.daily_limit}
 
-    @app.post("/_sandbox/oauth/expire")
-    async def expire_tokens() -> dict[str, Any]:
-        return {"expired": sb.expire_tokens()}
-
-    @app.post("/_sandbox/oauth/revoke")
-    async def revoke() -> dict[str, Any]:
-        return {"revoked": sb.revoke_refresh_tokens()}
+    token_admin_routes(app, sb.oauth)
 
     @app.put("/_sandbox/oauth")
     async def put_oauth(body: dict[str, Any]) -> dict[str, Any]:

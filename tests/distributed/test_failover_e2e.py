@@ -29,7 +29,7 @@ from accord.index import Store
 from accord.session import Session
 from pg import create_database
 
-N = int(os.environ.get("ACCORD_TEST_FAILOVER_CONTACTS", "6000"))
+N = int(os.environ.get("ACCORD_TEST_FAILOVER_CONTACTS", "20000"))
 HS_PAGE, SF_PAGE = 200, 200  # HubSpot's search pages (its list pages hold 100), the Salesforce sandbox's
 PHASES = ("left", "right", "rest", "done")
 

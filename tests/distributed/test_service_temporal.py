@@ -134,3 +134,29 @@ async def test_a_sync_created_through_the_api_is_run_by_the_workers(world: World
     assert [a["Name"] for a in world.pair.sf.records("Account")] == ["Acme"]
     client = await Client.connect(world.address)
     await handle_of(client, "companies", world.queue).terminate("test over")
+
+
+async def test_a_webhook_during_a_scan_step_is_synced_between_its_pages(world: World) -> None:
+    """The workflow runs one job at a time, so its queue of webhook ids waits for the whole scan;
+    the ids are also in the index, and the scan step syncs them between its pages."""
+    await _until(lambda: (st := world.store.sync_state("contacts")) is not None and st.initial_done)
+    sf = world.pair.sf
+    for i in range(300):
+        sf.create("Contact", {"Email": f"bulk{i}@x.com", "FirstName": f"B{i}", "LastName": "Force"})
+    sf.settings.page_size, sf.settings.latency = 20, 0.3  # phase 2: about 15 pages of 0.3 s
+    hs = world.pair.hs
+    hs.configure_webhooks(world.hook_url, SECRET)  # type: ignore[attr-defined]
+    res = await world.api.post("/api/syncs/contacts/run", params={"full": "true"})  # type: ignore[attr-defined]
+    assert res.status_code == 202
+    await _until(lambda: world.runs()[0]["kind"] == "full")
+    run_id = int(world.runs()[0]["id"])
+    await _until(lambda: (m := world.store.run_mark(run_id)) is not None and m[0] == "right" and m[1] is not None)
+    hid = next(r["id"] for r in hs.records("contacts") if r["properties"].get("email") == "h1@x.com")
+    hs.user_update("contacts", hid, {"jobtitle": "During the scan"})
+    took = await _until(lambda: world.sf_titles().get("h1@x.com") == "During the scan", timeout=15)
+    run = world.runs()[0]
+    assert run["id"] == run_id and run["status"] == "running", "the webhook waited for the scan to end"
+    assert took < 5.0
+    await _until(lambda: world.runs()[0]["status"] == "ok" and world.runs()[0]["id"] == run_id, timeout=60)
+    assert world.sf_titles().get("h1@x.com") == "During the scan"  # the scan did not take it back
+    await _until(lambda: not world.store.pending("contacts"), timeout=15)  # the records job dropped them

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -39,7 +40,7 @@ from accord.distributed.types import (
 )
 from accord.engine.mapping import SyncSpec
 from accord.index import Store
-from accord.index.leases import SyncLease
+from accord.index.leases import LeaseLost, SyncLease
 from accord.index.locks import PairLocks
 from accord.model import AuthError, ContainerMissing, Counters, DeletesHeld, ResyncRequired, Side, error_text
 from accord.runner import PassResult, ScanState, SyncRunner
@@ -50,7 +51,9 @@ log = logging.getLogger("accord.distributed")
 
 # Pages a connector may read ahead of what a scan step handles (beyond the one page the scan
 # itself fetches while it handles the last): none, so a failover re-reads at most two pages.
-STEP_READ_AHEAD = 0
+# ACCORD_STEP_READ_AHEAD overrides it, for bench/scale.py to measure what the choice costs.
+STEP_READ_AHEAD = int(os.environ.get("ACCORD_STEP_READ_AHEAD", "0"))
+PENDING_EVERY = 0.5  # seconds between two looks of a scan step at the webhook records waiting in the index
 
 
 class _Beat:
@@ -153,6 +156,7 @@ def _record_begin_failure(store: Store, job: BeginPass, state: Any, run_id: int 
 class SyncActivities:
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
+        self._pending_checked: dict[str, float] = {}  # sync → when a scan step last looked at its pending records
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.begin_pass, self.scan_step, self.finish_scan, self.incremental, self.sync_records,
@@ -256,11 +260,43 @@ class SyncActivities:
                 activity.heartbeat(beat.details)
 
             deadline = time.monotonic() + job.step_seconds
-            # a step also ends at the next page when the worker is shutting down (SIGTERM)
-            await runner.scan_steps(state, stop=lambda: time.monotonic() >= deadline or activity.is_worker_shutdown(),
-                                    checkpoint=checkpoint, single_phase=True)
+            # webhook records the service left in the index are synced between the pages, as
+            # `accord run` does: the workflow's own queue waits for the whole scan
+            runner.ctx.scanning = True
+            runner.ctx.on_page = functools.partial(self._drain_pending, runner, job.sync)
+            try:
+                # a step also ends at the next page when the worker is shutting down (SIGTERM)
+                await runner.scan_steps(state, stop=lambda: time.monotonic() >= deadline or activity.is_worker_shutdown(),
+                                        checkpoint=checkpoint, single_phase=True)
+            finally:
+                runner.ctx.scanning, runner.ctx.on_page = False, None
             return ScanProgress(progress.run_id, progress.kind, state.as_dict(),
                                 self.ctx.store.run_counters(progress.run_id))
+
+    async def _drain_pending(self, runner: SyncRunner, sync: str) -> None:
+        """Between two pages of a scan step: sync the webhook records waiting in the index (the
+        service puts them there too when it signals the workflow), at most every PENDING_EVERY s."""
+        now = time.monotonic()
+        if now - self._pending_checked.get(sync, 0.0) < PENDING_EVERY:
+            return
+        self._pending_checked[sync] = now
+        try:
+            waiting = self.ctx.store.pending(sync)
+        except Exception:  # the index is briefly unavailable: the next page looks again
+            log.warning("sync %s: could not read the pending webhook records", sync, exc_info=True)
+            return
+        for side, ids in waiting.items():
+            for i in range(0, len(ids), 100):
+                chunk = ids[i:i + 100]
+                try:
+                    await runner.sync_between_pages(side, chunk)
+                except LeaseLost:
+                    raise
+                except Exception:  # the workflow's queue syncs them after the scan
+                    log.warning("sync %s: %d webhook records not synced during the scan", sync, len(chunk),
+                                exc_info=True)
+                    continue
+                self.ctx.store.drop_pending(sync, side, chunk)
 
     @activity.defn(name="finish_scan")
     async def finish_scan(self, job: ScanJob) -> PassSummary:
@@ -302,7 +338,9 @@ class SyncActivities:
     @activity.defn(name="sync_records")
     async def sync_records(self, job: RecordsJob) -> PassSummary:
         async with self._runner(job.sync) as (runner, _):
-            return _summary(await runner.sync_records(Side(job.side), job.ids, resend=job.resend))
+            res = _summary(await runner.sync_records(Side(job.side), job.ids, resend=job.resend))
+            self.ctx.store.drop_pending(job.sync, Side(job.side), job.ids)  # synced: no scan step need look again
+            return res
 
     @activity.defn(name="resync_deleted")
     async def resync_deleted(self, job: RecordsJob) -> PassSummary:

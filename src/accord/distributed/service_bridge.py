@@ -250,6 +250,13 @@ class TemporalService(Service):
                 self.metrics.queue_depth.set(self.queue_depth())
                 for i in range(0, len(ids), 1000):
                     chunk = ids[i:i + 1000]
+                    # also in the index: a scan step syncs them between its pages, while the
+                    # workflow's queue waits for the scan to end (the records job then drops them)
+                    try:
+                        self.store.add_pending(name, side, chunk)
+                    except Exception:  # the workflow still gets them, after the scan
+                        log.warning("sync %s: could not keep %d webhook ids in the index", name, len(chunk),
+                                    exc_info=True)
                     try:
                         await self._to_workflow(name, functools.partial(_signal_records, side=side.value, ids=chunk))
                     except Exception:  # Temporal unreachable: the next incremental pass finds the change

@@ -6,7 +6,8 @@ synced) and phase 3 (the HubSpot records phase 2 did not reach) — and a new wo
 time, so two are always up. Each resumed step must start after the page the dead worker
 committed last (the index's, not its last heartbeat's: Temporal throttles those), the end state
 must equal an uninterrupted pass with no contact twice, and the run history's counters must
-equal what was written to the apps.
+equal what was written to the apps. (It replaces the earlier test of one SIGKILL in phase 2,
+which it covers three times over.)
 """
 
 from __future__ import annotations

@@ -193,7 +193,10 @@ def error_text(e: BaseException) -> str:
     """A failed pass's error as the run history keeps it: its type and message, and for an app
     that could not be reached, what to check."""
     hint = e.hint if isinstance(e, UnreachableError) else ""
-    return f"{type(e).__name__}: {e}" + (f" (hint: {hint})" if hint else "")
+    text = str(e)
+    if isinstance(e, AuthError) and e.app and f"app {e.app!r}" not in text:
+        text = f"app {e.app!r}: {text}"  # which app refused: the Apps page of a distributed service reads it
+    return f"{type(e).__name__}: {text}" + (f" (hint: {hint})" if hint else "")
 
 
 class RateLimited(ConnectorError):

@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -73,11 +74,14 @@ class World:
         return body
 
 
-async def _world(pg_url: str, address: str, root: Path, *, wrong_ca: bool = False) -> AsyncIterator[World]:
+async def _world(pg_url: str, address: str, root: Path, *, wrong_ca: bool = False,
+                 wrong_token: bool = False) -> AsyncIterator[World]:
     pair = Pair.start()
     apps = pair.apps()
     if wrong_ca:  # the public CAs: the sandbox's self-signed certificate is not among them
         apps["salesforce"]["verify"] = certifi.where()
+    if wrong_token:  # the HubSpot account accepts only its own token: the worker's calls get 401
+        pair.hs.settings.token = "the-right-token"
     w = World(pair, pg_url, address, root, apps)
     for i in range(5):
         pair.hs.user_create("contacts", {"email": f"h{i}@x.com", "firstname": f"H{i}", "lastname": "Hub"})
@@ -111,6 +115,12 @@ async def world(pg_url: str, temporal_address: str, tmp_path: Path) -> AsyncIter
 @pytest.fixture
 async def wrong_ca_world(pg_url: str, temporal_address: str, tmp_path: Path) -> AsyncIterator[World]:
     async for w in _world(pg_url, temporal_address, tmp_path, wrong_ca=True):
+        yield w
+
+
+@pytest.fixture
+async def wrong_token_world(pg_url: str, temporal_address: str, tmp_path: Path) -> AsyncIterator[World]:
+    async for w in _world(pg_url, temporal_address, tmp_path, wrong_token=True):
         yield w
 
 
@@ -188,11 +198,29 @@ async def test_a_pass_that_cannot_begin_is_a_failed_run_with_category_and_hint(w
     assert len([r for r in w.runs() if r["status"] == "failed"]) == 1
 
 
+async def test_credentials_a_worker_was_refused_show_on_the_apps_page(wrong_token_world: World) -> None:
+    """The Apps page reads the run history the workers keep: the refusing app is failing."""
+    w = wrong_token_world
+    await _until(lambda: bool(w.runs()) and w.runs()[0]["status"] == "failed", timeout=60, what="a failed run")
+    assert "app 'hubspot'" in w.runs()[0]["error"], w.runs()[0]
+    page = await w.api.get("/apps")
+    assert page.status_code == 200
+    states = dict(re.findall(r'<tr id="app-[^"]+" data-app="([^"]+)" data-state="([^"]+)"', page.text))
+    assert states["hubspot"] == "failing", states
+    assert states["salesforce"] != "failing"
+    assert "failing: auth" in page.text and "Test connection" in page.text
+
+
 def test_problem_of_run_reads_the_category_and_hint_the_run_history_keeps() -> None:
-    run = {"status": "failed", "finished_at": "x",
+    run = {"status": "failed", "finished_at": "2026-12-06T10:00:00+00:00",
            "error": "UnreachableError: sf at https://h unreachable: connection failed (hint: set verify:)"}
     assert problem_of_run(run) == {"category": "unreachable", "message": "UnreachableError: sf at https://h "
-                                   "unreachable: connection failed", "hint": "set verify:", "app": "", "at": "x"}
+                                   "unreachable: connection failed", "hint": "set verify:", "app": "",
+                                   "at": "1796551200.000"}
+    # refused credentials name their app (model.error_text), for the Apps page
+    auth = problem_of_run({"status": "failed", "finished_at": None,
+                           "error": "AuthError: app 'hs': HubSpot rejected the token: expired"})
+    assert auth is not None and auth["category"] == "auth" and auth["app"] == "hs" and "Test connection" in auth["hint"]
     assert problem_of_run({"status": "failed", "error": "ValueError: no"}) is None
     assert problem_of_run({"status": "ok", "error": None}) is None
 

@@ -239,8 +239,9 @@ class Http:
                  verify: bool | str | ssl.SSLContext = True, headers: dict[str, str] | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  before: Callable[[], Awaitable[None]] | None = None,
-                 observe: Callable[[httpx.Response], None] | None = None) -> None:
+                 observe: Callable[[httpx.Response], None] | None = None, app: str = "") -> None:
         self.label, self.base_url = label, base_url.rstrip("/")
+        self.app = app  # the app's name in accord.yaml: refused credentials name it (the Apps page shows it)
         self.limits, self.classify, self.auth = limits, classify, auth
         self.retry = retry or RetryPolicy()
         self.before, self.observe = before, observe  # hooks around every attempt (a budget check, header reading)
@@ -324,7 +325,7 @@ class Http:
                 last, failed, answered = classify(resp), None, True
                 if not last.retry:
                     if last.error is not None:
-                        raise last.error
+                        raise self._named(last.error)
                     return resp
                 if last.block and last.wait is not None:
                     for limiter in self.limits.limiters(kind):
@@ -338,9 +339,14 @@ class Http:
         # never an HTTP answer, however often tried: the app cannot be reached (exit 3), with what to check
         raise self._gave_up(method, url, last, failed if not answered else None)
 
+    def _named(self, err: ConnectorError) -> ConnectorError:
+        if isinstance(err, AuthError) and not err.app:
+            err.app = self.app
+        return err
+
     def _gave_up(self, method: str, url: str, last: Answer, unreachable: httpx.TransportError | None) -> ConnectorError:
         if last.error is not None:
-            return last.error
+            return self._named(last.error)
         if last.limited:
             return RateLimited(f"{self.label} rate limit: {last.problem}", retry_after=last.wait)
         if unreachable is not None:

@@ -501,7 +501,7 @@ class HubSpotConnector(HttpConnector):
         self._rate_limits = rate_limits(rate_limit, search_rate)
         general, search = (int(rl.limit) for rl in self._rate_limits)
         self._transport = transport
-        self.http = Http("HubSpot", base_url=self.base_url, auth=self.auth, timeout=timeout,
+        self.http = Http("HubSpot", base_url=self.base_url, auth=self.auth, timeout=timeout, app=self.name,
                          limits=limits or shared_limits(self.base_url, self.token, general, search),
                          retry=RetryPolicy(max_retries, backoff, max_backoff), classify=_answer,
                          headers={"Accept": "application/json"}, transport=transport, observe=self._observe)
@@ -547,7 +547,7 @@ class HubSpotConnector(HttpConnector):
         if resp.status_code >= 400 and resp.status_code != 207:
             err = write_error(resp.status_code, _json_body(resp))
             if err.category == ErrorCategory.PERMISSIONS:
-                raise AuthError(f"{err.message} — {err.hint}")
+                raise AuthError(f"{err.message} — {err.hint}", app=self.name)
             if resp.status_code in (400, 404):  # a read: the hints of refused record writes do not apply
                 raise ConnectorError(f"HubSpot {method} {path}: HTTP {resp.status_code} {err.message}")
             raise ConnectorError(f"HubSpot {method} {path}: HTTP {resp.status_code} {err.message} — {err.hint}")

@@ -341,7 +341,7 @@ class SalesforceConnector(HttpConnector):
         self._usage_seen = 0.0
         self._skew: timedelta | None = None  # server clock minus ours, from the Date header
         self._schemas: dict[str, dict[str, Any]] = {}
-        self.http = Http(name, base_url=self.instance_url, auth=self.auth, timeout=timeout,
+        self.http = Http(name, base_url=self.instance_url, auth=self.auth, timeout=timeout, app=name,
                          limits=Limits(), retry=RetryPolicy(max_retries, backoff), classify=self._answer,
                          verify=verify, headers={"Accept": "application/json"}, transport=transport,
                          before=self._check_budget, observe=self._note)

@@ -256,7 +256,7 @@ class SnovioConnector(HttpConnector):
         self.page_size = max(1, min(100, page_size))
         self.overlap = overlap  # seconds re-read before the cursor: lastUpdateDate has whole seconds
         self.rate_limit, self.rate_window = rate_limit, rate_window
-        self.http = Http("Snov.io", base_url=self.base_url, auth=RenewingAuth(self._access_token), timeout=timeout,
+        self.http = Http("Snov.io", base_url=self.base_url, auth=RenewingAuth(self._access_token), timeout=timeout, app=self.name,
                          limits=Limits(window), retry=RetryPolicy(max_retries, backoff, max_backoff),
                          classify=self._answer, headers={"Accept": "application/json"}, transport=transport)
         if window is None:

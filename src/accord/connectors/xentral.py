@@ -287,7 +287,7 @@ class XentralConnector(HttpConnector):
         self.overlap = timedelta(seconds=overlap)
         self.rate_limit, self.rate_window = rate_limit, rate_window  # requests per window (xentral: 100 a minute)
         self._sem = asyncio.Semaphore(max(1, concurrency))
-        self.http = Http("xentral", base_url=self.base_url, auth=self.auth, timeout=timeout,
+        self.http = Http("xentral", base_url=self.base_url, auth=self.auth, timeout=timeout, app=self.name,
                          limits=limits or Limits(), retry=RetryPolicy(max_retries, backoff, max_backoff),
                          classify=_answer, headers={"Accept": "application/json"}, transport=transport)
         if limits is None:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -34,7 +35,7 @@ from accord.index.leases import holder_of
 from accord.index.schema import links
 from accord.model import ConnectorError, Counters, Side
 from accord.runner import PassResult
-from accord.service.core import PassNotRequested, ProgressState, Service, SyncSlot
+from accord.service.core import AUTH_HINT, PassNotRequested, ProgressState, Service, SyncSlot
 
 T = TypeVar("T")
 
@@ -66,6 +67,9 @@ def _connector_kinds() -> dict[str, str]:
     return out
 
 
+_APP = re.compile(r"app '([^']+)'")
+
+
 def problem_of_run(run: dict[str, Any]) -> dict[str, str] | None:
     """The dashboard's "problem" of a sync whose last run failed because an app could not be used
     (``Type: message (hint: …)`` as the run history keeps it); None for other failures."""
@@ -79,8 +83,13 @@ def problem_of_run(run: dict[str, Any]) -> dict[str, str] | None:
     hint = ""
     if message.endswith(")") and " (hint: " in message:
         message, _, hint = message[:-1].rpartition(" (hint: ")
-    return {"category": kind, "message": f"{type_name}: {message}", "hint": hint, "app": "",
-            "at": str(run.get("finished_at") or "")}
+    # credentials refused: error_text named the app ("app 'NAME': …"), whose Apps page row shows it
+    app = m.group(1) if kind == "auth" and (m := _APP.search(message)) else ""
+    if kind == "auth" and not hint:
+        hint = AUTH_HINT
+    at = _epoch(run.get("finished_at"))
+    return {"category": kind, "message": f"{type_name}: {message}", "hint": hint, "app": app,
+            "at": "" if at is None else f"{at:.3f}"}
 
 
 def _epoch(iso: str | None) -> float | None:

@@ -103,8 +103,8 @@ class Connections:
 
     def state(self, svc: Service, name: str) -> Connection:
         tested = self.tested.get(name)
-        for slot in list(svc.slots.values()):
-            p = slot.problem
+        for sync in list(svc.slots):
+            p = svc.problem(sync)  # in distributed mode, read from the run history the workers keep
             if p and p.get("category") == "auth" and p.get("app") == name:
                 at = float(p.get("at") or 0)
                 if tested is None or (tested.checked or 0) < at:  # a test since then speaks for now

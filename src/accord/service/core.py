@@ -107,6 +107,9 @@ class SyncSlot:
     pending_checked: float = 0.0  # when that pass last looked for records pending in the index
 
 
+AUTH_HINT = "Check the app's credentials (Apps page › Test connection) and replace the one it refuses."
+
+
 def problem_of(e: Exception) -> dict[str, str] | None:
     """What the dashboard shows of a failed job: an app that could not be used, by category
     (``auth``: the credentials were refused, renewing them included) and, for ``auth``, which
@@ -116,8 +119,7 @@ def problem_of(e: Exception) -> dict[str, str] | None:
     out = {"category": e.kind, "message": redact.scrub(str(e)), "hint": "", "app": "", "at": f"{time.time():.3f}"}
     if isinstance(e, AuthError):
         out["app"] = e.app
-        out["hint"] = redact.scrub(e.hint) or ("Check the app's credentials (Apps page › Test connection) and "
-                                               "replace the one it refuses.")
+        out["hint"] = redact.scrub(e.hint) or AUTH_HINT
     return out
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from accord.associations import plan_side
 from accord.config import parse_config
 from accord.connectors.memory import MemoryApp
+from accord.engine.associations import Assoc, AssocPlan, Kind, SidePlan, plan_associations, representative
 from accord.model import Side
 from accord.session import Session
 from helpers import person
+
+L, R = Side.LEFT, Side.RIGHT
 
 
 def make(winner: str = "a") -> tuple[Session, MemoryApp, MemoryApp]:
@@ -69,3 +77,107 @@ def test_plan_side() -> None:
     assert plan_side([], ["x"], theirs_win=False) == ["x"]
     assert plan_side(["y"], ["x"], theirs_win=False) == []
     assert plan_side(["y"], ["x", "y"], theirs_win=True) == ["x"]
+
+
+# -- the three-way merge of association sets (pure) --------------------------------------------------------
+IDS = ("a", "b", "c", "d")
+KINDS: tuple[Kind, ...] = ("many", "primary", "single")
+
+
+@st.composite
+def _assoc(draw: st.DrawFn, kind: Kind) -> Assoc:
+    if kind == "single":
+        v = draw(st.sampled_from((None, *IDS)))
+        return Assoc(frozenset({v}) if v else frozenset(), v)
+    ids = frozenset(draw(st.sets(st.sampled_from(IDS))))
+    primary = draw(st.sampled_from((None, *sorted(ids)))) if kind == "primary" else None
+    return Assoc(ids, primary)
+
+
+@st.composite
+def _case(draw: st.DrawFn) -> tuple[dict[Side, Assoc] | None, dict[Side, Assoc], dict[Side, Kind], Side, dict[Side, bool]]:
+    kinds = {L: draw(st.sampled_from(KINDS)), R: draw(st.sampled_from(KINDS))}
+    base = None if draw(st.booleans()) and draw(st.booleans()) else {s: draw(_assoc(kinds[s])) for s in (L, R)}
+    if base is not None:  # a base holds the representative, as plan.after does
+        sticky = "single" in kinds.values()
+        base = {s: Assoc(b.ids, representative(b, kinds[s], None) if sticky else b.primary) for s, b in base.items()}
+    cur = {s: draw(_assoc(kinds[s])) for s in (L, R)}
+    writable = {L: draw(st.booleans()) or True, R: draw(st.sampled_from((True, True, False)))}
+    return base, cur, kinds, draw(st.sampled_from((L, R))), writable
+
+
+def _apply(a: Assoc, kind: Kind, p: SidePlan) -> Assoc:
+    """What the app holds once the plan's writes landed (HubSpot: a new primary demotes the old)."""
+    if kind == "single":
+        if p.primary is not None:
+            return Assoc(frozenset({p.primary}), p.primary)
+        return Assoc() if p.remove else a
+    ids = (a.ids | p.add | ({p.primary} if p.primary else set())) - p.remove
+    if kind == "many":
+        return Assoc(ids)
+    flagged = p.primary or (a.primary if a.primary in ids else None)
+    return Assoc(ids, flagged)
+
+
+@given(_case())
+@settings(max_examples=1500, deadline=None)
+def test_plan_is_idempotent_and_touches_only_changes(case: tuple[Any, ...]) -> None:
+    base, cur, kinds, winner, writable = case
+    plan = plan_associations(base, cur, kinds, winner, writable)
+    applied = {s: _apply(cur[s], kinds[s], plan.side(s)) for s in (L, R)}
+    for s in (L, R):
+        assert plan.after[s].ids == applied[s].ids
+        if not writable[s]:
+            assert plan.side(s).empty
+    # re-planning against the new base finds nothing to do
+    again = plan_associations(plan.after, applied, kinds, winner, writable)
+    assert again.ops == 0, f"{case}\n{plan}\n{again}"
+    if base is None:
+        assert not plan.side(L).remove and not plan.side(R).remove  # a first pass never removes
+        return
+    sticky = "single" in kinds.values()
+    rep = {s: (representative(cur[s], kinds[s], base[s].primary) if sticky else cur[s].primary) for s in (L, R)}
+    changed = set().union(*((cur[s].ids ^ base[s].ids) for s in (L, R)))
+    changed |= {v for s in (L, R) if rep[s] != base[s].primary for v in (rep[s], base[s].primary) if v}
+    for s in (L, R):
+        p = plan.side(s)
+        touched = p.add | p.remove | ({p.primary} if p.primary else set())
+        assert touched <= changed, f"{case}\n{plan}"
+        for x in p.remove:
+            o = s.other
+            removed_there = x in base[o].ids and x not in cur[o].ids
+            cleared_there = rep[o] is None and base[o].primary is not None
+            assert removed_there or (kinds[s] == "single" and cleared_there), (x, s)
+
+
+def _ab(kl: Kind, kr: Kind, base: tuple[Assoc, Assoc] | None, cur: tuple[Assoc, Assoc], winner: Side = L) -> AssocPlan:
+    return plan_associations(None if base is None else {L: base[0], R: base[1]}, {L: cur[0], R: cur[1]},
+                             {L: kl, R: kr}, winner)
+
+
+def A(*ids: str, p: str | None = None) -> Assoc:
+    return Assoc(frozenset(ids), p)
+
+
+def test_plan_moves_removals_and_conflicts() -> None:
+    # a set: added on one side, removed on the other → both apply
+    plan = _ab("many", "many", (A("a", "b"), A("a", "b")), (A("a", "b", "c"), A("b")))
+    assert plan.side(R).add == {"c"} and plan.side(L).remove == {"a"}
+    # both sides changed one association differently: the winner's
+    plan = _ab("many", "many", (A("a"), A()), (A(), A("a")), winner=R)
+    assert plan.side(L).add == {"a"} and plan.conflict
+    # HubSpot primary ↔ Salesforce lookup: the contact moved to another company on HubSpot
+    plan = _ab("primary", "single", (A("a", p="a"), A("a", p="a")), (A("a", "b", p="b"), A("a", p="a")))
+    assert plan.side(R).primary == "b" and plan.side(L).empty
+    # …and on Salesforce: b becomes primary on HubSpot, the old company's association goes
+    plan = _ab("primary", "single", (A("a", p="a"), A("a", p="a")), (A("a", p="a"), A("b", p="b")))
+    assert plan.side(L).primary == "b" and plan.side(L).remove == {"a"} and plan.side(R).empty
+    # the lookup cleared: the association it stood for is removed, the others stay
+    plan = _ab("primary", "single", (A("a", "c", p="a"), A("a", p="a")), (A("a", "c", p="a"), A()))
+    assert plan.side(L).remove == {"a"} and plan.side(L).primary is None
+    # both changed: the winner's value
+    plan = _ab("primary", "single", (A("a", p="a"), A("a", p="a")), (A("a", "b", p="b"), A("c", p="c")), winner=R)
+    assert plan.side(L).primary == "c" and plan.side(L).remove == {"a"} and plan.conflict
+    # no base: nothing removed, the winner's primary where the sides disagree
+    plan = _ab("primary", "single", None, (A("a", "b", p="b"), A("c", p="c")), winner=L)
+    assert plan.side(R).primary == "b" and not plan.side(L).remove

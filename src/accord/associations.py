@@ -17,9 +17,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from accord.connectors.base import Connector
+from accord.connectors.base import Associated, Connector
+from accord.engine.associations import Assoc, AssocPlan, Kind, plan_associations
 from accord.index.store import Link, PageWrite, Store
 from accord.model import ErrorCategory, ExcludedReason, Side, Status
+
+L, R = Side.LEFT, Side.RIGHT
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ def plan_side(mine: Sequence[str], theirs_translated: Sequence[str], *, theirs_w
     return []
 
 
+Op = tuple[Link, str]  # a pair and the associated record (in that side's ids)
+
+
 async def sync_associations(
     store: Store,
     sync: str,
@@ -58,29 +64,41 @@ async def sync_associations(
     pairs = [lk for lk in links if lk.left_id and lk.right_id and lk.status in (Status.SYNCING, Status.QUEUED)]
     if not pairs:
         return res
-    current: dict[Side, dict[str, list[str]]] = {}
-    for s in (Side.LEFT, Side.RIGHT):
-        ids = [str(lk.id_of(s)) for lk in pairs]
-        current[s] = await conn[s].associations(objects[s], ids, target.objects[s])
-    # Translate each side's associated ids into the other side's ids through the target sync.
-    translated: dict[Side, dict[str, str | None]] = {}
-    for s in (Side.LEFT, Side.RIGHT):
-        wanted = sorted({t for ts in current[s].values() for t in ts})
+    kinds: dict[Side, Kind] = {s: conn[s].association_kind(objects[s], target.objects[s]) for s in (L, R)}
+    current: dict[Side, dict[str, Associated]] = {}
+    for s in (L, R):
+        current[s] = await conn[s].associated(objects[s], [str(lk.id_of(s)) for lk in pairs], target.objects[s])
+    # The pair's id space: each associated record's link in the target sync. ``None``: not
+    # linked yet (the pair waits); a link whose record was deleted on a side is left out.
+    to_link: dict[Side, dict[str, str | None]] = {}
+    gone: set[str] = set()
+    by_link: dict[str, Link] = {}
+    for s in (L, R):
+        wanted = sorted({t for a in current[s].values() for t in a.ids})
         found = store.links_by_record(target.sync, s, wanted)
-        translated[s] = {t: (found[t].id_of(s.other) if t in found and found[t].linked else None) for t in wanted}
-    todo: dict[Side, list[tuple[Link, str]]] = {Side.LEFT: [], Side.RIGHT: []}
+        to_link[s] = {}
+        for t in wanted:
+            tl = found.get(t)
+            to_link[s][t] = tl.id if tl is not None and tl.linked else None
+            if tl is not None and tl.linked:
+                by_link[tl.id] = tl
+                if tl.left_deleted or tl.right_deleted:
+                    gone.add(tl.id)
+    stored = store.association_bases(sync, target.sync, [lk.id for lk in pairs])
+    plans: dict[str, AssocPlan] = {}
     w = PageWrite()
     for lk in pairs:
-        waiting = False
-        for s in (Side.LEFT, Side.RIGHT):
-            other = s.other
-            theirs = current[other].get(str(lk.id_of(other)), [])
-            mapped = [translated[other][t] for t in theirs]
-            waiting = waiting or any(m is None for m in mapped)
-            mine = current[s].get(str(lk.id_of(s)), [])
-            if writable[s]:
-                for t in plan_side(mine, [m for m in mapped if m], theirs_win=other is winner):
-                    todo[s].append((lk, t))
+        waiting = held = False
+        cur: dict[Side, Assoc] = {}
+        for s in (L, R):
+            raw = current[s].get(str(lk.id_of(s))) or Associated([])
+            mapped = {t: to_link[s].get(t) for t in raw.ids}
+            waiting = waiting or any(m is None for m in mapped.values())
+            ids = frozenset(m for m in mapped.values() if m is not None and m not in gone)
+            first = mapped.get(raw.primary) if raw.primary is not None else None
+            # a lookup or primary pointing at a record not synced yet cannot be merged as a value
+            held = held or (raw.primary is not None and first is None)
+            cur[s] = Assoc(ids, first if first in ids else None)
         if waiting:
             lk.set_status(Status.QUEUED, ExcludedReason.WAITING_FOR_ASSOCIATION.value,
                           message="an associated record is not synced yet")
@@ -89,18 +107,57 @@ async def sync_associations(
         elif lk.status == Status.QUEUED and lk.reason == ExcludedReason.WAITING_FOR_ASSOCIATION:
             lk.set_status(Status.SYNCING)
             w.touch(lk)
-    for s in (Side.LEFT, Side.RIGHT):
-        if not todo[s]:
-            continue
-        results = await conn[s].associate(objects[s], target.objects[s], [(str(lk.id_of(s)), t) for lk, t in todo[s]])
-        for (lk, _), r in zip(todo[s], results, strict=True):
-            if r.ok:
-                res.written[s.value] += 1
-            else:
+        if held and ("single" in kinds.values() or kinds[L] == kinds[R] == "primary"):
+            continue  # merged once that record is synced
+        raw_base = stored.get(lk.id)
+        base = None
+        if raw_base is not None:
+            base = {s: _without(Assoc.from_json(raw_base.get(s.value) or {}), gone) for s in (L, R)}
+        plans[lk.id] = plan_associations(base, cur, kinds, winner, writable)
+
+    # Adds and primaries first, removals only for pairs whose adds went through: a failure
+    # leaves an association too many, never one too few.
+    failed: set[str] = set()
+    pair_of = {lk.id: lk for lk in pairs}
+
+    def rid(s: Side, link_id: str) -> str:
+        return str(by_link[link_id].id_of(s))
+
+    for step in ("add", "primary", "remove"):
+        for s in (L, R):
+            ops: list[Op] = []
+            for lid, plan in plans.items():
+                sp = plan.side(s)
+                if step == "remove" and lid in failed:
+                    continue
+                targets = (sorted(sp.add) if step == "add" else [sp.primary] if step == "primary" and sp.primary
+                           else sorted(sp.remove) if step == "remove" else [])
+                ops += [(pair_of[lid], rid(s, t)) for t in targets]
+            if not ops:
+                continue
+            call = {"add": conn[s].associate, "primary": conn[s].make_primary, "remove": conn[s].dissociate}[step]
+            results = await call(objects[s], target.objects[s], [(str(lk.id_of(s)), t) for lk, t in ops])
+            for (lk, _), r in zip(ops, results, strict=True):
+                if r.ok:
+                    res.written[s.value] += 1
+                    continue
                 res.failed += 1
+                failed.add(lk.id)
                 lk.set_status(Status.FAILING, category=ErrorCategory.ASSOCIATIONS.value,
                               message=r.error.message if r.error else "the association was rejected",
                               hint=(r.error.hint if r.error else "") or "Check that both records exist and the association is allowed.")
                 w.touch(lk)
     store.save(sync, w)
+    # A pair's base moves only once every write it reflects landed: a failed write leaves the
+    # old base, so the next pass plans the same change again.
+    bases = {lid: {s.value: plan.after[s].to_json() for s in (L, R)} for lid, plan in plans.items()
+             if lid not in failed}
+    store.save_association_bases(sync, target.sync,
+                                 {lid: b for lid, b in bases.items() if stored.get(lid) != b})
     return res
+
+
+def _without(a: Assoc, gone: set[str]) -> Assoc:
+    if not gone:
+        return a
+    return Assoc(a.ids - gone, None if a.primary in gone else a.primary)

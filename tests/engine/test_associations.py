@@ -11,7 +11,7 @@ from accord.associations import plan_side
 from accord.config import parse_config
 from accord.connectors.memory import MemoryApp
 from accord.engine.associations import Assoc, AssocPlan, Kind, SidePlan, plan_associations, representative
-from accord.model import Side
+from accord.model import ErrorCategory, Side, WriteError, WriteResult
 from accord.session import Session
 from helpers import person
 
@@ -181,3 +181,85 @@ def test_plan_moves_removals_and_conflicts() -> None:
     # no base: nothing removed, the winner's primary where the sides disagree
     plan = _ab("primary", "single", None, (A("a", "b", p="b"), A("c", p="c")), winner=L)
     assert plan.side(R).primary == "b" and not plan.side(L).remove
+
+
+async def test_association_moves_and_removals_follow_both_ways() -> None:
+    s, a, b = make(winner="a")
+    names = ("Acme", "Globex", "Initech")
+    ca = {n: a.user_create("companies", {"name": n, "domain": f"{n.lower()}.com"}) for n in names}
+    ann_a = a.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    a.user_associate("contacts", ann_a, "companies", ca["Acme"])
+    a.user_associate("contacts", ann_a, "companies", ca["Globex"])
+    await s.runner("companies").run()
+    await s.runner("contacts").run()
+    assert assoc(b, "ann@x.com") == ["Acme", "Globex"]
+    cb = {r.properties["name"]: r.id for r in b.live("companies")}
+    ann_b = next(r.id for r in b.live("contacts"))
+    # moved on the right (Globex → Initech), one removed on the left (Acme): both follow
+    b.user_dissociate("contacts", ann_b, "companies", cb["Globex"])
+    b.user_associate("contacts", ann_b, "companies", cb["Initech"])
+    a.user_dissociate("contacts", ann_a, "companies", ca["Acme"])
+    res = await s.runner("contacts").run(full=True)
+    assert assoc(a, "ann@x.com") == assoc(b, "ann@x.com") == ["Initech"]
+    assert res.counters.associated == {"left": 2, "right": 1}
+    res = await s.runner("contacts").run(full=True)
+    assert res.counters.associated == {"left": 0, "right": 0}
+    # both sides changed the same association: the winner's (left) change stands
+    a.user_dissociate("contacts", ann_a, "companies", ca["Initech"])
+    b.user_associate("contacts", ann_b, "companies", cb["Acme"])
+    await s.runner("contacts").run(full=True)
+    assert assoc(a, "ann@x.com") == assoc(b, "ann@x.com") == ["Acme"]
+
+
+async def test_a_lookup_takes_the_primary_and_moves_it() -> None:
+    s, a, b = make(winner="a")
+    a.association_kinds[("contacts", "companies")] = "primary"
+    b.association_kinds[("contacts", "companies")] = "single"
+    ca = {n: a.user_create("companies", {"name": n, "domain": f"{n.lower()}.com"}) for n in ("Acme", "Globex", "Initech")}
+    ann_a = a.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    a.user_associate("contacts", ann_a, "companies", ca["Acme"])
+    a.user_associate("contacts", ann_a, "companies", ca["Globex"], primary=True)
+    await s.runner("companies").run()
+    await s.runner("contacts").run()
+    assert assoc(b, "ann@x.com") == ["Globex"]  # the lookup holds the primary
+    cb = {r.properties["name"]: r.id for r in b.live("companies")}
+    ann_b = next(r.id for r in b.live("contacts"))
+    # the lookup moved on the right: Initech becomes the primary on the left, Globex goes
+    b.user_associate("contacts", ann_b, "companies", cb["Initech"])
+    await s.runner("contacts").run(full=True)
+    assert assoc(a, "ann@x.com") == ["Acme", "Initech"]
+    assert a.primaries[("contacts", "companies")][ann_a] == ca["Initech"]
+    # a new primary on the left moves the lookup
+    a.user_associate("contacts", ann_a, "companies", ca["Acme"], primary=True)
+    await s.runner("contacts").run(full=True)
+    assert assoc(b, "ann@x.com") == ["Acme"]
+    # the lookup cleared: the association it held goes, the other stays
+    b.user_dissociate("contacts", ann_b, "companies", cb["Acme"])
+    await s.runner("contacts").run(full=True)
+    assert assoc(a, "ann@x.com") == ["Initech"]
+    res = await s.runner("contacts").run(full=True)
+    assert res.counters.associated == {"left": 0, "right": 0}
+    assert assoc(b, "ann@x.com") == []
+
+
+async def test_a_failed_association_write_keeps_the_old_base() -> None:
+    s, a, b = make(winner="a")
+    ca = {n: a.user_create("companies", {"name": n, "domain": f"{n.lower()}.com"}) for n in ("Acme", "Globex")}
+    ann_a = a.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    a.user_associate("contacts", ann_a, "companies", ca["Acme"])
+    await s.runner("companies").run()
+    await s.runner("contacts").run()
+    a.user_dissociate("contacts", ann_a, "companies", ca["Acme"])
+    a.user_associate("contacts", ann_a, "companies", ca["Globex"])
+    real = b.dissociate
+
+    async def refuse(*args: Any) -> list[WriteResult]:
+        return [WriteResult.failure(WriteError(ErrorCategory.ASSOCIATIONS, "nope", ""), "x")]
+
+    b.dissociate = refuse  # type: ignore[method-assign]
+    await s.runner("contacts").run(full=True)
+    assert assoc(b, "ann@x.com") == ["Acme", "Globex"]
+    assert s.store.counts("contacts") == {"failing": 1}
+    b.dissociate = real  # type: ignore[method-assign]
+    await s.runner("contacts").run(full=True)  # the same removal again, from the old base
+    assert assoc(b, "ann@x.com") == ["Globex"]

@@ -179,8 +179,9 @@ def plan_associations(
     for s in (L, R):
         if not can[s]:
             add[s], remove[s], primary[s], chosen[s] = set(), set(), None, rep[s]
-        if kinds[s] == "many" and primary[s] is not None:
-            add[s].add(primary[s])  # no primary to flag: associating is all there is
+        flag = primary[s]
+        if kinds[s] == "many" and flag is not None:
+            add[s].add(flag)  # no primary to flag: associating is all there is
             primary[s] = None
         add[s] -= cur[s].ids
         if kinds[s] == "single":

@@ -2,14 +2,29 @@
 
 A sync lists the syncs of the objects its records are associated with, e.g. the contacts
 sync names the companies sync. After a pass, for each linked pair the associations on
-both sides are read, translated through the other sync's index, and the missing ones are
-written. An association whose other record is not synced yet waits: the pair is
-``queued`` with reason ``waiting_for_association`` until a later pass finds it linked.
+both sides are read, translated through the other sync's index into the pair's id space
+(the associated sync's link ids) and merged three ways against the pair's *association
+base*: what both sides held after the last association pass that wrote everything it
+planned (stored per pair and associated sync, :mod:`accord.index.association_bases`).
+The merge itself is pure (:func:`accord.engine.associations.plan_associations`):
 
-Without a base for associations, disagreement is settled like a conflict: when both
-sides have associations and they differ, the winner's are written to the other side
-(a Salesforce lookup such as ``AccountId`` holds one value, so copying both ways would
-flip it on every pass); when one side has none, the other side's are copied.
+* an association added, moved or removed on one side since the base is added, moved or
+  removed on the other; both sides' additions union; a change on both sides that
+  disagrees is settled by the sync's winner, as for fields;
+* a single-valued lookup (Salesforce ``Contact.AccountId``, ``Opportunity.AccountId``)
+  holds the other side's *primary* association (HubSpot's primary company); a moved
+  lookup makes its new value the primary there and removes the association it held
+  before; a cleared lookup removes that association;
+* without a base (the pair's first association pass, an index from before bases were
+  stored) nothing is removed: a side with no associations gets the other's, and on
+  disagreement the winner's are added to the other side (:func:`plan_side`).
+
+Writes go adds and primaries first, removals after (only for pairs whose adds landed); a
+pair's base is saved only once all its writes succeeded, so a failed write is planned
+again by the next pass. An association whose other record is not synced yet waits: the
+pair is ``queued`` with reason ``waiting_for_association`` until a later pass finds it
+linked (the rest of its associations sync meanwhile; a lookup or primary pointing at it
+waits as a whole).
 """
 
 from __future__ import annotations
@@ -39,7 +54,8 @@ class AssociationResult:
 
 
 def plan_side(mine: Sequence[str], theirs_translated: Sequence[str], *, theirs_win: bool) -> list[str]:
-    """Associations to add on one side, given its own and the other side's (translated) ones."""
+    """Associations to add on one side, given its own and the other side's (translated) ones,
+    when the pair has no base yet (the first-pass rule, as plan_associations applies it)."""
     missing = [t for t in theirs_translated if t not in mine]
     if not mine or theirs_win:
         return missing
@@ -47,6 +63,17 @@ def plan_side(mine: Sequence[str], theirs_translated: Sequence[str], *, theirs_w
 
 
 Op = tuple[Link, str]  # a pair and the associated record (in that side's ids)
+
+
+@dataclass
+class _Read:
+    """What one chunk's pairs hold: per side, each record's associations, and the translation
+    of associated records into the pair's id space (their links in the target sync)."""
+
+    current: dict[Side, dict[str, Associated]]
+    to_link: dict[Side, dict[str, str | None]]  # None: not linked yet (the pair waits)
+    by_link: dict[str, Link]
+    gone: set[str]  # links whose record was deleted on a side: left out of the merge
 
 
 async def sync_associations(
@@ -65,40 +92,12 @@ async def sync_associations(
     if not pairs:
         return res
     kinds: dict[Side, Kind] = {s: conn[s].association_kind(objects[s], target.objects[s]) for s in (L, R)}
-    current: dict[Side, dict[str, Associated]] = {}
-    for s in (L, R):
-        current[s] = await conn[s].associated(objects[s], [str(lk.id_of(s)) for lk in pairs], target.objects[s])
-    # The pair's id space: each associated record's link in the target sync. ``None``: not
-    # linked yet (the pair waits); a link whose record was deleted on a side is left out.
-    to_link: dict[Side, dict[str, str | None]] = {}
-    gone: set[str] = set()
-    by_link: dict[str, Link] = {}
-    for s in (L, R):
-        wanted = sorted({t for a in current[s].values() for t in a.ids})
-        found = store.links_by_record(target.sync, s, wanted)
-        to_link[s] = {}
-        for t in wanted:
-            tl = found.get(t)
-            to_link[s][t] = tl.id if tl is not None and tl.linked else None
-            if tl is not None and tl.linked:
-                by_link[tl.id] = tl
-                if tl.left_deleted or tl.right_deleted:
-                    gone.add(tl.id)
+    read = await _read(store, pairs, conn, objects, target)
     stored = store.association_bases(sync, target.sync, [lk.id for lk in pairs])
-    plans: dict[str, AssocPlan] = {}
     w = PageWrite()
+    plans: dict[str, AssocPlan] = {}
     for lk in pairs:
-        waiting = held = False
-        cur: dict[Side, Assoc] = {}
-        for s in (L, R):
-            raw = current[s].get(str(lk.id_of(s))) or Associated([])
-            mapped = {t: to_link[s].get(t) for t in raw.ids}
-            waiting = waiting or any(m is None for m in mapped.values())
-            ids = frozenset(m for m in mapped.values() if m is not None and m not in gone)
-            first = mapped.get(raw.primary) if raw.primary is not None else None
-            # a lookup or primary pointing at a record not synced yet cannot be merged as a value
-            held = held or (raw.primary is not None and first is None)
-            cur[s] = Assoc(ids, first if first in ids else None)
+        cur, waiting, held = _current(lk, read)
         if waiting:
             lk.set_status(Status.QUEUED, ExcludedReason.WAITING_FOR_ASSOCIATION.value,
                           message="an associated record is not synced yet")
@@ -112,17 +111,62 @@ async def sync_associations(
         raw_base = stored.get(lk.id)
         base = None
         if raw_base is not None:
-            base = {s: _without(Assoc.from_json(raw_base.get(s.value) or {}), gone) for s in (L, R)}
+            base = {s: _without(Assoc.from_json(raw_base.get(s.value) or {}), read.gone) for s in (L, R)}
         plans[lk.id] = plan_associations(base, cur, kinds, winner, writable)
+    failed = await _write(plans, {lk.id: lk for lk in pairs}, read, conn, objects, target, res, w)
+    store.save(sync, w)
+    # A pair's base moves only once every write it reflects landed: a failed write leaves the
+    # old base, so the next pass plans the same change again.
+    bases = {lid: {s.value: plan.after[s].to_json() for s in (L, R)} for lid, plan in plans.items()
+             if lid not in failed}
+    store.save_association_bases(sync, target.sync,
+                                 {lid: b for lid, b in bases.items() if stored.get(lid) != b})
+    return res
 
-    # Adds and primaries first, removals only for pairs whose adds went through: a failure
-    # leaves an association too many, never one too few.
+
+async def _read(store: Store, pairs: Sequence[Link], conn: dict[Side, Connector], objects: dict[Side, str],
+                target: AssociationTarget) -> _Read:
+    current: dict[Side, dict[str, Associated]] = {}
+    for s in (L, R):
+        current[s] = await conn[s].associated(objects[s], [str(lk.id_of(s)) for lk in pairs], target.objects[s])
+    read = _Read(current, {}, {}, set())
+    for s in (L, R):
+        wanted = sorted({t for a in current[s].values() for t in a.ids})
+        found = store.links_by_record(target.sync, s, wanted)
+        read.to_link[s] = {}
+        for t in wanted:
+            tl = found.get(t)
+            read.to_link[s][t] = tl.id if tl is not None and tl.linked else None
+            if tl is not None and tl.linked:
+                read.by_link[tl.id] = tl
+                if tl.left_deleted or tl.right_deleted:
+                    read.gone.add(tl.id)
+    return read
+
+
+def _current(lk: Link, read: _Read) -> tuple[dict[Side, Assoc], bool, bool]:
+    """(the pair's associations in its id space, whether some record is not synced yet,
+    whether that is a lookup's value or a primary, which cannot be merged without it)."""
+    waiting = held = False
+    cur: dict[Side, Assoc] = {}
+    for s in (L, R):
+        raw = read.current[s].get(str(lk.id_of(s))) or Associated([])
+        mapped = {t: read.to_link[s].get(t) for t in raw.ids}
+        waiting = waiting or any(m is None for m in mapped.values())
+        ids = frozenset(m for m in mapped.values() if m is not None and m not in read.gone)
+        first = mapped.get(raw.primary) if raw.primary is not None else None
+        held = held or (raw.primary is not None and first is None)
+        cur[s] = Assoc(ids, first if first in ids else None)
+    return cur, waiting, held
+
+
+async def _write(plans: dict[str, AssocPlan], pair_of: dict[str, Link], read: _Read, conn: dict[Side, Connector],
+                 objects: dict[Side, str], target: AssociationTarget, res: AssociationResult, w: PageWrite) -> set[str]:
+    """Send the plans' writes; returns the pairs with a failed write.
+
+    Adds and primaries first, removals only for pairs whose adds went through: a failure
+    leaves an association too many, never one too few."""
     failed: set[str] = set()
-    pair_of = {lk.id: lk for lk in pairs}
-
-    def rid(s: Side, link_id: str) -> str:
-        return str(by_link[link_id].id_of(s))
-
     for step in ("add", "primary", "remove"):
         for s in (L, R):
             ops: list[Op] = []
@@ -132,7 +176,7 @@ async def sync_associations(
                     continue
                 targets = (sorted(sp.add) if step == "add" else [sp.primary] if step == "primary" and sp.primary
                            else sorted(sp.remove) if step == "remove" else [])
-                ops += [(pair_of[lid], rid(s, t)) for t in targets]
+                ops += [(pair_of[lid], str(read.by_link[t].id_of(s))) for t in targets]
             if not ops:
                 continue
             call = {"add": conn[s].associate, "primary": conn[s].make_primary, "remove": conn[s].dissociate}[step]
@@ -147,14 +191,7 @@ async def sync_associations(
                               message=r.error.message if r.error else "the association was rejected",
                               hint=(r.error.hint if r.error else "") or "Check that both records exist and the association is allowed.")
                 w.touch(lk)
-    store.save(sync, w)
-    # A pair's base moves only once every write it reflects landed: a failed write leaves the
-    # old base, so the next pass plans the same change again.
-    bases = {lid: {s.value: plan.after[s].to_json() for s in (L, R)} for lid, plan in plans.items()
-             if lid not in failed}
-    store.save_association_bases(sync, target.sync,
-                                 {lid: b for lid, b in bases.items() if stored.get(lid) != b})
-    return res
+    return failed
 
 
 def _without(a: Assoc, gone: set[str]) -> Assoc:

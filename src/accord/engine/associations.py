@@ -113,69 +113,85 @@ def plan_associations(
     writable: Mapping[Side, bool] | None = None,
 ) -> AssocPlan:
     """Decide the writes that bring one pair's associations in step (see the module doc)."""
-    can = writable or {L: True, R: True}
     cur = {s: _normal(current[s], kinds[s]) for s in (L, R)}
     # a base's ``primary`` is the representative it stood for (many: too), kept as stored
     b = {s: (_normal(base[s], "single") if kinds[s] == "single" else base[s]) for s in (L, R)} if base is not None else None
     base_rep = {s: (b[s].primary if b is not None else None) for s in (L, R)}
     # two primaries merge as flagged; against a lookup a set stands for one of its associations
-    sticky = "single" in (kinds[L], kinds[R])
-    rep = {s: (representative(cur[s], kinds[s], base_rep[s]) if sticky else cur[s].primary) for s in (L, R)}
-    add: dict[Side, set[str]] = {L: set(), R: set()}
-    remove: dict[Side, set[str]] = {L: set(), R: set()}
-    primary: dict[Side, str | None] = {L: None, R: None}
-    chosen = dict(rep)  # each side's representative once the plan landed
-    conflict = False
-    single = sticky
-
-    # -- membership: two sets merge per associated record ------------------------------------
+    single = "single" in (kinds[L], kinds[R])
+    rep = {s: (representative(cur[s], kinds[s], base_rep[s]) if single else cur[s].primary) for s in (L, R)}
+    w = _Work(add={L: set(), R: set()}, remove={L: set(), R: set()}, primary={L: None, R: None}, chosen=dict(rep))
     if not single:
-        if b is None:
-            for s in (L, R):
-                theirs = cur[s.other].ids - cur[s].ids
-                if theirs and (not cur[s].ids or s.other is winner):
-                    add[s] |= theirs
-                    conflict = conflict or bool(cur[s].ids)
-        else:
-            for x in cur[L].ids | cur[R].ids | b[L].ids | b[R].ids:
-                has = {s: x in cur[s].ids for s in (L, R)}
-                changed = {s: has[s] != (x in b[s].ids) for s in (L, R)}
-                if has[L] == has[R] or not (changed[L] or changed[R]):
-                    continue
-                if changed[L] and changed[R]:
-                    conflict = True
-                    src = winner
-                else:
-                    src = L if changed[L] else R
-                (add if has[src] else remove)[src.other].add(x)
-
-    # -- the primary / the lookup's value ----------------------------------------------------
+        _merge_members(w, b, cur, winner)
     if single or kinds[L] == kinds[R] == "primary":
-        value, apply, clash = _merge_value(b is not None, rep, base_rep, winner)
-        conflict = conflict or clash
-        for s in (L, R):
-            if not apply or rep[s] == value:
-                continue
-            if value is None:
-                # the lookup was cleared: drop the association it stood for (two primaries:
-                # an association is only unflagged, which is not carried over)
-                gone = (base_rep[s.other] if kinds[s] == "single" or kinds[s.other] == "single" else None)
-                if gone is not None and gone in cur[s].ids:  # a lookup holding another value keeps it
-                    remove[s].add(gone)
-                continue
-            if not single and value not in (cur[s].ids | add[s]) - remove[s]:
-                continue  # the membership merge removed it here: no primary to set
-            primary[s] = value
-            add[s].discard(value)
-            chosen[s] = value
-            gone = base_rep[s.other] if b is not None else None
-            if (kinds[s.other] == "single" and kinds[s] != "single" and gone is not None
-                    and gone != value and gone in cur[s].ids):
-                remove[s].add(gone)  # the lookup moved away from it
+        _merge_primary(w, b, cur, kinds, rep, base_rep, winner)
+    return _finish(w, cur, kinds, rep, single, writable or {L: True, R: True})
 
+
+@dataclass
+class _Work:
+    add: dict[Side, set[str]]
+    remove: dict[Side, set[str]]
+    primary: dict[Side, str | None]
+    chosen: dict[Side, str | None]  # each side's representative once the plan landed
+    conflict: bool = False
+
+
+def _merge_members(w: _Work, b: Mapping[Side, Assoc] | None, cur: Mapping[Side, Assoc], winner: Side) -> None:
+    """Two sets, per associated record."""
+    if b is None:
+        for s in (L, R):
+            theirs = cur[s.other].ids - cur[s].ids
+            if theirs and (not cur[s].ids or s.other is winner):
+                w.add[s] |= theirs
+                w.conflict = w.conflict or bool(cur[s].ids)
+        return
+    for x in cur[L].ids | cur[R].ids | b[L].ids | b[R].ids:
+        has = {s: x in cur[s].ids for s in (L, R)}
+        changed = {s: has[s] != (x in b[s].ids) for s in (L, R)}
+        if has[L] == has[R] or not (changed[L] or changed[R]):
+            continue
+        if changed[L] and changed[R]:
+            w.conflict = True
+            src = winner
+        else:
+            src = L if changed[L] else R
+        (w.add if has[src] else w.remove)[src.other].add(x)
+
+
+def _merge_primary(w: _Work, b: Mapping[Side, Assoc] | None, cur: Mapping[Side, Assoc], kinds: Mapping[Side, Kind],
+                   rep: Mapping[Side, str | None], base_rep: Mapping[Side, str | None], winner: Side) -> None:
+    """The primary / the lookup's value, merged as a value."""
+    single = "single" in (kinds[L], kinds[R])
+    value, apply, clash = _merge_value(b is not None, rep, base_rep, winner)
+    w.conflict = w.conflict or clash
+    for s in (L, R):
+        if not apply or rep[s] == value:
+            continue
+        if value is None:
+            # the lookup was cleared: drop the association it stood for (two primaries:
+            # an association is only unflagged, which is not carried over)
+            gone = (base_rep[s.other] if kinds[s] == "single" or kinds[s.other] == "single" else None)
+            if gone is not None and gone in cur[s].ids:  # a lookup holding another value keeps it
+                w.remove[s].add(gone)
+            continue
+        if not single and value not in (cur[s].ids | w.add[s]) - w.remove[s]:
+            continue  # the membership merge removed it here: no primary to set
+        w.primary[s] = value
+        w.add[s].discard(value)
+        w.chosen[s] = value
+        gone = base_rep[s.other] if b is not None else None
+        if (kinds[s.other] == "single" and kinds[s] != "single" and gone is not None
+                and gone != value and gone in cur[s].ids):
+            w.remove[s].add(gone)  # the lookup moved away from it
+
+
+def _finish(w: _Work, cur: Mapping[Side, Assoc], kinds: Mapping[Side, Kind], rep: Mapping[Side, str | None],
+            sticky: bool, can: Mapping[Side, bool]) -> AssocPlan:
     sides: dict[Side, SidePlan] = {}
     after: dict[Side, Assoc] = {}
     ops = 0
+    add, remove, primary, chosen = w.add, w.remove, w.primary, w.chosen
     for s in (L, R):
         if not can[s]:
             add[s], remove[s], primary[s], chosen[s] = set(), set(), None, rep[s]
@@ -193,7 +209,7 @@ def plan_associations(
         sides[s] = p
         ops += len(p.add) + len(p.remove) + (p.primary is not None)
         after[s] = _after(cur[s], kinds[s], p, chosen[s], sticky)
-    return AssocPlan(sides, after, conflict, ops)
+    return AssocPlan(sides, after, w.conflict, ops)
 
 
 def _merge_value(based: bool, rep: Mapping[Side, str | None], base_rep: Mapping[Side, str | None],

@@ -119,8 +119,10 @@ async def sync_associations(
     # old base, so the next pass plans the same change again.
     bases = {lid: {s.value: plan.after[s].to_json() for s in (L, R)} for lid, plan in plans.items()
              if lid not in failed}
-    store.save_association_bases(sync, target.sync,
-                                 {lid: b for lid, b in bases.items() if stored.get(lid) != b})
+    store.save_association_bases(sync, target.sync, {lid: b for lid, b in bases.items() if stored.get(lid) != b},
+                                 synced=list(bases))
+    if failed:  # retried by the next pass even if a full pass re-plans the pair's fields first
+        store.owe_associations(sync, target.sync, sorted(failed))
     return res
 
 

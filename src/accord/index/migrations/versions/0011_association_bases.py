@@ -20,10 +20,13 @@ def upgrade() -> None:
         sa.Column("sync", sa.String(200), nullable=False),
         sa.Column("target", sa.String(200), nullable=False),
         sa.Column("link_id", sa.String(32), nullable=False),
-        sa.Column("base", sa.JSON, nullable=False),
+        sa.Column("base", sa.JSON),
+        sa.Column("owed", sa.Boolean, nullable=False),
         sa.PrimaryKeyConstraint("sync", "target", "link_id", name="pk_association_bases"),
     )
+    op.create_index("ix_association_bases_owed", "association_bases", ["sync", "owed"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_association_bases_owed", "association_bases")
     op.drop_table("association_bases")

@@ -18,6 +18,7 @@ index and idempotence are checked.
     python bench/soak.py --apps hubspot     # two HubSpot sandboxes over loopback (~13 min)
     python bench/soak.py --apps hubspot-salesforce   # HubSpot contacts ↔ Salesforce Contact sandboxes
     python bench/soak.py --hit-known-bugs   # users are not steered around known engine bugs
+    python bench/soak.py --apps associations   # contact→company associations added, moved, removed
 
 Reports operations run, config changes among them, episodes, passes, faults injected, user
 operations steered around known engine bugs (``KNOWN_BUGS`` in convergence.py, each pinned by
@@ -43,7 +44,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "reliability"))
 
-from convergence import CONFIG_OPS, KNOWN_BUGS, L, R, World, random_episode  # noqa: E402
+from convergence import (  # noqa: E402
+    CONFIG_OPS,
+    KNOWN_BUGS,
+    AssocWorld,
+    L,
+    R,
+    World,
+    random_assoc_episode,
+    random_episode,
+)
 from results_file import save_section  # noqa: E402
 
 
@@ -71,7 +81,11 @@ async def soak(ops: int, steps: int, fault_rate: float, seed: int, apps: str, sh
     load_before = os.getloadavg()  # other work on the machine slows the soak, never its verdict
     t0 = time.perf_counter()
     while total < ops:
-        w = await random_episode(make_world(rng, apps, hit_known_bugs), rng, steps, fault_rate)
+        if apps == "associations":  # contact→company associations (convergence.AssocWorld)
+            w: Any = await random_assoc_episode(AssocWorld(winner=rng.choice((L, R)), page_size=rng.randint(2, 6),
+                                                           batch_size=rng.randint(1, 4)), rng, steps, fault_rate)
+        else:
+            w = await random_episode(make_world(rng, apps, hit_known_bugs), rng, steps, fault_rate)
         episodes += 1
         total += w.stats.total
         kinds.update(w.stats.ops)
@@ -125,7 +139,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=60, help="operations per episode before convergence")
     ap.add_argument("--fault-rate", type=float, default=0.15, help="probability of a fault per API call")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--apps", choices=("memory", "hubspot", "hubspot-salesforce"), default="memory")
+    ap.add_argument("--apps", choices=("memory", "hubspot", "hubspot-salesforce", "associations"), default="memory")
     ap.add_argument("--show", type=int, default=5, help="violations to print")
     ap.add_argument("--hit-known-bugs", action="store_true",
                     help="do not steer users around known engine bugs (convergence.KNOWN_BUGS)")

@@ -2,14 +2,29 @@
 
 A sync lists the syncs of the objects its records are associated with, e.g. the contacts
 sync names the companies sync. After a pass, for each linked pair the associations on
-both sides are read, translated through the other sync's index, and the missing ones are
-written. An association whose other record is not synced yet waits: the pair is
-``queued`` with reason ``waiting_for_association`` until a later pass finds it linked.
+both sides are read, translated through the other sync's index into the pair's id space
+(the associated sync's link ids) and merged three ways against the pair's *association
+base*: what both sides held after the last association pass that wrote everything it
+planned (stored per pair and associated sync, :mod:`accord.index.association_bases`).
+The merge itself is pure (:func:`accord.engine.associations.plan_associations`):
 
-Without a base for associations, disagreement is settled like a conflict: when both
-sides have associations and they differ, the winner's are written to the other side
-(a Salesforce lookup such as ``AccountId`` holds one value, so copying both ways would
-flip it on every pass); when one side has none, the other side's are copied.
+* an association added, moved or removed on one side since the base is added, moved or
+  removed on the other; both sides' additions union; a change on both sides that
+  disagrees is settled by the sync's winner, as for fields;
+* a single-valued lookup (Salesforce ``Contact.AccountId``, ``Opportunity.AccountId``)
+  holds the other side's *primary* association (HubSpot's primary company); a moved
+  lookup makes its new value the primary there and removes the association it held
+  before; a cleared lookup removes that association;
+* without a base (the pair's first association pass, an index from before bases were
+  stored) nothing is removed: a side with no associations gets the other's, and on
+  disagreement the winner's are added to the other side (:func:`plan_side`).
+
+Writes go adds and primaries first, removals after (only for pairs whose adds landed); a
+pair's base is saved only once all its writes succeeded, so a failed write is planned
+again by the next pass. An association whose other record is not synced yet waits: the
+pair is ``queued`` with reason ``waiting_for_association`` until a later pass finds it
+linked (the rest of its associations sync meanwhile; a lookup or primary pointing at it
+waits as a whole).
 """
 
 from __future__ import annotations
@@ -17,9 +32,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from accord.connectors.base import Connector
+from accord.connectors.base import Associated, Connector
+from accord.engine.associations import Assoc, AssocPlan, Kind, plan_associations
 from accord.index.store import Link, PageWrite, Store
 from accord.model import ErrorCategory, ExcludedReason, Side, Status
+
+L, R = Side.LEFT, Side.RIGHT
 
 
 @dataclass(frozen=True)
@@ -36,11 +54,26 @@ class AssociationResult:
 
 
 def plan_side(mine: Sequence[str], theirs_translated: Sequence[str], *, theirs_win: bool) -> list[str]:
-    """Associations to add on one side, given its own and the other side's (translated) ones."""
+    """Associations to add on one side, given its own and the other side's (translated) ones,
+    when the pair has no base yet (the first-pass rule, as plan_associations applies it)."""
     missing = [t for t in theirs_translated if t not in mine]
     if not mine or theirs_win:
         return missing
     return []
+
+
+Op = tuple[Link, str]  # a pair and the associated record (in that side's ids)
+
+
+@dataclass
+class _Read:
+    """What one chunk's pairs hold: per side, each record's associations, and the translation
+    of associated records into the pair's id space (their links in the target sync)."""
+
+    current: dict[Side, dict[str, Associated]]
+    to_link: dict[Side, dict[str, str | None]]  # None: not linked yet (the pair waits)
+    by_link: dict[str, Link]
+    gone: set[str]  # links whose record was deleted on a side: left out of the merge
 
 
 async def sync_associations(
@@ -58,29 +91,13 @@ async def sync_associations(
     pairs = [lk for lk in links if lk.left_id and lk.right_id and lk.status in (Status.SYNCING, Status.QUEUED)]
     if not pairs:
         return res
-    current: dict[Side, dict[str, list[str]]] = {}
-    for s in (Side.LEFT, Side.RIGHT):
-        ids = [str(lk.id_of(s)) for lk in pairs]
-        current[s] = await conn[s].associations(objects[s], ids, target.objects[s])
-    # Translate each side's associated ids into the other side's ids through the target sync.
-    translated: dict[Side, dict[str, str | None]] = {}
-    for s in (Side.LEFT, Side.RIGHT):
-        wanted = sorted({t for ts in current[s].values() for t in ts})
-        found = store.links_by_record(target.sync, s, wanted)
-        translated[s] = {t: (found[t].id_of(s.other) if t in found and found[t].linked else None) for t in wanted}
-    todo: dict[Side, list[tuple[Link, str]]] = {Side.LEFT: [], Side.RIGHT: []}
+    kinds: dict[Side, Kind] = {s: conn[s].association_kind(objects[s], target.objects[s]) for s in (L, R)}
+    read = await _read(store, pairs, conn, objects, target)
+    stored = store.association_bases(sync, target.sync, [lk.id for lk in pairs])
     w = PageWrite()
+    plans: dict[str, AssocPlan] = {}
     for lk in pairs:
-        waiting = False
-        for s in (Side.LEFT, Side.RIGHT):
-            other = s.other
-            theirs = current[other].get(str(lk.id_of(other)), [])
-            mapped = [translated[other][t] for t in theirs]
-            waiting = waiting or any(m is None for m in mapped)
-            mine = current[s].get(str(lk.id_of(s)), [])
-            if writable[s]:
-                for t in plan_side(mine, [m for m in mapped if m], theirs_win=other is winner):
-                    todo[s].append((lk, t))
+        cur, waiting, held = _current(lk, read)
         if waiting:
             lk.set_status(Status.QUEUED, ExcludedReason.WAITING_FOR_ASSOCIATION.value,
                           message="an associated record is not synced yet")
@@ -89,18 +106,97 @@ async def sync_associations(
         elif lk.status == Status.QUEUED and lk.reason == ExcludedReason.WAITING_FOR_ASSOCIATION:
             lk.set_status(Status.SYNCING)
             w.touch(lk)
-    for s in (Side.LEFT, Side.RIGHT):
-        if not todo[s]:
-            continue
-        results = await conn[s].associate(objects[s], target.objects[s], [(str(lk.id_of(s)), t) for lk, t in todo[s]])
-        for (lk, _), r in zip(todo[s], results, strict=True):
-            if r.ok:
-                res.written[s.value] += 1
-            else:
+        if held and ("single" in kinds.values() or kinds[L] == kinds[R] == "primary"):
+            continue  # merged once that record is synced
+        raw_base = stored.get(lk.id)
+        base = None
+        if raw_base is not None:
+            base = {s: _without(Assoc.from_json(raw_base.get(s.value) or {}), read.gone) for s in (L, R)}
+        plans[lk.id] = plan_associations(base, cur, kinds, winner, writable)
+    failed = await _write(plans, {lk.id: lk for lk in pairs}, read, conn, objects, target, res, w)
+    store.save(sync, w)
+    # A pair's base moves only once every write it reflects landed: a failed write leaves the
+    # old base, so the next pass plans the same change again.
+    bases = {lid: {s.value: plan.after[s].to_json() for s in (L, R)} for lid, plan in plans.items()
+             if lid not in failed}
+    store.save_association_bases(sync, target.sync, {lid: b for lid, b in bases.items() if stored.get(lid) != b},
+                                 synced=list(bases))
+    if failed:  # retried by the next pass even if a full pass re-plans the pair's fields first
+        store.owe_associations(sync, target.sync, sorted(failed))
+    return res
+
+
+async def _read(store: Store, pairs: Sequence[Link], conn: dict[Side, Connector], objects: dict[Side, str],
+                target: AssociationTarget) -> _Read:
+    current: dict[Side, dict[str, Associated]] = {}
+    for s in (L, R):
+        current[s] = await conn[s].associated(objects[s], [str(lk.id_of(s)) for lk in pairs], target.objects[s])
+    read = _Read(current, {}, {}, set())
+    for s in (L, R):
+        wanted = sorted({t for a in current[s].values() for t in a.ids})
+        found = store.links_by_record(target.sync, s, wanted)
+        read.to_link[s] = {}
+        for t in wanted:
+            tl = found.get(t)
+            read.to_link[s][t] = tl.id if tl is not None and tl.linked else None
+            if tl is not None and tl.linked:
+                read.by_link[tl.id] = tl
+                if tl.left_deleted or tl.right_deleted:
+                    read.gone.add(tl.id)
+    return read
+
+
+def _current(lk: Link, read: _Read) -> tuple[dict[Side, Assoc], bool, bool]:
+    """(the pair's associations in its id space, whether some record is not synced yet,
+    whether that is a lookup's value or a primary, which cannot be merged without it)."""
+    waiting = held = False
+    cur: dict[Side, Assoc] = {}
+    for s in (L, R):
+        raw = read.current[s].get(str(lk.id_of(s))) or Associated([])
+        mapped = {t: read.to_link[s].get(t) for t in raw.ids}
+        waiting = waiting or any(m is None for m in mapped.values())
+        ids = frozenset(m for m in mapped.values() if m is not None and m not in read.gone)
+        first = mapped.get(raw.primary) if raw.primary is not None else None
+        held = held or (raw.primary is not None and first is None)
+        cur[s] = Assoc(ids, first if first in ids else None)
+    return cur, waiting, held
+
+
+async def _write(plans: dict[str, AssocPlan], pair_of: dict[str, Link], read: _Read, conn: dict[Side, Connector],
+                 objects: dict[Side, str], target: AssociationTarget, res: AssociationResult, w: PageWrite) -> set[str]:
+    """Send the plans' writes; returns the pairs with a failed write.
+
+    Adds and primaries first, removals only for pairs whose adds went through: a failure
+    leaves an association too many, never one too few."""
+    failed: set[str] = set()
+    for step in ("add", "primary", "remove"):
+        for s in (L, R):
+            ops: list[Op] = []
+            for lid, plan in plans.items():
+                sp = plan.side(s)
+                if step == "remove" and lid in failed:
+                    continue
+                targets = (sorted(sp.add) if step == "add" else [sp.primary] if step == "primary" and sp.primary
+                           else sorted(sp.remove) if step == "remove" else [])
+                ops += [(pair_of[lid], str(read.by_link[t].id_of(s))) for t in targets]
+            if not ops:
+                continue
+            call = {"add": conn[s].associate, "primary": conn[s].make_primary, "remove": conn[s].dissociate}[step]
+            results = await call(objects[s], target.objects[s], [(str(lk.id_of(s)), t) for lk, t in ops])
+            for (lk, _), r in zip(ops, results, strict=True):
+                if r.ok:
+                    res.written[s.value] += 1
+                    continue
                 res.failed += 1
+                failed.add(lk.id)
                 lk.set_status(Status.FAILING, category=ErrorCategory.ASSOCIATIONS.value,
                               message=r.error.message if r.error else "the association was rejected",
                               hint=(r.error.hint if r.error else "") or "Check that both records exist and the association is allowed.")
                 w.touch(lk)
-    store.save(sync, w)
-    return res
+    return failed
+
+
+def _without(a: Assoc, gone: set[str]) -> Assoc:
+    if not gone:
+        return a
+    return Assoc(a.ids - gone, None if a.primary in gone else a.primary)

@@ -1033,3 +1033,199 @@ async def random_episode(w: World, rng: random.Random, steps: int, fault_rate: f
     finally:
         await w.aclose()
     return w
+
+
+# -- associations ---------------------------------------------------------------------------------------------
+# A world of its own: companies and contacts on two memory apps, synced two-way (the contacts
+# sync associated with the companies sync), where users add, move and remove contact→company
+# associations on either side between passes with faults.
+#
+# The reference model works per contact and company, as the slots above do per field: an
+# *association slot* holds ``(left has it, right has it, left base, right base)`` (a base is
+# whether that side held it after the last association pass that saved the pair's base). A
+# pass may sync each slot: a change on one side since its base goes to the other side; a
+# change on both sides that disagrees takes the winner's; the synced successor has the values
+# as bases. Since a pair's base is saved only when all its writes landed, a pass may also
+# leave a slot's write landed with its old bases (another write of the pair failed) or do
+# nothing. The set of states each slot may be in is pruned by what the apps show; an empty
+# set is a violation. At the end, after fault-free passes, both sides must hold the same
+# associations and a full pass must write none.
+AssocState = tuple[bool, bool, bool, bool]  # (left has it, right has it, left base, right base)
+
+
+def assoc_steps(st: AssocState, winner: Side) -> set[AssocState]:
+    """What one pass may leave of a slot: nothing done, the write landed with the old bases, synced."""
+    lv, rv, bl, br = st
+    cl, cr = lv != bl, rv != br
+    if lv == rv or not (cl or cr):
+        return {st, (lv, rv, lv, rv)}
+    src_value = (lv if winner is L else rv) if cl and cr else (lv if cl else rv)
+    return {st, (src_value, src_value, bl, br), (src_value, src_value, src_value, src_value)}
+
+
+ASSOC_OPS = ("associate", "dissociate", "move", "incremental", "full", "edit")
+ASSOC_WEIGHTS = (3.0, 2.0, 2.0, 2.5, 1.0, 0.8)
+
+
+class AssocWorld:
+    """Companies and contacts on two memory apps; users change contact→company associations."""
+
+    def __init__(self, *, winner: Side = L, companies: int = 4, contacts: int = 4, page_size: int = 3,
+                 batch_size: int = 2) -> None:
+        from accord.session import Session
+
+        self.winner = winner
+        self.plan = FaultPlan()
+        self.apps = {L: MemoryApp("a", page_size=page_size, batch_size=batch_size),
+                     R: MemoryApp("b", page_size=page_size + 1, batch_size=batch_size)}
+        self.conn = {s: FaultyConnector(self.apps[s], self.plan) for s in (L, R)}
+        self._tmp = tempfile.mkdtemp(prefix="accord-assoc-fuzz-")
+        syncs: list[dict[str, Any]] = [
+            {"name": o, "left": {"app": "a", "object": o}, "right": {"app": "b", "object": o},
+             "winner": "a" if winner is L else "b"} for o in ("companies", "contacts")]
+        syncs[1]["associations"] = ["companies"]
+        cfg = parse_config({"state": f"sqlite:///{self._tmp}/index.db", "apps": {"a": {"type": "memory"},
+                            "b": {"type": "memory"}}, "syncs": syncs}, env={})
+        self.session = Session(cfg, connectors={"a": self.conn[L], "b": self.conn[R]})
+        self.names = [f"co{i}" for i in range(companies)]
+        self.emails = [f"p{i}@example.com" for i in range(contacts)]
+        for n in self.names:
+            self.apps[L].user_create("companies", {"name": n, "domain": f"{n}.com"})
+        for e in self.emails:
+            self.apps[L].user_create("contacts", {"first_name": "F", "last_name": "L", "email": e})
+        self.states: dict[tuple[str, str], set[AssocState]] = {
+            (e, n): {(False, False, False, False)} for e in self.emails for n in self.names}
+        self.violations: list[str] = []
+        self.stats = Stats()
+        self.log: list[str] = []
+        self._runners: dict[str, Any] = {}
+
+    def runner(self, name: str) -> Any:
+        if name not in self._runners:
+            self._runners[name] = self.session.runner(name)
+        return self._runners[name]
+
+    async def setup(self) -> None:
+        """Both syncs' first passes, fault-free: every contact and company exists on both sides."""
+        await self.runner("companies").run()
+        await self.runner("contacts").run()
+
+    async def aclose(self) -> None:
+        self.session.store.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def injected(self) -> Counter[str]:
+        return Counter(self.plan.injected)
+
+    # -- what the apps show ----------------------------------------------------------------------------------
+    def _ids(self, side: Side, obj: str, key: str) -> dict[str, str]:
+        return {str(r.properties[key]): r.id for r in self.apps[side].live(obj)}
+
+    def observe(self) -> dict[tuple[str, str], tuple[bool, bool]]:
+        out: dict[tuple[str, str], tuple[bool, bool]] = {}
+        held: dict[Side, dict[str, set[str]]] = {}
+        for s in (L, R):
+            contact = self._ids(s, "contacts", "email")
+            company = {v: k for k, v in self._ids(s, "companies", "name").items()}
+            links = self.apps[s].links.get(("contacts", "companies"), {})
+            held[s] = {e: {company[c] for c in links.get(contact[e], set())} for e in self.emails}
+        for e in self.emails:
+            for n in self.names:
+                out[(e, n)] = (n in held[L][e], n in held[R][e])
+        return out
+
+    def _prune(self, final: bool = False) -> None:
+        seen = self.observe()
+        for key, states in self.states.items():
+            if final:
+                states = {n for st in states for n in assoc_steps(st, self.winner)}
+            kept = {st for st in states if st[:2] == seen[key]}
+            if not kept:
+                self.violations.append(
+                    f"{key[0]}↔{key[1]}: the apps show left {seen[key][0]} / right {seen[key][1]}, which no legal "
+                    f"sync history reaches; the rules allow {sorted({st[:2] for st in states})}\n    history: "
+                    + "\n             ".join(self.log[-12:]))
+                kept = {(*seen[key], *seen[key])}  # report once, go on from what the apps show
+            self.states[key] = kept
+
+    # -- user operations -------------------------------------------------------------------------------------
+    def _user(self, side: Side, email: str, name: str, on: bool) -> None:
+        contact = self._ids(side, "contacts", "email")[email]
+        company = self._ids(side, "companies", "name")[name]
+        app = self.apps[side]
+        if on:
+            app.user_associate("contacts", contact, "companies", company)
+        else:
+            app.user_dissociate("contacts", contact, "companies", company)
+        app.user_update("contacts", contact, {})  # the contact shows as changed (as HubSpot's modified date)
+        i = 0 if side is L else 1
+        self.states[(email, name)] = {(*st[:i], on, *st[i + 1:]) for st in self.states[(email, name)]}  # type: ignore[misc]
+        self.log.append(f"#{self.stats.total} {side} {'adds' if on else 'removes'} {email}→{name}")
+
+    def change(self, op: str, side: Side, rng: random.Random) -> None:
+        self.stats.ops[op] += 1
+        email = rng.choice(self.emails)
+        seen = self.observe()
+        has = [n for n in self.names if seen[(email, n)][0 if side is L else 1]]
+        lacks = [n for n in self.names if n not in has]
+        if op in ("dissociate", "move") and has:
+            self._user(side, email, rng.choice(has), False)
+        if op in ("associate", "move") and lacks:
+            self._user(side, email, rng.choice(lacks), True)
+        self._prune()
+
+    async def sync(self, full: bool, fault_rate: float, seed: int) -> None:
+        self.stats.ops["full" if full else "incremental"] += 1
+        self.plan.set(fault_rate, seed)
+        try:
+            await self.runner("contacts").run(full=full)
+            ok = "ok"
+        except ConnectorError:
+            self.stats.passes_failed += 1
+            self._runners.pop("contacts")  # the process "restarts"
+            ok = "failed"
+        finally:
+            self.plan.off()
+        self.log.append(f"#{self.stats.total} {'full' if full else 'incremental'} pass, faults {fault_rate:.2f}: {ok}")
+        for key, states in self.states.items():
+            self.states[key] = {n for st in states for n in assoc_steps(st, self.winner)}
+        self._prune()
+
+    async def converge(self) -> list[str]:
+        self.plan.off()
+        for _ in range(2):
+            try:
+                await self.runner("contacts").run()
+            except ConnectorError as e:
+                self.violations.append(f"a fault-free pass failed: {e}")
+        self._prune(final=True)
+        for key, (lv, rv) in self.observe().items():
+            if lv != rv:
+                self.violations.append(f"{key[0]}↔{key[1]} differs after convergence: left {lv} / right {rv}\n    "
+                                       "history: " + "\n             ".join(self.log[-14:]))
+        res = await self.runner("contacts").run(full=True)
+        if sum(res.counters.associated.values()):
+            self.violations.append(f"a full pass after convergence still wrote associations: {res.counters.associated}")
+        return self.violations
+
+
+async def random_assoc_episode(w: AssocWorld, rng: random.Random, steps: int, fault_rate: float) -> AssocWorld:
+    """Set-up, ``steps`` random association changes and passes, then convergence and its checks."""
+    try:
+        await w.setup()
+        for _ in range(steps):
+            op = rng.choices(ASSOC_OPS, ASSOC_WEIGHTS)[0]
+            rate = fault_rate if rng.random() < 0.7 else 0.0
+            if op in ("incremental", "full"):
+                await w.sync(op == "full", rate, rng.randrange(1 << 30))
+            elif op == "edit":  # a contact's field edited: its pair is planned by the next incremental pass
+                w.stats.ops[op] += 1
+                side = rng.choice((L, R))
+                rid = w._ids(side, "contacts", "email")[rng.choice(w.emails)]
+                w.apps[side].user_update("contacts", rid, {"phone": str(rng.randrange(10_000))})
+            else:
+                w.change(op, rng.choice((L, R)), rng)
+        await w.converge()
+    finally:
+        await w.aclose()
+    return w

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from accord.connectors.base import Connector
+from accord.connectors.base import Associated, AssociationKind, Connector
 from accord.model import (
     ErrorCategory,
     ObjectSchema,
@@ -153,8 +153,21 @@ class FaultyConnector(Connector):
     async def associations(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, list[str]]:
         return await self.inner.associations(from_object, ids, to_object)
 
+    def association_kind(self, from_object: str, to_object: str) -> AssociationKind:
+        return self.inner.association_kind(from_object, to_object)
+
+    async def associated(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, Associated]:
+        self._read_fault("associations")
+        return await self.inner.associated(from_object, ids, to_object)
+
     async def associate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
-        return await self.inner.associate(from_object, to_object, pairs)
+        return await self._write("associate", pairs, lambda chunk: self.inner.associate(from_object, to_object, chunk))
+
+    async def make_primary(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        return await self._write("associate", pairs, lambda chunk: self.inner.make_primary(from_object, to_object, chunk))
+
+    async def dissociate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        return await self._write("dissociate", pairs, lambda chunk: self.inner.dissociate(from_object, to_object, chunk))
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -16,7 +16,19 @@ import random
 from collections import Counter
 
 import pytest
-from convergence import CONFIG_OPS, DIRECTIONS, KINDS, REQUIRED, RULE_CHOICES, L, R, World, random_episode
+from convergence import (
+    CONFIG_OPS,
+    DIRECTIONS,
+    KINDS,
+    REQUIRED,
+    RULE_CHOICES,
+    AssocWorld,
+    L,
+    R,
+    World,
+    random_assoc_episode,
+    random_episode,
+)
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -157,4 +169,22 @@ async def test_fixed_seed_episodes_converge_between_hubspot_and_salesforce() -> 
         ops.update(w.stats.ops)
     assert faults > 20  # the sandboxes did inject faults
     assert sum(ops[k] for k in CONFIG_OPS) > 0 and ops["race"] > 0  # operators and a second process ran
+    assert not violations, "\n".join(violations)
+
+
+@pytest.mark.timeout(120)
+async def test_fixed_seed_association_episodes_converge() -> None:
+    """Contact→company associations added, moved and removed on both sides between passes with
+    faults (``AssocWorld``): every step fits the model, and the episodes converge."""
+    rng = random.Random(7)
+    violations: list[str] = []
+    faults = 0
+    ops: Counter[str] = Counter()
+    for _ in range(12):
+        w = await random_assoc_episode(AssocWorld(winner=rng.choice((L, R)), page_size=rng.randint(2, 5),
+                                                  batch_size=rng.randint(1, 4)), rng, 30, 0.2)
+        violations += w.violations
+        faults += sum(w.injected().values())
+        ops.update(w.stats.ops)
+    assert faults > 20 and ops["move"] > 0 and ops["dissociate"] > 0
     assert not violations, "\n".join(violations)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from accord.connectors.limits import LimiterFactory, RateLimit
 from accord.model import ObjectSchema, Option, Page, Pipeline, Record, Stage, Value, WriteResult
@@ -51,6 +51,16 @@ class WebhookReceiver(Protocol):
         """The ids to sync per object. ``claim(event_ids)`` remembers the ids and returns those
         never seen before; events it leaves out are replays, counted as duplicates."""
         ...
+
+
+AssociationKind = Literal["many", "primary", "single"]
+
+
+class Associated(NamedTuple):
+    """One record's associations to one object: the associated ids, and the primary one."""
+
+    ids: list[str]
+    primary: str | None = None
 
 
 class Connector(abc.ABC):
@@ -177,6 +187,33 @@ class Connector(abc.ABC):
         self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]
     ) -> list[WriteResult]:
         raise NotImplementedError(f"{self.vendor} has no associations")
+
+    def association_kind(self, from_object: str, to_object: str) -> AssociationKind:
+        """How ``from_object`` holds its associations to ``to_object``: ``many`` (a set),
+        ``primary`` (a set, one of them flagged primary: HubSpot's primary company) or
+        ``single`` (one value, a lookup such as Salesforce's ``Contact.AccountId``)."""
+        return "many"
+
+    async def associated(
+        self, from_object: str, ids: Sequence[str], to_object: str
+    ) -> dict[str, Associated]:
+        """Each record's associations and its primary one (``single``: the lookup's value)."""
+        found = await self.associations(from_object, ids, to_object)
+        single = self.association_kind(from_object, to_object) == "single"
+        return {k: Associated(v, v[0] if single and v else None) for k, v in found.items()}
+
+    async def make_primary(
+        self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[WriteResult]:
+        """Associate each pair (if not yet) as the record's primary; a ``single`` lookup is
+        set to it. An app with no primary just associates."""
+        return await self.associate(from_object, to_object, pairs)
+
+    async def dissociate(
+        self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]
+    ) -> list[WriteResult]:
+        """Remove these associations (a lookup holding the value is cleared)."""
+        raise NotImplementedError(f"{self.vendor} cannot remove associations")
 
     @property
     def webhooks(self) -> WebhookReceiver | None:

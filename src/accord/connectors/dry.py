@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Mapping, Sequence
 
-from accord.connectors.base import ApiCounters, Connector
+from accord.connectors.base import ApiCounters, Associated, AssociationKind, Connector
 from accord.model import (
     ContainerMissing,
     ObjectSchema,
@@ -91,6 +91,19 @@ class DryConnector(Connector):
         return await self.inner.associations(from_object, [i for i in ids if not i.startswith("dry-")], to_object)
 
     async def associate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        return [WriteResult.success(a) for a, _ in pairs]
+
+    def association_kind(self, from_object: str, to_object: str) -> AssociationKind:
+        return self.inner.association_kind(from_object, to_object)
+
+    async def associated(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, Associated]:
+        found = await self.inner.associated(from_object, [i for i in ids if not i.startswith("dry-")], to_object)
+        return {i: found.get(i, Associated([])) for i in ids}
+
+    async def make_primary(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        return [WriteResult.success(a) for a, _ in pairs]
+
+    async def dissociate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
         return [WriteResult.success(a) for a, _ in pairs]
 
     def creates_stages(self, object: str) -> bool:

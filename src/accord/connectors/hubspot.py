@@ -44,7 +44,7 @@ import orjson
 from pydantic import Field, model_validator
 
 from accord.connectors.background import in_thread
-from accord.connectors.base import WebhookChanges
+from accord.connectors.base import Associated, AssociationKind, WebhookChanges
 from accord.connectors.http import (
     OK,
     Answer,
@@ -100,6 +100,9 @@ RATE_TIERS = {"free": 100, "starter": 100, "professional": 190, "enterprise": 19
 # Default (unlabelled) association type ids, HUBSPOT_DEFINED.
 ASSOC_TYPE_IDS = {("contacts", "companies"): 279, ("companies", "contacts"): 280, ("deals", "contacts"): 3,
                   ("contacts", "deals"): 4, ("deals", "companies"): 341, ("companies", "deals"): 342}
+# The primary association types ("Primary company"): a record has at most one, and HubSpot
+# moves it when another association of the pair is given the type.
+PRIMARY_TYPE_IDS = {("contacts", "companies"): 1, ("deals", "companies"): 5}
 WEBHOOK_OBJECTS = {"contact": "contacts", "company": "companies", "deal": "deals"}
 # generic webhook subscriptions (object.creation …) name the object by objectTypeId
 WEBHOOK_TYPE_IDS = {type_id: object for object, type_id in OBJECT_TYPE_IDS.items()}
@@ -1030,7 +1033,15 @@ class HubSpotConnector(HttpConnector):
                 for p in sorted(body.get("results", []), key=lambda p: p.get("displayOrder", 0)) if not p.get("archived")]
 
     async def associations(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {str(i): [] for i in ids}
+        return {k: v.ids for k, v in (await self.associated(from_object, ids, to_object)).items()}
+
+    def association_kind(self, from_object: str, to_object: str) -> AssociationKind:
+        return "primary" if (from_object, to_object) in PRIMARY_TYPE_IDS else "many"
+
+    async def associated(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, Associated]:
+        found: dict[str, list[str]] = {str(i): [] for i in ids}
+        primary: dict[str, str] = {}
+        primary_type = PRIMARY_TYPE_IDS.get((from_object, to_object))
         pending = [{"id": str(i)} for i in dict.fromkeys(ids)]
         while pending:
             chunk, pending = pending[:BATCH], pending[BATCH:]
@@ -1038,23 +1049,55 @@ class HubSpotConnector(HttpConnector):
                                   "associations", json={"inputs": chunk})
             for r in body.get("results", []):
                 fid = str(r["from"]["id"])
-                out.setdefault(fid, []).extend(str(t["toObjectId"]) for t in r.get("to", []))
+                for t in r.get("to", []):
+                    found.setdefault(fid, []).append(str(t["toObjectId"]))
+                    if primary_type is not None and any(
+                            x.get("typeId") == primary_type for x in t.get("associationTypes") or []):
+                        primary[fid] = str(t["toObjectId"])
                 nxt = ((r.get("paging") or {}).get("next") or {}).get("after")
                 if nxt:  # more than one page of associations for this record
                     pending.append({"id": fid, "after": nxt})
             # ids with no associations come back as 207 errors: they stay []
-        return {k: list(dict.fromkeys(v)) for k, v in out.items()}
+        return {k: Associated(list(dict.fromkeys(v)), primary.get(k)) for k, v in found.items()}
 
     async def associate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        return await self._create_associations(from_object, to_object, pairs, primary=False)
+
+    async def make_primary(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        return await self._create_associations(from_object, to_object, pairs, primary=True)
+
+    async def dissociate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        """v4 ``batch/archive``: every association type of each pair goes (204, no body)."""
+        out: list[WriteResult] = []
+        for chunk in _chunks(list(pairs), BATCH):
+            by_from: dict[str, list[str]] = {}
+            for f, t in chunk:
+                by_from.setdefault(f, []).append(t)
+            resp = await self._request("POST", f"/crm/v4/associations/{from_object}/{to_object}/batch/archive",
+                                       "associations", json={"inputs": [
+                                           {"from": {"id": f}, "to": [{"id": t} for t in ts]} for f, ts in by_from.items()]})
+            if resp.status_code >= 400:
+                err = write_error(resp.status_code, _json_body(resp), association=True)
+                out += [WriteResult.failure(err, f"{f}:{t}") for f, t in chunk]
+            else:
+                out += [WriteResult.success(f"{f}:{t}") for f, t in chunk]
+        return out
+
+    async def _create_associations(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]], *,
+                                   primary: bool) -> list[WriteResult]:
         type_id = ASSOC_TYPE_IDS.get((from_object, to_object))
         if type_id is None:
             raise ConnectorError(f"no default HubSpot association from {from_object} to {to_object}")
+        type_ids = [type_id]
+        if primary and (from_object, to_object) in PRIMARY_TYPE_IDS:
+            type_ids.append(PRIMARY_TYPE_IDS[(from_object, to_object)])
         out: list[WriteResult] = []
         for chunk in _chunks(list(pairs), BATCH):
             resp = await self._request("POST", f"/crm/v4/associations/{from_object}/{to_object}/batch/create",
                                        "associations", json={"inputs": [
                                            {"from": {"id": f}, "to": {"id": t}, "types": [
-                                               {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}
+                                               {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": x}
+                                               for x in type_ids]}
                                            for f, t in chunk]})
             body = _json_body(resp)
             if resp.status_code >= 400 and resp.status_code != 207:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from accord import catalog
-from accord.connectors.base import ApiCounters, Connector
+from accord.connectors.base import ApiCounters, Associated, AssociationKind, Connector
 from accord.connectors.registry import ASSOCIATIONS, LISTS, PIPELINES, Vendor
 from accord.connectors.settings import AppSettings
 from accord.engine.values import canon, iso
@@ -97,6 +97,9 @@ class MemoryApp(Connector):
         self.lists: dict[str, set[str]] = {}
         self.pipeline_defs: dict[str, list[Pipeline]] = {}
         self.links: dict[tuple[str, str], dict[str, set[str]]] = {}
+        # (from, to) -> record -> its primary association; and how each association is held
+        self.primaries: dict[tuple[str, str], dict[str, str]] = {}
+        self.association_kinds: dict[tuple[str, str], AssociationKind] = {}
         self.validators: list[Validator] = []
         self.calls: dict[str, int] = {}
         self.writes = 0  # records written through the API
@@ -361,10 +364,47 @@ class MemoryApp(Connector):
         return {i: sorted(links.get(i, set())) for i in ids}
 
     async def associate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
-        links = self.links.setdefault((from_object, to_object), {})
         for a, b in pairs:
-            links.setdefault(a, set()).add(b)
+            self.user_associate(from_object, a, to_object, b)
         return [WriteResult.success(a) for a, _ in pairs]
+
+    def association_kind(self, from_object: str, to_object: str) -> AssociationKind:
+        return self.association_kinds.get((from_object, to_object), "many")
+
+    async def associated(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, Associated]:
+        links = self.links.get((from_object, to_object), {})
+        primaries = self.primaries.get((from_object, to_object), {})
+        return {i: Associated(sorted(links.get(i, set())), primaries.get(i)) for i in ids}
+
+    async def make_primary(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        for a, b in pairs:
+            self.user_associate(from_object, a, to_object, b, primary=True)
+        return [WriteResult.success(a) for a, _ in pairs]
+
+    async def dissociate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        for a, b in pairs:
+            self.user_dissociate(from_object, a, to_object, b)
+        return [WriteResult.success(a) for a, _ in pairs]
+
+    # as a user (or the API) changes them: a ``single`` association holds one value, the
+    # primary of a ``primary`` one is replaced by a new primary (as HubSpot's)
+    def user_associate(self, from_object: str, a: str, to_object: str, b: str, *, primary: bool = False) -> None:
+        key = (from_object, to_object)
+        kind = self.association_kind(from_object, to_object)
+        links = self.links.setdefault(key, {})
+        if kind == "single":
+            links[a] = {b}
+            self.primaries.setdefault(key, {})[a] = b
+            return
+        links.setdefault(a, set()).add(b)
+        if primary and kind == "primary":
+            self.primaries.setdefault(key, {})[a] = b
+
+    def user_dissociate(self, from_object: str, a: str, to_object: str, b: str) -> None:
+        key = (from_object, to_object)
+        self.links.get(key, {}).get(a, set()).discard(b)
+        if self.primaries.get(key, {}).get(a) == b:
+            del self.primaries[key][a]
 
     def counters(self) -> ApiCounters:
         return ApiCounters(api_calls=sum(self.calls.values()))

@@ -677,6 +677,19 @@ class SalesforceConnector(HttpConnector):
         updates = [(a, {field: b}) if holder == from_object else (b, {field: a}) for a, b in pairs]
         return await self.update(holder, updates)
 
+    def association_kind(self, from_object: str, to_object: str) -> Literal["many", "primary", "single"]:
+        ref = _REFERENCES.get((from_object, to_object))
+        return "single" if ref is not None and ref[0] == from_object else "many"
+
+    async def dissociate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        ref = _REFERENCES.get((from_object, to_object))
+        if ref is None:
+            raise NotImplementedError(f"salesforce: no association from {from_object} to {to_object}")
+        holder, field = ref
+        # clearing the child's lookup removes the association (the planner only clears a
+        # lookup that holds the association it removes)
+        return await self.update(holder, [(a if holder == from_object else b, {field: None}) for a, b in pairs])
+
 
 
 def _kind(url: str) -> str:

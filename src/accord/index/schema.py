@@ -196,3 +196,20 @@ sessions = Table(
     Column("expires_at", Float, nullable=False),
     Index("ix_sessions_expires", "expires_at"),
 )
+
+# The associations of each linked pair to each associated sync as both sides held them after
+# the last association pass that wrote everything it planned (accord.associations): the base
+# of their three-way merge; ``owed`` marks pairs a later pass must sync. ``base`` is ``{"left": {"ids": [...], "primary": ...}, "right": ...}``
+# in the associated sync's link ids. No row: the pair's associations were never synced.
+association_bases = Table(
+    "association_bases",
+    metadata,
+    Column("sync", String(200), nullable=False),
+    Column("target", String(200), nullable=False),  # the associated sync
+    Column("link_id", String(32), nullable=False),
+    Column("base", JSON),  # NULL: never synced
+    # the pair's associations are owed a sync: a pass stopped before it, or a write failed
+    Column("owed", Boolean, nullable=False, default=False),
+    PrimaryKeyConstraint("sync", "target", "link_id", name="pk_association_bases"),
+    Index("ix_association_bases_owed", "sync", "owed"),
+)

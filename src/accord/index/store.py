@@ -9,6 +9,7 @@ One object over one engine, put together from a class per concern:
 - :mod:`accord.index.webhook_claims`: webhook event ids already seen
 - :mod:`accord.index.sessions`: the dashboard's login sessions
 - :mod:`accord.index.holds`: deletes held for a confirmation (the delete guard)
+- :mod:`accord.index.association_bases`: the bases of the associations' three-way merge
 - :mod:`accord.index.db`: engine setup, migrations, ids and timestamps
 
 The names callers import from here (``Link``, ``PageWrite``, ``make_engine`` …) are re-exported.
@@ -16,6 +17,7 @@ The names callers import from here (``Link``, ``PageWrite``, ``make_engine`` …
 
 from __future__ import annotations
 
+from accord.index.association_bases import AssociationBases
 from accord.index.db import (
     HEAD_REVISION,
     IndexUnavailable,
@@ -54,7 +56,8 @@ __all__ = [
 ]
 
 
-class Store(LinkStore, SyncStateStore, RunLog, ManagedConfig, WebhookClaims, Sessions, DeleteHolds):
+class Store(LinkStore, SyncStateStore, RunLog, ManagedConfig, WebhookClaims, Sessions, DeleteHolds,
+            AssociationBases):
     """The index: every concern's methods on one object sharing one engine.
 
     Inheritance rather than delegation: a call such as ``store.save(...)`` is the method

@@ -9,6 +9,7 @@ it is confirmed, and settled per mapping by what landed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -358,6 +359,8 @@ async def associate(ctx: RunContext, only: set[str] | None) -> None:
     """Associations of the pairs of this pass (``None``: every linked pair, after a scan)."""
     spec = ctx.require_spec()
     writable = {L: spec.writes_to(L), R: spec.writes_to(R)}
+    if only is not None and ctx.associations:
+        only = only | set(ctx.store.owed_associations(ctx.cfg.name))  # owed by an earlier pass
     for target in ctx.associations:
         chunks = (ctx.store.iter_links(ctx.cfg.name, links_t.c.left_id.is_not(None), links_t.c.right_id.is_not(None))
                   if only is None else
@@ -367,6 +370,25 @@ async def associate(ctx: RunContext, only: set[str] | None) -> None:
                                           spec.winner, writable)
             for k, v in res.written.items():
                 ctx.counters.associated[k] += v
+
+
+def owe_associations(ctx: RunContext, touched: set[str]) -> None:
+    """A pass that stopped before the associations of the pairs it synced: their records left
+    the change feed, so the pairs are marked owed and the next pass syncs their associations.
+    Best effort: the index may be what failed."""
+    with contextlib.suppress(Exception):
+        for target in ctx.associations:
+            ctx.store.owe_associations(ctx.cfg.name, target.sync, sorted(touched))
+
+
+def rewind_cursors(ctx: RunContext, before: dict[Side, str | None]) -> None:
+    """A scan pass that stopped in its associations: the change cursors go back to where they
+    were before it, so the next incremental pass reads the changed records again and syncs
+    their associations (re-reading a record in step writes nothing). Best effort."""
+    with contextlib.suppress(Exception):
+        for s, cursor in before.items():
+            if cursor is not None:
+                ctx.store.set_cursor(ctx.cfg.name, s, cursor)
 
 
 def _batches(items: Sequence[str], n: int) -> list[list[str]]:

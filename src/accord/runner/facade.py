@@ -24,7 +24,7 @@ from accord.index.leases import SyncLease
 from accord.index.runs import PageLedger
 from accord.index.store import Link, Store, SyncState
 from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error_text
-from accord.runner.apply import associate
+from accord.runner.apply import associate, owe_associations, rewind_cursors
 from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
 from accord.runner.deletes import container_gone, open_pass, settle_deletes
 from accord.runner.incremental import (
@@ -301,18 +301,28 @@ class SyncRunner:
             await self.scan_steps(state)
         finally:
             self.ctx.scanning = False
+        before = {s: self.ctx.store.cursor(self.ctx.cfg.name, s) for s in (Side.LEFT, Side.RIGHT)}
         self.finish_scan(state)
-        await associate(self.ctx, None)
+        try:
+            await associate(self.ctx, None)
+        except BaseException:
+            if self.ctx.associations:
+                rewind_cursors(self.ctx, before)
+            raise
 
     async def _incremental_then_associate(self) -> None:
         ctx = self.ctx
-        ctx.touched = set()
+        touched: set[str] = set()
+        ctx.touched = touched
         try:
             await incremental_pass(ctx)
-            touched = ctx.touched
+            await associate(ctx, touched)
+        except BaseException:
+            if ctx.associations:
+                owe_associations(ctx, touched)
+            raise
         finally:
             ctx.touched = None
-        await associate(ctx, touched)
 
     async def _tracked(self, kind: str, body: Callable[[], Any], *, confirm: bool = False) -> PassResult:
         """One pass under the sync's lease (taken here unless the caller holds it), in the run history.

@@ -99,6 +99,8 @@ async def _process_changed_records(ctx: RunContext, side: Side, records: Sequenc
                 and link.in_flight is None and _unchanged(spec, rec, side, link)):
             # Echo of the engine's own write, or a change to unmapped fields only.
             ctx.counters.unchanged += 1
+            if ctx.touched is not None and ctx.associations:
+                ctx.touched.add(link.id)  # a lookup (AccountId) is no mapped field: its associations may have moved
             continue
         todo.append((rec, link))
     # Current values of the other side: linked records are read in one batch.

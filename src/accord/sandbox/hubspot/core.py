@@ -11,7 +11,7 @@ from typing import Any
 
 from accord.sandbox import faults
 from accord.sandbox.hubspot import seed as seeding
-from accord.sandbox.hubspot.schema import OBJECT_TYPE_IDS
+from accord.sandbox.hubspot.schema import ASSOC_TYPES, OBJECT_TYPE_IDS
 from accord.sandbox.hubspot.store import Source, Store
 from accord.sandbox.hubspot.webhooks import WebhookConfig, WebhookDispatcher
 from accord.sandbox.oauth import OAuthServer
@@ -183,8 +183,20 @@ class HubSpotCore:
         """Give many records one modification instant, as HubSpot's month-end batch jobs do."""
         self.store.touch(Store.object_type(object), [int(i) for i in ids], at_ms)
 
-    def associate(self, from_object: str, from_id: str | int, to_object: str, to_id: str | int) -> None:
-        self.store.associate(Store.object_type(from_object), int(from_id), Store.object_type(to_object), int(to_id))
+    def associate(self, from_object: str, from_id: str | int, to_object: str, to_id: str | int, *,
+                  primary: bool = False) -> None:
+        f, t = Store.object_type(from_object), Store.object_type(to_object)
+        type_id = next((x for x, label in ASSOC_TYPES.get((f, t), []) if label == "Primary"), None) if primary else None
+        self.store.associate(f, int(from_id), t, int(to_id), type_id)
+
+    def dissociate(self, from_object: str, from_id: str | int, to_object: str, to_id: str | int) -> None:
+        self.store.dissociate(Store.object_type(from_object), int(from_id), Store.object_type(to_object), int(to_id))
+
+    def primary(self, from_object: str, from_id: str | int, to_object: str) -> int | None:
+        """The record's primary association to ``to_object`` (HubSpot's primary company), if any."""
+        f, t = Store.object_type(from_object), Store.object_type(to_object)
+        labelled = {x for x, label in ASSOC_TYPES.get((f, t), []) if label == "Primary"}
+        return next((k for k, v in sorted(self.store.associated(f, int(from_id), t).items()) if v & labelled), None)
 
     def create_list(self, name: str, object: str = "contacts") -> str:
         return str(self.store.create_list(name, OBJECT_TYPE_IDS[Store.object_type(object)]).id)

@@ -615,9 +615,29 @@ class Store:
             for t, i in ((from_t, from_id), (to_t, to_id)):
                 self.get(t, i)
             types = {type_id} if type_id is not None else {ASSOC_TYPES[(from_t, to_t)][0][0]}
+            primary = types & {x for x, label in ASSOC_TYPES.get((from_t, to_t), []) if label == "Primary"}
+            if primary:
+                # one primary company per record: the previous one stays associated, unlabelled
+                unlabelled = ASSOC_TYPES[(from_t, to_t)][0][0]
+                for other, held in self.assocs.get((from_t, from_id, to_t), {}).items():
+                    if other != to_id and held & primary:
+                        held -= primary
+                        held.add(unlabelled)
+                        back = self.assocs.get((to_t, other, from_t), {}).get(from_id)
+                        if back is not None:
+                            back -= {inverse_type(from_t, to_t, x) for x in primary}
+                            back.add(inverse_type(from_t, to_t, unlabelled))
+                types = types | {unlabelled}  # a primary association is an association too
             self.assocs.setdefault((from_t, from_id, to_t), {}).setdefault(to_id, set()).update(types)
             self.assocs.setdefault((to_t, to_id, from_t), {}).setdefault(from_id, set()).update(
                 inverse_type(from_t, to_t, t) for t in types)
+
+    def dissociate(self, from_t: str, from_id: int, to_t: str, to_id: int) -> bool:
+        """Remove every association type between two records (v4 batch/archive); False: there was none."""
+        with self.lock:
+            found = self.assocs.get((from_t, from_id, to_t), {}).pop(to_id, None)
+            self.assocs.get((to_t, to_id, from_t), {}).pop(from_id, None)
+            return found is not None
 
     def associated(self, from_t: str, from_id: int, to_t: str) -> dict[int, set[int]]:
         with self.lock:

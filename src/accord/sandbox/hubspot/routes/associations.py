@@ -1,4 +1,4 @@
-"""Associations v4: ``/crm/v4/objects/…/associations/…`` and ``/crm/v4/associations/…/batch/{read,create}``.
+"""Associations v4: ``/crm/v4/objects/…/associations/…`` and ``/crm/v4/associations/…/batch/{read,create,archive}``.
 
 Ids are strings here as in HubSpot's v4 spec (clients should accept numbers too).
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from accord.sandbox.hubspot.core import HubSpotCore
@@ -80,3 +80,15 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
                             "labels": [lab for x, lab in ASSOC_TYPES[(f, t)] if x in types and lab]})
         return batch_response(results, errors, started, 201)
 
+
+    @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/archive")
+    async def assoc_batch_archive(from_type: str, to_type: str, request: Request) -> Response:
+        """Every association type between each pair goes; pairs not associated are ignored (204)."""
+        f, t = store.object_type(from_type), store.object_type(to_type)
+        for item in batch_inputs(await read_json(request)):
+            fid = str((item.get("from") or {}).get("id"))
+            for to in item.get("to") or []:
+                tid = str((to or {}).get("id"))
+                if fid.isdigit() and tid.isdigit():
+                    store.dissociate(f, int(fid), t, int(tid))
+        return Response(status_code=204)

@@ -22,7 +22,6 @@ from accord.sandbox.hubspot.routes.common import (
     read_json,
 )
 from accord.sandbox.hubspot.routes.objects import create_associations, out_props
-from accord.sandbox.hubspot.schema import SINGULAR
 from accord.sandbox.hubspot.store import ApiError, Obj, iso_ms
 
 
@@ -89,7 +88,7 @@ def _read_and_create(app: FastAPI, sb: HubSpotCore) -> None:
         t, started = store.object_type(object_type), _now()
         body = await read_json(request)
         items = batch_inputs(body)
-        props = out_props(t, list(body.get("properties") or []) or None)
+        props = out_props(store, t, list(body.get("properties") or []) or None)
         id_prop = body.get("idProperty")
         results, missing = [], []
         for item in items:
@@ -98,7 +97,7 @@ def _read_and_create(app: FastAPI, sb: HubSpotCore) -> None:
                 results.append(o.wire(props))
             except ApiError:
                 missing.append(str(item.get("id")))
-        errors = [ApiError(404, "OBJECT_NOT_FOUND", f"Could not get some {SINGULAR[t].upper()} objects, they may be "
+        errors = [ApiError(404, "OBJECT_NOT_FOUND", f"Could not get some {store.kinds[t].singular.upper()} objects, they may be "
                            "deleted or not exist. Check that ids are valid.").batch_error({"ids": missing})] if missing else []
         return batch_response(results, errors, started, 200)
 

@@ -1,4 +1,4 @@
-"""Object schemas and properties: ``/crm/v3/schemas``, ``/crm/v3/properties/{object_type}[/{name}]``."""
+"""Properties: ``/crm/v3/properties/{object_type}[/{name}]`` (custom object schemas: routes/schemas.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,6 @@ from accord.sandbox.hubspot.store import ApiError, iso_ms
 
 def register(app: FastAPI, sb: HubSpotCore) -> None:
     store = sb.store
-
-    # -- custom object schemas (this portal has none) ----------------------------------------------
-    @app.get("/crm/v3/schemas")
-    async def schemas() -> JSONResponse:
-        return JSONResponse({"results": []})  # CollectionResponseObjectSchemaNoPaging
 
     @app.get("/crm/v3/properties/{object_type}")
     async def properties(object_type: str) -> JSONResponse:

@@ -139,7 +139,10 @@ def gate(sb: HubSpotCore) -> Middleware:
             sb.counters["total"] += 1
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        refused = _refused(sb, token)
+        # event templates belong to the developer account: its API key (hapikey) calls them
+        dev_key = request.query_params.get("hapikey", "") if "/event-templates" in path else ""
+        refused = _refused(sb, token) if not (dev_key and not token) else None
+        token = token or dev_key
         if refused is not None:
             return refused
         fault = sb.draw_fault(kind)

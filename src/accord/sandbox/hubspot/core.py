@@ -156,36 +156,36 @@ class HubSpotCore:
         self.daily.clear()
 
     def records(self, object: str, *, archived: bool = False) -> list[dict[str, Any]]:
-        t = self.store.object_type(object)
+        t = self.store.type_of(object)
         with self.store.lock:
             objs = [o for o in self.store.objs[t].values() if (o.archived_at is not None) == archived]
             return [o.wire(o.props) for o in objs]
 
     def get(self, object: str, id: str | int) -> dict[str, Any] | None:
-        t = self.store.object_type(object)
+        t = self.store.type_of(object)
         with self.store.lock:
             o = self.store.objs[t].get(int(id))
             return o.wire(o.props) if o else None
 
     # -- user edits (changeSource CRM_UI) ------------------------------------------------------
     def user_create(self, object: str, properties: dict[str, Any]) -> dict[str, Any]:
-        o = self.store.create(self.store.object_type(object), properties, self.user_source)
+        o = self.store.create(self.store.type_of(object), properties, self.user_source)
         return o.wire(o.props)
 
     def user_update(self, object: str, id: str | int, properties: dict[str, Any]) -> dict[str, Any]:
-        o = self.store.update(self.store.object_type(object), int(id), properties, self.user_source)
+        o = self.store.update(self.store.type_of(object), int(id), properties, self.user_source)
         return o.wire(o.props)
 
     def user_delete(self, object: str, id: str | int) -> bool:
-        return self.store.archive(self.store.object_type(object), int(id), self.user_source)
+        return self.store.archive(self.store.type_of(object), int(id), self.user_source)
 
     def touch(self, object: str, ids: list[int] | list[str], at_ms: int) -> None:
         """Give many records one modification instant, as HubSpot's month-end batch jobs do."""
-        self.store.touch(self.store.object_type(object), [int(i) for i in ids], at_ms)
+        self.store.touch(self.store.type_of(object), [int(i) for i in ids], at_ms)
 
     def associate(self, from_object: str, from_id: str | int, to_object: str, to_id: str | int) -> None:
         st = self.store
-        st.associate(st.object_type(from_object), int(from_id), st.object_type(to_object), int(to_id))
+        st.associate(st.type_of(from_object), int(from_id), st.type_of(to_object), int(to_id))
 
     # -- custom objects and timeline events ------------------------------------------------------
     def create_schema(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -197,11 +197,11 @@ class HubSpotCore:
         return timeline.events_of(self.store, object, str(id))
 
     def create_list(self, name: str, object: str = "contacts") -> str:
-        return str(self.store.create_list(name, self.store.kinds[self.store.object_type(object)].type_id).id)
+        return str(self.store.create_list(name, self.store.kinds[self.store.type_of(object)].type_id).id)
 
     def delete_list(self, name: str, object: str = "contacts") -> str:
         """Delete a list as a user does (restorable with ``restore_list``); returns its id."""
-        lst = self.store.list_by_name(self.store.kinds[self.store.object_type(object)].type_id, name)
+        lst = self.store.list_by_name(self.store.kinds[self.store.type_of(object)].type_id, name)
         self.store.delete_list(str(lst.id))
         return str(lst.id)
 
@@ -210,7 +210,7 @@ class HubSpotCore:
 
     def list_members(self, name: str, object: str = "contacts", *, add: list[str] | None = None,
                      remove: list[str] | None = None) -> list[str]:
-        lst = self.store.list_by_name(self.store.kinds[self.store.object_type(object)].type_id, name)
+        lst = self.store.list_by_name(self.store.kinds[self.store.type_of(object)].type_id, name)
         self.store.change_members(str(lst.id), [str(i) for i in add or []], [str(i) for i in remove or []])
         return [str(i) for i in sorted(lst.members)]
 

@@ -50,7 +50,7 @@ def create_schema(store: Store, portal_id: int, body: dict[str, Any]) -> dict[st
         primary = body.get("primaryDisplayProperty")
         if primary and primary not in props:
             raise ApiError(400, "VALIDATION_ERROR", f"primaryDisplayProperty {primary} is not a property of the schema")
-        targets = [store.object_type(_target(str(t))) for t in body.get("associatedObjects") or []]
+        targets = [store.type_of(_target(str(t))) for t in body.get("associatedObjects") or []]
         sid = store.next_schema_id
         store.next_schema_id += 1
         fqn, type_id = f"p{portal_id}_{name}", f"2-{sid}"

@@ -229,7 +229,15 @@ class Store:
             self.events: dict[tuple[str, str], dict[str, Any]] = {}  # timeline events by (template, event id)
 
     # -- helpers -----------------------------------------------------------------
-    def object_type(self, name: str) -> str:
+    @staticmethod
+    def object_type(name: str) -> str:
+        """The standard object type ``name`` names (``type_of`` knows the portal's custom objects too)."""
+        t = ALIASES.get(name, name)
+        if t not in KINDS:
+            raise ApiError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}")
+        return t
+
+    def type_of(self, name: str) -> str:
         """The object type a path names: its name, singular, type id (0-1) or, for a custom
         object, its fullyQualifiedName, ``p_<name>`` or objectTypeId (2-…)."""
         t = self.aliases.get(name, name)

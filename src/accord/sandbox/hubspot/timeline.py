@@ -21,7 +21,7 @@ def create_template(store: Store, app_id: str, body: dict[str, Any]) -> dict[str
     if missing or not isinstance(body.get("tokens", []), list):
         raise ApiError(400, "VALIDATION_ERROR", f"An event template needs name, objectType and tokens; missing {missing}")
     with store.lock:
-        object_type = store.object_type(str(body["objectType"]))
+        object_type = store.type_of(str(body["objectType"]))
         tokens = []
         for t in body.get("tokens") or []:
             if not t.get("name") or not t.get("label") or str(t.get("type", "")).lower() not in TOKEN_TYPES:
@@ -104,7 +104,7 @@ def get_event(store: Store, template_id: str, event_id: str) -> dict[str, Any]:
 def events_of(store: Store, object_type: str, object_id: str) -> list[dict[str, Any]]:
     """The events on one record's timeline, oldest first."""
     with store.lock:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         return sorted((dict(e) for e in store.events.values()
                        if e["objectType"] == t and e["objectId"] == str(object_id)),
                       key=lambda e: (e["timestamp"], e["createdAt"]))

@@ -26,7 +26,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.get("/crm/v4/objects/{from_type}/{object_id}/associations/{to_type}")
     async def assoc_list(from_type: str, object_id: str, to_type: str, request: Request) -> JSONResponse:
-        f, t = store.object_type(from_type), store.object_type(to_type)
+        f, t = store.type_of(from_type), store.type_of(to_type)
         limit = min(int_param(request.query_params.get("limit"), "limit", 500), 500)
         after = int_param(request.query_params.get("after"), "after", 0)
         if not object_id.isdigit():
@@ -42,7 +42,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/read")
     async def assoc_batch_read(from_type: str, to_type: str, request: Request) -> JSONResponse:
-        f, t = store.object_type(from_type), store.object_type(to_type)
+        f, t = store.type_of(from_type), store.type_of(to_type)
         started = iso_ms(int(time.time() * 1000))
         results, errors = [], []
         for item in batch_inputs(await read_json(request)):
@@ -59,7 +59,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/create")
     async def assoc_batch_create(from_type: str, to_type: str, request: Request) -> JSONResponse:
-        f, t = store.object_type(from_type), store.object_type(to_type)
+        f, t = store.type_of(from_type), store.type_of(to_type)
         started = iso_ms(int(time.time() * 1000))
         results, errors = [], []
         for item in batch_inputs(await read_json(request)):
@@ -83,7 +83,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
     @app.get("/crm/v4/associations/{from_type}/{to_type}/labels")
     async def assoc_labels(from_type: str, to_type: str) -> JSONResponse:
         # the association types defined from one object type to another (v4 schema API)
-        f, t = store.object_type(from_type), store.object_type(to_type)
+        f, t = store.type_of(from_type), store.type_of(to_type)
         return JSONResponse({"results": [{"category": "USER_DEFINED" if store.kinds[f].custom or store.kinds[t].custom
                                           else "HUBSPOT_DEFINED", "typeId": tid, "label": label}
                                          for tid, label in store.assoc_types.get((f, t), [])]})
@@ -97,7 +97,7 @@ def _v3(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/associations/{from_type}/{to_type}/batch/read")
     async def v3_batch_read(from_type: str, to_type: str, request: Request) -> JSONResponse:
-        f, t = store.object_type(from_type), store.object_type(to_type)
+        f, t = store.type_of(from_type), store.type_of(to_type)
         started = iso_ms(int(time.time() * 1000))
         base = f"{store.kinds[f].singular}_to_{store.kinds[t].singular}"
         results, errors = [], []
@@ -113,7 +113,7 @@ def _v3(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/associations/{from_type}/{to_type}/batch/create")
     async def v3_batch_create(from_type: str, to_type: str, request: Request) -> JSONResponse:
-        f, t = store.object_type(from_type), store.object_type(to_type)
+        f, t = store.type_of(from_type), store.type_of(to_type)
         started = iso_ms(int(time.time() * 1000))
         results, errors = [], []
         for item in batch_inputs(await read_json(request)):

@@ -85,7 +85,7 @@ def _read_and_create(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}/batch/read")
     async def batch_read(object_type: str, request: Request) -> JSONResponse:
-        t, started = store.object_type(object_type), _now()
+        t, started = store.type_of(object_type), _now()
         body = await read_json(request)
         items = batch_inputs(body)
         props = out_props(store, t, list(body.get("properties") or []) or None)
@@ -103,7 +103,7 @@ def _read_and_create(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}/batch/create")
     async def batch_create(object_type: str, request: Request) -> JSONResponse:
-        t, started = store.object_type(object_type), _now()
+        t, started = store.type_of(object_type), _now()
         items = batch_inputs(await read_json(request))
         _precheck(sb, t, items)
         items, halved = half_batch(request, items)
@@ -150,7 +150,7 @@ def _update_upsert_archive(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}/batch/update")
     async def batch_update(object_type: str, request: Request) -> JSONResponse:
-        t, started = store.object_type(object_type), _now()
+        t, started = store.type_of(object_type), _now()
         items = batch_inputs(await read_json(request))
         _reject_duplicates([str(i.get("id")) for i in items])
         items, halved = half_batch(request, items)
@@ -170,7 +170,7 @@ def _update_upsert_archive(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}/batch/upsert")
     async def batch_upsert(object_type: str, request: Request) -> JSONResponse:
-        t, started = store.object_type(object_type), _now()
+        t, started = store.type_of(object_type), _now()
         items = batch_inputs(await read_json(request))
         _reject_duplicates([str(i.get("id", "")).strip().lower() for i in items])
         items, halved = half_batch(request, items)
@@ -188,7 +188,7 @@ def _update_upsert_archive(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}/batch/archive")
     async def batch_archive(object_type: str, request: Request) -> Response:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         items, halved = half_batch(request, batch_inputs(await read_json(request)))
         for item in items:
             if str(item.get("id")).isdigit():

@@ -62,7 +62,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.get("/crm/v3/objects/{object_type}")
     async def list_objects(object_type: str, request: Request) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         q = request.query_params
         limit = int_param(q.get("limit"), "limit", 10)
         if not 1 <= limit <= 100:
@@ -81,7 +81,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}")
     async def create_object(object_type: str, request: Request) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         body = await read_json(request)
         o = store.create(t, body.get("properties") or {}, request.state.source)
         create_associations(store, t, o.id, body.get("associations") or [])
@@ -89,14 +89,14 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.get("/crm/v3/objects/{object_type}/{object_id}")
     async def get_object(object_type: str, object_id: str, request: Request) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         o = store.get(t, object_id, archived=flag(request, "archived"), id_property=request.query_params.get("idProperty"))
         wire = o.wire(out_props(store, t, props_param(request)))
         return JSONResponse(with_associations(store, t, o, wire, assoc_param(store, request)))
 
     @app.patch("/crm/v3/objects/{object_type}/{object_id}")
     async def update_object(object_type: str, object_id: str, request: Request) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         body = await read_json(request)
         o = store.get(t, object_id, id_property=request.query_params.get("idProperty"))
         o = store.update(t, o.id, body.get("properties") or {}, request.state.source)
@@ -104,7 +104,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.delete("/crm/v3/objects/{object_type}/{object_id}")
     async def delete_object(object_type: str, object_id: str, request: Request) -> Response:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         if object_id.isdigit():
             store.archive(t, int(object_id), request.state.source)
         return Response(status_code=204)

@@ -17,13 +17,13 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.get("/crm/v3/properties/{object_type}")
     async def properties(object_type: str) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         ts = iso_ms(store.started)
         return JSONResponse({"results": [p.to_json(ts) for p in store.props[t].values()]})
 
     @app.get("/crm/v3/properties/{object_type}/{name}")
     async def property_one(object_type: str, name: str) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         pd = store.props[t].get(name)
         if pd is None:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property with name {name}")
@@ -31,7 +31,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/properties/{object_type}")
     async def property_create(object_type: str, request: Request) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         pd = store.add_property(t, await read_json(request))
         return JSONResponse(pd.to_json(iso_ms(int(time.time() * 1000))), status_code=201)
 

@@ -8,7 +8,7 @@ as the asterisked mappings of HubSpot Data Sync and Snov.io are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 KIND_CONCEPTS: dict[str, tuple[str, ...]] = {
@@ -18,12 +18,18 @@ KIND_CONCEPTS: dict[str, tuple[str, ...]] = {
     ),
     "company": ("name", "domain", "industry", "phone", "city", "country"),
     "deal": ("name", "amount", "stage", "close_date"),
+    "ticket": ("subject", "description", "status", "priority"),
+    "product": ("name", "sku", "description"),
+    "line_item": ("quantity", "unit_price", "description"),
 }
 
 REQUIRED_CONCEPTS: dict[str, frozenset[str]] = {
     "contact": frozenset({"first_name", "last_name", "email"}),
     "company": frozenset({"name"}),
     "deal": frozenset({"name", "stage"}),
+    "ticket": frozenset({"subject", "status"}),  # a HubSpot ticket needs its status (pipeline stage)
+    "product": frozenset({"name"}),
+    "line_item": frozenset({"quantity"}),
 }
 
 # Default match keys per kind; each key names a concept (several keys = match on any).
@@ -31,6 +37,9 @@ DEFAULT_MATCH: dict[str, tuple[str, ...]] = {
     "contact": ("email",),
     "company": ("name", "domain"),
     "deal": (),  # deals are matched by link only (HubSpot Data Sync does not dedupe deals)
+    "ticket": (),  # as deals: by link only
+    "product": ("sku",),  # the product code identifies a product in both apps
+    "line_item": (),  # a line item belongs to its deal: by link only
 }
 
 
@@ -41,11 +50,17 @@ class ObjectInfo:
     # concepts whose existing values in this app a default mapping never overwrites
     # (xentral keeps its own data: values from the other app only fill empty fields)
     fill_blanks: frozenset[str] = frozenset()
+    # the records this object belongs to, per kind: (their object in this app, the reference field
+    # holding the parent's id when the app keeps the link on the record, else None: an association)
+    parents: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
 
 _CONTACT = "contact"
 _COMPANY = "company"
 _DEAL = "deal"
+_TICKET = "ticket"
+_PRODUCT = "product"
+_LINE_ITEM = "line_item"
 
 OBJECTS: dict[tuple[str, str], ObjectInfo] = {
     # in-memory test apps use the concept names as field names
@@ -64,6 +79,22 @@ OBJECTS: dict[tuple[str, str], ObjectInfo] = {
     ("hubspot", "deals"): ObjectInfo(_DEAL, {
         "name": "dealname", "amount": "amount", "stage": "dealstage", "close_date": "closedate",
     }),
+    ("hubspot", "tickets"): ObjectInfo(_TICKET, {
+        "subject": "subject", "description": "content", "status": "hs_pipeline_stage", "priority": "hs_ticket_priority",
+    }),
+    ("hubspot", "products"): ObjectInfo(_PRODUCT, {"name": "name", "sku": "hs_sku", "description": "description"}),
+    # a line item's deal is an association (line_items → deals)
+    ("hubspot", "line_items"): ObjectInfo(_LINE_ITEM, {
+        "quantity": "quantity", "unit_price": "price", "description": "description",
+    }, parents={_DEAL: ("deals", None)}),
+    ("salesforce", "Case"): ObjectInfo(_TICKET, {
+        "subject": "Subject", "description": "Description", "status": "Status", "priority": "Priority",
+    }),
+    ("salesforce", "Product2"): ObjectInfo(_PRODUCT, {"name": "Name", "sku": "ProductCode", "description": "Description"}),
+    # an opportunity product's opportunity is its OpportunityId lookup
+    ("salesforce", "OpportunityLineItem"): ObjectInfo(_LINE_ITEM, {
+        "quantity": "Quantity", "unit_price": "UnitPrice", "description": "Description",
+    }, parents={_DEAL: ("Opportunity", "OpportunityId")}),
     ("salesforce", "Contact"): ObjectInfo(_CONTACT, {
         "first_name": "FirstName", "last_name": "LastName", "email": "Email", "phone": "Phone",
         "job_title": "Title", "country": "MailingCountry", "city": "MailingCity",
@@ -103,6 +134,17 @@ def object_info(vendor: str, object: str) -> ObjectInfo | None:
     return OBJECTS.get((vendor, object))
 
 
+def default_associations(left_vendor: str, left_object: str, right_vendor: str,
+                         right_object: str) -> list[tuple[str, tuple[str, str | None], tuple[str, str | None]]]:
+    """The parent links both sides of an object pair keep, per kind: (kind, left parent, right parent),
+    each parent as (object, reference field or None); e.g. a HubSpot line item's deal association
+    ↔ an OpportunityLineItem's OpportunityId."""
+    li, ri = object_info(left_vendor, left_object), object_info(right_vendor, right_object)
+    if li is None or ri is None or li.kind != ri.kind:
+        return []
+    return [(k, li.parents[k], ri.parents[k]) for k in li.parents if k in ri.parents]
+
+
 # Default enumeration value maps between vendors whose option sets differ, per concept,
 # written from the first vendor's values to the second's (the reverse is derived: the
 # first pair naming a target value wins). Only options present in both apps' schemas are
@@ -117,6 +159,10 @@ VALUE_MAPS: dict[tuple[str, str], dict[str, dict[str, str]]] = {
             "OPEN": "Open - Not Contacted", "ATTEMPTED_TO_CONTACT": "Working - Contacted",
             "CONNECTED": "Working - Contacted", "BAD_TIMING": "Closed - Not Converted",
         },
+        # a ticket's status (its pipeline stage in HubSpot's default pipeline) ↔ Case.Status
+        "status": {"1": "New", "2": "Working", "3": "Escalated", "4": "Closed"},
+        # ticket priority ↔ Case.Priority (Salesforce has no "urgent")
+        "priority": {"LOW": "Low", "MEDIUM": "Medium", "HIGH": "High", "URGENT": "High"},
         # HubSpot's industry values ↔ Salesforce's standard Industry picklist
         "industry": {
             "COMPUTER_SOFTWARE": "Technology", "FINANCIAL_SERVICES": "Finance", "HOSPITAL_HEALTH_CARE": "Healthcare",

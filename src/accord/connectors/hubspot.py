@@ -1,4 +1,5 @@
-"""HubSpot CRM v3 connector (async httpx): contacts, companies, deals and custom properties.
+"""HubSpot CRM v3 connector (async httpx): any CRM object type (contacts, companies, deals, tickets,
+products, line items, calls, emails, meetings, notes, tasks, custom objects) and custom properties.
 
 How it reads and writes (see docs/connectors/hubspot.md for the why):
 
@@ -93,17 +94,34 @@ from accord.model import (
 
 BATCH = 100
 SEARCH_PAGE = 200
-OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3"}
+# The standard object types and their type ids; any other name (a custom object's ``p_<name>``,
+# fullyQualifiedName or ``2-…`` type id) is passed to HubSpot as it is: the properties API says
+# whether the portal has it.
+OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2", "deals": "0-3", "tickets": "0-5", "products": "0-7",
+                   "line_items": "0-8", "calls": "0-48", "emails": "0-49", "meetings": "0-47", "notes": "0-46",
+                   "tasks": "0-27"}
+OBJECT_LABELS = {"line_items": "Line items"}
 MODIFIED = {"contacts": "lastmodifieddate"}  # every other object: hs_lastmodifieddate
 # Requests per rolling 10 s by account tier (FIELD-NOTES / HubSpot usage guidelines).
 RATE_TIERS = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190, "burst": 250, "oauth": 110}
-# Default (unlabelled) association type ids, HUBSPOT_DEFINED.
+# Default (unlabelled) association type ids, HUBSPOT_DEFINED; other pairs (custom objects) are
+# looked up in the portal's association schema (/crm/v4/associations/{from}/{to}/labels).
 ASSOC_TYPE_IDS = {("contacts", "companies"): 279, ("companies", "contacts"): 280, ("deals", "contacts"): 3,
-                  ("contacts", "deals"): 4, ("deals", "companies"): 341, ("companies", "deals"): 342}
+                  ("contacts", "deals"): 4, ("deals", "companies"): 341, ("companies", "deals"): 342,
+                  ("contacts", "tickets"): 15, ("tickets", "contacts"): 16, ("tickets", "companies"): 339,
+                  ("companies", "tickets"): 340, ("deals", "tickets"): 27, ("tickets", "deals"): 28,
+                  ("deals", "line_items"): 19, ("line_items", "deals"): 20}
+# engagements ↔ contacts, companies, deals, tickets: object → engagement (engagement → object is one more)
+for _eng, _ids in {"calls": (193, 181, 205, 219), "emails": (197, 185, 209, 223), "meetings": (199, 187, 211, 225),
+                   "notes": (201, 189, 213, 227), "tasks": (203, 191, 215, 229)}.items():
+    for _obj, _tid in zip(("contacts", "companies", "deals", "tickets"), _ids, strict=True):
+        ASSOC_TYPE_IDS[(_obj, _eng)], ASSOC_TYPE_IDS[(_eng, _obj)] = _tid, _tid + 1
 # The primary association types ("Primary company"): a record has at most one, and HubSpot
 # moves it when another association of the pair is given the type.
 PRIMARY_TYPE_IDS = {("contacts", "companies"): 1, ("deals", "companies"): 5}
-WEBHOOK_OBJECTS = {"contact": "contacts", "company": "companies", "deal": "deals"}
+# legacy webhook subscriptions' prefixes (contact.creation …)
+WEBHOOK_OBJECTS = {"contact": "contacts", "company": "companies", "deal": "deals", "ticket": "tickets",
+                   "product": "products", "line_item": "line_items"}
 # generic webhook subscriptions (object.creation …) name the object by objectTypeId
 WEBHOOK_TYPE_IDS = {type_id: object for object, type_id in OBJECT_TYPE_IDS.items()}
 
@@ -111,7 +129,7 @@ WEBHOOK_TYPE_IDS = {type_id: object for object, type_id in OBJECT_TYPE_IDS.items
 def webhook_object(event: Mapping[str, Any]) -> tuple[str | None, str]:
     """(object, action) of a webhook event, in either form HubSpot sends: the legacy
     ``contact.propertyChange``, or a generic subscription's ``object.propertyChange`` with
-    ``objectTypeId`` ``0-1`` (contacts), ``0-2`` (companies) or ``0-3`` (deals)."""
+    ``objectTypeId`` ``0-1`` (contacts), ``0-2`` (companies), ``0-3`` (deals) …"""
     prefix, _, action = str(event.get("subscriptionType", "")).partition(".")
     if prefix == "object":
         return WEBHOOK_TYPE_IDS.get(str(event.get("objectTypeId", ""))), action
@@ -511,6 +529,8 @@ class HubSpotConnector(HttpConnector):
         self._props: dict[str, dict[str, _Prop]] = {}
         self._schemas: dict[str, ObjectSchema] = {}
         self._describe_locks: dict[str, asyncio.Lock] = {}
+        # association types of pairs HubSpot has no default for (custom objects): (category, type id)
+        self._assoc_types: dict[tuple[str, str], tuple[str, int]] = {}
 
     # -- limits -------------------------------------------------------------------------------------------
     def rate_limits(self) -> list[RateLimit]:
@@ -991,10 +1011,40 @@ class HubSpotConnector(HttpConnector):
                 return frozenset(members)
 
     async def list_objects(self) -> list[Option]:
-        return [Option(o, o.title()) for o in OBJECT_TYPE_IDS]
+        """The standard object types, then the portal's custom objects (``p_<name>``)."""
+        out = [Option(o, OBJECT_LABELS.get(o, o.title())) for o in OBJECT_TYPE_IDS]
+        return out + [Option(f"p_{s['name']}", str((s.get("labels") or {}).get("plural") or s["name"]))
+                      for s in await self._custom_schemas()]
+
+    async def _custom_schemas(self) -> list[dict[str, Any]]:
+        body = await self._ok("GET", "/crm/v3/schemas", "schemas")
+        return [s for s in body.get("results", []) if not s.get("archived")]
+
+    async def _type_id(self, object: str) -> str:
+        """An object's type id (lists name objects by it): a custom object's from the schemas API."""
+        if object in OBJECT_TYPE_IDS or re.fullmatch(r"\d+-\d+", object):
+            return OBJECT_TYPE_IDS.get(object, object)
+        for s in await self._custom_schemas():
+            if object in (f"p_{s['name']}", s.get("fullyQualifiedName"), s.get("name")):
+                return str(s["objectTypeId"])
+        return object
+
+    async def _assoc_type(self, from_object: str, to_object: str) -> int:
+        """The default association type from one object type to another: HubSpot's own for
+        standard pairs, else the first the portal's association schema defines (custom objects)."""
+        key = (from_object, to_object)
+        if key in ASSOC_TYPE_IDS:
+            return ASSOC_TYPE_IDS[key]
+        if key not in self._assoc_types:
+            body = await self._ok("GET", f"/crm/v4/associations/{from_object}/{to_object}/labels", "associations")
+            types = sorted(body.get("results", []), key=lambda t: (t.get("label") is not None, t.get("typeId", 0)))
+            if not types:
+                raise ConnectorError(f"HubSpot defines no association from {from_object} to {to_object}")
+            self._assoc_types[key] = (str(types[0].get("category") or "USER_DEFINED"), int(types[0]["typeId"]))
+        return self._assoc_types[key][1]
 
     async def inclusion_lists(self, object: str) -> list[Option]:
-        type_id = OBJECT_TYPE_IDS.get(object, object)
+        type_id = await self._type_id(object)
         out: list[Option] = []
         offset = 0
         while True:
@@ -1011,7 +1061,7 @@ class HubSpotConnector(HttpConnector):
         an inclusion list gone must stop the sync, not leave every record out of it."""
         from urllib.parse import quote
 
-        path = f"/crm/v3/lists/object-type-id/{OBJECT_TYPE_IDS.get(object, object)}/name/{quote(list_name, safe='')}"
+        path = f"/crm/v3/lists/object-type-id/{await self._type_id(object)}/name/{quote(list_name, safe='')}"
         resp = await self._request("GET", path, "lists")
         if resp.status_code == 404:
             raise self._list_gone(object, list_name)
@@ -1085,9 +1135,8 @@ class HubSpotConnector(HttpConnector):
 
     async def _create_associations(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]], *,
                                    primary: bool) -> list[WriteResult]:
-        type_id = ASSOC_TYPE_IDS.get((from_object, to_object))
-        if type_id is None:
-            raise ConnectorError(f"no default HubSpot association from {from_object} to {to_object}")
+        type_id = await self._assoc_type(from_object, to_object)
+        category = self._assoc_types.get((from_object, to_object), ("HUBSPOT_DEFINED", type_id))[0]
         type_ids = [type_id]
         if primary and (from_object, to_object) in PRIMARY_TYPE_IDS:
             type_ids.append(PRIMARY_TYPE_IDS[(from_object, to_object)])
@@ -1096,7 +1145,7 @@ class HubSpotConnector(HttpConnector):
             resp = await self._request("POST", f"/crm/v4/associations/{from_object}/{to_object}/batch/create",
                                        "associations", json={"inputs": [
                                            {"from": {"id": f}, "to": {"id": t}, "types": [
-                                               {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": x}
+                                               {"associationCategory": category, "associationTypeId": x}
                                                for x in type_ids]}
                                            for f, t in chunk]})
             body = _json_body(resp)

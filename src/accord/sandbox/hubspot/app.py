@@ -21,7 +21,9 @@ from accord.sandbox.hubspot.routes import (
     objects,
     pipelines,
     properties,
+    schemas,
     search,
+    timeline,
 )
 from accord.sandbox.hubspot.routes.common import error_response
 from accord.sandbox.hubspot.routes.gate import gate
@@ -32,7 +34,8 @@ __all__ = ["Faults", "HubSpotSandbox", "SandboxSettings", "build_app"]
 # Starlette matches routes in registration order: this is the order they always had (paths overlap,
 # e.g. /crm/v3/objects/{object_type}/{object_id} and /crm/v3/objects/{object_type}/search).
 ROUTES = (objects.register, batch.register, search.register, properties.register, pipelines.register,
-          associations.register, lists.register, oauth.register, admin.register)
+          associations.register, lists.register, oauth.register, admin.register, schemas.register,
+          timeline.register)
 
 
 class HubSpotSandbox(HubSpotCore):

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accord.sandbox import faults
+from accord.sandbox.hubspot import custom, timeline
 from accord.sandbox.hubspot import seed as seeding
-from accord.sandbox.hubspot.schema import ASSOC_TYPES, OBJECT_TYPE_IDS
 from accord.sandbox.hubspot.store import Source, Store
 from accord.sandbox.hubspot.webhooks import WebhookConfig, WebhookDispatcher
 from accord.sandbox.oauth import OAuthServer
@@ -156,54 +156,66 @@ class HubSpotCore:
         self.daily.clear()
 
     def records(self, object: str, *, archived: bool = False) -> list[dict[str, Any]]:
-        t = Store.object_type(object)
+        t = self.store.type_of(object)
         with self.store.lock:
             objs = [o for o in self.store.objs[t].values() if (o.archived_at is not None) == archived]
             return [o.wire(o.props) for o in objs]
 
     def get(self, object: str, id: str | int) -> dict[str, Any] | None:
-        t = Store.object_type(object)
+        t = self.store.type_of(object)
         with self.store.lock:
             o = self.store.objs[t].get(int(id))
             return o.wire(o.props) if o else None
 
     # -- user edits (changeSource CRM_UI) ------------------------------------------------------
     def user_create(self, object: str, properties: dict[str, Any]) -> dict[str, Any]:
-        o = self.store.create(Store.object_type(object), properties, self.user_source)
+        o = self.store.create(self.store.type_of(object), properties, self.user_source)
         return o.wire(o.props)
 
     def user_update(self, object: str, id: str | int, properties: dict[str, Any]) -> dict[str, Any]:
-        o = self.store.update(Store.object_type(object), int(id), properties, self.user_source)
+        o = self.store.update(self.store.type_of(object), int(id), properties, self.user_source)
         return o.wire(o.props)
 
     def user_delete(self, object: str, id: str | int) -> bool:
-        return self.store.archive(Store.object_type(object), int(id), self.user_source)
+        return self.store.archive(self.store.type_of(object), int(id), self.user_source)
 
     def touch(self, object: str, ids: list[int] | list[str], at_ms: int) -> None:
         """Give many records one modification instant, as HubSpot's month-end batch jobs do."""
-        self.store.touch(Store.object_type(object), [int(i) for i in ids], at_ms)
+        self.store.touch(self.store.type_of(object), [int(i) for i in ids], at_ms)
 
     def associate(self, from_object: str, from_id: str | int, to_object: str, to_id: str | int, *,
                   primary: bool = False) -> None:
-        f, t = Store.object_type(from_object), Store.object_type(to_object)
-        type_id = next((x for x, label in ASSOC_TYPES.get((f, t), []) if label == "Primary"), None) if primary else None
-        self.store.associate(f, int(from_id), t, int(to_id), type_id)
+        st = self.store
+        f, t = st.type_of(from_object), st.type_of(to_object)
+        type_id = next((x for x, label in st.assoc_types.get((f, t), []) if label == "Primary"), None) if primary else None
+        st.associate(f, int(from_id), t, int(to_id), type_id)
 
     def dissociate(self, from_object: str, from_id: str | int, to_object: str, to_id: str | int) -> None:
-        self.store.dissociate(Store.object_type(from_object), int(from_id), Store.object_type(to_object), int(to_id))
+        st = self.store
+        st.dissociate(st.type_of(from_object), int(from_id), st.type_of(to_object), int(to_id))
 
     def primary(self, from_object: str, from_id: str | int, to_object: str) -> int | None:
         """The record's primary association to ``to_object`` (HubSpot's primary company), if any."""
-        f, t = Store.object_type(from_object), Store.object_type(to_object)
-        labelled = {x for x, label in ASSOC_TYPES.get((f, t), []) if label == "Primary"}
-        return next((k for k, v in sorted(self.store.associated(f, int(from_id), t).items()) if v & labelled), None)
+        st = self.store
+        f, t = st.type_of(from_object), st.type_of(to_object)
+        labelled = {x for x, label in st.assoc_types.get((f, t), []) if label == "Primary"}
+        return next((k for k, v in sorted(st.associated(f, int(from_id), t).items()) if v & labelled), None)
+
+    # -- custom objects and timeline events ------------------------------------------------------
+    def create_schema(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a custom object type (an ``ObjectSchemaEgg``, as ``POST /crm/v3/schemas`` takes)."""
+        return custom.create_schema(self.store, self.settings.portal_id, body)
+
+    def timeline_events(self, object: str, id: str | int) -> list[dict[str, Any]]:
+        """The timeline events written on one record, oldest first."""
+        return timeline.events_of(self.store, object, str(id))
 
     def create_list(self, name: str, object: str = "contacts") -> str:
-        return str(self.store.create_list(name, OBJECT_TYPE_IDS[Store.object_type(object)]).id)
+        return str(self.store.create_list(name, self.store.kinds[self.store.type_of(object)].type_id).id)
 
     def delete_list(self, name: str, object: str = "contacts") -> str:
         """Delete a list as a user does (restorable with ``restore_list``); returns its id."""
-        lst = self.store.list_by_name(OBJECT_TYPE_IDS[Store.object_type(object)], name)
+        lst = self.store.list_by_name(self.store.kinds[self.store.type_of(object)].type_id, name)
         self.store.delete_list(str(lst.id))
         return str(lst.id)
 
@@ -212,7 +224,7 @@ class HubSpotCore:
 
     def list_members(self, name: str, object: str = "contacts", *, add: list[str] | None = None,
                      remove: list[str] | None = None) -> list[str]:
-        lst = self.store.list_by_name(OBJECT_TYPE_IDS[Store.object_type(object)], name)
+        lst = self.store.list_by_name(self.store.kinds[self.store.type_of(object)].type_id, name)
         self.store.change_members(str(lst.id), [str(i) for i in add or []], [str(i) for i in remove or []])
         return [str(i) for i in sorted(lst.members)]
 

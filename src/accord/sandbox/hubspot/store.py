@@ -24,18 +24,17 @@ from typing import Any
 from accord.sandbox.hubspot.schema import (
     ALIASES,
     ASSOC_TYPES,
-    DEFAULT_PROPS,
-    MODIFIED_PROP,
-    OBJECT_TYPE_IDS,
-    SINGULAR,
+    KINDS,
+    Kind,
     PropDef,
     default_properties,
     inverse_type,
     pipeline_json,
+    ticket_pipeline_json,
 )
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
-SYSTEM_PROPS = {"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"}
+SYSTEM_PROPS = {"hs_object_id", "createdate", "hs_createdate", "lastmodifieddate", "hs_lastmodifieddate"}
 
 
 def iso_ms(ms: int) -> str:
@@ -205,22 +204,44 @@ class Store:
         with self.lock:
             self.started = self.clock()
             self.props: dict[str, dict[str, PropDef]] = default_properties()
-            self.objs: dict[str, dict[int, Obj]] = {t: {} for t in OBJECT_TYPE_IDS}
+            # the portal's object types (the standard ones, then custom objects as schemas are
+            # created), the names object paths accept for each, and the association types between them
+            self.kinds: dict[str, Kind] = dict(KINDS)
+            self.aliases: dict[str, str] = dict(ALIASES)
+            self.assoc_types: dict[tuple[str, str], list[tuple[int, str | None]]] = {
+                k: list(v) for k, v in ASSOC_TYPES.items()}
+            self.objs: dict[str, dict[int, Obj]] = {t: {} for t in self.kinds}
             # every id ever created, ascending (ids only grow; archived records keep theirs):
             # list pages and id-range searches bisect it instead of sorting all records per call
-            self.ids: dict[str, list[int]] = {t: [] for t in OBJECT_TYPE_IDS}
+            self.ids: dict[str, list[int]] = {t: [] for t in self.kinds}
             self.next_id = 101
             self.assocs: dict[tuple[str, int, str], dict[int, set[int]]] = {}
             self.lists: dict[int, HsList] = {}
             self.uniq: dict[tuple[str, str], dict[str, int]] = {}
             self.next_list_id = 1
             self.pipelines = pipeline_json(iso_ms(self.started))
+            self.pipeline_sets = {"deals": self.pipelines, "tickets": ticket_pipeline_json(iso_ms(self.started))}
+            self.schemas: dict[str, dict[str, Any]] = {}  # custom object schemas by fullyQualifiedName
+            self.next_schema_id = 123456
+            self.next_assoc_type = 1001
+            self.templates: dict[str, dict[str, Any]] = {}  # timeline event templates by id
+            self.next_template_id = 1001001
+            self.events: dict[tuple[str, str], dict[str, Any]] = {}  # timeline events by (template, event id)
 
     # -- helpers -----------------------------------------------------------------
     @staticmethod
     def object_type(name: str) -> str:
+        """The standard object type ``name`` names (``type_of`` knows the portal's custom objects too)."""
         t = ALIASES.get(name, name)
-        if t not in OBJECT_TYPE_IDS:
+        if t not in KINDS:
+            raise ApiError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}")
+        return t
+
+    def type_of(self, name: str) -> str:
+        """The object type a path names: its name, singular, type id (0-1) or, for a custom
+        object, its fullyQualifiedName, ``p_<name>`` or objectTypeId (2-…)."""
+        t = self.aliases.get(name, name)
+        if t not in self.kinds:
             raise ApiError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {name}")
         return t
 
@@ -231,7 +252,11 @@ class Store:
         base = {"objectId": obj_id, "changeSource": source.change_source, "occurredAt": at or self.clock()}
         if source.source_id is not None:
             base["sourceId"] = source.source_id
-        prefix = SINGULAR[type_]
+        k = self.kinds[type_]
+        prefix = k.singular
+        if k.custom:  # custom objects have only the generic subscriptions (object.* with objectTypeId)
+            base["objectTypeId"] = k.type_id
+            prefix = "object"
         if kind == "propertyChange":
             events = [{**base, "subscriptionType": f"{prefix}.propertyChange", "propertyName": k, "propertyValue": v}
                       for k, v in (changes or {}).items()]
@@ -335,7 +360,7 @@ class Store:
                     if type_ == "contacts":
                         msg = f"Contact already exists. Existing ID: {other.id}"
                     else:
-                        msg = f"A {SINGULAR[type_]} with the unique value {v!r} for {name} already exists. Existing ID: {other.id}"
+                        msg = f"A {self.kinds[type_].singular} with the unique value {v!r} for {name} already exists. Existing ID: {other.id}"
                     raise ApiError(409, "CONFLICT", msg, context={"existingId": [str(other.id)]})
 
     def _derive(self, obj: Obj) -> None:
@@ -349,6 +374,14 @@ class Store:
         if obj.type == "deals":
             obj.props["hs_is_closed_won"] = "true" if obj.props.get("dealstage") == "closedwon" else "false"
 
+    def _required(self, kind: Kind, values: dict[str, str]) -> dict[str, str]:
+        """A create's values with the type's defaults; a 400 naming the required ones it lacks."""
+        out = {**{k: v for k, v in kind.defaults if not values.get(k)}, **{k: v for k, v in values.items() if v != ""}}
+        missing = [n for n in kind.required if not out.get(n)]
+        if missing:
+            raise validation_error([(n, "REQUIRED_PROPERTY", f'Property "{n}" is required') for n in missing])
+        return out
+
     # -- record writes ---------------------------------------------------------------
     def validate(self, type_: str, props: dict[str, Any], self_id: int | None = None) -> None:
         """Raise the error a write of ``props`` would get, without writing (atomic batches)."""
@@ -358,14 +391,17 @@ class Store:
     def create(self, type_: str, props: dict[str, Any], source: Source, *, at: int | None = None,
                modified_at: int | None = None) -> Obj:
         with self.lock:
+            kind = self.kinds[type_]
             values = self._normalise(type_, props)
+            if kind.required or kind.defaults:
+                values = self._required(kind, values)
             self._check_unique(type_, values, None)
             now = at if at is not None else self.clock()
             obj = Obj(self.next_id, type_, {}, now, modified_at or now)
             self.next_id += 1
             obj.props = {k: v for k, v in values.items() if v != ""}
-            obj.props.update({"hs_object_id": str(obj.id), "createdate": iso_ms(now),
-                              MODIFIED_PROP[type_]: iso_ms(obj.updated)})
+            obj.props.update({"hs_object_id": str(obj.id), kind.created: iso_ms(now),
+                              kind.modified: iso_ms(obj.updated)})
             self._derive(obj)
             self.objs[type_][obj.id] = obj
             self.ids[type_].append(obj.id)
@@ -391,7 +427,7 @@ class Store:
             self._derive(obj)
             self._index_unique(obj, old, obj.props)
             obj.updated = at if at is not None else self.clock()
-            obj.props[MODIFIED_PROP[type_]] = iso_ms(obj.updated)
+            obj.props[self.kinds[type_].modified] = iso_ms(obj.updated)
             self._reindex(obj)
             self._emit(source, type_, "propertyChange", obj.id, changed, at=obj.updated)
             return obj
@@ -409,7 +445,7 @@ class Store:
                     self.assocs.get((key[2], to_id, type_), {}).pop(obj_id, None)
                 del self.assocs[key]
             for lst in self.lists.values():
-                if lst.object_type_id == OBJECT_TYPE_IDS[type_]:
+                if lst.object_type_id == self.kinds[type_].type_id:
                     lst.members.pop(obj_id, None)
             self._emit(source, type_, "deletion", obj.id)
             return True
@@ -420,7 +456,7 @@ class Store:
             for i in ids:
                 obj = self.objs[type_][i]
                 obj.updated = at
-                obj.props[MODIFIED_PROP[type_]] = iso_ms(at)
+                obj.props[self.kinds[type_].modified] = iso_ms(at)
                 self._reindex(obj)
 
     # -- record reads ---------------------------------------------------------------
@@ -519,8 +555,9 @@ class Store:
         sorts = body.get("sorts") or []
         if len(sorts) > 1:
             raise ApiError(400, "VALIDATION_ERROR", "Search results can only be sorted by one property")
-        props = list(body.get("properties") or DEFAULT_PROPS[type_])
-        for sys in ("hs_object_id", "createdate", MODIFIED_PROP[type_]):
+        kind = self.kinds[type_]
+        props = list(body.get("properties") or kind.default_props)
+        for sys in ("hs_object_id", kind.created, kind.modified):
             if sys not in props:
                 props.append(sys)
         query = str(body.get("query") or "").lower()
@@ -537,7 +574,7 @@ class Store:
                 if groups and not any(all(self._match(type_, snap, f) for f in g.get("filters") or [])
                                       for g in groups):
                     continue
-                if query and not any(query in snap.props.get(p, "").lower() for p in DEFAULT_PROPS[type_]):
+                if query and not any(query in snap.props.get(p, "").lower() for p in kind.default_props):
                     continue
                 hits.append((obj.id, snap))
             if sorts:
@@ -614,23 +651,26 @@ class Store:
         with self.lock:
             for t, i in ((from_t, from_id), (to_t, to_id)):
                 self.get(t, i)
-            types = {type_id} if type_id is not None else {ASSOC_TYPES[(from_t, to_t)][0][0]}
-            primary = types & {x for x, label in ASSOC_TYPES.get((from_t, to_t), []) if label == "Primary"}
+            known = self.assoc_types.get((from_t, to_t))
+            if not known:
+                raise ApiError(400, "VALIDATION_ERROR", f"No association type is defined from {from_t} to {to_t}")
+            types = {type_id} if type_id is not None else {known[0][0]}
+            primary = types & {x for x, label in known if label == "Primary"}
             if primary:
                 # one primary company per record: the previous one stays associated, unlabelled
-                unlabelled = ASSOC_TYPES[(from_t, to_t)][0][0]
+                unlabelled = known[0][0]
                 for other, held in self.assocs.get((from_t, from_id, to_t), {}).items():
                     if other != to_id and held & primary:
                         held -= primary
                         held.add(unlabelled)
                         back = self.assocs.get((to_t, other, from_t), {}).get(from_id)
                         if back is not None:
-                            back -= {inverse_type(from_t, to_t, x) for x in primary}
-                            back.add(inverse_type(from_t, to_t, unlabelled))
+                            back -= {inverse_type(from_t, to_t, x, self.assoc_types) for x in primary}
+                            back.add(inverse_type(from_t, to_t, unlabelled, self.assoc_types))
                 types = types | {unlabelled}  # a primary association is an association too
             self.assocs.setdefault((from_t, from_id, to_t), {}).setdefault(to_id, set()).update(types)
             self.assocs.setdefault((to_t, to_id, from_t), {}).setdefault(from_id, set()).update(
-                inverse_type(from_t, to_t, t) for t in types)
+                inverse_type(from_t, to_t, t, self.assoc_types) for t in types)
 
     def dissociate(self, from_t: str, from_id: int, to_t: str, to_id: int) -> bool:
         """Remove every association type between two records (v4 batch/archive); False: there was none."""
@@ -681,7 +721,7 @@ class Store:
     def change_members(self, list_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> dict[str, list[str]]:
         with self.lock:
             lst = self.list_by_id(list_id)
-            type_ = ALIASES[lst.object_type_id]
+            type_ = self.aliases[lst.object_type_id]
             out: dict[str, list[str]] = {"recordsIdsAdded": [], "recordIdsRemoved": [], "recordIdsMissing": []}
             for rid in add:
                 obj = self.objs[type_].get(int(rid)) if str(rid).isdigit() else None

@@ -57,6 +57,8 @@ def generic(event: dict[str, Any]) -> dict[str, Any]:
     """A legacy event (``contact.creation``) as the generic subscriptions send it
     (``object.creation`` with ``objectTypeId`` ``0-1``)."""
     prefix, _, action = str(event["subscriptionType"]).partition(".")
+    if prefix == "object":  # a custom object's event is generic already
+        return event
     return {**event, "subscriptionType": f"object.{action}", "objectTypeId": TYPE_IDS[prefix]}
 
 

@@ -368,7 +368,132 @@ OPPORTUNITY_STAGE = SObject("OpportunityStage", "Opportunity Stage", "Opportunit
     )
 }, writable=False)
 
-OBJECTS: dict[str, SObject] = {o.name: o for o in (ACCOUNT, CONTACT, LEAD, OPPORTUNITY, OPPORTUNITY_STAGE)}
+# -- service, products and activities (standard objects a HubSpot sync pairs with tickets,
+# products, line items and engagements) -------------------------------------------------------
+_STD_CALC: dict[str, Any] = {**_CALC, "custom": False}
+
+
+def _case_closed(row: Row, _ctx: FormulaContext) -> bool:
+    return row.get("Status") == "Closed"
+
+
+def _line_total(row: Row, _ctx: FormulaContext) -> float | None:
+    qty, price = row.get("Quantity"), row.get("UnitPrice")
+    return None if qty is None or price is None else round(float(qty) * float(price), 2)
+
+
+def _task_closed(row: Row, _ctx: FormulaContext) -> bool:
+    return row.get("Status") in ("Completed", "Deferred")
+
+
+CASE = SObject("Case", "Case", "Cases", "500", _fields(
+    SField("CaseNumber", "string", "Case Number", 30, createable=False, updateable=False, nillable=False,
+           defaulted=True),
+    SField("AccountId", "reference", "Account ID", 18, reference_to=("Account",)),
+    SField("ContactId", "reference", "Contact ID", 18, reference_to=("Contact",)),
+    _s("Subject", "Subject", 255),
+    SField("Description", "textarea", "Description", 32000),
+    _pick("Status", "Status", ("New", "Working", "Escalated", "Closed"), nillable=False, defaulted=True,
+          default="New"),
+    _pick("Priority", "Priority", ("High", "Medium", "Low"), defaulted=True, default="Medium"),
+    _pick("Origin", "Case Origin", ("Phone", "Email", "Web")),
+    _pick("Type", "Case Type", ("Mechanical", "Electrical", "Electronic", "Structural", "Other")),
+    _pick("Reason", "Case Reason", ("Installation", "Equipment Complexity", "Performance", "Breakdown",
+                                    "Equipment Design", "Feedback", "Other")),
+    SField("SuppliedEmail", "email", "Web Email", 80),
+    SField("IsClosed", "boolean", "Closed", formula=_case_closed, formula_text='ISPICKVAL(Status, "Closed")',
+           nillable=False, **_STD_CALC),
+    SField("ClosedDate", "datetime", "Closed Date", createable=False, updateable=False),
+    _ext_id(),
+))
+
+PRODUCT2 = SObject("Product2", "Product", "Products", "01t", _fields(
+    _s("Name", "Product Name", 255, nillable=False),
+    _s("ProductCode", "Product Code", 255),
+    SField("Description", "textarea", "Product Description", 4000),
+    SField("IsActive", "boolean", "Active", nillable=False, defaulted=True, default=False),
+    _pick("Family", "Product Family", ("None", "Hardware", "Software", "Services")),
+    _s("QuantityUnitOfMeasure", "Quantity Unit Of Measure", 255),
+    _ext_id(),
+))
+
+PRICEBOOK2 = SObject("Pricebook2", "Price Book", "Price Books", "01s", _fields(
+    _s("Name", "Price Book Name", 255, nillable=False),
+    SField("IsActive", "boolean", "Active", nillable=False, defaulted=True, default=False),
+    SField("IsStandard", "boolean", "Is Standard Price Book", createable=False, updateable=False, nillable=False,
+           defaulted=True, default=False),
+    SField("Description", "string", "Description", 255),
+))
+
+PRICEBOOK_ENTRY = SObject("PricebookEntry", "Price Book Entry", "Price Book Entries", "01u", _fields(
+    SField("Pricebook2Id", "reference", "Price Book ID", 18, nillable=False, updateable=False,
+           reference_to=("Pricebook2",)),
+    SField("Product2Id", "reference", "Product ID", 18, nillable=False, updateable=False,
+           reference_to=("Product2",)),
+    SField("UnitPrice", "currency", "List Price", nillable=False),
+    SField("IsActive", "boolean", "Active", nillable=False, defaulted=True, default=False),
+    SField("UseStandardPrice", "boolean", "Use Standard Price", nillable=False, defaulted=True, default=False),
+    _s("ProductCode", "Product Code", 255, createable=False, updateable=False),
+))
+
+OPPORTUNITY_LINE_ITEM = SObject("OpportunityLineItem", "Opportunity Product", "Opportunity Product", "00k", _fields(
+    SField("OpportunityId", "reference", "Opportunity ID", 18, nillable=False, updateable=False,
+           reference_to=("Opportunity",)),
+    SField("PricebookEntryId", "reference", "Price Book Entry ID", 18, updateable=False,
+           reference_to=("PricebookEntry",)),
+    SField("Product2Id", "reference", "Product ID", 18, updateable=False, reference_to=("Product2",)),
+    _s("Name", "Opportunity Product Name", 376, createable=False, updateable=False),
+    _s("ProductCode", "Product Code", 255, createable=False, updateable=False),
+    SField("Quantity", "double", "Quantity", nillable=False),
+    SField("UnitPrice", "currency", "Sales Price"),
+    SField("ListPrice", "currency", "List Price", createable=False, updateable=False),
+    SField("TotalPrice", "currency", "Total Price", formula=_line_total, formula_text="Quantity * UnitPrice",
+           **_STD_CALC),
+    SField("Discount", "percent", "Discount"),
+    SField("ServiceDate", "date", "Date"),
+    SField("Description", "string", "Line Description", 255),
+    _ext_id(),
+))
+
+_WHO, _WHAT = ("Contact", "Lead"), ("Account", "Opportunity", "Case")
+
+TASK = SObject("Task", "Task", "Tasks", "00T", _fields(
+    SField("WhoId", "reference", "Name ID", 18, reference_to=_WHO),
+    SField("WhatId", "reference", "Related To ID", 18, reference_to=_WHAT),
+    _s("Subject", "Subject", 255),
+    SField("ActivityDate", "date", "Due Date Only"),
+    _pick("Status", "Status", ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"),
+          nillable=False, defaulted=True, default="Not Started"),
+    _pick("Priority", "Priority", ("High", "Normal", "Low"), nillable=False, defaulted=True, default="Normal"),
+    SField("Description", "textarea", "Comments", 32000),
+    _pick("TaskSubtype", "Task Subtype", ("Task", "Email", "Call", "ListEmail", "Cadence"), updateable=False),
+    _pick("CallType", "Call Type", ("Internal", "Inbound", "Outbound")),
+    SField("CallDurationInSeconds", "int", "Call Duration"),
+    _s("CallDisposition", "Call Result", 255),
+    SField("IsClosed", "boolean", "Closed", formula=_task_closed,
+           formula_text='OR(ISPICKVAL(Status, "Completed"), ISPICKVAL(Status, "Deferred"))', nillable=False,
+           **_STD_CALC),
+    _ext_id(),
+))
+
+EVENT = SObject("Event", "Event", "Events", "00U", _fields(
+    SField("WhoId", "reference", "Name ID", 18, reference_to=_WHO),
+    SField("WhatId", "reference", "Related To ID", 18, reference_to=_WHAT),
+    _s("Subject", "Subject", 255),
+    _s("Location", "Location", 255),
+    SField("StartDateTime", "datetime", "Start Date Time"),
+    SField("EndDateTime", "datetime", "End Date Time"),
+    SField("ActivityDateTime", "datetime", "Due Date Time"),
+    SField("DurationInMinutes", "int", "Duration"),
+    SField("IsAllDayEvent", "boolean", "All-Day Event", nillable=False, defaulted=True, default=False),
+    SField("Description", "textarea", "Description", 32000),
+    _pick("ShowAs", "Show Time As", ("Busy", "OutOfOffice", "Free"), defaulted=True, default="Busy"),
+    _ext_id(),
+))
+
+OBJECTS: dict[str, SObject] = {o.name: o for o in (ACCOUNT, CONTACT, LEAD, OPPORTUNITY, OPPORTUNITY_STAGE, CASE,
+                                                    PRODUCT2, PRICEBOOK2, PRICEBOOK_ENTRY, OPPORTUNITY_LINE_ITEM,
+                                                    TASK, EVENT)}
 OBJECTS_LOWER = {k.lower(): v for k, v in OBJECTS.items()}
 PREFIXES = {o.key_prefix: o.name for o in OBJECTS.values()}
 

@@ -72,6 +72,14 @@ def _records(app: FastAPI, sb: HubSpotCore) -> None:
         sb.associate(b["from"], b["fromId"], b["to"], b["toId"])
         return {"ok": True}
 
+    @app.get("/_sandbox/timeline/{object_type}/{object_id}")
+    async def timeline_events(object_type: str, object_id: str) -> list[dict[str, Any]]:
+        return sb.timeline_events(object_type, object_id)
+
+    @app.post("/_sandbox/schemas")
+    async def create_schema(request: Request) -> JSONResponse:
+        return JSONResponse(sb.create_schema(await read_json(request)), status_code=201)
+
     @app.post("/_sandbox/lists")
     async def create_list(request: Request) -> dict[str, Any]:
         b = await read_json(request)

@@ -22,7 +22,6 @@ from accord.sandbox.hubspot.routes.common import (
     read_json,
 )
 from accord.sandbox.hubspot.routes.objects import create_associations, out_props
-from accord.sandbox.hubspot.schema import SINGULAR
 from accord.sandbox.hubspot.store import ApiError, Obj, iso_ms
 
 
@@ -86,10 +85,10 @@ def _read_and_create(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}/batch/read")
     async def batch_read(object_type: str, request: Request) -> JSONResponse:
-        t, started = store.object_type(object_type), _now()
+        t, started = store.type_of(object_type), _now()
         body = await read_json(request)
         items = batch_inputs(body)
-        props = out_props(t, list(body.get("properties") or []) or None)
+        props = out_props(store, t, list(body.get("properties") or []) or None)
         id_prop = body.get("idProperty")
         results, missing = [], []
         for item in items:
@@ -98,13 +97,13 @@ def _read_and_create(app: FastAPI, sb: HubSpotCore) -> None:
                 results.append(o.wire(props))
             except ApiError:
                 missing.append(str(item.get("id")))
-        errors = [ApiError(404, "OBJECT_NOT_FOUND", f"Could not get some {SINGULAR[t].upper()} objects, they may be "
+        errors = [ApiError(404, "OBJECT_NOT_FOUND", f"Could not get some {store.kinds[t].singular.upper()} objects, they may be "
                            "deleted or not exist. Check that ids are valid.").batch_error({"ids": missing})] if missing else []
         return batch_response(results, errors, started, 200)
 
     @app.post("/crm/v3/objects/{object_type}/batch/create")
     async def batch_create(object_type: str, request: Request) -> JSONResponse:
-        t, started = store.object_type(object_type), _now()
+        t, started = store.type_of(object_type), _now()
         items = batch_inputs(await read_json(request))
         _precheck(sb, t, items)
         items, halved = half_batch(request, items)
@@ -151,7 +150,7 @@ def _update_upsert_archive(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}/batch/update")
     async def batch_update(object_type: str, request: Request) -> JSONResponse:
-        t, started = store.object_type(object_type), _now()
+        t, started = store.type_of(object_type), _now()
         items = batch_inputs(await read_json(request))
         _reject_duplicates([str(i.get("id")) for i in items])
         items, halved = half_batch(request, items)
@@ -171,7 +170,7 @@ def _update_upsert_archive(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}/batch/upsert")
     async def batch_upsert(object_type: str, request: Request) -> JSONResponse:
-        t, started = store.object_type(object_type), _now()
+        t, started = store.type_of(object_type), _now()
         items = batch_inputs(await read_json(request))
         _reject_duplicates([str(i.get("id", "")).strip().lower() for i in items])
         items, halved = half_batch(request, items)
@@ -189,7 +188,7 @@ def _update_upsert_archive(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}/batch/archive")
     async def batch_archive(object_type: str, request: Request) -> Response:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         items, halved = half_batch(request, batch_inputs(await read_json(request)))
         for item in items:
             if str(item.get("id")).isdigit():

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse, Response
 
 from accord.sandbox.hubspot.core import HubSpotCore
 from accord.sandbox.hubspot.routes.common import int_param, read_json
-from accord.sandbox.hubspot.schema import OBJECT_TYPE_IDS
 from accord.sandbox.hubspot.store import ApiError, iso_ms
 
 
@@ -19,7 +18,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
     @app.post("/crm/v3/lists")
     async def list_create(request: Request) -> JSONResponse:
         body = await read_json(request)
-        if not body.get("name") or body.get("objectTypeId") not in OBJECT_TYPE_IDS.values():
+        if not body.get("name") or str(body.get("objectTypeId")) not in {k.type_id for k in store.kinds.values()}:
             raise ApiError(400, "VALIDATION_ERROR", "name and a valid objectTypeId are required")
         lst = store.create_list(str(body["name"]), str(body["objectTypeId"]), str(body.get("processingType", "MANUAL")))
         return JSONResponse({"list": lst.wire()})

@@ -9,18 +9,17 @@ from fastapi.responses import JSONResponse
 
 from accord.sandbox.hubspot.core import HubSpotCore
 from accord.sandbox.hubspot.routes.common import flag, int_param, props_param, read_json
-from accord.sandbox.hubspot.schema import ALIASES, ASSOC_TYPES, DEFAULT_PROPS, OBJECT_TYPE_IDS, SINGULAR
 from accord.sandbox.hubspot.store import ApiError, Obj, Store
 
 
-def out_props(t: str, requested: list[str] | None) -> list[str]:
-    return requested or DEFAULT_PROPS[t]
+def out_props(store: Store, t: str, requested: list[str] | None) -> list[str] | tuple[str, ...]:
+    return requested or store.kinds[t].default_props
 
 
-def assoc_param(request: Request) -> list[str]:
+def assoc_param(store: Store, request: Request) -> list[str]:
     # "If any of the specified associations do not exist, they will be ignored" (the spec)
     names = [p for v in request.query_params.getlist("associations") for p in v.split(",") if p]
-    return [ALIASES.get(n, n) for n in names if ALIASES.get(n, n) in OBJECT_TYPE_IDS]
+    return [store.aliases.get(n, n) for n in names if store.aliases.get(n, n) in store.kinds]
 
 
 def with_associations(store: Store, t: str, o: Obj, wire: dict[str, Any], to_types: list[str]) -> dict[str, Any]:
@@ -32,9 +31,9 @@ def with_associations(store: Store, t: str, o: Obj, wire: dict[str, Any], to_typ
         found = store.associated(t, o.id, to)
         if not found:
             continue
-        types = ASSOC_TYPES.get((t, to), [])
+        types = store.assoc_types.get((t, to), [])
         labelled = any(label for _, label in types)
-        base = f"{SINGULAR[t]}_to_{SINGULAR[to]}"
+        base = f"{store.kinds[t].singular}_to_{store.kinds[to].singular}"
         results = []
         for to_id, type_ids in sorted(found.items()):
             for tid in sorted(type_ids):
@@ -51,7 +50,8 @@ def create_associations(store: Store, t: str, obj_id: int, assocs: list[dict[str
         to_id = int(str((a.get("to") or {}).get("id", "0")))
         for spec in a.get("types") or []:
             tid = int(spec.get("associationTypeId", 0))
-            targets = [to for (fr, to), types in ASSOC_TYPES.items() if fr == t and any(x[0] == tid for x in types)]
+            targets = [to for (fr, to), types in store.assoc_types.items()
+                       if fr == t and any(x[0] == tid for x in types)]
             if not targets:
                 raise ApiError(400, "VALIDATION_ERROR", f"Unknown association type {tid} for {t}")
             store.associate(t, obj_id, targets[0], to_id, tid)
@@ -62,15 +62,15 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.get("/crm/v3/objects/{object_type}")
     async def list_objects(object_type: str, request: Request) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         q = request.query_params
         limit = int_param(q.get("limit"), "limit", 10)
         if not 1 <= limit <= 100:
             raise ApiError(400, "VALIDATION_ERROR", "limit must be between 1 and 100")
         after = int_param(q.get("after"), "after", 0)
         objs, nxt = store.page(t, after, limit, flag(request, "archived"))
-        props = out_props(t, props_param(request))
-        assoc = assoc_param(request)
+        props = out_props(store, t, props_param(request))
+        assoc = assoc_param(store, request)
         body: dict[str, Any] = {"results": [with_associations(store, t, o, o.wire(props), assoc) for o in objs]}
         sb.counters["results_list"] += len(objs)  # records served, for benchmarks' page-fill figures
         if nxt is not None:
@@ -81,7 +81,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}")
     async def create_object(object_type: str, request: Request) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         body = await read_json(request)
         o = store.create(t, body.get("properties") or {}, request.state.source)
         create_associations(store, t, o.id, body.get("associations") or [])
@@ -89,14 +89,14 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.get("/crm/v3/objects/{object_type}/{object_id}")
     async def get_object(object_type: str, object_id: str, request: Request) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         o = store.get(t, object_id, archived=flag(request, "archived"), id_property=request.query_params.get("idProperty"))
-        wire = o.wire(out_props(t, props_param(request)))
-        return JSONResponse(with_associations(store, t, o, wire, assoc_param(request)))
+        wire = o.wire(out_props(store, t, props_param(request)))
+        return JSONResponse(with_associations(store, t, o, wire, assoc_param(store, request)))
 
     @app.patch("/crm/v3/objects/{object_type}/{object_id}")
     async def update_object(object_type: str, object_id: str, request: Request) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         body = await read_json(request)
         o = store.get(t, object_id, id_property=request.query_params.get("idProperty"))
         o = store.update(t, o.id, body.get("properties") or {}, request.state.source)
@@ -104,7 +104,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.delete("/crm/v3/objects/{object_type}/{object_id}")
     async def delete_object(object_type: str, object_id: str, request: Request) -> Response:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         if object_id.isdigit():
             store.archive(t, int(object_id), request.state.source)
         return Response(status_code=204)

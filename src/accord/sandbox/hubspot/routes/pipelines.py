@@ -1,4 +1,4 @@
-"""Pipelines: ``/crm/v3/pipelines/{object_type}[/{pipeline_id}]`` (only deals have any here)."""
+"""Pipelines: ``/crm/v3/pipelines/{object_type}[/{pipeline_id}]`` (deals and tickets have them)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.get("/crm/v3/pipelines/{object_type}")
     async def pipelines(object_type: str) -> JSONResponse:
-        t = store.object_type(object_type)
-        return JSONResponse({"results": store.pipelines if t == "deals" else []})
+        t = store.type_of(object_type)
+        return JSONResponse({"results": store.pipeline_sets.get(t, [])})
 
     @app.get("/crm/v3/pipelines/{object_type}/{pipeline_id}")
     async def pipeline_one(object_type: str, pipeline_id: str) -> JSONResponse:
-        for p in store.pipelines if store.object_type(object_type) == "deals" else []:
+        for p in store.pipeline_sets.get(store.type_of(object_type), []):
             if p["id"] == pipeline_id:
                 return JSONResponse(p)
         raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find pipeline {pipeline_id}")

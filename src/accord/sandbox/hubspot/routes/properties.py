@@ -1,4 +1,4 @@
-"""Object schemas and properties: ``/crm/v3/schemas``, ``/crm/v3/properties/{object_type}[/{name}]``."""
+"""Properties: ``/crm/v3/properties/{object_type}[/{name}]`` (custom object schemas: routes/schemas.py)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,15 @@ from accord.sandbox.hubspot.store import ApiError, iso_ms
 def register(app: FastAPI, sb: HubSpotCore) -> None:
     store = sb.store
 
-    # -- custom object schemas (this portal has none) ----------------------------------------------
-    @app.get("/crm/v3/schemas")
-    async def schemas() -> JSONResponse:
-        return JSONResponse({"results": []})  # CollectionResponseObjectSchemaNoPaging
-
     @app.get("/crm/v3/properties/{object_type}")
     async def properties(object_type: str) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         ts = iso_ms(store.started)
         return JSONResponse({"results": [p.to_json(ts) for p in store.props[t].values()]})
 
     @app.get("/crm/v3/properties/{object_type}/{name}")
     async def property_one(object_type: str, name: str) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         pd = store.props[t].get(name)
         if pd is None:
             raise ApiError(404, "OBJECT_NOT_FOUND", f"Unable to find property with name {name}")
@@ -36,7 +31,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/properties/{object_type}")
     async def property_create(object_type: str, request: Request) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         pd = store.add_property(t, await read_json(request))
         return JSONResponse(pd.to_json(iso_ms(int(time.time() * 1000))), status_code=201)
 

@@ -14,7 +14,7 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
 
     @app.post("/crm/v3/objects/{object_type}/search")
     async def search(object_type: str, request: Request) -> JSONResponse:
-        t = store.object_type(object_type)
+        t = store.type_of(object_type)
         body = await read_json(request)
         found = store.search(t, body, sb.settings.search_cap)
         sb.counters["results_search"] += len(found["results"])

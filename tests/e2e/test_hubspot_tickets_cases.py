@@ -1,0 +1,66 @@
+"""HubSpot tickets ↔ Salesforce cases with the catalog's defaults, through `accord sync` processes
+against both sandboxes (issue #20: objects beyond contacts, companies and deals)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from accord.demo import Sandboxes, sandboxes
+
+
+def _sync(tmp_path: Path, *extra: str) -> list[dict[str, Any]]:
+    cmd = [sys.executable, "-m", "accord.cli", "sync", "-c", "accord.yaml", "--json", *extra]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    out: list[dict[str, Any]] = json.loads(done.stdout)
+    return out
+
+
+def _config(tmp_path: Path, boxes: Sandboxes) -> None:
+    assert boxes.salesforce.tls is not None
+    (tmp_path / "accord.yaml").write_text(yaml.safe_dump({
+        "state": f"sqlite:///{tmp_path}/index.db",
+        "apps": {"hubspot": {"type": "hubspot", "token": "pat-tickets", "base_url": boxes.hubspot_server.url},
+                 "salesforce": {"type": "salesforce", "instance_url": boxes.salesforce.url,
+                                "access_token": "token", "verify": boxes.salesforce.tls.cafile}},
+        # no mappings named: the catalog's subject, description, status and priority
+        "syncs": [{"name": "tickets", "left": {"app": "hubspot", "object": "tickets"},
+                   "right": {"app": "salesforce", "object": "Case"}}]}))
+
+
+def test_tickets_sync_to_cases_and_back(tmp_path: Path) -> None:
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        made = [hs.user_create("tickets", {"subject": f"Printer {i} on fire", "content": f"Floor {i}",
+                                           "hs_pipeline_stage": stage, "hs_ticket_priority": prio})
+                for i, (stage, prio) in enumerate([("1", "HIGH"), ("2", "LOW"), ("4", "URGENT")])]
+        sf.create("Case", {"Subject": "Cannot log in", "Status": "Escalated", "Priority": "Medium",
+                           "Description": "since Monday"})
+        _config(tmp_path, boxes)
+        _sync(tmp_path, "--full")
+        cases = {c["Subject"]: c for c in sf.records("Case")}
+        assert {s: (c["Status"], c["Priority"], c["Description"]) for s, c in cases.items()} == {
+            "Printer 0 on fire": ("New", "High", "Floor 0"),
+            "Printer 1 on fire": ("Working", "Low", "Floor 1"),
+            "Printer 2 on fire": ("Closed", "High", "Floor 2"),  # Salesforce has no "urgent"
+            "Cannot log in": ("Escalated", "Medium", "since Monday"),
+        }
+        tickets = {t["properties"]["subject"]: t["properties"] for t in hs.records("tickets")}
+        assert len(tickets) == 4
+        login = tickets["Cannot log in"]
+        assert (login["hs_pipeline_stage"], login["hs_ticket_priority"], login["hs_pipeline"]) == ("3", "MEDIUM", "0")
+        # a change on either side travels with the next (incremental) pass
+        sf.update("Case", cases["Printer 0 on fire"]["Id"], {"Status": "Closed"})
+        hs.user_update("tickets", made[1]["id"], {"subject": "Printer 1 fixed?"})
+        _sync(tmp_path)
+        assert hs.get("tickets", made[0]["id"])["properties"]["hs_pipeline_stage"] == "4"
+        assert "Printer 1 fixed?" in {c["Subject"] for c in sf.records("Case")}
+        assert len(sf.records("Case")) == 4 and len(hs.records("tickets")) == 4

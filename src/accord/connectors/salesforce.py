@@ -353,7 +353,7 @@ class SalesforceConnector(HttpConnector):
         self.bulk_threshold = bulk_threshold or None
         self.bulk_write_threshold = bulk_write_threshold or None
         if self.bulk_write_threshold:
-            self.batch_size = max(COLLECTION, min(BULK_BATCH, self.bulk_write_threshold * 5))
+            self.batch_size = BULK_BATCH
         self.bulk = Bulk(self)
         self.api_used: int | None = None  # org-wide usage and limit from Sforce-Limit-Info
         self.api_limit: int | None = None

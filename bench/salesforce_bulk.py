@@ -10,8 +10,9 @@ included; ``/services/data/`` without a version costs nothing, as in a real org)
 
 The engine hands the target one page of left records per write (the pages already read when the
 write starts, merged up to ``merge_pages_up_to`` records, 500 by default). Both runs raise that to
-10,000 (the Salesforce connector's ``batch_size`` with bulk writes on) so that a write can reach
-the ingest threshold and REST writes are mostly full collections of 200. The engine does not
+50,000 (the Salesforce connector's ``batch_size`` with bulk writes on), and the HubSpot app's
+``read_ahead`` to 1,000 pages, so that a write can reach the ingest threshold and REST writes are
+mostly full collections of 200. The engine does not
 wait for pages to pile up, though: when the source is read slower than the target is written,
 writes stay small and go through REST, which the calls by kind show.
 
@@ -46,7 +47,8 @@ from typing import Any
 
 from results_file import save_section
 
-MERGE = 10_000  # records of left pages already read that one write takes (the engine's default: 500)
+READ_AHEAD = 1_000  # HubSpot pages (100 records) read ahead of the sync
+MERGE = 50_000  # records of left pages already read that one write takes (the engine's default: 500)
 
 
 # -- the sandbox processes ------------------------------------------------------------------------------
@@ -109,7 +111,8 @@ async def sync(hs: str, sf: str, tmp: str, bulk: bool) -> tuple[float, Any, dict
     off = {"bulk_threshold": None, "bulk_write_threshold": None}
     cfg = parse_config({
         "state": f"sqlite:///{tmp}/index.db",
-        "apps": {"hubspot": {"type": "hubspot", "token": "bench-hs", "base_url": hs},
+        # the HubSpot reader may run 1,000 pages ahead (default 200): room for a whole ingest job's worth
+        "apps": {"hubspot": {"type": "hubspot", "token": "bench-hs", "base_url": hs, "read_ahead": READ_AHEAD},
                  "salesforce": {"type": "salesforce", "instance_url": sf, "access_token": "bench-sf",
                                 **({} if bulk else off)}},
         "syncs": [{"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
@@ -194,7 +197,7 @@ def main() -> None:
                    f"Python {platform.python_version()}",
         "setup": "initial two-way sync contacts ↔ Contact, HubSpot sandbox seeded with N contacts, empty "
                  "Salesforce sandbox; REST run: bulk_threshold and bulk_write_threshold off; bulk run: defaults "
-                 "(10,000 / 2,000); both runs with merge_pages_up_to 10,000",
+                 "(10,000 / 2,000); both runs with merge_pages_up_to 50,000 and HubSpot read_ahead 1,000",
         "minimum_calls": "1 Contact describe + 1 query page (empty target) + ceil(N/200) collection creates",
         "run": r,
     })

@@ -136,6 +136,12 @@ async def test_ingest_creates_with_failing_rows(sb: SalesforceSandbox) -> None:
         assert failed.id == res[2].id and failed.error and failed.error.category == ErrorCategory.DELETED
         got = sb.get("Contact", str(res[0].id))
         assert got is not None and got["Title"] == "CTO" and got["Birthdate"] is None
+        # an update whose rows all succeed reads no result set: create, upload, close, status
+        before = sb.stats.by_kind["jobs"]
+        live = [str(r.id) for r in res if r.ok and r.id != res[2].id]
+        again = await conn.update("Contact", [(i, {"Title": "CFO"}) for i in live])
+        assert all(u.ok for u in again) and [u.id for u in again] == live
+        assert sb.stats.by_kind["jobs"] - before == 4
         # below the threshold: sObject Collections as before
         small = await conn.create("Contact", items[:2])
         assert all(r.ok for r in small) and sb.stats.by_kind.get("composite", 0) == 1

@@ -110,7 +110,7 @@ _REFERENCES = {("Contact", "Account"): ("Contact", "AccountId"), ("Opportunity",
                ("Account", "Contact"): ("Contact", "AccountId"), ("Account", "Opportunity"): ("Opportunity", "AccountId")}
 _IN_CHUNK = 200  # ids per SOQL IN (…): keeps the URL well under Salesforce's 16 KB limit
 COLLECTION = 200  # sObject Collections take at most 200 records
-BULK_BATCH = 10_000  # records per write call the engine hands over when ingest jobs may take them
+BULK_BATCH = 50_000  # records per write call the engine may hand over when ingest jobs take them (~10 MB of CSV)
 DELETED_WINDOW = timedelta(days=15)
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ Reading
 Writing
   An ingest job: create, upload the CSV, close (``UploadComplete``), wait for ``JobComplete``,
   then fetch only the result sets that have rows (``successfulResults``, ``failedResults``; a row
-  in neither was not processed and fails as transient, to be retried). Results are matched to the inputs by their echoed CSV row. Per-row
+  in neither was not processed and fails as transient, to be retried). An update whose rows all
+  succeeded needs neither: its ids are the ones sent. Results are matched to the inputs by their echoed CSV row. Per-row
   errors (``sf__Error``: ``CODE:message:fields --``) become failing records with the categories
   of the REST path (:func:`~accord.connectors.salesforce.write_error`). In an insert an empty
   cell leaves a field unset; in an update ``#N/A`` clears it.
@@ -209,6 +210,8 @@ class Bulk:
     async def _outcomes(self, job_id: str, info: Mapping[str, Any], header: list[str], rows: list[list[str]],
                         ids: Sequence[str | None]) -> list[WriteResult]:
         processed, failed = int(info.get("numberRecordsProcessed") or 0), int(info.get("numberRecordsFailed") or 0)
+        if not failed and processed == len(rows) and all(ids):
+            return [WriteResult.success(str(i)) for i in ids]  # an update that all went through: no result to read
         by_row: dict[tuple[str, ...], deque[WriteResult]] = defaultdict(deque)
 
         async def fetch(which: str) -> list[list[str]]:

@@ -51,7 +51,7 @@ def by_id(pages: list[Page]) -> dict[str, Record]:
 
 async def test_bulk_scan_returns_the_rest_scans_records(sb: SalesforceSandbox) -> None:
     sb.create("Account", {"Name": "Typed", "NumberOfEmployees": 7, "AnnualRevenue": 2.5})
-    rest, bulk = connector(sb, bulk_threshold=None), connector(sb, bulk_threshold=100)
+    rest, bulk = connector(sb, bulk_threshold=None), connector(sb, bulk_threshold=100, page_size=200)
     bulk.bulk.page = 300
     try:
         for obj, fields in (("Contact", FIELDS), ("Account", ACCOUNT)):
@@ -59,9 +59,10 @@ async def test_bulk_scan_returns_the_rest_scans_records(sb: SalesforceSandbox) -
             want, got = await scan(rest, obj, fields), await scan(bulk, obj, fields)
             assert by_id(got) == by_id(want)  # same values, typed the same way
             assert len(by_id(got)) >= 700
-            # 1 REST page (the size), 1 job, 1 status read, ceil(n/300) result pages
-            assert sb.stats.by_kind["jobs"] - before == 2 + -(-len(by_id(got)) // 300)
-            assert all(p.cursor and p.cursor.startswith("bulk:") for p in got)
+            # 1 REST page (200 records and the size), then 1 job, 1 status read, ceil((n - 200)/300) result pages
+            assert sb.stats.by_kind["jobs"] - before == 2 + -(-(len(by_id(got)) - 200) // 300)
+            assert len(got[0].records) == 200 and got[0].cursor == got[0].records[-1].id
+            assert all(p.cursor and p.cursor.startswith("bulk:") for p in got[1:])
             assert got[-1].cursor and got[-1].cursor.endswith(":null")
     finally:
         await rest.aclose()
@@ -70,17 +71,22 @@ async def test_bulk_scan_returns_the_rest_scans_records(sb: SalesforceSandbox) -
 
 async def test_bulk_scan_resumes_from_a_page_cursor_and_waits_for_the_job(sb: SalesforceSandbox) -> None:
     sb.bulk.polls = 2  # the job is in progress for two status reads
-    conn = connector(sb, bulk_threshold=100)
+    conn = connector(sb, bulk_threshold=100, page_size=200)
     conn.bulk.page = 250
     try:
         pages = await scan(conn, "Contact", FIELDS)
-        assert [len(p.records) for p in pages] == [250, 250, 200]
-        assert pages[0].cursor
-        rest = [p async for p in conn.scan_from("Contact", FIELDS, pages[0].cursor)]
-        assert [r.id for p in rest for r in p.records] == [r.id for p in pages[1:] for r in p.records]
+        assert [len(p.records) for p in pages] == [200, 250, 250]
+        ids = [r.id for p in pages for r in p.records]
+        assert len(set(ids)) == 700
+        # from a bulk page's cursor: the job's next pages
+        rest = [p async for p in conn.scan_from("Contact", FIELDS, str(pages[1].cursor))]
+        assert [r.id for p in rest for r in p.records] == ids[450:]
         assert [p async for p in conn.scan_from("Contact", FIELDS, str(pages[-1].cursor))] == []
+        # from the REST page's cursor (an Id): the records after it, through a new job
+        after = [p async for p in conn.scan_from("Contact", FIELDS, str(pages[0].cursor))]
+        assert sorted(r.id for p in after for r in p.records) == sorted(ids[200:])
         sb.bulk.clear()  # the job is gone: the scan starts over
-        again = [p async for p in conn.scan_from("Contact", FIELDS, str(pages[0].cursor))]
+        again = [p async for p in conn.scan_from("Contact", FIELDS, str(pages[1].cursor))]
         assert len(by_id(again)) == 700
     finally:
         await conn.aclose()
@@ -88,7 +94,7 @@ async def test_bulk_scan_resumes_from_a_page_cursor_and_waits_for_the_job(sb: Sa
 
 async def test_threshold_switch(sb: SalesforceSandbox) -> None:
     for threshold, jobs in ((None, 0), (0, 0), (10_000, 0), (699, 2)):
-        conn = connector(sb, bulk_threshold=threshold)
+        conn = connector(sb, bulk_threshold=threshold, page_size=200)
         try:
             before = sb.stats.by_kind.get("jobs", 0)
             pages = await scan(conn, "Contact", ["LastName"])

@@ -22,7 +22,8 @@ from accord.sandbox.server import ServerThread
 def test_accord_sync_through_bulk_api(tmp_path: Path) -> None:
     hs = HubSpotSandbox(SandboxSettings(search_rate=1000, rate_limit=10_000))
     sf = SalesforceSandbox()
-    sf.org.seed(150, seed=5, objects=("Account", "Contact"))
+    # more than one REST page (2,000): the scan reads the first page, then the rest through a query job
+    sf.org.seed(2300, seed=5, objects=("Contact",))
     sf.add_validation_rule("Contact", "LastName = 'Reject'", "Rejected by the rule", "LastName")
     with hs.store.lock:
         for i in range(400):
@@ -36,9 +37,9 @@ def test_accord_sync_through_bulk_api(tmp_path: Path) -> None:
                 "state": f"sqlite:///{tmp_path}/index.db",
                 "apps": {"hubspot": {"type": "hubspot", "token": "pat-bulk", "base_url": hs_srv.url},
                          "salesforce": {"type": "salesforce", "instance_url": sf.url, "access_token": "token",
-                                        "verify": sf.tls.cafile, "bulk_threshold": 100, "bulk_write_threshold": 50}},
+                                        "verify": sf.tls.cafile, "bulk_threshold": 1000, "bulk_write_threshold": 50}},
                 "syncs": [{"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
-                           "right": {"app": "salesforce", "object": "Contact"}}]}))
+                           "right": {"app": "salesforce", "object": "Contact"}, "direction": "left-to-right"}]}))
             cmd = [sys.executable, "-m", "accord.cli", "sync", "-c", "accord.yaml", "--json"]
             done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
                                   env={**os.environ, "COLUMNS": "200"})

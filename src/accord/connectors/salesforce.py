@@ -538,36 +538,46 @@ class SalesforceConnector(HttpConnector):
         )
 
     async def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
-        select, schema = await self._select(object, fields)
-        headers = {"Sforce-Query-Options": f"batchSize={self.page_size}"}
-        first = await self._json("GET", "query", params={"q": f"SELECT {select} FROM {object} ORDER BY Id"},
-                                 headers=headers)
-        if self.bulk_threshold and int(first.get("totalSize") or 0) > self.bulk_threshold:
-            # a big object: the rest in 50,000-record pages of a query job, not 2,000-record REST pages
-            async for page in self.bulk.scan(object, select, fields, schema):
-                yield page
-            return
-        async for rows in self._more(first):
-            if rows:
-                yield Page([self._record(r, fields, schema) for r in rows], cursor=str(rows[-1]["Id"]))
+        async for page in self._scan(object, fields, None):
+            yield page
 
     async def scan_from(self, object: str, fields: Sequence[str], after: str) -> AsyncIterator[Page]:  # type: ignore[override]
-        select, schema = await self._select(object, fields)
         if after.startswith("bulk:"):
             # a query job's results are kept for days: read on from the page after the cursor's
+            select, schema = await self._select(object, fields)
             _, job_id, locator = after.split(":", 2)
             if locator == "null":
                 return
             try:
-                async for page in self.bulk.scan(object, select, fields, schema, job_id, locator):
+                async for page in self.bulk.scan(object, select, fields, schema, job_id=job_id, locator=locator):
                     yield page
                 return
             except LookupError:  # the job is gone: the whole scan again (always correct, re-reads)
-                async for page in self.scan(object, fields):
+                async for page in self._scan(object, fields, None):
                     yield page
                 return
         # a query locator expires and belongs to one session: resume by Id instead
-        async for rows in self._soql(f"SELECT {select} FROM {object} WHERE Id > {soql_literal('id', after)} ORDER BY Id"):
+        async for page in self._scan(object, fields, after):
+            yield page
+
+    async def _scan(self, object: str, fields: Sequence[str], after: str | None) -> AsyncIterator[Page]:
+        """The records by Id (after ``after``): REST query pages, or, when the first page says there
+        are more than ``bulk_threshold``, that page and then a query job for the records after it."""
+        select, schema = await self._select(object, fields)
+        where = f" WHERE Id > {soql_literal('id', after)}" if after else ""
+        headers = {"Sforce-Query-Options": f"batchSize={self.page_size}"}
+        first = await self._json("GET", "query", params={"q": f"SELECT {select} FROM {object}{where} ORDER BY Id"},
+                                 headers=headers)
+        rows = list(first.get("records") or [])
+        if (self.bulk_threshold and int(first.get("totalSize") or 0) > self.bulk_threshold and rows
+                and not first.get("done", True)):
+            # a big object: the rest in 50,000-record pages of a query job, not 2,000-record REST pages
+            last = str(rows[-1]["Id"])
+            yield Page([self._record(r, fields, schema) for r in rows], cursor=last)
+            async for page in self.bulk.scan(object, select, fields, schema, where=f"Id > {soql_literal('id', last)}"):
+                yield page
+            return
+        async for rows in self._more(first):
             if rows:
                 yield Page([self._record(r, fields, schema) for r in rows], cursor=str(rows[-1]["Id"]))
 

@@ -5,8 +5,10 @@ take 2,000, and an ingest job writes any number of records in about five calls w
 Collections take 200 a call.
 
 Reading
-  A query job runs the scan's SOQL without ``ORDER BY`` (which would switch off Salesforce's
-  PK chunking); its CSV result pages are followed through ``Sforce-Locator``. A page's cursor is
+  The scan's first REST page (the lowest Ids) tells the object's size; above the threshold a
+  query job reads the records after that page: the scan's SOQL plus ``Id >`` the page's last,
+  without ``ORDER BY`` (which would switch off Salesforce's PK chunking). Its CSV result pages
+  are followed through ``Sforce-Locator``. A page's cursor is
   ``bulk:<job id>:<locator of the next page>``: a resumed scan reads on from there while the job's
   results are kept (7 days), and starts over otherwise. CSV values are typed as the REST path's
   JSON ones are (numbers, booleans; an empty cell is null).
@@ -159,11 +161,11 @@ class Bulk:
             if locator == "null":
                 return
 
-    async def scan(self, object: str, select: str, fields: Sequence[str], schema: Mapping[str, Any],
-                   job_id: str | None = None, locator: str = "") -> AsyncIterator[Page]:
+    async def scan(self, object: str, select: str, fields: Sequence[str], schema: Mapping[str, Any], *,
+                   where: str = "", job_id: str | None = None, locator: str = "") -> AsyncIterator[Page]:
         """Pages of a scan through a query job (a new one unless ``job_id``), cursor ``bulk:job:locator``."""
         if job_id is None:
-            job_id = await self.query(f"SELECT {select} FROM {object}")
+            job_id = await self.query(f"SELECT {select} FROM {object}" + (f" WHERE {where}" if where else ""))
         types = {n: str(schema[n]["type"]) if n in schema else "string" for n in select.split(", ")}
         async for rows, nxt in self.results(job_id, locator):
             recs = [self.conn._record({k: typed(types.get(k, "string"), v) for k, v in r.items()}, fields, schema)

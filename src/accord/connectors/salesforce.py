@@ -670,8 +670,9 @@ class SalesforceConnector(HttpConnector):
 
     async def _ingest(self, operation: str, object: str, rows: list[dict[str, Any]],
                       ids: Sequence[str | None]) -> list[WriteResult] | None:
-        """One ingest job's outcomes; None when the job as a whole failed (the REST path then
-        writes the records, and reports each one's own error)."""
+        """One ingest job's outcomes; None when the job failed without processing a row (e.g. a
+        column Salesforce does not know): the REST path then writes the records, and reports each
+        one's own error."""
         try:
             return await self.bulk.ingest(operation, object, rows, ids)
         except JobFailed as e:

@@ -114,9 +114,10 @@ class Bulk:
         self.page = page
         self.poll, self.max_poll, self.timeout = poll, max_poll, timeout
 
-    async def _wait(self, kind: str, job_id: str) -> dict[str, Any]:
+    async def _wait(self, kind: str, job_id: str, partial: bool = False) -> dict[str, Any]:
         """Poll the job until it is done: the first look at once (small jobs are done by then),
-        then at growing intervals."""
+        then at growing intervals. A failed or aborted job raises :class:`JobFailed`, unless
+        ``partial`` and it processed rows (an ingest job's results then say which)."""
         delay, waited = 0.0, 0.0
         while True:
             info: dict[str, Any] = await self.conn._json("GET", f"jobs/{kind}/{job_id}")
@@ -124,6 +125,8 @@ class Bulk:
             if state == "JobComplete":
                 return info
             if state in ("Failed", "Aborted"):
+                if partial and int(info.get("numberRecordsProcessed") or 0):
+                    return info
                 raise JobFailed(f"{self.conn.name}: Bulk API {kind} job {job_id} {state}: "
                                 f"{info.get('errorMessage') or 'no message'}")
             if waited > self.timeout:
@@ -200,9 +203,9 @@ class Bulk:
                 info = await self.conn._json("GET", f"jobs/ingest/{job_id}")
                 if info.get("state") == "Open":
                     raise ConnectorError(f"{self.conn.name}: Bulk API close of {job_id}: HTTP {closed.status_code}")
-            info = await self._wait("ingest", job_id)
+            info = await self._wait("ingest", job_id, partial=True)
             return await self._outcomes(job_id, info, header, rows, ids)
-        except JobFailed:
+        except JobFailed:  # nothing was processed: the caller may write the rows another way
             raise
         except ConnectorError as e:  # closed: rows may have been written, which ones cannot be told
             if operation == "insert":

@@ -8,7 +8,9 @@ section's threads and memory never weigh on the next):
 * ``peer``    - bench/peer.py: HubSpot → SQLite/PostgreSQL, Accord against singer's tap-hubspot;
 * ``latency`` - bench/latency.py: webhook-to-write and poll-to-write through ``accord run``;
 * ``soak``    - bench/soak.py: the convergence fuzzer's random episodes under faults, violations found;
-* ``scale``   - bench/scale.py: distributed mode, 1, 2 and 4 workers on 4 independent syncs (Temporal).
+* ``scale``   - bench/scale.py: distributed mode, 1, 2 and 4 workers on 4 independent syncs (Temporal);
+* ``salesforce_bulk`` - bench/salesforce_bulk.py: Salesforce API calls of an initial HubSpot → Salesforce
+  sync, REST only vs Bulk API 2.0.
 
 Every figure and the figure it is compared with come from the same run of a section (the peer's
 wall time is measured next to Accord's, the rate-limit bound is fixed by the sandbox's settings).
@@ -39,6 +41,7 @@ from typing import Any
 import hubspot
 import latency
 import peer
+import salesforce_bulk
 import scale
 import soak
 from results_file import save_section
@@ -46,9 +49,9 @@ from results_file import save_section
 import engine
 
 BENCH = Path(__file__).resolve().parent
-SECTIONS = ("engine", "hubspot", "peer", "latency", "soak", "scale")
+SECTIONS = ("engine", "hubspot", "peer", "latency", "soak", "scale", "salesforce_bulk")
 ROWS = {"engine": engine.rows, "hubspot": hubspot.rows, "peer": peer.rows, "latency": latency.rows, "soak": soak.rows,
-        "scale": scale.rows}
+        "scale": scale.rows, "salesforce_bulk": salesforce_bulk.rows}
 
 
 def machine() -> str:
@@ -74,6 +77,8 @@ def argv_for(section: str, a: argparse.Namespace, out: str) -> list[str]:
         return [*base, "--ops", str(a.soak_ops)]
     if section == "scale":
         return [*base, "--records", str(a.scale_records), "--repeat", "1" if a.quick else "3"]
+    if section == "salesforce_bulk":
+        return [*base, "--records", str(a.sf_bulk_records)]
     return [*base, "--edits", str(a.edits), "--poll", str(a.poll)]
 
 
@@ -99,6 +104,7 @@ def main() -> None:
     ap.add_argument("--poll", type=float, default=1.0, help="latency section: poll interval, seconds")
     ap.add_argument("--soak-ops", type=int, help="soak section: operations (default 10,000; quick 1,000)")
     ap.add_argument("--scale-records", type=int, help="scale section: people per sync (default 5,000; quick 1,000)")
+    ap.add_argument("--sf-bulk-records", type=int, help="salesforce_bulk section: contacts (default 200,000; quick 5,000)")
     ap.add_argument("--out", default=str(BENCH / "results.json"))
     a = ap.parse_args()
     a.engine_sizes = a.engine_sizes or ([10_000] if a.quick else [10_000, 100_000, 1_000_000])
@@ -108,6 +114,7 @@ def main() -> None:
     a.peer_repeat = a.peer_repeat or (1 if a.quick else 3)
     a.soak_ops = a.soak_ops or (1_000 if a.quick else 10_000)
     a.scale_records = a.scale_records or (1_000 if a.quick else 5_000)
+    a.sf_bulk_records = a.sf_bulk_records or (5_000 if a.quick else 200_000)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.time()

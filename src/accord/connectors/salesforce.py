@@ -17,6 +17,13 @@ Writing
   Collections of 200 with ``allOrNone=false``: one rejected record never fails the rest.
   Salesforce's status codes become :class:`~accord.model.ErrorCategory` values with a hint.
 
+Bulk API 2.0 (:mod:`accord.connectors.salesforce_bulk`)
+  A full scan whose first REST page says the object has more than ``bulk_threshold`` records
+  reads through a query job instead (that first page is the only REST call it spends); a create
+  or update of more than ``bulk_write_threshold`` records at once goes through an ingest job.
+  Below the thresholds, and for the change feed, the REST paths above stay. ``None`` (or 0)
+  turns either off.
+
 Limits
   Every response carries ``Sforce-Limit-Info: api-usage=used/max``; once the org's usage
   reaches ``api_budget`` × max, calls stop with :class:`~accord.model.BudgetExhausted`
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -64,6 +72,7 @@ from accord.connectors.oauth import (
     TokenAuth,
 )
 from accord.connectors.registry import ASSOCIATIONS, PIPELINES, Client, Entry, OAuthApp, Sandbox, Vendor
+from accord.connectors.salesforce_bulk import Bulk, JobFailed
 from accord.connectors.settings import AppSettings, Duration, Verify, setting_error
 from accord.model import (
     AuthError,
@@ -100,7 +109,10 @@ _SYSTEM = ("Id", "SystemModstamp", "LastModifiedDate", "CreatedDate")
 _REFERENCES = {("Contact", "Account"): ("Contact", "AccountId"), ("Opportunity", "Account"): ("Opportunity", "AccountId"),
                ("Account", "Contact"): ("Contact", "AccountId"), ("Account", "Opportunity"): ("Opportunity", "AccountId")}
 _IN_CHUNK = 200  # ids per SOQL IN (…): keeps the URL well under Salesforce's 16 KB limit
+COLLECTION = 200  # sObject Collections take at most 200 records
+BULK_BATCH = 50_000  # records per write call the engine may hand over when ingest jobs take them (~10 MB of CSV)
 DELETED_WINDOW = timedelta(days=15)
+log = logging.getLogger(__name__)
 
 
 class ResyncRequired(model.ResyncRequired):
@@ -295,7 +307,7 @@ def salesforce_credential(app: str, instance_url: str, *, access_token: str | No
 
 class SalesforceConnector(HttpConnector):
     vendor = "salesforce"
-    batch_size = 200  # sObject Collections take at most 200 records
+    batch_size = COLLECTION  # BULK_BATCH when bulk writes are on (an ingest job takes them all)
 
     def __init__(
         self,
@@ -320,6 +332,8 @@ class SalesforceConnector(HttpConnector):
         overlap: float = 300.0,
         page_size: int = 2000,
         rate_limit: float | None = None,
+        bulk_threshold: int | None = 10_000,
+        bulk_write_threshold: int | None = 2_000,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(name)
@@ -335,6 +349,12 @@ class SalesforceConnector(HttpConnector):
         self.overlap = timedelta(seconds=overlap)
         self.page_size = page_size
         self.rate_limit = rate_limit  # requests per second, every connector (and worker) of the org together
+        # Bulk API 2.0 above these sizes (records in the object; records in one write call); None/0: never
+        self.bulk_threshold = bulk_threshold or None
+        self.bulk_write_threshold = bulk_write_threshold or None
+        if self.bulk_write_threshold:
+            self.batch_size = BULK_BATCH
+        self.bulk = Bulk(self)
         self.api_used: int | None = None  # org-wide usage and limit from Sforce-Limit-Info
         self.api_limit: int | None = None
         self.budget_recheck = 300.0  # seconds between usage checks once the budget is spent
@@ -447,6 +467,12 @@ class SalesforceConnector(HttpConnector):
         """Pages of a SOQL query, following ``nextRecordsUrl``."""
         headers = {"Sforce-Query-Options": f"batchSize={self.page_size}"}
         body = await self._json("GET", "queryAll" if include_deleted else "query", params={"q": soql}, headers=headers)
+        async for rows in self._more(body):
+            yield rows
+
+    async def _more(self, body: Any) -> AsyncIterator[list[dict[str, Any]]]:
+        """The rows of a query's first page ``body``, then of the pages after it."""
+        headers = {"Sforce-Query-Options": f"batchSize={self.page_size}"}
         while True:
             yield list(body.get("records", []))
             if body.get("done", True) or not body.get("nextRecordsUrl"):
@@ -512,15 +538,46 @@ class SalesforceConnector(HttpConnector):
         )
 
     async def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
-        select, schema = await self._select(object, fields)
-        async for rows in self._soql(f"SELECT {select} FROM {object} ORDER BY Id"):
-            if rows:
-                yield Page([self._record(r, fields, schema) for r in rows], cursor=str(rows[-1]["Id"]))
+        async for page in self._scan(object, fields, None):
+            yield page
 
     async def scan_from(self, object: str, fields: Sequence[str], after: str) -> AsyncIterator[Page]:  # type: ignore[override]
+        if after.startswith("bulk:"):
+            # a query job's results are kept for days: read on from the page after the cursor's
+            select, schema = await self._select(object, fields)
+            _, job_id, locator = after.split(":", 2)
+            if locator == "null":
+                return
+            try:
+                async for page in self.bulk.scan(object, select, fields, schema, job_id=job_id, locator=locator):
+                    yield page
+                return
+            except LookupError:  # the job is gone: the whole scan again (always correct, re-reads)
+                async for page in self._scan(object, fields, None):
+                    yield page
+                return
         # a query locator expires and belongs to one session: resume by Id instead
+        async for page in self._scan(object, fields, after):
+            yield page
+
+    async def _scan(self, object: str, fields: Sequence[str], after: str | None) -> AsyncIterator[Page]:
+        """The records by Id (after ``after``): REST query pages, or, when the first page says there
+        are more than ``bulk_threshold``, that page and then a query job for the records after it."""
         select, schema = await self._select(object, fields)
-        async for rows in self._soql(f"SELECT {select} FROM {object} WHERE Id > {soql_literal('id', after)} ORDER BY Id"):
+        where = f" WHERE Id > {soql_literal('id', after)}" if after else ""
+        headers = {"Sforce-Query-Options": f"batchSize={self.page_size}"}
+        first = await self._json("GET", "query", params={"q": f"SELECT {select} FROM {object}{where} ORDER BY Id"},
+                                 headers=headers)
+        rows = list(first.get("records") or [])
+        if (self.bulk_threshold and int(first.get("totalSize") or 0) > self.bulk_threshold and rows
+                and not first.get("done", True)):
+            # a big object: the rest in 50,000-record pages of a query job, not 2,000-record REST pages
+            last = str(rows[-1]["Id"])
+            yield Page([self._record(r, fields, schema) for r in rows], cursor=last)
+            async for page in self.bulk.scan(object, select, fields, schema, where=f"Id > {soql_literal('id', last)}"):
+                yield page
+            return
+        async for rows in self._more(first):
             if rows:
                 yield Page([self._record(r, fields, schema) for r in rows], cursor=str(rows[-1]["Id"]))
 
@@ -608,10 +665,29 @@ class SalesforceConnector(HttpConnector):
             raise ConnectorError(what)
         return results
 
+    def _use_bulk(self, n: int) -> bool:
+        return bool(self.bulk_write_threshold and n > self.bulk_write_threshold)
+
+    async def _ingest(self, operation: str, object: str, rows: list[dict[str, Any]],
+                      ids: Sequence[str | None]) -> list[WriteResult] | None:
+        """One ingest job's outcomes; None when the job failed without processing a row (e.g. a
+        column Salesforce does not know): the REST path then writes the records, and reports each
+        one's own error."""
+        try:
+            return await self.bulk.ingest(operation, object, rows, ids)
+        except JobFailed as e:
+            log.warning("%s; writing these %d records through the REST API instead", e, len(rows))
+            return None
+
     async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
+        if self._use_bulk(len(items)):
+            done = await self._ingest("insert", object, [await self._wire(object, it) for it in items],
+                                      [None] * len(items))
+            if done is not None:
+                return done
         out: list[WriteResult] = []
-        for i in range(0, len(items), self.batch_size):
-            chunk = items[i : i + self.batch_size]
+        for i in range(0, len(items), COLLECTION):
+            chunk = items[i : i + COLLECTION]
             records = [{"attributes": {"type": object}, **await self._wire(object, it)} for it in chunk]
             try:
                 out += await self._collection("POST", len(chunk), [None] * len(chunk),
@@ -622,9 +698,15 @@ class SalesforceConnector(HttpConnector):
         return out
 
     async def update(self, object: str, items: Sequence[tuple[str, Mapping[str, Value]]]) -> list[WriteResult]:
+        if self._use_bulk(len(items)):
+            rows = [{"Id": id, **{k: v for k, v in (await self._wire(object, vals)).items() if k != "Id"}}
+                    for id, vals in items]
+            done = await self._ingest("update", object, rows, [id for id, _ in items])
+            if done is not None:
+                return done
         out: list[WriteResult] = []
-        for i in range(0, len(items), self.batch_size):
-            chunk = items[i : i + self.batch_size]
+        for i in range(0, len(items), COLLECTION):
+            chunk = items[i : i + COLLECTION]
             records = [{"attributes": {"type": object}, **await self._wire(object, vals), "Id": id} for id, vals in chunk]
             out += await self._collection("PATCH", len(chunk), [id for id, _ in chunk],
                                           json={"allOrNone": False, "records": records})
@@ -632,8 +714,8 @@ class SalesforceConnector(HttpConnector):
 
     async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]:
         out: list[WriteResult] = []
-        for i in range(0, len(ids), self.batch_size):
-            chunk = list(ids[i : i + self.batch_size])
+        for i in range(0, len(ids), COLLECTION):
+            chunk = list(ids[i : i + COLLECTION])
             res = await self._collection("DELETE", len(chunk), chunk,
                                          params={"ids": ",".join(chunk), "allOrNone": "false"})
             # deleting an already deleted record is the outcome we wanted
@@ -728,7 +810,10 @@ class SalesforceSettings(AppSettings):
     poll: Duration = 900.0
     # requests per second, all Accord processes together (shared through the index in distributed mode)
     rate_limit: float | None = Field(default=None, gt=0)
-
+    # Bulk API 2.0: full scans of objects with more records than this read through query jobs
+    bulk_threshold: int | None = Field(default=10_000, ge=0)
+    # ... and creates/updates of more records than this at once go through ingest jobs (None/0: off)
+    bulk_write_threshold: int | None = Field(default=2_000, ge=0)
 
     @model_validator(mode="after")
     def _one_flow(self) -> SalesforceSettings:
@@ -777,6 +862,9 @@ def from_config(name: str, app: Any) -> SalesforceConnector:
         api_budget=app.api_budget,
         verify=app.verify,
         rate_limit=getattr(app, "rate_limit", None),
+        # an apps entry without the settings (not a SalesforceSettings) gets the REST-only connector
+        bulk_threshold=getattr(app, "bulk_threshold", None),
+        bulk_write_threshold=getattr(app, "bulk_write_threshold", None),
     )
 
 

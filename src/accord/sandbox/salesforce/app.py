@@ -12,6 +12,7 @@ from accord.sandbox.salesforce import soql
 from accord.sandbox.salesforce.core import Faults, SalesforceCore, SandboxSettings
 from accord.sandbox.salesforce.routes import (
     admin,
+    bulk,
     composite,
     describe,
     discovery,
@@ -31,7 +32,7 @@ __all__ = ["Faults", "SalesforceSandbox", "SandboxSettings", "build_app", "serve
 # Starlette matches routes in registration order: this is the order they always had. It matters:
 # /sobjects/{t}/describe, /updated and /deleted must come before /sobjects/{t}/{id}.
 ROUTES = (discovery.register, describe.register, replication.register, sobjects.register, query.register,
-          composite.register, oauth.register, admin.register)
+          composite.register, bulk.register, oauth.register, admin.register)
 
 
 class SalesforceSandbox(SalesforceCore):

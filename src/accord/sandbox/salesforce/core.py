@@ -14,6 +14,7 @@ from typing import Any
 from accord.sandbox import faults
 from accord.sandbox.oauth import OAuthServer
 from accord.sandbox.salesforce import soql
+from accord.sandbox.salesforce.bulk import BulkJobs
 from accord.sandbox.salesforce.schema import normalize_id
 from accord.sandbox.salesforce.store import Org, RequestError, Stats, ValidationRule
 
@@ -48,6 +49,7 @@ class SandboxSettings:
     duplicate_rule: bool = False  # block duplicate Contact/Lead emails
     fault_seed: int = 0
     latency: float = 0.0  # seconds every API call waits before it is served: a remote org's round trip
+    bulk_polls: int = 0  # Bulk API 2.0: status reads a job answers InProgress before JobComplete
     # the connected app (/services/oauth2/authorize, /services/oauth2/token)
     client_id: str = "accord-sandbox-consumer-key"
     client_secret: str = "accord-sandbox-consumer-secret"
@@ -73,6 +75,7 @@ class SalesforceCore:
         self._rng = random.Random(self.settings.fault_seed)
         self._locators: OrderedDict[str, tuple[list[dict[str, Any]], int]] = OrderedDict()
         self._lock = threading.Lock()
+        self.bulk = BulkJobs(self.org, self.settings.bulk_polls)  # Bulk API 2.0 jobs
         # sessions issued by the token endpoint start with the org id and "!", as Salesforce's do;
         # any other bearer is a session id handed in from outside (accepted unless ``token`` is set)
         self.oauth = OAuthServer(lambda: {self.settings.client_id: self.settings.client_secret},
@@ -97,6 +100,7 @@ class SalesforceCore:
     def reset(self, records: int = 0, seed: int | None = None) -> None:
         self.org.reset()
         self._locators.clear()
+        self.bulk.clear()
         self.api_used = 0
         self.stats = Stats()
         if records:

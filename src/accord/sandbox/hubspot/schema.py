@@ -247,7 +247,7 @@ def _engagement(name: str, group: str, *props: PropDef) -> list[PropDef]:
 
 
 def _more_properties() -> dict[str, list[PropDef]]:
-    """Tickets, products, line items and the engagements (calls, emails, meetings, notes, tasks)."""
+    """Tickets, products, line items, then the engagements (calls, emails, meetings, notes, tasks)."""
     stages = [(s[0], s[1]) for p in TICKET_PIPELINES for s in p["stages"]]
     g = "ticketinformation"
     tickets = [
@@ -286,6 +286,10 @@ def _more_properties() -> dict[str, list[PropDef]]:
         PropDef("discount", "Unit discount", "number", "number", group=g),
         *_system("hs_lastmodifieddate", g),
     ]
+    return {"tickets": tickets, "products": products, "line_items": line_items, **_engagements()}
+
+
+def _engagements() -> dict[str, list[PropDef]]:
     calls = _engagement(
         "calls", "call",
         PropDef("hs_call_title", "Call title", group="call"),
@@ -332,8 +336,7 @@ def _more_properties() -> dict[str, list[PropDef]]:
                 group="task"),
         PropDef("hs_task_type", "Task type", "enumeration", "select", _opts(["CALL", "EMAIL", "TODO"]), group="task"),
         PropDef("hs_task_completion_date", "Completed at", "datetime", "date", read_only=True, group="task"))
-    return {"tickets": tickets, "products": products, "line_items": line_items, "calls": calls, "emails": emails,
-            "meetings": meetings, "notes": notes, "tasks": tasks}
+    return {"calls": calls, "emails": emails, "meetings": meetings, "notes": notes, "tasks": tasks}
 
 
 def custom_properties(group: str) -> list[PropDef]:

@@ -354,7 +354,7 @@ class SalesforceConnector(HttpConnector):
         self.bulk_write_threshold = bulk_write_threshold or None
         if self.bulk_write_threshold:
             self.batch_size = BULK_BATCH
-        self.bulk = Bulk(self)
+        self.bulk = Bulk(self, write_error)
         self.api_used: int | None = None  # org-wide usage and limit from Sforce-Limit-Info
         self.api_limit: int | None = None
         self.budget_recheck = 300.0  # seconds between usage checks once the budget is spent

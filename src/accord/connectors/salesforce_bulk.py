@@ -30,14 +30,21 @@ import csv
 import io
 import re
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import httpx
 
 from accord.connectors.http import outcome_unknown
-from accord.model import ConnectorError, ErrorCategory, Page, WriteError, WriteOutcomeUnknown, WriteResult
-
-if TYPE_CHECKING:
-    from accord.connectors.salesforce import SalesforceConnector
+from accord.model import (
+    ConnectorError,
+    ErrorCategory,
+    Page,
+    Record,
+    WriteError,
+    WriteOutcomeUnknown,
+    WriteResult,
+)
 
 PAGE = 50_000  # records per result page (maxRecords)
 NULL = "#N/A"  # an ingest value that clears the field
@@ -105,12 +112,26 @@ def read_csv(text: str) -> tuple[list[str], list[list[str]]]:
 
 
 # -- jobs -----------------------------------------------------------------------------------------------
-class Bulk:
-    """Bulk API 2.0 calls of one connector (its HTTP layer, limits and API budget)."""
+class Calls(Protocol):
+    """What the jobs need of the Salesforce connector (its HTTP layer, limits and API budget)."""
 
-    def __init__(self, conn: SalesforceConnector, *, page: int = PAGE, poll: float = 0.5, max_poll: float = 10.0,
-                 timeout: float = 3600.0) -> None:
+    name: str
+
+    async def _json(self, method: str, path: str, **kw: Any) -> Any: ...
+
+    async def _request(self, method: str, path: str, *, idempotent: bool = True, **kw: Any) -> httpx.Response: ...
+
+    def _record(self, raw: Mapping[str, Any], fields: Sequence[str], schema: Mapping[str, Any]) -> Record: ...
+
+
+class Bulk:
+    """Bulk API 2.0 calls of one connector; ``write_error`` maps Salesforce error objects to a
+    WriteError (the REST path's categories)."""
+
+    def __init__(self, conn: Calls, write_error: Callable[[Sequence[Mapping[str, Any]]], WriteError], *,
+                 page: int = PAGE, poll: float = 0.5, max_poll: float = 10.0, timeout: float = 3600.0) -> None:
         self.conn = conn
+        self.write_error = write_error
         self.page = page
         self.poll, self.max_poll, self.timeout = poll, max_poll, timeout
 
@@ -231,7 +252,7 @@ class Bulk:
                 by_row[tuple(r[2:])].append(WriteResult.success(r[0]))
         if failed:
             for r in await fetch("failedResults"):
-                err = _write_error(parse_errors(r[1]))
+                err = self.write_error(parse_errors(r[1]))
                 by_row[tuple(r[2:])].append(WriteResult.failure(err, r[0] or None))
         out: list[WriteResult] = []
         for row, given in zip(rows, ids, strict=True):
@@ -245,9 +266,3 @@ class Bulk:
                 res = WriteResult.failure(res.error, given) if res.error else res
             out.append(res)
         return out
-
-
-def _write_error(errors: Sequence[Mapping[str, Any]]) -> WriteError:
-    from accord.connectors.salesforce import write_error  # the REST path's categories
-
-    return write_error(errors)

@@ -4,6 +4,8 @@ Sections (each its own script, run here as a child process one after the other, 
 section's threads and memory never weigh on the next):
 
 * ``engine``  - bench/engine.py: plan + apply with in-memory apps, records/s and peak RSS per size;
+* ``index_size`` - bench/index_size.py: an incremental pass and a webhook batch with 10k vs 1M pairs
+  indexed, and a full pass's peak RSS with 100k vs 1M;
 * ``hubspot`` - bench/hubspot.py: initial sync against the HubSpot sandbox at its rate limit;
 * ``peer``    - bench/peer.py: HubSpot → SQLite/PostgreSQL, Accord against singer's tap-hubspot;
 * ``latency`` - bench/latency.py: webhook-to-write and poll-to-write through ``accord run``;
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import hubspot
+import index_size
 import latency
 import peer
 import scale
@@ -46,8 +49,8 @@ from results_file import save_section
 import engine
 
 BENCH = Path(__file__).resolve().parent
-SECTIONS = ("engine", "hubspot", "peer", "latency", "soak", "scale")
-ROWS = {"engine": engine.rows, "hubspot": hubspot.rows, "peer": peer.rows, "latency": latency.rows, "soak": soak.rows,
+SECTIONS = ("engine", "index_size", "hubspot", "peer", "latency", "soak", "scale")
+ROWS = {"engine": engine.rows, "index_size": index_size.rows, "hubspot": hubspot.rows, "peer": peer.rows, "latency": latency.rows, "soak": soak.rows,
         "scale": scale.rows}
 
 
@@ -66,6 +69,8 @@ def argv_for(section: str, a: argparse.Namespace, out: str) -> list[str]:
     base = [sys.executable, str(BENCH / f"{section}.py"), "--out", out]
     if section == "engine":
         return [*base, "--sizes", *map(str, a.engine_sizes)]
+    if section == "index_size":
+        return [*base, *(["--small", "2000", "--large", "20000", "--full-sizes", "5000", "20000"] if a.quick else [])]
     if section == "hubspot":
         return [*base, "--records", str(a.records)]
     if section == "peer":

@@ -1,4 +1,4 @@
-"""Peer benchmark: a one-way HubSpot → database load, Accord against singer's tap-hubspot.
+"""Peer benchmark: a one-way HubSpot → database load, Accord against singer's tap-hubspot and Airbyte's source-hubspot.
 
 One HubSpot sandbox process (uvicorn on loopback) holds N synthetic contacts, at HubSpot's
 Professional rate limit (190 requests / rolling 10 s; it answers 429 past it). Four loads of
@@ -17,6 +17,15 @@ process start to exit:
   because PyPI's ``target-sqlite`` does not run on Python 3.11. The catalog is made once
   before the timed run (as a user would), with the tap's own discovery code.
 
+* **airbyte-hubspot → SQLite**: Airbyte's ``source-hubspot`` (PyPI, pinned below; installed by
+  this script into ``bench/.peer-venv/``), ``read`` with a private-app token and a configured
+  catalog of the contacts stream (full refresh), its hard-coded ``https://api.hubapi.com``
+  pointed at the sandbox by ``bench/peer_redirect.py``, piped into
+  ``bench/peer_target_airbyte_sqlite.py`` (a stdlib Airbyte destination, batched ``executemany``
+  upserts). It reads every property (Airbyte has no field selection); the table keeps the same
+  ones. SQLite only (``--peers`` picks the peers).
+
+Every loader must load every contact: the table's row count is checked after each run.
 API calls are the sandbox's request counter over each run (every request that reached it,
 429s included); CPU is the user + system time of the run's own processes (Accord's; the tap's
 and the target's), not the sandbox's or the database server's. Runs are 11 s apart so each

@@ -1,4 +1,4 @@
-"""Peer benchmark: a one-way HubSpot → database load, Accord against singer's tap-hubspot.
+"""Peer benchmark: a one-way HubSpot → database load, Accord against singer's tap-hubspot and Airbyte's source-hubspot.
 
 One HubSpot sandbox process (uvicorn on loopback) holds N synthetic contacts, at HubSpot's
 Professional rate limit (190 requests / rolling 10 s; it answers 429 past it). Four loads of
@@ -17,6 +17,15 @@ process start to exit:
   because PyPI's ``target-sqlite`` does not run on Python 3.11. The catalog is made once
   before the timed run (as a user would), with the tap's own discovery code.
 
+* **airbyte-hubspot → SQLite**: Airbyte's ``source-hubspot`` (PyPI, pinned below; installed by
+  this script into ``bench/.peer-venv/``), ``read`` with a private-app token and a configured
+  catalog of the contacts stream (full refresh), its hard-coded ``https://api.hubapi.com``
+  pointed at the sandbox by ``bench/peer_redirect.py``, piped into
+  ``bench/peer_target_airbyte_sqlite.py`` (a stdlib Airbyte destination, batched ``executemany``
+  upserts). It reads every property (Airbyte has no field selection); the table keeps the same
+  ones. SQLite only (``--peers`` picks the peers).
+
+Every loader must load every contact: the table's row count is checked after each run.
 API calls are the sandbox's request counter over each run (every request that reached it,
 429s included); CPU is the user + system time of the run's own processes (Accord's; the tap's
 and the target's), not the sandbox's or the database server's. Runs are 11 s apart so each
@@ -43,7 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -69,6 +78,8 @@ from accord.catalog import object_info
 BENCH = Path(__file__).resolve().parent
 PEER_VENV = BENCH / ".peer-venv"
 TAP = ["tap-hubspot==4.5.0"]
+AIRBYTE = ["airbyte-source-hubspot==5.7.0"]
+PEERS = ("tap-hubspot", "airbyte-hubspot")
 TARGET_PG = ["pipelinewise-target-postgres==2.1.2"]
 RATE_WINDOW = 10.0
 
@@ -218,41 +229,103 @@ def run_tap(sandbox: str, db_url: str, kind: str, tmp: Path, tap_py: Path, targe
             "calls_by_kind": calls, "tap_backoffs": backoffs, "table": table_check(db_url, "property_email")}
 
 
+def airbyte_catalog() -> dict[str, Any]:
+    """The configured catalog: the contacts stream, full refresh; its schema names the columns the
+    destination keeps (the record id and the same properties as the other loaders, as the source
+    flattens them: ``properties_email`` …). The source itself reads every property (it has no field
+    selection) and builds its own schema from the portal's properties, as it would against HubSpot."""
+    columns = {"id": {"type": ["null", "string"]},
+               **{f"properties_{p}": {"type": ["null", "string"]} for p in COLUMNS}}
+    return {"streams": [{"stream": {"name": "contacts", "json_schema": {"type": "object", "properties": columns},
+                                    "supported_sync_modes": ["full_refresh", "incremental"],
+                                    "source_defined_primary_key": [["id"]]},
+                         "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
+
+
+def run_airbyte(sandbox: str, db_url: str, tmp: Path, source_py: Path) -> dict[str, Any]:
+    """Airbyte's source-hubspot (``read``) piped into bench/peer_target_airbyte_sqlite.py (``write``)."""
+    work = Path(tempfile.mkdtemp(dir=tmp))
+    (work / "catalog.json").write_text(json.dumps(airbyte_catalog()))
+    (work / "source.json").write_text(json.dumps({
+        "credentials": {"credentials_title": "Private App Credentials", "access_token": "bench-airbyte"},
+        "start_date": "2000-01-01T00:00:00Z"}))
+    (work / "destination.json").write_text(json.dumps({"database": db_url.removeprefix("sqlite:///")}))
+    before, cpu0 = counters(sandbox), children_cpu()
+    t0 = time.perf_counter()
+    with open(work / "source.log", "w") as src_log, open(work / "destination.log", "w") as dst_log:
+        src = subprocess.Popen([str(source_py), str(BENCH / "peer_redirect.py"), "airbyte-hubspot", sandbox, "read",
+                                "--config", str(work / "source.json"), "--catalog", str(work / "catalog.json")],
+                               stdout=subprocess.PIPE, stderr=src_log)
+        dst = subprocess.Popen([str(source_py), str(BENCH / "peer_target_airbyte_sqlite.py"), "write",
+                                "--config", str(work / "destination.json"), "--catalog", str(work / "catalog.json")],
+                               stdin=src.stdout, stdout=subprocess.DEVNULL, stderr=dst_log)
+        assert src.stdout is not None
+        src.stdout.close()
+        src_rc, dst_rc = src.wait(), dst.wait()
+    seconds = time.perf_counter() - t0
+    cpu = children_cpu() - cpu0
+    if src_rc or dst_rc:
+        raise RuntimeError(f"source exited {src_rc}, destination {dst_rc}; logs in {work}: "
+                           f"{(work / 'source.log').read_text()[-1500:]} {(work / 'destination.log').read_text()[-1500:]}")
+    calls = delta(before, counters(sandbox))
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "api_calls": calls.get("total", 0),
+            "calls_by_kind": calls, "table": table_check(db_url, "properties_email")}
+
+
 # -- the benchmark ---------------------------------------------------------------------------------------
-def measure(records: int, targets: list[str], repeat: int = 1) -> dict[str, Any]:
-    tap_py = peer_python("tap", TAP)
+def measure(records: int, targets: list[str], repeat: int = 1, peers: Sequence[str] = PEERS) -> dict[str, Any]:
+    """Accord and each peer, alternating, ``repeat`` times per database (airbyte-hubspot: SQLite only)."""
+    tap_py = peer_python("tap", TAP) if "tap-hubspot" in peers else None
+    airbyte_py = peer_python("airbyte-hubspot", AIRBYTE) if "airbyte-hubspot" in peers else None
     target_bins = {"sqlite": [str(tap_py), str(BENCH / "peer_target_sqlite.py")]}
-    if "postgresql" in targets:
+    if "postgresql" in targets and tap_py is not None:
         target_bins["postgresql"] = [str(peer_python("target-postgres", TARGET_PG).with_name("target-postgres"))]
     proc, sandbox = start_sandbox(records)
     out: dict[str, Any] = {"records": records, "rate_limit": "190 requests / 10 s (HubSpot Professional)",
                            "peer": {"tap": TAP[0], "targets": {"sqlite": "bench/peer_target_sqlite.py (stdlib sqlite3)",
                                                               "postgresql": TARGET_PG[0]}},
+                           "peers": {"tap-hubspot": TAP[0], "airbyte-hubspot": f"{AIRBYTE[0]} → "
+                                     "bench/peer_target_airbyte_sqlite.py (stdlib sqlite3)"},
                            "runs": {}}
     try:
         with tempfile.TemporaryDirectory() as tmp_s, (postgres() if "postgresql" in targets else _none()) as pg:
             tmp = Path(tmp_s)
             first = True
             for kind in targets:
-                runs: dict[str, list[dict[str, Any]]] = {"accord": [], "peer": []}
+                loaders = ["accord", *(p for p in peers if kind == "sqlite" or p == "tap-hubspot")]
+                runs: dict[str, list[dict[str, Any]]] = {who: [] for who in loaders}
                 for i in range(repeat):
-                    for who in ("accord", "peer"):
+                    for who in loaders:
                         if not first:
                             time.sleep(RATE_WINDOW + 1)  # a fresh rate-limit window for every run
                         first = False
-                        db_url = database(kind, tmp, pg, f"{who}_{kind}_{i}")
+                        db_url = database(kind, tmp, pg, f"{who.replace('-', '_')}_{kind}_{i}")
                         load = os.getloadavg()[0]
                         if who == "accord":
                             r = run_accord(sandbox, db_url, tmp)
-                        else:
+                        elif who == "tap-hubspot":
+                            assert tap_py is not None
                             r = run_tap(sandbox, db_url, kind, tmp, tap_py, target_bins[kind])
+                        else:
+                            assert airbyte_py is not None
+                            r = run_airbyte(sandbox, db_url, tmp, airbyte_py)
+                        # every loader must have read every record (the sandbox's fidelity, too)
+                        if r["table"]["rows"] != records:
+                            raise RuntimeError(f"{who} wrote {r['table']} rows of {records} contacts")
                         r["load_average_before"] = round(load, 2)
                         runs[who].append(r)
-                        print(f"  {kind:<10} {who:<6} {r['seconds']:>7.2f} s  cpu {r['cpu_seconds']:>6.2f} s  "
+                        print(f"  {kind:<10} {who:<15} {r['seconds']:>7.2f} s  cpu {r['cpu_seconds']:>6.2f} s  "
                               f"{r['api_calls']:>5} calls  load {load:.1f}  {r['table']}", file=sys.stderr, flush=True)
-                pair: dict[str, Any] = {who: median_run(rs) for who, rs in runs.items()}
-                pair["time_ratio"] = round(pair["accord"]["seconds"] / pair["peer"]["seconds"], 3)
-                pair["cpu_ratio"] = round(pair["accord"]["cpu_seconds"] / pair["peer"]["cpu_seconds"], 3)
+                med = {who: median_run(rs) for who, rs in runs.items()}
+                pair: dict[str, Any] = {"accord": med["accord"], "peers": {}}
+                for who in loaders[1:]:
+                    pair["peers"][who] = {**med[who],
+                                          "time_ratio": round(med["accord"]["seconds"] / med[who]["seconds"], 3),
+                                          "cpu_ratio": round(med["accord"]["cpu_seconds"] / med[who]["cpu_seconds"], 3)}
+                if "tap-hubspot" in med:  # the keys this section always had
+                    pair["peer"] = med["tap-hubspot"]
+                    pair["time_ratio"] = pair["peers"]["tap-hubspot"]["time_ratio"]
+                    pair["cpu_ratio"] = pair["peers"]["tap-hubspot"]["cpu_ratio"]
                 if repeat > 1:
                     pair["all_runs"] = runs
                 out["runs"][kind] = pair
@@ -278,12 +351,15 @@ def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     out = []
     n = section["records"]
     for kind, r in section["runs"].items():
-        a, p = r["accord"], r["peer"]
-        ok = r["time_ratio"] <= 0.5
-        out.append((f"peer: {n:,} contacts HubSpot → {kind}, Accord ÷ tap-hubspot wall time",
-                    f"{a['seconds']:.1f} s ÷ {p['seconds']:.1f} s = {r['time_ratio']:.2f}", "≤ 0.5", "met" if ok else "NOT met"))
-        out.append((f"peer: {kind}, CPU seconds / API calls, Accord vs tap-hubspot",
-                    f"{a['cpu_seconds']:.1f} / {a['api_calls']:,} vs {p['cpu_seconds']:.1f} / {p['api_calls']:,}", "", ""))
+        a = r["accord"]
+        peers = r.get("peers") or {"tap-hubspot": {**r["peer"], "time_ratio": r["time_ratio"]}}  # older results
+        for who, p in peers.items():
+            ok = p["time_ratio"] <= 0.5
+            out.append((f"peer: {n:,} contacts HubSpot → {kind}, Accord ÷ {who} wall time",
+                        f"{a['seconds']:.1f} s ÷ {p['seconds']:.1f} s = {p['time_ratio']:.2f}", "≤ 0.5",
+                        "met" if ok else "NOT met"))
+            out.append((f"peer: {kind}, CPU seconds / API calls, Accord vs {who}",
+                        f"{a['cpu_seconds']:.1f} / {a['api_calls']:,} vs {p['cpu_seconds']:.1f} / {p['api_calls']:,}", "", ""))
     return out
 
 
@@ -292,12 +368,14 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=50_000)
     ap.add_argument("--targets", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"])
     ap.add_argument("--repeat", type=int, default=1, help="alternating runs per loader and database (medians)")
+    ap.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS),
+                    help="peers run beside Accord (airbyte-hubspot: SQLite only)")
     ap.add_argument("--out", default=str(BENCH / "results.json"))
     ap.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
     args = ap.parse_args()
     # a terminated benchmark still stops its sandbox and PostgreSQL server (the finally blocks)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    res = measure(args.records, args.targets, args.repeat)
+    res = measure(args.records, args.targets, args.repeat, args.peers)
     for r in rows(res):
         print(f"{r[0]:<72} {r[1]:<28} {r[2]:<6} {r[3]}")
     if args.no_write:

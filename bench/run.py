@@ -4,8 +4,13 @@ Sections (each its own script, run here as a child process one after the other, 
 section's threads and memory never weigh on the next):
 
 * ``engine``  - bench/engine.py: plan + apply with in-memory apps, records/s and peak RSS per size;
+* ``index_size`` - bench/index_size.py: an incremental pass and a webhook batch with 10k vs 1M pairs
+  indexed, and a full pass's peak RSS with 100k vs 1M;
 * ``hubspot`` - bench/hubspot.py: initial sync against the HubSpot sandbox at its rate limit;
-* ``peer``    - bench/peer.py: HubSpot → SQLite/PostgreSQL, Accord against singer's tap-hubspot;
+* ``peer``    - bench/peer.py: HubSpot → SQLite/PostgreSQL, Accord against singer's tap-hubspot and
+  (SQLite) Airbyte's source-hubspot;
+* ``peer_salesforce`` - bench/peer_salesforce.py: Salesforce Contacts → SQLite, Accord against
+  singer's tap-salesforce;
 * ``latency`` - bench/latency.py: webhook-to-write and poll-to-write through ``accord run``;
 * ``soak``    - bench/soak.py: the convergence fuzzer's random episodes under faults, violations found;
 * ``scale``   - bench/scale.py: distributed mode, 1, 2 and 4 workers on 4 independent syncs (Temporal);
@@ -39,8 +44,10 @@ from pathlib import Path
 from typing import Any
 
 import hubspot
+import index_size
 import latency
 import peer
+import peer_salesforce
 import salesforce_bulk
 import scale
 import soak
@@ -49,9 +56,11 @@ from results_file import save_section
 import engine
 
 BENCH = Path(__file__).resolve().parent
-SECTIONS = ("engine", "hubspot", "peer", "latency", "soak", "scale", "salesforce_bulk")
-ROWS = {"engine": engine.rows, "hubspot": hubspot.rows, "peer": peer.rows, "latency": latency.rows, "soak": soak.rows,
-        "scale": scale.rows, "salesforce_bulk": salesforce_bulk.rows}
+SECTIONS = ("engine", "index_size", "hubspot", "peer", "peer_salesforce", "latency", "soak", "scale",
+            "salesforce_bulk")
+ROWS = {"engine": engine.rows, "index_size": index_size.rows, "hubspot": hubspot.rows, "peer": peer.rows,
+        "peer_salesforce": peer_salesforce.rows, "latency": latency.rows, "soak": soak.rows, "scale": scale.rows,
+        "salesforce_bulk": salesforce_bulk.rows}
 
 
 def machine() -> str:
@@ -69,10 +78,15 @@ def argv_for(section: str, a: argparse.Namespace, out: str) -> list[str]:
     base = [sys.executable, str(BENCH / f"{section}.py"), "--out", out]
     if section == "engine":
         return [*base, "--sizes", *map(str, a.engine_sizes)]
+    if section == "index_size":
+        return [*base, *(["--small", "2000", "--large", "20000", "--full-sizes", "5000", "20000"] if a.quick else [])]
     if section == "hubspot":
         return [*base, "--records", str(a.records)]
     if section == "peer":
-        return [*base, "--records", str(a.peer_records), "--targets", *a.peer_targets, "--repeat", str(a.peer_repeat)]
+        return [*base, "--records", str(a.peer_records), "--targets", *a.peer_targets, "--repeat", str(a.peer_repeat),
+                "--peers", *a.peers]
+    if section == "peer_salesforce":
+        return [*base, "--records", str(a.peer_records), "--repeat", str(a.peer_repeat)]
     if section == "soak":
         return [*base, "--ops", str(a.soak_ops)]
     if section == "scale":
@@ -97,8 +111,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run; figures not comparable)")
     ap.add_argument("--engine-sizes", type=int, nargs="+", help="records per side (default 10k 100k 1M; quick 10k)")
     ap.add_argument("--records", type=int, help="HubSpot section: contacts (default 50,000; quick 2,000)")
-    ap.add_argument("--peer-records", type=int, help="peer section: contacts (default 50,000; quick 2,000)")
+    ap.add_argument("--peer-records", type=int,
+                    help="peer sections: contacts (default 50,000; quick 2,000)")
     ap.add_argument("--peer-targets", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"])
+    ap.add_argument("--peers", nargs="+", choices=peer.PEERS, default=list(peer.PEERS),
+                    help="peer section: peers beside Accord (airbyte-hubspot: SQLite only)")
     ap.add_argument("--peer-repeat", type=int, help="peer section: alternating runs per loader, medians (default 3; quick 1)")
     ap.add_argument("--edits", type=int, help="latency section: edits per mode (default 100; quick 10)")
     ap.add_argument("--poll", type=float, default=1.0, help="latency section: poll interval, seconds")

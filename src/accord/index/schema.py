@@ -65,7 +65,9 @@ links = Table(
     Column("in_flight", JSON),  # bases of writes sent but not confirmed (see Link.in_flight)
     UniqueConstraint("sync", "left_id", name="uq_links_left"),
     UniqueConstraint("sync", "right_id", name="uq_links_right"),
-    Index("ix_links_status", "sync", "status"),
+    # the rows of one status in id order (keyset paging: failing rows to retry, deferred
+    # deletes), and the counts by status
+    Index("ix_links_status_id", "sync", "status", "id"),
     # keyset paging over one sync's rows (Store.iter_links) walks this index in order
     Index("ix_links_sync_id", "sync", "id"),
 )

@@ -162,7 +162,10 @@ async def _carry_out(ctx: RunContext, reasons: tuple[str, ...], *, check: bool) 
     """Archive the surviving record of each pair with one of ``reasons``; with ``check``, pairs
     whose deleted record is there again (restored since the hold) sync instead."""
     name = ctx.cfg.name
-    for chunk in ctx.store.iter_links(name, links_t.c.reason.in_(reasons), chunk=200):
+    # deferred pairs are always queued: the (sync, status, id) index finds them without
+    # reading every row of the sync
+    for chunk in ctx.store.iter_links(name, links_t.c.status == Status.QUEUED.value, links_t.c.reason.in_(reasons),
+                                      chunk=200):
         if check:
             chunk = await _still_gone(ctx, chunk)
         async with pair_locks(ctx, None, links=chunk):

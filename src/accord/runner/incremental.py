@@ -54,7 +54,9 @@ async def _rejoined(ctx: RunContext) -> None:
     if spec.inclusion_side is None or not ctx.members:
         return
     side = spec.inclusion_side
-    for chunk in ctx.store.iter_links(ctx.cfg.name, links_t.c.reason == ExcludedReason.NOT_IN_LIST.value):
+    # excluded rows only: the (sync, status, id) index finds them without reading every row
+    for chunk in ctx.store.iter_links(ctx.cfg.name, links_t.c.status == Status.EXCLUDED.value,
+                                      links_t.c.reason == ExcludedReason.NOT_IN_LIST.value):
         ids = [lk.id_of(side) for lk in chunk if lk.id_of(side) in ctx.members]
         if ids:
             recs = await ctx.conn[side].read(ctx.obj[side], [i for i in ids if i], spec.fields(side))

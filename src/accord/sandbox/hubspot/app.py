@@ -16,6 +16,7 @@ from accord.sandbox.hubspot.routes import (
     admin,
     associations,
     batch,
+    legacy_properties,
     lists,
     oauth,
     objects,
@@ -35,7 +36,7 @@ __all__ = ["Faults", "HubSpotSandbox", "SandboxSettings", "build_app"]
 # e.g. /crm/v3/objects/{object_type}/{object_id} and /crm/v3/objects/{object_type}/search).
 ROUTES = (objects.register, batch.register, search.register, properties.register, pipelines.register,
           associations.register, lists.register, oauth.register, admin.register, schemas.register,
-          timeline.register)
+          timeline.register, legacy_properties.register)
 
 
 class HubSpotSandbox(HubSpotCore):

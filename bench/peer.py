@@ -18,8 +18,13 @@ process start to exit:
   before the timed run (as a user would), with the tap's own discovery code.
 
 API calls are the sandbox's request counter over each run (every request that reached it,
-429s included); CPU is the user + system time of the run's own processes (Accord's; the tap's
-and the target's), not the sandbox's or the database server's. Runs are 11 s apart so each
+429s included); CPU is the user + system time of the run's own processes, taken from
+``RUSAGE_CHILDREN`` around the run (every thread of a process the benchmark waited for): for
+Accord the ``accord sync`` process alone (it reads, plans and writes in one process), for the
+peer the tap and the target together (the same work split over two processes). Neither side
+counts the sandbox serving it (a process of its own, started once by the benchmark and not
+waited for until the end) or the database server, so the two figures are the same work, apples
+to apples. Runs are 11 s apart so each
 starts with a fresh rate-limit window. With ``--repeat N`` the two loaders alternate N times
 per database and the medians are compared. The machine's cores are shared by the sandbox,
 the loaders and the database server (and by anything else running).

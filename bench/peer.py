@@ -287,8 +287,10 @@ def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ok = r["time_ratio"] <= 0.5
         out.append((f"peer: {n:,} contacts HubSpot → {kind}, Accord ÷ tap-hubspot wall time",
                     f"{a['seconds']:.1f} s ÷ {p['seconds']:.1f} s = {r['time_ratio']:.2f}", "≤ 0.5", "met" if ok else "NOT met"))
-        out.append((f"peer: {kind}, CPU seconds / API calls, Accord vs tap-hubspot",
-                    f"{a['cpu_seconds']:.1f} / {a['api_calls']:,} vs {p['cpu_seconds']:.1f} / {p['api_calls']:,}", "", ""))
+        # CPU seconds: a ratio that holds on any machine (wall times move with the rate limit's waits)
+        out.append((f"peer: {kind}, Accord ÷ tap-hubspot CPU seconds (API calls)",
+                    f"{a['cpu_seconds']:.1f} ÷ {p['cpu_seconds']:.1f} = {r['cpu_ratio']:.2f} "
+                    f"({a['api_calls']:,} vs {p['api_calls']:,})", "≤ 0.4", "met" if r["cpu_ratio"] <= 0.4 else "NOT met"))
     return out
 
 

@@ -27,8 +27,13 @@ process start to exit:
 
 Every loader must load every contact: the table's row count is checked after each run.
 API calls are the sandbox's request counter over each run (every request that reached it,
-429s included); CPU is the user + system time of the run's own processes (Accord's; the tap's
-and the target's), not the sandbox's or the database server's. Runs are 11 s apart so each
+429s included); CPU is the user + system time of the run's own processes, taken from
+``RUSAGE_CHILDREN`` around the run (every thread of a process the benchmark waited for): for
+Accord the ``accord sync`` process alone (it reads, plans and writes in one process), for the
+peer the tap and the target together (the same work split over two processes). Neither side
+counts the sandbox serving it (a process of its own, started once by the benchmark and not
+waited for until the end) or the database server, so the two figures are the same work, apples
+to apples. Runs are 11 s apart so each
 starts with a fresh rate-limit window. With ``--repeat N`` the two loaders alternate N times
 per database and the medians are compared. The machine's cores are shared by the sandbox,
 the loaders and the database server (and by anything else running).
@@ -358,8 +363,13 @@ def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             out.append((f"peer: {n:,} contacts HubSpot → {kind}, Accord ÷ {who} wall time",
                         f"{a['seconds']:.1f} s ÷ {p['seconds']:.1f} s = {p['time_ratio']:.2f}", "≤ 0.5",
                         "met" if ok else "NOT met"))
-            out.append((f"peer: {kind}, CPU seconds / API calls, Accord vs {who}",
-                        f"{a['cpu_seconds']:.1f} / {a['api_calls']:,} vs {p['cpu_seconds']:.1f} / {p['api_calls']:,}", "", ""))
+            # CPU seconds: a ratio that holds on any machine (wall times move with the rate limit's waits)
+            cpu_ratio = a["cpu_seconds"] / p["cpu_seconds"] if p["cpu_seconds"] else float("inf")
+            target = "≤ 0.4" if who == "tap-hubspot" else ""
+            verdict = ("met" if cpu_ratio <= 0.4 else "NOT met") if target else ""
+            out.append((f"peer: {kind}, Accord ÷ {who} CPU seconds (API calls)",
+                        f"{a['cpu_seconds']:.1f} ÷ {p['cpu_seconds']:.1f} = {cpu_ratio:.2f} "
+                        f"({a['api_calls']:,} vs {p['api_calls']:,})", target, verdict))
     return out
 
 

@@ -618,7 +618,11 @@ class HubSpotConnector(HttpConnector):
                 fields: Sequence[str] | None = None) -> Record:
         props = raw.get("properties") or {}
         names = list(fields) if fields is not None else list(props)
-        values = {n: to_canonical(types.get(n, _TEXT), props.get(n)) for n in names}
+        values: dict[str, Value] = {}
+        for n in names:  # per field of every record read: text, the common kind, without a call
+            v = props.get(n)
+            prop = types.get(n, _TEXT)
+            values[n] = (v or None) if type(v) is str and prop.kind == "text" else to_canonical(prop, v)
         updated = props.get(modified_prop(object)) or raw.get("updatedAt")
         archived = bool(raw.get("archived"))
         return Record(id=str(raw["id"]), properties=values, archived=archived,

@@ -611,7 +611,10 @@ class SqlConnector(Connector):
         where it applies, else SQLAlchemy's insertmanyvalues)."""
         fast = self._inserter(c, t, cols)
         if fast is not None:
-            return [WriteResult.success(str(rid), self._written(rid, v)) for rid, v in zip(fast(rows), rows, strict=True)]
+            ids = fast(rows)
+            # every row of a batch carries the same timestamp object: canonicalised once, not per row
+            memo: dict[int, tuple[Any, Value]] = {}
+            return [WriteResult.success(str(rid), self._written(rid, v, memo)) for rid, v in zip(ids, rows, strict=True)]
         ins = insert(t).returning(*t.c, sort_by_parameter_order=True)
         return [WriteResult.success(str(row._mapping[self.id_column]), self._record(t, row, None))
                 for row in c.execute(ins, rows).all()]
@@ -664,12 +667,27 @@ class SqlConnector(Connector):
 
         return insert_rows
 
-    def _written(self, rid: int, values: Mapping[str, Any]) -> Record:
-        """The row just inserted, from the values sent (what ``_record`` of the row would give)."""
-        props = {k: _canonical(v) for k, v in values.items()}
+    def _written(self, rid: int, values: Mapping[str, Any], memo: dict[int, tuple[Any, Value]] | None = None) -> Record:
+        """The row just inserted, from the values sent (what ``_record`` of the row would give).
+
+        ``memo`` remembers the canonical form of the non-plain values (datetimes) of a batch by
+        object: the batch's ``updated_at`` is one datetime, converted once instead of twice a row."""
+        props: dict[str, Value] = {}
+        memo = {} if memo is None else memo
+        for k, v in values.items():
+            t = type(v)
+            if t is str:  # most columns; what canon() does to a str, inline (this runs per column per row)
+                props[k] = v if v and not v.isspace() else None
+            elif t in _PLAIN:
+                props[k] = canon(v)
+            else:
+                hit = memo.get(id(v))
+                if hit is None or hit[0] is not v:
+                    hit = memo[id(v)] = (v, _canonical(v))
+                props[k] = hit[1]
         props[self.id_column] = rid
         upd = values.get(self.updated_column)
-        return Record(str(rid), props, _canonical(upd) if upd is not None else None)
+        return Record(str(rid), props, props[self.updated_column] if upd is not None else None)
 
     def _insert_one(self, c: Any, t: Table, values: dict[str, Any]) -> WriteResult:
         row = c.execute(insert(t).values(values).returning(*t.c)).first()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,8 +226,11 @@ async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Check
             # One process owns the index: the page's new rows go in with the create
             # intents of phase 3 in one transaction, without being read back.
             w = index_left(ctx, page.records, save=False)
+            # the page's records as read: what their snapshots would give back (an archived one's
+            # snapshot does not say so: that one is rebuilt from it), with their match keys known
+            read = {r.id: r for r in page.records if not r.archived}
             await _sync_left_rest_page(ctx, [lk for lk in (*w.new.values(), *w.dirty.values())
-                                             if lk.left_seen == p and lk.handled != p], w)
+                                             if lk.left_seen == p and lk.handled != p], w, read)
         else:
             async with pair_locks(ctx, L, page.records):
                 ctx.save(index_left(ctx, page.records, save=False), page_end=not state.right_empty)
@@ -328,8 +331,10 @@ async def _sync_left_rest(ctx: RunContext, chunk: Sequence[Link]) -> None:
                                          and f.left_seen == p and f.handled != p])
 
 
-async def _sync_left_rest_page(ctx: RunContext, chunk: Sequence[Link], w: PageWrite | None = None) -> None:
-    """Plan and sync ``chunk``; ``w`` holds index changes not saved yet (saved with the plans)."""
+async def _sync_left_rest_page(ctx: RunContext, chunk: Sequence[Link], w: PageWrite | None = None,
+                               read: Mapping[str, Record] | None = None) -> None:
+    """Plan and sync ``chunk``; ``w`` holds index changes not saved yet (saved with the plans);
+    ``read``: left records of this page by id, planned as read instead of from their snapshots."""
     p = ctx.pass_id
     w = w or PageWrite()
     todo = []
@@ -348,7 +353,9 @@ async def _sync_left_rest_page(ctx: RunContext, chunk: Sequence[Link], w: PageWr
         right = (alive.get(link.right_id) or tombstone(link.right_id)) if link.right_id else None
         if right is not None and not right.archived:
             link.right_seen = p
-        items.append(plan(ctx, link, {L: from_snapshot(link), R: right}))
+        left = read.get(link.left_id) if read is not None and link.left_id is not None else None
+        items.append(plan(ctx, link, {L: left if left is not None and link.snapshot is not None else from_snapshot(link),
+                                      R: right}))
     await apply(ctx, items, w)
 
 

@@ -28,6 +28,32 @@ def _listing(sb: SalesforceCore, v: str, kind: str) -> dict[str, Any]:
 def register(app: FastAPI, sb: SalesforceCore) -> None:
     _query_routes(app, sb)
     _ingest_routes(app, sb)
+    for kind in ("query", "ingest"):
+        _job_routes(app, sb, kind)
+
+
+def _job_routes(app: FastAPI, sb: SalesforceCore, kind: str) -> None:
+    """What query and ingest jobs share: the listing, a job's status, its state change, delete."""
+    base = f"/services/data/{{v}}/jobs/{kind}"
+
+    async def listing(v: str) -> dict[str, Any]:
+        return _listing(sb, v, kind)
+
+    async def info(v: str, id: str) -> dict[str, Any]:
+        return sb.bulk.status(kind, id).info(v, True)
+
+    async def set_state(v: str, id: str, request: Request) -> dict[str, Any]:
+        return sb.bulk.set_state(kind, id, _body(await read_json(request)).get("state")).info(v, False)
+
+    async def delete(v: str, id: str) -> Response:
+        sb.bulk.get(kind, id)
+        sb.bulk.jobs.pop(id, None)
+        return Response(status_code=204)
+
+    app.get(base, name=f"list_{kind}_jobs")(listing)
+    app.get(f"{base}/{{id}}", name=f"{kind}_job")(info)
+    app.patch(f"{base}/{{id}}", name=f"{kind}_job_state")(set_state)
+    app.delete(f"{base}/{{id}}", name=f"delete_{kind}_job")(delete)
 
 
 def _query_routes(app: FastAPI, sb: SalesforceCore) -> None:
@@ -35,24 +61,6 @@ def _query_routes(app: FastAPI, sb: SalesforceCore) -> None:
     async def create_query(v: str, request: Request) -> JSONResponse:
         job = sb.bulk.create_query(_body(await read_json(request)))
         return JSONResponse(job.info(v, False), status_code=200)
-
-    @app.get("/services/data/{v}/jobs/query")
-    async def list_queries(v: str) -> dict[str, Any]:
-        return _listing(sb, v, "query")
-
-    @app.get("/services/data/{v}/jobs/query/{id}")
-    async def query_info(v: str, id: str) -> dict[str, Any]:
-        return sb.bulk.status("query", id).info(v, True)
-
-    @app.patch("/services/data/{v}/jobs/query/{id}")
-    async def abort_query(v: str, id: str, request: Request) -> dict[str, Any]:
-        return sb.bulk.set_state("query", id, _body(await read_json(request)).get("state")).info(v, False)
-
-    @app.delete("/services/data/{v}/jobs/query/{id}")
-    async def delete_query(v: str, id: str) -> Response:
-        sb.bulk.get("query", id)
-        sb.bulk.jobs.pop(id, None)
-        return Response(status_code=204)
 
     @app.get("/services/data/{v}/jobs/query/{id}/results")
     async def query_results(v: str, id: str, locator: str | None = None, maxRecords: int | None = None) -> Response:
@@ -66,28 +74,10 @@ def _ingest_routes(app: FastAPI, sb: SalesforceCore) -> None:
         job = sb.bulk.create_ingest(_body(await read_json(request)))
         return JSONResponse(job.info(v, False), status_code=200)
 
-    @app.get("/services/data/{v}/jobs/ingest")
-    async def list_ingests(v: str) -> dict[str, Any]:
-        return _listing(sb, v, "ingest")
-
     @app.put("/services/data/{v}/jobs/ingest/{id}/batches")
     async def upload(v: str, id: str, request: Request) -> Response:
         sb.bulk.upload(id, await request.body())
         return Response(status_code=201)
-
-    @app.get("/services/data/{v}/jobs/ingest/{id}")
-    async def ingest_info(v: str, id: str) -> dict[str, Any]:
-        return sb.bulk.status("ingest", id).info(v, True)
-
-    @app.patch("/services/data/{v}/jobs/ingest/{id}")
-    async def ingest_state(v: str, id: str, request: Request) -> dict[str, Any]:
-        return sb.bulk.set_state("ingest", id, _body(await read_json(request)).get("state")).info(v, False)
-
-    @app.delete("/services/data/{v}/jobs/ingest/{id}")
-    async def delete_ingest(v: str, id: str) -> Response:
-        sb.bulk.get("ingest", id)
-        sb.bulk.jobs.pop(id, None)
-        return Response(status_code=204)
 
     # the documented path is "unprocessedrecords"; clients (simple-salesforce) also ask "unprocessedRecords"
     for path in ("successfulResults", "failedResults", "unprocessedrecords", "unprocessedRecords"):

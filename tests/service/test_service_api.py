@@ -35,6 +35,9 @@ def test_pass_status_records_and_export(world: World) -> None:
     assert syncs["contacts"]["initial_done"] and syncs["contacts"]["enabled"]
     status = world.client.get("/api/syncs/contacts/status").json()
     assert status["reasons"] == {"failing/custom_code": 2, "excluded/no_match_key": 1}
+    # the dashboard says them in words (the API keeps the keys)
+    counts = world.client.get("/ui/syncs/contacts/counts").text
+    assert "excluded: no match key (e.g. no e-mail)" in counts and "failing: rejected by the app&#39;s own rules" in counts
 
     page1 = world.client.get("/api/syncs/contacts/records", params={"status": "failing", "limit": 1}).json()
     assert page1["total"] == 2 and page1["next_offset"] == 1

@@ -75,6 +75,26 @@ def ago(stamp: str | None, now: datetime | None = None) -> str:
 
 templates.env.filters["ago"] = ago
 templates.env.filters["num"] = lambda n: f"{int(n or 0):,}"  # 12,345
+
+# A status/reason key of the index (``excluded/no_match_key``) as a person reads it on the
+# dashboard; the API and exports keep the keys.
+REASONS = {
+    "filtered": "left out by a filter", "no_match_key": "no match key (e.g. no e-mail)",
+    "duplicate": "duplicate in its app", "unmapped_stage": "stage not mapped", "not_in_list": "not in the sync's list",
+    "deleted": "deleted", "waiting_for_association": "waiting for an associated record",
+    "validation": "value rejected", "duplicates": "duplicate in the other app", "permissions": "no permission",
+    "custom_code": "rejected by the app's own rules", "associations": "association not written",
+    "rate_limit": "rate limited", "not_found": "record gone", "transient": "app briefly unavailable",
+    "outcome_unknown": "create unconfirmed: resync by hand",
+}
+
+
+def reason_label(key: str) -> str:
+    status, _, reason = key.partition("/")
+    return f"{status}: {REASONS.get(reason, reason.replace('_', ' '))}" if reason else key
+
+
+templates.env.filters["reason"] = reason_label
 templates.env.globals["ARROWS"] = ARROWS
 
 Via = Literal["bearer", "session"]

@@ -40,7 +40,7 @@ from accord.distributed.types import (
 )
 from accord.engine.mapping import SyncSpec
 from accord.index import Store
-from accord.index.leases import LeaseLost, SyncLease
+from accord.index.leases import SyncLease
 from accord.index.locks import PairLocks
 from accord.model import AuthError, ContainerMissing, Counters, DeletesHeld, ResyncRequired, Side, error_text
 from accord.runner import PassResult, ScanState, SyncRunner
@@ -280,23 +280,7 @@ class SyncActivities:
         if now - self._pending_checked.get(sync, 0.0) < PENDING_EVERY:
             return
         self._pending_checked[sync] = now
-        try:
-            waiting = self.ctx.store.pending(sync)
-        except Exception:  # the index is briefly unavailable: the next page looks again
-            log.warning("sync %s: could not read the pending webhook records", sync, exc_info=True)
-            return
-        for side, ids in waiting.items():
-            for i in range(0, len(ids), 100):
-                chunk = ids[i:i + 100]
-                try:
-                    await runner.sync_between_pages(side, chunk)
-                except LeaseLost:
-                    raise
-                except Exception:  # the workflow's queue syncs them after the scan
-                    log.warning("sync %s: %d webhook records not synced during the scan", sync, len(chunk),
-                                exc_info=True)
-                    continue
-                self.ctx.store.drop_pending(sync, side, chunk)
+        await runner.sync_pending_between_pages()
 
     @activity.defn(name="finish_scan")
     async def finish_scan(self, job: ScanJob) -> PassSummary:

@@ -20,7 +20,7 @@ from accord.config import ConfigError, SyncConfig, config_hash
 from accord.connectors.base import Connector
 from accord.engine.mapping import BrokenMapping, SyncSpec, compile_sync
 from accord.index.holds import NotConfirmable
-from accord.index.leases import SyncLease
+from accord.index.leases import LeaseLost, SyncLease
 from accord.index.runs import PageLedger
 from accord.index.store import Link, Store, SyncState
 from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error_text
@@ -260,6 +260,31 @@ class SyncRunner:
         """Sync webhook records inside the running pass, from its ``on_page`` hook (it holds the
         lease; the records count in its run)."""
         await sync_between_pages(self.ctx, side, ids)
+
+    async def sync_pending_between_pages(self, fatal: tuple[type[BaseException], ...] = ()) -> None:
+        """Between two pages of the running pass: sync the webhook records waiting in the index
+        (``pending_records``: another process received them) and forget those synced. A batch
+        that fails is logged and stays pending (the change feed has the change too); LeaseLost
+        and ``fatal`` end the pass."""
+        store, name = self.ctx.store, self.cfg.name
+        ends: tuple[type[BaseException], ...] = (LeaseLost, *fatal)
+        try:
+            waiting = store.pending(name)
+        except Exception:  # the index is briefly unavailable: the next page looks again
+            log.warning("sync %s: could not read the pending webhook records", name, exc_info=True)
+            return
+        for side, ids in waiting.items():
+            for i in range(0, len(ids), 100):
+                chunk = ids[i:i + 100]
+                try:
+                    await self.sync_between_pages(side, chunk)
+                except ends:
+                    raise
+                except Exception:
+                    log.warning("sync %s: %d webhook records not synced during the pass", name, len(chunk),
+                                exc_info=True)
+                    continue
+                store.drop_pending(name, side, chunk)
 
     async def locate(self, record_id: str, side: Side | None = None) -> Side:
         """The app a record id belongs to (indexed or not); ManualSyncRefused if none or both."""

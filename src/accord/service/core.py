@@ -336,7 +336,6 @@ class Service:
         """Between two pages of a running pass (which holds the sync's lease): sync the webhook
         records that arrived meanwhile, this process's and (every second at most) those other
         processes left pending in the index, instead of keeping them until the pass ends."""
-        name = slot.cfg.name
         for side in (Side.LEFT, Side.RIGHT):
             ids = sorted(slot.queue[side])
             slot.queue[side].clear()
@@ -347,15 +346,7 @@ class Service:
         if now - slot.pending_checked < 1.0:
             return
         slot.pending_checked = now
-        try:
-            waiting = self.store.pending(name)
-        except Exception:  # the index is briefly unavailable: the next page looks again
-            log.warning("sync %s: could not read the pending webhook records", name, exc_info=True)
-            return
-        for side, ids in waiting.items():
-            for i in range(0, len(ids), 100):
-                if await self._sync_in_pass(slot, side, ids[i:i + 100]):
-                    self.store.drop_pending(name, side, ids[i:i + 100])
+        await slot.runner.sync_pending_between_pages(fatal=(StopRequested,))
 
     async def _sync_in_pass(self, slot: SyncSlot, side: Side, ids: list[str]) -> bool:
         """One batch of webhook records inside the pass; a failure is logged and leaves the pass

@@ -133,12 +133,11 @@ async def one_run(workers: int, records: int, address: str, pg_server: str, tmp:
         root = tmp / f"w{workers}"
         root.mkdir(parents=True)
         c = Cluster(address, state, root, apps, syncs, task_queue=f"scale-{workers}-{os.getpid()}-{next(_runs)}")
-        if read_ahead:
-            os.environ["ACCORD_STEP_READ_AHEAD"] = str(read_ahead)
+        # (a worker started after a kill gets the default)
+        ahead = {"ACCORD_STEP_READ_AHEAD": str(read_ahead)} if read_ahead else None
         try:
             for _ in range(workers):
-                c.start_worker(concurrency=max(1, SYNCS // workers))
-            os.environ.pop("ACCORD_STEP_READ_AHEAD", None)  # workers started after a kill get the default
+                c.start_worker(concurrency=max(1, SYNCS // workers), env=ahead)
             client = await c.client()
             store = Store(state)
             machine0 = _busy()

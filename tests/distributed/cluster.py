@@ -129,10 +129,11 @@ class Cluster:
         self.config = self.root / "accord.yaml"
         self.config.write_text(yaml.safe_dump({"state": self.state, "apps": self.apps, "syncs": self.syncs}))
 
-    def start_worker(self, concurrency: int = 4, timeout: float = 60.0) -> subprocess.Popen[bytes]:
+    def start_worker(self, concurrency: int = 4, timeout: float = 60.0,
+                     env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         n = len(self.workers)
         log = open(self.root / f"worker-{n}.log", "wb")  # noqa: SIM115 - the process writes it until it ends
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
         proc = subprocess.Popen([sys.executable, "-m", "accord.cli", "worker", "-c", str(self.config),
                                  "--temporal", self.address, "--task-queue", self.task_queue,

@@ -169,7 +169,16 @@ async def test_three_sigkills_in_an_initial_sync_lose_pages_not_steps(
             marks.append(served.mark())
             c.start_worker()  # two workers again
             # (the dead worker may have ended the phase in its last moments: then the next one resumes)
-            cursor = await resumed_after(c, victim, committed[0])
+            try:
+                cursor = await resumed_after(c, victim, committed[0], timeout=120 if phase != "rest" else 60)
+            except AssertionError:
+                # phase 3 is a page or two: its step can return between our look at the running
+                # activity and the SIGKILL, and then nothing is retried. The end state and the
+                # counters below are still checked; phases 1 and 2 must show their resumes.
+                if phase != "rest" or PHASES.index((store.run_mark(run_id) or ("left",))[0]) <= PHASES.index(phase):
+                    raise
+                marks.pop()
+                continue
             failovers.append((committed[0], committed, cursor))
         await c.wait_for(store, ["contacts"], timeout=180)
         marks.append(served.mark())

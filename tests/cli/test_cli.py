@@ -278,8 +278,10 @@ def test_ctrl_c_says_where_the_next_pass_resumes(project: Path) -> None:
     lines: list[str] = []
     waiting = threading.Event()
     try:
+        # PYTHONFAULTHANDLER: if it hangs, SIGABRT makes it print every thread's stack (see below)
         p = subprocess.Popen([*ACCORD, "sync", "-c", "accord.yaml"], cwd=project, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+                             stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "COLUMNS": "200", "PYTHONFAULTHANDLER": "1"})
 
         def read() -> None:
             assert p.stderr is not None
@@ -292,7 +294,13 @@ def test_ctrl_c_says_where_the_next_pass_resumes(project: Path) -> None:
         reader.start()
         assert waiting.wait(60), "".join(lines)
         p.send_signal(signal.SIGINT)
-        p.wait(timeout=60)
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGABRT)
+            p.wait(timeout=30)
+            reader.join(timeout=10)
+            raise AssertionError("accord sync did not stop on Ctrl-C; its threads:\n" + "".join(lines)) from None
         reader.join(timeout=10)
     finally:
         lease.release()

@@ -208,3 +208,16 @@ def test_a_revoked_refresh_token_shows_the_sync_failing_until_the_app_is_reconne
     assert {r.get("Email") for r in stack.sf.records("Contact")} >= {"ann@example.com", "bob@example.com"}
     refused = stack.web.post("/ui/apps/hubspot/disconnect")
     assert "used by sync(s) contacts" in refused.text
+
+
+def test_hubspot_asks_for_the_other_objects_scopes_as_optional(stack: Stack) -> None:
+    """Tickets, products, custom objects, activities and timeline events need scopes of their own;
+    asked as ``optional_scope`` so an account whose tier lacks one can still connect."""
+    go = stack.web.post("/apps/connect/hubspot", data=stack.hubspot_form(stack.hs, stack.hs_srv, "hubspot"))
+    url = httpx.URL(unescape(re.search(r'id="go" href="([^"]+)"', go.text).group(1)))  # type: ignore[union-attr]
+    required, optional = url.params["scope"].split(), url.params["optional_scope"].split()
+    assert "crm.objects.contacts.write" in required and "tickets" not in required
+    assert {"tickets", "e-commerce", "crm.objects.custom.read", "timeline"} <= set(optional)
+    with httpx.Client(timeout=20) as browser:
+        page = browser.get(str(url)).text
+    assert "View and edit tickets" in page and "Write events on records&#x27; timelines" in page

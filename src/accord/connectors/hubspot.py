@@ -1478,6 +1478,10 @@ API = "https://api.hubapi.com"
 SCOPES = ("oauth crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read "
           "crm.objects.companies.write crm.objects.deals.read crm.objects.deals.write crm.schemas.contacts.read "
           "crm.schemas.companies.read crm.schemas.deals.read crm.lists.read")
+# the other objects Accord can sync (tickets, products and line items, custom objects, activities,
+# timeline events): optional, so an account whose tier lacks one still connects
+OPTIONAL_SCOPES = ("tickets e-commerce crm.objects.custom.read crm.objects.custom.write crm.schemas.custom.read "
+                   "sales-email-read timeline")
 
 
 def connected(client: Client, token: dict[str, Any]) -> dict[str, Any]:
@@ -1504,7 +1508,7 @@ VENDOR = Vendor(
                     "OAuth app: client id accord-sandbox-client, secret accord-sandbox-secret)", expiring=True),
     capabilities=frozenset({WEBHOOKS, ASSOCIATIONS, LISTS, PIPELINES}),
     connect=OAuthApp(API, "https://app.hubspot.com/oauth/authorize", "/oauth/authorize", "/oauth/v1/token", SCOPES,
-                     connected),
+                     connected, optional_scope=OPTIONAL_SCOPES),
     paste=(Entry("token", "Private-app access token", secret=True, hint="Settings › Integrations › Private apps › "
                  "the app › Auth › Show token"),
            Entry("base_url", "API URL", required=False, default=API)),

@@ -90,6 +90,8 @@ class OAuthApp:
     scope: str
     settings: Callable[[Client, dict[str, Any]], dict[str, Any]]
     pkce: bool = True
+    # asked for, not required: an account without them (a tier without tickets, say) can still connect
+    optional_scope: str = ""
     base_label: str = "API URL"
     client_label: str = "Client ID"
     secret_label: str = "Client secret"

@@ -72,8 +72,9 @@ class Connections:
         check_name(svc, name, vendor)
         now = time.monotonic()
         self.pending = {k: p for k, p in self.pending.items() if p.expires > now}
+        extra = {"optional_scope": oauth.optional_scope} if oauth.optional_scope else {}
         auth = authorization_url(oauth.authorize(client.base_url), client.client_id, redirect_uri, oauth.scope,
-                                 pkce=oauth.pkce)
+                                 pkce=oauth.pkce, **extra)
         nonce = secrets.token_urlsafe(24)
         self.pending[auth.state] = Pending(vendor, name, client, auth.verifier, redirect_uri, nonce,
                                            now + PENDING_TTL)

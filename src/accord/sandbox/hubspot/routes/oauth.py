@@ -25,7 +25,11 @@ from accord.sandbox.oauth import consent_page, error_page, redirect
 SCOPES = {"crm.objects.contacts.read": "View contacts", "crm.objects.contacts.write": "Edit contacts",
           "crm.objects.companies.read": "View companies", "crm.objects.companies.write": "Edit companies",
           "crm.objects.deals.read": "View deals", "crm.objects.deals.write": "Edit deals",
-          "crm.schemas.contacts.read": "View property settings", "crm.lists.read": "View lists", "oauth": "Basic OAuth"}
+          "crm.schemas.contacts.read": "View property settings", "crm.lists.read": "View lists", "oauth": "Basic OAuth",
+          "tickets": "View and edit tickets", "e-commerce": "View and edit products and line items",
+          "crm.objects.custom.read": "View custom objects", "crm.objects.custom.write": "Edit custom objects",
+          "crm.schemas.custom.read": "View custom object definitions", "sales-email-read": "Read email activities",
+          "timeline": "Write events on records' timelines"}
 
 
 def _bad(status: str, message: str, code: int = 400) -> JSONResponse:
@@ -46,9 +50,12 @@ def _consent_routes(app: FastAPI, sb: HubSpotCore) -> None:
             return HTMLResponse(error_page("Authorization failed", "Unknown or missing client_id"), 400)
         if not q.get("redirect_uri"):
             return HTMLResponse(error_page("Authorization failed", "Missing redirect_uri"), 400)
-        scopes = [SCOPES.get(s, s) for s in q.get("scope", "").split()]
-        fields = {k: q.get(k, "") for k in ("client_id", "redirect_uri", "scope", "state", "code_challenge",
-                                            "code_challenge_method")}
+        # the sandbox account has every tier, so optional scopes are granted with the required ones
+        asked = q.get("scope", "").split() + [s for s in q.get("optional_scope", "").split()
+                                              if s not in q.get("scope", "").split()]
+        scopes = [SCOPES.get(s, s) for s in asked]
+        fields = {k: q.get(k, "") for k in ("client_id", "redirect_uri", "state", "code_challenge",
+                                            "code_challenge_method")} | {"scope": " ".join(asked)}
         page = consent_page(title="Connect to HubSpot", client="Accord", scopes=scopes, action="/oauth/authorize",
                             account=f"{sb.settings.hub_domain} (Hub ID {sb.settings.portal_id})", fields=fields,
                             allow="Connect app", deny="Cancel")

@@ -64,3 +64,48 @@ def test_tickets_sync_to_cases_and_back(tmp_path: Path) -> None:
         assert hs.get("tickets", made[0]["id"])["properties"]["hs_pipeline_stage"] == "4"
         assert "Printer 1 fixed?" in {c["Subject"] for c in sf.records("Case")}
         assert len(sf.records("Case")) == 4 and len(hs.records("tickets")) == 4
+
+
+def test_a_tickets_company_and_contact_follow_the_cases_account_and_contact(tmp_path: Path) -> None:
+    """Case.AccountId / Case.ContactId are lookups: they hold the ticket's primary company and its
+    contact, and a change on either side moves the other (issue #20, associations in full)."""
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        acme = hs.user_create("companies", {"name": "Acme Printing", "domain": "acme.example"})
+        globex = hs.user_create("companies", {"name": "Globex", "domain": "globex.example"})
+        ann = hs.user_create("contacts", {"email": "ann@acme.example", "firstname": "Ann", "lastname": "Lee"})
+        ticket = hs.user_create("tickets", {"subject": "Toner leak", "hs_pipeline_stage": "1"})
+        hs.associate("tickets", ticket["id"], "companies", acme["id"], primary=True)
+        hs.associate("tickets", ticket["id"], "contacts", ann["id"])
+        _config(tmp_path, boxes)
+        cfg = yaml.safe_load((tmp_path / "accord.yaml").read_text())
+        cfg["syncs"] = [
+            {"name": "companies", "left": {"app": "hubspot", "object": "companies"},
+             "right": {"app": "salesforce", "object": "Account"}},
+            {"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
+             "right": {"app": "salesforce", "object": "Contact"}},
+            {**cfg["syncs"][0], "associations": ["companies", "contacts"]},
+        ]
+        (tmp_path / "accord.yaml").write_text(yaml.safe_dump(cfg))
+        _sync(tmp_path, "--full")
+
+        def account(name: str) -> str:
+            return str(next(a["Id"] for a in sf.records("Account") if a["Name"] == name))
+
+        case = next(c for c in sf.records("Case") if c["Subject"] == "Toner leak")
+        ann_sf = next(c["Id"] for c in sf.records("Contact") if c["Email"] == "ann@acme.example")
+        assert (case["AccountId"], case["ContactId"]) == (account("Acme Printing"), ann_sf)
+
+        # moved in Salesforce: the ticket's primary company follows, the old one is dropped
+        sf.update("Case", case["Id"], {"AccountId": account("Globex")})
+        _sync(tmp_path)
+        assert hs.primary("tickets", ticket["id"], "companies") == int(globex["id"])
+        assert set(hs.store.associated(hs.store.type_of("tickets"), int(ticket["id"]),
+                                       hs.store.type_of("companies"))) == {int(globex["id"])}
+
+        # the contact removed in HubSpot: the case's ContactId is cleared
+        hs.dissociate("tickets", ticket["id"], "contacts", ann["id"])
+        _sync(tmp_path)
+        case = next(c for c in sf.records("Case") if c["Subject"] == "Toner leak")
+        assert case["ContactId"] is None and case["AccountId"] == account("Globex")
+        assert len(sf.records("Case")) == 1 and len(hs.records("tickets")) == 1

@@ -118,7 +118,7 @@ for _eng, _ids in {"calls": (193, 181, 205, 219), "emails": (197, 185, 209, 223)
         ASSOC_TYPE_IDS[(_obj, _eng)], ASSOC_TYPE_IDS[(_eng, _obj)] = _tid, _tid + 1
 # The primary association types ("Primary company"): a record has at most one, and HubSpot
 # moves it when another association of the pair is given the type.
-PRIMARY_TYPE_IDS = {("contacts", "companies"): 1, ("deals", "companies"): 5}
+PRIMARY_TYPE_IDS = {("contacts", "companies"): 1, ("deals", "companies"): 5, ("tickets", "companies"): 26}
 # legacy webhook subscriptions' prefixes (contact.creation …)
 WEBHOOK_OBJECTS = {"contact": "contacts", "company": "companies", "deal": "deals", "ticket": "tickets",
                    "product": "products", "line_item": "line_items"}

@@ -105,9 +105,11 @@ _TYPES: dict[str, FieldType] = {
     "boolean": FieldType.BOOL,
 }
 _SYSTEM = ("Id", "SystemModstamp", "LastModifiedDate", "CreatedDate")
-# which object's AccountId points where: (from, to) -> (object holding the reference, field)
-_REFERENCES = {("Contact", "Account"): ("Contact", "AccountId"), ("Opportunity", "Account"): ("Opportunity", "AccountId"),
-               ("Account", "Contact"): ("Contact", "AccountId"), ("Account", "Opportunity"): ("Opportunity", "AccountId")}
+# which lookup links two objects: (from, to) -> (object holding the reference, field); each pair both ways
+_LOOKUPS = (("Contact", "AccountId", "Account"), ("Opportunity", "AccountId", "Account"),
+            ("Case", "AccountId", "Account"), ("Case", "ContactId", "Contact"))
+_REFERENCES = {**{(child, parent): (child, field) for child, field, parent in _LOOKUPS},
+               **{(parent, child): (child, field) for child, field, parent in _LOOKUPS}}
 _IN_CHUNK = 200  # ids per SOQL IN (…): keeps the URL well under Salesforce's 16 KB limit
 COLLECTION = 200  # sObject Collections take at most 200 records
 BULK_BATCH = 50_000  # records per write call the engine may hand over when ingest jobs take them (~10 MB of CSV)

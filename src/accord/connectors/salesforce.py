@@ -899,7 +899,8 @@ class SalesforceConnector(HttpConnector):
         return routed_create_as(object) is None or routed_part(id) == "Contact"
 
     def association_kind(self, from_object: str, to_object: str) -> Literal["many", "primary", "single"]:
-        ref = _REFERENCES.get((_unrouted(from_object), _unrouted(to_object)))
+        from_object, to_object = _unrouted(from_object), _unrouted(to_object)
+        ref = _REFERENCES.get((from_object, to_object))
         return "single" if ref is not None and ref[0] == from_object else "many"
 
     async def dissociate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:

@@ -513,7 +513,10 @@ class SalesforceConnector(HttpConnector):
     async def list_objects(self) -> list[Option]:
         """The org's objects a sync can read and write (describeGlobal), custom ones included."""
         body = await self._json("GET", "sobjects")
-        return sorted((Option(str(o["name"]), str(o.get("label") or o["name"])) for o in body.get("sobjects", [])
+        # Contact/Lead routing: Contacts and Leads as one object of a sync with HubSpot contacts
+        routed = [Option(ROUTED, "Contacts and Leads")] if {o.get("name") for o in body.get("sobjects", [])} >= {
+            "Contact", "Lead"} else []
+        return routed + sorted((Option(str(o["name"]), str(o.get("label") or o["name"])) for o in body.get("sobjects", [])
                        if o.get("queryable") and o.get("createable") and o.get("updateable")
                        and not o.get("customSetting") and not o.get("deprecatedAndHidden")),
                       key=lambda o: o.label.casefold())

@@ -10,8 +10,8 @@ from test_hubspot_salesforce import World, _hs_contact, hs_server, sf_server, w 
 
 from accord.associations import AssociationTarget
 from accord.config import parse_config
-from accord.runner import SyncRunner
 from accord.model import Side
+from accord.runner import SyncRunner
 
 L, R = Side.LEFT, Side.RIGHT
 ROUTED = ["Contact", "Lead"]

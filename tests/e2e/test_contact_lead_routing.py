@@ -193,3 +193,18 @@ async def test_conversion_into_a_contact_that_syncs_with_another_hubspot_contact
     link = w.link("contacts", L, a)
     assert (link.status, link.reason, link.right_id) == ("excluded", "duplicate", None)
     assert len(w.hs.records("contacts")) == 2 and len(w.sf.records("Contact")) == 1 and not _open_leads(w)
+
+
+async def test_routed_object_offered_described_and_checked(w: World) -> None:  # noqa: F811
+    from accord.checks import check_sync
+
+    objects = await w.sf_conn.list_objects()
+    assert objects[0].value == "Contact+Lead" and objects[0].label == "Contacts and Leads"
+    schema = await w.sf_conn.describe("Contact+Lead")
+    assert {"FirstName", "LastName", "Email", "Phone", "Title", "LeadSource"} <= set(schema.fields)
+    assert not {"Company", "AccountId", "MailingCity", "IsConverted", "ConvertedContactId"} & set(schema.fields)
+    # a field of one object only cannot be mapped in a routed sync: check names the key
+    _contacts(w, mappings=[{"left": "company", "right": "Company"}])
+    found = await check_sync(w.runners["contacts"])
+    assert [i.path for i in found.errors] == [".mappings[0].right"]  # (a runner of no config file)
+    assert "Company" in found.errors[0].message

@@ -75,7 +75,7 @@ async def test_new_records_as_contact(w: World) -> None:  # noqa: F811
 
 async def test_salesforce_records_in_both_objects_make_one_hubspot_contact(w: World) -> None:  # noqa: F811
     w.sf.create("Lead", {"LastName": "Twin", "Email": "twin@x.com", "Company": "X"})
-    w.sf.create("Contact", {"LastName": "Twin", "Email": "Twin@X.com"})
+    w.sf.create("Contact", {"LastName": "Twin", "Email": "Twin@X.com", "AccountId": w.sf.create("Account", {"Name": "T"})})
     w.sf.create("Lead", {"LastName": "Solo", "Email": "solo@x.com", "Company": "X"})
     _contacts(w)
     await w.run("contacts")
@@ -88,6 +88,15 @@ async def test_salesforce_records_in_both_objects_make_one_hubspot_contact(w: Wo
     await w.run("contacts", full=True)
     assert sorted(_hs(w)) == ["pair@x.com", "solo@x.com", "twin@x.com"]
     assert len(w.hs.records("contacts")) == 3
+    # the Lead left out as a duplicate is converted into the Contact that syncs: its row gives way
+    twin_lead = _open_leads(w)["twin@x.com"]["Id"]
+    assert w.link("contacts", R, twin_lead).reason == "duplicate"
+    w.sf.advance(2)
+    w.sf.convert_lead(twin_lead, contact_id=w.sf_by_email()["twin@x.com"]["Id"])
+    await w.run("contacts")
+    await w.run("contacts", full=True)
+    assert w.link("contacts", R, twin_lead) is None and len(w.hs.records("contacts")) == 3
+    assert w.link("contacts", R, w.sf_by_email()["twin@x.com"]["Id"]).status == "syncing"
 
 
 def _hs_id(world: World, email: str) -> str:

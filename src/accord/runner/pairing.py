@@ -267,6 +267,9 @@ async def follow_moves(ctx: RunContext, side: Side, records: Sequence[Record],
             continue  # a record the index never paired: its new record comes as any other
         taken = there.get(new)
         if taken is not None and taken.id != link.id:
+            if link.id_of(other) is None:  # this row pairs nothing (a duplicate Lead): it gives way
+                w.drop_links.append(link.id)
+                continue
             if taken.id_of(other) is None and taken.pending is None:
                 w.drop_links.append(taken.id)
             else:

@@ -82,7 +82,7 @@ class SideRef(_Strict):
         return f"{ROUTED}>{self.new_records_as}" if self.routed and self.new_records_as == "Contact" else self.object
 
     def label(self) -> str:
-        return "Contact/Lead" if self.routed else self.object
+        return "Contacts and Leads" if self.routed else self.object
 
 
 class MappingConfig(_Strict):

@@ -186,7 +186,7 @@ def test_contact_lead_sync_overlaps_a_contact_or_a_lead_sync(other: str) -> None
         f"accord.yaml: syncs[1].right: sync 'more' pairs hs contacts with sf {other}, as sync 'contacts' already does")
     raw["syncs"].reverse()  # the other way round too
     assert issues(raw)[0].startswith("accord.yaml: syncs[1].right: sync 'contacts' pairs hs contacts with sf "
-                                     "Contact/Lead, as sync 'more' already does")
+                                     "Contacts and Leads, as sync 'more' already does")
     # a Lead sync and a Contact sync of other HubSpot objects do not overlap it
     raw["syncs"][0]["left"]["object"] = "companies"
     raw["syncs"][0]["right"]["object"] = "Account"

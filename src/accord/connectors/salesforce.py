@@ -808,7 +808,7 @@ class SalesforceConnector(HttpConnector):
             out[name] = dataclasses.replace(f, read_only=f.read_only or g.read_only,
                                             calculated=f.calculated or g.calculated, required=f.required or g.required,
                                             options=tuple(o for o in f.options if o.value in both))
-        return ObjectSchema(object, out)
+        return ObjectSchema("Contacts and Leads", out)  # what messages call it (a field both must have)
 
     async def _routed_scan(self, fields: Sequence[str], after: str | None) -> AsyncIterator[Page]:
         """Converted Leads first (as moves: each pair on a Lead follows it to its Contact before

@@ -120,8 +120,9 @@ async def _process_changed_records(ctx: RunContext, side: Side, records: Sequenc
                                                            spec.fields(other))} if other_ids else {}
     if any(r.moved_to for r in current.values()):  # a twin converted since: the pair moves with it first
         known = {str(lk.id_of(other)): lk for _, lk in todo if lk.id_of(other)}
+        before = {lk.id: lk.id_of(other) for _, lk in todo}
         current = {r.id: r for r in await follow_moves(ctx, other, list(current.values()), known)}
-        todo = [(rec, lk) for rec, lk in todo if not ended_by_move(lk, other)]
+        todo = [(rec, lk) for rec, lk in todo if not ended_by_move(lk, other, before[lk.id])]
     # New records: look for an existing twin on the other side before creating one.
     unmatched = [(rec, lk) for rec, lk in todo if lk.id_of(other) is None and not rec.archived]
     found = await find_twins(ctx, side, unmatched, w) if unmatched and spec.match else {}

@@ -291,9 +291,10 @@ async def follow_moves(ctx: RunContext, side: Side, records: Sequence[Record],
     return out
 
 
-def ended_by_move(link: Link, other: Side) -> bool:
-    """A pair :func:`follow_moves` ended (its record moved onto one that syncs with another)."""
-    return link.reason == ExcludedReason.DUPLICATE and link.id_of(other) is None
+def ended_by_move(link: Link, side: Side, before: str | None) -> bool:
+    """A pair :func:`follow_moves` ended: its ``side`` record (``before`` its move) moved onto one
+    that syncs with another record."""
+    return before is not None and link.id_of(side) is None and link.reason == ExcludedReason.DUPLICATE
 
 
 def _duplicate(ctx: RunContext, side: Side, rec: Record, owner: Link, w: PageWrite) -> Link:

@@ -360,8 +360,9 @@ async def _sync_left_rest_page(ctx: RunContext, chunk: Sequence[Link], w: PageWr
     alive = await still_there(ctx, R, [str(lk.right_id) for lk in todo if lk.right_id])
     if any(r.moved_to for r in alive.values()):  # converted since the scan's first pages: follow first
         known = {str(lk.right_id): lk for lk in todo if lk.right_id}
+        before = {lk.id: lk.right_id for lk in todo}
         alive = {r.id: r for r in await follow_moves(ctx, R, list(alive.values()), known)}
-        todo = [lk for lk in todo if not ended_by_move(lk, L)]
+        todo = [lk for lk in todo if not ended_by_move(lk, R, before[lk.id])]
     items: list[Item] = []
     for link in todo:
         right = (alive.get(link.right_id) or tombstone(link.right_id)) if link.right_id else None

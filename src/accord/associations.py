@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from accord.connectors.base import Associated, Connector
-from accord.engine.associations import Assoc, AssocPlan, Kind, plan_associations
+from accord.engine.associations import Assoc, AssocPlan, Kind, SidePlan, plan_associations
 from accord.index.store import Link, PageWrite, Store
 from accord.model import ErrorCategory, ExcludedReason, Side, Status
 
@@ -108,6 +108,13 @@ async def sync_associations(
             w.touch(lk)
         if held and ("single" in kinds.values() or kinds[L] == kinds[R] == "primary"):
             continue  # merged once that record is synced
+        if not all(conn[s].holds_associations(objects[s], str(lk.id_of(s))) for s in (L, R)):
+            # a record that holds none (a Salesforce Lead): nothing is written, and the base keeps the
+            # other side as it is now, so what the record holds once it can (the Account of a
+            # converted Lead) counts as a change of its side and reaches the other side
+            keep = L if conn[L].holds_associations(objects[L], str(lk.id_of(L))) else R
+            plans[lk.id] = AssocPlan({L: SidePlan(), R: SidePlan()}, {keep: cur[keep], keep.other: Assoc()})
+            continue
         raw_base = stored.get(lk.id)
         base = None
         if raw_base is not None:

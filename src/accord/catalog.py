@@ -104,6 +104,10 @@ OBJECTS: dict[tuple[str, str], ObjectInfo] = {
         "company_name": "Company", "job_title": "Title", "country": "Country", "city": "City",
         "industry": "Industry", "lead_status": "Status",
     }),
+    # Contact/Lead routing (object: [Contact, Lead]): the concepts both objects hold in fields of one name
+    ("salesforce", "Contact+Lead"): ObjectInfo(_CONTACT, {
+        "first_name": "FirstName", "last_name": "LastName", "email": "Email", "phone": "Phone", "job_title": "Title",
+    }),
     ("salesforce", "Account"): ObjectInfo(_COMPANY, {
         "name": "Name", "domain": "Website", "industry": "Industry", "phone": "Phone",
         "city": "BillingCity", "country": "BillingCountry",

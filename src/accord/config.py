@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SerializeAsAny, ValidationError, field_validator
+from pydantic import Field, SerializeAsAny, ValidationError, field_serializer, field_validator
 
 from accord import catalog
 from accord.connectors import registry
@@ -47,9 +47,42 @@ def _app_types() -> list[str]:
     return registry.names()
 
 
+# Contact/Lead routing: one sync of HubSpot contacts with Salesforce Contacts and Leads together
+# (``object: [Contact, Lead]``), held as this one object name; the Salesforce connector routes it
+ROUTED = "Contact+Lead"
+ROUTED_PARTS = ("Contact", "Lead")
+
+
 class SideRef(_Strict):
     app: str
     object: str
+    # with ``object: [Contact, Lead]``: what a record new to Salesforce is created as (default Lead)
+    new_records_as: Literal["Lead", "Contact"] | None = None
+
+    @field_validator("object", mode="before")
+    @classmethod
+    def _routed(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple):
+            if sorted(str(x) for x in v) == list(ROUTED_PARTS):
+                return ROUTED
+            raise ValueError("a list of objects can only be [Contact, Lead]: a Salesforce side that syncs HubSpot "
+                             "contacts with Contacts and Leads; name one object otherwise")
+        return v
+
+    @field_serializer("object")
+    def _dump_object(self, v: str) -> str | list[str]:
+        return list(ROUTED_PARTS) if v == ROUTED else v
+
+    @property
+    def routed(self) -> bool:
+        return self.object == ROUTED
+
+    def connector_object(self) -> str:
+        """The object name the connector is given: a routed side carries what new records are created as."""
+        return f"{ROUTED}>{self.new_records_as}" if self.routed and self.new_records_as == "Contact" else self.object
+
+    def label(self) -> str:
+        return "Contacts and Leads" if self.routed else self.object
 
 
 class MappingConfig(_Strict):
@@ -478,6 +511,7 @@ def semantic_issues(cfg: Config) -> list[ConfigIssue]:
                 issues.append(ConfigIssue(f"{p}.{side}.app", f"unknown app {ref.app!r}; defined: {', '.join(cfg.apps)}"))
         if s.winner is not None and s.winner not in (s.left.app, s.right.app, "left", "right"):
             issues.append(ConfigIssue(f"{p}.winner", f"winner must be {s.left.app!r} or {s.right.app!r}"))
+        issues.extend(_routing_issues(cfg, s, p))
         if s.left.app == s.right.app and s.left.object == s.right.object:
             issues.append(ConfigIssue(f"{p}.right", "a sync needs two different sides"))
         if s.inclusion and s.direction != "two-way":
@@ -500,6 +534,23 @@ def semantic_issues(cfg: Config) -> list[ConfigIssue]:
     return issues
 
 
+def _routing_issues(cfg: Config, s: SyncConfig, p: str) -> list[ConfigIssue]:
+    """``[Contact, Lead]`` only as a Salesforce side facing HubSpot contacts; ``new_records_as`` only with it."""
+    issues: list[ConfigIssue] = []
+    for side in ("left", "right"):
+        ref: SideRef = getattr(s, side)
+        other: SideRef = getattr(s, "right" if side == "left" else "left")
+        if ref.app not in cfg.apps or other.app not in cfg.apps:
+            continue
+        if ref.routed and (cfg.vendor(ref.app) != "salesforce" or cfg.vendor(other.app) != "hubspot"
+                           or other.object != "contacts"):
+            issues.append(ConfigIssue(f"{p}.{side}.object", "[Contact, Lead] is a Salesforce side synced with HubSpot "
+                                      "contacts only (Contact/Lead routing); name one object here"))
+        if ref.new_records_as is not None and not ref.routed:
+            issues.append(ConfigIssue(f"{p}.{side}.new_records_as", "only with object: [Contact, Lead]"))
+    return issues
+
+
 class SyncOverlap(ValueError):
     """A sync pairs the same two objects as another sync (the message names it)."""
 
@@ -507,6 +558,13 @@ class SyncOverlap(ValueError):
 def object_pair(s: SyncConfig) -> frozenset[tuple[str, str]]:
     """The two (app, object) sides of a sync, unordered: A ↔ B and B ↔ A are the same pair."""
     return frozenset({(s.left.app, s.left.object.casefold()), (s.right.app, s.right.object.casefold())})
+
+
+def _object_pairs(s: SyncConfig) -> list[frozenset[tuple[str, str]]]:
+    """The object pairs a sync covers: a Contact/Lead side covers both its objects."""
+    def objects(ref: SideRef) -> list[str]:
+        return [o.casefold() for o in ROUTED_PARTS] if ref.routed else [ref.object.casefold()]
+    return [frozenset({(s.left.app, lo), (s.right.app, ro)}) for lo in objects(s.left) for ro in objects(s.right)]
 
 
 def overlapping_syncs(syncs: Sequence[SyncConfig]) -> list[tuple[int, SyncConfig]]:
@@ -518,16 +576,17 @@ def overlapping_syncs(syncs: Sequence[SyncConfig]) -> list[tuple[int, SyncConfig
     first: dict[frozenset[tuple[str, str]], SyncConfig] = {}
     out: list[tuple[int, SyncConfig]] = []
     for i, s in enumerate(syncs):
-        key = object_pair(s)
-        if key in first:
-            out.append((i, first[key]))
+        keys = _object_pairs(s)  # a [Contact, Lead] sync overlaps a Contact sync and a Lead sync
+        earlier = next((first[k] for k in keys if k in first), None)
+        if earlier is not None:
+            out.append((i, earlier))
         else:
-            first[key] = s
+            first.update({k: s for k in keys})
     return out
 
 
 def overlap_message(s: SyncConfig, other: SyncConfig) -> str:
-    return (f"sync {s.name!r} pairs {s.left.app} {s.left.object} with {s.right.app} {s.right.object}, "
+    return (f"sync {s.name!r} pairs {s.left.app} {s.left.label()} with {s.right.app} {s.right.label()}, "
             f"as sync {other.name!r} already does; two syncs on one object pair would create each record "
             f"again in both apps: change {other.name!r} instead, or pick other objects")
 
@@ -591,6 +650,9 @@ def config_hash(s: SyncConfig) -> str:
     """Fingerprint of what changes sync results; saving a different one restarts the initial sync."""
     # the delete guard only decides when deletes wait for a confirmation, never what syncs
     body = s.model_dump(mode="json", exclude={"enabled", "delete_guard"})
+    for side in ("left", "right"):
+        if body[side].get("new_records_as") is None:
+            body[side].pop("new_records_as", None)  # a key added later: absent, an index keeps its hash
     for m in body.get("mappings", []):
         if m.get("values_to_left") is None:
             m.pop("values_to_left", None)  # a key added later: absent, an index keeps its hash

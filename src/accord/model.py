@@ -77,6 +77,9 @@ class Record:
     updated_at: str | None = None  # ISO-8601 UTC
     created_at: str | None = None
     archived: bool = False
+    # the record lives on under this id of the same sync's object (a Salesforce Lead converted into a
+    # Contact): its pair follows it there; ``properties`` are then empty and mean nothing
+    moved_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,3 +152,42 @@ def test_salesforce_verify_from_an_environment_variable(given: str | bool, means
                     "m": {"type": "memory"}}}
     cfg = parse_config(raw, env={"SF_VERIFY": str(given)})
     assert cfg.apps["sf"].verify == means  # type: ignore[attr-defined]
+
+
+def test_contact_lead_routing_config() -> None:
+    routed = {"app": "sf", "object": ["Lead", "Contact"], "new_records_as": "Contact"}
+    s = parse_config(doc(right=routed), env={"HS_TOKEN": "x"}).syncs[0]
+    assert s.right.routed and s.right.connector_object() == "Contact+Lead>Contact"
+    assert s.model_dump(mode="json")["right"]["object"] == ["Contact", "Lead"]  # written back as a list
+    default = parse_config(doc(right={"app": "sf", "object": ["Contact", "Lead"]}), env={"HS_TOKEN": "x"}).syncs[0]
+    assert default.right.connector_object() == "Contact+Lead" and config_hash(default) != config_hash(s)
+    # any other list names the key; exit code 2 is ConfigError's
+    assert issues(doc(right={"app": "sf", "object": ["Contact", "Account"]})) == [
+        "accord.yaml: syncs[0].right.object: Value error, a list of objects can only be [Contact, Lead]: a Salesforce "
+        "side that syncs HubSpot contacts with Contacts and Leads; name one object otherwise"]
+    # only a Salesforce side facing HubSpot contacts
+    assert issues(doc(left={"app": "hs", "object": "companies"}, right={"app": "sf", "object": ["Contact", "Lead"]})) \
+        == ["accord.yaml: syncs[0].right.object: [Contact, Lead] is a Salesforce side synced with HubSpot contacts "
+            "only (Contact/Lead routing); name one object here"]
+    assert issues(doc(left={"app": "sf", "object": ["Contact", "Lead"]}, right={"app": "hs", "object": "companies"}))[0] \
+        .startswith("accord.yaml: syncs[0].left.object: [Contact, Lead] is a Salesforce side")
+    assert issues(doc(right={"app": "sf", "object": "Contact", "new_records_as": "Lead"})) == [
+        "accord.yaml: syncs[0].right.new_records_as: only with object: [Contact, Lead]"]
+    assert issues(doc(right={"app": "sf", "object": ["Contact", "Lead"], "new_records_as": "Account"}))[0].startswith(
+        "accord.yaml: syncs[0].right.new_records_as: Input should be 'Lead' or 'Contact'")
+
+
+@pytest.mark.parametrize("other", ["Contact", "Lead"])
+def test_contact_lead_sync_overlaps_a_contact_or_a_lead_sync(other: str) -> None:
+    raw = doc(right={"app": "sf", "object": ["Contact", "Lead"]})
+    raw["syncs"].append({"name": "more", "left": {"app": "hs", "object": "contacts"}, "right": {"app": "sf", "object": other}})
+    found = issues(raw)
+    assert len(found) == 1 and found[0].startswith(
+        f"accord.yaml: syncs[1].right: sync 'more' pairs hs contacts with sf {other}, as sync 'contacts' already does")
+    raw["syncs"].reverse()  # the other way round too
+    assert issues(raw)[0].startswith("accord.yaml: syncs[1].right: sync 'contacts' pairs hs contacts with sf "
+                                     "Contacts and Leads, as sync 'more' already does")
+    # a Lead sync and a Contact sync of other HubSpot objects do not overlap it
+    raw["syncs"][0]["left"]["object"] = "companies"
+    raw["syncs"][0]["right"]["object"] = "Account"
+    parse_config(raw, env={"HS_TOKEN": "x"})

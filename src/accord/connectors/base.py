@@ -188,6 +188,11 @@ class Connector(abc.ABC):
     ) -> list[WriteResult]:
         raise NotImplementedError(f"{self.vendor} has no associations")
 
+    def holds_associations(self, object: str, id: str) -> bool:
+        """Whether record ``id`` of ``object`` can hold associations at all (a Salesforce Lead of a
+        Contact/Lead sync cannot: its pair's associations wait until it is converted to a Contact)."""
+        return True
+
     def association_kind(self, from_object: str, to_object: str) -> AssociationKind:
         """How ``from_object`` holds its associations to ``to_object``: ``many`` (a set),
         ``primary`` (a set, one of them flagged primary: HubSpot's primary company) or

@@ -96,6 +96,9 @@ class DryConnector(Connector):
     def association_kind(self, from_object: str, to_object: str) -> AssociationKind:
         return self.inner.association_kind(from_object, to_object)
 
+    def holds_associations(self, object: str, id: str) -> bool:
+        return self.inner.holds_associations(object, id)
+
     async def associated(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, Associated]:
         found = await self.inner.associated(from_object, [i for i in ids if not i.startswith("dry-")], to_object)
         return {i: found.get(i, Associated([])) for i in ids}

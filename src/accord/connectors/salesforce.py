@@ -38,11 +38,12 @@ Limits
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
@@ -110,6 +111,26 @@ _LOOKUPS = (("Contact", "AccountId", "Account"), ("Opportunity", "AccountId", "A
             ("Case", "AccountId", "Account"), ("Case", "ContactId", "Contact"))
 _REFERENCES = {**{(child, parent): (child, field) for child, field, parent in _LOOKUPS},
                **{(parent, child): (child, field) for child, field, parent in _LOOKUPS}}
+# Contact/Lead routing (accord.config.ROUTED): one object name for a sync with Contacts and Leads;
+# ``Contact+Lead>Contact`` creates new records as Contacts, ``Contact+Lead`` (``>Lead``) as Leads
+ROUTED = "Contact+Lead"
+_CONVERSION = ("IsConverted", "ConvertedContactId")
+NOT_PROVIDED = "[not provided]"  # Lead.Company is required; HubSpot's own integration writes this when blank
+
+
+def routed_create_as(object: str) -> str | None:
+    """What a routed object creates records as (``Lead``, ``Contact``); None: not a routed object."""
+    base, _, new_as = object.partition(">")
+    if base != ROUTED:
+        return None
+    return new_as or "Lead"
+
+
+def routed_part(id: str) -> str | None:
+    """Which object an id of a routed sync belongs to, by Salesforce's key prefix."""
+    return "Contact" if id.startswith("003") else "Lead" if id.startswith("00Q") else None
+
+
 _IN_CHUNK = 200  # ids per SOQL IN (…): keeps the URL well under Salesforce's 16 KB limit
 COLLECTION = 200  # sObject Collections take at most 200 records
 BULK_BATCH = 50_000  # records per write call the engine may hand over when ingest jobs take them (~10 MB of CSV)
@@ -222,6 +243,9 @@ _CATEGORIES: dict[str, tuple[ErrorCategory, str]] = {
     "ENTITY_IS_DELETED": (ErrorCategory.DELETED, "The record was deleted in Salesforce; resync to recreate it."),
     "INVALID_CROSS_REFERENCE_KEY": (ErrorCategory.NOT_FOUND, "The record does not exist in Salesforce."),
     "NOT_FOUND": (ErrorCategory.NOT_FOUND, "The record does not exist in Salesforce."),
+    # a Lead converted between our read and our write: the next pass follows it to its Contact
+    "CANNOT_UPDATE_CONVERTED_LEAD": (ErrorCategory.TRANSIENT, "The Lead was converted in Salesforce: the next pass "
+                                     "moves the pair to the converted Contact and writes there."),
     "UNABLE_TO_LOCK_ROW": (ErrorCategory.TRANSIENT, "Another process held the record; it will be retried."),
     "UNKNOWN_EXCEPTION": (ErrorCategory.TRANSIENT, "Salesforce had an internal error; it will be retried."),
     "ALL_OR_NONE_OPERATION_ROLLED_BACK": (ErrorCategory.TRANSIENT, "Rolled back with another record of the batch."),
@@ -491,12 +515,17 @@ class SalesforceConnector(HttpConnector):
     async def list_objects(self) -> list[Option]:
         """The org's objects a sync can read and write (describeGlobal), custom ones included."""
         body = await self._json("GET", "sobjects")
-        return sorted((Option(str(o["name"]), str(o.get("label") or o["name"])) for o in body.get("sobjects", [])
+        # Contact/Lead routing: Contacts and Leads as one object of a sync with HubSpot contacts
+        routed = [Option(ROUTED, "Contacts and Leads")] if {o.get("name") for o in body.get("sobjects", [])} >= {
+            "Contact", "Lead"} else []
+        return routed + sorted((Option(str(o["name"]), str(o.get("label") or o["name"])) for o in body.get("sobjects", [])
                        if o.get("queryable") and o.get("createable") and o.get("updateable")
                        and not o.get("customSetting") and not o.get("deprecatedAndHidden")),
                       key=lambda o: o.label.casefold())
 
     async def describe(self, object: str) -> ObjectSchema:
+        if routed_create_as(object) is not None:
+            return await self._routed_describe(object)
         out: dict[str, FieldSchema] = {}
         for name, f in (await self._fields(object)).items():
             ftype = _TYPES.get(f["type"])
@@ -540,10 +569,23 @@ class SalesforceConnector(HttpConnector):
         )
 
     async def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        if routed_create_as(object) is not None:
+            async for page in self._routed_scan(fields, None):
+                yield page
+            return
         async for page in self._scan(object, fields, None):
             yield page
 
     async def scan_from(self, object: str, fields: Sequence[str], after: str) -> AsyncIterator[Page]:  # type: ignore[override]
+        if routed_create_as(object) is not None:
+            async for page in self._routed_scan(fields, after):
+                yield page
+            return
+        async for page in self._scan_from(object, fields, after):
+            yield page
+
+    async def _scan_from(self, object: str, fields: Sequence[str], after: str,
+                         cond: str | None = None) -> AsyncIterator[Page]:
         if after.startswith("bulk:"):
             # a query job's results are kept for days: read on from the page after the cursor's
             select, schema = await self._select(object, fields)
@@ -555,18 +597,21 @@ class SalesforceConnector(HttpConnector):
                     yield page
                 return
             except LookupError:  # the job is gone: the whole scan again (always correct, re-reads)
-                async for page in self._scan(object, fields, None):
+                async for page in self._scan(object, fields, None, cond):
                     yield page
                 return
         # a query locator expires and belongs to one session: resume by Id instead
-        async for page in self._scan(object, fields, after):
+        async for page in self._scan(object, fields, after, cond):
             yield page
 
-    async def _scan(self, object: str, fields: Sequence[str], after: str | None) -> AsyncIterator[Page]:
-        """The records by Id (after ``after``): REST query pages, or, when the first page says there
-        are more than ``bulk_threshold``, that page and then a query job for the records after it."""
+    async def _scan(self, object: str, fields: Sequence[str], after: str | None,
+                    cond: str | None = None) -> AsyncIterator[Page]:
+        """The records by Id (after ``after``; ``cond``: a SOQL condition they meet): REST query pages, or,
+        when the first page says there are more than ``bulk_threshold``, that page and then a query job
+        for the records after it."""
         select, schema = await self._select(object, fields)
-        where = f" WHERE Id > {soql_literal('id', after)}" if after else ""
+        conds = [c for c in (cond, f"Id > {soql_literal('id', after)}" if after else None) if c]
+        where = f" WHERE {' AND '.join(conds)}" if conds else ""
         headers = {"Sforce-Query-Options": f"batchSize={self.page_size}"}
         first = await self._json("GET", "query", params={"q": f"SELECT {select} FROM {object}{where} ORDER BY Id"},
                                  headers=headers)
@@ -576,7 +621,8 @@ class SalesforceConnector(HttpConnector):
             # a big object: the rest in 50,000-record pages of a query job, not 2,000-record REST pages
             last = str(rows[-1]["Id"])
             yield Page([self._record(r, fields, schema) for r in rows], cursor=last)
-            async for page in self.bulk.scan(object, select, fields, schema, where=f"Id > {soql_literal('id', last)}"):
+            rest = " AND ".join(c for c in (cond, f"Id > {soql_literal('id', last)}") if c)
+            async for page in self.bulk.scan(object, select, fields, schema, where=rest):
                 yield page
             return
         async for rows in self._more(first):
@@ -584,9 +630,14 @@ class SalesforceConnector(HttpConnector):
                 yield Page([self._record(r, fields, schema) for r in rows], cursor=str(rows[-1]["Id"]))
 
     async def change_cursor(self, object: str) -> str:
-        return f"{iso(await self._server_now())}|"
+        now = f"{iso(await self._server_now())}|"
+        return f"{now}#{now}" if routed_create_as(object) is not None else now
 
     async def changes(self, object: str, cursor: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        if routed_create_as(object) is not None:
+            async for page in self._routed_changes(cursor, fields):
+                yield page
+            return
         stamp_s, _, last_id = cursor.partition("|")
         since = parse_ts(stamp_s)
         select, schema = await self._select(object, fields)
@@ -622,6 +673,13 @@ class SalesforceConnector(HttpConnector):
         yield Page([], cursor=f"{iso(end)}|" if end > since else f"{iso(mark[0])}|{mark[1]}")
 
     async def read(self, object: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
+        if routed_create_as(object) is not None:
+            contacts = [i for i in ids if routed_part(i) == "Contact"]
+            leads = [i for i in ids if routed_part(i) == "Lead"]
+            found = await self.read("Contact", contacts, fields) if contacts else []
+            if leads:  # a converted Lead reads as a move to its Contact
+                found += [_lead(r) for r in await self.read("Lead", leads, [*fields, *_CONVERSION])]
+            return found
         select, schema = await self._select(object, fields, ("IsDeleted",))
         out: list[Record] = []
         for i in range(0, len(ids), _IN_CHUNK):
@@ -631,6 +689,10 @@ class SalesforceConnector(HttpConnector):
         return out
 
     async def find(self, object: str, field: str, values: Sequence[Value], fields: Sequence[str]) -> list[Record]:
+        if routed_create_as(object) is not None:
+            # Contacts first: a Contact with the key pairs before a Lead with it; converted Leads are no match
+            leads = [_lead(r) for r in await self.find("Lead", field, values, [*fields, *_CONVERSION])]
+            return await self.find("Contact", field, values, fields) + [r for r in leads if r.moved_to is None]
         select, schema = await self._select(object, fields)
         if field not in schema or not values:
             return []
@@ -682,6 +744,11 @@ class SalesforceConnector(HttpConnector):
             return None
 
     async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
+        new_as = routed_create_as(object)
+        if new_as == "Lead":
+            return await self.create("Lead", [{**it, "Company": it.get("Company") or NOT_PROVIDED} for it in items])
+        if new_as is not None:
+            return await self.create(new_as, items)
         if self._use_bulk(len(items)):
             done = await self._ingest("insert", object, [await self._wire(object, it) for it in items],
                                       [None] * len(items))
@@ -700,6 +767,8 @@ class SalesforceConnector(HttpConnector):
         return out
 
     async def update(self, object: str, items: Sequence[tuple[str, Mapping[str, Value]]]) -> list[WriteResult]:
+        if routed_create_as(object) is not None:
+            return await self._routed_update(items)
         if self._use_bulk(len(items)):
             rows = [{"Id": id, **{k: v for k, v in (await self._wire(object, vals)).items() if k != "Id"}}
                     for id, vals in items]
@@ -715,6 +784,7 @@ class SalesforceConnector(HttpConnector):
         return out
 
     async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]:
+        # (a routed object's Contacts and Leads go together: a collection delete takes ids of any object)
         out: list[WriteResult] = []
         for i in range(0, len(ids), COLLECTION):
             chunk = list(ids[i : i + COLLECTION])
@@ -724,6 +794,68 @@ class SalesforceConnector(HttpConnector):
             out += [WriteResult.success(r.id or "") if r.error and r.error.code == "ENTITY_IS_DELETED" else r
                     for r in res]
         return out
+
+    # -- Contact/Lead routing -------------------------------------------------------------
+    async def _routed_describe(self, object: str) -> ObjectSchema:
+        """The fields Contact and Lead both have, of one type: what a routed sync can map. A value
+        must fit both objects (a Lead may become a Contact): read-only where either is, picklist
+        values both offer."""
+        contact, lead = await self.describe("Contact"), await self.describe("Lead")
+        out: dict[str, FieldSchema] = {}
+        for name, f in contact.fields.items():
+            g = lead.fields.get(name)
+            if g is None or g.type != f.type:
+                continue
+            both = {o.value for o in g.options}
+            out[name] = dataclasses.replace(f, read_only=f.read_only or g.read_only,
+                                            calculated=f.calculated or g.calculated, required=f.required or g.required,
+                                            options=tuple(o for o in f.options if o.value in both))
+        return ObjectSchema("Contacts and Leads", out)  # what messages call it (a field both must have)
+
+    async def _routed_scan(self, fields: Sequence[str], after: str | None) -> AsyncIterator[Page]:
+        """Converted Leads first (as moves: each pair on a Lead follows it to its Contact before
+        Contacts pair by match key), then Contacts, then open Leads; page cursors say which part."""
+        part, _, inner = (after or "").partition(":")
+        if part in ("", "moves"):
+            soql_after = f" AND Id > {soql_literal('id', inner)}" if inner else ""
+            soql = f"SELECT Id, ConvertedContactId FROM Lead WHERE IsConverted = true{soql_after} ORDER BY Id"
+            async for rows in self._soql(soql):
+                if rows:
+                    yield Page([Record(str(r["Id"]), {}, moved_to=str(r["ConvertedContactId"])) for r in rows
+                                if r.get("ConvertedContactId")], cursor=f"moves:{rows[-1]['Id']}")
+        if part in ("", "moves", "Contact"):
+            pages = self._scan_from("Contact", fields, inner) if part == "Contact" and inner else \
+                self._scan("Contact", fields, None)
+            async for page in pages:
+                yield Page(page.records, cursor=f"Contact:{page.cursor}" if page.cursor else None)
+        open_leads = "IsConverted = false"
+        pages = self._scan_from("Lead", fields, inner, open_leads) if part == "Lead" and inner else \
+            self._scan("Lead", fields, None, open_leads)
+        async for page in pages:
+            yield Page(page.records, cursor=f"Lead:{page.cursor}" if page.cursor else None)
+
+    async def _routed_changes(self, cursor: str, fields: Sequence[str]) -> AsyncIterator[Page]:
+        """Lead changes first (a conversion moves its pair to the Contact before the Contact feed
+        shows that Contact), then Contact changes; the cursor is ``<Contact cursor>#<Lead cursor>``."""
+        contact_cursor, _, lead_cursor = cursor.partition("#")
+        lead_cursor = lead_cursor or contact_cursor
+        async for page in self.changes("Lead", lead_cursor, [*fields, *_CONVERSION]):
+            lead_cursor = page.cursor or lead_cursor
+            yield Page([_lead(r) for r in page.records], cursor=f"{contact_cursor}#{lead_cursor}")
+        async for page in self.changes("Contact", contact_cursor, fields):
+            contact_cursor = page.cursor or contact_cursor
+            yield Page(page.records, cursor=f"{contact_cursor}#{lead_cursor}")
+
+    async def _routed_update(self, items: Sequence[tuple[str, Mapping[str, Value]]]) -> list[WriteResult]:
+        out: list[WriteResult | None] = [None] * len(items)
+        for part in ("Contact", "Lead"):
+            idx = [i for i, (id, _) in enumerate(items) if routed_part(id) == part]
+            if idx:
+                for i, r in zip(idx, await self.update(part, [items[i] for i in idx]), strict=True):
+                    out[i] = r
+        return [r if r is not None else WriteResult.failure(WriteError(
+            ErrorCategory.NOT_FOUND, f"{id} is not the id of a Salesforce Contact or Lead"), id)
+            for r, (id, _) in zip(out, items, strict=True)]
 
     # -- pipelines and associations -------------------------------------------------------
     async def pipelines(self, object: str) -> list[Pipeline]:
@@ -737,6 +869,10 @@ class SalesforceConnector(HttpConnector):
         return [Pipeline(id="default", label="Opportunity stages", stages=tuple(stages))]
 
     async def associations(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, list[str]]:
+        if routed_create_as(from_object) is not None:  # a Lead holds no account: none until it is converted
+            found = await self.associations("Contact", [i for i in ids if routed_part(i) == "Contact"], to_object)
+            return {i: found.get(i, []) for i in ids}
+        from_object, to_object = _unrouted(from_object), _unrouted(to_object)
         ref = _REFERENCES.get((from_object, to_object))
         if ref is None:
             raise NotImplementedError(f"salesforce: no association from {from_object} to {to_object}")
@@ -753,6 +889,8 @@ class SalesforceConnector(HttpConnector):
         return out
 
     async def associate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        if _unrouted(from_object) != from_object or _unrouted(to_object) != to_object:
+            return await _contacts_only(self.associate, from_object, to_object, pairs)
         ref = _REFERENCES.get((from_object, to_object))
         if ref is None:
             raise NotImplementedError(f"salesforce: no association from {from_object} to {to_object}")
@@ -761,11 +899,18 @@ class SalesforceConnector(HttpConnector):
         updates = [(a, {field: b}) if holder == from_object else (b, {field: a}) for a, b in pairs]
         return await self.update(holder, updates)
 
+    def holds_associations(self, object: str, id: str) -> bool:
+        # a Lead has no account lookup: its pair's associations wait for its conversion to a Contact
+        return routed_create_as(object) is None or routed_part(id) == "Contact"
+
     def association_kind(self, from_object: str, to_object: str) -> Literal["many", "primary", "single"]:
+        from_object, to_object = _unrouted(from_object), _unrouted(to_object)
         ref = _REFERENCES.get((from_object, to_object))
         return "single" if ref is not None and ref[0] == from_object else "many"
 
     async def dissociate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        if _unrouted(from_object) != from_object or _unrouted(to_object) != to_object:
+            return await _contacts_only(self.dissociate, from_object, to_object, pairs)
         ref = _REFERENCES.get((from_object, to_object))
         if ref is None:
             raise NotImplementedError(f"salesforce: no association from {from_object} to {to_object}")
@@ -774,6 +919,37 @@ class SalesforceConnector(HttpConnector):
         # lookup that holds the association it removes)
         return await self.update(holder, [(a if holder == from_object else b, {field: None}) for a, b in pairs])
 
+
+
+def _lead(r: Record) -> Record:
+    """A Lead read with the conversion fields: a converted one as a move to its Contact, else as it is."""
+    if r.archived:
+        return r
+    props = {k: v for k, v in r.properties.items() if k not in _CONVERSION}
+    moved = r.properties.get("ConvertedContactId") if r.properties.get("IsConverted") else None
+    if moved:
+        return Record(r.id, {}, r.updated_at, r.created_at, moved_to=str(moved))
+    return Record(r.id, props, r.updated_at, r.created_at)
+
+
+def _unrouted(object: str) -> str:
+    """Associations of a routed object are its Contacts' (a Lead has none)."""
+    return "Contact" if routed_create_as(object) is not None else object
+
+
+async def _contacts_only(call: Callable[[str, str, Sequence[tuple[str, str]]], Awaitable[list[WriteResult]]],
+                         from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+    """An association write of a routed object: its Contacts' go through, a Lead's cannot (no account)."""
+    mine = 0 if _unrouted(from_object) != from_object else 1  # which id of a pair is the routed record's
+    out: list[WriteResult | None] = [None] * len(pairs)
+    ok = [i for i, p in enumerate(pairs) if routed_part(p[mine]) == "Contact"]
+    if ok:
+        for i, r in zip(ok, await call(_unrouted(from_object), _unrouted(to_object), [pairs[i] for i in ok]),
+                        strict=True):
+            out[i] = r
+    err = WriteError(ErrorCategory.ASSOCIATIONS, "a Salesforce Lead has no account",
+                     "The association follows once the Lead is converted to a Contact.")
+    return [r if r is not None else WriteResult.failure(err, p[mine]) for r, p in zip(out, pairs, strict=True)]
 
 
 def _kind(url: str) -> str:

@@ -222,7 +222,7 @@ def compile_sync(
     for p, m, required, known in _entries(cfg, left_vendor, right_vendor, path):
         lf, rf = left_schema.get(m.left), right_schema.get(m.right)
         if lf is None or rf is None:
-            side, name, obj = ("left", m.left, cfg.left.object) if lf is None else ("right", m.right, cfg.right.object)
+            side, name, obj = ("left", m.left, cfg.left.label()) if lf is None else ("right", m.right, cfg.right.label())
             broken.append(BrokenMapping(f"{p}.{side}", f"field {name!r} does not exist on {obj}"))
             continue
         fm = _field_map(cfg, p, m, required, lf, rf, (stage_fields, stage_map), known, issues)

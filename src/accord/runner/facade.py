@@ -92,7 +92,7 @@ class SyncRunner:
         locks: PageLocks | None = None,
         lease_wait: float | None = None,
     ) -> None:
-        self.ctx = RunContext(cfg, store, {L: left, R: right}, {L: cfg.left.object, R: cfg.right.object},
+        self.ctx = RunContext(cfg, store, {L: left, R: right}, {L: cfg.left.connector_object(), R: cfg.right.connector_object()},
                               progress or NoProgress(), path, list(associations), locks)
         # How long a pass waits for the sync's lease while another process runs one (None: as
         # long as it takes; 0: not at all, SyncBusy at once, as the service's scheduled jobs do)

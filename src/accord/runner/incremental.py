@@ -25,7 +25,15 @@ from accord.model import (
 )
 from accord.runner.apply import apply
 from accord.runner.context import Item, RunContext, snapshot, tombstone
-from accord.runner.pairing import find_twins, load_members, pair, pair_locks, plan
+from accord.runner.pairing import (
+    ended_by_move,
+    find_twins,
+    follow_moves,
+    load_members,
+    pair,
+    pair_locks,
+    plan,
+)
 
 L, R = Side.LEFT, Side.RIGHT
 
@@ -92,6 +100,7 @@ async def _process_changed_records(ctx: RunContext, side: Side, records: Sequenc
                                    *, force: bool) -> None:
     spec = ctx.require_spec()
     other = side.other
+    records = await follow_moves(ctx, side, records)  # converted Leads: their pairs follow to the Contact
     w = PageWrite()
     todo: list[tuple[Record, Link]] = []
     for rec, link, dup_of in pair(ctx, side, records, w):
@@ -109,6 +118,11 @@ async def _process_changed_records(ctx: RunContext, side: Side, records: Sequenc
     other_ids = [lk.id_of(other) for _, lk in todo if lk.id_of(other) and not lk.deleted(other)]
     current = {r.id: r for r in await ctx.conn[other].read(ctx.obj[other], [i for i in other_ids if i],
                                                            spec.fields(other))} if other_ids else {}
+    if any(r.moved_to for r in current.values()):  # a twin converted since: the pair moves with it first
+        known = {str(lk.id_of(other)): lk for _, lk in todo if lk.id_of(other)}
+        before = {lk.id: lk.id_of(other) for _, lk in todo}
+        current = {r.id: r for r in await follow_moves(ctx, other, list(current.values()), known)}
+        todo = [(rec, lk) for rec, lk in todo if not ended_by_move(lk, other, before[lk.id])]
     # New records: look for an existing twin on the other side before creating one.
     unmatched = [(rec, lk) for rec, lk in todo if lk.id_of(other) is None and not rec.archived]
     found = await find_twins(ctx, side, unmatched, w) if unmatched and spec.match else {}

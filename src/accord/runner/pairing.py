@@ -9,7 +9,7 @@ planner (accord.engine.planner).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from accord.config import ConfigError, ConfigIssue
 from accord.engine.planner import PairInput, PairPlan, plan_pair
@@ -239,6 +239,62 @@ def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -
                 w.add_keys.append((side.value, k, link.id))
         out.append((rec, link, None))
     return out
+
+
+async def follow_moves(ctx: RunContext, side: Side, records: Sequence[Record],
+                       known: Mapping[str, Link] | None = None) -> list[Record]:
+    """``records`` with the moved ones (``Record.moved_to``: a Salesforce Lead converted into a
+    Contact) replaced by the records they moved to, once their pairs follow them in the index.
+
+    A pair follows its record to the new id; a row the new id already had on its own (the Contact
+    met before the conversion was, excluded as a duplicate of this pair's key) gives way, so
+    nothing is created twice. If the new id already syncs with another record, the pair ends
+    there: it stays excluded (duplicate) rather than create its record again. ``known``: rows the
+    caller holds by this side's id, changed in place so its later saves agree. Saved at once: a
+    pairing by id must find the new id."""
+    moved = {r.id: str(r.moved_to) for r in records if r.moved_to}
+    if not moved:
+        return list(records)
+    name, other = ctx.cfg.name, side.other
+    rows = dict(known or {})
+    rows.update(ctx.store.links_by_record(name, side, [i for i in moved if i not in rows]))
+    there = ctx.store.links_by_record(name, side, sorted(set(moved.values())))
+    w = PageWrite()
+    follow: list[str] = []
+    for old, new in moved.items():
+        link = rows.get(old)
+        if link is None or link.id_of(side) != old:
+            continue  # a record the index never paired: its new record comes as any other
+        taken = there.get(new)
+        if taken is not None and taken.id != link.id:
+            if link.id_of(other) is None:  # this row pairs nothing (a duplicate Lead): it gives way
+                w.drop_links.append(link.id)
+                continue
+            if taken.id_of(other) is None and taken.pending is None:
+                w.drop_links.append(taken.id)
+            else:
+                link.set_id(side, None)
+                link.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE,
+                                message=f"{old} became {new} in {ctx.conn[side].name}, which syncs with "
+                                        f"{taken.id_of(other)} instead")
+                w.touch(link)
+                continue
+        link.set_id(side, new)
+        there[new] = link
+        w.touch(link)
+        follow.append(new)
+    ctx.save(w)
+    out = [r for r in records if not r.moved_to]
+    if follow:
+        got = await ctx.conn[side].read(ctx.obj[side], follow, ctx.require_spec().fields(side))
+        out += [r for r in got if r.moved_to is None]
+    return out
+
+
+def ended_by_move(link: Link, side: Side, before: str | None) -> bool:
+    """A pair :func:`follow_moves` ended: its ``side`` record (``before`` its move) moved onto one
+    that syncs with another record."""
+    return before is not None and link.id_of(side) is None and link.reason == ExcludedReason.DUPLICATE
 
 
 def _duplicate(ctx: RunContext, side: Side, rec: Record, owner: Link, w: PageWrite) -> Link:

@@ -26,7 +26,16 @@ from accord.model import ExcludedReason, Page, Record, Side, Status
 from accord.runner.apply import apply
 from accord.runner.context import Item, RunContext, from_snapshot, tombstone
 from accord.runner.incremental import process_changed
-from accord.runner.pairing import index_left, load_members, pair, pair_locks, plan, still_there
+from accord.runner.pairing import (
+    ended_by_move,
+    follow_moves,
+    index_left,
+    load_members,
+    pair,
+    pair_locks,
+    plan,
+    still_there,
+)
 
 L, R = Side.LEFT, Side.RIGHT
 
@@ -272,6 +281,7 @@ async def _phase_right(ctx: RunContext, state: ScanState, stop: Stop, done: Chec
 async def _sync_right_records(ctx: RunContext, records: Sequence[Record]) -> None:
     """Pair each right record of a page with the index and sync the pairs."""
     p = ctx.pass_id
+    records = await follow_moves(ctx, R, records)  # converted Leads (a routed scan's first pages)
     w = PageWrite()
     paired = []
     for rec, link, dup_of in pair(ctx, R, records, w):
@@ -348,6 +358,11 @@ async def _sync_left_rest_page(ctx: RunContext, chunk: Sequence[Link], w: PageWr
         todo.append(link)
     # Not returned by phase 2's scan: the right record is gone, unless a read by id finds it.
     alive = await still_there(ctx, R, [str(lk.right_id) for lk in todo if lk.right_id])
+    if any(r.moved_to for r in alive.values()):  # converted since the scan's first pages: follow first
+        known = {str(lk.right_id): lk for lk in todo if lk.right_id}
+        before = {lk.id: lk.right_id for lk in todo}
+        alive = {r.id: r for r in await follow_moves(ctx, R, list(alive.values()), known)}
+        todo = [lk for lk in todo if not ended_by_move(lk, R, before[lk.id])]
     items: list[Item] = []
     for link in todo:
         right = (alive.get(link.right_id) or tombstone(link.right_id)) if link.right_id else None

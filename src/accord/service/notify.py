@@ -173,7 +173,7 @@ class Notifier:
 
 def _sides(s: SyncConfig) -> str:
     arrow = {"two-way": "↔", "left-to-right": "→", "right-to-left": "←"}[s.direction]
-    return f"{s.left.app} {s.left.object} {arrow} {s.right.app} {s.right.object}"
+    return f"{s.left.app} {s.left.label()} {arrow} {s.right.app} {s.right.label()}"
 
 
 def _refused(error: BaseException) -> bool:

@@ -28,7 +28,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, Field
 
 from accord import catalog
-from accord.config import ConfigError, ConfigIssue, Rule, SyncConfig, SyncOverlap
+from accord.config import ROUTED, ConfigError, ConfigIssue, Rule, SyncConfig, SyncOverlap
 from accord.service import manage
 from accord.service.core import Service
 
@@ -61,6 +61,8 @@ class Draft(BaseModel):
     left_object: str = ""
     right_app: str = ""
     right_object: str = ""
+    # a "Contacts and Leads" side (object [Contact, Lead]): what new records are created as; "": Lead
+    new_records_as: str = ""
     direction: str = "two-way"
     winner: str = ""
     mappings: list[dict[str, Any]] = Field(default_factory=list)
@@ -92,7 +94,8 @@ class Draft(BaseModel):
         guard = raw.get("delete_guard") or {}
         return cls(
             editing=s.name, name=s.name, left_app=s.left.app, left_object=s.left.object, right_app=s.right.app,
-            right_object=s.right.object, direction=s.direction, winner=s.winner or "",
+            right_object=s.right.object, new_records_as=s.left.new_records_as or s.right.new_records_as or "",
+            direction=s.direction, winner=s.winner or "",
             mappings=raw.get("mappings", []), stages=raw.get("stages"),
             filters_left=raw.get("filters", {}).get("left", []), filters_right=raw.get("filters", {}).get("right", []),
             inclusion_side=s.inclusion.side if s.inclusion else "", inclusion_list=s.inclusion.list if s.inclusion else "",
@@ -124,6 +127,9 @@ class Draft(BaseModel):
             "delete_guard": self._guard(), "associations": self.associations or None, "poll": self.poll or None,
         }
         out.update({k: v for k, v in optional.items() if v is not None})
+        for side in ("left", "right"):
+            if self.new_records_as and out[side]["object"] == ROUTED:
+                out[side]["new_records_as"] = self.new_records_as
         return {**self.keep, **out}
 
     def _guard(self) -> dict[str, Any] | None:
@@ -216,6 +222,8 @@ def _apply_objects(d: Draft, f: Form, action: str) -> str | None:
         setattr(d, f"{side}_object", obj)
     if d.winner not in ("", d.left_app, d.right_app):
         d.winner = ""
+    new_as = one(f, "new_records_as")
+    d.new_records_as = new_as if new_as in ("Lead", "Contact") and ROUTED in (d.left_object, d.right_object) else ""
     if action == "next" and not (d.name and d.left_object and d.right_object):
         return "Give the sync a name and pick an object in each app."
     return None

@@ -113,6 +113,11 @@ class SalesforceCore:
     def update(self, type_: str, id: str, values: dict[str, Any], *, rules: bool = False) -> None:
         self.org.update(type_, id, values, allow_save=not rules, rules=rules)
 
+    def convert_lead(self, lead_id: str, *, contact_id: str | None = None, account_id: str | None = None,
+                     opportunity: bool = False) -> dict[str, str | None]:
+        """Convert a lead as a user does in Salesforce (see Org.convert_lead)."""
+        return self.org.convert_lead(lead_id, contact_id=contact_id, account_id=account_id, opportunity=opportunity)
+
     def delete(self, type_: str, id: str) -> None:
         self.org.delete(type_, id)
 

@@ -309,8 +309,17 @@ LEAD = SObject("Lead", "Lead", "Leads", "00Q", _fields(
     _s("PostalCode", "Zip/Postal Code", 20),
     _s("Country", "Country"),
     SField("Description", "textarea", "Description", 32000),
+    # lead conversion, as the REST API shows it: IsConverted is settable on insert only (data loads of
+    # converted leads), the Converted* fields are set by the conversion alone
     SField("IsConverted", "boolean", "Converted", updateable=False, nillable=False, defaulted=True,
            default=False),
+    SField("ConvertedDate", "date", "Converted Date", createable=False, updateable=False),
+    SField("ConvertedAccountId", "reference", "Converted Account ID", 18, createable=False, updateable=False,
+           reference_to=("Account",)),
+    SField("ConvertedContactId", "reference", "Converted Contact ID", 18, createable=False, updateable=False,
+           reference_to=("Contact",)),
+    SField("ConvertedOpportunityId", "reference", "Converted Opportunity ID", 18, createable=False,
+           updateable=False, reference_to=("Opportunity",)),
     SField("HasOptedOutOfEmail", "boolean", "Email Opt Out", nillable=False, defaulted=True, default=False),
     _ext_id(),
 ), duplicate_field="Email")

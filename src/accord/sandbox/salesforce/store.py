@@ -328,6 +328,9 @@ class Org:
         vals.pop("Id", None)
         with self.lock:
             current = self._existing(obj, id)
+            if obj.name == "Lead" and current.get("IsConverted"):
+                # a converted lead is read-only for every client, whatever the fields (real orgs' error)
+                raise RecordError(SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead"))
             bad = [n for n in vals if not obj.fields[n].updateable]
             if bad:
                 raise RecordError(_access_error(bad))
@@ -362,6 +365,50 @@ class Org:
                         if crow.get("AccountId") == nid and not crow["IsDeleted"]:
                             self.delete(child, cid)
             return nid
+
+    def convert_lead(self, lead_id: str, *, contact_id: str | None = None, account_id: str | None = None,
+                     opportunity: bool = False, status: str = "Closed - Converted") -> dict[str, str | None]:
+        """Convert a lead as Salesforce's convertLead does: the account (``account_id``, else a new
+        one named after the lead's company), the contact (``contact_id``: an existing one, whose
+        blank fields the lead's values fill; else a new one from the lead), optionally an
+        opportunity; the lead is then converted and read-only. Returns the LeadConvertResult ids."""
+        with self.lock:
+            lead_obj, now = OBJECTS["Lead"], self.now()
+            lead = self._existing(lead_obj, lead_id)
+            if lead.get("IsConverted"):
+                raise RecordError(SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead"))
+            if contact_id is not None and account_id is None:
+                contact = self._existing(OBJECTS["Contact"], contact_id)
+                account_id = contact.get("AccountId")
+                if account_id is None:
+                    raise RecordError(SfError("REQUIRED_FIELD_MISSING", "accountId must be specified if contactId "
+                                              "is not null", ["accountId"]))
+            if account_id is None:
+                account_id = self.create("Account", {"Name": lead.get("Company") or lead.get("LastName")},
+                                         allow_save=True, rules=False)
+            else:
+                account_id = str(self._existing(OBJECTS["Account"], account_id)["Id"])
+            values = {dst: lead.get(src) for src, dst in _LEAD_TO_CONTACT if lead.get(src) not in (None, "")}
+            if contact_id is None:
+                contact_id = self.create("Contact", {**{k: to_wire(OBJECTS["Contact"].fields[k], v)
+                                                        for k, v in values.items()}, "AccountId": account_id},
+                                         allow_save=True, rules=False)
+            else:
+                contact = self._existing(OBJECTS["Contact"], contact_id)
+                blank = {k: v for k, v in values.items() if contact.get(k) in (None, "")}
+                self._store(OBJECTS["Contact"], {**contact, **blank, "LastModifiedDate": now, "SystemModstamp": now})
+                contact_id = str(contact["Id"])
+            opp_id = None
+            if opportunity:
+                opp_id = self.create("Opportunity", {"Name": f"{lead.get('Company') or lead.get('LastName')}-",
+                                                     "StageName": STAGES[0].label, "AccountId": account_id,
+                                                     "CloseDate": (now.date() + timedelta(days=30)).isoformat()},
+                                     allow_save=True, rules=False)
+            self._store(lead_obj, {**lead, "IsConverted": True, "Status": status, "ConvertedDate": now.date(),
+                                   "ConvertedAccountId": account_id, "ConvertedContactId": contact_id,
+                                   "ConvertedOpportunityId": opp_id, "LastModifiedDate": now, "SystemModstamp": now})
+            return {"leadId": str(lead["Id"]), "accountId": account_id, "contactId": contact_id,
+                    "opportunityId": opp_id}
 
     def touch(self, type_: str, id: str) -> None:
         """A system-only change (e.g. a recalculation): SystemModstamp moves, LastModifiedDate doesn't."""
@@ -618,6 +665,15 @@ def _pools(seed: int) -> dict[str, list[str]]:
     fake.seed_instance(seed)
     kinds = ("first_name", "last_name", "city", "company", "domain_name", "job", "phone_number", "state_abbr", "bs")
     return {k: [str(getattr(fake, k)()) for _ in range(300)] for k in kinds}
+
+
+# the standard lead field mapping of a conversion: lead field -> contact field
+_LEAD_TO_CONTACT = (("FirstName", "FirstName"), ("LastName", "LastName"), ("Salutation", "Salutation"),
+                    ("Email", "Email"), ("Phone", "Phone"), ("MobilePhone", "MobilePhone"), ("Title", "Title"),
+                    ("LeadSource", "LeadSource"), ("Description", "Description"),
+                    ("HasOptedOutOfEmail", "HasOptedOutOfEmail"), ("Street", "MailingStreet"),
+                    ("City", "MailingCity"), ("State", "MailingState"), ("PostalCode", "MailingPostalCode"),
+                    ("Country", "MailingCountry"))
 
 
 def _access_error(fields: list[str]) -> SfError:

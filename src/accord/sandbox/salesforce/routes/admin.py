@@ -65,6 +65,15 @@ def _records(app: FastAPI, sb: SalesforceCore) -> None:
         _wrap(lambda: sb.touch(t, id))
         return {"id": id}
 
+    @app.post("/_sandbox/leads/{id}/convert")
+    async def convert_lead(id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Convert a lead as a user does (body: contactId, accountId of existing records to convert
+        into, opportunity: true to create one); answers with LeadConvertResult's ids."""
+        body = body or {}
+        done = _wrap(lambda: sb.convert_lead(id, contact_id=body.get("contactId"), account_id=body.get("accountId"),
+                                             opportunity=bool(body.get("opportunity", False))))
+        return {**done, "success": True}
+
     @app.post("/_sandbox/purge-deleted/{t}")
     async def purge(t: str) -> dict[str, Any]:
         sb.org.purge_deleted(t)

@@ -74,18 +74,39 @@ async def begin_scan(ctx: RunContext) -> ScanState:
 
 
 async def scan_steps(ctx: RunContext, state: ScanState, stop: Stop, done: Checkpoint, *, single_phase: bool,
-                     merge_up_to: int, chunk: int) -> None:
+                     merge_up_to: int, chunk: int, group_max: int = 0) -> None:
     """Run the scan's phases from ``state`` (see SyncRunner.scan_steps); ``merge_up_to`` is how
     many records of left pages already read go through phase 1 together, ``chunk`` how many
-    index rows phase 3 takes at a time."""
+    index rows phase 3 takes at a time, ``group_max`` the most records a write group may hold
+    (see :func:`write_group`)."""
     ctx.pass_id = state.pass_id
+    group = write_group(ctx, merge_up_to, group_max)
     # each phase returns True if ``stop()`` asked to stop (a step ending a phase does not start the next)
-    if state.phase == "left" and (await _phase_left(ctx, state, stop, done, merge_up_to) or single_phase):
+    if state.phase == "left" and (await _phase_left(ctx, state, stop, done, merge_up_to, group) or single_phase):
         return
     if state.phase == "right" and (await _phase_right(ctx, state, stop, done) or single_phase):
         return
     if state.phase == "rest":
-        await _phase_rest(ctx, state, stop, done, chunk)
+        await _phase_rest(ctx, state, stop, done, max(chunk, group))
+
+
+def write_group(ctx: RunContext, merge_up_to: int, group_max: int) -> int:
+    """How many records of left pages phase 1 waits for before it syncs them as one page, when
+    it writes (into an empty right app); also the least index rows phase 3 takes at a time.
+
+    The right connector's ``batch_size`` is the batch its writes are cheapest in (200 for an
+    sObject Collection, an ingest job's worth with Salesforce's Bulk API on): left pages are
+    gathered up to a whole number of such batches (at least ``merge_up_to`` records) so no
+    write goes out as a part-full batch but the source's last, bounded by ``group_max`` records
+    (memory stays flat whatever the number of records). 0 (``merge_up_to`` 0, as a distributed
+    step sets it: one committed page per page read, or ``group_max`` 0): no waiting.
+    """
+    if merge_up_to <= 0 or group_max <= 0:
+        return 0
+    batch = max(1, ctx.conn[R].batch_size)
+    if batch > group_max:
+        return group_max  # a batch bigger than a group may hold (an ingest job): a group's worth of it
+    return min(batch * max(1, merge_up_to // batch), batch * (group_max // batch))
 
 
 def finish_scan(ctx: RunContext, state: ScanState) -> None:
@@ -178,12 +199,14 @@ async def _scan_is_empty(ctx: RunContext, side: Side) -> bool:
             await close()
 
 
-async def _read_ahead(pages: AsyncIterator[Page], merge_up_to: int = 0) -> AsyncIterator[Page]:
+async def _read_ahead(pages: AsyncIterator[Page], merge_up_to: int = 0, wait_for: int = 0) -> AsyncIterator[Page]:
     """Yield ``pages``, fetching the next page while the caller works on the current one.
 
     Pages that have already arrived when the caller asks are handed over as one, up to
     ``merge_up_to`` records: when reading runs ahead of the caller, the index and the
-    target get fewer, bigger batches (fewer transactions and calls per record).
+    target get fewer, bigger batches (fewer transactions and calls per record). With
+    ``wait_for``, pages are gathered (waiting for them) until they hold ``wait_for`` records
+    or the scan ends, and no more: a group is a whole number of the target's write batches.
     """
     it = aiter(pages)
 
@@ -194,12 +217,19 @@ async def _read_ahead(pages: AsyncIterator[Page], merge_up_to: int = 0) -> Async
     try:
         while (page := await nxt) is not None:
             nxt = asyncio.ensure_future(fetch())
-            while len(page.records) < merge_up_to:
-                await asyncio.sleep(0)  # lets the fetch take a page that is already there
-                if not nxt.done() or (more := nxt.result()) is None:
-                    break
-                page = Page(page.records + more.records, more.cursor)
-                nxt = asyncio.ensure_future(fetch())
+            if wait_for:
+                records = list(page.records)
+                while len(records) < wait_for and (more := await nxt) is not None:
+                    records += more.records
+                    page = Page(records, more.cursor)
+                    nxt = asyncio.ensure_future(fetch())
+            else:
+                while len(page.records) < merge_up_to:
+                    await asyncio.sleep(0)  # lets the fetch take a page that is already there
+                    if not nxt.done() or (more := nxt.result()) is None:
+                        break
+                    page = Page(page.records + more.records, more.cursor)
+                    nxt = asyncio.ensure_future(fetch())
             yield page
     finally:
         if not nxt.done():
@@ -212,11 +242,15 @@ async def _read_ahead(pages: AsyncIterator[Page], merge_up_to: int = 0) -> Async
 
 
 # -- phase 1: index left ----------------------------------------------------------------
-async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Checkpoint, merge_up_to: int) -> bool:
+async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Checkpoint, merge_up_to: int,
+                      group: int) -> bool:
     name, p = ctx.cfg.name, ctx.pass_id
     ctx.progress.phase(f"{name}: indexing {ctx.obj[L]}")
     stopping = False
-    async for page in _read_ahead(_scan(ctx, L, state.cursor), merge_up_to):
+    # Into an empty right app this phase writes: its pages are gathered into whole write batches
+    # of the target (write_group); each group is then one page (one commit, one resume point).
+    wait_for = group if state.right_empty else 0
+    async for page in _read_ahead(_scan(ctx, L, state.cursor), merge_up_to, wait_for):
         if stopping:
             return True  # stop *before* a page, so the last page never leaves a step unfinished
         await ctx.between_pages()

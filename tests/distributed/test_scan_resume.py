@@ -201,7 +201,7 @@ async def test_write_groups_into_an_empty_right_app_survive_a_crash(monkeypatch:
     after the group committed last, without a duplicate."""
     monkeypatch.setattr(SyncRunner, "merge_pages_up_to", 10)
     w = World(empty_right=True)
-    w.right.batch_size = 5  # groups of 10: left pages of 7 gathered two at a time
+    w.right.batch_size = 5  # groups of 10: left pages of 7 gathered, and split across groups
     creates: list[int] = []
     right_create = w.right.create
 
@@ -211,9 +211,11 @@ async def test_write_groups_into_an_empty_right_app_survive_a_crash(monkeypatch:
 
     w.right.create = create  # type: ignore[method-assign]
     state = (await w.begin()).as_dict()
-    state = await w.step(state)  # one group: two pages, three creates (5, 5, 4)
-    assert state["phase"] == "left" and creates == [5, 5, 4]
-    assert state["cursor"] == list(w.left.objects["contacts"].records)[13]  # the group's last page's cursor
+    state = await w.step(state)  # one group: the first page and 3 of the second, two creates
+    assert state["phase"] == "left" and creates == [5, 5]
+    assert state["cursor"] == list(w.left.objects["contacts"].records)[6]  # the last page it holds in full
+    state = await w.step(state)  # the second page again (its first 3 are not created again) and 3 of the third
+    assert creates == [5, 5, 5, 2] and state["cursor"] == list(w.left.objects["contacts"].records)[13]
     await w.crash_then_resume(state, w.right, writes=7, crash_pages=2, resume_pages=2)
     assert end_state(w.left, w.right, w.store) == await embedded(empty_right=True)
     emails = [r.properties["email"] for r in w.right.live("contacts")]

@@ -44,7 +44,7 @@ def seeded(n: int, page: int, batch: int) -> Pair:
 
 async def test_slow_pages_go_out_in_whole_batches_of_the_target(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SyncRunner, "merge_pages_up_to", 20)
-    p = seeded(43, page=5, batch=10)  # groups of 20 (two batches): pages of 5 gathered four at a time
+    p = seeded(43, page=7, batch=10)  # groups of 20 (two batches): pages of 7 gathered, and split
     sizes = slow_pages_and_create_sizes(p)
     res = await p.run()
     assert sizes == [10, 10, 10, 10, 3]  # ceil(43 / 10) creates: only the source's last one part-full

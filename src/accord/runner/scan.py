@@ -96,10 +96,11 @@ def write_group(ctx: RunContext, merge_up_to: int, group_max: int) -> int:
 
     The right connector's ``batch_size`` is the batch its writes are cheapest in (200 for an
     sObject Collection, an ingest job's worth with Salesforce's Bulk API on): left pages are
-    gathered up to a whole number of such batches (at least ``merge_up_to`` records) so no
-    write goes out as a part-full batch but the source's last, bounded by ``group_max`` records
-    (memory stays flat whatever the number of records). 0 (``merge_up_to`` 0, as a distributed
-    step sets it: one committed page per page read, or ``group_max`` 0): no waiting.
+    regathered into groups of a whole number of such batches (at least ``merge_up_to`` records;
+    see :func:`_groups`), so no write goes out as a part-full batch but the source's last, and
+    at most ``group_max`` records (memory stays flat whatever the number of records). 0
+    (``merge_up_to`` 0, as a distributed step sets it: one committed page per page read, or
+    ``group_max`` 0): no groups.
     """
     if merge_up_to <= 0 or group_max <= 0:
         return 0
@@ -199,14 +200,12 @@ async def _scan_is_empty(ctx: RunContext, side: Side) -> bool:
             await close()
 
 
-async def _read_ahead(pages: AsyncIterator[Page], merge_up_to: int = 0, wait_for: int = 0) -> AsyncIterator[Page]:
+async def _read_ahead(pages: AsyncIterator[Page], merge_up_to: int = 0) -> AsyncIterator[Page]:
     """Yield ``pages``, fetching the next page while the caller works on the current one.
 
     Pages that have already arrived when the caller asks are handed over as one, up to
     ``merge_up_to`` records: when reading runs ahead of the caller, the index and the
-    target get fewer, bigger batches (fewer transactions and calls per record). With
-    ``wait_for``, pages are gathered (waiting for them) until they hold ``wait_for`` records
-    or the scan ends, and no more: a group is a whole number of the target's write batches.
+    target get fewer, bigger batches (fewer transactions and calls per record).
     """
     it = aiter(pages)
 
@@ -217,19 +216,12 @@ async def _read_ahead(pages: AsyncIterator[Page], merge_up_to: int = 0, wait_for
     try:
         while (page := await nxt) is not None:
             nxt = asyncio.ensure_future(fetch())
-            if wait_for:
-                records = list(page.records)
-                while len(records) < wait_for and (more := await nxt) is not None:
-                    records += more.records
-                    page = Page(records, more.cursor)
-                    nxt = asyncio.ensure_future(fetch())
-            else:
-                while len(page.records) < merge_up_to:
-                    await asyncio.sleep(0)  # lets the fetch take a page that is already there
-                    if not nxt.done() or (more := nxt.result()) is None:
-                        break
-                    page = Page(page.records + more.records, more.cursor)
-                    nxt = asyncio.ensure_future(fetch())
+            while len(page.records) < merge_up_to:
+                await asyncio.sleep(0)  # lets the fetch take a page that is already there
+                if not nxt.done() or (more := nxt.result()) is None:
+                    break
+                page = Page(page.records + more.records, more.cursor)
+                nxt = asyncio.ensure_future(fetch())
             yield page
     finally:
         if not nxt.done():
@@ -241,6 +233,31 @@ async def _read_ahead(pages: AsyncIterator[Page], merge_up_to: int = 0, wait_for
             await close()
 
 
+async def _groups(pages: AsyncIterator[Page], size: int, after: str | None) -> AsyncIterator[Page]:
+    """``pages`` regathered into groups of exactly ``size`` records (the source's last one
+    shorter), waiting for pages as needed; a page that does not fit is split across two groups.
+
+    A group's cursor is the cursor of its last page read in full (``after`` while there is
+    none): a step resumed after a group reads a page split by it again, and phase 1 passes over
+    the records of it this pass has handled already (it is idempotent).
+    """
+    buf: list[Record] = []
+    ends: list[tuple[int, str | None]] = []  # per page in buf: where its records end in buf, its cursor
+    cursor = after
+    async for page in pages:
+        buf += page.records
+        ends.append((len(buf), page.cursor))
+        while len(buf) >= size:
+            group, buf = buf[:size], buf[size:]
+            done = [c for n, c in ends if n <= size]
+            if done:
+                cursor = done[-1]
+            ends = [(n - size, c) for n, c in ends if n > size]
+            yield Page(group, cursor)
+    if buf:
+        yield Page(buf, ends[-1][1])
+
+
 # -- phase 1: index left ----------------------------------------------------------------
 async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Checkpoint, merge_up_to: int,
                       group: int) -> bool:
@@ -249,8 +266,9 @@ async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Check
     stopping = False
     # Into an empty right app this phase writes: its pages are gathered into whole write batches
     # of the target (write_group); each group is then one page (one commit, one resume point).
-    wait_for = group if state.right_empty else 0
-    async for page in _read_ahead(_scan(ctx, L, state.cursor), merge_up_to, wait_for):
+    scan = _read_ahead(_scan(ctx, L, state.cursor), 0 if state.right_empty and group else merge_up_to)
+    pages = _groups(scan, group, state.cursor) if state.right_empty and group else scan
+    async for page in pages:
         if stopping:
             return True  # stop *before* a page, so the last page never leaves a step unfinished
         await ctx.between_pages()

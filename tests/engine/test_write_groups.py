@@ -87,3 +87,23 @@ async def test_groups_only_into_an_empty_right_app(monkeypatch: pytest.MonkeyPat
     res = await p.run()
     assert res.counters.linked == 1 and res.counters.created == {"left": 0, "right": 42}
     assert sizes == [10, 10, 10, 10, 2]  # phase 3 chunks of max(7, 20) rows
+
+
+async def test_pages_bigger_than_a_group_stay_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group takes every whole batch there is once it holds its least (a Salesforce query job's
+    50,000-record page into SQL stays one page: one index transaction, not a hundred)."""
+    monkeypatch.setattr(SyncRunner, "merge_pages_up_to", 20)
+    p = seeded(123, page=50, batch=10)
+    sizes = slow_pages_and_create_sizes(p)
+    groups: list[int] = []
+
+    class Recorder:
+        def phase(self, name: str, total: int | None = None) -> None:
+            pass
+
+        def advance(self, n: int = 1) -> None:
+            groups.append(n)
+
+    p.runner.ctx.progress = Recorder()
+    await p.run()
+    assert groups[:4] == [50, 50, 20, 3] and sizes == [10] * 12 + [3]

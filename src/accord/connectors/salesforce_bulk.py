@@ -131,18 +131,22 @@ class Bulk:
     WriteError (the REST path's categories)."""
 
     def __init__(self, conn: Calls, write_error: Callable[[Sequence[Mapping[str, Any]]], WriteError], *,
-                 page: int = PAGE, poll: float = 0.05, max_poll: float = 10.0, timeout: float = 3600.0) -> None:
+                 page: int = PAGE, poll: float = 0.05, ingest_poll: float = 0.5, max_poll: float = 10.0,
+                 timeout: float = 3600.0) -> None:
         self.conn = conn
         self.write_error = write_error
         self.page = page
-        self.poll, self.max_poll, self.timeout = poll, max_poll, timeout
+        self.poll, self.ingest_poll, self.max_poll, self.timeout = poll, ingest_poll, max_poll, timeout
 
     async def _wait(self, kind: str, job_id: str, partial: bool = False) -> dict[str, Any]:
         """Poll the job until it is done: the first look at once (small jobs are done by then),
-        then at intervals doubling from ``poll`` (50 ms: a job done in a second is seen within
-        ~0.1 s of it, where a fixed or half-second start waits longer than the job took) up to
-        ``max_poll``; a long job costs a few more status reads, about log2(its seconds / poll). A failed or aborted job raises :class:`JobFailed`, unless
-        ``partial`` and it processed rows (an ingest job's results then say which)."""
+        then at intervals doubling up to ``max_poll``. A query job's from ``poll`` (50 ms): a scan
+        waits for it, and one done in a second is seen within ~0.1 s of it, where a half-second
+        start waits longer than the job took; an ingest job's from ``ingest_poll`` (0.5 s):
+        writes are many jobs, and each status read counts against the org's daily API budget.
+        A failed or aborted job raises :class:`JobFailed`, unless ``partial`` and it processed
+        rows (an ingest job's results then say which)."""
+        first = self.poll if kind == "query" else self.ingest_poll
         delay, waited = 0.0, 0.0
         while True:
             info: dict[str, Any] = await self.conn._json("GET", f"jobs/{kind}/{job_id}")
@@ -157,7 +161,7 @@ class Bulk:
             if waited > self.timeout:
                 raise ConnectorError(f"{self.conn.name}: Bulk API {kind} job {job_id} still {state} after "
                                      f"{waited:.0f} s")
-            delay = min(self.max_poll, max(self.poll, delay * 2))
+            delay = min(self.max_poll, max(first, delay * 2))
             await asyncio.sleep(delay)
             waited += delay
 

@@ -8,18 +8,10 @@ syncs contacts ↔ Contact two-way with the default mappings, an SQLite index an
 Salesforce's calls are the sandbox's own counter (every request that reached its API, retries
 included; ``/services/data/`` without a version costs nothing, as in a real org).
 
-The engine hands the target one page of left records per write (the pages already read when the
-write starts, merged up to ``merge_pages_up_to`` records, 500 by default). Every run raises that
-to 50,000 (the Salesforce connector's ``batch_size`` with bulk writes on), and the HubSpot app's
-``read_ahead`` to 1,000 pages. The engine does not wait for pages to pile up, though: when the
-source is read slower than the target is written (as here), most writes stay small, go through
-REST and end in a part-full collection. So each mode runs twice:
-
-* ``engine``: the engine as it is;
-* ``grouped``: the source's pages grouped into pages of 50,000 records before the engine sees
-  them (a wrapper around the HubSpot connector's ``scan``), i.e. what a runner that waits for a
-  target's full batch would hand over. This measures the connector's paths at the batch size
-  they are made for; it is not what ``accord sync`` does today.
+The sync runs as ``accord sync`` runs it: the runner's and the apps' defaults. Into an empty target,
+the runner gathers the source's pages into whole write batches of the target before it writes them
+(``SyncRunner.write_group_max``, docs/reliability.md "Write groups"): 200-record sObject Collections
+on the REST path, ingest jobs of up to 50,000 records with the Bulk API on.
 
 Figures:
 
@@ -51,9 +43,6 @@ from pathlib import Path
 from typing import Any
 
 from results_file import save_section
-
-READ_AHEAD = 1_000  # HubSpot pages (100 records) read ahead of the sync
-MERGE = 50_000  # records of left pages already read that one write takes (the engine's default: 500)
 
 
 # -- the sandbox processes ------------------------------------------------------------------------------
@@ -109,36 +98,14 @@ def get(url: str, path: str) -> Any:
 
 
 # -- one run --------------------------------------------------------------------------------------------
-def group_pages(conn: Any, size: int) -> None:
-    """Make ``conn.scan`` yield pages of ``size`` records (the last one shorter)."""
-    from accord.model import Page
-
-    inner = conn.scan
-
-    async def scan(object: str, fields: Any) -> Any:
-        buf: list[Any] = []
-        cursor = None
-        async for page in inner(object, fields):
-            buf.extend(page.records)
-            cursor = page.cursor
-            if len(buf) >= size:
-                yield Page(buf, cursor)
-                buf = []
-        if buf:
-            yield Page(buf, cursor)
-
-    conn.scan = scan
-
-
-async def sync(hs: str, sf: str, tmp: str, bulk: bool, grouped: bool) -> tuple[float, Any, dict[str, int], int]:
+async def sync(hs: str, sf: str, tmp: str, bulk: bool) -> tuple[float, Any, dict[str, int], int]:
     from accord.config import parse_config
     from accord.session import Session
 
     off = {"bulk_threshold": None, "bulk_write_threshold": None}
     cfg = parse_config({
         "state": f"sqlite:///{tmp}/index.db",
-        # the HubSpot reader may run 1,000 pages ahead (default 200): room for a whole ingest job's worth
-        "apps": {"hubspot": {"type": "hubspot", "token": "bench-hs", "base_url": hs, "read_ahead": READ_AHEAD},
+        "apps": {"hubspot": {"type": "hubspot", "token": "bench-hs", "base_url": hs},
                  "salesforce": {"type": "salesforce", "instance_url": sf, "access_token": "bench-sf",
                                 **({} if bulk else off)}},
         "syncs": [{"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
@@ -146,47 +113,45 @@ async def sync(hs: str, sf: str, tmp: str, bulk: bool, grouped: bool) -> tuple[f
     }, env={})
     session = Session(cfg)
     runner = session.runner("contacts")
-    # up to an ingest job's worth of pages per write, in both runs (see the module docstring)
-    runner.merge_pages_up_to = merge = MERGE
-    if grouped:
-        group_pages(session.connector("hubspot"), MERGE)
     t0 = time.perf_counter()
     res = await runner.run()
     elapsed = time.perf_counter() - t0
     counts = session.store.counts("contacts")
     await session.aclose()
-    return elapsed, res, counts, merge
+    return elapsed, res, counts, runner.write_group_max
 
 
-def run_once(n: int, bulk: bool, grouped: bool) -> dict[str, Any]:
+def peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_once(n: int, bulk: bool) -> dict[str, Any]:
     hs_proc, hs = start("hubspot", n)
     sf_proc, sf = start("salesforce", 0)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            elapsed, res, counts, merge = asyncio.run(sync(hs, sf, tmp, bulk, grouped))
+            elapsed, res, counts, group_max = asyncio.run(sync(hs, sf, tmp, bulk))
         stats = get(sf, "/_sandbox/stats")
     finally:
         for p in (hs_proc, sf_proc):
             p.terminate()
             p.wait(timeout=30)
-    return {"mode": "bulk" if bulk else "rest", "grouped": grouped, "seconds": round(elapsed, 1), "api_calls": stats["calls"],
-            "calls_by_kind": dict(sorted(stats["by_kind"].items())), "merge_pages_up_to": merge,
-            "created": res.counters.created["right"], "status": counts}
+    return {"mode": "bulk" if bulk else "rest", "seconds": round(elapsed, 1), "api_calls": stats["calls"],
+            "calls_by_kind": dict(sorted(stats["by_kind"].items())), "write_group_max": group_max,
+            "created": res.counters.created["right"], "status": counts,
+            # the benchmark process's peak so far (this run's or an earlier one's, whichever is higher)
+            "peak_rss_mb": peak_rss_mb()}
 
 
-KINDS = ("engine", "grouped")
-
-
-def run(n: int, kinds: tuple[str, ...] = KINDS) -> dict[str, Any]:
+def run(n: int) -> dict[str, Any]:
     minimum = 2 + math.ceil(n / 200)
-    out: dict[str, Any] = {"records": n, "rest_minimum": minimum}
-    for kind in kinds:
-        rest = run_once(n, bulk=False, grouped=kind == "grouped")
-        bulk = run_once(n, bulk=True, grouped=kind == "grouped")
-        out[kind] = {"rest": rest, "bulk": bulk,
-                     "bulk_over_rest": round(bulk["api_calls"] / max(1, rest["api_calls"]), 4),
-                     "rest_over_minimum": round(rest["api_calls"] / minimum, 4)}
-    return out
+    rest = run_once(n, bulk=False)
+    bulk = run_once(n, bulk=True)
+    return {"records": n, "rest_minimum": minimum, "engine": {
+        "rest": rest, "bulk": bulk, "bulk_over_rest": round(bulk["api_calls"] / max(1, rest["api_calls"]), 4),
+        "rest_over_minimum": round(rest["api_calls"] / minimum, 4)}}
 
 
 def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -194,7 +159,7 @@ def rows(section: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     r = section["run"]
     n = f"{r['records']:,}"
     out: list[tuple[str, str, str, str]] = []
-    for kind, label in (("engine", "engine as is"), ("grouped", "source pages grouped to 50,000")):
+    for kind, label in (("engine", "accord sync's defaults"),):
         k = r.get(kind)
         if k is None:
             continue
@@ -213,7 +178,6 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     ap.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
-    ap.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="which kinds of run (default both)")
     ap.add_argument("--serve-hubspot", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--serve-salesforce", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -224,8 +188,8 @@ def main() -> None:
         serve_salesforce(args.serve_salesforce)
         return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the finally blocks stop the sandboxes
-    r = run(args.records, tuple(args.kinds))
-    for kind in args.kinds:
+    r = run(args.records)
+    for kind in ("engine",):
         k = r[kind]
         for mode in ("rest", "bulk"):
             m = k[mode]
@@ -240,9 +204,8 @@ def main() -> None:
                    f"Python {platform.python_version()}",
         "setup": "initial two-way sync contacts ↔ Contact, HubSpot sandbox seeded with N contacts, empty "
                  "Salesforce sandbox; REST run: bulk_threshold and bulk_write_threshold off; bulk run: defaults "
-                 "(10,000 / 2,000); every run with merge_pages_up_to 50,000 and HubSpot read_ahead 1,000; "
-                 "'grouped' runs: the HubSpot connector's scan pages grouped into 50,000-record pages (what a "
-                 "runner waiting for a full target batch would hand over)",
+                 "(10,000 / 2,000); the runner's and the apps' defaults otherwise (write groups of up to "
+                 "50,000 records: SyncRunner.write_group_max)",
         "minimum_calls": "1 Contact describe + 1 query page (empty target) + ceil(N/200) collection creates",
         "run": r,
     })

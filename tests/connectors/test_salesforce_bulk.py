@@ -37,7 +37,7 @@ def connector(sb: SalesforceSandbox, **kw: object) -> SalesforceConnector:
     assert sb.tls is not None
     opts: dict[str, object] = {"verify": sb.tls.cafile, "backoff": 0.01, "timeout": 5.0, **kw}
     conn = SalesforceConnector("sf", sb.url, "token", **opts)  # type: ignore[arg-type]
-    conn.bulk.poll = 0.01
+    conn.bulk.poll = conn.bulk.ingest_poll = 0.01
     return conn
 
 

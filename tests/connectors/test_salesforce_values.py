@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accord.connectors.salesforce import canonical, soql_literal, to_wire, write_error
+from accord.connectors.salesforce import canonical, iso, norm_ts, parse_ts, soql_literal, to_wire, write_error
 from accord.model import ErrorCategory
 from accord.sandbox.salesforce import soql
 from accord.sandbox.salesforce.schema import CONTACT, id18, normalize_id
@@ -51,3 +53,16 @@ def test_case_safe_ids(body: str) -> None:
     # the suffix tells apart ids that differ only in case (case-insensitive tools compare 18-char ids)
     lower = id18(CONTACT.key_prefix + body.lower())
     assert body.lower() == body or lower[15:].upper() != full[15:].upper()
+
+
+@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)),
+       st.sampled_from(["Z", "+0000", "+00:00", "+0200", "-05:30", ""]), st.booleans())
+def test_timestamps_read_without_parsing_equal_the_parsed_ones(d: datetime, zone: str, millis: bool) -> None:
+    """norm_ts's shortcut for the UTC forms Salesforce sends gives what parsing gives, and the
+    other forms are parsed."""
+    text = d.isoformat(timespec="milliseconds" if millis else "seconds") + zone
+    assert norm_ts(text) == iso(parse_ts(text))
+    assert norm_ts(text).endswith("Z") and parse_ts(norm_ts(text)) == parse_ts(text)
+    assert norm_ts("2026-12-06T18:00:00.120+0000") == "2026-12-06T18:00:00.120Z"
+    assert norm_ts("2026-12-06T18:00:00.120+0100") == iso(datetime(2026, 12, 6, 17, 0, 0, 120_000, tzinfo=UTC))
+    assert parse_ts(norm_ts("2026-12-06T23:30:00.000-0100")) == datetime(2026, 12, 7, 0, 30, tzinfo=UTC)

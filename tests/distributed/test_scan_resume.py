@@ -195,6 +195,33 @@ async def test_an_empty_right_app_filled_during_phase_1_survives_a_crash() -> No
     assert len(w.right.live("contacts")) == 55
 
 
+async def test_write_groups_into_an_empty_right_app_survive_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Phase 1's write groups (scan.write_group: left pages gathered into whole write batches of
+    the right app) are pages of their own: a crash in the middle of a group's batches resumes
+    after the group committed last, without a duplicate."""
+    monkeypatch.setattr(SyncRunner, "merge_pages_up_to", 10)
+    w = World(empty_right=True)
+    w.right.batch_size = 5  # groups of 10: left pages of 7 gathered, and split across groups
+    creates: list[int] = []
+    right_create = w.right.create
+
+    async def create(object: str, items: Any) -> Any:
+        creates.append(len(items))
+        return await right_create(object, items)
+
+    w.right.create = create  # type: ignore[method-assign]
+    state = (await w.begin()).as_dict()
+    state = await w.step(state)  # one group: the first page and 3 of the second, two creates
+    assert state["phase"] == "left" and creates == [5, 5]
+    assert state["cursor"] == list(w.left.objects["contacts"].records)[6]  # the last page it holds in full
+    state = await w.step(state)  # the second page again (its first 3 are not created again) and 3 of the third
+    assert creates == [5, 5, 5, 2] and state["cursor"] == list(w.left.objects["contacts"].records)[13]
+    await w.crash_then_resume(state, w.right, writes=7, crash_pages=2, resume_pages=2)
+    assert end_state(w.left, w.right, w.store) == await embedded(empty_right=True)
+    emails = [r.properties["email"] for r in w.right.live("contacts")]
+    assert len(emails) == 55 == len(set(emails))
+
+
 async def test_resume_from_an_older_checkpoint_of_the_phase_reprocesses_pages_harmlessly() -> None:
     """Heartbeats are throttled: a step may resume from a cursor some pages back (never from an
     earlier phase: a distributed step ends with its phase)."""

@@ -83,6 +83,23 @@ async def test_soql_subset(api: httpx.AsyncClient, sb: SalesforceSandbox) -> Non
     assert bad.json()[0]["errorCode"] == "INVALID_TYPE"
 
 
+async def test_query_pages_are_the_rows_as_they_were_at_the_query(api: httpx.AsyncClient, sb: SalesforceSandbox) -> None:
+    """Pages are rendered when asked for (a first page does not wait for every record to be
+    rendered), from the rows as they were when the query ran."""
+    for i in range(420):
+        sb.create("Contact", {"LastName": f"Paged{i}"})
+    r = await api.get(f"{V}/query", params={"q": "SELECT Id, LastName FROM Contact ORDER BY Id"},
+                      headers={"Sforce-Query-Options": "batchSize=200"})
+    first = r.json()
+    assert len(first["records"]) == 200 and not first["done"]
+    ids = [c["Id"] for c in (await q(api, "SELECT Id, LastName FROM Contact ORDER BY Id"))["records"]]
+    before = sb.get("Contact", ids[250])["LastName"]  # type: ignore[index]
+    sb.update("Contact", ids[250], {"LastName": "Changed Later"})
+    nxt = (await api.get(first["nextRecordsUrl"])).json()
+    assert [c["Id"] for c in nxt["records"]] == ids[200:400] and nxt["records"][50]["LastName"] == before
+    assert nxt["records"][50]["attributes"]["type"] == "Contact" and nxt["totalSize"] == len(ids)
+
+
 async def test_replication_windows(api: httpx.AsyncClient, sb: SalesforceSandbox) -> None:
     now = sb.org.now()
 

@@ -74,6 +74,7 @@ from accord.connectors.oauth import (
 )
 from accord.connectors.registry import ASSOCIATIONS, PIPELINES, Client, Entry, OAuthApp, Sandbox, Vendor
 from accord.connectors.salesforce_bulk import Bulk, JobFailed
+from accord.connectors.salesforce_bulk import typed as bulk_typed
 from accord.connectors.settings import AppSettings, Duration, Verify, setting_error
 from accord.model import (
     AuthError,
@@ -149,6 +150,18 @@ def iso(d: datetime) -> str:
     return d.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# a UTC timestamp with milliseconds, as Salesforce sends every one (REST "+0000", CSV "Z")
+_UTC_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(?:Z|\+0000|\+00:00)")
+
+
+def norm_ts(s: str) -> str:
+    """``iso(parse_ts(s))``; the UTC forms Salesforce sends are rewritten without being parsed
+    (a record has at least two timestamps: this runs for every record read)."""
+    if _UTC_MS.fullmatch(s):
+        return s[:23] + "Z"
+    return iso(parse_ts(s))
+
+
 def parse_ts(s: str) -> datetime:
     s = s.replace("Z", "+00:00")
     if re.search(r"[+-]\d{4}$", s):  # Salesforce's "+0000"
@@ -166,12 +179,22 @@ def canonical(sf_type: str, v: Any) -> Value:
     if v is None or v == "":
         return None
     if sf_type == "datetime":
-        return iso(parse_ts(v))
+        return norm_ts(v)
     if sf_type in ("double", "currency", "percent", "int", "long") and isinstance(v, int | float):
         return int(v) if float(v).is_integer() else float(v)
     if sf_type == "multipicklist":
         return [x for x in str(v).split(";") if x]
     return v  # str, bool, 'YYYY-MM-DD'
+
+
+def _cell_converter(sf_type: str) -> Callable[[str], Value] | None:
+    """A non-empty Bulk API CSV cell of ``sf_type`` → its canonical value (``canonical(sf_type,
+    typed(sf_type, cell))``); None: the cell itself (text, picklists, ids, dates)."""
+    if sf_type == "datetime":
+        return norm_ts
+    if sf_type in ("double", "currency", "percent", "int", "long", "boolean", "multipicklist"):
+        return lambda v: canonical(sf_type, bulk_typed(sf_type, v))
+    return None
 
 
 def to_wire(sf_type: str | None, v: Value) -> Any:
@@ -563,10 +586,34 @@ class SalesforceConnector(HttpConnector):
         return Record(
             id=str(raw["Id"]),
             properties=props,
-            updated_at=iso(parse_ts(updated)) if updated else None,
-            created_at=iso(parse_ts(created)) if created else None,
+            updated_at=norm_ts(updated) if updated else None,
+            created_at=norm_ts(created) if created else None,
             archived=bool(raw.get("IsDeleted", False)),
         )
+
+    def _csv_decoder(self, header: Sequence[str], fields: Sequence[str],
+                     schema: Mapping[str, Any]) -> Callable[[Sequence[str]], Record]:
+        """A Bulk API CSV row (cells in ``header``'s order) → the Record ``_record`` makes of the
+        same row read through REST (salesforce_bulk.typed, then canonical): columns and
+        converters are looked up once per result page, not per cell."""
+        col = {n: i for i, n in enumerate(header)}
+        # per field: its cell, and None for a text-like type (an empty cell is null) or its converter
+        conv = [(f, col[f], _cell_converter(str(schema[f]["type"]))) for f in fields if f in schema and f in col]
+        absent = [f for f in fields if f in schema and f not in col]
+        i_id, i_upd, i_cre = col["Id"], col.get("LastModifiedDate"), col.get("CreatedDate")
+        i_del = col.get("IsDeleted")
+
+        def decode(r: Sequence[str]) -> Record:
+            props: dict[str, Value] = {f: (r[i] or None) if fn is None else fn(r[i]) if r[i] else None
+                                       for f, i, fn in conv}
+            for f in absent:
+                props[f] = None
+            upd = r[i_upd] if i_upd is not None else ""
+            cre = r[i_cre] if i_cre is not None else ""
+            return Record(r[i_id], props, norm_ts(upd) if upd else None, norm_ts(cre) if cre else None,
+                          archived=i_del is not None and r[i_del].lower() == "true")
+
+        return decode
 
     async def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
         if routed_create_as(object) is not None:

@@ -11,7 +11,8 @@ Reading
   are followed through ``Sforce-Locator``. A page's cursor is
   ``bulk:<job id>:<locator of the next page>``: a resumed scan reads on from there while the job's
   results are kept (7 days), and starts over otherwise. CSV values are typed as the REST path's
-  JSON ones are (numbers, booleans; an empty cell is null).
+  JSON ones are (numbers, booleans; an empty cell is null), by converters the connector looks up
+  once per result page (``_csv_decoder``), not per cell.
 
 Writing
   An ingest job: create, upload the CSV, close (``UploadComplete``), wait for ``JobComplete``,
@@ -121,7 +122,8 @@ class Calls(Protocol):
 
     async def _request(self, method: str, path: str, *, idempotent: bool = True, **kw: Any) -> httpx.Response: ...
 
-    def _record(self, raw: Mapping[str, Any], fields: Sequence[str], schema: Mapping[str, Any]) -> Record: ...
+    def _csv_decoder(self, header: Sequence[str], fields: Sequence[str],
+                     schema: Mapping[str, Any]) -> Callable[[Sequence[str]], Record]: ...
 
 
 class Bulk:
@@ -129,16 +131,22 @@ class Bulk:
     WriteError (the REST path's categories)."""
 
     def __init__(self, conn: Calls, write_error: Callable[[Sequence[Mapping[str, Any]]], WriteError], *,
-                 page: int = PAGE, poll: float = 0.5, max_poll: float = 10.0, timeout: float = 3600.0) -> None:
+                 page: int = PAGE, poll: float = 0.05, ingest_poll: float = 0.5, max_poll: float = 10.0,
+                 timeout: float = 3600.0) -> None:
         self.conn = conn
         self.write_error = write_error
         self.page = page
-        self.poll, self.max_poll, self.timeout = poll, max_poll, timeout
+        self.poll, self.ingest_poll, self.max_poll, self.timeout = poll, ingest_poll, max_poll, timeout
 
     async def _wait(self, kind: str, job_id: str, partial: bool = False) -> dict[str, Any]:
         """Poll the job until it is done: the first look at once (small jobs are done by then),
-        then at growing intervals. A failed or aborted job raises :class:`JobFailed`, unless
-        ``partial`` and it processed rows (an ingest job's results then say which)."""
+        then at intervals doubling up to ``max_poll``. A query job's from ``poll`` (50 ms): a scan
+        waits for it, and one done in a second is seen within ~0.1 s of it, where a half-second
+        start waits longer than the job took; an ingest job's from ``ingest_poll`` (0.5 s):
+        writes are many jobs, and each status read counts against the org's daily API budget.
+        A failed or aborted job raises :class:`JobFailed`, unless ``partial`` and it processed
+        rows (an ingest job's results then say which)."""
+        first = self.poll if kind == "query" else self.ingest_poll
         delay, waited = 0.0, 0.0
         while True:
             info: dict[str, Any] = await self.conn._json("GET", f"jobs/{kind}/{job_id}")
@@ -153,7 +161,7 @@ class Bulk:
             if waited > self.timeout:
                 raise ConnectorError(f"{self.conn.name}: Bulk API {kind} job {job_id} still {state} after "
                                      f"{waited:.0f} s")
-            delay = min(self.max_poll, max(self.poll, delay * 2))
+            delay = min(self.max_poll, max(first, delay * 2))
             await asyncio.sleep(delay)
             waited += delay
 
@@ -166,8 +174,8 @@ class Bulk:
         await self._wait("query", str(job["id"]))
         return str(job["id"])
 
-    async def results(self, job_id: str, locator: str = "") -> AsyncIterator[tuple[list[dict[str, str]], str]]:
-        """The job's result pages from ``locator`` on: (rows, the next page's locator or "null")."""
+    async def results(self, job_id: str, locator: str = "") -> AsyncIterator[tuple[list[str], list[list[str]], str]]:
+        """The job's result pages from ``locator`` on: (header, rows, the next page's locator or "null")."""
         while True:
             params: dict[str, Any] = {"maxRecords": self.page}
             if locator:
@@ -181,7 +189,7 @@ class Bulk:
                                      f"{resp.text[:200]}")
             header, rows = read_csv(resp.text)
             locator = resp.headers.get("sforce-locator") or "null"
-            yield [dict(zip(header, r, strict=False)) for r in rows], locator
+            yield header, rows, locator
             if locator == "null":
                 return
 
@@ -190,11 +198,9 @@ class Bulk:
         """Pages of a scan through a query job (a new one unless ``job_id``), cursor ``bulk:job:locator``."""
         if job_id is None:
             job_id = await self.query(f"SELECT {select} FROM {object}" + (f" WHERE {where}" if where else ""))
-        types = {n: str(schema[n]["type"]) if n in schema else "string" for n in select.split(", ")}
-        async for rows, nxt in self.results(job_id, locator):
-            recs = [self.conn._record({k: typed(types.get(k, "string"), v) for k, v in r.items()}, fields, schema)
-                    for r in rows]
-            yield Page(recs, cursor=f"bulk:{job_id}:{nxt}")
+        async for header, rows, nxt in self.results(job_id, locator):
+            decode = self.conn._csv_decoder(header, fields, schema)
+            yield Page([decode(r) for r in rows], cursor=f"bulk:{job_id}:{nxt}")
 
     # -- ingest ---------------------------------------------------------------------------------------
     async def ingest(self, operation: str, object: str, items: Sequence[Mapping[str, Any]],

@@ -78,6 +78,9 @@ _OPENED = frozenset({"initial", "full", "incremental"})
 class SyncRunner:
     scan_chunk = 1000  # index rows per batch of phase 3
     merge_pages_up_to = 500  # records: left pages already read are indexed and synced together
+    # records: the most phase 1 gathers into one write group (scan.write_group), which bounds
+    # its memory; an ingest job's worth with Salesforce's Bulk API on
+    write_group_max = 50_000
 
     def __init__(
         self,
@@ -433,7 +436,8 @@ class SyncRunner:
         not (phase 2 would see records phase 3 created): a resumed step must stay in its phase.
         """
         await scan_steps(self.ctx, state, stop or (lambda: False), checkpoint or (lambda s: None),
-                         single_phase=single_phase, merge_up_to=self.merge_pages_up_to, chunk=self.scan_chunk)
+                         single_phase=single_phase, merge_up_to=self.merge_pages_up_to, chunk=self.scan_chunk,
+                         group_max=self.write_group_max)
         return state
 
     def finish_scan(self, state: ScanState) -> None:

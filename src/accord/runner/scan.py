@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, or_
 
@@ -83,18 +83,50 @@ async def begin_scan(ctx: RunContext) -> ScanState:
 
 
 async def scan_steps(ctx: RunContext, state: ScanState, stop: Stop, done: Checkpoint, *, single_phase: bool,
-                     merge_up_to: int, chunk: int) -> None:
+                     merge_up_to: int, chunk: int, group_max: int = 0) -> None:
     """Run the scan's phases from ``state`` (see SyncRunner.scan_steps); ``merge_up_to`` is how
     many records of left pages already read go through phase 1 together, ``chunk`` how many
-    index rows phase 3 takes at a time."""
+    index rows phase 3 takes at a time, ``group_max`` the most records a write group may hold
+    (see :func:`write_group`)."""
     ctx.pass_id = state.pass_id
+    group = write_group(ctx, merge_up_to, group_max)
     # each phase returns True if ``stop()`` asked to stop (a step ending a phase does not start the next)
-    if state.phase == "left" and (await _phase_left(ctx, state, stop, done, merge_up_to) or single_phase):
+    if state.phase == "left" and (await _phase_left(ctx, state, stop, done, merge_up_to, group) or single_phase):
         return
     if state.phase == "right" and (await _phase_right(ctx, state, stop, done) or single_phase):
         return
     if state.phase == "rest":
-        await _phase_rest(ctx, state, stop, done, chunk)
+        await _phase_rest(ctx, state, stop, done, max(chunk, group.least if group else 0))
+
+
+class Grouping(NamedTuple):
+    """Phase 1's write groups (see :func:`write_group`), in records."""
+
+    least: int  # a group is sent once it holds this many (or the source ended)
+    step: int  # ... cut to a multiple of this (the target's batch)
+    most: int  # ... and never more than this (memory)
+
+
+def write_group(ctx: RunContext, merge_up_to: int, group_max: int) -> Grouping | None:
+    """How phase 1 gathers left pages before it syncs them as one page, when it writes (into an
+    empty right app); ``least`` is also the least index rows phase 3 takes at a time.
+
+    The right connector's ``batch_size`` is the batch its writes are cheapest in (200 for an
+    sObject Collection, an ingest job's worth with Salesforce's Bulk API on): left pages are
+    regathered (:func:`_groups`) into groups of a whole number of such batches, at least
+    ``merge_up_to`` records and at most ``group_max`` (memory stays flat whatever the number of
+    records), so no write goes out as a part-full batch but the source's last. None
+    (``merge_up_to`` 0, as a distributed step sets it: one committed page per page read, or
+    ``group_max`` 0): no groups.
+    """
+    if merge_up_to <= 0 or group_max <= 0:
+        return None
+    batch = max(1, ctx.conn[R].batch_size)
+    if batch > group_max:
+        # a batch bigger than a group may hold (an ingest job): a group's worth of it
+        return Grouping(group_max, group_max, group_max)
+    most = batch * (group_max // batch)
+    return Grouping(min(batch * max(1, merge_up_to // batch), most), batch, most)
 
 
 def finish_scan(ctx: RunContext, state: ScanState) -> None:
@@ -220,12 +252,45 @@ async def _read_ahead(pages: AsyncIterator[Page], merge_up_to: int = 0) -> Async
             await close()
 
 
+async def _groups(pages: AsyncIterator[Page], g: Grouping, after: str | None) -> AsyncIterator[Page]:
+    """``pages`` regathered into write groups: once ``g.least`` records are there (waiting for
+    pages as needed), as many of them as make a multiple of ``g.step``, up to ``g.most``, go out
+    as one page (the source's last group holds what is left). A page that does not fit is split
+    across two groups.
+
+    A group's cursor is the cursor of its last page held in full (``after`` while there is
+    none): a step resumed after a group reads a page split by it again, and phase 1 passes over
+    the records of it this pass has handled already (it is idempotent).
+    """
+    buf: list[Record] = []
+    ends: list[tuple[int, str | None]] = []  # per page in buf: where its records end in buf, its cursor
+    cursor = after
+    async for page in pages:
+        buf += page.records
+        ends.append((len(buf), page.cursor))
+        while len(buf) >= g.least:
+            cut = min(g.most, len(buf) - len(buf) % g.step)
+            group, buf = buf[:cut], buf[cut:]
+            done = [c for n, c in ends if n <= cut]
+            if done:
+                cursor = done[-1]
+            ends = [(n - cut, c) for n, c in ends if n > cut]
+            yield Page(group, cursor)
+    if buf:
+        yield Page(buf, ends[-1][1])
+
+
 # -- phase 1: index left ----------------------------------------------------------------
-async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Checkpoint, merge_up_to: int) -> bool:
+async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Checkpoint, merge_up_to: int,
+                      group: Grouping | None) -> bool:
     name, p = ctx.cfg.name, ctx.pass_id
     ctx.progress.phase(f"{name}: indexing {ctx.obj[L]}")
     stopping = False
-    async for page in _read_ahead(_scan(ctx, L, state.cursor), merge_up_to):
+    # Into an empty right app this phase writes: its pages are gathered into whole write batches
+    # of the target (write_group); each group is then one page (one commit, one resume point).
+    scan = _read_ahead(_scan(ctx, L, state.cursor), 0 if state.right_empty and group else merge_up_to)
+    pages = _groups(scan, group, state.cursor) if state.right_empty and group else scan
+    async for page in pages:
         if stopping:
             return True  # stop *before* a page, so the last page never leaves a step unfinished
         await ctx.between_pages()

@@ -7,6 +7,7 @@ import random
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -73,7 +74,7 @@ class SalesforceCore:
         self.faults = Faults()
         self.api_used = 0
         self._rng = random.Random(self.settings.fault_seed)
-        self._locators: OrderedDict[str, tuple[list[dict[str, Any]], int]] = OrderedDict()
+        self._locators: OrderedDict[str, tuple[Sequence[dict[str, Any]], int]] = OrderedDict()
         self._lock = threading.Lock()
         self.bulk = BulkJobs(self.org, self.settings.bulk_polls)  # Bulk API 2.0 jobs
         # sessions issued by the token endpoint start with the org id and "!", as Salesforce's do;
@@ -164,7 +165,7 @@ class SalesforceCore:
     def limit_info(self) -> str:
         return f"api-usage={self.api_used}/{self.settings.daily_limit}"
 
-    def page(self, version: str, endpoint: str, records: list[dict[str, Any]], start: int, batch: int,
+    def page(self, version: str, endpoint: str, records: Sequence[dict[str, Any]], start: int, batch: int,
              locator: str | None = None) -> dict[str, Any]:
         end = start + batch
         out: dict[str, Any] = {"totalSize": len(records), "done": end >= len(records)}

@@ -32,6 +32,7 @@ Each measurement is its own process (peak RSS per run; no page cache of a previo
 
     python bench/index_size.py                              # 10k / 1M and 100k / 1M, ~10 minutes
     python bench/index_size.py --small 2000 --large 20000 --full-sizes 5000 20000   # smoke run
+    python bench/index_size.py --keep /tmp/accord-indexes   # fill the indexes once, reuse them next time
 """
 
 from __future__ import annotations
@@ -273,17 +274,35 @@ def child(*args: str) -> dict[str, Any]:
     return dict(json.loads(out.stdout))
 
 
-def measure(small: int, large: int, full_sizes: list[int], tmp: Path) -> dict[str, Any]:
+def measure(small: int, large: int, full_sizes: list[int], tmp: Path, keep: Path | None = None) -> dict[str, Any]:
+    """``keep``: a directory where filled indexes are kept and found again by later runs (filling
+    1,000,000 pairs takes minutes); each measurement then works on a copy, as the runs change rows."""
     out: dict[str, Any] = {"populated": [], "incremental_webhook": [], "full": []}
     dbs: dict[int, Path] = {}
 
     def filled(n: int) -> Path:
         if n not in dbs:
-            dbs[n] = tmp / f"index-{n}.db"
-            r = child("populate", str(n), str(dbs[n]))
-            print(f"  index of {n:>9,} pairs filled in {r['seconds']} s ({r['file_mb']} MB)", file=sys.stderr, flush=True)
+            dbs[n] = (keep or tmp) / f"index-{n}.db"
+            done = dbs[n].with_suffix(".json")  # written once the index is complete
+            if keep is not None and done.exists():
+                r = {**json.loads(done.read_text()), "kept": True}
+                print(f"  index of {n:>9,} pairs kept from an earlier run ({r['file_mb']} MB)", file=sys.stderr, flush=True)
+            else:
+                for stale in (dbs[n], Path(f"{dbs[n]}-wal"), Path(f"{dbs[n]}-shm")):
+                    stale.unlink(missing_ok=True)
+                r = child("populate", str(n), str(dbs[n]))
+                done.write_text(json.dumps(r))
+                print(f"  index of {n:>9,} pairs filled in {r['seconds']} s ({r['file_mb']} MB)", file=sys.stderr, flush=True)
             out["populated"].append(r)
         return dbs[n]
+
+    def working(n: int) -> Path:
+        """The index to change: the filled one itself, or a copy of a kept one."""
+        if keep is None:
+            return filled(n)
+        copy = tmp / f"work-{n}.db"
+        shutil.copyfile(filled(n), copy)
+        return copy
 
     for n in full_sizes:  # each full pass on its own copy: the incremental runs change records
         db = filled(n)
@@ -295,7 +314,7 @@ def measure(small: int, large: int, full_sizes: list[int], tmp: Path) -> dict[st
               file=sys.stderr, flush=True)
         out["full"].append(r)
     for n in (small, large):
-        r = child("measure", str(n), str(filled(n)))
+        r = child("measure", str(n), str(working(n)))
         inc, hook = r["incremental"], r["webhook"]
         print(f"  incremental {n:>9,} pairs: {inc['seconds'] * 1000:.0f} ms, cpu {inc['cpu_seconds'] * 1000:.0f} ms "
               f"(user {inc['user_seconds'] * 1000:.0f}, system {inc['system_seconds'] * 1000:.0f}); "
@@ -342,6 +361,7 @@ def main() -> None:
     ap.add_argument("--large", type=int, default=1_000_000, help="pairs indexed, the larger index")
     ap.add_argument("--full-sizes", type=int, nargs="*", default=[100_000, 1_000_000],
                     help="pairs indexed for the full pass's peak RSS")
+    ap.add_argument("--keep", type=Path, help="keep the filled indexes in this directory and reuse them next time")
     ap.add_argument("--one", nargs=3, metavar=("WHAT", "N", "DB"), help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     ap.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
@@ -353,7 +373,9 @@ def main() -> None:
         return
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        res = measure(args.small, args.large, args.full_sizes, Path(tmp))
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+        res = measure(args.small, args.large, args.full_sizes, Path(tmp), args.keep)
     res["load_average_before"] = [round(x, 2) for x in load]
     res["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     res["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"

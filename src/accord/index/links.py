@@ -15,7 +15,7 @@ from operator import attrgetter, itemgetter, ne
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, and_, delete, func, select
+from sqlalchemy import JSON, Boolean, Integer, and_, delete, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -118,9 +118,11 @@ class PageWrite:
 
 
 _JSON_FIELDS = frozenset(c.name for c in links.columns if isinstance(c.type, JSON))
-# PostgreSQL: a page's rows go in with COPY (formatted in C), updates through a temporary table
-_PG_PAGE = "accord_links_page"
-_PG_SETS = ", ".join(f"{k} = p.{k}" for k in LINK_FIELDS if k not in ("id", "sync"))
+# PostgreSQL: a page's new rows go in with COPY (formatted in C); its updated rows in one
+# UPDATE per set of changed columns from one JSON document (json_to_recordset): no temporary
+# table to fill and empty per page, and only the columns that changed are sent and parsed
+_PG_TYPES = {k: "json" if k in _JSON_FIELDS else "boolean" if isinstance(links.c[k].type, Boolean)
+             else "integer" if isinstance(links.c[k].type, Integer) else "text" for k in LINK_FIELDS}
 
 
 _get_all = attrgetter(*LINK_FIELDS)
@@ -138,10 +140,14 @@ def _params(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(row)
 
 
+def _changed(values: tuple[Any, ...], saved: tuple[Any, ...] | None) -> tuple[int, ...]:
+    """The positions of the columns that changed since ``saved`` (all but sync and id when unknown)."""
+    return _UPDATABLE if saved is None else tuple(compress(_UPDATABLE, map(ne, values[2:], saved[2:])))
+
+
 def _changes(values: tuple[Any, ...], saved: tuple[Any, ...] | None) -> tuple[tuple[int, ...], tuple[Any, ...]]:
-    """The positions of the columns that changed since ``saved`` (all but sync and id when
-    unknown) and their values, JSON encoded, then the row id."""
-    cols = _UPDATABLE if saved is None else tuple(compress(_UPDATABLE, map(ne, values[2:], saved[2:])))
+    """The columns that changed (:func:`_changed`) and their values, JSON encoded, then the row id."""
+    cols = _changed(values, saved)
     return cols, (*[dumps(v) if v is not None and i in _JSON_SET else v for i in cols for v in (values[i],)], values[1])
 
 
@@ -213,8 +219,8 @@ class LinkStore(IndexDB):
         out: dict[str, Link] = {}
         with self.engine.connect() as c:
             for chunk in chunks(ids):
-                rows = _fetch(c, f"{self._select_links} WHERE sync = {self._mark} AND {col} IN ({self._marks(chunk)})",
-                              (sync, *chunk))
+                rows = _fetch(c, f"{self._select_links} WHERE sync = {self._mark} AND {col} {self._in(chunk)}",
+                              (sync, *self._in_params(chunk)))
                 for link in _raw_links(rows):
                     out[str(link.id_of(side))] = link
         return out
@@ -223,7 +229,8 @@ class LinkStore(IndexDB):
         out: dict[str, Link] = {}
         with self.engine.connect() as c:
             for chunk in chunks(ids):
-                for link in _raw_links(_fetch(c, f"{self._select_links} WHERE id IN ({self._marks(chunk)})", chunk)):
+                for link in _raw_links(_fetch(c, f"{self._select_links} WHERE id {self._in(chunk)}",
+                                              self._in_params(chunk))):
                     out[link.id] = link
         return out
 
@@ -232,12 +239,20 @@ class LinkStore(IndexDB):
         m = self._mark
         with self.engine.connect() as c:
             for chunk in chunks(wanted):
-                sql = f"SELECT key, link_id FROM keys WHERE sync = {m} AND side = {m} AND key IN ({self._marks(chunk)})"
-                out.update(_fetch(c, sql, (sync, side.value, *chunk)))
+                sql = f"SELECT key, link_id FROM keys WHERE sync = {m} AND side = {m} AND key {self._in(chunk)}"
+                out.update(_fetch(c, sql, (sync, side.value, *self._in_params(chunk))))
         return out
 
-    def _marks(self, values: Sequence[Any]) -> str:
-        return ", ".join([self._mark] * len(values))
+    def _in(self, values: Sequence[Any]) -> str:
+        """``IN (?, ?, …)``; on PostgreSQL ``= ANY(%s)`` with one array: the same statement text
+        whatever the number of values, which psycopg prepares once per connection, instead of
+        the server parsing and planning a list of up to 500 values per page."""
+        if self._pg:
+            return f"= ANY({self._mark}::text[])"
+        return f"IN ({', '.join([self._mark] * len(values))})"
+
+    def _in_params(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        return (_pg_array(values),) if self._pg else tuple(values)
 
     def keys_of(self, link_ids: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
         out: dict[str, list[tuple[str, str]]] = {}
@@ -318,30 +333,42 @@ class LinkStore(IndexDB):
             c.exec_driver_sql(self._insert_sql, rows)
 
     def _update_links(self, c: Connection, dirty: list[tuple[tuple[Any, ...], tuple[Any, ...] | None]]) -> None:
-        """Rows given as (column values now, as last read or saved)."""
-        if not self._pg:
-            # Only the columns that changed: SQLite rewrites the entries of every index whose
-            # column is SET, changed or not (a third of an update's cost in profiles).
-            by_cols: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+        """Rows given as (column values now, as last read or saved).
+
+        Only the columns that changed are set: SQLite rewrites the entries of every index whose
+        column is SET, changed or not (a third of an update's cost in profiles), and
+        PostgreSQL parses fewer values."""
+        if self._pg:
+            # one statement per set of changed columns, the rows as one JSON document (encoded
+            # here in C, parsed by the server in C); the same text for the same columns, so
+            # psycopg prepares it once per connection
+            docs: dict[tuple[int, ...], list[dict[str, Any]]] = {}
             for values, saved in dirty:
-                cols, params = _changes(values, saved)
-                by_cols.setdefault(cols, []).append(params)
-            for cols, rows in by_cols.items():
+                cols = _changed(values, saved)
                 if cols:
-                    c.exec_driver_sql(self._update_sql_for(cols), rows)
+                    docs.setdefault(cols, []).append({"id": values[1], **{LINK_FIELDS[i]: values[i] for i in cols}})
+            for cols, doc in docs.items():
+                c.exec_driver_sql(self._update_sql_for(cols), (dumps(doc),))
             return
-        rows = [_params(values) for values, _ in dirty]
-        # emptied at commit; created once per connection (IF NOT EXISTS is a no-op after)
-        c.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {_PG_PAGE} ON COMMIT DELETE ROWS "
-                          "AS SELECT * FROM links WITH NO DATA")
-        _copy(c, _PG_PAGE, rows)
-        c.exec_driver_sql(f"UPDATE links SET {_PG_SETS} FROM {_PG_PAGE} AS p WHERE links.id = p.id")
+        by_cols: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+        for values, saved in dirty:
+            cols, params = _changes(values, saved)
+            by_cols.setdefault(cols, []).append(params)
+        for cols, rows in by_cols.items():
+            if cols:
+                c.exec_driver_sql(self._update_sql_for(cols), rows)
 
     def _update_sql_for(self, cols: tuple[int, ...]) -> str:
         sql = self._update_sqls.get(cols)
         if sql is None:
             m = self._mark
-            sql = self._update_sqls[cols] = f"UPDATE links SET {', '.join(f'{LINK_FIELDS[i]} = {m}' for i in cols)} WHERE id = {m}"
+            names = [LINK_FIELDS[i] for i in cols]
+            if self._pg:
+                sql = (f"UPDATE links SET {', '.join(f'{k} = u.{k}' for k in names)} FROM json_to_recordset({m}::json) "
+                       f"AS u(id text, {', '.join(f'{k} {_PG_TYPES[k]}' for k in names)}) WHERE links.id = u.id")
+            else:
+                sql = f"UPDATE links SET {', '.join(f'{k} = {m}' for k in names)} WHERE id = {m}"
+            self._update_sqls[cols] = sql
         return sql
 
     def rekey_bases(self, sync: str, keys_by_field: dict[Side, dict[str, str]]) -> int:
@@ -408,6 +435,11 @@ class LinkStore(IndexDB):
         col = links.c.left_deleted if side is Side.LEFT else links.c.right_deleted
         other_deleted = links.c.right_deleted if side is Side.LEFT else links.c.left_deleted
         return self.iter_links(sync, and_(col.is_(True), other_deleted.is_(False)))
+
+
+def _pg_array(values: Sequence[str]) -> str:
+    """A PostgreSQL text[] literal: psycopg adapts a list element by element in Python (5× slower)."""
+    return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 def _copy(c: Connection, table: str, rows: list[tuple[Any, ...]], columns: Sequence[str] = LINK_FIELDS) -> None:

@@ -353,6 +353,7 @@ def link_json(lk: Link) -> dict[str, Any]:
 
 
 def sync_json(svc: Service, name: str) -> dict[str, Any]:
+    # the slot once: a config reload may remove the sync from svc.slots while this runs (in a thread)
     slot = svc.slot(name)
     s = slot.cfg
     state = svc.store.sync_state(name)
@@ -363,26 +364,48 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
         "left": {"app": s.left.app, "object": s.left.object, "vendor": svc.cfg.vendor(s.left.app)},
         "right": {"app": s.right.app, "object": s.right.object, "vendor": svc.cfg.vendor(s.right.app)},
         "direction": s.direction,
-        "enabled": svc.enabled(name),
+        "enabled": bool(state.enabled) if state else s.enabled,
         "initial_done": bool(state and state.initial_done),
         "poll_seconds": svc.interval(s),
         "reconcile_seconds": svc.reconcile,
         "counts": {st: svc.store.counts(name).get(st, 0) for st in STATUSES},
         "last_run": runs[0] if runs else None,
-        "running": svc.progress(name).running,
+        "running": slot.tracker.state.running,
         "skipped_jobs": slot.skipped,
         "deletes_held": svc.store.deletes_hold(name),  # deletes waiting for a confirmation (accord.index.holds)
         # an app that could not be used in the last job: {category (auth …), message, hint, app}
-        "problem": svc.problem(name),
+        "problem": slot.problem,
     }
+
+
+def sync_list(svc: Service) -> list[dict[str, Any]]:
+    """Every running sync as :func:`sync_json` shows it; one a reload removes meanwhile is left out."""
+    out = []
+    for name in list(svc.slots):
+        try:
+            out.append(sync_json(svc, name))
+        except KeyError:  # removed by a config reload since the list was taken
+            continue
+    return out
 
 
 def live_sync(svc: Service, name: str) -> dict[str, Any]:
     """A sync as the dashboard shows it: :func:`sync_json` with its pass's progress."""
     slot = svc.slot(name)
     inclusion = slot.cfg.inclusion
-    return {**sync_json(svc, name), "progress": svc.progress(name).as_dict(),
+    return {**sync_json(svc, name), "progress": slot.tracker.state.as_dict(),
             "inclusion_list": inclusion.list if inclusion else None}
+
+
+def live_syncs(svc: Service) -> list[dict[str, Any]]:
+    """:func:`live_sync` of every running sync; one a config reload removes meanwhile is left out."""
+    out = []
+    for name in list(svc.slots):
+        try:
+            out.append(live_sync(svc, name))
+        except KeyError:
+            continue
+    return out
 
 
 # -- dashboard pages ----------------------------------------------------------------------------

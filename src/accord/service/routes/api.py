@@ -22,6 +22,7 @@ from accord.service.web import (
     manual_list,
     require_token,
     sync_json,
+    sync_list,
 )
 
 Status = Literal["syncing", "failing", "excluded", "queued"]
@@ -54,7 +55,7 @@ def _sync_routes(r: APIRouter) -> None:
 
     @r.get("/syncs", summary="All syncs with counts, last run and state")
     def list_syncs(svc: Svc) -> list[dict[str, Any]]:
-        return [sync_json(svc, n) for n in svc.slots]
+        return sync_list(svc)
 
     @r.get("/syncs/{name}", summary="One sync", responses=answers(404))
     def get_sync(name: str, svc: Svc) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from accord.service.web import (
     finished,
     known_sync,
     live_sync,
+    live_syncs,
     open_session,
     render_page,
     sync_json,
@@ -122,7 +123,7 @@ def _summary_routes(r: APIRouter) -> None:
     @r.get("/", response_model=None)
     def summary(request: Request, svc: Svc) -> Response:
         reloader = request.app.state.reloader
-        return render_page(request, "summary.html", syncs=[live_sync(svc, n) for n in svc.slots],
+        return render_page(request, "summary.html", syncs=live_syncs(svc),
                            config_problem=reloader.problem if reloader is not None else None)
 
     @r.get("/ui/syncs/{name}/row", response_model=None)

@@ -56,8 +56,10 @@ def register(app: FastAPI, sb: SnovioCore) -> None:
 
     @app.post("/_sandbox/campaigns")
     async def create_campaign(request: Request) -> JSONResponse:
+        """``{"name": …, "listId"?: …, "createdAt"?: ISO time}``."""
         b = await request.json()
-        c = campaigns.create(str(b.get("name", "")), b.get("listId"))
+        created = datetime.fromisoformat(str(b["createdAt"]).replace("Z", "+00:00")) if b.get("createdAt") else None
+        c = campaigns.create(str(b.get("name", "")), b.get("listId"), created)
         return JSONResponse({"id": c.id}, status_code=201)
 
     @app.post("/_sandbox/campaigns/{campaign_id}/events")

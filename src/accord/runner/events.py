@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+from accord.connectors.dry import DryConnector
 from accord.connectors.hubspot import HubSpotConnector
 from accord.connectors.hubspot_timeline import Timeline
 from accord.connectors.salesforce import SalesforceConnector
@@ -56,8 +57,8 @@ async def after_pass(ctx: RunContext) -> None:
     """The event sync that follows a pass of a sync with ``events: true``. Its failure (HubSpot
     refusing the template, the app unreachable) does not fail the pass whose records synced: it
     is logged and counted (``events.errors``), and the next pass reads from the same cursor."""
-    if not enabled(ctx):
-        return
+    if not enabled(ctx) or any(isinstance(c, DryConnector) for c in ctx.conn.values()):
+        return  # `accord plan` writes nothing, events included
     try:
         await sync_events(ctx)
     except ConnectorError as e:

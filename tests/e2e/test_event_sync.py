@@ -9,13 +9,18 @@ pass writes no duplicates, and with the checkbox off no event syncs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from accord.cli import app as cli
 from accord.config import ConfigError, config_hash, parse_config
 from accord.connectors.hubspot import HubSpotConnector, Limits, RollingWindow
 from accord.connectors.salesforce import SalesforceConnector
@@ -286,3 +291,32 @@ async def test_salesforce_activity_history_follows_the_four_rules(fw: SfWorld) -
     again = await fw.run(filters=filters, direction="right-to-left", events=True)
     assert again.counters.events["written"] == 0
     assert len(fw.timeline("ann@acme.com")) == 2 and len(fw.timeline("bob@acme.com")) == 1
+
+
+def test_accord_sync_reports_the_events_and_check_refuses_a_pair_without_events(
+        tmp_path: Path, sw: SnWorld) -> None:
+    campaign = _snovio_world(sw)
+    sw.event(campaign, "open", "hidden@x.com", datetime.now(UTC).replace(microsecond=0))
+    sw.event(campaign, "open", "ghost@x.com", datetime.now(UTC).replace(microsecond=0))
+    apps = {"hubspot": {**HS, "base_url": sw.hs_url},
+            "snovio": {"type": "snovio", "client_id": "cid", "client_secret": "secret", "base_url": sw.sn_url,
+                       "list": LIST}}
+    sync = {"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
+            "right": {"app": "snovio", "object": "prospects"}, "filters": FILTERS, "events": True}
+    cfg_path = tmp_path / "accord.yaml"
+    cfg_path.write_text(yaml.safe_dump({"state": f"sqlite:///{tmp_path}/accord.db", "apps": apps, "syncs": [sync]}))
+    runner = CliRunner()
+    done = runner.invoke(cli, ["sync", "-c", str(cfg_path)])
+    assert done.exit_code == 0, done.output
+    assert ("contacts: events read 2; 1 written to HubSpot's timeline, 1 dropped: no contact in HubSpot"
+            in " ".join(done.output.split())), done.output
+    sw.event(campaign, "click", "hidden@x.com", datetime.now(UTC).replace(microsecond=0))
+    again = runner.invoke(cli, ["sync", "-c", str(cfg_path), "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output[again.output.index("["):])[0]["events"]["written"] == 1
+    assert len(sw.timeline("hidden@x.com")) == 2
+
+    wrong = {**sync, "right": {"app": "hubspot", "object": "companies"}, "name": "companies"}
+    cfg_path.write_text(yaml.safe_dump({"apps": apps, "syncs": [wrong]}))
+    checked = runner.invoke(cli, ["check", "-c", str(cfg_path)])
+    assert checked.exit_code == 2 and "syncs[0].events" in checked.output, checked.output

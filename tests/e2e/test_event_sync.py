@@ -26,6 +26,7 @@ from accord.connectors.hubspot import HubSpotConnector, Limits, RollingWindow
 from accord.connectors.salesforce import SalesforceConnector
 from accord.connectors.snovio import SnovioConnector
 from accord.index import Store
+from accord.index.event_cursors import event_cursor
 from accord.model import Side
 from accord.runner import PassResult, SyncRunner
 from accord.sandbox.hubspot import HubSpotSandbox, SandboxSettings
@@ -228,12 +229,12 @@ class SfWorld:
                                            timeout=5)
         self.store = Store("sqlite://")
 
-    async def run(self, **extra: Any) -> PassResult:
+    async def run(self, right_object: str = "Contact", **extra: Any) -> PassResult:
         cfg = parse_config({"apps": {"hubspot": {**HS, "base_url": self.hs_url},
                                      "salesforce": {"type": "salesforce", "instance_url": self.sf.url,
                                                     "access_token": "token"}},
                             "syncs": [{"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
-                                       "right": {"app": "salesforce", "object": "Contact"}, **extra}]}, env={})
+                                       "right": {"app": "salesforce", "object": right_object}, **extra}]}, env={})
         return await SyncRunner(cfg.syncs[0], self.store, self.hs_conn, self.sf_conn).run()
 
     def timeline(self, email: str) -> list[dict[str, Any]]:
@@ -320,3 +321,17 @@ def test_accord_sync_reports_the_events_and_check_refuses_a_pair_without_events(
     cfg_path.write_text(yaml.safe_dump({"apps": apps, "syncs": [wrong]}))
     checked = runner.invoke(cli, ["check", "-c", str(cfg_path)])
     assert checked.exit_code == 2 and "syncs[0].events" in checked.output, checked.output
+
+
+async def test_a_lead_sync_carries_the_leads_activities_not_the_contacts(fw: SfWorld) -> None:
+    lea = fw.sf.create("Lead", {"FirstName": "Lea", "LastName": "D", "Email": "lea@acme.com", "Company": "Acme"})
+    ann = fw.sf.create("Contact", {"FirstName": "Ann", "LastName": "Lee", "Email": "ann@acme.com"})
+    fw.hs.user_create("contacts", _contact("Ann", "Lee", "ann@acme.com"))
+    fw.sf.create("Task", {"WhoId": lea, "Subject": "Lead email", "TaskSubtype": "Email"})
+    fw.sf.create("Task", {"WhoId": ann, "Subject": "Contact email", "TaskSubtype": "Email"})
+    res = await fw.run(events=True, right_object="Lead")
+    assert res.counters.created["left"] == 1  # Lea to HubSpot
+    assert res.counters.events["read"] == 1 and res.counters.events["written"] == 1
+    assert [e["tokens"]["subject"] for e in fw.timeline("lea@acme.com")] == ["Lead email"]
+    assert fw.timeline("ann@acme.com") == []  # a Contact's activity: the Contact sync's, not this one's
+    assert event_cursor(fw.store, "contacts") is not None  # the cursor moves past rows it skips too

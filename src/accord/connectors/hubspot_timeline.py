@@ -117,6 +117,8 @@ class Timeline:
             return Written(event, "already", message)
         if resp.status_code == 404 and "template" not in message.lower():
             return Written(event, "no_contact", message)  # the contact was deleted since it was found
+        if resp.status_code == 404:  # the template was deleted in HubSpot: the next pass makes it again
+            self._templates = {k: v for k, v in self._templates.items() if v != body["eventTemplateId"]}
         return Written(event, "failed", f"HTTP {resp.status_code} {message}")
 
 

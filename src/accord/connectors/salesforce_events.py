@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from accord.connectors.salesforce import SalesforceConnector, parse_ts, soql_datetime
-from accord.engine.events import AppEvent
+from accord.engine.events import AppEvent, EventPage
 
 PREFIXES = {"Contact": "003", "Lead": "00Q"}  # key prefixes of Who ids
 TASK_KINDS = {"Email": "email", "ListEmail": "email", "Call": "call"}
@@ -37,7 +37,7 @@ def _event(sobject: str, row: dict[str, Any], prefix: str) -> AppEvent | None:
                     f"Salesforce {sobject}", detail)
 
 
-async def events_since(conn: SalesforceConnector, object: str, since: datetime | None) -> AsyncIterator[list[AppEvent]]:
+async def events_since(conn: SalesforceConnector, object: str, since: datetime | None) -> AsyncIterator[EventPage]:
     """Pages of the activities of ``object`` records (Contact or Lead) created at or after ``since``."""
     prefix = PREFIXES[object]
     for sobject, soql in QUERIES:
@@ -46,5 +46,6 @@ async def events_since(conn: SalesforceConnector, object: str, since: datetime |
             page = [e for e in (_event(sobject, r, prefix) for r in rows) if e is not None]
             whos = sorted({e.record_id for e in page if e.record_id})
             emails = {r.id: r.properties.get("Email") for r in await conn.read(object, whos, ["Email"])} if whos else {}
-            yield [AppEvent(e.id, e.kind, e.at, str(emails.get(e.record_id or "") or "") or None, e.record_id,
-                            e.contact, e.subject, e.source, e.detail) for e in page]
+            seen = max((parse_ts(str(r["CreatedDate"])) for r in rows if r.get("CreatedDate")), default=None)
+            yield EventPage([AppEvent(e.id, e.kind, e.at, str(emails.get(e.record_id or "") or "") or None,
+                                      e.record_id, e.contact, e.subject, e.source, e.detail) for e in page], seen)

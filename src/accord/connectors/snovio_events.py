@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from accord.connectors.snovio import SnovioConnector
-from accord.engine.events import AppEvent
+from accord.engine.events import AppEvent, EventPage
 
 KINDS = {"sent": "sent", "open": "opened", "click": "clicked", "reply": "replied", "bounce": "bounced",
          "unsubscribe": "unsubscribed"}
@@ -52,7 +52,7 @@ async def campaigns(conn: SnovioConnector) -> list[dict[str, Any]]:
 
 
 async def events_since(conn: SnovioConnector, since: datetime | None,
-                       today: date | None = None) -> AsyncIterator[list[AppEvent]]:
+                       today: date | None = None) -> AsyncIterator[EventPage]:
     """Pages of the account's campaign email events at or after ``since`` (all when None)."""
     last = today or datetime.now(UTC).date()
     for c in await campaigns(conn):
@@ -70,7 +70,7 @@ async def events_since(conn: SnovioConnector, since: datetime | None,
                 page = [e for e in (_event(c, r) for r in rows) if e is not None]
                 page = [e for e in page if since is None or e.at >= since]
                 if page:
-                    yield page
+                    yield EventPage(page, max(e.at for e in page))
                 offset += len(rows)
                 if not rows or not ((body or {}).get("pagination") or {}).get("has_more"):
                     break

@@ -40,6 +40,15 @@ class AppEvent:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """A page of app events, and the time of the newest row the page read (events the sync
+    does not carry included): the event cursor may move past those too."""
+
+    events: list[AppEvent]
+    seen: datetime | None
+
+
 @dataclass
 class EventPlan:
     writes: list[tuple[AppEvent, str]] = field(default_factory=list)  # (event, HubSpot contact id)

@@ -21,7 +21,7 @@ from accord.connectors.hubspot import HubSpotConnector
 from accord.connectors.hubspot_timeline import Timeline
 from accord.connectors.salesforce import SalesforceConnector
 from accord.connectors.snovio import SnovioConnector
-from accord.engine.events import AppEvent, emails_to_look_up, norm_email, plan_events
+from accord.engine.events import AppEvent, EventPage, emails_to_look_up, norm_email, plan_events
 from accord.index.event_cursors import event_cursor, set_event_cursor
 from accord.model import ConnectorError, Side
 from accord.runner.context import RunContext
@@ -41,7 +41,7 @@ def _sides(ctx: RunContext) -> tuple[Side, Side]:
     return (Side.LEFT, Side.RIGHT) if left_source else (Side.RIGHT, Side.LEFT)
 
 
-def read_events(ctx: RunContext, side: Side, since: datetime | None) -> AsyncIterator[list[AppEvent]]:
+def read_events(ctx: RunContext, side: Side, since: datetime | None) -> AsyncIterator[EventPage]:
     conn = ctx.conn[side]
     if isinstance(conn, SnovioConnector):
         from accord.connectors.snovio_events import events_since as snovio_events
@@ -82,10 +82,11 @@ async def sync_events(ctx: RunContext) -> dict[str, int]:
     timeline = Timeline.of(hub)
     settled = True
     async for page in read_events(ctx, app_side, since):
-        counts["read"] += len(page)
-        settled = await _carry(ctx, timeline, hub, app_side, hub_side, page) and settled
-        latest = max(e.at for e in page)
-        newest = latest if newest is None or latest > newest else newest
+        counts["read"] += len(page.events)
+        if page.events:
+            settled = await _carry(ctx, timeline, hub, app_side, hub_side, page.events) and settled
+        if page.seen is not None and (newest is None or page.seen > newest):
+            newest = page.seen
     if settled and newest is not None:
         set_event_cursor(ctx.store, name, newest.astimezone(UTC).isoformat())
     elif not settled:

@@ -166,6 +166,9 @@ class SyncConfig(_Strict):
     delete_guard: DeleteGuard = Field(default_factory=DeleteGuard)
     stages: Literal["auto"] | dict[str, str] | None = None
     associations: list[str] = Field(default_factory=list)  # syncs of the associated objects
+    # event sync: the other app's email events and activities become HubSpot timeline events
+    # (one-way; a sync of HubSpot contacts with Snov.io prospects or Salesforce contacts/leads)
+    events: bool = False
     enabled: bool = True
     # this sync's own incremental-pass interval; default: the shorter poll of its two apps
     poll: Duration | None = None
@@ -528,6 +531,14 @@ def semantic_issues(cfg: Config) -> list[ConfigIssue]:
                                           f"sync {a!r} must pair the same apps on the same sides ({s.left.app} ↔ {s.right.app})"))
         if any(ref.app not in cfg.apps for ref in (s.left, s.right)):
             continue
+        if s.events and event_app_side(cfg, s) is None:
+            issues.append(ConfigIssue(f"{p}.events", "event sync needs HubSpot contacts on one side and Snov.io "
+                                      "prospects or Salesforce Contact or Lead on the other"))
+        elif s.events:
+            hub = s.left.app if event_app_side(cfg, s) == "right" else s.right.app
+            if not getattr(cfg.apps[hub], "app_id", None):
+                issues.append(ConfigIssue(f"{p}.events", f"event sync writes timeline events of a HubSpot app: set "
+                                          f"apps.{hub}.app_id (and developer_api_key, its developer account's key)"))
         issues.extend(_mapping_issues(cfg, s, p))
     for i, other in overlapping_syncs(cfg.syncs):
         issues.append(ConfigIssue(f"syncs[{i}].right", overlap_message(cfg.syncs[i], other)))
@@ -627,6 +638,25 @@ def _mapping_issues(cfg: Config, s: SyncConfig, p: str) -> list[ConfigIssue]:
     return issues
 
 
+EVENT_SOURCES = {("snovio", "prospects"), ("salesforce", "contact"), ("salesforce", "lead"), ("salesforce", ROUTED.casefold())}
+
+
+def event_app_side(cfg: Config, s: SyncConfig) -> Literal["left", "right"] | None:
+    """The side whose app's events a sync with ``events: true`` carries to HubSpot (the other
+    side holds HubSpot contacts), or None when the sync's pair has no event sync."""
+    def hubspot_contacts(ref: SideRef) -> bool:
+        return cfg.vendor(ref.app) == "hubspot" and ref.object.casefold() == "contacts"
+
+    def source(ref: SideRef) -> bool:
+        return (cfg.vendor(ref.app), ref.object.casefold()) in EVENT_SOURCES
+
+    if hubspot_contacts(s.left) and source(s.right):
+        return "right"
+    if hubspot_contacts(s.right) and source(s.left):
+        return "left"
+    return None
+
+
 def effective_winner(s: SyncConfig) -> Literal["left", "right"]:
     """The side whose value wins a conflict: configured, else the one-way source, else left."""
     if s.winner == "left" or (s.winner == s.left.app and s.left.app != s.right.app):
@@ -649,7 +679,8 @@ def effective_deletes(s: SyncConfig, left_vendor: str, right_vendor: str) -> Lit
 def config_hash(s: SyncConfig) -> str:
     """Fingerprint of what changes sync results; saving a different one restarts the initial sync."""
     # the delete guard only decides when deletes wait for a confirmation, never what syncs
-    body = s.model_dump(mode="json", exclude={"enabled", "delete_guard"})
+    # nor does event sync: turning it on or off never restarts the record sync
+    body = s.model_dump(mode="json", exclude={"enabled", "delete_guard", "events"})
     for side in ("left", "right"):
         if body[side].get("new_records_as") is None:
             body[side].pop("new_records_as", None)  # a key added later: absent, an index keeps its hash

@@ -286,6 +286,9 @@ class Counters:
     excluded: dict[str, int] = field(default_factory=dict)
     read: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
     associated: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
+    # event sync (accord.runner.events): read, written, already (on the timeline before),
+    # not_a_contact, no_contact_in_hubspot, failed; empty when the sync syncs no events
+    events: dict[str, int] = field(default_factory=dict)
 
     def exclude(self, reason: str) -> None:
         key = str(reason)
@@ -303,4 +306,5 @@ class Counters:
             "unchanged": self.unchanged,
             "excluded": dict(sorted(self.excluded.items())),
             "associated": dict(self.associated),
+            **({"events": dict(self.events)} if self.events else {}),
         }

@@ -31,6 +31,23 @@ def summary_table(results: list[PassResult], store: Store) -> Table:
     return t
 
 
+def events_lines(results: list[PassResult]) -> list[str]:
+    """One line per pass that synced events (``events: true``): what reached HubSpot's timeline."""
+    out: list[str] = []
+    for r in results:
+        e = r.counters.events
+        if not e:
+            continue
+        parts = [f"{e.get('written', 0)} written to HubSpot's timeline"]
+        for key, words in (("already", "already there"), ("no_contact_in_hubspot", "dropped: no contact in HubSpot"),
+                           ("not_a_contact", "not a contact's"), ("failed", "failed (retried next pass)"),
+                           ("errors", "event sync stopped: see the log")):
+            if e.get(key):
+                parts.append(f"{e[key]} {words}")
+        out.append(f"{r.sync}: events read {e.get('read', 0)}; " + ", ".join(parts))
+    return out
+
+
 def plan_table(results: list[dict[str, Any]]) -> Table:
     """What dry-run passes (``PassResult.as_dict()``) would have written."""
     t = Table(title="Plan (dry run: nothing was written)")

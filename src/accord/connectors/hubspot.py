@@ -499,6 +499,7 @@ class HubSpotConnector(HttpConnector):
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         app_id: str | None = None,
+        developer_api_key: str | None = None,
         read_ahead: int = 200,
         limits: Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -519,6 +520,8 @@ class HubSpotConnector(HttpConnector):
         self.tombstones = tombstones
         self.search_scan = search_scan  # full scans also read from the top of the id range with search
         self.app_id = app_id  # our own sourceId in webhook events (echo suppression)
+        # the app's developer account key: timeline event templates (event sync) belong to it
+        self.developer_api_key = developer_api_key
         self._rate_limits = rate_limits(rate_limit, search_rate)
         general, search = (int(rl.limit) for rl in self._rate_limits)
         self._transport = transport
@@ -1423,6 +1426,7 @@ class HubSpotSettings(AppSettings):
     # window is spent at once (0: read on the sync's own loop, paced by its processing)
     read_ahead: int = Field(default=200, ge=0)
     app_id: str | None = None  # the private app whose webhook sourceId marks Accord's own writes
+    developer_api_key: str | None = None  # the app's developer account key (event sync's timeline template)
     tombstones: bool = True  # read archived records to see deletes in incremental passes
     timeout: float = Field(default=30.0, gt=0)
 
@@ -1467,6 +1471,7 @@ def from_config(name: str, app: Any) -> HubSpotConnector:
         lookback=getattr(app, "search_lookback", 30.0),
         search_scan=getattr(app, "search_scan", True),
         app_id=getattr(app, "app_id", None),
+        developer_api_key=getattr(app, "developer_api_key", None),
         read_ahead=getattr(app, "read_ahead", 200),
         tombstones=getattr(app, "tombstones", True),
         timeout=getattr(app, "timeout", 30.0),

@@ -27,6 +27,7 @@ from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error
 from accord.runner.apply import associate, owe_associations, rewind_cursors
 from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
 from accord.runner.deletes import container_gone, open_pass, settle_deletes
+from accord.runner.events import after_pass as events_after_pass
 from accord.runner.incremental import (
     incremental_pass,
     list_member_ids,
@@ -373,6 +374,8 @@ class SyncRunner:
                     await open_pass(ctx)
                 await body()
                 await settle_deletes(ctx, quiet=kind not in _OPENED)
+                if kind in _OPENED:  # event sync (``events: true``) follows the record pass
+                    await events_after_pass(ctx)
             except (asyncio.CancelledError, KeyboardInterrupt):
                 # Ctrl-C, a shutdown, a cancelled activity: not a failure. Every page was saved
                 # with its cursor, so the next pass resumes from the last saved one.

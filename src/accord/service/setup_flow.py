@@ -6,7 +6,8 @@ the pages :mod:`accord.service.routes.setup`.
 
 1. *Apps and objects*: a name, the two connected apps and an object of each, picked from the
    objects each app has.
-2. *Direction*: two-way or one-way, and the app that wins a conflict.
+2. *Direction*: two-way or one-way, the app that wins a conflict, and for HubSpot contacts
+   with Snov.io prospects or Salesforce contacts/leads "Sync events from <app> to HubSpot".
 3. *Field mappings*: the defaults (required ones locked), custom mappings picked from both
    apps' fields (replacing a default is shown and confirmed), value maps of enumerations,
    constant fields, and for deals the stage mapping with auto-map.
@@ -28,7 +29,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, Field
 
 from accord import catalog
-from accord.config import ROUTED, ConfigError, ConfigIssue, Rule, SyncConfig, SyncOverlap
+from accord.config import EVENT_SOURCES, ROUTED, ConfigError, ConfigIssue, Rule, SyncConfig, SyncOverlap
 from accord.service import manage
 from accord.service.core import Service
 
@@ -40,12 +41,12 @@ OPS = {"eq": "is", "neq": "is not", "in": "is one of", "not_in": "is none of", "
        "gte": "is at least", "lt": "is less than", "lte": "is at most", "contains": "contains",
        "set": "has a value", "not_set": "is empty"}  # filter ops, as the filter table says them
 # the key paths each step's controls set: a step's "Next" stops on the issues of its own keys
-STEP_KEYS = {"objects": ("name", "left", "right", ""), "mappings": ("mappings", "constants", "stages"),
+STEP_KEYS = {"objects": ("name", "left", "right", ""), "direction": ("events",), "mappings": ("mappings", "constants", "stages"),
              "filters": ("filters", "inclusion", "match", "created_after"),
              "options": ("deletes", "delete_guard", "associations", "poll")}
 _EDITED_KEYS = {"name", "left", "right", "direction", "winner", "mappings", "stages", "filters", "inclusion",
                 "created_after", "match", "require_match_key", "constants", "deletes", "delete_guard",
-                "associations", "poll"}
+                "associations", "poll", "events"}
 Form = dict[str, list[str]]
 
 
@@ -65,6 +66,7 @@ class Draft(BaseModel):
     new_records_as: str = ""
     direction: str = "two-way"
     winner: str = ""
+    events: bool = False  # "Sync events from <app> to HubSpot" (offered where event_app says)
     mappings: list[dict[str, Any]] = Field(default_factory=list)
     stages: str | dict[str, str] | None = None
     filters_left: list[dict[str, Any]] = Field(default_factory=list)
@@ -95,7 +97,7 @@ class Draft(BaseModel):
         return cls(
             editing=s.name, name=s.name, left_app=s.left.app, left_object=s.left.object, right_app=s.right.app,
             right_object=s.right.object, new_records_as=s.left.new_records_as or s.right.new_records_as or "",
-            direction=s.direction, winner=s.winner or "",
+            direction=s.direction, winner=s.winner or "", events=s.events,
             mappings=raw.get("mappings", []), stages=raw.get("stages"),
             filters_left=raw.get("filters", {}).get("left", []), filters_right=raw.get("filters", {}).get("right", []),
             inclusion_side=s.inclusion.side if s.inclusion else "", inclusion_list=s.inclusion.list if s.inclusion else "",
@@ -115,7 +117,7 @@ class Draft(BaseModel):
                                "right": {"app": self.right_app, "object": self.right_object},
                                "direction": self.direction}
         optional: dict[str, Any] = {
-            "winner": self.winner or None, "match": self.match,
+            "winner": self.winner or None, "events": True if self.events else None, "match": self.match,
             "require_match_key": None if self.require_match_key else False,
             "mappings": self.mappings or None, "stages": self.stages,
             "constants": {k: v for k, v in (("to_left", self.constants_left), ("to_right", self.constants_right)) if v}
@@ -142,6 +144,17 @@ class Draft(BaseModel):
 
     def app(self, side: str) -> str:
         return self.left_app if side == "left" else self.right_app
+
+
+def event_app(d: Draft, vendors: tuple[str, str]) -> str:
+    """The app whose events the draft's sync can carry to HubSpot's timeline ("" if none):
+    the pairs of accord.config.event_app_side, by the apps' types."""
+    objects = (d.left_object.casefold(), d.right_object.casefold())
+    for i in (0, 1):
+        other = 1 - i
+        if vendors[i] == "hubspot" and objects[i] == "contacts" and (vendors[other], objects[other]) in EVENT_SOURCES:
+            return d.app("right" if other else "left")
+    return ""
 
 
 def _percent(share: Any) -> str:
@@ -202,6 +215,7 @@ def apply_step(d: Draft, step: str, f: Form, action: str, vendors: tuple[str, st
     if step == "direction":
         d.direction = one(f, "direction", "two-way")
         d.winner = one(f, "winner")
+        d.events = one(f, "events") == "on" and bool(event_app(d, vendors))
     elif step == "mappings":
         return _apply_mappings(d, f, action, vendors, auto_stages)
     elif step == "filters":

@@ -27,6 +27,7 @@ from accord.service.setup_flow import (
     TITLES,
     Draft,
     Form,
+    event_app,
     one,
     review_findings,
     seconds_text,
@@ -306,6 +307,7 @@ async def step_context(svc: Service, d: Draft, step: str) -> dict[str, Any]:
         ctx["objects"] = {side: await objects_of(svc, d.app(side)) for side in ("left", "right")}
         return ctx
     if step == "direction":
+        ctx["event_app"] = event_app(d, vendors(svc, d))
         return ctx
     sch = await load_schemas(svc, d)
     spec = compiled(svc, d, sch)

@@ -4,7 +4,10 @@ and one set of routes per resource (OAuth client-credentials tokens, lists, pros
 Public endpoints emulated (paths and parameters as snov.io/api documents them):
 ``POST /v1/oauth/access_token``, ``GET /v1/get-user-lists``, ``POST /v1/lists``,
 ``POST /v1/prospect-list``, ``POST /v1/add-prospect-to-list``, ``POST /v1/get-prospect-by-id``,
-``POST /v1/get-prospects-by-email``, ``GET /v1/prospect-custom-fields``. Snov.io publishes no
+``POST /v1/get-prospects-by-email``, ``GET /v1/prospect-custom-fields``; campaigns:
+``GET /v1/get-user-campaigns``, ``/v1/emails-sent``, ``/v1/get-emails-opened``,
+``/v1/get-emails-clicked``, ``/v1/get-emails-replies`` and ``GET /v2/campaigns/{id}/recipients-activity``
+(:mod:`.campaigns`). Snov.io publishes no
 way to change a prospect's email or to take it out of a list, so two endpoints are designed
 after its conventions (``POST``, form or JSON parameters, ``{"success": …}`` answers):
 ``POST /v1/update-prospect`` and ``POST /v1/delete-prospect-from-list``. Assumptions are
@@ -24,7 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from accord.sandbox.snovio.core import Faults, SandboxSettings, SnovioCore
-from accord.sandbox.snovio.routes import admin, auth, lists, prospects
+from accord.sandbox.snovio.routes import admin, auth, campaigns, lists, prospects
 from accord.sandbox.snovio.routes.common import error_response
 from accord.sandbox.snovio.routes.gate import gate
 from accord.sandbox.snovio.store import ApiError
@@ -32,7 +35,7 @@ from accord.sandbox.snovio.store import ApiError
 __all__ = ["Faults", "SandboxSettings", "SnovioSandbox", "build_app", "serve"]
 
 # Starlette matches routes in registration order: this is the order they always had.
-ROUTES = (auth.register, lists.register, prospects.register, admin.register)
+ROUTES = (auth.register, lists.register, prospects.register, campaigns.register, admin.register)
 
 
 class SnovioSandbox(SnovioCore):

@@ -11,6 +11,7 @@ from typing import Any
 
 from accord.sandbox import faults
 from accord.sandbox.snovio import seed as seeding
+from accord.sandbox.snovio.campaigns import Campaigns
 from accord.sandbox.snovio.store import ProspectInput, Store
 
 
@@ -66,6 +67,7 @@ class SnovioCore:
                 raise TypeError(f"unknown setting {k}")
             setattr(self.settings, k, v)
         self.store = Store()
+        self.campaigns = Campaigns(self.store)  # drip campaigns and their recipients' email events
         self.faults = Faults()
         self.counters: Counter[str] = Counter()
         self.lock = threading.Lock()  # guards counters, the fault draw and the rate window
@@ -76,10 +78,13 @@ class SnovioCore:
 
     # -- state --------------------------------------------------------------------------------
     def seed(self, records: int, seed: int = 0) -> dict[str, Any]:
-        return seeding.seed(self.store, records, seed)
+        out = seeding.seed(self.store, records, seed)
+        out["campaigns"] = self.campaigns.seed(seed)
+        return out
 
     def reset(self) -> None:
         self.store.reset()
+        self.campaigns.reset()
         self.counters.clear()
         self.window = RateWindow()
 

@@ -14,6 +14,7 @@ from accord.sandbox import faults
 from accord.sandbox.snovio.core import SnovioCore
 
 API_PREFIX = "/v1/"
+API_PREFIXES = (API_PREFIX, "/v2/")  # v2: the campaigns' recipients-activity report
 Middleware = Callable[[Request, Any], Awaitable[Response]]
 
 
@@ -41,10 +42,12 @@ def gate(sb: SnovioCore) -> Middleware:
 
     async def gate(request: Request, call_next: Any) -> Response:
         path = request.url.path
-        if not path.startswith(API_PREFIX):
+        if not path.startswith(API_PREFIXES):
             passed: Response = await call_next(request)  # admin routes: no limits or faults
             return passed
-        kind = path[len(API_PREFIX):].strip("/") or "other"
+        # v2 campaign paths carry the campaign id: counted by their last part
+        kind = (path[len(API_PREFIX):].strip("/") if path.startswith(API_PREFIX)
+                else "v2/" + path.rstrip("/").rsplit("/", 1)[-1]) or "other"
         with sb.lock:
             sb.counters[kind] += 1
             sb.counters["total"] += 1

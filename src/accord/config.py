@@ -36,6 +36,9 @@ Rule = Literal[
     "fill-blanks-only-right",
     "none",
 ]
+# HubSpot engagement objects a HubSpot contacts ↔ Salesforce Contact/Lead sync can copy to Salesforce
+ActivityType = Literal["calls", "emails", "meetings", "notes", "tasks"]
+ACTIVITY_TYPES: tuple[ActivityType, ...] = ("calls", "emails", "meetings", "notes", "tasks")
 FilterOp = Literal["eq", "neq", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "set", "not_set"]
 
 # Apps: the settings model of each vendor lives in its connector module (accord.connectors.registry).
@@ -133,6 +136,9 @@ class SyncConfig(_Strict):
     delete_guard: DeleteGuard = Field(default_factory=DeleteGuard)
     stages: Literal["auto"] | dict[str, str] | None = None
     associations: list[str] = Field(default_factory=list)  # syncs of the associated objects
+    # HubSpot activities copied one way to Salesforce Tasks / Events (accord.runner.activities);
+    # empty: off. Only on a HubSpot contacts ↔ Salesforce Contact or Lead sync.
+    activities: list[ActivityType] = Field(default_factory=list)
     enabled: bool = True
     # this sync's own incremental-pass interval; default: the shorter poll of its two apps
     poll: Duration | None = None
@@ -494,6 +500,7 @@ def semantic_issues(cfg: Config) -> list[ConfigIssue]:
                                           f"sync {a!r} must pair the same apps on the same sides ({s.left.app} ↔ {s.right.app})"))
         if any(ref.app not in cfg.apps for ref in (s.left, s.right)):
             continue
+        issues.extend(_activity_issues(cfg, s, p))
         issues.extend(_mapping_issues(cfg, s, p))
     for i, other in overlapping_syncs(cfg.syncs):
         issues.append(ConfigIssue(f"syncs[{i}].right", overlap_message(cfg.syncs[i], other)))
@@ -530,6 +537,41 @@ def overlap_message(s: SyncConfig, other: SyncConfig) -> str:
     return (f"sync {s.name!r} pairs {s.left.app} {s.left.object} with {s.right.app} {s.right.object}, "
             f"as sync {other.name!r} already does; two syncs on one object pair would create each record "
             f"again in both apps: change {other.name!r} instead, or pick other objects")
+
+
+def _objects(ref: SideRef) -> list[str]:
+    """The object(s) of a side: one name, or several (Salesforce Contact and Lead)."""
+    obj: Any = ref.object
+    return [str(o) for o in obj] if isinstance(obj, list | tuple) else [str(obj)]
+
+
+def activity_sides(cfg: Config, s: SyncConfig) -> tuple[str, str] | None:
+    """("left"/"right" of HubSpot contacts, of Salesforce Contact/Lead) when the sync pairs them, else None."""
+    for h, f in (("left", "right"), ("right", "left")):
+        href, fref = getattr(s, h), getattr(s, f)
+        if (cfg.vendor(href.app) == "hubspot" and _objects(href) == ["contacts"]
+                and cfg.vendor(fref.app) == "salesforce"
+                and all(o.casefold() in ("contact", "lead") for o in _objects(fref))):
+            return h, f
+    return None
+
+
+def _activity_issues(cfg: Config, s: SyncConfig, p: str) -> list[ConfigIssue]:
+    """``activities`` rides on a HubSpot contacts ↔ Salesforce Contact/Lead sync that may write to Salesforce."""
+    if not s.activities:
+        return []
+    sides = activity_sides(cfg, s)
+    if sides is None:
+        return [ConfigIssue(f"{p}.activities", "activities sync only on a sync of HubSpot contacts with Salesforce "
+                            "Contact or Lead (HubSpot calls, emails, meetings, notes and tasks become Salesforce "
+                            "Tasks and Events); remove the key here or put it on such a sync")]
+    source = {"left-to-right": "left", "right-to-left": "right"}.get(s.direction)
+    if source is not None and source != sides[0]:
+        return [ConfigIssue(f"{p}.activities", f"activities are copied from HubSpot to Salesforce, but this "
+                            f"{s.direction} sync never writes to Salesforce; remove the key or change the direction")]
+    if len(set(s.activities)) != len(s.activities):
+        return [ConfigIssue(f"{p}.activities", "an activity type is listed twice")]
+    return []
 
 
 def _mapping_issues(cfg: Config, s: SyncConfig, p: str) -> list[ConfigIssue]:
@@ -589,8 +631,10 @@ def effective_deletes(s: SyncConfig, left_vendor: str, right_vendor: str) -> Lit
 
 def config_hash(s: SyncConfig) -> str:
     """Fingerprint of what changes sync results; saving a different one restarts the initial sync."""
-    # the delete guard only decides when deletes wait for a confirmation, never what syncs
-    body = s.model_dump(mode="json", exclude={"enabled", "delete_guard"})
+    # the delete guard only decides when deletes wait for a confirmation, never what syncs;
+    # activities have their own cursors (a type turned on is read in full by the next pass),
+    # so turning one on or off does not restart the contacts' initial sync
+    body = s.model_dump(mode="json", exclude={"enabled", "delete_guard", "activities"})
     for m in body.get("mappings", []):
         if m.get("values_to_left") is None:
             m.pop("values_to_left", None)  # a key added later: absent, an index keeps its hash

@@ -1,0 +1,111 @@
+"""HubSpot activities → Salesforce Tasks / Events: the pure mapping and plan, and the config key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from accord.config import ConfigError, config_hash, parse_config
+from accord.engine.activities import Resolved, plan_activity, to_salesforce
+
+WHEN = "2026-03-02T10:00:00.000Z"
+
+
+def doc(activities: list[str], left: str = "contacts", right: str = "Contact", **extra: Any) -> dict[str, Any]:
+    return {"apps": {"hs": {"type": "hubspot", "token": "t"},
+                     "sf": {"type": "salesforce", "instance_url": "https://x", "access_token": "t"}},
+            "syncs": [{"name": "s", "left": {"app": "hs", "object": left}, "right": {"app": "sf", "object": right},
+                       "activities": activities, **extra}]}
+
+
+# -- config ---------------------------------------------------------------------------------
+def test_activities_are_allowed_on_hubspot_contacts_with_salesforce_contact_or_lead() -> None:
+    assert parse_config(doc(["calls", "meetings"]), env={}).syncs[0].activities == ["calls", "meetings"]
+    assert parse_config(doc(["notes"], right="Lead"), env={}).syncs[0].activities == ["notes"]
+    assert parse_config(doc(["notes"], direction="left-to-right"), env={}).syncs[0].activities == ["notes"]
+    assert parse_config(doc([]), env={}).syncs[0].activities == []
+
+
+@pytest.mark.parametrize(("left", "right", "extra", "says"), [
+    ("companies", "Account", {}, "only on a sync of HubSpot contacts with Salesforce"),
+    ("contacts", "Contact", {"direction": "right-to-left"}, "never writes to Salesforce"),
+])
+def test_activities_elsewhere_are_a_config_error_naming_the_key(left: str, right: str, extra: dict[str, Any],
+                                                                  says: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(doc(["calls"], left, right, **extra), "accord.yaml", env={})
+    assert e.value.render().startswith("accord.yaml: syncs[0].activities: ")
+    assert says in e.value.render()
+
+
+def test_an_unknown_or_repeated_type_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(doc(["calls", "faxes"]), "accord.yaml", env={})
+    assert "syncs[0].activities[1]" in e.value.render()
+    with pytest.raises(ConfigError) as e:
+        parse_config(doc(["calls", "calls"]), "accord.yaml", env={})
+    assert "listed twice" in e.value.render()
+
+
+def test_turning_activities_on_keeps_the_sync_fingerprint() -> None:
+    off, on = (parse_config(doc(a), env={}).syncs[0] for a in ([], ["calls"]))
+    assert config_hash(off) == config_hash(on)  # the contacts' initial sync is not restarted
+
+
+def test_accord_check_exits_2_on_activities_of_a_companies_sync(tmp_path: Path) -> None:
+    cfg = tmp_path / "accord.yaml"
+    cfg.write_text(yaml.safe_dump(doc(["calls"], "companies", "Account")))
+    r = subprocess.run([sys.executable, "-m", "accord.cli", "check", "-c", str(cfg)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "syncs[0].activities" in r.stdout + r.stderr
+
+
+# -- mapping --------------------------------------------------------------------------------
+def test_each_type_becomes_its_salesforce_record() -> None:
+    call = to_salesforce("calls", {"hs_timestamp": WHEN, "hs_call_title": "Intro", "hs_call_body": "<p>a &amp; b</p>",
+                                   "hs_call_direction": "INBOUND", "hs_call_duration": 61_400}, "003A", "001A")
+    assert call == {"ActivityDate": "2026-03-02", "Subject": "Intro", "TaskSubtype": "Call", "Description": "a & b",
+                    "Status": "Completed", "CallType": "Inbound", "CallDurationInSeconds": 61, "WhoId": "003A",
+                    "WhatId": "001A"}
+    note = to_salesforce("notes", {"hs_timestamp": WHEN, "hs_note_body": "<div>First line</div><div>more</div>"},
+                         "003A", None)
+    assert (note["Subject"], note["Description"], note["TaskSubtype"]) == ("Note: First line", "First line\nmore", "Task")
+    email = to_salesforce("emails", {"hs_timestamp": WHEN, "hs_email_subject": "Hi"}, "003A", None)
+    assert (email["Subject"], email["TaskSubtype"]) == ("Email: Hi", "Email")
+    task = to_salesforce("tasks", {"hs_timestamp": WHEN, "hs_task_subject": "Call back", "hs_task_type": "CALL",
+                                   "hs_task_status": "DEFERRED", "hs_task_priority": "LOW"}, "003A", None)
+    assert (task["TaskSubtype"], task["Status"], task["Priority"]) == ("Call", "Deferred", "Low")
+    meeting = to_salesforce("meetings", {"hs_timestamp": WHEN, "hs_meeting_title": "Demo"}, "003A", "006A")
+    assert meeting == {"Subject": "Demo", "StartDateTime": WHEN, "EndDateTime": "2026-03-02T10:30:00.000Z",
+                       "ActivityDateTime": WHEN, "WhoId": "003A", "WhatId": "006A"}
+
+
+def test_a_lead_gets_no_what_id_and_long_text_is_cut() -> None:
+    out = to_salesforce("calls", {"hs_call_title": "x" * 300, "hs_call_body": "y" * 40_000}, "00QA", "001A")
+    assert out["WhoId"] == "00QA" and "WhatId" not in out
+    assert len(str(out["Subject"])) == 255 and len(str(out["Description"])) == 32_000
+
+
+def test_plans_wait_exclude_create_update_and_none() -> None:
+    props = {"hs_timestamp": WHEN, "hs_call_title": "Intro"}
+    assert plan_activity("calls", props, Resolved([], {}), None, False).reason == "no_contact"
+    waiting = plan_activity("calls", props, Resolved(["12", "5"], {}), None, False)
+    assert (waiting.action, waiting.reason) == ("wait", "waiting_for_contact")
+    assert "5, 12" in str(waiting.message)
+    created = plan_activity("calls", props, Resolved(["12", "5"], {"12": "003B", "5": "003A"}), None, False)
+    assert created.action == "create" and created.values["WhoId"] == "003A"  # the lowest contact id paired
+    same = plan_activity("calls", props, Resolved(["5"], {"5": "003A"}), created.payload, True)
+    assert same.action == "none"
+    changed = plan_activity("calls", {**props, "hs_call_title": "Intro 2", "hs_call_body": None},
+                            Resolved(["5"], {"5": "003A"}), {**created.payload, "Description": "old"}, True)
+    assert changed.action == "update"
+    assert changed.values == {"Subject": "Intro 2", "Description": None}  # TaskSubtype is never updated
+    # written once, its contact no longer paired: the Task keeps its WhoId
+    kept = plan_activity("calls", props, Resolved(["5"], {}), created.payload, True)
+    assert kept.action == "none"

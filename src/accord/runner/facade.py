@@ -250,6 +250,12 @@ class SyncRunner:
         """Associations of every linked pair (what a scan pass ends with)."""
         await associate(self.ctx, None)
 
+    async def sync_activities(self, *, full: bool = True) -> dict[str, dict[str, int]] | None:
+        """The sync's HubSpot activities to Salesforce (what a pass ends with, after the
+        associations; accord.distributed's scan calls it in its last step)."""
+        await self._activities(full=full)
+        return self.activity_counts
+
     async def sync_records(self, side: Side, ids: Sequence[str], *, resend: bool = False,
                            kind: str = "records") -> PassResult:
         """Sync specific records now (webhook events; "resync this record" with ``resend``: a

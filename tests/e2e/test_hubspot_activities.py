@@ -175,7 +175,11 @@ async def test_an_activity_salesforce_rejects_is_failing_and_the_rest_goes_on(w:
     assert "proper subject" in str(link.message)
     assert w.store.reason_counts("contacts") == {"failing/custom_code": 1}
     assert [lk.left_id for lk in w.store.records("contacts", "failing")] == [bad]
-    # retried by the next pass, fixed in HubSpot: it syncs, once
+    # retried by the next pass (still refused: one more attempt, nothing else written)
+    res = await w.run("contacts")
+    assert res.activities is not None and res.activities["calls"]["failed"] == 1
+    assert w.link(activity_sync("contacts", "calls"), L, bad).attempts == 2 and set(_by_subject(w)) == {"Good call"}
+    # fixed in HubSpot: it syncs, once
     w.hs.user_update("calls", bad, {"hs_call_title": "Better call"})
     res = await w.run("contacts")
     assert res.activities is not None and res.activities["calls"]["created"] == 1

@@ -10,8 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from accord.config import ConfigError, config_hash, parse_config
+from accord.config import ACTIVITY_TYPES, ConfigError, config_hash, parse_config
+from accord.engine import activities as engine_activities
 from accord.engine.activities import Resolved, plan_activity, to_salesforce
+from accord.index import Store
+from accord.index import activities as index_activities
+from accord.index.links import Link, PageWrite
+from accord.model import Side
 
 WHEN = "2026-03-02T10:00:00.000Z"
 
@@ -109,3 +114,40 @@ def test_plans_wait_exclude_create_update_and_none() -> None:
     # written once, its contact no longer paired: the Task keeps its WhoId
     kept = plan_activity("calls", props, Resolved(["5"], {}), created.payload, True)
     assert kept.action == "none"
+
+
+# -- the index --------------------------------------------------------------------------------
+def test_the_activity_types_are_the_same_everywhere() -> None:
+    assert ACTIVITY_TYPES == engine_activities.KINDS == index_activities.KINDS
+
+
+def _rows(store: Store, sync: str, *statuses: tuple[str, str | None]) -> None:
+    w = PageWrite()
+    for i, (status, reason) in enumerate(statuses):
+        lk = Link(sync, left_id=f"{sync}-{i}", status=status, reason=reason)
+        w.add(lk)
+    store.save(sync, w)
+
+
+def test_a_syncs_records_views_hold_its_activities_and_no_other_syncs_rows(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/a.db")
+    _rows(store, "contacts", ("syncing", None), ("excluded", "no_match_key"), ("queued", "waiting_for_association"))
+    _rows(store, "contacts/calls", ("syncing", None), ("queued", "waiting_for_contact"), ("failing", None))
+    for other in ("contacts2", "contacts-x", "contacts.x", "contacts0", "contacts2/calls"):
+        _rows(store, other, ("failing", None))
+    store.set_cursor("contacts/notes", Side.LEFT, "c1")
+    assert store.counts("contacts") == {"syncing": 2, "excluded": 1, "queued": 2, "failing": 1}
+    # a waiting activity shows its reason; the contacts' own queued rows are counted as before
+    assert store.reason_counts("contacts") == {"excluded/no_match_key": 1, "queued/waiting_for_contact": 1,
+                                               "failing/None": 1}
+    assert {lk.sync for lk in store.records("contacts")} == {"contacts", "contacts/calls"}
+    assert [lk.reason for lk in store.records("contacts", "queued")] == ["waiting_for_association",
+                                                                         "waiting_for_contact"]
+    assert store.activity_syncs("contacts") == ["contacts/calls", "contacts/notes"]
+    copy = Store(f"sqlite:///{tmp_path}/b.db")
+    store.clone_sync("contacts", copy)  # a dry run plans against both
+    assert copy.counts("contacts") == store.counts("contacts") and copy.cursor("contacts/notes", Side.LEFT) == "c1"
+    store.delete_sync("contacts")
+    assert store.counts("contacts") == {} and store.cursor("contacts/notes", Side.LEFT) is None
+    assert store.counts("contacts2") == {"failing": 2}  # contacts2 and its calls
+    assert store.counts("contacts-x") == {"failing": 1}

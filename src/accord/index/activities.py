@@ -23,9 +23,11 @@ from sqlalchemy import and_, func, or_, select
 
 from accord.index.db import IndexDB
 from accord.index.links import Link, LinkStore, _rows_to_links
-from accord.index.schema import links
+from accord.index.schema import cursors, links
 
 SEP = "/"
+# the HubSpot activity types (accord.config.ACTIVITY_TYPES; not imported: the index stays below config)
+KINDS = ("calls", "emails", "meetings", "notes", "tasks")
 
 
 def activity_sync(sync: str, kind: str) -> str:
@@ -33,9 +35,15 @@ def activity_sync(sync: str, kind: str) -> str:
     return f"{sync}{SEP}{kind}"
 
 
+def family(sync: str) -> list[str]:
+    """``sync`` and the names its activities may be stored under. An IN list of names rather
+    than a prefix range or LIKE: it walks the ``sync`` indexes whatever the database's collation
+    (PostgreSQL's locale collations do not order ``/`` as its code point)."""
+    return [sync, *(activity_sync(sync, k) for k in KINDS)]
+
+
 def _family(sync: str) -> Any:
-    """``sync`` and its derived names: a range on the indexed ``sync`` column ("0" follows "/")."""
-    return or_(links.c.sync == sync, and_(links.c.sync > sync + SEP, links.c.sync < sync + "0"))
+    return links.c.sync.in_(family(sync))
 
 
 class ActivityLinks(LinkStore):
@@ -67,14 +75,11 @@ class ActivityLinks(LinkStore):
 
     def activity_syncs(self, sync: str) -> list[str]:
         """The derived names holding rows or cursors of ``sync``'s activities."""
-        from accord.index.schema import cursors
-
+        names = family(sync)[1:]
         with self.engine.connect() as c:
-            names = {r[0] for r in c.execute(select(links.c.sync).where(
-                links.c.sync > sync + SEP, links.c.sync < sync + "0").distinct())}
-            names |= {r[0] for r in c.execute(select(cursors.c.sync).where(
-                cursors.c.sync > sync + SEP, cursors.c.sync < sync + "0").distinct())}
-        return sorted(names)
+            found = {r[0] for r in c.execute(select(links.c.sync).where(links.c.sync.in_(names)).distinct())}
+            found |= {r[0] for r in c.execute(select(cursors.c.sync).where(cursors.c.sync.in_(names)).distinct())}
+        return sorted(found)
 
     def clone_sync(self, sync: str, target: IndexDB) -> None:
         """With the sync, its activities (a dry run plans against a copy of both)."""

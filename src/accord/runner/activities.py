@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import and_, or_
+
 from accord.associations import AssociationTarget
 from accord.connectors.base import Connector
 from accord.engine import activities as act
@@ -39,7 +41,7 @@ from accord.runner.context import RunContext
 log = logging.getLogger("accord.runner.activities")
 
 PAGE = 100  # activities planned and written together (HubSpot's association batch size)
-_RETRY = (Status.QUEUED.value, Status.FAILING.value)
+MAX_ATTEMPTS = 10  # failed writes retried by later passes (HubSpot–Salesforce retries 10 times)
 
 
 @dataclass
@@ -101,14 +103,19 @@ async def _one_kind(ctx: RunContext, k: _Kind, targets: Sequence[AssociationTarg
             await _page(ctx, k, page.records, targets, cursor=page.cursor)
             await ctx.between_pages()
     # the ones waiting for their contact, or failing, that the read above did not bring
-    for chunk in ctx.store.iter_links(k.name, _status_in(_RETRY), chunk=PAGE):
+    for chunk in ctx.store.iter_links(k.name, _retried(), chunk=PAGE):
         ids = [str(lk.id_of(h)) for lk in chunk if lk.id_of(h) is not None and str(lk.id_of(h)) not in k.handled]
         if ids:
             await _page(ctx, k, await hs.read(k.kind, ids, fields), targets)
 
 
-def _status_in(statuses: Sequence[str]) -> Any:
-    return links_t.c.status.in_(list(statuses))
+def _retried() -> Any:
+    """Waiting activities, every pass; failing ones at most MAX_ATTEMPTS times (as records are),
+    then with their next change or a full pass. A lost answer is retried too: the look-up first
+    makes that safe."""
+    return or_(links_t.c.status == Status.QUEUED.value,
+               and_(links_t.c.status == Status.FAILING.value, links_t.c.attempts < MAX_ATTEMPTS,
+                    links_t.c.category != ErrorCategory.DELETED.value))
 
 
 def _save(ctx: RunContext, k: _Kind, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:

@@ -16,7 +16,9 @@ from accord.engine.activities import Resolved, plan_activity, to_salesforce
 from accord.index import Store
 from accord.index import activities as index_activities
 from accord.index.links import Link, PageWrite
-from accord.model import Side
+from accord.model import Counters, Side
+from accord.report import activities_line
+from accord.runner import PassResult
 
 WHEN = "2026-03-02T10:00:00.000Z"
 
@@ -89,6 +91,19 @@ def test_each_type_becomes_its_salesforce_record() -> None:
     meeting = to_salesforce("meetings", {"hs_timestamp": WHEN, "hs_meeting_title": "Demo"}, "003A", "006A")
     assert meeting == {"Subject": "Demo", "StartDateTime": WHEN, "EndDateTime": "2026-03-02T10:30:00.000Z",
                        "ActivityDateTime": WHEN, "WhoId": "003A", "WhatId": "006A"}
+
+
+def test_call_outcomes_are_named_and_the_pass_line_says_what_happened() -> None:
+    connected = to_salesforce("calls", {"hs_call_disposition": "f240bbac-87c9-4f6e-bf70-924b57d47db7"}, "003A", None)
+    assert connected["CallDisposition"] == "Connected"
+    own = to_salesforce("calls", {"hs_call_disposition": "0c0ffee0-aaaa-bbbb-cccc-000000000000"}, "003A", None)
+    assert own["CallDisposition"] == "0c0ffee0-aaaa-bbbb-cccc-000000000000"  # a portal's own outcome: its id
+    res = PassResult("contacts", "incremental", Counters(), activities={
+        "calls": {"read": 3, "created": 2, "updated": 0, "unchanged": 0, "failed": 1, "waiting": 0, "excluded": 0},
+        "notes": {"read": 1, "created": 0, "updated": 0, "unchanged": 1, "failed": 0, "waiting": 0, "excluded": 0}})
+    assert activities_line(res) == "contacts activities to Salesforce: calls 2 created, 1 failed; notes in step"
+    assert activities_line(PassResult("contacts", "incremental", Counters())) is None
+    assert res.as_dict()["activities"]["calls"]["created"] == 2
 
 
 def test_a_lead_gets_no_what_id_and_long_text_is_cut() -> None:

@@ -59,6 +59,12 @@ _TASK_STATUS = {"NOT_STARTED": "Not Started", "IN_PROGRESS": "In Progress", "WAI
 _PRIORITY = {"HIGH": "High", "MEDIUM": "Normal", "NONE": "Normal", "LOW": "Low"}
 _SUBTYPE = {"CALL": "Call", "EMAIL": "Email", "TODO": "Task"}
 _CALL_TYPE = {"INBOUND": "Inbound", "OUTBOUND": "Outbound"}
+# HubSpot's default call outcomes: ``hs_call_disposition`` holds the outcome's id (HubSpot's calls
+# API guide lists these); an outcome a portal added itself is written as its id
+_OUTCOMES = {"73a0d17f-1163-4015-bdd5-ec830791da20": "No answer", "b2cf5968-551e-4856-9783-52b3da59a7d0":
+             "Left voicemail", "a4c4c377-d246-4b32-a13b-75a56a4cd0ff": "Left live message",
+             "9d9162e7-6cf3-4944-bf63-4dff82258764": "Busy", "f240bbac-87c9-4f6e-bf70-924b57d47db7": "Connected",
+             "17b47fee-58de-441e-a44c-c6300d46f273": "Wrong number"}
 
 
 def target_object(kind: str) -> str:
@@ -142,7 +148,7 @@ def to_salesforce(kind: str, props: Mapping[str, Value], who: str | None, what: 
                        Description=_text(p.get("hs_call_body")), Status="Completed",
                        CallType=_CALL_TYPE.get(_str(p.get("hs_call_direction")) or ""),
                        CallDurationInSeconds=_seconds(p.get("hs_call_duration")),
-                       CallDisposition=_clip(_str(p.get("hs_call_disposition")), SUBJECT_MAX))
+                       CallDisposition=_clip(_outcome(p.get("hs_call_disposition")), SUBJECT_MAX))
         elif kind == "emails":
             body = _text(p.get("hs_email_text")) or _text(p.get("hs_email_html"))
             out.update(Subject=_subject("Email: " + (_str(p.get("hs_email_subject")) or "(no subject)")),
@@ -205,6 +211,11 @@ def _text(v: Value | Any) -> str | None:
         s = html.unescape(_TAG.sub("", _BREAK.sub("\n", s)))
     s = "\n".join(line.rstrip() for line in s.strip().splitlines())
     return s[:DESCRIPTION_MAX] or None
+
+
+def _outcome(v: Value | Any) -> str | None:
+    s = _str(v)
+    return None if s is None else _OUTCOMES.get(s, s)
 
 
 def _seconds(v: Value | Any) -> int | None:

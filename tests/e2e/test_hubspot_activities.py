@@ -114,6 +114,13 @@ async def test_an_activity_waits_for_its_contact_and_syncs_once_it_is_paired(w: 
     # still waiting on the next pass: nothing written, nothing duplicated
     res = await w.run("contacts")
     assert res.activities is not None and res.activities["calls"]["waiting"] == 1
+    # another waiting call deleted in HubSpot is no longer waited for
+    doomed = _activity(w, "calls", bob, hs_call_title="Deleted call")
+    await w.run("contacts")
+    w.hs.user_delete("calls", doomed)
+    await w.run("contacts")
+    gone = w.link(activity_sync("contacts", "calls"), L, doomed)
+    assert (gone.status, gone.reason) == ("excluded", "deleted")
     # Bob gets an e-mail: the contacts pass pairs him, and the call follows in the same pass
     w.hs.user_update("contacts", bob, {"email": "bob@x.com"})
     res = await w.run("contacts")

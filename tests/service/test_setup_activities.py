@@ -105,6 +105,8 @@ def test_activity_checkboxes_save_the_sync_and_its_records_show_waiting_ones(tmp
             assert [(i["label"], i["reason"]) for i in queued["items"]] == [("call: Cold call", "waiting_for_contact")]
             page = flow.client.get("/syncs/contacts/records", params={"status": "queued"}).text
             assert "call: Cold call" in page and "waiting_for_contact" in page
+            row = re.search(r'<tr id="record-[^"]*">\s*<th scope="row" data-label="Record">call: Cold call.*?</tr>', page, re.S)
+            assert row is not None and "Sync now" not in row.group(0)  # not a contact: the next pass syncs it
             # editing the sync shows the saved choice checked
             edit = flow.client.get("/syncs/contacts/edit").text
             assert Flow._draft(edit)["activities"] == ["calls"]

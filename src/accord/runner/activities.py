@@ -106,14 +106,31 @@ async def _one_kind(ctx: RunContext, k: _Kind, targets: Sequence[AssociationTarg
     for chunk in ctx.store.iter_links(k.name, _retried(), chunk=PAGE):
         ids = [str(lk.id_of(h)) for lk in chunk if lk.id_of(h) is not None and str(lk.id_of(h)) not in k.handled]
         if ids:
-            await _page(ctx, k, await hs.read(k.kind, ids, fields), targets)
+            found = await hs.read(k.kind, ids, fields)
+            await _page(ctx, k, found, targets)
+            _gone(ctx, k, [lk for lk in chunk if str(lk.id_of(h)) in set(ids) - {r.id for r in found if not r.archived}])
+
+
+def _gone(ctx: RunContext, k: _Kind, links: Sequence[Link]) -> None:
+    """Activities deleted in HubSpot before they reached Salesforce: no longer waited for or retried
+    (one already written keeps its Task: deletes are not copied)."""
+    _, s = sides(ctx)
+    w = PageWrite()
+    for lk in links:
+        if lk.id_of(s) is None:
+            lk.set_status(Status.EXCLUDED, "deleted", message=f"the {act.label(k.kind)} was deleted in HubSpot")
+            lk.pending, lk.in_flight = None, None
+            w.touch(lk)
+    if w.dirty:
+        _save(ctx, k, w)
 
 
 def _retried() -> Any:
-    """Waiting activities, every pass; failing ones at most MAX_ATTEMPTS times (as records are),
+    """Waiting activities and unsettled creates, every pass; failing ones at most MAX_ATTEMPTS times (as records are),
     then with their next change or a full pass. A lost answer is retried too: the look-up first
     makes that safe."""
     return or_(links_t.c.status == Status.QUEUED.value,
+               links_t.c.pending.is_not(None),  # a create sent by a pass that died before its answer
                and_(links_t.c.status == Status.FAILING.value, links_t.c.attempts < MAX_ATTEMPTS,
                     links_t.c.category != ErrorCategory.DELETED.value))
 

@@ -30,7 +30,7 @@ from accord.exports import FORMATS, render_export
 from accord.index import Store
 from accord.index.store import IndexUnavailable, Link
 from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, Side, UnreachableError
-from accord.report import events_lines, plan_table, status_table, summary_table
+from accord.report import activities_line, events_lines, plan_table, status_table, summary_table
 from accord.runner import STOPPED, ManualSyncRefused, PassResult, SyncRunner
 from accord.session import Session
 
@@ -244,6 +244,9 @@ def sync(
             out.print(summary_table(results, s.store))
             for line in events_lines(results):
                 out.print(line, markup=False, highlight=False)
+            for r in results:
+                if (activities := activities_line(r)) is not None:
+                    out.print(activities, markup=False, highlight=False)
         if stopped:
             first = next((x for x in stopped if isinstance(x, ContainerMissing)), stopped[0])
             for other in stopped:

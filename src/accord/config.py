@@ -36,6 +36,9 @@ Rule = Literal[
     "fill-blanks-only-right",
     "none",
 ]
+# HubSpot engagement objects a HubSpot contacts ↔ Salesforce Contact/Lead sync can copy to Salesforce
+ActivityType = Literal["calls", "emails", "meetings", "notes", "tasks"]
+ACTIVITY_TYPES: tuple[ActivityType, ...] = ("calls", "emails", "meetings", "notes", "tasks")
 FilterOp = Literal["eq", "neq", "in", "not_in", "gt", "gte", "lt", "lte", "contains", "set", "not_set"]
 
 # Apps: the settings model of each vendor lives in its connector module (accord.connectors.registry).
@@ -169,6 +172,9 @@ class SyncConfig(_Strict):
     # event sync: the other app's email events and activities become HubSpot timeline events
     # (one-way; a sync of HubSpot contacts with Snov.io prospects or Salesforce contacts/leads)
     events: bool = False
+    # HubSpot activities copied one way to Salesforce Tasks / Events (accord.runner.activities);
+    # empty: off. Only on a HubSpot contacts ↔ Salesforce Contact or Lead sync.
+    activities: list[ActivityType] = Field(default_factory=list)
     enabled: bool = True
     # this sync's own incremental-pass interval; default: the shorter poll of its two apps
     poll: Duration | None = None
@@ -539,6 +545,7 @@ def semantic_issues(cfg: Config) -> list[ConfigIssue]:
             if not getattr(cfg.apps[hub], "app_id", None):
                 issues.append(ConfigIssue(f"{p}.events", f"event sync writes timeline events of a HubSpot app: set "
                                           f"apps.{hub}.app_id (and developer_api_key, its developer account's key)"))
+        issues.extend(_activity_issues(cfg, s, p))
         issues.extend(_mapping_issues(cfg, s, p))
     for i, other in overlapping_syncs(cfg.syncs):
         issues.append(ConfigIssue(f"syncs[{i}].right", overlap_message(cfg.syncs[i], other)))
@@ -600,6 +607,41 @@ def overlap_message(s: SyncConfig, other: SyncConfig) -> str:
     return (f"sync {s.name!r} pairs {s.left.app} {s.left.label()} with {s.right.app} {s.right.label()}, "
             f"as sync {other.name!r} already does; two syncs on one object pair would create each record "
             f"again in both apps: change {other.name!r} instead, or pick other objects")
+
+
+def _objects(ref: SideRef) -> list[str]:
+    """The object(s) of a side: one name, or several (Salesforce Contact and Lead)."""
+    obj: Any = ref.object
+    return [str(o) for o in obj] if isinstance(obj, list | tuple) else [str(obj)]
+
+
+def activity_sides(cfg: Config, s: SyncConfig) -> tuple[str, str] | None:
+    """("left"/"right" of HubSpot contacts, of Salesforce Contact/Lead) when the sync pairs them, else None."""
+    for h, f in (("left", "right"), ("right", "left")):
+        href, fref = getattr(s, h), getattr(s, f)
+        if (cfg.vendor(href.app) == "hubspot" and _objects(href) == ["contacts"]
+                and cfg.vendor(fref.app) == "salesforce"
+                and all(o.casefold() in ("contact", "lead") for o in _objects(fref))):
+            return h, f
+    return None
+
+
+def _activity_issues(cfg: Config, s: SyncConfig, p: str) -> list[ConfigIssue]:
+    """``activities`` rides on a HubSpot contacts ↔ Salesforce Contact/Lead sync that may write to Salesforce."""
+    if not s.activities:
+        return []
+    sides = activity_sides(cfg, s)
+    if sides is None:
+        return [ConfigIssue(f"{p}.activities", "activities sync only on a sync of HubSpot contacts with Salesforce "
+                            "Contact or Lead (HubSpot calls, emails, meetings, notes and tasks become Salesforce "
+                            "Tasks and Events); remove the key here or put it on such a sync")]
+    source = {"left-to-right": "left", "right-to-left": "right"}.get(s.direction)
+    if source is not None and source != sides[0]:
+        return [ConfigIssue(f"{p}.activities", f"activities are copied from HubSpot to Salesforce, but this "
+                            f"{s.direction} sync never writes to Salesforce; remove the key or change the direction")]
+    if len(set(s.activities)) != len(s.activities):
+        return [ConfigIssue(f"{p}.activities", "an activity type is listed twice")]
+    return []
 
 
 def _mapping_issues(cfg: Config, s: SyncConfig, p: str) -> list[ConfigIssue]:
@@ -678,9 +720,11 @@ def effective_deletes(s: SyncConfig, left_vendor: str, right_vendor: str) -> Lit
 
 def config_hash(s: SyncConfig) -> str:
     """Fingerprint of what changes sync results; saving a different one restarts the initial sync."""
-    # the delete guard only decides when deletes wait for a confirmation, never what syncs
-    # nor does event sync: turning it on or off never restarts the record sync
-    body = s.model_dump(mode="json", exclude={"enabled", "delete_guard", "events"})
+    # the delete guard only decides when deletes wait for a confirmation, never what syncs;
+    # nor does event sync: turning it on or off never restarts the record sync; activities have
+    # their own cursors (a type turned on is read in full by the next pass), so turning one on or
+    # off does not restart the contacts' initial sync either
+    body = s.model_dump(mode="json", exclude={"enabled", "delete_guard", "events", "activities"})
     for side in ("left", "right"):
         if body[side].get("new_records_as") is None:
             body[side].pop("new_records_as", None)  # a key added later: absent, an index keeps its hash

@@ -85,6 +85,18 @@ def reasons_line(sync: str, reasons: Mapping[str, int]) -> str:
     return f"  {sync}: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
 
 
+def activities_line(r: PassResult) -> str | None:
+    """What a pass did with HubSpot activities (accord.runner.activities), per type; ``None``
+    when the sync copies none."""
+    if not r.activities:
+        return None
+    parts = []
+    for kind, c in r.activities.items():
+        done = [f"{c[k]} {k}" for k in ("created", "updated", "failed", "waiting", "excluded") if c.get(k)]
+        parts.append(f"{kind} {', '.join(done) if done else 'in step'}")
+    return f"{r.sync} activities to Salesforce: " + "; ".join(parts)
+
+
 def changes_line(r: PassResult, left: str = "HubSpot", right: str = "Salesforce") -> str | None:
     """What a pass wrote, in one line; ``None`` when it wrote nothing."""
     k = r.counters

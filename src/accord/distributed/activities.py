@@ -299,6 +299,7 @@ class SyncActivities:
                 counters = self.ctx.store.close_run(job.scan.run_id, "failed", ledger, f"DeletesHeld: {e}")
                 return PassSummary(job.sync, job.scan.kind, job.scan.run_id, counters)
             await runner.associate_all()
+            await runner.sync_activities(full=True)  # HubSpot activities to Salesforce, if the sync copies any
             counters = self.ctx.store.close_run(job.scan.run_id, "ok", ledger)
             return PassSummary(job.sync, job.scan.kind, job.scan.run_id, counters,
                                [b.path for b in runner.spec.broken] if runner.spec else [])

@@ -3,6 +3,7 @@
 One object over one engine, put together from a class per concern:
 
 - :mod:`accord.index.links`: links and their bases, the per-page lookups and saves (hot path)
+- :mod:`accord.index.activities`: activity pairs (links of ``"<sync>/<type>"``) in the records views
 - :mod:`accord.index.sync_state`: registered syncs, their cursors, whole-sync copy and delete
 - :mod:`accord.index.runs`: the run log
 - :mod:`accord.index.managed`: apps (encrypted configuration) and syncs made through the API
@@ -17,6 +18,7 @@ The names callers import from here (``Link``, ``PageWrite``, ``make_engine`` …
 
 from __future__ import annotations
 
+from accord.index.activities import ActivityLinks
 from accord.index.association_bases import AssociationBases
 from accord.index.db import (
     HEAD_REVISION,
@@ -56,7 +58,7 @@ __all__ = [
 ]
 
 
-class Store(LinkStore, SyncStateStore, RunLog, ManagedConfig, WebhookClaims, Sessions, DeleteHolds,
+class Store(ActivityLinks, LinkStore, SyncStateStore, RunLog, ManagedConfig, WebhookClaims, Sessions, DeleteHolds,
             AssociationBases):
     """The index: every concern's methods on one object sharing one engine.
 

@@ -24,6 +24,8 @@ from accord.index.leases import LeaseLost, SyncLease
 from accord.index.runs import PageLedger
 from accord.index.store import Link, Store, SyncState
 from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error_text
+from accord.runner.activities import sides as activity_sides
+from accord.runner.activities import sync_activities
 from accord.runner.apply import associate, owe_associations, rewind_cursors
 from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
 from accord.runner.deletes import container_gone, open_pass, settle_deletes
@@ -62,12 +64,17 @@ class PassResult:
     run_id: int | None = None
     broken: list[str] = field(default_factory=list)
     confirmed: dict[str, Any] | None = None  # the hold this pass confirmed (run(confirm_deletes=True))
+    # per activity type, what the pass did with HubSpot activities (accord.runner.activities);
+    # None: the sync copies none
+    activities: dict[str, dict[str, int]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = {"sync": self.sync, "kind": self.kind, "run_id": self.run_id, "broken_mappings": self.broken,
                **self.counters.as_dict()}
         if self.confirmed is not None:
             out["confirmed_deletes"] = self.confirmed
+        if self.activities is not None:
+            out["activities"] = self.activities
         return out
 
 
@@ -95,9 +102,14 @@ class SyncRunner:
         associations: Sequence[AssociationTarget] = (),
         locks: PageLocks | None = None,
         lease_wait: float | None = None,
+        activity_targets: Sequence[AssociationTarget] | None = None,
     ) -> None:
         self.ctx = RunContext(cfg, store, {L: left, R: right}, {L: cfg.left.connector_object(), R: cfg.right.connector_object()},
                               progress or NoProgress(), path, list(associations), locks)
+        # the syncs of companies ↔ Account and deals ↔ Opportunity an activity's WhatId is
+        # looked up through (default: the associated syncs)
+        self.activity_targets = list(associations if activity_targets is None else activity_targets)
+        self.activity_counts: dict[str, dict[str, int]] | None = None  # the last pass's (activities)
         # How long a pass waits for the sync's lease while another process runs one (None: as
         # long as it takes; 0: not at all, SyncBusy at once, as the service's scheduled jobs do)
         self.lease_wait = lease_wait
@@ -242,6 +254,12 @@ class SyncRunner:
         """Associations of every linked pair (what a scan pass ends with)."""
         await associate(self.ctx, None)
 
+    async def sync_activities(self, *, full: bool = True) -> dict[str, dict[str, int]] | None:
+        """The sync's HubSpot activities to Salesforce (what a pass ends with, after the
+        associations; accord.distributed's scan calls it in its last step)."""
+        await self._activities(full=full)
+        return self.activity_counts
+
     async def sync_records(self, side: Side, ids: Sequence[str], *, resend: bool = False,
                            kind: str = "records") -> PassResult:
         """Sync specific records now (webhook events; "resync this record" with ``resend``: a
@@ -338,6 +356,15 @@ class SyncRunner:
             if self.ctx.associations:
                 rewind_cursors(self.ctx, before)
             raise
+        await self._activities(full=True)
+
+    async def _activities(self, *, full: bool) -> None:
+        """After the contacts: the sync's HubSpot activities to Salesforce (accord.runner.activities);
+        a scan pass reads every activity again (pairs already made are updated, never made twice)."""
+        ctx = self.ctx
+        if not ctx.cfg.activities or not ctx.require_spec().writes_to(activity_sides(ctx)[1]):
+            return  # e.g. a manual copy from Salesforce to HubSpot (Session.directed_pass)
+        self.activity_counts = await sync_activities(ctx, self.activity_targets, full=full)
 
     async def _incremental_then_associate(self) -> None:
         ctx = self.ctx
@@ -352,6 +379,7 @@ class SyncRunner:
             raise
         finally:
             ctx.touched = None
+        await self._activities(full=False)
 
     async def _tracked(self, kind: str, body: Callable[[], Any], *, confirm: bool = False) -> PassResult:
         """One pass under the sync's lease (taken here unless the caller holds it), in the run history.
@@ -364,6 +392,7 @@ class SyncRunner:
             await own.acquire(timeout=self.lease_wait)  # SyncBusy: another process runs a pass
             ctx.lease = own
         confirmed = None
+        self.activity_counts = None
         try:
             ctx.counters = Counters()
             run_id = ctx.store.begin_run(ctx.cfg.name, kind)
@@ -392,7 +421,7 @@ class SyncRunner:
                 own.release()
                 ctx.lease = None
         return PassResult(ctx.cfg.name, kind, ctx.counters, run_id, [b.path for b in ctx.require_spec().broken],
-                          confirmed)
+                          confirmed, self.activity_counts)
 
     def _confirm(self) -> dict[str, Any] | None:
         """Confirm the held deletes (the caller holds the lease); None when nothing is held."""

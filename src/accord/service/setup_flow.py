@@ -13,7 +13,9 @@ the pages :mod:`accord.service.routes.setup`.
    constant fields, and for deals the stage mapping with auto-map.
 4. *Records*: filters per side (values picked from enumerations), an inclusion list picked
    from the app's lists, a start time, the match keys and "only records with a match key".
-5. *Deletes and schedule*: delete handling, the delete guard, associations, the poll interval.
+5. *Deletes and schedule*: delete handling, the delete guard, associations, the poll interval, and
+   for a HubSpot contacts ↔ Salesforce Contact/Lead sync the HubSpot activity types copied to
+   Salesforce (one checkbox per type).
 6. *Review*: every setting, the settings as YAML, what check says, then *Save & sync*.
 
 Every setting of a sync has a control; none asks for a field name to be typed. The draft
@@ -29,7 +31,16 @@ from typing import Any, get_args
 from pydantic import BaseModel, Field
 
 from accord import catalog
-from accord.config import EVENT_SOURCES, ROUTED, ConfigError, ConfigIssue, Rule, SyncConfig, SyncOverlap
+from accord.config import (
+    ACTIVITY_TYPES,
+    EVENT_SOURCES,
+    ROUTED,
+    ConfigError,
+    ConfigIssue,
+    Rule,
+    SyncConfig,
+    SyncOverlap,
+)
 from accord.service import manage
 from accord.service.core import Service
 
@@ -43,10 +54,10 @@ OPS = {"eq": "is", "neq": "is not", "in": "is one of", "not_in": "is none of", "
 # the key paths each step's controls set: a step's "Next" stops on the issues of its own keys
 STEP_KEYS = {"objects": ("name", "left", "right", ""), "direction": ("events",), "mappings": ("mappings", "constants", "stages"),
              "filters": ("filters", "inclusion", "match", "created_after"),
-             "options": ("deletes", "delete_guard", "associations", "poll")}
+             "options": ("deletes", "delete_guard", "associations", "poll", "activities")}
 _EDITED_KEYS = {"name", "left", "right", "direction", "winner", "mappings", "stages", "filters", "inclusion",
                 "created_after", "match", "require_match_key", "constants", "deletes", "delete_guard",
-                "associations", "poll", "events"}
+                "associations", "poll", "events", "activities"}
 Form = dict[str, list[str]]
 
 
@@ -82,6 +93,7 @@ class Draft(BaseModel):
     guard_share: str = ""  # percent; "": the default
     guard_floor: str = ""
     associations: list[str] = Field(default_factory=list)
+    activities: list[str] = Field(default_factory=list)  # HubSpot activity types copied to Salesforce
     poll: str = ""  # "": the shorter poll of the two apps
     keep: dict[str, Any] = Field(default_factory=dict)  # settings the flow has no control for (enabled …)
     # the flow's own state, never saved: picks of the "add" controls between refreshes, a
@@ -107,7 +119,7 @@ class Draft(BaseModel):
             deletes=s.deletes or "",
             guard_share=_percent(guard.get("share")) if "delete_guard" in s.model_fields_set else "",
             guard_floor=str(guard.get("floor", "")) if "delete_guard" in s.model_fields_set else "",
-            associations=list(s.associations), poll=seconds_text(s.poll),
+            associations=list(s.associations), activities=list(s.activities), poll=seconds_text(s.poll),
             keep={k: v for k, v in raw.items() if k not in _EDITED_KEYS},
         )
 
@@ -126,7 +138,8 @@ class Draft(BaseModel):
             "inclusion": {"side": self.inclusion_side, "list": self.inclusion_list}
             if self.inclusion_side and self.inclusion_list else None,
             "created_after": self.created_after or None, "deletes": self.deletes or None,
-            "delete_guard": self._guard(), "associations": self.associations or None, "poll": self.poll or None,
+            "delete_guard": self._guard(), "associations": self.associations or None,
+            "activities": self.activities or None, "poll": self.poll or None,
         }
         out.update({k: v for k, v in optional.items() if v is not None})
         for side in ("left", "right"):
@@ -411,6 +424,8 @@ def _apply_options(d: Draft, f: Form) -> str | None:
     d.deletes = one(f, "deletes") if one(f, "deletes") in ("mark", "propagate") else ""
     d.guard_share, d.guard_floor = one(f, "guard_share").strip(), one(f, "guard_floor").strip()
     d.associations = [a for a in f.get("associations", []) if a]
+    if "activities_shown" in f:  # the checkboxes were on screen (only for HubSpot contacts ↔ Salesforce)
+        d.activities = [a for a in ACTIVITY_TYPES if a in f.get("activities", [])]
     d.poll = one(f, "poll")
     if d.guard_share:
         try:

@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from accord import catalog, redact
-from accord.config import SyncConfig, effective_deletes
+from accord.config import ACTIVITY_TYPES, SyncConfig, effective_deletes
 from accord.engine.mapping import FieldMap, SyncSpec, compile_sync, unmapped_values
 from accord.engine.stages import auto_map_stages, resolve_stage_map
 from accord.engine.validate import unmapped_note
@@ -296,7 +296,22 @@ def options_info(svc: Service, d: Draft) -> dict[str, Any]:
     poll = min((a.poll for a in apps), default=300.0)
     peers = [s.name for s in svc.cfg.syncs if s.name != (d.editing or d.name)
              and (s.left.app, s.right.app) == (d.left_app, d.right_app)]
-    return {"default_deletes": default_deletes, "default_poll": seconds_text(poll), "polls": POLLS, "peers": peers}
+    return {"default_deletes": default_deletes, "default_poll": seconds_text(poll), "polls": POLLS, "peers": peers,
+            "activity_types": activity_choices(svc, d)}
+
+
+ACTIVITY_LABELS = {"calls": "Calls", "emails": "E-mails", "meetings": "Meetings (as Events)", "notes": "Notes",
+                   "tasks": "Tasks"}
+
+
+def activity_choices(svc: Service, d: Draft) -> list[tuple[str, str]]:
+    """(type, label) of the HubSpot activities the sync may copy to Salesforce: every type when
+    it pairs HubSpot contacts with Salesforce Contact or Lead, else none (no checkboxes)."""
+    lv, rv = vendors(svc, d)
+    pairs = {(lv, d.left_object.casefold()), (rv, d.right_object.casefold())}
+    if ("hubspot", "contacts") in pairs and pairs & {("salesforce", "contact"), ("salesforce", "lead")}:
+        return [(a, ACTIVITY_LABELS[a]) for a in ACTIVITY_TYPES]
+    return []
 
 
 async def step_context(svc: Service, d: Draft, step: str) -> dict[str, Any]:

@@ -612,6 +612,8 @@ def overlap_message(s: SyncConfig, other: SyncConfig) -> str:
 def _objects(ref: SideRef) -> list[str]:
     """The object(s) of a side: one name, or several (Salesforce Contact and Lead)."""
     obj: Any = ref.object
+    if obj == ROUTED:  # [Contact, Lead] as parsed
+        return list(ROUTED_PARTS)
     return [str(o) for o in obj] if isinstance(obj, list | tuple) else [str(obj)]
 
 

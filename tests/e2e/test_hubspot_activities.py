@@ -222,3 +222,23 @@ async def test_what_id_comes_from_the_paired_account_or_opportunity(w: World) ->
     assert _by_subject(w, "Event")["Deal meeting"]["WhatId"] == opp  # the deal's Opportunity before the Account
     who = _sf_contact_id(w, "ann@acme.com")
     assert {t["WhoId"] for t in tasks.values()} == {who}
+
+
+async def test_a_contacts_and_leads_sync_puts_activities_on_the_lead_and_after_conversion_the_contact(
+        w: World) -> None:  # noqa: F811
+    """On a [Contact, Lead] sync the activity's WhoId is whichever record the contact pairs with;
+    after the Lead is converted, new activities go to the converted Contact."""
+    lea = str(w.hs.user_create("contacts", _hs_contact("Lea", "Dunn", "lea@acme.com"))["id"])
+    _activity(w, "calls", lea, hs_call_title="First call", hs_call_body="hello")
+    w.sync("contacts", "contacts", ["Contact", "Lead"], activities=["calls"])
+    await w.run("contacts")
+    lead = next(r for r in w.sf.records("Lead") if r["Email"] == "lea@acme.com")
+    assert not [r for r in w.sf.records("Contact") if r["Email"] == "lea@acme.com"]  # new contacts become Leads
+    first = _by_subject(w)["First call"]
+    assert first["WhoId"] == lead["Id"] and first["WhatId"] is None
+    converted = w.sf.convert_lead(lead["Id"])
+    _activity(w, "calls", lea, hs_call_title="Second call", hs_call_body="again")
+    await w.run("contacts")
+    tasks = _by_subject(w)
+    assert tasks["Second call"]["WhoId"] == converted["contactId"]
+    assert set(tasks) == {"First call", "Second call"}  # nothing written twice

@@ -53,7 +53,7 @@ class World:
         self.store = Store("sqlite://")
         self.runners: dict[str, SyncRunner] = {}
 
-    def sync(self, name: str, left: str, right: str, **extra: Any) -> SyncRunner:
+    def sync(self, name: str, left: str, right: str | list[str], **extra: Any) -> SyncRunner:
         body = {"name": name, "left": {"app": "hubspot", "object": left},
                 "right": {"app": "salesforce", "object": right}, **extra}
         cfg = parse_config({"apps": {"hubspot": {"type": "hubspot", "token": "pat-e2e"},

@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from accord import catalog, redact
-from accord.config import ACTIVITY_TYPES, SyncConfig, effective_deletes
+from accord.config import ACTIVITY_TYPES, ROUTED, SyncConfig, effective_deletes
 from accord.engine.mapping import FieldMap, SyncSpec, compile_sync, unmapped_values
 from accord.engine.stages import auto_map_stages, resolve_stage_map
 from accord.engine.validate import unmapped_note
@@ -309,7 +309,8 @@ def activity_choices(svc: Service, d: Draft) -> list[tuple[str, str]]:
     it pairs HubSpot contacts with Salesforce Contact or Lead, else none (no checkboxes)."""
     lv, rv = vendors(svc, d)
     pairs = {(lv, d.left_object.casefold()), (rv, d.right_object.casefold())}
-    if ("hubspot", "contacts") in pairs and pairs & {("salesforce", "contact"), ("salesforce", "lead")}:
+    salesforce = {("salesforce", "contact"), ("salesforce", "lead"), ("salesforce", ROUTED.casefold())}
+    if ("hubspot", "contacts") in pairs and pairs & salesforce:
         return [(a, ACTIVITY_LABELS[a]) for a in ACTIVITY_TYPES]
     return []
 

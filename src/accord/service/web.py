@@ -95,6 +95,8 @@ def reason_label(key: str) -> str:
 
 
 templates.env.filters["reason"] = reason_label
+# the objects of a side as people name them ("Contact+Lead" is the connector's name for both)
+templates.env.filters["object"] = lambda o: "Contacts and Leads" if str(o).split(">")[0] == "Contact+Lead" else o
 templates.env.globals["ARROWS"] = ARROWS
 
 Via = Literal["bearer", "session"]

@@ -236,13 +236,18 @@ def _merge_pair(spec: SyncSpec, left: Record, right: Record, inp: PairInput) -> 
     new_r = _values(right, spec, Side.RIGHT)
     errors: list[str] = []
     triggered = lb is None or rb is None
-    for m in spec.mappings:
-        k = m.base_key
+    for m, k, plain in spec.merge_order:
         bl = lb.get(k, NO_BASE) if lb is not None else NO_BASE
         br = rb.get(k, NO_BASE) if rb is not None else NO_BASE
-        if not triggered and _changed_uncalculated(m, new_l[k], new_r[k], bl, br):
+        lv, rv = new_l[k], new_r[k]
+        if not triggered and _changed_uncalculated(m, lv, rv, bl, br):
             triggered = True
-        out = merge_field(m, new_l[k], new_r[k], bl, br, spec.winner, newer)
+        if plain and lv == rv:
+            # Values that cross unchanged and agree: every rule leaves such a field alone (this
+            # is merge_field's answer for them, without its per-field dispatch; most fields
+            # of most pairs agree).
+            continue
+        out = merge_field(m, lv, rv, bl, br, spec.winner, newer)
         if out.error:
             errors.append(out.error)
             continue

@@ -25,6 +25,7 @@ from accord.index.runs import PageLedger
 from accord.index.store import Link, Store, SyncState
 from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error_text
 from accord.runner.apply import associate, owe_associations, rewind_cursors
+from accord.runner.collector import fewer_collections
 from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
 from accord.runner.deletes import container_gone, open_pass, settle_deletes
 from accord.runner.incremental import (
@@ -350,6 +351,10 @@ class SyncRunner:
             ctx.touched = None
 
     async def _tracked(self, kind: str, body: Callable[[], Any], *, confirm: bool = False) -> PassResult:
+        with fewer_collections():  # see accord.runner.collector
+            return await self._tracked_pass(kind, body, confirm=confirm)
+
+    async def _tracked_pass(self, kind: str, body: Callable[[], Any], *, confirm: bool) -> PassResult:
         """One pass under the sync's lease (taken here unless the caller holds it), in the run history.
 
         Deletes the pass finds are carried out at its end, or held (accord.runner.deletes)."""
@@ -432,8 +437,9 @@ class SyncRunner:
         phase 3 only selects rows it has not handled yet. Going back to an earlier phase is
         not (phase 2 would see records phase 3 created): a resumed step must stay in its phase.
         """
-        await scan_steps(self.ctx, state, stop or (lambda: False), checkpoint or (lambda s: None),
-                         single_phase=single_phase, merge_up_to=self.merge_pages_up_to, chunk=self.scan_chunk)
+        with fewer_collections():  # also when a distributed step runs it outside a tracked pass
+            await scan_steps(self.ctx, state, stop or (lambda: False), checkpoint or (lambda s: None),
+                             single_phase=single_phase, merge_up_to=self.merge_pages_up_to, chunk=self.scan_chunk)
         return state
 
     def finish_scan(self, state: ScanState) -> None:

@@ -166,6 +166,16 @@ class SyncSpec:
         return frozenset(s for s in (Side.LEFT, Side.RIGHT) if src is None or src is not s)
 
     @cached_property
+    def _label_fields(self) -> dict[Side, tuple[str, ...]]:
+        return {s: (*(k.field(s.value) for k in self.match), *(m.field(s) for m in self.mappings[:1]))
+                for s in (Side.LEFT, Side.RIGHT)}
+
+    def label_fields(self, side: Side) -> tuple[str, ...]:
+        """The fields whose first non-blank value names a record of ``side`` in the index: its
+        match fields, then the first mapped field."""
+        return self._label_fields[side]
+
+    @cached_property
     def merge_order(self) -> tuple[tuple[FieldMap, str, bool], ...]:
         """(mapping, base key, values cross unchanged) of each mapping: what merging a pair walks."""
         return tuple((m, m.base_key, m.plain) for m in self.mappings)

@@ -13,7 +13,7 @@ from typing import Any
 from accord.engine.filters import passes
 from accord.engine.mapping import FieldMap, SyncSpec
 from accord.engine.merge import NO_BASE, merge_field
-from accord.engine.values import canon, convert, parse_ts
+from accord.engine.values import canon, canon_fields, convert, parse_ts
 from accord.model import ErrorCategory, ExcludedReason, Record, Side, Status, Value
 
 
@@ -61,8 +61,7 @@ def excluded(reason: ExcludedReason, message: str = "") -> PairPlan:
 
 def _values(rec: Record, spec: SyncSpec, side: Side) -> dict[str, Value]:
     """The record's mapped values, keyed as bases are (by mapping, see ``FieldMap.base_key``)."""
-    props = rec.properties
-    return {k: canon(props.get(f)) for f, k in spec.based(side)}
+    return canon_fields(rec.properties, spec.based(side))
 
 
 def _stage_ok(spec: SyncSpec, rec: Record | None, side: Side) -> bool:

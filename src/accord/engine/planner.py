@@ -16,6 +16,8 @@ from accord.engine.merge import NO_BASE, merge_field
 from accord.engine.values import canon, canon_fields, convert, parse_ts
 from accord.model import ErrorCategory, ExcludedReason, Record, Side, Status, Value
 
+_L, _R = Side.LEFT, Side.RIGHT  # module globals: an enum class's member lookup is slow in 3.11
+
 
 @dataclass(frozen=True, slots=True)
 class PairInput:
@@ -35,7 +37,7 @@ class PairInput:
 class PairPlan:
     create: Side | None = None
     create_props: dict[str, Value] = field(default_factory=dict)
-    update: dict[Side, dict[str, Value]] = field(default_factory=lambda: {Side.LEFT: {}, Side.RIGHT: {}})
+    update: dict[Side, dict[str, Value]] = field(default_factory=lambda: {_L: {}, _R: {}})
     archive: Side | None = None
     status: Status | None = Status.SYNCING
     reason: str | None = None
@@ -101,7 +103,7 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
     dst = src_side.other
     if not _created_ok(spec, src):
         return excluded(ExcludedReason.FILTERED, f"created before {spec.created_after}")
-    if not passes(spec.filters.get(src_side, ()), src.properties):
+    if (filters := spec.filters.get(src_side)) and not passes(filters, src.properties):
         return excluded(ExcludedReason.FILTERED, f"does not match the sync's filters on {spec.app(src_side)}")
     if not _stage_ok(spec, src, src_side):
         return _unmapped_stage(spec, src_side)
@@ -126,7 +128,8 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
             props[dst_field] = out
     if errors:
         return _failing_values(spec, dst, errors)
-    props.update({k: canon(v) for k, v in _constants_for(spec, dst, None).items()})
+    if spec.constants.get(dst):
+        props.update({k: canon(v) for k, v in _constants_for(spec, dst, None).items()})
     dst_base = {k: props.get(f) for f, k in spec.based(dst)}  # every value in props is canonical
     plan = PairPlan(create=dst, create_props=props)
     plan.left_base, plan.right_base = (src_base, dst_base) if src_side is Side.LEFT else (dst_base, src_base)

@@ -23,7 +23,11 @@ class Side(StrEnum):
 
     @property
     def other(self) -> Side:
-        return Side.RIGHT if self is Side.LEFT else Side.LEFT
+        # module globals: an enum class's member lookup (Side.LEFT) costs several times more
+        return _RIGHT if self is _LEFT else _LEFT
+
+
+_LEFT, _RIGHT = Side.LEFT, Side.RIGHT
 
 
 class FieldType(StrEnum):

@@ -158,8 +158,27 @@ class SyncSpec:
 
     def writes_to(self, side: Side) -> bool:
         """Whether the sync's direction lets the engine write to ``side`` at all."""
+        return side in self._writable
+
+    @cached_property
+    def _writable(self) -> frozenset[Side]:
         src = {"left-to-right": Side.LEFT, "right-to-left": Side.RIGHT}.get(self.direction)
-        return src is None or src is not side
+        return frozenset(s for s in (Side.LEFT, Side.RIGHT) if src is None or src is not s)
+
+    @cached_property
+    def _label_fields(self) -> dict[Side, tuple[str, ...]]:
+        return {s: (*(k.field(s.value) for k in self.match), *(m.field(s) for m in self.mappings[:1]))
+                for s in (Side.LEFT, Side.RIGHT)}
+
+    def label_fields(self, side: Side) -> tuple[str, ...]:
+        """The fields whose first non-blank value names a record of ``side`` in the index: its
+        match fields, then the first mapped field."""
+        return self._label_fields[side]
+
+    @cached_property
+    def merge_order(self) -> tuple[tuple[FieldMap, str, bool], ...]:
+        """(mapping, base key, values cross unchanged) of each mapping: what merging a pair walks."""
+        return tuple((m, m.base_key, m.plain) for m in self.mappings)
 
     def keyed_like(self, other: SyncSpec) -> SyncSpec:
         """This spec with ``other``'s base keys for the mappings they share: a one-off pass under

@@ -13,8 +13,10 @@ from typing import Any
 from accord.engine.filters import passes
 from accord.engine.mapping import FieldMap, SyncSpec
 from accord.engine.merge import NO_BASE, merge_field
-from accord.engine.values import canon, convert, parse_ts
+from accord.engine.values import canon, canon_fields, convert, parse_ts
 from accord.model import ErrorCategory, ExcludedReason, Record, Side, Status, Value
+
+_L, _R = Side.LEFT, Side.RIGHT  # module globals: an enum class's member lookup is slow in 3.11
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ class PairInput:
 class PairPlan:
     create: Side | None = None
     create_props: dict[str, Value] = field(default_factory=dict)
-    update: dict[Side, dict[str, Value]] = field(default_factory=lambda: {Side.LEFT: {}, Side.RIGHT: {}})
+    update: dict[Side, dict[str, Value]] = field(default_factory=lambda: {_L: {}, _R: {}})
     archive: Side | None = None
     status: Status | None = Status.SYNCING
     reason: str | None = None
@@ -61,8 +63,7 @@ def excluded(reason: ExcludedReason, message: str = "") -> PairPlan:
 
 def _values(rec: Record, spec: SyncSpec, side: Side) -> dict[str, Value]:
     """The record's mapped values, keyed as bases are (by mapping, see ``FieldMap.base_key``)."""
-    props = rec.properties
-    return {k: canon(props.get(f)) for f, k in spec.based(side)}
+    return canon_fields(rec.properties, spec.based(side))
 
 
 def _stage_ok(spec: SyncSpec, rec: Record | None, side: Side) -> bool:
@@ -102,7 +103,7 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
     dst = src_side.other
     if not _created_ok(spec, src):
         return excluded(ExcludedReason.FILTERED, f"created before {spec.created_after}")
-    if not passes(spec.filters.get(src_side, ()), src.properties):
+    if (filters := spec.filters.get(src_side)) and not passes(filters, src.properties):
         return excluded(ExcludedReason.FILTERED, f"does not match the sync's filters on {spec.app(src_side)}")
     if not _stage_ok(spec, src, src_side):
         return _unmapped_stage(spec, src_side)
@@ -127,7 +128,8 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
             props[dst_field] = out
     if errors:
         return _failing_values(spec, dst, errors)
-    props.update({k: canon(v) for k, v in _constants_for(spec, dst, None).items()})
+    if spec.constants.get(dst):
+        props.update({k: canon(v) for k, v in _constants_for(spec, dst, None).items()})
     dst_base = {k: props.get(f) for f, k in spec.based(dst)}  # every value in props is canonical
     plan = PairPlan(create=dst, create_props=props)
     plan.left_base, plan.right_base = (src_base, dst_base) if src_side is Side.LEFT else (dst_base, src_base)
@@ -236,13 +238,18 @@ def _merge_pair(spec: SyncSpec, left: Record, right: Record, inp: PairInput) -> 
     new_r = _values(right, spec, Side.RIGHT)
     errors: list[str] = []
     triggered = lb is None or rb is None
-    for m in spec.mappings:
-        k = m.base_key
+    for m, k, plain in spec.merge_order:
         bl = lb.get(k, NO_BASE) if lb is not None else NO_BASE
         br = rb.get(k, NO_BASE) if rb is not None else NO_BASE
-        if not triggered and _changed_uncalculated(m, new_l[k], new_r[k], bl, br):
+        lv, rv = new_l[k], new_r[k]
+        if not triggered and _changed_uncalculated(m, lv, rv, bl, br):
             triggered = True
-        out = merge_field(m, new_l[k], new_r[k], bl, br, spec.winner, newer)
+        if plain and lv == rv:
+            # Values that cross unchanged and agree: every rule leaves such a field alone (this
+            # is merge_field's answer for them, without its per-field dispatch; most fields
+            # of most pairs agree).
+            continue
+        out = merge_field(m, lv, rv, bl, br, spec.winner, newer)
         if out.error:
             errors.append(out.error)
             continue

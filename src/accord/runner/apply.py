@@ -46,9 +46,14 @@ def in_flight(plan: PairPlan) -> dict[str, Any] | None:
     """What the index must remember about a plan's writes until they are confirmed."""
     if plan.left_base is None or plan.right_base is None:
         return None
-    wrote = {s.value: dict(plan.update[s]) for s in (L, R) if plan.update[s]}
+    # side names spelled out: an enum's .value is a slow descriptor, and this runs per write
+    wrote: dict[str, Any] = {}
+    if upd := plan.update[L]:
+        wrote["left"] = dict(upd)
+    if upd := plan.update[R]:
+        wrote["right"] = dict(upd)
     if plan.create is not None:
-        wrote[plan.create.value] = dict(plan.create_props)
+        wrote["left" if plan.create is L else "right"] = dict(plan.create_props)
     return {"left": plan.left_base, "right": plan.right_base, "wrote": wrote}
 
 
@@ -225,12 +230,13 @@ def _record_intents(ctx: RunContext, creates: dict[Side, list[Item]], w: PageWri
         src_side = s.other
         wanted = {it.link.id: ctx.keys(rec, src_side) for it in items if (rec := it.records[src_side]) is not None}
         owned = ctx.store.key_owners(name, s, [k for ks in wanted.values() for k in ks])
-        taken = set(owned) | {k for side_, k, _ in w.add_keys if side_ == s.value}
+        sv = s.value
+        taken = set(owned) | {k for side_, k, _ in w.add_keys if side_ == sv}
         for it in items:
-            it.link.pending = s.value
+            it.link.pending = sv
             for k in wanted.get(it.link.id, []):
                 if k not in taken:
-                    w.add_keys.append((s.value, k, it.link.id))
+                    w.add_keys.append((sv, k, it.link.id))
                     it.intent_keys.append(k)
                     taken.add(k)
             if it.link.id not in w.new:

@@ -27,6 +27,7 @@ from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error
 from accord.runner.activities import sides as activity_sides
 from accord.runner.activities import sync_activities
 from accord.runner.apply import associate, owe_associations, rewind_cursors
+from accord.runner.collector import fewer_collections
 from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
 from accord.runner.deletes import container_gone, open_pass, settle_deletes
 from accord.runner.events import after_pass as events_after_pass
@@ -382,6 +383,10 @@ class SyncRunner:
         await self._activities(full=False)
 
     async def _tracked(self, kind: str, body: Callable[[], Any], *, confirm: bool = False) -> PassResult:
+        with fewer_collections():  # see accord.runner.collector
+            return await self._tracked_pass(kind, body, confirm=confirm)
+
+    async def _tracked_pass(self, kind: str, body: Callable[[], Any], *, confirm: bool) -> PassResult:
         """One pass under the sync's lease (taken here unless the caller holds it), in the run history.
 
         Deletes the pass finds are carried out at its end, or held (accord.runner.deletes)."""
@@ -467,9 +472,10 @@ class SyncRunner:
         phase 3 only selects rows it has not handled yet. Going back to an earlier phase is
         not (phase 2 would see records phase 3 created): a resumed step must stay in its phase.
         """
-        await scan_steps(self.ctx, state, stop or (lambda: False), checkpoint or (lambda s: None),
-                         single_phase=single_phase, merge_up_to=self.merge_pages_up_to, chunk=self.scan_chunk,
-                         group_max=self.write_group_max)
+        with fewer_collections():  # also when a distributed step runs it outside a tracked pass
+            await scan_steps(self.ctx, state, stop or (lambda: False), checkpoint or (lambda s: None),
+                             single_phase=single_phase, merge_up_to=self.merge_pages_up_to, chunk=self.scan_chunk,
+                             group_max=self.write_group_max)
         return state
 
     def finish_scan(self, state: ScanState) -> None:

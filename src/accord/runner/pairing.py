@@ -106,9 +106,7 @@ async def pair_locks(ctx: RunContext, side: Side | None, records: Sequence[Recor
 
 # -- index rows -------------------------------------------------------------------------
 def _label(ctx: RunContext, rec: Record, side: Side) -> str | None:
-    spec = ctx.require_spec()
-    fields = [k.field(side.value) for k in spec.match] + [m.field(side) for m in spec.mappings[:1]]
-    for f in fields:
+    for f in ctx.require_spec().label_fields(side):
         v = canon(rec.properties.get(f))
         if v is not None:
             return str(v)[:320]
@@ -133,7 +131,7 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
             ks = keys[rec.id]
             owner = next((local[k] for k in ks if k in local), None) or next(
                 (owner_links[owners[k]] for k in ks if k in owners and owners[k] in owner_links), None)
-            if owner is not None and owner.left_id is None and owner.pending == L.value:
+            if owner is not None and owner.left_id is None and owner.pending == "left":
                 link = owner  # the create we started last time did happen: adopt it
                 link.left_id, link.pending = rec.id, None
                 ctx.counters.created[L.value] += 1  # written by this pass (a step that died before saving it)
@@ -153,7 +151,7 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
                     w.add(link)
                 for k in ks:
                     local[k] = link
-                    w.add_keys.append((L.value, k, link.id))
+                    w.add_keys.append(("left", k, link.id))
         else:
             w.touch(link)
         link.snapshot = snapshot(rec)
@@ -182,6 +180,7 @@ def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -
     """
     name = ctx.cfg.name
     other = side.other
+    sv = side.value  # once: an enum's .value is a slow descriptor
     existing = ctx.store.links_by_record(name, side, [r.id for r in records])
     keys = {r.id: ctx.keys(r, side) for r in records if r.id not in existing and not r.archived}
     wanted = [k for ks in keys.values() for k in ks]
@@ -208,7 +207,7 @@ def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -
         ks = keys[rec.id]
         owner = next((local[k] for k in ks if k in local), None) or next(
             (rows[own[k]] for k in ks if k in own and own[k] in rows), None)
-        if owner is not None and owner.id_of(side) is None and owner.pending == side.value:
+        if owner is not None and owner.id_of(side) is None and owner.pending == sv:
             owner.set_id(side, rec.id)
             owner.pending = None
             ctx.counters.created[side.value] += 1  # our create, whose outcome was never saved
@@ -236,7 +235,7 @@ def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -
         for k in ks:
             if k not in own:
                 local[k] = link
-                w.add_keys.append((side.value, k, link.id))
+                w.add_keys.append((sv, k, link.id))
         out.append((rec, link, None))
     return out
 

@@ -63,7 +63,7 @@ from accord.connectors.memory import STANDARD_FIELDS
 from accord.engine.values import canon
 from accord.index import Store
 from accord.index.db import new_id
-from accord.index.links import LINK_FIELDS
+from accord.index.schema import links as links_table
 from accord.model import FieldSchema, ObjectSchema, Page, Record, Side, Value, WriteResult
 from accord.runner import SyncRunner
 
@@ -170,7 +170,7 @@ def populate(db: Path, n: int) -> dict[str, Any]:
     runner.store.engine.dispose()
 
     con = sqlite3.connect(db)
-    cols = list(LINK_FIELDS)
+    cols = [c.name for c in links_table.columns]  # the row as stored (in-flight intents are elsewhere)
     real = {r["left_id"]: r for r in (dict(zip(cols, row, strict=True))
                                       for row in con.execute(f"SELECT {', '.join(cols)} FROM links"))}
     template = next(iter(real.values()))

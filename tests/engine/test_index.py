@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,52 @@ def test_an_older_index_is_upgraded_when_opened(tmp_path: Path) -> None:
     assert index_structure(old.engine) == index_structure(Store(f"sqlite:///{tmp_path}/new.db").engine)
     with old.engine.connect() as c:
         assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD_REVISION
+
+
+def intents_move_to_link_flights(url: str) -> None:
+    """Migration 0012 moves the in-flight intents a crash left from ``links.in_flight`` to
+    ``link_flights``: the links load with them, and the recovery's query finds the same links."""
+    from sqlalchemy import insert, select
+
+    from accord.index.schema import link_flights, links
+
+    build_index_by_migrations(url, "0011")
+    flight = {"left": {"e|email": "a@x.com"}, "right": None, "wrote": {"right": {"email": "a@x.com"}}}
+    old = make_engine(url)
+    with old.begin() as c:
+        c.exec_driver_sql("INSERT INTO links (id, sync, left_id, right_id, left_deleted, right_deleted, attempts, "
+                          "updated_at, handled, in_flight) VALUES ('a', 's', 'L1', 'R1', false, false, 0, 't', 7, "
+                          f"'{json.dumps(flight)}')")
+        c.exec_driver_sql("INSERT INTO links (id, sync, left_id, left_deleted, right_deleted, attempts, updated_at, "
+                          "handled, in_flight) VALUES ('b', 's', 'L2', false, false, 0, 't', 7, 'null')")
+        c.exec_driver_sql("INSERT INTO links (id, sync, left_id, left_deleted, right_deleted, attempts, updated_at, "
+                          "handled) VALUES ('c', 's', 'L3', false, false, 0, 't', 7)")
+    old.dispose()
+    store = Store(url)  # upgraded when opened
+    got = store.links_by_id(["a", "b", "c"])
+    assert {k: lk.in_flight for k, lk in got.items()} == {"a": flight, "b": None, "c": None}
+    assert [lk.id for b in store.iter_links("s", link_flights.c.in_flight.is_not(None)) for lk in b] == ["a"]
+    assert [lk.in_flight for lk in store.records("s")] == [flight, None, None]
+    with store.engine.connect() as c:
+        assert c.execute(select(link_flights.c.link_id, link_flights.c.sync)).all() == [("a", "s")]
+        assert "in_flight" not in {col.name for col in links.columns}
+    # settled: the intent's row goes in the page's save
+    a = got["a"]
+    a.in_flight = None
+    w = PageWrite()
+    w.pending[a.id] = a
+    store.save("s", w)
+    with store.engine.begin() as c:
+        assert c.execute(select(link_flights)).all() == []
+        c.execute(insert(link_flights).values(link_id="c", sync="s", in_flight=flight))
+    store.delete_sync("s")
+    with store.engine.connect() as c:
+        assert c.execute(select(link_flights)).all() == []
+    store.close()
+
+
+def test_migration_0012_moves_intents_to_link_flights(tmp_path: Path) -> None:
+    intents_move_to_link_flights(f"sqlite:///{tmp_path}/i.db")
 
 
 def test_opening_an_index_does_not_import_alembic(tmp_path: Path) -> None:

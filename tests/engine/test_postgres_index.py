@@ -34,6 +34,12 @@ def test_postgres_new_index_equals_one_built_by_every_migration(pg_server: str) 
     fresh.close()
 
 
+def test_postgres_migration_0012_moves_intents_to_link_flights(pg_server: str) -> None:
+    from test_index import intents_move_to_link_flights
+
+    intents_move_to_link_flights(create_database(pg_server, f"accord_flights_{os.getpid()}"))
+
+
 def test_postgres_workers_opening_a_new_index_at_once(pg_url: str) -> None:
     # one creates the tables under the advisory lock; the others wait, then find them there
     with ThreadPoolExecutor(4) as pool:

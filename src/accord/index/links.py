@@ -21,9 +21,12 @@ from sqlalchemy.exc import DBAPIError
 
 from accord.index.db import CHUNK, IndexDB, chunks, dumps, new_id, now_iso
 from accord.index.runs import PageLedger
-from accord.index.schema import keys, links
+from accord.index.schema import keys, link_flights, links
 from accord.index.sync_state import write_cursor
 from accord.model import Side
+
+# Link.flight_saved before the link's in-flight row was read or written
+_UNKNOWN: Any = object()
 
 
 @dataclass(slots=True)
@@ -53,11 +56,14 @@ class Link:
     updated_at: str = ""
     # Writes sent but not confirmed: {"left": base, "right": base, "wrote": {side: values}},
     # the bases the pair has if they landed (settled by the runner when it next plans the pair).
+    # Stored in ``link_flights``, not in the ``links`` row (see schema.link_flights).
     in_flight: dict[str, Any] | None = None
     # The column values as last read from or written to the index (None: unknown), so that
     # Store.save sets only the columns that changed. JSON values are replaced, never
     # changed in place: a dict changed in place would look unchanged here.
     saved: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    # ``in_flight`` as last read from or written to ``link_flights`` (_UNKNOWN: not known)
+    flight_saved: Any = field(default=_UNKNOWN, repr=False, compare=False)
 
     def id_of(self, side: Side) -> str | None:
         return self.left_id if side is Side.LEFT else self.right_id
@@ -95,7 +101,10 @@ class Link:
         self.status, self.reason, self.category, self.message, self.hint = status, reason, category, message, hint
 
 
-LINK_FIELDS = [f.name for f in fields(Link) if f.name != "saved"]
+# The link's stored values: the columns of its ``links`` row (_COLS), then ``in_flight``
+LINK_FIELDS = [f.name for f in fields(Link) if f.name not in ("saved", "flight_saved")]
+_COLS = LINK_FIELDS[:-1]
+assert LINK_FIELDS[-1] == "in_flight" and set(_COLS) == {c.name for c in links.columns}
 
 
 @dataclass(slots=True)
@@ -122,17 +131,18 @@ _JSON_FIELDS = frozenset(c.name for c in links.columns if isinstance(c.type, JSO
 # UPDATE per set of changed columns from one JSON document (json_to_recordset): no temporary
 # table to fill and empty per page, and only the columns that changed are sent and parsed
 _PG_TYPES = {k: "json" if k in _JSON_FIELDS else "boolean" if isinstance(links.c[k].type, Boolean)
-             else "integer" if isinstance(links.c[k].type, Integer) else "text" for k in LINK_FIELDS}
+             else "integer" if isinstance(links.c[k].type, Integer) else "text" for k in _COLS}
 
 
-_get_all = attrgetter(*LINK_FIELDS)
-_JSON_POS = [i for i, k in enumerate(LINK_FIELDS) if k in _JSON_FIELDS]
+_get_all = attrgetter(*_COLS)
+_JSON_POS = [i for i, k in enumerate(_COLS) if k in _JSON_FIELDS]
 _JSON_SET = frozenset(_JSON_POS)
-_UPDATABLE = tuple(range(2, len(LINK_FIELDS)))  # every column but sync and id
+_UPDATABLE = tuple(range(2, len(_COLS)))  # every column but sync and id
+_PENDING_POS = _COLS.index("pending")
 
 
 def _params(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A row's column values (``LINK_FIELDS`` order: sync, id first), JSON columns encoded."""
+    """A row's column values (``_COLS`` order: sync, id first), JSON columns encoded."""
     row = list(values)  # a list: JSON columns are encoded in place
     for i in _JSON_POS:
         if row[i] is not None:
@@ -162,20 +172,24 @@ def _rows_to_links(rows: Iterable[Any]) -> list[Link]:
 
 
 def _link(values: tuple[Any, ...]) -> Link:
+    """A link from its values in ``LINK_FIELDS`` order (the row's columns, then ``in_flight``)."""
     link = Link(*values)
-    link.saved = values  # as read: Store.save writes only what changes from here
+    link.saved = values[:-1]  # as read: Store.save writes only what changes from here
+    link.flight_saved = values[-1]
     return link
 
 
-_BOOL_POS = [i for i, k in enumerate(LINK_FIELDS) if isinstance(links.c[k].type, Boolean)]
+_BOOL_POS = [i for i, k in enumerate(_COLS) if isinstance(links.c[k].type, Boolean)]
+_RAW_JSON_POS = [*_JSON_POS, len(_COLS)]  # and in_flight, the last value
 
 
 # ``links``' columns in ``LINK_FIELDS`` order as the driver returns them (JSON as text, booleans as
 # 0/1 on SQLite), decoded by ``_raw_links``: SQLAlchemy's per-value result processors cost more
 # than the rest of reading a chunk of rows.
-_RAW_COLUMNS = [type_coerce(links.c[k], Text).label(k) if k in _JSON_FIELDS
-                else type_coerce(links.c[k], Integer).label(k) if isinstance(links.c[k].type, Boolean)
-                else links.c[k] for k in LINK_FIELDS]
+_RAW_COLUMNS = [*(type_coerce(links.c[k], Text).label(k) if k in _JSON_FIELDS
+                  else type_coerce(links.c[k], Integer).label(k) if isinstance(links.c[k].type, Boolean)
+                  else links.c[k] for k in _COLS),
+                type_coerce(link_flights.c.in_flight, Text).label("in_flight")]
 
 
 def _raw_links(rows: Iterable[Sequence[Any]]) -> list[Link]:
@@ -183,7 +197,7 @@ def _raw_links(rows: Iterable[Sequence[Any]]) -> list[Link]:
     out: list[Link] = []
     for r in rows:
         row = list(r)
-        for i in _JSON_POS:
+        for i in _RAW_JSON_POS:
             if isinstance(v := row[i], str | bytes):
                 row[i] = orjson.loads(v)
         for i in _BOOL_POS:
@@ -208,12 +222,15 @@ class LinkStore(IndexDB):
         # statements built once (updates: once per set of changed columns), JSON encoded here,
         # skips per-row SQLAlchemy processing.
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        cols = ", ".join(LINK_FIELDS)
-        self._insert_sql = f"INSERT INTO links ({cols}) VALUES ({', '.join([mark] * len(LINK_FIELDS))})"
+        self._insert_sql = f"INSERT INTO links ({', '.join(_COLS)}) VALUES ({', '.join([mark] * len(_COLS))})"
         self._mark = mark
-        self._select_links = f"SELECT {cols} FROM links"
+        # in_flight joined in: one statement per page, a primary-key probe per row
+        self._select_links = (f"SELECT {', '.join(f'links.{k}' for k in _COLS)}, link_flights.in_flight FROM links "
+                              "LEFT JOIN link_flights ON link_flights.link_id = links.id")
         self._update_sqls: dict[tuple[int, ...], str] = {}
-        self._pending_sql = f"UPDATE links SET pending = {mark}, in_flight = {mark} WHERE id = {mark}"
+        self._pending_sql = f"UPDATE links SET pending = {mark} WHERE id = {mark}"
+        self._flight_sql = (f"INSERT INTO link_flights (link_id, sync, in_flight) VALUES ({mark}, {mark}, {mark}) "
+                            "ON CONFLICT (link_id) DO UPDATE SET in_flight = excluded.in_flight")
         self._keys_sql = f"INSERT INTO keys (sync, side, key, link_id) VALUES ({mark}, {mark}, {mark}, {mark})"
         # PostgreSQL: psycopg's executemany costs a pipelined round of Python work per row;
         # COPY formats a page's rows in C (the distributed mode's index is PostgreSQL).
@@ -227,7 +244,7 @@ class LinkStore(IndexDB):
         out: dict[str, Link] = {}
         with self.engine.connect() as c:
             for chunk in chunks(ids):
-                rows = _fetch(c, f"{self._select_links} WHERE sync = {self._mark} AND {col} {self._in(chunk)}",
+                rows = _fetch(c, f"{self._select_links} WHERE links.sync = {self._mark} AND links.{col} {self._in(chunk)}",
                               (sync, *self._in_params(chunk)))
                 for link in _raw_links(rows):
                     out[str(link.id_of(side))] = link
@@ -237,7 +254,7 @@ class LinkStore(IndexDB):
         out: dict[str, Link] = {}
         with self.engine.connect() as c:
             for chunk in chunks(ids):
-                for link in _raw_links(_fetch(c, f"{self._select_links} WHERE id {self._in(chunk)}",
+                for link in _raw_links(_fetch(c, f"{self._select_links} WHERE links.id {self._in(chunk)}",
                                               self._in_params(chunk))):
                     out[link.id] = link
         return out
@@ -303,6 +320,7 @@ class LinkStore(IndexDB):
             if w.drop_links:
                 for chunk in chunks(w.drop_links):
                     c.execute(delete(keys).where(keys.c.link_id.in_(chunk)))
+                    c.execute(delete(link_flights).where(link_flights.c.link_id.in_(chunk)))
                     c.execute(delete(links).where(links.c.id.in_(chunk)))
             for link in itertools.chain(w.new.values(), w.dirty.values()):
                 link.updated_at = stamp
@@ -312,11 +330,15 @@ class LinkStore(IndexDB):
                 self._insert_links(c, [_params(values) for values in new])
             if dirty:
                 self._update_links(c, dirty)
-            # rows written whole above already carry ``pending`` and ``in_flight``
+            # rows written whole above already carry ``pending``
             pending_only = [lk for lid, lk in w.pending.items() if w.dirty.get(lid) is not lk and w.new.get(lid) is not lk]
             if pending_only:
-                c.exec_driver_sql(self._pending_sql, [
-                    (lk.pending, None if lk.in_flight is None else dumps(lk.in_flight), lk.id) for lk in pending_only])
+                # a row known to hold the link's ``pending`` already is left alone
+                changed = [(lk.pending, lk.id) for lk in pending_only
+                           if lk.saved is None or lk.saved[_PENDING_POS] != lk.pending]
+                if changed:
+                    c.exec_driver_sql(self._pending_sql, changed)
+            self._save_flights(c, w, pending_only)
             if w.add_keys:
                 if self._pg:
                     _copy(c, "keys", [(sync, s, k, lid) for s, k, lid in w.add_keys], ("sync", "side", "key", "link_id"))
@@ -332,7 +354,33 @@ class LinkStore(IndexDB):
         for link, (values, _) in zip(w.dirty.values(), dirty, strict=True):
             link.saved = values
         for link in pending_only:
-            link.saved = None  # only two columns written: the others may differ from the row
+            if link.saved is not None:  # only ``pending`` written
+                link.saved = (*link.saved[:_PENDING_POS], link.pending, *link.saved[_PENDING_POS + 1:])
+        for link in itertools.chain(w.new.values(), w.dirty.values(), pending_only):
+            link.flight_saved = link.in_flight
+
+    def _save_flights(self, c: Connection, w: PageWrite, pending_only: list[Link]) -> None:
+        """Write the in-flight intents that changed (a row per link that has one, see
+        schema.link_flights), in the page's transaction."""
+        put: list[tuple[str, str, str]] = []
+        clear: list[str] = []
+        for link in w.new.values():
+            if link.in_flight is not None:
+                put.append((link.id, link.sync, dumps(link.in_flight)))
+        for link in itertools.chain(w.dirty.values(), pending_only):
+            flight = link.in_flight
+            if flight != link.flight_saved:  # always when not known (_UNKNOWN equals nothing)
+                if flight is None:
+                    clear.append(link.id)
+                else:
+                    put.append((link.id, link.sync, dumps(flight)))
+        if put and w.drop_links:  # a link dropped in this page keeps no intent
+            dropped = set(w.drop_links)
+            put = [p for p in put if p[0] not in dropped]
+        for chunk in chunks(clear):
+            c.execute(delete(link_flights).where(link_flights.c.link_id.in_(chunk)))
+        if put:
+            c.exec_driver_sql(self._flight_sql, put)
 
     def _insert_links(self, c: Connection, rows: list[tuple[Any, ...]]) -> None:
         if self._pg:
@@ -388,7 +436,7 @@ class LinkStore(IndexDB):
         """
         changed = 0
         for batch in self.iter_links(sync, links.c.left_base.is_not(None) | links.c.right_base.is_not(None)
-                                     | links.c.in_flight.is_not(None)):
+                                     | link_flights.c.in_flight.is_not(None)):
             w = PageWrite()
             for link in batch:
                 lb = _rekeyed(link.left_base, keys_by_field[Side.LEFT])
@@ -410,7 +458,8 @@ class LinkStore(IndexDB):
         after = ""
         while True:
             with self.engine.connect() as c:
-                q = (select(*_RAW_COLUMNS).where(links.c.sync == sync, links.c.id > after, *conditions)
+                q = (select(*_RAW_COLUMNS).select_from(links.outerjoin(link_flights, link_flights.c.link_id == links.c.id))
+                     .where(links.c.sync == sync, links.c.id > after, *conditions)
                      .order_by(links.c.id).limit(chunk))
                 batch = _raw_links(c.execute(q))
             if not batch:
@@ -431,7 +480,7 @@ class LinkStore(IndexDB):
             return {f"{r[0]}/{r[1]}": int(r[2]) for r in c.execute(q)}
 
     def records(self, sync: str, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[Link]:
-        q = select(links).where(links.c.sync == sync).order_by(links.c.id).offset(offset)
+        q = _select_links().where(links.c.sync == sync).order_by(links.c.id).offset(offset)
         if status:
             q = q.where(links.c.status == status)
         if limit:
@@ -445,12 +494,18 @@ class LinkStore(IndexDB):
         return self.iter_links(sync, and_(col.is_(True), other_deleted.is_(False)))
 
 
+def _select_links() -> Any:
+    """The links' rows with their in-flight intents (conditions may name ``link_flights.c.in_flight``)."""
+    return select(links, link_flights.c.in_flight).select_from(
+        links.outerjoin(link_flights, link_flights.c.link_id == links.c.id))
+
+
 def _pg_array(values: Sequence[str]) -> str:
     """A PostgreSQL text[] literal: psycopg adapts a list element by element in Python (5× slower)."""
     return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
-def _copy(c: Connection, table: str, rows: list[tuple[Any, ...]], columns: Sequence[str] = LINK_FIELDS) -> None:
+def _copy(c: Connection, table: str, rows: list[tuple[Any, ...]], columns: Sequence[str] = _COLS) -> None:
     """COPY rows (whole ``links`` rows in ``_params`` order by default) into ``table``, in ``c``'s transaction."""
     dbapi: Any = c.connection.dbapi_connection
     sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"

@@ -62,7 +62,6 @@ links = Table(
     Column("label", String(320)),
     Column("attempts", Integer, nullable=False, default=0),
     Column("updated_at", String(40), nullable=False),
-    Column("in_flight", JSON),  # bases of writes sent but not confirmed (see Link.in_flight)
     UniqueConstraint("sync", "left_id", name="uq_links_left"),
     UniqueConstraint("sync", "right_id", name="uq_links_right"),
     # the rows of one status in id order (keyset paging: failing rows to retry, deferred
@@ -70,6 +69,19 @@ links = Table(
     Index("ix_links_status_id", "sync", "status", "id"),
     # keyset paging over one sync's rows (Store.iter_links) walks this index in order
     Index("ix_links_sync_id", "sync", "id"),
+)
+
+# Writes sent but not confirmed, one row per link that has any (Link.in_flight): written in
+# the transaction of the page that sends them, deleted in the one that saves their outcome.
+# A table of their own, not a ``links`` column: an intent (~1 kB) written into a row of a
+# full page of ``links`` splits the page, and on PostgreSQL writes a new version of the row
+# and its five index entries; here the rows are few and short-lived.
+link_flights = Table(
+    "link_flights",
+    metadata,
+    Column("link_id", String(32), primary_key=True),
+    Column("sync", String(200), nullable=False),
+    Column("in_flight", JSON, nullable=False),
 )
 
 # Normalised match keys per side; the row that owns a key is the first record seen with it.

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import and_, or_
 
+from accord.index.schema import link_flights
 from accord.index.schema import links as links_t
 from accord.index.store import Link, PageWrite
 from accord.model import ExcludedReason, Page, Record, Side, Status
@@ -150,7 +151,8 @@ async def recover_in_flight(ctx: RunContext, state: ScanState) -> None:
     """
     ctx.pass_id = state.pass_id
     await load_members(ctx)
-    cond = and_(or_(links_t.c.pending.is_not(None), links_t.c.in_flight.is_not(None)),
+    # iter_links joins link_flights: links with an intent there have writes in flight
+    cond = and_(or_(links_t.c.pending.is_not(None), link_flights.c.in_flight.is_not(None)),
                 links_t.c.handled == state.pass_id)
     for chunk in ctx.store.iter_links(ctx.cfg.name, cond, chunk=100):
         for src in (L, R):

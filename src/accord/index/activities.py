@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from accord.index.db import IndexDB
-from accord.index.links import Link, LinkStore, _rows_to_links
+from accord.index.links import Link, LinkStore, _rows_to_links, _select_links
 from accord.index.schema import cursors, links
 
 SEP = "/"
@@ -65,7 +65,7 @@ class ActivityLinks(LinkStore):
             return {f"{r[0]}/{r[1]}": int(r[2]) for r in c.execute(q)}
 
     def records(self, sync: str, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[Link]:
-        q = select(links).where(_family(sync)).order_by(links.c.id).offset(offset)
+        q = _select_links().where(_family(sync)).order_by(links.c.id).offset(offset)
         if status:
             q = q.where(links.c.status == status)
         if limit:

@@ -355,8 +355,7 @@ def link_json(lk: Link) -> dict[str, Any]:
 
 
 def sync_json(svc: Service, name: str) -> dict[str, Any]:
-    # the slot once: a config reload may remove the sync from svc.slots while this runs (in a thread)
-    slot = svc.slot(name)
+    slot = svc.slot(name)  # KeyError: a config reload removed the sync (sync_list leaves it out)
     s = slot.cfg
     state = svc.store.sync_state(name)
     runs = svc.store.runs(name, limit=1)
@@ -366,17 +365,17 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
         "left": {"app": s.left.app, "object": s.left.object, "vendor": svc.cfg.vendor(s.left.app)},
         "right": {"app": s.right.app, "object": s.right.object, "vendor": svc.cfg.vendor(s.right.app)},
         "direction": s.direction,
-        "enabled": bool(state.enabled) if state else s.enabled,
+        "enabled": svc.enabled(name),
         "initial_done": bool(state and state.initial_done),
         "poll_seconds": svc.interval(s),
         "reconcile_seconds": svc.reconcile,
         "counts": {st: svc.store.counts(name).get(st, 0) for st in STATUSES},
         "last_run": runs[0] if runs else None,
-        "running": slot.tracker.state.running,
+        "running": svc.progress(name).running,  # the distributed service reads it from the index
         "skipped_jobs": slot.skipped,
         "deletes_held": svc.store.deletes_hold(name),  # deletes waiting for a confirmation (accord.index.holds)
         # an app that could not be used in the last job: {category (auth …), message, hint, app}
-        "problem": slot.problem,
+        "problem": svc.problem(name),
     }
 
 
@@ -395,7 +394,7 @@ def live_sync(svc: Service, name: str) -> dict[str, Any]:
     """A sync as the dashboard shows it: :func:`sync_json` with its pass's progress."""
     slot = svc.slot(name)
     inclusion = slot.cfg.inclusion
-    return {**sync_json(svc, name), "progress": slot.tracker.state.as_dict(),
+    return {**sync_json(svc, name), "progress": svc.progress(name).as_dict(),
             "inclusion_list": inclusion.list if inclusion else None}
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 import pytest
 
 from accord.model import Page, Value, WriteResult
-from accord.runner import SyncRunner
+from accord.runner import SyncRunner, scan
 from helpers import Pair, by_email, person
 
 
@@ -96,14 +97,13 @@ async def test_pages_bigger_than_a_group_stay_whole(monkeypatch: pytest.MonkeyPa
     p = seeded(123, page=50, batch=10)
     sizes = slow_pages_and_create_sizes(p)
     groups: list[int] = []
+    regather = scan._groups
 
-    class Recorder:
-        def phase(self, name: str, total: int | None = None) -> None:
-            pass
+    async def recorded(*args: Any, **kw: Any) -> AsyncIterator[Any]:
+        async for page in regather(*args, **kw):
+            groups.append(len(page.records))
+            yield page
 
-        def advance(self, n: int = 1) -> None:
-            groups.append(n)
-
-    p.runner.ctx.progress = Recorder()
+    monkeypatch.setattr(scan, "_groups", recorded)
     await p.run()
     assert groups[:4] == [50, 50, 20, 3] and sizes == [10] * 12 + [3]

@@ -254,7 +254,8 @@ async def _read_ahead(pages: AsyncIterator[Page], merge_up_to: int = 0) -> Async
             await close()
 
 
-async def _groups(pages: AsyncIterator[Page], g: Grouping, after: str | None) -> AsyncIterator[Page]:
+async def _groups(pages: AsyncIterator[Page], g: Grouping, after: str | None,
+                  tick: Callable[[int], None] = lambda n: None) -> AsyncIterator[Page]:
     """``pages`` regathered into write groups: once ``g.least`` records are there (waiting for
     pages as needed), as many of them as make a multiple of ``g.step``, up to ``g.most``, go out
     as one page (the source's last group holds what is left). A page that does not fit is split
@@ -262,12 +263,17 @@ async def _groups(pages: AsyncIterator[Page], g: Grouping, after: str | None) ->
 
     A group's cursor is the cursor of its last page held in full (``after`` while there is
     none): a step resumed after a group reads a page split by it again, and phase 1 passes over
-    the records of it this pass has handled already (it is idempotent).
+    the records of it this pass has handled already (it is idempotent). A group of an ingest
+    job's size can take minutes to read: ``tick`` is
+    called with each page's size as it is read: the progress shown counts records read while a
+    group gathers, and the service's progress tracker raises ``StopRequested`` from it on a
+    shutdown, as between pages (what was gathered and not written is read again by the next pass).
     """
     buf: list[Record] = []
     ends: list[tuple[int, str | None]] = []  # per page in buf: where its records end in buf, its cursor
     cursor = after
     async for page in pages:
+        tick(len(page.records))
         buf += page.records
         ends.append((len(buf), page.cursor))
         while len(buf) >= g.least:
@@ -291,10 +297,16 @@ async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Check
     # Into an empty right app this phase writes: its pages are gathered into whole write batches
     # of the target (write_group); each group is then one page (one commit, one resume point).
     scan = _read_ahead(_scan(ctx, L, state.cursor), 0 if state.right_empty and group else merge_up_to)
-    pages = _groups(scan, group, state.cursor) if state.right_empty and group else scan
-    async for page in pages:
+    grouped = bool(state.right_empty and group)
+    pages = _groups(scan, group, state.cursor, ctx.progress.advance) if group and grouped else scan
+    it = aiter(pages)
+    while True:
         if stopping:
             return True  # stop *before* a page, so the last page never leaves a step unfinished
+        try:
+            page = await anext(it)  # (after the stop check: a group is not gathered only to be dropped)
+        except StopAsyncIteration:
+            break
         await ctx.between_pages()
         ctx.counters.read["left"] += len(page.records)  # counted in the page's own transaction
         _arm(ctx, "left", page.cursor)
@@ -314,7 +326,8 @@ async def _phase_left(ctx: RunContext, state: ScanState, stop: Stop, done: Check
                 found = ctx.store.links_by_record(name, L, [r.id for r in page.records]).values()
                 await _sync_left_rest(ctx, [lk for lk in found if lk.left_seen == p and lk.handled != p])
         _end_page(ctx)
-        ctx.progress.advance(len(page.records))
+        if not grouped:  # (a group's records were counted as they were read)
+            ctx.progress.advance(len(page.records))
         state.cursor = page.cursor  # None (no resumable cursor): a resumed step starts the phase over
         done(state)
         stopping = stop()

@@ -193,6 +193,12 @@ class Connector(abc.ABC):
         Contact/Lead sync cannot: its pair's associations wait until it is converted to a Contact)."""
         return True
 
+    def create_references(self, object: str) -> dict[str, str]:
+        """The parents a new ``object`` record must name when it is created, as {parent object:
+        reference field}: a required reference that cannot change afterwards (Salesforce's
+        ``OpportunityLineItem.OpportunityId``), so it cannot wait for the association pass."""
+        return {}
+
     def association_kind(self, from_object: str, to_object: str) -> AssociationKind:
         """How ``from_object`` holds its associations to ``to_object``: ``many`` (a set),
         ``primary`` (a set, one of them flagged primary: HubSpot's primary company) or

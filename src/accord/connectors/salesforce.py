@@ -109,7 +109,11 @@ _TYPES: dict[str, FieldType] = {
 _SYSTEM = ("Id", "SystemModstamp", "LastModifiedDate", "CreatedDate")
 # which lookup links two objects: (from, to) -> (object holding the reference, field); each pair both ways
 _LOOKUPS = (("Contact", "AccountId", "Account"), ("Opportunity", "AccountId", "Account"),
-            ("Case", "AccountId", "Account"), ("Case", "ContactId", "Contact"))
+            ("Case", "AccountId", "Account"), ("Case", "ContactId", "Contact"),
+            ("OpportunityLineItem", "OpportunityId", "Opportunity"))
+# required lookups that are set on create and never updateable: a new record carries them, and
+# moving the record to another parent is impossible (the association write fails with a hint)
+_CREATE_ONLY = {("OpportunityLineItem", "Opportunity"): "OpportunityId"}
 _REFERENCES = {**{(child, parent): (child, field) for child, field, parent in _LOOKUPS},
                **{(parent, child): (child, field) for child, field, parent in _LOOKUPS}}
 # Contact/Lead routing (accord.config.ROUTED): one object name for a sync with Contacts and Leads;
@@ -942,9 +946,14 @@ class SalesforceConnector(HttpConnector):
         if ref is None:
             raise NotImplementedError(f"salesforce: no association from {from_object} to {to_object}")
         holder, field = ref
+        if fixed := _fixed(from_object, to_object, holder):
+            return [WriteResult.failure(fixed, a if holder == from_object else b) for a, b in pairs]
         # the lookup lives on the child (Contact/Opportunity): set its AccountId
         updates = [(a, {field: b}) if holder == from_object else (b, {field: a}) for a, b in pairs]
         return await self.update(holder, updates)
+
+    def create_references(self, object: str) -> dict[str, str]:
+        return {parent: field for (child, parent), field in _CREATE_ONLY.items() if child == _unrouted(object)}
 
     def holds_associations(self, object: str, id: str) -> bool:
         # a Lead has no account lookup: its pair's associations wait for its conversion to a Contact
@@ -962,6 +971,8 @@ class SalesforceConnector(HttpConnector):
         if ref is None:
             raise NotImplementedError(f"salesforce: no association from {from_object} to {to_object}")
         holder, field = ref
+        if fixed := _fixed(from_object, to_object, holder):
+            return [WriteResult.failure(fixed, a if holder == from_object else b) for a, b in pairs]
         # clearing the child's lookup removes the association (the planner only clears a
         # lookup that holds the association it removes)
         return await self.update(holder, [(a if holder == from_object else b, {field: None}) for a, b in pairs])
@@ -977,6 +988,18 @@ def _lead(r: Record) -> Record:
     if moved:
         return Record(r.id, {}, r.updated_at, r.created_at, moved_to=str(moved))
     return Record(r.id, props, r.updated_at, r.created_at)
+
+
+def _fixed(from_object: str, to_object: str, holder: str) -> WriteError | None:
+    """Why a lookup that is set on create only cannot be written (moved, cleared); None: it can."""
+    child, parent = (from_object, to_object) if holder == from_object else (to_object, from_object)
+    field = _CREATE_ONLY.get((child, parent))
+    if field is None:
+        return None
+    return WriteError(ErrorCategory.ASSOCIATIONS, f"{child}.{field} cannot be changed once the record exists",
+                      hint=f"Salesforce cannot move an {child} to another {parent} or remove it from its {parent}. "
+                           f"Undo the change in the other app, or delete the record there and add a new one to the "
+                           f"other {parent.lower()}: it is then created in Salesforce with that {parent}.")
 
 
 def _unrouted(object: str) -> str:

@@ -25,6 +25,7 @@ from accord.index.store import Link, PageWrite
 from accord.model import (
     ConnectorError,
     ErrorCategory,
+    ExcludedReason,
     Record,
     Side,
     Status,
@@ -32,6 +33,8 @@ from accord.model import (
     WriteOutcomeUnknown,
     WriteResult,
 )
+from accord.parents import create_references
+from accord.parents import resolve as resolve_parents
 from accord.runner.context import Item, RunContext
 
 log = logging.getLogger("accord.runner")
@@ -103,6 +106,8 @@ async def apply(ctx: RunContext, items: list[Item], w: PageWrite, cursor: tuple[
     if ctx.touched is not None:
         ctx.touched.update(it.link.id for it in items)
     writes = _sort(ctx, items, w)
+    if ctx.associations and (writes.creates[L] or writes.creates[R]):
+        await _parents_first(ctx, writes, w)
     if writes.writing:
         w = _save_before_sending(ctx, writes, w)
     failed = await _send(ctx, writes, w)
@@ -143,6 +148,32 @@ def _sort(ctx: RunContext, items: list[Item], w: PageWrite) -> _Writes:
         if plan.archive:
             out.archives[plan.archive].append(it)
     return out
+
+
+async def _parents_first(ctx: RunContext, writes: _Writes, w: PageWrite) -> None:
+    """Creates that must name their parent (OpportunityLineItem.OpportunityId) carry it; those
+    whose parent is not paired yet wait, queued, and are planned again by a later pass."""
+    for s in (L, R):
+        refs = create_references(ctx.conn[s], ctx.obj[s], s, ctx.associations) if writes.creates[s] else []
+        if not refs:
+            continue
+        src = {it.link.id: str(it.link.id_of(s.other)) for it in writes.creates[s]}
+        found = await resolve_parents(ctx.store, ctx.conn, ctx.obj, s, refs, list(src.values()))
+        waiting: set[str] = set()
+        for it in writes.creates[s]:
+            got = found[src[it.link.id]]
+            if isinstance(got, dict):
+                it.plan.create_props.update(got)
+                continue
+            waiting.add(it.link.id)
+            it.link.set_status(Status.QUEUED, ExcludedReason.WAITING_FOR_ASSOCIATION.value, message=got)
+            it.link.snapshot = None
+            w.touch(it.link)
+        if waiting:
+            for lists in (writes.creates, writes.updates, writes.archives):
+                for side in (L, R):
+                    lists[side] = [it for it in lists[side] if it.link.id not in waiting]
+            writes.writing = [it for it in writes.writing if it.link.id not in waiting]
 
 
 def _save_before_sending(ctx: RunContext, writes: _Writes, w: PageWrite) -> PageWrite:

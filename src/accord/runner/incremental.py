@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import and_
+from sqlalchemy import and_, or_
 
 from accord.engine.mapping import SyncSpec
 from accord.engine.values import canon
@@ -72,18 +72,23 @@ async def _rejoined(ctx: RunContext) -> None:
 
 
 async def _retry_failing(ctx: RunContext, limit: int = 500, max_attempts: int = 10) -> None:
-    """Failed writes are retried a bounded number of times (HubSpot–Salesforce retries 10 times)."""
-    cond = and_(links_t.c.status == Status.FAILING.value,
-                links_t.c.category.not_in([ErrorCategory.DELETED.value, ErrorCategory.OUTCOME_UNKNOWN.value]),
-                links_t.c.attempts < max_attempts)
+    """Failed writes are retried a bounded number of times (HubSpot–Salesforce retries 10 times), and
+    creates waiting for their parent are planned again."""
+    cond = or_(and_(links_t.c.status == Status.FAILING.value,
+                    links_t.c.category.not_in([ErrorCategory.DELETED.value, ErrorCategory.OUTCOME_UNKNOWN.value]),
+                    links_t.c.attempts < max_attempts),
+               # a create waiting for its parent to be paired (accord.parents) is planned again
+               and_(links_t.c.status == Status.QUEUED.value,
+                    links_t.c.reason == ExcludedReason.WAITING_FOR_ASSOCIATION.value,
+                    or_(links_t.c.left_id.is_(None), links_t.c.right_id.is_(None))))
     done = 0
     for chunk in ctx.store.iter_links(ctx.cfg.name, cond, chunk=100):
         for side in (L, R):
-            ids = [lk.id_of(side) for lk in chunk if lk.id_of(side)]
+            # a pair is read once, from its left record if it has one (a waiting create has one side only)
+            ids = [lk.id_of(side) for lk in chunk if lk.id_of(side) and (side is L or not lk.left_id)]
             if ids:
                 recs = await ctx.conn[side].read(ctx.obj[side], [i for i in ids if i], ctx.require_spec().fields(side))
                 await process_changed(ctx, side, recs, force=True)
-                break
         done += len(chunk)
         if done >= limit:
             return

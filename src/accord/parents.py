@@ -1,0 +1,66 @@
+"""Create-time parent references (issue #20): a record created with its parent already named.
+
+Associations are normally written by the association pass once both records of a pair exist
+(:mod:`accord.associations`). Some objects cannot wait for that: a Salesforce
+``OpportunityLineItem`` must name its ``OpportunityId`` when it is created, and the field is
+never updateable. When a sync lists the parent's sync in ``associations:`` (a line_items sync
+with ``associations: [deals]``), a create on such a side carries the reference in its payload:
+the source record's association (a HubSpot line item's deal) is translated through the parent
+sync's links into the paired record's id there (the deal's Opportunity). If that parent is not
+paired yet, or the source record has none, the create waits: the pair is ``queued`` with reason
+``waiting_for_association`` and is planned again by later passes until the parent is paired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from accord.associations import AssociationTarget
+from accord.connectors.base import Associated, Connector
+from accord.index.store import Store
+from accord.model import Side
+
+
+@dataclass(frozen=True)
+class ParentRef:
+    target: AssociationTarget  # the sync that links the parents
+    field: str  # the reference field a create on the side carries
+
+
+def create_references(conn: Connector, object: str, side: Side, targets: Sequence[AssociationTarget]) -> list[ParentRef]:
+    """The parents a create of ``object`` on ``side`` must carry that the sync's associations can supply."""
+    refs = conn.create_references(object)
+    return [ParentRef(t, refs[t.objects[side]]) for t in targets if t.objects[side] in refs]
+
+
+async def resolve(store: Store, conn: Mapping[Side, Connector], objects: Mapping[Side, str], side: Side,
+                  refs: Sequence[ParentRef], src_ids: Sequence[str]) -> dict[str, dict[str, str] | str]:
+    """Per source record (on the other side): the references its create on ``side`` carries, or,
+    as a string, why it waits."""
+    src = side.other
+    out: dict[str, dict[str, str] | str] = {i: {} for i in src_ids}
+    if not src_ids:
+        return out
+    for ref in refs:
+        parent_src, parent = ref.target.objects[src], ref.target.objects[side]
+        found = await conn[src].associated(objects[src], list(src_ids), parent_src)
+        wanted = sorted({t for a in found.values() for t in a.ids})
+        links = store.links_by_record(ref.target.sync, src, wanted) if wanted else {}
+        for i in src_ids:
+            refs_of = out[i]
+            if isinstance(refs_of, str):
+                continue  # already waiting for another parent
+            a = found.get(i) or Associated([])
+            pick = a.primary if a.primary is not None and a.primary in a.ids else min(a.ids, default=None)
+            if pick is None:
+                out[i] = f"it has no {parent_src} association: {objects[side]} needs its {parent} when created"
+                continue
+            lk = links.get(pick)
+            there = lk.id_of(side) if lk is not None and lk.linked and not lk.deleted(side) else None
+            if there is None:
+                out[i] = (f"its {parent_src} {pick} is not synced to {parent} yet (sync {ref.target.sync}): "
+                          f"{objects[side]} needs its {parent} when created")
+                continue
+            refs_of[ref.field] = str(there)
+    return out

@@ -1,0 +1,130 @@
+"""HubSpot line items ↔ Salesforce OpportunityLineItems with their deal/opportunity, through `accord sync`
+processes against both sandboxes (issue #20): OpportunityLineItem.OpportunityId is required on create
+and never updateable, so a line item is created in Salesforce with its Opportunity named (accord.parents)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from accord.demo import Sandboxes, sandboxes
+
+
+def _sync(tmp_path: Path, *extra: str) -> list[dict[str, Any]]:
+    cmd = [sys.executable, "-m", "accord.cli", "sync", "-c", "accord.yaml", "--json", *extra]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    out: list[dict[str, Any]] = json.loads(done.stdout)
+    return out
+
+
+def _config(tmp_path: Path, boxes: Sandboxes) -> None:
+    assert boxes.salesforce.tls is not None
+    (tmp_path / "accord.yaml").write_text(yaml.safe_dump({
+        "state": f"sqlite:///{tmp_path}/index.db",
+        "apps": {"hubspot": {"type": "hubspot", "token": "pat-lines", "base_url": boxes.hubspot_server.url},
+                 "salesforce": {"type": "salesforce", "instance_url": boxes.salesforce.url,
+                                "access_token": "token", "verify": boxes.salesforce.tls.cafile}},
+        # the catalog's defaults: quantity, unit price, description; the deal is the line item's parent
+        "syncs": [{"name": "deals", "left": {"app": "hubspot", "object": "deals"},
+                   "right": {"app": "salesforce", "object": "Opportunity"}, "stages": "auto"},
+                  {"name": "line_items", "left": {"app": "hubspot", "object": "line_items"},
+                   "right": {"app": "salesforce", "object": "OpportunityLineItem"}, "associations": ["deals"]}]}))
+
+
+def _links(tmp_path: Path, sync: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(tmp_path / "index.db") as db:
+        return list(db.execute("SELECT left_id, right_id, status, reason, category, hint FROM links WHERE sync = ?",
+                               (sync,)))
+
+
+def _deal(hs: Any, name: str) -> str:
+    return str(hs.user_create("deals", {"dealname": name, "amount": "100", "dealstage": "closedwon",
+                                        "closedate": "2026-12-01"})["id"])
+
+
+def _line(hs: Any, deal: str | None, description: str, qty: int, price: float) -> str:
+    li = str(hs.user_create("line_items", {"name": description, "description": description, "quantity": qty,
+                                           "price": price})["id"])
+    if deal is not None:
+        hs.associate("line_items", li, "deals", deal)
+    return li
+
+
+def _opportunity(sf: Any, name: str) -> str:
+    return str(next(o["Id"] for o in sf.records("Opportunity") if o["Name"] == name))
+
+
+def _olis(sf: Any) -> dict[str, dict[str, Any]]:
+    return {o["Description"]: o for o in sf.records("OpportunityLineItem")}
+
+
+def test_line_items_sync_with_their_opportunity(tmp_path: Path) -> None:
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        big = _deal(hs, "Big deal")
+        _line(hs, big, "Widgets", 2, 10)
+        _line(hs, big, "Gadgets", 1, 5)
+        small = sf.create("Opportunity", {"Name": "Small deal", "StageName": "Closed Won", "CloseDate": "2026-11-01",
+                                          "Amount": 50})
+        sf.create("OpportunityLineItem", {"OpportunityId": small, "Quantity": 3, "UnitPrice": 7,
+                                          "Description": "Sprockets"})
+        _config(tmp_path, boxes)
+        _sync(tmp_path, "--full")
+
+        olis = _olis(sf)
+        assert set(olis) == {"Widgets", "Gadgets", "Sprockets"}
+        assert olis["Widgets"]["OpportunityId"] == olis["Gadgets"]["OpportunityId"] == _opportunity(sf, "Big deal")
+        assert (olis["Widgets"]["Quantity"], olis["Widgets"]["UnitPrice"]) == (2, 10)
+        # the Salesforce line item lands in HubSpot, associated with the deal paired with its Opportunity
+        lines = {li["properties"]["description"]: li for li in hs.records("line_items")}
+        assert set(lines) == {"Widgets", "Gadgets", "Sprockets"}
+        small_deal = next(d["id"] for d in hs.records("deals") if d["properties"]["dealname"] == "Small deal")
+        assert set(hs.store.associated(hs.store.type_of("line_items"), int(lines["Sprockets"]["id"]),
+                                       hs.store.type_of("deals"))) == {int(small_deal)}
+
+        # a line item whose deal is not synced yet waits (only the line items sync runs)…
+        later = _deal(hs, "Later deal")
+        _line(hs, later, "Gizmos", 4, 2.5)
+        _sync(tmp_path, "--sync", "line_items")
+        assert "Gizmos" not in _olis(sf)
+        waiting = [lk for lk in _links(tmp_path, "line_items") if lk[1] is None]
+        assert [(lk[2], lk[3]) for lk in waiting] == [("queued", "waiting_for_association")]
+        # …and lands in the next pass, once its deal is paired, with that Opportunity
+        _sync(tmp_path)
+        olis = _olis(sf)
+        assert olis["Gizmos"]["OpportunityId"] == _opportunity(sf, "Later deal")
+        assert {lk[2] for lk in _links(tmp_path, "line_items")} == {"syncing"}
+
+        # another pass creates nothing twice
+        _sync(tmp_path)
+        _sync(tmp_path, "--full")
+        assert len(sf.records("OpportunityLineItem")) == len(hs.records("line_items")) == 4
+        assert len(sf.records("Opportunity")) == len(hs.records("deals")) == 3
+
+
+def test_moving_a_line_item_to_another_deal_fails_with_a_hint(tmp_path: Path) -> None:
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        first, second = _deal(hs, "First"), _deal(hs, "Second")
+        li = _line(hs, first, "Widgets", 1, 1)
+        _config(tmp_path, boxes)
+        _sync(tmp_path, "--full")
+        assert _olis(sf)["Widgets"]["OpportunityId"] == _opportunity(sf, "First")
+        hs.dissociate("line_items", li, "deals", first)
+        hs.associate("line_items", li, "deals", second)
+        hs.user_update("line_items", li, {"quantity": 2})  # in the change feed
+        _sync(tmp_path)
+        oli = _olis(sf)["Widgets"]
+        assert oli["OpportunityId"] == _opportunity(sf, "First") and oli["Quantity"] == 2
+        [(_, _, status, _, category, hint)] = _links(tmp_path, "line_items")
+        assert (status, category) == ("failing", "associations")
+        assert "cannot move" in hint

@@ -80,3 +80,26 @@ def build_index_by_migrations(url: str, revision: str = "head") -> None:
     with engine.begin() as c:
         upgrade_with_alembic(c, revision)
     engine.dispose()
+
+
+def accord_sync(cwd: Any, *extra: str) -> list[dict[str, Any]]:
+    """``accord sync -c accord.yaml --json`` as a process in ``cwd``; its passes (exit 0 asserted)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "accord.cli", "sync", "-c", "accord.yaml", "--json", *extra]
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    out: list[dict[str, Any]] = json.loads(done.stdout)
+    return out
+
+
+def sandbox_apps(boxes: Any, token: str) -> dict[str, Any]:
+    """The ``apps:`` of a config over ``accord.demo.sandboxes()``: HubSpot (a private-app token) and Salesforce."""
+    assert boxes.salesforce.tls is not None
+    return {"hubspot": {"type": "hubspot", "token": token, "base_url": boxes.hubspot_server.url},
+            "salesforce": {"type": "salesforce", "instance_url": boxes.salesforce.url,
+                           "access_token": "token", "verify": boxes.salesforce.tls.cafile}}

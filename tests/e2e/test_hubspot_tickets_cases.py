@@ -3,34 +3,23 @@ against both sandboxes (issue #20: objects beyond contacts, companies and deals)
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from accord.demo import Sandboxes, sandboxes
+from helpers import accord_sync, sandbox_apps
 
 
 def _sync(tmp_path: Path, *extra: str) -> list[dict[str, Any]]:
-    cmd = [sys.executable, "-m", "accord.cli", "sync", "-c", "accord.yaml", "--json", *extra]
-    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COLUMNS": "200"})
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    out: list[dict[str, Any]] = json.loads(done.stdout)
-    return out
+    return accord_sync(tmp_path, *extra)
 
 
 def _config(tmp_path: Path, boxes: Sandboxes) -> None:
-    assert boxes.salesforce.tls is not None
     (tmp_path / "accord.yaml").write_text(yaml.safe_dump({
         "state": f"sqlite:///{tmp_path}/index.db",
-        "apps": {"hubspot": {"type": "hubspot", "token": "pat-tickets", "base_url": boxes.hubspot_server.url},
-                 "salesforce": {"type": "salesforce", "instance_url": boxes.salesforce.url,
-                                "access_token": "token", "verify": boxes.salesforce.tls.cafile}},
+        "apps": sandbox_apps(boxes, "pat-tickets"),
         # no mappings named: the catalog's subject, description, status and priority
         "syncs": [{"name": "tickets", "left": {"app": "hubspot", "object": "tickets"},
                    "right": {"app": "salesforce", "object": "Case"}}]}))

@@ -53,13 +53,8 @@ def test_disabled_syncs_are_not_scheduled(tmp_path: Path) -> None:
         assert w.client.get("/api/syncs/contacts/runs").json() == []
 
 
-def test_shutdown_finishes_the_current_batch_and_stops(tmp_path: Path) -> None:
-    w = World(tmp_path)
-    for i in range(40):
-        w.left.user_create("contacts", {"first_name": f"P{i}", "last_name": "Slow", "email": f"p{i}@x.com"})
-    # not an empty target: pages are synced one by one (into an empty one they gather into write
-    # groups first: see the next test)
-    w.right.user_create("contacts", {"first_name": "Already", "last_name": "There", "email": "there@x.com"})
+def _slow_pages(w: World) -> Any:
+    """Slow down the left app's pages (so a shutdown lands mid-pass); the original scan is returned."""
     scan = w.left.scan
 
     async def slow_scan(obj: str, fields: Sequence[str]) -> AsyncIterator[Any]:
@@ -68,6 +63,17 @@ def test_shutdown_finishes_the_current_batch_and_stops(tmp_path: Path) -> None:
             yield page
 
     w.left.scan = slow_scan  # type: ignore[method-assign]
+    return scan
+
+
+def test_shutdown_finishes_the_current_batch_and_stops(tmp_path: Path) -> None:
+    w = World(tmp_path)
+    for i in range(40):
+        w.left.user_create("contacts", {"first_name": f"P{i}", "last_name": "Slow", "email": f"p{i}@x.com"})
+    # not an empty target: pages are synced one by one (into an empty one they gather into write
+    # groups first: see the next test)
+    w.right.user_create("contacts", {"first_name": "Already", "last_name": "There", "email": "there@x.com"})
+    _slow_pages(w)
     with w:
         assert w.client.post("/api/syncs/contacts/run").status_code == 202
         w.wait(lambda: w.client.get("/api/syncs/contacts/progress").json()["records"] >= 3)
@@ -85,14 +91,7 @@ def test_shutdown_while_a_write_group_gathers_writes_nothing_twice(tmp_path: Pat
     w = World(tmp_path)
     for i in range(40):
         w.left.user_create("contacts", {"first_name": f"P{i}", "last_name": "Slow", "email": f"p{i}@x.com"})
-    scan = w.left.scan
-
-    async def slow_scan(obj: str, fields: Sequence[str]) -> AsyncIterator[Any]:
-        async for page in scan(obj, fields):
-            await asyncio.sleep(0.05)
-            yield page
-
-    w.left.scan = slow_scan  # type: ignore[method-assign]
+    scan = _slow_pages(w)
     with w:
         assert w.client.post("/api/syncs/contacts/run").status_code == 202
         # the progress counts records as the group gathers them

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
 from accord.index.db import IndexDB
-from accord.index.links import Link, LinkStore, _rows_to_links, _select_links
+from accord.index.links import LinkStore
 from accord.index.schema import cursors, links
 
 SEP = "/"
@@ -49,29 +49,12 @@ def _family(sync: str) -> Any:
 class ActivityLinks(LinkStore):
     """The records views over a sync and its activity pairs (put before LinkStore in Store)."""
 
-    def counts(self, sync: str) -> dict[str, int]:
-        with self.engine.connect() as c:
-            q = (select(links.c.status, func.count()).where(_family(sync), links.c.status.is_not(None))
-                 .group_by(links.c.status))
-            return {r[0]: int(r[1]) for r in c.execute(q)}
+    def _shown(self, sync: str) -> Any:
+        return _family(sync)
 
-    def reason_counts(self, sync: str) -> dict[str, int]:
-        with self.engine.connect() as c:
-            # an activity waiting for its contact (queued) is listed with its reason too
-            waiting = and_(links.c.sync != sync, links.c.status == "queued")
-            q = (select(links.c.status, func.coalesce(links.c.reason, links.c.category), func.count())
-                 .where(_family(sync), or_(links.c.status.in_(["excluded", "failing"]), waiting))
-                 .group_by(links.c.status, func.coalesce(links.c.reason, links.c.category)))
-            return {f"{r[0]}/{r[1]}": int(r[2]) for r in c.execute(q)}
-
-    def records(self, sync: str, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[Link]:
-        q = _select_links().where(_family(sync)).order_by(links.c.id).offset(offset)
-        if status:
-            q = q.where(links.c.status == status)
-        if limit:
-            q = q.limit(limit)
-        with self.engine.connect() as c:
-            return _rows_to_links(c.execute(q))
+    def _with_reason(self, sync: str) -> Any:
+        # an activity waiting for its contact (queued) is listed with its reason too
+        return or_(super()._with_reason(sync), and_(links.c.sync != sync, links.c.status == "queued"))
 
     def activity_syncs(self, sync: str) -> list[str]:
         """The derived names holding rows or cursors of ``sync``'s activities."""

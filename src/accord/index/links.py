@@ -467,20 +467,30 @@ class LinkStore(IndexDB):
             yield batch
             after = batch[-1].id
 
+    # -- the records views (accord status / records, the dashboard) -------------------------
+    def _shown(self, sync: str) -> Any:
+        """The rows the records views show for ``sync`` (its activities' too: index.activities)."""
+        return links.c.sync == sync
+
+    def _with_reason(self, sync: str) -> Any:
+        """Which of them ``reason_counts`` lists."""
+        return links.c.status.in_(["excluded", "failing"])
+
     def counts(self, sync: str) -> dict[str, int]:
         with self.engine.connect() as c:
-            q = select(links.c.status, func.count()).where(links.c.sync == sync, links.c.status.is_not(None)).group_by(links.c.status)
+            q = (select(links.c.status, func.count()).where(self._shown(sync), links.c.status.is_not(None))
+                 .group_by(links.c.status))
             return {r[0]: int(r[1]) for r in c.execute(q)}
 
     def reason_counts(self, sync: str) -> dict[str, int]:
         with self.engine.connect() as c:
             q = (select(links.c.status, func.coalesce(links.c.reason, links.c.category), func.count())
-                 .where(links.c.sync == sync, links.c.status.in_(["excluded", "failing"]))
+                 .where(self._shown(sync), self._with_reason(sync))
                  .group_by(links.c.status, func.coalesce(links.c.reason, links.c.category)))
             return {f"{r[0]}/{r[1]}": int(r[2]) for r in c.execute(q)}
 
     def records(self, sync: str, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[Link]:
-        q = _select_links().where(links.c.sync == sync).order_by(links.c.id).offset(offset)
+        q = _select_links().where(self._shown(sync)).order_by(links.c.id).offset(offset)
         if status:
             q = q.where(links.c.status == status)
         if limit:

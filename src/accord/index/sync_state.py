@@ -32,12 +32,19 @@ def _state(row: Any) -> SyncState:
     return SyncState(row.name, row.enabled, row.config_hash, row.initial_done, row.base_keys == BASE_KEYS)
 
 
-def write_cursor(c: Connection, sync: str, side: Side, cursor: str) -> None:
+def read_cursor(c: Connection, sync: str, side: Side | str) -> str | None:
+    """A side's cursor (``side`` a string: another of the sync's cursors, e.g. event sync's)."""
+    slot = side.value if isinstance(side, Side) else side
+    return c.execute(select(cursors.c.cursor).where(cursors.c.sync == sync, cursors.c.side == slot)).scalar()
+
+
+def write_cursor(c: Connection, sync: str, side: Side | str, cursor: str) -> None:
     """Set a side's cursor in ``c``'s transaction (a page's save moves it with the page)."""
-    res = c.execute(update(cursors).where(cursors.c.sync == sync, cursors.c.side == side.value)
+    slot = side.value if isinstance(side, Side) else side
+    res = c.execute(update(cursors).where(cursors.c.sync == sync, cursors.c.side == slot)
                     .values(cursor=cursor, updated_at=now_iso()))
     if not res.rowcount:
-        c.execute(insert(cursors).values(sync=sync, side=side.value, cursor=cursor, updated_at=now_iso()))
+        c.execute(insert(cursors).values(sync=sync, side=slot, cursor=cursor, updated_at=now_iso()))
 
 
 class SyncStateStore(IndexDB):
@@ -87,8 +94,7 @@ class SyncStateStore(IndexDB):
     # -- cursors ---------------------------------------------------------------------
     def cursor(self, sync: str, side: Side) -> str | None:
         with self.engine.connect() as c:
-            return c.execute(select(cursors.c.cursor).where(
-                cursors.c.sync == sync, cursors.c.side == side.value)).scalar()
+            return read_cursor(c, sync, side)
 
     def set_cursor(self, sync: str, side: Side, cursor: str) -> None:
         with self.engine.begin() as c:

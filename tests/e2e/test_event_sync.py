@@ -10,7 +10,7 @@ pass writes no duplicates, and with the checkbox off no event syncs.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from test_hubspot_salesforce import sf_server  # noqa: F401
+from test_hubspot_snovio import hs_server, sn_server  # noqa: F401
 from typer.testing import CliRunner
 
 from accord.cli import app as cli
@@ -29,38 +31,14 @@ from accord.index import Store
 from accord.index.event_cursors import event_cursor
 from accord.model import Side
 from accord.runner import PassResult, SyncRunner
-from accord.sandbox.hubspot import HubSpotSandbox, SandboxSettings
+from accord.sandbox.hubspot import HubSpotSandbox
 from accord.sandbox.salesforce import SalesforceSandbox
-from accord.sandbox.server import ServerThread
 from accord.sandbox.snovio import SnovioSandbox
 
 L, R = Side.LEFT, Side.RIGHT
 LIST = "Sync"
 APP_ID = "4242"
 HS = {"type": "hubspot", "token": "pat-e2e", "app_id": APP_ID}
-
-
-@pytest.fixture(scope="module")
-def hs_server() -> Iterator[tuple[HubSpotSandbox, str]]:
-    sb = HubSpotSandbox(SandboxSettings(search_rate=1000, rate_limit=10_000))
-    with ServerThread(sb.app) as srv:
-        yield sb, srv.url
-    sb.close()
-
-
-@pytest.fixture(scope="module")
-def sn_server() -> Iterator[tuple[SnovioSandbox, str]]:
-    sb = SnovioSandbox(rate_limit=100_000, rate_window=1.0)
-    with ServerThread(sb.app) as srv:
-        yield sb, srv.url
-
-
-@pytest.fixture(scope="module")
-def sf_server() -> Iterator[SalesforceSandbox]:
-    sb = SalesforceSandbox()
-    sb.start()
-    yield sb
-    sb.stop()
 
 
 def _hub(url: str) -> HubSpotConnector:
@@ -102,7 +80,7 @@ class SnWorld:
 
 
 @pytest.fixture()
-async def sw(hs_server: tuple[HubSpotSandbox, str], sn_server: tuple[SnovioSandbox, str]) -> AsyncIterator[SnWorld]:
+async def sw(hs_server: tuple[HubSpotSandbox, str], sn_server: tuple[SnovioSandbox, str]) -> AsyncIterator[SnWorld]:  # noqa: F811
     hs, hs_url = hs_server
     sn, sn_url = sn_server
     hs.reset()
@@ -243,7 +221,7 @@ class SfWorld:
 
 
 @pytest.fixture()
-async def fw(hs_server: tuple[HubSpotSandbox, str], sf_server: SalesforceSandbox) -> AsyncIterator[SfWorld]:
+async def fw(hs_server: tuple[HubSpotSandbox, str], sf_server: SalesforceSandbox) -> AsyncIterator[SfWorld]:  # noqa: F811
     hs, hs_url = hs_server
     hs.reset()
     sf_server.reset()

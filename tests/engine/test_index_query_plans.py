@@ -10,11 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, event
+from sqlalchemy import event
 
 from accord.index.schema import links as links_t
 from accord.index.store import Link, PageWrite, Store
 from accord.model import ErrorCategory, Status
+from accord.runner.incremental import retry_conditions
 
 
 def _plans(store: Store, conditions: list[Any]) -> list[str]:
@@ -45,12 +46,11 @@ def test_paging_by_status_uses_the_status_index(tmp_path: Path) -> None:
                    category=ErrorCategory.VALIDATION.value if status is Status.FAILING else None))
     for i in range(3):
         w.add(Link("s", left_id=f"q{i}", status=Status.QUEUED.value, reason="delete_pending"))
+        w.add(Link("s", left_id=f"p{i}", status=Status.QUEUED.value, reason="waiting_for_association"))
     store.save("s", w)
     cases = [
-        # incremental.py: _retry_failing
-        [and_(links_t.c.status == Status.FAILING.value,
-              links_t.c.category.not_in([ErrorCategory.DELETED.value, ErrorCategory.OUTCOME_UNKNOWN.value]),
-              links_t.c.attempts < 10)],
+        # incremental.py: _retry_failing, each of its queries as the runner builds it
+        *([c] for c in retry_conditions()),
         # deletes.py: _carry_out
         [links_t.c.status == Status.QUEUED.value, links_t.c.reason.in_(["delete_pending", "delete_held"])],
     ]

@@ -5,6 +5,7 @@ inclusion list, retries of failing records, and records synced on demand (webhoo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import and_, or_
 
@@ -71,27 +72,36 @@ async def _rejoined(ctx: RunContext) -> None:
             await process_changed(ctx, side, recs, force=True)
 
 
+def retry_conditions(max_attempts: int = 10) -> list[Any]:
+    """The rows each incremental pass plans again, one paging query each: failed writes (retried a
+    bounded number of times, as HubSpot–Salesforce retries 10 times), then creates waiting for
+    their parent to be paired (accord.parents). As one OR, SQLite walks every row of the sync
+    instead of the (sync, status, id) index (tests/engine/test_index_query_plans.py)."""
+    return [
+        and_(links_t.c.status == Status.FAILING.value,
+             links_t.c.category.not_in([ErrorCategory.DELETED.value, ErrorCategory.OUTCOME_UNKNOWN.value]),
+             links_t.c.attempts < max_attempts),
+        and_(links_t.c.status == Status.QUEUED.value,
+             links_t.c.reason == ExcludedReason.WAITING_FOR_ASSOCIATION.value,
+             or_(links_t.c.left_id.is_(None), links_t.c.right_id.is_(None))),
+    ]
+
+
 async def _retry_failing(ctx: RunContext, limit: int = 500, max_attempts: int = 10) -> None:
-    """Failed writes are retried a bounded number of times (HubSpot–Salesforce retries 10 times), and
-    creates waiting for their parent are planned again."""
-    cond = or_(and_(links_t.c.status == Status.FAILING.value,
-                    links_t.c.category.not_in([ErrorCategory.DELETED.value, ErrorCategory.OUTCOME_UNKNOWN.value]),
-                    links_t.c.attempts < max_attempts),
-               # a create waiting for its parent to be paired (accord.parents) is planned again
-               and_(links_t.c.status == Status.QUEUED.value,
-                    links_t.c.reason == ExcludedReason.WAITING_FOR_ASSOCIATION.value,
-                    or_(links_t.c.left_id.is_(None), links_t.c.right_id.is_(None))))
+    """Plan the rows of :func:`retry_conditions` again, at most ``limit`` a pass."""
     done = 0
-    for chunk in ctx.store.iter_links(ctx.cfg.name, cond, chunk=100):
-        for side in (L, R):
-            # a pair is read once, from its left record if it has one (a waiting create has one side only)
-            ids = [lk.id_of(side) for lk in chunk if lk.id_of(side) and (side is L or not lk.left_id)]
-            if ids:
-                recs = await ctx.conn[side].read(ctx.obj[side], [i for i in ids if i], ctx.require_spec().fields(side))
-                await process_changed(ctx, side, recs, force=True)
-        done += len(chunk)
-        if done >= limit:
-            return
+    for cond in retry_conditions(max_attempts):
+        for chunk in ctx.store.iter_links(ctx.cfg.name, cond, chunk=100):
+            for side in (L, R):
+                # a pair is read once, from its left record if it has one (a waiting create has one side only)
+                ids = [lk.id_of(side) for lk in chunk if lk.id_of(side) and (side is L or not lk.left_id)]
+                if ids:
+                    recs = await ctx.conn[side].read(ctx.obj[side], [i for i in ids if i],
+                                                     ctx.require_spec().fields(side))
+                    await process_changed(ctx, side, recs, force=True)
+            done += len(chunk)
+            if done >= limit:
+                return
 
 
 async def process_changed(ctx: RunContext, side: Side, records: Sequence[Record], cursor: str | None = None,

@@ -46,6 +46,20 @@ class AssociationTarget:
     objects: dict[Side, str]  # the associated object on each side (companies / Account)
 
 
+async def twins_of_associated(store: Store, conn: Connector, object: str, ids: Sequence[str],
+                              target: AssociationTarget, side: Side) -> tuple[dict[str, Associated], dict[str, str]]:
+    """The associations of records ``ids`` of ``object`` on ``side`` to ``target``'s object there,
+    and, for each associated record ``target``'s sync has paired, its twin on the other side (one
+    not deleted there): what a create naming its parent, or an activity's ``WhatId``, points at."""
+    other = side.other
+    found = await conn.associated(object, list(ids), target.objects[side])
+    wanted = sorted({t for a in found.values() for t in a.ids})
+    links = store.links_by_record(target.sync, side, wanted) if wanted else {}
+    twins = {t: str(lk.id_of(other)) for t, lk in links.items()
+             if lk.linked and lk.id_of(other) and not lk.deleted(other)}
+    return found, twins
+
+
 @dataclass
 class AssociationResult:
     written: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})

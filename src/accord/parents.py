@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from accord.associations import AssociationTarget
+from accord.associations import AssociationTarget, twins_of_associated
 from accord.connectors.base import Associated, Connector
 from accord.index.store import Store
 from accord.model import Side
@@ -44,9 +44,7 @@ async def resolve(store: Store, conn: Mapping[Side, Connector], objects: Mapping
         return out
     for ref in refs:
         parent_src, parent = ref.target.objects[src], ref.target.objects[side]
-        found = await conn[src].associated(objects[src], list(src_ids), parent_src)
-        wanted = sorted({t for a in found.values() for t in a.ids})
-        links = store.links_by_record(ref.target.sync, src, wanted) if wanted else {}
+        found, twins = await twins_of_associated(store, conn[src], objects[src], src_ids, ref.target, src)
         for i in src_ids:
             refs_of = out[i]
             if isinstance(refs_of, str):
@@ -56,11 +54,10 @@ async def resolve(store: Store, conn: Mapping[Side, Connector], objects: Mapping
             if pick is None:
                 out[i] = f"it has no {parent_src} association: {objects[side]} needs its {parent} when created"
                 continue
-            lk = links.get(pick)
-            there = lk.id_of(side) if lk is not None and lk.linked and not lk.deleted(side) else None
+            there = twins.get(pick)
             if there is None:
                 out[i] = (f"its {parent_src} {pick} is not synced to {parent} yet (sync {ref.target.sync}): "
                           f"{objects[side]} needs its {parent} when created")
                 continue
-            refs_of[ref.field] = str(there)
+            refs_of[ref.field] = there
     return out

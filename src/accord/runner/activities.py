@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_
 
-from accord.associations import AssociationTarget
+from accord.associations import AssociationTarget, twins_of_associated
 from accord.connectors.base import Connector
 from accord.engine import activities as act
 from accord.index.activities import activity_sync
@@ -309,14 +309,10 @@ async def _resolve(ctx: RunContext, kind: str, ids: list[str],
         kind_of = t.objects[s].casefold()
         if kind_of not in ("opportunity", "account"):
             continue
-        found = await hs.associated(kind, ids, t.objects[h])
-        linked = ctx.store.links_by_record(t.sync, h, sorted({x for a in found.values() for x in a.ids}))
+        found, twins = await twins_of_associated(ctx.store, hs, kind, ids, t, h)
         for i in ids:
             assoc = found.get(i)
-            for x in sorted(assoc.ids if assoc else [], key=act.id_order):
-                lk = linked.get(x)
-                if lk is not None and lk.linked and lk.id_of(s) and not lk.deleted(s):
-                    whats[i][kind_of].append(str(lk.id_of(s)))
+            whats[i][kind_of] += [twins[x] for x in sorted(assoc.ids if assoc else [], key=act.id_order) if x in twins]
     out: dict[str, act.Resolved] = {}
     for i in ids:
         a = contacts.get(i)

@@ -85,7 +85,13 @@ class SideRef(_Strict):
         return f"{ROUTED}>{self.new_records_as}" if self.routed and self.new_records_as == "Contact" else self.object
 
     def label(self) -> str:
-        return "Contacts and Leads" if self.routed else self.object
+        return object_label(self.object)
+
+
+def object_label(object: str) -> str:
+    """An object as people name it: a routed side (``Contact+Lead``, as the connector is given it
+    ``Contact+Lead>Contact`` too) is "Contacts and Leads"."""
+    return "Contacts and Leads" if object.split(">")[0] == ROUTED else object
 
 
 class MappingConfig(_Strict):
@@ -611,10 +617,7 @@ def overlap_message(s: SyncConfig, other: SyncConfig) -> str:
 
 def _objects(ref: SideRef) -> list[str]:
     """The object(s) of a side: one name, or several (Salesforce Contact and Lead)."""
-    obj: Any = ref.object
-    if obj == ROUTED:  # [Contact, Lead] as parsed
-        return list(ROUTED_PARTS)
-    return [str(o) for o in obj] if isinstance(obj, list | tuple) else [str(obj)]
+    return list(ROUTED_PARTS) if ref.routed else [ref.object]
 
 
 def activity_sides(cfg: Config, s: SyncConfig) -> tuple[str, str] | None:

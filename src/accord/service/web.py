@@ -33,7 +33,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from accord import redact
-from accord.config import ConfigError
+from accord.config import ConfigError, object_label
 from accord.index.store import Link
 from accord.model import Side
 from accord.runner import ManualSyncRefused, PassResult
@@ -96,7 +96,7 @@ def reason_label(key: str) -> str:
 
 templates.env.filters["reason"] = reason_label
 # the objects of a side as people name them ("Contact+Lead" is the connector's name for both)
-templates.env.filters["object"] = lambda o: "Contacts and Leads" if str(o).split(">")[0] == "Contact+Lead" else o
+templates.env.filters["object"] = lambda o: object_label(str(o))
 templates.env.globals["ARROWS"] = ARROWS
 
 Via = Literal["bearer", "session"]

@@ -29,6 +29,9 @@ from accord.sandbox.server import ServerThread
 from accord.sandbox.snovio import SnovioSandbox
 from accord.sandbox.xentral import XentralSandbox, install
 
+# token files of every world, one directory removed with the test process
+_TOKEN_DIR = tempfile.TemporaryDirectory(prefix="accord-token-")
+
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
@@ -153,7 +156,7 @@ class World:
         raise NotImplementedError
 
     def token_file(self, token: str) -> str:
-        path = Path(tempfile.mkdtemp(prefix="accord-token-")) / "token"
+        path = Path(_TOKEN_DIR.name) / f"token-{uuid.uuid4().hex}"
         path.write_text(token + "\n")
         self._file = path
         return str(path)

@@ -7,7 +7,9 @@ separate CA (rather than one self-signed leaf) keeps strict X.509 verification (
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,8 +34,12 @@ def _name(cn: str) -> x509.Name:
 
 
 def make_certificates(directory: str | None = None, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> TlsFiles:
-    """Write a CA and a server certificate for ``hosts`` into ``directory`` (a new temp dir by default)."""
-    out = Path(directory or tempfile.mkdtemp(prefix="accord-sf-tls-"))
+    """Write a CA and a server certificate for ``hosts`` into ``directory`` (by default a new temp dir,
+    removed when the process exits: it holds a private key, and every sandbox start makes one)."""
+    if directory is None:
+        directory = tempfile.mkdtemp(prefix="accord-sf-tls-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    out = Path(directory)
     now = datetime.now(UTC) - timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("Accord sandbox CA")

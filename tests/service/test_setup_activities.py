@@ -89,6 +89,18 @@ def test_activity_checkboxes_save_the_sync_and_its_records_show_waiting_ones(tmp
             flow.post("options", activities_shown="1", activities="calls")
             assert flow.draft["activities"] == ["calls"]
             assert 'data-step="review"' in flow.page and "calls from HubSpot to Salesforce" in flow.page
+            # the review says each setting in words, not as the config's values
+            review = html.unescape(flow.page)
+            for words in (" fields</td>", "all records; a record without a match key is left out",
+                          "the other record is kept and the pair shows as failing (the default)",
+                          "looks for changes every"):
+                assert words in review, words
+            assert "waits for your confirmation" not in review  # the delete guard only guards propagated deletes
+            other = Flow(login(server.url, TOKEN))
+            other.to_options("contacts-propagating", "contacts", "Contact")
+            other.post("options", deletes="propagate")
+            review = html.unescape(other.page)
+            assert "deleted in the other app too; a pass that would delete more than 10 % of the pairs" in review
             assert "activities:\n" in html.unescape(flow.page)  # the YAML of the review
             flow.post("review", status=303)
             sync = api.get("/api/syncs/contacts").json()

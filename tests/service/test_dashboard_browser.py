@@ -53,7 +53,7 @@ def test_login_summary_failing_list_export_and_disable(page: Any, world: World, 
     row.locator(".count-failing").click()
     page.wait_for_url("**/syncs/contacts/records?status=failing")
     cells = page.locator("#records tbody td.category").all_inner_texts()
-    assert cells == ["custom_code", "custom_code"]
+    assert cells == ["rejected by the app's own rules (custom_code)"] * 2  # in words, with the documented key
     assert "Fix the rule" in page.locator("#records").inner_text()
     with page.expect_download() as dl:
         page.click(".export-csv")

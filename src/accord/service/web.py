@@ -95,6 +95,8 @@ def reason_label(key: str) -> str:
 
 
 templates.env.filters["reason"] = reason_label
+# a bare reason or error category (``no_match_key``) in words
+templates.env.filters["why"] = lambda key: REASONS.get(str(key), str(key).replace("_", " "))
 # the objects of a side as people name them ("Contact+Lead" is the connector's name for both)
 templates.env.filters["object"] = lambda o: object_label(str(o))
 templates.env.globals["ARROWS"] = ARROWS

@@ -246,9 +246,18 @@ async def test_the_service_waits_for_temporal_and_serves_the_index_meanwhile(
         assert (await api.get("/api/syncs/contacts/progress")).json()["running"] is False
         res = await api.post("/api/syncs/contacts/run")
         assert res.status_code == 503 and "could not be reached" in res.text, res.text
+        # alive, but not ready: a load balancer keeps work away until Temporal answers
+        assert (await api.get("/healthz")).json() == {"ok": True}
+        ready = await api.get("/readyz")
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["checks"] == {"service": "ok", "index": "ok",
+                                          "temporal": f"Temporal at {address} has not been reached yet"}
         with temporal_dev_server(port) as started:
             assert started == address
             await _until(service.connected.is_set, what="connected once Temporal is up")
+            ready = await api.get("/readyz")
+            assert ready.status_code == 200 and ready.json() == {
+                "ok": True, "checks": {"service": "ok", "index": "ok", "temporal": "ok"}}, ready.text
             client = await Client.connect(address)
             desc = await handle_of(client, "contacts", queue).describe()
             assert desc.status is not None and desc.status.name == "RUNNING"

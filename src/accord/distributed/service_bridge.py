@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select
@@ -35,7 +35,15 @@ from accord.index.leases import holder_of
 from accord.index.schema import links
 from accord.model import ConnectorError, Counters, Side
 from accord.runner import PassResult
-from accord.service.core import AUTH_HINT, PassNotRequested, ProgressState, Service, SyncSlot
+from accord.service.core import (
+    AUTH_HINT,
+    READY_TIMEOUT,
+    PassNotRequested,
+    ProgressState,
+    Service,
+    SyncSlot,
+    timed_check,
+)
 
 T = TypeVar("T")
 
@@ -166,6 +174,20 @@ class TemporalService(Service):
                 await asyncio.sleep(self.connect_retry)
         log.info("connected to Temporal at %s: the workflows of %d syncs run", self.address, len(self.cfg.syncs))
         self.connected.set()
+
+    async def readiness(self) -> dict[str, str]:
+        """The index, and Temporal's frontend answering a health check."""
+        checks = await super().readiness()
+        if self.client is None:
+            checks["temporal"] = f"Temporal at {self.address} has not been reached yet"
+        else:
+            checks["temporal"] = await timed_check(self._temporal_health(self.client))
+        return checks
+
+    @staticmethod
+    async def _temporal_health(client: Client) -> None:
+        if not await client.service_client.check_health(timeout=timedelta(seconds=READY_TIMEOUT)):
+            raise ConnectionError("Temporal answers but its workflow service is not serving")
 
     async def reload(self, cfg: Config, restart: set[str] | frozenset[str] = frozenset(), *,
                      forget: bool = True) -> None:

@@ -107,6 +107,20 @@ class SyncSlot:
     pending_checked: float = 0.0  # when that pass last looked for records pending in the index
 
 
+READY_TIMEOUT = 3.0  # seconds a readiness check may take before it counts as failed
+
+
+async def timed_check(probe: Awaitable[Any]) -> str:
+    """``"ok"``, or why the probe failed or took longer than READY_TIMEOUT (scrubbed of secrets)."""
+    try:
+        await asyncio.wait_for(probe, READY_TIMEOUT)
+    except TimeoutError:
+        return f"no answer within {READY_TIMEOUT:g} s"
+    except Exception as e:  # any failure is "not ready": the probe reports it, it does not raise
+        return redact.scrub(error_text(e))
+    return "ok"
+
+
 AUTH_HINT = "Check the app's credentials (Apps page › Test connection) and replace the one it refuses."
 
 
@@ -244,6 +258,15 @@ class Service:
     def progress(self, name: str) -> ProgressState:
         """The sync's running pass (or its last one), as ``/api/syncs/NAME/progress`` shows it."""
         return self.slots[name].tracker.state
+
+    async def readiness(self) -> dict[str, str]:
+        """What ``/readyz`` checks, each ``"ok"`` or why not: the index answers a query (in a
+        thread, within READY_TIMEOUT, so a hung database cannot stall the event loop)."""
+        def ping() -> None:
+            with self.store.engine.connect() as c:
+                c.exec_driver_sql("SELECT 1")
+
+        return {"index": await timed_check(asyncio.to_thread(ping))}
 
     def busy(self, name: str) -> bool:
         """A job of the sync is running: "sync now" is refused (409) meanwhile."""

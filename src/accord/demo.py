@@ -205,7 +205,11 @@ class Sandboxes:
             "apps": {
                 "hubspot": {"type": "hubspot", "token": "demo-token", "base_url": self.hubspot_server.url,
                             "poll": "3s"},
-                "salesforce": {"type": "salesforce", "instance_url": self.salesforce.url, "access_token": "demo-token",
+                # a connected app's client credentials, as docs/connectors/salesforce.md recommends for a
+                # server: Accord renews the session itself when it expires (the sandbox's live 2 hours)
+                "salesforce": {"type": "salesforce", "instance_url": self.salesforce.url,
+                               "client_id": self.salesforce.settings.client_id,
+                               "client_secret": self.salesforce.settings.client_secret,
                                "verify": self.salesforce.tls.cafile, "poll": "3s"},
             },
             "syncs": DEMO_SYNCS,

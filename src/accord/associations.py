@@ -103,6 +103,13 @@ async def sync_associations(
     """Bring the associations of a chunk of linked pairs in step on both sides."""
     res = AssociationResult()
     pairs = [lk for lk in links if lk.left_id and lk.right_id and lk.status in (Status.SYNCING, Status.QUEUED)]
+    # no longer a pair (a side deleted, or left out by a rule since): nothing is owed to it any more
+    # (a resync of a deleted record syncs its associations as part of that record's pass);
+    # a failing pair stays owed, its associations sync once it syncs again
+    settled = [lk.id for lk in links if not (lk.left_id and lk.right_id) or lk.status == Status.EXCLUDED
+               or lk.category == ErrorCategory.DELETED]
+    if settled:
+        store.save_association_bases(sync, target.sync, {}, synced=settled)
     if not pairs:
         return res
     kinds: dict[Side, Kind] = {s: conn[s].association_kind(objects[s], target.objects[s]) for s in (L, R)}

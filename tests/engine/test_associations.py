@@ -263,3 +263,32 @@ async def test_a_failed_association_write_keeps_the_old_base() -> None:
     b.dissociate = real  # type: ignore[method-assign]
     await s.runner("contacts").run(full=True)  # the same removal again, from the old base
     assert assoc(b, "ann@x.com") == ["Globex"]
+
+
+async def test_owed_marks_of_pairs_that_are_gone_are_forgotten() -> None:
+    """A pair owed its associations (a write failed) whose record is then deleted, and a mark left
+    by a link merged away since: the next pass clears both instead of looking them up forever."""
+    s, a, b = make(winner="a")
+    acme = a.user_create("companies", {"name": "Acme", "domain": "acme.com"})
+    globex = a.user_create("companies", {"name": "Globex", "domain": "globex.com"})
+    ann = a.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    a.user_associate("contacts", ann, "companies", acme)
+    await s.runner("companies").run()
+    await s.runner("contacts").run()
+    a.user_dissociate("contacts", ann, "companies", acme)
+    a.user_associate("contacts", ann, "companies", globex)
+    real = b.dissociate
+
+    async def refuse(*args: Any) -> list[WriteResult]:
+        return [WriteResult.failure(WriteError(ErrorCategory.ASSOCIATIONS, "nope", ""), "x")]
+
+    b.dissociate = refuse  # type: ignore[method-assign]
+    await s.runner("contacts").run()
+    b.dissociate = real  # type: ignore[method-assign]
+    link = s.store.links_by_record("contacts", Side.LEFT, [ann])[ann]
+    assert s.store.owed_associations("contacts") == [link.id]
+    s.store.owe_associations("contacts", "companies", ["merged-away-link"])
+    a.user_delete("contacts", ann)
+    await s.runner("contacts").run()
+    assert s.store.links_by_record("contacts", Side.LEFT, [ann])[ann].category == "deleted"
+    assert s.store.owed_associations("contacts") == []

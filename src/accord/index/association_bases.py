@@ -61,6 +61,13 @@ class AssociationBases(IndexDB):
             q = select(_t.link_id).where(_t.sync == sync, _t.owed.is_(True)).distinct().limit(limit)
             return [r[0] for r in c.execute(q)]
 
+    def forget_association_bases(self, sync: str, target: str, link_ids: Sequence[str]) -> None:
+        """Forget these pairs' bases and owed marks: their links are gone (merged, unlinked)."""
+        with self.engine.begin() as c:
+            for part in chunks(sorted(set(link_ids))):
+                c.execute(delete(association_bases).where(_t.sync == sync, _t.target == target,
+                                                          _t.link_id.in_(part)))
+
     def drop_association_bases(self, sync: str) -> None:
         """Forget a sync's association bases (its pairs merge as never synced)."""
         with self.engine.begin() as c:

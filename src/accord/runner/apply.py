@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -396,17 +396,30 @@ async def associate(ctx: RunContext, only: set[str] | None) -> None:
     """Associations of the pairs of this pass (``None``: every linked pair, after a scan)."""
     spec = ctx.require_spec()
     writable = {L: spec.writes_to(L), R: spec.writes_to(R)}
+    owed: set[str] = set()
     if only is not None and ctx.associations:
-        only = only | set(ctx.store.owed_associations(ctx.cfg.name))  # owed by an earlier pass
+        owed = set(ctx.store.owed_associations(ctx.cfg.name))  # owed by an earlier pass
+        only = only | owed
     for target in ctx.associations:
         chunks = (ctx.store.iter_links(ctx.cfg.name, links_t.c.left_id.is_not(None), links_t.c.right_id.is_not(None))
-                  if only is None else
-                  (list(ctx.store.links_by_id(ids).values()) for ids in _batches(sorted(only), 500)))
+                  if only is None else _owed_or_touched(ctx, target.sync, sorted(only), owed))
         for chunk in chunks:
             res = await sync_associations(ctx.store, ctx.cfg.name, chunk, ctx.conn, ctx.obj, target,
                                           spec.winner, writable)
             for k, v in res.written.items():
                 ctx.counters.associated[k] += v
+
+
+def _owed_or_touched(ctx: RunContext, target: str, ids: Sequence[str], owed: set[str]) -> Iterator[list[Link]]:
+    """The links of ``ids``, in batches. An owed pair whose link is gone since (merged into
+    another, unlinked) is forgotten: left owed, it would be looked up by every pass, and enough
+    of them would crowd the pairs really owed out of ``owed_associations``' limit."""
+    for ids_ in _batches(ids, 500):
+        found = ctx.store.links_by_id(ids_)
+        gone = [i for i in ids_ if i in owed and i not in found]
+        if gone:
+            ctx.store.forget_association_bases(ctx.cfg.name, target, gone)
+        yield list(found.values())
 
 
 def owe_associations(ctx: RunContext, touched: set[str]) -> None:

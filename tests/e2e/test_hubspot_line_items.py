@@ -1,6 +1,7 @@
 """HubSpot line items ↔ Salesforce OpportunityLineItems with their deal/opportunity, through `accord sync`
-processes against both sandboxes (issue #20): OpportunityLineItem.OpportunityId is required on create
-and never updateable, so a line item is created in Salesforce with its Opportunity named (accord.parents)."""
+processes against both sandboxes (issue #20): OpportunityLineItem.OpportunityId and its product (Product2Id, or
+a PricebookEntryId) are required on create and never updateable, so a line item is created in Salesforce with its
+Opportunity and Product2 named (accord.parents); a product created in Salesforce gets its standard price."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import yaml
 
 from accord.demo import Sandboxes, sandboxes
+from accord.sandbox.salesforce.schema import STANDARD_PRICEBOOK_ID
 from helpers import accord_sync, sandbox_apps
 
 
@@ -22,11 +24,15 @@ def _config(tmp_path: Path, boxes: Sandboxes) -> None:
     (tmp_path / "accord.yaml").write_text(yaml.safe_dump({
         "state": f"sqlite:///{tmp_path}/index.db",
         "apps": sandbox_apps(boxes, "pat-lines"),
-        # the catalog's defaults: quantity, unit price, description; the deal is the line item's parent
+        # the catalog's defaults: quantity, unit price, description; the deal and the product are the line
+        # item's parents (products: name, SKU, price ↔ the standard price)
         "syncs": [{"name": "deals", "left": {"app": "hubspot", "object": "deals"},
                    "right": {"app": "salesforce", "object": "Opportunity"}, "stages": "auto"},
+                  {"name": "products", "left": {"app": "hubspot", "object": "products"},
+                   "right": {"app": "salesforce", "object": "Product2"}},
                   {"name": "line_items", "left": {"app": "hubspot", "object": "line_items"},
-                   "right": {"app": "salesforce", "object": "OpportunityLineItem"}, "associations": ["deals"]}]}))
+                   "right": {"app": "salesforce", "object": "OpportunityLineItem"},
+                   "associations": ["deals", "products"]}]}))
 
 
 def _links(tmp_path: Path, sync: str) -> list[tuple[Any, ...]]:
@@ -40,9 +46,18 @@ def _deal(hs: Any, name: str) -> str:
                                         "closedate": "2026-12-01"})["id"])
 
 
-def _line(hs: Any, deal: str | None, description: str, qty: int, price: float) -> str:
-    li = str(hs.user_create("line_items", {"name": description, "description": description, "quantity": qty,
-                                           "price": price})["id"])
+def _product(hs: Any, name: str, price: float = 1) -> str:
+    return str(hs.user_create("products", {"name": name, "hs_sku": name.upper(), "price": price})["id"])
+
+
+def _line(hs: Any, deal: str | None, description: str, qty: int, price: float, product: str | None = "") -> str:
+    """A line item of ``deal``; of ``product`` (by default a product of its own: None gives none)."""
+    if product == "":
+        product = _product(hs, f"{description} product", price)
+    props: dict[str, Any] = {"name": description, "description": description, "quantity": qty, "price": price}
+    if product is not None:
+        props["hs_product_id"] = product
+    li = str(hs.user_create("line_items", props)["id"])
     if deal is not None:
         hs.associate("line_items", li, "deals", deal)
     return li
@@ -64,8 +79,11 @@ def test_line_items_sync_with_their_opportunity(tmp_path: Path) -> None:
         _line(hs, big, "Gadgets", 1, 5)
         small = sf.create("Opportunity", {"Name": "Small deal", "StageName": "Closed Won", "CloseDate": "2026-11-01",
                                           "Amount": 50})
-        sf.create("OpportunityLineItem", {"OpportunityId": small, "Quantity": 3, "UnitPrice": 7,
-                                          "Description": "Sprockets"})
+        sprocket = sf.create("Product2", {"Name": "Sprocket", "ProductCode": "SPROCKET", "IsActive": True})
+        sf.create("PricebookEntry", {"Pricebook2Id": STANDARD_PRICEBOOK_ID, "Product2Id": sprocket, "UnitPrice": 7,
+                                     "IsActive": True})
+        sf.create("OpportunityLineItem", {"OpportunityId": small, "Product2Id": sprocket, "Quantity": 3,
+                                          "UnitPrice": 7, "Description": "Sprockets"})
         _config(tmp_path, boxes)
         _sync(tmp_path, "--full")
 

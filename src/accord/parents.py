@@ -68,9 +68,10 @@ async def resolve(store: Store, conn: Mapping[Side, Connector], objects: Mapping
             a = found.get(i) or Associated([])
             pick = a.primary if a.primary is not None and a.primary in a.ids else min(a.ids, default=None)
             if pick is None and held:
-                out[i] = Missing(f"it names no {parent_src}: {objects[side]} needs its {parent} ({ref.field}) "
-                                 "when created",
-                                 f"Give the record its {parent_src} in {conn[src].name}; it is created then.")
+                out[i] = Missing(f"it names no record of {parent_src}: {objects[side]} needs its {parent} "
+                                 f"({ref.field}) when created",
+                                 f"Give the {objects[src]} record one of {parent_src} in {conn[src].name} (a "
+                                 f"{objects[side]} cannot be created without it); the next pass creates it then.")
                 continue
             if pick is None:
                 out[i] = f"it has no {parent_src} association: {objects[side]} needs its {parent} when created"

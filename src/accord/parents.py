@@ -2,11 +2,12 @@
 
 Associations are normally written by the association pass once both records of a pair exist
 (:mod:`accord.associations`). Some objects cannot wait for that: a Salesforce
-``OpportunityLineItem`` must name its ``OpportunityId`` when it is created, and the field is
-never updateable. When a sync lists the parent's sync in ``associations:`` (a line_items sync
-with ``associations: [deals]``), a create on such a side carries the reference in its payload:
-the source record's association (a HubSpot line item's deal) is translated through the parent
-sync's links into the paired record's id there (the deal's Opportunity). If that parent is not
+``OpportunityLineItem`` must name its ``OpportunityId`` and its product (``Product2Id``) when it
+is created, and neither field is updateable. When a sync lists the parents' syncs in
+``associations:`` (a line_items sync with ``associations: [deals, products]``), a create on such a
+side carries the references in its payload: the source record's association (a HubSpot line
+item's deal, its ``hs_product_id``) is translated through the parent sync's links into the paired
+record's id there (the deal's Opportunity, the product's Product2). If that parent is not
 paired yet, the create waits: the pair is ``queued`` with reason ``waiting_for_association`` and is
 planned again by later passes until the parent is paired.
 

@@ -19,7 +19,7 @@ KIND_CONCEPTS: dict[str, tuple[str, ...]] = {
     "company": ("name", "domain", "industry", "phone", "city", "country"),
     "deal": ("name", "amount", "stage", "close_date"),
     "ticket": ("subject", "description", "status", "priority"),
-    "product": ("name", "sku", "description"),
+    "product": ("name", "sku", "description", "price"),
     "line_item": ("quantity", "unit_price", "description"),
 }
 
@@ -82,19 +82,25 @@ OBJECTS: dict[tuple[str, str], ObjectInfo] = {
     ("hubspot", "tickets"): ObjectInfo(_TICKET, {
         "subject": "subject", "description": "content", "status": "hs_pipeline_stage", "priority": "hs_ticket_priority",
     }),
-    ("hubspot", "products"): ObjectInfo(_PRODUCT, {"name": "name", "sku": "hs_sku", "description": "description"}),
-    # a line item's deal is an association (line_items → deals)
+    ("hubspot", "products"): ObjectInfo(_PRODUCT, {
+        "name": "name", "sku": "hs_sku", "description": "description", "price": "price",
+    }),
+    # a line item's deal is an association (line_items → deals); its product is its hs_product_id
     ("hubspot", "line_items"): ObjectInfo(_LINE_ITEM, {
         "quantity": "quantity", "unit_price": "price", "description": "description",
-    }, parents={_DEAL: ("deals", None)}),
+    }, parents={_DEAL: ("deals", None), _PRODUCT: ("products", "hs_product_id")}),
     ("salesforce", "Case"): ObjectInfo(_TICKET, {
         "subject": "Subject", "description": "Description", "status": "Status", "priority": "Priority",
     }),
-    ("salesforce", "Product2"): ObjectInfo(_PRODUCT, {"name": "Name", "sku": "ProductCode", "description": "Description"}),
-    # an opportunity product's opportunity is its OpportunityId lookup
+    # a product's price is its standard price book entry's UnitPrice, which the connector shows as
+    # Product2.StandardPrice (and creates with the product: a product without one cannot be sold)
+    ("salesforce", "Product2"): ObjectInfo(_PRODUCT, {
+        "name": "Name", "sku": "ProductCode", "description": "Description", "price": "StandardPrice",
+    }),
+    # an opportunity product's opportunity and product are its OpportunityId and Product2Id lookups
     ("salesforce", "OpportunityLineItem"): ObjectInfo(_LINE_ITEM, {
         "quantity": "Quantity", "unit_price": "UnitPrice", "description": "Description",
-    }, parents={_DEAL: ("Opportunity", "OpportunityId")}),
+    }, parents={_DEAL: ("Opportunity", "OpportunityId"), _PRODUCT: ("Product2", "Product2Id")}),
     ("salesforce", "Contact"): ObjectInfo(_CONTACT, {
         "first_name": "FirstName", "last_name": "LastName", "email": "Email", "phone": "Phone",
         "job_title": "Title", "country": "MailingCountry", "city": "MailingCity",
@@ -142,7 +148,7 @@ def default_associations(left_vendor: str, left_object: str, right_vendor: str,
                          right_object: str) -> list[tuple[str, tuple[str, str | None], tuple[str, str | None]]]:
     """The parent links both sides of an object pair keep, per kind: (kind, left parent, right parent),
     each parent as (object, reference field or None); e.g. a HubSpot line item's deal association
-    ↔ an OpportunityLineItem's OpportunityId."""
+    ↔ an OpportunityLineItem's OpportunityId, its hs_product_id ↔ the OpportunityLineItem's Product2Id."""
     li, ri = object_info(left_vendor, left_object), object_info(right_vendor, right_object)
     if li is None or ri is None or li.kind != ri.kind:
         return []

@@ -1,6 +1,7 @@
 """HubSpot line items ↔ Salesforce OpportunityLineItems with their deal/opportunity, through `accord sync`
-processes against both sandboxes (issue #20): OpportunityLineItem.OpportunityId is required on create
-and never updateable, so a line item is created in Salesforce with its Opportunity named (accord.parents)."""
+processes against both sandboxes (issue #20): OpportunityLineItem.OpportunityId and its product (Product2Id, or
+a PricebookEntryId) are required on create and never updateable, so a line item is created in Salesforce with its
+Opportunity and Product2 named (accord.parents); a product created in Salesforce gets its standard price."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import yaml
 
 from accord.demo import Sandboxes, sandboxes
+from accord.sandbox.salesforce.schema import STANDARD_PRICEBOOK_ID
 from helpers import accord_sync, sandbox_apps
 
 
@@ -22,11 +24,15 @@ def _config(tmp_path: Path, boxes: Sandboxes) -> None:
     (tmp_path / "accord.yaml").write_text(yaml.safe_dump({
         "state": f"sqlite:///{tmp_path}/index.db",
         "apps": sandbox_apps(boxes, "pat-lines"),
-        # the catalog's defaults: quantity, unit price, description; the deal is the line item's parent
+        # the catalog's defaults: quantity, unit price, description; the deal and the product are the line
+        # item's parents (products: name, SKU, price ↔ the standard price)
         "syncs": [{"name": "deals", "left": {"app": "hubspot", "object": "deals"},
                    "right": {"app": "salesforce", "object": "Opportunity"}, "stages": "auto"},
+                  {"name": "products", "left": {"app": "hubspot", "object": "products"},
+                   "right": {"app": "salesforce", "object": "Product2"}},
                   {"name": "line_items", "left": {"app": "hubspot", "object": "line_items"},
-                   "right": {"app": "salesforce", "object": "OpportunityLineItem"}, "associations": ["deals"]}]}))
+                   "right": {"app": "salesforce", "object": "OpportunityLineItem"},
+                   "associations": ["deals", "products"]}]}))
 
 
 def _links(tmp_path: Path, sync: str) -> list[tuple[Any, ...]]:
@@ -40,9 +46,18 @@ def _deal(hs: Any, name: str) -> str:
                                         "closedate": "2026-12-01"})["id"])
 
 
-def _line(hs: Any, deal: str | None, description: str, qty: int, price: float) -> str:
-    li = str(hs.user_create("line_items", {"name": description, "description": description, "quantity": qty,
-                                           "price": price})["id"])
+def _product(hs: Any, name: str, price: float = 1) -> str:
+    return str(hs.user_create("products", {"name": name, "hs_sku": name.upper(), "price": price})["id"])
+
+
+def _line(hs: Any, deal: str | None, description: str, qty: int, price: float, product: str | None = "") -> str:
+    """A line item of ``deal``; of ``product`` (by default a product of its own: None gives none)."""
+    if product == "":
+        product = _product(hs, f"{description} product", price)
+    props: dict[str, Any] = {"name": description, "description": description, "quantity": qty, "price": price}
+    if product is not None:
+        props["hs_product_id"] = product
+    li = str(hs.user_create("line_items", props)["id"])
     if deal is not None:
         hs.associate("line_items", li, "deals", deal)
     return li
@@ -64,8 +79,11 @@ def test_line_items_sync_with_their_opportunity(tmp_path: Path) -> None:
         _line(hs, big, "Gadgets", 1, 5)
         small = sf.create("Opportunity", {"Name": "Small deal", "StageName": "Closed Won", "CloseDate": "2026-11-01",
                                           "Amount": 50})
-        sf.create("OpportunityLineItem", {"OpportunityId": small, "Quantity": 3, "UnitPrice": 7,
-                                          "Description": "Sprockets"})
+        sprocket = sf.create("Product2", {"Name": "Sprocket", "ProductCode": "SPROCKET", "IsActive": True})
+        sf.create("PricebookEntry", {"Pricebook2Id": STANDARD_PRICEBOOK_ID, "Product2Id": sprocket, "UnitPrice": 7,
+                                     "IsActive": True})
+        sf.create("OpportunityLineItem", {"OpportunityId": small, "Product2Id": sprocket, "Quantity": 3,
+                                          "UnitPrice": 7, "Description": "Sprockets"})
         _config(tmp_path, boxes)
         _sync(tmp_path, "--full")
 
@@ -117,3 +135,118 @@ def test_moving_a_line_item_to_another_deal_fails_with_a_hint(tmp_path: Path) ->
         [(_, _, status, _, category, hint)] = _links(tmp_path, "line_items")
         assert (status, category) == ("failing", "associations")
         assert "cannot move" in hint
+
+
+def _entries(sf: Any, product: str) -> list[dict[str, Any]]:
+    return [e for e in sf.records("PricebookEntry") if e["Product2Id"] == product]
+
+
+def _product2(sf: Any, name: str) -> dict[str, Any]:
+    return dict(next(p for p in sf.records("Product2") if p["Name"] == name))
+
+
+def test_deal_product_and_line_item_land_with_the_standard_price_entry(tmp_path: Path) -> None:
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        deal = _deal(hs, "Big deal")
+        widget = _product(hs, "Widget", 12.5)
+        _line(hs, deal, "Widgets", 2, 10, widget)
+        _config(tmp_path, boxes)
+        _sync(tmp_path, "--full")
+
+        product = _product2(sf, "Widget")
+        assert product["ProductCode"] == "WIDGET"
+        # the product Accord created is priced in the standard price book, once, active, at the HubSpot price
+        [entry] = _entries(sf, product["Id"])
+        assert (entry["Pricebook2Id"], entry["UnitPrice"], entry["IsActive"]) == (STANDARD_PRICEBOOK_ID, 12.5, True)
+        oli = _olis(sf)["Widgets"]
+        assert (oli["Product2Id"], oli["PricebookEntryId"]) == (product["Id"], entry["Id"])
+        assert (oli["OpportunityId"], oli["Quantity"], oli["UnitPrice"]) == (_opportunity(sf, "Big deal"), 2, 10)
+        # Salesforce gave the opportunity the standard price book with its first product
+        opp = next(o for o in sf.records("Opportunity") if o["Name"] == "Big deal")
+        assert opp["Pricebook2Id"] == STANDARD_PRICEBOOK_ID
+
+        # a price edited in HubSpot moves the standard entry's price; still one entry
+        hs.user_update("products", widget, {"price": 15})
+        _sync(tmp_path)
+        [entry] = _entries(sf, product["Id"])
+        assert entry["UnitPrice"] == 15
+        _sync(tmp_path, "--full")
+        assert len(sf.records("PricebookEntry")) == 1 and len(sf.records("OpportunityLineItem")) == 1
+
+
+def test_a_line_item_waits_for_its_product_and_one_without_a_product_fails(tmp_path: Path) -> None:
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        deal = _deal(hs, "Big deal")
+        _config(tmp_path, boxes)
+        _sync(tmp_path, "--full")
+        gadget = _product(hs, "Gadget", 4)
+        _line(hs, deal, "Gadgets", 3, 4, gadget)
+        custom = _line(hs, deal, "Custom work", 1, 99, None)
+        # only the line items sync runs: the product is not in Salesforce yet, so its line item waits…
+        _sync(tmp_path, "--sync", "line_items")
+        assert _olis(sf) == {}
+        by_left = {lk[0]: lk for lk in _links(tmp_path, "line_items")}
+        waiting = [lk for lk in by_left.values() if lk[0] != custom]
+        assert [(lk[2], lk[3]) for lk in waiting] == [("queued", "waiting_for_association")]
+        # …and a line item with no product at all fails, naming it, as a validation error
+        _, right, status, _, category, hint = by_left[custom]
+        assert (right, status, category) == (None, "failing", "validation")
+        assert "products" in hint
+        # the next pass syncs the product, then the line item with it; the custom line still fails
+        _sync(tmp_path)
+        olis = _olis(sf)
+        assert set(olis) == {"Gadgets"}
+        assert olis["Gadgets"]["Product2Id"] == _product2(sf, "Gadget")["Id"]
+        assert by_left[custom][2] == "failing"
+        statuses = {lk[0]: lk[2] for lk in _links(tmp_path, "line_items")}
+        assert statuses[custom] == "failing" and sorted(statuses.values()) == ["failing", "syncing"]
+        # given a product, the custom line item is created by the next passes
+        hs.user_update("line_items", custom, {"hs_product_id": gadget})
+        _sync(tmp_path)
+        assert _olis(sf)["Custom work"]["Product2Id"] == _product2(sf, "Gadget")["Id"]
+        assert {lk[2] for lk in _links(tmp_path, "line_items")} == {"syncing"}
+
+
+def test_a_salesforce_line_item_reaches_hubspot_with_its_product(tmp_path: Path) -> None:
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        opp = sf.create("Opportunity", {"Name": "Small deal", "StageName": "Closed Won", "CloseDate": "2026-11-01"})
+        sprocket = sf.create("Product2", {"Name": "Sprocket", "ProductCode": "SPROCKET", "IsActive": True})
+        sf.create("PricebookEntry", {"Pricebook2Id": STANDARD_PRICEBOOK_ID, "Product2Id": sprocket, "UnitPrice": 7,
+                                     "IsActive": True})
+        sf.create("OpportunityLineItem", {"OpportunityId": opp, "Product2Id": sprocket, "Quantity": 3,
+                                          "UnitPrice": 7, "Description": "Sprockets"})
+        _config(tmp_path, boxes)
+        _sync(tmp_path, "--full")
+        [product] = hs.records("products")
+        assert (product["properties"]["name"], float(product["properties"]["price"])) == ("Sprocket", 7)
+        # the line item names the HubSpot product paired with its Product2 (the association pass)
+        [line] = hs.records("line_items")
+        assert (line["properties"]["description"], str(line["properties"]["hs_product_id"])) == (
+            "Sprockets", str(product["id"]))
+
+
+def test_lost_answers_never_make_a_second_product_or_price_entry(tmp_path: Path) -> None:
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        widget = str(hs.user_create("products", {"name": "Widget", "hs_sku": "WIDGET"})["id"])  # no price yet
+        _config(tmp_path, boxes)
+        # the product's create is carried out but its answer lost: the create is not sent again (the
+        # runner finds the product by its code)
+        sf.faults.queue.append("500_applied:composite")
+        _sync(tmp_path, "--full")
+        [product] = sf.records("Product2")
+        assert _entries(sf, product["Id"]) == []  # no price to give it yet
+        # priced in HubSpot: the standard entry is created, and its answer lost too; the connector looks
+        # the entry up before sending anything again, so it is not created twice (Salesforce would refuse it)
+        hs.user_update("products", widget, {"price": 12.5})
+        sf.faults.queue.append("500_applied:composite")
+        _sync(tmp_path)
+        assert sf.faults.queue == []
+        [entry] = _entries(sf, product["Id"])
+        assert (entry["Pricebook2Id"], entry["UnitPrice"], entry["IsActive"]) == (STANDARD_PRICEBOOK_ID, 12.5, True)
+        _sync(tmp_path, "--full")
+        assert len(sf.records("Product2")) == 1 and len(sf.records("PricebookEntry")) == 1
+        assert {lk[2] for lk in _links(tmp_path, "products")} == {"syncing"}

@@ -119,6 +119,10 @@ for _eng, _ids in {"calls": (193, 181, 205, 219), "emails": (197, 185, 209, 223)
 # The primary association types ("Primary company"): a record has at most one, and HubSpot
 # moves it when another association of the pair is given the type.
 PRIMARY_TYPE_IDS = {("contacts", "companies"): 1, ("deals", "companies"): 5, ("tickets", "companies"): 26}
+# Parents a record holds in a property of its own rather than as an association: a line item names
+# its product in hs_product_id (HubSpot defines no line item ↔ product association), read and
+# written as a single-valued association so the association pass and create-time parents use it.
+PROPERTY_PARENTS = {("line_items", "products"): "hs_product_id"}
 # legacy webhook subscriptions' prefixes (contact.creation …)
 WEBHOOK_OBJECTS = {"contact": "contacts", "company": "companies", "deal": "deals", "ticket": "tickets",
                    "product": "products", "line_item": "line_items"}
@@ -1093,9 +1097,16 @@ class HubSpotConnector(HttpConnector):
         return {k: v.ids for k, v in (await self.associated(from_object, ids, to_object)).items()}
 
     def association_kind(self, from_object: str, to_object: str) -> AssociationKind:
+        if (from_object, to_object) in PROPERTY_PARENTS:
+            return "single"
         return "primary" if (from_object, to_object) in PRIMARY_TYPE_IDS else "many"
 
     async def associated(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, Associated]:
+        if prop := PROPERTY_PARENTS.get((from_object, to_object)):
+            held = {str(r.id): _id_text(r.properties.get(prop)) for r in await self.read(from_object, ids, [prop])
+                    if not r.archived}
+            return {str(i): Associated([held[str(i)]], held[str(i)]) if held.get(str(i)) else Associated([])
+                    for i in ids}
         found: dict[str, list[str]] = {str(i): [] for i in ids}
         primary: dict[str, str] = {}
         primary_type = PRIMARY_TYPE_IDS.get((from_object, to_object))
@@ -1118,13 +1129,19 @@ class HubSpotConnector(HttpConnector):
         return {k: Associated(list(dict.fromkeys(v)), primary.get(k)) for k, v in found.items()}
 
     async def associate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        if prop := PROPERTY_PARENTS.get((from_object, to_object)):
+            return await self.update(from_object, [(f, {prop: t}) for f, t in pairs])
         return await self._create_associations(from_object, to_object, pairs, primary=False)
 
     async def make_primary(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
+        if (from_object, to_object) in PROPERTY_PARENTS:
+            return await self.associate(from_object, to_object, pairs)
         return await self._create_associations(from_object, to_object, pairs, primary=True)
 
     async def dissociate(self, from_object: str, to_object: str, pairs: Sequence[tuple[str, str]]) -> list[WriteResult]:
         """v4 ``batch/archive``: every association type of each pair goes (204, no body)."""
+        if prop := PROPERTY_PARENTS.get((from_object, to_object)):
+            return await self.update(from_object, [(f, {prop: None}) for f, _ in pairs])
         out: list[WriteResult] = []
         for chunk in _chunks(list(pairs), BATCH):
             by_from: dict[str, list[str]] = {}
@@ -1194,6 +1211,13 @@ class HubSpotConnector(HttpConnector):
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
+def _id_text(v: Value) -> str:
+    """A record id held in a number property (hs_product_id), as HubSpot's ids are written: digits."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return "" if v is None else str(v)
+
+
 def _chunks(items: list[Any], n: int) -> list[list[Any]]:
     return [items[i:i + n] for i in range(0, len(items), n)]
 

@@ -110,10 +110,20 @@ _SYSTEM = ("Id", "SystemModstamp", "LastModifiedDate", "CreatedDate")
 # which lookup links two objects: (from, to) -> (object holding the reference, field); each pair both ways
 _LOOKUPS = (("Contact", "AccountId", "Account"), ("Opportunity", "AccountId", "Account"),
             ("Case", "AccountId", "Account"), ("Case", "ContactId", "Contact"),
-            ("OpportunityLineItem", "OpportunityId", "Opportunity"))
+            ("OpportunityLineItem", "OpportunityId", "Opportunity"),
+            ("OpportunityLineItem", "Product2Id", "Product2"))
 # required lookups that are set on create and never updateable: a new record carries them, and
-# moving the record to another parent is impossible (the association write fails with a hint)
-_CREATE_ONLY = {("OpportunityLineItem", "Opportunity"): "OpportunityId"}
+# moving the record to another parent is impossible (the association write fails with a hint).
+# An opportunity product names its product (Salesforce takes the product's active entry in the
+# opportunity's price book, else in the standard one): Product2Id is as create-only as OpportunityId.
+_CREATE_ONLY = {("OpportunityLineItem", "Opportunity"): "OpportunityId",
+                ("OpportunityLineItem", "Product2"): "Product2Id"}
+# A product's price lives in price book entries, not on Product2. The connector shows the
+# product's entry in the standard price book as a field of the product: read from that entry,
+# and written to it (created, looked up first, when the product has none) — which is also what
+# makes a product Accord creates usable on opportunities. Its edits in Salesforce do not move the
+# product's SystemModstamp, so they are seen by full passes only.
+STANDARD_PRICE = "StandardPrice"
 _REFERENCES = {**{(child, parent): (child, field) for child, field, parent in _LOOKUPS},
                **{(parent, child): (child, field) for child, field, parent in _LOOKUPS}}
 # Contact/Lead routing (accord.config.ROUTED): one object name for a sync with Contacts and Leads;
@@ -414,6 +424,7 @@ class SalesforceConnector(HttpConnector):
         self._usage_seen = 0.0
         self._skew: timedelta | None = None  # server clock minus ours, from the Date header
         self._schemas: dict[str, dict[str, Any]] = {}
+        self._standard_book: str | None = None  # the org's standard price book (Pricebook2 Id)
         self.http = Http(name, base_url=self.instance_url, auth=self.auth, timeout=timeout, app=name,
                          limits=Limits(), retry=RetryPolicy(max_retries, backoff), classify=self._answer,
                          verify=verify, headers={"Accept": "application/json"}, transport=transport,
@@ -568,6 +579,9 @@ class SalesforceConnector(HttpConnector):
                 options=tuple(Option(p["value"], p.get("label") or p["value"])
                               for p in f.get("picklistValues") or [] if p.get("active", True)),
             )
+        if object == "Product2":
+            out[STANDARD_PRICE] = FieldSchema(name=STANDARD_PRICE, type=FieldType.NUMBER,
+                                              label="Standard price (the standard price book's entry)")
         return ObjectSchema(object, out)
 
     async def check(self) -> None:
@@ -625,7 +639,7 @@ class SalesforceConnector(HttpConnector):
                 yield page
             return
         async for page in self._scan(object, fields, None):
-            yield page
+            yield await self._priced_page(object, fields, page)
 
     async def scan_from(self, object: str, fields: Sequence[str], after: str) -> AsyncIterator[Page]:  # type: ignore[override]
         if routed_create_as(object) is not None:
@@ -633,7 +647,7 @@ class SalesforceConnector(HttpConnector):
                 yield page
             return
         async for page in self._scan_from(object, fields, after):
-            yield page
+            yield await self._priced_page(object, fields, page)
 
     async def _scan_from(self, object: str, fields: Sequence[str], after: str,
                          cond: str | None = None) -> AsyncIterator[Page]:
@@ -689,6 +703,10 @@ class SalesforceConnector(HttpConnector):
             async for page in self._routed_changes(cursor, fields):
                 yield page
             return
+        async for page in self._changes(object, cursor, fields):
+            yield await self._priced_page(object, fields, page)
+
+    async def _changes(self, object: str, cursor: str, fields: Sequence[str]) -> AsyncIterator[Page]:
         stamp_s, _, last_id = cursor.partition("|")
         since = parse_ts(stamp_s)
         select, schema = await self._select(object, fields)
@@ -737,7 +755,7 @@ class SalesforceConnector(HttpConnector):
             chunk = ", ".join(soql_literal("id", x) for x in ids[i : i + _IN_CHUNK])
             async for rows in self._soql(f"SELECT {select} FROM {object} WHERE Id IN ({chunk})", include_deleted=True):
                 out.extend(self._record(r, fields, schema) for r in rows)
-        return out
+        return await self._priced(object, fields, out)
 
     async def find(self, object: str, field: str, values: Sequence[Value], fields: Sequence[str]) -> list[Record]:
         if routed_create_as(object) is not None:
@@ -753,7 +771,72 @@ class SalesforceConnector(HttpConnector):
             chunk = ", ".join(soql_literal(ftype, v) for v in values[i : i + _IN_CHUNK])
             async for rows in self._soql(f"SELECT {select} FROM {object} WHERE {field} IN ({chunk}) ORDER BY Id"):
                 out.extend(self._record(r, fields, schema) for r in rows)
+        return await self._priced(object, fields, out)
+
+    # -- a product's standard price (STANDARD_PRICE) ----------------------------------------
+    async def _standard_pricebook(self) -> str:
+        if self._standard_book is None:
+            found = [str(r["Id"]) async for rows in self._soql("SELECT Id FROM Pricebook2 WHERE IsStandard = true")
+                     for r in rows]
+            if not found:
+                raise ConnectorError(f"{self.name}: the org has no standard price book")
+            self._standard_book = found[0]
+        return self._standard_book
+
+    async def _standard_entries(self, products: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The standard price book's entry of each product that has one."""
+        book = soql_literal("id", await self._standard_pricebook())
+        out: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(products), _IN_CHUNK):
+            chunk = ", ".join(soql_literal("id", x) for x in products[i : i + _IN_CHUNK])
+            async for rows in self._soql(f"SELECT Id, Product2Id, UnitPrice, IsActive FROM PricebookEntry "
+                                         f"WHERE Pricebook2Id = {book} AND Product2Id IN ({chunk})"):
+                out.update({str(r["Product2Id"]): r for r in rows})
         return out
+
+    async def _priced(self, object: str, fields: Sequence[str], records: list[Record]) -> list[Record]:
+        if object != "Product2" or STANDARD_PRICE not in fields or not records:
+            return records
+        live = [r.id for r in records if not r.archived]
+        entries = await self._standard_entries(live) if live else {}
+        return [r if r.archived else dataclasses.replace(r, properties={
+            **r.properties, STANDARD_PRICE: canonical("currency", (entries.get(r.id) or {}).get("UnitPrice"))})
+            for r in records]
+
+    async def _priced_page(self, object: str, fields: Sequence[str], page: Page) -> Page:
+        if object != "Product2" or STANDARD_PRICE not in fields or not page.records:
+            return page
+        return Page(await self._priced(object, fields, page.records), page.cursor)
+
+    async def _set_standard_prices(self, prices: Mapping[str, Value]) -> dict[str, WriteError]:
+        """Give each product its standard price: its entry in the standard price book is updated, or
+        created (active) when it has none. Entries are looked up first, also before sending again
+        after a lost answer, so a product never gets a second entry (Salesforce would refuse it:
+        DUPLICATE_VALUE). Returns the products whose price could not be set, with why."""
+        failed: dict[str, WriteError] = {}
+        todo = {p: v for p, v in prices.items() if v is not None}  # UnitPrice is required: a blank is not written
+        for attempt in range(3):
+            if not todo:
+                break
+            book = await self._standard_pricebook()
+            there = await self._standard_entries(list(todo))
+            updates = [(str(e["Id"]), {"UnitPrice": todo[p], "IsActive": True}) for p, e in there.items()
+                       if canonical("currency", e.get("UnitPrice")) != canonical("currency", todo[p])
+                       or not e.get("IsActive")]
+            new = [p for p in todo if p not in there]
+            try:
+                results = await self.update("PricebookEntry", updates) if updates else []
+                results += await self.create("PricebookEntry", [
+                    {"Pricebook2Id": book, "Product2Id": p, "UnitPrice": todo[p], "IsActive": True} for p in new])
+            except WriteOutcomeUnknown as e:
+                if attempt == 2:
+                    failed.update({p: WriteError(ErrorCategory.TRANSIENT, str(e)) for p in todo})
+                continue  # which entries exist is looked up again before anything is sent again
+            whose = [p for p, e in there.items() if str(e["Id"]) in {u[0] for u in updates}] + new
+            failed.update({p: r.error or WriteError(ErrorCategory.UNKNOWN, "the price was not set")
+                           for p, r in zip(whose, results, strict=True) if not r.ok})
+            break
+        return failed
 
     # -- writing ----------------------------------------------------------------------
     async def _wire(self, object: str, values: Mapping[str, Value]) -> dict[str, Any]:
@@ -800,6 +883,8 @@ class SalesforceConnector(HttpConnector):
             return await self.create("Lead", [{**it, "Company": it.get("Company") or NOT_PROVIDED} for it in items])
         if new_as is not None:
             return await self.create(new_as, items)
+        if object == "Product2" and any(STANDARD_PRICE in it for it in items):
+            return await self._create_priced(items)
         if self._use_bulk(len(items)):
             done = await self._ingest("insert", object, [await self._wire(object, it) for it in items],
                                       [None] * len(items))
@@ -820,6 +905,8 @@ class SalesforceConnector(HttpConnector):
     async def update(self, object: str, items: Sequence[tuple[str, Mapping[str, Value]]]) -> list[WriteResult]:
         if routed_create_as(object) is not None:
             return await self._routed_update(items)
+        if object == "Product2" and any(STANDARD_PRICE in vals for _, vals in items):
+            return await self._update_priced(items)
         if self._use_bulk(len(items)):
             rows = [{"Id": id, **{k: v for k, v in (await self._wire(object, vals)).items() if k != "Id"}}
                     for id, vals in items]
@@ -845,6 +932,43 @@ class SalesforceConnector(HttpConnector):
             out += [WriteResult.success(r.id or "") if r.error and r.error.code == "ENTITY_IS_DELETED" else r
                     for r in res]
         return out
+
+    async def _create_priced(self, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
+        """New products, then their standard price book entries (a product without one cannot be
+        put on an opportunity). A product whose price could not be set is still created (its pair
+        must link to it, or the next pass would create it again): its price reads blank, as stored."""
+        bare = [{k: v for k, v in it.items() if k != STANDARD_PRICE} for it in items]
+        try:
+            results = await self.create("Product2", bare)
+        except WriteOutcomeUnknown as e:
+            # the products whose create is known get their price; the runner looks the others up
+            if e.results is not None:
+                known = [(it, r) for it, r in zip(items, e.results, strict=False) if r is not None]
+                await self._price_created([it for it, _ in known], [r for _, r in known])
+            raise
+        return await self._price_created(items, results)
+
+    async def _price_created(self, items: Sequence[Mapping[str, Value]],
+                             results: list[WriteResult]) -> list[WriteResult]:
+        prices = {str(r.id): it.get(STANDARD_PRICE) for it, r in zip(items, results, strict=True)
+                  if r.ok and r.id and it.get(STANDARD_PRICE) is not None}
+        failed = await self._set_standard_prices(prices) if prices else {}
+        for p, err in failed.items():
+            log.warning("%s: product %s was created without its standard price: %s", self.name, p, err.message)
+        return [WriteResult.success(str(r.id), Record(str(r.id), {STANDARD_PRICE: None}))
+                if r.ok and r.id in failed else r for r in results]
+
+    async def _update_priced(self, items: Sequence[tuple[str, Mapping[str, Value]]]) -> list[WriteResult]:
+        rest = [(id, {k: v for k, v in vals.items() if k != STANDARD_PRICE}) for id, vals in items]
+        sent = [i for i, (_, vals) in enumerate(rest) if vals]
+        results = [WriteResult.success(id) for id, _ in items]
+        for i, r in zip(sent, await self.update("Product2", [rest[i] for i in sent]) if sent else [], strict=True):
+            results[i] = r
+        prices = {id: vals[STANDARD_PRICE] for (id, vals), r in zip(items, results, strict=True)
+                  if r.ok and STANDARD_PRICE in vals}
+        failed = await self._set_standard_prices(prices) if prices else {}
+        return [WriteResult.failure(failed[id], id) if id in failed else r
+                for (id, _), r in zip(items, results, strict=True)]
 
     # -- Contact/Lead routing -------------------------------------------------------------
     async def _routed_describe(self, object: str) -> ObjectSchema:

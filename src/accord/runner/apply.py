@@ -33,7 +33,7 @@ from accord.model import (
     WriteOutcomeUnknown,
     WriteResult,
 )
-from accord.parents import create_references
+from accord.parents import Missing, create_references
 from accord.parents import resolve as resolve_parents
 from accord.runner.context import Item, RunContext
 
@@ -166,7 +166,12 @@ async def _parents_first(ctx: RunContext, writes: _Writes, w: PageWrite) -> None
                 it.plan.create_props.update(got)
                 continue
             waiting.add(it.link.id)
-            it.link.set_status(Status.QUEUED, ExcludedReason.WAITING_FOR_ASSOCIATION.value, message=got)
+            if isinstance(got, Missing):  # nothing to wait for: the record itself lacks the parent
+                it.link.set_status(Status.FAILING, category=ErrorCategory.VALIDATION.value, message=got.message,
+                                   hint=got.hint)
+                ctx.counters.failed[s.value] += 1
+            else:
+                it.link.set_status(Status.QUEUED, ExcludedReason.WAITING_FOR_ASSOCIATION.value, message=got)
             it.link.snapshot = None
             w.touch(it.link)
         if waiting:

@@ -343,6 +343,8 @@ ACCOUNT = SObject("Account", "Account", "Accounts", "001", _fields(
 
 OPPORTUNITY = SObject("Opportunity", "Opportunity", "Opportunities", "006", _fields(
     SField("AccountId", "reference", "Account ID", 18, reference_to=("Account",)),
+    # the price book its products come from: set by the first opportunity product when empty
+    SField("Pricebook2Id", "reference", "Price Book ID", 18, reference_to=("Pricebook2",)),
     _s("Name", "Name", 120, nillable=False),
     _pick("StageName", "Stage", tuple(s.label for s in STAGES), nillable=False, restricted=True),
     SField("Amount", "currency", "Amount"),
@@ -444,6 +446,7 @@ PRICEBOOK_ENTRY = SObject("PricebookEntry", "Price Book Entry", "Price Book Entr
     SField("UseStandardPrice", "boolean", "Use Standard Price", nillable=False, defaulted=True, default=False),
     _s("ProductCode", "Product Code", 255, createable=False, updateable=False),
 ))
+STANDARD_PRICEBOOK_ID = make_id("01s", 1)  # every org has its standard price book from the start
 
 OPPORTUNITY_LINE_ITEM = SObject("OpportunityLineItem", "Opportunity Product", "Opportunity Product", "00k", _fields(
     SField("OpportunityId", "reference", "Opportunity ID", 18, nillable=False, updateable=False,

@@ -26,6 +26,7 @@ from accord.sandbox.salesforce.schema import (
     PREFIXES,
     STAGE_BY_LABEL,
     STAGES,
+    STANDARD_PRICEBOOK_ID,
     FormulaContext,
     Row,
     SField,
@@ -190,6 +191,7 @@ class Org:
             self.counter = 1000
             self._journal: list[tuple[str, str, Row | None]] | None = None
             self._seed_stages()
+            self._seed_standard_pricebook()
 
     def now(self) -> datetime:
         return datetime.now(UTC).replace(microsecond=0) + self.offset
@@ -213,6 +215,15 @@ class Org:
                 "IsClosed": s.closed, "IsWon": s.won, "DefaultProbability": float(s.probability),
                 "ForecastCategoryName": s.forecast, "Description": None,
             }
+
+    def _seed_standard_pricebook(self) -> None:
+        # a fresh org has its standard price book, active: products are priced there first
+        t = self.now() - timedelta(days=365)
+        self.rows["Pricebook2"][STANDARD_PRICEBOOK_ID] = {
+            "Id": STANDARD_PRICEBOOK_ID, "IsDeleted": False, "CreatedDate": t, "LastModifiedDate": t,
+            "SystemModstamp": t, "Name": "Standard Price Book", "IsActive": True, "IsStandard": True,
+            "Description": None,
+        }
 
     # -- reading ----------------------------------------------------------------------
     def obj(self, name: str) -> SObject:
@@ -315,6 +326,10 @@ class Org:
             row.update(vals)
             self._derive(obj, row, vals)
             self._check(obj, row, list(vals), None, allow_save, rules)
+            if obj.name == "PricebookEntry":
+                self._check_price_entry(row)
+            elif obj.name == "OpportunityLineItem":
+                self._price_line_item(row)
             now = self.now()
             row.update(Id=self._new_id(obj), IsDeleted=False, CreatedDate=now, LastModifiedDate=now,
                        SystemModstamp=now)
@@ -483,6 +498,56 @@ class Org:
                                               [rule.field] if rule.field else []))
         if not allow_save and obj.name in self.duplicate_objects and obj.duplicate_field:
             self._check_duplicates(obj, row, self_id)
+
+    def _entries(self, product: str, book: str) -> list[Row]:
+        return [r for r in self.rows["PricebookEntry"].values()
+                if not r["IsDeleted"] and r["Product2Id"] == product and r["Pricebook2Id"] == book]
+
+    def _check_price_entry(self, row: Row) -> None:
+        """A product is priced in the standard price book once, before any other price book."""
+        product, book = str(row["Product2Id"]), str(row["Pricebook2Id"])
+        if self._entries(product, book):
+            raise RecordError(SfError("DUPLICATE_VALUE", "This price definition already exists in this price book"))
+        if book != STANDARD_PRICEBOOK_ID and not self._entries(product, STANDARD_PRICEBOOK_ID):
+            raise RecordError(SfError("STANDARD_PRICE_NOT_DEFINED", "No standard price defined for this product"))
+        row["ProductCode"] = (self.lookup(product) or {}).get("ProductCode")
+
+    def _price_line_item(self, row: Row) -> None:
+        """An opportunity product names its price book entry, or its product (whose active entry in the
+        opportunity's price book, else the standard one, is taken); the entry must be in the
+        opportunity's price book, which the first line item sets when it is empty."""
+        def integrity(detail: str) -> RecordError:
+            return RecordError(SfError("FIELD_INTEGRITY_EXCEPTION", f"field integrity exception: {detail}",
+                                       ["PricebookEntryId"]))
+
+        entry_id, product = row.get("PricebookEntryId"), row.get("Product2Id")
+        if not entry_id and not product:
+            raise integrity("PricebookEntryId, unknown (versions 3.0 and higher must specify pricebook entry id; "
+                            "others must specify product id)")
+        opp = self.rows["Opportunity"][row["OpportunityId"]]  # an existing one: _check saw to it
+        book = opp.get("Pricebook2Id")
+        if entry_id:
+            entry = self.rows["PricebookEntry"][entry_id]
+            if product and entry["Product2Id"] != product:
+                raise integrity("PricebookEntryId, Product2Id (the pricebook entry is for another product)")
+        else:
+            active = [e for e in self._entries(str(product), str(book or STANDARD_PRICEBOOK_ID)) if e["IsActive"]]
+            if not active:
+                raise integrity("PricebookEntryId (no active pricebook entry for the product in the "
+                                "opportunity's price book)")
+            entry = active[0]
+        if book and entry["Pricebook2Id"] != book:
+            raise integrity("PricebookEntryId (pricebook entry is in a different pricebook than the one assigned "
+                            "to the opportunity)")
+        if not entry["IsActive"]:
+            raise integrity("PricebookEntryId (pricebook entry is inactive)")
+        item = self.rows["Product2"].get(entry["Product2Id"]) or {}
+        row.update(PricebookEntryId=entry["Id"], Product2Id=entry["Product2Id"], ListPrice=entry["UnitPrice"],
+                   ProductCode=item.get("ProductCode"), Name=f"{opp.get('Name')} {item.get('Name')}")
+        if not book:  # the opportunity takes the price book of its first product (a save of its own)
+            now = self.now()
+            self._store(OBJECTS["Opportunity"], {**opp, "Pricebook2Id": entry["Pricebook2Id"],
+                                                 "LastModifiedDate": now, "SystemModstamp": now})
 
     def _check_reference(self, f: SField, v: str, row: Row) -> list[SfError]:
         nid = normalize_id(v)

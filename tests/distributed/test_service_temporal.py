@@ -46,8 +46,11 @@ class World:
         self.queue = f"accord-svc-{os.getpid()}-{next(_queues)}"
         apps = pair.apps()
         apps["hubspot"]["webhook_secret"] = SECRET
-        self.cfg = parse_config({"state": pg_url, "apps": apps, "syncs": [contacts_sync("contacts")]},
+        # notifications: what the service tells from the workers' runs (the sender is replaced below)
+        self.cfg = parse_config({"state": pg_url, "apps": apps, "syncs": [contacts_sync("contacts")],
+                                 "notifications": {"urls": ["mailto://127.0.0.1:2525?from=accord@example.com&to=ops@example.com"]}},
                                 str(root / "accord.yaml"), env={})
+        self.told: list[tuple[str, str]] = []
         self.store = Store(pg_url)
 
     def sf_titles(self) -> dict[str, Any]:
@@ -68,8 +71,15 @@ async def world(pg_url: str, temporal_address: str, tmp_path: Path) -> AsyncIter
     client = await Client.connect(temporal_address)
     ctx = WorkerContext(w.cfg)
     worker = build_worker(client, ctx, task_queue=w.queue)
-    service = TemporalService(w.cfg, temporal_address, task_queue=w.queue, webhook_delay=0.05,
+    service = TemporalService(w.cfg, temporal_address, task_queue=w.queue, webhook_delay=0.05, notify_interval=0.2,
                               workflow_options={"heartbeat_timeout": 10, "webhook_delay": 0.05})
+
+    async def told(title: str, body: str) -> bool:
+        w.told.append((title, body))
+        return True
+
+    service.notifier._send = told  # apprise's own delivery is tested in tests/service/test_notifications.py
+    w.service = service  # type: ignore[attr-defined]
     server = ServerThread(create_app(w.cfg, service, token=TOKEN)).start()
     w.api = httpx.AsyncClient(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)  # type: ignore[attr-defined]
     w.hook_url = f"{server.url}/webhooks/hubspot"  # type: ignore[attr-defined]
@@ -91,6 +101,18 @@ async def test_the_service_starts_the_workflow_and_a_worker_runs_the_initial_syn
     assert world.runs()[0]["kind"] == "initial" and world.runs()[0]["status"] == "ok"
     body = (await world.api.get("/api/syncs/contacts")).json()  # type: ignore[attr-defined]
     assert body["initial_done"] and body["counts"]["syncing"] == 8
+    # the worker ran the pass; the service tells it, once, from the run history
+    await _until(lambda: world.told)
+    title, text = world.told[0]
+    assert title == "Accord: the initial sync of contacts is done", world.told
+    assert "8 records syncing, 0 failing, 0 excluded." in text and "Created 3 in hubspot and 5 in salesforce" in text
+    # a pass that meets revoked credentials is told too, naming the app (the run history's form of the error)
+    service = world.service  # type: ignore[attr-defined]
+    service._tell_run(world.cfg.syncs[0], {"id": 10**6, "status": "failed", "kind": "incremental",
+                                           "error": "AuthError: app 'hubspot': the token was revoked"})
+    await service.notifier.drain()
+    assert world.told[-1][0] == "Accord: hubspot refused the credentials"
+    assert [t for t, _ in world.told].count("Accord: the initial sync of contacts is done") == 1
 
 
 async def test_a_webhook_becomes_a_signal_and_the_worker_syncs_the_record(world: World) -> None:

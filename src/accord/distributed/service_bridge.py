@@ -33,7 +33,7 @@ from accord.distributed import TASK_QUEUE, require_postgres
 from accord.distributed.client import connect, ensure_workflow, handle_of, params_for
 from accord.index.leases import holder_of
 from accord.index.schema import links
-from accord.model import ConnectorError, Counters, Side
+from accord.model import AuthError, ConnectorError, Counters, Side
 from accord.runner import PassResult
 from accord.service.core import (
     AUTH_HINT,
@@ -114,13 +114,15 @@ def _read(counters: Any) -> int:
 
 class TemporalService(Service):
     def __init__(self, cfg: Config, address: str, *, namespace: str = "default", task_queue: str = TASK_QUEUE,
-                 workflow_options: dict[str, Any] | None = None, connect_retry: float = 5.0, **kw: Any) -> None:
+                 workflow_options: dict[str, Any] | None = None, connect_retry: float = 5.0,
+                 notify_interval: float = 5.0, **kw: Any) -> None:
         require_postgres(cfg)
         kw["schedule"] = False  # the workflows keep the schedule
         super().__init__(cfg, **kw)
         self.address, self.namespace, self.task_queue = address, namespace, task_queue
         self.workflow_options = dict(workflow_options or {})  # SyncParams overrides (tests: shorter timeouts)
         self.connect_retry = connect_retry
+        self.notify_interval = notify_interval
         self.client: Client | None = None
         self.connected = asyncio.Event()  # set once the workflows are started (see start)
 
@@ -160,6 +162,48 @@ class TemporalService(Service):
         index, "sync now" answers 503 and webhook ids wait in their queue."""
         await super().start()  # webhook batchers only (schedule=False): they signal, see _webhook_worker
         self._tasks.append(asyncio.create_task(self._connect(), name="temporal-connect"))
+        self._tasks.append(asyncio.create_task(self._tell_runs(), name="run-notifications"))
+
+    # -- notifications: the workers run the passes, the run history tells what they did ----------
+    async def _tell_runs(self) -> None:
+        """What the embedded service tells after each pass (accord.service.notify), decided here
+        from the runs the workers record: every ``notify_interval`` seconds, each sync's runs
+        finished since the last look. Runs finished before the service started tell nothing."""
+        last = {s.name: max((int(r["id"]) for r in self._finished_runs(s.name, None)), default=0)
+                for s in self.cfg.syncs}
+        while not self.stopping:
+            await asyncio.sleep(self.notify_interval)
+            for s in list(self.cfg.syncs):
+                try:
+                    for run in self._finished_runs(s.name, last.get(s.name, 0)):
+                        last[s.name] = int(run["id"])
+                        self._tell_run(s, run)
+                except Exception:  # the index is unavailable: the next look tells what this one missed
+                    log.warning("sync %s: could not read the run history for notifications", s.name, exc_info=True)
+
+    def _finished_runs(self, name: str, after: int | None) -> list[dict[str, Any]]:
+        """The sync's runs after run ``after``, oldest first, up to the first still running (one pass
+        runs at a time per sync, so none after it is finished); ``after=None``: all recent ones."""
+        out: list[dict[str, Any]] = []
+        for run in reversed(self.store.runs(name, limit=50)):
+            if after is not None and int(run["id"]) <= after:
+                continue
+            if run.get("status") == "running":
+                break
+            out.append(run)
+        return out
+
+    def _tell_run(self, s: SyncConfig, run: dict[str, Any]) -> None:
+        if run.get("status") == "ok":
+            counters = Counters(**{k: v for k, v in (run.get("counters") or {}).items()
+                                   if k in Counters.__dataclass_fields__})
+            result = PassResult(s.name, str(run["kind"]), counters, int(run["id"]))
+            self.notifier.after_pass(s, run["kind"] == "initial", result, None)
+            return
+        problem = problem_of_run(run)
+        if problem is not None and problem["category"] == "auth":
+            message = problem["message"].partition(": ")[2]
+            self.notifier.after_pass(s, False, None, AuthError(message, app=problem["app"]))
 
     async def _connect(self) -> None:
         client = await connect(self.address, namespace=self.namespace, retry=self.connect_retry, say=log.warning)

@@ -118,7 +118,7 @@ class Notifier:
 
     def _credentials(self, s: SyncConfig, error: BaseException) -> None:
         text = redact.scrub(str(error))
-        app = next((a for a in (s.left.app, s.right.app) if text.startswith(a)), None)
+        app = getattr(error, "app", "") or next((a for a in (s.left.app, s.right.app) if text.startswith(a)), None)
         key = app or s.name
         if key in self.refused:
             return

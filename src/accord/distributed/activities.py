@@ -126,7 +126,8 @@ class WorkerContext:
 
 
 def _summary(res: PassResult) -> PassSummary:
-    return PassSummary(res.sync, res.kind, res.run_id, res.counters.as_dict(), list(res.broken))
+    return PassSummary(res.sync, res.kind, res.run_id, res.counters.as_dict(), list(res.broken),
+                       activities=res.activities)
 
 
 def _app_error(e: BaseException) -> ApplicationError:
@@ -294,15 +295,23 @@ class SyncActivities:
             try:
                 await runner.settle_deletes()
             except DeletesHeld as e:
-                # the scan is over; its deletes wait for a confirmation (the run says why)
+                # the scan is over; its deletes wait for a confirmation (the run says why). As in
+                # the embedded pass, its associations and activities are synced all the same,
+                # and its event sync waits for a pass that ends well.
                 await runner.associate_all()
+                acts = await runner.sync_activities(full=True)
                 counters = self.ctx.store.close_run(job.scan.run_id, "failed", ledger, f"DeletesHeld: {e}")
-                return PassSummary(job.sync, job.scan.kind, job.scan.run_id, counters)
+                return PassSummary(job.sync, job.scan.kind, job.scan.run_id, counters, activities=acts)
             await runner.associate_all()
-            await runner.sync_activities(full=True)  # HubSpot activities to Salesforce, if the sync copies any
+            # what the embedded pass ends with, in its order: HubSpot activities to Salesforce,
+            # then the app's events to HubSpot's timeline (each only if the sync has them). Both
+            # run under this activity's lease; a retry of this step redoes them without writing
+            # twice (activity creates are looked up first, timeline events have derived ids).
+            acts = await runner.sync_activities(full=True)
+            await runner.sync_events()  # its counts are the run's (ctx.counters.events), saved by close_run
             counters = self.ctx.store.close_run(job.scan.run_id, "ok", ledger)
             return PassSummary(job.sync, job.scan.kind, job.scan.run_id, counters,
-                               [b.path for b in runner.spec.broken] if runner.spec else [])
+                               [b.path for b in runner.spec.broken] if runner.spec else [], activities=acts)
 
     @activity.defn(name="fail_pass")
     async def fail_pass(self, job: FailedPass) -> PassSummary:

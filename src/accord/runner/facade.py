@@ -261,6 +261,11 @@ class SyncRunner:
         await self._activities(full=full)
         return self.activity_counts
 
+    async def sync_events(self) -> None:
+        """The event sync an opened pass ends with, if the sync has ``events: true``
+        (accord.runner.events; accord.distributed's scan calls it in its last step)."""
+        await events_after_pass(self.ctx)
+
     async def sync_records(self, side: Side, ids: Sequence[str], *, resend: bool = False,
                            kind: str = "records") -> PassResult:
         """Sync specific records now (webhook events; "resync this record" with ``resend``: a

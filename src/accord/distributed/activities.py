@@ -44,6 +44,7 @@ from accord.index.leases import SyncLease
 from accord.index.locks import PairLocks
 from accord.model import AuthError, ContainerMissing, Counters, DeletesHeld, ResyncRequired, Side, error_text
 from accord.runner import PassResult, ScanState, SyncRunner
+from accord.runner.manual import ActivityId
 from accord.session import Session
 
 log = logging.getLogger("accord.distributed")
@@ -161,7 +162,7 @@ class SyncActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.begin_pass, self.scan_step, self.finish_scan, self.incremental, self.sync_records,
-                self.resync_deleted, self.fail_pass]
+                self.sync_activity, self.resync_deleted, self.fail_pass]
 
     @contextlib.asynccontextmanager
     async def _runner(self, sync: str, *, fresh_spec: bool = False,
@@ -335,6 +336,12 @@ class SyncActivities:
             res = _summary(await runner.sync_records(Side(job.side), job.ids, resend=job.resend))
             self.ctx.store.drop_pending(job.sync, Side(job.side), job.ids)  # synced: no scan step need look again
             return res
+
+    @activity.defn(name="sync_activity")
+    async def sync_activity(self, job: RecordsJob) -> PassSummary:
+        """A person's "sync this activity now": one HubSpot activity (type ``job.side``) of the sync."""
+        async with self._runner(job.sync) as (runner, _):
+            return _summary(await runner.sync_activity(ActivityId(job.side, job.ids[0])))
 
     @activity.defn(name="resync_deleted")
     async def resync_deleted(self, job: RecordsJob) -> PassSummary:

@@ -76,7 +76,7 @@ class ScanJob:
 @dataclass
 class RecordsJob:
     sync: str
-    side: str
+    side: str  # left | right; for ``sync_activity``, the activity type (calls …) of ``ids``
     ids: list[str] = field(default_factory=list)
     resend: bool = False  # a person asked to resync them (a create whose outcome was unknown may be resent)
 

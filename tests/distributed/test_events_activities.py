@@ -1,7 +1,8 @@
 """The distributed scan ends as the embedded pass does: its last step (``finish_scan``) copies the
 sync's HubSpot activities to Salesforce and carries the app's events to HubSpot's timeline, so
 neither waits for the next incremental pass; the incremental pass (the embedded runner's own
-``incremental()``) does both too. A few records, one worker in this process."""
+``incremental()``) does both too; and one activity is synced on request (a workflow update).
+A few records, one worker in this process."""
 
 from __future__ import annotations
 
@@ -102,6 +103,9 @@ async def test_the_scan_and_the_incremental_pass_sync_activities_and_events(
                 ["Intro call", "Second call"]
             bob_events = _timeline(pair, "bob@acme.com")
             assert bob_events == [("Email", "Follow-up"), ("Email", "Intro email")]  # none twice
+            # "sync this activity now" (the dashboard's, through the service's bridge): a workflow update
+            one = await handle.execute_update("sync_activity", args=["calls", intro])
+            assert (one["kind"], one["activities"]["calls"]["unchanged"]) == ("records", 1)
             await handle.terminate("test over")
     finally:
         store.close()

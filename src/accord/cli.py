@@ -389,14 +389,17 @@ def resync(
     config: ConfigOpt = Path("accord.yaml"),
     sync: Annotated[str, typer.Option("--sync")] = "",
     deleted_in: Annotated[str | None, typer.Option("--deleted-in", help="the app (or left / right) whose deleted records to recreate")] = None,
-    record: Annotated[str | None, typer.Option("--record", help="a record id of either app, indexed or not")] = None,
+    record: Annotated[str | None, typer.Option(
+        "--record", help="a record id of either app, indexed or not; in a sync with activities: also a HubSpot "
+                         "activity, as TYPE:ID (calls:123) or its id (HubSpot's, or its Salesforce Task/Event "
+                         "id), when no record of the sync has that id")] = None,
     list_name: Annotated[str | None, typer.Option(
         "--list", help="sync every member of this list now (the sync's inclusion list, or another list)")] = None,
     side: Annotated[str | None, typer.Option(
         "--side", help="the app (or left / right) of --record or --list, when Accord cannot tell")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="apply (default: preview only)")] = False,
 ) -> None:
-    """Recreate deleted records (preview unless --yes), or sync one record or a whole list now."""
+    """Recreate deleted records (preview unless --yes), or sync one record (or HubSpot activity) or a whole list now."""
     cfg = _load(config)
     name = _selected(cfg, sync)[0]
     spec = cfg.sync(name)

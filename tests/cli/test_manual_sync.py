@@ -14,6 +14,7 @@ from test_cli import accord
 
 from accord.connectors.memory import MemoryApp
 from accord.sandbox.hubspot import HubSpotSandbox, SandboxSettings
+from accord.sandbox.salesforce import SalesforceSandbox
 from accord.sandbox.server import ServerThread
 from helpers import person
 
@@ -115,3 +116,74 @@ def test_a_hubspot_contact_created_after_the_last_pass(tmp_path: Path, hubspot: 
     assert r.returncode == 0, r.stderr
     assert "3 member(s) of the list 'Newsletter'" in r.stderr
     assert {"late@x.com", "m0@x.com", "m1@x.com"} <= _emails(tmp_path / "b.json")
+
+
+@pytest.fixture
+def salesforce() -> Iterator[SalesforceSandbox]:
+    sb = SalesforceSandbox()
+    sb.start()
+    yield sb
+    sb.stop()
+
+
+def _activities_project(tmp_path: Path, hs_url: str, sf: SalesforceSandbox) -> None:
+    assert sf.tls is not None
+    (tmp_path / "accord.yaml").write_text(yaml.safe_dump({
+        "state": f"sqlite:///{tmp_path}/accord.db",
+        "apps": {"hubspot": {"type": "hubspot", "token": "t", "base_url": hs_url},
+                 "salesforce": {"type": "salesforce", "instance_url": sf.url, "access_token": "t",
+                                "verify": sf.tls.cafile}},
+        "syncs": [{"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
+                   "right": {"app": "salesforce", "object": "Contact"}, "activities": ["calls", "notes"]}]}))
+
+
+def test_a_failing_activity_is_retried_by_its_id(tmp_path: Path, hubspot: tuple[HubSpotSandbox, str],
+                                                 salesforce: SalesforceSandbox) -> None:
+    """An activity Salesforce refused is retried by `accord resync --record ID` (its HubSpot id,
+    ``TYPE:ID``, or its Salesforce id once written) after the cause is fixed, whatever its attempts."""
+    hs, url = hubspot
+    rule = salesforce.add_validation_rule("Task", "Subject = 'Bad call'", "Calls need a proper subject",
+                                          field="Subject")
+    ann = str(hs.user_create("contacts", {"firstname": "Ann", "lastname": "Lee", "email": "ann@x.com"})["id"])
+    call = str(hs.user_create("calls", {"hs_timestamp": "2026-03-02T10:00:00.000Z", "hs_call_title": "Bad call"})["id"])
+    hs.associate("calls", call, "contacts", ann)
+    _activities_project(tmp_path, url, salesforce)
+    first = accord("sync", "-c", "accord.yaml", "--json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    failing = accord("records", "-c", "accord.yaml", "--sync", "contacts", "--status", "failing", "--format", "json",
+                     cwd=tmp_path)
+    assert [r["left_id"] for r in json.loads(failing.stdout)] == [call]
+    # still refused: one more attempt, nothing written
+    r = accord("resync", "-c", "accord.yaml", "--sync", "contacts", "--record", call, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert (res["kind"], res["activities"]["calls"]["failed"]) == ("records", 1)
+    assert salesforce.records("Task") == []
+    # the rule fixed in Salesforce (the call itself unchanged in HubSpot): the resync writes it
+    salesforce.org.validation_rules.remove(rule)
+    r = accord("resync", "-c", "accord.yaml", "--sync", "contacts", "--record", f"calls:{call}", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["activities"] == {"calls": {"read": 1, "created": 1, "updated": 0, "unchanged": 0,
+                                                            "failed": 0, "waiting": 0, "excluded": 0}}
+    [task] = salesforce.records("Task")
+    assert task["Subject"] == "Bad call"
+    status = accord("status", "-c", "accord.yaml", "--json", cwd=tmp_path)
+    assert json.loads(status.stdout)[0]["counts"] == {"syncing": 2}, status.stdout
+    # by its Salesforce Task id too, now that it has one: in step, nothing written
+    r = accord("resync", "-c", "accord.yaml", "--sync", "contacts", "--record", task["Id"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["activities"]["calls"]["unchanged"] == 1 and len(salesforce.records("Task")) == 1
+
+
+def test_an_unknown_activity_id_is_exit_2_naming_it(tmp_path: Path, hubspot: tuple[HubSpotSandbox, str],
+                                                     salesforce: SalesforceSandbox) -> None:
+    _, url = hubspot
+    _activities_project(tmp_path, url, salesforce)
+    assert accord("sync", "-c", "accord.yaml", cwd=tmp_path).returncode == 0
+    for record, said in (
+            ("calls:987654", "no call '987654' in hubspot (calls)"),
+            ("meetings:1", "meetings:1: sync 'contacts' copies no meetings from HubSpot (activities: calls, notes)"),
+            ("987654", "no record '987654' in hubspot (contacts) or salesforce (Contact), nor a HubSpot activity "
+                       "of the sync (calls, notes)")):
+        r = accord("resync", "-c", "accord.yaml", "--sync", "contacts", "--record", record, cwd=tmp_path)
+        assert (r.returncode, r.stderr.strip()) == (2, f"accord.yaml: contacts: {said}"), r.stderr

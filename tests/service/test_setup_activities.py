@@ -125,3 +125,47 @@ def test_activity_checkboxes_save_the_sync_and_its_records_show_waiting_ones(tmp
         finally:
             api.close()
             server.stop()
+
+
+def test_a_failing_activity_row_is_retried_from_the_dashboard(tmp_path: Path) -> None:
+    """The records page's "Sync now" on a failing activity (a Task Salesforce refused) syncs it
+    once the cause is fixed, without waiting for the next pass."""
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        rule = sf.add_validation_rule("Task", "Subject = 'Bad call'", "Calls need a proper subject", field="Subject")
+        ann = hs.user_create("contacts", {"firstname": "Ann", "lastname": "Lee", "email": "ann@acme.com"})["id"]
+        call = hs.user_create("calls", {"hs_timestamp": WHEN, "hs_call_title": "Bad call"})["id"]
+        hs.associate("calls", call, "contacts", ann)
+        base = boxes.config(f"sqlite:///{tmp_path}/index.db")
+        apps = {n: {**a.model_dump(mode="json"), "poll": "1h"} for n, a in base.apps.items()}  # no pass meanwhile
+        sync = {"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
+                "right": {"app": "salesforce", "object": "Contact"}, "activities": ["calls"]}
+        cfg = parse_config({"state": base.state, "apps": apps, "syncs": [sync]}, "accord.yaml", env={})
+        service = Service(cfg, tick=0.05, vault=Vault(Fernet.generate_key()))
+        server = ServerThread(create_app(cfg, service, token=TOKEN)).start()
+        api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+        try:
+            deadline = time.monotonic() + 60
+            while api.get("/api/syncs/contacts/status").json()["counts"].get("failing") != 1:
+                assert time.monotonic() < deadline, "the call did not fail"
+                time.sleep(0.1)
+            client = login(server.url, TOKEN)
+            page = client.get("/syncs/contacts/records", params={"status": "failing"}).text
+            row = re.search(r'<tr id="record-[^"]*">\s*<th scope="row" data-label="Record">call: Bad call.*?</tr>',
+                            page, re.S)
+            assert row is not None and "Sync now" in row.group(0), page[-3000:]
+            post = re.search(r'hx-post="([^"]+)"\s+hx-vals=\'([^\']+)\'', row.group(0))
+            assert post is not None
+            form = json.loads(post.group(2))
+            assert form == {"side": "left", "status": "failing", "activity": "calls"}
+            csrf = page.split('"X-CSRF-Token": "')[1].split('"')[0]
+            sf.org.validation_rules.remove(rule)  # the cause, fixed in Salesforce
+            r = client.post(post.group(1), data=form, headers={"X-CSRF-Token": csrf})
+            assert r.status_code == 200, r.text
+            assert "Synced: created 1." in r.text and "Now syncing." in r.text, r.text
+            assert [t["Subject"] for t in sf.records("Task")] == ["Bad call"]
+            counts = api.get("/api/syncs/contacts/status").json()["counts"]
+            assert (counts["syncing"], counts["failing"]) == (2, 0)
+        finally:
+            api.close()
+            server.stop()

@@ -44,6 +44,7 @@ from accord.index.leases import SyncLease
 from accord.index.locks import PairLocks
 from accord.model import AuthError, ContainerMissing, Counters, DeletesHeld, ResyncRequired, Side, error_text
 from accord.runner import PassResult, ScanState, SyncRunner
+from accord.runner.manual import ActivityId
 from accord.session import Session
 
 log = logging.getLogger("accord.distributed")
@@ -126,7 +127,8 @@ class WorkerContext:
 
 
 def _summary(res: PassResult) -> PassSummary:
-    return PassSummary(res.sync, res.kind, res.run_id, res.counters.as_dict(), list(res.broken))
+    return PassSummary(res.sync, res.kind, res.run_id, res.counters.as_dict(), list(res.broken),
+                       activities=res.activities)
 
 
 def _app_error(e: BaseException) -> ApplicationError:
@@ -160,7 +162,7 @@ class SyncActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.begin_pass, self.scan_step, self.finish_scan, self.incremental, self.sync_records,
-                self.resync_deleted, self.fail_pass]
+                self.sync_activity, self.resync_deleted, self.fail_pass]
 
     @contextlib.asynccontextmanager
     async def _runner(self, sync: str, *, fresh_spec: bool = False,
@@ -294,15 +296,23 @@ class SyncActivities:
             try:
                 await runner.settle_deletes()
             except DeletesHeld as e:
-                # the scan is over; its deletes wait for a confirmation (the run says why)
+                # the scan is over; its deletes wait for a confirmation (the run says why). As in
+                # the embedded pass, its associations and activities are synced all the same,
+                # and its event sync waits for a pass that ends well.
                 await runner.associate_all()
+                acts = await runner.sync_activities(full=True)
                 counters = self.ctx.store.close_run(job.scan.run_id, "failed", ledger, f"DeletesHeld: {e}")
-                return PassSummary(job.sync, job.scan.kind, job.scan.run_id, counters)
+                return PassSummary(job.sync, job.scan.kind, job.scan.run_id, counters, activities=acts)
             await runner.associate_all()
-            await runner.sync_activities(full=True)  # HubSpot activities to Salesforce, if the sync copies any
+            # what the embedded pass ends with, in its order: HubSpot activities to Salesforce,
+            # then the app's events to HubSpot's timeline (each only if the sync has them). Both
+            # run under this activity's lease; a retry of this step redoes them without writing
+            # twice (activity creates are looked up first, timeline events have derived ids).
+            acts = await runner.sync_activities(full=True)
+            await runner.sync_events()  # its counts are the run's (ctx.counters.events), saved by close_run
             counters = self.ctx.store.close_run(job.scan.run_id, "ok", ledger)
             return PassSummary(job.sync, job.scan.kind, job.scan.run_id, counters,
-                               [b.path for b in runner.spec.broken] if runner.spec else [])
+                               [b.path for b in runner.spec.broken] if runner.spec else [], activities=acts)
 
     @activity.defn(name="fail_pass")
     async def fail_pass(self, job: FailedPass) -> PassSummary:
@@ -326,6 +336,12 @@ class SyncActivities:
             res = _summary(await runner.sync_records(Side(job.side), job.ids, resend=job.resend))
             self.ctx.store.drop_pending(job.sync, Side(job.side), job.ids)  # synced: no scan step need look again
             return res
+
+    @activity.defn(name="sync_activity")
+    async def sync_activity(self, job: RecordsJob) -> PassSummary:
+        """A person's "sync this activity now": one HubSpot activity (type ``job.side``) of the sync."""
+        async with self._runner(job.sync) as (runner, _):
+            return _summary(await runner.sync_activity(ActivityId(job.side, job.ids[0])))
 
     @activity.defn(name="resync_deleted")
     async def resync_deleted(self, job: RecordsJob) -> PassSummary:

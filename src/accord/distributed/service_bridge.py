@@ -35,6 +35,7 @@ from accord.index.leases import holder_of
 from accord.index.schema import links
 from accord.model import AuthError, ConnectorError, Counters, Side
 from accord.runner import PassResult
+from accord.runner.manual import ActivityId
 from accord.service.core import (
     AUTH_HINT,
     READY_TIMEOUT,
@@ -53,7 +54,7 @@ log = logging.getLogger("accord.service")
 def _result(d: dict[str, Any]) -> PassResult:
     counters = Counters(**{k: v for k, v in d.items() if k in Counters.__dataclass_fields__})
     return PassResult(str(d.get("sync")), str(d.get("kind")), counters, d.get("run_id"),
-                      list(d.get("broken_mappings") or []))
+                      list(d.get("broken_mappings") or []), activities=d.get("activities"))
 
 
 async def _signal_records(handle: WorkflowHandle[Any, Any], *, side: str, ids: list[str]) -> None:
@@ -303,6 +304,11 @@ class TemporalService(Service):
                            kind: str = "records") -> PassResult | None:
         res = await self._to_workflow(
             name, lambda h: h.execute_update("sync_records", args=[side.value, list(ids), resend]))
+        return _result(res)
+
+    async def sync_activity(self, name: str, activity: ActivityId) -> PassResult | None:
+        res = await self._to_workflow(
+            name, lambda h: h.execute_update("sync_activity", args=[activity.kind, activity.id]))
         return _result(res)
 
     async def resync_deleted(self, name: str, side: Side) -> PassResult | None:

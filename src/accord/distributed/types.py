@@ -76,7 +76,7 @@ class ScanJob:
 @dataclass
 class RecordsJob:
     sync: str
-    side: str
+    side: str  # left | right; for ``sync_activity``, the activity type (calls …) of ``ids``
     ids: list[str] = field(default_factory=list)
     resend: bool = False  # a person asked to resync them (a create whose outcome was unknown may be resent)
 
@@ -98,7 +98,12 @@ class PassSummary:
     counters: dict[str, Any] = field(default_factory=dict)
     broken: list[str] = field(default_factory=list)
     resync: bool = False
+    # per HubSpot activity type, what the pass did (as PassResult.activities); None: the sync copies none
+    activities: dict[str, dict[str, int]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sync": self.sync, "kind": self.kind, "run_id": self.run_id, "broken_mappings": self.broken,
-                **self.counters}
+        out = {"sync": self.sync, "kind": self.kind, "run_id": self.run_id, "broken_mappings": self.broken,
+               **self.counters}
+        if self.activities is not None:
+            out["activities"] = self.activities
+        return out

@@ -3,7 +3,7 @@
 It runs one job at a time — as the embedded service's per-sync lock does — so a sync's
 pairs are only ever worked on by one activity, whichever worker runs it:
 
-1. replies owed to updates (``resync_deleted``, ``sync_records`` from the API);
+1. replies owed to updates (``resync_deleted``, ``sync_records``, ``sync_activity`` from the API);
 2. webhook record ids received as ``records`` signals (batched for ``webhook_delay``);
 3. a scan pass in progress: the next step (``scan_step`` activities, one phase at most each,
    every page heartbeated with its cursor), then ``finish_scan``;
@@ -49,7 +49,7 @@ RECORDS_BATCH = 100
 
 @dataclass
 class _Request:
-    """An update waiting for its turn (``resync_deleted``, ``sync_records``) and its reply."""
+    """An update waiting for its turn (``resync_deleted``, ``sync_records``, ``sync_activity``) and its reply."""
 
     kind: str
     side: str
@@ -102,6 +102,11 @@ class SyncWorkflow:
     @workflow.update
     async def sync_records(self, side: str, ids: list[str], resend: bool = False) -> dict[str, Any]:
         return await self._request(_Request("sync_records", side, list(ids), resend))
+
+    @workflow.update
+    async def sync_activity(self, kind: str, activity_id: str) -> dict[str, Any]:
+        """One HubSpot activity of the sync now (its type as the request's side)."""
+        return await self._request(_Request("sync_activity", kind, [activity_id]))
 
     @workflow.query
     def status(self) -> dict[str, Any]:

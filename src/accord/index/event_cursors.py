@@ -5,6 +5,10 @@ with a sync (``clone_sync``) and dropped with it (``delete_sync``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy import Connection
+
 from accord.index.db import IndexDB
 from accord.index.sync_state import read_cursor, write_cursor
 
@@ -16,6 +20,10 @@ def event_cursor(db: IndexDB, sync: str) -> str | None:
         return read_cursor(c, sync, EVENT_SIDE)
 
 
-def set_event_cursor(db: IndexDB, sync: str, cursor: str) -> None:
+def set_event_cursor(db: IndexDB, sync: str, cursor: str,
+                     fence: Callable[[Connection], None] | None = None) -> None:
+    """``fence``: the sync's lease must still be ours (a pass that lost it moves no cursor)."""
     with db.engine.begin() as c:
+        if fence is not None:
+            fence(c)
         write_cursor(c, sync, EVENT_SIDE, cursor)

@@ -12,6 +12,7 @@ The modules follow a pass (README, "How it works"):
                records phase 2 did not reach; then the sweep of vanished records
   pairing      pairing records with index rows (by id, pending create, match key) and planning
   incremental  change feeds, records that rejoined the inclusion list, retries, on-demand syncs
+  manual       what a person's "sync this id now" names: a record, or one of the sync's HubSpot activities
   apply        carrying out plans: create intents, batched writes, in-flight bases, associations
   deletes      the delete guard: deletes found in a pass are carried out at its end or held
                for a confirmation; vanished containers (lists, groups, tables) stop the pass

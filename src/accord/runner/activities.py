@@ -86,6 +86,20 @@ async def sync_activities(ctx: RunContext, targets: Sequence[AssociationTarget],
     return out
 
 
+async def sync_ids(ctx: RunContext, targets: Sequence[AssociationTarget], kind: str,
+                   ids: Sequence[str]) -> dict[str, int]:
+    """Sync these HubSpot activities of one type now, whatever their status and attempts (a
+    person's resync, accord.runner.facade): read by id and planned and written as a pass would;
+    one deleted in HubSpot is no longer waited for or retried. Returns the type's counts."""
+    h, _ = sides(ctx)
+    k = _Kind(kind, activity_sync(ctx.cfg.name, kind), act.target_object(kind))
+    found = await ctx.conn[h].read(kind, list(ids), list(act.SOURCE_FIELDS[kind]))  # type: ignore[index]
+    await _page(ctx, k, found, targets)
+    live = {r.id for r in found if not r.archived}
+    _gone(ctx, k, [lk for i, lk in ctx.store.links_by_record(k.name, h, list(ids)).items() if i not in live])
+    return k.counts.as_dict()
+
+
 async def _one_kind(ctx: RunContext, k: _Kind, targets: Sequence[AssociationTarget], *, full: bool) -> None:
     h, _ = sides(ctx)
     hs = ctx.conn[h]

@@ -26,12 +26,14 @@ from accord.index.store import Link, Store, SyncState
 from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error_text
 from accord.runner.activities import sides as activity_sides
 from accord.runner.activities import sync_activities
+from accord.runner.activities import sync_ids as sync_activity_ids
 from accord.runner.apply import associate, owe_associations, rewind_cursors
 from accord.runner.collector import fewer_collections
 from accord.runner.context import NoProgress, PageLocks, Progress, RunContext
 from accord.runner.deletes import container_gone, open_pass, settle_deletes
 from accord.runner.events import after_pass as events_after_pass
 from accord.runner.incremental import (
+    ManualSyncRefused,
     incremental_pass,
     list_member_ids,
     locate_record,
@@ -39,6 +41,7 @@ from accord.runner.incremental import (
     sync_between_pages,
     sync_records,
 )
+from accord.runner.manual import ActivityId, find_activity, named_activity, typed
 from accord.runner.pairing import load_members
 from accord.runner.scan import (
     ScanState,
@@ -261,6 +264,11 @@ class SyncRunner:
         await self._activities(full=full)
         return self.activity_counts
 
+    async def sync_events(self) -> None:
+        """The event sync an opened pass ends with, if the sync has ``events: true``
+        (accord.runner.events; accord.distributed's scan calls it in its last step)."""
+        await events_after_pass(self.ctx)
+
     async def sync_records(self, side: Side, ids: Sequence[str], *, resend: bool = False,
                            kind: str = "records") -> PassResult:
         """Sync specific records now (webhook events; "resync this record" with ``resend``: a
@@ -321,9 +329,47 @@ class SyncRunner:
             await self.prepare()
         return await list_member_ids(self.ctx, list_name, side)
 
+    async def resolve(self, record_id: str, side: Side | None = None) -> Side | ActivityId:
+        """What a person's "sync this id now" names: a record of the sync (its app, as locate()
+        finds it) or, in a sync with ``activities:``, one of its HubSpot activities: ``calls:123``
+        outright, or a plain id no record of the sync has (accord.runner.manual).
+        ManualSyncRefused if it names nothing of the sync."""
+        if self.ctx.spec is None:
+            await self.prepare()
+        ctx = self.ctx
+        kind_id = typed(ctx, record_id)
+        if kind_id is not None:
+            return await named_activity(ctx, *kind_id, side)
+        try:
+            return await self.locate(record_id, side)
+        except ManualSyncRefused as e:
+            if e.reason != "not_found" or not ctx.cfg.activities:
+                raise
+            found = await find_activity(ctx, record_id, ctx.cfg.activities, side)
+            if found is None:
+                raise ManualSyncRefused("not_found", f"{e}, nor a HubSpot activity of the sync "
+                                                     f"({', '.join(ctx.cfg.activities)})") from e
+            return found
+
     async def sync_record(self, record_id: str, side: Side | None = None) -> PassResult:
-        """A person's "sync this record now", for a record indexed or not (created after the last pass)."""
-        return await self.sync_records(await self.locate(record_id, side), [record_id], resend=True)
+        """A person's "sync this record now", for a record indexed or not (created after the last
+        pass), or for one of the sync's HubSpot activities (resolve())."""
+        found = await self.resolve(record_id, side)
+        if isinstance(found, ActivityId):
+            return await self.sync_activity(found)
+        return await self.sync_records(found, [record_id], resend=True)
+
+    async def sync_activity(self, activity: ActivityId) -> PassResult:
+        """Sync one HubSpot activity of the sync now (a failing one too, whatever its attempts), as
+        a ``records`` run under the sync's lease; its counts are the result's ``activities``."""
+        if self.ctx.spec is None:
+            await self.prepare()
+
+        async def body() -> None:
+            counts = await sync_activity_ids(self.ctx, self.activity_targets, activity.kind, [activity.id])
+            self.activity_counts = {activity.kind: counts}
+
+        return await self._tracked("records", body)
 
     async def sync_list(self, list_name: str | None = None, side: Side | None = None) -> tuple[str, int, PassResult]:
         """Sync every member of a list now (default: the sync's inclusion list): (list, members, result)."""

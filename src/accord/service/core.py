@@ -27,6 +27,7 @@ from accord.config import Config, SyncConfig, config_hash
 from accord.index.leases import LeaseLost, SyncBusy
 from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, Side, error_text
 from accord.runner import PassResult, SyncRunner
+from accord.runner.manual import ActivityId
 from accord.service.managed import Registry, secrets_of
 from accord.service.metrics import Metrics
 from accord.service.notify import Notifier
@@ -405,10 +406,19 @@ class Service:
 
     async def sync_record(self, name: str, record_id: str, side: Side | None = None) -> PassResult | None:
         """A person's "sync this record now": the record's app is found first (the index, else
-        the app that has it: a record created after the last pass), read-only and outside the
-        sync's lock; ManualSyncRefused when neither app (or both) has it."""
-        found = await (await self.scout(name)).locate(record_id, side)
+        the app that has it: a record created after the last pass; or one of the sync's HubSpot
+        activities: SyncRunner.resolve), read-only and outside the sync's lock; ManualSyncRefused
+        when neither app (or both) has it."""
+        found = await (await self.scout(name)).resolve(record_id, side)
+        if isinstance(found, ActivityId):  # one of the sync's HubSpot activities (``calls:123``)
+            return await self.sync_activity(name, found)
         return await self.sync_records(name, found, [record_id], resend=True)
+
+    async def sync_activity(self, name: str, activity: ActivityId) -> PassResult | None:
+        """A person's "sync this activity now" (a failing one too, whatever its attempts); None
+        when another process holds the sync's lease (nothing to keep for later: ask again)."""
+        slot = self.slots[name]
+        return await self._locked(slot, "records", lambda: slot.runner.sync_activity(activity))
 
     async def sync_list(self, name: str, list_name: str | None = None,
                         side: Side | None = None) -> tuple[str, int, PassResult | None]:

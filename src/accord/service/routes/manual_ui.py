@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from accord.engine.activities import Kind as ActivityKind
+from accord.index.activities import activity_sync
 from accord.model import Side
 from accord.runner import ManualSyncRefused, PassResult
 from accord.service.core import Service
@@ -22,6 +24,11 @@ PREVIEW = 20  # members listed by a list's preview
 
 def outcome(res: PassResult, s: dict[str, Any]) -> str:
     """What a manual sync did, in the apps' names."""
+    if res.activities:  # one HubSpot activity (accord.runner.manual): what became of its Task or Event
+        done = [f"{what} {n}" for c in res.activities.values()
+                for what, n in (("created", c["created"]), ("updated", c["updated"]), ("failed", c["failed"]),
+                                ("waiting for its contact", c["waiting"]), ("excluded", c["excluded"])) if n]
+        return ("Synced: " + "; ".join(done) + ".") if done else "Synced: nothing to change, both apps agree."
     left, right = s["left"]["app"], s["right"]["app"]
     k = res.counters
     parts = [f"{what} {d['left']} in {left} and {d['right']} in {right}"
@@ -42,11 +49,15 @@ def manual_routes(r: APIRouter) -> None:
 def _record_routes(r: APIRouter) -> None:
     @r.post("/ui/syncs/{name}/records/{record_id}/resync", response_model=None)
     async def resync_row(request: Request, name: str, record_id: str, svc: Svc,
-                         side: Annotated[SideName, Form()], status: Annotated[Status, Form()] = "failing") -> Response:
-        """"Sync now" on a record's row: the row again, as the index has it now, with the outcome."""
+                         side: Annotated[SideName, Form()], status: Annotated[Status, Form()] = "failing",
+                         activity: Annotated[ActivityKind | None, Form()] = None) -> Response:
+        """"Sync now" on a record's row: the row again, as the index has it now, with the outcome.
+        ``activity``: the row is one of the sync's HubSpot activities of that type (``record_id``
+        its id on ``side``), synced as ``TYPE:ID`` (accord.runner.manual)."""
         s = live_sync(svc, known_sync(svc, name))
-        note, ok = await _sync_one(svc, name, record_id, Side(side), s)
-        link = svc.store.links_by_record(name, Side(side), [record_id]).get(record_id)
+        asked, rows = (f"{activity}:{record_id}", activity_sync(name, activity)) if activity else (record_id, name)
+        note, ok = await _sync_one(svc, name, asked, Side(side), s)
+        link = svc.store.links_by_record(rows, Side(side), [record_id]).get(record_id)
         return render_page(request, "_record.html", s=s, r=link, status=status, note=note, ok=ok,
                            record_id=record_id, side=side)
 

@@ -103,6 +103,9 @@ async def test_the_scan_and_the_incremental_pass_sync_activities_and_events(
                 ["Intro call", "Second call"]
             bob_events = _timeline(pair, "bob@acme.com")
             assert bob_events == [("Email", "Follow-up"), ("Email", "Intro email")]  # none twice
+            # Ann's calls are HubSpot's own, copied to Salesforce: never read back onto her timeline
+            assert _timeline(pair, "ann@acme.com") == []
+            assert inc["counters"]["events"]["from_hubspot"] >= 1
             # "sync this activity now" (the dashboard's, through the service's bridge): a workflow update
             one = await handle.execute_update("sync_activity", args=["calls", intro])
             assert (one["kind"], one["activities"]["calls"]["unchanged"]) == ("records", 1)

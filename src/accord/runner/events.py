@@ -22,6 +22,7 @@ from accord.connectors.hubspot_timeline import Timeline
 from accord.connectors.salesforce import SalesforceConnector
 from accord.connectors.snovio import SnovioConnector
 from accord.engine.events import AppEvent, EventPage, emails_to_look_up, norm_email, plan_events
+from accord.index.activities import activity_sync
 from accord.index.event_cursors import event_cursor, set_event_cursor
 from accord.model import ConnectorError, Side
 from accord.runner.context import RunContext
@@ -76,7 +77,7 @@ async def sync_events(ctx: RunContext) -> dict[str, int]:
     if not isinstance(hub, HubSpotConnector):
         raise ConnectorError(f"{hub.name}: event sync writes to a HubSpot app")
     counts = ctx.counters.events
-    for k in ("read", "written", "already", "not_a_contact", "no_contact_in_hubspot", "failed"):
+    for k in ("read", "written", "already", "not_a_contact", "no_contact_in_hubspot", "from_hubspot", "failed"):
         counts.setdefault(k, 0)
     name = ctx.cfg.name
     cursor = event_cursor(ctx.store, name)
@@ -105,6 +106,10 @@ async def _carry(ctx: RunContext, timeline: Timeline, hub: HubSpotConnector, app
                  page: list[AppEvent]) -> bool:
     """One page of events onto HubSpot contacts; False if some could not be written."""
     counts = ctx.counters.events
+    copies = _copied_from_hubspot(ctx, app_side, page)
+    if copies:
+        counts["from_hubspot"] += len(copies)
+        page = [e for e in page if e.id not in copies]
     records = sorted({e.record_id for e in page if e.record_id})
     links = ctx.store.links_by_record(ctx.cfg.name, app_side, records) if records else {}
     by_record = {rid: str(link.id_of(hub_side)) for rid, link in links.items()
@@ -128,3 +133,14 @@ async def _carry(ctx: RunContext, timeline: Timeline, hub: HubSpotConnector, app
         else:
             counts[w.outcome] += 1
     return ok
+
+
+def _copied_from_hubspot(ctx: RunContext, app_side: Side, page: list[AppEvent]) -> set[str]:
+    """The events that are Tasks/Events this sync's activity copy created from HubSpot calls,
+    emails or meetings (``activities:``): HubSpot has them already, as the activity itself; as
+    timeline events they would show twice on the contact."""
+    if not getattr(ctx.cfg, "activities", None):
+        return set()
+    ids = [e.id for e in page]
+    return {i for kind in ctx.cfg.activities
+            for i in ctx.store.links_by_record(activity_sync(ctx.cfg.name, kind), app_side, ids)}

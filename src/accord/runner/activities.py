@@ -130,13 +130,12 @@ async def _contact_since(ctx: RunContext, k: _Kind, chunk: Sequence[Link], targe
     """Activities read without a contact (``excluded/no_contact``) that have one now.
 
     Associating an activity with a contact does not change its ``hs_lastmodifieddate``, in
-    HubSpot as in its sandbox: an engagement associated after it was read is not returned by a
-    search on that property again (airbytehq/airbyte#27199, #44554: "Engagements are mainly
-    never modified once created, but possibly a posteriori associated"). So the change feed
-    never brings such an activity back; each pass reads their contact associations instead
-    (one call per PAGE, the rows paged through the (sync, status, id) index), and reads and
-    plans those that have a contact now. A scan pass read every live activity already: one
-    it did not bring was deleted, and is no longer looked at."""
+    HubSpot as in its sandbox: airbytehq/airbyte#27199 and #44554 report engagements associated
+    after an incremental read that the search on that property never returned again, unless
+    they were edited. So the change feed never brings such an activity back; each pass reads
+    their contact associations instead (one call per PAGE, the rows paged through the (sync,
+    status, id) index), and reads and plans those that have a contact now. A scan pass read
+    every live activity already: one it did not bring was deleted, and is no longer looked at."""
     h, _ = sides(ctx)
     rows = [lk for lk in chunk if lk.id_of(h) is not None and str(lk.id_of(h)) not in k.handled]
     if full:

@@ -342,7 +342,7 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
             "initial_done": bool(state and state.initial_done),
             "counts": store.counts(s.name),
             "reasons": store.reason_counts(s.name),
-            "last_run": {k: last[k] for k in ("kind", "status", "started_at", "finished_at", "error")} if last else None,
+            "last_run": _last_run(last) if last else None,
             "deletes_held": store.deletes_hold(s.name),
             "lag_seconds": round((datetime.now(UTC) - finished).total_seconds(), 1) if finished else None,
         })
@@ -351,6 +351,15 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
         out.print_json(json.dumps(rows))
         return
     out.print(status_table(rows))
+
+
+def _last_run(run: dict[str, Any]) -> dict[str, Any]:
+    """A run of the history as ``accord status`` shows it: with what it did with HubSpot
+    activities, when the sync copies some (accord.runner.activities)."""
+    out = {k: run[k] for k in ("kind", "status", "started_at", "finished_at", "error")}
+    if activities := (run.get("counters") or {}).get("activities"):
+        out["activities"] = activities
+    return out
 
 
 def write_export(links: list[Link], fmt: str, target: Path | None) -> None:

@@ -293,6 +293,9 @@ class Counters:
     # event sync (accord.runner.events): read, written, already (on the timeline before),
     # not_a_contact, no_contact_in_hubspot, failed; empty when the sync syncs no events
     events: dict[str, int] = field(default_factory=dict)
+    # HubSpot activities to Salesforce (accord.runner.activities), per type: read, created,
+    # updated, unchanged, failed, waiting, excluded; empty when the sync copies none
+    activities: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def exclude(self, reason: str) -> None:
         key = str(reason)
@@ -311,4 +314,5 @@ class Counters:
             "excluded": dict(sorted(self.excluded.items())),
             "associated": dict(self.associated),
             **({"events": dict(self.events)} if self.events else {}),
+            **({"activities": {k: dict(v) for k, v in self.activities.items()}} if self.activities else {}),
         }

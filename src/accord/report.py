@@ -63,7 +63,8 @@ def plan_table(results: list[dict[str, Any]]) -> Table:
 
 
 def status_table(rows: list[dict[str, Any]]) -> Table:
-    """Per sync: on or off, record counts, the last run and its lag (the rows of ``accord status --json``)."""
+    """Per sync: on or off, record counts, the last run (and what it did with activities) and its
+    lag (the rows of ``accord status --json``)."""
     t = Table(title="Status")
     for col in ("sync", "enabled", "syncing", "failing", "excluded", "last run", "lag"):
         t.add_column(col)
@@ -74,6 +75,8 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
         t.add_row(r["sync"], "yes" if r["enabled"] else "no", str(c.get("syncing", 0)), str(c.get("failing", 0)),
                   str(c.get("excluded", 0)), f"{lr['kind']} {lr['status']}" if lr else "never",
                   f"{r['lag_seconds']}s" if r["lag_seconds"] is not None else "-")
+        if lr and lr.get("activities"):  # what the last run did with HubSpot activities
+            t.add_row("", f"activities: {activities_text(lr['activities'])}", "", "", "", "", "")
         if held:  # the sync waits for a confirmation: say what and how
             t.add_row("", f"held: {held.get('message')}", "", "", "", "", "")
             t.add_row("", f"hint: {held.get('hint')}", "", "", "", "", "")
@@ -90,11 +93,17 @@ def activities_line(r: PassResult) -> str | None:
     when the sync copies none."""
     if not r.activities:
         return None
+    return f"{r.sync} activities to Salesforce: " + activities_text(r.activities)
+
+
+def activities_text(counts: Mapping[str, Mapping[str, int]] | None) -> str:
+    """Per activity type, what it created, updated, failed, left waiting or excluded (the
+    activities of a pass's result or of a run's counters); "" when there were none."""
     parts = []
-    for kind, c in r.activities.items():
+    for kind, c in (counts or {}).items():
         done = [f"{c[k]} {k}" for k in ("created", "updated", "failed", "waiting", "excluded") if c.get(k)]
         parts.append(f"{kind} {', '.join(done) if done else 'in step'}")
-    return f"{r.sync} activities to Salesforce: " + "; ".join(parts)
+    return "; ".join(parts)
 
 
 def changes_line(r: PassResult, left: str = "HubSpot", right: str = "Salesforce") -> str | None:

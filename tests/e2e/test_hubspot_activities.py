@@ -8,14 +8,24 @@ Opportunity.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
+import yaml
 from test_hubspot_salesforce import World, _hs_contact, hs_server, sf_server, w  # noqa: F401
 
 from accord.associations import AssociationTarget
+from accord.demo import sandboxes
 from accord.index.activities import activity_sync
+from accord.index.store import Store
 from accord.model import Side
 from accord.runner import SyncRunner
+from helpers import accord_sync, sandbox_apps
 
 L, R = Side.LEFT, Side.RIGHT
 WHEN = "2026-03-02T10:00:00.000Z"
@@ -242,3 +252,69 @@ async def test_a_contacts_and_leads_sync_puts_activities_on_the_lead_and_after_c
     tasks = _by_subject(w)
     assert tasks["Second call"]["WhoId"] == converted["contactId"]
     assert set(tasks) == {"First call", "Second call"}  # nothing written twice
+
+
+def _status(cwd: Path, *extra: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "accord.cli", "status", "-c", "accord.yaml", *extra], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return done.stdout
+
+
+def test_an_activity_associated_with_a_contact_later_syncs_with_the_next_incremental_pass(tmp_path: Path) -> None:
+    """Associating an activity with a contact does not change its hs_lastmodifieddate (in HubSpot as
+    in the sandbox), so the change feed never brings it back: every incremental pass looks at the
+    contacts of the activities read without one, and one that has a contact now syncs. Through
+    `accord sync` processes; `accord status` shows what the last run did with activities."""
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        ann = hs.user_create("contacts", _hs_contact("Ann", "Lee", "ann@acme.com"))["id"]
+        note = hs.user_create("notes", {"hs_timestamp": WHEN, "hs_note_body": "Met at the fair"})["id"]
+        alone = hs.user_create("notes", {"hs_timestamp": WHEN, "hs_note_body": "About nobody"})["id"]
+        # made a while ago: the change feed does not read them again (it reads again the newest
+        # change it saw, and the last 30 s: a note of Ann's made now)
+        hs.touch("notes", [note, alone], int(time.time() * 1000) - 600_000)
+        fresh = hs.user_create("notes", {"hs_timestamp": WHEN, "hs_note_body": "Called back"})["id"]
+        hs.associate("notes", fresh, "contacts", ann)
+        (tmp_path / "accord.yaml").write_text(yaml.safe_dump({
+            "state": f"sqlite:///{tmp_path}/index.db", "apps": sandbox_apps(boxes, "pat-activities"),
+            "syncs": [{"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
+                       "right": {"app": "salesforce", "object": "Contact"}, "activities": ["notes"]}]}))
+        [first] = accord_sync(tmp_path)
+        assert first["kind"] == "initial"
+        assert (first["activities"]["notes"]["created"], first["activities"]["notes"]["excluded"]) == (1, 2)
+        assert [t["Subject"] for t in sf.records("Task")] == ["Note: Called back"]
+        before = hs.get("notes", note)
+        hs.associate("notes", note, "contacts", ann)  # nothing else changes
+        after = hs.get("notes", note)
+        assert before is not None and after is not None
+        assert after["properties"]["hs_lastmodifieddate"] == before["properties"]["hs_lastmodifieddate"]
+
+        [second] = accord_sync(tmp_path)
+        assert second["kind"] == "incremental"
+        # the note that has a contact now is read and created (the fresh one is read again by the
+        # change feed); the one still without a contact is not read, only its contacts looked at
+        assert {k: second["activities"]["notes"][k] for k in ("read", "created", "unchanged", "excluded")} == {
+            "read": 2, "created": 1, "unchanged": 1, "excluded": 0}
+        task = {t["Subject"]: t for t in sf.records("Task")}["Note: Met at the fair"]
+        ann_sf = next(c["Id"] for c in sf.records("Contact") if c["Email"] == "ann@acme.com")
+        assert task["WhoId"] == ann_sf and len(sf.records("Task")) == 2
+        # the run history keeps it: `accord status` shows what the last run did with activities
+        [row] = json.loads(_status(tmp_path, "--json"))
+        assert row["last_run"]["activities"]["notes"]["created"] == 1
+        assert "activities: notes 1 created" in _status(tmp_path)
+
+        [third] = accord_sync(tmp_path)  # written once: nothing more
+        assert third["activities"]["notes"]["created"] == 0 and len(sf.records("Task")) == 2
+        assert "activities: notes in step" in _status(tmp_path)
+        # the note without a contact deleted in HubSpot: a full pass no longer looks at it
+        hs.user_delete("notes", alone)
+        accord_sync(tmp_path, "--full")
+        store = Store(f"sqlite:///{tmp_path}/index.db")
+        try:
+            links = store.links_by_record(activity_sync("contacts", "notes"), L, [str(note), str(alone)])
+            assert (links[str(alone)].status, links[str(alone)].reason) == ("excluded", "deleted")
+            assert links[str(note)].status == "syncing"
+        finally:
+            store.close()
+        assert len(sf.records("Task")) == 2

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 
 from accord.config import ACTIVITY_TYPES, ConfigError, config_hash, parse_config
 from accord.engine import activities as engine_activities
@@ -16,8 +17,9 @@ from accord.engine.activities import Resolved, plan_activity, to_salesforce
 from accord.index import Store
 from accord.index import activities as index_activities
 from accord.index.links import Link, PageWrite
+from accord.index.runs import add_counts, sub_counts
 from accord.model import Counters, Side
-from accord.report import activities_line
+from accord.report import activities_line, activities_text, status_table
 from accord.runner import PassResult
 
 WHEN = "2026-03-02T10:00:00.000Z"
@@ -104,6 +106,25 @@ def test_call_outcomes_are_named_and_the_pass_line_says_what_happened() -> None:
     assert activities_line(res) == "contacts activities to Salesforce: calls 2 created, 1 failed; notes in step"
     assert activities_line(PassResult("contacts", "incremental", Counters())) is None
     assert res.as_dict()["activities"]["calls"]["created"] == 2
+
+
+def test_a_runs_counters_hold_its_activity_counts_and_status_shows_the_last_ones() -> None:
+    counts = {"read": 3, "created": 2, "updated": 0, "unchanged": 0, "failed": 1, "waiting": 0, "excluded": 0}
+    c = Counters()
+    assert "activities" not in c.as_dict()  # a sync that copies none: its runs' counters as before
+    c.activities["calls"] = dict(counts)
+    assert c.as_dict()["activities"] == {"calls": counts}
+    # a pass run in steps sums its pages' counters (accord.index.runs.PageLedger): activities too
+    page = sub_counts(c.as_dict(), Counters().as_dict())
+    assert page["activities"] == {"calls": {"read": 3, "created": 2, "failed": 1}}
+    assert add_counts(add_counts(Counters().as_dict(), page), page)["activities"]["calls"]["created"] == 4
+    assert activities_text(c.as_dict()["activities"]) == "calls 2 created, 1 failed"
+    assert activities_text(None) == ""
+    last = {"kind": "incremental", "status": "ok", "activities": c.as_dict()["activities"]}
+    console = Console(width=200, record=True)
+    console.print(status_table([{"sync": "contacts", "enabled": True, "counts": {}, "last_run": last,
+                                 "lag_seconds": 1.0}]))
+    assert "activities: calls 2 created, 1 failed" in console.export_text()
 
 
 def test_a_lead_gets_no_what_id_and_long_text_is_cut() -> None:

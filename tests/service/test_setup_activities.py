@@ -117,6 +117,14 @@ def test_activity_checkboxes_save_the_sync_and_its_records_show_waiting_ones(tmp
             assert [(i["label"], i["reason"]) for i in queued["items"]] == [("call: Cold call", "waiting_for_contact")]
             page = flow.client.get("/syncs/contacts/records", params={"status": "queued"}).text
             assert "call: Cold call" in page and "waiting_for_contact" in page
+            # the run history keeps what each pass did with the activities (API and dashboard)
+            runs = api.get("/api/syncs/contacts/runs").json()
+            initial = next(r for r in runs if r["kind"] == "initial")
+            assert initial["counters"]["activities"]["calls"]["created"] == 1
+            assert initial["counters"]["activities"]["calls"]["waiting"] == 1
+            history = flow.client.get("/ui/syncs/contacts/runs").text
+            assert 'scope="col">Activities<' in history and "calls 1 created, 1 waiting" in history
+            assert "calls 1 created, 1 waiting" in flow.client.get("/syncs/contacts").text
             row = re.search(r'<tr id="record-[^"]*">\s*<th scope="row" data-label="Record">call: Cold call.*?</tr>', page, re.S)
             assert row is not None and "Sync now" not in row.group(0)  # not a contact: the next pass syncs it
             # editing the sync shows the saved choice checked

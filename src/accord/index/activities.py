@@ -17,13 +17,14 @@ methods below for a sync: they count and list the sync's own rows and its activi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 
 from accord.index.db import IndexDB
-from accord.index.links import LinkStore
-from accord.index.schema import cursors, links
+from accord.index.links import _RAW_COLUMNS, Link, LinkStore, _raw_links
+from accord.index.schema import cursors, link_flights, links
 
 SEP = "/"
 # the HubSpot activity types (accord.config.ACTIVITY_TYPES; not imported: the index stays below config)
@@ -55,6 +56,24 @@ class ActivityLinks(LinkStore):
     def _with_reason(self, sync: str) -> Any:
         # an activity waiting for its contact (queued) is listed with its reason too
         return or_(super()._with_reason(sync), and_(links.c.sync != sync, links.c.status == "queued"))
+
+    def iter_flights(self, sync: str, chunk: int = 100) -> Iterator[list[Link]]:
+        """The rows of ``sync`` with a write in flight (an activity's create whose answer was
+        lost), in id order, a chunk at a time. Keyset-paged over ``link_flights``' (sync,
+        link_id) index (revision 0013): ``links.pending`` has no index, and SQLite answers a
+        condition on it, or on the joined ``link_flights``, by walking every row of the sync."""
+        after = ""
+        while True:
+            with self.engine.connect() as c:
+                q = (select(*_RAW_COLUMNS)
+                     .select_from(link_flights.join(links, links.c.id == link_flights.c.link_id))
+                     .where(link_flights.c.sync == sync, link_flights.c.link_id > after, links.c.sync == sync)
+                     .order_by(link_flights.c.link_id).limit(chunk))
+                batch = _raw_links(c.execute(q))
+            if not batch:
+                return
+            yield batch
+            after = batch[-1].id
 
     def activity_syncs(self, sync: str) -> list[str]:
         """The derived names holding rows or cursors of ``sync``'s activities."""

@@ -82,6 +82,9 @@ link_flights = Table(
     Column("link_id", String(32), primary_key=True),
     Column("sync", String(200), nullable=False),
     Column("in_flight", JSON, nullable=False),
+    # one sync's rows in link id order: the activity pass pages its creates whose answer was
+    # lost through it (accord.index.activities.ActivityLinks.iter_flights), not through links
+    Index("ix_link_flights_sync", "sync", "link_id"),
 )
 
 # Normalised match keys per side; the row that owns a key is the first record seen with it.

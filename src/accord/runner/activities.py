@@ -5,8 +5,9 @@ after each pass of its contacts, per enabled type:
 
 1. read the type's HubSpot records: all of them on the type's first pass (and on a full
    pass), else those changed since its cursor (``"<sync>/<type>"`` in the cursors table,
-   taken before the read so nothing changed meanwhile is missed); then the ones still waiting
-   for their contact or failing, by id;
+   taken before the read so nothing changed meanwhile is missed); then, by id, the ones whose
+   create's answer was lost, the failing ones and those still waiting for their contact, and
+   those without a contact that have one now (:func:`_contact_since`);
 2. read each activity's associated contacts, companies and deals, and translate them through
    the index: contacts through this sync's links (whatever Salesforce object a pair points
    at, Contact or Lead), companies and deals through the syncs pairing them with Account and
@@ -27,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_
 
 from accord.associations import AssociationTarget, twins_of_associated
 from accord.connectors.base import Connector
@@ -82,7 +83,7 @@ async def sync_activities(ctx: RunContext, targets: Sequence[AssociationTarget],
     for kind in ctx.cfg.activities:
         k = _Kind(kind, activity_sync(ctx.cfg.name, kind), act.target_object(kind))
         await _one_kind(ctx, k, targets, full=full)
-        out[kind] = k.counts.as_dict()
+        out[kind] = ctx.counters.activities[kind] = k.counts.as_dict()
     return out
 
 
@@ -116,13 +117,50 @@ async def _one_kind(ctx: RunContext, k: _Kind, targets: Sequence[AssociationTarg
         async for page in hs.changes(k.kind, cursor, fields):
             await _page(ctx, k, page.records, targets, cursor=page.cursor)
             await ctx.between_pages()
-    # the ones waiting for their contact, or failing, that the read above did not bring
-    for chunk in ctx.store.iter_links(k.name, _retried(), chunk=PAGE):
-        ids = [str(lk.id_of(h)) for lk in chunk if lk.id_of(h) is not None and str(lk.id_of(h)) not in k.handled]
-        if ids:
-            found = await hs.read(k.kind, ids, fields)
-            await _page(ctx, k, found, targets)
-            _gone(ctx, k, [lk for lk in chunk if str(lk.id_of(h)) in set(ids) - {r.id for r in found if not r.archived}])
+    # the ones the read above did not bring, each kind by a query of its own (retry_conditions):
+    # creates whose answer was lost, failing ones, ones waiting for their contact
+    for chunk in ctx.store.iter_flights(k.name, chunk=PAGE):
+        await _reread(ctx, k, chunk, targets)
+    for cond in retry_conditions():
+        for chunk in ctx.store.iter_links(k.name, cond, chunk=PAGE):
+            await _reread(ctx, k, chunk, targets)
+    for chunk in ctx.store.iter_links(k.name, without_contact(), chunk=PAGE):
+        await _contact_since(ctx, k, chunk, targets, full=cursor is None or full)
+
+
+async def _reread(ctx: RunContext, k: _Kind, chunk: Sequence[Link], targets: Sequence[AssociationTarget]) -> None:
+    """Read a chunk of pairs' activities again and plan them (those this pass planned already are skipped)."""
+    h, _ = sides(ctx)
+    ids = [str(lk.id_of(h)) for lk in chunk if lk.id_of(h) is not None and str(lk.id_of(h)) not in k.handled]
+    if not ids:
+        return
+    found = await ctx.conn[h].read(k.kind, ids, list(act.SOURCE_FIELDS[k.kind]))  # type: ignore[index]
+    await _page(ctx, k, found, targets)
+    _gone(ctx, k, [lk for lk in chunk if str(lk.id_of(h)) in set(ids) - {r.id for r in found if not r.archived}])
+
+
+async def _contact_since(ctx: RunContext, k: _Kind, chunk: Sequence[Link], targets: Sequence[AssociationTarget],
+                         *, full: bool) -> None:
+    """Activities read without a contact (``excluded/no_contact``) that have one now.
+
+    Associating an activity with a contact does not change its ``hs_lastmodifieddate``, in
+    HubSpot as in its sandbox: airbytehq/airbyte#27199 and #44554 report engagements associated
+    after an incremental read that the search on that property never returned again, unless
+    they were edited. So the change feed never brings such an activity back; each pass reads
+    their contact associations instead (one call per PAGE, the rows paged through the (sync,
+    status, id) index), and reads and plans those that have a contact now. A scan pass read
+    every live activity already: one it did not bring was deleted, and is no longer looked at."""
+    h, _ = sides(ctx)
+    rows = [lk for lk in chunk if lk.id_of(h) is not None and str(lk.id_of(h)) not in k.handled]
+    if full:
+        _gone(ctx, k, rows)
+        return
+    if not rows:
+        return
+    assoc = await ctx.conn[h].associated(k.kind, [str(lk.id_of(h)) for lk in rows], ctx.obj[h])
+    now = [lk for lk in rows if (a := assoc.get(str(lk.id_of(h)))) is not None and a.ids]
+    if now:
+        await _reread(ctx, k, now, targets)
 
 
 def _gone(ctx: RunContext, k: _Kind, links: Sequence[Link]) -> None:
@@ -139,18 +177,28 @@ def _gone(ctx: RunContext, k: _Kind, links: Sequence[Link]) -> None:
         _save(ctx, k, w)
 
 
-def _retried() -> Any:
-    """Waiting activities and unsettled creates, every pass; failing ones at most MAX_ATTEMPTS times (as records are),
-    then with their next change or a full pass. A lost answer is retried too: the look-up first
-    makes that safe."""
-    return or_(links_t.c.status == Status.QUEUED.value,
-               links_t.c.pending.is_not(None),  # a create sent by a pass that died before its answer
-               and_(links_t.c.status == Status.FAILING.value, links_t.c.attempts < MAX_ATTEMPTS,
-                    links_t.c.category != ErrorCategory.DELETED.value))
+def retry_conditions(max_attempts: int = MAX_ATTEMPTS) -> list[Any]:
+    """The activity rows each pass reads again besides those in flight (ActivityLinks.iter_flights),
+    one paging query each, both served by the (sync, status, id) index: failing ones at most
+    ``max_attempts`` times (as records are; then with their next change or a full pass), and
+    the ones waiting for their contact. As one OR, SQLite walked every activity row of the sync
+    each pass (tests/engine/test_index_query_plans.py)."""
+    return [
+        and_(links_t.c.status == Status.FAILING.value, links_t.c.attempts < max_attempts,
+             links_t.c.category != ErrorCategory.DELETED.value),
+        links_t.c.status == Status.QUEUED.value,
+    ]
+
+
+def without_contact() -> Any:
+    """The activities read without any contact (:func:`_contact_since`), through the (sync, status, id) index."""
+    return and_(links_t.c.status == Status.EXCLUDED.value, links_t.c.reason == act.NO_CONTACT)
 
 
 def _save(ctx: RunContext, k: _Kind, w: PageWrite, cursor: tuple[Side, str] | None = None) -> None:
-    """One page's activity rows (and the type's cursor), fenced by the sync's lease."""
+    """One page's activity rows (and the type's cursor), fenced by the sync's lease. The pass's
+    counters (its run in the run history) hold the type's counts as saved so far."""
+    ctx.counters.activities[k.kind] = k.counts.as_dict()
     ctx.store.save(k.name, w, cursor, fence=ctx.lease.fence if ctx.lease is not None else None)
 
 

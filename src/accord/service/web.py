@@ -36,6 +36,7 @@ from accord import redact
 from accord.config import ConfigError, object_label
 from accord.index.store import Link
 from accord.model import Side
+from accord.report import activities_text
 from accord.runner import ManualSyncRefused, PassResult
 from accord.service.core import Service
 
@@ -100,6 +101,8 @@ templates.env.filters["why"] = lambda key: REASONS.get(str(key), str(key).replac
 # the objects of a side as people name them ("Contact+Lead" is the connector's name for both)
 templates.env.filters["object"] = lambda o: object_label(str(o))
 templates.env.globals["ARROWS"] = ARROWS
+# a run's HubSpot activities to Salesforce, per type ("calls 2 created, 1 failed; notes in step")
+templates.env.filters["activities"] = activities_text
 
 Via = Literal["bearer", "session"]
 

@@ -250,3 +250,22 @@ def test_lost_answers_never_make_a_second_product_or_price_entry(tmp_path: Path)
         _sync(tmp_path, "--full")
         assert len(sf.records("Product2")) == 1 and len(sf.records("PricebookEntry")) == 1
         assert {lk[2] for lk in _links(tmp_path, "products")} == {"syncing"}
+
+
+def test_a_priced_product_whose_create_answer_was_lost_gets_its_price(tmp_path: Path) -> None:
+    """The product's create lands, its answer is lost, and so its price entry (a second request) is
+    never sent: the runner finds the product by its code and writes what it lacks, so the product
+    is usable on opportunities, and its price is not read back as blanked."""
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        hs.user_create("products", {"name": "Widget", "hs_sku": "WIDGET", "price": 12.5})
+        _config(tmp_path, boxes)
+        sf.faults.queue.append("500_applied:composite")
+        _sync(tmp_path, "--full")
+        assert sf.faults.queue == []
+        [product] = sf.records("Product2")
+        [entry] = _entries(sf, product["Id"])
+        assert (entry["Pricebook2Id"], entry["UnitPrice"], entry["IsActive"]) == (STANDARD_PRICEBOOK_ID, 12.5, True)
+        _sync(tmp_path, "--full")
+        assert hs.records("products")[0]["properties"].get("price") in ("12.5", 12.5)
+        assert len(sf.records("PricebookEntry")) == 1 and {lk[2] for lk in _links(tmp_path, "products")} == {"syncing"}

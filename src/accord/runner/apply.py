@@ -312,10 +312,12 @@ async def _create(ctx: RunContext, side: Side, chunk: list[dict[str, Any]], trie
                 raise
             log.warning("sync %s: %s; looking the records up before sending them again", ctx.cfg.name, e)
             there = await _created(ctx, side, [chunk[i] for i in todo])
+            found = [(i, rec) for i, rec in zip(todo, there, strict=True) if rec is not None]
+            for (i, _), done in zip(found, await _complete(ctx, side, [(chunk[i], rec) for i, rec in found]),
+                                    strict=True):
+                results[i] = done
             for i, rec in zip(todo, there, strict=True):
-                if rec is not None:
-                    results[i] = WriteResult.success(rec.id, rec)
-                elif not ctx.keys(Record("", chunk[i]), side):
+                if rec is None and not ctx.keys(Record("", chunk[i]), side):
                     results[i] = WriteResult.failure(_outcome_unknown(ctx, side))
             todo = [i for i in todo if results[i] is None]
             if not todo:
@@ -327,6 +329,34 @@ async def _create(ctx: RunContext, side: Side, chunk: list[dict[str, Any]], trie
             results[i] = r
         break
     return [r for r in results if r is not None]
+
+
+async def _complete(ctx: RunContext, side: Side, found: list[tuple[dict[str, Any], Record]]) -> list[WriteResult]:
+    """Records a create whose answer was lost did make, as created. A value the record lacks of
+    what the create sent is written by an update: the create may have landed only in part (a
+    Salesforce product's price is a second request, to its price book entry), and a record
+    lacking a value its pair's base holds would read as that value blanked in the app. If the
+    update fails, the record still counts as created (it exists): the next pass plans the
+    difference again."""
+    refs = set(ctx.conn[side].create_references(ctx.obj[side]).values())  # fixed at create
+    diffs = [{f: v for f, v in props.items() if f not in refs and canon(v) != canon(rec.properties.get(f))}
+             for props, rec in found]
+    out = [WriteResult.success(rec.id, rec) for _, rec in found]
+    todo = [i for i, d in enumerate(diffs) if d]
+    if not todo:
+        return out
+    try:
+        res = await ctx.conn[side].update(ctx.obj[side], [(found[i][1].id, diffs[i]) for i in todo])
+    except WriteOutcomeUnknown:
+        return out
+    for i, r in zip(todo, res, strict=False):
+        rec = found[i][1]
+        if r.ok:
+            out[i] = WriteResult.success(rec.id, Record(rec.id, {**rec.properties, **diffs[i]}))
+        else:
+            log.warning("sync %s: %s %s was found after a lost answer, but completing it failed: %s",
+                        ctx.cfg.name, ctx.obj[side], rec.id, r.error.message if r.error else "")
+    return out
 
 
 def _outcome_unknown(ctx: RunContext, side: Side) -> WriteError:

@@ -18,10 +18,9 @@ def world(tmp_path: Path) -> Iterator[World]:
         yield w
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless chromium, one for the session (each launch takes a second or two; every test opens
-    a context of its own); skipped when missing, except under CI (``CI`` set), where it fails."""
+    """Headless chromium; skipped when missing, except under CI (``CI`` set), where it fails."""
     why = missing()
     if why:
         if os.environ.get("CI"):

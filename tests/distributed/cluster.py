@@ -131,21 +131,30 @@ class Cluster:
 
     def start_worker(self, concurrency: int = 4, timeout: float = 60.0,
                      env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        n = len(self.workers)
-        log = open(self.root / f"worker-{n}.log", "wb")  # noqa: SIM115 - the process writes it until it ends
+        return self.start_workers(1, concurrency, timeout, env)[0]
+
+    def start_workers(self, count: int, concurrency: int = 4, timeout: float = 60.0,
+                      env: dict[str, str] | None = None) -> list[subprocess.Popen[bytes]]:
+        """``count`` workers started together (each takes seconds to import and connect), once all polls."""
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-        proc = subprocess.Popen([sys.executable, "-m", "accord.cli", "worker", "-c", str(self.config),
-                                 "--temporal", self.address, "--task-queue", self.task_queue,
-                                 "--concurrency", str(concurrency)],
-                                stdout=log, stderr=subprocess.STDOUT, env=env)
-        self.workers.append(proc)
+        started = []
+        for _ in range(count):
+            n = len(self.workers)
+            log = open(self.root / f"worker-{n}.log", "wb")  # noqa: SIM115 - the process writes it until it ends
+            proc = subprocess.Popen([sys.executable, "-m", "accord.cli", "worker", "-c", str(self.config),
+                                     "--temporal", self.address, "--task-queue", self.task_queue,
+                                     "--concurrency", str(concurrency)],
+                                    stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.workers.append(proc)
+            started.append((n, proc))
         deadline = time.monotonic() + timeout
-        while b"task queue" not in (self.root / f"worker-{n}.log").read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not start: {self.log(n)[-3000:]}")
-            time.sleep(0.05)
-        return proc
+        for n, proc in started:
+            while b"task queue" not in (self.root / f"worker-{n}.log").read_bytes():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker did not start: {self.log(n)[-3000:]}")
+                time.sleep(0.05)
+        return [proc for _, proc in started]
 
     def log(self, n: int) -> str:
         return (self.root / f"worker-{n}.log").read_text(errors="replace")

@@ -84,24 +84,40 @@ IDS = ("a", "b", "c", "d")
 KINDS: tuple[Kind, ...] = ("many", "primary", "single")
 
 
+# built once: a strategy made inside a draw is new to hypothesis each time, and validating
+# it cost more than the test itself (1,500 examples took 15 s, most of it in is_empty)
+_SINGLE = st.sampled_from((None, *IDS))
+_SETS = st.sets(st.sampled_from(IDS))
+_PRIMARY_OF: dict[frozenset[str], st.SearchStrategy[str | None]] = {}
+
+
+def _primary_of(ids: frozenset[str]) -> st.SearchStrategy[str | None]:
+    if ids not in _PRIMARY_OF:
+        _PRIMARY_OF[ids] = st.sampled_from((None, *sorted(ids)))
+    return _PRIMARY_OF[ids]
+
+
 @st.composite
 def _assoc(draw: st.DrawFn, kind: Kind) -> Assoc:
     if kind == "single":
-        v = draw(st.sampled_from((None, *IDS)))
+        v = draw(_SINGLE)
         return Assoc(frozenset({v}) if v else frozenset(), v)
-    ids = frozenset(draw(st.sets(st.sampled_from(IDS))))
-    primary = draw(st.sampled_from((None, *sorted(ids)))) if kind == "primary" else None
+    ids = frozenset(draw(_SETS))
+    primary = draw(_primary_of(ids)) if kind == "primary" else None
     return Assoc(ids, primary)
+
+
+_ASSOC = {k: _assoc(k) for k in KINDS}
 
 
 @st.composite
 def _case(draw: st.DrawFn) -> tuple[dict[Side, Assoc] | None, dict[Side, Assoc], dict[Side, Kind], Side, dict[Side, bool]]:
     kinds = {L: draw(st.sampled_from(KINDS)), R: draw(st.sampled_from(KINDS))}
-    base = None if draw(st.booleans()) and draw(st.booleans()) else {s: draw(_assoc(kinds[s])) for s in (L, R)}
+    base = None if draw(st.booleans()) and draw(st.booleans()) else {s: draw(_ASSOC[kinds[s]]) for s in (L, R)}
     if base is not None:  # a base holds the representative, as plan.after does
         sticky = "single" in kinds.values()
         base = {s: Assoc(b.ids, representative(b, kinds[s], None) if sticky else b.primary) for s, b in base.items()}
-    cur = {s: draw(_assoc(kinds[s])) for s in (L, R)}
+    cur = {s: draw(_ASSOC[kinds[s]]) for s in (L, R)}
     writable = {L: draw(st.booleans()) or True, R: draw(st.sampled_from((True, True, False)))}
     return base, cur, kinds, draw(st.sampled_from((L, R))), writable
 

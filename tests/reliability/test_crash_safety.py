@@ -40,16 +40,17 @@ ENV = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,l
 
 
 @contextmanager
-def sandboxes() -> Iterator[tuple[str, str]]:
+def sandboxes(pairs: int) -> Iterator[list[tuple[str, str]]]:
+    """``pairs`` pairs of sandbox processes (A, B), started together: each takes seconds to seed."""
     procs, urls = [], []
     try:
-        for side in ("a", "b"):
+        for side in ("a", "b") * pairs:
             port = free_port()
-            p = subprocess.Popen([sys.executable, str(PROC), "--port", str(port), "--side", side, "--records", str(N)],
-                                 stdout=subprocess.PIPE, text=True, env=ENV)
-            procs.append(p)
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+            procs.append(subprocess.Popen([sys.executable, str(PROC), "--port", str(port), "--side", side,
+                                           "--records", str(N)], stdout=subprocess.PIPE, text=True, env=ENV))
             urls.append(f"http://127.0.0.1:{port}")
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
         for url in urls:
             for _ in range(200):
                 try:
@@ -57,7 +58,7 @@ def sandboxes() -> Iterator[tuple[str, str]]:
                     break
                 except OSError:
                     time.sleep(0.05)
-        yield urls[0], urls[1]
+        yield [(urls[i], urls[i + 1]) for i in range(0, len(urls), 2)]
     finally:
         for p in procs:
             p.kill()
@@ -129,7 +130,7 @@ def kill_at(cfg: Path, b: str, target: int | None, delay: float) -> str:
 @pytest.mark.timeout(600)
 def test_sigkill_during_initial_sync_then_restart_ends_as_an_uninterrupted_run(tmp_path: Path) -> None:
     rng = random.Random(20_000)
-    with sandboxes() as (ref_a, ref_b), sandboxes() as (a, b):
+    with sandboxes(2) as [(ref_a, ref_b), (a, b)]:
         # The reference runs meanwhile, on its own pair of sandboxes.
         ref_cfg = config(tmp_path / "reference", ref_a, ref_b)
         reference_run = sync(ref_cfg)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -14,6 +16,31 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server whose main loop :meth:`wake` ends at once, not on its next 0.1 s tick
+    (test suites stop hundreds of these)."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _woken: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._woken = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), 0.1)  # uvicorn's tick: date header, exit flag
+            should_exit = await self.on_tick(counter)
+
+    def wake(self) -> None:
+        """From another thread, after setting ``should_exit``."""
+        loop, woken = self._loop, self._woken
+        if loop is not None and woken is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed already
+                loop.call_soon_threadsafe(woken.set)
 
 
 class ServerThread:
@@ -43,7 +70,7 @@ class ServerThread:
             lifespan="on",
             access_log=False,
         )
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True, name=f"uvicorn-{self.port}")
 
     def start(self, timeout: float = 10.0) -> ServerThread:
@@ -57,6 +84,7 @@ class ServerThread:
 
     def stop(self) -> None:
         self.server.should_exit = True
+        self.server.wake()
         self.thread.join(timeout=10)
 
     def __enter__(self) -> ServerThread:

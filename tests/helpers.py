@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from accord.config import SyncConfig, parse_config
@@ -103,3 +104,20 @@ def sandbox_apps(boxes: Any, token: str) -> dict[str, Any]:
     return {"hubspot": {"type": "hubspot", "token": token, "base_url": boxes.hubspot_server.url},
             "salesforce": {"type": "salesforce", "instance_url": boxes.salesforce.url,
                            "access_token": "token", "verify": boxes.salesforce.tls.cafile}}
+
+
+@contextmanager
+def simple_salesforce(sandbox: Any) -> Iterator[Any]:
+    """The official client ``simple_salesforce.Salesforce`` on a started Salesforce sandbox,
+    trusting its CA; closed after use."""
+    import requests
+    from simple_salesforce import Salesforce
+
+    session = requests.Session()
+    session.trust_env = False  # requests lets REQUESTS_CA_BUNDLE override session.verify (psf/requests#3829)
+    assert sandbox.tls is not None
+    session.verify = sandbox.tls.cafile
+    try:
+        yield Salesforce(instance_url=sandbox.url, session_id="any-token", session=session, version="62.0")
+    finally:
+        session.close()

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import requests
 from simple_salesforce import Salesforce
 
 from accord.sandbox.salesforce import SalesforceSandbox
+from helpers import simple_salesforce
 
 V = "/services/data/v62.0"
 
@@ -36,12 +36,8 @@ def fresh(sandbox: SalesforceSandbox) -> SalesforceSandbox:
 
 @pytest.fixture()
 def sf(fresh: SalesforceSandbox) -> Iterator[Salesforce]:
-    session = requests.Session()
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
-    assert fresh.tls is not None
-    session.verify = fresh.tls.cafile
-    yield Salesforce(instance_url=fresh.url, session_id="any-token", session=session, version="62.0")
-    session.close()
+    with simple_salesforce(fresh) as client:
+        yield client
 
 
 @pytest.fixture()

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import requests
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
 from accord.sandbox.salesforce import SalesforceSandbox
+from helpers import simple_salesforce
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +25,8 @@ def sandbox() -> Iterator[SalesforceSandbox]:
 
 @pytest.fixture()
 def sf(sandbox: SalesforceSandbox) -> Iterator[Salesforce]:
-    session = requests.Session()
-    # requests lets REQUESTS_CA_BUNDLE override session.verify (psf/requests#3829): opt out
-    session.trust_env = False
-    assert sandbox.tls is not None
-    session.verify = sandbox.tls.cafile
-    yield Salesforce(instance_url=sandbox.url, session_id="any-token", session=session, version="62.0")
-    session.close()
+    with simple_salesforce(sandbox) as client:
+        yield client
 
 
 def test_describe(sf: Salesforce) -> None:

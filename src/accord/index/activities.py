@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from accord.index.db import IndexDB
-from accord.index.links import _RAW_COLUMNS, Link, LinkStore, _raw_links
+from accord.index.links import _RAW_COLUMNS, Link, LinkStore
 from accord.index.schema import cursors, link_flights, links
 
 SEP = "/"
@@ -62,18 +62,11 @@ class ActivityLinks(LinkStore):
         lost), in id order, a chunk at a time. Keyset-paged over ``link_flights``' (sync,
         link_id) index (revision 0013): ``links.pending`` has no index, and SQLite answers a
         condition on it, or on the joined ``link_flights``, by walking every row of the sync."""
-        after = ""
-        while True:
-            with self.engine.connect() as c:
-                q = (select(*_RAW_COLUMNS)
-                     .select_from(link_flights.join(links, links.c.id == link_flights.c.link_id))
-                     .where(link_flights.c.sync == sync, link_flights.c.link_id > after, links.c.sync == sync)
-                     .order_by(link_flights.c.link_id).limit(chunk))
-                batch = _raw_links(c.execute(q))
-            if not batch:
-                return
-            yield batch
-            after = batch[-1].id
+        return self.keyset_pages(lambda after: (
+            select(*_RAW_COLUMNS)
+            .select_from(link_flights.join(links, links.c.id == link_flights.c.link_id))
+            .where(link_flights.c.sync == sync, link_flights.c.link_id > after, links.c.sync == sync)
+            .order_by(link_flights.c.link_id).limit(chunk)))
 
     def activity_syncs(self, sync: str) -> list[str]:
         """The derived names holding rows or cursors of ``sync``'s activities."""

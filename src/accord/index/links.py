@@ -457,13 +457,18 @@ class LinkStore(IndexDB):
 
     def iter_links(self, sync: str, *conditions: Any, chunk: int = 1000) -> Iterator[list[Link]]:
         """Stream rows matching ``conditions`` in id order, a chunk at a time (keyset paging)."""
+        return self.keyset_pages(lambda after: (
+            select(*_RAW_COLUMNS).select_from(links.outerjoin(link_flights, link_flights.c.link_id == links.c.id))
+            .where(links.c.sync == sync, links.c.id > after, *conditions)
+            .order_by(links.c.id).limit(chunk)))
+
+    def keyset_pages(self, page_after: Callable[[str], Any]) -> Iterator[list[Link]]:
+        """The rows of ``page_after(id)`` (a query of _RAW_COLUMNS, ordered by link id, limited),
+        page after page from the last id of the one before: one short read each, no offset."""
         after = ""
         while True:
             with self.engine.connect() as c:
-                q = (select(*_RAW_COLUMNS).select_from(links.outerjoin(link_flights, link_flights.c.link_id == links.c.id))
-                     .where(links.c.sync == sync, links.c.id > after, *conditions)
-                     .order_by(links.c.id).limit(chunk))
-                batch = _raw_links(c.execute(q))
+                batch = _raw_links(c.execute(page_after(after)))
             if not batch:
                 return
             yield batch

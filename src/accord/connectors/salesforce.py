@@ -804,9 +804,8 @@ class SalesforceConnector(HttpConnector):
             for r in records]
 
     async def _priced_page(self, object: str, fields: Sequence[str], page: Page) -> Page:
-        if object != "Product2" or STANDARD_PRICE not in fields or not page.records:
-            return page
-        return Page(await self._priced(object, fields, page.records), page.cursor)
+        records = await self._priced(object, fields, page.records)
+        return page if records is page.records else Page(records, page.cursor)
 
     async def _set_standard_prices(self, prices: Mapping[str, Value]) -> dict[str, WriteError]:
         """Give each product its standard price: its entry in the standard price book is updated, or
@@ -820,9 +819,10 @@ class SalesforceConnector(HttpConnector):
                 break
             book = await self._standard_pricebook()
             there = await self._standard_entries(list(todo))
-            updates = [(str(e["Id"]), {"UnitPrice": todo[p], "IsActive": True}) for p, e in there.items()
+            changed = [p for p, e in there.items()
                        if canonical("currency", e.get("UnitPrice")) != canonical("currency", todo[p])
                        or not e.get("IsActive")]
+            updates = [(str(there[p]["Id"]), {"UnitPrice": todo[p], "IsActive": True}) for p in changed]
             new = [p for p in todo if p not in there]
             try:
                 results = await self.update("PricebookEntry", updates) if updates else []
@@ -832,9 +832,8 @@ class SalesforceConnector(HttpConnector):
                 if attempt == 2:
                     failed.update({p: WriteError(ErrorCategory.TRANSIENT, str(e)) for p in todo})
                 continue  # which entries exist is looked up again before anything is sent again
-            whose = [p for p, e in there.items() if str(e["Id"]) in {u[0] for u in updates}] + new
             failed.update({p: r.error or WriteError(ErrorCategory.UNKNOWN, "the price was not set")
-                           for p, r in zip(whose, results, strict=True) if not r.ok})
+                           for p, r in zip(changed + new, results, strict=True) if not r.ok})
             break
         return failed
 

@@ -196,9 +196,7 @@ class TemporalService(Service):
 
     def _tell_run(self, s: SyncConfig, run: dict[str, Any]) -> None:
         if run.get("status") == "ok":
-            counters = Counters(**{k: v for k, v in (run.get("counters") or {}).items()
-                                   if k in Counters.__dataclass_fields__})
-            result = PassResult(s.name, str(run["kind"]), counters, int(run["id"]))
+            result = _result({**(run.get("counters") or {}), "sync": s.name, "kind": run["kind"], "run_id": run["id"]})
             self.notifier.after_pass(s, run["kind"] == "initial", result, None)
             return
         problem = problem_of_run(run)

@@ -139,7 +139,7 @@ def _copied_from_hubspot(ctx: RunContext, app_side: Side, page: list[AppEvent]) 
     """The events that are Tasks/Events this sync's activity copy created from HubSpot calls,
     emails or meetings (``activities:``): HubSpot has them already, as the activity itself; as
     timeline events they would show twice on the contact."""
-    if not getattr(ctx.cfg, "activities", None):
+    if not ctx.cfg.activities:
         return set()
     ids = [e.id for e in page]
     return {i for kind in ctx.cfg.activities

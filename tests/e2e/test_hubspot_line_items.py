@@ -16,10 +16,6 @@ from accord.sandbox.salesforce.schema import STANDARD_PRICEBOOK_ID
 from helpers import accord_sync, sandbox_apps
 
 
-def _sync(tmp_path: Path, *extra: str) -> list[dict[str, Any]]:
-    return accord_sync(tmp_path, *extra)
-
-
 def _config(tmp_path: Path, boxes: Sandboxes) -> None:
     (tmp_path / "accord.yaml").write_text(yaml.safe_dump({
         "state": f"sqlite:///{tmp_path}/index.db",
@@ -85,7 +81,7 @@ def test_line_items_sync_with_their_opportunity(tmp_path: Path) -> None:
         sf.create("OpportunityLineItem", {"OpportunityId": small, "Product2Id": sprocket, "Quantity": 3,
                                           "UnitPrice": 7, "Description": "Sprockets"})
         _config(tmp_path, boxes)
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
 
         olis = _olis(sf)
         assert set(olis) == {"Widgets", "Gadgets", "Sprockets"}
@@ -101,19 +97,19 @@ def test_line_items_sync_with_their_opportunity(tmp_path: Path) -> None:
         # a line item whose deal is not synced yet waits (only the line items sync runs)…
         later = _deal(hs, "Later deal")
         _line(hs, later, "Gizmos", 4, 2.5)
-        _sync(tmp_path, "--sync", "line_items")
+        accord_sync(tmp_path, "--sync", "line_items")
         assert "Gizmos" not in _olis(sf)
         waiting = [lk for lk in _links(tmp_path, "line_items") if lk[1] is None]
         assert [(lk[2], lk[3]) for lk in waiting] == [("queued", "waiting_for_association")]
         # …and lands in the next pass, once its deal is paired, with that Opportunity
-        _sync(tmp_path)
+        accord_sync(tmp_path)
         olis = _olis(sf)
         assert olis["Gizmos"]["OpportunityId"] == _opportunity(sf, "Later deal")
         assert {lk[2] for lk in _links(tmp_path, "line_items")} == {"syncing"}
 
         # another pass creates nothing twice
-        _sync(tmp_path)
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path)
+        accord_sync(tmp_path, "--full")
         assert len(sf.records("OpportunityLineItem")) == len(hs.records("line_items")) == 4
         assert len(sf.records("Opportunity")) == len(hs.records("deals")) == 3
 
@@ -124,12 +120,12 @@ def test_moving_a_line_item_to_another_deal_fails_with_a_hint(tmp_path: Path) ->
         first, second = _deal(hs, "First"), _deal(hs, "Second")
         li = _line(hs, first, "Widgets", 1, 1)
         _config(tmp_path, boxes)
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
         assert _olis(sf)["Widgets"]["OpportunityId"] == _opportunity(sf, "First")
         hs.dissociate("line_items", li, "deals", first)
         hs.associate("line_items", li, "deals", second)
         hs.user_update("line_items", li, {"quantity": 2})  # in the change feed
-        _sync(tmp_path)
+        accord_sync(tmp_path)
         oli = _olis(sf)["Widgets"]
         assert oli["OpportunityId"] == _opportunity(sf, "First") and oli["Quantity"] == 2
         [(_, _, status, _, category, hint)] = _links(tmp_path, "line_items")
@@ -152,7 +148,7 @@ def test_deal_product_and_line_item_land_with_the_standard_price_entry(tmp_path:
         widget = _product(hs, "Widget", 12.5)
         _line(hs, deal, "Widgets", 2, 10, widget)
         _config(tmp_path, boxes)
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
 
         product = _product2(sf, "Widget")
         assert product["ProductCode"] == "WIDGET"
@@ -168,10 +164,10 @@ def test_deal_product_and_line_item_land_with_the_standard_price_entry(tmp_path:
 
         # a price edited in HubSpot moves the standard entry's price; still one entry
         hs.user_update("products", widget, {"price": 15})
-        _sync(tmp_path)
+        accord_sync(tmp_path)
         [entry] = _entries(sf, product["Id"])
         assert entry["UnitPrice"] == 15
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
         assert len(sf.records("PricebookEntry")) == 1 and len(sf.records("OpportunityLineItem")) == 1
 
 
@@ -180,12 +176,12 @@ def test_a_line_item_waits_for_its_product_and_one_without_a_product_fails(tmp_p
         hs, sf = boxes.hubspot, boxes.salesforce
         deal = _deal(hs, "Big deal")
         _config(tmp_path, boxes)
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
         gadget = _product(hs, "Gadget", 4)
         _line(hs, deal, "Gadgets", 3, 4, gadget)
         custom = _line(hs, deal, "Custom work", 1, 99, None)
         # only the line items sync runs: the product is not in Salesforce yet, so its line item waits…
-        _sync(tmp_path, "--sync", "line_items")
+        accord_sync(tmp_path, "--sync", "line_items")
         assert _olis(sf) == {}
         by_left = {lk[0]: lk for lk in _links(tmp_path, "line_items")}
         waiting = [lk for lk in by_left.values() if lk[0] != custom]
@@ -195,7 +191,7 @@ def test_a_line_item_waits_for_its_product_and_one_without_a_product_fails(tmp_p
         assert (right, status, category) == (None, "failing", "validation")
         assert "products" in hint
         # the next pass syncs the product, then the line item with it; the custom line still fails
-        _sync(tmp_path)
+        accord_sync(tmp_path)
         olis = _olis(sf)
         assert set(olis) == {"Gadgets"}
         assert olis["Gadgets"]["Product2Id"] == _product2(sf, "Gadget")["Id"]
@@ -204,7 +200,7 @@ def test_a_line_item_waits_for_its_product_and_one_without_a_product_fails(tmp_p
         assert statuses[custom] == "failing" and sorted(statuses.values()) == ["failing", "syncing"]
         # given a product, the custom line item is created by the next passes
         hs.user_update("line_items", custom, {"hs_product_id": gadget})
-        _sync(tmp_path)
+        accord_sync(tmp_path)
         assert _olis(sf)["Custom work"]["Product2Id"] == _product2(sf, "Gadget")["Id"]
         assert {lk[2] for lk in _links(tmp_path, "line_items")} == {"syncing"}
 
@@ -219,7 +215,7 @@ def test_a_salesforce_line_item_reaches_hubspot_with_its_product(tmp_path: Path)
         sf.create("OpportunityLineItem", {"OpportunityId": opp, "Product2Id": sprocket, "Quantity": 3,
                                           "UnitPrice": 7, "Description": "Sprockets"})
         _config(tmp_path, boxes)
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
         [product] = hs.records("products")
         assert (product["properties"]["name"], float(product["properties"]["price"])) == ("Sprocket", 7)
         # the line item names the HubSpot product paired with its Product2 (the association pass)
@@ -236,18 +232,18 @@ def test_lost_answers_never_make_a_second_product_or_price_entry(tmp_path: Path)
         # the product's create is carried out but its answer lost: the create is not sent again (the
         # runner finds the product by its code)
         sf.faults.queue.append("500_applied:composite")
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
         [product] = sf.records("Product2")
         assert _entries(sf, product["Id"]) == []  # no price to give it yet
         # priced in HubSpot: the standard entry is created, and its answer lost too; the connector looks
         # the entry up before sending anything again, so it is not created twice (Salesforce would refuse it)
         hs.user_update("products", widget, {"price": 12.5})
         sf.faults.queue.append("500_applied:composite")
-        _sync(tmp_path)
+        accord_sync(tmp_path)
         assert sf.faults.queue == []
         [entry] = _entries(sf, product["Id"])
         assert (entry["Pricebook2Id"], entry["UnitPrice"], entry["IsActive"]) == (STANDARD_PRICEBOOK_ID, 12.5, True)
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
         assert len(sf.records("Product2")) == 1 and len(sf.records("PricebookEntry")) == 1
         assert {lk[2] for lk in _links(tmp_path, "products")} == {"syncing"}
 
@@ -261,11 +257,11 @@ def test_a_priced_product_whose_create_answer_was_lost_gets_its_price(tmp_path: 
         hs.user_create("products", {"name": "Widget", "hs_sku": "WIDGET", "price": 12.5})
         _config(tmp_path, boxes)
         sf.faults.queue.append("500_applied:composite")
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
         assert sf.faults.queue == []
         [product] = sf.records("Product2")
         [entry] = _entries(sf, product["Id"])
         assert (entry["Pricebook2Id"], entry["UnitPrice"], entry["IsActive"]) == (STANDARD_PRICEBOOK_ID, 12.5, True)
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
         assert hs.records("products")[0]["properties"].get("price") in ("12.5", 12.5)
         assert len(sf.records("PricebookEntry")) == 1 and {lk[2] for lk in _links(tmp_path, "products")} == {"syncing"}

@@ -4,16 +4,11 @@ against both sandboxes (issue #20: objects beyond contacts, companies and deals)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from accord.demo import Sandboxes, sandboxes
 from helpers import accord_sync, sandbox_apps
-
-
-def _sync(tmp_path: Path, *extra: str) -> list[dict[str, Any]]:
-    return accord_sync(tmp_path, *extra)
 
 
 def _config(tmp_path: Path, boxes: Sandboxes) -> None:
@@ -34,7 +29,7 @@ def test_tickets_sync_to_cases_and_back(tmp_path: Path) -> None:
         sf.create("Case", {"Subject": "Cannot log in", "Status": "Escalated", "Priority": "Medium",
                            "Description": "since Monday"})
         _config(tmp_path, boxes)
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
         cases = {c["Subject"]: c for c in sf.records("Case")}
         assert {s: (c["Status"], c["Priority"], c["Description"]) for s, c in cases.items()} == {
             "Printer 0 on fire": ("New", "High", "Floor 0"),
@@ -49,7 +44,7 @@ def test_tickets_sync_to_cases_and_back(tmp_path: Path) -> None:
         # a change on either side travels with the next (incremental) pass
         sf.update("Case", cases["Printer 0 on fire"]["Id"], {"Status": "Closed"})
         hs.user_update("tickets", made[1]["id"], {"subject": "Printer 1 fixed?"})
-        _sync(tmp_path)
+        accord_sync(tmp_path)
         assert hs.get("tickets", made[0]["id"])["properties"]["hs_pipeline_stage"] == "4"
         assert "Printer 1 fixed?" in {c["Subject"] for c in sf.records("Case")}
         assert len(sf.records("Case")) == 4 and len(hs.records("tickets")) == 4
@@ -76,7 +71,7 @@ def test_a_tickets_company_and_contact_follow_the_cases_account_and_contact(tmp_
             {**cfg["syncs"][0], "associations": ["companies", "contacts"]},
         ]
         (tmp_path / "accord.yaml").write_text(yaml.safe_dump(cfg))
-        _sync(tmp_path, "--full")
+        accord_sync(tmp_path, "--full")
 
         def account(name: str) -> str:
             return str(next(a["Id"] for a in sf.records("Account") if a["Name"] == name))
@@ -87,14 +82,14 @@ def test_a_tickets_company_and_contact_follow_the_cases_account_and_contact(tmp_
 
         # moved in Salesforce: the ticket's primary company follows, the old one is dropped
         sf.update("Case", case["Id"], {"AccountId": account("Globex")})
-        _sync(tmp_path)
+        accord_sync(tmp_path)
         assert hs.primary("tickets", ticket["id"], "companies") == int(globex["id"])
         assert set(hs.store.associated(hs.store.type_of("tickets"), int(ticket["id"]),
                                        hs.store.type_of("companies"))) == {int(globex["id"])}
 
         # the contact removed in HubSpot: the case's ContactId is cleared
         hs.dissociate("tickets", ticket["id"], "contacts", ann["id"])
-        _sync(tmp_path)
+        accord_sync(tmp_path)
         case = next(c for c in sf.records("Case") if c["Subject"] == "Toner leak")
         assert case["ContactId"] is None and case["AccountId"] == account("Globex")
         assert len(sf.records("Case")) == 1 and len(hs.records("tickets")) == 1

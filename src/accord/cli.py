@@ -30,6 +30,7 @@ from accord.exports import FORMATS, render_export
 from accord.index import Store
 from accord.index.store import IndexUnavailable, Link
 from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, Side, UnreachableError
+from accord.ordering import run_order
 from accord.report import activities_line, events_lines, plan_table, status_table, summary_table
 from accord.runner import STOPPED, ManualSyncRefused, PassResult, SyncRunner
 from accord.session import Session
@@ -114,6 +115,13 @@ def _selected(cfg: Config, sync: str | None) -> list[str]:
     if sync not in {s.name for s in cfg.syncs}:
         raise _fail(EXIT_CONFIG, f"{cfg.source}: syncs: no sync named {sync!r}")
     return [sync]
+
+
+def _run_order(cfg: Config, names: list[str]) -> list[str]:
+    """``names`` in the order their passes run one after another: each sync after the syncs its
+    ``associations:`` name (accord.ordering), so a line items sync listed first still finds its
+    deals and products paired in the same run."""
+    return [s.name for s in run_order([cfg.sync(n) for n in names])]
 
 
 class RichProgress:
@@ -227,9 +235,9 @@ def sync(
 
     async def body(s: Session) -> list[PassResult]:
         results = []
-        stopped: list[Exception] = []  # a sync held or missing its list: the others still run
+        stopped: list[tuple[str, Exception]] = []  # a sync held or missing its list: the others still run
         with progress_bar(not json_out and sys.stderr.isatty()) as bar:
-            for name in names:
+            for name in _run_order(cfg, names):
                 state = s.store.sync_state(name)
                 if state is not None and not state.enabled:
                     err.print(f"{name}: disabled, skipped")
@@ -237,7 +245,10 @@ def sync(
                 try:
                     results.append(await _one_pass(s, name, direction, full, confirm_deletes, bar))
                 except (DeletesHeld, ContainerMissing) as e:
-                    stopped.append(e)
+                    stopped.append((name, e))
+        # told in the user's order, whatever order the passes ran in
+        results.sort(key=lambda r: names.index(r.sync))
+        stopped.sort(key=lambda x: names.index(x[0]))
         if json_out:
             out.print_json(json.dumps([r.as_dict() for r in results]))
         elif results:
@@ -248,8 +259,9 @@ def sync(
                 if (activities := activities_line(r)) is not None:
                     out.print(activities, markup=False, highlight=False)
         if stopped:
-            first = next((x for x in stopped if isinstance(x, ContainerMissing)), stopped[0])
-            for other in stopped:
+            held = [e for _, e in stopped]
+            first = next((x for x in held if isinstance(x, ContainerMissing)), held[0])
+            for other in held:
                 if other is not first:
                     err.print(f"{cfg.source}: {other}\nhint: {getattr(other, 'hint', '')}", markup=False,
                               highlight=False, soft_wrap=True)
@@ -307,13 +319,13 @@ def plan(config: ConfigOpt = Path("accord.yaml"), sync: SyncOpt = None, json_out
 
         async def body(s: Session) -> list[dict[str, Any]]:
             out = []
-            for n in names:
+            for n in _run_order(cfg, names):  # as `accord sync` runs them: its parents' dry creates first
                 runner = s.runner(n)
                 try:
                     out.append((await runner.run()).as_dict())
                 except DeletesHeld as e:  # what the real pass would hold, not delete
                     out.append({**PassResult(n, "held", runner.counters).as_dict(), "deletes_held": e.hold})
-            return out
+            return sorted(out, key=lambda r: names.index(r["sync"]))
 
         results = _run(cfg, body, session)
     if json_out:

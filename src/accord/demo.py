@@ -30,6 +30,7 @@ from faker import Faker
 from rich.console import Console
 
 from accord.config import Config, parse_config
+from accord.ordering import run_order
 from accord.report import changes_line, reasons_line, summary_table
 from accord.runner import PassResult
 from accord.sandbox.hubspot import HubSpotSandbox
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
     from accord.service.core import Service
 
 DEMO_SYNCS: list[dict[str, Any]] = [
-    # companies first: contacts and deals keep their company associations through this sync
+    # companies first (they would run first anyway, accord.ordering): contacts and deals keep their
+    # company associations through this sync
     {"name": "companies", "left": {"app": "hubspot", "object": "companies"},
      "right": {"app": "salesforce", "object": "Account"}, "winner": "hubspot"},
     {"name": "contacts", "left": {"app": "hubspot", "object": "contacts"},
@@ -303,8 +305,9 @@ async def run_demo(*, records: int, serve: bool, port: int, state: str | None, s
         try:
             results: list[PassResult] = []
             with progress(True) as bar:
-                for s in cfg.syncs:
+                for s in run_order(cfg.syncs):  # each after the syncs its associations name
                     results.append(await session.runner(s.name, bar).run())
+            results.sort(key=lambda r: [s.name for s in cfg.syncs].index(r.sync))  # shown in the config's order
             console.print(summary_table(results, session.store))
             for r in results:
                 reasons = session.store.reason_counts(r.sync)
@@ -350,7 +353,7 @@ async def _serve(session: Session, cfg: Config, boxes: Sandboxes, console: Conso
                 await asyncio.sleep(interval)
                 for edit in users.step():
                     console.print(f"  [dim]{edit}[/dim]")
-                for s in cfg.syncs:
+                for s in run_order(cfg.syncs):
                     result = await service.run_pass(s.name)  # None: a pass started from the dashboard runs
                     synced = changes_line(result) if result is not None else None
                     if synced:

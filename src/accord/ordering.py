@@ -25,22 +25,28 @@ def dependency_order(names: Sequence[str], after: Mapping[str, Sequence[str]]) -
     orders that keep these constraints, this is the lexicographically smallest by position in
     ``names``: at each step, the earliest name whose parents have all been placed.
     """
+    first = parents_first(names, after)
+    out: list[str] = []
+    placed: set[str] = set()
+    while len(out) < len(names):  # n is the number of syncs: a few dozen at most
+        # always found: the edges left outside cycles form no cycle
+        n = next(n for n in names if n not in placed and placed.issuperset(first[n]))
+        placed.add(n)
+        out.append(n)
+    return out
+
+
+def parents_first(names: Sequence[str], after: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Per name, the names of ``after[name]`` it must come after: those in ``names``, other than
+    itself, and not in one cycle with it (a parent it reaches back through ``after``)."""
     pos = {n: i for i, n in enumerate(names)}
     parents = {n: sorted({pos[p] for p in after.get(n, ()) if p in pos and p != n}) for n in names}
     children: list[list[int]] = [[] for _ in names]
     for n, ps in parents.items():
         for p in ps:
             children[p].append(pos[n])
-    reach = [_reachable(i, children) for i in range(len(names))]
     # an edge parent -> child inside a cycle (the child reaches its parent back) orders nothing
-    blocking = [[p for p in parents[n] if p not in reach[pos[n]]] for n in names]
-    placed = [False] * len(names)
-    out: list[str] = []
-    while len(out) < len(names):  # n is the number of syncs: a few dozen at most
-        i = next(i for i in range(len(names)) if not placed[i] and all(placed[p] for p in blocking[i]))
-        placed[i] = True
-        out.append(names[i])
-    return out
+    return {n: [names[p] for p in parents[n] if p not in _reachable(pos[n], children)] for n in names}
 
 
 def _reachable(start: int, children: Sequence[Sequence[int]]) -> set[int]:
@@ -60,3 +66,8 @@ def run_order(syncs: Sequence[SyncConfig]) -> list[SyncConfig]:
     ``associations:``)."""
     by_name = {s.name: s for s in syncs}
     return [by_name[n] for n in dependency_order([s.name for s in syncs], {s.name: s.associations for s in syncs})]
+
+
+def runs_after(syncs: Sequence[SyncConfig]) -> dict[str, list[str]]:
+    """Per sync, the syncs (of ``syncs``) it runs after: :func:`parents_first` of the associations."""
+    return parents_first([s.name for s in syncs], {s.name: s.associations for s in syncs})

@@ -107,3 +107,45 @@ def test_shutdown_while_a_write_group_gathers_writes_nothing_twice(tmp_path: Pat
     store.close()
     emails = [r.properties.get("email") for r in w.right.live("contacts")]
     assert sorted(e for e in emails if e in slow) == sorted(slow)
+
+
+def _slow_scan(w: World, obj: str) -> None:
+    """Slow down the left app's scan of ``obj`` (its first pass takes a while)."""
+    scan = w.left.scan
+
+    async def slow_scan(o: str, fields: Sequence[str]) -> AsyncIterator[Any]:
+        async for page in scan(o, fields):
+            if o == obj:
+                await asyncio.sleep(0.2)
+            yield page
+
+    w.left.scan = slow_scan  # type: ignore[method-assign]
+
+
+def test_a_first_pass_waits_for_the_first_passes_of_the_syncs_its_associations_name(tmp_path: Path) -> None:
+    # contacts (listed first) names companies: the passes run side by side, but the first of
+    # contacts starts once that of companies has finished (accord.ordering)
+    w = World(tmp_path, poll="1h", schedule=True, tick=0.05, contacts={"associations": ["companies"]})
+    for i in range(6):
+        w.left.user_create("companies", {"name": f"Co{i}"})
+    _slow_scan(w, "companies")
+    with w:
+        w.wait(lambda: w.client.get("/api/syncs/contacts/runs").json(), timeout=10)
+        [companies] = w.client.get("/api/syncs/companies/runs").json()
+        [contacts] = w.client.get("/api/syncs/contacts/runs").json()
+        assert companies["finished_at"] is not None and contacts["started_at"] >= companies["finished_at"]
+
+
+def test_a_disabled_parent_does_not_hold_the_first_pass_back(tmp_path: Path) -> None:
+    w = World(tmp_path, poll="1h", schedule=True, tick=0.05, contacts={"associations": ["companies"]})
+    w.service.store.set_enabled("companies", False)
+    with w:
+        w.wait(lambda: w.client.get("/api/syncs/contacts/runs").json())
+        assert w.client.get("/api/syncs/companies/runs").json() == []
+
+
+def test_syncs_naming_each_other_start_together(tmp_path: Path) -> None:
+    with World(tmp_path, contacts={"associations": ["companies"]}) as w:
+        assert w.service._first_waits() == {"contacts"}  # nothing has run yet (schedule=False)
+        w.service.slot("companies").cfg.associations.append("contacts")  # a cycle: contacts ↔ companies
+        assert w.service._first_waits() == set()

@@ -15,6 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from accord.config import Config, SyncConfig
 from accord.distributed import TASK_QUEUE, workflow_id
 from accord.distributed.types import SyncInput, SyncParams
+from accord.ordering import run_order
 
 DAY = 86400.0
 CONNECT_RETRY = 5.0  # seconds between attempts to reach Temporal
@@ -67,8 +68,9 @@ async def ensure_workflow(client: Client, params: SyncParams, *, task_queue: str
 
 async def ensure_workflows(client: Client, cfg: Config, *, task_queue: str = TASK_QUEUE, reconcile: float = DAY,
                            **overrides: Any) -> dict[str, WorkflowHandle[Any, Any]]:
+    # started parents first (accord.ordering): the workflows then run side by side, each on its own schedule
     return {s.name: await ensure_workflow(client, params_for(cfg, s, reconcile=reconcile, **overrides),
-                                          task_queue=task_queue) for s in cfg.syncs}
+                                          task_queue=task_queue) for s in run_order(cfg.syncs)}
 
 
 def handle_of(client: Client, sync: str, task_queue: str = TASK_QUEUE) -> WorkflowHandle[Any, Any]:

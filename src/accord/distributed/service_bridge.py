@@ -34,6 +34,7 @@ from accord.distributed.client import connect, ensure_workflow, handle_of, param
 from accord.index.leases import holder_of
 from accord.index.schema import links
 from accord.model import AuthError, ConnectorError, Counters, Side
+from accord.ordering import run_order
 from accord.runner import PassResult
 from accord.runner.manual import ActivityId
 from accord.service.core import (
@@ -138,7 +139,7 @@ class TemporalService(Service):
                               task_queue=self.task_queue)
 
     async def _ensure(self) -> None:
-        for s in self.cfg.syncs:
+        for s in run_order(self.cfg.syncs):  # parents first (accord.ordering), as ensure_workflows
             await self._ensure_one(s)
 
     async def _to_workflow(self, name: str, call: Callable[[WorkflowHandle[Any, Any]], Awaitable[T]]) -> T:

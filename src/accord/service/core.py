@@ -26,6 +26,7 @@ from accord import redact
 from accord.config import Config, SyncConfig, config_hash
 from accord.index.leases import LeaseLost, SyncBusy
 from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, Side, error_text
+from accord.ordering import runs_after
 from accord.runner import PassResult, SyncRunner
 from accord.runner.manual import ActivityId
 from accord.service.managed import Registry, secrets_of
@@ -106,6 +107,7 @@ class SyncSlot:
     problem: dict[str, str] | None = None  # why the last job failed, while it stays so (problem_of)
     draining: bool = False  # a pass runs that syncs webhook records between its pages
     pending_checked: float = 0.0  # when that pass last looked for records pending in the index
+    first_done: bool = False  # its first scheduled pass here has run, or was skipped (_first_waits)
 
 
 READY_TIMEOUT = 3.0  # seconds a readiness check may take before it counts as failed
@@ -303,15 +305,28 @@ class Service:
             now = time.monotonic()
             for name in self._pending_syncs():
                 self._spawn(self.sync_pending(name))
+            waits = self._first_waits()
             for name, slot in list(self.slots.items()):
                 if now >= slot.next_full:
                     slot.next_full = now + self.reconcile
                     slot.next_incremental = now + self.interval(slot.cfg)
                     self._spawn(self.scheduled(name, full=True))
-                elif now >= slot.next_incremental:
+                elif now >= slot.next_incremental and name not in waits:
                     slot.next_incremental = now + self.interval(slot.cfg)
                     self._spawn(self.scheduled(name, full=False))
             await asyncio.sleep(self.tick)
+
+    def _first_waits(self) -> set[str]:
+        """The syncs whose first pass waits for the first passes of the syncs their
+        ``associations:`` name (outside a cycle, accord.ordering): the passes run side by side,
+        so a line items sync starting with its deals and products would find none of them
+        paired, and its new line items would wait a whole interval for the next pass. A parent
+        disabled, busy or failing counts as done once its first pass was tried."""
+        if all(slot.first_done for slot in self.slots.values()):
+            return set()
+        after = runs_after([slot.cfg for slot in self.slots.values()])
+        return {name for name, slot in self.slots.items()
+                if not slot.first_done and any(not self.slots[p].first_done for p in after[name])}
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -327,16 +342,19 @@ class Service:
     async def scheduled(self, name: str, *, full: bool = False) -> PassResult | None:
         """A scheduled pass: skipped (and logged) if disabled or if the sync is busy."""
         kind = "full" if full else "incremental"
-        if not self.enabled(name):
-            log.debug("sync %s is disabled: %s pass not run", name, kind)
-            return None
         slot = self.slots[name]
-        if slot.lock.locked():
-            slot.skipped += 1
-            self.metrics.skipped.labels(name, kind).inc()
-            log.warning("sync %s: %s pass skipped, the previous job is still running", name, kind)
-            return None
-        return await self.run_pass(name, full=full)
+        try:
+            if not self.enabled(name):
+                log.debug("sync %s is disabled: %s pass not run", name, kind)
+                return None
+            if slot.lock.locked():
+                slot.skipped += 1
+                self.metrics.skipped.labels(name, kind).inc()
+                log.warning("sync %s: %s pass skipped, the previous job is still running", name, kind)
+                return None
+            return await self.run_pass(name, full=full)
+        finally:
+            slot.first_done = True  # the syncs that name it in associations: start theirs (_first_waits)
 
     async def run_pass(self, name: str, *, full: bool = False) -> PassResult | None:
         slot = self.slots[name]

@@ -16,19 +16,19 @@ from accord.sandbox.salesforce.schema import STANDARD_PRICEBOOK_ID
 from helpers import accord_sync, sandbox_apps
 
 
-def _config(tmp_path: Path, boxes: Sandboxes) -> None:
+def _config(tmp_path: Path, boxes: Sandboxes, *, lines_first: bool = False) -> None:
+    # the catalog's defaults: quantity, unit price, description; the deal and the product are the line
+    # item's parents (products: name, SKU, price ↔ the standard price)
+    parents = [{"name": "deals", "left": {"app": "hubspot", "object": "deals"},
+                "right": {"app": "salesforce", "object": "Opportunity"}, "stages": "auto"},
+               {"name": "products", "left": {"app": "hubspot", "object": "products"},
+                "right": {"app": "salesforce", "object": "Product2"}}]
+    lines = {"name": "line_items", "left": {"app": "hubspot", "object": "line_items"},
+             "right": {"app": "salesforce", "object": "OpportunityLineItem"}, "associations": ["deals", "products"]}
     (tmp_path / "accord.yaml").write_text(yaml.safe_dump({
         "state": f"sqlite:///{tmp_path}/index.db",
         "apps": sandbox_apps(boxes, "pat-lines"),
-        # the catalog's defaults: quantity, unit price, description; the deal and the product are the line
-        # item's parents (products: name, SKU, price ↔ the standard price)
-        "syncs": [{"name": "deals", "left": {"app": "hubspot", "object": "deals"},
-                   "right": {"app": "salesforce", "object": "Opportunity"}, "stages": "auto"},
-                  {"name": "products", "left": {"app": "hubspot", "object": "products"},
-                   "right": {"app": "salesforce", "object": "Product2"}},
-                  {"name": "line_items", "left": {"app": "hubspot", "object": "line_items"},
-                   "right": {"app": "salesforce", "object": "OpportunityLineItem"},
-                   "associations": ["deals", "products"]}]}))
+        "syncs": [lines, *parents] if lines_first else [*parents, lines]}))
 
 
 def _links(tmp_path: Path, sync: str) -> list[tuple[Any, ...]]:
@@ -112,6 +112,28 @@ def test_line_items_sync_with_their_opportunity(tmp_path: Path) -> None:
         accord_sync(tmp_path, "--full")
         assert len(sf.records("OpportunityLineItem")) == len(hs.records("line_items")) == 4
         assert len(sf.records("Opportunity")) == len(hs.records("deals")) == 3
+
+
+def test_line_items_listed_before_their_deals_and_products_land_in_the_same_run(tmp_path: Path) -> None:
+    """The syncs run in dependency order whatever order accord.yaml lists them in (accord.ordering): one
+    `accord sync` pairs the deals and products first, then creates every line item with them."""
+    with sandboxes() as boxes:
+        hs, sf = boxes.hubspot, boxes.salesforce
+        big, small = _deal(hs, "Big deal"), _deal(hs, "Small deal")
+        _line(hs, big, "Widgets", 2, 10)
+        _line(hs, big, "Gadgets", 1, 5)
+        _line(hs, small, "Gizmos", 4, 2.5)
+        _config(tmp_path, boxes, lines_first=True)
+        results = accord_sync(tmp_path)
+
+        assert [r["sync"] for r in results] == ["line_items", "deals", "products"]  # told in the config's order
+        olis = _olis(sf)
+        assert set(olis) == {"Widgets", "Gadgets", "Gizmos"}
+        assert olis["Widgets"]["OpportunityId"] == olis["Gadgets"]["OpportunityId"] == _opportunity(sf, "Big deal")
+        assert olis["Gizmos"]["OpportunityId"] == _opportunity(sf, "Small deal")
+        products = {p["Name"]: p["Id"] for p in sf.records("Product2")}
+        assert {d: o["Product2Id"] for d, o in olis.items()} == {d: products[f"{d} product"] for d in olis}
+        assert {(lk[2], lk[3]) for lk in _links(tmp_path, "line_items")} == {("syncing", None)}
 
 
 def test_moving_a_line_item_to_another_deal_fails_with_a_hint(tmp_path: Path) -> None:

@@ -5,7 +5,10 @@ Opportunity and Product2 named (accord.parents); a product created in Salesforce
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,14 @@ def _line(hs: Any, deal: str | None, description: str, qty: int, price: float, p
     if deal is not None:
         hs.associate("line_items", li, "deals", deal)
     return li
+
+
+def _accord_json(cwd: Path, command: str) -> list[dict[str, Any]]:
+    done = subprocess.run([sys.executable, "-m", "accord.cli", command, "-c", "accord.yaml", "--json"], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    out: list[dict[str, Any]] = json.loads(done.stdout)
+    return out
 
 
 def _opportunity(sf: Any, name: str) -> str:
@@ -124,6 +135,9 @@ def test_line_items_listed_before_their_deals_and_products_land_in_the_same_run(
         _line(hs, big, "Gadgets", 1, 5)
         _line(hs, small, "Gizmos", 4, 2.5)
         _config(tmp_path, boxes, lines_first=True)
+        # the dry run plans what the real one does: the line items' creates, after their parents'
+        plan = _accord_json(tmp_path, "plan")
+        assert [(r["sync"], r["created"]["right"]) for r in plan] == [("line_items", 3), ("deals", 2), ("products", 3)]
         results = accord_sync(tmp_path)
 
         assert [r["sync"] for r in results] == ["line_items", "deals", "products"]  # told in the config's order

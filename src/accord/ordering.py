@@ -1,5 +1,6 @@
 """The order syncs run in when several run one after another in one go (``accord sync`` without
-``--sync``, ``accord plan``, the demo): each after the syncs its ``associations:`` name.
+``--sync``, ``accord plan``, the demo): each after the syncs its ``associations:`` name, and a
+contacts sync with ``activities:`` after the syncs of its activities' deals and companies.
 
 A sync whose creates must name a parent (a line items sync with ``associations: [deals, products]``,
 :mod:`accord.parents`) leaves its records waiting for the next pass when it runs before its
@@ -61,13 +62,38 @@ def _reachable(start: int, children: Sequence[Sequence[int]]) -> set[int]:
     return seen
 
 
+_ACTIVITY_PARENTS = {("companies", "account"), ("deals", "opportunity")}
+
+
+def activity_parents(syncs: Sequence[SyncConfig], s: SyncConfig) -> list[SyncConfig]:
+    """The syncs an activity of ``s`` (a contacts sync with ``activities:``) finds its company and
+    deal through (its Salesforce ``WhatId``): those pairing companies with Account and deals with
+    Opportunity between the same two apps, on the same sides. They need not be listed in
+    ``associations`` (Salesforce has no Contact → Opportunity lookup for that to sync)."""
+    out = []
+    for t in syncs:
+        if (t.left.app, t.right.app) != (s.left.app, s.right.app):
+            continue
+        objs = (str(t.left.object).casefold(), str(t.right.object).casefold())
+        if objs in _ACTIVITY_PARENTS or objs[::-1] in _ACTIVITY_PARENTS:
+            out.append(t)
+    return out
+
+
+def _parents(syncs: Sequence[SyncConfig]) -> dict[str, list[str]]:
+    """Per sync, the syncs it needs paired first: its ``associations:``, and with ``activities:``
+    the syncs of its activities' deals and companies (an activity synced before its deal is
+    paired goes to Salesforce without its ``WhatId``)."""
+    return {s.name: [*s.associations, *(t.name for t in activity_parents(syncs, s) if s.activities)] for s in syncs}
+
+
 def run_order(syncs: Sequence[SyncConfig]) -> list[SyncConfig]:
-    """The syncs in the order they run one after another (:func:`dependency_order` of their
-    ``associations:``)."""
+    """The syncs in the order they run one after another (:func:`dependency_order` of
+    :func:`_parents`)."""
     by_name = {s.name: s for s in syncs}
-    return [by_name[n] for n in dependency_order([s.name for s in syncs], {s.name: s.associations for s in syncs})]
+    return [by_name[n] for n in dependency_order([s.name for s in syncs], _parents(syncs))]
 
 
 def runs_after(syncs: Sequence[SyncConfig]) -> dict[str, list[str]]:
-    """Per sync, the syncs (of ``syncs``) it runs after: :func:`parents_first` of the associations."""
-    return parents_first([s.name for s in syncs], {s.name: s.associations for s in syncs})
+    """Per sync, the syncs (of ``syncs``) it runs after: :func:`parents_first` of :func:`_parents`."""
+    return parents_first([s.name for s in syncs], _parents(syncs))

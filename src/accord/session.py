@@ -7,6 +7,7 @@ from accord.config import Config, SyncConfig, config_hash, effective_deletes
 from accord.connectors import Connector, build_connector
 from accord.index import Store
 from accord.model import Side
+from accord.ordering import activity_parents
 from accord.runner import PassResult, Progress, SyncRunner
 
 
@@ -36,19 +37,9 @@ class Session:
                           activity_targets=self.activity_targets(s) if s.activities else None)
 
     def activity_targets(self, s: SyncConfig) -> list[AssociationTarget]:
-        """The syncs an activity's company and deal are translated through (its Salesforce
-        ``WhatId``): those of the config pairing companies with Account and deals with
-        Opportunity between the sync's two apps, on the same sides. They need not be listed in
-        ``associations`` (Salesforce has no Contact → Opportunity lookup for that to sync)."""
-        wanted = {("companies", "account"), ("deals", "opportunity")}
-        out = []
-        for t in self.cfg.syncs:
-            if (t.left.app, t.right.app) != (s.left.app, s.right.app):
-                continue
-            objs = (str(t.left.object).casefold(), str(t.right.object).casefold())
-            if objs in wanted or objs[::-1] in wanted:
-                out.append(AssociationTarget(t.name, {Side.LEFT: t.left.object, Side.RIGHT: t.right.object}))
-        return out
+        """The syncs an activity's company and deal are translated through (accord.ordering.activity_parents)."""
+        return [AssociationTarget(t.name, {Side.LEFT: t.left.object, Side.RIGHT: t.right.object})
+                for t in activity_parents(self.cfg.syncs, s)]
 
     async def directed_pass(self, sync: str, direction: str, progress: Progress | None = None) -> PassResult:
         """Copy existing records one way (Snov.io's "manual sync"), keeping the sync's own settings for later passes."""

@@ -94,3 +94,20 @@ def test_run_order_of_sync_configs() -> None:
     ordered = run_order(syncs)
     assert [s.name for s in ordered] == ["deals", "products", "line_items"]
     assert ordered[2] is syncs[0]
+
+
+def test_activities_run_after_the_syncs_of_their_deals_and_companies() -> None:
+    """A contacts sync with ``activities:`` finds an activity's deal and company (its WhatId) through
+    the deals ↔ Opportunity and companies ↔ Account syncs of the same apps: those run first, though
+    ``associations`` cannot name the deals sync. Other apps' syncs and syncs without activities
+    are not ordered by it."""
+    def sync(name: str, left: str, right: str, apps: tuple[str, str] = ("hs", "sf"), **kw: object) -> SyncConfig:
+        return SyncConfig(name=name, left={"app": apps[0], "object": left},  # type: ignore[arg-type]
+                          right={"app": apps[1], "object": right}, **kw)  # type: ignore[arg-type]
+
+    contacts = sync("contacts", "contacts", "Contact", activities=["calls"])
+    syncs = [contacts, sync("other_deals", "deals", "Opportunity", apps=("hs2", "sf")),
+             sync("deals", "deals", "Opportunity"), sync("companies", "companies", "account")]
+    assert [s.name for s in run_order(syncs)] == ["other_deals", "deals", "companies", "contacts"]
+    plain = [sync("contacts", "contacts", "Contact"), *syncs[1:]]
+    assert [s.name for s in run_order(plain)] == ["contacts", "other_deals", "deals", "companies"]

@@ -135,7 +135,8 @@ def test_line_items_listed_before_their_deals_and_products_land_in_the_same_run(
         _line(hs, big, "Gadgets", 1, 5)
         _line(hs, small, "Gizmos", 4, 2.5)
         _config(tmp_path, boxes, lines_first=True)
-        # the dry run plans the line items' creates too, told in the config's order
+        # the dry run plans the line items' creates too (after their parents' dry creates: the plan
+        # knows line items name their deal and product), told in the config's order
         plan = _accord_json(tmp_path, "plan")
         assert [(r["sync"], r["created"]["right"]) for r in plan] == [("line_items", 3), ("deals", 2), ("products", 3)]
         results = accord_sync(tmp_path)

@@ -99,6 +99,10 @@ class DryConnector(Connector):
     def holds_associations(self, object: str, id: str) -> bool:
         return self.inner.holds_associations(object, id)
 
+    def create_references(self, object: str) -> dict[str, str]:
+        # a plan shows a line item whose deal or product is not paired yet as waiting, as the sync would
+        return self.inner.create_references(object)
+
     async def associated(self, from_object: str, ids: Sequence[str], to_object: str) -> dict[str, Associated]:
         found = await self.inner.associated(from_object, [i for i in ids if not i.startswith("dry-")], to_object)
         return {i: found.get(i, Associated([])) for i in ids}

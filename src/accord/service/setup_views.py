@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from accord import catalog, redact
 from accord.config import ACTIVITY_TYPES, ROUTED, SyncConfig, effective_deletes
+from accord.connectors import registry
 from accord.engine.mapping import FieldMap, SyncSpec, compile_sync, unmapped_values
 from accord.engine.stages import auto_map_stages, resolve_stage_map
 from accord.engine.validate import unmapped_note
@@ -315,10 +316,19 @@ def activity_choices(svc: Service, d: Draft) -> list[tuple[str, str]]:
     return []
 
 
+def _vendor_label(type: str) -> str:
+    """How people name an app's vendor ("HubSpot"); the type itself for one without a vendor entry."""
+    try:
+        return registry.vendor(type).label
+    except KeyError:
+        return type
+
+
 async def step_context(svc: Service, d: Draft, step: str) -> dict[str, Any]:
     """What the template of ``step`` needs beyond the draft (schemas: ``load_schemas`` may raise)."""
     ctx: dict[str, Any] = {"steps": STEPS, "titles": TITLES, "rules": RULES, "ops": OPS,
-                           "apps": {n: a.type for n, a in svc.cfg.apps.items()}}
+                           "apps": {n: a.type for n, a in svc.cfg.apps.items()},
+                           "vendor_labels": {n: _vendor_label(a.type) for n, a in svc.cfg.apps.items()}}
     if step == "objects":
         ctx["objects"] = {side: await objects_of(svc, d.app(side)) for side in ("left", "right")}
         return ctx

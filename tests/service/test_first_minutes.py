@@ -61,3 +61,31 @@ def test_sync_page_hours_and_setup_app_names(world: World) -> None:
     assert re.search(r'<option value="a" [^>]*>a \(Memory\)</option>', setup) and "(memory)" not in setup
     edit = web.get("/syncs/contacts/edit").text
     assert "part of the configuration Accord was started with (accord.yaml): change it there and restart" in edit
+
+
+def test_setup_says_rules_in_words_and_link_only_matching_in_the_review(world: World) -> None:
+    from test_setup_flow_forms import Flow
+
+    flow = Flow(login(world.url))
+    flow.post("objects", "next", name="pipeline", left_app="a", left_object="deals", right_app="b", right_object="deals")
+    page = flow.post("direction", "next", direction="two-way", winner="")
+    # the config's values stay the options' values; the words name the apps
+    assert '<option value="always-left" >always a&#39;s value</option>' in page
+    assert '<option value="prefer-right-unless-blank">b&#39;s value, unless blank</option>' in page
+    assert ">prefer-left-unless-blank<" not in page
+    flow.post("mappings", "next")
+    flow.post("filters", "next")
+    review = flow.post("options", "next")
+    assert 'data-step="review"' in review
+    # deals have no match key: "a record without a match key is left out" would leave out none
+    assert "matched by link only: every record is created in the other app once" in review
+    assert "without a match key" not in review
+
+
+def test_a_taken_sync_name_is_said_by_the_fields_name(world: World) -> None:
+    from test_setup_flow_forms import Flow
+
+    flow = Flow(login(world.url))
+    page = flow.post("objects", "next", status=422, name="contacts", left_app="a", left_object="deals",
+                     right_app="b", right_object="deals")
+    assert "Sync name: a sync named &#39;contacts&#39; exists" in page

@@ -89,3 +89,11 @@ def test_a_taken_sync_name_is_said_by_the_fields_name(world: World) -> None:
     page = flow.post("objects", "next", status=422, name="contacts", left_app="a", left_object="deals",
                      right_app="b", right_object="deals")
     assert "Sync name: a sync named &#39;contacts&#39; exists" in page
+
+
+def test_sync_now_on_an_excluded_record_says_it_was_not_synced(world: World) -> None:
+    world.run_pass()
+    no_mail = next(r.id for r in world.left.live("contacts") if r.properties.get("email") is None)
+    r = world.client.post(f"/ui/syncs/contacts/records/{no_mail}/resync", data={"side": "left", "status": "excluded"})
+    assert r.status_code == 200
+    assert "Not synced: excluded (no match key (e.g. no e-mail))." in r.text and "both apps agree" not in r.text

@@ -166,13 +166,28 @@ class SyncSpec:
         return frozenset(s for s in (Side.LEFT, Side.RIGHT) if src is None or src is not s)
 
     @cached_property
-    def _label_fields(self) -> dict[Side, tuple[str, ...]]:
-        return {s: (*(k.field(s.value) for k in self.match), *(m.field(s) for m in self.mappings[:1]))
-                for s in (Side.LEFT, Side.RIGHT)}
+    def _label_fields(self) -> dict[Side, tuple[tuple[str, ...], ...]]:
+        out: dict[Side, tuple[tuple[str, ...], ...]] = {}
+        for s in (Side.LEFT, Side.RIGHT):
+            mapped = [m.field(s) for m in self.mappings]
+            keys = [k.field(s.value) for k in self.match]
+            by_norm: dict[str, str] = {}
+            for f in (*keys, *mapped):
+                by_norm.setdefault(_norm_field(f), f)
+            first = next((by_norm[n] for n in _FIRST_NAMES if n in by_norm), None)
+            last = next((by_norm[n] for n in _LAST_NAMES if n in by_norm), None)
+            person = tuple(f for f in (first, last) if f)
+            name = person or next(((by_norm[n],) for n in _NAMES if n in by_norm), ())
+            groups = [(k,) for k in keys] + ([name] if name else []) + [(f,) for f in mapped[:1]]
+            out[s] = tuple(dict.fromkeys(groups))
+        return out
 
-    def label_fields(self, side: Side) -> tuple[str, ...]:
-        """The fields whose first non-blank value names a record of ``side`` in the index: its
-        match fields, then the first mapped field."""
+    def label_fields(self, side: Side) -> tuple[tuple[str, ...], ...]:
+        """The fields that name a record of ``side`` in the index, in order: each match field
+        (email, domain), then the record's name: a person's first and last name, else the one
+        name of a company, deal or ticket, then the first mapped field. The first of these
+        with a value is the label; a group of several fields is their values joined by a space
+        ("Ann Lee"), the blank ones left out (``runner.pairing._label``)."""
         return self._label_fields[side]
 
     @cached_property
@@ -202,6 +217,18 @@ class SyncSpec:
         if side in self.stage_field:
             names[self.stage_field[side]] = None
         return tuple(names)
+
+
+# Fields that name a record, by their name lower-cased without "_", "-" or spaces, in order of
+# preference: HubSpot firstname/lastname, Salesforce FirstName/LastName, Snov.io first_name/last_name;
+# a company's, deal's or product's name (HubSpot dealname), a ticket's or case's subject.
+_FIRST_NAMES = ("firstname", "givenname")
+_LAST_NAMES = ("lastname", "familyname", "surname")
+_NAMES = ("name", "fullname", "dealname", "subject")
+
+
+def _norm_field(f: str) -> str:
+    return f.lower().replace("_", "").replace("-", "").replace(" ", "")
 
 
 def _enum_map(src: FieldSchema, dst: FieldSchema) -> dict[str, str] | None:

@@ -106,10 +106,12 @@ async def pair_locks(ctx: RunContext, side: Side | None, records: Sequence[Recor
 
 # -- index rows -------------------------------------------------------------------------
 def _label(ctx: RunContext, rec: Record, side: Side) -> str | None:
-    for f in ctx.require_spec().label_fields(side):
-        v = canon(rec.properties.get(f))
-        if v is not None:
-            return str(v)[:320]
+    """How the record lists name a record: its email (a match field), else "Ann Lee" (its
+    name fields), else its first mapped field (``SyncSpec.label_fields``)."""
+    for fields in ctx.require_spec().label_fields(side):
+        label = " ".join(str(v) for f in fields if (v := canon(rec.properties.get(f))) is not None)
+        if label:
+            return label[:320]
     return None
 
 

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord import redact
 from accord.config import Config
@@ -28,7 +30,7 @@ from accord.service.routes.dashboard import dashboard_router
 from accord.service.routes.manage_api import manage_router
 from accord.service.routes.ops import ops_router
 from accord.service.routes.webhooks import webhook_router
-from accord.service.web import PKG, Auth, LoginRequired, Throttle, new_token
+from accord.service.web import PKG, Auth, LoginRequired, Throttle, new_token, render_page
 
 
 def create_app(cfg: Config, service: Service | None = None, *, token: str | None = None, start: bool = True,
@@ -65,6 +67,7 @@ def create_app(cfg: Config, service: Service | None = None, *, token: str | None
     app.state.auth = Auth(token or new_token(), throttle or Throttle())
     redact.register([app.state.auth.token])
     app.add_exception_handler(LoginRequired, _to_login)
+    app.add_exception_handler(StarletteHTTPException, _error_page)
     # the order routes are matched and listed in /docs
     for router in (ops_router(), api_router(), manage_router(), webhook_router(), apps_router(), dashboard_router()):
         app.include_router(router)
@@ -78,3 +81,25 @@ def create_app(cfg: Config, service: Service | None = None, *, token: str | None
 async def _to_login(_request: Request, _exc: Exception) -> Response:
     """A dashboard request without a session goes to the login form."""
     return RedirectResponse("/login", status_code=303)
+
+
+# paths whose errors stay JSON (or htmx fragments' own): the API, htmx calls, webhooks, probes
+_MACHINE_PATHS = ("/api/", "/ui/", "/webhooks/", "/static/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs")
+_TITLES = {404: "Not found", 409: "Not possible right now", 502: "The app did not answer", 503: "Unavailable"}
+
+
+async def _error_page(request: Request, exc: Exception) -> Response:
+    """A page a person opened in the browser (``/syncs/nope``) answers an error as a page with a
+    way back, not as ``{"detail": ...}``; API clients, htmx and other callers keep the JSON."""
+    assert isinstance(exc, StarletteHTTPException)
+    wants_page = (request.method == "GET" and "text/html" in request.headers.get("accept", "")
+                  and "hx-request" not in request.headers and isinstance(exc.detail, str)
+                  and not request.url.path.startswith(_MACHINE_PATHS))
+    if not wants_page:
+        return await http_exception_handler(request, exc)
+    detail = str(exc.detail)
+    message = detail[:1].upper() + detail[1:] + ("" if detail.endswith(".") else ".")
+    if detail == "Not Found":  # the router's own answer for a path no route has
+        message = f"There is no page {request.url.path}."
+    return render_page(request, "message.html", exc.status_code, title=_TITLES.get(exc.status_code, "Something went wrong"),
+                       message=message)

@@ -213,8 +213,15 @@ def mapping_index(path: str) -> int | None:
     return None
 
 
+# a draft's top-level keys as the steps' forms name them ("name: a sync named … exists" read
+# like a config path); deeper paths (mappings[2].right) are shown beside their row
+_FIELD_WORDS = {"name": "Sync name", "left": "First app", "right": "Second app", "direction": "Direction",
+                "winner": "Conflicts", "match": "Matching", "filters": "Filters", "inclusion": "Inclusion list",
+                "created_after": "Only records created after", "deletes": "Deletes", "poll": "Look for changes every"}
+
+
 def say(i: ConfigIssue) -> str:
-    return f"{i.path}: {i.message}" if i.path else i.message
+    return f"{_FIELD_WORDS.get(i.path, i.path)}: {i.message}" if i.path else i.message
 
 
 # -- form input ---------------------------------------------------------------------------------

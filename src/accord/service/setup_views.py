@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from accord import catalog, redact
 from accord.config import ACTIVITY_TYPES, ROUTED, SyncConfig, effective_deletes
+from accord.connectors import registry
 from accord.engine.mapping import FieldMap, SyncSpec, compile_sync, unmapped_values
 from accord.engine.stages import auto_map_stages, resolve_stage_map
 from accord.engine.validate import unmapped_note
@@ -315,10 +316,30 @@ def activity_choices(svc: Service, d: Draft) -> list[tuple[str, str]]:
     return []
 
 
+def rule_text(d: Draft) -> dict[str, str]:
+    """The mapping rules in words with the apps' names: the config's values (``always-left``) stay
+    the options' values, people read "always hubspot's value"."""
+    left, right = d.left_app or "the first app", d.right_app or "the second app"
+    return {"two-way": "the most recent change", "prefer-left-unless-blank": f"{left}'s value, unless blank",
+            "prefer-right-unless-blank": f"{right}'s value, unless blank", "always-left": f"always {left}'s value",
+            "always-right": f"always {right}'s value", "fill-blanks-only": "only fill blank fields",
+            "fill-blanks-only-left": f"only fill blank fields in {left}",
+            "fill-blanks-only-right": f"only fill blank fields in {right}"}
+
+
+def _vendor_label(type: str) -> str:
+    """How people name an app's vendor ("HubSpot"); the type itself for one without a vendor entry."""
+    try:
+        return registry.vendor(type).label
+    except KeyError:
+        return type
+
+
 async def step_context(svc: Service, d: Draft, step: str) -> dict[str, Any]:
     """What the template of ``step`` needs beyond the draft (schemas: ``load_schemas`` may raise)."""
-    ctx: dict[str, Any] = {"steps": STEPS, "titles": TITLES, "rules": RULES, "ops": OPS,
-                           "apps": {n: a.type for n, a in svc.cfg.apps.items()}}
+    ctx: dict[str, Any] = {"steps": STEPS, "titles": TITLES, "rules": RULES, "ops": OPS, "rule_text": rule_text(d),
+                           "apps": {n: a.type for n, a in svc.cfg.apps.items()},
+                           "vendor_labels": {n: _vendor_label(a.type) for n, a in svc.cfg.apps.items()}}
     if step == "objects":
         ctx["objects"] = {side: await objects_of(svc, d.app(side)) for side in ("left", "right")}
         return ctx
@@ -354,6 +375,8 @@ async def step_context(svc: Service, d: Draft, step: str) -> dict[str, Any]:
         ctx.update(options_info(svc, d))
     if step == "review":
         ctx["yaml"] = yaml.safe_dump({"syncs": [d.config()]}, sort_keys=False, allow_unicode=True)
+        # whether records are matched by a key at all: tickets, deals are paired by link only
+        ctx["has_match_key"] = d.match != "none" and bool(d.match or match_info(svc, d))
         ctx["issues"], notes = await review_findings(svc, d)
         ctx["notes"] = [n for n in notes if "no counterpart" not in n]  # those are ``unmapped``, with a button
     return ctx

@@ -15,7 +15,7 @@ from accord.index.activities import activity_sync
 from accord.model import Side
 from accord.runner import ManualSyncRefused, PassResult
 from accord.service.core import Service
-from accord.service.web import Svc, finished, known_sync, live_sync, manual_list, render_page
+from accord.service.web import REASONS, Svc, finished, known_sync, live_sync, manual_list, render_page
 
 SideName = Literal["left", "right"]
 Status = Literal["syncing", "failing", "excluded", "queued"]
@@ -34,6 +34,8 @@ def outcome(res: PassResult, s: dict[str, Any]) -> str:
     parts = [f"{what} {d['left']} in {left} and {d['right']} in {right}"
              for what, d in (("created", k.created), ("updated", k.updated), ("failed", k.failed))
              if d["left"] or d["right"]]
+    if not parts and k.excluded:  # a record a rule leaves out was not synced: "both apps agree" would be wrong
+        return "Not synced: excluded (" + ", ".join(REASONS.get(r, r.replace("_", " ")) for r in k.excluded) + ")."
     return ("Synced: " + "; ".join(parts) + ".") if parts else "Synced: nothing to change, both apps agree."
 
 

@@ -54,8 +54,8 @@ def setup_router() -> APIRouter:
             return render_page(request, "message.html", 404, title="No such sync", message=f"No sync named {name!r}.")
         d = Draft.from_sync(svc.cfg.sync(name))
         if src == "file":
-            return await _render(request, svc, d, "objects", f"This sync is defined in {svc.registry.file_cfg.source}; "
-                                 "edit the file and restart the service to change it.", 409)
+            return await _render(request, svc, d, "objects", f"This sync is part of the configuration Accord was started with "
+                                 f"({svc.registry.file_cfg.source}): change it there and restart the service.", 409)
         return await _render(request, svc, d, "objects")
 
     @r.post("/setup/{step}", response_model=None)

@@ -6,33 +6,27 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from accord import redact
-from accord.config import Config, ConfigError, ConfigIssue, load_config
-from accord.connectors.dry import DryConnector
-from accord.exports import FORMATS, render_export
-from accord.index import Store
-from accord.index.store import IndexUnavailable, Link
-from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, Side, UnreachableError
-from accord.report import activities_line, events_lines, plan_table, status_table, summary_table
-from accord.runner import STOPPED, ManualSyncRefused, PassResult, SyncRunner
-from accord.session import Session
+
+# Each command imports what it uses: `accord --help` and `accord sandbox` load neither the index
+# (SQLAlchemy) nor the runner, and no command loads what only another needs (~1 s of CPU a start).
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from accord.config import Config
+    from accord.index import Store
+    from accord.index.store import IndexUnavailable, Link
+    from accord.model import Side
+    from accord.runner import PassResult, SyncRunner
+    from accord.session import Session
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Accord: two-way record sync for CRM and sales apps.")
 out = Console()
@@ -53,6 +47,8 @@ def _fail(code: int, message: str) -> typer.Exit:
 
 
 def _load(path: Path, require_apps: bool = True) -> Config:
+    from accord.config import ConfigError, load_config
+
     try:
         cfg = load_config(path, require_apps=require_apps)
     except ConfigError as e:
@@ -71,6 +67,9 @@ def _index_failure(cfg: Config, e: IndexUnavailable) -> typer.Exit:
 
 def _store(cfg: Config) -> Store:
     """The config's index, or exit 2/3 saying what to fix in ``state:``."""
+    from accord.index import Store
+    from accord.index.store import IndexUnavailable
+
     try:
         return Store(cfg.state)
     except IndexUnavailable as e:
@@ -79,6 +78,11 @@ def _store(cfg: Config) -> Store:
 
 def _run(cfg: Config, coro: Callable[[Session], Awaitable[T]], session: Session | None = None) -> T:
     """Run a coroutine against an opened session, turning failures into exit codes."""
+    from accord.config import ConfigError
+    from accord.index.store import IndexUnavailable
+    from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, UnreachableError
+    from accord.runner import STOPPED
+    from accord.session import Session
 
     async def main() -> T:
         s = session or Session(cfg)
@@ -142,6 +146,15 @@ def progress_bar(enabled: bool) -> Iterator[RichProgress | None]:
     if not enabled:
         yield None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=False) as p:
         rp = RichProgress(p)
@@ -159,6 +172,7 @@ def check(config: ConfigOpt = Path("accord.yaml")) -> None:
 
     async def body(s: Session) -> list[str]:
         from accord.checks import app_findings, check_sync
+        from accord.config import ConfigError, ConfigIssue
 
         notes: list[str] = []
         errors: list[ConfigIssue] = []
@@ -224,6 +238,9 @@ def sync(
                                     start_new_session=True)
         out.print(f"sync running in the background: pid {proc.pid}, log {log_path}", markup=False, highlight=False)
         return
+
+    from accord.model import ContainerMissing, DeletesHeld
+    from accord.report import activities_line, events_lines, summary_table
 
     async def body(s: Session) -> list[PassResult]:
         results = []
@@ -294,6 +311,15 @@ def _confirmed_line(name: str, hold: dict[str, Any]) -> str:
 @app.command()
 def plan(config: ConfigOpt = Path("accord.yaml"), sync: SyncOpt = None, json_out: JsonOpt = False) -> None:
     """Dry run: what a pass would create, update and delete. Writes nothing to any app or to the index."""
+    import tempfile
+
+    from accord.connectors.dry import DryConnector
+    from accord.index import Store
+    from accord.model import DeletesHeld
+    from accord.report import plan_table
+    from accord.runner import PassResult
+    from accord.session import Session
+
     cfg = _load(config)
     names = _selected(cfg, sync)
     real = _store(cfg)
@@ -331,6 +357,8 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
     from datetime import UTC, datetime
 
     from accord.engine.values import parse_ts
+    from accord.report import status_table
+
     for s in cfg.syncs:
         state = store.sync_state(s.name)
         runs = store.runs(s.name, limit=1)
@@ -363,6 +391,8 @@ def _last_run(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_export(links: list[Link], fmt: str, target: Path | None) -> None:
+    from accord.exports import render_export
+
     if fmt == "xlsx" and target is None:
         raise _fail(EXIT_CONFIG, "--format xlsx needs -o FILE")
     data = render_export(links, fmt)
@@ -381,6 +411,8 @@ def records(
     output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
 ) -> None:
     """List or export the records of one status with their errors and reasons."""
+    from accord.exports import FORMATS
+
     cfg = _load(config)
     if fmt not in FORMATS:
         raise _fail(EXIT_CONFIG, f"--format: unknown format {fmt!r}; use csv, json or xlsx")
@@ -409,6 +441,9 @@ def resync(
     yes: Annotated[bool, typer.Option("--yes", help="apply (default: preview only)")] = False,
 ) -> None:
     """Recreate deleted records (preview unless --yes), or sync one record (or HubSpot activity) or a whole list now."""
+    from accord.model import Side
+    from accord.runner import ManualSyncRefused
+
     cfg = _load(config)
     name = _selected(cfg, sync)[0]
     spec = cfg.sync(name)
@@ -495,6 +530,7 @@ def run(
     import os
 
     from accord.config import parse_duration
+    from accord.index.store import IndexUnavailable
     from accord.service import StartupError, serve
     from accord.service.web import MIN_TOKEN_LENGTH
 

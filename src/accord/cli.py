@@ -585,10 +585,13 @@ def worker(
     namespace: NamespaceOpt = "default",
     task_queue: TaskQueueOpt = "accord",
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="activities run at once")] = 8,
+    # hidden: the tests' worker started before Temporal retries sooner than the 5 s default
+    connect_retry: Annotated[float | None, typer.Option("--connect-retry", min=0.1, hidden=True)] = None,
 ) -> None:
     """A Temporal worker: runs the sync workflows' passes (start as many as you need; docs/deploy.md)."""
     import logging
 
+    from accord.distributed.client import CONNECT_RETRY
     from accord.distributed.worker import run_worker
 
     cfg = _load(config)
@@ -598,7 +601,8 @@ def worker(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         asyncio.run(run_worker(cfg, temporal, namespace=namespace, task_queue=task_queue, concurrency=concurrency,
-                               say=lambda m: out.print(m, markup=False, highlight=False, soft_wrap=True)))
+                               say=lambda m: out.print(m, markup=False, highlight=False, soft_wrap=True),
+                               connect_retry=connect_retry or CONNECT_RETRY))
     except (ConnectionError, RuntimeError) as e:
         raise _fail(EXIT_UNREACHABLE, f"Temporal at {temporal}: {e}") from e
 

@@ -6,13 +6,14 @@ Rendering only: the callers gather the results and print what these return.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.table import Table
 
-from accord.index import Store
-from accord.runner import PassResult
+if TYPE_CHECKING:  # annotations only: `accord status` need not load the runner
+    from accord.index import Store
+    from accord.runner import PassResult
 
 
 def summary_table(results: list[PassResult], store: Store) -> Table:

@@ -279,11 +279,12 @@ def test_a_worker_started_before_temporal_waits_for_it(pg_url: str, tmp_path: Pa
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "accord.cli", "worker", "-c", str(config),
-                                 "--temporal", f"127.0.0.1:{port}", "--task-queue", f"accord-controls-{os.getpid()}"],
+                                 "--temporal", f"127.0.0.1:{port}", "--task-queue", f"accord-controls-{os.getpid()}",
+                                 "--connect-retry", "1"],
                                 stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 60
-        # a line every 5 s while Temporal is down, and the worker keeps running
+        # a line every --connect-retry (1 s here, 5 s by default) while Temporal is down, and the worker keeps running
         while log.read_text(errors="replace").count("cannot be reached") < 2:
             assert proc.poll() is None, f"the worker exited with {proc.returncode}: {log.read_text()[-2000:]}"
             assert time.monotonic() < deadline, log.read_text()[-2000:]

@@ -14,8 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from rapidfuzz import fuzz, process
-
 from accord.model import Option
 
 _WORD = re.compile(r"[^\W_]+")
@@ -43,6 +41,8 @@ def _same_word(a: str, b: str) -> bool:
         return True
     if min(len(a), len(b)) < MIN_FUZZY_WORD:
         return False
+    from rapidfuzz import fuzz  # loaded once labels are compared, not with every CLI start
+
     stem = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     # "finance" / "financial": one stem
     return fuzz.ratio(a, b) >= WORD_SIMILARITY or stem >= max(MIN_FUZZY_WORD, min(len(a), len(b)) - 2)
@@ -92,6 +92,8 @@ def pair_options(src: Sequence[Option], dst: Sequence[Option]) -> dict[str, str]
 
 
 def _similar(src: Sequence[Option], dst: Sequence[Option]) -> dict[str, str]:
+    from rapidfuzz import fuzz, process
+
     keys = [_key(o) for o in dst]
     scored: list[tuple[float, int, int]] = []
     for i, o in enumerate(src):
@@ -115,6 +117,8 @@ def did_you_mean(name: str, candidates: Iterable[str], labels: dict[str, str] | 
     names = list(dict.fromkeys(candidates))
     if not names or not name:
         return None
+    from rapidfuzz import fuzz
+
     best: tuple[float, str] | None = None
     for cand in names:
         texts = [cand] + ([labels[cand]] if labels and labels.get(cand) else [])

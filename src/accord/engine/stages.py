@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rapidfuzz import fuzz, process
-
 from accord.model import Pipeline, Stage
 
 
@@ -25,6 +23,8 @@ def auto_map_stages(left: Sequence[Pipeline], right: Sequence[Pipeline], thresho
     rs = [s for p in right for s in p.stages]
     if not ls or not rs:
         return {}
+    from rapidfuzz import fuzz, process  # loaded when stages are mapped, not with every CLI start
+
     scored = []
     labels = [_label(r) for r in rs]
     for i, l in enumerate(ls):

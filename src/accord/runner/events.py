@@ -15,17 +15,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from accord.connectors.dry import DryConnector
-from accord.connectors.hubspot import HubSpotConnector
-from accord.connectors.hubspot_timeline import Timeline
-from accord.connectors.salesforce import SalesforceConnector
-from accord.connectors.snovio import SnovioConnector
 from accord.engine.events import AppEvent, EventPage, emails_to_look_up, norm_email, plan_events
 from accord.index.activities import activity_sync
 from accord.index.event_cursors import event_cursor, set_event_cursor
 from accord.model import ConnectorError, Side
 from accord.runner.context import RunContext
+
+if TYPE_CHECKING:  # the vendor modules load when a sync has events, not with every runner (CLI start-up)
+    from accord.connectors.hubspot import HubSpotConnector
+    from accord.connectors.hubspot_timeline import Timeline
 
 log = logging.getLogger("accord.events")
 
@@ -43,6 +44,9 @@ def _sides(ctx: RunContext) -> tuple[Side, Side]:
 
 
 def read_events(ctx: RunContext, side: Side, since: datetime | None) -> AsyncIterator[EventPage]:
+    from accord.connectors.salesforce import SalesforceConnector
+    from accord.connectors.snovio import SnovioConnector
+
     conn = ctx.conn[side]
     if isinstance(conn, SnovioConnector):
         from accord.connectors.snovio_events import events_since as snovio_events
@@ -72,6 +76,9 @@ async def after_pass(ctx: RunContext) -> None:
 
 async def sync_events(ctx: RunContext) -> dict[str, int]:
     """Carry the app's new events to HubSpot; the counts also land in ``ctx.counters.events``."""
+    from accord.connectors.hubspot import HubSpotConnector
+    from accord.connectors.hubspot_timeline import Timeline
+
     app_side, hub_side = _sides(ctx)
     hub = ctx.conn[hub_side]
     if not isinstance(hub, HubSpotConnector):

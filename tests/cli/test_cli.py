@@ -281,7 +281,11 @@ def test_ctrl_c_says_where_the_next_pass_resumes(project: Path) -> None:
         # PYTHONFAULTHANDLER: if it hangs, SIGABRT makes it print every thread's stack (see below)
         p = subprocess.Popen([*ACCORD, "sync", "-c", "accord.yaml"], cwd=project, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "COLUMNS": "200", "PYTHONFAULTHANDLER": "1"})
+                             env={**os.environ, "COLUMNS": "200", "PYTHONFAULTHANDLER": "1"},
+                             # a suite started in the background by a shell without job control
+                             # inherits SIGINT ignored, and so would the child: Python then never
+                             # installs its KeyboardInterrupt handler, and Ctrl-C is lost
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
         def read() -> None:
             assert p.stderr is not None

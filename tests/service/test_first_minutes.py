@@ -96,4 +96,4 @@ def test_sync_now_on_an_excluded_record_says_it_was_not_synced(world: World) -> 
     no_mail = next(r.id for r in world.left.live("contacts") if r.properties.get("email") is None)
     r = world.client.post(f"/ui/syncs/contacts/records/{no_mail}/resync", data={"side": "left", "status": "excluded"})
     assert r.status_code == 200
-    assert "Not synced: excluded (no match key (e.g. no e-mail))." in r.text and "both apps agree" not in r.text
+    assert "Not synced, it is excluded: no match key (e.g. no e-mail)." in r.text and "both apps agree" not in r.text

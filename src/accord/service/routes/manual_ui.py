@@ -35,7 +35,7 @@ def outcome(res: PassResult, s: dict[str, Any]) -> str:
              for what, d in (("created", k.created), ("updated", k.updated), ("failed", k.failed))
              if d["left"] or d["right"]]
     if not parts and k.excluded:  # a record a rule leaves out was not synced: "both apps agree" would be wrong
-        return "Not synced: excluded (" + ", ".join(REASONS.get(r, r.replace("_", " ")) for r in k.excluded) + ")."
+        return "Not synced, it is excluded: " + "; ".join(REASONS.get(r, r.replace("_", " ")) for r in k.excluded) + "."
     return ("Synced: " + "; ".join(parts) + ".") if parts else "Synced: nothing to change, both apps agree."
 
 

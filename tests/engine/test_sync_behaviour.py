@@ -207,13 +207,20 @@ async def test_stage_auto_map_and_unmapped_stage() -> None:
     p.right.set_pipelines("deals", [Pipeline("p", "Pipe", (Stage("S1", "Appointment Scheduled"), Stage("S2", "CLOSED WON"),
                                                            Stage("S3", "Negotiation")))])
     p.left.user_create("deals", {"name": "Big", "amount": 100, "stage": "closed_won"})
-    p.left.user_create("deals", {"name": "Odd", "amount": 5, "stage": "contract_sent"})
-    p.right.user_create("deals", {"name": "Nego", "amount": 7, "stage": "S3"})
+    odd = p.left.user_create("deals", {"name": "Odd", "amount": 5, "stage": "contract_sent"})
+    nego = p.right.user_create("deals", {"name": "Nego", "amount": 7, "stage": "S3"})
+    none = p.left.user_create("deals", {"name": "None", "amount": 1, "stage": None})
     await p.run()
     right = {r.properties["name"]: r.properties for r in p.right.live("deals")}
     assert right["Big"]["stage"] == "S2" and right["Big"]["amount"] == 100
     assert "Odd" not in right
-    assert p.store.reason_counts("deals") == {"excluded/unmapped_stage": 2}
+    assert p.store.reason_counts("deals") == {"excluded/unmapped_stage": 3}
+    # the message names the stage the stage map lacks
+    assert p.link_of("left", odd).message == \
+        "the deal's stage contract_sent in a is not mapped to a b stage (the sync's stage map)"
+    assert p.link_of("right", nego).message == \
+        "the deal's stage S3 in b is not mapped to a a stage (the sync's stage map)"
+    assert p.link_of("left", none).message.startswith("the deal has no stage in a")
 
 
 async def test_deals_are_never_duplicated_on_rerun() -> None:

@@ -106,7 +106,7 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
     if (filters := spec.filters.get(src_side)) and not passes(filters, src.properties):
         return excluded(ExcludedReason.FILTERED, f"does not match the sync's filters on {spec.app(src_side)}")
     if not _stage_ok(spec, src, src_side):
-        return _unmapped_stage(spec, src_side)
+        return _unmapped_stage(spec, src, src_side)
     if not spec.writes_to(dst):
         return PairPlan(status=None)  # target-side record of a one-way sync: indexed for matching only
     props: dict[str, Value] = {}
@@ -146,9 +146,15 @@ def _failing_values(spec: SyncSpec, dst: Side | None, errors: list[str]) -> Pair
     )
 
 
-def _unmapped_stage(spec: SyncSpec, side: Side) -> PairPlan:
-    return excluded(ExcludedReason.UNMAPPED_STAGE, f"the deal's stage in {spec.app(side)} is not mapped to a "
-                                                   f"{spec.app(side.other)} stage (the sync's stage map)")
+def _unmapped_stage(spec: SyncSpec, rec: Record, side: Side) -> PairPlan:
+    # the stage named, so the person reading it knows which entry the stage map lacks
+    stage = canon(rec.properties.get(spec.stage_field[side]))
+    app, other = spec.app(side), spec.app(side.other)
+    if stage is None:
+        return excluded(ExcludedReason.UNMAPPED_STAGE, f"the deal has no stage in {app}, and only deals whose "
+                                                       f"stage is mapped to a {other} stage sync (the sync's stage map)")
+    return excluded(ExcludedReason.UNMAPPED_STAGE, f"the deal's stage {stage!s} in {app} is not mapped to a {other} "
+                                                   "stage (the sync's stage map)")
 
 
 def plan_deleted(spec: SyncSpec, deleted: Side, survivor: Record | None) -> PairPlan:
@@ -199,7 +205,8 @@ def plan_pair(spec: SyncSpec, inp: PairInput) -> PairPlan:
         return plan_create(spec, src, src_side)
     for side, rec in ((Side.LEFT, left), (Side.RIGHT, right)):
         if not _stage_ok(spec, rec, side):
-            return _unmapped_stage(spec, side)
+            assert rec is not None  # (a missing record's stage is never unmapped)
+            return _unmapped_stage(spec, rec, side)
     if not inp.linked and not (
         passes(spec.filters.get(Side.LEFT, ()), left.properties)
         or passes(spec.filters.get(Side.RIGHT, ()), right.properties)

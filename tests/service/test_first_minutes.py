@@ -97,3 +97,21 @@ def test_sync_now_on_an_excluded_record_says_it_was_not_synced(world: World) -> 
     r = world.client.post(f"/ui/syncs/contacts/records/{no_mail}/resync", data={"side": "left", "status": "excluded"})
     assert r.status_code == 200
     assert "Not synced, it is excluded: no match key (e.g. no e-mail)." in r.text and "both apps agree" not in r.text
+
+
+def test_apps_of_the_configuration_name_its_file_or_none(world: World, tmp_path: object) -> None:
+    """The badge of an app the configuration defines names the file Accord was started with; the
+    demo's configuration is built in memory, so it must not name an accord.yaml that is not there."""
+    from pathlib import Path
+
+    web = login(world.url)
+    page = web.get("/apps").text
+    row = re.search(r'<tr id="app-a".*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
+    assert '<span class="badge" title="defined in the configuration Accord was started with">configuration</span>' in row
+    assert "accord.yaml" not in page and "Apps of the configuration Accord was started with are listed too." in page
+    file = Path(str(tmp_path)) / "sales.yaml"
+    file.write_text("# the file the service was started with\n")
+    reg = world.service.registry
+    reg.file_cfg = reg.file_cfg.model_copy(update={"source": str(file)})  # (frozen: a copy naming the file)
+    page = web.get("/apps").text
+    assert ">sales.yaml</span>" in page and "Apps defined in sales.yaml are listed too; change them in the file." in page

@@ -11,6 +11,7 @@ nonce cookie (SameSite=Lax) of the browser that started the connection.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -42,12 +43,19 @@ def redirect_uri(request: Request) -> str:
     return base.rstrip("/") + "/apps/callback"
 
 
+def config_file(svc: Service) -> str | None:
+    """The name of the configuration file Accord was started with (None: none, as in the demo,
+    whose configuration is built in memory)."""
+    path = Path(svc.registry.file_cfg.source)
+    return path.name if path.is_file() else None
+
+
 def row(svc: Service, conns: Connections, name: str) -> dict[str, Any]:
     a = svc.cfg.apps[name]
     v = registry.vendor(a.type)
     source = svc.registry.source_of_app(name)
     return {"name": name, "type": a.type, "vendor": v.label, "account": getattr(a, "account", None) or "",
-            "signs_in": v.signs_in(a), "source": source, "c": conns.state(svc, name),
+            "signs_in": v.signs_in(a), "source": source, "file": config_file(svc), "c": conns.state(svc, name),
             "syncs": [s.name for s in svc.cfg.syncs if name in (s.left.app, s.right.app)],
             "reconnect": v.connect is not None and source == "api"}
 
@@ -72,7 +80,7 @@ def _list_routes(r: APIRouter) -> None:
     def apps(request: Request, svc: Svc, connected: str = "") -> Response:
         conns = connections_of(request)
         return render_page(request, "apps.html", apps=[row(svc, conns, n) for n in svc.cfg.apps],
-                           vendors=_vendors(), connected=connected if connected in svc.cfg.apps else "")
+                           vendors=_vendors(), config_file=config_file(svc), connected=connected if connected in svc.cfg.apps else "")
 
     @r.post("/ui/apps/{name}/test", response_model=None)
     async def test(request: Request, name: str, svc: Svc) -> Response:

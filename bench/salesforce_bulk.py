@@ -11,7 +11,7 @@ included; ``/services/data/`` without a version costs nothing, as in a real org)
 The sync runs as ``accord sync`` runs it: the runner's and the apps' defaults. Into an empty target,
 the runner gathers the source's pages into whole write batches of the target before it writes them
 (``SyncRunner.write_group_max``, docs/reliability.md "Write groups"): 200-record sObject Collections
-on the REST path, ingest jobs of up to 50,000 records with the Bulk API on.
+on the REST path, ingest jobs of one write group (25,000 records) each with the Bulk API on.
 
 Figures:
 
@@ -199,13 +199,15 @@ def main() -> None:
               f"{k['rest_over_minimum']:.4f} (target ≤ 1.05)")
     if args.no_write:
         return
+    from accord.runner import SyncRunner
+
     save_section(args.out, "salesforce_bulk", {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores shared with both sandbox processes, "
                    f"Python {platform.python_version()}",
         "setup": "initial two-way sync contacts ↔ Contact, HubSpot sandbox seeded with N contacts, empty "
                  "Salesforce sandbox; REST run: bulk_threshold and bulk_write_threshold off; bulk run: defaults "
                  "(10,000 / 2,000); the runner's and the apps' defaults otherwise (write groups of up to "
-                 "50,000 records: SyncRunner.write_group_max)",
+                 f"{SyncRunner.write_group_max:,} records: SyncRunner.write_group_max)",
         "minimum_calls": "1 Contact describe + 1 query page (empty target) + ceil(N/200) collection creates",
         "run": r,
     })

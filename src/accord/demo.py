@@ -307,7 +307,8 @@ async def run_demo(*, records: int, serve: bool, port: int, state: str | None, s
             with progress(True) as bar:
                 for s in run_order(cfg.syncs):  # each after the syncs its associations name
                     results.append(await session.runner(s.name, bar).run())
-            results.sort(key=lambda r: [s.name for s in cfg.syncs].index(r.sync))  # shown in the config's order
+            listed = [s.name for s in cfg.syncs]
+            results.sort(key=lambda r: listed.index(r.sync))  # shown in the config's order
             console.print(summary_table(results, session.store))
             for r in results:
                 reasons = session.store.reason_counts(r.sync)

@@ -30,16 +30,14 @@ class Session:
     def runner(self, sync: str, progress: Progress | None = None, lease_wait: float | None = None) -> SyncRunner:
         s = self.cfg.sync(sync)
         index = next(i for i, x in enumerate(self.cfg.syncs) if x.name == sync)
-        targets = [AssociationTarget(t.name, {Side.LEFT: t.left.object, Side.RIGHT: t.right.object})
-                   for t in (self.cfg.sync(a) for a in s.associations if a in {x.name for x in self.cfg.syncs})]
+        targets = [_target(self.cfg.sync(a)) for a in s.associations if a in {x.name for x in self.cfg.syncs}]
         return SyncRunner(s, self.store, self.connector(s.left.app), self.connector(s.right.app),
                           progress=progress, path=f"syncs[{index}]", associations=targets, lease_wait=lease_wait,
                           activity_targets=self.activity_targets(s) if s.activities else None)
 
     def activity_targets(self, s: SyncConfig) -> list[AssociationTarget]:
         """The syncs an activity's company and deal are translated through (accord.ordering.activity_parents)."""
-        return [AssociationTarget(t.name, {Side.LEFT: t.left.object, Side.RIGHT: t.right.object})
-                for t in activity_parents(self.cfg.syncs, s)]
+        return [_target(t) for t in activity_parents(self.cfg.syncs, s)]
 
     async def directed_pass(self, sync: str, direction: str, progress: Progress | None = None) -> PassResult:
         """Copy existing records one way (Snov.io's "manual sync"), keeping the sync's own settings for later passes."""
@@ -65,3 +63,8 @@ class Session:
         for c in self.connectors.values():
             await c.aclose()
         self.store.close()
+
+
+def _target(t: SyncConfig) -> AssociationTarget:
+    """Sync ``t`` as the target of another sync's associations (or activities): its objects per side."""
+    return AssociationTarget(t.name, {Side.LEFT: t.left.object, Side.RIGHT: t.right.object})

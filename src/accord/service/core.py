@@ -317,8 +317,9 @@ class Service:
             await asyncio.sleep(self.tick)
 
     def _first_waits(self) -> set[str]:
-        """The syncs whose first pass waits for the first passes of the syncs their
-        ``associations:`` name (outside a cycle, accord.ordering): the passes run side by side,
+        """The syncs whose first pass waits for the first passes of the syncs they run after
+        (accord.ordering.runs_after: their ``associations:``, and a contacts sync's activities'
+        deals and companies, outside a cycle): the passes run side by side,
         so a line items sync starting with its deals and products would find none of them
         paired, and its new line items would wait a whole interval for the next pass. A parent
         disabled, busy or failing counts as done once its first pass was tried."""
@@ -354,7 +355,7 @@ class Service:
                 return None
             return await self.run_pass(name, full=full)
         finally:
-            slot.first_done = True  # the syncs that name it in associations: start theirs (_first_waits)
+            slot.first_done = True  # the syncs that run after it start theirs (_first_waits)
 
     async def run_pass(self, name: str, *, full: bool = False) -> PassResult | None:
         slot = self.slots[name]

@@ -329,10 +329,8 @@ def rule_text(d: Draft) -> dict[str, str]:
 
 def _vendor_label(type: str) -> str:
     """How people name an app's vendor ("HubSpot"); the type itself for one without a vendor entry."""
-    try:
-        return registry.vendor(type).label
-    except KeyError:
-        return type
+    v = registry.find(type)
+    return v.label if v is not None else type
 
 
 async def step_context(svc: Service, d: Draft, step: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ The runner reads rows a page at a time and writes each page back in one transact
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import compress
@@ -15,15 +16,17 @@ from operator import attrgetter, itemgetter, ne
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Integer, Text, and_, delete, func, select, type_coerce
+from sqlalchemy import JSON, Boolean, Integer, Text, and_, delete, func, insert, select, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from accord.index.db import CHUNK, IndexDB, chunks, dumps, new_id, now_iso
 from accord.index.runs import PageLedger
-from accord.index.schema import keys, link_flights, links
+from accord.index.schema import keys, link_flights, links, page_intents
 from accord.index.sync_state import write_cursor
 from accord.model import Side
+
+log = logging.getLogger("accord.index.links")
 
 # Link.flight_saved before the link's in-flight row was read or written
 _UNKNOWN: Any = object()
@@ -117,6 +120,8 @@ class PageWrite:
     drop_keys: list[tuple[str, str]] = field(default_factory=list)  # (side, key)
     drop_links: list[str] = field(default_factory=list)
     pending: dict[str, Link] = field(default_factory=dict)  # saved rows: only ``pending`` and ``in_flight`` change
+    # The page's intent row (LinkStore.write_intent), deleted by the save that writes the rows
+    intent: int | None = None
 
     def add(self, link: Link) -> None:
         self.new[link.id] = link
@@ -206,6 +211,57 @@ def _raw_links(rows: Iterable[Sequence[Any]]) -> list[Link]:
     return out
 
 
+class IntentsReplayed(RuntimeError):
+    """A page was about to be saved while the index still held the intents of a page whose last
+    save never ran; they are replayed now, and this page, planned without them, is not saved."""
+
+    def __init__(self, sync: str, count: int) -> None:
+        super().__init__(f"sync {sync!r}: the index held the writes of {count} interrupted page(s); they are "
+                         "recovered now, and this pass stops so that the next one plans from them")
+
+
+class _Stale(Exception):
+    """Intents of another page are in the index (raised inside a save's transaction)."""
+
+
+class _IntentGone(Exception):
+    """The page's own intent row is no longer there: replayed (or saved) by someone else."""
+
+
+def _pending_only(w: PageWrite) -> list[Link]:
+    """``w.pending``'s links whose rows ``w`` does not write whole (new or dirty)."""
+    return [lk for lid, lk in w.pending.items() if w.dirty.get(lid) is not lk and w.new.get(lid) is not lk]
+
+
+def _intent_body(w: PageWrite) -> bytes:
+    """A PageWrite as one document: what the per-row save would write, to replay it later."""
+    return orjson.dumps({
+        "new": [(*_get_all(lk), lk.in_flight) for lk in w.new.values()],
+        "dirty": [(*_get_all(lk), lk.in_flight) for lk in w.dirty.values()],
+        "pending": [(lk.sync, lk.id, lk.pending, lk.in_flight) for lk in _pending_only(w)],
+        "add_keys": w.add_keys, "drop_keys": w.drop_keys, "drop_links": w.drop_links,
+    }, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _intent_write(body: bytes) -> PageWrite:
+    """The PageWrite an intent row stands for; its links' rows are written whole (their state as
+    last saved is unknown here), as the per-row save before sending would have written them."""
+    d = orjson.loads(body)
+    w = PageWrite()
+    for values in d["new"]:
+        link = Link(*values)
+        w.new[link.id] = link
+    for values in d["dirty"]:
+        link = Link(*values)
+        w.dirty[link.id] = link
+    for sync, lid, pending, flight in d["pending"]:
+        w.pending[lid] = Link(sync, lid, pending=pending, in_flight=flight)
+    w.add_keys = [(s, k, lid) for s, k, lid in d["add_keys"]]
+    w.drop_keys = [(s, k) for s, k in d["drop_keys"]]
+    w.drop_links = list(d["drop_links"])
+    return w
+
+
 def _fetch(c: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
     cur = c.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -232,6 +288,8 @@ class LinkStore(IndexDB):
         self._flight_sql = (f"INSERT INTO link_flights (link_id, sync, in_flight) VALUES ({mark}, {mark}, {mark}) "
                             "ON CONFLICT (link_id) DO UPDATE SET in_flight = excluded.in_flight")
         self._keys_sql = f"INSERT INTO keys (sync, side, key, link_id) VALUES ({mark}, {mark}, {mark}, {mark})"
+        self._stale_sql = f"SELECT id FROM page_intents WHERE sync = {mark} ORDER BY id LIMIT 1"
+        self._consume_sql = f"DELETE FROM page_intents WHERE id = {mark}"
         # PostgreSQL: psycopg's executemany costs a pipelined round of Python work per row;
         # COPY formats a page's rows in C (the distributed mode's index is PostgreSQL).
         self._pg = self.engine.dialect.name == "postgresql"
@@ -294,29 +352,83 @@ class LinkStore(IndexDB):
         """Write one page's changes (and optionally a cursor) in one transaction; ``fence``
         runs first in it and raises if this process no longer holds the sync's lease.
         ``ledger`` (a pass run in steps) writes the counters the page added, and with
-        ``page_end`` the page's scan cursor, in the same transaction."""
-        stamp = now_iso()
+        ``page_end`` the page's scan cursor, in the same transaction.
+
+        ``w.intent`` (write_intent) is deleted in the same transaction. If the index holds
+        intents of another page, nothing is saved: they are replayed and IntentsReplayed is
+        raised, since ``w`` was planned without them."""
         try:
-            self._save(sync, w, cursor, fence, ledger, page_end, stamp)
-        except BaseException:
+            self._save(sync, w, cursor, fence, ledger, page_end, now_iso(), check_stale=True)
+        except BaseException as e:
             if ledger is not None:
                 ledger.rolled_back()
+            if isinstance(e, _Stale):
+                raise IntentsReplayed(sync, self.replay_intents(sync, fence)) from None
+            if isinstance(e, _IntentGone):
+                raise IntentsReplayed(sync, 1) from None
             raise
+        w.intent = None
         if ledger is not None:
             ledger.committed()
 
+    # -- page intents (schema.page_intents) ------------------------------------------------
+    def write_intent(self, sync: str, w: PageWrite, fence: Callable[[Connection], None] | None = None) -> None:
+        """Save what ``w`` holds as one intent row (``w.intent``) instead of its rows, before the
+        page's writes are sent; the page's last save (``save(w)``, ``w`` grown by the outcomes)
+        writes the rows and deletes the intent. Replayed by :meth:`replay_intents` if that
+        save never runs. Raises IntentsReplayed as :meth:`save` does."""
+        stamp = now_iso()
+        for link in itertools.chain(w.new.values(), w.dirty.values()):
+            link.updated_at = stamp
+        body = _intent_body(w)
+        try:
+            with self.engine.begin() as c:
+                if fence is not None:
+                    fence(c)
+                if _fetch(c, self._stale_sql, (sync,)):
+                    raise _Stale
+                w.intent = int(c.execute(insert(page_intents).values(sync=sync, body=body, created_at=stamp))
+                               .inserted_primary_key[0])
+        except _Stale:
+            raise IntentsReplayed(sync, self.replay_intents(sync, fence)) from None
+
+    def replay_intents(self, sync: str, fence: Callable[[Connection], None] | None = None) -> int:
+        """Write the rows of ``sync``'s intents left by pages whose last save never ran, oldest
+        first, each in one transaction with its deletion: the index is then as if each page
+        had saved its rows before sending, and the next plan of its pairs settles what landed
+        (pending creates are looked up by key, in-flight bases by value). Returns how many."""
+        done = 0
+        while True:
+            with self.engine.connect() as c:
+                rows = _fetch(c, f"SELECT id, body FROM page_intents WHERE sync = {self._mark} ORDER BY id LIMIT 1",
+                              (sync,))
+            if not rows:
+                return done
+            intent_id, body = rows[0]
+            w = _intent_write(bytes(body))
+            w.intent = int(intent_id)
+            try:
+                self._save(sync, w, None, fence, None, False, now_iso(), check_stale=False)
+            except _IntentGone:  # saved or replayed meanwhile
+                continue
+            done += 1
+            log.warning("sync %s: replayed the index changes of a page whose last save never ran "
+                        "(its writes are settled by the next plan of its pairs)", sync)
+
+    def has_intents(self, sync: str) -> bool:
+        with self.engine.connect() as c:
+            return bool(_fetch(c, self._stale_sql, (sync,)))
+
     def _save(self, sync: str, w: PageWrite, cursor: tuple[Side, str] | None,
               fence: Callable[[Connection], None] | None, ledger: PageLedger | None, page_end: bool,
-              stamp: str) -> None:
+              stamp: str, *, check_stale: bool) -> None:
         with self.engine.begin() as c:
             if fence is not None:
                 fence(c)
-            if w.drop_keys:
-                for side_key in chunks(w.drop_keys):
-                    for side in ("left", "right"):
-                        ks = [k for s, k in side_key if s == side]
-                        if ks:
-                            c.execute(delete(keys).where(keys.c.sync == sync, keys.c.side == side, keys.c.key.in_(ks)))
+            if w.intent is not None and c.exec_driver_sql(self._consume_sql, (w.intent,)).rowcount != 1:
+                raise _IntentGone
+            if check_stale and _fetch(c, self._stale_sql, (sync,)):
+                raise _Stale
             if w.drop_links:
                 for chunk in chunks(w.drop_links):
                     c.execute(delete(keys).where(keys.c.link_id.in_(chunk)))
@@ -331,7 +443,7 @@ class LinkStore(IndexDB):
             if dirty:
                 self._update_links(c, dirty)
             # rows written whole above already carry ``pending``
-            pending_only = [lk for lid, lk in w.pending.items() if w.dirty.get(lid) is not lk and w.new.get(lid) is not lk]
+            pending_only = _pending_only(w)
             if pending_only:
                 # a row known to hold the link's ``pending`` already is left alone
                 changed = [(lk.pending, lk.id) for lk in pending_only
@@ -344,6 +456,14 @@ class LinkStore(IndexDB):
                     _copy(c, "keys", [(sync, s, k, lid) for s, k, lid in w.add_keys], ("sync", "side", "key", "link_id"))
                 else:
                     c.exec_driver_sql(self._keys_sql, [(sync, s, k, lid) for s, k, lid in w.add_keys])
+            if w.drop_keys:
+                # after add_keys: a key added by the page's intent and dropped by its outcome (a
+                # failed create) is then not there, whether the intent was saved as rows or not
+                for side_key in chunks(w.drop_keys):
+                    for side in ("left", "right"):
+                        ks = [k for s, k in side_key if s == side]
+                        if ks:
+                            c.execute(delete(keys).where(keys.c.sync == sync, keys.c.side == side, keys.c.key.in_(ks)))
             if cursor is not None:
                 write_cursor(c, sync, cursor[0], cursor[1])
             if ledger is not None:

@@ -11,7 +11,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from accord.index.db import IndexDB, now_iso
-from accord.index.schema import association_bases, cursors, keys, link_flights, links, run_pages, runs, syncs
+from accord.index.schema import (
+    association_bases,
+    cursors,
+    keys,
+    link_flights,
+    links,
+    page_intents,
+    run_pages,
+    runs,
+    syncs,
+)
 from accord.model import Side
 
 BASE_KEYS = 2  # syncs.base_keys of an index whose bases are keyed by mapping
@@ -108,13 +118,13 @@ class SyncStateStore(IndexDB):
                 rows = [dict(r._mapping) for r in src.execute(select(table).where(col == sync))]
                 if rows:
                     dst.execute(insert(table), rows)
-            for table in (links, link_flights, keys, association_bases):
+            for table in (links, link_flights, keys, association_bases, page_intents):
                 result = src.execution_options(yield_per=2000).execute(select(table).where(table.c.sync == sync))
                 for part in result.partitions():
                     dst.execute(insert(table), [dict(r._mapping) for r in part])
 
     def delete_sync(self, sync: str) -> None:
         with self.engine.begin() as c:
-            for t in (keys, link_flights, links, cursors, run_pages, runs, association_bases):
+            for t in (keys, link_flights, links, cursors, run_pages, runs, association_bases, page_intents):
                 c.execute(delete(t).where(t.c.sync == sync))
             c.execute(delete(syncs).where(syncs.c.name == sync))

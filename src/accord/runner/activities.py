@@ -199,7 +199,7 @@ def _save(ctx: RunContext, k: _Kind, w: PageWrite, cursor: tuple[Side, str] | No
     """One page's activity rows (and the type's cursor), fenced by the sync's lease. The pass's
     counters (its run in the run history) hold the type's counts as saved so far."""
     ctx.counters.activities[k.kind] = k.counts.as_dict()
-    ctx.store.save(k.name, w, cursor, fence=ctx.lease.fence if ctx.lease is not None else None)
+    ctx.store.save(k.name, w, cursor, fence=ctx.fence)
 
 
 @dataclass

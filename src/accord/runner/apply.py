@@ -110,9 +110,18 @@ async def apply(ctx: RunContext, items: list[Item], w: PageWrite, cursor: tuple[
         await _parents_first(ctx, writes, w)
     if writes.writing:
         w = _save_before_sending(ctx, writes, w)
-    failed = await _send(ctx, writes, w)
-    _settle(ctx, writes.writing, failed, w)
-    ctx.save(w, cursor, page_end=True)  # a scan page's last save (its cursor is kept with it)
+    try:
+        failed = await _send(ctx, writes, w)
+        _settle(ctx, writes.writing, failed, w)
+        ctx.save(w, cursor, page_end=True)  # a scan page's last save (its cursor is kept with it)
+    except BaseException:
+        if w.intent is not None:
+            # the page stops here: its intent becomes rows now rather than at the next pass's
+            # start, so that whatever this process does next (a webhook batch between pages)
+            # sees them. Best effort: the index may be what failed.
+            with contextlib.suppress(Exception):
+                ctx.store.replay_intents(ctx.cfg.name, ctx.fence)
+        raise
 
 
 def _sort(ctx: RunContext, items: list[Item], w: PageWrite) -> _Writes:
@@ -183,10 +192,15 @@ async def _parents_first(ctx: RunContext, writes: _Writes, w: PageWrite) -> None
 
 def _save_before_sending(ctx: RunContext, writes: _Writes, w: PageWrite) -> PageWrite:
     """Save everything decided so far with the create intents and the bases the writes will set,
-    before anything is sent; returns a fresh PageWrite for what follows.
+    before anything is sent; returns the PageWrite for what follows.
 
     If the pass dies between a write and the final save, the next plan of the pair settles
     what landed (settle_in_flight).
+
+    Saved as one intent row (Store.write_intent): the page's last save writes its rows once,
+    as they end up, and deletes the intent; ``w`` goes on collecting the outcomes. A pass run
+    in steps (``ctx.ledger``: distributed mode) saves the rows themselves, with the counters
+    they add, and goes on with a fresh PageWrite.
     """
     if writes.creates[L] or writes.creates[R]:
         _record_intents(ctx, writes.creates, w)
@@ -194,6 +208,9 @@ def _save_before_sending(ctx: RunContext, writes: _Writes, w: PageWrite) -> Page
         it.link.in_flight = in_flight(it.plan)
         if it.link.id not in w.new:
             w.pending[it.link.id] = it.link
+    if ctx.ledger is None:
+        ctx.store.write_intent(ctx.cfg.name, w, ctx.fence)
+        return w
     ctx.save(w)
     return PageWrite()
 

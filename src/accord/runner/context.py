@@ -79,11 +79,15 @@ class RunContext:
     # a scan page's last save its cursor (accord.index.runs.PageLedger)
     ledger: PageLedger | None = None
 
+    @property
+    def fence(self) -> Callable[[Any], None] | None:
+        """The lease's check, run in each save's transaction (accord.index.leases)."""
+        return self.lease.fence if self.lease is not None else None
+
     def save(self, w: PageWrite, cursor: tuple[Side, str] | None = None, *, page_end: bool = False) -> None:
         """Save one page's index changes, fenced by the sync's lease (accord.index.leases);
         ``page_end``: the last save of a scan page (the ledger's mark goes with it)."""
-        self.store.save(self.cfg.name, w, cursor, fence=self.lease.fence if self.lease is not None else None,
-                        ledger=self.ledger, page_end=page_end)
+        self.store.save(self.cfg.name, w, cursor, fence=self.fence, ledger=self.ledger, page_end=page_end)
 
     async def between_pages(self) -> None:
         if self.on_page is not None:

@@ -65,7 +65,7 @@ async def open_pass(ctx: RunContext) -> None:
         await ctx.conn[s].check_container(ctx.obj[s], create=create)
     if hold and hold.get("kind") == CONTAINER:
         # deletes found while it was gone (held) are counted afresh at the end of this pass
-        ctx.store.set_deletes_hold(name, None, _fence(ctx))
+        ctx.store.set_deletes_hold(name, None, ctx.fence)
         log.info("sync %s: %s is there again; its hold is lifted", name, hold.get("container"))
 
 
@@ -87,7 +87,7 @@ def container_gone(ctx: RunContext, e: ContainerMissing) -> dict[str, Any]:
             "message": f"{e.key}: {e}", "hint": hint,
             "app": e.app, "container": e.container, "key": e.key, "confirmable": e.creatable, "confirmed": False,
             "count": 0, "targets": {"left": 0, "right": 0}}
-    ctx.store.set_deletes_hold(ctx.cfg.name, hold, _fence(ctx))
+    ctx.store.set_deletes_hold(ctx.cfg.name, hold, ctx.fence)
     e.hint = hint
     log.warning("sync %s: %s — %s", ctx.cfg.name, hold["message"], hint)
     return hold
@@ -112,7 +112,7 @@ async def settle_deletes(ctx: RunContext, *, quiet: bool = False) -> None:
             return
     elif not pending:
         if hold.get("kind") == MASS and held == 0:
-            store.set_deletes_hold(name, None, _fence(ctx))  # every held record came back
+            store.set_deletes_hold(name, None, ctx.fence)  # every held record came back
             log.info("sync %s: the held deletes' records are back; the hold is lifted", name)
             return
         if hold.get("kind") == MASS and held != hold.get("count"):
@@ -128,10 +128,10 @@ def _hold(ctx: RunContext, base: dict[str, Any], hold_id: int) -> dict[str, Any]
     """Hold the pending deletes with those held already, as hold ``hold_id``; returns the hold."""
     pairs, guard = ctx.store.linked_pairs(ctx.cfg.name), ctx.cfg.delete_guard
     hold = ctx.store.hold_deletes(ctx.cfg.name, {**base, "id": hold_id, "pairs": pairs, "limit": guard.limit(pairs),
-                                                 "share": guard.share, "floor": guard.floor}, _fence(ctx))
+                                                 "share": guard.share, "floor": guard.floor}, ctx.fence)
     if hold["kind"] == MASS:
         hold["message"], hold["hint"] = _mass_text(ctx, hold)
-        ctx.store.set_deletes_hold(ctx.cfg.name, hold, _fence(ctx))
+        ctx.store.set_deletes_hold(ctx.cfg.name, hold, ctx.fence)
     return hold
 
 
@@ -207,6 +207,3 @@ async def _still_gone(ctx: RunContext, chunk: Sequence[Link]) -> list[Link]:
             out = [lk for lk in out if not (lk.deleted(gone) and lk.id_of(gone) in back)]
     return out
 
-
-def _fence(ctx: RunContext) -> Any:
-    return ctx.lease.fence if ctx.lease is not None else None

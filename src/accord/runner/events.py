@@ -102,7 +102,7 @@ async def sync_events(ctx: RunContext) -> dict[str, int]:
         # fenced like the pass's pages: a pass that lost the sync's lease (a Temporal attempt
         # given up on) moves no cursor under the one that took over
         set_event_cursor(ctx.store, name, newest.astimezone(UTC).isoformat(),
-                         fence=ctx.lease.fence if ctx.lease is not None else None)
+                         fence=ctx.fence)
     elif not settled:
         log.warning("sync %s: %d events could not be written to HubSpot; they are tried again next pass",
                     name, counts["failed"])

@@ -447,6 +447,8 @@ class SyncRunner:
         confirmed = None
         self.activity_counts = None
         try:
+            # pages whose last save never ran (a process killed mid-page): their rows first
+            ctx.store.replay_intents(ctx.cfg.name, ctx.fence)
             ctx.counters = Counters()
             run_id = ctx.store.begin_run(ctx.cfg.name, kind)
             ctx.pass_id = run_id

@@ -213,3 +213,29 @@ async def test_a_page_that_fails_after_sending_leaves_its_rows_not_its_intent() 
     p.right.create = real_create  # type: ignore[method-assign]
     await p.run()
     assert len(p.right.live("contacts")) == 1 and p.status() == {"syncing": 1}
+
+
+def test_on_postgresql_an_intent_replayed_leaves_the_rows_the_per_row_save_wrote(pg_server: str) -> None:
+    import os
+
+    from pg import create_database
+
+    for seed in (1, 2, 3, 5, 8):
+        rows = Store(create_database(pg_server, f"accord_intents_rows_{os.getpid()}_{seed}"))
+        intent = Store(create_database(pg_server, f"accord_intents_{os.getpid()}_{seed}"))
+        for store in (rows, intent):
+            _seed(store)
+        rows.save(SYNC, _page(rows, seed))
+        w = _page(intent, seed)
+        intent.write_intent(SYNC, w)
+        assert intent.has_intents(SYNC)
+        assert intent.replay_intents(SYNC) == 1
+        assert _tables(intent) == _tables(rows)
+        w2 = PageWrite(new={"own": Link(SYNC, id="own", left_id="OWN", pending="right")})  # a page's last save
+        w2.add_keys.append(("right", "own@x.com", "own"))
+        intent.write_intent(SYNC, w2)
+        w2.new["own"].pending, w2.new["own"].right_id = None, "R-OWN"
+        intent.save(SYNC, w2)
+        assert not intent.has_intents(SYNC) and intent.links_by_id(["own"])["own"].right_id == "R-OWN"
+        rows.close()
+        intent.close()

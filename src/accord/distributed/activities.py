@@ -188,6 +188,9 @@ class SyncActivities:
         locks = PairLocks(self.ctx.store.engine, sync)
         try:
             await lease.acquire()
+            # pages whose last save never ran (a process killed mid-page): their rows before
+            # anything reads them (accord.index.links.LinkStore.replay_intents)
+            self.ctx.store.replay_intents(sync, lease.fence)
             runner = self.ctx.session.runner(sync, progress=beat)
             runner.locks = locks
             runner.lease = lease  # its passes run under this activity's lease, and its saves are fenced by it

@@ -387,8 +387,9 @@ class LinkStore(IndexDB):
                     fence(c)
                 if _fetch(c, self._stale_sql, (sync,)):
                     raise _Stale
-                w.intent = int(c.execute(insert(page_intents).values(sync=sync, body=body, created_at=stamp))
-                               .inserted_primary_key[0])
+                key = c.execute(insert(page_intents).values(sync=sync, body=body, created_at=stamp)).inserted_primary_key
+                assert key is not None
+                w.intent = int(key[0])
         except _Stale:
             raise IntentsReplayed(sync, self.replay_intents(sync, fence)) from None
 

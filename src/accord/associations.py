@@ -46,6 +46,16 @@ class AssociationTarget:
     objects: dict[Side, str]  # the associated object on each side (companies / Account)
 
 
+def waits_for_association(link: Link) -> bool:
+    """A linked pair whose fields are synced while an association waits for a record to be paired."""
+    return link.status == Status.QUEUED and link.reason == ExcludedReason.WAITING_FOR_ASSOCIATION
+
+
+def waiting_text(sync: str) -> str:
+    """A pair's message while one of its associations waits for the ``sync`` sync to pair a record."""
+    return f"waiting for an associated record of the {sync} sync, not synced yet"
+
+
 async def twins_of_associated(store: Store, conn: Connector, object: str, ids: Sequence[str],
                               target: AssociationTarget, side: Side) -> tuple[dict[str, Associated], dict[str, str]]:
     """The associations of records ``ids`` of ``object`` on ``side`` to ``target``'s object there,
@@ -99,8 +109,10 @@ async def sync_associations(
     target: AssociationTarget,
     winner: Side,
     writable: dict[Side, bool],
+    others: frozenset[str] = frozenset(),
 ) -> AssociationResult:
-    """Bring the associations of a chunk of linked pairs in step on both sides."""
+    """Bring the associations of a chunk of linked pairs in step on both sides. ``others``: the
+    sync's other association targets (their syncs' names), whose waits this one leaves alone."""
     res = AssociationResult()
     pairs = [lk for lk in links if lk.left_id and lk.right_id and lk.status in (Status.SYNCING, Status.QUEUED)]
     # no longer a pair (a side deleted, or left out by a rule since): nothing is owed to it any more
@@ -120,11 +132,14 @@ async def sync_associations(
     for lk in pairs:
         cur, waiting, held = _current(lk, read)
         if waiting:
-            lk.set_status(Status.QUEUED, ExcludedReason.WAITING_FOR_ASSOCIATION.value,
-                          message="an associated record is not synced yet")
+            lk.set_status(Status.QUEUED, ExcludedReason.WAITING_FOR_ASSOCIATION.value, message=waiting_text(target.sync))
             res.waiting += 1
             w.touch(lk)
-        elif lk.status == Status.QUEUED and lk.reason == ExcludedReason.WAITING_FOR_ASSOCIATION:
+        elif (lk.status == Status.QUEUED and lk.reason == ExcludedReason.WAITING_FOR_ASSOCIATION
+              and not any(lk.message == waiting_text(o) for o in others)):
+            # no longer waiting here, nor (as far as the last pass saw) for another target: a pair
+            # waiting for its company was set syncing by its deals target and queued again by the
+            # companies one, every pass
             lk.set_status(Status.SYNCING)
             w.touch(lk)
         if held and ("single" in kinds.values() or kinds[L] == kinds[R] == "primary"):

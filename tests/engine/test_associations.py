@@ -54,6 +54,40 @@ async def test_association_waits_for_its_company_then_syncs() -> None:
     assert res.counters.associated == {"left": 0, "right": 0}
 
 
+async def test_a_pair_waiting_for_its_company_stays_queued_through_passes_that_read_it_again() -> None:
+    """Its fields sync, but it says it waits (and for which sync) until the company is synced:
+    a pass that read it again (a full pass, an edit of a mapped field) set it syncing and the
+    association step queued it again, so the dashboard's count flickered every pass and the
+    pair read "syncing" between passes."""
+    s, a, b = make()
+    acme = a.user_create("companies", {"name": "Acme", "domain": "acme.com"})
+    ann = a.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    await a.associate("contacts", "companies", [(ann, acme)])
+    seen: list[str | None] = []
+    real = s.store.save
+
+    def save(sync: str, w: Any, *args: Any, **kw: Any) -> None:
+        real(sync, w, *args, **kw)
+        if sync == "contacts":
+            seen.extend(lk.status for lk in (*w.new.values(), *w.dirty.values()) if lk.left_id == ann)
+
+    s.store.save = save  # type: ignore[method-assign]
+    await s.runner("contacts").run()
+    seen.clear()
+    await s.runner("contacts").run(full=True)  # reads the pair again
+    a.user_update("contacts", ann, {"phone": "+1 555 0100"})
+    res = await s.runner("contacts").run()  # writes its change
+    assert res.counters.updated == {"left": 0, "right": 1}
+    assert set(seen) == {"queued"}, seen
+    link = s.store.links_by_record("contacts", Side.LEFT, [ann])[ann]
+    assert (link.status, link.reason) == ("queued", "waiting_for_association")
+    assert link.message == "waiting for an associated record of the companies sync, not synced yet"
+    await s.runner("companies").run()
+    await s.runner("contacts").run(full=True)
+    assert assoc(b, "ann@x.com") == ["Acme"]
+    assert s.store.counts("contacts") == {"syncing": 1}
+
+
 async def test_association_both_ways_and_winner_on_disagreement() -> None:
     s, a, b = make(winner="a")
     a_acme = a.user_create("companies", {"name": "Acme", "domain": "acme.com"})

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from accord.associations import sync_associations
+from accord.associations import sync_associations, waits_for_association
 from accord.engine.mapping import SyncSpec
 from accord.engine.planner import PairPlan
 from accord.engine.values import canon
@@ -143,7 +143,7 @@ def _sort(ctx: RunContext, items: list[Item], w: PageWrite) -> _Writes:
         if plan.status == Status.EXCLUDED and plan.reason:
             counters.exclude(plan.reason)
         if not plan.writes:
-            link.set_status(plan.status, plan.reason, plan.category, plan.message, plan.hint)
+            _set_status(ctx, link, plan)
             if plan.left_base is not None:  # merged: syncing, or synced once outside the inclusion list
                 link.left_base, link.right_base = plan.left_base, plan.right_base
                 counters.unchanged += 1
@@ -253,12 +253,20 @@ def _settle(ctx: RunContext, writing: list[Item], failed: Failed, w: PageWrite) 
             link.attempts += 1
             settle_in_flight(ctx.require_spec(), link, _landed_unless(failed[link.id]))
             continue
-        link.set_status(plan.status, plan.reason, plan.category, plan.message, plan.hint)
+        _set_status(ctx, link, plan)
         link.attempts = 0
         link.in_flight = None
         if plan.status == Status.SYNCING or plan.left_base is not None:  # see _sort
             for s in (L, R):
                 _set_base(ctx, it, s)
+
+
+def _set_status(ctx: RunContext, link: Link, plan: PairPlan) -> None:
+    """The pair's status as planned; a pair waiting for an associated record stays so: the
+    association step after the records says when it no longer waits (before, a pass that read
+    the pair again set it syncing, and that step queued it again: a count that flickered)."""
+    if not (plan.status == Status.SYNCING and ctx.associations and waits_for_association(link)):
+        link.set_status(plan.status, plan.reason, plan.category, plan.message, plan.hint)
 
 
 def _set_base(ctx: RunContext, it: Item, side: Side) -> None:
@@ -453,11 +461,12 @@ async def associate(ctx: RunContext, only: set[str] | None) -> None:
         owed = set(ctx.store.owed_associations(ctx.cfg.name))  # owed by an earlier pass
         only = only | owed
     for target in ctx.associations:
+        others = frozenset(t.sync for t in ctx.associations if t.sync != target.sync)
         chunks = (ctx.store.iter_links(ctx.cfg.name, links_t.c.left_id.is_not(None), links_t.c.right_id.is_not(None))
                   if only is None else _owed_or_touched(ctx, target.sync, sorted(only), owed))
         for chunk in chunks:
             res = await sync_associations(ctx.store, ctx.cfg.name, chunk, ctx.conn, ctx.obj, target,
-                                          spec.winner, writable)
+                                          spec.winner, writable, others)
             for k, v in res.written.items():
                 ctx.counters.associated[k] += v
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_
 
+from accord.associations import waits_for_association
 from accord.engine.mapping import SyncSpec
 from accord.engine.values import canon
 from accord.index.schema import links as links_t
@@ -121,7 +122,7 @@ async def _process_changed_records(ctx: RunContext, side: Side, records: Sequenc
     for rec, link, dup_of in pair(ctx, side, records, w):
         if dup_of is not None:
             continue
-        if (not force and link.linked and not rec.archived and link.status == Status.SYNCING
+        if (not force and link.linked and not rec.archived and (link.status == Status.SYNCING or waits_for_association(link))
                 and link.in_flight is None and _unchanged(spec, rec, side, link)):
             # Echo of the engine's own write, or a change to unmapped fields only.
             ctx.counters.unchanged += 1

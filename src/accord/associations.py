@@ -135,8 +135,7 @@ async def sync_associations(
             lk.set_status(Status.QUEUED, ExcludedReason.WAITING_FOR_ASSOCIATION.value, message=waiting_text(target.sync))
             res.waiting += 1
             w.touch(lk)
-        elif (lk.status == Status.QUEUED and lk.reason == ExcludedReason.WAITING_FOR_ASSOCIATION
-              and not any(lk.message == waiting_text(o) for o in others)):
+        elif waits_for_association(lk) and not any(lk.message == waiting_text(o) for o in others):
             # no longer waiting here, nor (as far as the last pass saw) for another target: a pair
             # waiting for its company was set syncing by its deals target and queued again by the
             # companies one, every pass

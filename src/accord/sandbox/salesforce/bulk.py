@@ -94,7 +94,7 @@ def csv_value(f: SField, v: Any) -> str:
     if v is None:
         return ""
     if f.type == "datetime" and isinstance(v, datetime):
-        return fmt_datetime(v).replace("+0000", "Z")
+        return fmt_datetime(v)[:-5] + "Z"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, date):
@@ -102,6 +102,28 @@ def csv_value(f: SField, v: Any) -> str:
     if f.type in ("double", "currency", "percent"):
         return repr(float(v))
     return str(v)
+
+
+def _text_cell(v: Any) -> str:
+    return "" if v is None else v if type(v) is str else csv_value(_ANY, v)
+
+
+_ANY = SField("value", "string", "Value")  # any type but the ones csv_value treats by field type
+_TEXT_TYPES = frozenset({"id", "reference", "string", "email", "phone", "url", "textarea", "picklist",
+                         "multipicklist", "combobox"})
+
+
+def _cells(fields: list[SField], rows: list[dict[str, Any]]) -> list[list[str]]:
+    """The rows' CSV cells (``csv_value``), a column at a time: text columns, most of them, skip
+    the per-value type dispatch (a query job of 50,000 rows formats half a million cells)."""
+    columns = []
+    for f in fields:
+        values = [r.get(f.name) for r in rows]
+        if f.type in _TEXT_TYPES:
+            columns.append([_text_cell(v) for v in values])
+        else:
+            columns.append([csv_value(f, v) for v in values])
+    return [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in rows]
 
 
 def error_text(errors: list[SfError]) -> str:
@@ -166,7 +188,7 @@ class BulkJobs:
         obj = parsed.sobject
         rows = self.org.query(parsed, include_deleted=op == "queryAll")
         with self.org.lock:  # the snapshot the job serves, as of its creation
-            cells = [[csv_value(obj.fields[n], r.get(n)) for n in parsed.fields] for r in rows]
+            cells = _cells([obj.fields[n] for n in parsed.fields], rows)
         job = Job(self._new_id(), "query", op, obj.name, self.org.now(), delim, ending, query=str(q),
                   state="UploadComplete", polls_left=self.polls, header=list(parsed.fields), rows=cells)
         with self._lock:

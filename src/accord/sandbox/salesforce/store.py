@@ -94,7 +94,11 @@ class ValidationRule:
 
 
 def fmt_datetime(d: datetime) -> str:
-    return d.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}+0000"
+    """Salesforce's wire form of a datetime: UTC, milliseconds, ``+0000``."""
+    if d.tzinfo is not UTC:
+        d = d.astimezone(UTC)
+    # isoformat (C) rather than strftime: a query job formats three of these per row
+    return d.isoformat(timespec="milliseconds")[:23] + "+0000"
 
 
 def to_wire(f: SField, v: Any) -> Any:
@@ -239,14 +243,17 @@ class Org:
         name = PREFIXES.get(id[:3])
         return self.rows[name].get(id) if name else None
 
-    def view(self, obj: SObject, row: Row) -> Row:
-        """The row with its formula fields evaluated now (formulas never touch timestamps)."""
-        ctx = FormulaContext(self.now().date(), self.lookup)
+    def view(self, obj: SObject, row: Row, ctx: FormulaContext | None = None) -> Row:
+        """The row with its formula fields evaluated now (formulas never touch timestamps);
+        ``ctx``: a context made once for many rows (``formula_context``)."""
         out = dict(row)
         for f in obj.fields.values():
             if f.formula is not None:
-                out[f.name] = f.formula(row, ctx)
+                out[f.name] = f.formula(row, ctx or self.formula_context())
         return out
+
+    def formula_context(self) -> FormulaContext:
+        return FormulaContext(self.now().date(), self.lookup)
 
     def render(self, obj: SObject, row: Row, fields: Iterable[str], version: str) -> dict[str, Any]:
         attrs = {"type": obj.name, "url": f"/services/data/{version}/sobjects/{obj.name}/{row['Id']}"}
@@ -266,7 +273,8 @@ class Org:
 
     def query(self, q: soql.Query, include_deleted: bool) -> list[Row]:
         with self.lock:
-            rows = [self.view(q.sobject, r) for r in self.rows[q.sobject.name].values()
+            ctx = self.formula_context()
+            rows = [self.view(q.sobject, r, ctx) for r in self.rows[q.sobject.name].values()
                     if include_deleted or not r["IsDeleted"]]
             return soql.run(q, rows)
 

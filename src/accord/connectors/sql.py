@@ -169,7 +169,7 @@ _ROW_ERRORS = (KeyError, DBAPIError, ValueError)
 
 class SqlConnector(Connector):
     vendor = "sql"
-    batch_size = 2000  # records per transaction (docs/connectors/sql.md#writing)
+    batch_size = 500
 
     def __init__(self, name: str, url: str, tables: Mapping[str, str] | None = None, *, id_column: str = "id",
                  updated_column: str = "updated_at", deleted_column: str | None = "deleted",

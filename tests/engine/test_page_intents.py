@@ -9,6 +9,7 @@ crash (pending creates looked up by key, in-flight bases settled) is unchanged.
 from __future__ import annotations
 
 import random
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,23 @@ def test_an_intent_replayed_leaves_the_rows_the_per_row_save_wrote(seed: int) ->
     assert w.intent is not None and _tables(intent)["intents"]
     assert intent.replay_intents(SYNC) == 1  # the page's last save never ran
     assert _tables(intent) == _tables(rows)
+
+
+def test_an_intent_left_by_the_version_that_did_not_compress_it_is_replayed() -> None:
+    """Intents were stored as plain orjson before zlib: one left by a crash of that version is
+    replayed by this one as it was written."""
+    rows, old = Store("sqlite://"), Store("sqlite://")
+    for store in (rows, old):
+        _seed(store)
+    rows.save(SYNC, _page(rows, 11))
+    w = _page(old, 11)
+    old.write_intent(SYNC, w)
+    with old.engine.begin() as c:
+        body = c.execute(select(page_intents.c.body)).scalar_one()
+        assert body[:1] != b"{"  # stored compressed now
+        c.execute(page_intents.update().values(body=zlib.decompress(body)))
+    assert old.replay_intents(SYNC) == 1
+    assert _tables(old) == _tables(rows)
 
 
 def test_the_page_s_last_save_writes_its_rows_once_and_deletes_its_intent() -> None:

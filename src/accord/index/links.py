@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from itertools import compress
@@ -234,19 +235,26 @@ def _pending_only(w: PageWrite) -> list[Link]:
 
 
 def _intent_body(w: PageWrite) -> bytes:
-    """A PageWrite as one document: what the per-row save would write, to replay it later."""
-    return orjson.dumps({
+    """A PageWrite as one document: what the per-row save would write, to replay it later.
+
+    Compressed (zlib, its fastest level): the document holds each value several times (the
+    snapshot, both planned bases, the values written), 1–2 kB a record, and compresses ~12×.
+    On PostgreSQL a row of 27 MB (a group of 25,000 creates) cost the server 0.35 CPU-s to
+    compress (pglz, when its value goes to TOAST), store and delete; compressed here first,
+    0.08 s here and 0.04 s there. On SQLite 0.11 → 0.09 s, and a tenth of the bytes written."""
+    return zlib.compress(orjson.dumps({
         "new": [(*_get_all(lk), lk.in_flight) for lk in w.new.values()],
         "dirty": [(*_get_all(lk), lk.in_flight) for lk in w.dirty.values()],
         "pending": [(lk.sync, lk.id, lk.pending, lk.in_flight) for lk in _pending_only(w)],
         "add_keys": w.add_keys, "drop_keys": w.drop_keys, "drop_links": w.drop_links,
-    }, option=orjson.OPT_NON_STR_KEYS)
+    }, option=orjson.OPT_NON_STR_KEYS), 1)
 
 
 def _intent_write(body: bytes) -> PageWrite:
     """The PageWrite an intent row stands for; its links' rows are written whole (their state as
     last saved is unknown here), as the per-row save before sending would have written them."""
-    d = orjson.loads(body)
+    # an intent left by a version that stored the document as is (a JSON object, never zlib's 0x78)
+    d = orjson.loads(body if body[:1] == b"{" else zlib.decompress(body))
     w = PageWrite()
     for values in d["new"]:
         link = Link(*values)

@@ -85,7 +85,7 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def reasons_line(sync: str, reasons: Mapping[str, int]) -> str:
-    """Excluded reasons and error categories of a sync with their counts, on one line."""
+    """Excluded reasons, error categories and what queued pairs wait for, with their counts, on one line."""
     return f"  {sync}: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
 
 

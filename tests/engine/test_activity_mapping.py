@@ -173,9 +173,9 @@ def test_a_syncs_records_views_hold_its_activities_and_no_other_syncs_rows(tmp_p
         _rows(store, other, ("failing", None))
     store.set_cursor("contacts/notes", Side.LEFT, "c1")
     assert store.counts("contacts") == {"syncing": 2, "excluded": 1, "queued": 2, "failing": 1}
-    # a waiting activity shows its reason; the contacts' own queued rows are counted as before
+    # a waiting activity shows its reason, as a contact waiting for its company does
     assert store.reason_counts("contacts") == {"excluded/no_match_key": 1, "queued/waiting_for_contact": 1,
-                                               "failing/None": 1}
+                                               "queued/waiting_for_association": 1, "failing/None": 1}
     assert {lk.sync for lk in store.records("contacts")} == {"contacts", "contacts/calls"}
     assert [lk.reason for lk in store.records("contacts", "queued")] == ["waiting_for_association",
                                                                          "waiting_for_contact"]

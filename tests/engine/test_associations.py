@@ -82,6 +82,8 @@ async def test_a_pair_waiting_for_its_company_stays_queued_through_passes_that_r
     link = s.store.links_by_record("contacts", Side.LEFT, [ann])[ann]
     assert (link.status, link.reason) == ("queued", "waiting_for_association")
     assert link.message == "waiting for an associated record of the companies sync, not synced yet"
+    # the dashboard's and `accord status`'s reasons say what the queued pair waits for
+    assert s.store.reason_counts("contacts") == {"queued/waiting_for_association": 1}
     await s.runner("companies").run()
     await s.runner("contacts").run(full=True)
     assert assoc(b, "ann@x.com") == ["Acme"]

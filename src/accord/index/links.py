@@ -17,7 +17,7 @@ from operator import attrgetter, itemgetter, ne
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Boolean, Integer, Text, and_, delete, func, insert, select, type_coerce
+from sqlalchemy import JSON, Boolean, Integer, Text, and_, delete, func, insert, or_, select, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
@@ -609,8 +609,11 @@ class LinkStore(IndexDB):
         return links.c.sync == sync
 
     def _with_reason(self, sync: str) -> Any:
-        """Which of them ``reason_counts`` lists."""
-        return links.c.status.in_(["excluded", "failing"])
+        """Which of them ``reason_counts`` lists: excluded and failing rows, and queued ones
+        that wait for something named (an associated record, a delete's confirmation), so that
+        a queued count that does not go down says why."""
+        return or_(links.c.status.in_(["excluded", "failing"]),
+                   and_(links.c.status == "queued", links.c.reason.is_not(None)))
 
     def counts(self, sync: str) -> dict[str, int]:
         with self.engine.connect() as c:

@@ -87,6 +87,9 @@ REASONS = {
     "custom_code": "rejected by the app's own rules", "associations": "association not written",
     "rate_limit": "rate limited", "not_found": "record gone", "transient": "app briefly unavailable",
     "outcome_unknown": "create unconfirmed: resync by hand",
+    # queued, waiting for something named
+    "waiting_for_contact": "waiting for its contact", "delete_pending": "delete found, carried out at the pass's end",
+    "delete_held": "delete waiting for your confirmation", "delete_confirmed": "delete confirmed, carried out next pass",
 }
 
 

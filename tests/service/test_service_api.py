@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 
 import httpx
 from openpyxl import load_workbook
@@ -38,6 +39,8 @@ def test_pass_status_records_and_export(world: World) -> None:
     # the dashboard says them in words (the API keeps the keys)
     counts = world.client.get("/ui/syncs/contacts/counts").text
     assert "excluded: no match key (e.g. no e-mail)" in counts and "failing: rejected by the app&#39;s own rules" in counts
+    # each reason opens the list of its records' status
+    assert re.search(r'<a href="/syncs/contacts/records\?status=excluded">excluded: no match key', counts)
 
     page1 = world.client.get("/api/syncs/contacts/records", params={"status": "failing", "limit": 1}).json()
     assert page1["total"] == 2 and page1["next_offset"] == 1

@@ -7,12 +7,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import httpx
 import pytest
 from simple_salesforce import Salesforce
 
-from accord.sandbox.salesforce import SalesforceSandbox
+from accord.sandbox.salesforce import SalesforceSandbox, bulk
+from accord.sandbox.salesforce.schema import OBJECTS
 from helpers import simple_salesforce
 
 V = "/services/data/v62.0"
@@ -170,3 +172,20 @@ def test_bulk_calls_count_against_the_daily_limit(http: httpx.Client, fresh: Sal
     refused = http.get(f"/jobs/query/{ok.json()['id']}")
     assert refused.status_code == 403 and refused.json()[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
     fresh.set_limits(daily_limit=100_000)
+
+
+def test_a_query_job_formats_each_cell_as_csv_value_does() -> None:
+    """The job's cells are formatted a column at a time (bulk._cells): the same text as one
+    ``csv_value`` per cell, on every object's seeded rows and on a row of each non-text type."""
+    box = SalesforceSandbox()
+    box.seed(300, 7)
+    odd = {"boolean": True, "double": 3.0, "currency": 2.5, "percent": 10, "int": 4,
+           "datetime": datetime(2020, 1, 1, 1, 2, 3, 456789, tzinfo=timezone(timedelta(hours=2))),
+           "date": date(2020, 1, 2)}
+    for name, obj in OBJECTS.items():
+        fields = list(obj.fields.values())
+        rows = [*box.org.rows.get(name, {}).values(),
+                {f.name: odd.get(f.type, 5) for f in fields}, {f.name: None for f in fields}]
+        assert bulk._cells(fields, rows) == [[bulk.csv_value(f, r.get(f.name)) for f in fields] for r in rows], name
+    stamp = datetime(2020, 1, 1, 1, 2, 3, 456789, tzinfo=UTC)
+    assert bulk.csv_value(OBJECTS["Contact"].fields["LastModifiedDate"], stamp) == "2020-01-01T01:02:03.456Z"

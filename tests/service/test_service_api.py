@@ -39,8 +39,13 @@ def test_pass_status_records_and_export(world: World) -> None:
     # the dashboard says them in words (the API keeps the keys)
     counts = world.client.get("/ui/syncs/contacts/counts").text
     assert "excluded: no match key (e.g. no e-mail)" in counts and "failing: rejected by the app&#39;s own rules" in counts
-    # each reason opens the list of its records' status
-    assert re.search(r'<a href="/syncs/contacts/records\?status=excluded">excluded: no match key', counts)
+    # each reason opens the list of its records
+    assert re.search(r'<a href="/syncs/contacts/records\?status=excluded&amp;reason=no_match_key">excluded: no match key',
+                     counts)
+    only = world.client.get("/syncs/contacts/records", params={"status": "failing", "reason": "custom_code"}).text
+    assert "2 failing records: rejected by the app" in only and "Show all failing records" in only
+    assert world.client.get("/syncs/contacts/records", params={"status": "failing", "reason": "validation"}).text \
+        .count("No failing records.") == 1
 
     page1 = world.client.get("/api/syncs/contacts/records", params={"status": "failing", "limit": 1}).json()
     assert page1["total"] == 2 and page1["next_offset"] == 1

@@ -628,10 +628,15 @@ class LinkStore(IndexDB):
                  .group_by(links.c.status, func.coalesce(links.c.reason, links.c.category)))
             return {f"{r[0]}/{r[1]}": int(r[2]) for r in c.execute(q)}
 
-    def records(self, sync: str, status: str | None = None, limit: int | None = None, offset: int = 0) -> list[Link]:
+    def records(self, sync: str, status: str | None = None, limit: int | None = None, offset: int = 0,
+                reason: str | None = None) -> list[Link]:
+        """``sync``'s rows (of ``status``; with ``reason``: of that reason or error category, as
+        ``reason_counts`` keys them) in id order."""
         q = _select_links().where(self._shown(sync)).order_by(links.c.id).offset(offset)
         if status:
             q = q.where(links.c.status == status)
+        if reason:
+            q = q.where(func.coalesce(links.c.reason, links.c.category) == reason)
         if limit:
             q = q.limit(limit)
         with self.engine.connect() as c:

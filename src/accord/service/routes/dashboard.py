@@ -187,14 +187,16 @@ def _record_routes(r: APIRouter) -> None:
 
     @r.get("/syncs/{name}/records", response_model=None)
     def records(request: Request, name: str, svc: Svc, status: str = "failing",
-                page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1) -> Response:
+                page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1, reason: str | None = None) -> Response:
+        """The records of a status, or of one of its reasons (a reason chip of the sync page)."""
         known_sync(svc, name)
         if status not in STATUSES:
             raise HTTPException(404, f"unknown status {status!r}")
-        items = svc.store.records(name, status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-        total = svc.store.counts(name).get(status, 0)
-        return render_page(request, "records.html", s=sync_json(svc, name), status=status, items=items, page=page,
-                           total=total, pages=max(1, -(-total // PAGE_SIZE)), note=None)
+        items = svc.store.records(name, status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, reason=reason)
+        total = (svc.store.reason_counts(name).get(f"{status}/{reason}", 0) if reason
+                 else svc.store.counts(name).get(status, 0))
+        return render_page(request, "records.html", s=sync_json(svc, name), status=status, reason=reason, items=items,
+                           page=page, total=total, pages=max(1, -(-total // PAGE_SIZE)), note=None)
 
     @r.get("/ui/syncs/{name}/deleted", response_model=None)
     async def deleted_preview(request: Request, name: str, side: SideName, svc: Svc) -> Response:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from accord.index.db import IndexDB
 from accord.index.links import _RAW_COLUMNS, Link, LinkStore
@@ -52,10 +52,6 @@ class ActivityLinks(LinkStore):
 
     def _shown(self, sync: str) -> Any:
         return _family(sync)
-
-    def _with_reason(self, sync: str) -> Any:
-        # an activity waiting for its contact (queued) is listed with its reason too
-        return or_(super()._with_reason(sync), and_(links.c.sync != sync, links.c.status == "queued"))
 
     def iter_flights(self, sync: str, chunk: int = 100) -> Iterator[list[Link]]:
         """The rows of ``sync`` with a write in flight (an activity's create whose answer was

@@ -610,8 +610,8 @@ class LinkStore(IndexDB):
 
     def _with_reason(self, sync: str) -> Any:
         """Which of them ``reason_counts`` lists: excluded and failing rows, and queued ones
-        that wait for something named (an associated record, a delete's confirmation), so that
-        a queued count that does not go down says why."""
+        that wait for something named (an associated record, an activity's contact, a delete's
+        confirmation), so that a queued count that does not go down says why."""
         return or_(links.c.status.in_(["excluded", "failing"]),
                    and_(links.c.status == "queued", links.c.reason.is_not(None)))
 

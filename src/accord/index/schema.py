@@ -100,7 +100,7 @@ page_intents = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("sync", String(200), nullable=False),
-    Column("body", LargeBinary, nullable=False),  # zlib of orjson: the PageWrite (accord.index.links._intent_body)
+    Column("body", LargeBinary, nullable=False),  # orjson (zlib'd on PostgreSQL): the PageWrite (accord.index.links._intent_body)
     Column("created_at", String(40), nullable=False),
     Index("ix_page_intents_sync", "sync", "id"),
 )

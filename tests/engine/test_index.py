@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -166,3 +167,14 @@ def test_saves_that_set_only_changed_columns_keep_the_row_equal_to_the_link(
         assert {f: getattr(row, f) for f in _LINK_FIELDS} == {f: getattr(link, f) for f in _LINK_FIELDS}
         if how == "reload":
             link = row
+
+
+def test_none_and_booleans_bind_as_null_and_integers_through_the_fast_adapters(tmp_path: Path) -> None:
+    """make_engine registers sqlite3 adapters for None and bool (a speed-up): what they bind
+    must be what the module binds without them, NULL and 0/1, on any sqlite3 connection."""
+    make_engine(f"sqlite:///{tmp_path}/x.db").dispose()
+    c = sqlite3.connect(":memory:")
+    c.execute("CREATE TABLE t (a, b, c, d)")
+    c.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", [(None, True, False, 7), (None, None, True, "x")])
+    assert c.execute("SELECT typeof(a), a, typeof(b), b, typeof(c), c, d FROM t ORDER BY rowid").fetchall() == [
+        ("null", None, "integer", 1, "integer", 0, 7), ("null", None, "null", None, "integer", 1, "x")]

@@ -50,3 +50,19 @@ def test_mapping_cards_keep_a_fields_type_on_one_line(phone: Any, world: World) 
     assert cells.first.evaluate("td => getComputedStyle(td).display") == "block"
     line = phone.locator("#mappings td .hint").first.evaluate("s => s.getClientRects().length")
     assert line == 1
+
+
+def test_the_run_history_shows_every_count_on_a_phone(phone: Any, world: World) -> None:
+    """A run's counts were in a table that scrolled sideways: on a phone its Updated and Failed
+    columns were off-screen. Each run now wraps its labelled values inside the screen."""
+    world.run_pass("contacts")
+    phone.goto(f"{world.url}/syncs/contacts")
+    run = phone.locator("#runs tbody tr").first
+    run.wait_for()
+    assert _wider_than_screen(phone) == 0
+    assert phone.evaluate("(() => { const e = document.querySelector('#runs').closest('.scroll');"
+                          " return e.scrollWidth - e.clientWidth })()") == 0
+    for label in ("Created", "Updated", "Failed", "Started"):
+        box = run.locator(f"td[data-label={label}]").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
+    assert phone.locator(".sides-note").inner_text() == "Created, Updated, Failed: a / b"

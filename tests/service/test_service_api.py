@@ -56,6 +56,21 @@ def test_pass_status_records_and_export(world: World) -> None:
     assert world.client.get("/api/syncs/contacts/records", params={"status": "nope"}).status_code == 422
     assert world.client.get("/api/syncs/nope/records").status_code == 404
 
+    # a reason of the status, as the dashboard's chips open it: its records, its count, its export
+    custom = world.client.get("/api/syncs/contacts/records", params={"status": "failing", "reason": "custom_code"}).json()
+    assert (custom["reason"], custom["total"], len(custom["items"])) == ("custom_code", 2, 2)
+    none = world.client.get("/api/syncs/contacts/records", params={"status": "failing", "reason": "validation"}).json()
+    assert (none["total"], none["items"], none["next_offset"]) == (0, [], None)
+    assert world.client.get("/api/syncs/contacts/records", params={"reason": "Bad Reason"}).status_code == 422
+    only = world.client.get("/api/syncs/contacts/export", params={"status": "excluded", "reason": "no_match_key"})
+    assert [r["reason"] for r in csv.DictReader(io.StringIO(only.text))] == ["no_match_key"]
+    assert 'filename="contacts-excluded-no_match_key.csv"' in only.headers["content-disposition"]
+    assert list(csv.DictReader(io.StringIO(world.client.get(
+        "/api/syncs/contacts/export", params={"status": "failing", "reason": "validation"}).text))) == []
+    page = world.client.get("/syncs/contacts/records", params={"status": "failing", "reason": "custom_code"}).text
+    assert "Export (these 2 records)" in page
+    assert re.search(r'href="/api/syncs/contacts/export\?status=failing&(amp;)?reason=custom_code&(amp;)?format=csv"', page)
+
     exp = world.client.get("/api/syncs/contacts/export", params={"status": "failing", "format": "csv"})
     assert exp.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exp.text)))

@@ -72,6 +72,19 @@ def _sync_routes(r: APIRouter) -> None:
         return sync_json(svc, name)
 
 
+# a key of the status's `reasons` after the slash (words of lower case and _, as the engine names them)
+Reason = Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_]+$", description=(
+    "only the records of this excluded reason, error category or queued reason (a key of the status's "
+    "`reasons`, after the slash: `duplicate` of `excluded/duplicate`)"))]
+
+
+def _total(svc: Any, name: str, status: str, reason: str | None) -> int:
+    """How many records ``records`` pages through: of the status, or of one of its reasons."""
+    if reason:
+        return svc.store.reason_counts(name).get(f"{status}/{reason}", 0)
+    return int(svc.store.counts(name).get(status, 0))
+
+
 def _record_routes(r: APIRouter) -> None:
     """What a sync holds and has done: counts, records, exports, runs, progress."""
 
@@ -84,21 +97,24 @@ def _record_routes(r: APIRouter) -> None:
     @r.get("/syncs/{name}/records", summary="Records of one status with their errors and hints (paged)", responses=answers(404))
     def records(name: str, svc: Svc, status: Status = "failing",
                 limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> dict[str, Any]:
+                offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+                reason: Reason = None) -> dict[str, Any]:
         known_sync(svc, name)
-        items = svc.store.records(name, status, limit=limit, offset=offset)
-        total = svc.store.counts(name).get(status, 0)
+        items = svc.store.records(name, status, limit=limit, offset=offset, reason=reason)
+        total = _total(svc, name, status, reason)
         nxt = offset + len(items) if offset + len(items) < total else None
-        return {"sync": name, "status": status, "total": total, "offset": offset, "next_offset": nxt,
-                "items": [link_json(lk) for lk in items]}
+        return {"sync": name, "status": status, **({"reason": reason} if reason else {}), "total": total,
+                "offset": offset, "next_offset": nxt, "items": [link_json(lk) for lk in items]}
 
     @r.get("/syncs/{name}/export", summary="Export the records of one status (CSV, XLSX or JSON)", responses=answers(404))
     def export(name: str, svc: Svc, status: Status = "failing",
-               format: Literal["csv", "xlsx", "json"] = "csv") -> Response:
+               format: Literal["csv", "xlsx", "json"] = "csv",
+               reason: Reason = None) -> Response:
         known_sync(svc, name)
-        body = render_export(svc.store.records(name, status), format)
+        body = render_export(svc.store.records(name, status, reason=reason), format)
+        stem = f"{name}-{status}" + (f"-{reason}" if reason else "")
         return Response(body, media_type=MEDIA_TYPES[format], headers={
-            "Content-Disposition": f'attachment; filename="{name}-{status}.{format}"'})
+            "Content-Disposition": f'attachment; filename="{stem}.{format}"'})
 
     @r.get("/syncs/{name}/runs", summary="Run history, newest first", responses=answers(404))
     def runs(name: str, svc: Svc, limit: Annotated[int, Query(ge=1, le=500)] = 20) -> list[dict[str, Any]]:

@@ -81,7 +81,7 @@ Reason = Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_]+$", descri
 def _total(svc: Any, name: str, status: str, reason: str | None) -> int:
     """How many records ``records`` pages through: of the status, or of one of its reasons."""
     if reason:
-        return svc.store.reason_counts(name).get(f"{status}/{reason}", 0)
+        return int(svc.store.reason_counts(name).get(f"{status}/{reason}", 0))
     return int(svc.store.counts(name).get(status, 0))
 
 

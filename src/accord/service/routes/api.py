@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from accord.exports import MEDIA_TYPES, render_export
 from accord.index.holds import HoldChanged, NotConfirmable
 from accord.model import Side
-from accord.service.core import PassNotRequested
+from accord.service.core import PassNotRequested, Service
 from accord.service.web import (
     AUTH_ANSWERS,
     STATUSES,
@@ -78,7 +78,7 @@ Reason = Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_]+$", descri
     "`reasons`, after the slash: `duplicate` of `excluded/duplicate`)"))]
 
 
-def _total(svc: Any, name: str, status: str, reason: str | None) -> int:
+def _total(svc: Service, name: str, status: str, reason: str | None) -> int:
     """How many records ``records`` pages through: of the status, or of one of its reasons."""
     if reason:
         return int(svc.store.reason_counts(name).get(f"{status}/{reason}", 0))

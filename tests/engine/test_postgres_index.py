@@ -171,3 +171,29 @@ def test_postgres_looks_keys_up_by_probe_as_the_index_grows(pg_url: str) -> None
     assert analyzed["links"] >= 1 and analyzed["keys"] >= 1
     # the keys in the index condition, not a filter over every key of the side
     assert "Filter" not in plan and "= ANY" in plan, plan
+
+
+def test_postgres_a_failed_analyze_does_not_fail_the_saved_page(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ANALYZE runs after the page's transaction committed: if it fails (a lost connection, a
+    lock timeout), the page is saved all the same, and the save says so by returning."""
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.exc import OperationalError
+
+    from accord.index.store import Link, PageWrite
+
+    real = Connection.exec_driver_sql
+
+    def failing(self: Connection, sql: str, *args: object, **kw: object) -> object:
+        if sql.startswith("ANALYZE"):
+            raise OperationalError(sql, None, Exception("server closed the connection unexpectedly"))
+        return real(self, sql, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Connection, "exec_driver_sql", failing)
+    store = Store(pg_url)
+    w = PageWrite()
+    for i in range(2500):
+        link = Link("contacts", left_id=f"L{i}")
+        w.add(link)
+    store.save("contacts", w)  # does not raise
+    assert len(store.links_by_record("contacts", Side.LEFT, ["L0", "L2499"])) == 2
+    store.close()

@@ -404,10 +404,16 @@ class LinkStore(IndexDB):
         self._grown += added
         if self._grown < self._analyze_at:
             return
-        with self.engine.connect() as c:
-            c.exec_driver_sql("ANALYZE links, keys")
-            c.commit()
-            grown = c.exec_driver_sql("SELECT sum(reltuples) FROM pg_class WHERE relname IN ('links', 'keys')").scalar()
+        try:
+            with self.engine.connect() as c:
+                c.exec_driver_sql("ANALYZE links, keys")
+                c.commit()
+                grown = c.exec_driver_sql("SELECT sum(reltuples) FROM pg_class WHERE relname IN ('links', 'keys')").scalar()
+        except DBAPIError as e:
+            # the page is saved; statistics only speed the next look-ups up (and autovacuum
+            # makes them too): a failure here must not pass for a failed save
+            log.warning("could not analyze the index's tables (the page is saved): %s", e)
+            grown = self._analyze_at
         self._grown, self._analyze_at = 0, max(_FIRST_ANALYZE, int(grown or 0))
 
     # -- page intents (schema.page_intents) ------------------------------------------------

@@ -422,6 +422,9 @@ def records(
     status: Annotated[str, typer.Option("--status", help="syncing, failing, excluded or queued")] = "failing",
     fmt: Annotated[str, typer.Option("--format", help="csv, json or xlsx")] = "csv",
     output: Annotated[Path | None, typer.Option("-o", "--output")] = None,
+    reason: Annotated[str | None, typer.Option(
+        "--reason", help="only one excluded reason or error category, as `accord status` lists them "
+                         "(no_match_key, validation …)")] = None,
 ) -> None:
     """List or export the records of one status with their errors and reasons."""
     from accord.exports import FORMATS
@@ -433,7 +436,7 @@ def records(
         raise _fail(EXIT_CONFIG, f"--status: unknown status {status!r}")
     name = _selected(cfg, sync or None)[0] if sync else cfg.syncs[0].name if cfg.syncs else ""
     store = _store(cfg)
-    links = store.records(name, status)
+    links = store.records(name, status, reason=reason)
     store.close()
     write_export(links, fmt, output)
 

@@ -97,6 +97,10 @@ def test_records_export_formats_and_formula_neutralised(project: Path) -> None:
     assert any(row["label"] == "'=HYPERLINK(1)@x.com" for row in rows)
     r = accord("records", "-c", "accord.yaml", "--sync", "contacts", "--status", "excluded", "--format", "json", cwd=project)
     assert [x["reason"] for x in json.loads(r.stdout)] == ["no_match_key"]
+    # one reason only, as `accord status` keys them (and the dashboard's chips)
+    for reason, found in (("no_match_key", 1), ("duplicate", 0)):
+        r = accord("records", "-c", "accord.yaml", "--status", "excluded", "--reason", reason, "--format", "json", cwd=project)
+        assert len(json.loads(r.stdout)) == found, r.stderr
     out = project / "ex.xlsx"
     r = accord("records", "-c", "accord.yaml", "--sync", "contacts", "--status", "syncing", "--format", "xlsx", "-o", str(out), cwd=project)
     assert r.returncode == 0 and out.stat().st_size > 0

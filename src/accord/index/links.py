@@ -665,6 +665,12 @@ class LinkStore(IndexDB):
                  .group_by(links.c.status, func.coalesce(links.c.reason, links.c.category)))
             return {f"{r[0]}/{r[1]}": int(r[2]) for r in c.execute(q)}
 
+    def records_total(self, sync: str, status: str, reason: str | None = None) -> int:
+        """How many rows ``records`` pages through for ``status`` (and ``reason``)."""
+        if reason:
+            return self.reason_counts(sync).get(f"{status}/{reason}", 0)
+        return self.counts(sync).get(status, 0)
+
     def records(self, sync: str, status: str | None = None, limit: int | None = None, offset: int = 0,
                 reason: str | None = None) -> list[Link]:
         """``sync``'s rows (of ``status``; with ``reason``: of that reason or error category, as

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from accord.exports import MEDIA_TYPES, render_export
 from accord.index.holds import HoldChanged, NotConfirmable
 from accord.model import Side
-from accord.service.core import PassNotRequested, Service
+from accord.service.core import PassNotRequested
 from accord.service.web import (
     AUTH_ANSWERS,
     STATUSES,
@@ -78,13 +78,6 @@ Reason = Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_]+$", descri
     "`reasons`, after the slash: `duplicate` of `excluded/duplicate`)"))]
 
 
-def _total(svc: Service, name: str, status: str, reason: str | None) -> int:
-    """How many records ``records`` pages through: of the status, or of one of its reasons."""
-    if reason:
-        return int(svc.store.reason_counts(name).get(f"{status}/{reason}", 0))
-    return int(svc.store.counts(name).get(status, 0))
-
-
 def _record_routes(r: APIRouter) -> None:
     """What a sync holds and has done: counts, records, exports, runs, progress."""
 
@@ -101,7 +94,7 @@ def _record_routes(r: APIRouter) -> None:
                 reason: Reason = None) -> dict[str, Any]:
         known_sync(svc, name)
         items = svc.store.records(name, status, limit=limit, offset=offset, reason=reason)
-        total = _total(svc, name, status, reason)
+        total = svc.store.records_total(name, status, reason)
         nxt = offset + len(items) if offset + len(items) < total else None
         return {"sync": name, "status": status, **({"reason": reason} if reason else {}), "total": total,
                 "offset": offset, "next_offset": nxt, "items": [link_json(lk) for lk in items]}

@@ -193,8 +193,7 @@ def _record_routes(r: APIRouter) -> None:
         if status not in STATUSES:
             raise HTTPException(404, f"unknown status {status!r}")
         items = svc.store.records(name, status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, reason=reason)
-        total = (svc.store.reason_counts(name).get(f"{status}/{reason}", 0) if reason
-                 else svc.store.counts(name).get(status, 0))
+        total = svc.store.records_total(name, status, reason)
         return render_page(request, "records.html", s=sync_json(svc, name), status=status, reason=reason, items=items,
                            page=page, total=total, pages=max(1, -(-total // PAGE_SIZE)), note=None)
 

@@ -415,6 +415,9 @@ def write_export(links: list[Link], fmt: str, target: Path | None) -> None:
         target.write_bytes(data)
 
 
+FOUND_MAX = 1000  # records `accord records --find` lists: a search is for finding a few, an export for all
+
+
 @app.command()
 def records(
     config: ConfigOpt = Path("accord.yaml"),
@@ -425,8 +428,11 @@ def records(
     reason: Annotated[str | None, typer.Option(
         "--reason", help="only one excluded reason or error category, as `accord status` lists them "
                          "(no_match_key, validation …)")] = None,
+    find: Annotated[str | None, typer.Option(
+        "--find", help="instead of a status: the records of any status that an id of either app (exactly), or a "
+                       "part of an email or a name, finds (the first 1,000)")] = None,
 ) -> None:
-    """List or export the records of one status with their errors and reasons."""
+    """List or export the records of one status with their errors and reasons, or find records."""
     from accord.exports import FORMATS
 
     cfg = _load(config)
@@ -435,8 +441,10 @@ def records(
     if status not in ("syncing", "failing", "excluded", "queued"):
         raise _fail(EXIT_CONFIG, f"--status: unknown status {status!r}")
     name = _selected(cfg, sync or None)[0] if sync else cfg.syncs[0].name if cfg.syncs else ""
+    if find is not None and not find.strip():
+        raise _fail(EXIT_CONFIG, "--find: give an id, or a part of an email or a name")
     store = _store(cfg)
-    links = store.records(name, status, reason=reason)
+    links = store.find_records(name, find, limit=FOUND_MAX)[0] if find else store.records(name, status, reason=reason)
     store.close()
     write_export(links, fmt, output)
 

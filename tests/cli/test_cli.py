@@ -107,6 +107,13 @@ def test_records_export_formats_and_formula_neutralised(project: Path) -> None:
     from openpyxl import load_workbook
     assert load_workbook(out).active.max_row == 4  # type: ignore[union-attr]
     assert accord("records", "-c", "accord.yaml", "--status", "weird", cwd=project).returncode == 2
+    # --find: records of any status by a part of an email or a name (or an id), with their status
+    r = accord("records", "-c", "accord.yaml", "--find", "ANN", "--format", "json", cwd=project)
+    assert [(x["label"], x["status"]) for x in json.loads(r.stdout)] == [("ann@x.com", "syncing")], r.stderr
+    r = accord("records", "-c", "accord.yaml", "--find", "no mail", "--format", "json", cwd=project)
+    assert [(x["status"], x["reason"]) for x in json.loads(r.stdout)] == [("excluded", "no_match_key")]
+    r = accord("records", "-c", "accord.yaml", "--find", " ", cwd=project)
+    assert r.returncode == 2 and "--find" in r.stderr
 
 
 def test_disable_enable(project: Path) -> None:

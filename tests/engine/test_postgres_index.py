@@ -197,3 +197,25 @@ def test_postgres_a_failed_analyze_does_not_fail_the_saved_page(pg_url: str, mon
     store.save("contacts", w)  # does not raise
     assert len(store.links_by_record("contacts", Side.LEFT, ["L0", "L2499"])) == 2
     store.close()
+
+
+async def test_postgres_finds_records_by_id_and_by_label_in_any_case(pg_url: str) -> None:
+    """``find_records`` on PostgreSQL (ILIKE; SQLite's lower() LIKE is tested through the API):
+    an id exactly, a part of the label in any case, wildcards as text."""
+    p = Pair(pg_url)
+    ann = p.left.user_create("contacts", person("Ann", "Lee", "Ann.Lee@X.com"))
+    p.left.user_create("contacts", person("Bo", "Ray", "bo_ray@y.com"))
+    p.left.user_create("contacts", person("Bo", "Rxy", "borxy@y.com"))
+    p.left.user_create("contacts", person("No", "Mail", None))
+    await p.run()
+    name = p.cfg.name
+
+    def labels(text: str) -> list[str | None]:
+        return [lk.label for lk in p.store.find_records(name, text)[0]]
+
+    assert labels("ann.lee@x") == ["Ann.Lee@X.com"]
+    assert labels(ann) == ["Ann.Lee@X.com"]
+    assert labels("o_r") == ["bo_ray@y.com"]  # "_" is a character here, not any character
+    assert labels("no mail") == ["No Mail"]
+    found, total = p.store.find_records(name, "@", limit=2)
+    assert (len(found), total) == (2, 3)

@@ -66,3 +66,21 @@ def test_the_run_history_shows_every_count_on_a_phone(phone: Any, world: World) 
         box = run.locator(f"td[data-label={label}]").bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
     assert phone.locator(".sides-note").inner_text() == "Created, Updated, Failed: a / b"
+
+
+def test_finding_a_record_by_its_email_on_a_phone(phone: Any, world: World) -> None:
+    """The question an admin brings: "why is Bob not in the other app?" — typed into the sync
+    page's search, answered by his row with its status, the app's error and the hint."""
+    world.run_pass("contacts")
+    phone.goto(f"{world.url}/syncs/contacts")
+    phone.fill("#find-q", "bob@X")
+    phone.press("#find-q", "Enter")
+    phone.wait_for_selector("h1:has-text('found')")
+    assert phone.locator("h1").inner_text() == "1 record found for “bob@X”"
+    row = phone.locator("#records tbody tr")
+    assert row.count() == 1
+    status = row.locator("td.category").inner_text()
+    assert status.startswith("failing: rejected by the app") and "(custom_code)" in status
+    assert "Ray is not allowed" in row.inner_text() and "Fix the rule" in row.inner_text()
+    assert _wider_than_screen(phone) == 0
+    assert phone.input_value("#find-q") == "bob@X"

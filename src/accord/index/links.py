@@ -685,6 +685,31 @@ class LinkStore(IndexDB):
         with self.engine.connect() as c:
             return _rows_to_links(c.execute(q))
 
+    def find_records(self, sync: str, text: str, limit: int = 50) -> tuple[list[Link], int]:
+        """``sync``'s records (of any status) that ``text`` names, and how many there are in all:
+        the pair of an id of either app (exactly: a probe of the id indexes), else those whose
+        label (what the record lists show: the email, else the name) contains it, in any case,
+        by label. The label has no index (one more per saved row, on the hot path): its search
+        reads the sync's rows once, ~0.7 s for 1,000,000 pairs on SQLite (docs/service.md)."""
+        text = text.strip()
+        if not text:
+            return [], 0
+        listed = and_(self._shown(sync), links.c.status.is_not(None))
+        with self.engine.connect() as c:
+            by_id = _rows_to_links(c.execute(_select_links().where(
+                listed, or_(links.c.left_id == text, links.c.right_id == text)).order_by(links.c.id)))
+            if by_id:
+                return by_id, len(by_id)
+            # one read of the rows: the first ``limit`` ids, and the count of all (a window)
+            hits = c.execute(select(links.c.id, func.count().over())
+                             .where(listed, links.c.label.icontains(text, autoescape=True))
+                             .order_by(links.c.label, links.c.id).limit(limit)).all()
+            if not hits:
+                return [], 0
+            order = {r[0]: n for n, r in enumerate(hits)}
+            found = _rows_to_links(c.execute(_select_links().where(links.c.id.in_(list(order)))))
+        return sorted(found, key=lambda lk: order[lk.id]), int(hits[0][1])
+
     def deleted_links(self, sync: str, side: Side) -> Iterator[list[Link]]:
         col = links.c.left_deleted if side is Side.LEFT else links.c.right_deleted
         other_deleted = links.c.right_deleted if side is Side.LEFT else links.c.left_deleted

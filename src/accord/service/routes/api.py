@@ -99,6 +99,15 @@ def _record_routes(r: APIRouter) -> None:
         return {"sync": name, "status": status, **({"reason": reason} if reason else {}), "total": total,
                 "offset": offset, "next_offset": nxt, "items": [link_json(lk) for lk in items]}
 
+    @r.get("/syncs/{name}/records/search", summary="Find records of any status by id, email or name", responses=answers(404))
+    def search(name: str, svc: Svc, q: Annotated[str, Query(min_length=1, max_length=320, description=(
+                   "an id of either app (exactly), or a part of the record's label: its email, else its name "
+                   "(in any case)"))],
+               limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict[str, Any]:
+        known_sync(svc, name)
+        items, total = svc.store.find_records(name, q, limit=limit)
+        return {"sync": name, "q": q, "total": total, "items": [link_json(lk) for lk in items]}
+
     @r.get("/syncs/{name}/export", summary="Export the records of one status (CSV, XLSX or JSON)", responses=answers(404))
     def export(name: str, svc: Svc, status: Status = "failing",
                format: Literal["csv", "xlsx", "json"] = "csv",

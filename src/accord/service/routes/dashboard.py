@@ -41,6 +41,7 @@ from accord.service.web import (
 )
 
 PAGE_SIZE = 50
+FOUND_SHOWN = 100  # a search's results listed (a search that finds more says so: refine it)
 MAX_PAGE = 10_000_000  # 500 million records: past any index, and within every database's integers
 SideName = Literal["left", "right"]
 
@@ -187,15 +188,21 @@ def _record_routes(r: APIRouter) -> None:
 
     @r.get("/syncs/{name}/records", response_model=None)
     def records(request: Request, name: str, svc: Svc, status: str = "failing",
-                page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1, reason: str | None = None) -> Response:
-        """The records of a status, or of one of its reasons (a reason chip of the sync page)."""
+                page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1, reason: str | None = None,
+                q: Annotated[str | None, Query(max_length=320)] = None) -> Response:
+        """The records of a status, or of one of its reasons (a reason chip of the sync page);
+        ``q``: the records of any status that an id, an email or a name finds."""
         known_sync(svc, name)
         if status not in STATUSES:
             raise HTTPException(404, f"unknown status {status!r}")
+        if q is not None and q.strip():
+            found, total = svc.store.find_records(name, q, limit=FOUND_SHOWN)
+            return render_page(request, "records.html", s=sync_json(svc, name), status=status, reason=None, items=found,
+                               page=1, total=total, pages=1, note=None, q=q.strip(), search=True)
         items = svc.store.records(name, status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, reason=reason)
         total = svc.store.records_total(name, status, reason)
         return render_page(request, "records.html", s=sync_json(svc, name), status=status, reason=reason, items=items,
-                           page=page, total=total, pages=max(1, -(-total // PAGE_SIZE)), note=None)
+                           page=page, total=total, pages=max(1, -(-total // PAGE_SIZE)), note=None, q=None, search=False)
 
     @r.get("/ui/syncs/{name}/deleted", response_model=None)
     async def deleted_preview(request: Request, name: str, side: SideName, svc: Svc) -> Response:

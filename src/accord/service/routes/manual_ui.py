@@ -52,16 +52,18 @@ def _record_routes(r: APIRouter) -> None:
     @r.post("/ui/syncs/{name}/records/{record_id}/resync", response_model=None)
     async def resync_row(request: Request, name: str, record_id: str, svc: Svc,
                          side: Annotated[SideName, Form()], status: Annotated[Status, Form()] = "failing",
-                         activity: Annotated[ActivityKind | None, Form()] = None) -> Response:
+                         activity: Annotated[ActivityKind | None, Form()] = None,
+                         search: Annotated[bool, Form()] = False) -> Response:
         """"Sync now" on a record's row: the row again, as the index has it now, with the outcome.
         ``activity``: the row is one of the sync's HubSpot activities of that type (``record_id``
-        its id on ``side``), synced as ``TYPE:ID`` (accord.runner.manual)."""
+        its id on ``side``), synced as ``TYPE:ID`` (accord.runner.manual). ``search``: the row is
+        one of a search's results, which name their status."""
         s = live_sync(svc, known_sync(svc, name))
         asked, rows = (f"{activity}:{record_id}", activity_sync(name, activity)) if activity else (record_id, name)
         note, ok = await _sync_one(svc, name, asked, Side(side), s)
         link = svc.store.links_by_record(rows, Side(side), [record_id]).get(record_id)
         return render_page(request, "_record.html", s=s, r=link, status=status, note=note, ok=ok,
-                           record_id=record_id, side=side)
+                           record_id=record_id, side=side, search=search)
 
     @r.post("/ui/syncs/{name}/sync-record", response_model=None)
     async def sync_by_id(request: Request, name: str, svc: Svc, record: Annotated[str, Form()] = "",

@@ -336,6 +336,15 @@ def plan(config: ConfigOpt = Path("accord.yaml"), sync: SyncOpt = None, json_out
     cfg = _load(config)
     names = _selected(cfg, sync)
     real = _store(cfg)
+    # the dry run works on a copy of these syncs' rows alone: a renamed sync is refused here,
+    # as its pass would be (accord.runner.orphans), not planned as creating everything again
+    from accord.config import ConfigError
+    from accord.runner.orphans import orphan_issue
+
+    paths = {s.name: f"syncs[{i}]" for i, s in enumerate(cfg.syncs)}
+    if issues := [i for n in names if (i := orphan_issue(real, cfg.sync(n), paths[n])) is not None]:
+        real.close()
+        raise _fail(EXIT_CONFIG, ConfigError(cfg.source, issues).render())
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Store(f"sqlite:///{tmp}/plan.db")
         for name in names:
@@ -511,13 +520,76 @@ async def _resync_deleted(runner: SyncRunner, side: Side, yes: bool, app: dict[S
     out.print(f"recreated {result.counters.created[side.value]} record(s) in {app[side]}", markup=False)
 
 
+def _old_pairs(cfg: Config, store: Store, old: str) -> int:
+    """How many pairs the index holds under ``old``, a sync ``rename`` and ``forget`` may
+    touch: in the index, not in the config or made in the dashboard, and no pass running."""
+    import time
+
+    from accord.index.leases import holder_of
+
+    if old in {s.name for s in cfg.syncs}:
+        raise _fail(EXIT_CONFIG, f"{cfg.source}: sync {old!r} is configured: remove it from the file first")
+    if old in {m["name"] for m in store.managed_syncs()}:
+        raise _fail(EXIT_CONFIG, f"sync {old!r} was made in the dashboard: change or delete it there")
+    if store.sync_state(old) is None and not store.has_pairs(old):
+        raise _fail(EXIT_CONFIG, f"the index ({cfg.state}) has no sync {old!r}")
+    h = holder_of(store.engine, old)
+    if h is not None and h.expires_at > time.time():
+        raise _fail(EXIT_ERROR, f"sync {old!r} is running in {h.describe()}: stop that process first")
+    return store.pair_count(old)
+
+
+@app.command()
+def rename(old: str, new: str, config: ConfigOpt = Path("accord.yaml")) -> None:
+    """Move the index of a sync renamed in the config file to its new name (pairs, cursors, runs)."""
+    from accord.config import object_pairs
+    from accord.index.sync_state import overlap
+
+    cfg = _load(config)
+    if new not in {s.name for s in cfg.syncs}:
+        raise _fail(EXIT_CONFIG, f"{cfg.source}: no sync named {new!r}: rename it in the file first, then here")
+    store = _store(cfg)
+    try:
+        n = _old_pairs(cfg, store, old)
+        was = store.sync_state(old)
+        if was is not None and was.objects is not None and not overlap(was.objects, object_pairs(cfg.sync(new))):
+            raise _fail(EXIT_CONFIG, f"sync {old!r} paired other objects than {new!r} does: its pairs are no "
+                                     f"use to it (drop them with `accord forget {old}`)")
+        if store.has_pairs(new):
+            raise _fail(EXIT_CONFIG, f"sync {new!r} already has pairs of its own: rename cannot merge two indexes")
+        store.rename_sync(old, new)
+    finally:
+        store.close()
+    out.print(f"{new}: now holds the {n:,} pairs, cursors and run history of {old!r}; its next pass reads both apps "
+              "against them (a full pass: nothing is created twice)", markup=False, highlight=False)
+
+
+@app.command()
+def forget(old: str, config: ConfigOpt = Path("accord.yaml"),
+           yes: Annotated[bool, typer.Option("--yes", help="drop them (default: say what would be dropped)")] = False) -> None:
+    """Drop the index of a sync no longer in the config file (preview unless --yes)."""
+    cfg = _load(config)
+    store = _store(cfg)
+    try:
+        n = _old_pairs(cfg, store, old)
+        if not yes:
+            out.print(f"sync {old!r}: {n:,} pairs would be dropped from the index. A sync made over the same objects "
+                      "then starts afresh: it matches records by key and creates the others again in both apps "
+                      "(deals have no key: all of them). Run again with --yes to drop them.", markup=False, highlight=False)
+            return
+        store.delete_sync(old)
+    finally:
+        store.close()
+    out.print(f"sync {old!r}: its {n:,} pairs are dropped from the index", markup=False, highlight=False)
+
+
 def _toggle(config: Path, name: str, enabled: bool) -> None:
     cfg = _load(config)
     _selected(cfg, name)
     store = _store(cfg)
-    from accord.config import config_hash
+    from accord.config import config_hash, object_pairs
 
-    store.ensure_sync(name, config_hash(cfg.sync(name)), enabled)
+    store.ensure_sync(name, config_hash(cfg.sync(name)), enabled, object_pairs(cfg.sync(name)))
     store.set_enabled(name, enabled)
     store.close()
     out.print(f"{name}: {'enabled' if enabled else 'disabled'}")

@@ -591,6 +591,11 @@ def _object_pairs(s: SyncConfig) -> list[frozenset[tuple[str, str]]]:
     return [frozenset({(s.left.app, lo), (s.right.app, ro)}) for lo in objects(s.left) for ro in objects(s.right)]
 
 
+def object_pairs(s: SyncConfig) -> list[list[list[str]]]:
+    """The object pairs a sync covers as the index keeps them (schema.syncs.objects), sorted."""
+    return sorted(sorted([app, obj] for app, obj in pair) for pair in _object_pairs(s))
+
+
 def overlapping_syncs(syncs: Sequence[SyncConfig]) -> list[tuple[int, SyncConfig]]:
     """(index, the earlier sync) of every sync that pairs the same two objects as an earlier one.
 

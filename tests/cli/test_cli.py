@@ -353,3 +353,56 @@ async def test_a_cancelled_pass_is_recorded_as_stopped_not_failed(tmp_path: Path
     res = await SyncRunner(sync_config(), store, a, b).run()  # the next pass picks up where it stopped
     assert res.kind == "initial" and len(b.live("contacts")) == 200
     store.close()
+
+
+def test_a_sync_renamed_in_the_file_is_refused_until_its_pairs_are_moved(tmp_path: Path) -> None:
+    """Renaming a sync in accord.yaml is an edit admins make; the new name's empty index
+    would create every deal again in both apps (deals have no match key)."""
+    a = MemoryApp("a", path=str(tmp_path / "a.json"))
+    b = MemoryApp("b", path=str(tmp_path / "b.json"))
+    for i in range(3):
+        a.user_create("deals", {"name": f"Deal {i}", "amount": 10 * i, "stage": "qualified_to_buy"})
+    a.save()
+    b.save()
+    yaml = tmp_path / "accord.yaml"
+    yaml.write_text(f"""
+state: sqlite:///{tmp_path}/accord.db
+apps:
+  a: {{type: memory, path: {tmp_path}/a.json}}
+  b: {{type: memory, path: {tmp_path}/b.json}}
+syncs:
+  - name: deals
+    left: {{app: a, object: deals}}
+    right: {{app: b, object: deals}}
+""")
+
+    def deals() -> tuple[int, int]:
+        return tuple(len(MemoryApp(n, path=str(tmp_path / f"{n}.json")).live("deals")) for n in "ab")  # type: ignore[return-value]
+
+    assert accord("sync", "-c", "accord.yaml", cwd=tmp_path).returncode == 0
+    assert deals() == (3, 3)
+    yaml.write_text(yaml.read_text().replace("name: deals", "name: pipeline"))
+    for cmd in ("sync", "plan", "check"):
+        r = accord(cmd, "-c", "accord.yaml", cwd=tmp_path)
+        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        assert "accord.yaml: syncs[0].name: sync 'pipeline' would start from an empty index" in r.stderr
+        assert "`accord rename deals pipeline`" in r.stderr and "`accord forget deals`" in r.stderr
+    assert deals() == (3, 3)
+
+    # the commands refuse what would lose or mix pairs, saying why
+    assert "no sync named 'nope'" in accord("rename", "deals", "nope", "-c", "accord.yaml", cwd=tmp_path).stderr
+    r = accord("forget", "pipeline", "-c", "accord.yaml", cwd=tmp_path)
+    assert r.returncode == 2 and "is configured" in r.stderr
+    assert accord("forget", "nothing", "-c", "accord.yaml", cwd=tmp_path).returncode == 2
+    r = accord("forget", "deals", "-c", "accord.yaml", cwd=tmp_path)  # a preview: nothing dropped
+    assert r.returncode == 0 and "3 pairs would be dropped" in r.stdout and "--yes" in r.stdout
+
+    r = accord("rename", "deals", "pipeline", "-c", "accord.yaml", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "pipeline: now holds the 3 pairs" in r.stdout
+    r = accord("sync", "-c", "accord.yaml", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["created"] == {"left": 0, "right": 0}
+    assert deals() == (3, 3)
+    st = json.loads(accord("status", "-c", "accord.yaml", "--json", cwd=tmp_path).stdout)
+    assert [(s["sync"], s["counts"]["syncing"]) for s in st] == [("pipeline", 3)]

@@ -78,6 +78,12 @@ class ActivityLinks(LinkStore):
         for name in self.activity_syncs(sync):
             super().clone_sync(name, target)  # type: ignore[misc]
 
+    def rename_sync(self, old: str, new: str) -> None:
+        """With the sync, its activity pairs (``old/calls`` becomes ``new/calls``)."""
+        for name in self.activity_syncs(old):
+            super().rename_sync(name, activity_sync(new, name.rpartition(SEP)[2]))  # type: ignore[misc]
+        super().rename_sync(old, new)  # type: ignore[misc]
+
     def delete_sync(self, sync: str) -> None:
         """With the sync, its activity pairs: a sync made again under the name starts afresh."""
         for name in self.activity_syncs(sync):

@@ -35,6 +35,11 @@ syncs = Table(
     # Deletes waiting for a confirmation (a mass delete, a vanished container): what the
     # dashboard and `accord status` show; NULL: none (accord.index.holds)
     Column("deletes_hold", JSON),
+    # The object pairs the sync covers, [[[app, object], [app, object]], …] (config.object_pairs):
+    # a sync that starts from an empty index over a pair another sync's rows still cover is
+    # refused (accord.runner.orphans), since it would create every unmatched record again.
+    # NULL: registered before revision 0015, until its next registration.
+    Column("objects", JSON),
 )
 
 # One row per record pair (or per record seen on one side only). ``*_base`` hold the

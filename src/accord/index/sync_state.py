@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -15,9 +15,11 @@ from accord.index.schema import (
     association_bases,
     cursors,
     keys,
+    leases,
     link_flights,
     links,
     page_intents,
+    pending_records,
     run_pages,
     runs,
     syncs,
@@ -25,6 +27,12 @@ from accord.index.schema import (
 from accord.model import Side
 
 BASE_KEYS = 2  # syncs.base_keys of an index whose bases are keyed by mapping
+# the object pairs a sync covers, as JSON holds them: [[[app, object], [app, object]], …]
+ObjectPairs = list[list[list[str]]]
+
+
+def _pair_key(pair: Any) -> frozenset[tuple[str, str]]:
+    return frozenset((str(app), str(obj).casefold()) for app, obj in pair)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +44,16 @@ class SyncState:
     # False: the bases are still keyed by field name, written under the config this state's
     # hash fingerprints; the runner re-keys them (SyncRunner.run) before the next pass
     bases_keyed: bool = True
+    objects: ObjectPairs | None = None  # as last registered (schema.syncs.objects)
 
 
 def _state(row: Any) -> SyncState:
-    return SyncState(row.name, row.enabled, row.config_hash, row.initial_done, row.base_keys == BASE_KEYS)
+    return SyncState(row.name, row.enabled, row.config_hash, row.initial_done, row.base_keys == BASE_KEYS, row.objects)
+
+
+def overlap(a: ObjectPairs, b: ObjectPairs) -> bool:
+    """Whether two syncs' object pairs share one (A ↔ B is B ↔ A)."""
+    return bool({_pair_key(p) for p in a} & {_pair_key(p) for p in b})
 
 
 def read_cursor(c: Connection, sync: str, side: Side | str) -> str | None:
@@ -59,22 +73,27 @@ def write_cursor(c: Connection, sync: str, side: Side | str, cursor: str) -> Non
 
 class SyncStateStore(IndexDB):
     # -- syncs -----------------------------------------------------------------------
-    def ensure_sync(self, name: str, config_hash: str, enabled: bool = True) -> SyncState:
-        """Register a sync; a changed config fingerprint restarts its initial sync."""
+    def ensure_sync(self, name: str, config_hash: str, enabled: bool = True,
+                    objects: ObjectPairs | None = None) -> SyncState:
+        """Register a sync; a changed config fingerprint restarts its initial sync.
+        ``objects``: the object pairs it covers (schema.syncs.objects), kept up to date."""
         try:
-            return self._ensure_sync(name, config_hash, enabled)
+            return self._ensure_sync(name, config_hash, enabled, objects)
         except IntegrityError:
             # another process registered it between our read and our insert (two processes
             # start on a fresh index; registration happens before the sync's lease is taken)
-            return self._ensure_sync(name, config_hash, enabled)
+            return self._ensure_sync(name, config_hash, enabled, objects)
 
-    def _ensure_sync(self, name: str, config_hash: str, enabled: bool) -> SyncState:
+    def _ensure_sync(self, name: str, config_hash: str, enabled: bool, objects: ObjectPairs | None) -> SyncState:
         with self.engine.begin() as c:
             row = c.execute(select(syncs).where(syncs.c.name == name)).first()
             if row is None:
                 c.execute(insert(syncs).values(name=name, enabled=enabled, config_hash=config_hash, initial_done=False,
-                                               base_keys=BASE_KEYS, created_at=now_iso(), updated_at=now_iso()))
+                                               base_keys=BASE_KEYS, objects=objects, created_at=now_iso(),
+                                               updated_at=now_iso()))
                 return SyncState(name, enabled, config_hash, False)
+            if objects is not None and row.objects != objects:
+                c.execute(update(syncs).where(syncs.c.name == name).values(objects=objects))
             if row.config_hash != config_hash:
                 # Bases still keyed by field were written under the old config: they cannot be
                 # told apart from the new mappings' and are dropped (the pairs merge as new).
@@ -100,6 +119,41 @@ class SyncStateStore(IndexDB):
     def set_initial_done(self, name: str, done: bool = True) -> None:
         with self.engine.begin() as c:
             c.execute(update(syncs).where(syncs.c.name == name).values(initial_done=done, updated_at=now_iso()))
+
+    # -- the object pairs of syncs no longer configured (accord.runner.orphans) ---------
+    def has_pairs(self, name: str) -> bool:
+        with self.engine.connect() as c:
+            return c.execute(select(links.c.id).where(links.c.sync == name).limit(1)).first() is not None
+
+    def pair_count(self, name: str) -> int:
+        """The rows ``name`` holds in ``links`` (pairs, and records seen on one side only)."""
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(links).where(links.c.sync == name)).scalar_one())
+
+    def pairs_held_elsewhere(self, name: str, objects: ObjectPairs) -> list[tuple[str, int]]:
+        """The other syncs of the index whose rows cover one of ``objects`` (as they were
+        registered last), with how many pairs each holds; those holding none are left out."""
+        with self.engine.connect() as c:
+            # NULL (or JSON null, as a column of JSON type writes None): not recorded
+            others = [r.name for r in c.execute(select(syncs.c.name, syncs.c.objects).where(syncs.c.name != name))
+                      if r.objects and overlap(objects, r.objects)]
+        return [(o, n) for o in others if (n := self.pair_count(o))]
+
+    def rename_sync(self, old: str, new: str) -> None:
+        """Move ``old``'s index to ``new`` in one transaction: its pairs, keys, cursors, runs and
+        held deletes, and the association bases of other syncs that name it. A registration of
+        ``new`` with no pairs (a refused first pass) is replaced; one with pairs is an error."""
+        with self.engine.begin() as c:
+            if c.execute(select(links.c.id).where(links.c.sync == new).limit(1)).first() is not None:
+                raise ValueError(f"sync {new!r} already has pairs of its own")
+            for t in (keys, link_flights, links, cursors, run_pages, runs, association_bases, page_intents, pending_records):
+                c.execute(delete(t).where(t.c.sync == new))
+            c.execute(delete(syncs).where(syncs.c.name == new))
+            for t in (keys, link_flights, links, cursors, run_pages, runs, association_bases, page_intents, pending_records):
+                c.execute(update(t).where(t.c.sync == old).values(sync=new))
+            c.execute(update(association_bases).where(association_bases.c.target == old).values(target=new))
+            c.execute(delete(leases).where(leases.c.sync == old))
+            c.execute(update(syncs).where(syncs.c.name == old).values(name=new, updated_at=now_iso()))
 
     # -- cursors ---------------------------------------------------------------------
     def cursor(self, sync: str, side: Side) -> str | None:

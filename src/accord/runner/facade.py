@@ -16,7 +16,7 @@ from typing import Any
 
 from accord import catalog
 from accord.associations import AssociationTarget
-from accord.config import ConfigError, SyncConfig, config_hash
+from accord.config import ConfigError, SyncConfig, config_hash, object_pairs
 from accord.connectors.base import Connector
 from accord.engine.mapping import BrokenMapping, SyncSpec, compile_sync
 from accord.index.holds import NotConfirmable
@@ -42,6 +42,7 @@ from accord.runner.incremental import (
     sync_records,
 )
 from accord.runner.manual import ActivityId, find_activity, named_activity, typed
+from accord.runner.orphans import orphan_issue
 from accord.runner.pairing import load_members
 from accord.runner.scan import (
     ScanState,
@@ -238,7 +239,12 @@ class SyncRunner:
         """Register the sync in the index (a changed config restarts its initial sync) and
         bring bases an older index keyed by field name up to date; call after prepare()."""
         cfg = self.ctx.cfg
-        state = self.ctx.store.ensure_sync(cfg.name, config_hash(cfg), cfg.enabled)
+        known = self.ctx.store.sync_state(cfg.name)
+        if known is None or not known.initial_done:
+            issue = orphan_issue(self.ctx.store, cfg, self.ctx.path)
+            if issue is not None:
+                raise ConfigError(cfg.name, [issue])
+        state = self.ctx.store.ensure_sync(cfg.name, config_hash(cfg), cfg.enabled, object_pairs(cfg))
         if not state.bases_keyed:
             # An index from before bases were keyed by mapping, under an unchanged config: its
             # field-name bases belong to today's mappings and are re-keyed once, so an upgrade

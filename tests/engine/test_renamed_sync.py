@@ -1,0 +1,103 @@
+"""A sync renamed in accord.yaml: the new name starts from an empty index while the old
+name's pairs are still in it. Its first pass would match what a key matches and create the
+rest again in both apps — every deal, which has no key. Refused until the pairs are moved
+(``rename_sync``) or dropped on purpose (``delete_sync``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from accord.config import ConfigError
+from accord.connectors.memory import MemoryApp
+from accord.index import Store
+from accord.runner import SyncRunner
+from helpers import Pair, person, sync_config
+
+DEALS = {"left": {"app": "a", "object": "deals"}, "right": {"app": "b", "object": "deals"}}
+
+
+def deal_pair() -> Pair:
+    p = Pair(name="deals", **DEALS)
+    for i in range(4):
+        p.left.user_create("deals", {"name": f"Deal {i}", "amount": 100 * i, "stage": "qualified_to_buy"})
+    return p
+
+
+def counts(p: Pair) -> tuple[int, int]:
+    return len(p.left.live("deals")), len(p.right.live("deals"))
+
+
+async def test_a_renamed_deal_sync_is_refused_and_creates_nothing() -> None:
+    p = deal_pair()
+    await p.run()
+    assert counts(p) == (4, 4)
+    p.reconfigure(name="pipeline-deals", **DEALS)
+    writes = (p.left.writes, p.right.writes)
+    with pytest.raises(ConfigError) as e:
+        await p.run()
+    (issue,) = e.value.issues
+    assert issue.path.endswith(".name")  # syncs[i].name under a Session (the CLI test)
+    assert "holds the 4 pairs of sync 'deals'" in issue.message
+    assert "accord rename deals pipeline-deals" in issue.message and "accord forget deals" in issue.message
+    assert counts(p) == (4, 4) and (p.left.writes, p.right.writes) == writes
+    # refused again on the next try: the refused pass left nothing that would let it through
+    with pytest.raises(ConfigError):
+        await p.run()
+
+    # the pairs moved to the new name: its pass goes on from them, nothing made twice
+    p.store.rename_sync("deals", "pipeline-deals")
+    res = await p.run()
+    assert res.counters.created == {"left": 0, "right": 0} and counts(p) == (4, 4)
+    assert p.store.counts("pipeline-deals") == {"syncing": 4} and p.store.counts("deals") == {}
+    p.left.user_update("deals", p.left.live("deals")[0].id, {"amount": 999})
+    await p.run()
+    assert sorted(r.properties["amount"] for r in p.right.live("deals"))[-1] == 999
+
+
+async def test_swapped_sides_count_as_the_same_objects_and_other_objects_do_not() -> None:
+    p = deal_pair()
+    await p.run()
+    swapped = sync_config(name="deals-back", left={"app": "b", "object": "deals"}, right={"app": "a", "object": "deals"})
+    with pytest.raises(ConfigError):
+        await SyncRunner(swapped, p.store, p.right, p.left).run()
+    # a new sync of other objects beside the old pairs: nothing to do with them
+    p.left.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    res = await SyncRunner(sync_config(name="people"), p.store, p.left, p.right).run()
+    assert res.counters.created == {"left": 0, "right": 1}
+
+
+async def test_dropping_the_old_pairs_on_purpose_lets_the_new_sync_start_afresh() -> None:
+    p = Pair(name="people")
+    p.left.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    p.right.user_create("contacts", person("Cy", "Do", "cy@x.com"))
+    await p.run()
+    p.reconfigure(name="contacts")
+    with pytest.raises(ConfigError):
+        await p.run()
+    p.store.delete_sync("people")
+    res = await p.run()  # contacts match by email again: nothing made twice
+    assert res.counters.linked == 2 and res.counters.created == {"left": 0, "right": 0}
+
+
+async def test_only_an_empty_sync_is_looked_at() -> None:
+    """A sync that has pairs is linked to its records and is never refused; old pairs whose
+    objects an index from before revision 0015 did not record (NULL) refuse nothing."""
+    from sqlalchemy import update
+
+    from accord.index.schema import syncs
+
+    store = Store("sqlite://")
+    left, right = MemoryApp("a"), MemoryApp("b")
+    left.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    await SyncRunner(sync_config(name="old"), store, left, right).run()
+    with store.engine.begin() as c:
+        recorded = c.execute(syncs.select().where(syncs.c.name == "old")).one().objects
+        c.execute(update(syncs).where(syncs.c.name == "old").values(objects=None))
+    assert recorded == [[["a", "contacts"], ["b", "contacts"]]]
+    res = await SyncRunner(sync_config(), store, left, right).run()
+    assert res.counters.linked == 1  # by email: nothing made twice
+    with store.engine.begin() as c:
+        c.execute(update(syncs).where(syncs.c.name == "old").values(objects=recorded))
+    left.user_create("contacts", person("Bo", "Ray", "bo@x.com"))
+    res = await SyncRunner(sync_config(), store, left, right).run()
+    assert res.counters.created == {"left": 0, "right": 1}

@@ -583,6 +583,39 @@ def forget(old: str, config: ConfigOpt = Path("accord.yaml"),
     out.print(f"sync {old!r}: its {n:,} pairs are dropped from the index", markup=False, highlight=False)
 
 
+@app.command("copy-index")
+def copy_index(
+    to: Annotated[str, typer.Argument(help="the new index's database URL (postgresql+psycopg://… or sqlite:///…), empty")],
+    config: ConfigOpt = Path("accord.yaml"),
+) -> None:
+    """Copy the whole index to another database (SQLite to PostgreSQL); then point state: at it."""
+    from accord.index import Store
+    from accord.index.copy import CopyRefused
+    from accord.index.copy import copy_index as copy
+    from accord.index.store import IndexUnavailable
+
+    cfg = _load(config, require_apps=False)
+    source = _store(cfg)
+    try:
+        target = Store(to)
+    except IndexUnavailable as e:
+        source.close()
+        raise _fail(EXIT_UNREACHABLE if e.unreachable else EXIT_CONFIG, redact.scrub(f"{to}: {e}")) from e
+    try:
+        done = copy(source, target)
+    except CopyRefused as e:
+        raise _fail(EXIT_CONFIG, str(e)) from e
+    finally:
+        source.close()
+        target.close()
+    total = sum(done.rows.values())
+    out.print(f"copied {total:,} rows ({done.rows.get('links', 0):,} pairs) in {done.seconds:.1f} s to {redact.scrub(to)}",
+              markup=False, highlight=False)
+    out.print(f"Next: stop every Accord process using {cfg.state!r}, set `state:` in {cfg.source} to the new URL and "
+              "start them again. Keep the old index until then: nothing is deleted from it.",
+              markup=False, highlight=False, soft_wrap=True)
+
+
 def _toggle(config: Path, name: str, enabled: bool) -> None:
     cfg = _load(config)
     _selected(cfg, name)

@@ -406,3 +406,21 @@ syncs:
     assert deals() == (3, 3)
     st = json.loads(accord("status", "-c", "accord.yaml", "--json", cwd=tmp_path).stdout)
     assert [(s["sync"], s["counts"]["syncing"]) for s in st] == [("pipeline", 3)]
+
+
+def test_copy_index_moves_the_index_to_another_database(project: Path) -> None:
+    """Embedded SQLite to another database: after `state:` points at the copy, the next pass
+    goes on incrementally and creates nothing again."""
+    assert accord("sync", "-c", "accord.yaml", cwd=project).returncode == 0
+    r = accord("copy-index", f"sqlite:///{project}/moved.db", "-c", "accord.yaml", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert "copied" in r.stdout and "4 pairs" in r.stdout and "set `state:`" in r.stdout
+    # a second copy into it is refused: it is not empty any more
+    r = accord("copy-index", f"sqlite:///{project}/moved.db", "-c", "accord.yaml", cwd=project)
+    assert r.returncode == 2 and "already holds" in r.stderr
+    yaml = project / "accord.yaml"
+    yaml.write_text(yaml.read_text().replace(f"sqlite:///{project}/accord.db", f"sqlite:///{project}/moved.db"))
+    r = accord("sync", "-c", "accord.yaml", "--json", cwd=project)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)[0]
+    assert res["kind"] == "incremental" and res["created"] == {"left": 0, "right": 0}

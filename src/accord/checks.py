@@ -19,7 +19,7 @@ from accord.engine.options import suggestion
 from accord.engine.validate import stage_issues, sync_issues, unmapped_note
 from accord.model import AuthError, ConnectorError, ContainerMissing, ObjectSchema, Side, UnreachableError
 from accord.runner import SyncRunner
-from accord.runner.orphans import orphan_issue
+from accord.runner.index_guard import index_issue
 
 
 @dataclass
@@ -48,11 +48,11 @@ async def check_sync(runner: SyncRunner) -> Findings:
     """Everything wrong with the runner's sync, and what a person should know before its first pass.
 
     Auth, reachability and vanished containers raise as in a pass; an object the app does not
-    have, anything else the sync names that the apps lack, and a renamed sync whose old pairs
-    its first pass would duplicate (accord.runner.orphans) are ``errors`` (all of them)."""
+    have, anything else the sync names that the apps lack, and a sync renamed or with its
+    sides changed under its pairs (accord.runner.index_guard) are ``errors`` (all of them)."""
     out = await _app_findings(runner)
-    if (orphaned := orphan_issue(runner.ctx.store, runner.cfg, runner.ctx.path)) is not None:
-        out.errors.insert(0, orphaned)
+    if (misfit := index_issue(runner.ctx.store, runner.cfg, runner.ctx.path)) is not None:
+        out.errors.insert(0, misfit)
     return out
 
 

@@ -337,12 +337,12 @@ def plan(config: ConfigOpt = Path("accord.yaml"), sync: SyncOpt = None, json_out
     names = _selected(cfg, sync)
     real = _store(cfg)
     # the dry run works on a copy of these syncs' rows alone: a renamed sync is refused here,
-    # as its pass would be (accord.runner.orphans), not planned as creating everything again
+    # as its pass would be (accord.runner.index_guard), not planned as creating everything again
     from accord.config import ConfigError
-    from accord.runner.orphans import orphan_issue
+    from accord.runner.index_guard import index_issue
 
     paths = {s.name: f"syncs[{i}]" for i, s in enumerate(cfg.syncs)}
-    if issues := [i for n in names if (i := orphan_issue(real, cfg.sync(n), paths[n])) is not None]:
+    if issues := [i for n in names if (i := index_issue(real, cfg.sync(n), paths[n])) is not None]:
         real.close()
         raise _fail(EXIT_CONFIG, ConfigError(cfg.source, issues).render())
     with tempfile.TemporaryDirectory() as tmp:
@@ -542,7 +542,7 @@ def _old_pairs(cfg: Config, store: Store, old: str) -> int:
 @app.command()
 def rename(old: str, new: str, config: ConfigOpt = Path("accord.yaml")) -> None:
     """Move the index of a sync renamed in the config file to its new name (pairs, cursors, runs)."""
-    from accord.config import object_pairs
+    from accord.config import sync_sides
     from accord.index.sync_state import overlap
 
     cfg = _load(config)
@@ -552,7 +552,7 @@ def rename(old: str, new: str, config: ConfigOpt = Path("accord.yaml")) -> None:
     try:
         n = _old_pairs(cfg, store, old)
         was = store.sync_state(old)
-        if was is not None and was.objects is not None and not overlap(was.objects, object_pairs(cfg.sync(new))):
+        if was is not None and was.objects is not None and not overlap(was.objects, sync_sides(cfg.sync(new))):
             raise _fail(EXIT_CONFIG, f"sync {old!r} paired other objects than {new!r} does: its pairs are no "
                                      f"use to it (drop them with `accord forget {old}`)")
         if store.has_pairs(new):
@@ -620,9 +620,9 @@ def _toggle(config: Path, name: str, enabled: bool) -> None:
     cfg = _load(config)
     _selected(cfg, name)
     store = _store(cfg)
-    from accord.config import config_hash, object_pairs
+    from accord.config import config_hash, sync_sides
 
-    store.ensure_sync(name, config_hash(cfg.sync(name)), enabled, object_pairs(cfg.sync(name)))
+    store.ensure_sync(name, config_hash(cfg.sync(name)), enabled, sync_sides(cfg.sync(name)))
     store.set_enabled(name, enabled)
     store.close()
     out.print(f"{name}: {'enabled' if enabled else 'disabled'}")

@@ -591,9 +591,10 @@ def _object_pairs(s: SyncConfig) -> list[frozenset[tuple[str, str]]]:
     return [frozenset({(s.left.app, lo), (s.right.app, ro)}) for lo in objects(s.left) for ro in objects(s.right)]
 
 
-def object_pairs(s: SyncConfig) -> list[list[list[str]]]:
-    """The object pairs a sync covers as the index keeps them (schema.syncs.objects), sorted."""
-    return sorted(sorted([app, obj] for app, obj in pair) for pair in _object_pairs(s))
+def sync_sides(s: SyncConfig) -> dict[str, list[Any]]:
+    """Each side's app and object(s) as the index keeps them (schema.syncs.objects):
+    ``{"left": [app, [object, …]], "right": [app, [object, …]]}``, objects case-folded."""
+    return {side: [ref.app, sorted(o.casefold() for o in _objects(ref))] for side, ref in (("left", s.left), ("right", s.right))}
 
 
 def overlapping_syncs(syncs: Sequence[SyncConfig]) -> list[tuple[int, SyncConfig]]:

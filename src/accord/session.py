@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accord.associations import AssociationTarget
-from accord.config import Config, SyncConfig, config_hash, effective_deletes, object_pairs
+from accord.config import Config, SyncConfig, config_hash, effective_deletes, sync_sides
 from accord.connectors import Connector, build_connector
 from accord.index import Store
 from accord.model import Side
@@ -54,7 +54,7 @@ class Session:
         runner.spec = (await runner.prepare()).keyed_like(own)  # bases stay the sync's own
         result = await runner.run(full=True)
         # the copy is not a config change: the sync's own fingerprint stays, its initial sync done
-        self.store.ensure_sync(sync, config_hash(sc), sc.enabled, object_pairs(sc))
+        self.store.ensure_sync(sync, config_hash(sc), sc.enabled, sync_sides(sc))
         self.store.set_initial_done(sync, True)
         result.kind = f"manual {direction}"
         return result

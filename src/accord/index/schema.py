@@ -35,10 +35,10 @@ syncs = Table(
     # Deletes waiting for a confirmation (a mass delete, a vanished container): what the
     # dashboard and `accord status` show; NULL: none (accord.index.holds)
     Column("deletes_hold", JSON),
-    # The object pairs the sync covers, [[[app, object], [app, object]], …] (config.object_pairs):
-    # a sync that starts from an empty index over a pair another sync's rows still cover is
-    # refused (accord.runner.orphans), since it would create every unmatched record again.
-    # NULL: registered before revision 0015, until its next registration.
+    # Each side's app and object(s) as its pairs were made, {"left": [app, [object, …]],
+    # "right": …} (config.sync_sides): a sync whose sides changed under its pairs, and one
+    # that starts from an empty index over objects another sync's pairs cover, are refused
+    # (accord.runner.index_guard). NULL: registered before revision 0015, until its next pass.
     Column("objects", JSON),
 )
 

@@ -27,12 +27,14 @@ from accord.index.schema import (
 from accord.model import Side
 
 BASE_KEYS = 2  # syncs.base_keys of an index whose bases are keyed by mapping
-# the object pairs a sync covers, as JSON holds them: [[[app, object], [app, object]], …]
-ObjectPairs = list[list[list[str]]]
+# each side's app and object(s) as JSON holds them (config.sync_sides)
+Sides = dict[str, list[Any]]
 
 
-def _pair_key(pair: Any) -> frozenset[tuple[str, str]]:
-    return frozenset((str(app), str(obj).casefold()) for app, obj in pair)
+def _object_pairs(sides: Sides) -> set[frozenset[tuple[str, str]]]:
+    """The (app, object) pairs a sync covers, unordered (A ↔ B is B ↔ A)."""
+    (la, lo), (ra, ro) = sides["left"], sides["right"]
+    return {frozenset({(la, x), (ra, y)}) for x in lo for y in ro}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +46,16 @@ class SyncState:
     # False: the bases are still keyed by field name, written under the config this state's
     # hash fingerprints; the runner re-keys them (SyncRunner.run) before the next pass
     bases_keyed: bool = True
-    objects: ObjectPairs | None = None  # as last registered (schema.syncs.objects)
+    objects: Sides | None = None  # its sides as last registered (schema.syncs.objects)
 
 
 def _state(row: Any) -> SyncState:
     return SyncState(row.name, row.enabled, row.config_hash, row.initial_done, row.base_keys == BASE_KEYS, row.objects)
 
 
-def overlap(a: ObjectPairs, b: ObjectPairs) -> bool:
-    """Whether two syncs' object pairs share one (A ↔ B is B ↔ A)."""
-    return bool({_pair_key(p) for p in a} & {_pair_key(p) for p in b})
+def overlap(a: Sides, b: Sides) -> bool:
+    """Whether two syncs pair the same two objects, on whichever sides."""
+    return bool(_object_pairs(a) & _object_pairs(b))
 
 
 def read_cursor(c: Connection, sync: str, side: Side | str) -> str | None:
@@ -74,9 +76,9 @@ def write_cursor(c: Connection, sync: str, side: Side | str, cursor: str) -> Non
 class SyncStateStore(IndexDB):
     # -- syncs -----------------------------------------------------------------------
     def ensure_sync(self, name: str, config_hash: str, enabled: bool = True,
-                    objects: ObjectPairs | None = None) -> SyncState:
+                    objects: Sides | None = None) -> SyncState:
         """Register a sync; a changed config fingerprint restarts its initial sync.
-        ``objects``: the object pairs it covers (schema.syncs.objects), kept up to date."""
+        ``objects``: its sides, config.sync_sides (schema.syncs.objects), kept up to date."""
         try:
             return self._ensure_sync(name, config_hash, enabled, objects)
         except IntegrityError:
@@ -84,7 +86,7 @@ class SyncStateStore(IndexDB):
             # start on a fresh index; registration happens before the sync's lease is taken)
             return self._ensure_sync(name, config_hash, enabled, objects)
 
-    def _ensure_sync(self, name: str, config_hash: str, enabled: bool, objects: ObjectPairs | None) -> SyncState:
+    def _ensure_sync(self, name: str, config_hash: str, enabled: bool, objects: Sides | None) -> SyncState:
         with self.engine.begin() as c:
             row = c.execute(select(syncs).where(syncs.c.name == name)).first()
             if row is None:
@@ -120,7 +122,7 @@ class SyncStateStore(IndexDB):
         with self.engine.begin() as c:
             c.execute(update(syncs).where(syncs.c.name == name).values(initial_done=done, updated_at=now_iso()))
 
-    # -- the object pairs of syncs no longer configured (accord.runner.orphans) ---------
+    # -- what the guards of accord.runner.index_guard read ---------------------------------
     def has_pairs(self, name: str) -> bool:
         with self.engine.connect() as c:
             return c.execute(select(links.c.id).where(links.c.sync == name).limit(1)).first() is not None
@@ -130,7 +132,7 @@ class SyncStateStore(IndexDB):
         with self.engine.connect() as c:
             return int(c.execute(select(func.count()).select_from(links).where(links.c.sync == name)).scalar_one())
 
-    def pairs_held_elsewhere(self, name: str, objects: ObjectPairs) -> list[tuple[str, int]]:
+    def pairs_held_elsewhere(self, name: str, objects: Sides) -> list[tuple[str, int]]:
         """The other syncs of the index whose rows cover one of ``objects`` (as they were
         registered last), with how many pairs each holds; those holding none are left out."""
         with self.engine.connect() as c:

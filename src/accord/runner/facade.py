@@ -16,7 +16,7 @@ from typing import Any
 
 from accord import catalog
 from accord.associations import AssociationTarget
-from accord.config import ConfigError, SyncConfig, config_hash, object_pairs
+from accord.config import ConfigError, SyncConfig, config_hash, sync_sides
 from accord.connectors.base import Connector
 from accord.engine.mapping import BrokenMapping, SyncSpec, compile_sync
 from accord.index.holds import NotConfirmable
@@ -41,8 +41,8 @@ from accord.runner.incremental import (
     sync_between_pages,
     sync_records,
 )
+from accord.runner.index_guard import index_issue
 from accord.runner.manual import ActivityId, find_activity, named_activity, typed
-from accord.runner.orphans import orphan_issue
 from accord.runner.pairing import load_members
 from accord.runner.scan import (
     ScanState,
@@ -239,12 +239,9 @@ class SyncRunner:
         """Register the sync in the index (a changed config restarts its initial sync) and
         bring bases an older index keyed by field name up to date; call after prepare()."""
         cfg = self.ctx.cfg
-        known = self.ctx.store.sync_state(cfg.name)
-        if known is None or not known.initial_done:
-            issue = orphan_issue(self.ctx.store, cfg, self.ctx.path)
-            if issue is not None:
-                raise ConfigError(cfg.name, [issue])
-        state = self.ctx.store.ensure_sync(cfg.name, config_hash(cfg), cfg.enabled, object_pairs(cfg))
+        if (issue := index_issue(self.ctx.store, cfg, self.ctx.path)) is not None:
+            raise ConfigError(cfg.name, [issue])  # renamed, or sides changed under its pairs
+        state = self.ctx.store.ensure_sync(cfg.name, config_hash(cfg), cfg.enabled, sync_sides(cfg))
         if not state.bases_keyed:
             # An index from before bases were keyed by mapping, under an unchanged config: its
             # field-name bases belong to today's mappings and are re-keyed once, so an upgrade

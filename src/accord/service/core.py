@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accord import redact
-from accord.config import Config, ConfigError, SyncConfig, config_hash, object_pairs
+from accord.config import Config, ConfigError, SyncConfig, config_hash, sync_sides
 from accord.index.leases import LeaseLost, SyncBusy
 from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, Side, error_text
 from accord.ordering import runs_after
@@ -169,7 +169,7 @@ class Service:
         # lease_wait=0: a pass another process is running (a second `accord run` or an
         # `accord sync` on the same index) is skipped here, never run beside it
         slot = self.slots[s.name] = SyncSlot(s, self.session.runner(s.name, progress=tracker, lease_wait=0), tracker)
-        self.store.ensure_sync(s.name, config_hash(s), s.enabled, object_pairs(s))
+        self.store.ensure_sync(s.name, config_hash(s), s.enabled, sync_sides(s))
         self.notifier.watch(s.name)
         if self.started:
             self._start_slot(slot, time.monotonic())

@@ -1,6 +1,7 @@
-"""Syncs record the object pairs they cover, so that a sync renamed in accord.yaml (a new
-name over an index whose pairs are under the old one) is refused rather than creating every
-unmatched record again (accord.runner.orphans).
+"""Syncs record each side's app and object(s), as their pairs were made: a sync renamed in
+accord.yaml (a new name over an index whose pairs are under the old one), and one whose sides
+were swapped or changed under its pairs, are refused rather than creating records again
+(accord.runner.index_guard).
 
 Revision ID: 0015
 Revises: 0014

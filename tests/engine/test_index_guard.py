@@ -1,7 +1,10 @@
-"""A sync renamed in accord.yaml: the new name starts from an empty index while the old
-name's pairs are still in it. Its first pass would match what a key matches and create the
-rest again in both apps — every deal, which has no key. Refused until the pairs are moved
-(``rename_sync``) or dropped on purpose (``delete_sync``)."""
+"""A sync's pairs belong to the objects and sides they were made with (accord.runner.index_guard).
+
+Renamed in accord.yaml, a sync starts from an empty index while the old name's pairs are
+still in it: its first pass would match what a key matches and create the rest again in both
+apps — every deal, which has no key. Refused until the pairs are moved (``rename_sync``) or
+dropped on purpose (``delete_sync``). With its sides swapped or changed, its pairs' ids would
+be read as the other side's: refused until the sides are put back."""
 
 from __future__ import annotations
 
@@ -93,7 +96,7 @@ async def test_only_an_empty_sync_is_looked_at() -> None:
     with store.engine.begin() as c:
         recorded = c.execute(syncs.select().where(syncs.c.name == "old")).one().objects
         c.execute(update(syncs).where(syncs.c.name == "old").values(objects=None))
-    assert recorded == [[["a", "contacts"], ["b", "contacts"]]]
+    assert recorded == {"left": ["a", ["contacts"]], "right": ["b", ["contacts"]]}
     res = await SyncRunner(sync_config(), store, left, right).run()
     assert res.counters.linked == 1  # by email: nothing made twice
     with store.engine.begin() as c:
@@ -101,3 +104,54 @@ async def test_only_an_empty_sync_is_looked_at() -> None:
     left.user_create("contacts", person("Bo", "Ray", "bo@x.com"))
     res = await SyncRunner(sync_config(), store, left, right).run()
     assert res.counters.created == {"left": 0, "right": 1}
+
+
+async def test_swapping_the_sides_of_a_sync_with_pairs_is_refused() -> None:
+    """Left and right exchanged in the file (to have "HubSpot on the left"): read with the
+    sides exchanged, no pair was found again — every deal was created a second time in both
+    apps and every contact turned excluded (found by hand before this guard)."""
+    p = deal_pair()
+    await p.run()
+    swapped = sync_config(name="deals", left={"app": "b", "object": "deals"}, right={"app": "a", "object": "deals"})
+    writes = (p.left.writes, p.right.writes)
+    with pytest.raises(ConfigError) as e:
+        await SyncRunner(swapped, p.store, p.right, p.left).run()
+    (issue,) = e.value.issues
+    assert issue.path.endswith(".left")
+    assert "now has its apps the other way round: its 4 pairs were made with a deals on the left" in issue.message
+    assert "`winner:`" in issue.message and "`direction:`" in issue.message
+    assert counts(p) == (4, 4) and (p.left.writes, p.right.writes) == writes
+    # put back, it goes on from its pairs
+    res = await p.run()
+    assert res.counters.created == {"left": 0, "right": 0} and counts(p) == (4, 4)
+
+
+async def test_another_object_on_a_side_of_a_sync_with_pairs_is_refused() -> None:
+    p = Pair()
+    p.left.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    await p.run()
+    p.reconfigure(right={"app": "b", "object": "companies"})
+    with pytest.raises(ConfigError) as e:
+        await p.run()
+    (issue,) = e.value.issues
+    assert issue.path.endswith(".right")
+    assert "now has b companies on the right, but its 1 pair was made with a contacts on the left and b contacts" \
+        in issue.message
+    assert p.right.live("companies") == []
+
+
+@pytest.mark.parametrize(("now", "holds"), [
+    ({"left": ["hs", ["contacts"]], "right": ["sf", ["contact"]]}, True),
+    # routing new records to Leads too: the pairs' Contacts are still read
+    ({"left": ["hs", ["contacts"]], "right": ["sf", ["contact", "lead"]]}, True),
+    ({"left": ["sf", ["contact"]], "right": ["hs", ["contacts"]]}, False),  # swapped
+    ({"left": ["hubspot", ["contacts"]], "right": ["sf", ["contact"]]}, False),  # the app renamed in the file
+    ({"left": ["hs", ["contacts"]], "right": ["sf", ["lead"]]}, False),
+])
+def test_which_changes_of_sides_still_hold_a_syncs_pairs(now: dict[str, list[object]], holds: bool) -> None:
+    from accord.runner.index_guard import _still_holds
+
+    was = {"left": ["hs", ["contacts"]], "right": ["sf", ["contact"]]}
+    assert _still_holds(was, now) is holds
+    # and the other way: a [Contact, Lead] side narrowed to Contact would lose its Lead pairs
+    assert _still_holds({"left": ["hs", ["contacts"]], "right": ["sf", ["contact", "lead"]]}, was) is False

@@ -216,6 +216,8 @@ def test_delete_asks_first(page: Any, world: World, size: str) -> None:
     page.goto(f"{world.url}/syncs/deals")
     page.click("#delete-sync")
     expect(page.locator("#state-deals .question")).to_contain_text("Delete the sync deals and its index?")
+    # what deleting costs: a new sync would create every deal again (deals have no match key)
+    expect(page.locator("#state-deals .question")).to_contain_text("every deal, which has no match key")
     fits(page)
     shot(page, f"confirm-delete-{size}")
     page.click("#state-deals .cancel")

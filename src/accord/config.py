@@ -461,7 +461,41 @@ def load_config(path: str | Path, env: dict[str, str] | None = None, require_app
         else:
             msg = " ".join(str(e).split())
         raise ConfigError(str(path), [ConfigIssue("", f"not valid YAML: {msg}")]) from e
-    return parse_config(raw, str(path), env, require_apps)
+    return _sqlite_files_beside(parse_config(raw, str(path), env, require_apps), p)
+
+
+def _sqlite_files_beside(cfg: Config, file: Path) -> Config:
+    """Relative SQLite paths (``state: sqlite:///accord.db``, an SQL app's ``url``) name files
+    beside the config, not in the working directory: a cron job or a service started
+    elsewhere must open the same index, not start a new one (every sync would start over and
+    create each record no key matches again: every deal). A file that exists only where the
+    working directory would have put it is a config error, never silently left behind."""
+    issues: list[ConfigIssue] = []
+
+    def beside(key: str, url: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        db = u.database
+        if u.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:") \
+                or Path(db).is_absolute():
+            return url
+        there, here = (file.resolve().parent / db), (Path.cwd() / db).resolve()
+        if there != here and here.exists() and not there.exists():
+            issues.append(ConfigIssue(key, (
+                f"{url} is a path relative to this file's folder, {there}, which does not exist, while {here} does: "
+                f"move {db} there (with its -wal and -shm files, Accord stopped), or write the absolute path "
+                f"sqlite:///{here}")))
+            return url
+        return u.set(database=str(there)).render_as_string(hide_password=False)
+
+    state = beside("state", cfg.state)
+    apps = {name: a.model_copy(update={"url": beside(f"apps.{name}.url", url)})
+            if getattr(a, "type", None) == "sql" and isinstance(url := getattr(a, "url", None), str) else a
+            for name, a in cfg.apps.items()}
+    if issues:
+        raise ConfigError(cfg.source, issues)
+    return cfg.model_copy(update={"state": state, "apps": apps})
 
 
 def _duplicate_keys(root: yaml.Node | None) -> list[ConfigIssue]:

@@ -191,3 +191,36 @@ def test_contact_lead_sync_overlaps_a_contact_or_a_lead_sync(other: str) -> None
     raw["syncs"][0]["left"]["object"] = "companies"
     raw["syncs"][0]["right"]["object"] = "Account"
     parse_config(raw, env={"HS_TOKEN": "x"})
+
+
+def test_relative_sqlite_paths_are_beside_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cron job or a service started in another folder must open the same index: with the
+    path read from the working directory it made a new, empty one, and every sync started
+    over (creating again every record no key matched: every deal)."""
+    conf = tmp_path / "etc"
+    conf.mkdir()
+    (conf / "accord.yaml").write_text(
+        "state: sqlite:///accord.db?timeout=20\n"
+        "apps:\n  a: {type: memory}\n  crm: {type: sql, url: 'sqlite:///data/crm.db', tables: {contacts: people}}\n"
+        "  pg: {type: sql, url: 'postgresql+psycopg://u@h/db'}\n"
+        "  abs: {type: sql, url: 'sqlite:////var/lib/x.db'}\n")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_config(conf / "accord.yaml", require_apps=False)
+    assert cfg.state == f"sqlite:///{conf}/accord.db?timeout=20"
+    assert getattr(cfg.apps["crm"], "url") == f"sqlite:///{conf}/data/crm.db"
+    assert getattr(cfg.apps["pg"], "url") == "postgresql+psycopg://u@h/db"
+    assert getattr(cfg.apps["abs"], "url") == "sqlite:////var/lib/x.db"
+    assert parse_config({"state": "sqlite://", "apps": {}}, env={}, require_apps=False).state == "sqlite://"
+
+    # an index only where the working directory put it: said, not silently left behind
+    (elsewhere / "accord.db").write_bytes(b"")
+    with pytest.raises(ConfigError) as e:
+        load_config(conf / "accord.yaml", require_apps=False)
+    (issue,) = e.value.issues
+    assert issue.path == "state" and f"{elsewhere}/accord.db does" in issue.message
+    assert f"sqlite:///{elsewhere}/accord.db" in issue.message
+    # once it is beside the config (or there already), that one is used
+    (conf / "accord.db").write_bytes(b"")
+    assert load_config(conf / "accord.yaml", require_apps=False).state.startswith(f"sqlite:///{conf}/accord.db")

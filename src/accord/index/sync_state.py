@@ -27,6 +27,8 @@ from accord.index.schema import (
 from accord.model import Side
 
 BASE_KEYS = 2  # syncs.base_keys of an index whose bases are keyed by mapping
+# the tables holding a sync's rows by its name, besides syncs (renamed and deleted with it)
+_ROWS_OF_A_SYNC = (keys, link_flights, links, cursors, run_pages, runs, association_bases, page_intents, pending_records)
 # each side's app and object(s) as JSON holds them (config.sync_sides)
 Sides = dict[str, list[Any]]
 
@@ -148,10 +150,10 @@ class SyncStateStore(IndexDB):
         with self.engine.begin() as c:
             if c.execute(select(links.c.id).where(links.c.sync == new).limit(1)).first() is not None:
                 raise ValueError(f"sync {new!r} already has pairs of its own")
-            for t in (keys, link_flights, links, cursors, run_pages, runs, association_bases, page_intents, pending_records):
+            for t in _ROWS_OF_A_SYNC:
                 c.execute(delete(t).where(t.c.sync == new))
             c.execute(delete(syncs).where(syncs.c.name == new))
-            for t in (keys, link_flights, links, cursors, run_pages, runs, association_bases, page_intents, pending_records):
+            for t in _ROWS_OF_A_SYNC:
                 c.execute(update(t).where(t.c.sync == old).values(sync=new))
             c.execute(update(association_bases).where(association_bases.c.target == old).values(target=new))
             c.execute(delete(leases).where(leases.c.sync == old))
@@ -181,6 +183,6 @@ class SyncStateStore(IndexDB):
 
     def delete_sync(self, sync: str) -> None:
         with self.engine.begin() as c:
-            for t in (keys, link_flights, links, cursors, run_pages, runs, association_bases, page_intents):
+            for t in _ROWS_OF_A_SYNC:
                 c.execute(delete(t).where(t.c.sync == sync))
             c.execute(delete(syncs).where(syncs.c.name == sync))

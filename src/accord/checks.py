@@ -51,7 +51,7 @@ async def check_sync(runner: SyncRunner) -> Findings:
     have, anything else the sync names that the apps lack, and a sync renamed or with its
     sides changed under its pairs (accord.runner.index_guard) are ``errors`` (all of them)."""
     out = await _app_findings(runner)
-    if (misfit := index_issue(runner.ctx.store, runner.cfg, runner.ctx.path)) is not None:
+    if (misfit := index_issue(runner.ctx.store, runner.cfg, runner.ctx.path, runner.accounts)) is not None:
         out.errors.insert(0, misfit)
     return out
 

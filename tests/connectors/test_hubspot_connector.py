@@ -239,3 +239,10 @@ async def test_webhooks_end_to_end_with_echo_suppression(hs: HubSpotConnector, s
     out = hs.webhook_changes([e for b in batches for e in b])
     assert out.echoes == {"contacts": {mine[0].id}}
     assert out.changed == {"contacts": {theirs["id"]}} and out.deleted == {"deals": {gone}}
+
+
+async def test_the_account_a_token_signs_in_to_is_asked_once(hs: HubSpotConnector, sandbox: HubSpotSandbox) -> None:
+    """``GET /account-info/v3/details`` names the portal (its shape: tests/sandbox); asked once
+    per connector, since a token's portal never changes."""
+    assert await hs.account() == f"HubSpot account {sandbox.settings.portal_id}"
+    assert await hs.account() == "HubSpot account 12345678" and hs.calls["account"] == 1

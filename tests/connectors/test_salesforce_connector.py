@@ -334,3 +334,25 @@ async def test_a_bulk_write_is_read_once_not_by_every_later_pass(sb: SalesforceS
     third = [r.id for p in await collect(conn.changes("Contact", cursor, ["LastName"])) for r in p.records]
     assert third == [bulk[7]]
     await conn.aclose()
+
+
+async def test_the_org_a_session_signs_in_to_comes_with_its_token(sb: SalesforceSandbox) -> None:
+    """The token answer's identity URL (``…/id/ORG/USER``) names the org: no call of its own.
+    A session id given as is comes without one: the org cannot be told."""
+    s = sb.settings
+    assert sb.tls is not None
+    conn = SalesforceConnector("sf", sb.url, client_id=s.client_id, client_secret=s.client_secret,
+                               refresh_token=sb.oauth.new_refresh(s.client_id), login_url=sb.url, verify=sb.tls.cafile,
+                               timeout=5.0)
+    try:
+        assert await conn.account() is None  # no token asked for yet
+        await conn.describe("Contact")
+        assert await conn.account() == f"Salesforce org {s.org_id}"
+    finally:
+        await conn.aclose()
+    static = connector(sb)
+    try:
+        await static.describe("Contact")
+        assert await static.account() is None
+    finally:
+        await static.aclose()

@@ -155,3 +155,31 @@ def test_which_changes_of_sides_still_hold_a_syncs_pairs(now: dict[str, list[obj
     assert _still_holds(was, now) is holds
     # and the other way: a [Contact, Lead] side narrowed to Contact would lose its Lead pairs
     assert _still_holds({"left": ["hs", ["contacts"]], "right": ["sf", ["contact", "lead"]]}, was) is False
+
+
+async def test_credentials_of_another_account_are_refused() -> None:
+    """A token replaced with another portal's (say the sandbox portal's instead of production's):
+    the pairs' records would read as deleted and the other portal's as new."""
+    p = deal_pair()
+    p.right.account_name = "HubSpot account 111"
+    await p.run()
+    assert p.store.sync_state("deals").accounts == {"left": None, "right": "HubSpot account 111"}  # type: ignore[union-attr]
+    p.right.account_name = "HubSpot account 222"
+    p.reconfigure(name="deals", **DEALS)  # a new process: it asks the app again
+    writes = (p.left.writes, p.right.writes)
+    with pytest.raises(ConfigError) as e:
+        await p.run()
+    (issue,) = e.value.issues
+    assert issue.path == "apps.b"
+    assert "app 'b' now signs in to HubSpot account 222, but the sync's 4 pairs were made with HubSpot account 111" \
+        in issue.message
+    assert counts(p) == (4, 4) and (p.left.writes, p.right.writes) == writes
+    # an app that cannot tell (None) is not refused, and keeps the account last known
+    p.right.account_name = None
+    p.reconfigure(name="deals", **DEALS)
+    await p.run()
+    assert p.store.sync_state("deals").accounts == {"left": None, "right": "HubSpot account 111"}  # type: ignore[union-attr]
+    p.right.account_name = "HubSpot account 111"  # the right credentials again
+    p.reconfigure(name="deals", **DEALS)
+    res = await p.run()
+    assert res.counters.created == {"left": 0, "right": 0}

@@ -83,6 +83,13 @@ class Connector(abc.ABC):
     async def check(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Raise AuthError/UnreachableError when the app can't be used."""
 
+    async def account(self) -> str | None:
+        """The account the credentials sign in to, in words ("HubSpot account 123"), or None
+        where the app cannot tell. A sync's pairs are refused to another account than the one
+        they were made with (accord.runner.index_guard): credentials replaced with another
+        portal's or org's would have every record read as deleted and every other as new."""
+        return None
+
     # -- reading --------------------------------------------------------------------
     @abc.abstractmethod
     def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:

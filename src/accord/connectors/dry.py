@@ -39,6 +39,9 @@ class DryConnector(Connector):
     async def check(self) -> None:
         await self.inner.check()
 
+    async def account(self) -> str | None:
+        return await self.inner.account()
+
     async def check_container(self, object: str, *, create: bool) -> None:
         """Never creates a container; one the pass would create is read as empty."""
         try:

@@ -535,6 +535,7 @@ class HubSpotConnector(HttpConnector):
                          headers={"Accept": "application/json"}, transport=transport, observe=self._observe)
         self._props: dict[str, dict[str, _Prop]] = {}
         self._schemas: dict[str, ObjectSchema] = {}
+        self._account: str | None = None  # "" once asked and not told
         self._describe_locks: dict[str, asyncio.Lock] = {}
         # association types of pairs HubSpot has no default for (custom objects): (category, type id)
         self._assoc_types: dict[tuple[str, str], tuple[str, int]] = {}
@@ -591,6 +592,13 @@ class HubSpotConnector(HttpConnector):
             await self._ok("GET", "/crm/v3/objects/contacts", "list", params={"limit": 1})
         finally:
             self.max_retries = saved
+
+    async def account(self) -> str | None:
+        """The portal the token belongs to (one call per connector: a token's portal never changes)."""
+        if self._account is None:
+            body = await self._ok("GET", "/account-info/v3/details", "account")
+            self._account = f"HubSpot account {body['portalId']}" if body.get("portalId") else ""
+        return self._account or None
 
     async def describe(self, object: str) -> ObjectSchema:
         # one fetch per object even when many concurrent tasks ask at once

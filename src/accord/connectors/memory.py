@@ -104,6 +104,7 @@ class MemoryApp(Connector):
         self.calls: dict[str, int] = {}
         self.writes = 0  # records written through the API
         self.fail_after_writes: int | None = None
+        self.account_name: str | None = None  # the account its credentials sign in to (tests set it)
         self._clock = datetime(2024, 1, 1, tzinfo=UTC)
         for obj, fields_ in STANDARD_FIELDS.items():
             self.add_object(obj, fields_, unique=("email",) if obj == "contacts" else ())
@@ -227,6 +228,9 @@ class MemoryApp(Connector):
     # -- connector interface ------------------------------------------------------------
     def _call(self, kind: str) -> None:
         self.calls[kind] = self.calls.get(kind, 0) + 1
+
+    async def account(self) -> str | None:
+        return self.account_name
 
     async def describe(self, object: str) -> ObjectSchema:
         self._call("describe")

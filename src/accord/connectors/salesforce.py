@@ -584,6 +584,13 @@ class SalesforceConnector(HttpConnector):
                                               label="Standard price (the standard price book's entry)")
         return ObjectSchema(object, out)
 
+    async def account(self) -> str | None:
+        """The org of the session, from its token answer's identity URL (no call of its own);
+        None for a session id given as is (``access_token``), which comes without one."""
+        token = self.auth.token
+        org = org_of(token.extra.get("id")) if token is not None else None
+        return f"Salesforce org {org}" if org else None
+
     async def check(self) -> None:
         resp = await self._request("GET", "limits")
         if resp.status_code >= 400:
@@ -1253,10 +1260,15 @@ def connected(client: Client, token: dict[str, Any]) -> dict[str, Any]:
         out["login_url"] = client.base_url.rstrip("/")
     if client.verify is not True:
         out["verify"] = client.verify
-    parts = str(token.get("id", "")).rstrip("/").split("/")
-    if len(parts) >= 2 and parts[-2].startswith("00D"):  # …/id/ORG/USER
-        out["account"] = f"org {parts[-2]}"
+    if org := org_of(token.get("id")):
+        out["account"] = f"org {org}"
     return out
+
+
+def org_of(identity_url: Any) -> str | None:
+    """The org id in a token answer's identity URL (``…/id/ORG/USER``), if it is one."""
+    parts = str(identity_url or "").rstrip("/").split("/")
+    return parts[-2] if len(parts) >= 2 and parts[-2].startswith("00D") else None
 
 
 def signs_in(app: SalesforceSettings) -> str:

@@ -40,6 +40,10 @@ syncs = Table(
     # that starts from an empty index over objects another sync's pairs cover, are refused
     # (accord.runner.index_guard). NULL: registered before revision 0015, until its next pass.
     Column("objects", JSON),
+    # The account each side's credentials signed in to when its pairs were made, {"left":
+    # "HubSpot account 123", "right": …} (Connector.account; null where the app cannot tell):
+    # credentials replaced with another account's are refused (accord.runner.index_guard).
+    Column("accounts", JSON),
 )
 
 # One row per record pair (or per record seen on one side only). ``*_base`` hold the

@@ -49,10 +49,12 @@ class SyncState:
     # hash fingerprints; the runner re-keys them (SyncRunner.run) before the next pass
     bases_keyed: bool = True
     objects: Sides | None = None  # its sides as last registered (schema.syncs.objects)
+    accounts: dict[str, str | None] | None = None  # the accounts its sides signed in to (schema.syncs.accounts)
 
 
 def _state(row: Any) -> SyncState:
-    return SyncState(row.name, row.enabled, row.config_hash, row.initial_done, row.base_keys == BASE_KEYS, row.objects)
+    return SyncState(row.name, row.enabled, row.config_hash, row.initial_done, row.base_keys == BASE_KEYS, row.objects,
+                     row.accounts)
 
 
 def overlap(a: Sides, b: Sides) -> bool:
@@ -123,6 +125,14 @@ class SyncStateStore(IndexDB):
     def set_initial_done(self, name: str, done: bool = True) -> None:
         with self.engine.begin() as c:
             c.execute(update(syncs).where(syncs.c.name == name).values(initial_done=done, updated_at=now_iso()))
+
+    def record_accounts(self, name: str, accounts: dict[str, str | None]) -> None:
+        """Keep the accounts the sync's sides sign in to; a side that cannot tell keeps the last known."""
+        with self.engine.begin() as c:
+            was = c.execute(select(syncs.c.accounts).where(syncs.c.name == name)).scalar() or {}
+            now = {side: accounts.get(side) or was.get(side) for side in ("left", "right")}
+            if now != was:
+                c.execute(update(syncs).where(syncs.c.name == name).values(accounts=now))
 
     # -- what the guards of accord.runner.index_guard read ---------------------------------
     def has_pairs(self, name: str) -> bool:

@@ -23,7 +23,15 @@ from accord.index.holds import NotConfirmable
 from accord.index.leases import LeaseLost, SyncLease
 from accord.index.runs import PageLedger
 from accord.index.store import Link, Store, SyncState
-from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error_text
+from accord.model import (
+    AuthError,
+    ConnectorError,
+    ContainerMissing,
+    Counters,
+    ResyncRequired,
+    Side,
+    error_text,
+)
 from accord.runner.activities import sides as activity_sides
 from accord.runner.activities import sync_activities
 from accord.runner.activities import sync_ids as sync_activity_ids
@@ -121,6 +129,8 @@ class SyncRunner:
         # long as it takes; 0: not at all, SyncBusy at once, as the service's scheduled jobs do)
         self.lease_wait = lease_wait
         self.stage_copy: StageCopy | None = None  # stages `stages: auto` added (or would add) at prepare()
+        # the accounts the apps' credentials sign in to, by side, read at prepare() (index_guard)
+        self.accounts: dict[str, str | None] = {}
         self.confirmed: dict[str, Any] | None = None  # what the last run(confirm_deletes=True) confirmed
 
     # -- the context's attributes, read and set by callers ------------------------------
@@ -192,6 +202,7 @@ class SyncRunner:
         ctx, cfg = self.ctx, self.ctx.cfg
         conn, obj = ctx.conn, ctx.obj
         ls, rs = await conn[L].describe(obj[L]), await conn[R].describe(obj[R])
+        self.accounts = {side.value: await _account_of(conn[side]) for side in (L, R)}
         stage_map, self.stage_copy = None, None
         if cfg.stages is not None or catalog.kind_of(conn[L].vendor, obj[L]) == "deal":
             try:
@@ -239,9 +250,11 @@ class SyncRunner:
         """Register the sync in the index (a changed config restarts its initial sync) and
         bring bases an older index keyed by field name up to date; call after prepare()."""
         cfg = self.ctx.cfg
-        if (issue := index_issue(self.ctx.store, cfg, self.ctx.path)) is not None:
-            raise ConfigError(cfg.name, [issue])  # renamed, or sides changed under its pairs
+        if (issue := index_issue(self.ctx.store, cfg, self.ctx.path, self.accounts)) is not None:
+            raise ConfigError(cfg.name, [issue])  # renamed, sides changed, another account
         state = self.ctx.store.ensure_sync(cfg.name, config_hash(cfg), cfg.enabled, sync_sides(cfg))
+        if any(self.accounts.values()):
+            self.ctx.store.record_accounts(cfg.name, self.accounts)
         if not state.bases_keyed:
             # An index from before bases were keyed by mapping, under an unchanged config: its
             # field-name bases belong to today's mappings and are re-keyed once, so an upgrade
@@ -550,3 +563,15 @@ class SyncRunner:
     async def recover_in_flight(self, state: ScanState) -> None:
         """Before resuming a scan a crashed worker left: settle the creates it may have sent."""
         await recover_in_flight(self.ctx, state)
+
+
+async def _account_of(conn: Connector) -> str | None:
+    """The account ``conn`` signs in to; None where it cannot tell, or cannot ask just now (the
+    pass's own calls say why an app cannot be used; the guard waits for a known account)."""
+    try:
+        return await conn.account()
+    except AuthError:
+        raise
+    except ConnectorError as e:
+        log.info("%s: could not tell which account it signs in to: %s", conn.name, e)
+        return None

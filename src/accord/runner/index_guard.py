@@ -9,6 +9,9 @@ Two everyday edits of accord.yaml would otherwise throw them away and create rec
 - **Changing a sync's sides** (swapping left and right, or naming another app or object on
   a side): its pairs' ids would be read as the other side's, or as another object's, so no
   pair would be found again. Refused until the sides are as the pairs were made.
+- **Credentials of another account** (a token replaced with another portal's or org's, say a
+  sandbox's): the pairs' records would read as deleted and the other account's as new.
+  Refused until the credentials sign in to the account the pairs were made with.
 
 Both are config errors naming the key (exit 2 from the CLI; a failed pass saying why in
 ``accord run``); nothing is written to either app.
@@ -33,14 +36,23 @@ def pairs(n: int) -> str:
     return f"{n:,} pair" + ("" if n == 1 else "s")
 
 
-def index_issue(index: _Index, s: SyncConfig, path: str) -> ConfigIssue | None:
-    """Why ``s`` must not run against ``index`` as configured, or None."""
+def index_issue(index: _Index, s: SyncConfig, path: str,
+                accounts: dict[str, str | None] | None = None) -> ConfigIssue | None:
+    """Why ``s`` must not run against ``index`` as configured, or None. ``accounts``: the
+    accounts its apps' credentials sign in to now (Connector.account), when known."""
     sides = sync_sides(s)
     if index.has_pairs(s.name):
         known = index.sync_state(s.name)
-        if known is None or not known.objects or _still_holds(known.objects, sides):
-            return None  # NULL: registered before revision 0015, recorded at this registration
-        return _sides_issue(s, path, known.objects, sides, index.pair_count(s.name))
+        if known is None:
+            return None
+        # NULL: recorded by no pass yet (an index from before revision 0015): recorded now
+        if known.objects and not _still_holds(known.objects, sides):
+            return _sides_issue(s, path, known.objects, sides, index.pair_count(s.name))
+        for side in ("left", "right"):
+            was, now = (known.accounts or {}).get(side), (accounts or {}).get(side)
+            if was and now and was != now:
+                return _account_issue(s, side, was, now, index.pair_count(s.name))
+        return None
     held = index.pairs_held_elsewhere(s.name, sides)
     if not held:
         return None
@@ -79,3 +91,13 @@ def _sides_issue(s: SyncConfig, path: str, was: dict[str, list[Any]], now: dict[
            "again)" if renamed_app else "")
         + f"; to sync other objects, add a sync with another name instead (once this one is removed from the file, "
         f"`accord forget {s.name}` drops its pairs)"))
+
+
+def _account_issue(s: SyncConfig, side: str, was: str, now: str, n: int) -> ConfigIssue:
+    app, other = (s.left.app, s.right.app) if side == "left" else (s.right.app, s.left.app)
+    return ConfigIssue(f"apps.{app}", (
+        f"sync {s.name!r}: app {app!r} now signs in to {now}, but the sync's {pairs(n)} "
+        f"{'was' if n == 1 else 'were'} made with {was}: that account's records would read as deleted and this "
+        f"one's as new, created again in {other!r}. If the credentials were replaced by mistake, give {app!r} those "
+        f"of {was} again; to sync {now} from now on, add a sync with another name (once this one is removed from "
+        f"the file, `accord forget {s.name}` drops its pairs)"))

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from accord.sandbox.hubspot.core import Faults, HubSpotCore, SandboxSettings
 from accord.sandbox.hubspot.routes import (
+    account,
     admin,
     associations,
     batch,
@@ -36,7 +37,7 @@ __all__ = ["Faults", "HubSpotSandbox", "SandboxSettings", "build_app"]
 # e.g. /crm/v3/objects/{object_type}/{object_id} and /crm/v3/objects/{object_type}/search).
 ROUTES = (objects.register, batch.register, search.register, properties.register, pipelines.register,
           associations.register, lists.register, oauth.register, admin.register, schemas.register,
-          timeline.register, legacy_properties.register)
+          timeline.register, legacy_properties.register, account.register)
 
 
 class HubSpotSandbox(HubSpotCore):

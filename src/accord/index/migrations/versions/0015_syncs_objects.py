@@ -1,6 +1,7 @@
-"""Syncs record each side's app and object(s), as their pairs were made: a sync renamed in
-accord.yaml (a new name over an index whose pairs are under the old one), and one whose sides
-were swapped or changed under its pairs, are refused rather than creating records again
+"""Syncs record each side's app and object(s), and the account each side signed in to, as
+their pairs were made: a sync renamed in accord.yaml (a new name over an index whose pairs are
+under the old one), one whose sides were swapped or changed under its pairs, and one whose
+credentials now sign in to another account are refused rather than creating records again
 (accord.runner.index_guard).
 
 Revision ID: 0015
@@ -18,8 +19,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("syncs", sa.Column("objects", sa.JSON))
+    op.add_column("syncs", sa.Column("accounts", sa.JSON))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("syncs") as batch:
+        batch.drop_column("accounts")
         batch.drop_column("objects")

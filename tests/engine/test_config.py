@@ -209,9 +209,9 @@ def test_relative_sqlite_paths_are_beside_the_config_file(tmp_path: Path, monkey
     monkeypatch.chdir(elsewhere)
     cfg = load_config(conf / "accord.yaml", require_apps=False)
     assert cfg.state == f"sqlite:///{conf}/accord.db?timeout=20"
-    assert getattr(cfg.apps["crm"], "url") == f"sqlite:///{conf}/data/crm.db"
-    assert getattr(cfg.apps["pg"], "url") == "postgresql+psycopg://u@h/db"
-    assert getattr(cfg.apps["abs"], "url") == "sqlite:////var/lib/x.db"
+    assert cfg.apps["crm"].model_dump()["url"] == f"sqlite:///{conf}/data/crm.db"
+    assert cfg.apps["pg"].model_dump()["url"] == "postgresql+psycopg://u@h/db"
+    assert cfg.apps["abs"].model_dump()["url"] == "sqlite:////var/lib/x.db"
     assert parse_config({"state": "sqlite://", "apps": {}}, env={}, require_apps=False).state == "sqlite://"
 
     # an index only where the working directory put it: said, not silently left behind

@@ -183,3 +183,23 @@ async def test_credentials_of_another_account_are_refused() -> None:
     p.reconfigure(name="deals", **DEALS)
     res = await p.run()
     assert res.counters.created == {"left": 0, "right": 0}
+
+
+async def test_rename_moves_a_syncs_activity_pairs_and_the_association_bases_naming_it() -> None:
+    from sqlalchemy import insert, select
+
+    from accord.index.schema import association_bases, cursors, links
+
+    p = deal_pair()
+    await p.run()
+    with p.store.engine.begin() as c:  # what a sync with `activities:` holds beside its own pairs
+        c.execute(insert(links).values(id="act1", sync="deals/calls", left_id="c1", status="syncing", attempts=0,
+                                       left_deleted=False, right_deleted=False, updated_at="2026-01-01T00:00:00Z"))
+        c.execute(insert(cursors).values(sync="deals/calls", side="left", cursor="7", updated_at="2026-01-01T00:00:00Z"))
+        c.execute(insert(association_bases).values(sync="contacts", target="deals", link_id="x", owed=False))
+    p.store.rename_sync("deals", "pipeline")
+    with p.store.engine.connect() as c:
+        assert {r[0] for r in c.execute(select(links.c.sync))} == {"pipeline", "pipeline/calls"}
+        assert [r[0] for r in c.execute(select(cursors.c.sync).where(cursors.c.side == "left"))].count("pipeline/calls") == 1
+        assert [r[0] for r in c.execute(select(association_bases.c.target))] == ["pipeline"]
+    assert p.store.counts("pipeline") == {"syncing": 5}  # its 4 deals and the activity row, as the records views count them

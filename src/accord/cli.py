@@ -380,9 +380,11 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
 
     from accord.engine.values import parse_ts
     from accord.report import status_table
+    from accord.runner.index_guard import index_issue, pairs
 
-    for s in cfg.syncs:
+    for i, s in enumerate(cfg.syncs):
         state = store.sync_state(s.name)
+        refused = index_issue(store, s, f"syncs[{i}]")  # what its next pass would be refused for
         runs = store.runs(s.name, limit=1)
         last = runs[0] if runs else None
         finished = parse_ts(last["finished_at"]) if last and last["finished_at"] else None
@@ -395,12 +397,19 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
             "last_run": _last_run(last) if last else None,
             "deletes_held": store.deletes_hold(s.name),
             "lag_seconds": round((datetime.now(UTC) - finished).total_seconds(), 1) if finished else None,
+            "refused": f"{refused.path}: {refused.message}" if refused else None,
         })
+    configured = {s.name for s in cfg.syncs}
+    # pairs of syncs the file no longer has (a sync renamed or removed): kept until renamed or forgotten
+    left_over = [(n, c) for n in store.sync_names() if n not in configured and "/" not in n and (c := store.pair_count(n))]
     store.close()
     if json_out:
         out.print_json(json.dumps(rows))
         return
     out.print(status_table(rows))
+    for name, n in left_over:
+        out.print(f"In the index but not in {cfg.source}: sync {name!r} ({pairs(n)}). `accord rename {name} NEW` "
+                  f"gives them to a sync renamed NEW; `accord forget {name}` drops them.", markup=False, highlight=False)
 
 
 def _last_run(run: dict[str, Any]) -> dict[str, Any]:

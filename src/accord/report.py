@@ -78,6 +78,8 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
                   f"{r['lag_seconds']}s" if r["lag_seconds"] is not None else "-")
         if lr and lr.get("activities"):  # what the last run did with HubSpot activities
             t.add_row("", f"activities: {activities_text(lr['activities'])}", "", "", "", "", "")
+        if r.get("refused"):  # its passes are refused (accord.runner.index_guard): say why
+            t.add_row("", f"refused: {r['refused']}", "", "", "", "", "")
         if held:  # the sync waits for a confirmation: say what and how
             t.add_row("", f"held: {held.get('message')}", "", "", "", "", "")
             t.add_row("", f"hint: {held.get('hint')}", "", "", "", "", "")

@@ -388,6 +388,12 @@ syncs:
         assert "accord.yaml: syncs[0].name: sync 'pipeline' would start from an empty index" in r.stderr
         assert "`accord rename deals pipeline`" in r.stderr and "`accord forget deals`" in r.stderr
     assert deals() == (3, 3)
+    # `accord status` says why, and where the pairs are
+    r = accord("status", "-c", "accord.yaml", cwd=tmp_path)
+    assert "refused: syncs[0].name: sync 'pipeline' would start from an empty index" in " ".join(r.stdout.split())
+    assert "In the index but not in accord.yaml: sync 'deals' (3 pairs)" in " ".join(r.stdout.split())
+    st = json.loads(accord("status", "-c", "accord.yaml", "--json", cwd=tmp_path).stdout)
+    assert "accord rename deals pipeline" in st[0]["refused"]
 
     # the commands refuse what would lose or mix pairs, saying why
     assert "no sync named 'nope'" in accord("rename", "deals", "nope", "-c", "accord.yaml", cwd=tmp_path).stderr
@@ -405,7 +411,8 @@ syncs:
     assert json.loads(r.stdout)[0]["created"] == {"left": 0, "right": 0}
     assert deals() == (3, 3)
     st = json.loads(accord("status", "-c", "accord.yaml", "--json", cwd=tmp_path).stdout)
-    assert [(s["sync"], s["counts"]["syncing"]) for s in st] == [("pipeline", 3)]
+    assert [(s["sync"], s["counts"]["syncing"], s["refused"]) for s in st] == [("pipeline", 3, None)]
+    assert "In the index but not" not in accord("status", "-c", "accord.yaml", cwd=tmp_path).stdout
 
 
 def test_copy_index_moves_the_index_to_another_database(project: Path) -> None:

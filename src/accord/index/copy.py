@@ -40,7 +40,7 @@ def copy_index(source: Store, target: Store) -> Copied:
     transaction of the target (all of it or nothing). Refused while a process runs a pass on
     the source: rows it writes after being read would be left behind."""
     t0 = time.monotonic()
-    busy = [(s, h) for s in _synced(source) if (h := holder_of(source.engine, s)) and h.expires_at > time.time()]
+    busy = [(s, h) for s in source.sync_names() if (h := holder_of(source.engine, s)) and h.expires_at > time.time()]
     if busy:
         sync, h = busy[0]
         raise CopyRefused(f"sync {sync!r} is running in {h.describe()}: stop every Accord process using the "
@@ -65,11 +65,6 @@ def copy_index(source: Store, target: Store) -> Copied:
                 _continue_numbering(dst, table)
     out.seconds = time.monotonic() - t0
     return out
-
-
-def _synced(store: Store) -> list[str]:
-    with store.engine.connect() as c:
-        return [r[0] for r in c.execute(select(syncs.c.name))]
 
 
 def _continue_numbering(c: Connection, table: Table) -> None:

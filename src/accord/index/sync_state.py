@@ -108,6 +108,11 @@ class SyncStateStore(IndexDB):
                 return SyncState(name, row.enabled, config_hash, False)
             return _state(row)
 
+    def sync_names(self) -> list[str]:
+        """Every sync registered in the index, configured or not any more, by name."""
+        with self.engine.connect() as c:
+            return [r[0] for r in c.execute(select(syncs.c.name).order_by(syncs.c.name))]
+
     def sync_state(self, name: str) -> SyncState | None:
         with self.engine.connect() as c:
             row = c.execute(select(syncs).where(syncs.c.name == name)).first()

@@ -203,3 +203,19 @@ async def test_rename_moves_a_syncs_activity_pairs_and_the_association_bases_nam
         assert [r[0] for r in c.execute(select(cursors.c.sync).where(cursors.c.side == "left"))].count("pipeline/calls") == 1
         assert [r[0] for r in c.execute(select(association_bases.c.target))] == ["pipeline"]
     assert p.store.counts("pipeline") == {"syncing": 5}  # its 4 deals and the activity row, as the records views count them
+
+
+async def test_an_app_that_may_not_read_its_account_still_syncs() -> None:
+    """A token without the right to read its account's details (HubSpot answers 403): the pass
+    goes on, and the guard waits for an account it knows."""
+    from accord.model import AuthError
+
+    class NoAccountInfo(MemoryApp):
+        async def account(self) -> str | None:
+            raise AuthError("This app hasn't been granted all required scopes", app=self.name)
+
+    store, left, right = Store("sqlite://"), MemoryApp("a"), NoAccountInfo("b")
+    left.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    res = await SyncRunner(sync_config(), store, left, right).run()
+    assert res.counters.created == {"left": 0, "right": 1}
+    assert store.sync_state("contacts").accounts is None  # type: ignore[union-attr]  # nothing known: nothing kept

@@ -24,7 +24,6 @@ from accord.index.leases import LeaseLost, SyncLease
 from accord.index.runs import PageLedger
 from accord.index.store import Link, Store, SyncState
 from accord.model import (
-    AuthError,
     ConnectorError,
     ContainerMissing,
     Counters,
@@ -566,12 +565,11 @@ class SyncRunner:
 
 
 async def _account_of(conn: Connector) -> str | None:
-    """The account ``conn`` signs in to; None where it cannot tell, or cannot ask just now (the
+    """The account ``conn`` signs in to; None where it cannot tell, or cannot ask just now: a
+    token without the right to read its account's details is no reason to stop a pass (the
     pass's own calls say why an app cannot be used; the guard waits for a known account)."""
     try:
         return await conn.account()
-    except AuthError:
-        raise
-    except ConnectorError as e:
+    except ConnectorError as e:  # AuthError included
         log.info("%s: could not tell which account it signs in to: %s", conn.name, e)
         return None

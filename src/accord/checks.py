@@ -50,13 +50,13 @@ async def check_sync(runner: SyncRunner) -> Findings:
     Auth, reachability and vanished containers raise as in a pass; an object the app does not
     have, anything else the sync names that the apps lack, and a sync renamed or with its
     sides changed under its pairs (accord.runner.index_guard) are ``errors`` (all of them)."""
-    out = await _app_findings(runner)
+    out = await _sync_findings(runner)
     if (misfit := index_issue(runner.ctx.store, runner.cfg, runner.ctx.path, runner.accounts)) is not None:
         out.errors.insert(0, misfit)
     return out
 
 
-async def _app_findings(runner: SyncRunner) -> Findings:
+async def _sync_findings(runner: SyncRunner) -> Findings:
     ctx, cfg, path = runner.ctx, runner.cfg, runner.ctx.path
     out = Findings()
     for side in (Side.LEFT, Side.RIGHT):
@@ -126,4 +126,9 @@ async def app_findings(conn: Connector, key: str) -> tuple[list[ConfigIssue], li
     """The app's own settings that name something in it (a xentral group, a Snov.io list): errors
     for a misspelling (a similar name exists), notes for one a first pass would create."""
     errors, notes = await conn.setting_issues()
+    try:  # which portal or org the credentials sign in to: "is this the right token?"
+        if account := await conn.account():
+            notes = [f"{conn.name}: signs in to {account}", *notes]
+    except ConnectorError:
+        pass  # the account is only told when it can be read (runner.facade._account_of)
     return [ConfigIssue(f"{key}.{k}" if k else key, msg) for k, msg in errors], notes

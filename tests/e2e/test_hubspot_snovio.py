@@ -296,6 +296,7 @@ def test_manual_sync_of_existing_data_one_way_in_the_background(
 
     checked = runner.invoke(cli, ["check", "-c", str(cfg_path)])
     assert checked.exit_code == 0 and "contacts: ok (6 field mappings, two-way)" in checked.output, checked.output
+    assert "hubspot: signs in to HubSpot account 12345678" in checked.output  # "is this the right token?"
     wrong = runner.invoke(cli, ["sync", "-c", str(cfg_path), "--direction", "sideways"])
     assert wrong.exit_code == 2
     log = tmp_path / "manual.log"

@@ -21,10 +21,16 @@ def test_a_renamed_sync_fails_its_passes_saying_why_until_its_pairs_move(tmp_pat
         assert "accord rename contacts people" in run["error"]
         assert len(apps[1].live("contacts")) == created
         page = w.client.get("/syncs/people").text
-        assert "would start from an empty index" in page  # in the run history's error column
+        # said at the top of the sync's page, and on the summary's row, not only in the run history
+        banner = page[page.index('id="refused"'):]
+        assert "Not synced:" in banner[:200] and "<code>accord rename contacts people</code>" in banner[:900]
+        assert "refused: see why" in w.client.get("/").text
+        assert "accord rename contacts people" in w.client.get("/api/syncs/people").json()["refused"]
 
         w.service.store.rename_sync("contacts", "people")  # what `accord rename contacts people` does
         run = w.run_pass("people")
         assert run["status"] == "ok" and run["counters"]["created"] == {"left": 0, "right": 0}
         assert len(apps[1].live("contacts")) == created
         assert w.client.get("/api/syncs/people").json()["counts"]["syncing"] == 2
+        assert w.client.get("/api/syncs/people").json()["refused"] is None
+        assert 'id="refused"' not in w.client.get("/syncs/people").text

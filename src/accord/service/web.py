@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from accord import redact
 from accord.config import ConfigError, object_label
@@ -38,6 +39,7 @@ from accord.index.store import Link
 from accord.model import Side
 from accord.report import activities_text
 from accord.runner import ManualSyncRefused, PassResult
+from accord.runner.index_guard import index_issue
 from accord.service.core import Service
 
 COOKIE = "accord_session"
@@ -106,6 +108,15 @@ templates.env.filters["object"] = lambda o: object_label(str(o))
 templates.env.globals["ARROWS"] = ARROWS
 # a run's HubSpot activities to Salesforce, per type ("calls 2 created, 1 failed; notes in step")
 templates.env.filters["activities"] = activities_text
+
+
+def commands(text: str) -> Markup:
+    """A message's `backticked` commands and keys as <code>, the rest escaped."""
+    return Markup("").join(Markup("<code>{}</code>").format(part) if i % 2 else escape(part)
+                           for i, part in enumerate(str(text).split("`")))
+
+
+templates.env.filters["commands"] = commands
 
 Via = Literal["bearer", "session"]
 
@@ -384,7 +395,17 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
         "deletes_held": svc.store.deletes_hold(name),  # deletes waiting for a confirmation (accord.index.holds)
         # an app that could not be used in the last job: {category (auth …), message, hint, app}
         "problem": svc.problem(name),
+        # why its passes are refused (renamed, sides changed under its pairs: accord.runner.index_guard)
+        "refused": refused_because(svc, name),
     }
+
+
+def refused_because(svc: Service, name: str) -> str | None:
+    """What a pass of ``name`` would be refused for (renamed, sides changed, another account
+    under its pairs: accord.runner.index_guard), as the dashboard and the API say it."""
+    runner = svc.slot(name).runner
+    issue = index_issue(svc.store, runner.cfg, runner.ctx.path, runner.accounts)
+    return issue.message if issue else None
 
 
 def sync_list(svc: Service) -> list[dict[str, Any]]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from accord.engine.mapping import SyncSpec
 from accord.index.holds import HoldChanged, NotConfirmable
+from accord.index.store import Link
 from accord.model import Side
 from accord.service import manage
 from accord.service.core import PassNotRequested, Service
@@ -204,6 +206,17 @@ def _record_routes(r: APIRouter) -> None:
         return render_page(request, "records.html", s=sync_json(svc, name), status=status, reason=reason, items=items,
                            page=page, total=total, pages=max(1, -(-total // PAGE_SIZE)), note=None, q=None, search=False)
 
+    @r.get("/syncs/{name}/records/{link_id}", response_model=None)
+    def record(request: Request, name: str, link_id: str, svc: Svc) -> Response:
+        """One record of a sync: its status and why, both ids, and each mapped field's value as
+        both apps held it after the last sync (the bases of its three-way merge)."""
+        known_sync(svc, name)
+        link = svc.store.links_by_id([link_id]).get(link_id)
+        if link is None or not (link.sync == name or link.sync.startswith(f"{name}/")):
+            raise HTTPException(404, f"sync {name!r} has no record {link_id!r} (it may have been removed since)")
+        return render_page(request, "record.html", s=sync_json(svc, name), r=link,
+                           fields=field_values(svc.slot(name).runner.ctx.spec, link))
+
     @r.get("/ui/syncs/{name}/deleted", response_model=None)
     async def deleted_preview(request: Request, name: str, side: SideName, svc: Svc) -> Response:
         links = await svc.slot(known_sync(svc, name)).runner.deleted_preview(Side(side))
@@ -245,6 +258,21 @@ def _record_routes(r: APIRouter) -> None:
         except manage.Conflict as e:
             raise HTTPException(409, str(e)) from e
         return Response(headers={"HX-Redirect": "/"})  # htmx navigates to the summary
+
+
+def field_values(spec: SyncSpec | None, link: Link) -> list[tuple[str, Any, str, Any]]:
+    """(left field, its value, right field, its value) per mapping the pair has a base for, as
+    the sync's mappings name them; by base key when the mappings are not compiled yet (no pass
+    in this process) or a key belongs to none of them (a mapping removed since)."""
+    left, right = link.left_base or {}, link.right_base or {}
+    out, named = [], set()
+    for m in spec.mappings if spec is not None else ():
+        k = m.base_key
+        if k in left or k in right:
+            out.append((m.left, left.get(k), m.right, right.get(k)))
+            named.add(k)
+    out += [(k, left.get(k), k, right.get(k)) for k in sorted({*left, *right} - named)]
+    return out
 
 
 def _app_of(svc: Service, name: str, side: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from accord.config import ConfigError, ConfigIssue
-from accord.connectors.base import Connector
+from accord.connectors.base import Connector, account_or_none
 from accord.engine.mapping import SyncSpec, Unmapped, unmapped_values
 from accord.engine.options import suggestion
 from accord.engine.validate import stage_issues, sync_issues, unmapped_note
@@ -126,9 +126,6 @@ async def app_findings(conn: Connector, key: str) -> tuple[list[ConfigIssue], li
     """The app's own settings that name something in it (a xentral group, a Snov.io list): errors
     for a misspelling (a similar name exists), notes for one a first pass would create."""
     errors, notes = await conn.setting_issues()
-    try:  # which portal or org the credentials sign in to: "is this the right token?"
-        if account := await conn.account():
-            notes = [f"{conn.name}: signs in to {account}", *notes]
-    except ConnectorError:
-        pass  # the account is only told when it can be read (runner.facade._account_of)
+    if account := await account_or_none(conn):  # which portal or org: "is this the right token?"
+        notes = [f"{conn.name}: signs in to {account}", *notes]
     return [ConfigIssue(f"{key}.{k}" if k else key, msg) for k, msg in errors], notes

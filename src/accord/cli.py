@@ -401,7 +401,7 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
         })
     configured = {s.name for s in cfg.syncs}
     # pairs of syncs the file no longer has (a sync renamed or removed): kept until renamed or forgotten
-    left_over = [(n, c) for n in store.sync_names() if n not in configured and "/" not in n and (c := store.pair_count(n))]
+    left_over = [(n, c) for n in store.sync_names() if n not in configured and (c := store.pair_count(n))]
     store.close()
     if json_out:
         out.print_json(json.dumps(rows))
@@ -564,9 +564,9 @@ def rename(old: str, new: str, config: ConfigOpt = Path("accord.yaml")) -> None:
         if was is not None and was.objects is not None and not overlap(was.objects, sync_sides(cfg.sync(new))):
             raise _fail(EXIT_CONFIG, f"sync {old!r} paired other objects than {new!r} does: its pairs are no "
                                      f"use to it (drop them with `accord forget {old}`)")
-        if store.has_pairs(new):
-            raise _fail(EXIT_CONFIG, f"sync {new!r} already has pairs of its own: rename cannot merge two indexes")
         store.rename_sync(old, new)
+    except ValueError as e:  # NEW has pairs of its own (rename_sync checks in its transaction)
+        raise _fail(EXIT_CONFIG, f"{e}: rename cannot merge two indexes") from e
     finally:
         store.close()
     out.print(f"{new}: now holds the {n:,} pairs, cursors and run history of {old!r}; its next pass reads both apps "

@@ -9,12 +9,25 @@ rejects never fails the rest of its batch.
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
 from accord.connectors.limits import LimiterFactory, RateLimit
-from accord.model import ObjectSchema, Option, Page, Pipeline, Record, Stage, Value, WriteResult
+from accord.model import (
+    ConnectorError,
+    ObjectSchema,
+    Option,
+    Page,
+    Pipeline,
+    Record,
+    Stage,
+    Value,
+    WriteResult,
+)
+
+log = logging.getLogger("accord.connectors")
 
 
 @dataclass(frozen=True)
@@ -250,3 +263,14 @@ class Connector(abc.ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release HTTP clients and persist state."""
+
+
+async def account_or_none(conn: Connector) -> str | None:
+    """:meth:`Connector.account`, or None where the app cannot tell or cannot ask just now: a
+    token without the right to read its account's details is no reason to stop a pass or a
+    check (their own calls say why an app cannot be used; the guard waits for a known account)."""
+    try:
+        return await conn.account()
+    except ConnectorError as e:  # AuthError included
+        log.info("%s: could not tell which account it signs in to: %s", conn.name, e)
+        return None

@@ -72,8 +72,8 @@ def _continue_numbering(c: Connection, table: Table) -> None:
     ids do not advance: set it past the copied ids, or the next run (or page intent) would
     collide with a copied one."""
     pk = list(table.primary_key.columns)
-    for col in pk:
-        if len(pk) == 1 and isinstance(col.type, Integer) and col.autoincrement in (True, "auto"):
-            c.exec_driver_sql(
-                f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col.name}'), "
-                f"coalesce(max({col.name}), 1), max({col.name}) IS NOT NULL) FROM {table.name}")
+    if len(pk) != 1 or not isinstance(pk[0].type, Integer) or pk[0].autoincrement not in (True, "auto"):
+        return
+    col = pk[0].name
+    c.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table.name}', '{col}'), "
+                      f"coalesce(max({col}), 1), max({col}) IS NOT NULL) FROM {table.name}")

@@ -17,20 +17,13 @@ from typing import Any
 from accord import catalog
 from accord.associations import AssociationTarget
 from accord.config import ConfigError, SyncConfig, config_hash, sync_sides
-from accord.connectors.base import Connector
+from accord.connectors.base import Connector, account_or_none
 from accord.engine.mapping import BrokenMapping, SyncSpec, compile_sync
 from accord.index.holds import NotConfirmable
 from accord.index.leases import LeaseLost, SyncLease
 from accord.index.runs import PageLedger
 from accord.index.store import Link, Store, SyncState
-from accord.model import (
-    ConnectorError,
-    ContainerMissing,
-    Counters,
-    ResyncRequired,
-    Side,
-    error_text,
-)
+from accord.model import ContainerMissing, Counters, ResyncRequired, Side, error_text
 from accord.runner.activities import sides as activity_sides
 from accord.runner.activities import sync_activities
 from accord.runner.activities import sync_ids as sync_activity_ids
@@ -201,7 +194,7 @@ class SyncRunner:
         ctx, cfg = self.ctx, self.ctx.cfg
         conn, obj = ctx.conn, ctx.obj
         ls, rs = await conn[L].describe(obj[L]), await conn[R].describe(obj[R])
-        self.accounts = {side.value: await _account_of(conn[side]) for side in (L, R)}
+        self.accounts = {side.value: await account_or_none(conn[side]) for side in (L, R)}
         stage_map, self.stage_copy = None, None
         if cfg.stages is not None or catalog.kind_of(conn[L].vendor, obj[L]) == "deal":
             try:
@@ -562,14 +555,3 @@ class SyncRunner:
     async def recover_in_flight(self, state: ScanState) -> None:
         """Before resuming a scan a crashed worker left: settle the creates it may have sent."""
         await recover_in_flight(self.ctx, state)
-
-
-async def _account_of(conn: Connector) -> str | None:
-    """The account ``conn`` signs in to; None where it cannot tell, or cannot ask just now: a
-    token without the right to read its account's details is no reason to stop a pass (the
-    pass's own calls say why an app cannot be used; the guard waits for a known account)."""
-    try:
-        return await conn.account()
-    except ConnectorError as e:  # AuthError included
-        log.info("%s: could not tell which account it signs in to: %s", conn.name, e)
-        return None

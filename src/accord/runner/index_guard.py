@@ -13,7 +13,7 @@ Two everyday edits of accord.yaml would otherwise throw them away and create rec
   sandbox's): the pairs' records would read as deleted and the other account's as new.
   Refused until the credentials sign in to the account the pairs were made with.
 
-Both are config errors naming the key (exit 2 from the CLI; a failed pass saying why in
+All three are config errors naming the key (exit 2 from the CLI; a failed pass saying why in
 ``accord run``); nothing is written to either app.
 """
 
@@ -34,6 +34,10 @@ class _Index(Protocol):
 
 def pairs(n: int) -> str:
     return f"{n:,} pair" + ("" if n == 1 else "s")
+
+
+def _pairs_made(n: int) -> str:
+    return f"{pairs(n)} {'was' if n == 1 else 'were'} made"
 
 
 def index_issue(index: _Index, s: SyncConfig, path: str,
@@ -78,15 +82,15 @@ def _sides_issue(s: SyncConfig, path: str, was: dict[str, list[Any]], now: dict[
     made = f"{say(was['left'])} on the left and {say(was['right'])} on the right"
     if was == {"left": now["right"], "right": now["left"]}:
         return ConfigIssue(f"{path}.left", (
-            f"sync {s.name!r} now has its apps the other way round: its {pairs(n)} {'was' if n == 1 else 'were'} made with {made}. Read with "
+            f"sync {s.name!r} now has its apps the other way round: its {_pairs_made(n)} with {made}. Read with "
             "the sides exchanged, no pair would be found again and records would be created twice. Put the sides "
             "back: which app wins a conflict is `winner:` (and each mapping's `rule`), and which way records flow is "
             "`direction:`, whichever side an app is on"))
     moved = "left" if was["left"] != now["left"] else "right"
     renamed_app = was[moved][0] != now[moved][0] and set(was[moved][1]) <= set(now[moved][1])
     return ConfigIssue(f"{path}.{moved}", (
-        f"sync {s.name!r} now has {say(now[moved])} on the {moved}, but its {pairs(n)} {'was' if n == 1 else 'were'} "
-        f"made with {made}: its passes would not find those records again. Put the {moved} side back"
+        f"sync {s.name!r} now has {say(now[moved])} on the {moved}, but its {_pairs_made(n)} with {made}: its "
+        f"passes would not find those records again. Put the {moved} side back"
         + (f" (if only the app's name changed in the file, give {now[moved][0]!r} its old name, {was[moved][0]!r}, "
            "again)" if renamed_app else "")
         + f"; to sync other objects, add a sync with another name instead (once this one is removed from the file, "
@@ -96,8 +100,8 @@ def _sides_issue(s: SyncConfig, path: str, was: dict[str, list[Any]], now: dict[
 def _account_issue(s: SyncConfig, side: str, was: str, now: str, n: int) -> ConfigIssue:
     app, other = (s.left.app, s.right.app) if side == "left" else (s.right.app, s.left.app)
     return ConfigIssue(f"apps.{app}", (
-        f"sync {s.name!r}: app {app!r} now signs in to {now}, but the sync's {pairs(n)} "
-        f"{'was' if n == 1 else 'were'} made with {was}: that account's records would read as deleted and this "
-        f"one's as new, created again in {other!r}. If the credentials were replaced by mistake, give {app!r} those "
-        f"of {was} again; to sync {now} from now on, add a sync with another name (once this one is removed from "
-        f"the file, `accord forget {s.name}` drops its pairs)"))
+        f"sync {s.name!r}: app {app!r} now signs in to {now}, but the sync's {_pairs_made(n)} with {was}: that "
+        f"account's records would read as deleted and this one's as new, created again in {other!r}. If the "
+        f"credentials were replaced by mistake, give {app!r} those of {was} again; to sync {now} from now on, add "
+        f"a sync with another name (once this one is removed from the file, `accord forget {s.name}` drops its "
+        "pairs)"))

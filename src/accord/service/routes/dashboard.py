@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from accord.engine.mapping import SyncSpec
+from accord.index.activities import family
 from accord.index.holds import HoldChanged, NotConfirmable
 from accord.index.store import Link
 from accord.model import Side
@@ -212,7 +213,7 @@ def _record_routes(r: APIRouter) -> None:
         both apps held it after the last sync (the bases of its three-way merge)."""
         known_sync(svc, name)
         link = svc.store.links_by_id([link_id]).get(link_id)
-        if link is None or not (link.sync == name or link.sync.startswith(f"{name}/")):
+        if link is None or link.sync not in family(name):  # the sync's own rows, or its activities'
             raise HTTPException(404, f"sync {name!r} has no record {link_id!r} (it may have been removed since)")
         return render_page(request, "record.html", s=sync_json(svc, name), r=link,
                            fields=field_values(svc.slot(name).runner.ctx.spec, link))

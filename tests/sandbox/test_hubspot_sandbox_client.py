@@ -18,7 +18,9 @@ from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInputUpsert,
     BatchInputSimplePublicObjectId,
     BatchReadInputSimplePublicObjectId,
+    PublicMergeInput,
     PublicObjectSearchRequest,
+    SimplePublicObjectId,
     SimplePublicObjectInput,
     SimplePublicObjectInputForCreate,
 )
@@ -177,3 +179,31 @@ def test_lists_v3(client: Any, sandbox: HubSpotSandbox) -> None:
     assert sorted(r.record_id for r in page.results + rest.results) == sorted(ids)
     client.crm.lists.memberships_api.remove(list_id, ids[:2])
     assert sandbox.list_members("Sync to Salesforce") == sorted(ids[2:], key=int)
+
+
+def test_merge_makes_a_new_record_that_the_old_ids_read_as(client: Any, sandbox: HubSpotSandbox) -> None:
+    """HubSpot's merge since 2023: both records archived, a new id holding the primary's values
+    over the other's, ``hs_merged_object_ids``, both associations; old ids read as the new one."""
+    api = client.crm.contacts.basic_api
+    a = api.create(SimplePublicObjectInputForCreate(properties={"email": "ann@merge.example", "firstname": "Ann"}))
+    b = api.create(SimplePublicObjectInputForCreate(properties={"email": "ann.b@merge.example", "firstname": "Annie",
+                                                                "jobtitle": "CFO"}))
+    company = client.crm.companies.get_all()[0]
+    sandbox.store.associate("contacts", int(b.id), "companies", int(company.id))
+    merged = api.merge(PublicMergeInput(primary_object_id=a.id, object_id_to_merge=b.id))
+    assert merged.id not in (a.id, b.id)
+    assert merged.properties["email"] == "ann@merge.example"  # the primary's value wins
+    assert merged.properties["firstname"] == "Ann"
+    assert merged.properties["jobtitle"] == "CFO"  # the other's where the primary has none
+    assert set(merged.properties["hs_merged_object_ids"].split(";")) == {a.id, b.id}
+    for old in (a.id, b.id):  # reads by an old id answer with the merged record
+        assert api.get_by_id(old, properties=["email"]).id == merged.id
+    got = client.crm.contacts.batch_api.read(BatchReadInputSimplePublicObjectId(
+        inputs=[SimplePublicObjectId(id=b.id)], properties=["email"], properties_with_history=[]))
+    assert [r.id for r in got.results] == [merged.id]
+    archived = {c.id for c in client.crm.contacts.get_all(archived=True)}
+    assert {a.id, b.id} <= archived and merged.id not in archived
+    assert sandbox.store.associated("contacts", int(merged.id), "companies").keys() == {int(company.id)}
+    with pytest.raises(ApiException) as e:
+        api.merge(PublicMergeInput(primary_object_id=merged.id, object_id_to_merge=merged.id))
+    assert e.value.status == 400

@@ -140,6 +140,22 @@ def webhook_object(event: Mapping[str, Any]) -> tuple[str | None, str]:
     return WEBHOOK_OBJECTS.get(prefix), action
 
 
+# the ids merged into a record (";"-separated): HubSpot sets it on the record a merge makes
+MERGED_IDS = "hs_merged_object_ids"
+
+
+def merged_ids(raw: Mapping[str, Any]) -> list[str]:
+    """The ids merged into a record as the API answers it (its ``hs_merged_object_ids``)."""
+    value = (raw.get("properties") or {}).get(MERGED_IDS)
+    return [i for i in str(value).split(";") if i] if value else []
+
+
+def _moves(results: Iterable[Mapping[str, Any]], ids: Collection[str]) -> dict[str, str]:
+    """Of ``ids`` read by id, those merged away: a read by a merged-away id answers with the
+    record it was merged into (whose ``hs_merged_object_ids`` names it) → that record's id."""
+    return {old: str(r["id"]) for r in results for old in merged_ids(r) if old in ids and old != str(r["id"])}
+
+
 def modified_prop(object: str) -> str:
     return MODIFIED.get(object, "hs_lastmodifieddate")
 
@@ -743,7 +759,7 @@ class HubSpotConnector(HttpConnector):
         start = Cursor.decode(cursor)
         types = await self._types(object)
         mod = modified_prop(object)
-        props = list(dict.fromkeys([*fields, mod, "hs_object_id"]))
+        props = list(dict.fromkeys([*fields, mod, "hs_object_id", MERGED_IDS]))
         lookback = self.lookback_ms
         best = start  # page cursors never move backwards, even inside the look-back window
         if not lookback:  # no index lag assumed: the position is exact
@@ -763,6 +779,9 @@ class HubSpotConnector(HttpConnector):
                 rec = self._record(object, types, r, fields)
                 if (rec.id, rec.updated_at) not in seen:  # dedupe within the pass
                     seen.add((rec.id, rec.updated_at))
+                    # a merge's record: the records merged into it move to it first (their pairs
+                    # follow it instead of reading as deleted, and it is not paired a second time)
+                    out += [Record(i, {}, rec.updated_at, moved_to=rec.id) for i in merged_ids(r)]
                     out.append(rec)
             return out
 
@@ -829,6 +848,12 @@ class HubSpotConnector(HttpConnector):
                 newest = max(newest, when)
                 if when > since:
                     recs.append(self._record(object, types, r, fields))
+            if recs:  # merged away rather than deleted: read by id, they answer with their merge's record
+                body = await self._ok("POST", f"/crm/v3/objects/{object}/batch/read", "batch_read",
+                                      json={"inputs": [{"id": r.id} for r in recs], "properties": [MERGED_IDS],
+                                            "propertiesWithHistory": []})
+                moved = _moves(body.get("results", []), {r.id for r in recs})
+                recs = [Record(r.id, {}, r.updated_at, moved_to=moved[r.id]) if r.id in moved else r for r in recs]
             if after:  # not the whole listing yet: resuming from here re-lists from the start
                 cursor = replace(best, archived=start.archived, archived_floor=start.archived_floor)
             else:
@@ -844,11 +869,14 @@ class HubSpotConnector(HttpConnector):
         out: list[Record] = []
         for chunk in _chunks(list(dict.fromkeys(ids)), BATCH):
             body = await self._ok("POST", f"/crm/v3/objects/{object}/batch/read", "batch_read",
-                                  json={"inputs": [{"id": i} for i in chunk], "properties": list(fields),
-                                        "propertiesWithHistory": []})
-            found = [self._record(object, types, r, fields) for r in body.get("results", [])]
-            out += found
-            missing = set(chunk) - {r.id for r in found}
+                                  json={"inputs": [{"id": i} for i in chunk],
+                                        "properties": [*fields, MERGED_IDS], "propertiesWithHistory": []})
+            results, asked = body.get("results", []), set(chunk)
+            # (an id asked for with an id merged into it answers twice)
+            found = {str(r["id"]): r for r in results if str(r["id"]) in asked}
+            out += [self._record(object, types, r, fields) for r in found.values()]
+            out += [Record(old, {}, moved_to=new) for old, new in _moves(results, asked - found.keys()).items()]
+            missing = asked - {r.id for r in out}
             if missing:  # deleted ones come back as tombstones
                 gone = await self._ok("POST", f"/crm/v3/objects/{object}/batch/read", "batch_read",
                                       params={"archived": "true"}, json={"inputs": [{"id": i} for i in missing],
@@ -1415,8 +1443,16 @@ def webhook_changes(events: Iterable[Mapping[str, Any]], *, own_source_ids: Iter
             out.duplicates += 1
             continue
         object, action = webhook_object(ev)
-        if object is None or action not in ("creation", "propertyChange", "deletion", "restore"):
+        if object is None or action not in ("creation", "propertyChange", "deletion", "restore", "merge"):
             out.ignored += 1
+            continue
+        if action == "merge":
+            # the record the merge made and the ones merged into it: reading the old ids by id
+            # gives their moves (HubSpotConnector.read), so their pairs follow instead of deleting
+            merge = {str(i) for i in (ev.get("newObjectId"), ev.get("primaryObjectId"), *(ev.get("mergedObjectIds") or []))
+                     if i is not None}
+            out.changed.setdefault(object, set()).update(merge)
+            touched_by_others.update((object, i) for i in merge)
             continue
         oid = str(ev.get("objectId"))
         source = str(ev.get("sourceId", ""))

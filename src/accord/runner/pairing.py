@@ -274,10 +274,14 @@ async def follow_moves(ctx: RunContext, side: Side, records: Sequence[Record],
             if taken.id_of(other) is None and taken.pending is None:
                 w.drop_links.append(taken.id)
             else:
+                app, other_app, twin = ctx.conn[side].name, ctx.conn[other].name, taken.id_of(other)
                 link.set_id(side, None)
                 link.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE,
-                                message=f"{old} became {new} in {ctx.conn[side].name}, which syncs with "
-                                        f"{taken.id_of(other)} instead")
+                                message=f"{old} became {new} in {app} (merged or converted), and {new} already syncs "
+                                        f"with {twin} in {other_app}",
+                                hint=f"Nothing was deleted: {link.id_of(other)} in {other_app} is kept as it is. If it "
+                                     f"is the same as {twin}, merge the two in {other_app} too; otherwise delete it "
+                                     "there or leave it")
                 w.touch(link)
                 continue
         link.set_id(side, new)
@@ -286,7 +290,8 @@ async def follow_moves(ctx: RunContext, side: Side, records: Sequence[Record],
         follow.append(new)
     ctx.save(w)
     out = [r for r in records if not r.moved_to]
-    if follow:
+    have = {r.id for r in out}  # (a merge's record comes with the moves to it)
+    if follow := [i for i in dict.fromkeys(follow) if i not in have]:
         got = await ctx.conn[side].read(ctx.obj[side], follow, ctx.require_spec().fields(side))
         out += [r for r in got if r.moved_to is None]
     return out

@@ -373,6 +373,11 @@ async def _sync_right_records(ctx: RunContext, records: Sequence[Record]) -> Non
             paired.append((rec, link))
     unseen = [str(link.left_id) for _, link in paired if link.left_id is not None and link.left_seen != p]
     alive = await still_there(ctx, L, unseen)
+    if any(r.moved_to for r in alive.values()):  # merged away since: the pair follows the merge's record
+        known = {str(lk.left_id): lk for _, lk in paired if lk.left_id}
+        before = {lk.id: lk.left_id for _, lk in paired}
+        alive = {r.id: r for r in await follow_moves(ctx, L, list(alive.values()), known)}
+        paired = [(rec, lk) for rec, lk in paired if not ended_by_move(lk, L, before[lk.id])]
     items: list[Item] = []
     for rec, link in paired:
         if link.left_id is None:

@@ -179,6 +179,11 @@ class HubSpotCore:
     def user_delete(self, object: str, id: str | int) -> bool:
         return self.store.archive(self.store.type_of(object), int(id), self.user_source)
 
+    def user_merge(self, object: str, primary: str | int, other: str | int) -> dict[str, Any]:
+        """Merge two records as a user does in HubSpot's UI: the record they became."""
+        o = self.store.merge(self.store.type_of(object), primary, other, self.user_source)
+        return o.wire(o.props)
+
     def touch(self, object: str, ids: list[int] | list[str], at_ms: int) -> None:
         """Give many records one modification instant, as HubSpot's month-end batch jobs do."""
         self.store.touch(self.store.type_of(object), [int(i) for i in ids], at_ms)

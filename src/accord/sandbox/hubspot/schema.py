@@ -188,6 +188,10 @@ def _system(modified: str, group: str, created: str = "createdate") -> list[Prop
         PropDef("hs_object_id", "Record ID", "number", "number", read_only=True, group=group),
         PropDef(created, "Create Date", "datetime", "date", read_only=True, group=group),
         PropDef(modified, "Last Modified Date", "datetime", "date", read_only=True, group=group),
+        # set by a merge on the record it makes: the ids merged into it, ";"-separated
+        PropDef("hs_merged_object_ids", "Merged Record IDs", "enumeration", "checkbox", read_only=True, group=group,
+                description="The list of record IDs that have been merged into this record. This value is set "
+                            "automatically by HubSpot."),
     ]
 
 

@@ -168,6 +168,11 @@ class HsList:
                 "size": len(self.members), "createdAt": ts, "updatedAt": ts, "filtersUpdatedAt": ts}
 
 
+def _merged(obj: Obj) -> list[str]:
+    """The ids merged into ``obj`` before (its ``hs_merged_object_ids``)."""
+    return [i for i in obj.props.get("hs_merged_object_ids", "").split(";") if i]
+
+
 def _sort_spec(s: Any) -> tuple[str, bool]:
     """(property, descending) of a search sort, given as ``"-name"`` or ``{propertyName, direction}``."""
     if isinstance(s, str):
@@ -215,6 +220,8 @@ class Store:
             # list pages and id-range searches bisect it instead of sorting all records per call
             self.ids: dict[str, list[int]] = {t: [] for t in self.kinds}
             self.next_id = 101
+            # a merged-away record's id → the record it was merged into: reads by the old id answer with it
+            self.merged_into: dict[tuple[str, int], int] = {}
             self.assocs: dict[tuple[str, int, str], dict[int, set[int]]] = {}
             self.lists: dict[int, HsList] = {}
             self.uniq: dict[tuple[str, str], dict[str, int]] = {}
@@ -450,6 +457,60 @@ class Store:
             self._emit(source, type_, "deletion", obj.id)
             return True
 
+    def merge(self, type_: str, primary_id: int | str, merge_id: int | str, source: Source) -> Obj:
+        """Merge two records as HubSpot does since 2023 (contacts and companies, as other objects
+        before): both are archived and one *new* record takes their place, with the primary's
+        values over the other's, both records' associations and list memberships, and
+        ``hs_merged_object_ids`` naming every id merged into it. Reads by either old id answer
+        with the new record. Webhooks: one ``{type}.merge`` event."""
+        with self.lock:
+            if str(primary_id) == str(merge_id):
+                raise ApiError(400, "VALIDATION_ERROR", "Cannot merge an object into itself")
+            primary, other = self.get(type_, primary_id), self.get(type_, merge_id)
+            kind, own = self.kinds[type_], {"hs_object_id", "hs_merged_object_ids"}
+            own |= {kind.created, kind.modified}
+            values = {k: v for k, v in {**other.props, **primary.props}.items() if k not in own and v != ""}
+            merged = [*_merged(primary), *_merged(other), str(primary.id), str(other.id)]
+            # the other's associations first: where both have a primary one, the primary's wins
+            held = [(to_t, to_id, tid) for old in (other, primary) for (t, i, to_t), found in self.assocs.items()
+                    if t == type_ and i == old.id for to_id, tids in sorted(found.items()) for tid in sorted(tids)]
+            lists = [lst for lst in self.lists.values() if primary.id in lst.members or other.id in lst.members]
+            quiet = Source(source.change_source, source.source_id, webhooks=False)
+            for old in (primary, other):
+                self.archive(type_, old.id, quiet)  # (frees their unique values for the new record)
+            now = self.clock()
+            new = Obj(self.next_id, type_, {}, now, now)
+            self.next_id += 1
+            new.props = {**values, "hs_object_id": str(new.id), kind.created: iso_ms(min(primary.created, other.created)),
+                         kind.modified: iso_ms(now), "hs_merged_object_ids": ";".join(dict.fromkeys(merged))}
+            new.created = min(primary.created, other.created)
+            self._derive(new)
+            self.objs[type_][new.id] = new
+            self.ids[type_].append(new.id)
+            self._index_unique(new, {}, new.props)
+            self._reindex(new)
+            for (t, i), to in list(self.merged_into.items()):  # ids merged earlier follow along
+                if t == type_ and to in (primary.id, other.id):
+                    self.merged_into[(t, i)] = new.id
+            self.merged_into[(type_, primary.id)] = self.merged_into[(type_, other.id)] = new.id
+            for to_t, to_id, tid in held:
+                if self.objs[to_t].get(to_id) is not None and self.objs[to_t][to_id].archived_at is None:
+                    self.associate(type_, new.id, to_t, to_id, tid)
+            for lst in lists:
+                lst.members[new.id] = now
+            if source.webhooks:
+                k = self.kinds[type_]
+                event = {"objectId": new.id, "changeSource": source.change_source, "occurredAt": now,
+                         "subscriptionType": f"{'object' if k.custom else k.singular}.merge",
+                         "primaryObjectId": primary.id, "mergedObjectIds": [other.id], "newObjectId": new.id,
+                         "numberOfPropertiesMoved": len(values)}
+                if k.custom:
+                    event["objectTypeId"] = k.type_id
+                if source.source_id is not None:
+                    event["sourceId"] = source.source_id
+                self.on_events([event])
+            return new
+
     def touch(self, type_: str, ids: Iterable[int], at: int) -> None:
         """Set the modified timestamp of many records to one instant (a month-end batch job)."""
         with self.lock:
@@ -474,6 +535,8 @@ class Store:
                 obj = self.objs[type_].get(int(obj_id))
             except (TypeError, ValueError):
                 obj = None
+            if obj is not None and not archived and (merged := self.merged_into.get((type_, obj.id))) is not None:
+                obj = self.objs[type_][merged]  # a merged-away id reads as the record it became
             if obj is None or (obj.archived_at is not None) != archived:
                 raise not_found(str(obj_id))
             return obj

@@ -56,6 +56,11 @@ def _records(app: FastAPI, sb: HubSpotCore) -> None:
     async def user_update(object_type: str, object_id: str, request: Request) -> dict[str, Any]:
         return sb.user_update(object_type, object_id, (await read_json(request)).get("properties") or {})
 
+    @app.post("/_sandbox/objects/{object_type}/{object_id}/merge")
+    async def user_merge(object_type: str, object_id: str, request: Request) -> dict[str, Any]:
+        """Merge ``{"merge": id}`` into this record as a user does in the UI (this one is the primary)."""
+        return sb.user_merge(object_type, object_id, str((await read_json(request)).get("merge", "")))
+
     @app.delete("/_sandbox/objects/{object_type}/{object_id}")
     async def user_delete(object_type: str, object_id: str) -> dict[str, Any]:
         return {"archived": sb.user_delete(object_type, object_id)}

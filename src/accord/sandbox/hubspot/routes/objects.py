@@ -87,6 +87,16 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
         create_associations(store, t, o.id, body.get("associations") or [])
         return JSONResponse(o.wire(o.props), status_code=201)
 
+    @app.post("/crm/v3/objects/{object_type}/merge")
+    async def merge_objects(object_type: str, request: Request) -> JSONResponse:
+        t = store.type_of(object_type)
+        body = await read_json(request)
+        primary, other = body.get("primaryObjectId"), body.get("objectIdToMerge")
+        if not primary or not other:
+            raise ApiError(400, "VALIDATION_ERROR", "primaryObjectId and objectIdToMerge are required")
+        o = store.merge(t, str(primary), str(other), request.state.source)
+        return JSONResponse(o.wire(o.props))
+
     @app.get("/crm/v3/objects/{object_type}/{object_id}")
     async def get_object(object_type: str, object_id: str, request: Request) -> JSONResponse:
         t = store.type_of(object_type)

@@ -11,6 +11,7 @@ import pytest
 from test_contact_lead_routing import _contacts, _open_leads
 from test_hubspot_salesforce import World, _hs_contact, hs_server, sf_server, w  # noqa: F401
 
+from accord.associations import AssociationTarget
 from accord.model import Side
 
 L, R = Side.LEFT, Side.RIGHT
@@ -87,3 +88,35 @@ async def test_merged_lead_in_a_routed_sync(w: World) -> None:  # noqa: F811
     assert (dup.right_id, dup.reason) == (None, "duplicate")
     res = await w.run("contacts", full=True)
     assert res.counters.created == res.counters.archived == {"left": 0, "right": 0}
+
+
+async def test_merged_account_keeps_both_companies_and_its_contacts_follow(w: World) -> None:  # noqa: F811
+    """Two Accounts merged: both HubSpot companies stay, the merged one's pair ends as a duplicate, and
+    the merged Account's Contact (now the master's) keeps its pair."""
+    co1 = str(w.hs.user_create("companies", {"name": "Acme", "domain": "acme.com"})["id"])
+    co2 = str(w.hs.user_create("companies", {"name": "Acme Europe", "domain": "acme.eu"})["id"])
+    w.sync("companies", "companies", "Account", deletes="propagate")
+    contacts = w.sync("contacts", "contacts", "Contact", deletes="propagate")
+    contacts.associations = [AssociationTarget("companies", {L: "companies", R: "Account"})]
+    await w.run("companies")
+    await w.run("contacts")
+    a1, a2 = w.link("companies", L, co1).right_id, w.link("companies", L, co2).right_id
+    assert a1 and a2
+    kid = w.sf.create("Contact", {"FirstName": "Kid", "LastName": "Lee", "Email": "kid@acme.com", "AccountId": a2})
+    await w.run("contacts")
+    hs_kid = str(w.link("contacts", R, kid).left_id)
+    assert (await w.hs_conn.associations("contacts", [hs_kid], "companies"))[hs_kid] == [co2]
+    w.sf.advance(5)
+    w.sf.merge("Account", a1, [a2])
+    w.sf.advance(60)
+    res = await w.run("companies")
+    assert res.counters.archived == res.counters.created == {"left": 0, "right": 0}
+    assert sorted(str(c["id"]) for c in w.hs.records("companies")) == sorted([co1, co2])
+    assert w.link("companies", L, co1).right_id == a1
+    assert (w.link("companies", L, co2).right_id, w.link("companies", L, co2).reason) == (None, "duplicate")
+    # the merged Account's Contact now belongs to the master; in HubSpot it is still with the company
+    # kept as a duplicate (until that one is merged there too): nothing is deleted or created
+    res = await w.run("contacts")
+    assert res.counters.archived == res.counters.created == {"left": 0, "right": 0}
+    assert w.sf.get("Contact", kid)["AccountId"] == a1  # type: ignore[index]
+    assert w.link("contacts", R, kid).left_id == hs_kid and len(w.hs.records("contacts")) == 1

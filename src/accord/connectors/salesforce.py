@@ -4,8 +4,8 @@ Reading
   ``scan`` pages a SOQL query ordered by ``Id`` through ``nextRecordsUrl``. ``changes``
   first asks ``getDeleted`` for the deletes since the cursor (yielded as archived
   records; those a merge made, told by their ``MasterRecordId`` through one ``queryAll``
-  per 200 deletes, as moves to the record that remains), then queries ``SystemModstamp >= cursor - overlap`` ordered by
-  ``SystemModstamp, Id``. The overlap re-reads a few minutes before the cursor because
+  per 200 deletes, as moves to the record that remains), then queries
+  ``SystemModstamp >= cursor - overlap`` ordered by ``SystemModstamp, Id``. The overlap re-reads a few minutes before the cursor because
   a record's ``SystemModstamp`` is set when its transaction starts and a long transaction
   commits later; re-read records are harmless (the engine compares them with its base).
   With ``overlap=0`` the query continues strictly after the cursor's ``(stamp, Id)`` pair,

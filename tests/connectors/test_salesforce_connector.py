@@ -356,3 +356,55 @@ async def test_the_org_a_session_signs_in_to_comes_with_its_token(sb: Salesforce
         assert await static.account() is None
     finally:
         await static.aclose()
+
+
+async def test_a_merged_record_reads_as_a_move_to_the_one_that_remains(sb: SalesforceSandbox,
+                                                                      sf: SalesforceConnector) -> None:
+    master = sb.create("Contact", {"LastName": "Master"})
+    merged = sb.create("Contact", {"LastName": "Dup", "Email": "dup@x.com"})
+    deleted = sb.create("Contact", {"LastName": "Gone"})
+    sb.advance(400)
+    cursor = await sf.change_cursor("Contact")
+    sb.advance(5)
+    await collect(sf.changes("Contact", cursor, FIELDS))  # the describe, read once
+    sf.calls.clear()
+    assert [r for p in await collect(sf.changes("Contact", cursor, FIELDS)) for r in p.records] == []
+    assert sf.calls == {"resources": 1, "deleted": 1, "query": 1}  # nothing deleted: no look-up
+    sb.merge("Contact", master, [merged])
+    sb.delete("Contact", deleted)
+    sb.advance(60)  # getDeleted ignores seconds: a delete shows once its minute is over
+    sf.calls.clear()
+    got = {r.id: r for p in await collect(sf.changes("Contact", cursor, FIELDS)) for r in p.records}
+    assert sf.calls == {"resources": 1, "deleted": 1, "query": 2}  # one queryAll for the deletes' MasterRecordId
+    # the merged record lives on as the master (a move); the deleted one is deleted; the master changed
+    assert (got[merged].moved_to, got[merged].archived, got[merged].properties) == (master, False, {})
+    assert got[deleted].archived and got[deleted].moved_to is None
+    assert got[master].properties["LastName"] == "Master" and got[master].moved_to is None
+    # a read by id (a full pass's look-up of records its scan missed) says the same
+    read = {r.id: r for r in await sf.read("Contact", [master, merged, deleted], FIELDS)}
+    assert read[merged].moved_to == master and not read[merged].archived
+    assert read[deleted].archived and read[deleted].moved_to is None and read[master].properties["Email"] == "dup@x.com"
+    # an object without MasterRecordId: its deletes stay deletes, with no look-up
+    opp = sb.create("Opportunity", {"Name": "D", "StageName": "Prospecting", "CloseDate": "2030-01-01"})
+    sb.delete("Opportunity", opp)
+    sb.advance(60)
+    sf.calls.clear()
+    gone = [r for p in await collect(sf.changes("Opportunity", cursor, ["Name"])) for r in p.records]
+    assert [(r.id, r.archived) for r in gone] == [(opp, True)] and sf.calls["query"] == 1
+
+
+async def test_a_merged_lead_moves_in_a_routed_sync(sb: SalesforceSandbox, sf: SalesforceConnector) -> None:
+    master = sb.create("Lead", {"LastName": "Master", "Company": "X"})
+    merged = sb.create("Lead", {"LastName": "Dup", "Company": "X"})
+    contact, dup_contact = sb.create("Contact", {"LastName": "C"}), sb.create("Contact", {"LastName": "C2"})
+    sb.advance(400)
+    cursor = await sf.change_cursor("Contact+Lead")
+    sb.advance(5)
+    sb.merge("Lead", master, [merged])
+    sb.merge("Contact", contact, [dup_contact])
+    sb.advance(60)
+    got = {r.id: r for p in await collect(sf.changes("Contact+Lead", cursor, FIELDS[:3])) for r in p.records}
+    assert got[merged].moved_to == master and got[dup_contact].moved_to == contact
+    assert not got[master].moved_to and got[master].properties["LastName"] == "Master"
+    read = {r.id: r for r in await sf.read("Contact+Lead", [merged, dup_contact, master], FIELDS[:3])}
+    assert (read[merged].moved_to, read[dup_contact].moved_to, read[master].moved_to) == (master, contact, None)

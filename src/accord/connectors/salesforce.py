@@ -3,8 +3,9 @@
 Reading
   ``scan`` pages a SOQL query ordered by ``Id`` through ``nextRecordsUrl``. ``changes``
   first asks ``getDeleted`` for the deletes since the cursor (yielded as archived
-  records), then queries ``SystemModstamp >= cursor - overlap`` ordered by
-  ``SystemModstamp, Id``. The overlap re-reads a few minutes before the cursor because
+  records; those a merge made, told by their ``MasterRecordId`` through one ``queryAll``
+  per 200 deletes, as moves to the record that remains), then queries
+  ``SystemModstamp >= cursor - overlap`` ordered by ``SystemModstamp, Id``. The overlap re-reads a few minutes before the cursor because
   a record's ``SystemModstamp`` is set when its transaction starts and a long transaction
   commits later; re-read records are harmless (the engine compares them with its base).
   With ``overlap=0`` the query continues strictly after the cursor's ``(stamp, Id)`` pair,
@@ -130,6 +131,9 @@ _REFERENCES = {**{(child, parent): (child, field) for child, field, parent in _L
 # ``Contact+Lead>Contact`` creates new records as Contacts, ``Contact+Lead`` (``>Lead``) as Leads
 ROUTED = "Contact+Lead"
 _CONVERSION = ("IsConverted", "ConvertedContactId")
+# on a record a merge deleted (Account, Contact, Lead), the id of the record that remains: the
+# merged record lives on there, and is read as a move (Record.moved_to), not as a delete
+MASTER = "MasterRecordId"
 NOT_PROVIDED = "[not provided]"  # Lead.Company is required; HubSpot's own integration writes this when blank
 
 
@@ -605,9 +609,12 @@ class SalesforceConnector(HttpConnector):
         return ", ".join(names), schema
 
     def _record(self, raw: Mapping[str, Any], fields: Sequence[str], schema: Mapping[str, Any]) -> Record:
-        props = {f: canonical(schema[f]["type"], raw.get(f)) for f in fields if f in schema}
         updated = raw.get("LastModifiedDate")
         created = raw.get("CreatedDate")
+        if raw.get("IsDeleted") and raw.get(MASTER):  # merged into another record
+            return Record(str(raw["Id"]), {}, norm_ts(updated) if updated else None,
+                          norm_ts(created) if created else None, moved_to=str(raw[MASTER]))
+        props = {f: canonical(schema[f]["type"], raw.get(f)) for f in fields if f in schema}
         return Record(
             id=str(raw["Id"]),
             properties=props,
@@ -626,7 +633,7 @@ class SalesforceConnector(HttpConnector):
         conv = [(f, col[f], _cell_converter(str(schema[f]["type"]))) for f in fields if f in schema and f in col]
         absent = [f for f in fields if f in schema and f not in col]
         i_id, i_upd, i_cre = col["Id"], col.get("LastModifiedDate"), col.get("CreatedDate")
-        i_del = col.get("IsDeleted")
+        i_del, i_master = col.get("IsDeleted"), col.get(MASTER)
 
         def decode(r: Sequence[str]) -> Record:
             props: dict[str, Value] = {f: (r[i] or None) if fn is None else fn(r[i]) if r[i] else None
@@ -635,8 +642,12 @@ class SalesforceConnector(HttpConnector):
                 props[f] = None
             upd = r[i_upd] if i_upd is not None else ""
             cre = r[i_cre] if i_cre is not None else ""
+            archived = i_del is not None and r[i_del].lower() == "true"
+            if archived and i_master is not None and r[i_master]:  # merged into another record
+                return Record(r[i_id], {}, norm_ts(upd) if upd else None, norm_ts(cre) if cre else None,
+                              moved_to=r[i_master])
             return Record(r[i_id], props, norm_ts(upd) if upd else None, norm_ts(cre) if cre else None,
-                          archived=i_del is not None and r[i_del].lower() == "true")
+                          archived=archived)
 
         return decode
 
@@ -726,6 +737,8 @@ class SalesforceConnector(HttpConnector):
         covered = parse_ts(deleted["latestDateCovered"]) if deleted.get("latestDateCovered") else now
         gone = [Record(id=d["id"], properties={}, updated_at=iso(parse_ts(d["deletedDate"])), archived=True)
                 for d in deleted.get("deletedRecords", [])]
+        if gone and MASTER in schema:
+            gone = await self._merged(object, gone)
         if gone:
             yield Page(gone, cursor=cursor)
         # 2. creates and updates, in (SystemModstamp, Id) order
@@ -748,6 +761,17 @@ class SalesforceConnector(HttpConnector):
         end = max(min(now, covered), since)
         yield Page([], cursor=f"{iso(end)}|" if end > since else f"{iso(mark[0])}|{mark[1]}")
 
+    async def _merged(self, object: str, gone: list[Record]) -> list[Record]:
+        """Deletes as getDeleted lists them (ids only), those a merge made as moves to the record that
+        remains: queryAll finds their MasterRecordId (one call per chunk of deletes)."""
+        masters: dict[str, str] = {}
+        for i in range(0, len(gone), _IN_CHUNK):
+            chunk = ", ".join(soql_literal("id", r.id) for r in gone[i : i + _IN_CHUNK])
+            async for rows in self._soql(f"SELECT Id, {MASTER} FROM {object} WHERE Id IN ({chunk})",
+                                         include_deleted=True):
+                masters.update({str(r["Id"]): str(r[MASTER]) for r in rows if r.get(MASTER)})
+        return [Record(r.id, {}, r.updated_at, moved_to=masters[r.id]) if r.id in masters else r for r in gone]
+
     async def read(self, object: str, ids: Sequence[str], fields: Sequence[str]) -> list[Record]:
         if routed_create_as(object) is not None:
             contacts = [i for i in ids if routed_part(i) == "Contact"]
@@ -756,7 +780,9 @@ class SalesforceConnector(HttpConnector):
             if leads:  # a converted Lead reads as a move to its Contact
                 found += [_lead(r) for r in await self.read("Lead", leads, [*fields, *_CONVERSION])]
             return found
-        select, schema = await self._select(object, fields, ("IsDeleted",))
+        # a deleted row's MasterRecordId tells a merge (a move) from a delete
+        extra = ("IsDeleted", MASTER) if MASTER in await self._fields(object) else ("IsDeleted",)
+        select, schema = await self._select(object, fields, extra)
         out: list[Record] = []
         for i in range(0, len(ids), _IN_CHUNK):
             chunk = ", ".join(soql_literal("id", x) for x in ids[i : i + _IN_CHUNK])
@@ -1111,7 +1137,7 @@ class SalesforceConnector(HttpConnector):
 
 def _lead(r: Record) -> Record:
     """A Lead read with the conversion fields: a converted one as a move to its Contact, else as it is."""
-    if r.archived:
+    if r.archived or r.moved_to:  # deleted, or merged into another Lead
         return r
     props = {k: v for k, v in r.properties.items() if k not in _CONVERSION}
     moved = r.properties.get("ConvertedContactId") if r.properties.get("IsConverted") else None

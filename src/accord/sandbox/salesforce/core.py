@@ -119,6 +119,10 @@ class SalesforceCore:
         """Convert a lead as a user does in Salesforce (see Org.convert_lead)."""
         return self.org.convert_lead(lead_id, contact_id=contact_id, account_id=account_id, opportunity=opportunity)
 
+    def merge(self, type_: str, master_id: str, merged_ids: Sequence[str]) -> dict[str, Any]:
+        """Merge one or two duplicates into ``master_id`` as a user does in Salesforce (see Org.merge)."""
+        return self.org.merge(type_, master_id, merged_ids)
+
     def delete(self, type_: str, id: str) -> None:
         self.org.delete(type_, id)
 

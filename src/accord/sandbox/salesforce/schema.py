@@ -248,9 +248,16 @@ def _fields(*fs: SField) -> dict[str, SField]:
     return {f.name: f for f in (*_sys_fields(), *fs)}
 
 
+def _master_record(obj: str) -> SField:
+    """MasterRecordId: null, except on a record a merge deleted, where it names the record that remains."""
+    return SField("MasterRecordId", "reference", "Master Record ID", 18, createable=False, updateable=False,
+                  reference_to=(obj,))
+
+
 _CALC: dict[str, Any] = {"createable": False, "updateable": False, "calculated": True, "custom": True}
 
 CONTACT = SObject("Contact", "Contact", "Contacts", "003", _fields(
+    _master_record("Contact"),
     SField("AccountId", "reference", "Account ID", 18, reference_to=("Account",)),
     _s("LastName", "Last Name", nillable=False),
     _s("FirstName", "First Name", 40),
@@ -284,6 +291,7 @@ CONTACT = SObject("Contact", "Contact", "Contacts", "003", _fields(
 ), duplicate_field="Email")
 
 LEAD = SObject("Lead", "Lead", "Leads", "00Q", _fields(
+    _master_record("Lead"),
     _s("LastName", "Last Name", nillable=False),
     _s("FirstName", "First Name", 40),
     _pick("Salutation", "Salutation", SALUTATIONS),
@@ -325,6 +333,7 @@ LEAD = SObject("Lead", "Lead", "Leads", "00Q", _fields(
 ), duplicate_field="Email")
 
 ACCOUNT = SObject("Account", "Account", "Accounts", "001", _fields(
+    _master_record("Account"),
     _s("Name", "Account Name", 255, nillable=False),
     _pick("Type", "Account Type", ("Prospect", "Customer - Direct", "Customer - Channel", "Partner", "Other")),
     _pick("Industry", "Industry", INDUSTRIES),

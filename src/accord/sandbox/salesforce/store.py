@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -433,6 +433,54 @@ class Org:
                                    "ConvertedOpportunityId": opp_id, "LastModifiedDate": now, "SystemModstamp": now})
             return {"leadId": str(lead["Id"]), "accountId": account_id, "contactId": contact_id,
                     "opportunityId": opp_id}
+
+    def merge(self, type_: str, master_id: str, merged_ids: Sequence[str]) -> dict[str, Any]:
+        """Merge duplicates as a user does in Salesforce (Accounts, Contacts, Leads: the objects with
+        MasterRecordId): the master keeps its Id and takes the merged records' values where its own
+        are blank; their child records' lookups move to the master; each merged record is deleted
+        (getDeleted lists it) with MasterRecordId naming the master. Returns a MergeResult's ids."""
+        with self.lock:
+            obj, now = self.obj(type_), self.now()
+            if obj.field("MasterRecordId") is None:
+                raise RecordError(SfError("INVALID_TYPE_FOR_OPERATION", f"entity type {obj.name} does not support merge"))
+            if not 1 <= len(merged_ids) <= 2:
+                # unconfirmed wording; a merge takes the master and one or two more records
+                raise RecordError(SfError("INVALID_OPERATION", "A single merge request must contain one or two "
+                                          f"records to merge with the master, got {len(merged_ids)}"))
+            master = self._existing(obj, master_id)
+            losers = [self._existing(obj, i) for i in merged_ids]
+            ids = [master["Id"], *(r["Id"] for r in losers)]
+            if len(set(ids)) != len(ids):
+                raise RecordError(SfError("INVALID_OPERATION", "merge request with duplicated ids"))
+            if obj.name == "Lead" and any(r.get("IsConverted") for r in (master, *losers)):
+                raise RecordError(SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead"))
+            # the values a user can set (not booleans: false is a value, never "blank")
+            fields = [f.name for f in obj.fields.values()
+                      if (f.createable or f.updateable) and f.formula is None and f.type != "boolean"]
+            row = dict(master)
+            for loser in losers:
+                row.update({k: loser[k] for k in fields if row.get(k) in (None, "") and loser.get(k) not in (None, "")})
+            self._store(obj, {**row, "LastModifiedDate": now, "SystemModstamp": now})
+            gone = {str(r["Id"]) for r in losers}
+            related = self._reparent(gone, str(master["Id"]), now)
+            for loser in losers:
+                self._store(obj, {**loser, "IsDeleted": True, "MasterRecordId": master["Id"],
+                                  "LastModifiedDate": now, "SystemModstamp": now})
+                self.delete_log[obj.name].append((str(loser["Id"]), now))
+            return {"id": str(master["Id"]), "mergedRecordIds": sorted(gone), "updatedRelatedIds": related}
+
+    def _reparent(self, old: set[str], new: str, now: datetime) -> list[str]:
+        """Point the lookups users set (AccountId, ContactId, WhoId …) of live records at ``new``
+        instead of any of ``old``: a save of each record changed. Returns their ids."""
+        changed: list[str] = []
+        for child in OBJECTS.values():
+            refs = [f.name for f in child.fields.values() if f.type == "reference" and (f.createable or f.updateable)]
+            for row in list(self.rows[child.name].values()) if refs else ():
+                moved = {k: new for k in refs if row.get(k) in old}
+                if moved and not row["IsDeleted"]:
+                    self._store(child, {**row, **moved, "LastModifiedDate": now, "SystemModstamp": now})
+                    changed.append(str(row["Id"]))
+        return changed
 
     def touch(self, type_: str, id: str) -> None:
         """A system-only change (e.g. a recalculation): SystemModstamp moves, LastModifiedDate doesn't."""

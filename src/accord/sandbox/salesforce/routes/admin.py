@@ -74,6 +74,16 @@ def _records(app: FastAPI, sb: SalesforceCore) -> None:
                                              opportunity=bool(body.get("opportunity", False))))
         return {**done, "success": True}
 
+    @app.post("/_sandbox/records/{t}/{id}/merge")
+    async def merge(t: str, id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Merge records into ``id`` as a user does (body: merge, the one or two ids of the same
+        object to merge into it); answers with MergeResult's ids."""
+        ids = body.get("merge")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise RequestError(400, "INVALID_FIELD", "merge: a list of the one or two record ids to merge")
+        done = _wrap(lambda: sb.merge(t, id, ids))
+        return {**done, "success": True}
+
     @app.post("/_sandbox/purge-deleted/{t}")
     async def purge(t: str) -> dict[str, Any]:
         sb.org.purge_deleted(t)

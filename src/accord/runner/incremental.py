@@ -35,6 +35,7 @@ from accord.runner.pairing import (
     pair,
     pair_locks,
     plan,
+    restart_restored,
 )
 
 L, R = Side.LEFT, Side.RIGHT
@@ -130,6 +131,7 @@ async def _process_changed_records(ctx: RunContext, side: Side, records: Sequenc
                 ctx.touched.add(link.id)  # a lookup (AccountId) is no mapped field: its associations may have moved
             continue
         todo.append((rec, link))
+    await restart_restored(ctx, side, todo)  # deleted in both apps, then restored in this one
     # Current values of the other side: linked records are read in one batch.
     other_ids = [lk.id_of(other) for _, lk in todo if lk.id_of(other) and not lk.deleted(other)]
     current = {r.id: r for r in await ctx.conn[other].read(ctx.obj[other], [i for i in other_ids if i],

@@ -297,6 +297,31 @@ async def follow_moves(ctx: RunContext, side: Side, records: Sequence[Record],
     return out
 
 
+async def restart_restored(ctx: RunContext, side: Side, candidates: Sequence[tuple[Record, Link]]) -> list[Link]:
+    """Pairs deleted in both apps whose ``side`` record is back (restored from the app's recycle
+    bin, e.g. after a delete Accord propagated): each starts over from that record, so the
+    next plan finds or creates its twin again instead of keeping it ``deleted`` for good.
+
+    Only a read by id confirms a restore: a lagging search (HubSpot's) may still list a record
+    deleted seconds ago, and taking that for a restore would bring a deleted record back."""
+    other = side.other
+    # (a scan that saw the record has cleared its side's deleted flag already: the status says it ended)
+    back = [(r, lk) for r, lk in candidates if not r.archived and lk.id_of(side) == r.id and lk.deleted(other)
+            and lk.status == Status.EXCLUDED and lk.reason == ExcludedReason.DELETED]
+    if not back:
+        return []
+    live = await still_there(ctx, side, [r.id for r, _ in back])
+    out = []
+    for rec, link in back:
+        if rec.id in live:
+            link.set_id(other, None)
+            link.left_deleted = link.right_deleted = False
+            link.left_base = link.right_base = None  # nothing synced between it and a twin to come
+            link.set_status(Status.QUEUED, message=f"restored in {ctx.conn[side].name}")
+            out.append(link)
+    return out
+
+
 def ended_by_move(link: Link, side: Side, before: str | None) -> bool:
     """A pair :func:`follow_moves` ended: its ``side`` record (``before`` its move) moved onto one
     that syncs with another record."""

@@ -35,6 +35,7 @@ from accord.runner.pairing import (
     pair,
     pair_locks,
     plan,
+    restart_restored,
     still_there,
 )
 
@@ -371,6 +372,7 @@ async def _sync_right_records(ctx: RunContext, records: Sequence[Record]) -> Non
         link.right_seen, link.handled = p, p
         if dup_of is None:
             paired.append((rec, link))
+    await restart_restored(ctx, R, paired)  # deleted in both apps, then restored on the right
     unseen = [str(link.left_id) for _, link in paired if link.left_id is not None and link.left_seen != p]
     alive = await still_there(ctx, L, unseen)
     if any(r.moved_to for r in alive.values()):  # merged away since: the pair follows the merge's record
@@ -432,6 +434,8 @@ async def _sync_left_rest_page(ctx: RunContext, chunk: Sequence[Link], w: PageWr
     ``read``: left records of this page by id, planned as read instead of from their snapshots."""
     p = ctx.pass_id
     w = w or PageWrite()
+    # deleted in both apps, then restored on the left (this pass's scan returned it)
+    await restart_restored(ctx, L, [(rec, lk) for lk in chunk if lk.right_deleted and (rec := from_snapshot(lk))])
     todo = []
     for link in chunk:
         link.handled = p

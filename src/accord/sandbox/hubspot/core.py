@@ -179,6 +179,11 @@ class HubSpotCore:
     def user_delete(self, object: str, id: str | int) -> bool:
         return self.store.archive(self.store.type_of(object), int(id), self.user_source)
 
+    def user_restore(self, object: str, id: str | int) -> dict[str, Any]:
+        """Restore a deleted record from HubSpot's recycle bin as a user does."""
+        o = self.store.restore(self.store.type_of(object), int(id), self.user_source)
+        return o.wire(o.props)
+
     def user_merge(self, object: str, primary: str | int, other: str | int) -> dict[str, Any]:
         """Merge two records as a user does in HubSpot's UI: the record they became."""
         o = self.store.merge(self.store.type_of(object), primary, other, self.user_source)

@@ -511,6 +511,22 @@ class Store:
                 self.on_events([event])
             return new
 
+    def restore(self, type_: str, obj_id: int, source: Source) -> Obj:
+        """Bring an archived record back from the recycle bin (HubSpot keeps them 90 days), with
+        its id and values; a 409 if another record has taken its unique value (email) since."""
+        with self.lock:
+            obj = self.objs[type_].get(obj_id)
+            if obj is None or obj.archived_at is None or (type_, obj_id) in self.merged_into:
+                raise not_found(str(obj_id))
+            self._check_unique(type_, obj.props, obj.id)
+            obj.archived_at = None
+            obj.updated = self.clock()
+            obj.props[self.kinds[type_].modified] = iso_ms(obj.updated)
+            self._index_unique(obj, {}, obj.props)
+            self._reindex(obj)
+            self._emit(source, type_, "restore", obj.id, at=obj.updated)
+            return obj
+
     def touch(self, type_: str, ids: Iterable[int], at: int) -> None:
         """Set the modified timestamp of many records to one instant (a month-end batch job)."""
         with self.lock:

@@ -61,6 +61,11 @@ def _records(app: FastAPI, sb: HubSpotCore) -> None:
         """Merge ``{"merge": id}`` into this record as a user does in the UI (this one is the primary)."""
         return sb.user_merge(object_type, object_id, str((await read_json(request)).get("merge", "")))
 
+    @app.post("/_sandbox/objects/{object_type}/{object_id}/restore")
+    async def user_restore(object_type: str, object_id: str) -> dict[str, Any]:
+        """Restore a deleted record from the recycle bin as a user does in the UI."""
+        return sb.user_restore(object_type, object_id)
+
     @app.delete("/_sandbox/objects/{object_type}/{object_id}")
     async def user_delete(object_type: str, object_id: str) -> dict[str, Any]:
         return {"archived": sb.user_delete(object_type, object_id)}

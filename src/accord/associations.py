@@ -180,12 +180,24 @@ async def _read(store: Store, pairs: Sequence[Link], conn: dict[Side, Connector]
         read.to_link[s] = {}
         for t in wanted:
             tl = found.get(t)
+            if tl is not None and not tl.linked and _ended(tl):
+                # its pair ended for good (merged into another record's pair, or deleted): left
+                # out like a deleted one, not waited for, since it will never sync again
+                read.to_link[s][t] = tl.id
+                read.gone.add(tl.id)
+                continue
             read.to_link[s][t] = tl.id if tl is not None and tl.linked else None
             if tl is not None and tl.linked:
                 read.by_link[tl.id] = tl
                 if tl.left_deleted or tl.right_deleted:
                     read.gone.add(tl.id)
     return read
+
+
+def _ended(link: Link) -> bool:
+    """A pair that ended without a twin and will not sync again on its own: its record became
+    another that syncs with a record of its own (a merge, a converted Lead), or it was deleted."""
+    return link.status == Status.EXCLUDED and link.reason in (ExcludedReason.DUPLICATE, ExcludedReason.DELETED)
 
 
 def _current(lk: Link, read: _Read) -> tuple[dict[Side, Assoc], bool, bool]:

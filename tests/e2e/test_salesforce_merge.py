@@ -115,8 +115,16 @@ async def test_merged_account_keeps_both_companies_and_its_contacts_follow(w: Wo
     assert w.link("companies", L, co1).right_id == a1
     assert (w.link("companies", L, co2).right_id, w.link("companies", L, co2).reason) == (None, "duplicate")
     # the merged Account's Contact now belongs to the master; in HubSpot it is still with the company
-    # kept as a duplicate (until that one is merged there too): nothing is deleted or created
+    # kept as a duplicate (until that one is merged there too): nothing is deleted or created, and
+    # the contact gets the master's company too rather than waiting for the duplicate's pair, which
+    # ended and will never sync again
     res = await w.run("contacts")
     assert res.counters.archived == res.counters.created == {"left": 0, "right": 0}
     assert w.sf.get("Contact", kid)["AccountId"] == a1  # type: ignore[index]
-    assert w.link("contacts", R, kid).left_id == hs_kid and len(w.hs.records("contacts")) == 1
+    link = w.link("contacts", R, kid)
+    assert link.left_id == hs_kid and len(w.hs.records("contacts")) == 1
+    assert link.status == "syncing", (link.status, link.reason, link.message)
+    assert sorted((await w.hs_conn.associations("contacts", [hs_kid], "companies"))[hs_kid]) == sorted([co1, co2])
+    res = await w.run("contacts", full=True)  # and it stays so
+    assert w.link("contacts", R, kid).status == "syncing"
+    assert w.sf.get("Contact", kid)["AccountId"] == a1  # type: ignore[index]

@@ -37,7 +37,11 @@ def test_a_failing_record_says_why_and_has_no_fields_yet(world: World) -> None:
                                        "Bob@x.com")).text)
     assert "failing : rejected by the app's own rules (custom_code)" in bob
     assert "Validation rule: Ray is not allowed" in bob and "What to do: Fix the rule" in bob
-    assert "It has no twin in b yet, so no field has been synced: it is failing" in bob
+    assert "It has no twin in b yet, so no field is synced: it is failing" in bob
+    # an excluded record will not get a twin by itself: no "yet"
+    no_mail = _text(world.client.get(_link(world.client.get("/syncs/contacts/records",
+                                                            params={"status": "excluded"}).text, "No Mail")).text)
+    assert "It has no twin in b, so no field is synced: it is excluded" in no_mail
     # a record of another sync, or gone, is a 404 that says so
     other = world.client.get("/syncs/companies/records/" + _link(
         world.client.get("/syncs/contacts/records", params={"status": "failing"}).text, "Bob@x.com").rsplit("/", 1)[1])

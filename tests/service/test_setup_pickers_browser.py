@@ -94,7 +94,9 @@ def _swapped(page: Any, act: Any) -> None:
     """Do ``act`` (a picker whose choice refreshes the step) and wait until htmx swapped the step in."""
     page.locator("main").evaluate("m => m.dataset.stale = '1'")
     act()
-    page.wait_for_selector("main:not([data-stale])")
+    # the step is built from the apps' live schemas (a Salesforce describe over TLS): on a loaded
+    # 2-core CI machine that once took longer than the page's default 15 s
+    page.wait_for_selector("main:not([data-stale])", timeout=45_000)
 
 
 def _pick(page: Any, selector: str, value: str | dict[str, str], refresh: bool = False) -> None:

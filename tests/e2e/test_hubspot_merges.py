@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from test_hubspot_salesforce import World, _hs_contact, hs_server, sf_server, w  # noqa: F401
 
+from accord.associations import AssociationTarget
 from accord.connectors.hubspot import Cursor
 from accord.model import Side, Status
 
@@ -105,3 +106,34 @@ async def test_the_archived_listing_reads_merged_records_as_moves(w: World) -> N
     read = {r.id: r for r in await w.hs_conn.read("contacts", [ids["ann"], new, ids["bob"]], ["email"])}
     assert read[ids["ann"]].moved_to == new and read[new].properties["email"] == "ann@acme.com"
     assert read[ids["bob"]].archived
+
+
+async def test_merged_companies_keep_both_accounts_and_contacts_follow_the_merge(w: World) -> None:  # noqa: F811
+    """Two HubSpot companies merged: both Salesforce Accounts stay, one pair follows the new
+    company, and a contact of the merged-away company (now the new one's, in HubSpot) moves to
+    the kept Account in Salesforce rather than waiting for a pair that ended."""
+    co1 = str(w.hs.user_create("companies", {"name": "Acme", "domain": "acme.com"})["id"])
+    co2 = str(w.hs.user_create("companies", {"name": "Acme Europe", "domain": "acme.eu"})["id"])
+    kid = str(w.hs.user_create("contacts", _hs_contact("Kid", "Lee", "kid@acme.com"))["id"])
+    w.hs.store.associate("contacts", int(kid), "companies", int(co2), 1)  # primary company
+    w.sync("companies", "companies", "Account", deletes="propagate")
+    contacts = w.sync("contacts", "contacts", "Contact", deletes="propagate")
+    contacts.associations = [AssociationTarget("companies", {L: "companies", R: "Account"})]
+    await w.run("companies")
+    await w.run("contacts")
+    a1, a2 = w.link("companies", L, co1).right_id, w.link("companies", L, co2).right_id
+    sf_kid = w.link("contacts", L, kid).right_id
+    assert w.sf.get("Contact", sf_kid)["AccountId"] == a2  # type: ignore[index]
+    new = str(w.hs.user_merge("companies", co1, co2)["id"])
+    res = await w.run("companies")
+    assert res.counters.archived == res.counters.created == {"left": 0, "right": 0}
+    assert sorted(r["Id"] for r in w.sf.records("Account")) == sorted([a1, a2])
+    assert w.link("companies", L, new).right_id == a1
+    ended = w.link("companies", R, a2)
+    assert (ended.left_id, ended.status, ended.reason) == (None, Status.EXCLUDED, "duplicate")
+    # HubSpot moved the contact's association to the new company without touching the contact:
+    # a full pass of the contacts sees it
+    res = await w.run("contacts", full=True)
+    assert res.counters.archived == res.counters.created == {"left": 0, "right": 0}
+    assert w.sf.get("Contact", sf_kid)["AccountId"] == a1  # type: ignore[index]
+    assert w.link("contacts", L, kid).status == Status.SYNCING

@@ -13,7 +13,6 @@ from typing import Any
 from test_hubspot_salesforce import World, _hs_contact, _sf_contact, hs_server, sf_server, w  # noqa: F401
 from test_hubspot_two_accounts import Accounts
 
-from accord.associations import AssociationTarget
 from accord.config import parse_config
 from accord.model import Side
 from accord.sandbox.hubspot import HubSpotSandbox, SandboxSettings
@@ -24,9 +23,7 @@ L, R = Side.LEFT, Side.RIGHT
 
 
 def _setup(world: World, winner: str | None = None) -> None:
-    world.sync("companies", "companies", "Account")
-    contacts = world.sync("contacts", "contacts", "Contact", **({"winner": winner} if winner else {}))
-    contacts.associations = [AssociationTarget("companies", {L: "companies", R: "Account"})]
+    world.companies_and_contacts(**({"winner": winner} if winner else {}))
 
 
 def _hs_companies(world: World, contact: str) -> tuple[list[str], int | None]:

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from test_hubspot_salesforce import World, _hs_contact, hs_server, sf_server, w  # noqa: F401
 
-from accord.associations import AssociationTarget
 from accord.connectors.hubspot import Cursor
 from accord.model import Side, Status
 
@@ -116,9 +115,7 @@ async def test_merged_companies_keep_both_accounts_and_contacts_follow_the_merge
     co2 = str(w.hs.user_create("companies", {"name": "Acme Europe", "domain": "acme.eu"})["id"])
     kid = str(w.hs.user_create("contacts", _hs_contact("Kid", "Lee", "kid@acme.com"))["id"])
     w.hs.store.associate("contacts", int(kid), "companies", int(co2), 1)  # primary company
-    w.sync("companies", "companies", "Account", deletes="propagate")
-    contacts = w.sync("contacts", "contacts", "Contact", deletes="propagate")
-    contacts.associations = [AssociationTarget("companies", {L: "companies", R: "Account"})]
+    w.companies_and_contacts(deletes="propagate")
     await w.run("companies")
     await w.run("contacts")
     a1, a2 = w.link("companies", L, co1).right_id, w.link("companies", L, co2).right_id

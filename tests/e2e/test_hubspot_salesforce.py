@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from accord.associations import AssociationTarget
 from accord.config import parse_config
 from accord.connectors.hubspot import HubSpotConnector, Limits, RollingWindow
 from accord.connectors.salesforce import SalesforceConnector
@@ -62,6 +63,13 @@ class World:
                             "syncs": [body]}, env={})
         self.runners[name] = SyncRunner(cfg.syncs[0], self.store, self.hs_conn, self.sf_conn)
         return self.runners[name]
+
+    def companies_and_contacts(self, **extra: Any) -> SyncRunner:
+        """The companies ↔ Account sync and a contacts ↔ Contact sync whose pairs' companies it syncs."""
+        self.sync("companies", "companies", "Account", **extra)
+        contacts = self.sync("contacts", "contacts", "Contact", **extra)
+        contacts.associations = [AssociationTarget("companies", {L: "companies", R: "Account"})]
+        return contacts
 
     async def run(self, name: str, full: bool = False) -> PassResult:
         return await self.runners[name].run(full=full)
@@ -315,14 +323,10 @@ async def test_deals_sync_with_stage_mapping_and_are_never_duplicated(w: World) 
 
 
 async def test_contact_company_association_syncs_as_account_id(w: World) -> None:
-    from accord.associations import AssociationTarget
-
     comp = w.hs.user_create("companies", {"name": "Acme", "domain": "acme.com"})["id"]
     ann = w.hs.user_create("contacts", _hs_contact("Ann", "Lee", "ann@acme.com"))["id"]
     w.hs.associate("contacts", ann, "companies", comp)
-    w.sync("companies", "companies", "Account")
-    contacts = w.sync("contacts", "contacts", "Contact")
-    contacts.associations = [AssociationTarget("companies", {L: "companies", R: "Account"})]
+    w.companies_and_contacts()
     await w.run("companies")
     res = await w.run("contacts")
     assert res.counters.associated == {"left": 0, "right": 1}

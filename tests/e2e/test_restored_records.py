@@ -62,7 +62,14 @@ async def test_a_deleted_contact_a_lagging_search_still_lists_is_not_brought_bac
     w.hs.user_create("contacts", _hs_contact("Bob", "Lee", "bob@acme.com"))
     w.sync("contacts", "contacts", "Contact", deletes="propagate")
     await w.run("contacts")
-    w.hs.store.search_lag = lag
+    w.hs.store.search_lag = lag  # (the sandbox serves the module's other tests: set back below)
+    try:
+        await _deleted_while_search_lags(w, ann, lag)
+    finally:
+        w.hs.store.search_lag = 0.0
+
+
+async def _deleted_while_search_lags(w: World, ann: str, lag: float) -> None:  # noqa: F811
     w.hs.user_update("contacts", ann, {"jobtitle": "CEO"})
     await asyncio.sleep(lag + 0.2)  # search shows the edit now
     await w.run("contacts")
@@ -76,3 +83,39 @@ async def test_a_deleted_contact_a_lagging_search_still_lists_is_not_brought_bac
     assert link.status == Status.EXCLUDED and link.reason == "deleted"
     assert sorted(w.sf_by_email()) == ["bob@acme.com"]
     assert w.hs.store.search("contacts", {"filterGroups": [], "limit": 10}, 10_000)["total"] == 2  # (still lagging)
+
+
+@pytest.mark.parametrize("deletes", ["mark", "propagate"])
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
+async def test_a_contact_undeleted_in_salesforce_syncs_again(w: World, deletes: str, full: bool) -> None:  # noqa: F811
+    """Salesforce's Recycle Bin: a Contact deleted there and restored. Under ``mark`` its HubSpot
+    twin was kept and the pair syncs on; under ``propagate`` the twin was deleted too and is
+    created again, once."""
+    ann = w.hs.user_create("contacts", _hs_contact("Ann", "Lee", "ann@acme.com"))["id"]
+    w.hs.user_create("contacts", _hs_contact("Bob", "Lee", "bob@acme.com"))
+    w.sync("contacts", "contacts", "Contact", deletes=deletes)
+    await w.run("contacts")
+    sf_ann = w.link("contacts", L, ann).right_id
+    w.sf.advance(5)
+    w.sf.delete("Contact", sf_ann)
+    w.sf.advance(60)
+    await w.run("contacts")
+    assert sorted(w.hs_by_email()) == (["bob@acme.com"] if deletes == "propagate" else ["ann@acme.com", "bob@acme.com"])
+    w.sf.advance(5)
+    w.sf.undelete("Contact", sf_ann)
+    w.sf.update("Contact", sf_ann, {"Title": "CEO"})
+    w.sf.advance(60)
+    res = await w.run("contacts", full=full)
+    assert res.counters.created == {"left": 1 if deletes == "propagate" else 0, "right": 0}
+    assert sorted(w.hs_by_email()) == ["ann@acme.com", "bob@acme.com"]
+    assert w.hs_by_email()["ann@acme.com"]["jobtitle"] == "CEO"
+    link = w.link("contacts", R, sf_ann)
+    assert link.status == Status.SYNCING and not link.left_deleted and not link.right_deleted
+    for again in (False, True):
+        res = await w.run("contacts", full=again)
+        assert res.counters.created == res.counters.archived == {"left": 0, "right": 0}
+    hs_ann = w.link("contacts", R, sf_ann).left_id
+    w.hs.user_update("contacts", hs_ann, {"jobtitle": "CFO"})  # and edits flow both ways again
+    await w.run("contacts")
+    assert w.sf.get("Contact", sf_ann)["Title"] == "CFO"  # type: ignore[index]
+    assert w.link("contacts", R, sf_ann).status == Status.SYNCING

@@ -11,7 +11,6 @@ import pytest
 from test_contact_lead_routing import _contacts, _open_leads
 from test_hubspot_salesforce import World, _hs_contact, hs_server, sf_server, w  # noqa: F401
 
-from accord.associations import AssociationTarget
 from accord.model import Side
 
 L, R = Side.LEFT, Side.RIGHT
@@ -95,9 +94,7 @@ async def test_merged_account_keeps_both_companies_and_its_contacts_follow(w: Wo
     the merged Account's Contact (now the master's) keeps its pair."""
     co1 = str(w.hs.user_create("companies", {"name": "Acme", "domain": "acme.com"})["id"])
     co2 = str(w.hs.user_create("companies", {"name": "Acme Europe", "domain": "acme.eu"})["id"])
-    w.sync("companies", "companies", "Account", deletes="propagate")
-    contacts = w.sync("contacts", "contacts", "Contact", deletes="propagate")
-    contacts.associations = [AssociationTarget("companies", {L: "companies", R: "Account"})]
+    w.companies_and_contacts(deletes="propagate")
     await w.run("companies")
     await w.run("contacts")
     a1, a2 = w.link("companies", L, co1).right_id, w.link("companies", L, co2).right_id

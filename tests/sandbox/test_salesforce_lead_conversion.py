@@ -3,33 +3,10 @@ describe and SOQL, converted leads read-only) and the admin route that converts 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
-import pytest
+from sf_asgi import V, q
 
-from accord.sandbox.salesforce import SalesforceSandbox, SandboxSettings
-
-V = "/services/data/v62.0"
-
-
-@pytest.fixture()
-def sb() -> SalesforceSandbox:
-    return SalesforceSandbox(SandboxSettings())
-
-
-@pytest.fixture()
-async def api(sb: SalesforceSandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url="https://sf.test",
-                                 headers={"Authorization": "Bearer t"}) as client:
-        yield client
-
-
-async def q(api: httpx.AsyncClient, soql: str) -> list[dict[str, Any]]:
-    r = await api.get(f"{V}/query", params={"q": soql})
-    assert r.status_code == 200, r.text
-    return list(r.json()["records"])
+from accord.sandbox.salesforce import SalesforceSandbox
 
 
 async def test_describe_has_conversion_fields_read_only(api: httpx.AsyncClient) -> None:

@@ -4,7 +4,6 @@ save rules, formulas and faults."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,13 +20,6 @@ def sb() -> SalesforceSandbox:
     sandbox = SalesforceSandbox(SandboxSettings(daily_limit=1000))
     sandbox.org.seed(30, seed=3)
     return sandbox
-
-
-@pytest.fixture()
-async def api(sb: SalesforceSandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url="https://sf.test",
-                                 headers={"Authorization": "Bearer t"}) as client:
-        yield client
 
 
 async def q(api: httpx.AsyncClient, soql: str) -> Any:

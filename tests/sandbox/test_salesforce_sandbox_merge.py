@@ -4,33 +4,10 @@ route that merges."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import httpx
-import pytest
+from sf_asgi import V, q
 
-from accord.sandbox.salesforce import SalesforceSandbox, SandboxSettings
-
-V = "/services/data/v62.0"
-
-
-@pytest.fixture()
-def sb() -> SalesforceSandbox:
-    return SalesforceSandbox(SandboxSettings())
-
-
-@pytest.fixture()
-async def api(sb: SalesforceSandbox) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sb.app), base_url="https://sf.test",
-                                 headers={"Authorization": "Bearer t"}) as client:
-        yield client
-
-
-async def q(api: httpx.AsyncClient, soql: str, endpoint: str = "query") -> list[dict[str, Any]]:
-    r = await api.get(f"{V}/{endpoint}", params={"q": soql})
-    assert r.status_code == 200, r.text
-    return list(r.json()["records"])
+from accord.sandbox.salesforce import SalesforceSandbox
 
 
 async def test_master_record_id_is_a_read_only_reference(api: httpx.AsyncClient, sb: SalesforceSandbox) -> None:

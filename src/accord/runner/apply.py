@@ -139,6 +139,10 @@ def _sort(ctx: RunContext, items: list[Item], w: PageWrite) -> _Writes:
         elif link.reason in DEFERRED:
             # a record whose delete was waiting is there again: its delete is off
             link.left_deleted = link.right_deleted = False
+        else:
+            for s in (L, R):  # a record read live is not deleted (restored from a recycle bin)
+                if (rec := it.records.get(s)) is not None and not rec.archived and rec.id == link.id_of(s):
+                    link.set_deleted(s, False)
         counters.conflicts += plan.conflicts
         if plan.status == Status.EXCLUDED and plan.reason:
             counters.exclude(plan.reason)

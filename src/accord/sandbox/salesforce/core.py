@@ -126,6 +126,10 @@ class SalesforceCore:
     def delete(self, type_: str, id: str) -> None:
         self.org.delete(type_, id)
 
+    def undelete(self, type_: str, id: str) -> None:
+        """Restore a deleted record from the Recycle Bin as a user does (see Org.undelete)."""
+        self.org.undelete(type_, id)
+
     def touch(self, type_: str, id: str) -> None:
         self.org.touch(type_, id)
 

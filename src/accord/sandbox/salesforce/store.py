@@ -390,6 +390,20 @@ class Org:
                             self.delete(child, cid)
             return nid
 
+    def undelete(self, type_: str, id: str) -> str:
+        """Restore a deleted record from the Recycle Bin, as a user does: the same Id and values,
+        both stamps move (the change feed sees it), and getDeleted no longer lists it. A record
+        merged away, or purged, cannot be restored (as in Salesforce)."""
+        with self.lock:
+            obj, nid = self.obj(type_), normalize_id(id)
+            row = self.rows[obj.name].get(nid or "")
+            if row is None or not row["IsDeleted"] or row.get("MasterRecordId"):
+                raise RecordError(SfError("UNDELETE_FAILED", "Entity is not in the recycle bin"))
+            now = self.now()
+            self._store(obj, {**row, "IsDeleted": False, "LastModifiedDate": now, "SystemModstamp": now})
+            self.delete_log[obj.name] = [(i, d) for i, d in self.delete_log[obj.name] if i != nid]
+            return str(nid)
+
     def convert_lead(self, lead_id: str, *, contact_id: str | None = None, account_id: str | None = None,
                      opportunity: bool = False, status: str = "Closed - Converted") -> dict[str, str | None]:
         """Convert a lead as Salesforce's convertLead does: the account (``account_id``, else a new

@@ -60,6 +60,12 @@ def _records(app: FastAPI, sb: SalesforceCore) -> None:
         _wrap(lambda: sb.delete(t, id))
         return {"id": id}
 
+    @app.post("/_sandbox/records/{t}/{id}/undelete")
+    async def user_undelete(t: str, id: str) -> dict[str, Any]:
+        """Restore a deleted record from the Recycle Bin as a user does."""
+        _wrap(lambda: sb.undelete(t, id))
+        return {"id": id}
+
     @app.post("/_sandbox/records/{t}/{id}/touch")
     async def touch(t: str, id: str) -> dict[str, Any]:
         _wrap(lambda: sb.touch(t, id))

@@ -249,3 +249,26 @@ async def test_a_mapping_restored_after_a_died_pass_merges_as_new() -> None:
     # values win; a kept base from before the swap took the engine's own writes for user edits
     assert (left["ann@x.com"]["phone"], left["ann@x.com"]["city"]) == ("111", "Oslo")
     assert (right["ann@x.com"]["phone"], right["ann@x.com"]["city"]) == ("111", "Oslo")
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
+async def test_deletes_marked_before_stay_marked_when_deletes_become_propagate(full: bool) -> None:
+    """``deletes: mark`` kept a contact whose twin was deleted; the admin then switches to
+    ``propagate``. That applies to deletes found from then on: an edit of the kept contact
+    must not delete it (it did: the edit replanned the pair under the new setting)."""
+    p = await _synced_pair(winner="a", deletes="mark")
+    p.right.user_delete("contacts", _rid(p.right, "ann@x.com"))
+    await p.run()
+    kept = _rid(p.left, "ann@x.com")
+    assert p.link_of("left", kept).status == "failing"
+    p.reconfigure(winner="a", deletes="propagate")
+    await p.run()
+    p.left.user_update("contacts", kept, {"city": "Rome"})
+    await p.run(full=full)
+    assert by_email(p.left)["ann@x.com"]["city"] == "Rome", "a delete marked before was propagated by an edit"
+    link = p.link_of("left", kept)
+    assert (link.status, link.category) == ("failing", "deleted")
+    # a delete found from now on propagates
+    p.right.user_delete("contacts", _rid(p.right, "bob@x.com"))
+    await p.run(full=full)
+    assert "bob@x.com" not in by_email(p.left)

@@ -31,6 +31,9 @@ class PairInput:
     # the record on the side without the inclusion list was created since the sync's initial
     # sync and meets its twin here for the first time (see ``_synced_once``)
     new_match: bool = False
+    # the side whose delete an earlier pass found and only marked (``deletes: mark`` then): it stays
+    # marked if ``deletes`` is ``propagate`` now, which applies to the deletes found from then on
+    marked_deleted: Side | None = None
 
 
 @dataclass(slots=True)
@@ -157,13 +160,14 @@ def _unmapped_stage(spec: SyncSpec, rec: Record, side: Side) -> PairPlan:
                                                    "stage (the sync's stage map)")
 
 
-def plan_deleted(spec: SyncSpec, deleted: Side, survivor: Record | None) -> PairPlan:
-    """One side of a linked pair was deleted: propagate the delete or only mark it."""
+def plan_deleted(spec: SyncSpec, deleted: Side, survivor: Record | None, *, marked: bool = False) -> PairPlan:
+    """One side of a linked pair was deleted: propagate the delete or only mark it (``marked``:
+    it was marked before, and stays so)."""
     if survivor is None or survivor.archived:
         return PairPlan(status=Status.EXCLUDED, reason=ExcludedReason.DELETED.value,
                         message="deleted in both apps", deleted=deleted)
     other = deleted.other
-    if spec.deletes == "propagate" and spec.writes_to(other):
+    if spec.deletes == "propagate" and spec.writes_to(other) and not marked:
         return PairPlan(archive=other, status=Status.EXCLUDED, reason=ExcludedReason.DELETED.value,
                         message=f"deleted in {spec.app(deleted)}; deleted in {spec.app(other)} too", deleted=deleted)
     return PairPlan(
@@ -182,7 +186,7 @@ def plan_pair(spec: SyncSpec, inp: PairInput) -> PairPlan:
     for side, rec, other in ((Side.LEFT, left, right), (Side.RIGHT, right, left)):
         if rec is not None and rec.archived:
             if inp.linked or (other is not None and not other.archived):
-                return plan_deleted(spec, side, other)
+                return plan_deleted(spec, side, other, marked=inp.marked_deleted is side)
             return PairPlan(status=None, deleted=side)
     if left is None and right is None:
         return PairPlan(status=None)

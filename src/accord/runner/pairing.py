@@ -354,12 +354,19 @@ def plan(ctx: RunContext, link: Link, recs: dict[Side, Record | None]) -> Item:
     p = plan_pair(spec, PairInput(
         left=recs[L], right=recs[R], left_base=link.left_base, right_base=link.right_base,
         linked=link.linked, in_list=_in_list(ctx, recs), has_key=has_key,
-        new_match=_new_match(ctx, link, recs)))
+        new_match=_new_match(ctx, link, recs), marked_deleted=_marked_deleted(link)))
     if p.create is not None and link.category == ErrorCategory.OUTCOME_UNKNOWN and not (
             {link.left_id, link.right_id} & ctx.resend_unknown):
         # the create may have happened: it waits for a person's resync rather than risk a twin
         p = PairPlan(status=Status.FAILING, category=link.category, message=link.message, hint=link.hint)
     return Item(link, hold_back(link, p, spec.apps) if p.archive is not None else p, recs)
+
+
+def _marked_deleted(link: Link) -> Side | None:
+    """The side whose delete a pass found and marked (the pair ``failing``, category deleted)."""
+    if link.status == Status.FAILING and link.category == ErrorCategory.DELETED:
+        return next((s for s in (L, R) if link.deleted(s)), None)
+    return None
 
 
 def hold_back(link: Link, p: PairPlan, apps: dict[Side, str]) -> PairPlan:

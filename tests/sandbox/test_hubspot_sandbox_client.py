@@ -18,6 +18,7 @@ from hubspot.crm.contacts import (
     BatchInputSimplePublicObjectBatchInputUpsert,
     BatchInputSimplePublicObjectId,
     BatchReadInputSimplePublicObjectId,
+    PublicGdprDeleteInput,
     PublicMergeInput,
     PublicObjectSearchRequest,
     SimplePublicObjectId,
@@ -207,3 +208,16 @@ def test_merge_makes_a_new_record_that_the_old_ids_read_as(client: Any, sandbox:
     with pytest.raises(ApiException) as e:
         api.merge(PublicMergeInput(primary_object_id=merged.id, object_id_to_merge=merged.id))
     assert e.value.status == 400
+
+
+def test_gdpr_delete_removes_the_record_for_good(client: Any, sandbox: HubSpotSandbox) -> None:
+    api = client.crm.contacts.basic_api
+    c = api.create(SimplePublicObjectInputForCreate(properties={"email": "gone@gdpr.example"}))
+    events: list[dict[str, Any]] = []
+    sandbox.store.on_events = events.extend
+    api.purge(PublicGdprDeleteInput(object_id="gone@gdpr.example", id_property="email"))
+    assert [e["subscriptionType"] for e in events] == ["contact.privacyDeletion"]
+    with pytest.raises(ApiException) as e:
+        api.get_by_id(c.id)
+    assert e.value.status == 404
+    assert c.id not in {x.id for x in client.crm.contacts.get_all(archived=True)}  # nothing to restore

@@ -1443,7 +1443,8 @@ def webhook_changes(events: Iterable[Mapping[str, Any]], *, own_source_ids: Iter
             out.duplicates += 1
             continue
         object, action = webhook_object(ev)
-        if object is None or action not in ("creation", "propertyChange", "deletion", "restore", "merge"):
+        if object is None or action not in ("creation", "propertyChange", "deletion", "privacyDeletion", "restore",
+                                            "merge"):
             out.ignored += 1
             continue
         if action == "merge":
@@ -1462,7 +1463,8 @@ def webhook_changes(events: Iterable[Mapping[str, Any]], *, own_source_ids: Iter
             out.echoes.setdefault(object, set()).add(oid)
             continue
         touched_by_others.add((object, oid))
-        bucket = out.deleted if action == "deletion" else out.changed
+        # a GDPR delete is gone for good (not even in the archived listing): only its event tells
+        bucket = out.deleted if action in ("deletion", "privacyDeletion") else out.changed
         bucket.setdefault(object, set()).add(oid)
     for object, ids in out.echoes.items():
         ids -= {oid for o, oid in touched_by_others if o == object}

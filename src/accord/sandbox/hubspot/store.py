@@ -511,6 +511,21 @@ class Store:
                 self.on_events([event])
             return new
 
+    def gdpr_delete(self, type_: str, obj_id: int | str, source: Source, *, id_property: str | None = None) -> None:
+        """Delete a record permanently, as a GDPR delete does: gone from every read, the
+        archived listing included (nothing to restore), its associations and list memberships
+        with it; one ``{type}.privacyDeletion`` webhook. Unknown ids answer 404."""
+        with self.lock:
+            obj = self.get(type_, obj_id, id_property=id_property) if id_property else self.objs[type_].get(int(obj_id))
+            if obj is None:
+                raise not_found(str(obj_id))
+            quiet = Source(source.change_source, source.source_id, webhooks=False)
+            self.archive(type_, obj.id, quiet)  # (its unique values, associations and lists go)
+            del self.objs[type_][obj.id]
+            self.ids[type_].remove(obj.id)
+            self.merged_into = {k: v for k, v in self.merged_into.items() if obj.id not in (k[1], v) or k[0] != type_}
+            self._emit(source, type_, "privacyDeletion", obj.id)
+
     def restore(self, type_: str, obj_id: int, source: Source) -> Obj:
         """Bring an archived record back from the recycle bin (HubSpot keeps them 90 days), with
         its id and values; a 409 if another record has taken its unique value (email) since."""

@@ -87,6 +87,15 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
         create_associations(store, t, o.id, body.get("associations") or [])
         return JSONResponse(o.wire(o.props), status_code=201)
 
+    @app.post("/crm/v3/objects/{object_type}/gdpr-delete")
+    async def gdpr_delete(object_type: str, request: Request) -> Response:
+        t = store.type_of(object_type)
+        body = await read_json(request)
+        if not body.get("objectId"):
+            raise ApiError(400, "VALIDATION_ERROR", "objectId is required")
+        store.gdpr_delete(t, str(body["objectId"]), request.state.source, id_property=body.get("idProperty"))
+        return Response(status_code=204)
+
     @app.post("/crm/v3/objects/{object_type}/merge")
     async def merge_objects(object_type: str, request: Request) -> JSONResponse:
         t = store.type_of(object_type)

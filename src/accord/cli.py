@@ -592,6 +592,48 @@ def forget(old: str, config: ConfigOpt = Path("accord.yaml"),
     out.print(f"sync {old!r}: its {n:,} pairs are dropped from the index", markup=False, highlight=False)
 
 
+@app.command()
+def erase(
+    who: Annotated[str, typer.Argument(help="the person: an e-mail (a record's label) or a record id of either app")],
+    config: ConfigOpt = Path("accord.yaml"),
+    sync: Annotated[list[str] | None, typer.Option("--sync", help="only this sync (repeatable)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="drop them (default: say what would be dropped)")] = False,
+) -> None:
+    """Erase a person from the index (GDPR), once deleted in the apps (preview unless --yes)."""
+    from accord.index.erase import erase as erase_person
+    from accord.index.leases import SyncBusy
+    from accord.model import Side
+
+    cfg = _load(config, require_apps=False)
+    unknown = [n for n in sync or [] if n not in {s.name for s in cfg.syncs}]
+    if unknown:
+        raise _fail(EXIT_CONFIG, f"--sync {unknown[0]!r}: no such sync in {config}")
+    syncs = {s.name: {Side.LEFT: s.left.app, Side.RIGHT: s.right.app} for s in cfg.syncs
+             if not sync or s.name in sync}
+    store = _store(cfg)
+    try:
+        done = erase_person(store, syncs, who, apply=yes)
+    except SyncBusy as e:
+        raise _fail(EXIT_ERROR, f"{e}: run `accord erase` again when its pass is done") from e
+    finally:
+        store.close()
+    def say(text: str) -> None:
+        out.print(text, markup=False, highlight=False)
+
+    for name, rows in done.dropped.items():
+        verb = "dropped from" if yes else "would be dropped from"
+        say(f"sync {name!r}: {len(rows)} row{'s' if len(rows) != 1 else ''} of {who!r} {verb} the index")
+    for name, kept in done.kept.items():
+        for _, why in kept:
+            say(f"sync {name!r}: a row of {who!r} is kept, {why}")
+    if not done.dropped and not done.kept:
+        say(f"{who!r}: nothing in the index names it (an e-mail must match a record's label exactly)")
+    elif done.dropped and not yes:
+        say("Run again with --yes to drop them.")
+    if done.kept:
+        raise typer.Exit(EXIT_ERROR)
+
+
 @app.command("copy-index")
 def copy_index(
     to: Annotated[str, typer.Argument(help="the new index's database URL (postgresql+psycopg://… or sqlite:///…), empty")],

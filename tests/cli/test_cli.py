@@ -431,3 +431,48 @@ def test_copy_index_moves_the_index_to_another_database(project: Path) -> None:
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)[0]
     assert res["kind"] == "incremental" and res["created"] == {"left": 0, "right": 0}
+
+
+def test_erase_drops_a_persons_rows_once_deleted_in_both_apps(tmp_path: Path) -> None:
+    """GDPR's right to erasure: after a person is deleted in the apps, `accord erase` drops their
+    rows (ids, label, values last synced) from the index; a row whose record is still live in an
+    app is kept, since dropping it would have the next full pass create the person again."""
+    a = MemoryApp("a", path=str(tmp_path / "a.json"))
+    for first in ("Ann", "Bob"):
+        a.user_create("contacts", {"first_name": first, "last_name": "Lee", "email": f"{first.lower()}@x.com"})
+    a.save()
+    MemoryApp("b", path=str(tmp_path / "b.json")).save()
+    (tmp_path / "accord.yaml").write_text(f"""
+state: sqlite:///{tmp_path}/accord.db
+apps:
+  a: {{type: memory, path: {tmp_path}/a.json}}
+  b: {{type: memory, path: {tmp_path}/b.json}}
+syncs:
+  - name: contacts
+    left: {{app: a, object: contacts}}
+    right: {{app: b, object: contacts}}
+    deletes: propagate
+""")
+    assert accord("sync", "-c", "accord.yaml", cwd=tmp_path).returncode == 0
+    # still in both apps: kept, saying why
+    r = accord("erase", "ann@x.com", "-c", "accord.yaml", "--yes", cwd=tmp_path)
+    assert r.returncode == 1 and "is kept, still in a (" in " ".join(r.stdout.split()), r.stdout
+    a = MemoryApp("a", path=str(tmp_path / "a.json"))
+    a.user_delete("contacts", next(x.id for x in a.live("contacts") if x.properties["email"] == "ann@x.com"))
+    a.save()
+    assert accord("sync", "-c", "accord.yaml", cwd=tmp_path).returncode == 0  # the delete propagates
+    r = accord("erase", "ANN@x.com", "-c", "accord.yaml", cwd=tmp_path)  # a preview
+    assert r.returncode == 0 and "1 row of 'ANN@x.com' would be dropped" in r.stdout and "--yes" in r.stdout
+    st = json.loads(accord("status", "-c", "accord.yaml", "--json", cwd=tmp_path).stdout)[0]
+    assert sum(st["counts"].values()) == 2
+    r = accord("erase", "ANN@x.com", "-c", "accord.yaml", "--yes", cwd=tmp_path)
+    assert r.returncode == 0 and "1 row of 'ANN@x.com' dropped from the index" in r.stdout
+    assert b"ann@x.com" not in (tmp_path / "accord.db").read_bytes().lower()
+    st = json.loads(accord("status", "-c", "accord.yaml", "--json", cwd=tmp_path).stdout)[0]
+    assert sum(st["counts"].values()) == 1
+    r = accord("erase", "ann@x.com", "-c", "accord.yaml", cwd=tmp_path)
+    assert r.returncode == 0 and "nothing in the index names it" in r.stdout
+    assert accord("erase", "x", "--sync", "nope", "-c", "accord.yaml", cwd=tmp_path).returncode == 2
+    # and nothing comes back
+    assert accord("sync", "-c", "accord.yaml", "--full", cwd=tmp_path).returncode == 0
+    assert [x.properties["email"] for x in MemoryApp("b", path=str(tmp_path / "b.json")).live("contacts")] == ["bob@x.com"]

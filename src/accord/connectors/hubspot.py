@@ -849,10 +849,7 @@ class HubSpotConnector(HttpConnector):
                 if when > since:
                     recs.append(self._record(object, types, r, fields))
             if recs:  # merged away rather than deleted: read by id, they answer with their merge's record
-                body = await self._ok("POST", f"/crm/v3/objects/{object}/batch/read", "batch_read",
-                                      json={"inputs": [{"id": r.id} for r in recs], "properties": [MERGED_IDS],
-                                            "propertiesWithHistory": []})
-                moved = _moves(body.get("results", []), {r.id for r in recs})
+                moved = _moves(await self._batch_read(object, [r.id for r in recs], [MERGED_IDS]), {r.id for r in recs})
                 recs = [Record(r.id, {}, r.updated_at, moved_to=moved[r.id]) if r.id in moved else r for r in recs]
             if after:  # not the whole listing yet: resuming from here re-lists from the start
                 cursor = replace(best, archived=start.archived, archived_floor=start.archived_floor)
@@ -868,22 +865,25 @@ class HubSpotConnector(HttpConnector):
         types = await self._types(object)
         out: list[Record] = []
         for chunk in _chunks(list(dict.fromkeys(ids)), BATCH):
-            body = await self._ok("POST", f"/crm/v3/objects/{object}/batch/read", "batch_read",
-                                  json={"inputs": [{"id": i} for i in chunk],
-                                        "properties": [*fields, MERGED_IDS], "propertiesWithHistory": []})
-            results, asked = body.get("results", []), set(chunk)
+            results, asked = await self._batch_read(object, chunk, [*fields, MERGED_IDS]), set(chunk)
             # (an id asked for with an id merged into it answers twice)
             found = {str(r["id"]): r for r in results if str(r["id"]) in asked}
+            moved = _moves(results, asked - found.keys())
             out += [self._record(object, types, r, fields) for r in found.values()]
-            out += [Record(old, {}, moved_to=new) for old, new in _moves(results, asked - found.keys()).items()]
-            missing = asked - {r.id for r in out}
-            if missing:  # deleted ones come back as tombstones
-                gone = await self._ok("POST", f"/crm/v3/objects/{object}/batch/read", "batch_read",
-                                      params={"archived": "true"}, json={"inputs": [{"id": i} for i in missing],
-                                                                         "properties": list(fields),
-                                                                         "propertiesWithHistory": []})
-                out += [self._record(object, types, r, fields) for r in gone.get("results", [])]
+            out += [Record(old, {}, moved_to=new) for old, new in moved.items()]
+            if missing := sorted(asked - found.keys() - moved.keys()):  # deleted ones come back as tombstones
+                gone = await self._batch_read(object, missing, fields, archived=True)
+                out += [self._record(object, types, r, fields) for r in gone]
         return out
+
+    async def _batch_read(self, object: str, ids: Sequence[str], properties: Sequence[str], *,
+                          archived: bool = False) -> list[dict[str, Any]]:
+        """The records ``batch/read`` answers for ``ids`` (≤ 100), archived ones with ``archived``."""
+        body = await self._ok("POST", f"/crm/v3/objects/{object}/batch/read", "batch_read",
+                              params={"archived": "true"} if archived else None,
+                              json={"inputs": [{"id": i} for i in ids], "properties": list(properties),
+                                    "propertiesWithHistory": []})
+        return list(body.get("results", []))
 
     async def find(self, object: str, field: str, values: Sequence[Value], fields: Sequence[str]) -> list[Record]:
         types = await self._types(object)

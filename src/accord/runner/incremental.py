@@ -28,9 +28,9 @@ from accord.model import (
 from accord.runner.apply import apply
 from accord.runner.context import Item, RunContext, snapshot, tombstone
 from accord.runner.pairing import (
-    ended_by_move,
     find_twins,
     follow_moves,
+    follow_twin_moves,
     load_members,
     pair,
     pair_locks,
@@ -136,11 +136,9 @@ async def _process_changed_records(ctx: RunContext, side: Side, records: Sequenc
     other_ids = [lk.id_of(other) for _, lk in todo if lk.id_of(other) and not lk.deleted(other)]
     current = {r.id: r for r in await ctx.conn[other].read(ctx.obj[other], [i for i in other_ids if i],
                                                            spec.fields(other))} if other_ids else {}
-    if any(r.moved_to for r in current.values()):  # a twin converted since: the pair moves with it first
-        known = {str(lk.id_of(other)): lk for _, lk in todo if lk.id_of(other)}
-        before = {lk.id: lk.id_of(other) for _, lk in todo}
-        current = {r.id: r for r in await follow_moves(ctx, other, list(current.values()), known)}
-        todo = [(rec, lk) for rec, lk in todo if not ended_by_move(lk, other, before[lk.id])]
+    # a twin converted or merged since: the pair moves with it first
+    current, ended = await follow_twin_moves(ctx, other, current, [lk for _, lk in todo])
+    todo = [(rec, lk) for rec, lk in todo if lk.id not in ended]
     # New records: look for an existing twin on the other side before creating one.
     unmatched = [(rec, lk) for rec, lk in todo if lk.id_of(other) is None and not rec.archived]
     found = await find_twins(ctx, side, unmatched, w) if unmatched and spec.match else {}

@@ -322,6 +322,19 @@ async def restart_restored(ctx: RunContext, side: Side, candidates: Sequence[tup
     return out
 
 
+async def follow_twin_moves(ctx: RunContext, side: Side, found: dict[str, Record],
+                            links: Sequence[Link]) -> tuple[dict[str, Record], set[str]]:
+    """``found`` (``side``'s records of ``links``, read by id) with those moved since (a converted
+    Lead, a merged record) followed by their pairs first (:func:`follow_moves`), and the ids of
+    the links whose pair such a move ended."""
+    if not any(r.moved_to for r in found.values()):
+        return found, set()
+    known = {str(lk.id_of(side)): lk for lk in links if lk.id_of(side)}
+    before = {lk.id: lk.id_of(side) for lk in links}
+    found = {r.id: r for r in await follow_moves(ctx, side, list(found.values()), known)}
+    return found, {lk.id for lk in links if ended_by_move(lk, side, before[lk.id])}
+
+
 def ended_by_move(link: Link, side: Side, before: str | None) -> bool:
     """A pair :func:`follow_moves` ended: its ``side`` record (``before`` its move) moved onto one
     that syncs with another record."""

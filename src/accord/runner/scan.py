@@ -28,8 +28,8 @@ from accord.runner.apply import apply
 from accord.runner.context import Item, RunContext, from_snapshot, tombstone
 from accord.runner.incremental import process_changed
 from accord.runner.pairing import (
-    ended_by_move,
     follow_moves,
+    follow_twin_moves,
     index_left,
     load_members,
     pair,
@@ -375,11 +375,8 @@ async def _sync_right_records(ctx: RunContext, records: Sequence[Record]) -> Non
     await restart_restored(ctx, R, paired)  # deleted in both apps, then restored on the right
     unseen = [str(link.left_id) for _, link in paired if link.left_id is not None and link.left_seen != p]
     alive = await still_there(ctx, L, unseen)
-    if any(r.moved_to for r in alive.values()):  # merged away since: the pair follows the merge's record
-        known = {str(lk.left_id): lk for _, lk in paired if lk.left_id}
-        before = {lk.id: lk.left_id for _, lk in paired}
-        alive = {r.id: r for r in await follow_moves(ctx, L, list(alive.values()), known)}
-        paired = [(rec, lk) for rec, lk in paired if not ended_by_move(lk, L, before[lk.id])]
+    alive, ended = await follow_twin_moves(ctx, L, alive, [lk for _, lk in paired])  # merged away since
+    paired = [(rec, lk) for rec, lk in paired if lk.id not in ended]
     items: list[Item] = []
     for rec, link in paired:
         if link.left_id is None:
@@ -447,11 +444,8 @@ async def _sync_left_rest_page(ctx: RunContext, chunk: Sequence[Link], w: PageWr
         todo.append(link)
     # Not returned by phase 2's scan: the right record is gone, unless a read by id finds it.
     alive = await still_there(ctx, R, [str(lk.right_id) for lk in todo if lk.right_id])
-    if any(r.moved_to for r in alive.values()):  # converted since the scan's first pages: follow first
-        known = {str(lk.right_id): lk for lk in todo if lk.right_id}
-        before = {lk.id: lk.right_id for lk in todo}
-        alive = {r.id: r for r in await follow_moves(ctx, R, list(alive.values()), known)}
-        todo = [lk for lk in todo if not ended_by_move(lk, R, before[lk.id])]
+    alive, ended = await follow_twin_moves(ctx, R, alive, todo)  # converted or merged since the scan's pages
+    todo = [lk for lk in todo if lk.id not in ended]
     items: list[Item] = []
     for link in todo:
         right = (alive.get(link.right_id) or tombstone(link.right_id)) if link.right_id else None

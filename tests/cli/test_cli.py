@@ -24,6 +24,19 @@ def accord(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproce
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 
+def _two_memory_apps(tmp_path: Path, syncs: str) -> None:
+    """accord.yaml with memory apps ``a`` and ``b`` (files beside it) and ``syncs`` (the YAML
+    list under ``syncs:``, as it stands in the file)."""
+    (tmp_path / "accord.yaml").write_text(f"""
+state: sqlite:///{tmp_path}/accord.db
+apps:
+  a: {{type: memory, path: {tmp_path}/a.json}}
+  b: {{type: memory, path: {tmp_path}/b.json}}
+syncs:
+{syncs.strip(chr(10))}
+""")
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     a = MemoryApp("a", path=str(tmp_path / "a.json"))
@@ -35,18 +48,12 @@ def project(tmp_path: Path) -> Path:
     b.user_create("contacts", person("Cy", "Do", "cy@x.com"))
     a.save()
     b.save()
-    (tmp_path / "accord.yaml").write_text(f"""
-state: sqlite:///{tmp_path}/accord.db
-apps:
-  a: {{type: memory, path: {tmp_path}/a.json}}
-  b: {{type: memory, path: {tmp_path}/b.json}}
-syncs:
+    _two_memory_apps(tmp_path, """
   - name: contacts
-    left: {{app: a, object: contacts}}
-    right: {{app: b, object: contacts}}
+    left: {app: a, object: contacts}
+    right: {app: b, object: contacts}
     mappings:
-      - {{left: notes, right: notes}}
-""")
+      - {left: notes, right: notes}""")
     return tmp_path
 
 
@@ -254,20 +261,14 @@ def test_plan_works_for_syncs_with_associations(tmp_path: Path) -> None:
     a.links.setdefault(("contacts", "companies"), {})[ann] = {acme}
     a.save()
     b.save()
-    (tmp_path / "accord.yaml").write_text(f"""
-state: sqlite:///{tmp_path}/accord.db
-apps:
-  a: {{type: memory, path: {tmp_path}/a.json}}
-  b: {{type: memory, path: {tmp_path}/b.json}}
-syncs:
+    _two_memory_apps(tmp_path, """
   - name: companies
-    left: {{app: a, object: companies}}
-    right: {{app: b, object: companies}}
+    left: {app: a, object: companies}
+    right: {app: b, object: companies}
   - name: contacts
-    left: {{app: a, object: contacts}}
-    right: {{app: b, object: contacts}}
-    associations: [companies]
-""")
+    left: {app: a, object: contacts}
+    right: {app: b, object: contacts}
+    associations: [companies]""")
     r = accord("plan", "-c", "accord.yaml", "--json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     plans = {p["sync"]: p for p in json.loads(r.stdout)}
@@ -365,16 +366,10 @@ def test_a_sync_renamed_in_the_file_is_refused_until_its_pairs_are_moved(tmp_pat
     a.save()
     b.save()
     yaml = tmp_path / "accord.yaml"
-    yaml.write_text(f"""
-state: sqlite:///{tmp_path}/accord.db
-apps:
-  a: {{type: memory, path: {tmp_path}/a.json}}
-  b: {{type: memory, path: {tmp_path}/b.json}}
-syncs:
+    _two_memory_apps(tmp_path, """
   - name: deals
-    left: {{app: a, object: deals}}
-    right: {{app: b, object: deals}}
-""")
+    left: {app: a, object: deals}
+    right: {app: b, object: deals}""")
 
     def deals() -> tuple[int, int]:
         return tuple(len(MemoryApp(n, path=str(tmp_path / f"{n}.json")).live("deals")) for n in "ab")  # type: ignore[return-value]
@@ -442,17 +437,11 @@ def test_erase_drops_a_persons_rows_once_deleted_in_both_apps(tmp_path: Path) ->
         a.user_create("contacts", {"first_name": first, "last_name": "Lee", "email": f"{first.lower()}@x.com"})
     a.save()
     MemoryApp("b", path=str(tmp_path / "b.json")).save()
-    (tmp_path / "accord.yaml").write_text(f"""
-state: sqlite:///{tmp_path}/accord.db
-apps:
-  a: {{type: memory, path: {tmp_path}/a.json}}
-  b: {{type: memory, path: {tmp_path}/b.json}}
-syncs:
+    _two_memory_apps(tmp_path, """
   - name: contacts
-    left: {{app: a, object: contacts}}
-    right: {{app: b, object: contacts}}
-    deletes: propagate
-""")
+    left: {app: a, object: contacts}
+    right: {app: b, object: contacts}
+    deletes: propagate""")
     assert accord("sync", "-c", "accord.yaml", cwd=tmp_path).returncode == 0
     # still in both apps: kept, saying why
     r = accord("erase", "ann@x.com", "-c", "accord.yaml", "--yes", cwd=tmp_path)

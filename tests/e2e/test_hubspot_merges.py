@@ -70,6 +70,12 @@ async def test_a_merge_moves_one_pair_and_keeps_the_other_twin(w: World, full: b
     _after_merge(w, ids, new, annies_twin)
     await _quiet(w, full=False)
     await _quiet(w, full=True)
+    # the kept twin given another e-mail is still the merged-away person: not created in HubSpot
+    w.sf.update("Contact", annies_twin["Id"], {"Email": "annie.lee@acme.com"})
+    w.sf.advance(1)
+    await _quiet(w, full=False)
+    await _quiet(w, full=True)
+    assert sorted(w.hs_by_email()) == ["ann@acme.com", "bob@acme.com"]
 
 
 async def test_a_merge_webhook_moves_the_pairs(w: World) -> None:  # noqa: F811

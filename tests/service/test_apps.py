@@ -162,6 +162,26 @@ def test_a_private_app_token_is_the_alternative(stack: Stack) -> None:
     assert stack.apps() == {}
 
 
+def test_an_app_added_with_a_token_shows_the_account_its_passes_signed_in_to(stack: Stack) -> None:
+    for name, srv in (("hs", stack.hs_srv), ("hs2", stack.hs2_srv)):
+        added = stack.web.post("/apps/add/hubspot", data={"name": name, "token": "pat-na1-secret-token",
+                                                          "base_url": srv.url}, follow_redirects=False)
+        assert added.status_code == 303
+    stack.hs.settings.token = stack.hs2.settings.token = "pat-na1-secret-token"
+
+    def account(app: str) -> str:
+        cell = re.search(rf'id="app-{app}".*?class="account"[^>]*><span>([^<]*)<', stack.web.get("/apps").text, re.S)
+        assert cell is not None
+        return cell.group(1)
+
+    assert account("hs") == "—"  # a token names no account: known once a pass has signed in
+    r = stack.web.post("/api/syncs", json={"name": "contacts", "left": {"app": "hs", "object": "contacts"},
+                                           "right": {"app": "hs2", "object": "contacts"}})
+    assert r.status_code == 201, r.text
+    assert _run(stack) == "ok"
+    assert (account("hs"), account("hs2")) == ("HubSpot account 111", "HubSpot account 222")
+
+
 def _run(stack: Stack) -> str:
     """Run a pass of ``contacts`` and wait for it: its status (ok, failed)."""
     before = len(stack.web.get("/api/syncs/contacts/runs").json())

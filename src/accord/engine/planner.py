@@ -60,8 +60,9 @@ class PairPlan:
         return self.left_base if side is Side.LEFT else self.right_base
 
 
-def excluded(reason: ExcludedReason, message: str = "") -> PairPlan:
-    return PairPlan(status=Status.EXCLUDED, reason=reason.value, message=message or None)
+def excluded(reason: ExcludedReason, message: str = "", hint: str | None = None) -> PairPlan:
+    """Left out by a rule; ``hint``: what a person does to have the record sync after all."""
+    return PairPlan(status=Status.EXCLUDED, reason=reason.value, message=message or None, hint=hint)
 
 
 def _values(rec: Record, spec: SyncSpec, side: Side) -> dict[str, Value]:
@@ -105,9 +106,13 @@ def plan_create(spec: SyncSpec, src: Record, src_side: Side) -> PairPlan:
     """A record on one side only: the gates that decide whether it *starts* syncing, then the create."""
     dst = src_side.other
     if not _created_ok(spec, src):
-        return excluded(ExcludedReason.FILTERED, f"created before {spec.created_after}")
+        return excluded(ExcludedReason.FILTERED, f"created before {spec.created_after}",
+                        f"Only records created after {spec.created_after} start syncing: an earlier "
+                        "created_after in the sync's settings takes it in.")
     if (filters := spec.filters.get(src_side)) and not passes(filters, src.properties):
-        return excluded(ExcludedReason.FILTERED, f"does not match the sync's filters on {spec.app(src_side)}")
+        return excluded(ExcludedReason.FILTERED, f"does not match the sync's filters on {spec.app(src_side)}",
+                        f"It starts syncing with the first pass after it matches them (a change in "
+                        f"{spec.app(src_side)}), or after the filters change to let it in.")
     if not _stage_ok(spec, src, src_side):
         return _unmapped_stage(spec, src, src_side)
     if not spec.writes_to(dst):
@@ -155,9 +160,12 @@ def _unmapped_stage(spec: SyncSpec, rec: Record, side: Side) -> PairPlan:
     app, other = spec.app(side), spec.app(side.other)
     if stage is None:
         return excluded(ExcludedReason.UNMAPPED_STAGE, f"the deal has no stage in {app}, and only deals whose "
-                                                       f"stage is mapped to a {other} stage sync (the sync's stage map)")
+                                                       f"stage is mapped to a {other} stage sync (the sync's stage map)",
+                        f"Give the deal a stage in {app} that the stage map maps: the next pass then syncs it.")
     return excluded(ExcludedReason.UNMAPPED_STAGE, f"the deal's stage {stage!s} in {app} is not mapped to a {other} "
-                                                   "stage (the sync's stage map)")
+                                                   "stage (the sync's stage map)",
+                    f"Map {stage!s} to a {other} stage in the sync's stage map: the pass after that change "
+                    "syncs the deal.")
 
 
 def plan_deleted(spec: SyncSpec, deleted: Side, survivor: Record | None, *, marked: bool = False) -> PairPlan:
@@ -192,16 +200,23 @@ def plan_pair(spec: SyncSpec, inp: PairInput) -> PairPlan:
         return PairPlan(status=None)
     if not inp.has_key and not inp.linked:
         side = Side.LEFT if left is not None else Side.RIGHT
-        keys = ", ".join(dict.fromkeys(k.field(side.value) for k in spec.match)) or "the match key"
-        return excluded(ExcludedReason.NO_MATCH_KEY, f"the record has no {keys} in {spec.app(side)} to match it by")
+        fields = list(dict.fromkeys(k.field(side.value) for k in spec.match)) or ["match key"]
+        app, other_app = spec.app(side), spec.app(side.other)
+        named = " or ".join(fields)
+        then = f"pairs it with the {other_app} record that has the same {named}" + (
+            ", or creates it there" if spec.writes_to(side.other) else "")
+        return excluded(ExcludedReason.NO_MATCH_KEY, f"the record has no {', '.join(fields)} in {app} to match it by",
+                        f"Fill in its {named} in {app}: the next pass then {then}.")
     once = False
-    if spec.inclusion_side is not None and inp.in_list is False:
-        list_rec = left if spec.inclusion_side is Side.LEFT else right
+    list_side = spec.inclusion_side
+    if list_side is not None and inp.in_list is False:
+        list_rec = left if list_side is Side.LEFT else right
         once = _synced_once(spec, inp)
         if list_rec is not None and not once:
             name = f" {spec.inclusion_list!r}" if spec.inclusion_list else ""
             return excluded(ExcludedReason.NOT_IN_LIST,
-                            f"the record is not in the inclusion list{name} of {spec.app(spec.inclusion_side)}")
+                            f"the record is not in the inclusion list{name} of {spec.app(list_side)}",
+                            f"Add it to the list{name} in {spec.app(list_side)}: the next pass syncs it.")
     if left is None or right is None:
         src_side = Side.LEFT if left is not None else Side.RIGHT
         src = left or right
@@ -216,14 +231,18 @@ def plan_pair(spec: SyncSpec, inp: PairInput) -> PairPlan:
         or passes(spec.filters.get(Side.RIGHT, ()), right.properties)
     ):
         return excluded(ExcludedReason.FILTERED, f"neither record matches the sync's filters (on {spec.app(Side.LEFT)} "
-                                                 f"or on {spec.app(Side.RIGHT)})")
+                                                 f"or on {spec.app(Side.RIGHT)})",
+                        "The two start syncing with the first pass after either matches them, or after the "
+                        "filters change to let them in.")
     plan = _merge_pair(spec, left, right, inp)
     if once and plan.status is Status.SYNCING:
+        assert list_side is not None  # (only a sync with an inclusion list syncs a record once)
         # merged this once, with the bases kept (so joining the list later is a three-way
         # merge from here), and shown as outside the list: later changes wait for membership
         plan.status, plan.reason = Status.EXCLUDED, ExcludedReason.NOT_IN_LIST.value
         plan.message = ("synced once, when the record was created in the other app; not in the inclusion list, "
                         "so later changes wait until it joins")
+        plan.hint = f"Add it to the inclusion list in {spec.app(list_side)} for its changes to sync."
     return plan
 
 

@@ -119,6 +119,7 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
     """Phase 1: ids, match keys and snapshots of one page of left records (saved unless not ``save``)."""
     name, p = ctx.cfg.name, ctx.pass_id
     existing = ctx.store.links_by_record(name, L, [r.id for r in records])
+    freed = _free_fixed_duplicates(ctx, L, records, existing)
     keys = {r.id: ctx.keys(r, L) for r in records if r.id not in existing}
     wanted = [k for ks in keys.values() for k in ks]
     owners = ctx.store.key_owners(name, L, wanted)
@@ -126,6 +127,7 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
     theirs = ctx.store.key_owners(name, R, wanted)
     owner_links = ctx.store.links_by_id(list(set(owners.values()) | set(theirs.values())))
     w = PageWrite()
+    w.drop_links += freed
     local: dict[str, Link] = {}
     for rec in records:
         link = existing.get(rec.id)
@@ -140,7 +142,7 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
                 w.touch(link)
             elif owner is not None:
                 link = Link(name, left_id=rec.id, label=_label(ctx, rec, L))
-                link.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE, message=f"same match key as {owner.left_id or owner.right_id}")
+                _mark_duplicate(ctx, link, L, owner.left_id or owner.right_id)
                 w.add(link)
             else:
                 twin = _unpaired_twin(ks, theirs, owner_links)
@@ -156,6 +158,8 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
                     w.add_keys.append(("left", k, link.id))
         else:
             w.touch(link)
+            if link.reason == ExcludedReason.DUPLICATE and link.right_id is None and link.hint is None:
+                link.hint = _duplicate_hint(ctx, L)  # excluded by a version that gave duplicates no hint
         link.snapshot = snapshot(rec)
         link.left_seen = p
         if link.left_deleted and not rec.archived:
@@ -163,6 +167,26 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
     if save:
         ctx.save(w)
     return w
+
+
+def _free_fixed_duplicates(ctx: RunContext, side: Side, records: Sequence[Record], existing: dict[str, Link]) -> list[str]:
+    """Duplicates (excluded, never paired) whose match keys no other record of their app has any
+    more: someone gave one of the two another e-mail, as the duplicate's hint says. Their rows are
+    taken out of ``existing`` and their ids returned, to be dropped: each record is then paired
+    (or created in the other app) as a new one. A duplicate read again with the same keys stays
+    excluded (a look-back re-read must never create it)."""
+    other = side.other
+    dups = [r for r in records if not r.archived and (lk := existing.get(r.id)) is not None
+            and lk.reason == ExcludedReason.DUPLICATE and lk.id_of(other) is None and lk.pending is None]
+    if not dups:
+        return []
+    # A row that owns keys paired once: a pair a merge or a conversion ended keeps its twin
+    # excluded for good (a new e-mail there must not create the merged-away person again).
+    paired_once = ctx.store.keys_of([existing[r.id].id for r in dups])
+    dups = [r for r in dups if existing[r.id].id not in paired_once]
+    keys = {r.id: ctx.keys(r, side) for r in dups}
+    owned = ctx.store.key_owners(ctx.cfg.name, side, [k for ks in keys.values() for k in ks])
+    return [existing.pop(r.id).id for r in dups if keys[r.id] and not any(k in owned for k in keys[r.id])]
 
 
 def _unpaired_twin(keys: Sequence[str], theirs: dict[str, str], links: dict[str, Link]) -> Link | None:
@@ -184,6 +208,7 @@ def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -
     other = side.other
     sv = side.value  # once: an enum's .value is a slow descriptor
     existing = ctx.store.links_by_record(name, side, [r.id for r in records])
+    w.drop_links += _free_fixed_duplicates(ctx, side, records, existing)
     keys = {r.id: ctx.keys(r, side) for r in records if r.id not in existing and not r.archived}
     wanted = [k for ks in keys.values() for k in ks]
     own = ctx.store.key_owners(name, side, wanted)
@@ -199,6 +224,8 @@ def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -
             if link.reason == ExcludedReason.DUPLICATE and link.id_of(other) is None and not rec.archived:
                 # A duplicate read again (a change, a look-back window): it stays excluded
                 # and is never created in the other app.
+                if link.hint is None:  # excluded by a version that gave duplicates no hint
+                    link.hint = _duplicate_hint(ctx, side)
                 ctx.counters.exclude(ExcludedReason.DUPLICATE)
                 out.append((rec, link, link.message or "duplicate"))
                 continue
@@ -345,11 +372,24 @@ def _duplicate(ctx: RunContext, side: Side, rec: Record, owner: Link, w: PageWri
     """An excluded row of its own for a record whose match key ``owner``'s record of its app has."""
     dup = Link(ctx.cfg.name, label=_label(ctx, rec, side))
     dup.set_id(side, rec.id)
-    dup.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE,
-                   message=f"same match key as {owner.id_of(side)}, which syncs instead")
+    _mark_duplicate(ctx, dup, side, owner.id_of(side))
     w.add(dup)
     ctx.counters.exclude(ExcludedReason.DUPLICATE)
     return dup
+
+
+def _mark_duplicate(ctx: RunContext, link: Link, side: Side, of: str | None) -> None:
+    """Excluded as a duplicate of ``of`` (same app, same match key), with what a person can do."""
+    link.set_status(Status.EXCLUDED, ExcludedReason.DUPLICATE, message=f"same match key as {of}, which syncs instead",
+                    hint=_duplicate_hint(ctx, side))
+
+
+def _duplicate_hint(ctx: RunContext, side: Side) -> str:
+    spec = ctx.require_spec()
+    fields = " or ".join(dict.fromkeys(k.field(side.value) for k in spec.match)) or "match key"
+    app = spec.app(side)
+    return (f"If the two are the same, merge them in {app}: the merged record syncs on and nothing is lost. "
+            f"If not, give one of them another {fields} in {app}.")
 
 
 # -- planning ---------------------------------------------------------------------------

@@ -54,10 +54,23 @@ def row(svc: Service, conns: Connections, name: str) -> dict[str, Any]:
     a = svc.cfg.apps[name]
     v = registry.vendor(a.type)
     source = svc.registry.source_of_app(name)
-    return {"name": name, "type": a.type, "vendor": v.label, "account": getattr(a, "account", None) or "",
+    return {"name": name, "type": a.type, "vendor": v.label, "account": _account(svc, name),
             "signs_in": v.signs_in(a), "source": source, "file": config_file(svc), "c": conns.state(svc, name),
             "syncs": [s.name for s in svc.cfg.syncs if name in (s.left.app, s.right.app)],
             "reconnect": v.connect is not None and source == "api"}
+
+
+def _account(svc: Service, name: str) -> str:
+    """The account an app signs in to: as it was connected, else as its syncs' passes last found
+    it ("HubSpot account 12345678"); empty until a pass has run (or where the app cannot tell)."""
+    given = getattr(svc.cfg.apps[name], "account", None)
+    if given:
+        return str(given)
+    for s in svc.cfg.syncs:
+        for side, end in (("left", s.left), ("right", s.right)):
+            if end.app == name and (state := svc.store.sync_state(s.name)) is not None and (state.accounts or {}).get(side):
+                return str((state.accounts or {})[side])
+    return ""
 
 
 def _vendors() -> list[registry.Vendor]:

@@ -465,8 +465,8 @@ def load_config(path: str | Path, env: dict[str, str] | None = None, require_app
 
 
 def _sqlite_files_beside(cfg: Config, file: Path) -> Config:
-    """Relative SQLite paths (``state: sqlite:///accord.db``, an SQL app's ``url``) name files
-    beside the config, not in the working directory: a cron job or a service started
+    """Relative SQLite paths (``state: sqlite:///accord.db``, an SQL app's ``url``) and a memory
+    app's ``path`` name files beside the config, not in the working directory: a cron job or a service started
     elsewhere must open the same index, not start a new one (every sync would start over and
     create each record no key matches again: every deal). A file that exists only where the
     working directory would have put it is a config error, never silently left behind."""
@@ -489,9 +489,22 @@ def _sqlite_files_beside(cfg: Config, file: Path) -> Config:
             return url
         return u.set(database=str(there)).render_as_string(hide_password=False)
 
+    def file_beside(key: str, path: str) -> str:  # a memory app's JSON file: the same rule
+        if Path(path).is_absolute():
+            return path
+        there, here = (file.resolve().parent / path), (Path.cwd() / path).resolve()
+        if there != here and here.exists() and not there.exists():
+            issues.append(ConfigIssue(key, (
+                f"{path} is a path relative to this file's folder, {there}, which does not exist, while {here} "
+                f"does: move {path} there, or write the absolute path {here}")))
+            return path
+        return str(there)
+
     state = beside("state", cfg.state)
     apps = {name: a.model_copy(update={"url": beside(f"apps.{name}.url", url)})
-            if getattr(a, "type", None) == "sql" and isinstance(url := getattr(a, "url", None), str) else a
+            if getattr(a, "type", None) == "sql" and isinstance(url := getattr(a, "url", None), str)
+            else a.model_copy(update={"path": file_beside(f"apps.{name}.path", path)})
+            if getattr(a, "type", None) == "memory" and isinstance(path := getattr(a, "path", None), str) else a
             for name, a in cfg.apps.items()}
     if issues:
         raise ConfigError(cfg.source, issues)

@@ -224,3 +224,22 @@ def test_relative_sqlite_paths_are_beside_the_config_file(tmp_path: Path, monkey
     # once it is beside the config (or there already), that one is used
     (conf / "accord.db").write_bytes(b"")
     assert load_config(conf / "accord.yaml", require_apps=False).state.startswith(f"sqlite:///{conf}/accord.db")
+
+
+def test_a_memory_apps_file_is_beside_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same rule for a memory app's JSON file: from another folder, an empty app in its place
+    would read as every record deleted."""
+    conf = tmp_path / "etc"
+    conf.mkdir()
+    (conf / "accord.yaml").write_text("apps:\n  a: {type: memory, path: a.json}\n  b: {type: memory, path: /srv/b.json}\n")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_config(conf / "accord.yaml", require_apps=False)
+    assert cfg.apps["a"].model_dump()["path"] == f"{conf}/a.json"
+    assert cfg.apps["b"].model_dump()["path"] == "/srv/b.json"
+    (elsewhere / "a.json").write_text("{}")
+    with pytest.raises(ConfigError) as e:
+        load_config(conf / "accord.yaml", require_apps=False)
+    (issue,) = e.value.issues
+    assert issue.path == "apps.a.path" and f"{elsewhere}/a.json does" in issue.message

@@ -20,7 +20,8 @@ def summary_table(results: list[PassResult], store: Store) -> Table:
     """Finished passes with the index's counts of their syncs."""
     # short headers and no outer box: the table must fit an 80-column terminal
     t = Table(title="Sync summary", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
-              caption="ok/fail/excl: records syncing/failing/excluded; created, updated, assoc: left app/right app")
+              caption="ok/fail/excl: records syncing/failing/excluded; created, updated, assoc: left app/right app; "
+                      "confl: fields that differed in both apps, settled by the sync's conflict rule")
     for col in ("sync", "pass", "ok", "fail", "excl", "created", "updated", "confl", "assoc"):
         t.add_column(col, justify="right" if col not in ("sync", "pass") else "left", no_wrap=True)
     for r in results:

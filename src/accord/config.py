@@ -472,7 +472,18 @@ def _sqlite_files_beside(cfg: Config, file: Path) -> Config:
     working directory would have put it is a config error, never silently left behind."""
     issues: list[ConfigIssue] = []
 
-    def beside(key: str, url: str) -> str:
+    def beside_config(key: str, path: str, shown: str, *, also: str = "", absolute: str = "") -> Path | None:
+        """``path`` (relative) beside the config; None, with the issue noted, if it exists only in
+        the working directory. ``shown``: the value as written; ``also``: what moves with the file."""
+        there, here = (file.resolve().parent / path), (Path.cwd() / path).resolve()
+        if there != here and here.exists() and not there.exists():
+            issues.append(ConfigIssue(key, (
+                f"{shown} is a path relative to this file's folder, {there}, which does not exist, while {here} does: "
+                f"move {path} there{also}, or write the absolute path {absolute}{here}")))
+            return None
+        return there
+
+    def sqlite_beside(key: str, url: str) -> str:
         from sqlalchemy.engine import make_url
 
         u = make_url(url)
@@ -480,28 +491,15 @@ def _sqlite_files_beside(cfg: Config, file: Path) -> Config:
         if u.get_backend_name() != "sqlite" or not db or db == ":memory:" or db.startswith("file:") \
                 or Path(db).is_absolute():
             return url
-        there, here = (file.resolve().parent / db), (Path.cwd() / db).resolve()
-        if there != here and here.exists() and not there.exists():
-            issues.append(ConfigIssue(key, (
-                f"{url} is a path relative to this file's folder, {there}, which does not exist, while {here} does: "
-                f"move {db} there (with its -wal and -shm files, Accord stopped), or write the absolute path "
-                f"sqlite:///{here}")))
-            return url
-        return u.set(database=str(there)).render_as_string(hide_password=False)
+        there = beside_config(key, db, url, also=" (with its -wal and -shm files, Accord stopped)", absolute="sqlite:///")
+        return url if there is None else u.set(database=str(there)).render_as_string(hide_password=False)
 
-    def file_beside(key: str, path: str) -> str:  # a memory app's JSON file: the same rule
-        if Path(path).is_absolute():
-            return path
-        there, here = (file.resolve().parent / path), (Path.cwd() / path).resolve()
-        if there != here and here.exists() and not there.exists():
-            issues.append(ConfigIssue(key, (
-                f"{path} is a path relative to this file's folder, {there}, which does not exist, while {here} "
-                f"does: move {path} there, or write the absolute path {here}")))
-            return path
-        return str(there)
+    def file_beside(key: str, path: str) -> str:  # a memory app's JSON file
+        there = None if Path(path).is_absolute() else beside_config(key, path, path)
+        return path if there is None else str(there)
 
-    state = beside("state", cfg.state)
-    apps = {name: a.model_copy(update={"url": beside(f"apps.{name}.url", url)})
+    state = sqlite_beside("state", cfg.state)
+    apps = {name: a.model_copy(update={"url": sqlite_beside(f"apps.{name}.url", url)})
             if getattr(a, "type", None) == "sql" and isinstance(url := getattr(a, "url", None), str)
             else a.model_copy(update={"path": file_beside(f"apps.{name}.path", path)})
             if getattr(a, "type", None) == "memory" and isinstance(path := getattr(a, "path", None), str) else a

@@ -438,6 +438,9 @@ FOUND_MAX = 1000  # records `accord records --find` lists: a search is for findi
 
 @app.command()
 def records(
+    # `accord records excluded`, as people type it, or --status excluded
+    which: Annotated[str | None, typer.Argument(help="the status: syncing, failing, excluded or queued (or --status)",
+                                                show_default=False, metavar="STATUS")] = None,
     config: ConfigOpt = Path("accord.yaml"),
     sync: Annotated[str, typer.Option("--sync")] = "",
     status: Annotated[str, typer.Option("--status", help="syncing, failing, excluded or queued")] = "failing",
@@ -456,8 +459,11 @@ def records(
     cfg = _load(config)
     if fmt not in FORMATS:
         raise _fail(EXIT_CONFIG, f"--format: unknown format {fmt!r}; use csv, json or xlsx")
+    if which is not None:
+        status = which
     if status not in ("syncing", "failing", "excluded", "queued"):
-        raise _fail(EXIT_CONFIG, f"--status: unknown status {status!r}")
+        raise _fail(EXIT_CONFIG, f"{'STATUS' if which is not None else '--status'}: unknown status {status!r}; "
+                                 "use syncing, failing, excluded or queued")
     name = _selected(cfg, sync or None)[0] if sync else cfg.syncs[0].name if cfg.syncs else ""
     if find is not None and not find.strip():
         raise _fail(EXIT_CONFIG, "--find: give an id, or a part of an email or a name")

@@ -104,6 +104,12 @@ def test_records_export_formats_and_formula_neutralised(project: Path) -> None:
     assert any(row["label"] == "'=HYPERLINK(1)@x.com" for row in rows)
     r = accord("records", "-c", "accord.yaml", "--sync", "contacts", "--status", "excluded", "--format", "json", cwd=project)
     assert [x["reason"] for x in json.loads(r.stdout)] == ["no_match_key"]
+    # the status as people type it, with the hint saying how the record gets in
+    r = accord("records", "excluded", "-c", "accord.yaml", "--format", "json", cwd=project)
+    [excluded] = json.loads(r.stdout)
+    assert excluded["reason"] == "no_match_key" and excluded["hint"].startswith("Fill in its email in a:"), r.stderr
+    r = accord("records", "excluded-ish", "-c", "accord.yaml", cwd=project)
+    assert r.returncode == 2 and "unknown status 'excluded-ish'; use syncing, failing, excluded or queued" in r.stderr
     # one reason only, as `accord status` keys them (and the dashboard's chips)
     for reason, found in (("no_match_key", 1), ("duplicate", 0)):
         r = accord("records", "-c", "accord.yaml", "--status", "excluded", "--reason", reason, "--format", "json", cwd=project)

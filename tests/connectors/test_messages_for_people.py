@@ -43,6 +43,10 @@ def test_salesforce_picklist_refusal_names_field_and_value() -> None:
     e = salesforce_error([{"statusCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [LastName]",
                            "fields": ["LastName"]}])
     assert e.message == "Salesforce needs a value in LastName (a required field)"
+    e = salesforce_error([{"statusCode": "INVALID_EMAIL_ADDRESS", "message": "Email: invalid email address: jö@x.com",
+                           "fields": ["Email"]}])
+    assert e.message == "Salesforce refused 'jö@x.com' for the field Email: it is not a valid email address"
+    assert e.category == "validation" and "Email" in e.hint
 
 
 def _spec(**extra: object) -> object:

@@ -304,6 +304,8 @@ def _sentence(e: Mapping[str, Any]) -> str:
                 if value else f"Salesforce needs one of the picklist's values in the field {fields[0]}")
     if code == "REQUIRED_FIELD_MISSING" and fields:
         return f"Salesforce needs a value in {', '.join(fields)} (a required field)"
+    if code == "INVALID_EMAIL_ADDRESS" and fields and ": " in message:  # "Email: invalid email address: x@y"
+        return f"Salesforce refused {message.rsplit(': ', 1)[-1]!r} for the field {fields[0]}: it is not a valid email address"
     return message
 
 

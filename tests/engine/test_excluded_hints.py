@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from accord.index.store import PageWrite
-from accord.model import Pipeline, Stage
+from accord.model import Pipeline, Side, Stage
 from helpers import Pair, by_email, person
 
 
@@ -109,3 +109,31 @@ async def test_a_deal_in_an_unmapped_stage_syncs_once_the_stage_is_mapped() -> N
     await p.run()
     [deal] = p.right.live("deals")
     assert deal.properties["name"] == "Odd" and deal.properties["stage"] == "S3"
+
+
+async def test_resyncing_a_deleted_record_takes_its_duplicate_rather_than_a_third_copy() -> None:
+    """Of two contacts with one e-mail, the synced one is deleted (deletes: mark keeps its twin,
+    failing). "Resync deleted" then pairs the twin with the duplicate still there instead of
+    creating the person a third time; a record without such a duplicate is still recreated."""
+    p = Pair()
+    ann = p.left.user_create("contacts", person("Ann", "Lee", "ann@x.com"))
+    bob = p.left.user_create("contacts", person("Bob", "Ray", "bob@x.com"))
+    await p.run()
+    twin = p.left.user_create("contacts", person("Anna", "Lee", "ANN@x.com", phone="555"))
+    await p.run()
+    assert p.link_of("left", twin).reason == "duplicate"
+    anns_twin = p.link_of("left", ann).right_id
+    p.left.user_delete("contacts", ann)
+    p.left.user_delete("contacts", bob)
+    await p.run()
+    assert p.status() == {"failing": 2, "excluded": 1}
+    res = await p.runner.resync_deleted(Side.LEFT)
+    assert res.counters.created == {"left": 1, "right": 0}  # Bob recreated; Ann's twin took Anna
+    live = sorted(str(r.properties["email"]).lower() for r in p.left.live("contacts"))
+    assert live == ["ann@x.com", "bob@x.com"]
+    link = p.link_of("left", twin)
+    assert link.status == "syncing" and link.right_id == anns_twin
+    assert by_email(p.right)["ann@x.com"]["phone"] == "555"  # merged as a fresh match: blanks filled
+    assert p.status() == {"syncing": 2}
+    await p.run(full=True)
+    assert p.status() == {"syncing": 2} and len(p.left.live("contacts")) == 2 and len(p.right.live("contacts")) == 2

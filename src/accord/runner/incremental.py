@@ -26,8 +26,9 @@ from accord.model import (
     UnreachableError,
 )
 from accord.runner.apply import apply
-from accord.runner.context import Item, RunContext, snapshot, tombstone
+from accord.runner.context import RunContext, snapshot, tombstone
 from accord.runner.pairing import (
+    adopt_duplicates,
     find_twins,
     follow_moves,
     follow_twin_moves,
@@ -282,7 +283,7 @@ async def resync_deleted(ctx: RunContext, deleted_in: Side) -> None:
         ids = [str(lk.id_of(other)) for lk in chunk]
         recs = {r.id: r for r in await ctx.conn[other].read(ctx.obj[other], ids, spec.fields(other))}
         w = PageWrite()
-        items: list[Item] = []
+        wanting: list[tuple[Record, Link]] = []
         for link in chunk:
             rec = recs.get(str(link.id_of(other)))
             if rec is None or rec.archived:
@@ -290,5 +291,8 @@ async def resync_deleted(ctx: RunContext, deleted_in: Side) -> None:
             link.set_id(deleted_in, None)
             link.set_deleted(deleted_in, False)
             link.left_base = link.right_base = link.in_flight = None
-            items.append(plan(ctx, link, {other: rec, deleted_in: None}))
+            wanting.append((rec, link))
+        # the deleted record's duplicate, still there, takes its place rather than a third copy
+        adopted = await adopt_duplicates(ctx, deleted_in, wanting, w)
+        items = [plan(ctx, link, {other: rec, deleted_in: adopted.get(link.id)}) for rec, link in wanting]
         await apply(ctx, items, w)

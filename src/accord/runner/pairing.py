@@ -467,6 +467,45 @@ async def find_twins(ctx: RunContext, side: Side, unmatched: list[tuple[Record, 
     return out
 
 
+async def adopt_duplicates(ctx: RunContext, side: Side, wanting: Sequence[tuple[Record, Link]],
+                           w: PageWrite) -> dict[str, Record]:
+    """Pairs about to create their record again on ``side`` (deleted records resynced) whose key a
+    record of ``side`` has that was excluded as a duplicate of the deleted one: the pair takes
+    that record instead of creating a third with the same key (the one deleted was the synced of
+    two duplicates). Returns the adopted records by link id; their excluded rows are dropped."""
+    spec = ctx.require_spec()
+    if not wanting or not spec.match:
+        return {}
+    other, key = side.other, spec.match[0]
+    values = [v for rec, _ in wanting if (v := canon(rec.properties.get(key.field(other.value)))) is not None]
+    if not values:
+        return {}
+    found = [r for r in await ctx.conn[side].find(ctx.obj[side], key.field(side.value), values, spec.fields(side))
+             if not r.archived]
+    known = ctx.store.links_by_record(ctx.cfg.name, side, [r.id for r in found])
+    paired_once = ctx.store.keys_of([lk.id for lk in known.values()])  # see _free_fixed_duplicates
+    by_key: dict[str, tuple[Record, Link]] = {}
+    for r in found:
+        dup = known.get(r.id)
+        if (dup is not None and dup.reason == ExcludedReason.DUPLICATE and dup.id_of(other) is None
+                and dup.pending is None and dup.id not in paired_once):
+            for k in ctx.keys(r, side):
+                by_key.setdefault(k, (r, dup))
+    out: dict[str, Record] = {}
+    taken: set[str] = set()
+    for rec, link in wanting:
+        hit = next((by_key[k] for k in ctx.keys(rec, other) if k in by_key and by_key[k][0].id not in taken), None)
+        if hit is not None:
+            twin, dup = hit
+            taken.add(twin.id)
+            w.drop_links.append(dup.id)
+            link.set_id(side, twin.id)
+            w.touch(link)
+            ctx.counters.linked += 1
+            out[link.id] = twin
+    return out
+
+
 async def still_there(ctx: RunContext, side: Side, ids: Sequence[str]) -> dict[str, Record]:
     """Of records a full scan did not return, those a read by id still finds.
 

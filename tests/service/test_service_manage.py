@@ -154,3 +154,60 @@ def test_a_second_sync_on_the_same_object_pair_is_refused_naming_the_first(mworl
     assert r.status_code == 422
     assert "as sync &#39;contacts&#39; already does" in r.text or "as sync 'contacts' already does" in r.text
     assert w.service.store.managed_syncs() == []
+
+
+def test_a_sync_renamed_goes_on_from_its_pairs(mworld: World) -> None:
+    """Renaming keeps the index: the renamed sync creates nothing twice (a delete and a new sync
+    under the new name would start from an empty index). accord.yaml's syncs are renamed in the file."""
+    w = mworld
+    w.right.add_object("people", {"email": "text", "last_name": "text", "first_name": "text"})  # type: ignore[dict-item]
+    assert w.client.post("/api/syncs", json=MIRROR).status_code == 201
+    _finished(w, "mirror", 1)
+    people, counts = len(w.right.live("people")), w.client.get("/api/syncs/mirror").json()["counts"]
+
+    r = w.client.post("/api/syncs/mirror/rename", json={"name": "people-mirror"})
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "people-mirror" and r.json()["counts"] == counts
+    assert w.client.get("/api/syncs/mirror").status_code == 404
+    assert [s["name"] for s in w.service.store.managed_syncs()] == ["people-mirror"]
+    w.left.user_create("contacts", {"first_name": "Zed", "last_name": "Fox", "email": "zed.new@x.com"})
+    assert w.client.post("/api/syncs/people-mirror/run").status_code == 202
+    w.wait(lambda: len(w.right.live("people")) > people, timeout=10)
+    runs = _finished(w, "people-mirror", 2)  # the run history came along
+    assert runs[-1]["kind"] == "initial" and all(r["status"] == "ok" for r in runs), runs
+    assert sum(r["counters"]["created"]["right"] for r in runs[:-1]) == 1, runs
+    assert len(w.right.live("people")) == people + 1  # Zed only: nothing created twice
+
+    # refused, saying why
+    assert w.client.post("/api/syncs/contacts/rename", json={"name": "x"}).status_code == 409  # accord.yaml's
+    assert w.client.post("/api/syncs/people-mirror/rename", json={"name": "bad name!"}).json()["detail"][0]["path"] == "name"
+    assert w.client.post("/api/syncs/people-mirror/rename", json={"name": "companies"}).status_code == 422
+    assert w.client.post("/api/syncs/nope/rename", json={"name": "x"}).status_code == 404
+    assert "Rename on its page" in w.client.put(
+        "/api/syncs/people-mirror", json={**MIRROR, "name": "other"}).json()["detail"][0]["message"]
+
+    # the dashboard's Rename…: a refusal keeps the form open with the reason, a rename opens the new page
+    form = w.client.get("/ui/syncs/people-mirror/state?confirm=rename").text
+    assert 'id="rename-name"' in form and "creates nothing twice" in form
+    again = w.client.post("/ui/syncs/people-mirror/rename", data={"name": "companies"})
+    assert again.status_code == 200 and "another sync is named" in again.text and 'value="companies"' in again.text
+    done = w.client.post("/ui/syncs/people-mirror/rename", data={"name": "mirror"})
+    assert done.headers.get("hx-redirect") == "/syncs/mirror"
+    assert w.client.get("/api/syncs/mirror").json()["counts"]["syncing"] == counts["syncing"] + 1
+
+
+def test_renaming_a_sync_others_keep_associations_through_renames_it_there_too(mworld: World) -> None:
+    w = mworld
+    w.right.add_object("orgs", {"name": "text", "domain": "text"})  # type: ignore[dict-item]
+    w.right.add_object("people", {"email": "text", "last_name": "text", "first_name": "text"})  # type: ignore[dict-item]
+    orgs = {"name": "orgs", "left": {"app": "a", "object": "companies"}, "right": {"app": "b", "object": "orgs"},
+            "direction": "left-to-right", "mappings": [{"left": "name", "right": "name"}],
+            "match": [{"left": "name", "right": "name"}]}
+    assert w.client.post("/api/syncs", json=orgs).status_code == 201, w.client.post("/api/syncs", json=orgs).text
+    r = w.client.post("/api/syncs", json={**MIRROR, "associations": ["orgs"]})
+    assert r.status_code == 201, r.text
+    assert w.client.post("/api/syncs/orgs/rename", json={"name": "accounts"}).status_code == 200
+    assert w.client.get("/api/syncs/mirror/config").json()["associations"] == ["accounts"]
+    assert [x["name"] for x in w.service.store.managed_syncs()] == ["accounts", "mirror"]  # each kept its place
+    assert {s["name"] for s in w.client.get("/api/syncs").json()} >= {"accounts", "mirror"}
+    assert w.client.post("/api/syncs/contacts/rename", json={"name": "people"}).status_code == 409

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from accord.index.db import IndexDB, now_iso
 from accord.index.schema import managed_apps, managed_syncs
@@ -38,6 +38,15 @@ class ManagedConfig(IndexDB):
             c.execute(delete(managed_syncs).where(managed_syncs.c.name == name))
             c.execute(insert(managed_syncs).values(name=name, config=config, updated_at=now_iso(),
                                                    created_at=row.created_at if row else now_iso()))
+
+    def rename_managed_sync(self, old: str, new: str, configs: dict[str, dict[str, Any]]) -> None:
+        """``old``'s row renamed ``new`` and the ``configs`` given (by their new names) written, in
+        one transaction; each row keeps its place (created_at): a sync is read after those it names."""
+        with self.engine.begin() as c:
+            c.execute(update(managed_syncs).where(managed_syncs.c.name == old).values(name=new))
+            for name, config in configs.items():
+                c.execute(update(managed_syncs).where(managed_syncs.c.name == name)
+                          .values(config=config, updated_at=now_iso()))
 
     def delete_managed_sync(self, name: str) -> None:
         with self.engine.begin() as c:

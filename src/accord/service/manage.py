@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from accord import catalog
 from accord.checks import Findings, check_sync
 from accord.config import ConfigError, ConfigIssue, SyncConfig, SyncOverlap
@@ -73,6 +75,48 @@ async def delete_sync(svc: Service, name: str) -> None:
         raise Conflict(f"sync {name!r} is used for associations by {', '.join(users)}")
     svc.registry.delete_sync(name)
     await svc.reload(svc.registry.current())
+
+
+async def rename_sync(svc: Service, old: str, new: str) -> SyncConfig:
+    """Rename a sync made through the API, its index with it (pairs, keys, cursors, runs): the
+    renamed sync goes on from its pairs and creates nothing twice. Deleting it and creating it
+    again under the new name would start from an empty index (every deal created again)."""
+    src = svc.registry.source_of_sync(old)
+    if src is None:
+        raise KeyError(old)
+    if src == "file":
+        raise Conflict(f"sync {old!r} is defined in {svc.registry.file_cfg.source}; rename it there, then move its "
+                       f"index with `accord rename {old} NEW`")
+    cur = svc.registry.current()
+    s = cur.sync(old)
+    try:
+        renamed = SyncConfig.model_validate({**s.model_dump(mode="json", exclude_none=True), "name": new})
+    except ValidationError as e:
+        raise ConfigError("sync", [ConfigIssue("name", "letters, digits, _ . - only (up to 200)")]) from e
+    if new == old:
+        return s
+    if any(x.name == new for x in cur.syncs):
+        raise ConfigError("sync", [ConfigIssue("name", f"another sync is named {new!r}: choose another name")])
+    if svc.store.has_pairs(new):
+        raise ConfigError("sync", [ConfigIssue("name", f"the index still holds the pairs of an earlier sync named "
+                                                       f"{new!r} (`accord forget {new}` drops them): choose another name")])
+    users = [x for x in cur.syncs if old in x.associations]
+    if in_file := [x.name for x in users if svc.registry.source_of_sync(x.name) == "file"]:
+        raise Conflict(f"sync {old!r} is named for associations by {', '.join(in_file)} in "
+                       f"{svc.registry.file_cfg.source}; rename it there too")
+    # Stop it and the syncs that name it (a running pass ends after its batch), move the index,
+    # then the settings: a crash in between leaves a sync whose passes the index guard refuses,
+    # saying how to finish.
+    stopped = {old, *(x.name for x in users)}
+    await svc.reload(cur.model_copy(update={"syncs": [x for x in cur.syncs if x.name not in stopped]}), forget=False)
+    svc.store.rename_sync(old, new)
+    configs = {new: renamed.model_dump(mode="json", exclude_none=True)}
+    for x in users:  # syncs that keep their associations through it follow the new name
+        followed = x.model_copy(update={"associations": [new if a == old else a for a in x.associations]})
+        configs[x.name] = followed.model_dump(mode="json", exclude_none=True)
+    svc.store.rename_managed_sync(old, new, configs)
+    await svc.reload(svc.registry.current())
+    return renamed
 
 
 async def save_app(svc: Service, name: str, body: Any) -> None:

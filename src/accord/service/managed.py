@@ -136,7 +136,9 @@ class Registry:
             raise ConfigError("sync", _pydantic_issues(e, "")) from e
         cur = self.current()
         if replacing is not None and s.name != replacing:
-            raise ConfigError("sync", [ConfigIssue("name", "a sync cannot be renamed; create a new one")])
+            raise ConfigError("sync", [ConfigIssue("name", "saving settings keeps the name: rename the sync with "
+                                                           "Rename on its page (POST /api/syncs/NAME/rename), "
+                                                           "which keeps its index")])
         if replacing is None and any(x.name == s.name for x in cur.syncs):
             raise ConfigError("sync", [ConfigIssue("name", f"a sync named {s.name!r} exists")])
         pair = object_pair(s)

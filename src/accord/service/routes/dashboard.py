@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from accord.config import ConfigError
 from accord.engine.mapping import SyncSpec
 from accord.index.activities import family
 from accord.index.holds import HoldChanged, NotConfirmable
@@ -180,8 +181,8 @@ def _sync_routes(r: APIRouter) -> None:
                            runs=svc.store.runs(name, limit=30))
 
     @r.get("/ui/syncs/{name}/state", response_model=None)
-    def state(request: Request, name: str, svc: Svc, confirm: Literal["disable", "delete"] | None = None,
-              focus: Literal["toggle", "delete"] | None = None) -> Response:
+    def state(request: Request, name: str, svc: Svc, confirm: Literal["disable", "delete", "rename"] | None = None,
+              focus: Literal["toggle", "delete", "rename"] | None = None) -> Response:
         """The sync's state and its toggle, delete and edit buttons; ``confirm``: the question first."""
         return render_page(request, "_state.html", s=live_sync(svc, known_sync(svc, name)), confirm=confirm, focus=focus,
                            file=_config_file(svc))
@@ -251,6 +252,18 @@ def _record_routes(r: APIRouter) -> None:
             return render_page(request, "_held.html", s=sync_json(svc, name), hold=svc.store.deletes_hold(name),
                                step="show", error=str(e))
         return render_page(request, "_held.html", s=sync_json(svc, name), hold=done, step="done", error=None)
+
+    @r.post("/ui/syncs/{name}/rename", response_model=None)
+    async def rename(request: Request, name: str, svc: Svc, new: Annotated[str, Form(alias="name")] = "") -> Response:
+        known_sync(svc, name)
+        new = new.strip()
+        try:
+            await manage.rename_sync(svc, name, new)
+        except (manage.Conflict, ConfigError) as e:  # said in the form, which stays open
+            why = str(e) if isinstance(e, manage.Conflict) else "; ".join(i.message for i in e.issues)
+            return render_page(request, "_state.html", s=live_sync(svc, name), confirm="rename", focus=None,
+                               file=_config_file(svc), error=why, tried=new)
+        return Response(headers={"HX-Redirect": f"/syncs/{new}"})  # htmx opens the renamed sync's page
 
     @r.post("/ui/syncs/{name}/delete", response_model=None)
     async def delete(request: Request, name: str, svc: Svc) -> Response:

@@ -82,6 +82,16 @@ def manage_router() -> APIRouter:
             await manage.save_sync(svc, body, replacing=name)
         return sync_json(svc, name)
 
+    @r.post("/syncs/{name}/rename", summary="Rename a sync with its index: it goes on from its pairs",
+            responses=answers(400, 404, 409))
+    async def rename_sync(name: str, svc: Svc, body: Any = Body(...)) -> dict[str, Any]:
+        new = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(new, str):
+            raise HTTPException(422, [{"path": "name", "message": "give the new name: {\"name\": \"NEW\"}"}])
+        with refusals("sync", name):
+            await manage.rename_sync(svc, name, new)
+        return sync_json(svc, new)
+
     @r.delete("/syncs/{name}", status_code=204, summary="Delete a sync and its index (records stay in both apps)", responses=answers(404, 409))
     async def delete_sync(name: str, svc: Svc) -> Response:
         with refusals("sync", name):

@@ -20,6 +20,7 @@ from accord.engine.validate import stage_issues, sync_issues, unmapped_note
 from accord.model import AuthError, ConnectorError, ContainerMissing, ObjectSchema, Side, UnreachableError
 from accord.runner import SyncRunner
 from accord.runner.index_guard import index_issue
+from accord.runner.pairing import renamed_list
 
 
 @dataclass
@@ -76,7 +77,9 @@ async def _sync_findings(runner: SyncRunner) -> Findings:
         compiled = e.issues
     mine = sync_issues(cfg, left, right, path)
     mine += await _stage_issues(runner)
-    mine += await _inclusion_issues(runner)
+    inclusion, renamed = await _inclusion_issues(runner)
+    mine += inclusion
+    out.notes += renamed
     # the schemas' own reasons (with "did you mean") replace compile_sync's for the same key
     seen = {i.path for i in mine}
     out.errors = mine + [i for i in compiled if i.path not in seen]
@@ -100,26 +103,30 @@ async def _stage_issues(runner: SyncRunner) -> list[ConfigIssue]:
     return stage_issues(runner.cfg, pipes[0], pipes[1], ctx.path)
 
 
-async def _inclusion_issues(runner: SyncRunner) -> list[ConfigIssue]:
-    """The inclusion list is one of the app's lists (looked up, never created)."""
+async def _inclusion_issues(runner: SyncRunner) -> tuple[list[ConfigIssue], list[str]]:
+    """The inclusion list is one of the app's lists (looked up, never created); a list renamed
+    in the app since a pass found it is a note (the sync follows it), not an error."""
     inc, ctx = runner.cfg.inclusion, runner.ctx
     if inc is None:
-        return []
+        return [], []
     side = Side(inc.side)
     conn, obj = ctx.conn[side], ctx.obj[side]
     try:
         lists = await conn.inclusion_lists(obj)
     except NotImplementedError:
         return [ConfigIssue(f"{ctx.path}.inclusion.side", f"app {conn.name!r} has no inclusion lists for {obj}; "
-                                                          "choose a list in the other app, or no list")]
+                                                          "choose a list in the other app, or no list")], []
     names = [o.value for o in lists]
     if inc.list in names or inc.list.casefold() in {n.casefold() for n in names}:
-        return []
+        return [], []
+    if (now := await renamed_list(ctx, side, inc.list)) is not None:
+        return [], [f"{ctx.path}.inclusion.list: the {conn.name} list {inc.list!r} is now named {now!r} there; "
+                    f"the sync follows it: write the new name here"]
     hint = suggestion(inc.list, names)
     listed = f" (lists: {', '.join(repr(n) for n in names[:10])}{', …' if len(names) > 10 else ''})" \
         if names and not hint else "" if names else " (it has none)"
     return [ConfigIssue(f"{ctx.path}.inclusion.list", f"app {conn.name!r} has no {obj} list {inc.list!r} (a sync "
-                                                      f"stops on an inclusion list that does not exist){hint}{listed}")]
+                                                      f"stops on an inclusion list that does not exist){hint}{listed}")], []
 
 
 async def app_findings(conn: Connector, key: str) -> tuple[list[ConfigIssue], list[str]]:

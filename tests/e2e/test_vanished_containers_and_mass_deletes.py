@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -283,6 +284,48 @@ def test_a_deleted_hubspot_inclusion_list_stops_the_sync(
     store.close()
     hs.restore_list(list_id)  # restored: the sync goes on, the hold lifts
     assert run("sync").exit_code == 0 and run.hold() is None
+
+
+def test_a_renamed_hubspot_inclusion_list_is_followed(
+        tmp_path: Path, hs: HubSpotSandbox, sn: SnovioSandbox, hs_server: Any, sn_server: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Renaming a list is an everyday edit in HubSpot: the sync goes on with it (by its id, as
+    HubSpot's own syncs do) and says the config's name is stale; a list deleted, or a config
+    naming another list, still stops the sync."""
+    syncs = [contacts_sync({"app": "snovio", "object": "prospects"}, deletes="propagate",
+                           inclusion={"side": "left", "list": "To Snov.io"})]
+    run = Cli(tmp_path, apps(hs_server[1], snovio=snovio_app(sn_server[1])), syncs)
+    hs.create_list("To Snov.io")
+    ids = [hs.user_create("contacts", {"firstname": f"C{i}", "lastname": "Hub", "email": f"c{i}@x.com"})["id"]
+           for i in range(5)]
+    hs.list_members("To Snov.io", add=ids[:4])
+    assert run("sync").exit_code == 0 and len(sn.by_email(sn.list_id(LIST))) == 4
+    list_id = hs.rename_list("To Snov.io", "Snov.io sync (EU)")
+    hs.list_members("Snov.io sync (EU)", add=[ids[4]])
+    for args in (("sync",), ("sync", "--full")):
+        with caplog.at_level(logging.WARNING, logger="accord.runner"):
+            res = run(*args)
+        assert res.exit_code == 0, res.output
+        assert "the hubspot list 'To Snov.io' is now named 'Snov.io sync (EU)' there" in caplog.text
+        assert len(sn.by_email(sn.list_id(LIST))) == 5  # the new member synced; no pair left the list
+    store = Store(run.state)
+    assert store.counts("contacts") == {"syncing": 5}
+    store.close()
+    check = run("check")
+    assert check.exit_code == 0, check.output
+    assert "the hubspot list 'To Snov.io' is now named 'Snov.io sync (EU)' there; the sync follows it" in check.output
+
+    # a config naming a list HubSpot does not have is not taken for the renamed one
+    other = Cli(tmp_path, apps(hs_server[1], snovio=snovio_app(sn_server[1])),
+                [{**syncs[0], "inclusion": {"side": "left", "list": "To Snov.io (old)"}}])
+    res = other("sync")
+    assert res.exit_code == 2 and "HubSpot has no contacts list 'To Snov.io (old)'" in res.output
+    # the renamed list deleted: the sync stops, as for any list gone
+    run = Cli(tmp_path, apps(hs_server[1], snovio=snovio_app(sn_server[1])), syncs)  # the config as it was
+    hs.store.delete_list(list_id)
+    res = run("sync")
+    assert res.exit_code == 2 and "HubSpot has no contacts list 'To Snov.io'" in res.output, res.output
+    assert len(sn.by_email(sn.list_id(LIST))) == 5
 
 
 # -- a xentral group deleted ------------------------------------------------------------------------------------

@@ -186,6 +186,16 @@ class Connector(abc.ABC):
         """Ids of the records in an inclusion list (list, segment or group)."""
         raise NotImplementedError(f"{self.vendor} has no inclusion lists")
 
+    def list_key(self, object: str, list_name: str) -> str | None:
+        """A lasting id of the list :meth:`list_members` last read under ``list_name`` (HubSpot's
+        listId), which the index remembers so a list renamed in the app is still found; None
+        where a list has no id apart from its name."""
+        return None
+
+    async def list_name_of(self, object: str, key: str) -> str | None:
+        """The name the list of id ``key`` (:meth:`list_key`) has now; None once it is gone."""
+        return None
+
     async def pipelines(self, object: str) -> list[Pipeline]:
         raise NotImplementedError(f"{self.vendor} has no pipelines for {object}")
 

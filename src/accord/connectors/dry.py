@@ -86,6 +86,12 @@ class DryConnector(Connector):
     async def list_members(self, object: str, list_name: str) -> frozenset[str]:
         return await self.inner.list_members(object, list_name)
 
+    def list_key(self, object: str, list_name: str) -> str | None:
+        return self.inner.list_key(object, list_name)
+
+    async def list_name_of(self, object: str, key: str) -> str | None:
+        return await self.inner.list_name_of(object, key)
+
     async def pipelines(self, object: str) -> list[Pipeline]:
         return await self.inner.pipelines(object)
 

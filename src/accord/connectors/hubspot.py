@@ -555,6 +555,7 @@ class HubSpotConnector(HttpConnector):
         self._describe_locks: dict[str, asyncio.Lock] = {}
         # association types of pairs HubSpot has no default for (custom objects): (category, type id)
         self._assoc_types: dict[tuple[str, str], tuple[str, int]] = {}
+        self._list_ids: dict[tuple[str, str], str] = {}  # (object, list name) -> listId, as last looked up
 
     # -- limits -------------------------------------------------------------------------------------------
     def rate_limits(self) -> list[RateLimit]:
@@ -1113,7 +1114,19 @@ class HubSpotConnector(HttpConnector):
         if resp.status_code == 404:
             raise self._list_gone(object, list_name)
         found = await self._ok("GET", path, "lists") if resp.status_code >= 400 else _json_body(resp)
-        return str(found["list"]["listId"])
+        self._list_ids[(object, list_name)] = list_id = str(found["list"]["listId"])
+        return list_id
+
+    def list_key(self, object: str, list_name: str) -> str | None:
+        return self._list_ids.get((object, list_name))
+
+    async def list_name_of(self, object: str, key: str) -> str | None:
+        resp = await self._request("GET", f"/crm/v3/lists/{key}", "lists")
+        if resp.status_code == 404:
+            return None
+        found = await self._ok("GET", f"/crm/v3/lists/{key}", "lists") if resp.status_code >= 400 else _json_body(resp)
+        lst = found.get("list") or {}
+        return None if lst.get("deletedAt") else str(lst.get("name") or "") or None
 
     def _list_gone(self, object: str, list_name: str) -> ContainerMissing:
         return ContainerMissing(

@@ -175,11 +175,11 @@ class SyncStateStore(IndexDB):
             c.execute(update(syncs).where(syncs.c.name == old).values(name=new, updated_at=now_iso()))
 
     # -- cursors ---------------------------------------------------------------------
-    def cursor(self, sync: str, side: Side) -> str | None:
+    def cursor(self, sync: str, side: Side | str) -> str | None:
         with self.engine.connect() as c:
             return read_cursor(c, sync, side)
 
-    def set_cursor(self, sync: str, side: Side, cursor: str) -> None:
+    def set_cursor(self, sync: str, side: Side | str, cursor: str) -> None:
         with self.engine.begin() as c:
             write_cursor(c, sync, side, cursor)
 

@@ -9,6 +9,8 @@ planner (accord.engine.planner).
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from accord.config import ConfigError, ConfigIssue
@@ -21,6 +23,7 @@ from accord.runner.apply import settle_in_flight
 from accord.runner.context import Item, RunContext, from_snapshot, snapshot
 
 L, R = Side.LEFT, Side.RIGHT
+log = logging.getLogger("accord.runner")
 
 
 # -- the inclusion list -----------------------------------------------------------------
@@ -35,15 +38,54 @@ async def load_members(ctx: RunContext) -> None:
     if spec.match_once_outside_list:
         state = ctx.store.sync_state(ctx.cfg.name)
         ctx.new_records = set() if state is not None and state.initial_done else None
-    side = spec.inclusion_side
+    side, name = spec.inclusion_side, ctx.cfg.inclusion.list
+    conn, obj = ctx.conn[side], ctx.obj[side]
+    slot = _list_slot(side)
+    remembered = _remembered_list(ctx.store.cursor(ctx.cfg.name, slot), name)
     try:
-        ctx.members = await ctx.conn[side].list_members(ctx.obj[side], ctx.cfg.inclusion.list)
+        try:
+            ctx.members = await conn.list_members(obj, name)
+            now = name
+        except ContainerMissing:
+            # renamed in the app (its id unchanged): followed, as HubSpot's own syncs follow a
+            # list by id; the config's name is then stale, which the log and `accord check` say
+            renamed = await renamed_list(ctx, side, name)
+            if renamed is None:
+                raise
+            log.warning("sync %s: the %s list %r is now named %r there; syncing with it (write the new name in "
+                        "%s.inclusion.list)", ctx.cfg.name, conn.name, name, renamed, ctx.path)
+            ctx.members = await conn.list_members(obj, renamed)
+            now = renamed
     except NotImplementedError as e:
         raise ConfigError(ctx.cfg.name, [ConfigIssue(f"{ctx.path}.inclusion", str(e))]) from e
     except ContainerMissing as e:
         # an empty (or missing) list would make every pair "not in the list": stop instead
         e.key = e.key or f"{ctx.path}.inclusion.list"
         raise
+    key = conn.list_key(obj, now)
+    if key is not None and key != remembered:
+        ctx.store.set_cursor(ctx.cfg.name, slot, json.dumps({"key": key, "name": name}))
+
+
+def _list_slot(side: Side) -> str:
+    return f"inclusion_list:{side.value}"  # the list's id as last found under its name (a cursor slot)
+
+
+async def renamed_list(ctx: RunContext, side: Side, name: str) -> str | None:
+    """The name the list the config calls ``name`` has now, if it was renamed in the app since a
+    pass last found it (the index remembers its id); None if not, or if it is gone."""
+    remembered = _remembered_list(ctx.store.cursor(ctx.cfg.name, _list_slot(side)), name)
+    return await ctx.conn[side].list_name_of(ctx.obj[side], remembered) if remembered else None
+
+
+def _remembered_list(stored: str | None, name: str) -> str | None:
+    """The list id remembered for the list the config names ``name`` (one remembered under another
+    name belongs to a list the config no longer names: never followed)."""
+    try:
+        found = json.loads(stored) if stored else None
+    except ValueError:
+        return None
+    return str(found["key"]) if isinstance(found, dict) and found.get("name") == name and found.get("key") else None
 
 
 def _met_first(ctx: RunContext, side: Side, rec: Record) -> None:

@@ -229,6 +229,12 @@ class HubSpotCore:
         self.store.delete_list(str(lst.id))
         return str(lst.id)
 
+    def rename_list(self, name: str, new_name: str, object: str = "contacts") -> str:
+        """Rename a list as a user does in HubSpot (its id stays); returns its id."""
+        lst = self.store.list_by_name(self.store.kinds[self.store.type_of(object)].type_id, name)
+        self.store.rename_list(str(lst.id), new_name)
+        return str(lst.id)
+
     def restore_list(self, list_id: str) -> None:
         self.store.restore_list(list_id)
 

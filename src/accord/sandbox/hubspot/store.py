@@ -812,6 +812,17 @@ class Store:
                 raise ApiError(400, "VALIDATION_ERROR", f"A list named '{lst.name}' already exists.")
             lst.deleted = None
 
+    def rename_list(self, list_id: str, name: str) -> HsList:
+        """``PUT /crm/v3/lists/{listId}/update-list-name``: names are unique among live lists."""
+        with self.lock:
+            lst = self.list_by_id(list_id)
+            if not name.strip():
+                raise ApiError(400, "VALIDATION_ERROR", "listName is required")
+            if any(x is not lst and x.name.lower() == name.lower() and x.deleted is None for x in self.lists.values()):
+                raise ApiError(400, "VALIDATION_ERROR", f"A list named '{name}' already exists.")
+            lst.name = name
+            return lst
+
     def change_members(self, list_id: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> dict[str, list[str]]:
         with self.lock:
             lst = self.list_by_id(list_id)

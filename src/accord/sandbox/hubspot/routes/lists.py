@@ -1,4 +1,4 @@
-"""Lists v3: ``/crm/v3/lists`` — create, search, look up by id or name, delete and restore, read and change memberships."""
+"""Lists v3: ``/crm/v3/lists`` — create, search, look up by id or name, rename, delete and restore, read and change memberships."""
 
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ def register(app: FastAPI, sb: HubSpotCore) -> None:
     @app.get("/crm/v3/lists/{list_id}")
     async def list_get(list_id: str) -> JSONResponse:
         return JSONResponse({"list": store.list_by_id(list_id).wire()})
+
+    @app.put("/crm/v3/lists/{list_id}/update-list-name")
+    async def list_rename(list_id: str, request: Request) -> JSONResponse:
+        return JSONResponse({"updatedList": store.rename_list(list_id, request.query_params.get("listName", "")).wire()})
 
     @app.delete("/crm/v3/lists/{list_id}")
     async def list_delete(list_id: str) -> Response:

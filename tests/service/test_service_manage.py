@@ -170,10 +170,12 @@ def test_a_sync_renamed_goes_on_from_its_pairs(mworld: World) -> None:
     assert r.json()["name"] == "people-mirror" and r.json()["counts"] == counts
     assert w.client.get("/api/syncs/mirror").status_code == 404
     assert [s["name"] for s in w.service.store.managed_syncs()] == ["people-mirror"]
+    _finished(w, "people-mirror", 2)  # its first pass under the new name (the scheduler starts it)
+    w.wait(lambda: not w.client.get("/api/syncs/people-mirror").json()["running"], timeout=10)
     w.left.user_create("contacts", {"first_name": "Zed", "last_name": "Fox", "email": "zed.new@x.com"})
     assert w.client.post("/api/syncs/people-mirror/run").status_code == 202
     w.wait(lambda: len(w.right.live("people")) > people, timeout=10)
-    runs = _finished(w, "people-mirror", 2)  # the run history came along
+    runs = _finished(w, "people-mirror", 3)  # the run history came along
     assert runs[-1]["kind"] == "initial" and all(r["status"] == "ok" for r in runs), runs
     assert sum(r["counters"]["created"]["right"] for r in runs[:-1]) == 1, runs
     assert len(w.right.live("people")) == people + 1  # Zed only: nothing created twice

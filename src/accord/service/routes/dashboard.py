@@ -57,6 +57,7 @@ def dashboard_router() -> APIRouter:
     _summary_routes(r)
     _sync_routes(r)
     _record_routes(r)
+    _rename_delete_routes(r)
     manual_routes(r)
     return r
 
@@ -188,7 +189,7 @@ def _sync_routes(r: APIRouter) -> None:
                            file=_config_file(svc))
 
 def _record_routes(r: APIRouter) -> None:
-    """A sync's records by status; recreating deleted records; held deletes; deleting the sync."""
+    """A sync's records by status; recreating deleted records; held deletes."""
 
     @r.get("/syncs/{name}/records", response_model=None)
     def records(request: Request, name: str, svc: Svc, status: str = "failing",
@@ -253,6 +254,10 @@ def _record_routes(r: APIRouter) -> None:
                                step="show", error=str(e))
         return render_page(request, "_held.html", s=sync_json(svc, name), hold=done, step="done", error=None)
 
+
+def _rename_delete_routes(r: APIRouter) -> None:
+    """Renaming a sync made here (its index goes with it) and deleting it."""
+
     @r.post("/ui/syncs/{name}/rename", response_model=None)
     async def rename(request: Request, name: str, svc: Svc, new: Annotated[str, Form(alias="name")] = "") -> Response:
         known_sync(svc, name)
@@ -272,6 +277,7 @@ def _record_routes(r: APIRouter) -> None:
         except manage.Conflict as e:
             raise HTTPException(409, str(e)) from e
         return Response(headers={"HX-Redirect": "/"})  # htmx navigates to the summary
+
 
 
 def field_values(spec: SyncSpec | None, link: Link) -> list[tuple[str, Any, str, Any]]:

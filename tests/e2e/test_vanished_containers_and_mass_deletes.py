@@ -169,6 +169,30 @@ def test_a_deleted_snovio_list_stops_every_pass_until_confirmed_and_is_never_rec
     assert live_contacts(hs) == set()
 
 
+def test_a_renamed_snovio_list_is_followed_not_taken_for_gone(
+        tmp_path: Path, hs: HubSpotSandbox, sn: SnovioSandbox, hs_server: Any, sn_server: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A list renamed in Snov.io's UI is the same list (its id): taken for gone, the sync would
+    stop and offer to "create it again, empty", whose deletes (propagated, Snov.io's default)
+    would then take its prospects' contacts out of HubSpot."""
+    run = Cli(tmp_path, apps(hs_server[1], snovio=snovio_app(sn_server[1])),
+              [contacts_sync({"app": "snovio", "object": "prospects"}, deletes="propagate")])
+    lid = seed_snovio(hs, sn)
+    assert run("sync").exit_code == 0 and len(sn.by_email(lid)) == N + 1
+    sn.rename_list(lid, "Sync (renamed)")
+    hs.user_create("contacts", {"firstname": "New", "lastname": "Hub", "email": "new@x.com"})
+    for args in (("sync",), ("sync", "--full")):
+        with caplog.at_level(logging.WARNING, logger="accord.runner"):
+            res = run(*args)
+        assert res.exit_code == 0, res.output
+        assert "'Sync' is now named 'Sync (renamed)' there" in caplog.text
+        assert run.hold() is None and len(live_contacts(hs)) == N + 2  # nothing held, nothing deleted
+        assert len(sn.by_email(lid)) == N + 2 and sn.store.list_by_name(LIST) is None  # no second list
+    sn.delete_list(lid)  # then deleted: as any list gone
+    res = run("sync")
+    assert res.exit_code == 2 and "Snov.io has no list 'Sync' (any more" in res.output
+
+
 async def test_a_deleted_snovio_list_through_the_runner_incremental_and_full(
         hs: HubSpotSandbox, sn: SnovioSandbox, hs_server: Any, sn_server: Any) -> None:
     cfg = parse_config({"apps": apps(hs_server[1], snovio=snovio_app(sn_server[1])),

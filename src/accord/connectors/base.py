@@ -152,6 +152,17 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]: ...
 
+    def container_key(self, object: str) -> tuple[str, str] | None:
+        """(the name the config gives, the lasting id) of the container :meth:`check_container`
+        last found, which the index remembers so a container renamed in the app is still found;
+        None where it has no id apart from its name (or none was found)."""
+        return None
+
+    async def follow_container(self, object: str, name: str, key: str) -> str | None:
+        """Use the container of id ``key``, remembered under the configured ``name`` (renamed in
+        the app since): its name now; None if it is gone, or if the config names another one."""
+        return None
+
     async def check_container(self, object: str, *, create: bool) -> None:  # noqa: B027 - no container by default
         """Make sure the container ``object``'s records live in is there (a Snov.io list, a
         xentral group, an SQL table), else raise :class:`~accord.model.ContainerMissing`.

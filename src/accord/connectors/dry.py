@@ -51,6 +51,12 @@ class DryConnector(Connector):
                 raise
             self._unmade.add(object)
 
+    def container_key(self, object: str) -> tuple[str, str] | None:
+        return self.inner.container_key(object)
+
+    async def follow_container(self, object: str, name: str, key: str) -> str | None:
+        return await self.inner.follow_container(object, name, key)
+
     def scan(self, object: str, fields: Sequence[str]) -> AsyncIterator[Page]:
         return _no_pages() if object in self._unmade else self.inner.scan(object, fields)
 

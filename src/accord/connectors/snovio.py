@@ -367,6 +367,19 @@ class SnovioConnector(HttpConnector):
         self._list_id, self._list_size = int(data["id"]), 0
         log.info("app %s: created the Snov.io list %r (id %s)", self.name, self.list_ref, self._list_id)
 
+    def container_key(self, object: str) -> tuple[str, str] | None:
+        return (self.list_ref, str(self._list_id)) if self._list_id is not None else None
+
+    async def follow_container(self, object: str, name: str, key: str) -> str | None:
+        if name != self.list_ref:
+            return None  # the config names another list now: not this one
+        _, live = await self._find_list()
+        found = next((x for x in live if str(x.get("id")) == key), None)
+        if found is None:
+            return None
+        self._list_id, self._list_size = int(found["id"]), int(found.get("contacts") or 0)
+        return str(found.get("name"))
+
     async def setting_issues(self) -> tuple[list[tuple[str, str]], list[str]]:
         found, live = await self._find_list()
         if found is not None:

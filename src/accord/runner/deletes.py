@@ -21,6 +21,7 @@ confirms, or until the held records come back (their pairs sync again and the ho
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -62,11 +63,36 @@ async def open_pass(ctx: RunContext) -> None:
     fresh = not (state is not None and state.initial_done) and not ctx.store.has_links(name)
     create = fresh or bool(hold and hold.get("kind") == CONTAINER and hold.get("confirmed"))
     for s in (L, R):
-        await ctx.conn[s].check_container(ctx.obj[s], create=create)
+        await _check_container(ctx, s, create)
     if hold and hold.get("kind") == CONTAINER:
         # deletes found while it was gone (held) are counted afresh at the end of this pass
         ctx.store.set_deletes_hold(name, None, ctx.fence)
         log.info("sync %s: %s is there again; its hold is lifted", name, hold.get("container"))
+
+
+async def _check_container(ctx: RunContext, side: Side, create: bool) -> None:
+    """``side``'s container is there; one renamed in the app since a pass found it (the index
+    remembers its id under the name the config gives) is followed, with a warning, rather than
+    taken for gone: a Snov.io list renamed must not lead to "create it again, empty"."""
+    conn, obj, slot = ctx.conn[side], ctx.obj[side], f"container:{side.value}"
+    stored = ctx.store.cursor(ctx.cfg.name, slot)
+    try:
+        known = json.loads(stored) if stored else None
+    except ValueError:
+        known = None
+    try:
+        await conn.check_container(obj, create=create)
+    except ContainerMissing:
+        name, key = (str(known.get("name")), known.get("key")) if isinstance(known, dict) else ("", None)
+        now = await conn.follow_container(obj, name, str(key)) if key else None
+        if now is None:
+            raise
+        log.warning("sync %s: %s's %r is now named %r there; syncing with it (write the new name in the config)",
+                    ctx.cfg.name, conn.name, name, now)
+        return
+    found = conn.container_key(obj)
+    if found is not None and (not isinstance(known, dict) or [known.get("name"), known.get("key")] != list(found)):
+        ctx.store.set_cursor(ctx.cfg.name, slot, json.dumps({"name": found[0], "key": found[1]}))
 
 
 def container_gone(ctx: RunContext, e: ContainerMissing) -> dict[str, Any]:

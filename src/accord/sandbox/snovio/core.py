@@ -101,6 +101,10 @@ class SnovioCore:
     def delete_list(self, list_id: int) -> bool:
         return self.store.delete_list(list_id)
 
+    def rename_list(self, list_id: int, name: str) -> None:
+        """Rename a list as a user does in Snov.io (its id stays)."""
+        self.store.rename_list(list_id, name)
+
     def add_field(self, name: str, type_: str = "string") -> None:
         self.store.add_field(name, type_)
 

@@ -184,6 +184,11 @@ class Store:
             self.lists[lst.id] = lst
             return lst
 
+    def rename_list(self, list_id: int, name: str) -> None:
+        with self.lock:
+            lst = self.live_list(list_id)
+            lst.name = name.strip() or lst.name
+
     def delete_list(self, list_id: int) -> bool:
         with self.lock:
             lst = self.lists.get(list_id)

@@ -381,6 +381,36 @@ def test_a_deleted_xentral_group_stops_the_sync_and_is_not_recreated(
     store.close()
 
 
+def test_a_renamed_xentral_group_is_followed(
+        tmp_path: Path, hs: HubSpotSandbox, hs_server: Any, xt_server: tuple[XentralSandbox, str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The group is the app's container and the sync's inclusion list: renamed in xentral (same
+    id), the sync goes on with it in both roles."""
+    xt, xt_url = xt_server
+    xt.reset()
+    install(xt.store)
+    run = Cli(tmp_path, apps(hs_server[1], xentral={"type": "xentral", "base_url": xt_url, "token": "xt-pat",
+                                                    "rate_limit": 10_000}),
+              [contacts_sync({"app": "xentral", "object": "adressen"}, deletes="propagate",
+                             inclusion={"side": "right", "list": "Hubspot"})])
+    for i in range(4):
+        xt.user_create_address({"vorname": f"X{i}", "nachname": "Adr", "email": f"x{i}@x.de"}, groups=["Hubspot"])
+    hs.user_create("contacts", {"firstname": "Hugo", "lastname": "Hub", "email": "hugo@x.com"})
+    assert run("sync").exit_code == 0 and len(xt.members("Hubspot")) == 5
+    xt.rename_group("Hubspot", "HubSpot-Kontakte")
+    hs.user_create("contacts", {"firstname": "Nina", "lastname": "New", "email": "nina@x.com"})
+    for args in (("sync",), ("sync", "--full")):
+        with caplog.at_level(logging.WARNING, logger="accord.runner"):
+            res = run(*args)
+        assert res.exit_code == 0, res.output
+        assert "'Hubspot' is now named 'HubSpot-Kontakte' there" in caplog.text
+        assert len(xt.members("HubSpot-Kontakte")) == 6 and xt.store.group_by_name("Hubspot") is None
+        assert len(live_contacts(hs)) == 6 and run.hold() is None
+    store = Store(run.state)
+    assert store.counts("contacts") == {"syncing": 6}
+    store.close()
+
+
 # -- an SQL table dropped --------------------------------------------------------------------------------------
 def _people(url: str) -> None:
     meta = MetaData()

@@ -295,6 +295,7 @@ class XentralConnector(HttpConnector):
         self._status_col: str | None = None
         self._schemas: dict[str, ObjectSchema] = {}
         self._group_id: str | None = None
+        self._group_ids: dict[str, str] = {}  # group name as asked for -> id, as last looked up (list_key)
         self._stages: list[Pipeline] | None = None
 
     # -- limits and transport ------------------------------------------------------------------------
@@ -632,6 +633,33 @@ class XentralConnector(HttpConnector):
                 self._group_id = str(_json(resp)["data"]["id"])
         return self._group_id
 
+    # a group renamed in xentral keeps its id: the index remembers it (accord.runner)
+    def list_key(self, object: str, list_name: str) -> str | None:
+        return self._group_ids.get(list_name) if object == ADDRESSES else None
+
+    async def list_name_of(self, object: str, key: str) -> str | None:
+        return await self._group_name(key) if object == ADDRESSES else None
+
+    def container_key(self, object: str) -> tuple[str, str] | None:
+        return (self.group, self._group_id) if object == ADDRESSES and self._group_id is not None else None
+
+    async def follow_container(self, object: str, name: str, key: str) -> str | None:
+        if object != ADDRESSES or name != self.group:
+            return None  # the config names another group now: not this one
+        now = await self._group_name(key)
+        if now is not None:
+            self._group_id = key
+        return now
+
+    async def _group_name(self, gid: str) -> str | None:
+        """The name of group ``gid`` now; None once it is gone."""
+        resp = await self._request("GET", f"{API}/gruppen/{gid}", "groups")
+        if resp.status_code == 404:
+            return None
+        if resp.status_code >= 400:
+            self._raise(resp, "GET", "gruppen")
+        return str((_json(resp).get("data") or {}).get("name") or "") or None
+
     def _group_gone(self, group: str, key: str | None) -> ContainerMissing:
         """``key``: the config key naming the group (None: the sync's inclusion list, which the runner names)."""
         own = group.casefold() == self.group.casefold()
@@ -724,7 +752,7 @@ class XentralConnector(HttpConnector):
         if not found:
             # not "nobody is a member": that would stop every address of the sync (see _ensure_group)
             raise self._group_gone(list_name, None)
-        gid = str(found[0]["id"])
+        gid = self._group_ids[list_name] = str(found[0]["id"])
         if list_name.casefold() == self.group.casefold():
             self._group_id = gid
         members: set[str] = set()

@@ -105,6 +105,13 @@ class XentralCore:
     def delete_group(self, name: str) -> None:
         self.store.delete_group(int(self.group_id(name)))
 
+    def rename_group(self, name: str, new_name: str) -> str:
+        """Rename a group as a user does in xentral (its id stays); returns its id."""
+        gid = self.group_id(name)
+        with self.store.lock:
+            self.store.groups[int(gid)].cols["name"] = new_name
+        return gid
+
     def label_free_field(self, column: str, label: str) -> None:
         with self.store.lock:
             if column not in self.store.free_field_labels:

@@ -113,6 +113,17 @@ class Cli:
             store.close()
 
 
+def _passes_going_on(run: Cli, caplog: pytest.LogCaptureFixture, says: str) -> Iterator[None]:
+    """An incremental pass, then a full one: each goes on (exit 0) and logs ``says``."""
+    for args in (("sync",), ("sync", "--full")):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="accord.runner"):
+            res = run(*args)
+        assert res.exit_code == 0, res.output
+        assert says in caplog.text
+        yield
+
+
 def seed_snovio(hs: HubSpotSandbox, sn: SnovioSandbox) -> int:
     lid = sn.create_list(LIST)
     for i in range(N):
@@ -181,11 +192,7 @@ def test_a_renamed_snovio_list_is_followed_not_taken_for_gone(
     assert run("sync").exit_code == 0 and len(sn.by_email(lid)) == N + 1
     sn.rename_list(lid, "Sync (renamed)")
     hs.user_create("contacts", {"firstname": "New", "lastname": "Hub", "email": "new@x.com"})
-    for args in (("sync",), ("sync", "--full")):
-        with caplog.at_level(logging.WARNING, logger="accord.runner"):
-            res = run(*args)
-        assert res.exit_code == 0, res.output
-        assert "'Sync' is now named 'Sync (renamed)' there" in caplog.text
+    for _ in _passes_going_on(run, caplog, "'Sync' is now named 'Sync (renamed)' there"):
         assert run.hold() is None and len(live_contacts(hs)) == N + 2  # nothing held, nothing deleted
         assert len(sn.by_email(lid)) == N + 2 and sn.store.list_by_name(LIST) is None  # no second list
     sn.delete_list(lid)  # then deleted: as any list gone
@@ -326,11 +333,7 @@ def test_a_renamed_hubspot_inclusion_list_is_followed(
     assert run("sync").exit_code == 0 and len(sn.by_email(sn.list_id(LIST))) == 4
     list_id = hs.rename_list("To Snov.io", "Snov.io sync (EU)")
     hs.list_members("Snov.io sync (EU)", add=[ids[4]])
-    for args in (("sync",), ("sync", "--full")):
-        with caplog.at_level(logging.WARNING, logger="accord.runner"):
-            res = run(*args)
-        assert res.exit_code == 0, res.output
-        assert "the hubspot list 'To Snov.io' is now named 'Snov.io sync (EU)' there" in caplog.text
+    for _ in _passes_going_on(run, caplog, "the hubspot list 'To Snov.io' is now named 'Snov.io sync (EU)' there"):
         assert len(sn.by_email(sn.list_id(LIST))) == 5  # the new member synced; no pair left the list
     store = Store(run.state)
     assert store.counts("contacts") == {"syncing": 5}
@@ -353,8 +356,10 @@ def test_a_renamed_hubspot_inclusion_list_is_followed(
 
 
 # -- a xentral group deleted ------------------------------------------------------------------------------------
-def test_a_deleted_xentral_group_stops_the_sync_and_is_not_recreated(
-        tmp_path: Path, hs: HubSpotSandbox, hs_server: Any, xt_server: tuple[XentralSandbox, str]) -> None:
+def _synced_with_a_xentral_group(tmp_path: Path, hs: HubSpotSandbox, hs_server: Any,
+                                 xt_server: tuple[XentralSandbox, str]) -> Cli:
+    """HubSpot contacts ↔ the addresses of xentral's group "Hubspot" (the app's group and the
+    inclusion list), deletes propagated, after a first pass: 4 addresses and Hugo, 5 in all."""
     xt, xt_url = xt_server
     xt.reset()
     install(xt.store)  # the group "Hubspot", the status free field, the board
@@ -366,6 +371,13 @@ def test_a_deleted_xentral_group_stops_the_sync_and_is_not_recreated(
         xt.user_create_address({"vorname": f"X{i}", "nachname": "Adr", "email": f"x{i}@x.de"}, groups=["Hubspot"])
     hs.user_create("contacts", {"firstname": "Hugo", "lastname": "Hub", "email": "hugo@x.com"})
     assert run("sync").exit_code == 0 and len(live_contacts(hs)) == 5 and len(xt.members("Hubspot")) == 5
+    return run
+
+
+def test_a_deleted_xentral_group_stops_the_sync_and_is_not_recreated(
+        tmp_path: Path, hs: HubSpotSandbox, hs_server: Any, xt_server: tuple[XentralSandbox, str]) -> None:
+    xt = xt_server[0]
+    run = _synced_with_a_xentral_group(tmp_path, hs, hs_server, xt_server)
 
     xt.delete_group("Hubspot")
     hs.user_create("contacts", {"firstname": "Nina", "lastname": "New", "email": "nina@x.com"})
@@ -386,24 +398,11 @@ def test_a_renamed_xentral_group_is_followed(
         caplog: pytest.LogCaptureFixture) -> None:
     """The group is the app's container and the sync's inclusion list: renamed in xentral (same
     id), the sync goes on with it in both roles."""
-    xt, xt_url = xt_server
-    xt.reset()
-    install(xt.store)
-    run = Cli(tmp_path, apps(hs_server[1], xentral={"type": "xentral", "base_url": xt_url, "token": "xt-pat",
-                                                    "rate_limit": 10_000}),
-              [contacts_sync({"app": "xentral", "object": "adressen"}, deletes="propagate",
-                             inclusion={"side": "right", "list": "Hubspot"})])
-    for i in range(4):
-        xt.user_create_address({"vorname": f"X{i}", "nachname": "Adr", "email": f"x{i}@x.de"}, groups=["Hubspot"])
-    hs.user_create("contacts", {"firstname": "Hugo", "lastname": "Hub", "email": "hugo@x.com"})
-    assert run("sync").exit_code == 0 and len(xt.members("Hubspot")) == 5
+    xt = xt_server[0]
+    run = _synced_with_a_xentral_group(tmp_path, hs, hs_server, xt_server)
     xt.rename_group("Hubspot", "HubSpot-Kontakte")
     hs.user_create("contacts", {"firstname": "Nina", "lastname": "New", "email": "nina@x.com"})
-    for args in (("sync",), ("sync", "--full")):
-        with caplog.at_level(logging.WARNING, logger="accord.runner"):
-            res = run(*args)
-        assert res.exit_code == 0, res.output
-        assert "'Hubspot' is now named 'HubSpot-Kontakte' there" in caplog.text
+    for _ in _passes_going_on(run, caplog, "'Hubspot' is now named 'HubSpot-Kontakte' there"):
         assert len(xt.members("HubSpot-Kontakte")) == 6 and xt.store.group_by_name("Hubspot") is None
         assert len(live_contacts(hs)) == 6 and run.hold() is None
     store = Store(run.state)

@@ -182,6 +182,10 @@ class SyncSpec:
             out[s] = tuple(dict.fromkeys(groups))
         return out
 
+    def match_fields(self, side: Side) -> list[str]:
+        """``side``'s fields the match keys read, each once, in order (for messages: "email")."""
+        return list(dict.fromkeys(k.field(side.value) for k in self.match))
+
     def label_fields(self, side: Side) -> tuple[tuple[str, ...], ...]:
         """The fields that name a record of ``side`` in the index, in order: each match field
         (email, domain), then the record's name: a person's first and last name, else the one

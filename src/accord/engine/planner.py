@@ -200,7 +200,7 @@ def plan_pair(spec: SyncSpec, inp: PairInput) -> PairPlan:
         return PairPlan(status=None)
     if not inp.has_key and not inp.linked:
         side = Side.LEFT if left is not None else Side.RIGHT
-        fields = list(dict.fromkeys(k.field(side.value) for k in spec.match)) or ["match key"]
+        fields = spec.match_fields(side) or ["match key"]
         app, other_app = spec.app(side), spec.app(side.other)
         named = " or ".join(fields)
         then = f"pairs it with the {other_app} record that has the same {named}" + (

@@ -3,6 +3,7 @@ sync done), the change cursors of their two sides, and whole-sync copy and delet
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,6 +183,22 @@ class SyncStateStore(IndexDB):
     def set_cursor(self, sync: str, side: Side | str, cursor: str) -> None:
         with self.engine.begin() as c:
             write_cursor(c, sync, side, cursor)
+
+    # A list or container renamed in its app keeps its id: the id a pass found under the name the
+    # config gives is kept in a cursor slot of its own, so a later pass can follow the rename.
+    def remembered_id(self, sync: str, slot: str) -> tuple[str, str] | None:
+        """(the configured name, the id) remembered in ``slot``, if any."""
+        try:
+            found = json.loads(self.cursor(sync, slot) or "null")
+        except ValueError:
+            return None
+        if isinstance(found, dict) and found.get("name") is not None and found.get("key"):
+            return str(found["name"]), str(found["key"])
+        return None
+
+    def remember_id(self, sync: str, slot: str, name: str, key: str) -> None:
+        if self.remembered_id(sync, slot) != (name, key):
+            self.set_cursor(sync, slot, json.dumps({"name": name, "key": key}))
 
     # -- a whole sync ----------------------------------------------------------------
     def clone_sync(self, sync: str, target: IndexDB) -> None:

@@ -21,7 +21,6 @@ confirms, or until the held records come back (their pairs sync again and the ho
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -75,24 +74,18 @@ async def _check_container(ctx: RunContext, side: Side, create: bool) -> None:
     remembers its id under the name the config gives) is followed, with a warning, rather than
     taken for gone: a Snov.io list renamed must not lead to "create it again, empty"."""
     conn, obj, slot = ctx.conn[side], ctx.obj[side], f"container:{side.value}"
-    stored = ctx.store.cursor(ctx.cfg.name, slot)
-    try:
-        known = json.loads(stored) if stored else None
-    except ValueError:
-        known = None
     try:
         await conn.check_container(obj, create=create)
     except ContainerMissing:
-        name, key = (str(known.get("name")), known.get("key")) if isinstance(known, dict) else ("", None)
-        now = await conn.follow_container(obj, name, str(key)) if key else None
-        if now is None:
+        known = ctx.store.remembered_id(ctx.cfg.name, slot)
+        now = await conn.follow_container(obj, *known) if known else None
+        if known is None or now is None:
             raise
         log.warning("sync %s: %s's %r is now named %r there; syncing with it (write the new name in the config)",
-                    ctx.cfg.name, conn.name, name, now)
+                    ctx.cfg.name, conn.name, known[0], now)
         return
-    found = conn.container_key(obj)
-    if found is not None and (not isinstance(known, dict) or [known.get("name"), known.get("key")] != list(found)):
-        ctx.store.set_cursor(ctx.cfg.name, slot, json.dumps({"name": found[0], "key": found[1]}))
+    if (found := conn.container_key(obj)) is not None:
+        ctx.store.remember_id(ctx.cfg.name, slot, *found)
 
 
 def container_gone(ctx: RunContext, e: ContainerMissing) -> dict[str, Any]:

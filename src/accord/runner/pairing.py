@@ -9,7 +9,6 @@ planner (accord.engine.planner).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 
@@ -40,8 +39,6 @@ async def load_members(ctx: RunContext) -> None:
         ctx.new_records = set() if state is not None and state.initial_done else None
     side, name = spec.inclusion_side, ctx.cfg.inclusion.list
     conn, obj = ctx.conn[side], ctx.obj[side]
-    slot = _list_slot(side)
-    remembered = _remembered_list(ctx.store.cursor(ctx.cfg.name, slot), name)
     try:
         try:
             ctx.members = await conn.list_members(obj, name)
@@ -62,30 +59,20 @@ async def load_members(ctx: RunContext) -> None:
         # an empty (or missing) list would make every pair "not in the list": stop instead
         e.key = e.key or f"{ctx.path}.inclusion.list"
         raise
-    key = conn.list_key(obj, now)
-    if key is not None and key != remembered:
-        ctx.store.set_cursor(ctx.cfg.name, slot, json.dumps({"key": key, "name": name}))
+    if (key := conn.list_key(obj, now)) is not None:
+        ctx.store.remember_id(ctx.cfg.name, _list_slot(side), name, key)
 
 
 def _list_slot(side: Side) -> str:
-    return f"inclusion_list:{side.value}"  # the list's id as last found under its name (a cursor slot)
+    return f"inclusion_list:{side.value}"
 
 
 async def renamed_list(ctx: RunContext, side: Side, name: str) -> str | None:
     """The name the list the config calls ``name`` has now, if it was renamed in the app since a
-    pass last found it (the index remembers its id); None if not, or if it is gone."""
-    remembered = _remembered_list(ctx.store.cursor(ctx.cfg.name, _list_slot(side)), name)
-    return await ctx.conn[side].list_name_of(ctx.obj[side], remembered) if remembered else None
-
-
-def _remembered_list(stored: str | None, name: str) -> str | None:
-    """The list id remembered for the list the config names ``name`` (one remembered under another
-    name belongs to a list the config no longer names: never followed)."""
-    try:
-        found = json.loads(stored) if stored else None
-    except ValueError:
-        return None
-    return str(found["key"]) if isinstance(found, dict) and found.get("name") == name and found.get("key") else None
+    pass last found it (the index remembers its id); None if not, or if it is gone. An id
+    remembered under another name belongs to a list the config no longer names: never followed."""
+    known = ctx.store.remembered_id(ctx.cfg.name, _list_slot(side))
+    return await ctx.conn[side].list_name_of(ctx.obj[side], known[1]) if known and known[0] == name else None
 
 
 def _met_first(ctx: RunContext, side: Side, rec: Record) -> None:
@@ -217,18 +204,26 @@ def _free_fixed_duplicates(ctx: RunContext, side: Side, records: Sequence[Record
     taken out of ``existing`` and their ids returned, to be dropped: each record is then paired
     (or created in the other app) as a new one. A duplicate read again with the same keys stays
     excluded (a look-back re-read must never create it)."""
-    other = side.other
-    dups = [r for r in records if not r.archived and (lk := existing.get(r.id)) is not None
-            and lk.reason == ExcludedReason.DUPLICATE and lk.id_of(other) is None and lk.pending is None]
+    unpaired = _never_paired_duplicates(ctx, side, {r.id: lk for r in records
+                                                     if not r.archived and (lk := existing.get(r.id)) is not None})
+    dups = [r for r in records if r.id in unpaired]
     if not dups:
         return []
-    # A row that owns keys paired once: a pair a merge or a conversion ended keeps its twin
-    # excluded for good (a new e-mail there must not create the merged-away person again).
-    paired_once = ctx.store.keys_of([existing[r.id].id for r in dups])
-    dups = [r for r in dups if existing[r.id].id not in paired_once]
     keys = {r.id: ctx.keys(r, side) for r in dups}
     owned = ctx.store.key_owners(ctx.cfg.name, side, [k for ks in keys.values() for k in ks])
     return [existing.pop(r.id).id for r in dups if keys[r.id] and not any(k in owned for k in keys[r.id])]
+
+
+def _never_paired_duplicates(ctx: RunContext, side: Side, rows: Mapping[str, Link]) -> set[str]:
+    """The keys of ``rows`` (records of ``side`` by id) whose row is a duplicate that never
+    paired: excluded as one, no twin, no create pending, and owning no match keys. A row that
+    owns keys paired once: a pair a merge or a conversion ended keeps its twin excluded for good
+    (a new e-mail there must not create the merged-away person again)."""
+    other = side.other
+    dups = {rid: lk for rid, lk in rows.items()
+            if lk.reason == ExcludedReason.DUPLICATE and lk.id_of(other) is None and lk.pending is None}
+    paired_once = ctx.store.keys_of([lk.id for lk in dups.values()]) if dups else {}
+    return {rid for rid, lk in dups.items() if lk.id not in paired_once}
 
 
 def _unpaired_twin(keys: Sequence[str], theirs: dict[str, str], links: dict[str, Link]) -> Link | None:
@@ -428,7 +423,7 @@ def _mark_duplicate(ctx: RunContext, link: Link, side: Side, of: str | None) -> 
 
 def _duplicate_hint(ctx: RunContext, side: Side) -> str:
     spec = ctx.require_spec()
-    fields = " or ".join(dict.fromkeys(k.field(side.value) for k in spec.match)) or "match key"
+    fields = " or ".join(spec.match_fields(side)) or "match key"
     app = spec.app(side)
     return (f"If the two are the same, merge them in {app}: the merged record syncs on and nothing is lost. "
             f"If not, give one of them another {fields} in {app}.")
@@ -525,14 +520,12 @@ async def adopt_duplicates(ctx: RunContext, side: Side, wanting: Sequence[tuple[
     found = [r for r in await ctx.conn[side].find(ctx.obj[side], key.field(side.value), values, spec.fields(side))
              if not r.archived]
     known = ctx.store.links_by_record(ctx.cfg.name, side, [r.id for r in found])
-    paired_once = ctx.store.keys_of([lk.id for lk in known.values()])  # see _free_fixed_duplicates
+    unpaired = _never_paired_duplicates(ctx, side, known)
     by_key: dict[str, tuple[Record, Link]] = {}
     for r in found:
-        dup = known.get(r.id)
-        if (dup is not None and dup.reason == ExcludedReason.DUPLICATE and dup.id_of(other) is None
-                and dup.pending is None and dup.id not in paired_once):
+        if r.id in unpaired:
             for k in ctx.keys(r, side):
-                by_key.setdefault(k, (r, dup))
+                by_key.setdefault(k, (r, known[r.id]))
     out: dict[str, Record] = {}
     taken: set[str] = set()
     for rec, link in wanting:

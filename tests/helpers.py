@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from accord.config import SyncConfig, parse_config
@@ -50,6 +51,19 @@ class Pair:
 
 def person(first: str, last: str, email: str | None, **extra: Any) -> Mapping[str, Any]:
     return {"first_name": first, "last_name": last, "email": email, **extra}
+
+
+def two_memory_apps(folder: Path, syncs: str, names: tuple[str, str] = ("a", "b")) -> None:
+    """accord.yaml in ``folder``: an SQLite index, memory apps ``names`` (in a.json and b.json
+    beside it) and ``syncs`` (the YAML list under ``syncs:``, as it stands in the file)."""
+    (folder / "accord.yaml").write_text(f"""
+state: sqlite:///{folder}/accord.db
+apps:
+  {names[0]}: {{type: memory, path: {folder}/a.json}}
+  {names[1]}: {{type: memory, path: {folder}/b.json}}
+syncs:
+{syncs.strip(chr(10))}
+""")
 
 
 def by_email(app: MemoryApp, obj: str = "contacts") -> dict[str, dict[str, Any]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from accord.connectors.memory import MemoryApp
-from helpers import person
+from helpers import person, two_memory_apps
 
 ACCORD = [sys.executable, "-m", "accord.cli"]
 
@@ -33,17 +33,12 @@ def project(tmp_path: Path) -> Path:
 
 
 def check(project: Path, sync: str) -> subprocess.CompletedProcess[str]:
-    (project / "accord.yaml").write_text(f"""
-state: sqlite:///{project}/accord.db
-apps:
-  crm: {{type: memory, path: {project}/a.json}}
-  erp: {{type: memory, path: {project}/b.json}}
-syncs:
+    two_memory_apps(project, f"""
   - name: contacts
     left: {{app: crm, object: contacts}}
     right: {{app: erp, object: contacts}}
 {sync}
-""")
+""", names=("crm", "erp"))
     return accord("check", "-c", "accord.yaml", cwd=project)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from accord.connectors.memory import MemoryApp
 from accord.index import Store
-from helpers import person
+from helpers import person, two_memory_apps
 
 ACCORD = [sys.executable, "-m", "accord.cli"]
 
@@ -22,19 +22,6 @@ ACCORD = [sys.executable, "-m", "accord.cli"]
 def accord(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*ACCORD, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
-
-
-def _two_memory_apps(tmp_path: Path, syncs: str) -> None:
-    """accord.yaml with memory apps ``a`` and ``b`` (files beside it) and ``syncs`` (the YAML
-    list under ``syncs:``, as it stands in the file)."""
-    (tmp_path / "accord.yaml").write_text(f"""
-state: sqlite:///{tmp_path}/accord.db
-apps:
-  a: {{type: memory, path: {tmp_path}/a.json}}
-  b: {{type: memory, path: {tmp_path}/b.json}}
-syncs:
-{syncs.strip(chr(10))}
-""")
 
 
 @pytest.fixture
@@ -48,7 +35,7 @@ def project(tmp_path: Path) -> Path:
     b.user_create("contacts", person("Cy", "Do", "cy@x.com"))
     a.save()
     b.save()
-    _two_memory_apps(tmp_path, """
+    two_memory_apps(tmp_path, """
   - name: contacts
     left: {app: a, object: contacts}
     right: {app: b, object: contacts}
@@ -267,7 +254,7 @@ def test_plan_works_for_syncs_with_associations(tmp_path: Path) -> None:
     a.links.setdefault(("contacts", "companies"), {})[ann] = {acme}
     a.save()
     b.save()
-    _two_memory_apps(tmp_path, """
+    two_memory_apps(tmp_path, """
   - name: companies
     left: {app: a, object: companies}
     right: {app: b, object: companies}
@@ -372,7 +359,7 @@ def test_a_sync_renamed_in_the_file_is_refused_until_its_pairs_are_moved(tmp_pat
     a.save()
     b.save()
     yaml = tmp_path / "accord.yaml"
-    _two_memory_apps(tmp_path, """
+    two_memory_apps(tmp_path, """
   - name: deals
     left: {app: a, object: deals}
     right: {app: b, object: deals}""")
@@ -443,7 +430,7 @@ def test_erase_drops_a_persons_rows_once_deleted_in_both_apps(tmp_path: Path) ->
         a.user_create("contacts", {"first_name": first, "last_name": "Lee", "email": f"{first.lower()}@x.com"})
     a.save()
     MemoryApp("b", path=str(tmp_path / "b.json")).save()
-    _two_memory_apps(tmp_path, """
+    two_memory_apps(tmp_path, """
   - name: contacts
     left: {app: a, object: contacts}
     right: {app: b, object: contacts}

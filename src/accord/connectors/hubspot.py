@@ -591,6 +591,11 @@ class HubSpotConnector(HttpConnector):
         """A call that must succeed (reads, metadata): errors raise ConnectorError with a hint."""
         return self._checked(await self._request(method, path, kind, **kw), method, path)
 
+    async def _found(self, path: str, kind: str, **kw: Any) -> dict[str, Any] | None:
+        """A GET whose 404 means "not there" (None); other errors raise as :meth:`_ok`'s do."""
+        resp = await self._request("GET", path, kind, **kw)
+        return None if resp.status_code == 404 else self._checked(resp, "GET", path)
+
     def _checked(self, resp: httpx.Response, method: str, path: str) -> dict[str, Any]:
         if resp.status_code >= 400 and resp.status_code != 207:
             err = write_error(resp.status_code, _json_body(resp))
@@ -1048,11 +1053,9 @@ class HubSpotConnector(HttpConnector):
             params: dict[str, Any] = {"limit": 250}
             if after:
                 params["after"] = after
-            resp = await self._request("GET", f"/crm/v3/lists/{list_id}/memberships", "lists", params=params)
-            if resp.status_code == 404:  # deleted since it was looked up
+            body = await self._found(f"/crm/v3/lists/{list_id}/memberships", "lists", params=params)
+            if body is None:  # deleted since it was looked up
                 raise self._list_gone(object, list_name)
-            body = await self._ok("GET", f"/crm/v3/lists/{list_id}/memberships", "lists", params=params) \
-                if resp.status_code >= 400 else _json_body(resp)
             members.update(str(m["recordId"]) for m in body.get("results", []))
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
@@ -1110,10 +1113,9 @@ class HubSpotConnector(HttpConnector):
         from urllib.parse import quote
 
         path = f"/crm/v3/lists/object-type-id/{await self._type_id(object)}/name/{quote(list_name, safe='')}"
-        resp = await self._request("GET", path, "lists")
-        if resp.status_code == 404:
+        found = await self._found(path, "lists")
+        if found is None:
             raise self._list_gone(object, list_name)
-        found = await self._ok("GET", path, "lists") if resp.status_code >= 400 else _json_body(resp)
         self._list_ids[(object, list_name)] = list_id = str(found["list"]["listId"])
         return list_id
 
@@ -1121,11 +1123,8 @@ class HubSpotConnector(HttpConnector):
         return self._list_ids.get((object, list_name))
 
     async def list_name_of(self, object: str, key: str) -> str | None:
-        resp = await self._request("GET", f"/crm/v3/lists/{key}", "lists")
-        if resp.status_code == 404:
-            return None
-        found = await self._ok("GET", f"/crm/v3/lists/{key}", "lists") if resp.status_code >= 400 else _json_body(resp)
-        lst = found.get("list") or {}
+        found = await self._found(f"/crm/v3/lists/{key}", "lists")
+        lst = (found or {}).get("list") or {}
         return None if lst.get("deletedAt") else str(lst.get("name") or "") or None
 
     def _list_gone(self, object: str, list_name: str) -> ContainerMissing:

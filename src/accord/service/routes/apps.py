@@ -68,8 +68,9 @@ def _account(svc: Service, name: str) -> str:
         return str(given)
     for s in svc.cfg.syncs:
         for side, end in (("left", s.left), ("right", s.right)):
-            if end.app == name and (state := svc.store.sync_state(s.name)) is not None and (state.accounts or {}).get(side):
-                return str((state.accounts or {})[side])
+            state = svc.store.sync_state(s.name) if end.app == name else None
+            if state is not None and (account := (state.accounts or {}).get(side)):
+                return str(account)
     return ""
 
 

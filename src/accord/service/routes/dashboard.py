@@ -279,7 +279,6 @@ def _rename_delete_routes(r: APIRouter) -> None:
         return Response(headers={"HX-Redirect": "/"})  # htmx navigates to the summary
 
 
-
 def field_values(spec: SyncSpec | None, link: Link) -> list[tuple[str, Any, str, Any]]:
     """(left field, its value, right field, its value) per mapping the pair has a base for, as
     the sync's mappings name them; by base key when the mappings are not compiled yet (no pass

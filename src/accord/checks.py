@@ -10,6 +10,7 @@ with no counterpart, stages to add).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from accord.config import ConfigError, ConfigIssue
@@ -19,6 +20,7 @@ from accord.engine.options import suggestion
 from accord.engine.validate import stage_issues, sync_issues, unmapped_note
 from accord.model import AuthError, ConnectorError, ContainerMissing, ObjectSchema, Side, UnreachableError
 from accord.runner import SyncRunner
+from accord.runner.deletes import follow_renamed_container
 from accord.runner.index_guard import index_issue
 from accord.runner.pairing import renamed_list
 
@@ -129,10 +131,32 @@ async def _inclusion_issues(runner: SyncRunner) -> tuple[list[ConfigIssue], list
                                                       f"stops on an inclusion list that does not exist){hint}{listed}")], []
 
 
-async def app_findings(conn: Connector, key: str) -> tuple[list[ConfigIssue], list[str]]:
+async def app_findings(conn: Connector, key: str, runners: Sequence[SyncRunner] = ()) -> tuple[list[ConfigIssue], list[str]]:
     """The app's own settings that name something in it (a xentral group, a Snov.io list): errors
-    for a misspelling (a similar name exists), notes for one a first pass would create."""
+    for a misspelling (a similar name exists), notes for one a first pass would create. A
+    container renamed in the app since a pass of one of ``runners`` (the syncs of the config)
+    found it is a note, not an error: the syncs follow it by the id their index remembers."""
     errors, notes = await conn.setting_issues()
+    if (errors or notes) and (renamed := await _renamed_container(conn, runners)) is not None:
+        (old, now), names = renamed
+        setting = conn.container_setting
+        syncs = f"the sync {names[0]!r} follows" if len(names) == 1 else \
+            f"the syncs {', '.join(repr(n) for n in names)} follow"
+        errors, notes = [], [f"{key}.{setting}: the {conn.name} {setting} {old!r} is now named {now!r} there; "
+                             f"{syncs} it: write the new name here"]
     if account := await account_or_none(conn):  # which portal or org: "is this the right token?"
         notes = [f"{conn.name}: signs in to {account}", *notes]
     return [ConfigIssue(f"{key}.{k}" if k else key, msg) for k, msg in errors], notes
+
+
+async def _renamed_container(conn: Connector, runners: Sequence[SyncRunner]) -> tuple[tuple[str, str], list[str]] | None:
+    """(the configured name, the name now) of ``conn``'s container if a sync of ``runners`` follows
+    it under another name, with the names of the syncs on that app."""
+    found: tuple[str, str] | None = None
+    names: list[str] = []
+    for runner in runners:
+        for side in (Side.LEFT, Side.RIGHT):
+            if runner.ctx.conn[side] is conn:
+                names.append(runner.cfg.name)
+                found = found or await follow_renamed_container(runner.ctx, side)
+    return None if found is None else (found, names)

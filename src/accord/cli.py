@@ -185,10 +185,11 @@ def check(config: ConfigOpt = Path("accord.yaml")) -> None:
 
         notes: list[str] = []
         errors: list[ConfigIssue] = []
+        runners = [s.runner(sc.name) for sc in cfg.syncs]  # (a container renamed in its app: their index knows it)
         for name in cfg.apps:
             conn = s.connector(name)
             await conn.check()
-            bad, more = await app_findings(conn, f"apps.{name}")
+            bad, more = await app_findings(conn, f"apps.{name}", runners)
             errors += bad
             notes += more
         for sc in cfg.syncs:

@@ -195,6 +195,10 @@ def test_a_renamed_snovio_list_is_followed_not_taken_for_gone(
     for _ in _passes_going_on(run, caplog, "'Sync' is now named 'Sync (renamed)' there"):
         assert run.hold() is None and len(live_contacts(hs)) == N + 2  # nothing held, nothing deleted
         assert len(sn.by_email(lid)) == N + 2 and sn.store.list_by_name(LIST) is None  # no second list
+    checked = run("check")  # a note, not "no list 'Sync'; did you mean 'Sync (renamed)'?" (exit 2)
+    assert checked.exit_code == 0, checked.output
+    assert ("apps.snovio.list: the snovio list 'Sync' is now named 'Sync (renamed)' there; the sync 'contacts' "
+            "follows it: write the new name here") in checked.output
     sn.delete_list(lid)  # then deleted: as any list gone
     res = run("sync")
     assert res.exit_code == 2 and "Snov.io has no list 'Sync' (any more" in res.output
@@ -405,6 +409,10 @@ def test_a_renamed_xentral_group_is_followed(
     for _ in _passes_going_on(run, caplog, "'Hubspot' is now named 'HubSpot-Kontakte' there"):
         assert len(xt.members("HubSpot-Kontakte")) == 6 and xt.store.group_by_name("Hubspot") is None
         assert len(live_contacts(hs)) == 6 and run.hold() is None
+    checked = run("check")  # the group, as the app's container and as the inclusion list
+    assert checked.exit_code == 0, checked.output
+    assert "apps.xentral.group: the xentral group 'Hubspot' is now named 'HubSpot-Kontakte' there" in checked.output
+    assert "syncs[0].inclusion.list: the xentral list 'Hubspot' is now named 'HubSpot-Kontakte'" in checked.output
     store = Store(run.state)
     assert store.counts("contacts") == {"syncing": 6}
     store.close()

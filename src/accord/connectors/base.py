@@ -152,6 +152,10 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def archive(self, object: str, ids: Sequence[str]) -> list[WriteResult]: ...
 
+    #: the app setting that names its container (``list`` for Snov.io): what :meth:`setting_issues`
+    #: reports on, and what ``accord check`` names when the container was renamed in the app
+    container_setting: str | None = None
+
     def container_key(self, object: str) -> tuple[str, str] | None:
         """(the name the config gives, the lasting id) of the container :meth:`check_container`
         last found, which the index remembers so a container renamed in the app is still found;
@@ -185,7 +189,8 @@ class Connector(abc.ABC):
     async def setting_issues(self) -> tuple[list[tuple[str, str]], list[str]]:
         """``accord check`` on the app's own settings that name something in the app (read only):
         (settings key, message) errors for a name that is misspelled, notes for one that does not
-        exist yet and that a sync's first pass creates. Default: nothing to check."""
+        exist yet and that a sync's first pass creates (the container, :attr:`container_setting`).
+        Default: nothing to check."""
         return [], []
 
     async def inclusion_lists(self, object: str) -> list[Option]:

@@ -225,6 +225,7 @@ def _message(body: Any) -> str:
 
 class SnovioConnector(HttpConnector):
     vendor = "snovio"
+    container_setting = "list"
     batch_size = 100  # each prospect is one request anyway; this only bounds a batch's results
 
     def __init__(

@@ -249,6 +249,7 @@ PATS = "xentral › your user › Personal Access Tokens (create one; the old on
 
 class XentralConnector(HttpConnector):
     vendor = "xentral"
+    container_setting = "group"
     batch_size = 50  # records per runner batch; each is its own request
 
     def __init__(

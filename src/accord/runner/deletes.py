@@ -73,19 +73,33 @@ async def _check_container(ctx: RunContext, side: Side, create: bool) -> None:
     """``side``'s container is there; one renamed in the app since a pass found it (the index
     remembers its id under the name the config gives) is followed, with a warning, rather than
     taken for gone: a Snov.io list renamed must not lead to "create it again, empty"."""
-    conn, obj, slot = ctx.conn[side], ctx.obj[side], f"container:{side.value}"
+    conn, obj = ctx.conn[side], ctx.obj[side]
     try:
         await conn.check_container(obj, create=create)
     except ContainerMissing:
-        known = ctx.store.remembered_id(ctx.cfg.name, slot)
-        now = await conn.follow_container(obj, *known) if known else None
-        if known is None or now is None:
+        renamed = await follow_renamed_container(ctx, side)
+        if renamed is None:
             raise
         log.warning("sync %s: %s's %r is now named %r there; syncing with it (write the new name in the config)",
-                    ctx.cfg.name, conn.name, known[0], now)
+                    ctx.cfg.name, conn.name, *renamed)
         return
     if (found := conn.container_key(obj)) is not None:
-        ctx.store.remember_id(ctx.cfg.name, slot, *found)
+        ctx.store.remember_id(ctx.cfg.name, _container_slot(side), *found)
+
+
+async def follow_renamed_container(ctx: RunContext, side: Side) -> tuple[str, str] | None:
+    """(the name the config gives, the name it has now) if ``side``'s container is one a pass
+    found under the configured name and that has been renamed in the app since; the connector
+    then uses it (Connector.follow_container). None: no id remembered, or that one is gone."""
+    known = ctx.store.remembered_id(ctx.cfg.name, _container_slot(side))
+    if known is None:
+        return None
+    now = await ctx.conn[side].follow_container(ctx.obj[side], *known)
+    return None if now is None else (known[0], now)
+
+
+def _container_slot(side: Side) -> str:
+    return f"container:{side.value}"
 
 
 def container_gone(ctx: RunContext, e: ContainerMissing) -> dict[str, Any]:

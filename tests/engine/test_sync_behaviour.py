@@ -304,6 +304,17 @@ async def test_rejected_record_fails_alone_and_the_rest_syncs() -> None:
     assert [(f.category, f.hint) for f in failing] == [("custom_code", "Fix the rule")]
 
 
+async def test_a_hint_to_correct_the_source_names_the_app_the_value_came_from() -> None:
+    """Connectors know only their own app; the record list names the other one as accord.yaml does."""
+    p = Pair()
+    p.left.user_create("contacts", person("Bo", "Bad", "bo@localhost"))
+    p.left.user_create("contacts", person("Al", "Good", "al@x.com"))
+    await p.run()
+    [failing] = p.store.records("contacts", "failing")
+    assert (failing.category, failing.hint) == ("validation", "Correct the email address in a.")
+    assert set(by_email(p.right)) == {"al@x.com"}
+
+
 async def test_calculated_field_changes_do_not_trigger() -> None:
     p = Pair(mappings=[{"left": "score", "right": "score", "direction": "left-to-right"}])
     p.left.add_field("contacts", FieldSchema("score", FieldType.NUMBER, calculated=True),

@@ -447,11 +447,16 @@ def _fail(ctx: RunContext, it: Item, s: Side, res: WriteResult, failed: Failed) 
     err = res.error
     ctx.counters.failed[s.value] += 1
     failed.setdefault(it.link.id, set()).add(s)
+    # a connector knows only its own app: "correct it in the source app" names the app the
+    # value came from, as accord.yaml names it
+    hint = (err.hint if err else None) or None
+    if hint is not None:
+        hint = hint.replace("the source app", ctx.require_spec().app(s.other))
     it.link.set_status(
         Status.FAILING,
         category=(err.category.value if err else ErrorCategory.UNKNOWN.value),
         message=(err.message if err else "the app rejected the write"),
-        hint=(err.hint if err else None) or None,
+        hint=hint,
     )
 
 

@@ -132,7 +132,10 @@ def test_the_whole_flow_with_pickers(browser: Any, stack: Stack, size: str) -> N
     assert "Companies (companies)" in left and not any("Account" in t for t in left)
     assert "Account" in right and "companies" not in right
     _pick(page, "#left_object", "companies")
+    _pick(page, "#right_object", "Contact+Lead")  # Salesforce's "new records as" shows for it alone
+    expect(page.locator("#new_records_as")).to_be_visible()
     _pick(page, "#right_object", "Account")
+    expect(page.locator("#new_records_as")).to_be_hidden()
     _shot(page, size, "objects")
     _next(page, "direction")
 

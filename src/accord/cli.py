@@ -220,12 +220,13 @@ def sync(
     background: Annotated[bool, typer.Option("--background", help="Run detached; output goes to --log")] = False,
     log_file: Annotated[Path | None, typer.Option("--log", help="Output file of --background")] = None,
     confirm_deletes: Annotated[bool, typer.Option(
-        "--confirm-deletes", help="Carry out the deletes the sync holds (more than its delete_guard allows), or "
-                                  "let it create a vanished list or group again; then run the pass")] = False,
+        "--confirm-deletes", "--confirm", help="Confirm what the sync holds, then run the pass: carry out the "
+                                               "deletes (more than its delete_guard allows), create a vanished list "
+                                               "or group again, or start a sync with no match key")] = False,
 ) -> None:
     """One pass per sync (initial if never run, else incremental) and exit.
 
-    Exit codes: 0 ok, 1 deletes held for a confirmation (or another error), 2 config error
+    Exit codes: 0 ok, 1 deletes (or an unmatched start) held for a confirmation (or another error), 2 config error
     (a Snov.io list, xentral group, HubSpot list or SQL table the config names is gone),
     3 app unreachable or credentials refused."""
     cfg = _load(config)
@@ -319,6 +320,8 @@ def _confirm_now(s: Session, name: str) -> None:
 def _confirmed_line(name: str, hold: dict[str, Any]) -> str:
     if hold.get("kind") == "container":
         return f"{name}: confirmed: {hold.get('container')} will be created again, empty"
+    if hold.get("kind") == "unmatched":
+        return f"{name}: confirmed: this pass creates the records of each app in the other"
     return f"{name}: {hold.get('confirmed', 0)} held deletes confirmed; this pass carries them out"
 
 
@@ -361,6 +364,11 @@ def plan(config: ConfigOpt = Path("accord.yaml"), sync: SyncOpt = None, json_out
                 try:
                     out.append((await runner.run()).as_dict())
                 except DeletesHeld as e:  # what the real pass would hold, not delete
+                    if e.hold.get("kind") == "unmatched":  # it writes nothing until confirmed: what it would then
+                        s.store.confirm_deletes(n)
+                        then = (await s.runner(n).run()).as_dict()
+                        out.append({**then, "kind": "held", "deletes_held": e.hold})
+                        continue
                     out.append({**PassResult(n, "held", runner.counters).as_dict(), "deletes_held": e.hold})
             return sorted(out, key=lambda r: names.index(r["sync"]))
 
@@ -369,6 +377,10 @@ def plan(config: ConfigOpt = Path("accord.yaml"), sync: SyncOpt = None, json_out
         out.print_json(json.dumps(results))
         return
     out.print(plan_table(results))
+    for r in results:  # a pass that would wait for a confirmation: why, and how to give it
+        if (held := r.get("deletes_held")) and held.get("kind") == "unmatched":
+            out.print(f"{held['message']}\nThe plan shows what it does once confirmed. hint: {held['hint']}",
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

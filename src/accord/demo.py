@@ -51,7 +51,9 @@ DEMO_SYNCS: list[dict[str, Any]] = [
      "right": {"app": "salesforce", "object": "Contact"}, "winner": "hubspot", "associations": ["companies"]},
     {"name": "deals", "left": {"app": "hubspot", "object": "deals"},
      "right": {"app": "salesforce", "object": "Opportunity"}, "stages": "auto", "winner": "salesforce",
-     "associations": ["companies"]},
+     # deals have no match key by default: matched by name, the twins of an earlier sync pair up (and
+     # the first pass need not wait for a confirmation, README "A sync with no match key …")
+     "match": [{"left": "dealname", "right": "Name"}], "associations": ["companies"]},
 ]
 
 # Stages `stages: auto` pairs by label (HubSpot id → Salesforce API name), and some it leaves unmapped.

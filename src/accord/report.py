@@ -56,7 +56,8 @@ def plan_table(results: list[dict[str, Any]]) -> Table:
     for col in ("sync", "pass", "create L/R", "update L/R", "delete L/R", "conflicts", "excluded"):
         t.add_column(col)
     for r in results:
-        held = (r.get("deletes_held") or {}).get("targets")
+        hold = r.get("deletes_held") or {}
+        held = hold.get("targets") if hold.get("kind") != "unmatched" else None  # (no delete in it)
         deletes = f"held {held['left']}/{held['right']}" if held else f"{r['archived']['left']}/{r['archived']['right']}"
         t.add_row(r["sync"], r["kind"], f"{r['created']['left']}/{r['created']['right']}",
                   f"{r['updated']['left']}/{r['updated']['right']}", deletes,

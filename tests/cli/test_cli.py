@@ -458,3 +458,28 @@ def test_erase_drops_a_persons_rows_once_deleted_in_both_apps(tmp_path: Path) ->
     # and nothing comes back
     assert accord("sync", "-c", "accord.yaml", "--full", cwd=tmp_path).returncode == 0
     assert [x.properties["email"] for x in MemoryApp("b", path=str(tmp_path / "b.json")).live("contacts")] == ["bob@x.com"]
+
+
+def test_an_unmatched_start_is_planned_held_and_confirmed(tmp_path: Path) -> None:
+    """`match: none` over two apps that both hold records: `accord plan` shows what the pass would
+    create once confirmed and why it waits; `accord sync` writes nothing (exit 1); `--confirm` runs it."""
+    a = MemoryApp("a", path=str(tmp_path / "a.json"))
+    b = MemoryApp("b", path=str(tmp_path / "b.json"))
+    for i in range(30):
+        a.user_create("contacts", person(f"A{i}", "Left", f"a{i}@x.com"))
+        b.user_create("contacts", person(f"B{i}", "Right", f"b{i}@x.com"))
+    a.save()
+    b.save()
+    two_memory_apps(tmp_path, """
+  - {name: people, left: {app: a, object: contacts}, right: {app: b, object: contacts}, match: none}""")
+    plan = accord("plan", "-c", "accord.yaml", cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert "│ people │ held │ 30/30" in plan.stdout and "held 0/0" not in plan.stdout
+    assert "this sync has no match key" in plan.stdout and "The plan shows what it does once confirmed" in plan.stdout
+    held = accord("sync", "-c", "accord.yaml", cwd=tmp_path)
+    assert held.returncode == 1 and "Nothing was written." in held.stderr and "--confirm" in held.stderr
+    assert len(MemoryApp("b", path=str(tmp_path / "b.json")).live("contacts")) == 30
+    done = accord("sync", "-c", "accord.yaml", "--confirm", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "people: confirmed: this pass creates the records of each app in the other" in done.stderr
+    assert len(MemoryApp("b", path=str(tmp_path / "b.json")).live("contacts")) == 60

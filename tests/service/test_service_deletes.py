@@ -68,3 +68,34 @@ def test_held_deletes_survive_a_restart_of_the_service(tmp_path: Path) -> None:
         assert "deletes held" in summary  # the dashboard's summary row says so
         assert again.client.post("/api/syncs/contacts/confirm-deletes").json()["confirmed"] == 30
         again.wait(lambda: len(again.right.live("contacts")) == right_before - 30)
+
+
+def test_an_unmatched_start_waits_on_the_dashboard_and_is_confirmed_through_the_api(tmp_path: Path) -> None:
+    """A sync with no match key over two apps that both hold records (an index lost, say) writes
+    nothing until confirmed; its pages say what it waits for and offer the confirmation."""
+    with World(tmp_path, contacts={"match": "none"}) as world:
+        seed(world, 30)
+        left, right = len(world.left.live("contacts")), len(world.right.live("contacts"))
+        for i in range(30):
+            world.right.user_create("contacts", {"first_name": f"R{i}", "last_name": "Right", "email": f"r{i}@x.com"})
+        right += 30
+        run = world.run_pass()
+        assert run["status"] == "failed" and "this sync has no match key" in run["error"]
+        held = world.client.get("/api/syncs/contacts").json()["deletes_held"]
+        assert (held["kind"], held["category"]) == ("unmatched", "unmatched_start")
+        web = login(world.url)
+        assert "waits for a confirmation" in web.get("/").text
+        page = web.get("/syncs/contacts").text
+        assert "Waiting for a confirmation" in page and "Confirm and create them…" in page
+        assert "Deletes held" not in page
+        assert "last: initial, stopped" in page  # (not "last: pass", the kind a scheduled pass asks for)
+        assert (len(world.left.live("contacts")), len(world.right.live("contacts"))) == (left, right)  # nothing written
+
+        ok = world.client.post("/api/syncs/contacts/confirm-deletes", json={"hold": held["id"]})
+        assert ok.status_code == 200 and (ok.json()["kind"], ok.json()["confirmed"]) == ("unmatched", True), ok.text
+        world.wait(lambda: len(world.left.live("contacts")) == left + right)  # each of b's created in a
+        world.wait(lambda: not world.client.get("/api/syncs/contacts").json()["running"])
+        failing = world.client.get("/api/syncs/contacts").json()["counts"].get("failing", 0)
+        assert len(world.right.live("contacts")) == left + right - failing  # (the world's b refuses a few)
+        assert world.client.get("/api/syncs/contacts").json()["deletes_held"] is None
+        assert world.run_pass()["status"] == "ok" and len(world.left.live("contacts")) == left + right

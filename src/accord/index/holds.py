@@ -7,7 +7,8 @@ the dashboard and ``accord status`` show). A confirmation turns exactly the pair
 that moment into ``delete_confirmed``, which the next pass carries out whatever their number;
 deletes found later are counted afresh. A vanished container (a list, a group, a table) is a
 hold of its own kind, with no pairs: its confirmation lets the next pass create the container
-again where the app allows it.
+again where the app allows it. So is the unmatched start of a sync with no match key (see
+accord.runner.deletes.guard_unmatched_start).
 
 Everything lives in the index, so a hold survives restarts and is shared by every process.
 """
@@ -28,7 +29,9 @@ DELETE_HELD = "delete_held"  # waiting for a confirmation
 DELETE_CONFIRMED = "delete_confirmed"  # confirmed: the next pass carries them out
 DEFERRED = frozenset({DELETE_PENDING, DELETE_HELD, DELETE_CONFIRMED})
 
-MASS, CONTAINER = "mass", "container"  # the kinds of hold
+# the kinds of hold; UNMATCHED: the first pass of a sync with no match key into two apps that
+# both hold records (each would be created in the other: twice, if they were synced before)
+MASS, CONTAINER, UNMATCHED = "mass", "container", "unmatched"
 
 Fence = Callable[[Connection], None]
 
@@ -97,7 +100,7 @@ class DeleteHolds(IndexDB):
 
         A mass delete: the pairs held now become ``delete_confirmed`` and the hold is lifted.
         A vanished container: the hold is marked confirmed, which lets the next pass create
-        the container again. Returns the hold with ``confirmed`` (pairs confirmed) set.
+        the container again; an unmatched start likewise lets the next pass create the records. Returns the hold with ``confirmed`` (pairs confirmed) set.
         """
         with self.engine.begin() as c:
             if c.dialect.name == "postgresql":
@@ -109,7 +112,7 @@ class DeleteHolds(IndexDB):
             if hold_id is not None and int(hold.get("id") or 0) != hold_id:
                 raise HoldChanged(f"the held deletes of sync {sync!r} changed since hold {hold_id} (now hold "
                                   f"{hold.get('id')}, {hold.get('count', 0)} records): review them again")
-            if hold.get("kind") == CONTAINER:
+            if hold.get("kind") in (CONTAINER, UNMATCHED):
                 if not hold.get("confirmable"):
                     raise NotConfirmable(str(hold.get("hint") or hold.get("message")))
                 hold = {**hold, "confirmed": True}

@@ -14,6 +14,9 @@ found, or holds them for a confirmation (README, "Deletes"; docs/reliability.md)
 * A container gone (:class:`~accord.model.ContainerMissing`: a list, a group, a table) stops
   the pass before anything is written and is a hold of its own; the container is created
   again only for a sync that never ran, or once that hold is confirmed (:func:`open_pass`).
+* The first pass of a sync with no match key, into two apps that both hold records, waits for
+  a confirmation too (:func:`guard_unmatched_start`): it would create every record of each app
+  in the other, a copy of each if they were synced before (an index lost).
 
 While a hold is on, deletes found by later passes join it: nothing is deleted until an admin
 confirms, or until the held records come back (their pairs sync again and the hold lifts).
@@ -33,6 +36,7 @@ from accord.index.holds import (
     DELETE_HELD,
     DELETE_PENDING,
     MASS,
+    UNMATCHED,
 )
 from accord.index.schema import links as links_t
 from accord.index.store import Link, PageWrite
@@ -47,6 +51,8 @@ log = logging.getLogger("accord.runner")
 L, R = Side.LEFT, Side.RIGHT
 
 MASS_DELETE, CONTAINER_MISSING = "mass_delete", "container_missing"  # the holds' categories
+UNMATCHED_START = "unmatched_start"
+UNMATCHED_FLOOR = 25  # records in each app from which an unmatched start waits (as the delete guard's floor)
 
 
 # -- containers ------------------------------------------------------------------------------
@@ -124,6 +130,59 @@ def container_gone(ctx: RunContext, e: ContainerMissing) -> dict[str, Any]:
     e.hint = hint
     log.warning("sync %s: %s — %s", ctx.cfg.name, hold["message"], hint)
     return hold
+
+
+# -- an unmatched start -------------------------------------------------------------------------
+def unmatched_start_possible(ctx: RunContext) -> bool:
+    """Whether this scan may be the unmatched start :func:`guard_unmatched_start` holds: the sync
+    matches no records (no match key: deals by default, ``match: none``) and its index holds
+    no row of it. A confirmed hold is lifted here and lets the pass go on."""
+    name = ctx.cfg.name
+    hold = ctx.store.deletes_hold(name)
+    if hold is not None and hold.get("kind") == UNMATCHED and hold.get("confirmed"):
+        ctx.store.set_deletes_hold(name, None, ctx.fence)
+        return False
+    if not ctx.require_spec().match and not ctx.store.has_links(name):
+        return True
+    if hold is not None and hold.get("kind") == UNMATCHED:  # a match key set since, or rows indexed: lifted
+        ctx.store.set_deletes_hold(name, None, ctx.fence)
+    return False
+
+
+def guard_unmatched_start(ctx: RunContext, found: dict[Side, int]) -> None:
+    """Hold the start of a sync with no match key (DeletesHeld, before anything is written) when
+    both apps hold at least UNMATCHED_FLOOR records (``found``: counted up to it).
+
+    Such a pass creates every record of each app in the other. For a first sync that may be
+    wanted; but if the records were synced before — an index that is gone (a new server or
+    database, a sync deleted and made again) or another tool — each would be there twice, and
+    no later pass can tell the copies apart. A sync with a match key pairs them instead."""
+    name = ctx.cfg.name
+    if min(found.values()) < UNMATCHED_FLOOR:
+        hold = ctx.store.deletes_hold(name)
+        if hold is not None and hold.get("kind") == UNMATCHED:
+            ctx.store.set_deletes_hold(name, None, ctx.fence)  # (records deleted since)
+        return
+    apps = {s: ctx.conn[s].name for s in (L, R)}
+    creates = " and ".join(f"each record of {apps[s.other]} in {apps[s]}" for s in (R, L)
+                           if ctx.require_spec().writes_to(s))
+    was = ctx.store.deletes_hold(name) or {}
+    same = was.get("kind") == UNMATCHED
+    key = f"{ctx.path}.match" if ctx.path else "match"
+    message = (f"sync {name}: both apps already hold records ({ctx.obj[L]} in {apps[L]}, {ctx.obj[R]} in "
+               f"{apps[R]}: at least {UNMATCHED_FLOOR} each) and this sync has no match key: its first pass would "
+               f"create {creates}. Nothing was written.")
+    hint = (f"If these records were synced before (by another tool, or by Accord with an index that is gone: a new "
+            f"server or database, a sync deleted and made again), that would make a copy of each: set {key} so "
+            f"that twins pair up (e.g. the name field of each app), or point state: at the old index. If they are "
+            f"not copies of each other, confirm: accord sync --sync {name} --confirm, the Confirm button on the "
+            f"sync's dashboard page, or POST /api/syncs/{name}/confirm-deletes.")
+    hold = {"kind": UNMATCHED, "id": was["id"] if same else ctx.pass_id, "since": was["since"] if same else now_iso(),
+            "category": UNMATCHED_START, "message": message, "hint": hint, "key": key, "confirmable": True,
+            "confirmed": False, "found": {s.value: found[s] for s in (L, R)}, "count": 0,
+            "targets": {"left": 0, "right": 0}}
+    ctx.store.set_deletes_hold(name, hold, ctx.fence)
+    raise _held(ctx, hold)
 
 
 # -- the end of a pass -----------------------------------------------------------------------

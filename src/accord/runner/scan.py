@@ -26,6 +26,7 @@ from accord.index.store import Link, PageWrite
 from accord.model import ExcludedReason, Page, Record, Side, Status
 from accord.runner.apply import apply
 from accord.runner.context import Item, RunContext, from_snapshot, tombstone
+from accord.runner.deletes import UNMATCHED_FLOOR, guard_unmatched_start, unmatched_start_possible
 from accord.runner.incremental import process_changed
 from accord.runner.pairing import (
     follow_moves,
@@ -77,10 +78,14 @@ async def begin_scan(ctx: RunContext) -> ScanState:
     await load_members(ctx)
     # Cursors are taken *before* reading, so edits made during the pass are seen next time.
     start = {s.value: await ctx.conn[s].change_cursor(ctx.obj[s]) for s in (L, R)}
+    found: dict[Side, int] = {}
+    if unmatched_start_possible(ctx):  # no match key, nothing indexed: are both apps holding records?
+        found = {s: await _scan_count(ctx, s, UNMATCHED_FLOOR) for s in (L, R)}
+        guard_unmatched_start(ctx, found)
     # An empty right app (the usual first sync into a new account) has no record to pair
     # with: each left page is then synced as soon as it is indexed (phase 3 page by page),
     # so writes to the right overlap reads from the left instead of waiting for them all.
-    right_empty = await _scan_is_empty(ctx, R)
+    right_empty = (found[R] if found else await _scan_count(ctx, R, 1)) == 0
     return ScanState(ctx.pass_id, start, right_empty)
 
 
@@ -208,14 +213,17 @@ def _scan(ctx: RunContext, side: Side, after: str | None) -> AsyncIterator[Page]
         ctx.conn[side].scan_from(ctx.obj[side], fields, after)
 
 
-async def _scan_is_empty(ctx: RunContext, side: Side) -> bool:
-    """True if a scan of ``side`` returns no record at all (one call for an empty app)."""
+async def _scan_count(ctx: RunContext, side: Side, upto: int) -> int:
+    """How many records a scan of ``side`` returns, counted up to ``upto`` (one call for an
+    empty app, and mostly for ``upto`` within a page)."""
     scan = ctx.conn[side].scan(ctx.obj[side], ctx.require_spec().fields(side))
+    n = 0
     try:
         async for page in scan:
-            if page.records:
-                return False
-        return True
+            n += len(page.records)
+            if n >= upto:
+                return n
+        return n
     finally:
         close = getattr(scan, "aclose", None)
         if close is not None:

@@ -59,11 +59,13 @@ class ProgressState:
     phase_done: int = 0
     started: float | None = None
     phases: list[str] = field(default_factory=list)
+    failed: bool = False  # the last pass stopped (an error, a hold): ``kind`` is then the run's, as recorded
 
     def as_dict(self) -> dict[str, Any]:
         elapsed = round(time.time() - self.started, 1) if self.running and self.started else None
         return {"running": self.running, "kind": self.kind, "phase": self.phase, "records": self.done,
-                "phase_records": self.phase_done, "elapsed_seconds": elapsed, "phases": list(self.phases)}
+                "phase_records": self.phase_done, "elapsed_seconds": elapsed, "phases": list(self.phases),
+                "failed": self.failed}
 
 
 class Tracker:
@@ -479,8 +481,9 @@ class Service:
         HoldChanged; NotConfirmable when there is nothing to confirm), then start a pass that
         carries them out (or creates the vanished container again)."""
         hold = self.store.confirm_deletes(name, hold_id)
-        log.warning("sync %s: held deletes confirmed by an admin (%s)", name,
-                    hold.get("container") if hold.get("kind") == "container" else f"{hold.get('confirmed')} records")
+        what = {"container": hold.get("container"), "unmatched": "the start of a sync with no match key"}
+        log.warning("sync %s: confirmed by an admin: %s", name,
+                    what.get(str(hold.get("kind"))) or f"{hold.get('confirmed')} held deletes")
         slot = self.slots[name]
         started = not slot.lock.locked() and not self.stopping
         if started:
@@ -525,11 +528,14 @@ class Service:
                     log.warning("sync %s: %s pass stopped: %s", name, kind, e)
                 else:
                     log.exception("sync %s: %s pass failed", name, kind)
-                if self.store.runs(name, limit=1) == last:
+                if (ran := self.store.runs(name, limit=1)) == last:
                     # it failed before the runner recorded a run (e.g. the app refused the
                     # credentials while reading its schema): the run history must still say so
                     run_id = self.store.begin_run(name, kind)
                     self.store.finish_run(run_id, "failed", {}, redact.scrub(error_text(e)))
+                elif ran:  # "last: initial, stopped" rather than the "pass" that was asked for
+                    st.kind = str(ran[0]["kind"])
+                st.failed = True
                 self.notifier.after_pass(slot.cfg, was_initial, None, e)
                 raise
             finally:

@@ -51,10 +51,11 @@ async def _until(cond: Callable[[], Any], timeout: float = 30.0, what: str = "")
 class World:
     """A service with ``accord run --temporal``'s bridge, its HTTP API, and a worker in this process."""
 
-    def __init__(self, pair: Pair, pg_url: str, address: str, root: Path, apps: dict[str, Any]) -> None:
+    def __init__(self, pair: Pair, pg_url: str, address: str, root: Path, apps: dict[str, Any],
+                 sync: dict[str, Any]) -> None:
         self.pair, self.address = pair, address
         self.queue = f"accord-controls-{os.getpid()}-{next(_queues)}"
-        self.cfg = parse_config({"state": pg_url, "apps": apps, "syncs": [contacts_sync("contacts")]},
+        self.cfg = parse_config({"state": pg_url, "apps": apps, "syncs": [{**contacts_sync("contacts"), **sync}]},
                                 str(root / "accord.yaml"), env={})
         self.store = Store(pg_url)
         self.api: httpx.AsyncClient
@@ -75,17 +76,18 @@ class World:
 
 
 async def _world(pg_url: str, address: str, root: Path, *, wrong_ca: bool = False,
-                 wrong_token: bool = False) -> AsyncIterator[World]:
+                 wrong_token: bool = False, unmatched: bool = False) -> AsyncIterator[World]:
     pair = Pair.start()
     apps = pair.apps()
     if wrong_ca:  # the public CAs: the sandbox's self-signed certificate is not among them
         apps["salesforce"]["verify"] = certifi.where()
     if wrong_token:  # the HubSpot account accepts only its own token: the worker's calls get 401
         pair.hs.settings.token = "the-right-token"
-    w = World(pair, pg_url, address, root, apps)
-    for i in range(5):
+    # unmatched: no match key, and more records on each side than an unmatched start may create unasked
+    w = World(pair, pg_url, address, root, apps, {"match": "none"} if unmatched else {})
+    for i in range(30 if unmatched else 5):
         pair.hs.user_create("contacts", {"email": f"h{i}@x.com", "firstname": f"H{i}", "lastname": "Hub"})
-    for i in range(3):
+    for i in range(30 if unmatched else 3):
         pair.sf.create("Contact", {"Email": f"s{i}@x.com", "FirstName": f"S{i}", "LastName": "Force"})
     client = await Client.connect(address)
     ctx = WorkerContext(w.cfg)
@@ -121,6 +123,12 @@ async def wrong_ca_world(pg_url: str, temporal_address: str, tmp_path: Path) -> 
 @pytest.fixture
 async def wrong_token_world(pg_url: str, temporal_address: str, tmp_path: Path) -> AsyncIterator[World]:
     async for w in _world(pg_url, temporal_address, tmp_path, wrong_token=True):
+        yield w
+
+
+@pytest.fixture
+async def unmatched_world(pg_url: str, temporal_address: str, tmp_path: Path) -> AsyncIterator[World]:
+    async for w in _world(pg_url, temporal_address, tmp_path, unmatched=True):
         yield w
 
 
@@ -209,6 +217,22 @@ async def test_credentials_a_worker_was_refused_show_on_the_apps_page(wrong_toke
     assert states["hubspot"] == "failing", states
     assert states["salesforce"] != "failing"
     assert "failing: auth" in page.text and "Test connection" in page.text
+
+
+async def test_an_unmatched_start_waits_for_a_confirmation_given_through_the_api(unmatched_world: World) -> None:
+    """The workers' first pass of a sync with no match key over two full apps writes nothing;
+    the API's confirmation lets the next one create the records of each app in the other, once."""
+    w = unmatched_world
+    await _until(lambda: bool(w.runs()) and w.runs()[0]["status"] == "failed", timeout=60, what="a held start")
+    assert "this sync has no match key" in w.runs()[0]["error"], w.runs()[0]
+    held = (await w.api.get("/api/syncs/contacts")).json()["deletes_held"]
+    assert held is not None and held["kind"] == "unmatched", held
+    assert len(w.pair.sf.records("Contact")) == 30 and len(w.pair.hs.records("contacts")) == 30
+    ok = await w.api.post("/api/syncs/contacts/confirm-deletes", json={"hold": held["id"]})
+    assert ok.status_code == 200 and ok.json()["confirmed"] is True, ok.text
+    await _until(w.initial_done, timeout=60, what="the confirmed initial sync")
+    assert len(w.pair.sf.records("Contact")) == 60 and len(w.pair.hs.records("contacts")) == 60
+    assert (await w.api.get("/api/syncs/contacts")).json()["deletes_held"] is None
 
 
 def test_problem_of_run_reads_the_category_and_hint_the_run_history_keeps() -> None:

@@ -20,9 +20,10 @@ from accord.engine.options import suggestion
 from accord.engine.validate import stage_issues, sync_issues, unmapped_note
 from accord.model import AuthError, ConnectorError, ContainerMissing, ObjectSchema, Side, UnreachableError
 from accord.runner import SyncRunner
-from accord.runner.deletes import follow_renamed_container
+from accord.runner.deletes import UNMATCHED_FLOOR, follow_renamed_container
 from accord.runner.index_guard import index_issue
 from accord.runner.pairing import renamed_list
+from accord.runner.scan import scan_count
 
 
 @dataclass
@@ -82,6 +83,8 @@ async def _sync_findings(runner: SyncRunner) -> Findings:
     inclusion, renamed = await _inclusion_issues(runner)
     mine += inclusion
     out.notes += renamed
+    if out.spec is not None and (waits := await _unmatched_start_note(runner)):
+        out.notes.append(waits)
     # the schemas' own reasons (with "did you mean") replace compile_sync's for the same key
     seen = {i.path for i in mine}
     out.errors = mine + [i for i in compiled if i.path not in seen]
@@ -129,6 +132,19 @@ async def _inclusion_issues(runner: SyncRunner) -> tuple[list[ConfigIssue], list
         if names and not hint else "" if names else " (it has none)"
     return [ConfigIssue(f"{ctx.path}.inclusion.list", f"app {conn.name!r} has no {obj} list {inc.list!r} (a sync "
                                                       f"stops on an inclusion list that does not exist){hint}{listed}")], []
+
+
+async def _unmatched_start_note(runner: SyncRunner) -> str | None:
+    """The first pass will wait for a confirmation (accord.runner.deletes.guard_unmatched_start):
+    no match key, nothing indexed yet, and both apps hold records."""
+    ctx = runner.ctx
+    if ctx.require_spec().match or ctx.store.has_links(runner.cfg.name):
+        return None
+    if min([await scan_count(ctx, s, UNMATCHED_FLOOR) for s in (Side.LEFT, Side.RIGHT)]) < UNMATCHED_FLOOR:
+        return None
+    return (f"{ctx.path + '.' if ctx.path else ''}match: no match key, and both apps already hold records: the first pass waits for a "
+            "confirmation before it creates each record of one app in the other (records synced before would "
+            "be there twice); set match: so that twins pair up, or confirm (accord sync --confirm)")
 
 
 async def app_findings(conn: Connector, key: str, runners: Sequence[SyncRunner] = ()) -> tuple[list[ConfigIssue], list[str]]:

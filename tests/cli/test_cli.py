@@ -472,6 +472,9 @@ def test_an_unmatched_start_is_planned_held_and_confirmed(tmp_path: Path) -> Non
     b.save()
     two_memory_apps(tmp_path, """
   - {name: people, left: {app: a, object: contacts}, right: {app: b, object: contacts}, match: none}""")
+    check = accord("check", "-c", "accord.yaml", cwd=tmp_path)  # said before anything runs
+    assert check.returncode == 0 and ("people: syncs[0].match: no match key, and both apps already hold records: "
+                                      "the first pass waits for a confirmation") in check.stdout, check.stdout
     plan = accord("plan", "-c", "accord.yaml", cwd=tmp_path)
     assert plan.returncode == 0, plan.stderr
     assert "│ people │ held │ 30/30" in plan.stdout and "held 0/0" not in plan.stdout

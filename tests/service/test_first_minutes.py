@@ -80,6 +80,13 @@ def test_setup_says_rules_in_words_and_link_only_matching_in_the_review(world: W
     # deals have no match key: "a record without a match key is left out" would leave out none
     assert "matched by link only: every record is created in the other app once" in review
     assert "without a match key" not in review
+    assert "the first pass waits for a confirmation" not in review  # (neither app holds deals yet)
+    for i in range(25):  # both apps hold deals: the review says the first pass will wait, and why
+        world.left.user_create("deals", {"name": f"A{i}"})
+        world.right.user_create("deals", {"name": f"B{i}"})
+    review = flow.post("options", "next")
+    assert ("match: no match key, and both apps already hold records: the first pass waits for a confirmation"
+            in review), review
 
 
 def test_a_taken_sync_name_is_said_by_the_fields_name(world: World) -> None:

@@ -169,6 +169,11 @@ def index_left(ctx: RunContext, records: Sequence[Record], *, save: bool = True)
                 link.left_id, link.pending = rec.id, None
                 ctx.counters.created[L.value] += 1  # written by this pass (a step that died before saving it)
                 w.touch(link)
+            elif owner is not None and _takes_place_of_deleted(ctx, owner, L, rec):
+                link = owner
+                w.touch(link)
+                for k in ks:
+                    local[k] = link
             elif owner is not None:
                 link = Link(name, left_id=rec.id, label=_label(ctx, rec, L))
                 _mark_duplicate(ctx, link, L, owner.left_id or owner.right_id)
@@ -278,6 +283,13 @@ def pair(ctx: RunContext, side: Side, records: Sequence[Record], w: PageWrite) -
             owner.pending = None
             ctx.counters.created[side.value] += 1  # our create, whose outcome was never saved
             w.touch(owner)
+            out.append((rec, owner, None))
+            continue
+        if owner is not None and owner.id not in claimed and _takes_place_of_deleted(ctx, owner, side, rec):
+            claimed.add(owner.id)
+            w.touch(owner)
+            for k in ks:
+                local[k] = owner
             out.append((rec, owner, None))
             continue
         if owner is not None and owner.id_of(side) not in (None, rec.id):
@@ -427,6 +439,37 @@ def _duplicate_hint(ctx: RunContext, side: Side) -> str:
     app = spec.app(side)
     return (f"If the two are the same, merge them in {app}: the merged record syncs on and nothing is lost. "
             f"If not, give one of them another {fields} in {app}.")
+
+
+def _takes_place_of_deleted(ctx: RunContext, owner: Link, side: Side, rec: Record) -> bool:
+    """A new record whose match key belongs to a pair whose record of ``side`` was deleted (the
+    same person deleted, then created again or imported anew) takes that record's place in the
+    pair; it is not a duplicate of a record that is gone. With the twin in the other app still
+    there (``deletes: mark``) the two pair up; with the twin deleted too, the row starts afresh
+    and the record is created in the other app. Either way the pair merges as in a first sync
+    (the bases were the old record's). False: ``owner``'s record of ``side`` is not deleted."""
+    gone = owner.id_of(side) is not None and owner.deleted(side) and (
+        (owner.status == Status.FAILING and owner.category == ErrorCategory.DELETED)
+        or (owner.status == Status.EXCLUDED and owner.reason == ExcludedReason.DELETED))
+    if not gone:
+        return False
+    other, was = side.other, owner.id_of(side)
+    owner.set_id(side, rec.id)
+    owner.set_deleted(side, False)
+    if owner.deleted(other):  # deleted in both apps: nothing left of the old pair
+        owner.set_id(other, None)
+        owner.set_deleted(other, False)
+        if other is L:
+            owner.left_seen = None
+        else:
+            owner.right_seen = None
+    owner.left_base = owner.right_base = None
+    owner.pending, owner.in_flight, owner.attempts = None, None, 0
+    owner.label = _label(ctx, rec, side)
+    owner.set_status(Status.QUEUED)
+    log.info("sync %s: %s record %s has the match key of deleted %s: it takes its place", ctx.cfg.name,
+             ctx.require_spec().app(side), rec.id, was)
+    return True
 
 
 # -- planning ---------------------------------------------------------------------------

@@ -79,3 +79,43 @@ async def test_a_deleted_pair_whose_delete_is_held_keeps_its_key() -> None:
     with pytest.raises(Exception, match="deletes held"):
         await p.run()
     assert [r.properties["last_name"] for r in p.right.live("contacts")] == ["Lee"]
+
+
+# -- an address handed on: the pair's keys follow its record's new e-mail -----------------------------
+@pytest.mark.parametrize("side", [Side.LEFT, Side.RIGHT])
+async def test_an_email_given_up_by_one_contact_is_free_for_a_new_one(side: Side) -> None:
+    """Ann's e-mail changes; later someone new gets her old address (info@, a reused address):
+    the newcomer syncs. Before, the index still gave the old address to Ann's pair, and the
+    newcomer stayed a "duplicate of" Ann, who no longer had it."""
+    p = Pair()
+    app = p.left if side is Side.LEFT else p.right
+    ann = app.user_create("contacts", person("Ann", "Lee", "info@x.com"))
+    await p.run()
+    app.user_update("contacts", ann, {"email": "ann@x.com"})
+    await p.run()
+    assert sorted(by_email(p.left)) == sorted(by_email(p.right)) == ["ann@x.com"]
+    app.user_create("contacts", person("Cy", "New", "info@x.com"))
+    res = await p.run()
+    assert res.counters.created == ({"left": 0, "right": 1} if side is Side.LEFT else {"left": 1, "right": 0})
+    assert sorted(by_email(p.left)) == sorted(by_email(p.right)) == ["ann@x.com", "info@x.com"]
+    assert by_email(p.right)["info@x.com"]["last_name"] == "New" and p.status() == {"syncing": 2}
+    res = await p.run(full=True)
+    assert res.counters.created == res.counters.updated == {"left": 0, "right": 0}
+    # and Ann's new address is hers: a second record with it is a duplicate of Ann
+    app.user_create("contacts", person("Ann", "Again", "ann@x.com"))
+    await p.run()
+    assert p.status() == {"syncing": 2, "excluded": 1}
+
+
+async def test_an_address_handed_on_within_one_pass_syncs_by_the_next_full_pass() -> None:
+    """The change and the newcomer in the same pass: the newcomer is planned before Ann's pair
+    lets go of the address, so it waits as a duplicate; the next full pass frees it (its key
+    belongs to no one any more) and syncs it."""
+    p = Pair()
+    ann = p.left.user_create("contacts", person("Ann", "Lee", "info@x.com"))
+    await p.run()
+    p.left.user_update("contacts", ann, {"email": "ann@x.com"})
+    p.left.user_create("contacts", person("Cy", "New", "info@x.com"))
+    await p.run()
+    await p.run(full=True)
+    assert sorted(by_email(p.right)) == ["ann@x.com", "info@x.com"] and p.status() == {"syncing": 2}

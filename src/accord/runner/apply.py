@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from accord.associations import sync_associations, waits_for_association
 from accord.engine.mapping import SyncSpec
+from accord.engine.matching import MatchKeySpec
 from accord.engine.planner import PairPlan
 from accord.engine.values import canon
 from accord.index.holds import DEFERRED
@@ -244,6 +245,7 @@ async def _send(ctx: RunContext, writes: _Writes, w: PageWrite) -> Failed:
 
 def _settle(ctx: RunContext, writing: list[Item], failed: Failed, w: PageWrite) -> None:
     """The pairs' status and bases after their writes."""
+    matched = _matched_bases(ctx.require_spec())
     for it in writing:
         link, plan = it.link, it.plan
         # kept through the save before the writes: a scan step resumed after a crash
@@ -262,7 +264,45 @@ def _settle(ctx: RunContext, writing: list[Item], failed: Failed, w: PageWrite) 
         link.in_flight = None
         if plan.status == Status.SYNCING or plan.left_base is not None:  # see _sort
             for s in (L, R):
+                before = link.base(s)
                 _set_base(ctx, it, s)
+                if matched[s] and before is not None and link.base(s) is not None:
+                    _follow_key_change(ctx, link, s, matched[s], before, w)
+
+
+def _matched_bases(spec: SyncSpec) -> dict[Side, list[tuple[MatchKeySpec, str]]]:
+    """Per side, each match key whose field is mapped, with the base key its value is kept under."""
+    out: dict[Side, list[tuple[MatchKeySpec, str]]] = {}
+    for s in (L, R):
+        by_field = dict(spec.based(s))
+        out[s] = [(m, by_field[m.field(s.value)]) for m in spec.match if m.field(s.value) in by_field]
+    return out
+
+
+def _follow_key_change(ctx: RunContext, link: Link, side: Side, matched: list[tuple[MatchKeySpec, str]],
+                       before: Mapping[str, Any], w: PageWrite) -> None:
+    """The pair's match keys follow its record's new e-mail (name, domain …): the old key is
+    released and the new one taken (unless another pair holds it). Else a new record with the old
+    e-mail — an address handed on, a person back — would be a "duplicate" of this pair's record
+    for good, which no longer has it."""
+    after = link.base(side)
+    assert after is not None
+    gone: list[str] = []
+    came: list[str] = []
+    for m, k in matched:
+        if before.get(k) == after.get(k):
+            continue  # (the usual case: one comparison per match key)
+        old, new = m.normalise(before.get(k)), m.normalise(after.get(k))
+        if old != new:
+            gone += [f"{m.name}:{old}"] if old else []
+            came += [f"{m.name}:{new}"] if new else []
+    if not gone and not came:
+        return
+    sv = side.value
+    owners = ctx.store.key_owners(ctx.cfg.name, side, gone + came)
+    added = {k for s_, k, _ in w.add_keys if s_ == sv}
+    w.drop_keys += [(sv, k) for k in gone if owners.get(k) == link.id and k not in came]
+    w.add_keys += [(sv, k, link.id) for k in came if k not in owners and k not in added]
 
 
 def _set_status(ctx: RunContext, link: Link, plan: PairPlan) -> None:

@@ -440,6 +440,13 @@ def load_config(path: str | Path, env: dict[str, str] | None = None, require_app
     p = Path(path)
     try:
         text = p.read_text()
+    except FileNotFoundError as e:
+        # the first thing a new user meets without a config: say where one comes from
+        where = "here" if p.parent == Path(".") else f"in {p.resolve().parent}"
+        raise ConfigError(str(path), [ConfigIssue("", (
+            f"no such file {where}. Write one (README, \"Configuration reference\"), pass its path with -c, "
+            "or try Accord first with `accord demo`; `accord run` without one starts the dashboard, where "
+            "apps and syncs are set up in the browser"))]) from e
     except OSError as e:
         raise ConfigError(str(path), [ConfigIssue("", f"cannot read: {e.strerror}")]) from e
     except UnicodeDecodeError as e:

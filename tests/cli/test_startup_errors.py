@@ -114,3 +114,10 @@ def test_the_index_file_is_private(tmp_path: Path) -> None:
         if (tmp_path / side_file).exists():
             assert stat.S_IMODE((tmp_path / side_file).stat().st_mode) == 0o600, side_file
     store.close()
+
+
+@pytest.mark.parametrize("command", ["check", "sync", "status"])
+def test_no_config_file_says_where_one_comes_from(tmp_path: Path, command: str) -> None:
+    """A new user's first command in an empty folder: not just "cannot read", but what to do."""
+    assert_clean(accord(command, cwd=tmp_path), 2, "accord.yaml: no such file here. Write one",
+                 "`accord demo`", "`accord run` without one starts the dashboard")

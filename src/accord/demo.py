@@ -336,6 +336,7 @@ class Dashboard:
     url: str
     login_link: str
     token: str
+    taken: int | None = None  # the port asked for, in use by another program
 
 
 async def _serve(session: Session, cfg: Config, boxes: Sandboxes, console: Console, seed: int, interval: float,
@@ -369,6 +370,9 @@ async def _serve(session: Session, cfg: Config, boxes: Sandboxes, console: Conso
 def _say_dashboard(console: Console, dash: Dashboard, interval: float) -> None:
     console.print()
     console.rule("[bold]Dashboard[/bold]")
+    if dash.taken:
+        console.print(f"Port {dash.taken} is in use (another demo still running?), so the dashboard is on another "
+                      "port: use the link below.", soft_wrap=True, highlight=False)
     console.print("Open this link in your browser to log in (it works once, within an hour):")
     console.print(f"  [bold]{dash.login_link}[/bold]", soft_wrap=True, highlight=False)
     console.print(f"The dashboard is at {dash.url}; API token (for the REST API, and to log in again): "
@@ -385,10 +389,11 @@ async def _dashboard(service: Service, cfg: Config, port: int) -> AsyncIterator[
     from accord.service.app import create_app
     from accord.service.web import new_token, one_time_login_url
 
+    taken: int | None = None
     try:
         sock = bind("127.0.0.1", port or 0)
     except StartupError:
-        sock = bind("127.0.0.1", 0)  # the port is taken: any free one (the address is printed)
+        sock, taken = bind("127.0.0.1", 0), port  # the port is taken: any free one (said, with the address)
     token = new_token()
     app = create_app(cfg, service, token=token)
     server = _QuietServer(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
@@ -400,7 +405,7 @@ async def _dashboard(service: Service, cfg: Config, port: int) -> AsyncIterator[
                 raise RuntimeError("the dashboard did not start")
             await asyncio.sleep(0.02)
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        yield Dashboard(f"{url}/", one_time_login_url(app, url), token)
+        yield Dashboard(f"{url}/", one_time_login_url(app, url), token, taken)
     finally:
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -53,3 +53,19 @@ async def test_demo_serves_the_dashboard_and_incremental_passes() -> None:
     # each round: users edit contacts in both apps and create one; the passes carry it over
     assert out.count("contacts: created") == 3, out
     assert "updated" in out
+
+
+async def test_a_taken_port_is_said_and_another_one_used() -> None:
+    """`make demo` twice (the first still running): the second says why its link has another port."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        buf = io.StringIO()
+        rc = await run_demo(records=20, serve=True, port=port, state=None, seed=3,
+                            console=Console(file=buf, width=200, no_color=True), progress=no_bar, interval=0.1, rounds=1)
+    out = buf.getvalue()
+    assert rc == 0 and f"Port {port} is in use (another demo still running?)" in out, out
+    assert f"http://127.0.0.1:{port}/" not in out

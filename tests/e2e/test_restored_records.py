@@ -119,3 +119,20 @@ async def test_a_contact_undeleted_in_salesforce_syncs_again(w: World, deletes: 
     await w.run("contacts")
     assert w.sf.get("Contact", sf_ann)["Title"] == "CFO"  # type: ignore[index]
     assert w.link("contacts", R, sf_ann).status == Status.SYNCING
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["incremental", "full"])
+async def test_a_contact_deleted_then_created_anew_in_hubspot_syncs_as_ann(w: World, full: bool) -> None:  # noqa: F811
+    """Not restored but made again (a new id, the same e-mail: a form fill, an import): it takes
+    the deleted contact's place and reaches Salesforce once, instead of staying excluded as a
+    duplicate of the contact that is gone."""
+    ann = await _deleted_everywhere(w)
+    again = w.hs.user_create("contacts", _hs_contact("Ann", "Lee-Berg", "ann@acme.com"))["id"]
+    res = await w.run("contacts", full=full)
+    assert res.counters.created == {"left": 0, "right": 1}
+    assert w.sf_by_email()["ann@acme.com"]["LastName"] == "Lee-Berg"
+    link = w.link("contacts", L, again)
+    assert link.status == Status.SYNCING and w.link("contacts", L, ann) is None
+    res = await w.run("contacts", full=True)
+    assert res.counters.created == {"left": 0, "right": 0}
+    assert sorted(w.sf_by_email()) == ["ann@acme.com", "bob@acme.com"]

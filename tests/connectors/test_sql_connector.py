@@ -78,6 +78,12 @@ async def scenario(url: str, tmp: Path) -> None:
 
 async def test_sql_connector_on_sqlite(tmp_path: Path) -> None:
     await scenario(f"sqlite:///{tmp_path}/app.db", tmp_path)
+    # the database's own settings stay its owner's: Accord switched it to WAL (a property of the
+    # file), which other programs' connections open at that moment got "database is locked" for
+    import sqlite3
+    with sqlite3.connect(tmp_path / "app.db") as c:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    assert not (tmp_path / "app.db-wal").exists()
 
 
 async def test_sql_connector_on_postgres(pg_url: str, tmp_path: Path) -> None:

@@ -152,6 +152,9 @@ def accord_table(db_url: str) -> None:
           Column("updated_at", DateTime, nullable=False), Column("deleted", Boolean, default=False))
     eng = create_engine(db_url)
     meta.create_all(eng)
+    if db_url.startswith("sqlite"):  # in WAL mode, as the peers' targets set theirs (Accord keeps a file's own mode)
+        with eng.begin() as c:
+            c.exec_driver_sql("PRAGMA journal_mode=WAL")
     eng.dispose()
 
 

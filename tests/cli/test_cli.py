@@ -481,6 +481,7 @@ def test_an_unmatched_start_is_planned_held_and_confirmed(tmp_path: Path) -> Non
     assert "this sync has no match key" in plan.stdout and "The plan shows what it does once confirmed" in plan.stdout
     held = accord("sync", "-c", "accord.yaml", cwd=tmp_path)
     assert held.returncode == 1 and "Nothing was written." in held.stderr and "--confirm" in held.stderr
+    assert held.stderr.count("Nothing was written.") == 1, held.stderr  # said once, not logged and said again
     assert len(MemoryApp("b", path=str(tmp_path / "b.json")).live("contacts")) == 30
     done = accord("sync", "-c", "accord.yaml", "--confirm", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -229,7 +229,9 @@ def _hold(ctx: RunContext, base: dict[str, Any], hold_id: int) -> dict[str, Any]
 
 def _held(ctx: RunContext, hold: dict[str, Any]) -> DeletesHeld:
     msg, prefix = str(hold.get("message")), f"sync {ctx.cfg.name}: "
-    log.warning("%s", msg if msg.startswith(prefix) else prefix + msg)
+    # info: whoever catches it says it as a warning or an error (the CLI's exit message, the
+    # service's "pass stopped"); a warning here printed the same sentence twice
+    log.info("%s", msg if msg.startswith(prefix) else prefix + msg)
     return DeletesHeld(str(hold.get("message")), str(hold.get("hint") or ""), hold)
 
 

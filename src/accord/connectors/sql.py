@@ -52,7 +52,7 @@ from accord.connectors.base import ApiCounters, Connector
 from accord.connectors.registry import Vendor
 from accord.connectors.settings import AppSettings, Duration, parse_duration
 from accord.engine.values import canon, iso, parse_ts
-from accord.index.db import make_app_engine
+from accord.index.store import make_engine
 from accord.model import (
     ConnectorError,
     ContainerMissing,
@@ -176,7 +176,7 @@ class SqlConnector(Connector):
                  page_size: int = 1000, overlap: float = 1.0, changes: Literal["updated_at", "triggers"] = "updated_at",
                  log_retention: float = 7 * 86_400.0, prune_every: float = 3600.0) -> None:
         super().__init__(name)
-        self.engine = make_app_engine(url)
+        self.engine = make_engine(url, index_settings=False)  # an app's database keeps its own settings
         self.tables = dict(tables or {})
         self.id_column, self.updated_column, self.deleted_column = id_column, updated_column, deleted_column
         self.page_size = page_size

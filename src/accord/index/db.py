@@ -106,28 +106,21 @@ def _fast_sqlite_binds() -> None:
 _JSON_CODEC: dict[str, Any] = {"json_serializer": dumps, "json_deserializer": orjson.loads}
 
 
-def make_app_engine(url: str) -> Engine:
-    """An engine for an app's own database (the SQL connector). Unlike the index's, its SQLite
-    settings are its owner's: the journal mode is a property of the file (switching it to WAL
-    made other programs' connections, and a second Accord process opening it at that moment,
-    fail with "database is locked", and WAL does not work on a network share), and
-    ``synchronous`` below FULL risks the file in rollback-journal mode. Only waits for locks."""
-    if url.startswith("sqlite"):
-        _fast_sqlite_binds()
-        if url in ("sqlite://", "sqlite:///:memory:"):
-            return create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False}, **_JSON_CODEC)
-        return create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **_JSON_CODEC)
-    return create_engine(url, pool_pre_ping=True, **_JSON_CODEC)
-
-
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, index_settings: bool = True) -> Engine:
+    """An engine for the index, or (``index_settings=False``) for an app's own database (the SQL
+    connector). An app's SQLite settings are its owner's: the journal mode is a property of the
+    file (switching it to WAL made other programs' connections, and a second Accord process
+    opening it at that moment, fail with "database is locked", and WAL does not work on a
+    network share), and ``synchronous`` below FULL risks the file in rollback-journal mode: there
+    Accord only waits for locks."""
     if url.startswith("sqlite"):
         _fast_sqlite_binds()
         if url in ("sqlite://", "sqlite:///:memory:"):
             eng = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False}, **_JSON_CODEC)
         else:
             eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **_JSON_CODEC)
-        event.listen(eng, "connect", _sqlite_pragmas)
+        if index_settings:
+            event.listen(eng, "connect", _sqlite_pragmas)
         return eng
     return create_engine(url, pool_pre_ping=True, **_JSON_CODEC)
 

@@ -20,10 +20,10 @@ from accord.engine.options import suggestion
 from accord.engine.validate import stage_issues, sync_issues, unmapped_note
 from accord.model import AuthError, ConnectorError, ContainerMissing, ObjectSchema, Side, UnreachableError
 from accord.runner import SyncRunner
-from accord.runner.deletes import UNMATCHED_FLOOR, follow_renamed_container
+from accord.runner.deletes import both_hold_records, follow_renamed_container, unmatched
 from accord.runner.index_guard import index_issue
 from accord.runner.pairing import renamed_list
-from accord.runner.scan import scan_count
+from accord.runner.scan import counts_up_to_floor
 
 
 @dataclass
@@ -138,9 +138,7 @@ async def _unmatched_start_note(runner: SyncRunner) -> str | None:
     """The first pass will wait for a confirmation (accord.runner.deletes.guard_unmatched_start):
     no match key, nothing indexed yet, and both apps hold records."""
     ctx = runner.ctx
-    if ctx.require_spec().match or ctx.store.has_links(runner.cfg.name):
-        return None
-    if min([await scan_count(ctx, s, UNMATCHED_FLOOR) for s in (Side.LEFT, Side.RIGHT)]) < UNMATCHED_FLOOR:
+    if not unmatched(ctx) or not both_hold_records(await counts_up_to_floor(ctx)):
         return None
     return (f"{ctx.path + '.' if ctx.path else ''}match: no match key, and both apps already hold records: the first pass waits for a "
             "confirmation before it creates each record of one app in the other (records synced before would "

@@ -133,16 +133,27 @@ def container_gone(ctx: RunContext, e: ContainerMissing) -> dict[str, Any]:
 
 
 # -- an unmatched start -------------------------------------------------------------------------
+def unmatched(ctx: RunContext) -> bool:
+    """The sync matches no records (no match key: deals by default, ``match: none``) and its
+    index holds no row of it: its first pass would create every record of each app in the other."""
+    return not ctx.require_spec().match and not ctx.store.has_links(ctx.cfg.name)
+
+
+def both_hold_records(found: dict[Side, int]) -> bool:
+    """``found`` (records per app, counted up to UNMATCHED_FLOOR): enough in both for an
+    unmatched start to wait for a confirmation."""
+    return min(found.values()) >= UNMATCHED_FLOOR
+
+
 def unmatched_start_possible(ctx: RunContext) -> bool:
-    """Whether this scan may be the unmatched start :func:`guard_unmatched_start` holds: the sync
-    matches no records (no match key: deals by default, ``match: none``) and its index holds
-    no row of it. A confirmed hold is lifted here and lets the pass go on."""
+    """Whether this scan may be the unmatched start :func:`guard_unmatched_start` holds
+    (:func:`unmatched`). A confirmed hold is lifted here and lets the pass go on."""
     name = ctx.cfg.name
     hold = ctx.store.deletes_hold(name)
     if hold is not None and hold.get("kind") == UNMATCHED and hold.get("confirmed"):
         ctx.store.set_deletes_hold(name, None, ctx.fence)
         return False
-    if not ctx.require_spec().match and not ctx.store.has_links(name):
+    if unmatched(ctx):
         return True
     if hold is not None and hold.get("kind") == UNMATCHED:  # a match key set since, or rows indexed: lifted
         ctx.store.set_deletes_hold(name, None, ctx.fence)
@@ -158,7 +169,7 @@ def guard_unmatched_start(ctx: RunContext, found: dict[Side, int]) -> None:
     database, a sync deleted and made again) or another tool — each would be there twice, and
     no later pass can tell the copies apart. A sync with a match key pairs them instead."""
     name = ctx.cfg.name
-    if min(found.values()) < UNMATCHED_FLOOR:
+    if not both_hold_records(found):
         hold = ctx.store.deletes_hold(name)
         if hold is not None and hold.get("kind") == UNMATCHED:
             ctx.store.set_deletes_hold(name, None, ctx.fence)  # (records deleted since)

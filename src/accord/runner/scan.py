@@ -80,12 +80,12 @@ async def begin_scan(ctx: RunContext) -> ScanState:
     start = {s.value: await ctx.conn[s].change_cursor(ctx.obj[s]) for s in (L, R)}
     found: dict[Side, int] = {}
     if unmatched_start_possible(ctx):  # no match key, nothing indexed: are both apps holding records?
-        found = {s: await scan_count(ctx, s, UNMATCHED_FLOOR) for s in (L, R)}
+        found = await counts_up_to_floor(ctx)
         guard_unmatched_start(ctx, found)
     # An empty right app (the usual first sync into a new account) has no record to pair
     # with: each left page is then synced as soon as it is indexed (phase 3 page by page),
     # so writes to the right overlap reads from the left instead of waiting for them all.
-    right_empty = (found[R] if found else await scan_count(ctx, R, 1)) == 0
+    right_empty = (found[R] if found else await _scan_count(ctx, R, 1)) == 0
     return ScanState(ctx.pass_id, start, right_empty)
 
 
@@ -213,7 +213,12 @@ def _scan(ctx: RunContext, side: Side, after: str | None) -> AsyncIterator[Page]
         ctx.conn[side].scan_from(ctx.obj[side], fields, after)
 
 
-async def scan_count(ctx: RunContext, side: Side, upto: int) -> int:
+async def counts_up_to_floor(ctx: RunContext) -> dict[Side, int]:
+    """Each app's records, counted up to the floor from which an unmatched start waits."""
+    return {s: await _scan_count(ctx, s, UNMATCHED_FLOOR) for s in (L, R)}
+
+
+async def _scan_count(ctx: RunContext, side: Side, upto: int) -> int:
     """How many records a scan of ``side`` returns, counted up to ``upto`` (one call for an
     empty app, and mostly for ``upto`` within a page)."""
     scan = ctx.conn[side].scan(ctx.obj[side], ctx.require_spec().fields(side))

@@ -487,6 +487,8 @@ def _fail(ctx: RunContext, it: Item, s: Side, res: WriteResult, failed: Failed) 
     err = res.error
     ctx.counters.failed[s.value] += 1
     failed.setdefault(it.link.id, set()).add(s)
+    if ctx.failed_now is not None:
+        ctx.failed_now.add(it.link.id)
     # a connector knows only its own app: "correct it in the source app" names the app the
     # value came from, as accord.yaml names it
     hint = (err.hint if err else None) or None

@@ -67,6 +67,10 @@ class RunContext:
     # links planned in an incremental pass, for its association sync; None otherwise (a scan
     # pass associates every linked pair, and collecting its ids would grow with the index)
     touched: set[str] | None = None
+    # links whose write failed in this incremental pass: not tried again before the next pass
+    # (an echo of the other record, the retry phase), which would count one failure two or three
+    # times and spend the row's bounded retries (incremental.retry_conditions) in one pass
+    failed_now: set[str] | None = None
     keys_memo: dict[int, tuple[Record, Side, list[str]]] = field(default_factory=dict)
     # record ids a person asked to resync: a create whose outcome was unknown may be sent again
     resend_unknown: set[str] = field(default_factory=set)

@@ -426,7 +426,7 @@ class SyncRunner:
     async def _incremental_then_associate(self) -> None:
         ctx = self.ctx
         touched: set[str] = set()
-        ctx.touched = touched
+        ctx.touched, ctx.failed_now = touched, set()
         try:
             await incremental_pass(ctx)
             await associate(ctx, touched)
@@ -435,7 +435,7 @@ class SyncRunner:
                 owe_associations(ctx, touched)
             raise
         finally:
-            ctx.touched = None
+            ctx.touched = ctx.failed_now = None
         await self._activities(full=False)
 
     async def _tracked(self, kind: str, body: Callable[[], Any], *, confirm: bool = False) -> PassResult:

@@ -95,6 +95,8 @@ async def _retry_failing(ctx: RunContext, limit: int = 500, max_attempts: int = 
     done = 0
     for cond in retry_conditions(max_attempts):
         for chunk in ctx.store.iter_links(ctx.cfg.name, cond, chunk=100):
+            if ctx.failed_now:
+                chunk = [lk for lk in chunk if lk.id not in ctx.failed_now]
             for side in (L, R):
                 # a pair is read once, from its left record if it has one (a waiting create has one side only)
                 ids = [lk.id_of(side) for lk in chunk if lk.id_of(side) and (side is L or not lk.left_id)]
@@ -124,6 +126,8 @@ async def _process_changed_records(ctx: RunContext, side: Side, records: Sequenc
     for rec, link, dup_of in pair(ctx, side, records, w):
         if dup_of is not None:
             continue
+        if ctx.failed_now and link.id in ctx.failed_now and _unchanged(spec, rec, side, link):
+            continue  # its write failed in this pass and nothing new came: the next pass retries it
         if (not force and link.linked and not rec.archived and (link.status == Status.SYNCING or waits_for_association(link))
                 and link.in_flight is None and _unchanged(spec, rec, side, link)):
             # Echo of the engine's own write, or a change to unmapped fields only.

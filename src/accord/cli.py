@@ -181,7 +181,7 @@ def check(config: ConfigOpt = Path("accord.yaml")) -> None:
 
     async def body(s: Session) -> list[str]:
         from accord.checks import app_findings, check_sync
-        from accord.config import ConfigError, ConfigIssue
+        from accord.config import ConfigError, ConfigIssue, twice_created
 
         notes: list[str] = []
         errors: list[ConfigIssue] = []
@@ -197,7 +197,9 @@ def check(config: ConfigOpt = Path("accord.yaml")) -> None:
             errors += found.errors
             notes += [f"{sc.name}: {n}" for n in found.notes]
             if found.spec is not None and not found.errors:
-                notes.append(f"{sc.name}: ok ({len(found.spec.mappings)} field mappings, {found.spec.direction})")
+                n = len(found.spec.mappings)
+                notes.append(f"{sc.name}: ok ({n} field mapping{'s' if n != 1 else ''}, {found.spec.direction})")
+        notes += [f"{sc.name}: {why}" for sc, why in twice_created(cfg.syncs)]
         if errors:
             for line in notes:
                 out.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -673,6 +673,54 @@ def overlap_message(s: SyncConfig, other: SyncConfig) -> str:
             f"again in both apps: change {other.name!r} instead, or pick other objects")
 
 
+def twice_created(syncs: Sequence[SyncConfig]) -> list[tuple[SyncConfig, str]]:
+    """(the later sync, why) for two syncs that would each create every record of one object in
+    the same other app, as two different objects (HubSpot contacts → Salesforce Contact in one,
+    → Lead in the other): each record would be in that app twice, for good.
+
+    Not an error (filters or a one-way direction may split the records legitimately): a note of
+    ``accord check`` and of the setup flow's review. Syncs that start every record of the shared
+    side (no filter, no inclusion list there) and may create from it are the ones meant."""
+    out: list[tuple[SyncConfig, str]] = []
+    for j, t in enumerate(syncs):
+        for s in syncs[:j]:
+            said = _twice_created(s, t)
+            if said is not None:
+                out.append((t, said))
+    return out
+
+
+def _twice_created(s: SyncConfig, t: SyncConfig) -> str | None:
+    for ss, ts in ((a, b) for a in ("left", "right") for b in ("left", "right")):
+        shared, mine = getattr(s, ss), getattr(t, ts)
+        if (shared.app, shared.object.casefold()) != (mine.app, mine.object.casefold()):
+            continue
+        so, to = _other(ss), _other(ts)
+        there, here = getattr(s, so), getattr(t, to)
+        if there.app != here.app or {o.casefold() for o in _objects(there)} & {o.casefold() for o in _objects(here)}:
+            continue  # other apps (hub and spoke), or the same objects (an overlap, refused apart)
+        if not (_creates_all_of(s, ss) and _creates_all_of(t, ts)):
+            continue
+        people = {o.casefold() for o in (*_objects(there), *_objects(here))} == {"contact", "lead"}
+        one = ("use one sync with object [Contact, Lead] (each HubSpot contact becomes a Lead or a Contact, "
+               "never both)" if people else "sync it with one of them")
+        return (f"sync {t.name!r} and sync {s.name!r} each create every {mine.app} {mine.label()} record in "
+                f"{here.app}, as {here.label()} here and as {there.label()} there: each would be in {here.app} "
+                f"twice. To avoid that, {one}, or give both syncs filters on {mine.app} that split its records.")
+    return None
+
+
+def _other(side: str) -> str:
+    return "right" if side == "left" else "left"
+
+
+def _creates_all_of(s: SyncConfig, side: str) -> bool:
+    """``s`` may create records of ``side`` in the other app, and starts every one of them."""
+    creates = s.direction in ("two-way", f"{side}-to-{_other(side)}")
+    narrowed = bool(getattr(s.filters, side)) or (s.inclusion is not None and s.inclusion.side == side)
+    return s.enabled and creates and not narrowed
+
+
 def _objects(ref: SideRef) -> list[str]:
     """The object(s) of a side: one name, or several (Salesforce Contact and Lead)."""
     return list(ROUTED_PARTS) if ref.routed else [ref.object]

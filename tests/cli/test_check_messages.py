@@ -100,3 +100,19 @@ def test_a_mapping_onto_a_missing_field_is_refused_not_skipped(project: Path) ->
     r = check(project, "    mappings: [{left: notes, right: remarks}]")
     assert r.returncode == 2 and "erp contacts has no field 'remarks'" in r.stderr
     assert "will be skipped" not in r.stdout  # refused, not a warning
+
+
+def test_a_second_sync_creating_every_contact_again_as_another_object_is_a_note(project: Path) -> None:
+    """crm contacts already sync with erp contacts; a second sync of crm contacts with erp
+    companies would create each contact in erp again (accord.config.twice_created): said, exit 0."""
+    r = check(project, """
+  - name: people-as-companies
+    left: {app: crm, object: contacts}
+    right: {app: erp, object: companies}
+    defaults: false
+    match: none
+    mappings: [{left: company_name, right: name}]""")
+    assert r.returncode == 0, r.stderr
+    assert "people-as-companies: ok (1 field mapping, two-way)" in r.stdout
+    assert ("people-as-companies: sync 'people-as-companies' and sync 'contacts' each create every crm contacts "
+            "record in erp, as companies here and as contacts there: each would be in erp twice.") in r.stdout, r.stdout

@@ -3,6 +3,7 @@ wrong; tables that fold into cards on a phone; words instead of repeats and inte
 
 from __future__ import annotations
 
+import html
 import re
 
 from service_world import World, login
@@ -87,6 +88,29 @@ def test_setup_says_rules_in_words_and_link_only_matching_in_the_review(world: W
     review = flow.post("options", "next")
     assert ("match: no match key, and both apps already hold records: the first pass waits for a confirmation"
             in review), review
+
+
+def test_the_review_says_when_a_second_sync_would_create_every_record_again_as_another_object(world: World) -> None:
+    """a contacts already sync with b contacts: a sync of a contacts with b leads would create each
+    contact in b a second time, as a lead (accord.config.twice_created)."""
+    from accord.connectors.memory import STANDARD_FIELDS
+    from test_setup_flow_forms import Flow
+
+    world.right.add_object("leads", STANDARD_FIELDS["contacts"])
+    flow = Flow(login(world.url))
+    flow.post("objects", "next", name="leads", left_app="a", left_object="contacts", right_app="b", right_object="leads")
+    flow.post("direction", "next", direction="two-way", winner="")
+    flow.post("mappings", "next")
+    flow.post("filters", "next")
+    review = html.unescape(flow.post("options", "next"))
+    assert ("sync 'leads' and sync 'contacts' each create every a contacts record in b, as leads here and as "
+            "contacts there: each would be in b twice.") in review, review
+    # one-way from b: nothing of a is created in b, nothing to say
+    flow.post("objects", "next", name="leads", left_app="a", left_object="contacts", right_app="b", right_object="leads")
+    flow.post("direction", "next", direction="right-to-left", winner="")
+    flow.post("mappings", "next")
+    flow.post("filters", "next")
+    assert "would be in b twice" not in flow.post("options", "next")
 
 
 def test_a_taken_sync_name_is_said_by_the_fields_name(world: World) -> None:

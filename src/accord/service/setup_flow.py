@@ -40,6 +40,7 @@ from accord.config import (
     Rule,
     SyncConfig,
     SyncOverlap,
+    twice_created,
 )
 from accord.service import manage
 from accord.service.core import Service
@@ -195,7 +196,8 @@ async def review_findings(svc: Service, d: Draft) -> tuple[list[ConfigIssue], li
         return e.issues, []
     except SyncOverlap as e:
         return [ConfigIssue("right", str(e))], []
-    return [], found.notes
+    others = [x for x in svc.registry.current().syncs if x.name != s.name]
+    return [], found.notes + [why for t, why in twice_created([*others, s]) if t is s]
 
 
 async def draft_issues(svc: Service, d: Draft) -> list[ConfigIssue]:

@@ -93,8 +93,9 @@ def test_setup_says_rules_in_words_and_link_only_matching_in_the_review(world: W
 def test_the_review_says_when_a_second_sync_would_create_every_record_again_as_another_object(world: World) -> None:
     """a contacts already sync with b contacts: a sync of a contacts with b leads would create each
     contact in b a second time, as a lead (accord.config.twice_created)."""
-    from accord.connectors.memory import STANDARD_FIELDS
     from test_setup_flow_forms import Flow
+
+    from accord.connectors.memory import STANDARD_FIELDS
 
     world.right.add_object("leads", STANDARD_FIELDS["contacts"])
     flow = Flow(login(world.url))

@@ -358,7 +358,11 @@ async def _serve(session: Session, cfg: Config, boxes: Sandboxes, console: Conso
                 await asyncio.sleep(interval)
                 for edit in users.step():
                     console.print(f"  [dim]{edit}[/dim]")
-                for s in run_order(cfg.syncs):
+                # the service's syncs as they are now: one added in the dashboard runs too, one
+                # disabled or deleted there does not
+                for s in run_order([slot.cfg for slot in service.slots.values()]):
+                    if s.name not in service.slots or not service.enabled(s.name):
+                        continue
                     result = await service.run_pass(s.name)  # None: a pass started from the dashboard runs
                     synced = changes_line(result) if result is not None else None
                     if synced:

@@ -69,3 +69,34 @@ async def test_a_taken_port_is_said_and_another_one_used() -> None:
     out = buf.getvalue()
     assert rc == 0 and f"Port {port} is in use (another demo still running?)" in out, out
     assert f"http://127.0.0.1:{port}/" not in out
+
+
+async def test_the_demos_passes_follow_the_dashboard_disabled_and_added_syncs(tmp_path: object) -> None:
+    """The demo runs its passes itself: it ran the three seeded syncs whatever the dashboard did,
+    so *Disable* changed nothing and a sync made with *New sync* never ran."""
+    from pathlib import Path
+
+    from accord.index import Store
+
+    state = f"sqlite:///{Path(str(tmp_path)) / 'demo.db'}"
+    done: list[asyncio.Future[None]] = []
+
+    def change(dash: Dashboard) -> None:
+        api = {"Authorization": f"Bearer {dash.token}"}
+        assert httpx.post(dash.url + "api/syncs/deals/disable", headers=api, timeout=10).status_code == 200
+        made = httpx.post(dash.url + "api/syncs", headers=api, timeout=30, json={
+            "name": "tickets", "left": {"app": "hubspot", "object": "tickets"},
+            "right": {"app": "salesforce", "object": "Case"}})
+        assert made.status_code == 201, made.text
+
+    def ready(dash: Dashboard) -> None:
+        done.append(asyncio.get_running_loop().run_in_executor(None, change, dash))
+
+    rc = await run_demo(records=40, serve=True, port=0, state=state, seed=3, progress=no_bar, interval=1.0, rounds=3,
+                        console=Console(file=io.StringIO(), width=200, no_color=True), ready=ready)
+    await done[0]
+    assert rc == 0
+    store = Store(state)
+    assert [r["kind"] for r in store.runs("deals", limit=10)] == ["initial"]  # nothing after the seeded sync's
+    assert "initial" in [r["kind"] for r in store.runs("tickets", limit=10)]
+    assert len(store.runs("contacts", limit=10)) >= 3

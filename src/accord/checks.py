@@ -89,7 +89,7 @@ async def _sync_findings(runner: SyncRunner) -> Findings:
     seen = {i.path for i in mine}
     out.errors = mine + [i for i in compiled if i.path not in seen]
     if out.spec is not None:
-        out.notes += [f"mapping {b.path} is skipped: {b.reason}" for b in out.spec.broken if "(default " in b.path]
+        out.notes += [f"mapping {b.path} is skipped: {b.reason}" for b in out.spec.broken if b.default]
         if runner.stage_copy is not None:
             out.notes.append(f"stages: auto {runner.stage_copy.describe()}")
         out.unmapped = unmapped_values(out.spec, left, right)

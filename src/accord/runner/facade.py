@@ -124,6 +124,9 @@ class SyncRunner:
         # the accounts the apps' credentials sign in to, by side, read at prepare() (index_guard)
         self.accounts: dict[str, str | None] = {}
         self.confirmed: dict[str, Any] | None = None  # what the last run(confirm_deletes=True) confirmed
+        # the mappings the last prepare() skipped (spec.broken): kept while the spec is dropped
+        # for a schema refresh, so the dashboard does not lose them between two passes
+        self.broken: tuple[BrokenMapping, ...] = ()
 
     # -- the context's attributes, read and set by callers ------------------------------
     @property
@@ -208,8 +211,12 @@ class SyncRunner:
             # like a broken mapping: reported with each pass, the rest of the sync goes on
             spec = replace(spec, broken=(*spec.broken, BrokenMapping(f"{ctx.path}.stages", self.stage_copy.describe())))
         for b in spec.broken:
-            log.warning("sync %s: mapping %s is broken and skipped: %s", cfg.name, b.path, b.reason)
+            if b.default:  # said once by `accord check`; at every pass it was noise on stderr
+                log.info("sync %s: default mapping %s is not used: %s", cfg.name, b.path, b.reason)
+            else:
+                log.warning("sync %s: mapping %s is broken and skipped: %s", cfg.name, b.path, b.reason)
         ctx.spec = spec
+        self.broken = spec.broken
         ctx.keys_memo.clear()  # keys depend on the spec's match rules
         return spec
 

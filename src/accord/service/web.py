@@ -20,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,8 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from accord import redact
-from accord.config import ConfigError, object_label
+from accord.config import ConfigError, SyncConfig, object_label
+from accord.engine.mapping import BrokenMapping
 from accord.index.store import Link
 from accord.model import Side
 from accord.report import activities_text
@@ -397,7 +399,32 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
         "problem": svc.problem(name),
         # why its passes are refused (renamed, sides changed under its pairs: accord.runner.index_guard)
         "refused": refused_because(svc, name),
+        # the sync's own mappings (and stage copy) its last pass skipped, the rest syncing:
+        # [{path, reason}]; default mappings an app lacks a field of are not listed (accord check says them)
+        "skipped_mappings": skipped_mappings(slot.cfg, slot.runner.broken),
     }
+
+
+_MAPPING_AT = re.compile(r"\.mappings\[(\d+)\](?:\.(left|right))?$")
+
+
+def skipped_mappings(s: SyncConfig, broken: Sequence[BrokenMapping]) -> list[dict[str, Any]]:
+    """The sync's own mappings (and its stage copy) a pass skipped, as people read them:
+    ``{path, reason, mapping: "notes ↔ notes" | None (stages), app: the app the reason is
+    about | None}``. A default mapping an app lacks a field of is no fault (``accord check``
+    notes it): not listed."""
+    out: list[dict[str, Any]] = []
+    for b in broken:
+        if b.default:
+            continue
+        m = _MAPPING_AT.search(b.path)
+        mapping = app = None
+        if m is not None and int(m.group(1)) < len(s.mappings):
+            cfg = s.mappings[int(m.group(1))]
+            mapping = f"{cfg.left} ↔ {cfg.right}"
+            app = getattr(s, m.group(2)).app if m.group(2) else None
+        out.append({"path": b.path, "reason": b.reason, "mapping": mapping, "app": app})
+    return out
 
 
 def refused_because(svc: Service, name: str) -> str | None:

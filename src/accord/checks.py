@@ -20,7 +20,7 @@ from accord.engine.options import suggestion
 from accord.engine.validate import stage_issues, sync_issues, unmapped_note
 from accord.model import AuthError, ConnectorError, ContainerMissing, ObjectSchema, Side, UnreachableError
 from accord.runner import SyncRunner
-from accord.runner.deletes import both_hold_records, follow_renamed_container, unmatched
+from accord.runner.deletes import both_hold_records, follow_renamed_container, never_had_container, unmatched
 from accord.runner.index_guard import index_issue
 from accord.runner.pairing import renamed_list
 from accord.runner.scan import counts_up_to_floor
@@ -54,7 +54,11 @@ async def check_sync(runner: SyncRunner) -> Findings:
     Auth, reachability and vanished containers raise as in a pass; an object the app does not
     have, anything else the sync names that the apps lack, and a sync renamed or with its
     sides changed under its pairs (accord.runner.index_guard) are ``errors`` (all of them)."""
-    out = await _sync_findings(runner)
+    try:
+        out = await _sync_findings(runner)
+    except ContainerMissing as e:
+        never_had_container(runner.ctx, e)  # a table not made yet: "create it", not "restore it"
+        raise
     if (misfit := index_issue(runner.ctx.store, runner.cfg, runner.ctx.path, runner.accounts)) is not None:
         out.errors.insert(0, misfit)
     return out

@@ -249,15 +249,18 @@ class ContainerMissing(ConnectorError):
     ``key`` is the config key path that names the container (``apps.snovio.list``; ``None``
     when only the runner knows it, e.g. a sync's inclusion list); ``creatable``: the app may
     create it again (``create_list``), which Accord does only for a sync that never ran or
-    once an admin confirms (``accord sync --confirm-deletes``).
+    once an admin confirms (``accord sync --confirm-deletes``). ``hint`` is for a container a
+    pass used before (it vanished: restore it); ``fresh_hint`` for a sync that never ran, to
+    which the container never existed (a name to check, a table to create).
     """
 
     kind = "container_missing"
 
     def __init__(self, message: str, *, app: str, container: str, key: str | None = None,
-                 creatable: bool = False, hint: str = "") -> None:
+                 creatable: bool = False, hint: str = "", fresh_hint: str = "") -> None:
         super().__init__(message)
         self.app, self.container, self.key, self.creatable, self.hint = app, container, key, creatable, hint
+        self.fresh_hint = fresh_hint
 
 
 class DeletesHeld(Exception):

@@ -65,11 +65,22 @@ def plan_table(results: list[dict[str, Any]]) -> Table:
     return t
 
 
+def lag_text(seconds: float | None) -> str:
+    """How long ago the last run finished, as the dashboard says it ("12 s ago", "11 min ago", "3 h
+    ago", "2 d ago"); ``accord status --json`` keeps the seconds (``lag_seconds``)."""
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{int(seconds)} s ago"
+
+
 def status_table(rows: list[dict[str, Any]]) -> Table:
     """Per sync: on or off, record counts, the last run (and what it did with activities) and its
     lag (the rows of ``accord status --json``)."""
     t = Table(title="Status")
-    for col in ("sync", "enabled", "syncing", "failing", "excluded", "last run", "lag"):
+    for col in ("sync", "enabled", "syncing", "failing", "excluded", "last run", "finished"):
         t.add_column(col)
     for r in rows:
         c = r["counts"]
@@ -77,7 +88,7 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
         held = r.get("deletes_held")
         t.add_row(r["sync"], "yes" if r["enabled"] else "no", str(c.get("syncing", 0)), str(c.get("failing", 0)),
                   str(c.get("excluded", 0)), f"{lr['kind']} {lr['status']}" if lr else "never",
-                  f"{r['lag_seconds']}s" if r["lag_seconds"] is not None else "-")
+                  lag_text(r["lag_seconds"]))
         if lr and lr.get("activities"):  # what the last run did with HubSpot activities
             t.add_row("", f"activities: {activities_text(lr['activities'])}", "", "", "", "", "")
         if r.get("refused"):  # its passes are refused (accord.runner.index_guard): say why

@@ -106,3 +106,11 @@ async def test_every_attempt_without_an_answer_is_unreachable_and_the_run_histor
                                         "HTTP answer; if it is served over HTTPS, write https:// in the URL)")
     with pytest.raises(TransientError):
         await layer(503, httpx.ReadTimeout, httpx.RemoteProtocolError).send("GET", "/x", "read")
+
+
+def test_status_says_when_the_last_run_finished_as_the_dashboard_does() -> None:
+    """`accord status` said "lag 657.5s"; it now says "11 min ago" (the JSON keeps the seconds)."""
+    from accord.report import lag_text
+
+    assert [lag_text(s) for s in (None, 0.4, 59.9, 657.5, 7300, 3 * 86400 + 5)] == [
+        "-", "0 s ago", "59 s ago", "10 min ago", "2 h ago", "3 d ago"]

@@ -150,7 +150,7 @@ def test_a_deleted_snovio_list_stops_every_pass_until_confirmed_and_is_never_rec
     for args in (("sync",), ("sync", "--full")):  # incremental, then a full reconciliation
         res = run(*args)
         assert res.exit_code == 2, res.output  # a config error: the list apps.snovio.list names is gone
-        assert "apps.snovio.list: app 'snovio': Snov.io has no list 'Sync' (any more" in res.output
+        assert "apps.snovio.list: app 'snovio': Snov.io has no list 'Sync' (lists:" in res.output
         assert "hint: If the list 'Sync' was deleted, restore it in Snov.io" in res.output
         assert "--confirm-deletes" in res.output
         assert len(live_contacts(hs)) == N + 1  # nothing archived in HubSpot
@@ -201,7 +201,7 @@ def test_a_renamed_snovio_list_is_followed_not_taken_for_gone(
             "follows it: write the new name here") in checked.output
     sn.delete_list(lid)  # then deleted: as any list gone
     res = run("sync")
-    assert res.exit_code == 2 and "Snov.io has no list 'Sync' (any more" in res.output
+    assert res.exit_code == 2 and "Snov.io has no list 'Sync' (lists:" in res.output
 
 
 async def test_a_deleted_snovio_list_through_the_runner_incremental_and_full(
@@ -458,7 +458,28 @@ def test_a_dropped_sql_table_stops_the_sync(tmp_path: Path, hs: HubSpotSandbox, 
     for args in (("sync",), ("sync", "--full")):
         res = run(*args)
         assert res.exit_code == 2, res.output
-        assert "apps.db.tables.contacts: app 'db': the table 'people' does not exist (any more)" in res.output
+        assert "apps.db.tables.contacts: app 'db': the table 'people' does not exist" in res.output
         assert "hint: Restore the table 'people' in the database of app 'db'" in res.output
         assert len(live_contacts(hs)) == 4
     assert run.hold()["key"] == "apps.db.tables.contacts"  # type: ignore[index]
+
+
+def test_a_table_not_made_yet_says_create_it_and_holds_nothing(tmp_path: Path, hs: HubSpotSandbox, hs_server: Any) -> None:
+    """A new sync into a table that does not exist yet lost nothing: `accord check` and `accord
+    sync` say to create it (not "restore it from a backup"), and no hold waits on the dashboard;
+    once the table is made, the first pass syncs."""
+    url = f"sqlite:///{tmp_path}/app.db"
+    run = Cli(tmp_path, apps(hs_server[1], db={"type": "sql", "url": url, "tables": {"contacts": "people"}}),
+              [contacts_sync({"app": "db", "object": "contacts"})])
+    for args in (("check",), ("sync",)):
+        res = run(*args)
+        assert res.exit_code == 2, res.output
+        assert "apps.db.tables.contacts: app 'db': the table 'people' does not exist\n" in res.output, res.output
+        assert ("hint: Create the table 'people' in the database of app 'db' (Accord syncs a table of yours and never "
+                "creates one: docs/connectors/sql.md shows one)") in res.output
+        assert "Restore" not in res.output and "(any more)" not in res.output
+    assert run.hold() is None
+    _people(url)
+    res = run("sync")
+    assert res.exit_code == 0, res.output
+    assert len(live_contacts(hs)) == 3  # the table's three rows

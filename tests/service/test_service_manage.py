@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -213,3 +214,50 @@ def test_renaming_a_sync_others_keep_associations_through_renames_it_there_too(m
     assert [x["name"] for x in w.service.store.managed_syncs()] == ["accounts", "mirror"]  # each kept its place
     assert {s["name"] for s in w.client.get("/api/syncs").json()} >= {"accounts", "mirror"}
     assert w.client.post("/api/syncs/contacts/rename", json={"name": "people"}).status_code == 409
+
+
+def _to_review(flow: Any) -> None:
+    flow.post("objects", "next", name="mirror", left_app="a", left_object="contacts", right_app="b", right_object="people")
+    flow.post("direction", "next", direction="left-to-right", winner="")
+    for step in ("mappings", "filters", "options"):
+        flow.post(step, "next")
+
+
+def test_an_edit_saved_over_settings_changed_since_it_opened_is_refused(mworld: World) -> None:
+    """Two admins (or two tabs) edit one sync: the second save would silently undo the first.
+    The setup flow's edit and the API's If-Match refuse it; nothing is saved."""
+    from test_setup_flow_forms import Flow
+
+    w = mworld
+    w.right.add_object("people", {"email": "text", "last_name": "text", "first_name": "text"})  # type: ignore[dict-item]
+    assert w.client.post("/api/syncs", json=MIRROR).status_code == 201
+    _finished(w, "mirror", 1)
+    got = w.client.get("/api/syncs/mirror/config")
+    etag = got.headers["ETag"]
+    # admin 1 opens the edit in the dashboard …
+    web = login(w.url)
+    flow = Flow(web)
+    flow.page = web.get("/syncs/mirror/edit").text
+    flow.draft = Flow._draft(flow.page)
+    # … admin 2 adds a mapping through the API, naming the settings it read
+    added = {**MIRROR, "mappings": [*MIRROR["mappings"], {"left": "first_name", "right": "first_name"}]}  # type: ignore[list-item]
+    assert w.client.put("/api/syncs/mirror", json=added, headers={"If-Match": etag}).status_code == 200
+    # a second PUT with the old ETag is stale now: 412, nothing saved
+    stale = w.client.put("/api/syncs/mirror", json=MIRROR, headers={"If-Match": etag})
+    assert stale.status_code == 412 and "was changed since this edit was opened" in stale.text
+    assert len(w.client.get("/api/syncs/mirror/config").json()["mappings"]) == 3
+    # admin 1 goes through the steps and saves: refused, admin 2's mapping kept
+    _to_review(flow)
+    page = flow.post("review", "next", status=422)
+    assert "sync &#39;mirror&#39; was changed since this edit was opened" in page
+    assert len(w.client.get("/api/syncs/mirror/config").json()["mappings"]) == 3
+    # opened again, the edit starts from the current settings and saves
+    fresh = Flow(web)
+    fresh.page = web.get("/syncs/mirror/edit").text
+    fresh.draft = Flow._draft(fresh.page)
+    _to_review(fresh)
+    r = web.post("/setup/review", data={"draft": json.dumps(fresh.draft), "csrf_token": fresh.csrf, "action": "next"},
+                 follow_redirects=False)
+    assert r.status_code == 303, r.text[:2000]
+    # without If-Match the API replaces as before
+    assert w.client.put("/api/syncs/mirror", json=MIRROR).status_code == 200

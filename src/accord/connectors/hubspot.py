@@ -1129,10 +1129,12 @@ class HubSpotConnector(HttpConnector):
 
     def _list_gone(self, object: str, list_name: str) -> ContainerMissing:
         return ContainerMissing(
-            f"app {self.name!r}: HubSpot has no {object} list {list_name!r} (any more)", app=self.name,
+            f"app {self.name!r}: HubSpot has no {object} list {list_name!r}", app=self.name,
             container=f"the HubSpot list {list_name!r}",
             hint=f"Restore the list {list_name!r} in HubSpot (Lists › Recently deleted), or make the list that "
-                 "holds the synced records now the sync's inclusion list.")
+                 "holds the synced records now the sync's inclusion list.",
+            fresh_hint=f"Check the name: HubSpot has no {object} list {list_name!r}. Create it in HubSpot, or name "
+                       "one it has as the sync's inclusion list (accord check lists the closest).")
 
     async def pipelines(self, object: str) -> list[Pipeline]:
         body = await self._ok("GET", f"/crm/v3/pipelines/{object}", "pipelines")

@@ -415,13 +415,14 @@ class SnovioConnector(HttpConnector):
     def _no_list(self, live: Sequence[Mapping[str, Any]]) -> ContainerMissing:
         names = ", ".join(repr(str(x.get("name"))) for x in live) or "none"
         if not self.create_list:
+            todo = f"Create the list {self.list_ref!r} in Snov.io, or set apps.{self.name}.create_list: true."
             return ContainerMissing(
                 f"app {self.name!r}: Snov.io has no list {self.list_ref!r} (lists: {names}); create it or set "
                 f"apps.{self.name}.create_list: true", app=self.name, key=f"apps.{self.name}.list",
                 container=f"the Snov.io list {self.list_ref!r}",
-                hint=f"Create the list {self.list_ref!r} in Snov.io, or set apps.{self.name}.create_list: true.")
+                hint=todo, fresh_hint=todo)
         self._list_id = None
-        return ContainerMissing(f"app {self.name!r}: Snov.io has no list {self.list_ref!r} (any more; lists: {names})",
+        return ContainerMissing(f"app {self.name!r}: Snov.io has no list {self.list_ref!r} (lists: {names})",
                                 **self._gone_details())
 
     def _list_gone(self, detail: str) -> ContainerMissing:

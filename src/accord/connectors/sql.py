@@ -232,10 +232,13 @@ class SqlConnector(Connector):
         name = self.tables.get(object, object)
         key = f"apps.{self.name}.tables.{object}" if object in self.tables else None
         return ContainerMissing(
-            f"app {self.name!r}: the table {name!r} does not exist (any more)", app=self.name,
+            f"app {self.name!r}: the table {name!r} does not exist", app=self.name,
             container=f"the table {name!r}", key=key,
             hint=f"Restore the table {name!r} in the database of app {self.name!r} (e.g. from a backup), or point "
-                 f"{key or 'the sync at the table'} that holds the synced rows now.")
+                 f"{key or 'the sync at the table'} that holds the synced rows now.",
+            fresh_hint=f"Create the table {name!r} in the database of app {self.name!r} (Accord syncs a table of "
+                       f"yours and never creates one: docs/connectors/sql.md shows one), or point "
+                       f"{key or 'the sync'} at a table that exists.")
 
     def _raise_if_gone(self) -> None:
         """After a failed query: a table that was dropped meanwhile is ContainerMissing."""

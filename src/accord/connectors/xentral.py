@@ -665,10 +665,12 @@ class XentralConnector(HttpConnector):
         """``key``: the config key naming the group (None: the sync's inclusion list, which the runner names)."""
         own = group.casefold() == self.group.casefold()
         return ContainerMissing(
-            f"app {self.name!r}: the xentral group {group!r} does not exist (any more)", app=self.name,
+            f"app {self.name!r}: the xentral group {group!r} does not exist", app=self.name,
             container=f"the xentral group {group!r}", key=key, creatable=own,
             hint=f"Restore the group {group!r} in xentral with its members, or change "
-                 f"{key or 'the inclusion list'} to the group that holds the synced addresses now.")
+                 f"{key or 'the inclusion list'} to the group that holds the synced addresses now.",
+            fresh_hint=f"Check the name: xentral has no group {group!r}. Create it in xentral, or change "
+                       f"{key or 'the inclusion list'} to a group it has.")
 
     async def create(self, object: str, items: Sequence[Mapping[str, Value]]) -> list[WriteResult]:
         self._check_object(object)

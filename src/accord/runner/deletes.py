@@ -108,12 +108,31 @@ def _container_slot(side: Side) -> str:
     return f"container:{side.value}"
 
 
-def container_gone(ctx: RunContext, e: ContainerMissing) -> dict[str, Any]:
-    """Hold the sync for a vanished container (before anything was written); returns the hold."""
+def never_had_container(ctx: RunContext, e: ContainerMissing) -> bool:
+    """The sync never ran (no pass finished its initial sync, no pairs), so the missing container
+    lost it nothing: ``e``'s hint becomes what to check or create (``fresh_hint``), not what to
+    restore. A container Accord may create is created by such a sync's first pass instead."""
+    state = ctx.store.sync_state(ctx.cfg.name)
+    if (state is not None and state.initial_done) or ctx.store.has_links(ctx.cfg.name) or e.creatable:
+        return False
+    e.hint = e.fresh_hint or (f"Check the name: {e.app} has no {e.container.removeprefix('the ')}. Create it "
+                              f"there, or change {e.key or 'the configuration'}.")
+    return True
+
+
+def container_gone(ctx: RunContext, e: ContainerMissing) -> dict[str, Any] | None:
+    """Hold the sync for a vanished container (before anything was written); returns the hold.
+
+    A sync that never ran lost nothing: the container never existed for it (a name mistyped, a
+    table not made yet). Nothing is held, and the hint says what to check or create rather
+    than what to restore. None then."""
     if e.key is None:
         # the connector could not name the key: the sync's object on the app's side
         side = next((s for s in (L, R) if ctx.conn[s].name == e.app), L)
         e.key = f"{ctx.path}.{side.value}.object" if ctx.path else f"{side.value}.object"
+    if never_had_container(ctx, e):
+        log.info("sync %s: %s: %s — %s", ctx.cfg.name, e.key, e, e.hint)
+        return None
     hint = e.hint or f"Restore {e.container} in {e.app}, or change {e.key} in the configuration."
     if e.creatable:
         hint += (f" To start over without it, confirm (accord sync --sync {ctx.cfg.name} --confirm-deletes, the "
@@ -128,7 +147,8 @@ def container_gone(ctx: RunContext, e: ContainerMissing) -> dict[str, Any]:
             "count": 0, "targets": {"left": 0, "right": 0}}
     ctx.store.set_deletes_hold(ctx.cfg.name, hold, ctx.fence)
     e.hint = hint
-    log.warning("sync %s: %s — %s", ctx.cfg.name, hold["message"], hint)
+    # said once: logged at info here, said as the error by whoever catches it (the CLI, the service's log)
+    log.info("sync %s: %s — %s", ctx.cfg.name, hold["message"], hint)
     return hold
 
 

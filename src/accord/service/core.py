@@ -139,6 +139,9 @@ def problem_of(e: Exception) -> dict[str, str] | None:
     if isinstance(e, AuthError):
         out["app"] = e.app
         out["hint"] = redact.scrub(e.hint) or AUTH_HINT
+    elif isinstance(e, ContainerMissing):  # a sync that never ran: no hold shows it, this does
+        out["app"] = e.app
+        out["hint"] = redact.scrub(e.hint)
     return out
 
 

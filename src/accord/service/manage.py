@@ -8,6 +8,8 @@ read-only targets, unknown fields) — and only then stored, with its initial sy
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,6 +24,10 @@ from accord.service.core import Service
 
 class Conflict(Exception):
     """The change is refused as it stands (HTTP 409)."""
+
+
+class Stale(Conflict):
+    """An edit made on settings that have changed since (HTTP 412 where the API's If-Match said so)."""
 
 
 async def check_with_apps(svc: Service, s: SyncConfig) -> None:
@@ -46,14 +52,29 @@ async def sync_findings(svc: Service, s: SyncConfig) -> Findings:
     return found
 
 
-async def save_sync(svc: Service, body: Any, *, replacing: str | None = None) -> SyncConfig:
-    """Create (or replace) a sync made through the API; saving (re)starts its initial sync."""
+def fingerprint(s: SyncConfig) -> str:
+    """Every setting of a sync, hashed: an edit opened on one fingerprint saves only over the same
+    (the setup flow's Draft.base)."""
+    return hashlib.sha256(json.dumps(s.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+async def save_sync(svc: Service, body: Any, *, replacing: str | None = None, base: str | None = None) -> SyncConfig:
+    """Create (or replace) a sync made through the API; saving (re)starts its initial sync.
+
+    ``base``: the :func:`fingerprint` of the settings the edit started from. Saved over other
+    settings (someone else saved meanwhile, or another tab), it is refused: it would silently
+    undo their change."""
     if replacing is not None:
         src = svc.registry.source_of_sync(replacing)
         if src is None:
             raise KeyError(replacing)
         if src == "file":
             raise Conflict(f"sync {replacing!r} is defined in {svc.registry.file_cfg.source}; edit the file instead")
+        now = next((x for x in svc.registry.current().syncs if x.name == replacing), None)
+        if base and now is not None and fingerprint(now) != base:
+            raise Stale(f"sync {replacing!r} was changed since this edit was opened (by someone else, or in "
+                           "another tab), so saving would undo that change: nothing was saved. Open Edit sync "
+                           "again to start from its current settings.")
     try:
         _, s = svc.registry.check_sync(body, replacing=replacing)
     except SyncOverlap as e:

@@ -69,6 +69,7 @@ def one(f: Form, key: str, default: str = "") -> str:
 
 class Draft(BaseModel):
     editing: str | None = None  # the sync being edited (its name cannot change)
+    base: str = ""  # manage.fingerprint of its settings when the edit opened: saved only over those
     name: str = ""
     left_app: str = ""
     left_object: str = ""
@@ -108,7 +109,7 @@ class Draft(BaseModel):
         raw = s.model_dump(mode="json", exclude_none=True)
         guard = raw.get("delete_guard") or {}
         return cls(
-            editing=s.name, name=s.name, left_app=s.left.app, left_object=s.left.object, right_app=s.right.app,
+            editing=s.name, base=manage.fingerprint(s), name=s.name, left_app=s.left.app, left_object=s.left.object, right_app=s.right.app,
             right_object=s.right.object, new_records_as=s.left.new_records_as or s.right.new_records_as or "",
             direction=s.direction, winner=s.winner or "", events=s.events,
             mappings=raw.get("mappings", []), stages=raw.get("stages"),

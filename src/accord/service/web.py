@@ -304,6 +304,7 @@ _ANSWERS = {
     403: "a write authenticated by the dashboard's cookie without the page's CSRF token",
     404: "no such sync, app, object or record",
     409: "refused as things stand (read-only in accord.yaml, in use, a pass already running)",
+    412: "If-Match named settings that have changed since: GET them again",
     413: "request body over the limit (5 MiB)",
     429: "too many failed attempts from this address: wait Retry-After seconds",
     502: "the app behind this answer cannot be read (unreachable, or it refused the credentials)",

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Response
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Response
 
 from accord import redact
 from accord.config import ConfigError
@@ -28,6 +28,8 @@ def refusals(what: str, name: str | None = None) -> Iterator[None]:
         yield
     except KeyError as e:
         raise HTTPException(404, f"no {what} named {name!r}") from e
+    except manage.Stale as e:  # If-Match named other settings than the stored ones
+        raise HTTPException(412, str(e)) from e
     except manage.Conflict as e:
         raise HTTPException(409, str(e)) from e
     except ConfigError as e:
@@ -66,9 +68,12 @@ def manage_router() -> APIRouter:
         except Exception as e:
             raise HTTPException(502, redact.scrub(f"cannot read {obj} of {name}: {type(e).__name__}: {e}")) from e
 
-    @r.get("/syncs/{name}/config", summary="A sync's settings, as stored", responses=answers(404))
-    def get_config(name: str, svc: Svc) -> dict[str, Any]:
-        return svc.cfg.sync(known_sync(svc, name)).model_dump(mode="json", exclude_none=True)
+    @r.get("/syncs/{name}/config", summary="A sync's settings, as stored (ETag: give it as If-Match to PUT)",
+           responses=answers(404))
+    def get_config(name: str, svc: Svc, response: Response) -> dict[str, Any]:
+        s = svc.cfg.sync(known_sync(svc, name))
+        response.headers["ETag"] = f'"{manage.fingerprint(s)}"'
+        return s.model_dump(mode="json", exclude_none=True)
 
     @r.post("/syncs", status_code=201, summary="Create a sync; its initial sync starts right away", responses=answers(400, 409))
     async def create_sync(svc: Svc, body: Any = Body(...)) -> dict[str, Any]:
@@ -76,10 +81,12 @@ def manage_router() -> APIRouter:
             s = await manage.save_sync(svc, body)
         return sync_json(svc, s.name)
 
-    @r.put("/syncs/{name}", summary="Replace a sync's settings; saving restarts its initial sync", responses=answers(400, 404, 409))
-    async def update_sync(name: str, svc: Svc, body: Any = Body(...)) -> dict[str, Any]:
+    @r.put("/syncs/{name}", summary="Replace a sync's settings; saving restarts its initial sync (If-Match: the "
+           "ETag of GET …/config, else 412 when they changed since)", responses=answers(400, 404, 409, 412))
+    async def update_sync(name: str, svc: Svc, body: Any = Body(...),
+                          if_match: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         with refusals("sync", name):
-            await manage.save_sync(svc, body, replacing=name)
+            await manage.save_sync(svc, body, replacing=name, base=if_match.strip().strip('"') if if_match else None)
         return sync_json(svc, name)
 
     @r.post("/syncs/{name}/rename", summary="Rename a sync with its index: it goes on from its pairs",

@@ -121,7 +121,7 @@ async def _submit(request: Request, svc: Service, d: Draft, step: str, f: dict[s
         return await _render(request, svc, d, step, "; ".join(say(i) for i in issues), 422)
     if step == "review":
         try:
-            await manage.save_sync(svc, d.config(), replacing=d.editing)
+            await manage.save_sync(svc, d.config(), replacing=d.editing, base=d.base or None)
         except (ConfigError, manage.Conflict, KeyError) as e:
             msg = "; ".join(say(i) for i in e.issues) if isinstance(e, ConfigError) else str(e)
             return await _render(request, svc, d, step, msg, 422)

@@ -201,7 +201,7 @@ async def test_a_pass_that_cannot_begin_is_a_failed_run_with_category_and_hint(w
     assert "certificate" in problem["hint"] and "verify" in problem["hint"], problem
     assert body["last_run"]["status"] == "failed"
     page = await w.api.get("/")
-    assert page.status_code == 200 and "failing: unreachable" in page.text and "verify" in page.text
+    assert page.status_code == 200 and "stopped: app unreachable" in page.text and "verify" in page.text
     await asyncio.sleep(3)  # Temporal retries begin_pass meanwhile: one failed run per pass, not per retry
     assert len([r for r in w.runs() if r["status"] == "failed"]) == 1
 
@@ -216,7 +216,7 @@ async def test_credentials_a_worker_was_refused_show_on_the_apps_page(wrong_toke
     states = dict(re.findall(r'<tr id="app-[^"]+" data-app="([^"]+)" data-state="([^"]+)"', page.text))
     assert states["hubspot"] == "failing", states
     assert states["salesforce"] != "failing"
-    assert "failing: auth" in page.text and "Test connection" in page.text
+    assert "failing: credentials refused" in page.text and "Test connection" in page.text
 
 
 async def test_an_unmatched_start_waits_for_a_confirmation_given_through_the_api(unmatched_world: World) -> None:

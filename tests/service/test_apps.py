@@ -217,7 +217,7 @@ def test_a_revoked_refresh_token_shows_the_sync_failing_until_the_app_is_reconne
     problem = stack.web.get("/api/syncs/contacts").json()["problem"]
     assert problem["category"] == "auth" and problem["app"] == "hubspot"
     assert "refresh token" in problem["hint"] and "Reconnect" in problem["hint"]
-    assert "failing: auth" in stack.web.get("/").text
+    assert "stopped: credentials refused</a>" in stack.web.get("/").text
     row = re.search(r'<tr id="app-hubspot".*?</tr>', stack.web.get("/apps").text, re.S).group(0)  # type: ignore[union-attr]
     assert 'data-state="failing"' in row and "refresh token" in row and 'class="button secondary reconnect"' in row
 

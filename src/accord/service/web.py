@@ -79,6 +79,11 @@ def ago(stamp: str | None, now: datetime | None = None) -> str:
 
 
 templates.env.filters["ago"] = ago
+
+# Why a sync's last job stopped (problem_of's category), as its summary row says it
+PROBLEMS = {"auth": "credentials refused", "unreachable": "app unreachable", "rate_limited": "rate limited",
+            "budget": "API budget spent", "container_missing": "list or table missing", "transient": "app error"}
+templates.env.filters["problem"] = lambda category: PROBLEMS.get(str(category), "error")
 templates.env.filters["num"] = lambda n: f"{int(n or 0):,}"  # 12,345
 
 # A status/reason key of the index (``excluded/no_match_key``) as a person reads it on the

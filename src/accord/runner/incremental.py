@@ -142,7 +142,7 @@ async def _process_changed_records(ctx: RunContext, side: Side, records: Sequenc
     current = {r.id: r for r in await ctx.conn[other].read(ctx.obj[other], [i for i in other_ids if i],
                                                            spec.fields(other))} if other_ids else {}
     # a twin converted or merged since: the pair moves with it first
-    current, ended = await follow_twin_moves(ctx, other, current, [lk for _, lk in todo])
+    current, ended = await follow_twin_moves(ctx, other, current, [lk for _, lk in todo], [i for i in other_ids if i])
     todo = [(rec, lk) for rec, lk in todo if lk.id not in ended]
     # New records: look for an existing twin on the other side before creating one.
     unmatched = [(rec, lk) for rec, lk in todo if lk.id_of(other) is None and not rec.archived]

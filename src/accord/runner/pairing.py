@@ -19,7 +19,7 @@ from accord.index.holds import DELETE_CONFIRMED, DELETE_HELD, DELETE_PENDING
 from accord.index.store import Link, PageWrite
 from accord.model import ContainerMissing, ErrorCategory, ExcludedReason, Record, Side, Status
 from accord.runner.apply import settle_in_flight
-from accord.runner.context import Item, RunContext, from_snapshot, snapshot
+from accord.runner.context import Item, RunContext, from_snapshot, snapshot, tombstone
 
 L, R = Side.LEFT, Side.RIGHT
 log = logging.getLogger("accord.runner")
@@ -329,11 +329,16 @@ async def follow_moves(ctx: RunContext, side: Side, records: Sequence[Record],
     there: it stays excluded (duplicate) rather than create its record again. ``known``: rows the
     caller holds by this side's id, changed in place so its later saves agree. Saved at once: a
     pairing by id must find the new id."""
+    rows = dict(known or {})
+    if gone := [r.id for r in records if r.archived and not r.moved_to]:
+        # one of two duplicates deleted: its pair moves to the other, as to a merge's survivor
+        found = await survivors(ctx, side, gone, rows)
+        records = [*(Record(r.id, {}, moved_to=found[r.id].id) if r.id in found else r for r in records),
+                   *found.values()]
     moved = {r.id: str(r.moved_to) for r in records if r.moved_to}
     if not moved:
         return list(records)
     name, other = ctx.cfg.name, side.other
-    rows = dict(known or {})
     rows.update(ctx.store.links_by_record(name, side, [i for i in moved if i not in rows]))
     there = ctx.store.links_by_record(name, side, sorted(set(moved.values())))
     w = PageWrite()
@@ -398,17 +403,62 @@ async def restart_restored(ctx: RunContext, side: Side, candidates: Sequence[tup
     return out
 
 
-async def follow_twin_moves(ctx: RunContext, side: Side, found: dict[str, Record],
-                            links: Sequence[Link]) -> tuple[dict[str, Record], set[str]]:
-    """``found`` (``side``'s records of ``links``, read by id) with those moved since (a converted
-    Lead, a merged record) followed by their pairs first (:func:`follow_moves`), and the ids of
-    the links whose pair such a move ended."""
-    if not any(r.moved_to for r in found.values()):
+async def follow_twin_moves(ctx: RunContext, side: Side, found: dict[str, Record], links: Sequence[Link],
+                            asked: Sequence[str] = ()) -> tuple[dict[str, Record], set[str]]:
+    """``found`` (``side``'s records of ``links``, read by ``asked`` ids) with those moved since (a
+    converted Lead, a merged record, a deleted one whose duplicate lives on: :func:`survivors`)
+    followed by their pairs first (:func:`follow_moves`), and the ids of the links whose pair
+    such a move ended."""
+    gone = [i for i in asked if i not in found]
+    if not gone and not any(r.moved_to for r in found.values()):
         return found, set()
     known = {str(lk.id_of(side)): lk for lk in links if lk.id_of(side)}
     before = {lk.id: lk.id_of(side) for lk in links}
-    found = {r.id: r for r in await follow_moves(ctx, side, list(found.values()), known)}
+    recs = await follow_moves(ctx, side, [*found.values(), *(tombstone(i) for i in gone)], known)
+    found = {r.id: r for r in recs if not r.archived or r.id not in gone}  # the deleted stay out, as before
     return found, {lk.id for lk in links if ended_by_move(lk, side, before[lk.id])}
+
+
+async def survivors(ctx: RunContext, side: Side, gone: Sequence[str], rows: dict[str, Link]) -> dict[str, Record]:
+    """Of ``side``'s records found deleted (by id; ``rows``: their index rows, completed here),
+    those whose pair the other record of a duplicate can take over: a live record of the same
+    app with the deleted one's match key that the index holds as a never-paired duplicate (the
+    person's other record: someone deleted one of two duplicates). By deleted id.
+
+    The pair then moves to it, as to the record a merge kept, instead of the delete crossing to
+    the other app (``deletes: propagate``) or the pair ending *failing: deleted* while the
+    duplicate stays excluded, "a duplicate of" a record that is gone. Read from the app: a
+    duplicate's row holds no key."""
+    spec = ctx.require_spec()
+    if not spec.match:
+        return {}
+    rows.update(ctx.store.links_by_record(ctx.cfg.name, side, [i for i in gone if i not in rows]))
+    pairs = {i: rows[i] for i in gone if i in rows and rows[i].linked and rows[i].id_of(side) == i}
+    if not pairs:
+        return {}
+    owned = ctx.store.keys_of([lk.id for lk in pairs.values()])
+    keys = {i: [k for s, k in owned.get(lk.id, []) if s == side.value] for i, lk in pairs.items()}
+    found: dict[str, Record] = {}
+    for m in spec.match:
+        values = sorted({k[len(m.name) + 1:] for ks in keys.values() for k in ks if k.startswith(f"{m.name}:")})
+        if values:
+            for r in await ctx.conn[side].find(ctx.obj[side], m.field(side.value), values, spec.fields(side)):
+                if not r.archived and r.id not in pairs:
+                    found.setdefault(r.id, r)
+    if not found:
+        return {}
+    dups = _never_paired_duplicates(ctx, side, ctx.store.links_by_record(ctx.cfg.name, side, list(found)))
+    out: dict[str, Record] = {}
+    for r in found.values():
+        if r.id not in dups:
+            continue
+        mine = set(ctx.keys(r, side))
+        gone_id = next((i for i, ks in keys.items() if i not in out and mine & set(ks)), None)
+        if gone_id is not None:
+            out[gone_id] = r
+            log.info("sync %s: %s record %s was deleted; %s, its duplicate there, takes its place in the pair",
+                     ctx.cfg.name, spec.app(side), gone_id, r.id)
+    return out
 
 
 def ended_by_move(link: Link, side: Side, before: str | None) -> bool:

@@ -388,7 +388,7 @@ async def _sync_right_records(ctx: RunContext, records: Sequence[Record]) -> Non
     await restart_restored(ctx, R, paired)  # deleted in both apps, then restored on the right
     unseen = [str(link.left_id) for _, link in paired if link.left_id is not None and link.left_seen != p]
     alive = await still_there(ctx, L, unseen)
-    alive, ended = await follow_twin_moves(ctx, L, alive, [lk for _, lk in paired])  # merged away since
+    alive, ended = await follow_twin_moves(ctx, L, alive, [lk for _, lk in paired], unseen)  # merged away since
     paired = [(rec, lk) for rec, lk in paired if lk.id not in ended]
     items: list[Item] = []
     for rec, link in paired:
@@ -457,7 +457,7 @@ async def _sync_left_rest_page(ctx: RunContext, chunk: Sequence[Link], w: PageWr
         todo.append(link)
     # Not returned by phase 2's scan: the right record is gone, unless a read by id finds it.
     alive = await still_there(ctx, R, [str(lk.right_id) for lk in todo if lk.right_id])
-    alive, ended = await follow_twin_moves(ctx, R, alive, todo)  # converted or merged since the scan's pages
+    alive, ended = await follow_twin_moves(ctx, R, alive, todo, [str(lk.right_id) for lk in todo if lk.right_id])  # converted or merged since the scan's pages
     todo = [lk for lk in todo if lk.id not in ended]
     items: list[Item] = []
     for link in todo:

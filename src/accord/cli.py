@@ -394,7 +394,7 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
     from datetime import UTC, datetime
 
     from accord.engine.values import parse_ts
-    from accord.report import status_table
+    from accord.report import status_notes, status_table
     from accord.runner.index_guard import index_issue, pairs
 
     for i, s in enumerate(cfg.syncs):
@@ -422,6 +422,8 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
         out.print_json(json.dumps(rows))
         return
     out.print(status_table(rows))
+    for line in status_notes(rows):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
     for name, n in left_over:
         out.print(f"In the index but not in {cfg.source}: sync {name!r} ({pairs(n)}). `accord rename {name} NEW` "
                   f"gives them to a sync renamed NEW; `accord forget {name}` drops them.", markup=False, highlight=False)

@@ -91,12 +91,23 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
                   lag_text(r["lag_seconds"]))
         if lr and lr.get("activities"):  # what the last run did with HubSpot activities
             t.add_row("", f"activities: {activities_text(lr['activities'])}", "", "", "", "", "")
-        if r.get("refused"):  # its passes are refused (accord.runner.index_guard): say why
-            t.add_row("", f"refused: {r['refused']}", "", "", "", "", "")
-        if held:  # the sync waits for a confirmation: say what and how
-            t.add_row("", f"held: {held.get('message')}", "", "", "", "", "")
-            t.add_row("", f"hint: {held.get('hint')}", "", "", "", "", "")
+        if r.get("refused") or held:  # said under the table (status_notes)
+            t.add_row("", "", "", "", "", "refused, see below" if r.get("refused") else "held, see below", "")
     return t
+
+
+def status_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """What the table's rows cannot hold, under it: why a sync's passes are refused
+    (accord.runner.index_guard) and what a sync waits for (a hold), with what to do. In a
+    column of the table a paragraph became a tower of three-word lines."""
+    out: list[str] = []
+    for r in rows:
+        if r.get("refused"):
+            out.append(f"{r['sync']}: refused: {r['refused']}")
+        if held := r.get("deletes_held"):
+            out.append(f"{r['sync']}: held: {held.get('message')}")
+            out.append(f"  hint: {held.get('hint')}")
+    return out
 
 
 def reasons_line(sync: str, reasons: Mapping[str, int]) -> str:

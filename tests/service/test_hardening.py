@@ -311,3 +311,24 @@ def test_a_failing_app_during_a_requested_pass_is_502_not_500(world: World) -> N
     csrf = page.get("/syncs/contacts").text.split('"X-CSRF-Token": "')[1].split('"')[0]
     r = page.post("/ui/syncs/contacts/resync-deleted", data={"side": "right"}, headers={"X-CSRF-Token": csrf})
     assert r.status_code == 200 and "connection refused" in r.text and 'role="alert"' in r.text
+
+
+def test_logging_in_comes_back_to_the_page_asked_for_and_never_elsewhere(world: World) -> None:
+    """A link from a notification or a bookmark, opened without a session (or after it expired):
+    the login form comes back to that page, not to the summary. Only a page of the dashboard."""
+    from service_world import TOKEN
+
+    anon = httpx.Client(base_url=world.url, follow_redirects=False)
+    r = anon.get("/syncs/contacts/records?status=failing")
+    assert (r.status_code, r.headers["location"]) == (303, "/login?next=%2Fsyncs%2Fcontacts%2Frecords%3Fstatus%3Dfailing")
+    form = anon.get(r.headers["location"]).text
+    assert '<input type="hidden" name="next" value="/syncs/contacts/records?status=failing">' in form
+    wrong = anon.post("/login", data={"token": "nope", "next": "/syncs/contacts/records?status=failing"})
+    assert wrong.status_code == 401 and 'name="next" value="/syncs/contacts/records?status=failing"' in wrong.text
+    done = anon.post("/login", data={"token": TOKEN, "next": "/syncs/contacts/records?status=failing"})
+    assert (done.status_code, done.headers["location"]) == (303, "/syncs/contacts/records?status=failing")
+    assert anon.get(done.headers["location"]).status_code == 200
+    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "/login/once/abc", "evil", "/x\n"):
+        fresh = httpx.Client(base_url=world.url, follow_redirects=False)
+        assert fresh.post("/login", data={"token": TOKEN, "next": evil}).headers["location"] == "/", evil
+        assert 'name="next"' not in fresh.get("/login", params={"next": evil}).text, evil

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
@@ -78,9 +79,14 @@ def create_app(cfg: Config, service: Service | None = None, *, token: str | None
     return app
 
 
-async def _to_login(_request: Request, _exc: Exception) -> Response:
-    """A dashboard request without a session goes to the login form."""
-    return RedirectResponse("/login", status_code=303)
+async def _to_login(request: Request, _exc: Exception) -> Response:
+    """A dashboard request without a session goes to the login form, which comes back to the
+    page asked for (a link from a notification, a bookmark, a session that expired)."""
+    path = request.url.path
+    if request.method != "GET" or path == "/" or path.startswith(_MACHINE_PATHS):
+        return RedirectResponse("/login", status_code=303)
+    asked = path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?{urlencode({'next': asked})}", status_code=303)
 
 
 # paths whose errors stay JSON (or htmx fragments' own): the API, htmx calls, webhooks, probes

@@ -66,22 +66,24 @@ def _login_routes(r: APIRouter) -> None:
     """The token typed once; the browser keeps a session id, never the token."""
 
     @r.get("/login")
-    def login_form(request: Request) -> HTMLResponse:
-        return render_page(request, "login.html", error=None)
+    def login_form(request: Request, next: str = "") -> HTMLResponse:
+        return render_page(request, "login.html", error=None, next=local_path(next))
 
     @r.post("/login", response_model=None)
-    async def login(request: Request, token: Annotated[str, Form()] = "") -> Response:
+    async def login(request: Request, token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "") -> Response:
         auth, client = auth_of(request), client_of(request)
         wait = auth.throttle.retry_after(client)
+        back = local_path(next)
         if wait > 0:
-            resp = render_page(request, "login.html", 429, error=f"Too many failed attempts: try again in {wait:.0f} s.")
+            resp = render_page(request, "login.html", 429, error=f"Too many failed attempts: try again in {wait:.0f} s.",
+                               next=back)
             resp.headers["Retry-After"] = str(int(wait) + 1)
             return resp
         if not auth.token_ok(token.strip()):
             auth.throttle.failed(client)
-            return render_page(request, "login.html", 401, error="Wrong token.")
+            return render_page(request, "login.html", 401, error="Wrong token.", next=back)
         auth.throttle.succeeded(client)
-        return _logged_in(request)
+        return _logged_in(request, back)
 
     @r.get("/login/once/{code}", response_model=None)
     def login_once(request: Request, code: str) -> Response:
@@ -104,10 +106,19 @@ def _login_routes(r: APIRouter) -> None:
         return resp
 
 
-def _logged_in(request: Request) -> RedirectResponse:
-    """A new session for the browser (replacing its previous one), and on to the summary."""
+def local_path(asked: str) -> str:
+    """``asked`` if it is a page of this dashboard (a path, with its query), else "": never
+    another site (``//evil.example``, ``https://…``, ``/\\evil``), never the login pages."""
+    if not asked.startswith("/") or asked.startswith(("//", "/\\")) or "\\" in asked or asked.startswith("/login"):
+        return ""
+    return asked if all(c.isprintable() for c in asked) else ""
+
+
+def _logged_in(request: Request, back: str = "") -> RedirectResponse:
+    """A new session for the browser (replacing its previous one), and on to the page it asked
+    for (``back``, a local path) or the summary."""
     close_session(request)
-    resp = RedirectResponse("/", status_code=303)
+    resp = RedirectResponse(back or "/", status_code=303)
     resp.set_cookie(COOKIE, open_session(request), max_age=int(SESSION_TTL), httponly=True, samesite="strict",
                     secure=request.url.scheme == "https")
     return resp

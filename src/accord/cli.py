@@ -252,6 +252,7 @@ def sync(
         out.print(f"sync running in the background: pid {proc.pid}, log {log_path}", markup=False, highlight=False)
         return
 
+    from accord.index.sync_state import sync_enabled
     from accord.model import ContainerMissing, DeletesHeld
     from accord.report import activities_line, events_lines, summary_table
 
@@ -260,9 +261,9 @@ def sync(
         stopped: list[tuple[str, Exception]] = []  # a sync held or missing its list: the others still run
         with progress_bar(not json_out and sys.stderr.isatty()) as bar:
             for name in _run_order(cfg, names):
-                state = s.store.sync_state(name)
-                if state is not None and not state.enabled:
-                    err.print(f"{name}: disabled, skipped")
+                if not sync_enabled(cfg.sync(name).enabled, s.store.sync_state(name)):
+                    off_here = "" if cfg.sync(name).enabled else f" (enabled: false in {cfg.source})"
+                    err.print(f"{name}: disabled{off_here}, skipped")
                     continue
                 try:
                     results.append(await _one_pass(s, name, direction, full, confirm_deletes, bar))
@@ -394,6 +395,7 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
     from datetime import UTC, datetime
 
     from accord.engine.values import parse_ts
+    from accord.index.sync_state import sync_enabled
     from accord.report import status_notes, status_table
     from accord.runner.index_guard import index_issue, pairs
 
@@ -405,7 +407,7 @@ def status(config: ConfigOpt = Path("accord.yaml"), json_out: JsonOpt = False) -
         finished = parse_ts(last["finished_at"]) if last and last["finished_at"] else None
         rows.append({
             "sync": s.name,
-            "enabled": state.enabled if state else s.enabled,
+            "enabled": sync_enabled(s.enabled, state),
             "initial_done": bool(state and state.initial_done),
             "counts": store.counts(s.name),
             "reasons": store.reason_counts(s.name),
@@ -693,6 +695,9 @@ def copy_index(
 def _toggle(config: Path, name: str, enabled: bool) -> None:
     cfg = _load(config)
     _selected(cfg, name)
+    if enabled and not cfg.sync(name).enabled:
+        raise _fail(EXIT_CONFIG, f"{cfg.source}: sync {name!r} has enabled: false there, which always wins: "
+                                 "remove that line (or set it to true) to turn it on")
     store = _store(cfg)
     from accord.config import config_hash, sync_sides
 

@@ -54,7 +54,7 @@ class Session:
         runner.spec = (await runner.prepare()).keyed_like(own)  # bases stay the sync's own
         result = await runner.run(full=True)
         # the copy is not a config change: the sync's own fingerprint stays, its initial sync done
-        self.store.ensure_sync(sync, config_hash(sc), sc.enabled, sync_sides(sc))
+        self.store.ensure_sync(sync, config_hash(sc), True, sync_sides(sc))
         self.store.set_initial_done(sync, True)
         result.kind = f"manual {direction}"
         return result

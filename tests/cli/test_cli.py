@@ -14,7 +14,7 @@ import pytest
 
 from accord.connectors.memory import MemoryApp
 from accord.index import Store
-from helpers import person, two_memory_apps
+from helpers import by_email, person, two_memory_apps
 
 ACCORD = [sys.executable, "-m", "accord.cli"]
 
@@ -124,6 +124,27 @@ def test_disable_enable(project: Path) -> None:
     r = accord("sync", "-c", "accord.yaml", "--json", cwd=project)
     assert json.loads(r.stdout)[0]["kind"] == "initial"
     assert accord("disable", "nope", "-c", "accord.yaml", cwd=project).returncode == 2
+
+
+def test_enabled_false_written_in_the_file_later_stops_the_sync(project: Path) -> None:
+    """The file's ``enabled: false`` always wins (accord.index.sync_state.sync_enabled). Before, it
+    was read only when the index first met the sync: written later, it changed nothing."""
+    assert accord("sync", "-c", "accord.yaml", cwd=project).returncode == 0
+    yaml_file = project / "accord.yaml"
+    on = yaml_file.read_text()
+    yaml_file.write_text(on + "    enabled: false\n")
+    a = MemoryApp("a", path=str(project / "a.json"))
+    a.user_create("contacts", person("Eve", "New", "eve@x.com"))
+    a.save()
+    r = accord("sync", "-c", "accord.yaml", cwd=project)
+    assert r.returncode == 0 and "contacts: disabled (enabled: false in accord.yaml), skipped" in r.stderr
+    assert "eve@x.com" not in by_email(MemoryApp("b", path=str(project / "b.json")))
+    assert json.loads(accord("status", "-c", "accord.yaml", "--json", cwd=project).stdout)[0]["enabled"] is False
+    r = accord("enable", "contacts", "-c", "accord.yaml", cwd=project)
+    assert r.returncode == 2 and "has enabled: false there, which always wins" in r.stderr
+    yaml_file.write_text(on)  # taken out again: on, as the index's switch still is
+    assert accord("sync", "-c", "accord.yaml", cwd=project).returncode == 0
+    assert "eve@x.com" in by_email(MemoryApp("b", path=str(project / "b.json")))
 
 
 def test_resync_preview_then_apply(project: Path) -> None:

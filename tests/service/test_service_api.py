@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import re
+from pathlib import Path
 
 import httpx
 from openpyxl import load_workbook
@@ -138,3 +139,23 @@ def test_manual_one_way_copy_runs_in_the_background(world: World) -> None:
     assert {c.properties["email"] for c in world.right.live("contacts")} == {"zed@x.com"}  # nothing copied back
     assert world.client.get("/api/syncs/contacts").json()["initial_done"] is True
     assert world.client.post("/api/syncs/contacts/run", params={"direction": "sideways"}).status_code == 422
+
+
+def test_a_sync_off_in_its_configuration_stays_off_whatever_the_switch(tmp_path: Path) -> None:
+    """``enabled: false`` in accord.yaml always wins (accord.index.sync_state.sync_enabled): the
+    API refuses to turn it on, and the dashboard says why instead of offering *Enable*."""
+    with World(tmp_path, contacts={"enabled": False}) as w:
+        body = w.client.get("/api/syncs/contacts").json()
+        assert (body["enabled"], body["off_in_config"]) == (False, True)
+        r = w.client.post("/api/syncs/contacts/enable")
+        assert r.status_code == 409 and "enabled: false in its configuration, which always wins" in r.text
+        assert w.service.store.sync_state("contacts") is None or w.service.store.sync_state("contacts").enabled
+        web = login(w.url)
+        row = web.get("/").text.split('id="sync-contacts"')[1].split("</tbody>")[0]
+        assert "off in its configuration" in row and ">Enable<" not in row
+        page = web.get("/syncs/contacts").text
+        assert "Off in its configuration (<code>enabled: false</code>)" in page and ">Enable</button>" not in page
+        csrf = page.split('"X-CSRF-Token": "')[1].split('"')[0]
+        assert web.post("/ui/syncs/contacts/toggle", headers={"X-CSRF-Token": csrf}).status_code == 200
+        assert w.client.get("/api/syncs/contacts").json()["enabled"] is False
+        assert w.client.get("/api/syncs/companies").json()["off_in_config"] is False

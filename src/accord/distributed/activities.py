@@ -42,6 +42,7 @@ from accord.engine.mapping import SyncSpec
 from accord.index import Store
 from accord.index.leases import SyncLease
 from accord.index.locks import PairLocks
+from accord.index.sync_state import sync_enabled
 from accord.model import AuthError, ContainerMissing, Counters, DeletesHeld, ResyncRequired, Side, error_text
 from accord.runner import PassResult, ScanState, SyncRunner
 from accord.runner.manual import ActivityId
@@ -215,7 +216,8 @@ class SyncActivities:
         self.ctx.refresh()
         store = self.ctx.store
         state = store.sync_state(job.sync)
-        if state is not None and not state.enabled:
+        configured = next((s.enabled for s in self.ctx.cfg.syncs if s.name == job.sync), True)
+        if not sync_enabled(configured, state):
             return PassPlan("disabled")
         run_id: int | None = None
         try:

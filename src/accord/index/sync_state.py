@@ -53,6 +53,14 @@ class SyncState:
     accounts: dict[str, str | None] | None = None  # the accounts its sides signed in to (schema.syncs.accounts)
 
 
+def sync_enabled(configured: bool, state: SyncState | None) -> bool:
+    """Whether a sync runs: ``enabled: false`` in its configuration (accord.yaml, or the settings
+    of a sync made in the dashboard) always wins; otherwise the index's switch (the dashboard,
+    the API, ``accord enable``/``disable``), on until turned off. Before, the file's value was read
+    only when the index first met the sync, so ``enabled: false`` written later changed nothing."""
+    return configured and (state is None or state.enabled)
+
+
 def _state(row: Any) -> SyncState:
     return SyncState(row.name, row.enabled, row.config_hash, row.initial_done, row.base_keys == BASE_KEYS, row.objects,
                      row.accounts)

@@ -251,7 +251,7 @@ class SyncRunner:
         cfg = self.ctx.cfg
         if (issue := index_issue(self.ctx.store, cfg, self.ctx.path, self.accounts)) is not None:
             raise ConfigError(cfg.name, [issue])  # renamed, sides changed, another account
-        state = self.ctx.store.ensure_sync(cfg.name, config_hash(cfg), cfg.enabled, sync_sides(cfg))
+        state = self.ctx.store.ensure_sync(cfg.name, config_hash(cfg), True, sync_sides(cfg))
         if any(self.accounts.values()):
             self.ctx.store.record_accounts(cfg.name, self.accounts)
         if not state.bases_keyed:

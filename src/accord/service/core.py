@@ -25,6 +25,7 @@ from typing import Any
 from accord import redact
 from accord.config import Config, ConfigError, SyncConfig, config_hash, sync_sides
 from accord.index.leases import LeaseLost, SyncBusy
+from accord.index.sync_state import sync_enabled
 from accord.model import AuthError, ConnectorError, ContainerMissing, DeletesHeld, Side, error_text
 from accord.ordering import runs_after
 from accord.runner import PassResult, SyncRunner
@@ -174,7 +175,7 @@ class Service:
         # lease_wait=0: a pass another process is running (a second `accord run` or an
         # `accord sync` on the same index) is skipped here, never run beside it
         slot = self.slots[s.name] = SyncSlot(s, self.session.runner(s.name, progress=tracker, lease_wait=0), tracker)
-        self.store.ensure_sync(s.name, config_hash(s), s.enabled, sync_sides(s))
+        self.store.ensure_sync(s.name, config_hash(s), True, sync_sides(s))  # its configuration's off: sync_enabled
         self.notifier.watch(s.name)
         if self.started:
             self._start_slot(slot, time.monotonic())
@@ -289,8 +290,7 @@ class Service:
         self._spawn(self.run_pass(name, full=full))
 
     def enabled(self, name: str) -> bool:
-        state = self.store.sync_state(name)
-        return bool(state.enabled) if state else self.slots[name].cfg.enabled
+        return sync_enabled(self.slots[name].cfg.enabled, self.store.sync_state(name))
 
     def interval(self, s: SyncConfig) -> float:
         if s.poll is not None:

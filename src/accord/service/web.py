@@ -393,6 +393,8 @@ def sync_json(svc: Service, name: str) -> dict[str, Any]:
         "right": {"app": s.right.app, "object": s.right.object, "vendor": svc.cfg.vendor(s.right.app)},
         "direction": s.direction,
         "enabled": svc.enabled(name),
+        # ``enabled: false`` in its configuration (the file, or its stored settings): off whatever the switch says
+        "off_in_config": not s.enabled,
         "initial_done": bool(state and state.initial_done),
         "poll_seconds": svc.interval(s),
         "reconcile_seconds": svc.reconcile,

@@ -63,7 +63,10 @@ def _sync_routes(r: APIRouter) -> None:
 
     @r.post("/syncs/{name}/enable", summary="Turn a sync on", responses=answers(404))
     def enable(name: str, svc: Svc) -> dict[str, Any]:
-        svc.store.set_enabled(known_sync(svc, name), True)
+        if not svc.slot(known_sync(svc, name)).cfg.enabled:
+            raise HTTPException(409, f"sync {name!r} has enabled: false in its configuration, which always wins: "
+                                     "change it there (accord.yaml, or the sync's settings)")
+        svc.store.set_enabled(name, True)
         return sync_json(svc, name)
 
     @r.post("/syncs/{name}/disable", summary="Turn a sync off without losing its index", responses=answers(404))

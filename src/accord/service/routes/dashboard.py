@@ -152,7 +152,8 @@ def _summary_routes(r: APIRouter) -> None:
     @r.post("/ui/syncs/{name}/toggle", response_model=None)
     def toggle(request: Request, name: str, svc: Svc, view: Literal["row", "state"] = "row") -> Response:
         known_sync(svc, name)
-        svc.store.set_enabled(name, not svc.enabled(name))
+        if svc.enabled(name) or svc.slot(name).cfg.enabled:  # one off in its configuration stays off (no button)
+            svc.store.set_enabled(name, not svc.enabled(name))
         if view == "state":
             return render_page(request, "_state.html", s=live_sync(svc, name), confirm=None, focus="toggle",
                                file=_config_file(svc))

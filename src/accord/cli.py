@@ -262,8 +262,7 @@ def sync(
         with progress_bar(not json_out and sys.stderr.isatty()) as bar:
             for name in _run_order(cfg, names):
                 if not sync_enabled(cfg.sync(name).enabled, s.store.sync_state(name)):
-                    off_here = "" if cfg.sync(name).enabled else f" (enabled: false in {cfg.source})"
-                    err.print(f"{name}: disabled{off_here}, skipped")
+                    err.print(f"{name}: disabled{'' if cfg.sync(name).enabled else f' (enabled: false in {cfg.source})'}, skipped")
                     continue
                 try:
                     results.append(await _one_pass(s, name, direction, full, confirm_deletes, bar))

@@ -93,6 +93,15 @@ def test_enable_disable_and_scheduled_jobs_skip_disabled(world: World) -> None:
     assert world.client.get("/api/syncs/contacts").json()["enabled"] is False
     fut = asyncio.run_coroutine_threadsafe(world.service.scheduled("contacts"), world.service.loop)
     assert fut.result(5) is None and world.client.get("/api/syncs/contacts/runs").json() == []
+    # "No pass runs … until you enable it again": not by "Sync now" either
+    r = world.client.post("/api/syncs/contacts/run")
+    assert r.status_code == 409 and "is disabled: no pass runs until it is enabled" in r.text
+    web = login(world.url)
+    page = web.get("/syncs/contacts").text
+    assert "No pass runs while it is disabled." in page and 'id="run-contacts"' not in page
+    csrf = page.split('"X-CSRF-Token": "')[1].split('"')[0]
+    assert "No pass runs while it is disabled." in web.post("/ui/syncs/contacts/run", headers={"X-CSRF-Token": csrf}).text
+    assert world.client.get("/api/syncs/contacts/runs").json() == []
     assert world.client.post("/api/syncs/contacts/enable").json()["enabled"] is True
     assert world.client.post("/api/syncs/nope/enable").status_code == 404
 

@@ -141,6 +141,9 @@ def _action_routes(r: APIRouter) -> None:
         slot = svc.slot(known_sync(svc, name))
         if svc.busy(name):
             raise HTTPException(409, "a pass of this sync is running")
+        if not svc.enabled(name):
+            raise HTTPException(409, f"sync {name!r} is disabled: no pass runs until it is enabled "
+                                     "(POST /api/syncs/NAME/enable)")
         if direction is not None:
             if slot.cfg.direction not in ("two-way", direction):
                 raise HTTPException(422, f"a {slot.cfg.direction} sync cannot copy {direction}")

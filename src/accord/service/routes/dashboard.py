@@ -162,6 +162,8 @@ def _summary_routes(r: APIRouter) -> None:
     @r.post("/ui/syncs/{name}/run", response_model=None)
     async def run_now(request: Request, name: str, svc: Svc) -> Response:
         known_sync(svc, name)
+        if not svc.enabled(name):  # "No pass runs and webhooks are ignored until you enable it again"
+            return render_page(request, "_progress.html", name=name, p=svc.progress(name).as_dict(), off=True)
         if not svc.busy(name):
             with contextlib.suppress(PassNotRequested):  # logged; the progress shows no pass starting
                 await svc.request_pass(name)
@@ -170,7 +172,7 @@ def _summary_routes(r: APIRouter) -> None:
     @r.get("/ui/syncs/{name}/progress", response_model=None)
     def progress(request: Request, name: str, svc: Svc) -> Response:
         p = svc.progress(known_sync(svc, name)).as_dict()
-        return render_page(request, "_progress.html", name=name, p=p, starting=False)
+        return render_page(request, "_progress.html", name=name, p=p, starting=False, off=not svc.enabled(name))
 
 
 def _sync_routes(r: APIRouter) -> None:

@@ -71,3 +71,36 @@ async def test_a_record_that_syncs_with_another_one_does_not_take_over() -> None
     await p.run(full=True)
     assert p.link_of("left", a2).right_id is not None and p.link_of("left", a2).status == "syncing"
     assert p.link_of("left", a1).category == "deleted"
+
+
+@pytest.mark.parametrize("deletes", ["mark", "propagate"])
+async def test_a_full_pass_frees_a_duplicate_left_behind_by_an_earlier_delete(
+        deletes: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pair ended by the delete of one of two duplicates before the other could take over (an
+    index from before this was fixed, or a lookup that missed it): the next pass that reads the
+    duplicate again (the daily full pass) frees it, and it takes the deleted one's place. Before,
+    it stayed excluded for good, "a duplicate of" a record that was gone."""
+    from accord.runner import pairing
+
+    p, twin, first, second = _pair_with_a_duplicate(Side.RIGHT, deletes)
+    await p.run()
+    p.right.user_delete("contacts", first)
+    with monkeypatch.context() as m:
+        async def nothing(*_: object) -> dict[str, object]:
+            return {}
+        m.setattr(pairing, "survivors", nothing)
+        await p.run()  # as an older version did
+    assert p.link_of("right", second).reason == "duplicate"
+    res = await p.run(full=True)
+    link = p.link_of("right", second)
+    assert link.status == "syncing" and link.left_id is not None
+    if deletes == "mark":  # the twin lives on: the two pair up
+        assert link.left_id == twin and res.counters.created == {"left": 0, "right": 0}
+    else:  # the twin was deleted with it: the person comes back from the record that lives on
+        assert res.counters.created == {"left": 1, "right": 0}
+    assert p.status() == {"syncing": 1}
+    # merged as in a first sync (the bases were the deleted record's): the two agree
+    assert p.left.get("contacts", str(link.left_id)).properties["phone"] == p.right.get("contacts", second).properties["phone"]
+    for again in (False, True):
+        res = await p.run(full=again)
+        assert res.counters.created == res.counters.updated == res.counters.archived == {"left": 0, "right": 0}

@@ -216,7 +216,12 @@ def _free_fixed_duplicates(ctx: RunContext, side: Side, records: Sequence[Record
         return []
     keys = {r.id: ctx.keys(r, side) for r in dups}
     owned = ctx.store.key_owners(ctx.cfg.name, side, [k for ks in keys.values() for k in ks])
-    return [existing.pop(r.id).id for r in dups if keys[r.id] and not any(k in owned for k in keys[r.id])]
+    # a key whose owner's record of this app is gone frees it too: the pair the duplicate was
+    # excluded for ended by a delete (one of two duplicates deleted, found before the duplicate
+    # could take over: accord.runner.pairing.survivors); as a new record it takes that one's place
+    owners = ctx.store.links_by_id(sorted(set(owned.values()))) if owned else {}
+    live = {k for k, lid in owned.items() if lid not in owners or not _record_gone(owners[lid], side)}
+    return [existing.pop(r.id).id for r in dups if keys[r.id] and not any(k in live for k in keys[r.id])]
 
 
 def _never_paired_duplicates(ctx: RunContext, side: Side, rows: Mapping[str, Link]) -> set[str]:
@@ -491,6 +496,14 @@ def _duplicate_hint(ctx: RunContext, side: Side) -> str:
             f"If not, give one of them another {fields} in {app}.")
 
 
+def _record_gone(owner: Link, side: Side) -> bool:
+    """``owner``'s record of ``side`` was deleted, and a pass said so (the pair *failing: deleted*,
+    or *excluded: deleted* in both apps); a delete still held for a confirmation is not yet."""
+    return owner.id_of(side) is not None and owner.deleted(side) and (
+        (owner.status == Status.FAILING and owner.category == ErrorCategory.DELETED)
+        or (owner.status == Status.EXCLUDED and owner.reason == ExcludedReason.DELETED))
+
+
 def _takes_place_of_deleted(ctx: RunContext, owner: Link, side: Side, rec: Record) -> bool:
     """A new record whose match key belongs to a pair whose record of ``side`` was deleted (the
     same person deleted, then created again or imported anew) takes that record's place in the
@@ -498,10 +511,7 @@ def _takes_place_of_deleted(ctx: RunContext, owner: Link, side: Side, rec: Recor
     there (``deletes: mark``) the two pair up; with the twin deleted too, the row starts afresh
     and the record is created in the other app. Either way the pair merges as in a first sync
     (the bases were the old record's). False: ``owner``'s record of ``side`` is not deleted."""
-    gone = owner.id_of(side) is not None and owner.deleted(side) and (
-        (owner.status == Status.FAILING and owner.category == ErrorCategory.DELETED)
-        or (owner.status == Status.EXCLUDED and owner.reason == ExcludedReason.DELETED))
-    if not gone:
+    if not _record_gone(owner, side):
         return False
     other, was = side.other, owner.id_of(side)
     owner.set_id(side, rec.id)

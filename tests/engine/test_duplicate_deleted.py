@@ -104,3 +104,19 @@ async def test_a_full_pass_frees_a_duplicate_left_behind_by_an_earlier_delete(
     for again in (False, True):
         res = await p.run(full=again)
         assert res.counters.created == res.counters.updated == res.counters.archived == {"left": 0, "right": 0}
+
+
+async def test_a_third_duplicate_names_the_record_that_took_over() -> None:
+    """Three records with one e-mail; the one that synced is deleted and the second takes over:
+    the third, read again, says it is a duplicate of the second, not of the record that is gone."""
+    p, twin, first, second = _pair_with_a_duplicate(Side.RIGHT, "mark")
+    third = p.right.user_create("contacts", person("Ann", "Lee", "ann@X.com", phone="3"))
+    await p.run()
+    assert first in p.link_of("right", third).message
+    p.right.user_delete("contacts", first)
+    await p.run()
+    assert p.link_of("right", second).left_id == twin
+    await p.run(full=True)
+    row = p.link_of("right", third)
+    assert (row.reason, row.message) == ("duplicate", f"same match key as {second}, which syncs instead")
+    assert p.status() == {"syncing": 1, "excluded": 1}

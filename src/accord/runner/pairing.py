@@ -221,7 +221,12 @@ def _free_fixed_duplicates(ctx: RunContext, side: Side, records: Sequence[Record
     # could take over: accord.runner.pairing.survivors); as a new record it takes that one's place
     owners = ctx.store.links_by_id(sorted(set(owned.values()))) if owned else {}
     live = {k for k, lid in owned.items() if lid not in owners or not _record_gone(owners[lid], side)}
-    return [existing.pop(r.id).id for r in dups if keys[r.id] and not any(k in live for k in keys[r.id])]
+    freed = {r.id for r in dups if keys[r.id] and not any(k in live for k in keys[r.id])}
+    for r in dups:  # those that stay name the record that has their key now (another may have taken it over)
+        holder = next((owners[owned[k]].id_of(side) for k in keys[r.id] if k in live and owned[k] in owners), None)
+        if r.id not in freed and holder is not None and holder not in (existing[r.id].message or ""):
+            _mark_duplicate(ctx, existing[r.id], side, holder)
+    return [existing.pop(rid).id for rid in freed]
 
 
 def _never_paired_duplicates(ctx: RunContext, side: Side, rows: Mapping[str, Link]) -> set[str]:
